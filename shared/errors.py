@@ -1,0 +1,128 @@
+"""The one error hierarchy of fninfer's domain.
+
+    FninferError                      500 internal
+    ├── InvalidInput                  400 invalid_input      (a field, name or body the caller sent is wrong)
+    │   └── PayloadTooLarge           413 payload_too_large  (a body or message over its limit)
+    ├── Unauthorized                  401 unauthorized       (no credential, or a wrong one)
+    ├── Forbidden                     403 forbidden          (a valid credential for something else)
+    ├── NotFound                      404 not_found          (the named thing does not exist)
+    ├── Conflict                      409 conflict           (the thing exists, or changed under us)
+    │   └── ConcurrencyConflict       409 concurrency_conflict (an If-Match / If-None-Match write lost a race)
+    ├── IntegrityError                409 integrity_error    (stored content no longer matches its recorded sha256)
+    └── StorageUnavailable            503 storage_unavailable (Azure Storage did not answer)
+
+Each class carries the HTTP status it maps to and a stable machine code. `functions/_http.py` is the one place
+that turns them into responses; the SDK raises the same classes from the JSON bodies it gets back, so a caller
+catches one hierarchy whether it talks to the app over HTTP or to storage directly.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class FninferError(Exception):
+    """Root of every error fninfer raises on purpose."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"error": {"code": self.code, "message": self.message}}
+        if self.details:
+            body["error"]["details"] = self.details
+        return body
+
+
+class InvalidInput(FninferError):
+    """A request field, name or body is malformed or out of range."""
+
+    status = 400
+    code = "invalid_input"
+
+
+class PayloadTooLarge(InvalidInput):
+    """A request body or message exceeds its size limit."""
+
+    status = 413
+    code = "payload_too_large"
+
+
+class Unauthorized(FninferError):
+    """No credential was presented, or the one presented is not valid."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(FninferError):
+    """The credential is valid but does not grant access to this resource."""
+
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(FninferError):
+    """The named resource (model, version, dataset, ...) does not exist."""
+
+    status = 404
+    code = "not_found"
+
+
+class Conflict(FninferError):
+    """The resource already exists or is in a state that forbids the operation."""
+
+    status = 409
+    code = "conflict"
+
+
+class ConcurrencyConflict(Conflict):
+    """A conditional storage write (If-Match / If-None-Match) lost a race with another writer."""
+
+    code = "concurrency_conflict"
+
+
+class IntegrityError(FninferError):
+    """Stored content no longer matches the sha256 recorded when it was registered."""
+
+    status = 409
+    code = "integrity_error"
+
+
+class StorageUnavailable(FninferError):
+    """Azure Storage (or Azurite) could not be reached or answered with a server error."""
+
+    status = 503
+    code = "storage_unavailable"
+
+
+_BY_CODE: dict[str, type[FninferError]] = {
+    cls.code: cls
+    for cls in (
+        FninferError,
+        InvalidInput,
+        PayloadTooLarge,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Conflict,
+        ConcurrencyConflict,
+        IntegrityError,
+        StorageUnavailable,
+    )
+}
+
+
+def error_from_body(status: int, body: Any) -> FninferError:
+    """Rebuild the domain error a JSON error body describes (used by the SDK on 4xx/5xx answers)."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return FninferError(f"HTTP {status}: {body!r}")
+    cls = _BY_CODE.get(str(error.get("code")), FninferError)
+    details = error.get("details") or {}
+    return cls(str(error.get("message", f"HTTP {status}")), **(details if isinstance(details, dict) else {}))

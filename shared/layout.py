@@ -1,0 +1,146 @@
+"""Every container, blob path and queue name fninfer uses, in one place.
+
+The app (`functions/`, `shared/`), the SDK (`fninfer/`) and the local host (`fninfer/host/`) all build storage names
+through these functions, never by hand; `tests/unit/test_layout.py` pins them, so a rename is a deliberate diff.
+
+    fninfer-registry/                         JSON records (the registry's truth)
+        models/<name>/<version:010d>.json     one record per model version
+        datasets/<name>/<version:010d>.json   one record per dataset version
+        datastores/<name>.json                registered datastores besides the default
+    fninfer-models/                           model content, written once by the SDK, never overwritten
+        <name>/<upload id>/<relative path>
+    fninfer-datastore/                        the default datastore, `workspaceblobstore`
+    azure-webjobs-hosts/                      the Functions host's own state (same paths as the real host)
+        locks/<host id>/<lock name>
+        timers/<host id>/Host.Functions.<function>/status
+        blobreceipts/<host id>/Host.Functions.<function>/<etag>/<container>/<blob>
+        blobscaninfo/<host id>/<account>/<container>/scanInfo
+    queues: azure-webjobs-blobtrigger-<host id>, <queue>-poison, webjobs-blobtrigger-poison
+"""
+
+from __future__ import annotations
+
+import re
+
+from shared.errors import InvalidInput
+
+# -- containers -------------------------------------------------------------------------------------------------
+
+REGISTRY_CONTAINER = "fninfer-registry"
+MODELS_CONTAINER = "fninfer-models"
+DEFAULT_DATASTORE_CONTAINER = "fninfer-datastore"
+DEFAULT_DATASTORE_NAME = "workspaceblobstore"
+HOSTS_CONTAINER = "azure-webjobs-hosts"
+
+# -- names users choose ----------------------------------------------------------------------------------------
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
+
+
+def validate_name(kind: str, name: object) -> str:
+    """Accept a model/dataset/service name; refuse path characters, '..', empty or over-long names."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or ".." in name:
+        raise InvalidInput(
+            f"{kind} name {name!r} is not valid: use 1-255 letters, digits, '-', '_' or '.', "
+            "starting with a letter or digit, with no '/', '\\' or '..'",
+            field="name",
+        )
+    return name
+
+
+def validate_relative_path(path: object) -> str:
+    """Accept a relative blob path inside a prefix (no leading '/', no '..' segments, no backslashes)."""
+    if (
+        not isinstance(path, str)
+        or not path
+        or path.startswith("/")
+        or "\\" in path
+        or any(part in ("", ".", "..") for part in path.split("/"))
+    ):
+        raise InvalidInput(f"path {path!r} is not a valid relative path", field="path")
+    return path
+
+
+# -- model registry ---------------------------------------------------------------------------------------------
+
+VERSION_WIDTH = 10
+
+
+def model_versions_prefix(name: str) -> str:
+    return f"models/{validate_name('model', name)}/"
+
+
+def model_record(name: str, version: int) -> str:
+    return f"{model_versions_prefix(name)}{version:0{VERSION_WIDTH}d}.json"
+
+
+def version_from_record(path: str) -> int:
+    """The version number of a `.../<version:010d>.json` record path."""
+    return int(path.rsplit("/", 1)[1].removesuffix(".json"))
+
+
+def model_content_prefix(name: str, upload_id: str) -> str:
+    return f"{validate_name('model', name)}/{validate_name('upload', upload_id)}/"
+
+
+# -- datasets and datastores ----------------------------------------------------------------------------------
+
+
+def dataset_versions_prefix(name: str) -> str:
+    return f"datasets/{validate_name('dataset', name)}/"
+
+
+def dataset_record(name: str, version: int) -> str:
+    return f"{dataset_versions_prefix(name)}{version:0{VERSION_WIDTH}d}.json"
+
+
+DATASTORES_PREFIX = "datastores/"
+
+
+def datastore_record(name: str) -> str:
+    return f"{DATASTORES_PREFIX}{validate_name('datastore', name)}.json"
+
+
+# -- the Functions host's own state (paths as the real host writes them) ------------------------------------
+
+
+def host_lock(host_id: str, lock_name: str) -> str:
+    return f"locks/{host_id}/{lock_name}"
+
+
+def timer_listener_lock(host_id: str, function_name: str) -> str:
+    return host_lock(host_id, f"Host.Functions.{function_name}.Listener")
+
+
+def blob_scan_lock(host_id: str) -> str:
+    return host_lock(host_id, "WebJobs.Internal.Blobs.Listener")
+
+
+def timer_status(host_id: str, function_name: str) -> str:
+    return f"timers/{host_id}/Host.Functions.{function_name}/status"
+
+
+def blob_receipt(host_id: str, function_name: str, etag: str, container: str, blob_name: str) -> str:
+    return f"blobreceipts/{host_id}/Host.Functions.{function_name}/{etag}/{container}/{blob_name}"
+
+
+def blob_scan_info(host_id: str, account: str, container: str) -> str:
+    return f"blobscaninfo/{host_id}/{account}/{container}/scanInfo"
+
+
+def blob_trigger_queue(host_id: str) -> str:
+    return f"azure-webjobs-blobtrigger-{host_id}"
+
+
+BLOB_POISON_QUEUE = "webjobs-blobtrigger-poison"
+
+#: Queue names are at most 63 characters; the host has no poison queue when `<queue>-poison` would exceed that.
+MAX_QUEUE_NAME = 63
+
+
+def poison_queue(queue_name: str) -> str | None:
+    """`<queue>-poison`, or None when the queue is itself a poison queue or the name would be too long."""
+    if queue_name.endswith("-poison"):
+        return None
+    name = f"{queue_name}-poison"
+    return name if len(name) <= MAX_QUEUE_NAME else None

@@ -1,0 +1,106 @@
+"""App settings, read the way the Functions host reads them.
+
+Settings come from the process environment (app settings in Azure; `local.settings.json` Values, which the local
+host exports, on a laptop). A setting name with `__` is the same as one with `:` (the host's section separator).
+Every setting fninfer reads is named in `KNOWN_SETTINGS` so that infra and code can be checked against each other.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from shared.errors import InvalidInput
+
+#: Storage connection used by the host and by the app for everything it keeps.
+STORAGE_CONNECTION = "AzureWebJobsStorage"
+#: Shared secret that guards the management endpoints (`Authorization: Bearer <key>`).
+ADMIN_KEY = "FNINFER_ADMIN_KEY"
+#: Folder where models are cached once downloaded and verified.
+MODEL_CACHE_DIR = "FNINFER_MODEL_CACHE"
+
+KNOWN_SETTINGS: tuple[str, ...] = (STORAGE_CONNECTION, ADMIN_KEY, MODEL_CACHE_DIR)
+
+
+def get_setting(name: str, default: str | None = None, environ: Mapping[str, str] | None = None) -> str | None:
+    """The value of app setting `name` (`__` and `:` are equivalent), or `default`."""
+    env = os.environ if environ is None else environ
+    for candidate in (name, name.replace(":", "__"), name.replace("__", ":")):
+        value = env.get(candidate)
+        if value is not None and value != "":
+            return value
+    return default
+
+
+def require_setting(name: str, environ: Mapping[str, str] | None = None) -> str:
+    """The value of app setting `name`; fails naming the setting when it is missing."""
+    value = get_setting(name, environ=environ)
+    if value is None:
+        raise InvalidInput(f"app setting {name!r} is not set", setting=name)
+    return value
+
+
+@dataclass(frozen=True)
+class StorageConnection:
+    """Where an account is and how to authenticate: a connection string, or endpoints plus an Entra ID identity."""
+
+    connection_string: str | None = None
+    blob_service_uri: str | None = None
+    queue_service_uri: str | None = None
+    client_id: str | None = None  # a user-assigned managed identity, when set
+
+    @property
+    def uses_identity(self) -> bool:
+        return self.connection_string is None
+
+    def __repr__(self) -> str:  # never print an account key
+        if self.connection_string is not None:
+            return "StorageConnection(connection_string=<hidden>)"
+        return f"StorageConnection(blob={self.blob_service_uri!r}, queue={self.queue_service_uri!r})"
+
+
+def storage_connection(name: str = STORAGE_CONNECTION, environ: Mapping[str, str] | None = None) -> StorageConnection:
+    """Resolve connection `name` as the Functions host does (functions-reference#connections).
+
+    A plain value is a connection string. Otherwise `<name>__accountName` gives the public endpoints, or
+    `<name>__blobServiceUri` / `<name>__queueServiceUri` give them explicitly; the credential is then
+    DefaultAzureCredential (with `<name>__clientId` for a user-assigned identity).
+    """
+    plain = get_setting(name, environ=environ)
+    if plain is not None:
+        if plain.strip() == "UseDevelopmentStorage=true":
+            plain = DEVELOPMENT_STORAGE
+        return StorageConnection(connection_string=plain)
+    account = get_setting(f"{name}__accountName", environ=environ)
+    blob_uri = get_setting(f"{name}__blobServiceUri", environ=environ)
+    queue_uri = get_setting(f"{name}__queueServiceUri", environ=environ)
+    client_id = get_setting(f"{name}__clientId", environ=environ)
+    if account:
+        blob_uri = blob_uri or f"https://{account}.blob.core.windows.net"
+        queue_uri = queue_uri or f"https://{account}.queue.core.windows.net"
+    if blob_uri and queue_uri:
+        return StorageConnection(blob_service_uri=blob_uri, queue_service_uri=queue_uri, client_id=client_id)
+    raise InvalidInput(
+        f"storage connection {name!r} is not configured: set {name} to a connection string, or "
+        f"{name}__accountName (or both {name}__blobServiceUri and {name}__queueServiceUri) for an identity",
+        setting=name,
+    )
+
+
+#: The explicit form of `UseDevelopmentStorage=true` (Azurite's well-known account on its default ports).
+DEVELOPMENT_STORAGE = (
+    "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+    "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
+    "BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;QueueEndpoint=http://127.0.0.1:10001/devstoreaccount1;"
+)
+
+
+def azurite_connection_string(blob_port: int, queue_port: int, host: str = "127.0.0.1") -> str:
+    """The connection string of an Azurite started on the given ports, for its well-known account."""
+    return (
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+        "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
+        f"BlobEndpoint=http://{host}:{blob_port}/devstoreaccount1;"
+        f"QueueEndpoint=http://{host}:{queue_port}/devstoreaccount1;"
+    )

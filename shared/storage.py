@@ -1,0 +1,207 @@
+"""Azure Storage clients and the few conditional-write primitives the domain is built on.
+
+This is the storage boundary: Azure SDK exceptions are translated here into `shared.errors` (chained), so no caller
+catches `azure.core` types. Records are JSON blobs; every state change is a conditional write (If-None-Match: * to
+create, If-Match: <etag> to update), which is how concurrent host instances agree without a lock service.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, TypeVar
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    AzureError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
+from azure.storage.queue import QueueServiceClient
+
+from shared.errors import ConcurrencyConflict, FninferError, NotFound, StorageUnavailable
+from shared.settings import STORAGE_CONNECTION, StorageConnection, storage_connection
+
+T = TypeVar("T")
+
+JSON_CONTENT = ContentSettings(content_type="application/json")
+
+
+@contextmanager
+def storage_errors(what: str) -> Iterator[None]:
+    """Translate Azure SDK errors raised inside the block into domain errors naming `what`."""
+    try:
+        yield
+    except FninferError:
+        raise
+    except ResourceNotFoundError as exc:
+        raise NotFound(f"{what} does not exist") from exc
+    except (ResourceExistsError, ResourceModifiedError) as exc:
+        raise ConcurrencyConflict(f"{what} was changed by another writer") from exc
+    except (ServiceRequestError, ServiceResponseError) as exc:
+        raise StorageUnavailable(f"storage did not answer while accessing {what}: {exc}") from exc
+    except HttpResponseError as exc:
+        if exc.status_code == 412:
+            raise ConcurrencyConflict(f"{what} was changed by another writer") from exc
+        if exc.status_code == 409:
+            raise ConcurrencyConflict(f"{what} conflicts with its current state: {exc.reason}") from exc
+        raise StorageUnavailable(f"storage failed while accessing {what}: {exc.status_code} {exc.reason}") from exc
+    except AzureError as exc:
+        raise StorageUnavailable(f"storage failed while accessing {what}: {exc}") from exc
+
+
+@dataclass
+class Storage:
+    """One storage account: its blob and queue service clients, and containers/queues known to exist."""
+
+    blobs: BlobServiceClient
+    queues: QueueServiceClient
+    _ready_containers: set[str] = field(default_factory=set)
+    _ready_queues: set[str] = field(default_factory=set)
+
+    @classmethod
+    def from_connection(cls, connection: StorageConnection) -> Storage:
+        if connection.connection_string is not None:
+            return cls(
+                blobs=BlobServiceClient.from_connection_string(connection.connection_string),
+                queues=QueueServiceClient.from_connection_string(connection.connection_string),
+            )
+        from azure.identity import DefaultAzureCredential
+
+        credential = DefaultAzureCredential(managed_identity_client_id=connection.client_id)
+        assert connection.blob_service_uri and connection.queue_service_uri
+        return cls(
+            blobs=BlobServiceClient(connection.blob_service_uri, credential=credential),
+            queues=QueueServiceClient(connection.queue_service_uri, credential=credential),
+        )
+
+    @classmethod
+    def from_connection_string(cls, connection_string: str) -> Storage:
+        return cls.from_connection(StorageConnection(connection_string=connection_string))
+
+    # -- containers and queues -------------------------------------------------------------------------------
+
+    def container(self, name: str) -> ContainerClient:
+        """The container `name`, created on first use in this process."""
+        client = self.blobs.get_container_client(name)
+        if name not in self._ready_containers:
+            with storage_errors(f"container {name!r}"):
+                try:
+                    client.create_container()
+                except ResourceExistsError:
+                    pass
+            self._ready_containers.add(name)
+        return client
+
+    def queue(self, name: str, create: bool = True):  # -> QueueClient
+        """The queue `name`, created on first use in this process unless `create` is false."""
+        client = self.queues.get_queue_client(name)
+        if create and name not in self._ready_queues:
+            with storage_errors(f"queue {name!r}"):
+                try:
+                    client.create_queue()
+                except ResourceExistsError:
+                    pass
+            self._ready_queues.add(name)
+        return client
+
+    # -- JSON records ------------------------------------------------------------------------------------------
+
+    def read_json(self, container: str, path: str) -> tuple[Any, str]:
+        """The JSON record at `container/path` and its ETag; NotFound when absent."""
+        with storage_errors(f"{container}/{path}"):
+            downloader = self.container(container).get_blob_client(path).download_blob()
+            return json.loads(downloader.readall()), str(downloader.properties.etag)
+
+    def try_read_json(self, container: str, path: str) -> tuple[Any, str] | tuple[None, None]:
+        try:
+            return self.read_json(container, path)
+        except NotFound:
+            return None, None
+
+    def create_json(self, container: str, path: str, record: Any) -> str:
+        """Create the record only if nothing is there yet (If-None-Match: *); ConcurrencyConflict otherwise."""
+        with storage_errors(f"{container}/{path}"):
+            result = self.container(container).upload_blob(
+                path, _dumps(record), overwrite=False, content_settings=JSON_CONTENT
+            )
+            return str(result["etag"])
+
+    def replace_json(self, container: str, path: str, record: Any, etag: str) -> str:
+        """Replace the record only if it still has `etag` (If-Match); ConcurrencyConflict otherwise."""
+        with storage_errors(f"{container}/{path}"):
+            result = (
+                self.container(container)
+                .get_blob_client(path)
+                .upload_blob(
+                    _dumps(record),
+                    overwrite=True,
+                    etag=etag,
+                    match_condition=MatchConditions.IfNotModified,
+                    content_settings=JSON_CONTENT,
+                )
+            )
+            return str(result["etag"])
+
+    def put_json(self, container: str, path: str, record: Any) -> str:
+        """Write the record unconditionally (for records with a single writer)."""
+        with storage_errors(f"{container}/{path}"):
+            result = self.container(container).upload_blob(
+                path, _dumps(record), overwrite=True, content_settings=JSON_CONTENT
+            )
+            return str(result["etag"])
+
+    def update_json(self, container: str, path: str, change: Callable[[Any], T], attempts: int = 20) -> T:
+        """Read-modify-write with If-Match, retried on conflict. `change` mutates the record in place and
+        returns a value; raising from `change` aborts without writing."""
+        for _ in range(attempts):
+            record, etag = self.read_json(container, path)
+            result = change(record)
+            try:
+                self.replace_json(container, path, record, etag)
+                return result
+            except ConcurrencyConflict:
+                continue
+        raise ConcurrencyConflict(f"{container}/{path} kept changing; gave up after {attempts} attempts")
+
+    def delete_blob(self, container: str, path: str, etag: str | None = None) -> bool:
+        """Delete a blob (with its snapshots); False when it was already gone."""
+        with storage_errors(f"{container}/{path}"):
+            client = self.container(container).get_blob_client(path)
+            try:
+                if etag is None:
+                    client.delete_blob(delete_snapshots="include")
+                else:
+                    client.delete_blob(
+                        delete_snapshots="include", etag=etag, match_condition=MatchConditions.IfNotModified
+                    )
+                return True
+            except ResourceNotFoundError:
+                return False
+
+    def list_names(self, container: str, prefix: str) -> list[str]:
+        """Names of the blobs under `prefix`, in lexicographic order."""
+        with storage_errors(f"{container}/{prefix}*"):
+            return [b.name for b in self.container(container).list_blobs(name_starts_with=prefix)]
+
+
+def _dumps(record: Any) -> bytes:
+    return json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
+
+
+@lru_cache(maxsize=8)
+def _cached(connection: StorageConnection) -> Storage:
+    return Storage.from_connection(connection)
+
+
+def app_storage(name: str = STORAGE_CONNECTION) -> Storage:
+    """The app's storage account (connection `AzureWebJobsStorage` by default), one client per process."""
+    return _cached(storage_connection(name))

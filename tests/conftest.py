@@ -1,0 +1,45 @@
+"""Test world: one real Azurite per test session, fresh names per test.
+
+Integration tests talk to a real Azurite (started from node_modules on free ports, in memory) and, where they need
+one, a real local host (`fninfer start`) over loopback; nothing in storage is mocked.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fninfer.host.azurite import Azurite, start_azurite
+from shared.storage import Storage
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees a developer's storage or workspace settings."""
+    for name in list(os.environ):
+        if name.startswith(("AzureWebJobs", "FNINFER_", "AzureFunctionsJobHost", "AZUREML_")):
+            monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[Azurite]:
+    server = start_azurite(ROOT)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def storage(azurite: Azurite) -> Storage:
+    return Storage.from_connection_string(azurite.connection_string)
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short lower-case token to keep each test's names (queues, models, containers) apart."""
+    return uuid.uuid4().hex[:10]
