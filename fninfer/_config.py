@@ -1,0 +1,100 @@
+"""The workspace config file: where the app is, how to authenticate to it, and where its storage is.
+
+`fninfer start` writes `.fninfer/config.json` in the folder it runs from; `Workspace.from_config()` finds it from the
+current folder or its parents (`FNINFER_CONFIG` names a file explicitly). For an app deployed to Azure the same file
+names the Function App's URL and the storage account, and the SDK uses Entra ID tokens (azure-identity) instead of
+the local admin key and connection string.
+
+    {
+      "endpoint": "http://127.0.0.1:7071",      # the Function App's base URL
+      "route_prefix": "api",                     # host.json extensions.http.routePrefix
+      "admin_key": "...",                        # local: the admin key the host was started with
+      "storage": "DefaultEndpointsProtocol=...", # local: a connection string
+      "storage_account": null,                   # Azure: the account name (identity-based access)
+      "auth_scope": null,                        # Azure: the Entra ID scope to request tokens for
+      "workspace_name": "local", "subscription_id": "local", "resource_group": "local"
+    }
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from shared.errors import InvalidInput
+
+CONFIG_ENV = "FNINFER_CONFIG"
+STATE_DIR_NAME = ".fninfer"
+CONFIG_FILE_NAME = "config.json"
+
+
+@dataclass(frozen=True)
+class WorkspaceConfig:
+    endpoint: str
+    route_prefix: str = "api"
+    admin_key: str | None = None
+    storage: str | None = None
+    storage_account: str | None = None
+    auth_scope: str | None = None
+    workspace_name: str = "local"
+    subscription_id: str = "local"
+    resource_group: str = "local"
+
+    @property
+    def api_url(self) -> str:
+        """Base URL of the app's HTTP functions (`<endpoint>/<routePrefix>`)."""
+        base = self.endpoint.rstrip("/")
+        return f"{base}/{self.route_prefix}" if self.route_prefix else base
+
+    def __repr__(self) -> str:  # keys and connection strings never reach logs
+        return f"WorkspaceConfig(endpoint={self.endpoint!r}, workspace_name={self.workspace_name!r})"
+
+    def write(self, path: Path) -> None:
+        """Write atomically (a reader never sees half a file) and readable only by the owner."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(asdict(self), indent=2) + "\n")
+        temporary.chmod(0o600)
+        temporary.replace(path)
+
+    @classmethod
+    def read(cls, path: Path) -> WorkspaceConfig:
+        try:
+            document = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InvalidInput(f"workspace config {path} cannot be read: {exc}") from exc
+        if not isinstance(document, dict) or not document.get("endpoint"):
+            raise InvalidInput(f"workspace config {path} has no 'endpoint'")
+        known = set(cls.__dataclass_fields__)
+        return cls(**{key: value for key, value in document.items() if key in known})
+
+
+def find_config(path: str | os.PathLike[str] | None = None) -> Path:
+    """The config file to use: `path` (a file or a folder), else $FNINFER_CONFIG, else the nearest
+    `.fninfer/config.json` (or `config.json`) in the current folder or its parents."""
+    if path is not None:
+        candidate = Path(path)
+        if candidate.is_dir():
+            for inside in (candidate / STATE_DIR_NAME / CONFIG_FILE_NAME, candidate / CONFIG_FILE_NAME):
+                if inside.is_file():
+                    return inside
+            raise InvalidInput(f"no {STATE_DIR_NAME}/{CONFIG_FILE_NAME} or {CONFIG_FILE_NAME} in {candidate}")
+        if not candidate.is_file():
+            raise InvalidInput(f"workspace config {candidate} does not exist")
+        return candidate
+    explicit = os.environ.get(CONFIG_ENV)
+    if explicit:
+        if not Path(explicit).is_file():
+            raise InvalidInput(f"{CONFIG_ENV}={explicit} does not name a file")
+        return Path(explicit)
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        for candidate in (folder / STATE_DIR_NAME / CONFIG_FILE_NAME, folder / CONFIG_FILE_NAME):
+            if candidate.is_file():
+                return candidate
+    raise InvalidInput(
+        f"no workspace config found in {here} or its parents: start the local host with `fninfer start` "
+        f"(it writes {STATE_DIR_NAME}/{CONFIG_FILE_NAME}) or set {CONFIG_ENV}"
+    )
