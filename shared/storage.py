@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -93,11 +93,8 @@ class Storage:
         """The container `name`, created on first use in this process."""
         client = self.blobs.get_container_client(name)
         if name not in self._ready_containers:
-            with storage_errors(f"container {name!r}"):
-                try:
-                    client.create_container()
-                except ResourceExistsError:
-                    pass
+            with storage_errors(f"container {name!r}"), suppress(ResourceExistsError):
+                client.create_container()
             self._ready_containers.add(name)
         return client
 
@@ -105,11 +102,8 @@ class Storage:
         """The queue `name`, created on first use in this process unless `create` is false."""
         client = self.queues.get_queue_client(name)
         if create and name not in self._ready_queues:
-            with storage_errors(f"queue {name!r}"):
-                try:
-                    client.create_queue()
-                except ResourceExistsError:
-                    pass
+            with storage_errors(f"queue {name!r}"), suppress(ResourceExistsError):
+                client.create_queue()
             self._ready_queues.add(name)
         return client
 

@@ -59,7 +59,8 @@ class RunningHost:
             if output.count(text) >= count:
                 return output
             if time.monotonic() > deadline:
-                raise AssertionError(f"{text!r} did not appear {count}x within {timeout} s; host output:\n{output[-4000:]}")
+                tail = output[-4000:]
+                raise AssertionError(f"{text!r} did not appear {count}x within {timeout} s; host output:\n{tail}")
             time.sleep(0.1)
 
 

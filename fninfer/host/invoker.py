@@ -137,8 +137,8 @@ class Invoker:
 
     def invoke(self, function: IndexedFunction, trigger_value: Any, reason: str, details: str | None = None) -> Any:
         """Run one invocation from a listener thread and wait for it. Raises InvocationFailed or FunctionTimeout."""
-        future = asyncio.run_coroutine_threadsafe(self.invoke_async(function, trigger_value, reason, details), self.loop)
-        return future.result()
+        coroutine = self.invoke_async(function, trigger_value, reason, details)
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
 
     def _timed_out(self, function: IndexedFunction, invocation_id: str, started: float) -> None:
         log.error(
@@ -148,7 +148,9 @@ class Invoker:
             invocation_id,
         )
         _log_end(function, invocation_id, started, FunctionTimeout("timeout"))
-        log.error("A function timeout has occurred. Restarting worker process executing invocationId '%s'.", invocation_id)
+        log.error(
+            "A function timeout has occurred. Restarting worker process executing invocationId '%s'.", invocation_id
+        )
         self.on_timeout()
 
     def shutdown(self) -> None:

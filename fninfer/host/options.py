@@ -98,7 +98,7 @@ def load_host_options(app_dir: Path, environ: Mapping[str, str] | None = None) -
     except json.JSONDecodeError as exc:
         raise HostConfigError(f"{path} is not valid JSON: {exc}") from exc
     if str(document.get("version")) != "2.0":
-        raise HostConfigError(f"{path} must have \"version\": \"2.0\"")
+        raise HostConfigError(f'{path} must have "version": "2.0"')
     _apply_overrides(document, env)
     extensions = document.get("extensions", {})
     http = extensions.get("http", {})
