@@ -124,9 +124,8 @@ class Storage:
     def create_json(self, container: str, path: str, record: Any) -> str:
         """Create the record only if nothing is there yet (If-None-Match: *); ConcurrencyConflict otherwise."""
         with storage_errors(f"{container}/{path}"):
-            result = self.container(container).upload_blob(
-                path, _dumps(record), overwrite=False, content_settings=JSON_CONTENT
-            )
+            blob = self.container(container).get_blob_client(path)
+            result = blob.upload_blob(_dumps(record), overwrite=False, content_settings=JSON_CONTENT)
             return str(result["etag"])
 
     def replace_json(self, container: str, path: str, record: Any, etag: str) -> str:
@@ -148,9 +147,8 @@ class Storage:
     def put_json(self, container: str, path: str, record: Any) -> str:
         """Write the record unconditionally (for records with a single writer)."""
         with storage_errors(f"{container}/{path}"):
-            result = self.container(container).upload_blob(
-                path, _dumps(record), overwrite=True, content_settings=JSON_CONTENT
-            )
+            blob = self.container(container).get_blob_client(path)
+            result = blob.upload_blob(_dumps(record), overwrite=True, content_settings=JSON_CONTENT)
             return str(result["etag"])
 
     def update_json(self, container: str, path: str, change: Callable[[Any], T], attempts: int = 20) -> T:

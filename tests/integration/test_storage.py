@@ -1,0 +1,58 @@
+"""The storage boundary against a real Azurite: conditional writes are what concurrent instances agree through."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from shared.errors import ConcurrencyConflict, NotFound, StorageUnavailable
+from shared.storage import Storage
+
+
+def test_create_is_refused_when_the_record_exists(storage: Storage, unique: str) -> None:
+    storage.create_json("fninfer-test", f"{unique}/r.json", {"v": 1})
+    with pytest.raises(ConcurrencyConflict):
+        storage.create_json("fninfer-test", f"{unique}/r.json", {"v": 2})
+    assert storage.read_json("fninfer-test", f"{unique}/r.json")[0] == {"v": 1}
+
+
+def test_replace_with_a_stale_etag_is_refused(storage: Storage, unique: str) -> None:
+    etag = storage.create_json("fninfer-test", f"{unique}/r.json", {"v": 1})
+    storage.replace_json("fninfer-test", f"{unique}/r.json", {"v": 2}, etag)
+    with pytest.raises(ConcurrencyConflict):
+        storage.replace_json("fninfer-test", f"{unique}/r.json", {"v": 3}, etag)
+    assert storage.read_json("fninfer-test", f"{unique}/r.json")[0] == {"v": 2}
+
+
+def test_concurrent_read_modify_write_loses_no_update(storage: Storage, unique: str) -> None:
+    path = f"{unique}/counter.json"
+    storage.create_json("fninfer-test", path, {"count": 0})
+
+    def bump(record: dict[str, int]) -> None:
+        record["count"] += 1
+
+    def worker() -> None:
+        for _ in range(10):
+            storage.update_json("fninfer-test", path, bump, attempts=200)
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert storage.read_json("fninfer-test", path)[0] == {"count": 60}
+
+
+def test_missing_records_and_dead_storage_are_domain_errors(storage: Storage, unique: str) -> None:
+    with pytest.raises(NotFound, match=unique):
+        storage.read_json("fninfer-test", f"{unique}/absent.json")
+    assert storage.try_read_json("fninfer-test", f"{unique}/absent.json") == (None, None)
+    assert storage.delete_blob("fninfer-test", f"{unique}/absent.json") is False
+    dead = Storage.from_connection_string(
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;"
+        "BlobEndpoint=http://127.0.0.1:9/devstoreaccount1;QueueEndpoint=http://127.0.0.1:9/devstoreaccount1;"
+    )
+    dead.blobs._config.retry_policy.total_retries = 0  # fail fast: this test is about translation, not retries
+    with pytest.raises(StorageUnavailable):
+        dead.read_json("fninfer-test", "x.json")
