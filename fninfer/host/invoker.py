@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
+import functools
 import logging
 import os
 import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import azure.functions as func
@@ -119,12 +122,18 @@ class Invoker:
         """Run one invocation from the event loop (the HTTP server). Raises InvocationFailed or FunctionTimeout."""
         invocation_id = str(uuid.uuid4())
         arguments = self._arguments(function, trigger_value, invocation_id)
+        # Set in this task's context so log records from the function (async, or sync on the pool through the
+        # copied context) name the invocation.
+        current_invocation.set(Invocation(function.name, invocation_id))
         started = _log_start(function, reason, invocation_id, details)
         try:
             if function.is_async:
                 awaitable = function.callable(**arguments)
             else:
-                awaitable = self.loop.run_in_executor(self.pool, _call_with_id, function, arguments, invocation_id)
+                call = functools.partial(
+                    contextvars.copy_context().run, functools.partial(function.callable, **arguments)
+                )
+                awaitable = self.loop.run_in_executor(self.pool, call)
             result = await asyncio.wait_for(awaitable, self.function_timeout)
         except TimeoutError as exc:
             self._timed_out(function, invocation_id, started)
@@ -157,20 +166,16 @@ class Invoker:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 
-_current = threading.local()
+@dataclass(frozen=True)
+class Invocation:
+    function_name: str
+    invocation_id: str
 
 
-def current_invocation_id() -> str | None:
-    """The invocation id of the sync function running on this thread (for log attribution)."""
-    return getattr(_current, "invocation_id", None)
-
-
-def _call_with_id(function: IndexedFunction, arguments: dict[str, Any], invocation_id: str) -> Any:
-    _current.invocation_id = invocation_id
-    try:
-        return function.callable(**arguments)
-    finally:
-        _current.invocation_id = None
+#: The invocation whose code is running in this context, for attributing log records to it.
+current_invocation: contextvars.ContextVar[Invocation | None] = contextvars.ContextVar(
+    "current_invocation", default=None
+)
 
 
 def _log_start(function: IndexedFunction, reason: str, invocation_id: str, details: str | None) -> float:

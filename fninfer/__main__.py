@@ -1,0 +1,3 @@
+from fninfer.cli import main
+
+main()

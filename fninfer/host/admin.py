@@ -1,0 +1,125 @@
+"""The host's `/admin/...` endpoints (notes §2): status, function metadata, and invoking non-HTTP functions.
+
+`POST /admin/functions/<name>` with `{"input": "..."}` answers 202 at once and runs the invocation in the background:
+a queue function gets an in-memory message with that body (nothing is enqueued), a timer function runs with
+`past_due` false, a blob function gets the blob `container/name` read from storage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from collections.abc import Awaitable
+from typing import Any
+
+import azure.functions as func
+from azure.functions.blob import InputStream
+from azure.functions.timer import TimerRequest
+
+from fninfer.host.indexing import IndexedFunction
+from fninfer.host.invoker import FunctionTimeout, InvocationFailed, Invoker
+from shared.errors import FninferError
+from shared.settings import STORAGE_CONNECTION, storage_connection
+from shared.storage import Storage, storage_errors
+
+log = logging.getLogger("fninfer.host")
+
+ADMIN_REASON = "This function was programmatically called via the host APIs."
+HOST_VERSION = "4.0.0-fninfer"
+
+Response = tuple[int, list[tuple[str, str]], bytes]
+
+
+def json_response(status: int, document: Any) -> Response:
+    return status, [("content-type", "application/json; charset=utf-8")], json.dumps(document).encode()
+
+
+class AdminApi:
+    def __init__(self, functions: list[IndexedFunction], invoker: Invoker, host_id: str, instance_index: int) -> None:
+        self.functions = {function.name.lower(): function for function in functions}
+        self.invoker = invoker
+        self.host_id = host_id
+        self.instance_index = instance_index
+        self.started = time.monotonic()
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def handle(self, method: str, path: str, body: bytes) -> Response:
+        parts = [part for part in path.split("/") if part][1:]  # after "admin"
+        lowered = [part.lower() for part in parts]
+        if lowered == ["host", "status"] and method == "GET":
+            return json_response(200, self.status())
+        if lowered == ["host", "ping"] and method in ("GET", "POST"):
+            return 200, [], b""
+        if lowered == ["functions"] and method == "GET":
+            return json_response(200, [self.describe(f) for f in self.functions.values()])
+        if len(parts) == 2 and lowered[0] == "functions":
+            function = self.functions.get(lowered[1])
+            if function is None:
+                return json_response(404, {"error": f"function '{parts[1]}' does not exist"})
+            if method == "GET":
+                return json_response(200, self.describe(function))
+            if method == "POST":
+                return self.invoke(function, body)
+        return 404, [], b""
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "id": self.host_id,
+            "state": "Running",
+            "version": HOST_VERSION,
+            "versionDetails": f"fninfer local host, Python worker in process {os.getpid()}",
+            "processUptime": int((time.monotonic() - self.started) * 1000),
+            "instance": self.instance_index,
+            "functionAppContentEditingState": "Unknown",
+        }
+
+    @staticmethod
+    def describe(function: IndexedFunction) -> dict[str, Any]:
+        return {"name": function.name, "trigger": function.trigger_type, "bindings": list(function.bindings)}
+
+    def invoke(self, function: IndexedFunction, body: bytes) -> Response:
+        try:
+            document = json.loads(body) if body else None
+        except json.JSONDecodeError:
+            document = None
+        if not isinstance(document, dict) or not isinstance(document.get("input", ""), str):
+            return json_response(400, {"error": 'the body must be JSON like {"input": "<string>"}'})
+        if function.trigger_type == "httpTrigger":
+            return json_response(400, {"error": f"'{function.name}' is an HTTP function: call its URL instead"})
+        self._run_in_background(self._invoke(function, str(document.get("input", ""))))
+        return 202, [], b""
+
+    async def _invoke(self, function: IndexedFunction, text: str) -> None:
+        try:
+            value = await asyncio.to_thread(_trigger_value, function, text)
+            await self.invoker.invoke_async(function, value, ADMIN_REASON)
+        except (InvocationFailed, FunctionTimeout):
+            pass  # already logged by the invoker
+        except FninferError as exc:
+            log.error("Admin invocation of '%s' failed: %s", function.name, exc)
+
+    def _run_in_background(self, coroutine: Awaitable[None]) -> None:
+        # Keep a reference: the event loop holds tasks only weakly.
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _trigger_value(function: IndexedFunction, text: str) -> Any:
+    if function.trigger_type == "queueTrigger":
+        return func.QueueMessage(body=text.encode())
+    if function.trigger_type == "timerTrigger":
+        return TimerRequest(past_due=False, schedule_status={}, schedule={"AdjustForDST": True})
+    container, _, blob_name = text.partition("/")
+    storage = Storage.from_connection(storage_connection(function.trigger.get("connection") or STORAGE_CONNECTION))
+
+    with storage_errors(f"blob {text!r}"):
+        blob = storage.blobs.get_blob_client(container, blob_name)
+        downloader = blob.download_blob()
+        data = downloader.readall()
+        return InputStream(
+            data=data, name=text, uri=blob.url, length=len(data), metadata=dict(downloader.properties.metadata or {})
+        )

@@ -1,0 +1,181 @@
+"""The HTTP side of a host instance: an ASGI app that routes requests to HTTP-triggered functions.
+
+Behaviour follows the Functions host (notes §2): `/<routePrefix>/<route>` with ASP.NET templates tried in registration
+order, a method mismatch answers 404, bodies over the limit 413, an unhandled exception or a timeout 500 with no
+detail in the body (the traceback goes to the console log), host.json `customHeaders` on every response. The
+`/admin/...` endpoints need no key, as under Core Tools without `--enableAuth`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+import azure.functions as func
+
+from fninfer.host.admin import AdminApi
+from fninfer.host.indexing import IndexedFunction
+from fninfer.host.invoker import FunctionTimeout, InvocationFailed, Invoker
+from fninfer.host.options import HostOptions
+from fninfer.host.routing import Route, build_routes, match_route
+
+log = logging.getLogger("fninfer.host")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+HTTP_REASON = "This function was programmatically called via the host APIs."
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def http_routes(functions: list[IndexedFunction]) -> list[Route]:
+    """The HTTP functions' routes, validated as the host validates them at start-up."""
+    entries = [
+        (function.name, str(function.trigger.get("route") or function.name), function.trigger.get("methods"))
+        for function in functions
+        if function.trigger_type == "httpTrigger"
+    ]
+    return build_routes(entries)
+
+
+class HttpApp:
+    """ASGI application serving one instance's HTTP functions and admin endpoints."""
+
+    def __init__(
+        self,
+        functions: list[IndexedFunction],
+        options: HostOptions,
+        invoker: Invoker,
+        admin: AdminApi,
+    ) -> None:
+        self.functions = {function.name: function for function in functions}
+        self.routes = http_routes(functions)
+        self.options = options
+        self.invoker = invoker
+        self.admin = admin
+        self.started = time.monotonic()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        headers = [(bytes(k).decode("latin-1").lower(), bytes(v).decode("latin-1")) for k, v in scope["headers"]]
+        try:
+            body = await self._read_body(receive, headers)
+        except BodyTooLarge:
+            await self._send(send, 413, b"", [("content-type", "text/plain")])
+            return
+        status, response_headers, response_body = await self._dispatch(scope, headers, body)
+        await self._send(send, status, response_body, response_headers)
+
+    async def _dispatch(
+        self, scope: Scope, headers: list[tuple[str, str]], body: bytes
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        path: str = scope["path"]
+        method: str = scope["method"].upper()
+        if path.lower().rstrip("/") == "/admin" or path.lower().startswith("/admin/"):
+            return await self.admin.handle(method, path, body)
+        relative = self._strip_prefix(path)
+        found = match_route(self.routes, method, relative) if relative is not None else None
+        if found is None:
+            return 404, [], b""
+        route, route_params = found
+        request = func.HttpRequest(
+            method=method,
+            url=_url(scope, headers),
+            headers=_join_headers(headers),
+            params=_query_params(scope.get("query_string", b"")),
+            route_params=route_params,
+            body=body,
+        )
+        try:
+            result = await self.invoker.invoke_async(self.functions[route.function_name], request, HTTP_REASON)
+        except (InvocationFailed, FunctionTimeout):
+            return 500, [], b""
+        return _encode_result(route.function_name, result)
+
+    def _strip_prefix(self, path: str) -> str | None:
+        prefix = self.options.route_prefix
+        if not prefix:
+            return path
+        parts = path.strip("/").split("/", 1)
+        if parts[0].lower() != prefix.lower():
+            return None
+        return parts[1] if len(parts) > 1 else ""
+
+    async def _read_body(self, receive: Receive, headers: list[tuple[str, str]]) -> bytes:
+        limit = self.options.max_request_body_size
+        declared = dict(headers).get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise BodyTooLarge
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+    async def _send(self, send: Send, status: int, body: bytes, headers: list[tuple[str, str]]) -> None:
+        all_headers = [*headers, *self.options.custom_headers, ("content-length", str(len(body)))]
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in all_headers],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def _url(scope: Scope, headers: list[tuple[str, str]]) -> str:
+    host = dict(headers).get("host") or "{}:{}".format(*scope.get("server", ("127.0.0.1", 80)))
+    query = scope.get("query_string", b"").decode("latin-1")
+    return f"{scope.get('scheme', 'http')}://{host}{scope['path']}" + (f"?{query}" if query else "")
+
+
+def _join_headers(headers: list[tuple[str, str]]) -> dict[str, str]:
+    joined: dict[str, str] = {}
+    for name, value in headers:
+        joined[name] = f"{joined[name]},{value}" if name in joined else value
+    return joined
+
+
+def _query_params(query_string: bytes) -> dict[str, str]:
+    """One value per key, repeated keys comma-joined, empty values dropped (what the worker passes)."""
+    params: dict[str, str] = {}
+    for key, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=False):
+        params[key] = f"{params[key]},{value}" if key in params else value
+    return params
+
+
+def _encode_result(function_name: str, result: Any) -> tuple[int, list[tuple[str, str]], bytes]:
+    if isinstance(result, func.HttpResponse):
+        headers = [(name, value) for name, value in result.headers.items()]
+        if not any(name.lower() == "content-type" for name, _ in headers) and result.mimetype:
+            headers.append(("content-type", f"{result.mimetype}; charset={result.charset}"))
+        return result.status_code, headers, result.get_body() or b""
+    if isinstance(result, str):
+        return 200, [("content-type", "text/plain; charset=utf-8")], result.encode()
+    if result is None:
+        return 204, [], b""
+    log.error(
+        "Function '%s' returned %s; an HTTP function must return func.HttpResponse or str",
+        function_name,
+        type(result).__name__,
+    )
+    return 500, [], b""

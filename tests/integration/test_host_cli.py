@@ -1,0 +1,90 @@
+"""`fninfer start` as a user runs it: its own Azurite, config.json, one-line errors, Ctrl-C stops everything."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from fninfer._config import WorkspaceConfig
+from fninfer.host.azurite import Azurite
+from tests.hosting import free_port, run_host
+
+APP = Path(__file__).resolve().parents[1] / "apps" / "http_app"
+
+
+def start_and_fail(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fninfer", "start", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def test_starts_its_own_azurite_writes_config_and_stops_everything(tmp_path: Path) -> None:
+    with run_host(APP, tmp_path) as host:
+        config = WorkspaceConfig.read(host.config_path)
+        assert config.endpoint == host.base_url and config.admin_key and config.storage
+        assert "BlobEndpoint=http://127.0.0.1:" in config.storage
+        azurite_pid = int(
+            subprocess.run(["pgrep", "-f", f"azurite.*{tmp_path}"], capture_output=True, text=True).stdout.split()[0]
+        )
+        with host.client() as client:
+            assert client.get("/api/plain").text == "plain text"
+    assert host.process.returncode == 0
+    assert not host.config_path.exists()  # a stopped host leaves no config pointing at it
+    assert subprocess.run(["kill", "-0", str(azurite_pid)], capture_output=True).returncode != 0
+    assert "Host stopped." in host.logs()
+    try:
+        httpx.get(f"{host.base_url}/admin/host/status", timeout=2)
+        raise AssertionError("the host still answers after Ctrl-C")
+    except httpx.ConnectError:
+        pass
+
+
+def test_a_taken_port_is_a_one_line_error(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = start_and_fail(["--app-dir", str(APP), "--port", str(port), "--storage", "x"], tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"Error: port {port} is already in use; choose another with --port"
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_folder_without_function_app_is_a_one_line_error(tmp_path: Path) -> None:
+    result = start_and_fail(["--app-dir", str(tmp_path), "--port", str(free_port())], tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("Error: ") and "function_app.py does not exist" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_storage_that_does_not_answer_is_a_one_line_error(tmp_path: Path) -> None:
+    dead = (
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;"
+        f"BlobEndpoint=http://127.0.0.1:{free_port()}/devstoreaccount1;"
+        f"QueueEndpoint=http://127.0.0.1:{free_port()}/devstoreaccount1;"
+    )
+    result = start_and_fail(["--app-dir", str(APP), "--port", str(free_port()), "--storage", dead], tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: storage does not answer") and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_an_app_that_fails_to_index_is_a_one_line_error(azurite: Azurite, tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "function_app.py").write_text("import azure.functions as func\nraise ImportError('missing thing')\n")
+    result = start_and_fail(
+        ["--app-dir", str(app), "--port", str(free_port()), "--storage", azurite.connection_string], tmp_path
+    )
+    assert result.returncode == 1
+    assert "Error: importing" in result.stderr and "missing thing" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,74 @@
+"""Route templates match as ASP.NET Core's do in the Functions host."""
+
+from __future__ import annotations
+
+import pytest
+
+from fninfer.host.routing import RouteTemplate, RouteTemplateError, build_routes, match_route
+
+
+@pytest.mark.parametrize(
+    ("template", "path", "expected"),
+    [
+        ("models/{name}/{version:int?}", "models/abc", {"name": "abc"}),
+        ("models/{name}/{version:int?}", "Models/abc/3", {"name": "abc", "version": "3"}),
+        ("models/{name}/{version:int?}", "models/abc/3/", {"name": "abc", "version": "3"}),
+        ("models/{name}/{version:int?}", "models/abc/x", None),
+        ("models/{name}/{version:int?}", "models/abc/3/4", None),
+        ("files/{*path}", "files/a/b/c.txt", {"path": "a/b/c.txt"}),
+        ("files/{*path}", "files", {}),
+        ("page/{n=1}", "page", {"n": "1"}),
+        ("page/{n=1}", "page/7", {"n": "7"}),
+        ("{name}.{ext}", "archive.tar.gz", {"name": "archive.tar", "ext": "gz"}),
+        ("items/{id:int:min(1)}", "items/0", None),
+        ("items/{id:int:min(1)}", "items/5", {"id": "5"}),
+        ("items/{id:range(1,3)}", "items/4", None),
+        ("items/{id:long}", "items/9223372036854775807", {"id": "9223372036854775807"}),
+        ("items/{id:int}", "items/2147483648", None),
+        ("flags/{on:bool}", "flags/TRUE", {"on": "TRUE"}),
+        ("letters/{w:alpha}", "letters/ab1", None),
+        ("ids/{g:guid}", "ids/6f1c1c9e-2d4b-4e55-9a57-1e3c8e6b9a10", {"g": "6f1c1c9e-2d4b-4e55-9a57-1e3c8e6b9a10"}),
+        ("ids/{g:guid}", "ids/nope", None),
+        ("n/{x:double}", "n/1.5", {"x": "1.5"}),
+        ("when/{d:datetime}", "when/2026-11-22", {"d": "2026-11-22"}),
+        ("s/{v:minlength(2):maxlength(3)}", "s/a", None),
+        ("s/{v:length(2,3)}", "s/abc", {"v": "abc"}),
+        ("ssn/{v:regex(^\\d{{3}}$)}", "ssn/123", {"v": "123"}),
+        ("ssn/{v:regex(^\\d{{3}}$)}", "ssn/1234", None),
+        ("CaseLiteral/x", "caseliteral/X", {}),
+    ],
+)
+def test_template_matching(template: str, path: str, expected: dict[str, str] | None) -> None:
+    assert RouteTemplate.parse(template).match(path) == expected
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("items/{id:nosuch}", "unknown route constraint"),
+        ("items/{id", "unclosed"),
+        ("items/{*rest}/more", "must be the last segment"),
+        ("a/{x}/{x}", "twice"),
+        ("items/{id:min(a)}", "integer argument"),
+    ],
+)
+def test_malformed_templates_say_what_is_wrong(template: str, message: str) -> None:
+    with pytest.raises(RouteTemplateError, match=message):
+        RouteTemplate.parse(template)
+
+
+def test_first_registered_route_wins_and_methods_filter() -> None:
+    routes = build_routes([("by_id", "items/{id}", ["GET"]), ("recent", "items/recent", ["GET"]), ("any", "x", None)])
+    # As in the real host, `items/{id}` registered first shadows `items/recent`.
+    assert match_route(routes, "GET", "items/recent") == (routes[0], {"id": "recent"})
+    assert match_route(routes, "POST", "items/1") is None  # a method mismatch is no match (404)
+    assert match_route(routes, "PATCH", "x") == (routes[2], {})
+
+
+def test_start_up_validation() -> None:
+    with pytest.raises(RouteTemplateError, match="built in routes"):
+        build_routes([("f", "admin/things", None)])
+    with pytest.raises(RouteTemplateError, match="conflicts with the route defined by function 'a'"):
+        build_routes([("a", "Items/{id}", ["GET"]), ("b", "/items/{id}/", ["GET", "POST"])])
+    # Same route, disjoint methods: allowed.
+    assert len(build_routes([("a", "items", ["GET"]), ("b", "items", ["POST"])])) == 2
