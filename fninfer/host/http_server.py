@@ -9,7 +9,6 @@ detail in the body (the traceback goes to the console log), host.json `customHea
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
@@ -61,7 +60,6 @@ class HttpApp:
         self.options = options
         self.invoker = invoker
         self.admin = admin
-        self.started = time.monotonic()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -60,8 +60,9 @@ def describe_functions(functions: list[IndexedFunction], options: HostOptions, p
 
 
 class Instance:
-    def __init__(self, app_dir: Path, port: int, index: int) -> None:
+    def __init__(self, app_dir: Path, port: int, index: int, banner: bool) -> None:
         self.app_dir = app_dir
+        self.banner = banner
         self.port = port
         self.index = index
         self.exit_code = 0
@@ -93,7 +94,7 @@ class Instance:
             threading.Thread(target=listener.run, args=(self.stop_listeners,), name=listener.name, daemon=True)
             for listener in listeners
         ]
-        if self.index == 0:
+        if self.banner:
             for line in describe_functions(functions, options, self.port):
                 print(line, flush=True)
         for thread in threads:
@@ -113,9 +114,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--app-dir", type=Path, required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--index", type=int, default=0)
+    parser.add_argument("--banner", action="store_true", help="print the function list (the first instance)")
     args = parser.parse_args(argv)
     configure_logging()
-    instance = Instance(args.app_dir.resolve(), args.port, args.index)
+    instance = Instance(args.app_dir.resolve(), args.port, args.index, args.banner)
     try:
         asyncio.run(instance.serve())
     except (IndexingError, HostConfigError, RouteTemplateError, OSError) as exc:

@@ -148,9 +148,9 @@ class Supervisor:
         settings["PYTHONUNBUFFERED"] = "1"
         return settings
 
-    def spawn(self, index: int, environment: dict[str, str]) -> InstanceProcess:
+    def spawn(self, index: int, environment: dict[str, str], banner: bool = False) -> InstanceProcess:
         command = [sys.executable, "-m", "fninfer.host.instance", "--app-dir", str(self.app_dir)]
-        command += ["--port", str(self.port), "--index", str(index)]
+        command += ["--port", str(self.port), "--index", str(index)] + (["--banner"] if banner else [])
         process = subprocess.Popen(
             command,
             cwd=self.app_dir,
@@ -219,7 +219,7 @@ class Supervisor:
     def run(self) -> int:
         try:
             environment = self.prepare()
-            self.instances = [self.spawn(index, environment) for index in range(self.count)]
+            self.instances = [self.spawn(index, environment, banner=index == 0) for index in range(self.count)]
             for instance in self.instances:
                 self.wait_ready(instance)
             self.write_state(environment)
