@@ -1,0 +1,35 @@
+"""A small progress bar on stderr for uploads and downloads."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+
+
+class Progress:
+    def __init__(self, label: str, total: int, enabled: bool = True) -> None:
+        self.label = label
+        self.total = max(total, 1)
+        self.done = 0
+        self.enabled = enabled and total > 0
+        self._last = 0.0
+
+    def update(self, current: int, force: bool = False) -> None:
+        self.done = current
+        now = time.monotonic()
+        if not self.enabled or (not force and now - self._last < 0.2 and current < self.total):
+            return
+        self._last = now
+        width = 30
+        filled = int(width * min(current, self.total) / self.total)
+        sys.stderr.write(
+            f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {current / 1e6:.1f}/{self.total / 1e6:.1f} MB"
+        )
+        if current >= self.total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    def hook(self, offset: int = 0) -> Callable[[int, int | None], None]:
+        """A `progress_hook` for one blob transfer that starts at `offset` bytes of the whole."""
+        return lambda current, _total: self.update(offset + current)

@@ -1,0 +1,103 @@
+"""`Workspace`: the app (over HTTP) and its storage account (direct), as described by the workspace config."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from fninfer._client import AppClient
+from fninfer._config import WorkspaceConfig, find_config
+from shared.errors import InvalidInput, NotFound
+from shared.settings import StorageConnection
+from shared.storage import Storage
+
+if TYPE_CHECKING:
+    from fninfer._dataset import FileDataset
+    from fninfer._datastore import Datastore
+    from fninfer._model import Model
+
+
+class Workspace:
+    """Mirrors `azureml.core.Workspace`: build it with `Workspace.from_config()`."""
+
+    def __init__(self, config: WorkspaceConfig, _transport: httpx.BaseTransport | None = None) -> None:
+        self.config = config
+        self.client = AppClient(config, transport=_transport)
+
+    @classmethod
+    def from_config(
+        cls, path: str | os.PathLike[str] | None = None, _transport: httpx.BaseTransport | None = None
+    ) -> Workspace:
+        """The workspace of the nearest `.fninfer/config.json` (see `fninfer._config.find_config`)."""
+        return cls(WorkspaceConfig.read(find_config(path)), _transport=_transport)
+
+    @property
+    def name(self) -> str:
+        return self.config.workspace_name
+
+    @property
+    def subscription_id(self) -> str:
+        return self.config.subscription_id
+
+    @property
+    def resource_group(self) -> str:
+        return self.config.resource_group
+
+    @cached_property
+    def storage(self) -> Storage:
+        """The app's storage account: a connection string locally, an Entra ID identity in Azure."""
+        if self.config.storage:
+            return Storage.from_connection_string(self.config.storage)
+        if self.config.storage_account:
+            account = self.config.storage_account
+            return Storage.from_connection(
+                StorageConnection(
+                    blob_service_uri=f"https://{account}.blob.core.windows.net",
+                    queue_service_uri=f"https://{account}.queue.core.windows.net",
+                )
+            )
+        raise InvalidInput("the workspace config names no storage ('storage' or 'storage_account')")
+
+    def get_default_datastore(self) -> Datastore:
+        from fninfer._datastore import Datastore
+
+        return Datastore(self)
+
+    @property
+    def datastores(self) -> dict[str, Datastore]:
+        from fninfer._datastore import Datastore
+
+        found = self.client.request("GET", "datastores")
+        return {item["name"]: Datastore(self, item["name"], item["container_name"]) for item in found}
+
+    @property
+    def models(self) -> dict[str, Model]:
+        """The latest version of every registered model, by name."""
+        from fninfer._model import Model
+
+        records = self.client.request("GET", "models", params={"latest": "true"})
+        return {record["name"]: Model._from_record(self, record) for record in records}
+
+    @property
+    def datasets(self) -> DatasetsByName:
+        """The latest version of every registered dataset; `ws.datasets['x']` and `ws.datasets('x')` both work."""
+        from fninfer._dataset import FileDataset
+
+        records = self.client.request("GET", "datasets")
+        return DatasetsByName({record["name"]: FileDataset._from_record(self, record) for record in records})
+
+    def __repr__(self) -> str:
+        return f"Workspace.create(name={self.name!r}, endpoint={self.config.endpoint!r})"
+
+
+class DatasetsByName(dict[str, "FileDataset"]):
+    """A dict of datasets that can also be called with a name (one seed writes `ws.datasets('batch-data')`)."""
+
+    def __call__(self, name: str) -> FileDataset:
+        return self[name]
+
+    def __missing__(self, name: str) -> Any:
+        raise NotFound(f"dataset {name!r} is not registered; datasets: {sorted(self)}", dataset=name)

@@ -1,0 +1,8 @@
+"""`fninfer.core`, mirroring `azureml.core`."""
+
+from fninfer._dataset import Dataset
+from fninfer._datastore import Datastore
+from fninfer._model import Model
+from fninfer._workspace import Workspace
+
+__all__ = ["Dataset", "Datastore", "Model", "Workspace"]

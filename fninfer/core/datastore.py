@@ -1,0 +1,5 @@
+"""`fninfer.core.datastore`, mirroring `azureml.core.datastore`."""
+
+from fninfer._datastore import Datastore
+
+__all__ = ["Datastore"]

@@ -1,0 +1,5 @@
+"""`fninfer.core.model`, mirroring `azureml.core.model`."""
+
+from fninfer._model import Model
+
+__all__ = ["Model"]

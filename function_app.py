@@ -1,0 +1,11 @@
+"""The fninfer Functions app: every trigger lives in a Blueprint under functions/, registered here."""
+
+import azure.functions as func
+
+from functions import management
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+# The app's surface, in one explicit list. Routes are matched in registration order, as the Functions host does.
+for blueprint in (management.bp,):
+    app.register_functions(blueprint)

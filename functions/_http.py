@@ -1,0 +1,96 @@
+"""The one place HTTP requests are decoded and errors become responses (Starlette's exception middleware, here).
+
+Handlers are plain functions `(req) -> result`; `json_endpoint` wraps them:
+- the admin key is checked first (`Authorization: Bearer <FNINFER_ADMIN_KEY>`, constant-time), 401 otherwise;
+- a result becomes a JSON 200, or `(status, document)` sets the status;
+- a `FninferError` becomes its status with `{"error": {"code", "message", "details"}}`;
+- anything else is logged with a reference id and answered 500 with that id only, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import azure.functions as func
+
+from shared.errors import FninferError, InvalidInput, PayloadTooLarge, Unauthorized
+from shared.settings import ADMIN_KEY, get_setting
+
+log = logging.getLogger("fninfer.app")
+
+#: Management requests carry JSON metadata only; content goes straight to blob storage.
+MAX_JSON_BODY = 1024 * 1024
+
+Handler = Callable[[func.HttpRequest], Any]
+
+
+def json_response(status: int, document: Any) -> func.HttpResponse:
+    return func.HttpResponse(json.dumps(document), status_code=status, mimetype="application/json")
+
+
+def bearer_token(req: func.HttpRequest) -> str | None:
+    header = req.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def require_admin(req: func.HttpRequest) -> None:
+    expected = get_setting(ADMIN_KEY)
+    presented = bearer_token(req)
+    if presented is None:
+        raise Unauthorized("this endpoint needs the admin key: send 'Authorization: Bearer <key>'")
+    if not expected or not hmac.compare_digest(presented.encode(), expected.encode()):
+        raise Unauthorized("the admin key is not valid")
+
+
+def json_body(req: func.HttpRequest, limit: int = MAX_JSON_BODY) -> dict[str, Any]:
+    """The request's JSON object; 413 over `limit`, 400 naming the problem otherwise."""
+    body = req.get_body()
+    if len(body) > limit:
+        raise PayloadTooLarge(f"the request body has {len(body)} bytes; the limit is {limit}")
+    if not body:
+        raise InvalidInput("the request body is empty; a JSON object is expected")
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInput(f"the request body is not valid JSON: {exc}") from exc
+    if not isinstance(document, dict):
+        raise InvalidInput(f"the request body must be a JSON object, not {type(document).__name__}")
+    return document
+
+
+def int_param(req: func.HttpRequest, name: str) -> int | None:
+    raw = req.route_params.get(name)
+    return None if raw is None else int(raw)  # the route constraint {name:int} already checked it
+
+
+def json_endpoint(admin: bool = True) -> Callable[[Handler], Handler]:
+    def decorate(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        def endpoint(req: func.HttpRequest) -> func.HttpResponse:
+            try:
+                if admin:
+                    require_admin(req)
+                result = handler(req)
+            except FninferError as exc:
+                return json_response(exc.status, exc.to_dict())
+            except Exception:
+                reference = uuid.uuid4().hex
+                log.exception("Unhandled error in %s (reference %s)", handler.__name__, reference)
+                body = {"error": {"code": "internal", "message": f"internal error; reference {reference}"}}
+                return json_response(500, body)
+            if isinstance(result, func.HttpResponse):
+                return result
+            if isinstance(result, tuple):
+                return json_response(result[0], result[1])
+            return json_response(200, result)
+
+        return endpoint
+
+    return decorate

@@ -1,0 +1,87 @@
+"""Management endpoints: the model registry, datastores and datasets (thin: decode, call shared/, encode)."""
+
+from __future__ import annotations
+
+import json
+
+import azure.functions as func
+
+from functions._http import int_param, json_body, json_endpoint, json_response
+from shared import datasets, datastores, models
+from shared.errors import InvalidInput
+from shared.openapi import openapi_document
+from shared.storage import app_storage
+
+bp = func.Blueprint()
+
+
+@bp.route(route="models", methods=["GET"])
+@json_endpoint()
+def list_models(req: func.HttpRequest) -> object:
+    tags = None
+    if req.params.get("tags"):
+        try:
+            tags = json.loads(req.params["tags"])
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(f"'tags' must be a JSON list: {exc}", field="tags") from exc
+        if not isinstance(tags, list):
+            raise InvalidInput("'tags' must be a JSON list of keys or [key, value] pairs", field="tags")
+    latest = req.params.get("latest", "false").lower() == "true"
+    return models.list_models(app_storage(), name=req.params.get("name"), tags=tags, latest=latest)
+
+
+@bp.route(route="models/{name}", methods=["POST"])
+@json_endpoint()
+def register_model(req: func.HttpRequest) -> object:
+    return 201, models.register_model(app_storage(), req.route_params["name"], json_body(req))
+
+
+@bp.route(route="models/{name}/{version:int?}", methods=["GET"])
+@json_endpoint()
+def get_model(req: func.HttpRequest) -> object:
+    return models.get_model(app_storage(), req.route_params["name"], int_param(req, "version"))
+
+
+@bp.route(route="models/{name}/{version:int}", methods=["DELETE"])
+@json_endpoint()
+def delete_model(req: func.HttpRequest) -> object:
+    version = int_param(req, "version")
+    assert version is not None
+    models.delete_model(app_storage(), req.route_params["name"], version)
+    return {"deleted": f"{req.route_params['name']}:{version}"}
+
+
+@bp.route(route="datastores", methods=["GET"])
+@json_endpoint()
+def list_datastores(req: func.HttpRequest) -> object:
+    return datastores.list_datastores(app_storage())
+
+
+@bp.route(route="datasets", methods=["GET"])
+@json_endpoint()
+def list_datasets(req: func.HttpRequest) -> object:
+    return datasets.list_datasets(app_storage())
+
+
+@bp.route(route="datasets/{name}", methods=["POST"])
+@json_endpoint()
+def register_dataset(req: func.HttpRequest) -> object:
+    return 201, datasets.register_dataset(app_storage(), req.route_params["name"], json_body(req))
+
+
+@bp.route(route="datasets/{name}/{version:int?}", methods=["GET"])
+@json_endpoint()
+def get_dataset(req: func.HttpRequest) -> object:
+    return datasets.get_dataset(app_storage(), req.route_params["name"], int_param(req, "version"))
+
+
+@bp.route(route="datasets/{name}/{version:int}/files", methods=["GET"])
+@json_endpoint()
+def dataset_files(req: func.HttpRequest) -> object:
+    record = datasets.get_dataset(app_storage(), req.route_params["name"], int_param(req, "version"))
+    return datasets.resolve_files(app_storage(), record["paths"])
+
+
+@bp.route(route="openapi.json", methods=["GET"])
+def openapi(req: func.HttpRequest) -> func.HttpResponse:
+    return json_response(200, openapi_document())

@@ -1,0 +1,135 @@
+"""File datasets: versioned records of (datastore, path pattern) pairs, resolved to files when used.
+
+A pattern is a blob path relative to its datastore, with `*` (within one folder), `**` (across folders) and `?`.
+As in Azure ML, a dataset records the definition, not a snapshot of the files: resolving lists what matches now.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from shared import layout
+from shared.datastores import get_datastore
+from shared.errors import ConcurrencyConflict, Conflict, InvalidInput, NotFound
+from shared.storage import Storage
+
+Record = dict[str, Any]
+
+
+def glob_to_regex(pattern: str) -> re.Pattern[str]:
+    regex = ""
+    index = 0
+    while index < len(pattern):
+        if pattern.startswith("**/", index):
+            regex += "(?:.*/)?"
+            index += 3
+        elif pattern.startswith("**", index):
+            regex += ".*"
+            index += 2
+        elif pattern[index] == "*":
+            regex += "[^/]*"
+            index += 1
+        elif pattern[index] == "?":
+            regex += "[^/]"
+            index += 1
+        else:
+            regex += re.escape(pattern[index])
+            index += 1
+    return re.compile(regex)
+
+
+def literal_prefix(pattern: str) -> str:
+    """The part of a pattern before its first wildcard: the listing prefix."""
+    cut = min((pattern.find(c) for c in "*?" if c in pattern), default=len(pattern))
+    return pattern[:cut]
+
+
+def _parse_paths(paths: object) -> list[dict[str, str]]:
+    if not isinstance(paths, list) or not paths:
+        raise InvalidInput("'paths' must be a non-empty list of {datastore, path}", field="paths")
+    parsed = []
+    for item in paths:
+        if not isinstance(item, dict) or not isinstance(item.get("path"), str) or not item["path"].strip("/"):
+            raise InvalidInput("each entry of 'paths' needs a 'datastore' and a non-empty 'path'", field="paths")
+        pattern = item["path"].strip("/")
+        if ".." in pattern.split("/"):
+            raise InvalidInput(f"path {pattern!r} must not contain '..'", field="paths")
+        parsed.append({"datastore": layout.validate_name("datastore", item.get("datastore")), "path": pattern})
+    return parsed
+
+
+def resolve_files(storage: Storage, paths: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Every blob matching the dataset's patterns: [{datastore, container, path}], sorted, without duplicates."""
+    found: dict[tuple[str, str], dict[str, str]] = {}
+    for item in paths:
+        container = get_datastore(storage, item["datastore"])["container_name"]
+        matcher = glob_to_regex(item["path"])
+        for name in storage.list_names(container, literal_prefix(item["path"])):
+            if matcher.fullmatch(name) or (name.startswith(item["path"] + "/") and "*" not in item["path"]):
+                found[(container, name)] = {"datastore": item["datastore"], "container": container, "path": name}
+    return [found[key] for key in sorted(found)]
+
+
+def list_versions(storage: Storage, name: str) -> list[int]:
+    names = storage.list_names(layout.REGISTRY_CONTAINER, layout.dataset_versions_prefix(name))
+    return sorted(layout.version_from_record(path) for path in names if path.endswith(".json"))
+
+
+def get_dataset(storage: Storage, name: str, version: int | None = None) -> Record:
+    versions = list_versions(storage, name)
+    if not versions:
+        raise NotFound(f"dataset {name!r} is not registered", dataset=name)
+    wanted = versions[-1] if version is None else version
+    if wanted not in versions:
+        raise NotFound(f"dataset {name!r} has no version {version}; versions: {versions}", versions=versions)
+    record, _ = storage.read_json(layout.REGISTRY_CONTAINER, layout.dataset_record(name, wanted))
+    return record
+
+
+def register_dataset(storage: Storage, name: str, request: dict[str, Any]) -> Record:
+    """Register a definition as Azure ML does: the same definition again returns the existing version; a different
+    one needs `create_new_version`, else it is a Conflict."""
+    layout.validate_name("dataset", name)
+    paths = _parse_paths(request.get("paths"))
+    description, tags = request.get("description"), request.get("tags") or {}
+    if description is not None and not isinstance(description, str):
+        raise InvalidInput("'description' must be a string", field="description")
+    if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
+        raise InvalidInput("'tags' must be an object of string values", field="tags")
+    create_new_version = bool(request.get("create_new_version", False))
+    versions = list_versions(storage, name)
+    if versions:
+        latest = get_dataset(storage, name, versions[-1])
+        if latest["paths"] == paths:
+            return latest
+        if not create_new_version:
+            raise Conflict(
+                f"dataset {name!r} already exists with another definition; "
+                "register with create_new_version=True to add a version",
+                dataset=name,
+            )
+    record: Record = {
+        "name": name,
+        "description": description,
+        "tags": tags,
+        "paths": paths,
+        "created_time": datetime.now(UTC).isoformat(),
+    }
+    version = (versions[-1] if versions else 0) + 1
+    while True:
+        record["version"] = version
+        try:
+            storage.create_json(layout.REGISTRY_CONTAINER, layout.dataset_record(name, version), record)
+            return record
+        except ConcurrencyConflict:
+            version += 1
+
+
+def list_datasets(storage: Storage) -> list[Record]:
+    """The latest version of every dataset."""
+    newest: dict[str, str] = {}
+    for path in storage.list_names(layout.REGISTRY_CONTAINER, "datasets/"):
+        newest[path.rsplit("/", 1)[0]] = path
+    return [storage.read_json(layout.REGISTRY_CONTAINER, path)[0] for path in sorted(newest.values())]

@@ -1,0 +1,168 @@
+"""The model registry: versioned, immutable records over content written once to blob storage.
+
+Registration is two-phase. The SDK uploads the files straight to `fninfer-models/<name>/<upload id>/...` (never
+through an HTTP body), then asks the app to register them. The app re-reads every staged file, checks its size and
+sha256, and only then creates the version record `models/<name>/<version:010d>.json` with If-None-Match. The record
+*is* the version: two concurrent registrations race for the same number and the loser takes the next one, and a
+registration that fails before the record is written leaves no version behind.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from shared import layout
+from shared.errors import ConcurrencyConflict, InvalidInput, NotFound
+from shared.hashing import combined_sha256, is_sha256, sha256_chunks
+from shared.storage import Storage, storage_errors
+
+MAX_VERSION_ATTEMPTS = 100
+
+Record = dict[str, Any]
+
+
+def list_versions(storage: Storage, name: str) -> list[int]:
+    """Registered versions of model `name`, ascending."""
+    names = storage.list_names(layout.REGISTRY_CONTAINER, layout.model_versions_prefix(name))
+    return sorted(layout.version_from_record(path) for path in names if path.endswith(".json"))
+
+
+def _parse_files(files: object) -> list[dict[str, Any]]:
+    if not isinstance(files, list) or not files:
+        raise InvalidInput("'files' must be a non-empty list of {path, size, sha256}", field="files")
+    parsed = []
+    for item in files:
+        if not isinstance(item, dict):
+            raise InvalidInput("each entry of 'files' must be an object", field="files")
+        path = layout.validate_relative_path(item.get("path"))
+        size, digest = item.get("size"), item.get("sha256")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise InvalidInput(f"file {path!r}: 'size' must be a non-negative integer", field="files")
+        if not is_sha256(digest):
+            raise InvalidInput(f"file {path!r}: 'sha256' must be 64 lower-case hex digits", field="files")
+        parsed.append({"path": path, "size": size, "sha256": digest})
+    if len({item["path"] for item in parsed}) != len(parsed):
+        raise InvalidInput("'files' lists a path twice", field="files")
+    return parsed
+
+
+def _verify_staged(storage: Storage, prefix: str, files: list[dict[str, Any]]) -> None:
+    """Every declared file is staged with the declared size and sha256, and nothing else is."""
+    container = storage.container(layout.MODELS_CONTAINER)
+    staged = {name[len(prefix) :] for name in storage.list_names(layout.MODELS_CONTAINER, prefix)}
+    declared = {item["path"] for item in files}
+    if staged != declared:
+        missing, extra = sorted(declared - staged), sorted(staged - declared)
+        raise InvalidInput(f"the upload does not match 'files': missing {missing}, unexpected {extra}", field="files")
+    for item in files:
+        with storage_errors(f"staged file {item['path']!r}"):
+            stream = container.download_blob(prefix + item["path"])
+            digest, size = sha256_chunks(stream.chunks())
+        if size != item["size"] or digest != item["sha256"]:
+            raise InvalidInput(
+                f"staged file {item['path']!r} has size {size} and sha256 {digest}, "
+                f"not the declared {item['size']} and {item['sha256']}",
+                field="files",
+            )
+
+
+def register_model(storage: Storage, name: str, request: dict[str, Any]) -> Record:
+    """Verify a staged upload and record it as the next version of model `name`."""
+    layout.validate_name("model", name)
+    upload_id = layout.validate_name("upload", request.get("upload_id"))
+    files = _parse_files(request.get("files"))
+    single_file = request.get("single_file", False)
+    if not isinstance(single_file, bool) or (single_file and len(files) != 1):
+        raise InvalidInput("'single_file' must be a boolean, true only for exactly one file", field="single_file")
+    tags, properties = request.get("tags") or {}, request.get("properties") or {}
+    for field, value in (("tags", tags), ("properties", properties)):
+        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise InvalidInput(f"'{field}' must be an object of string values", field=field)
+    description = request.get("description")
+    if description is not None and not isinstance(description, str):
+        raise InvalidInput("'description' must be a string", field="description")
+    prefix = layout.model_content_prefix(name, upload_id)
+    _verify_staged(storage, prefix, files)
+    record: Record = {
+        "name": name,
+        "description": description,
+        "tags": tags,
+        "properties": properties,
+        "created_time": datetime.now(UTC).isoformat(),
+        "content_prefix": prefix,
+        "files": files,
+        "single_file": single_file,
+        "sha256": combined_sha256((item["path"], item["sha256"]) for item in files),
+    }
+    versions = list_versions(storage, name)
+    version = (versions[-1] if versions else 0) + 1
+    for _ in range(MAX_VERSION_ATTEMPTS):
+        record["version"] = version
+        try:
+            storage.create_json(layout.REGISTRY_CONTAINER, layout.model_record(name, version), record)
+            return record
+        except ConcurrencyConflict:
+            version += 1  # another registration took this number first
+    raise ConcurrencyConflict(f"could not allocate a version of model {name!r}: too many concurrent registrations")
+
+
+def get_model(storage: Storage, name: str, version: int | None = None) -> Record:
+    """The record of `name` at `version` (the latest when None); NotFound names the versions that exist."""
+    versions = list_versions(storage, name)
+    if not versions:
+        raise NotFound(f"model {name!r} is not registered", model=name)
+    wanted = versions[-1] if version is None else version
+    if wanted not in versions:
+        raise NotFound(f"model {name!r} has no version {version}; versions: {versions}", model=name, versions=versions)
+    record, _ = storage.read_json(layout.REGISTRY_CONTAINER, layout.model_record(name, wanted))
+    return record
+
+
+def _matches_tags(record: Record, tags: list[Any] | None) -> bool:
+    """Azure ML's filter: each item is a key that must be present, or a [key, value] pair that must match."""
+    for item in tags or []:
+        if isinstance(item, str):
+            if item not in record.get("tags", {}):
+                return False
+        elif isinstance(item, list | tuple) and len(item) == 2:
+            if record.get("tags", {}).get(item[0]) != item[1]:
+                return False
+        else:
+            raise InvalidInput("each tag filter must be a key or a [key, value] pair", field="tags")
+    return True
+
+
+def list_models(
+    storage: Storage, name: str | None = None, tags: list[Any] | None = None, latest: bool = False
+) -> list[Record]:
+    """Records of every version (or only the latest of each model), newest first, filtered as Azure ML does."""
+    prefix = layout.model_versions_prefix(name) if name else "models/"
+    paths = [path for path in storage.list_names(layout.REGISTRY_CONTAINER, prefix) if path.endswith(".json")]
+    if latest:
+        newest: dict[str, str] = {}
+        for path in paths:  # lexicographic order puts each model's highest zero-padded version last
+            newest[path.rsplit("/", 1)[0]] = path
+        paths = list(newest.values())
+    records = []
+    for path in paths:
+        try:
+            record, _ = storage.read_json(layout.REGISTRY_CONTAINER, path)
+        except NotFound:
+            continue  # deleted while we listed
+        if _matches_tags(record, tags):
+            records.append(record)
+    return sorted(records, key=lambda r: (r["name"], -r["version"]))
+
+
+def delete_model(storage: Storage, name: str, version: int) -> None:
+    """Remove a version: its record first (so it vanishes atomically), then its content."""
+    record = get_model(storage, name, version)
+    storage.delete_blob(layout.REGISTRY_CONTAINER, layout.model_record(name, version))
+    for blob in storage.list_names(layout.MODELS_CONTAINER, record["content_prefix"]):
+        storage.delete_blob(layout.MODELS_CONTAINER, blob)
+
+
+def content_blob(record: Record, relative_path: str) -> str:
+    """The blob name of one file of a model version."""
+    return str(record["content_prefix"]) + relative_path

@@ -1,0 +1,116 @@
+"""The OpenAPI 3.1 document of the app's HTTP API, served at `/api/openapi.json`.
+
+`tests/unit/test_openapi.py` compares it with the routes `function_app.py` registers, both ways, so an endpoint
+cannot be added or removed without this document following.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+OBJECT = {"type": "object"}
+LIST = {"type": "array", "items": OBJECT}
+
+
+def _responses(ok_status: str, ok_schema: dict[str, Any], *errors: str) -> dict[str, Any]:
+    responses: dict[str, Any] = {
+        ok_status: {"description": "OK", "content": {"application/json": {"schema": ok_schema}}}
+    }
+    for status in ("401", *errors):
+        responses[status] = {"description": "Error", "content": {"application/json": {"schema": ERROR}}}
+    return responses
+
+
+def _path_params(*names: str) -> list[dict[str, Any]]:
+    schemas = {"version": {"type": "integer", "minimum": 1}}
+    return [
+        {"name": name, "in": "path", "required": True, "schema": schemas.get(name, {"type": "string"})}
+        for name in names
+    ]
+
+
+def _operation(summary: str, params: list[str], responses: dict[str, Any], body: bool = False) -> dict[str, Any]:
+    operation: dict[str, Any] = {"summary": summary, "responses": responses, "security": [{"adminKey": []}]}
+    if params:
+        operation["parameters"] = _path_params(*params)
+    if body:
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": OBJECT}}}
+    return operation
+
+
+def openapi_document() -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {
+        "/api/models": {
+            "get": {
+                **_operation(
+                    "List model versions (filters: name, tags as a JSON list, latest)",
+                    [],
+                    _responses("200", LIST, "400"),
+                ),
+                "parameters": [
+                    {"name": "name", "in": "query", "schema": {"type": "string"}},
+                    {"name": "tags", "in": "query", "schema": {"type": "string"}},
+                    {"name": "latest", "in": "query", "schema": {"type": "boolean"}},
+                ],
+            }
+        },
+        "/api/models/{name}": {
+            "post": _operation(
+                "Register a staged upload as the next version",
+                ["name"],
+                _responses("201", OBJECT, "400", "409", "413"),
+                True,
+            ),
+            "get": _operation("The latest version of a model", ["name"], _responses("200", OBJECT, "404")),
+        },
+        "/api/models/{name}/{version}": {
+            "get": _operation("One version of a model", ["name", "version"], _responses("200", OBJECT, "404")),
+            "delete": _operation("Delete a model version", ["name", "version"], _responses("200", OBJECT, "404")),
+        },
+        "/api/datastores": {"get": _operation("List datastores", [], _responses("200", LIST))},
+        "/api/datasets": {"get": _operation("The latest version of every dataset", [], _responses("200", LIST))},
+        "/api/datasets/{name}": {
+            "post": _operation(
+                "Register a file dataset definition", ["name"], _responses("201", OBJECT, "400", "409", "413"), True
+            ),
+            "get": _operation("The latest version of a dataset", ["name"], _responses("200", OBJECT, "404")),
+        },
+        "/api/datasets/{name}/{version}": {
+            "get": _operation("One version of a dataset", ["name", "version"], _responses("200", OBJECT, "404"))
+        },
+        "/api/datasets/{name}/{version}/files": {
+            "get": _operation(
+                "The files a dataset version resolves to now", ["name", "version"], _responses("200", LIST, "404")
+            )
+        },
+        "/api/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OK"}}}},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "fninfer",
+            "version": "0.1.0",
+            "description": "Azure ML inference workflows on Azure Functions",
+        },
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"adminKey": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "properties": {
+                        "error": {
+                            "type": "object",
+                            "properties": {
+                                "code": {"type": "string"},
+                                "message": {"type": "string"},
+                                "details": OBJECT,
+                            },
+                            "required": ["code", "message"],
+                        }
+                    },
+                }
+            },
+        },
+    }

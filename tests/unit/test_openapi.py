@@ -1,0 +1,39 @@
+"""The OpenAPI document and the registered routes describe the same API, both ways."""
+
+from __future__ import annotations
+
+import re
+
+from function_app import app
+from shared.openapi import openapi_document
+
+
+def registered_operations() -> set[tuple[str, str]]:
+    operations = set()
+    for function in app.get_functions():
+        trigger = function.get_trigger()
+        if trigger.get_binding_name() != "httpTrigger":
+            continue
+        segments = []
+        for segment in trigger.route.strip("/").split("/"):
+            optional = re.fullmatch(r"\{([A-Za-z_]\w*)(?::[^}]*)?\?\}", segment)
+            if optional:  # an optional last parameter documents as two paths
+                for method in trigger.methods:
+                    operations.add((str(method).lower(), "/api/" + "/".join(segments)))
+            segments.append(re.sub(r"\{\*?([A-Za-z_]\w*)[^}]*\}", r"{\1}", segment))
+        for method in trigger.methods:
+            operations.add((str(method).lower(), "/api/" + "/".join(segments)))
+    return operations
+
+
+def test_every_route_is_documented_and_every_documented_route_exists() -> None:
+    documented = {(method, path) for path, item in openapi_document()["paths"].items() for method in item}
+    assert documented == registered_operations()
+
+
+def test_every_path_parameter_is_declared() -> None:
+    for path, item in openapi_document()["paths"].items():
+        names = set(re.findall(r"\{(\w+)\}", path))
+        for operation in item.values():
+            declared = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
+            assert declared == names, (path, declared)
