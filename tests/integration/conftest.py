@@ -1,0 +1,27 @@
+"""Integration fixtures: the real app on a real local host, and a workspace talking to it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fninfer._workspace import Workspace
+from fninfer.host.azurite import Azurite
+from tests.hosting import RunningHost, run_host
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def app_host(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHost]:
+    """fninfer's own function_app.py served by `fninfer start` on the session's Azurite."""
+    with run_host(ROOT, tmp_path_factory.mktemp("app-host"), storage=azurite.connection_string) as host:
+        yield host
+
+
+@pytest.fixture
+def ws(app_host: RunningHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    monkeypatch.setenv("FNINFER_MODEL_CACHE", str(tmp_path / "model-cache"))
+    return Workspace.from_config(app_host.config_path)

@@ -1,0 +1,73 @@
+"""Datastores and file datasets through the SDK, as the seeds' batch flow prepares its input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fninfer.core import Dataset, Datastore, Workspace
+from shared.errors import Conflict, InvalidInput, NotFound
+
+
+def write_csvs(folder: Path, count: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for index in range(count):
+        (folder / f"{index + 1}.csv").write_text(f"{index},2.3,4.1,2.0\n")
+
+
+def test_datastore_upload_and_download(ws: Workspace, tmp_path: Path, unique: str) -> None:
+    default_ds = ws.get_default_datastore()
+    assert default_ds.name == "workspaceblobstore" and "workspaceblobstore" in ws.datastores
+    write_csvs(tmp_path / "src" / "nested", 3)
+    written = default_ds.upload(src_dir=str(tmp_path / "src"), target_path=unique, show_progress=False)
+    assert sorted(written) == [f"{unique}/nested/{i}.csv" for i in (1, 2, 3)]
+    (tmp_path / "src" / "nested" / "1.csv").write_text("changed\n")
+    assert default_ds.upload(src_dir=str(tmp_path / "src"), target_path=unique, show_progress=False) == []
+    assert (
+        len(default_ds.upload_files([str(tmp_path / "src" / "nested" / "1.csv")], target_path=unique, overwrite=True))
+        == 1
+    )
+    assert default_ds.download(tmp_path / "down", prefix=unique, show_progress=False) == 4
+    assert (tmp_path / "down" / unique / "1.csv").read_text() == "changed\n"
+    with pytest.raises(InvalidInput, match="is not a folder"):
+        default_ds.upload(src_dir=str(tmp_path / "missing"))
+    assert Datastore.get(ws, "workspaceblobstore").container_name == default_ds.container_name
+
+
+def test_file_dataset_seed_flow(ws: Workspace, tmp_path: Path, unique: str) -> None:
+    default_ds = ws.get_default_datastore()
+    write_csvs(tmp_path / "batch", 5)
+    (tmp_path / "batch" / "notes.txt").write_text("not data")
+    default_ds.upload(src_dir=str(tmp_path / "batch"), target_path=f"{unique}/batch-data", show_progress=False)
+
+    dataset = Dataset.File.from_files(path=(default_ds, f"{unique}/batch-data/*.csv"))
+    assert dataset.to_path() == [f"/{i}.csv" for i in range(1, 6)]
+    name = f"batch-data-{unique}"
+    registered = dataset.register(workspace=ws, name=name, description="batch data")
+    assert (registered.name, registered.version, registered.id) == (name, 1, f"{name}:1")
+    assert dataset.register(workspace=ws, name=name).version == 1  # same definition: the same version
+
+    other = Dataset.File.from_files(path=(default_ds, f"{unique}/batch-data/**"))
+    with pytest.raises(Conflict, match="create_new_version"):
+        other.register(workspace=ws, name=name)
+    assert other.register(workspace=ws, name=name, create_new_version=True).version == 2
+
+    assert ws.datasets[name].version == 2 and ws.datasets(name).version == 2  # both seed spellings
+    assert Dataset.get_by_name(ws, name, version=1).to_path() == [f"/{i}.csv" for i in range(1, 6)]
+    local = Dataset.get_by_name(ws, name, version=1).download(target_path=tmp_path / "local")
+    assert sorted(Path(p).name for p in local) == [f"{i}.csv" for i in range(1, 6)]
+    named = registered.as_named_input("batch_data")
+    assert (named.name, named.dataset.name) == ("batch_data", name)
+
+
+def test_dataset_bad_inputs(ws: Workspace, unique: str) -> None:
+    default_ds = ws.get_default_datastore()
+    with pytest.raises(InvalidInput, match="no files match"):
+        Dataset.File.from_files(path=(default_ds, f"{unique}/nothing/*.csv"))
+    with pytest.raises(InvalidInput, match="datastore"):
+        Dataset.File.from_files(path="just-a-string")  # type: ignore[arg-type]
+    with pytest.raises(NotFound, match="not registered"):
+        Dataset.get_by_name(ws, f"nosuch-{unique}")
+    with pytest.raises(NotFound):
+        ws.datasets(f"nosuch-{unique}")
