@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 OVERRIDE_PREFIX = "AzureFunctionsJobHost__"
+#: Local-host only: seconds between blob container scans (the real host scans every 10 s).
+BLOB_SCAN_INTERVAL_SETTING = "FNINFER_BLOB_SCAN_INTERVAL"
 
 
 class HostConfigError(ValueError):
@@ -139,6 +141,7 @@ def load_host_options(app_dir: Path, environ: Mapping[str, str] | None = None) -
         custom_headers=tuple((str(k), str(v)) for k, v in headers.items()),
         listener_lock_period=parse_timespan(singleton.get("listenerLockPeriod", "00:01:00"), "listenerLockPeriod")
         or 60.0,
+        blob_scan_interval=float(env.get(BLOB_SCAN_INTERVAL_SETTING) or 10.0),
         listener_lock_recovery_polling_interval=parse_timespan(
             singleton.get("listenerLockRecoveryPollingInterval", "00:01:00"), "listenerLockRecoveryPollingInterval"
         )
@@ -158,3 +161,16 @@ def compute_host_id(app_dir: Path, environ: Mapping[str, str] | None = None) -> 
         digest = int.from_bytes(hashlib.sha256(str(app_dir.resolve()).encode()).digest()[:4], "big")
         raw = f"{machine}-{digest}"
     return raw[:32].lower().rstrip("-")
+
+
+def resolve_app_settings(expression: str, environ: Mapping[str, str] | None = None) -> str:
+    """`%Name%` in a binding property is replaced by app setting Name, as the host resolves binding expressions."""
+    env = os.environ if environ is None else environ
+
+    def lookup(match: re.Match[str]) -> str:
+        value = env.get(match.group(1))
+        if value is None:
+            raise HostConfigError(f"app setting {match.group(1)!r} used in a binding is not set")
+        return value
+
+    return re.sub(r"%([^%]+)%", lookup, expression)
