@@ -113,7 +113,8 @@ class CronSchedule:
                 break
             aware = candidate.replace(tzinfo=self.zone, fold=0)
             exists = aware.astimezone(UTC).astimezone(self.zone).replace(tzinfo=None) == candidate
-            if exists and aware > after:
+            # Compare instants in UTC: Python compares datetimes sharing a tzinfo by wall-clock time.
+            if exists and aware.astimezone(UTC) > after.astimezone(UTC):
                 return aware
             wall = candidate + timedelta(seconds=1)
         raise ScheduleError(f"schedule {self.expression!r} has no occurrence after {after.isoformat()}")

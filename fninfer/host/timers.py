@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -54,8 +54,8 @@ def _wait(stop: threading.Event, seconds: float) -> bool:
 
 
 def fires_more_than_once_a_minute(schedule: Schedule, now: datetime) -> bool:
-    first = schedule.next_occurrence(now)
-    return schedule.next_occurrence(first) - first < timedelta(minutes=1)
+    first = schedule.next_occurrence(now).astimezone(UTC)
+    return schedule.next_occurrence(first).astimezone(UTC) - first < timedelta(minutes=1)
 
 
 class TimerListener:
@@ -78,7 +78,10 @@ class TimerListener:
         self.invoker = invoker
         self.zone = local_zone()
         self.schedule = parse_schedule(resolve_app_settings(str(function.trigger["schedule"])), self.zone)
-        self.now: Clock = now or (lambda: datetime.now(self.zone))
+        # Instants are kept in UTC: Python compares and subtracts datetimes that share a tzinfo by wall-clock
+        # time, which is wrong across a DST change. The schedule itself is evaluated in `self.zone`.
+        clock = now or (lambda: datetime.now(UTC))
+        self.now: Clock = lambda: clock().astimezone(UTC)
         self.wait = wait
         self.run_on_startup = bool(function.trigger.get("runOnStartup", False))
         use_monitor = function.trigger.get("useMonitor")
@@ -113,13 +116,13 @@ class TimerListener:
             "The next 5 occurrences of the '%s' schedule (%s) will be: %s",
             self.function.name,
             self.schedule.expression,
-            ", ".join(o.isoformat() for o in self._next(5)),
+            ", ".join(o.astimezone(self.zone).isoformat() for o in self._next(5)),
         )
         if self.run_on_startup:
             self._fire(past_due=False, scheduled=None, reason="RunOnStartup")
         last = self._catch_up()
         while not stop.is_set():
-            due = self.schedule.next_occurrence(last)
+            due = self._next_after(last)
             if due <= self.now():
                 # The previous invocation overran this slot: fire once now, then resume from the clock, so an
                 # overrun costs one extra run rather than one per missed slot.
@@ -134,10 +137,13 @@ class TimerListener:
             self._fire(past_due=False, scheduled=due)
             last = due
 
+    def _next_after(self, moment: datetime) -> datetime:
+        return self.schedule.next_occurrence(moment).astimezone(UTC)
+
     def _next(self, count: int) -> list[datetime]:
         occurrences, cursor = [], self.now()
         for _ in range(count):
-            cursor = self.schedule.next_occurrence(cursor)
+            cursor = self._next_after(cursor)
             occurrences.append(cursor)
         return occurrences
 
@@ -150,16 +156,14 @@ class TimerListener:
             return now
         status = self._read_status()
         if status is None:
-            self._write_status(last=None, next_time=self.schedule.next_occurrence(now), updated=now)
+            self._write_status(last=None, next_time=self._next_after(now), updated=now)
             return now
         reference = _parse(status.get("Last")) or _parse(status.get("LastUpdated")) or now
         stored_next = _parse(status.get("Next"))
-        expected_next = self.schedule.next_occurrence(reference)
+        expected_next = self._next_after(reference)
         if stored_next is None or expected_next != stored_next:
             # The schedule changed since the status was written: start over, not past due.
-            self._write_status(
-                last=_parse(status.get("Last")), next_time=self.schedule.next_occurrence(now), updated=now
-            )
+            self._write_status(last=_parse(status.get("Last")), next_time=self._next_after(now), updated=now)
             return now
         if now > stored_next:
             self._fire(past_due=True, scheduled=stored_next, reason="IsPastDue")
@@ -200,7 +204,7 @@ class TimerListener:
             self.invoker.invoke(self.function, request, f"Timer fired at {started.isoformat()}", details)
         if self.use_monitor:
             last = max(started, scheduled) if scheduled else started
-            self._write_status(last=last, next_time=self.schedule.next_occurrence(last), updated=last)
+            self._write_status(last=last, next_time=self._next_after(last), updated=last)
 
 
 def _parse(value: object) -> datetime | None:
