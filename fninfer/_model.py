@@ -146,6 +146,21 @@ class Model:
         self.workspace.client.request("DELETE", f"models/{self.name}/{self.version}")
 
     @staticmethod
+    def deploy(
+        workspace: Workspace,
+        name: str,
+        models: list[Model],
+        inference_config: Any,
+        deployment_config: Any = None,
+        deployment_target: Any = None,
+        overwrite: bool = False,
+    ) -> Any:
+        """Deploy `models` as a real-time service; see `fninfer._webservice.deploy`."""
+        from fninfer._webservice import deploy
+
+        return deploy(workspace, name, models, inference_config, deployment_config, deployment_target, overwrite)
+
+    @staticmethod
     def get_model_path(model_name: str, version: int | None = None, _workspace: Workspace | None = None) -> str:
         """The local path of a registered model, for entry scripts: the file of a one-file model, else its folder.
 

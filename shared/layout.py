@@ -144,3 +144,32 @@ def poison_queue(queue_name: str) -> str | None:
         return None
     name = f"{queue_name}-poison"
     return name if len(name) <= MAX_QUEUE_NAME else None
+
+
+# -- real-time services --------------------------------------------------------------------------------------------
+#
+#    fninfer-registry/services/<name>.json         the service record (state, spec, key hashes, code version)
+#    fninfer-snapshots/<snapshot id>/<path>        source_directory snapshots, content-addressed by their sha256
+#    fninfer-logs/services/<name>/<instance>.log   append blobs: what init() and run() printed, per host instance
+#    queue fninfer-deployments                     one message per deployment, run by a queue-triggered function
+
+SNAPSHOTS_CONTAINER = "fninfer-snapshots"
+LOGS_CONTAINER = "fninfer-logs"
+DEPLOYMENTS_QUEUE = "fninfer-deployments"
+SERVICES_PREFIX = "services/"
+
+
+def service_record(name: str) -> str:
+    return f"{SERVICES_PREFIX}{validate_name('service', name)}.json"
+
+
+def snapshot_prefix(snapshot_id: str) -> str:
+    return f"{validate_name('snapshot', snapshot_id)}/"
+
+
+def service_logs_prefix(name: str) -> str:
+    return f"services/{validate_name('service', name)}/"
+
+
+def service_log(name: str, instance: str) -> str:
+    return f"{service_logs_prefix(name)}{validate_name('instance', instance)}.log"

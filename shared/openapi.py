@@ -84,6 +84,54 @@ def openapi_document() -> dict[str, Any]:
                 "The files a dataset version resolves to now", ["name", "version"], _responses("200", LIST, "404")
             )
         },
+        "/api/services": {"get": _operation("List real-time services", [], _responses("200", LIST))},
+        "/api/services/{name}": {
+            "post": _operation(
+                "Deploy a service (answers Transitioning; the deployment runs on a queue)",
+                ["name"],
+                _responses("202", OBJECT, "400", "404", "409", "413"),
+                True,
+            ),
+            "get": _operation("A service and its state", ["name"], _responses("200", OBJECT, "404")),
+            "patch": _operation(
+                "Update models or code (also how reload works)", ["name"], _responses("202", OBJECT, "400", "404"), True
+            ),
+            "delete": _operation("Delete a service", ["name"], _responses("200", OBJECT, "404")),
+        },
+        "/api/services/{name}/keys": {
+            "get": _operation("The service's keys", ["name"], _responses("200", OBJECT, "404"))
+        },
+        "/api/services/{name}/keys/regenerate": {
+            "post": _operation(
+                'Regenerate a key: {"keyType": "Primary" | "Secondary"}',
+                ["name"],
+                _responses("200", OBJECT, "400"),
+                True,
+            )
+        },
+        "/api/services/{name}/token": {
+            "get": _operation("A short-lived token for token auth", ["name"], _responses("200", OBJECT, "404"))
+        },
+        "/api/services/{name}/logs": {
+            "get": _operation(
+                "What init() and run() printed, across instances", ["name"], _responses("200", OBJECT, "404")
+            )
+        },
+        "/api/services/{name}/score": {
+            "post": {
+                "summary": "Score: the body reaches run(raw_data); the answer is a JSON string of what run returned",
+                "parameters": _path_params("name"),
+                "security": [{"serviceKeyOrToken": []}, {}],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": OBJECT}}},
+                "responses": {
+                    "200": {"description": "OK", "content": {"application/json": {"schema": {"type": "string"}}}},
+                    **{
+                        status: {"description": "Error", "content": {"application/json": {"schema": ERROR}}}
+                        for status in ("400", "401", "403", "404", "413", "500", "503", "504")
+                    },
+                },
+            }
+        },
         "/api/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OK"}}}},
     }
     return {
@@ -95,7 +143,10 @@ def openapi_document() -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
-            "securitySchemes": {"adminKey": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "adminKey": {"type": "http", "scheme": "bearer"},
+                "serviceKeyOrToken": {"type": "http", "scheme": "bearer"},
+            },
             "schemas": {
                 "Error": {
                     "type": "object",

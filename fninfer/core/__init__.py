@@ -2,7 +2,8 @@
 
 from fninfer._dataset import Dataset
 from fninfer._datastore import Datastore
+from fninfer._environment import Environment
 from fninfer._model import Model
 from fninfer._workspace import Workspace
 
-__all__ = ["Dataset", "Datastore", "Model", "Workspace"]
+__all__ = ["Dataset", "Datastore", "Environment", "Model", "Workspace"]

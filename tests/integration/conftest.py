@@ -17,7 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="session")
 def app_host(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHost]:
     """fninfer's own function_app.py served by `fninfer start` on the session's Azurite."""
-    with run_host(ROOT, tmp_path_factory.mktemp("app-host"), storage=azurite.connection_string) as host:
+    workdir = tmp_path_factory.mktemp("app-host")
+    env = {"FNINFER_MODEL_CACHE": str(workdir / "models"), "FNINFER_SNAPSHOT_CACHE": str(workdir / "snapshots")}
+    with run_host(ROOT, workdir, storage=azurite.connection_string, env=env) as host:
         yield host
 
 

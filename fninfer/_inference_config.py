@@ -1,0 +1,47 @@
+"""`InferenceConfig`: the entry script, its folder and its environment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from fninfer._environment import CondaDependencies, Environment
+from shared.errors import InvalidInput
+
+
+class InferenceConfig:
+    """Mirrors `azureml.core.model.InferenceConfig` (runtime 'python' only)."""
+
+    def __init__(
+        self,
+        entry_script: str,
+        runtime: str | None = None,
+        conda_file: str | None = None,
+        source_directory: str | os.PathLike[str] | None = None,
+        environment: Environment | None = None,
+        description: str | None = None,
+    ) -> None:
+        if runtime is not None and runtime.lower() != "python":
+            raise InvalidInput(f"runtime {runtime!r} is not supported: fninfer runs Python entry scripts")
+        if conda_file is not None and environment is not None:
+            raise InvalidInput("give either conda_file or environment, not both")
+        self.entry_script = entry_script
+        self.runtime = "python"
+        self.conda_file = conda_file
+        self.source_directory = str(Path(source_directory or ".").resolve())
+        self.environment = environment
+        self.description = description
+        if not (Path(self.source_directory) / entry_script).is_file():
+            raise InvalidInput(f"entry script {entry_script!r} is not in {self.source_directory}", field="entry_script")
+
+    def requirements(self) -> list[str]:
+        if self.environment is not None:
+            return self.environment.python.conda_dependencies.requirements()
+        if self.conda_file is not None:
+            path = Path(self.source_directory) / self.conda_file
+            if not path.is_file():
+                path = Path(self.conda_file)
+            if not path.is_file():
+                raise InvalidInput(f"conda_file {self.conda_file!r} does not exist", field="conda_file")
+            return CondaDependencies(path).requirements()
+        return []

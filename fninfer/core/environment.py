@@ -1,0 +1,5 @@
+"""`fninfer.core.environment`, mirroring `azureml.core.environment`."""
+
+from fninfer._environment import CondaDependencies, Environment
+
+__all__ = ["CondaDependencies", "Environment"]

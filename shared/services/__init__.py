@@ -1,0 +1,1 @@
+"""Real-time inferencing services: records, deployment, scoring, keys and tokens, logs."""

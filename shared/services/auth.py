@@ -1,0 +1,115 @@
+"""Service authentication, as Azure ML has it: keys (primary and secondary) or short-lived tokens.
+
+Keys are never stored. A key is `<service>.<slot>.<nonce>.<mac>` where mac = HMAC-SHA256(app secret, the rest); the
+record keeps only each slot's nonce, so regenerating a key (a new nonce) revokes the old one, a storage leak reveals
+no key, and a valid key for another service is recognised as such (403, not 401). Tokens are JWTs (HS256, audience =
+the service, 1 hour) signed with a key derived from the same secret. The secret is app setting FNINFER_SIGNING_KEY,
+else FNINFER_ADMIN_KEY. Comparisons are constant-time.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+from typing import Any
+
+import jwt
+
+from shared.errors import Forbidden, InvalidInput, Unauthorized
+from shared.settings import ADMIN_KEY, get_setting
+
+SIGNING_KEY = "FNINFER_SIGNING_KEY"
+TOKEN_LIFETIME = 3600
+TOKEN_ISSUER = "fninfer"
+SLOTS = ("primary", "secondary")
+
+
+def _secret() -> bytes:
+    value = get_setting(SIGNING_KEY) or get_setting(ADMIN_KEY)
+    if not value:
+        raise Unauthorized(f"the app has no {SIGNING_KEY} (or {ADMIN_KEY}) to check service credentials with")
+    return value.encode()
+
+
+def _mac(message: str) -> str:
+    digest = hmac.new(_secret(), message.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def new_nonces() -> dict[str, str]:
+    return {slot: secrets.token_hex(8) for slot in SLOTS}
+
+
+def service_key(service: str, slot: str, nonce: str) -> str:
+    body = f"{service}.{slot}.{nonce}"
+    return f"{body}.{_mac('key:' + body)}"
+
+
+def keys_of(record: dict[str, Any]) -> tuple[str, str]:
+    nonces = record["auth"]["nonces"]
+    return service_key(record["name"], "primary", nonces["primary"]), service_key(
+        record["name"], "secondary", nonces["secondary"]
+    )
+
+
+def regenerate(record: dict[str, Any], key_type: str) -> None:
+    slot = str(key_type).lower()
+    if slot not in SLOTS:
+        raise InvalidInput(f"key type {key_type!r} must be 'Primary' or 'Secondary'", field="keyType")
+    record["auth"]["nonces"][slot] = secrets.token_hex(8)
+
+
+def issue_token(record: dict[str, Any]) -> tuple[str, int]:
+    """A token for the service and the time (epoch seconds) after which to refresh it."""
+    issued = int(time.time())
+    claims = {"iss": TOKEN_ISSUER, "aud": record["name"], "iat": issued, "exp": issued + TOKEN_LIFETIME}
+    token = jwt.encode(claims, _token_key(), algorithm="HS256")
+    return token, issued + TOKEN_LIFETIME // 2
+
+
+def _token_key() -> bytes:
+    return hmac.new(_secret(), b"service-tokens", hashlib.sha256).digest()
+
+
+def _check_key(record: dict[str, Any], presented: str) -> None:
+    parts = presented.rsplit(".", 3)
+    if len(parts) != 4:
+        raise Unauthorized("the key is not valid")
+    service, slot, nonce, mac = parts
+    if not hmac.compare_digest(mac, _mac(f"key:{service}.{slot}.{nonce}")):
+        raise Unauthorized("the key is not valid")
+    if service != record["name"]:
+        raise Forbidden(f"this key belongs to another service, not {record['name']!r}")
+    if slot not in SLOTS or not hmac.compare_digest(nonce, record["auth"]["nonces"][slot]):
+        raise Unauthorized("the key is not valid (it was regenerated)")
+
+
+def _check_token(record: dict[str, Any], presented: str) -> None:
+    try:
+        claims = jwt.decode(
+            presented, _token_key(), algorithms=["HS256"], issuer=TOKEN_ISSUER, options={"verify_aud": False}
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthorized("the token has expired: get a new one with service.get_token()") from exc
+    except jwt.PyJWTError as exc:
+        raise Unauthorized("the token is not valid") from exc
+    if claims.get("aud") != record["name"]:
+        raise Forbidden(f"this token was issued for another service, not {record['name']!r}")
+
+
+def authenticate(record: dict[str, Any], authorization: str | None) -> None:
+    """Check `Authorization: Bearer <key or token>` against the service's auth mode ('none', 'key' or 'token')."""
+    mode = record["auth"]["mode"]
+    if mode == "none":
+        return
+    scheme, _, presented = (authorization or "").partition(" ")
+    presented = presented.strip()
+    if scheme.lower() != "bearer" or not presented:
+        raise Unauthorized(f"service {record['name']!r} needs 'Authorization: Bearer <{mode}>'")
+    if mode == "key":
+        _check_key(record, presented)
+    else:
+        _check_token(record, presented)

@@ -1,0 +1,120 @@
+"""Deploying, updating and describing services: what the management endpoints call.
+
+Deploying records the service as Transitioning and queues a deployment; the queue-triggered deployment function
+checks the environment and runs init() once (`Runtime.deploy`), ending Healthy or Failed. An update or a reload bumps
+the code version and goes through the same path, so every instance loads the new code on its next call.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from shared import layout
+from shared.errors import InvalidInput
+from shared.models import get_model
+from shared.services.auth import new_nonces
+from shared.services.records import ServiceState, create_service, get_service, now, update_service
+from shared.services.snapshots import validate_manifest, verify_uploaded
+from shared.storage import Storage
+
+AUTH_MODES = ("none", "key", "token")
+COMPUTE_TYPES = ("ACI", "AKS", "Local")
+
+
+def _models(storage: Storage, models: object) -> list[str]:
+    if not isinstance(models, list):
+        raise InvalidInput("'models' must be a list of 'name:version' ids", field="models")
+    ids = []
+    for model_id in models:
+        name, _, version = str(model_id).partition(":")
+        if not version.isdigit():
+            raise InvalidInput(f"model id {model_id!r} must look like 'name:version'", field="models")
+        get_model(storage, name, int(version))  # NotFound names what exists
+        ids.append(f"{name}:{int(version)}")
+    return ids
+
+
+def _code(storage: Storage, spec: dict[str, Any]) -> dict[str, Any]:
+    snapshot = validate_manifest(spec.get("snapshot"))
+    verify_uploaded(storage, snapshot)
+    entry_script = layout.validate_relative_path(spec.get("entry_script"))
+    if entry_script not in {item["path"] for item in snapshot["files"]}:
+        raise InvalidInput(f"entry script {entry_script!r} is not in source_directory", field="entry_script")
+    requirements = spec.get("requirements") or []
+    if not isinstance(requirements, list) or not all(isinstance(r, str) for r in requirements):
+        raise InvalidInput("'requirements' must be a list of package specs", field="requirements")
+    return {"snapshot": snapshot, "entry_script": entry_script, "requirements": requirements}
+
+
+def _deployment(config: object) -> dict[str, Any]:
+    if not isinstance(config, dict):
+        raise InvalidInput("'deployment' must be an object", field="deployment")
+    if config.get("compute_type", "ACI") not in COMPUTE_TYPES:
+        raise InvalidInput(f"compute_type must be one of {COMPUTE_TYPES}", field="deployment")
+    if config.get("auth", "none") not in AUTH_MODES:
+        raise InvalidInput(f"auth must be one of {AUTH_MODES}", field="deployment")
+    for key in ("scoring_timeout_ms", "max_request_bytes"):
+        value = config.get(key)
+        if value is not None and (not isinstance(value, int) or value <= 0):
+            raise InvalidInput(f"{key} must be a positive integer", field="deployment")
+    return dict(config)
+
+
+def enqueue_deployment(storage: Storage, name: str, code_version: int) -> None:
+    message = json.dumps({"name": name, "code_version": code_version}).encode()
+    # The Functions host base64-decodes queue messages (messageEncoding: base64).
+    storage.queue(layout.DEPLOYMENTS_QUEUE).send_message(base64.b64encode(message).decode())
+
+
+def deploy(storage: Storage, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    layout.validate_name("service", name)
+    deployment = _deployment(spec.get("deployment", {}))
+    record = {
+        "name": name,
+        "state": ServiceState.TRANSITIONING.value,
+        "error": None,
+        "models": _models(storage, spec.get("models", [])),
+        **_code(storage, spec),
+        "environment_name": spec.get("environment_name"),
+        "deployment": deployment,
+        "compute_target": spec.get("compute_target"),
+        "auth": {"mode": deployment.get("auth", "none"), "nonces": new_nonces()},
+        "code_version": 1,
+        "created_time": now(),
+        "updated_time": now(),
+    }
+    create_service(storage, record, overwrite=bool(spec.get("overwrite", False)))
+    enqueue_deployment(storage, name, 1)
+    return public_view(record)
+
+
+def update(storage: Storage, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """New models and/or code: the next code version, deployed through the same health check."""
+    changes: dict[str, Any] = {}
+    if "models" in spec:
+        changes["models"] = _models(storage, spec["models"])
+    if "snapshot" in spec:
+        changes.update(_code(storage, spec))
+    if not changes:
+        raise InvalidInput("an update needs 'models' and/or the code ('snapshot', 'entry_script')")
+
+    def change(record: dict[str, Any]) -> int:
+        record.update(changes)
+        record["code_version"] += 1
+        record["state"] = ServiceState.TRANSITIONING.value
+        record["error"] = None
+        return int(record["code_version"])
+
+    code_version = update_service(storage, name, change)
+    enqueue_deployment(storage, name, code_version)
+    return public_view(get_service(storage, name))
+
+
+def public_view(record: dict[str, Any]) -> dict[str, Any]:
+    """The record as clients see it: everything but the key nonces."""
+    view = {key: value for key, value in record.items() if key != "auth"}
+    view["auth_mode"] = record["auth"]["mode"]
+    view["scoring_path"] = f"services/{record['name']}/score"
+    return view

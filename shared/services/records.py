@@ -1,0 +1,102 @@
+"""Service records and their states, kept in storage (storage is the truth; any instance reads the same).
+
+    Transitioning --deploy ok--> Healthy --run() keeps failing--> Unhealthy --a call succeeds--> Healthy
+         |                          ^
+         +--init() or env fails--> Failed        (update / reload: any state --> Transitioning)
+
+Every change goes through `update_service`, an If-Match read-modify-write, so concurrent instances never lose one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from shared import layout
+from shared.errors import Conflict, NotFound
+from shared.storage import Storage
+
+T = TypeVar("T")
+Record = dict[str, Any]
+
+
+class ServiceState(StrEnum):
+    TRANSITIONING = "Transitioning"
+    HEALTHY = "Healthy"
+    UNHEALTHY = "Unhealthy"
+    FAILED = "Failed"
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def create_service(storage: Storage, record: Record, overwrite: bool) -> Record:
+    path = layout.service_record(record["name"])
+    if overwrite:
+        existing, etag = storage.try_read_json(layout.REGISTRY_CONTAINER, path)
+        if existing is not None and etag is not None:
+            storage.replace_json(layout.REGISTRY_CONTAINER, path, record, etag)
+            return record
+    try:
+        storage.create_json(layout.REGISTRY_CONTAINER, path, record)
+    except Conflict as exc:
+        raise Conflict(
+            f"service {record['name']!r} already exists: update it, delete it, or deploy with overwrite=True",
+            service=record["name"],
+        ) from exc
+    return record
+
+
+def get_service(storage: Storage, name: str) -> Record:
+    record, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, layout.service_record(name))
+    if record is None:
+        names = [r["name"] for r in list_services(storage)]
+        raise NotFound(f"service {name!r} does not exist; services: {names}", service=name)
+    return record
+
+
+def list_services(storage: Storage) -> list[Record]:
+    paths = storage.list_names(layout.REGISTRY_CONTAINER, layout.SERVICES_PREFIX)
+    found = []
+    for path in paths:
+        record, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, path)
+        if record is not None:
+            found.append(record)
+    return found
+
+
+def update_service(storage: Storage, name: str, change: Callable[[Record], T]) -> T:
+    """Apply `change` to the stored record with If-Match, retrying on conflict; NotFound when it is gone."""
+    get_service(storage, name)  # a clear NotFound first
+
+    def stamped(record: Record) -> T:
+        result = change(record)
+        record["updated_time"] = now()
+        return result
+
+    return storage.update_json(layout.REGISTRY_CONTAINER, layout.service_record(name), stamped)
+
+
+def set_state(
+    storage: Storage, name: str, state: ServiceState, error: str | None = None, code_version: int | None = None
+) -> None:
+    """Record a state. With `code_version`, only if the record still describes that version (a newer deployment
+    or reload must not be overwritten by the outcome of an older one)."""
+
+    def change(record: Record) -> None:
+        if code_version is not None and record.get("code_version") != code_version:
+            return
+        record["state"] = state.value
+        record["error"] = error
+
+    update_service(storage, name, change)
+
+
+def delete_service(storage: Storage, name: str) -> None:
+    get_service(storage, name)
+    storage.delete_blob(layout.REGISTRY_CONTAINER, layout.service_record(name))
+    for blob in storage.list_names(layout.LOGS_CONTAINER, layout.service_logs_prefix(name)):
+        storage.delete_blob(layout.LOGS_CONTAINER, blob)

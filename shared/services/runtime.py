@@ -1,0 +1,201 @@
+"""Running a service's entry script inside a host instance: load once per code version, then score.
+
+Each (service, code version) is imported as its own module, so two services can both have a `score.py`, and
+`init()` runs once per instance per version, under a lock, before the first `run()`. `run(raw_data)` runs on a
+worker thread bounded by the service's scoring timeout. What run returns goes back as a JSON string holding the JSON
+of the value (numpy values converted), so clients do `json.loads(response.json())` as the seeds do.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import importlib.util
+import json
+import logging
+import re
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from shared.errors import FninferError, InvalidInput, PayloadTooLarge
+from shared.services.auth import authenticate
+from shared.services.logs import ServiceLogs
+from shared.services.records import ServiceState, get_service, set_state
+from shared.services.snapshots import materialize
+from shared.storage import Storage
+
+log = logging.getLogger("fninfer.app")
+
+RECORD_CACHE_SECONDS = 1.0
+DEFAULT_TIMEOUT_MS = 60_000
+DEFAULT_MAX_BODY = 100 * 1024 * 1024
+
+
+class ScoringTimeout(FninferError):
+    """run() did not return within the service's scoring timeout."""
+
+    status = 504
+    code = "scoring_timeout"
+
+
+class ScoringFailed(FninferError):
+    """run() raised; the traceback is in the service's logs under the error id."""
+
+    status = 500
+    code = "scoring_failed"
+
+
+class ServiceUnavailable(FninferError):
+    """The service is not Healthy (still deploying, or failed)."""
+
+    status = 503
+    code = "service_unavailable"
+
+
+@dataclass
+class LoadedService:
+    module: ModuleType
+    code_version: int
+
+
+@dataclass
+class Runtime:
+    """Per-process state: loaded entry scripts, cached records, the scoring pool and the log collector."""
+
+    storage: Storage
+    logs: ServiceLogs = field(init=False)
+    _loaded: dict[tuple[str, int], LoadedService] = field(default_factory=dict)
+    _loading: dict[tuple[str, int], threading.Lock] = field(default_factory=dict)
+    _records: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _pool: concurrent.futures.ThreadPoolExecutor = field(
+        default_factory=lambda: concurrent.futures.ThreadPoolExecutor(thread_name_prefix="scoring")
+    )
+
+    def __post_init__(self) -> None:
+        self.logs = ServiceLogs(self.storage)
+        self.logs.install()
+
+    # -- loading ----------------------------------------------------------------------------------------------
+
+    def load(self, record: dict[str, Any]) -> LoadedService:
+        """The service's entry script at its current code version, imported and initialized (once)."""
+        key = (record["name"], record["code_version"])
+        loaded = self._loaded.get(key)
+        if loaded is not None:
+            return loaded
+        with self._lock:
+            lock = self._loading.setdefault(key, threading.Lock())
+        with lock:
+            if key in self._loaded:
+                return self._loaded[key]
+            folder = materialize(self.storage, record["snapshot"])
+            script = folder / record["entry_script"]
+            module_name = "fninfer_service_{}_{}".format(re.sub(r"\W", "_", record["name"]), record["code_version"])
+            spec = importlib.util.spec_from_file_location(module_name, script)
+            if spec is None or spec.loader is None:
+                raise InvalidInput(f"entry script {record['entry_script']!r} cannot be imported")
+            module = importlib.util.module_from_spec(spec)
+            # The snapshot folder is importable for helper modules the entry script ships with.
+            if str(folder) not in sys.path:
+                sys.path.append(str(folder))
+            with self.logs.capture(record["name"]):
+                spec.loader.exec_module(module)
+                for required in ("init", "run"):
+                    if not callable(getattr(module, required, None)):
+                        raise InvalidInput(f"entry script {record['entry_script']!r} has no {required}() function")
+                module.init()
+            loaded = LoadedService(module, record["code_version"])
+            self._loaded[key] = loaded
+            return loaded
+
+    def deploy(self, name: str, code_version: int, problems: list[str]) -> None:
+        """The deployment health check: environment problems or an init() that raises fail the deployment."""
+        record = get_service(self.storage, name)
+        if record["code_version"] != code_version:
+            return  # superseded by a newer update or reload
+        if problems:
+            set_state(self.storage, name, ServiceState.FAILED, "; ".join(problems), code_version)
+            return
+        try:
+            self.load(record)
+        except Exception as exc:
+            with self.logs.capture(name):
+                log.exception("init() of service %r failed", name)
+            self.logs.flush()
+            set_state(
+                self.storage, name, ServiceState.FAILED, f"init() failed: {type(exc).__name__}: {exc}", code_version
+            )
+            return
+        self.logs.flush()
+        set_state(self.storage, name, ServiceState.HEALTHY, None, code_version)
+        self._records.pop(name, None)  # this instance serves the new version at once; others within a second
+
+    # -- scoring ----------------------------------------------------------------------------------------------
+
+    def record(self, name: str) -> dict[str, Any]:
+        """The service record, re-read at most once a second (key changes and reloads apply within a second)."""
+        cached = self._records.get(name)
+        if cached is not None and time.monotonic() - cached[0] < RECORD_CACHE_SECONDS:
+            return cached[1]
+        record = get_service(self.storage, name)
+        self._records[name] = (time.monotonic(), record)
+        return record
+
+    def score(self, name: str, authorization: str | None, content_type: str, body: bytes) -> str:
+        record = self.record(name)
+        authenticate(record, authorization)
+        if record["state"] not in (ServiceState.HEALTHY, ServiceState.UNHEALTHY):
+            reason = f": {record['error']}" if record.get("error") else ""
+            raise ServiceUnavailable(f"service {name!r} is {record['state']}{reason}")
+        limit = int(record["deployment"].get("max_request_bytes") or DEFAULT_MAX_BODY)
+        if len(body) > limit:
+            raise PayloadTooLarge(f"the request body has {len(body)} bytes; this service accepts {limit}")
+        try:
+            raw_data = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(f"the request body is not UTF-8 text: {exc}") from exc
+        if "json" in content_type.lower() or not content_type:
+            try:
+                json.loads(raw_data)
+            except json.JSONDecodeError as exc:
+                raise InvalidInput(f"the request body is not valid JSON: {exc}") from exc
+        loaded = self.load(record)
+        timeout = int(record["deployment"].get("scoring_timeout_ms") or DEFAULT_TIMEOUT_MS) / 1000
+        future = self._pool.submit(self._run, name, loaded, raw_data)
+        try:
+            result = future.result(timeout=timeout)
+        except concurrent.futures.TimeoutError as exc:
+            raise ScoringTimeout(f"run() of service {name!r} did not finish within {timeout:g} s") from exc
+        return encode_result(result)
+
+    def _run(self, name: str, loaded: LoadedService, raw_data: str) -> Any:
+        with self.logs.capture(name):
+            try:
+                return loaded.module.run(raw_data)
+            except Exception as exc:
+                error_id = uuid.uuid4().hex
+                log.exception("run() raised (error id %s)", error_id)
+                raise ScoringFailed(
+                    f"run() of service {name!r} raised an exception; see service.get_logs() for error id {error_id}",
+                    error_id=error_id,
+                ) from exc
+
+
+def _to_json(value: Any) -> Any:
+    """numpy scalars and arrays as plain JSON values."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"run() returned a {type(value).__name__}, which is not JSON serializable")
+
+
+def encode_result(result: Any) -> str:
+    """The response body: a JSON string holding run()'s result (a str result is that string itself)."""
+    text = result if isinstance(result, str) else json.dumps(result, default=_to_json)
+    return json.dumps(text)
