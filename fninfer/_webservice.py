@@ -157,17 +157,27 @@ class Webservice:
                 print(f"Deployment failed: {self.error}\n{self.get_logs()}", flush=True)
             raise WebserviceException(f"service {self.name!r} deployment failed: {self.error}")
 
-    def _auth_header(self) -> dict[str, str]:
+    def _auth_header(self, refresh: bool = False) -> dict[str, str]:
+        """The service's credential, fetched once and again only after a 401 (a regenerated key, an old token)."""
+        cached = getattr(self, "_credential", None)
+        if cached is not None and not refresh:
+            return cached
         if self.auth_enabled:
-            return {"Authorization": f"Bearer {self.get_keys()[0]}"}
-        if self.token_auth_enabled:
-            return {"Authorization": f"Bearer {self.get_token()[0]}"}
-        return {}
+            header = {"Authorization": f"Bearer {self.get_keys()[0]}"}
+        elif self.token_auth_enabled:
+            header = {"Authorization": f"Bearer {self.get_token()[0]}"}
+        else:
+            header = {}
+        self._credential = header
+        return header
 
     def run(self, input_data: str | bytes) -> Any:
         """Call the service as a client would; returns the decoded JSON answer (a JSON string of run()'s result)."""
-        headers = {"Content-Type": "application/json", **self._auth_header()}
-        response = httpx.post(self.scoring_uri, content=input_data, headers=headers, timeout=120)
+        for attempt in range(2):
+            headers = {"Content-Type": "application/json", **self._auth_header(refresh=attempt > 0)}
+            response = httpx.post(self.scoring_uri, content=input_data, headers=headers, timeout=120)
+            if response.status_code != 401 or not (self.auth_enabled or self.token_auth_enabled):
+                break
         body = response.json() if response.content else None
         if response.is_error:
             error = error_from_body(response.status_code, body)

@@ -1,7 +1,8 @@
 """The one place HTTP requests are decoded and errors become responses (Starlette's exception middleware, here).
 
 Handlers are plain functions `(req) -> result`; `json_endpoint` wraps them:
-- the admin key is checked first (`Authorization: Bearer <FNINFER_ADMIN_KEY>`, constant-time), 401 otherwise;
+- the admin key is checked first (`Authorization: Bearer <FNINFER_ADMIN_KEY>`, constant-time), or in Azure an
+  Entra ID token for the app; 401 otherwise;
 - a result becomes a JSON 200, or `(status, document)` sets the status;
 - a `FninferError` becomes its status with `{"error": {"code", "message", "details"}}`;
 - anything else is logged with a reference id and answered 500 with that id only, never a traceback.
@@ -19,6 +20,7 @@ from typing import Any
 
 import azure.functions as func
 
+from shared.entra import looks_like_entra_token, validate_entra_token
 from shared.errors import FninferError, InvalidInput, PayloadTooLarge, Unauthorized
 from shared.settings import ADMIN_KEY, get_setting
 
@@ -45,6 +47,9 @@ def require_admin(req: func.HttpRequest) -> None:
     presented = bearer_token(req)
     if presented is None:
         raise Unauthorized("this endpoint needs the admin key: send 'Authorization: Bearer <key>'")
+    if looks_like_entra_token(presented):
+        validate_entra_token(presented)  # an app in Azure: callers authenticate with Entra ID (azure-identity)
+        return
     if not expected or not hmac.compare_digest(presented.encode(), expected.encode()):
         raise Unauthorized("the admin key is not valid")
 

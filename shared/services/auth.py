@@ -3,7 +3,8 @@
 Keys are never stored. A key is `<service>.<slot>.<nonce>.<mac>` where mac = HMAC-SHA256(app secret, the rest); the
 record keeps only each slot's nonce, so regenerating a key (a new nonce) revokes the old one, a storage leak reveals
 no key, and a valid key for another service is recognised as such (403, not 401). Tokens are JWTs (HS256, audience =
-the service, 1 hour) signed with a key derived from the same secret. The secret is app setting FNINFER_SIGNING_KEY,
+the service, 1 hour) signed with a key derived from the same secret. In Azure, an Entra ID token for the app
+(shared/entra.py) is accepted too. The secret is app setting FNINFER_SIGNING_KEY,
 else FNINFER_ADMIN_KEY. Comparisons are constant-time.
 """
 
@@ -18,6 +19,7 @@ from typing import Any
 
 import jwt
 
+from shared.entra import looks_like_entra_token, validate_entra_token
 from shared.errors import Forbidden, InvalidInput, Unauthorized
 from shared.settings import ADMIN_KEY, get_setting
 
@@ -109,6 +111,9 @@ def authenticate(record: dict[str, Any], authorization: str | None) -> None:
     presented = presented.strip()
     if scheme.lower() != "bearer" or not presented:
         raise Unauthorized(f"service {record['name']!r} needs 'Authorization: Bearer <{mode}>'")
+    if looks_like_entra_token(presented):
+        validate_entra_token(presented)  # in Azure, callers may also present an Entra ID token for the app
+        return
     if mode == "key":
         _check_key(record, presented)
     else:
