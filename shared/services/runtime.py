@@ -164,7 +164,7 @@ class Runtime:
                 json.loads(raw_data)
             except json.JSONDecodeError as exc:
                 raise InvalidInput(f"the request body is not valid JSON: {exc}") from exc
-        loaded = self.load(record)
+        loaded = self._load_for_scoring(record)
         timeout = int(record["deployment"].get("scoring_timeout_ms") or DEFAULT_TIMEOUT_MS) / 1000
         future = self._pool.submit(self._run, name, loaded, raw_data)
         try:
@@ -172,6 +172,24 @@ class Runtime:
         except concurrent.futures.TimeoutError as exc:
             raise ScoringTimeout(f"run() of service {name!r} did not finish within {timeout:g} s") from exc
         return encode_result(result)
+
+    def _load_for_scoring(self, record: dict[str, Any]) -> LoadedService:
+        """Load on this instance; an init() that fails here although the deployment passed makes the service
+        Unhealthy (and a later success makes it Healthy again): the state is what the instances see."""
+        name, version = record["name"], record["code_version"]
+        try:
+            loaded = self.load(record)
+        except Exception as exc:
+            with self.logs.capture(name):
+                log.exception("init() of service %r failed on instance %s", name, self.logs.instance)
+            reason = f"init() failed on instance {self.logs.instance}: {type(exc).__name__}: {exc}"
+            set_state(self.storage, name, ServiceState.UNHEALTHY, reason, version)
+            self._records.pop(name, None)
+            raise ServiceUnavailable(f"service {name!r} is Unhealthy: {reason}") from exc
+        if record["state"] == ServiceState.UNHEALTHY:
+            set_state(self.storage, name, ServiceState.HEALTHY, None, version)
+            self._records.pop(name, None)
+        return loaded
 
     def _run(self, name: str, loaded: LoadedService, raw_data: str) -> Any:
         with self.logs.capture(name):

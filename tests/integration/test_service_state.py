@@ -1,0 +1,49 @@
+"""Service state is what the instances see: Healthy, Unhealthy when an instance cannot init(), Healthy again."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from fninfer.core import Workspace
+from fninfer.core.model import InferenceConfig, Model
+from fninfer.core.webservice import AciWebservice, Webservice
+from shared.services.runtime import Runtime, ServiceUnavailable
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "services"
+
+
+def test_an_instance_that_cannot_init_makes_the_service_unhealthy_until_one_can(
+    ws: Workspace, tmp_path: Path, unique: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "src"
+    folder.mkdir()
+    shutil.copy(FIXTURES / "once.py", folder / "score.py")
+    marker = tmp_path / "marker"
+    (folder / "marker_path.txt").write_text(str(marker))
+    service = Model.deploy(
+        ws,
+        f"once-{unique}",
+        [],
+        InferenceConfig("score.py", source_directory=folder),
+        AciWebservice.deploy_configuration(),
+    )
+    service.wait_for_deployment()  # the host's instance ran init() and wrote the marker
+    assert service.state == "Healthy" and marker.exists()
+
+    # A second instance (its own runtime, its own snapshot cache) cannot init(): the service is Unhealthy.
+    monkeypatch.setenv("FNINFER_SNAPSHOT_CACHE", str(tmp_path / "second-instance"))
+    second = Runtime(ws.storage)
+    with pytest.raises(ServiceUnavailable, match="Unhealthy"):
+        second.score(service.name, None, "application/json", b"{}")
+    current = Webservice(ws, service.name)
+    assert current.state == "Unhealthy" and "cannot load the model" in (current.error or "")
+    second.logs.flush()  # the background flusher would within a second; the test does not wait for it
+    assert "RuntimeError: this instance cannot load the model" in current.get_logs()
+
+    marker.unlink()  # the instance recovers: the next call loads, and the service is Healthy again
+    assert json.loads(second.score(service.name, None, "application/json", b"{}")) == "ok"
+    assert Webservice(ws, service.name).state == "Healthy"
