@@ -36,7 +36,9 @@ STARTUP_EXIT_CODE = 2
 
 def bind_shared_socket(port: int, host: str = "127.0.0.1") -> socket.socket:
     """A listening socket that every instance of the app binds at once (SO_REUSEPORT)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # proto must say TCP: asyncio sets TCP_NODELAY only on such sockets, and without it every response waits
+    # ~40 ms for the client's delayed ACK (Nagle), since headers and body are written separately.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))

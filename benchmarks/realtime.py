@@ -1,0 +1,164 @@
+"""Real-time scoring speed: fninfer's scoring endpoint vs a minimal FastAPI app (and mlflow, when installed).
+
+    .venv/bin/pip install fastapi        # benchmark-only; not a dependency of fninfer
+    .venv/bin/python benchmarks/realtime.py [--seconds 5]
+
+One scikit-learn model (iris) is served three ways in one run; the same client load (concurrency 1, 8, 32, keep-alive
+connections, loopback) hits each for the same time. Printed: requests/s, p50 and p99 latency, and fninfer's ratio to
+the baseline. mlflow runs when `mlflow` is importable by the interpreter in $MLFLOW_PYTHON (default: this one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import joblib
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from fninfer.core import Model, Workspace  # noqa: E402
+from fninfer.core.model import InferenceConfig  # noqa: E402
+from fninfer.core.webservice import AciWebservice  # noqa: E402
+from fninfer.testing import free_port, run_host  # noqa: E402
+
+BODY = json.dumps({"data": [[0.1, 2.3, 4.1, 2.0], [0.2, 1.8, 3.9, 2.1]]}).encode()
+LEVELS = (1, 8, 32)
+
+
+async def load(url: str, concurrency: int, seconds: float, headers: dict[str, str]) -> tuple[float, float, float]:
+    """Requests/s, p50 ms and p99 ms of `concurrency` closed-loop clients for `seconds`."""
+    latencies: list[float] = []
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+
+        async def worker(deadline: float) -> None:
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                response = await client.post(url, content=BODY, headers=headers)
+                response.raise_for_status()
+                latencies.append(time.perf_counter() - started)
+
+        warm = time.perf_counter() + 1.0
+        await asyncio.gather(*(worker(warm) for _ in range(concurrency)))
+        latencies.clear()
+        begin = time.perf_counter()
+        await asyncio.gather(*(worker(begin + seconds) for _ in range(concurrency)))
+        elapsed = time.perf_counter() - begin
+    ordered = sorted(latencies)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return len(latencies) / elapsed, statistics.median(ordered) * 1000, p99 * 1000
+
+
+def wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} exited with {process.returncode}")
+        try:
+            httpx.post(url, content=BODY, timeout=2)
+            return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def start_mlflow(model_path: Path, scratch: Path) -> tuple[subprocess.Popen[bytes], str] | None:
+    python = os.environ.get("MLFLOW_PYTHON", sys.executable)
+    model_dir = scratch / "mlflow-model"
+    load_model = f"joblib.load({str(model_path)!r})"
+    save = f"import joblib, mlflow.sklearn; mlflow.sklearn.save_model({load_model}, {str(model_dir)!r})"
+    if subprocess.run([python, "-c", save], capture_output=True).returncode != 0:
+        return None
+    port = free_port()
+    command = [
+        python,
+        "-m",
+        "mlflow",
+        "models",
+        "serve",
+        "-m",
+        str(model_dir),
+        "-p",
+        str(port),
+        "--env-manager",
+        "local",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return process, f"http://127.0.0.1:{port}/invocations"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=5.0)
+    seconds = parser.parse_args().seconds
+    scratch = Path(tempfile.mkdtemp(prefix="fninfer-bench-"))
+    features, labels = load_iris(return_X_y=True)
+    model_path = scratch / "model.pkl"
+    joblib.dump(LogisticRegression(max_iter=500).fit(features, labels), model_path)
+    source = scratch / "service_files"
+    shutil.copytree(ROOT / "examples" / "service_files", source)
+
+    results: dict[str, dict[int, tuple[float, float, float]]] = {}
+    with run_host(app_dir=ROOT, workdir=scratch / "host") as host:
+        ws = Workspace.from_config(host.config_path)
+        model = Model.register(ws, model_path=model_path, model_name="classification_model")
+        service = Model.deploy(
+            ws,
+            "bench",
+            [model],
+            InferenceConfig("score.py", source_directory=source),
+            AciWebservice.deploy_configuration(),
+        )
+        service.wait_for_deployment()
+        results["fninfer"] = {c: asyncio.run(load(service.scoring_uri, c, seconds, {})) for c in LEVELS}
+
+    port = free_port()
+    baseline = subprocess.Popen(
+        [sys.executable, str(ROOT / "benchmarks" / "_baseline_app.py"), str(model_path), str(port)]
+    )
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/score", baseline)
+        results["fastapi"] = {c: asyncio.run(load(f"http://127.0.0.1:{port}/score", c, seconds, {})) for c in LEVELS}
+    finally:
+        baseline.terminate()
+
+    mlflow = start_mlflow(model_path, scratch)
+    if mlflow is None:
+        print("mlflow: not importable here (pip install mlflow, or set MLFLOW_PYTHON); skipped")
+    else:
+        process, url = mlflow
+        try:
+            wait_until_up(url, process)
+            headers = {"Content-Type": "application/json"}
+            body = {"inputs": [[0.1, 2.3, 4.1, 2.0], [0.2, 1.8, 3.9, 2.1]]}
+            global BODY
+            BODY = json.dumps(body).encode()
+            results["mlflow"] = {c: asyncio.run(load(url, c, seconds, headers)) for c in LEVELS}
+        finally:
+            process.terminate()
+
+    print(f"\n{'target':<10}{'conc':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'vs fastapi':>12}")
+    for target, levels in results.items():
+        for concurrency, (rate, p50, p99) in levels.items():
+            base_rate, base_p50, _ = results["fastapi"][concurrency]
+            ratio = f"{rate / base_rate:.2f}x, p50 {p50 - base_p50:+.1f} ms"
+            print(f"{target:<10}{concurrency:>6}{rate:>10.0f}{p50:>9.1f}{p99:>9.1f}   {ratio}")
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
