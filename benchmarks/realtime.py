@@ -97,7 +97,9 @@ def start_mlflow(model_path: Path, scratch: Path) -> tuple[subprocess.Popen[byte
         "--env-manager",
         "local",
     ]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # mlflow starts `uvicorn` from PATH: put its own interpreter's scripts first.
+    env = {**os.environ, "PATH": f"{Path(python).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     return process, f"http://127.0.0.1:{port}/invocations"
 
 

@@ -13,9 +13,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples"))
 
+import json  # noqa: E402
+import shutil  # noqa: E402
+
+import requests  # noqa: E402
 from train_model import train, write_batch_files  # noqa: E402
 
 from fninfer.core import Dataset, Model, Workspace  # noqa: E402
+from fninfer.core.conda_dependencies import CondaDependencies  # noqa: E402
+from fninfer.core.model import InferenceConfig  # noqa: E402
+from fninfer.core.webservice import AksWebservice  # noqa: E402
 from fninfer.testing import run_host  # noqa: E402
 
 
@@ -49,6 +56,35 @@ def main() -> None:
         for model in Model.list(ws):
             print(f"  {model.name}:{model.version}  {model.description}")
 
+        step("Deploying it as a real-time service (seed 7.1: entry script, environment, InferenceConfig)")
+        service_files = scratch / "service_files"
+        shutil.copytree(ROOT / "examples" / "service_files", service_files)
+        myenv = CondaDependencies()
+        myenv.add_conda_package("scikit-learn")
+        (service_files / "env.yml").write_text(myenv.serialize_to_string())
+        inference_config = InferenceConfig(
+            runtime="python", source_directory=str(service_files), entry_script="score.py", conda_file="env.yml"
+        )
+        deploy_config = AksWebservice.deploy_configuration(cpu_cores=1, memory_gb=1)  # AKS: key auth
+        service = Model.deploy(
+            ws, "classifier-service", [classification_model], inference_config, deploy_config, overwrite=True
+        )
+        service.wait_for_deployment(show_output=True)
+
+        step("Scoring with the SDK: service.run(input_data=json_data)")
+        x_new = [[0.1, 2.3, 4.1, 2.0], [0.2, 1.8, 3.9, 2.1]]
+        json_data = json.dumps({"data": x_new})
+        predictions = json.loads(service.run(input_data=json_data))
+        for i in range(len(x_new)):
+            print(f"  {x_new[i]} -> {predictions[i]}")
+
+        step("Scoring with plain HTTP: requests.post(scoring_uri, data, headers) with the service key")
+        primary_key, _ = service.get_keys()
+        headers = {"Content-Type": "application/json", "Authorization": "Bearer " + primary_key}
+        response = requests.post(url=service.scoring_uri, data=json_data, headers=headers)
+        print(f"  POST {service.scoring_uri} -> {response.status_code} {response.json()!r}")
+        print(f"  without the key -> {requests.post(url=service.scoring_uri, data=json_data).status_code}")
+
         step("Uploading batch data to the default datastore and registering it as the 'batch-data' dataset")
         batch_folder = scratch / "batch-data"
         write_batch_files(batch_folder, count=20)
@@ -62,7 +98,7 @@ def main() -> None:
 
         step("What the host logged")
         for line in host.logs().splitlines():
-            if "Executed 'Functions." in line:
+            if "Executed 'Functions." in line and "Functions.get_service'" not in line:  # skip status polls
                 print(f"  {line.strip()}")
 
     print("\nDemo finished; the host and Azurite have stopped. Start your own with `.venv/bin/fninfer start`.")
