@@ -10,9 +10,9 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from shared import layout
+from shared import layout, versioned
 from shared.datastores import get_datastore
-from shared.errors import ConcurrencyConflict, Conflict, InvalidInput, NotFound
+from shared.errors import Conflict, InvalidInput
 from shared.storage import Storage
 
 Record = dict[str, Any]
@@ -73,19 +73,12 @@ def resolve_files(storage: Storage, paths: list[dict[str, str]]) -> list[dict[st
 
 
 def list_versions(storage: Storage, name: str) -> list[int]:
-    names = storage.list_names(layout.REGISTRY_CONTAINER, layout.dataset_versions_prefix(name))
-    return sorted(layout.version_from_record(path) for path in names if path.endswith(".json"))
+    return versioned.list_versions(storage, layout.dataset_versions_prefix(name))
 
 
 def get_dataset(storage: Storage, name: str, version: int | None = None) -> Record:
-    versions = list_versions(storage, name)
-    if not versions:
-        raise NotFound(f"dataset {name!r} is not registered", dataset=name)
-    wanted = versions[-1] if version is None else version
-    if wanted not in versions:
-        raise NotFound(f"dataset {name!r} has no version {version}; versions: {versions}", versions=versions)
-    record, _ = storage.read_json(layout.REGISTRY_CONTAINER, layout.dataset_record(name, wanted))
-    return record
+    prefix = layout.dataset_versions_prefix(name)
+    return versioned.read_version(storage, "dataset", name, prefix, lambda v: layout.dataset_record(name, v), version)
 
 
 def register_dataset(storage: Storage, name: str, request: dict[str, Any]) -> Record:
@@ -117,14 +110,10 @@ def register_dataset(storage: Storage, name: str, request: dict[str, Any]) -> Re
         "paths": paths,
         "created_time": datetime.now(UTC).isoformat(),
     }
-    version = (versions[-1] if versions else 0) + 1
-    while True:
-        record["version"] = version
-        try:
-            storage.create_json(layout.REGISTRY_CONTAINER, layout.dataset_record(name, version), record)
-            return record
-        except ConcurrencyConflict:
-            version += 1
+    latest_version = versions[-1] if versions else 0
+    return versioned.create_next_version(
+        storage, record, latest_version, lambda version: layout.dataset_record(name, version)
+    )
 
 
 def list_datasets(storage: Storage) -> list[Record]:

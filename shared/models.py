@@ -12,20 +12,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from shared import layout
-from shared.errors import ConcurrencyConflict, InvalidInput, NotFound
+from shared import layout, versioned
+from shared.errors import InvalidInput, NotFound
 from shared.hashing import combined_sha256, is_sha256, sha256_chunks
 from shared.storage import Storage, storage_errors
-
-MAX_VERSION_ATTEMPTS = 100
 
 Record = dict[str, Any]
 
 
 def list_versions(storage: Storage, name: str) -> list[int]:
     """Registered versions of model `name`, ascending."""
-    names = storage.list_names(layout.REGISTRY_CONTAINER, layout.model_versions_prefix(name))
-    return sorted(layout.version_from_record(path) for path in names if path.endswith(".json"))
+    return versioned.list_versions(storage, layout.model_versions_prefix(name))
 
 
 def _parse_files(files: object) -> list[dict[str, Any]]:
@@ -96,27 +93,15 @@ def register_model(storage: Storage, name: str, request: dict[str, Any]) -> Reco
         "sha256": combined_sha256((item["path"], item["sha256"]) for item in files),
     }
     versions = list_versions(storage, name)
-    version = (versions[-1] if versions else 0) + 1
-    for _ in range(MAX_VERSION_ATTEMPTS):
-        record["version"] = version
-        try:
-            storage.create_json(layout.REGISTRY_CONTAINER, layout.model_record(name, version), record)
-            return record
-        except ConcurrencyConflict:
-            version += 1  # another registration took this number first
-    raise ConcurrencyConflict(f"could not allocate a version of model {name!r}: too many concurrent registrations")
+    return versioned.create_next_version(
+        storage, record, versions[-1] if versions else 0, lambda version: layout.model_record(name, version)
+    )
 
 
 def get_model(storage: Storage, name: str, version: int | None = None) -> Record:
     """The record of `name` at `version` (the latest when None); NotFound names the versions that exist."""
-    versions = list_versions(storage, name)
-    if not versions:
-        raise NotFound(f"model {name!r} is not registered", model=name)
-    wanted = versions[-1] if version is None else version
-    if wanted not in versions:
-        raise NotFound(f"model {name!r} has no version {version}; versions: {versions}", model=name, versions=versions)
-    record, _ = storage.read_json(layout.REGISTRY_CONTAINER, layout.model_record(name, wanted))
-    return record
+    prefix = layout.model_versions_prefix(name)
+    return versioned.read_version(storage, "model", name, prefix, lambda v: layout.model_record(name, v), version)
 
 
 def _matches_tags(record: Record, tags: list[Any] | None) -> bool:
