@@ -99,3 +99,11 @@ def test_seed_section_7_1(ws: Workspace, tmp_path: Path, unique: str, monkeypatc
     )
     local.reload()
     assert json.loads(local.run(input_data=json_data)) == [p + 100 for p in expected]
+
+    # A newer model version, rolled out with update(models=...) through the same health check
+    newer = Model.register(workspace=ws, model_name="classification_model", model_path="model.pkl")
+    local.update(models=[newer])
+    assert local.state == "Transitioning"
+    local.wait_for_deployment()
+    assert (local.state, local.models) == ("Healthy", [newer.id])
+    assert json.loads(local.run(input_data=json_data)) == [p + 100 for p in expected]
