@@ -90,6 +90,7 @@ class BlobScanner:
         host_id: str,
         scan_interval: float,
         lock_period: float,
+        recovery_interval: float,
         holder: str,
     ) -> None:
         self.name = "blob-scanner"
@@ -99,19 +100,19 @@ class BlobScanner:
         self.storage = storage
         self.host_id = host_id
         self.scan_interval = scan_interval
+        self.recovery_interval = recovery_interval
         self.lease = SingletonLease(storage, layout.blob_scan_lock(host_id), lock_period, holder)
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
-            if not self.lease.held and not self.lease.try_acquire():
-                stop.wait(self.scan_interval)
+            if not self.lease.try_acquire():
+                stop.wait(self.recovery_interval)
                 continue
             try:
                 self.scan()
             except (AzureError, FninferError) as exc:
                 log.warning("Blob scan failed: %s", exc)
-            if stop.wait(self.scan_interval) or not self.lease.renew():
-                continue
+            stop.wait(self.scan_interval)
         self.lease.release()
 
     def scan(self) -> int:

@@ -79,7 +79,15 @@ def build_listeners(
     for group in blob_functions.values():
         storage = storage_for(group[0])
         listeners.append(
-            BlobScanner(group, storage, host_id, options.blob_scan_interval, options.listener_lock_period, holder)
+            BlobScanner(
+                group,
+                storage,
+                host_id,
+                scan_interval=options.blob_scan_interval,
+                lock_period=options.listener_lock_period,
+                recovery_interval=options.listener_lock_recovery_polling_interval,
+                holder=holder,
+            )
         )
         listeners.append(blob_executor(group, storage, host_id, options, invoker))
     return listeners

@@ -132,8 +132,8 @@ class TimerListener:
             while (remaining := (due - self.now()).total_seconds()) > 0:
                 if self.wait(stop, min(remaining, self.lease.period / 3)):
                     return
-                if not self.lease.renew():
-                    return  # another instance owns the timer now
+                if not self.lease.held:
+                    return  # the lease was lost: another instance may own the timer now
             self._fire(past_due=False, scheduled=due)
             last = due
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -103,8 +104,13 @@ def test_each_blob_version_is_processed_once_and_failures_go_to_poison(
     drops.upload_blob("a/first.txt", b"two", overwrite=True)  # a new version (ETag) triggers again
     eventually(lambda: [r for r in records(storage, "blob") if r["content"] == "two"])
     drops.upload_blob("bad.txt", b"fail", overwrite=True)
-    poison = storage.queue(layout.BLOB_POISON_QUEUE)
-    eventually(lambda: list(poison.peek_messages()))
+    poison = storage.queue(layout.BLOB_POISON_QUEUE)  # shared by every test on this storage account
+
+    def poisoned() -> list[dict[str, Any]]:
+        documents = [json.loads(base64.b64decode(m.content)) for m in poison.peek_messages(max_messages=32)]
+        return [d for d in documents if d["ContainerName"] == "drops"]
+
+    assert [d["BlobName"] for d in eventually(poisoned)] == ["bad.txt"]
     assert len([r for r in records(storage, "blob") if r["name"] == "drops/bad.txt"]) == 2  # poisonBlobThreshold
     receipts = storage.list_names(layout.HOSTS_CONTAINER, "blobreceipts/")
     assert len([name for name in receipts if name.endswith("/drops/a/first.txt")]) == 2

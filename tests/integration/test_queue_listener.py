@@ -1,4 +1,4 @@
-"""The queue listener in process against a real Azurite: renewal keeps a long message from a second consumer."""
+"""The queue listener in process against a real Azurite: success, poison, decoding, renewal, back-off."""
 
 from __future__ import annotations
 
@@ -11,7 +11,71 @@ import azure.functions as func
 
 from fninfer.host.options import QueueOptions
 from fninfer.host.queues import Backoff, QueueListener
+from shared import layout
 from shared.storage import Storage
+
+FAST = QueueOptions(batch_size=4, new_batch_threshold=2, max_polling_interval=0.2, max_dequeue_count=3)
+
+
+def drain(listener: QueueListener, seconds: float) -> None:
+    """Run the listener for a while on this thread."""
+    stop = threading.Event()
+    threading.Timer(seconds, stop.set).start()
+    listener.run(stop)
+
+
+def encoded(body: bytes) -> str:
+    return base64.b64encode(body).decode()
+
+
+def test_a_message_runs_once_with_its_metadata_and_is_deleted(storage: Storage, unique: str) -> None:
+    queue_name = f"ok-{unique}"
+    storage.queue(queue_name).send_message(encoded(b"hello"))
+    seen: list[func.QueueMessage] = []
+    listener = QueueListener("q", storage, queue_name, seen.append, FAST, layout.poison_queue(queue_name))
+    drain(listener, 1.0)
+    [message] = seen
+    assert (message.get_body(), message.dequeue_count) == (b"hello", 1)
+    assert message.id and message.pop_receipt and message.insertion_time and message.expiration_time
+    assert list(storage.queue(queue_name).peek_messages()) == []
+
+
+def test_a_failing_message_is_tried_max_dequeue_count_times_then_poisoned(storage: Storage, unique: str) -> None:
+    queue_name = f"fail-{unique}"
+    storage.queue(queue_name).send_message(encoded(b"boom"))
+    attempts: list[int] = []
+
+    def fail(message: func.QueueMessage) -> None:
+        attempts.append(message.dequeue_count)
+        raise RuntimeError("always fails")
+
+    drain(QueueListener("q", storage, queue_name, fail, FAST, layout.poison_queue(queue_name)), 2.0)
+    assert attempts == [1, 2, 3]  # visibilityTimeout 0: retried at once, exactly maxDequeueCount times
+    poisoned = list(storage.queue(f"{queue_name}-poison").peek_messages())
+    assert [m.content for m in poisoned] == [encoded(b"boom")]  # copied still encoded
+    assert list(storage.queue(queue_name).peek_messages()) == []
+
+
+def test_undecodable_and_over_counted_messages_go_to_poison_without_running(storage: Storage, unique: str) -> None:
+    queue_name = f"bad-{unique}"
+    queue = storage.queue(queue_name)
+    # A message already delivered more than maxDequeueCount times (by hosts that died mid-run).
+    queue.send_message(encoded(b"tired"))
+    for _ in range(FAST.max_dequeue_count + 1):
+        [message] = queue.receive_messages(visibility_timeout=30)
+        queue.update_message(message, visibility_timeout=0)
+    queue.send_message("not base64 !!")
+    ran: list[func.QueueMessage] = []
+    drain(QueueListener("q", storage, queue_name, ran.append, FAST, layout.poison_queue(queue_name)), 1.0)
+    assert ran == []
+    poisoned = sorted(m.content for m in storage.queue(f"{queue_name}-poison").peek_messages(max_messages=5))
+    assert poisoned == sorted(["not base64 !!", encoded(b"tired")])
+
+
+def test_a_missing_queue_is_polled_not_created(storage: Storage, unique: str) -> None:
+    queue_name = f"absent-{unique}"
+    drain(QueueListener("q", storage, queue_name, lambda message: None, FAST, None), 0.5)
+    assert queue_name not in [queue.name for queue in storage.queues.list_queues(name_starts_with=queue_name)]
 
 
 def test_a_long_invocation_keeps_its_message_invisible(storage: Storage, unique: str) -> None:

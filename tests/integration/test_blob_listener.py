@@ -1,0 +1,129 @@
+"""The blob trigger in process on a real Azurite: scanner, receipts and executor as `build_listeners` wires them."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import azure.functions as func
+import pytest
+
+from fninfer.host.azurite import Azurite
+from fninfer.host.blobs import BlobPattern
+from fninfer.host.indexing import IndexedFunction
+from fninfer.host.invoker import Invoker
+from fninfer.host.listeners import build_listeners
+from fninfer.host.options import BlobOptions, HostOptions, QueueOptions
+from shared import layout
+from shared.storage import Storage
+
+OPTIONS = HostOptions(
+    queues=QueueOptions(max_polling_interval=0.2),
+    blobs=BlobOptions(poison_blob_threshold=2),
+    listener_lock_period=15,
+    listener_lock_recovery_polling_interval=0.5,
+    blob_scan_interval=0.3,
+)
+#: What the function saw: name, length, content, metadata.
+Received = tuple[str | None, int | None, bytes, dict[str, Any] | None]
+
+
+@pytest.fixture
+def invoker() -> Iterator[Invoker]:
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    invoker = Invoker(loop, ".", function_timeout=30, on_timeout=lambda: None)
+    yield invoker
+    invoker.shutdown()
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join()
+    loop.close()
+
+
+def eventually(check: Callable[[], Any], timeout: float = 15.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(0.1)
+    return result
+
+
+@pytest.fixture
+def blob_host(
+    azurite: Azurite, storage: Storage, invoker: Invoker, unique: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[str, list[Received]]]:
+    """A blob-triggered function on container `drops-<unique>` with its listeners running; yields what it got."""
+    monkeypatch.setenv("AzureWebJobsStorage", azurite.connection_string)
+    container = f"drops-{unique}"
+    storage.container(container)
+    received: list[Received] = []
+
+    def dropped(blob: func.InputStream) -> None:
+        content = blob.read()
+        received.append((blob.name, blob.length, content, blob.metadata))
+        if content.startswith(b"fail"):
+            raise RuntimeError("asked to fail")
+
+    trigger = {"type": "blobTrigger", "name": "blob", "path": f"{container}/{{name}}"}
+    function = IndexedFunction(name="dropped", trigger=trigger, bindings=(trigger,), callable=dropped)
+    listeners = build_listeners([function], f"host-{unique}", OPTIONS, invoker)
+    stop = threading.Event()
+    threads = [threading.Thread(target=listener.run, args=(stop,)) for listener in listeners]
+    for thread in threads:
+        thread.start()
+    yield container, received
+    stop.set()
+    for thread in threads:
+        thread.join()
+
+
+def test_each_blob_version_runs_once_and_a_rewrite_runs_again(
+    storage: Storage, blob_host: tuple[str, list[Received]], unique: str
+) -> None:
+    container, received = blob_host
+    storage.container(container).upload_blob("a/first.txt", b"one", metadata={"k": "v"})
+    assert eventually(lambda: received) == [(f"{container}/a/first.txt", 3, b"one", {"k": "v"})]
+    time.sleep(1.5)  # several more scans: the same version must not run again
+    assert len(received) == 1
+    storage.container(container).upload_blob("a/first.txt", b"two", overwrite=True)  # a new ETag
+    eventually(lambda: len(received) == 2)
+    assert received[1][2] == b"two"
+    receipts = storage.list_names(layout.HOSTS_CONTAINER, f"blobreceipts/host-{unique}/Host.Functions.dropped/")
+    assert len(receipts) == 2 and all(name.endswith(f"/{container}/a/first.txt") for name in receipts)
+
+
+def test_a_failing_blob_goes_to_the_poison_queue_after_the_threshold(
+    storage: Storage, blob_host: tuple[str, list[Received]]
+) -> None:
+    container, received = blob_host
+    storage.container(container).upload_blob("bad.txt", b"fail")
+    poison = storage.queue(layout.BLOB_POISON_QUEUE)
+
+    def poisoned() -> list[dict[str, Any]]:
+        documents = [json.loads(base64.b64decode(m.content)) for m in poison.peek_messages(max_messages=32)]
+        return [d for d in documents if d["ContainerName"] == container]
+
+    [message] = eventually(poisoned)
+    assert message["BlobName"] == "bad.txt" and message["FunctionId"] == "Host.Functions.dropped"
+    assert len(received) == 2  # poisonBlobThreshold attempts
+
+
+@pytest.mark.parametrize(
+    ("path", "blob", "captured"),
+    [
+        ("c/{name}", "a/b.txt", {"name": "a/b.txt"}),
+        ("c/{name}.{ext}", "a.b.txt", {"name": "a.b", "ext": "txt"}),
+        ("c/in/{name}", "out/x", None),
+        ("c/{{literal}}/{name}", "{literal}/x", {"name": "x"}),
+    ],
+)
+def test_path_patterns_are_greedy_and_anchored(path: str, blob: str, captured: dict[str, str] | None) -> None:
+    match = BlobPattern.parse(path).regex.fullmatch(blob)
+    assert (match.groupdict() if match else None) == captured

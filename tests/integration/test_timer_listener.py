@@ -1,0 +1,166 @@
+"""The timer listener in process against a real Azurite: past-due catch-up, overruns, runOnStartup, one firing.
+
+Schedules run on an injected clock (the wait advances it), so minutes of schedule take milliseconds; the status blob,
+the singleton lease and the invoker are real.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import azure.functions as func
+import pytest
+
+from fninfer.host.indexing import IndexedFunction
+from fninfer.host.invoker import Invoker
+from fninfer.host.timers import TimerListener
+from shared import layout
+from shared.storage import Storage
+
+T0 = datetime(2026, 11, 22, 9, 0, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def invoker() -> Iterator[Invoker]:
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    invoker = Invoker(loop, ".", function_timeout=30, on_timeout=lambda: None)
+    yield invoker
+    invoker.shutdown()
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join()
+    loop.close()
+
+
+@pytest.fixture(autouse=True)
+def _utc(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEBSITE_TIME_ZONE", "UTC")
+
+
+class FakeClock:
+    """`now` and `wait` for a TimerListener: waiting moves time forward; past `end` the listener is stopped."""
+
+    def __init__(self, start: datetime, end: datetime) -> None:
+        self.current, self.end = start, end
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, seconds: float) -> None:
+        self.current += timedelta(seconds=seconds)
+
+    def wait(self, stop: threading.Event, seconds: float) -> bool:
+        self.advance(seconds)
+        if self.current >= self.end:
+            stop.set()
+        return stop.is_set()
+
+
+def recording(calls: list[func.TimerRequest]) -> Callable[[func.TimerRequest], None]:
+    def handle(timer: func.TimerRequest) -> None:
+        calls.append(timer)
+
+    return handle
+
+
+def timer_function(
+    name: str, schedule: str, handler: Callable[[func.TimerRequest], None], **extra: Any
+) -> IndexedFunction:
+    trigger = {"type": "timerTrigger", "name": "timer", "schedule": schedule, **extra}
+    return IndexedFunction(name=name, trigger=trigger, bindings=(trigger,), callable=handler)
+
+
+def test_missed_occurrences_run_once_with_past_due_then_the_schedule_resumes(
+    storage: Storage, invoker: Invoker, unique: str
+) -> None:
+    calls: list[func.TimerRequest] = []
+    function = timer_function("every5", "0 */5 * * * *", recording(calls))
+    # The last run was an hour ago: twelve occurrences were missed.
+    last = datetime(2026, 11, 22, 8, 0, 0, tzinfo=UTC)
+    status = {
+        "Last": last.isoformat(),
+        "Next": (last + timedelta(minutes=5)).isoformat(),
+        "LastUpdated": last.isoformat(),
+    }
+    storage.put_json(layout.HOSTS_CONTAINER, layout.timer_status(unique, "every5"), status)
+    clock = FakeClock(T0, end=T0 + timedelta(minutes=12))
+    TimerListener(function, storage, unique, invoker, lock_period=15, now=clock.now, wait=clock.wait).run(
+        threading.Event()
+    )
+    assert [call.past_due for call in calls] == [True, False, False]  # catch-up once, then 09:05 and 09:10
+    assert calls[1].schedule_status["Next"] == "2026-11-22T09:05:00+00:00"
+    written, _ = storage.read_json(layout.HOSTS_CONTAINER, layout.timer_status(unique, "every5"))
+    assert written["Last"] == "2026-11-22T09:10:00+00:00" and written["Next"] == "2026-11-22T09:15:00+00:00"
+
+
+def test_an_overrun_fires_once_at_once_not_once_per_missed_slot(
+    storage: Storage, invoker: Invoker, unique: str
+) -> None:
+    clock = FakeClock(T0, end=T0 + timedelta(minutes=24))
+    fired: list[datetime] = []
+
+    def slow(timer: func.TimerRequest) -> None:
+        fired.append(clock.now())
+        if len(fired) == 1:
+            clock.advance(12 * 60)  # overruns the next two slots
+
+    function = timer_function("slow", "0 */5 * * * *", slow)
+    TimerListener(function, storage, unique, invoker, lock_period=15, now=clock.now, wait=clock.wait).run(
+        threading.Event()
+    )
+    minutes = [moment.strftime("%H:%M:%S") for moment in fired]
+    assert minutes == ["09:05:00", "09:17:00", "09:20:00"]
+
+
+def test_run_on_startup_fires_at_once(storage: Storage, invoker: Invoker, unique: str) -> None:
+    calls: list[func.TimerRequest] = []
+    function = timer_function("yearly", "0 0 0 1 1 *", recording(calls), runOnStartup=True)
+    clock = FakeClock(T0, end=T0 + timedelta(hours=1))
+    TimerListener(function, storage, unique, invoker, lock_period=15, now=clock.now, wait=clock.wait).run(
+        threading.Event()
+    )
+    assert len(calls) == 1 and calls[0].past_due is False
+
+
+def test_two_listeners_with_one_host_id_fire_each_occurrence_once(
+    storage: Storage, invoker: Invoker, unique: str
+) -> None:
+    fired: list[tuple[str, int]] = []
+
+    def recorder(instance: str) -> Callable[[func.TimerRequest], None]:
+        def handle(timer: func.TimerRequest) -> None:
+            fired.append((instance, int(time.time())))
+
+        return handle
+
+    # Two host instances on one storage account: same host ID and function name, so the same lease.
+    listeners = [
+        TimerListener(
+            timer_function("everysecond", "* * * * * *", recorder(instance)),
+            storage,
+            unique,
+            invoker,
+            lock_period=15,
+            recovery_interval=0.2,
+            holder=instance,
+        )
+        for instance in ("a", "b")
+    ]
+    stop = threading.Event()
+    threads = [threading.Thread(target=listener.run, args=(stop,)) for listener in listeners]
+    for thread in threads:
+        thread.start()
+    time.sleep(4)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    assert len(fired) >= 3
+    assert len({instance for instance, _ in fired}) == 1  # only the lease holder fires
+    seconds = [second for _, second in fired]
+    assert len(seconds) == len(set(seconds))  # and each occurrence once
