@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +11,7 @@ import pytest
 
 from fninfer._workspace import Workspace
 from fninfer.host.azurite import Azurite
+from fninfer.host.invoker import Invoker
 from tests.hosting import RunningHost, run_host
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,3 +30,17 @@ def app_host(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iter
 def ws(app_host: RunningHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
     monkeypatch.setenv("FNINFER_MODEL_CACHE", str(tmp_path / "model-cache"))
     return Workspace.from_config(app_host.config_path)
+
+
+@pytest.fixture
+def invoker() -> Iterator[Invoker]:
+    """An Invoker on its own event loop thread, for running listeners in process."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    invoker = Invoker(loop, ".", function_timeout=30, on_timeout=lambda: None)
+    yield invoker
+    invoker.shutdown()
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join()
+    loop.close()

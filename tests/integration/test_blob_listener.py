@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import azure.functions as func
@@ -21,6 +20,7 @@ from fninfer.host.listeners import build_listeners
 from fninfer.host.options import BlobOptions, HostOptions, QueueOptions
 from shared import layout
 from shared.storage import Storage
+from tests.hosting import eventually
 
 OPTIONS = HostOptions(
     queues=QueueOptions(max_polling_interval=0.2),
@@ -31,28 +31,6 @@ OPTIONS = HostOptions(
 )
 #: What the function saw: name, length, content, metadata.
 Received = tuple[str | None, int | None, bytes, dict[str, Any] | None]
-
-
-@pytest.fixture
-def invoker() -> Iterator[Invoker]:
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    invoker = Invoker(loop, ".", function_timeout=30, on_timeout=lambda: None)
-    yield invoker
-    invoker.shutdown()
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join()
-    loop.close()
-
-
-def eventually(check: Callable[[], Any], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(0.1)
-    return result
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from fninfer.host.ncrontab import parse_schedule
 from fninfer.host.options import compute_host_id
 from shared import layout
 from shared.storage import Storage
-from tests.hosting import RunningHost, run_host
+from tests.hosting import RunningHost, eventually, run_host
 
 APP = Path(__file__).resolve().parents[1] / "apps" / "triggers"
 RECORDS = "trigger-records"
@@ -25,17 +25,6 @@ RECORDS = "trigger-records"
 
 def records(storage: Storage, kind: str) -> list[dict[str, Any]]:
     return [storage.read_json(RECORDS, name)[0] for name in storage.list_names(RECORDS, f"{kind}/")]
-
-
-def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s (last: {result!r})")
-        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,9 @@ the singleton lease and the invoker are real.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,19 +22,6 @@ from shared import layout
 from shared.storage import Storage
 
 T0 = datetime(2026, 11, 22, 9, 0, 30, tzinfo=UTC)
-
-
-@pytest.fixture
-def invoker() -> Iterator[Invoker]:
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    invoker = Invoker(loop, ".", function_timeout=30, on_timeout=lambda: None)
-    yield invoker
-    invoker.shutdown()
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join()
-    loop.close()
 
 
 @pytest.fixture(autouse=True)
