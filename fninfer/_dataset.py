@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fninfer._datastore import Datastore
+from shared import layout
 from shared.datasets import literal_prefix, resolve_files
 from shared.errors import InvalidInput
 from shared.storage import storage_errors
@@ -60,6 +61,7 @@ class FileDataset:
         tags: dict[str, str] | None = None,
         create_new_version: bool = False,
     ) -> FileDataset:
+        layout.validate_name("dataset", name)  # names are URL segments
         body = {
             "paths": self._paths,
             "description": description,
@@ -128,5 +130,6 @@ class Dataset:
 
     @staticmethod
     def get_by_name(workspace: Workspace, name: str, version: int | str = "latest") -> FileDataset:
+        layout.validate_name("dataset", name)  # a '/' would otherwise read as a version segment of the URL
         path = f"datasets/{name}" if version == "latest" else f"datasets/{name}/{int(version)}"
         return FileDataset._from_record(workspace, workspace.client.request("GET", path))

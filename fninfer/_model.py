@@ -2,25 +2,71 @@
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import hashlib
 import json
 import os
 import shutil
 import uuid
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
+
+from azure.storage.blob import BlobBlock, ContainerClient
 
 from fninfer._progress import Progress
 from fninfer._workspace import Workspace
 from shared import layout
-from shared.errors import Conflict, InvalidInput
-from shared.hashing import sha256_file
-from shared.model_cache import cached_model_path, download_verified
+from shared.errors import Conflict, FninferError, InvalidInput
+from shared.hashing import CHUNK_SIZE
+from shared.model_cache import cached_model_path, download_verified, preplaced_model_path
 from shared.models import get_model
-from shared.settings import STORAGE_CONNECTION, get_setting
+from shared.settings import storage_connection
 from shared.storage import Storage, app_storage, storage_errors
 
 #: Uploads smaller than this finish too fast for a progress bar to help.
 PROGRESS_THRESHOLD = 8 * 1024 * 1024
+#: Blocks staged at once per file; also bounds the memory an upload holds (this many blocks of CHUNK_SIZE, twice).
+UPLOAD_CONCURRENCY = 4
+
+
+def _upload_file(
+    container: ContainerClient, blob_name: str, path: Path, progress: Progress, offset: int
+) -> tuple[str, int]:
+    """Upload `path` as `blob_name` in blocks of CHUNK_SIZE, reading it once: each block feeds the sha256 as it is
+    read, then is staged in parallel; the block list is committed last. Returns the hex sha256 and the size read."""
+    blob = container.get_blob_client(blob_name)
+    digest = hashlib.sha256()
+    block_ids: list[str] = []
+    in_flight: dict[Future[Any], int] = {}
+    staged = offset
+
+    def settle(futures: set[Future[Any]]) -> None:
+        nonlocal staged
+        for future in futures:
+            future.result()  # a failed block fails the upload
+            staged += in_flight.pop(future)
+        progress.update(staged)
+
+    with path.open("rb") as handle, ThreadPoolExecutor(UPLOAD_CONCURRENCY) as pool:
+        for chunk in iter(lambda: handle.read(CHUNK_SIZE), b""):
+            digest.update(chunk)
+            block_id = base64.b64encode(f"{len(block_ids):010d}".encode()).decode()
+            block_ids.append(block_id)
+            in_flight[pool.submit(blob.stage_block, block_id, chunk, length=len(chunk))] = len(chunk)
+            if len(in_flight) >= 2 * UPLOAD_CONCURRENCY:
+                settle(wait(in_flight, return_when=FIRST_COMPLETED).done)
+        settle(set(in_flight))
+    blob.commit_block_list([BlobBlock(block_id=block_id) for block_id in block_ids])
+    return digest.hexdigest(), staged - offset
+
+
+def _delete_staged(container: ContainerClient, prefix: str) -> None:
+    """Best-effort removal of an upload the app refused: its content would otherwise linger unreferenced."""
+    with contextlib.suppress(Exception):
+        for blob in container.list_blobs(name_starts_with=prefix):
+            container.delete_blob(blob.name)
 
 
 def _local_files(model_path: Path) -> tuple[list[tuple[str, Path]], bool]:
@@ -45,6 +91,7 @@ class Model:
             version = int(raw_version) if raw_version else None
         if not name:
             raise InvalidInput("Model needs a name (or an id 'name:version')", field="name")
+        layout.validate_name("model", name)  # a '/' would otherwise read as a version segment of the URL
         path = f"models/{name}" + (f"/{int(version)}" if version is not None else "")
         self._load(workspace, workspace.client.request("GET", path))
 
@@ -87,28 +134,28 @@ class Model:
         total = sum(path.stat().st_size for _, path in files)
         progress = Progress(f"Uploading {model_name}", total, enabled=total >= PROGRESS_THRESHOLD)
         manifest, done = [], 0
-        for relative, path in files:
-            digest, size = sha256_file(path)
-            with path.open("rb") as handle, storage_errors(f"upload of {relative!r}"):
-                # Blocks of 4 MiB straight to storage: the app never sees the bytes.
-                container.upload_blob(
-                    prefix + relative, handle, length=size, max_concurrency=4, progress_hook=progress.hook(done)
-                )
-            done += size
-            manifest.append({"path": relative, "size": size, "sha256": digest})
-        progress.update(total, force=True)
-        record = workspace.client.request(
-            "POST",
-            f"models/{model_name}",
-            json={
-                "upload_id": upload_id,
-                "files": manifest,
-                "single_file": single_file,
-                "description": description,
-                "tags": tags or {},
-                "properties": properties or {},
-            },
-        )
+        try:
+            for relative, path in files:
+                with storage_errors(f"upload of {relative!r}"):
+                    digest, size = _upload_file(container, prefix + relative, path, progress, done)
+                done += size
+                manifest.append({"path": relative, "size": size, "sha256": digest})
+            progress.update(total, force=True)
+            record = workspace.client.request(
+                "POST",
+                f"models/{model_name}",
+                json={
+                    "upload_id": upload_id,
+                    "files": manifest,
+                    "single_file": single_file,
+                    "description": description,
+                    "tags": tags or {},
+                    "properties": properties or {},
+                },
+            )
+        except FninferError:
+            _delete_staged(container, prefix)
+            raise
         return Model._from_record(workspace, record)
 
     @staticmethod
@@ -164,15 +211,23 @@ class Model:
     def get_model_path(model_name: str, version: int | None = None, _workspace: Workspace | None = None) -> str:
         """The local path of a registered model, for entry scripts: the file of a one-file model, else its folder.
 
-        Inside the app the registry is read from the app's own storage (AzureWebJobsStorage); elsewhere from the
-        workspace config. The content is downloaded once into the model cache and verified against the sha256
+        A model placed beside the code under `AZUREML_MODEL_DIR` (a packaged app) is used as it is. Otherwise the
+        registry is read from the app's own storage (AzureWebJobsStorage) inside the app, or from the workspace
+        config elsewhere; the content is downloaded once into the model cache and verified against the sha256
         recorded at registration: a blob changed since is refused with IntegrityError.
         """
-        storage: Storage
-        if _workspace is not None:
-            storage = _workspace.storage
-        elif get_setting(STORAGE_CONNECTION) is not None:
-            storage = app_storage()
-        else:
-            storage = Workspace.from_config().storage
+        if _workspace is None:
+            placed = preplaced_model_path(model_name, version)
+            if placed is not None:
+                return str(placed)
+        storage = _workspace.storage if _workspace is not None else _registry_storage()
         return str(cached_model_path(storage, get_model(storage, model_name, version)))
+
+
+def _registry_storage() -> Storage:
+    """The app's storage when running as (or beside) the app, else the one the workspace config names."""
+    try:
+        storage_connection()
+    except InvalidInput:  # no AzureWebJobsStorage setting in any form: a client, not the app
+        return Workspace.from_config().storage
+    return app_storage()

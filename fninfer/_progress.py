@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
 
 
 class Progress:
@@ -29,7 +28,3 @@ class Progress:
         if current >= self.total:
             sys.stderr.write("\n")
         sys.stderr.flush()
-
-    def hook(self, offset: int = 0) -> Callable[[int, int | None], None]:
-        """A `progress_hook` for one blob transfer that starts at `offset` bytes of the whole."""
-        return lambda current, _total: self.update(offset + current)

@@ -46,7 +46,7 @@ def literal_prefix(pattern: str) -> str:
     return pattern[:cut]
 
 
-def _parse_paths(paths: object) -> list[dict[str, str]]:
+def parse_paths(paths: object) -> list[dict[str, str]]:
     if not isinstance(paths, list) or not paths:
         raise InvalidInput("'paths' must be a non-empty list of {datastore, path}", field="paths")
     parsed = []
@@ -85,7 +85,9 @@ def register_dataset(storage: Storage, name: str, request: dict[str, Any]) -> Re
     """Register a definition as Azure ML does: the same definition again returns the existing version; a different
     one needs `create_new_version`, else it is a Conflict."""
     layout.validate_name("dataset", name)
-    paths = _parse_paths(request.get("paths"))
+    paths = parse_paths(request.get("paths"))
+    for item in paths:
+        get_datastore(storage, item["datastore"])  # NotFound names the datastores that exist
     description, tags = request.get("description"), request.get("tags") or {}
     if description is not None and not isinstance(description, str):
         raise InvalidInput("'description' must be a string", field="description")

@@ -3,10 +3,16 @@
 `Model.get_model_path` lands here. The cache folder for `name:version` appears only complete and verified: files are
 downloaded into a temporary sibling, each checked against the sha256 in the registry record, and the folder is
 renamed into place. A blob changed after registration fails the check, and the model is refused.
+
+A cached version is `<root>/<name>/<version>/` holding the model's files and `.fninfer-model.json` (its registry
+record, written last, so its presence means "complete and verified"). A packaged app can carry such a root beside
+its code and point `AZUREML_MODEL_DIR` at it (Azure ML's variable for where deployed models are); `get_model_path`
+then uses it without reaching storage. Building that root is `cached_model_path(storage, record, root)`.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -14,13 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from shared import layout
-from shared.errors import IntegrityError
+from shared.errors import IntegrityError, InvalidInput
 from shared.hashing import sha256_chunks
 from shared.models import content_blob
 from shared.settings import MODEL_CACHE_DIR, get_setting
 from shared.storage import Storage, storage_errors
 
-VERIFIED_MARKER = ".fninfer-verified"
+#: The registry record of a complete, verified cached version (see the module docstring).
+RECORD_FILE = ".fninfer-model.json"
+#: Azure ML's setting for the folder of models placed beside the entry script.
+MODEL_DIR_SETTING = "AZUREML_MODEL_DIR"
 
 
 def cache_root() -> Path:
@@ -62,24 +71,51 @@ def download_verified(storage: Storage, record: dict[str, Any], target: Path) ->
             )
 
 
+def _verified_record(folder: Path) -> dict[str, Any] | None:
+    """The record a cached version was verified against, or None when the folder is absent or incomplete."""
+    try:
+        record = json.loads((folder / RECORD_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and "sha256" in record else None
+
+
 def cached_model_path(storage: Storage, record: dict[str, Any], root: Path | None = None) -> Path:
     """The verified local path of a model version, downloading it on first use."""
     folder = (root or cache_root()) / record["name"] / str(record["version"])
-    marker = folder / VERIFIED_MARKER
-    if marker.is_file() and marker.read_text() == record["sha256"]:
+    cached = _verified_record(folder)
+    if cached is not None and cached["sha256"] == record["sha256"]:
         return model_path(record, folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{record['version']}-", dir=folder.parent))
     try:
         download_verified(storage, record, staging)
-        (staging / VERIFIED_MARKER).write_text(record["sha256"])
+        (staging / RECORD_FILE).write_text(json.dumps(record))
         if folder.exists():  # an older or partial copy (another process may have just finished: same content)
             shutil.rmtree(folder, ignore_errors=True)
         try:
             os.replace(staging, folder)
         except OSError:
-            if not (marker.is_file() and marker.read_text() == record["sha256"]):
+            finished = _verified_record(folder)
+            if finished is None or finished["sha256"] != record["sha256"]:
                 raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return model_path(record, folder)
+
+
+def preplaced_model_path(name: str, version: int | None = None) -> Path | None:
+    """The path of `name` (at `version`, else its highest) under AZUREML_MODEL_DIR, or None when it is not there."""
+    configured = get_setting(MODEL_DIR_SETTING)
+    if not configured:
+        return None
+    layout.validate_name("model", name)
+    model_folder = Path(configured) / name
+    versions = sorted(int(p.name) for p in model_folder.glob("*") if p.name.isdigit()) if model_folder.is_dir() else []
+    wanted = version if version is not None else (versions[-1] if versions else None)
+    if wanted is None or wanted not in versions:
+        return None
+    record = _verified_record(model_folder / str(wanted))
+    if record is None:
+        raise InvalidInput(f"{model_folder / str(wanted)} under {MODEL_DIR_SETTING} has no {RECORD_FILE}")
+    return model_path(record, model_folder / str(wanted))

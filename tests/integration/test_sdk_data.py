@@ -71,3 +71,25 @@ def test_dataset_bad_inputs(ws: Workspace, unique: str) -> None:
         Dataset.get_by_name(ws, f"nosuch-{unique}")
     with pytest.raises(NotFound):
         ws.datasets(f"nosuch-{unique}")
+    with pytest.raises(InvalidInput, match="not valid"):
+        Dataset.get_by_name(ws, f"x-{unique}/1")
+
+
+def test_a_dataset_of_several_patterns_lists_paths_from_their_common_folder(
+    ws: Workspace, tmp_path: Path, unique: str
+) -> None:
+    default_ds = ws.get_default_datastore()
+    write_csvs(tmp_path / "src" / "2024", 2)
+    write_csvs(tmp_path / "src" / "2025" / "jan", 1)
+    default_ds.upload(src_dir=str(tmp_path / "src"), target_path=unique, show_progress=False)
+    dataset = Dataset.File.from_files(
+        path=[(default_ds, f"{unique}/2024/?.csv"), (default_ds, f"{unique}/2025/**/*.csv")]
+    )
+    assert dataset.to_path() == ["/2024/1.csv", "/2024/2.csv", "/2025/jan/1.csv"]
+    registered = dataset.register(ws, f"years-{unique}", tags={"span": "2y"})
+    assert Dataset.get_by_name(ws, f"years-{unique}").to_path() == dataset.to_path()
+    local = sorted(Path(p).relative_to(tmp_path / "out").as_posix() for p in registered.download(tmp_path / "out"))
+    assert local == ["2024/1.csv", "2024/2.csv", "2025/jan/1.csv"]
+    with pytest.raises(InvalidInput, match="overwrite=True"):
+        registered.download(tmp_path / "out")
+    assert len(registered.download(tmp_path / "out", overwrite=True)) == 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -12,8 +13,11 @@ from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
 from fninfer.core import Model, Workspace
+from fninfer.host.azurite import Azurite
 from shared import layout
 from shared.errors import Conflict, IntegrityError, InvalidInput, NotFound
+from shared.hashing import CHUNK_SIZE, combined_sha256, sha256_file
+from shared.model_cache import cached_model_path
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +49,16 @@ def test_a_folder_model_downloads_and_loads_as_a_folder(ws: Workspace, tmp_path:
     (folder / "sub").mkdir(parents=True)
     (folder / "weights.bin").write_bytes(b"\x00\x01" * 1000)
     (folder / "sub" / "config.json").write_text('{"a": 1}')
+    (folder / "empty.txt").write_bytes(b"")
+    large = os.urandom(2 * CHUNK_SIZE + 123)  # three blocks, the last one short
+    (folder / "large.bin").write_bytes(large)
     model = Model.register(ws, model_path=folder, model_name=f"folder_{unique}", tags={"kind": "bundle"})
+    assert model.sha256 == combined_sha256(
+        (p.relative_to(folder).as_posix(), sha256_file(p)[0]) for p in folder.rglob("*") if p.is_file()
+    )
     cached = Path(Model.get_model_path(f"folder_{unique}", _workspace=ws))
     assert (cached / "sub" / "config.json").read_text() == '{"a": 1}'
+    assert (cached / "large.bin").read_bytes() == large and (cached / "empty.txt").read_bytes() == b""
     downloaded = Path(model.download(tmp_path / "out"))
     assert (downloaded / "weights.bin").read_bytes() == b"\x00\x01" * 1000
     with pytest.raises(Conflict, match="exist_ok"):
@@ -91,6 +102,8 @@ def test_unknown_models_and_versions_name_what_exists(ws: Workspace, model_file:
     Model.register(ws, model_path=model_file, model_name=f"known_{unique}")
     with pytest.raises(NotFound, match=r"has no version 7; versions: \[1\]"):
         Model(ws, f"known_{unique}", version=7)
+    with pytest.raises(InvalidInput, match="not valid"):
+        Model(ws, f"known_{unique}/1")  # never model known_…:1 through the URL
 
 
 def test_delete_removes_the_version_and_its_content(ws: Workspace, model_file: Path, unique: str) -> None:
@@ -110,3 +123,41 @@ def test_bad_model_paths_and_names(ws: Workspace, tmp_path: Path) -> None:
         Model.register(ws, model_path=tmp_path / "empty", model_name="m")
     with pytest.raises(InvalidInput, match="not valid"):
         Model.register(ws, model_path=tmp_path, model_name="../escape")
+
+
+def test_a_refused_registration_removes_its_upload(ws: Workspace, model_file: Path, unique: str) -> None:
+    name = f"refused_{unique}"
+    with pytest.raises(InvalidInput, match="'tags' must be an object of string values"):
+        Model.register(ws, model_path=model_file, model_name=name, tags={"epochs": 3})  # type: ignore[dict-item]
+    with pytest.raises(NotFound):
+        Model(ws, name)
+    assert ws.storage.list_names(layout.MODELS_CONTAINER, f"{name}/") == []
+
+
+def test_models_placed_under_azureml_model_dir_need_no_storage(
+    ws: Workspace, model_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, unique: str
+) -> None:
+    name = f"packaged_{unique}"
+    model = Model.register(ws, model_path=model_file, model_name=name)
+    placed = tmp_path / "azureml-models"
+    cached_model_path(ws.storage, model._record, root=placed)  # what packaging an app with its models does
+    model.delete()  # from here on only the placed copy exists
+    monkeypatch.setenv("AZUREML_MODEL_DIR", str(placed))
+    monkeypatch.chdir(tmp_path)  # no workspace config and no app storage either
+    path = Model.get_model_path(name)
+    assert path == str(placed / name / "1" / "model.pkl")
+    assert joblib.load(path).predict(np.array([[6.7, 3.0, 5.2, 2.3]])).tolist() == [2]
+    assert Model.get_model_path(name, version=1) == path
+
+
+def test_inside_the_app_the_registry_is_the_apps_own_storage(
+    ws: Workspace, azurite: Azurite, model_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, unique: str
+) -> None:
+    name = f"in_app_{unique}"
+    Model.register(ws, model_path=model_file, model_name=name)
+    monkeypatch.chdir(tmp_path)  # no workspace config: only the app settings an entry script sees
+    with pytest.raises(InvalidInput, match="no workspace config"):
+        Model.get_model_path(name)
+    monkeypatch.setenv("AzureWebJobsStorage", azurite.connection_string)
+    path = Model.get_model_path(name)
+    assert Path(path).name == "model.pkl" and Path(path).is_relative_to(tmp_path / "model-cache")

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import re
 
-from function_app import app
 from shared.openapi import openapi_document
+from tests.declared import http_triggers
 
 
 def registered_operations() -> set[tuple[str, str]]:
     operations = set()
-    for function in app.get_functions():
-        trigger = function.get_trigger()
-        if trigger.get_binding_name() != "httpTrigger":
-            continue
+    for _, trigger in http_triggers():
         segments = []
         for segment in trigger.route.strip("/").split("/"):
             optional = re.fullmatch(r"\{([A-Za-z_]\w*)(?::[^}]*)?\?\}", segment)

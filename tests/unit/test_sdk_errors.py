@@ -1,0 +1,101 @@
+"""Errors cross HTTP intact: the app renders each domain error in one place, the SDK rebuilds the same class."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import azure.functions as func
+import httpx
+import pytest
+
+from fninfer._client import AppClient
+from fninfer._config import WorkspaceConfig
+from functions._http import json_endpoint
+from shared import errors
+from shared.errors import FninferError, NotFound, error_from_body
+
+ALL_ERRORS = [
+    errors.FninferError,
+    errors.InvalidInput,
+    errors.PayloadTooLarge,
+    errors.Unauthorized,
+    errors.Forbidden,
+    errors.NotFound,
+    errors.Conflict,
+    errors.ConcurrencyConflict,
+    errors.IntegrityError,
+    errors.StorageUnavailable,
+]
+
+
+def request() -> func.HttpRequest:
+    return func.HttpRequest("GET", "http://localhost/api/x", body=b"")
+
+
+@pytest.mark.parametrize("cls", ALL_ERRORS)
+def test_each_domain_error_becomes_its_status_and_comes_back_as_its_class(cls: type[FninferError]) -> None:
+    @json_endpoint(admin=False)
+    def handler(req: func.HttpRequest) -> object:
+        raise cls("what went wrong", field="name")
+
+    response = handler(request())
+    body = json.loads(response.get_body())
+    assert response.status_code == cls.status and response.mimetype == "application/json"
+    assert body == {"error": {"code": cls.code, "message": "what went wrong", "details": {"field": "name"}}}
+    rebuilt = error_from_body(response.status_code, body)
+    assert type(rebuilt) is cls and rebuilt.message == "what went wrong" and rebuilt.details == {"field": "name"}
+
+
+def test_an_unexpected_error_is_a_500_with_a_reference_and_no_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    @json_endpoint(admin=False)
+    def handler(req: func.HttpRequest) -> object:
+        raise RuntimeError("connection string AccountKey=secret")
+
+    with caplog.at_level(logging.ERROR, logger="fninfer.app"):
+        response = handler(request())
+    text = response.get_body().decode()
+    assert response.status_code == 500 and "secret" not in text and "Traceback" not in text
+    reference = json.loads(text)["error"]["message"].rsplit(" ", 1)[1]
+    assert reference in caplog.text and "RuntimeError" in caplog.text  # the traceback is in the log only
+
+
+def test_bodies_that_are_not_error_documents_still_raise_the_root() -> None:
+    for body in (None, "Bad Gateway", {"detail": "x"}, {"error": {"code": "from_the_future", "message": "m"}}):
+        error = error_from_body(502, body)
+        assert type(error) is FninferError
+    assert str(error_from_body(502, "Bad Gateway")) == "HTTP 502: 'Bad Gateway'"
+
+
+def test_the_sdk_client_authenticates_and_raises_domain_errors() -> None:
+    seen: list[httpx.Request] = []
+
+    def app(req: httpx.Request) -> httpx.Response:
+        seen.append(req)
+        if req.url.path == "/api/models/m/3":
+            return httpx.Response(404, json=NotFound("no version 3; versions: [1]", versions=[1]).to_dict())
+        if req.url.path == "/api/broken":
+            return httpx.Response(502, text="Bad Gateway")
+        return httpx.Response(200, json={"ok": True})
+
+    config = WorkspaceConfig(endpoint="http://127.0.0.1:7071/", admin_key="k3y")
+    client = AppClient(config, transport=httpx.MockTransport(app))
+    assert client.request("GET", "models") == {"ok": True}
+    assert str(seen[0].url) == "http://127.0.0.1:7071/api/models" and seen[0].headers["authorization"] == "Bearer k3y"
+    with pytest.raises(NotFound, match="versions: \\[1\\]") as caught:
+        client.request("GET", "models/m/3")
+    assert caught.value.details == {"versions": [1]}
+    with pytest.raises(FninferError, match="HTTP 502"):
+        client.request("GET", "broken")
+
+
+def test_the_sdk_client_names_an_app_that_does_not_answer_or_a_config_without_credentials() -> None:
+    def refuse(req: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=req)
+
+    config = WorkspaceConfig(endpoint="http://127.0.0.1:9", admin_key="k")
+    with pytest.raises(FninferError, match=r"the app at http://127.0.0.1:9 did not answer"):
+        AppClient(config, transport=httpx.MockTransport(refuse)).request("GET", "models")
+    keyless = AppClient(WorkspaceConfig(endpoint="http://127.0.0.1:9"), transport=httpx.MockTransport(refuse))
+    with pytest.raises(FninferError, match="neither an admin_key nor an auth_scope"):
+        keyless.request("GET", "models")
