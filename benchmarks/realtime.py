@@ -1,11 +1,15 @@
 """Real-time scoring speed: fninfer's scoring endpoint vs a minimal FastAPI app (and mlflow, when installed).
 
     .venv/bin/pip install fastapi        # benchmark-only; not a dependency of fninfer
-    .venv/bin/python benchmarks/realtime.py [--seconds 5]
+    python3.11 -m venv /tmp/mlflow-venv && /tmp/mlflow-venv/bin/pip install mlflow scikit-learn joblib  # optional
+    MLFLOW_PYTHON=/tmp/mlflow-venv/bin/python .venv/bin/python benchmarks/realtime.py [--seconds 3] [--rounds 3]
 
-One scikit-learn model (iris) is served three ways in one run; the same client load (concurrency 1, 8, 32, keep-alive
-connections, loopback) hits each for the same time. Printed: requests/s, p50 and p99 latency, and fninfer's ratio to
-the baseline. mlflow runs when `mlflow` is importable by the interpreter in $MLFLOW_PYTHON (default: this one).
+One scikit-learn model (iris) is served three ways in one run, all up at once; the same client load (concurrency 1,
+8, 32, keep-alive connections, loopback) hits each for the same time, in interleaved rounds. Printed: the median
+requests/s, p50 and p99 latency, and each target's ratio to the baseline. mlflow runs when `mlflow` is importable by
+the interpreter in $MLFLOW_PYTHON (default: this one); it gets its own virtualenv because it pins versions of
+packages fninfer's environment also has. Client and servers share the machine's CPUs: on a 2-CPU machine, or one
+busy with other work, the figures are noisy; compare within one run.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -39,7 +44,9 @@ BODY = json.dumps({"data": [[0.1, 2.3, 4.1, 2.0], [0.2, 1.8, 3.9, 2.1]]}).encode
 LEVELS = (1, 8, 32)
 
 
-async def load(url: str, concurrency: int, seconds: float, headers: dict[str, str]) -> tuple[float, float, float]:
+async def load(
+    url: str, concurrency: int, seconds: float, headers: dict[str, str], body: bytes = BODY
+) -> tuple[float, float, float]:
     """Requests/s, p50 ms and p99 ms of `concurrency` closed-loop clients for `seconds`."""
     latencies: list[float] = []
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -48,7 +55,7 @@ async def load(url: str, concurrency: int, seconds: float, headers: dict[str, st
         async def worker(deadline: float) -> None:
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
-                response = await client.post(url, content=BODY, headers=headers)
+                response = await client.post(url, content=body, headers=headers)
                 response.raise_for_status()
                 latencies.append(time.perf_counter() - started)
 
@@ -103,10 +110,33 @@ def start_mlflow(model_path: Path, scratch: Path) -> tuple[subprocess.Popen[byte
     return process, f"http://127.0.0.1:{port}/invocations"
 
 
+@dataclass(frozen=True)
+class Target:
+    url: str
+    headers: dict[str, str]
+    body: bytes
+
+
+def measure(targets: dict[str, Target], seconds: float, rounds: int) -> dict[str, dict[int, tuple[float, ...]]]:
+    """Each (target, concurrency) for `seconds`, in `rounds` interleaved rounds; the median of each figure. Load from
+    other work on the machine then falls on every target alike instead of on whichever ran while it was busy."""
+    samples: dict[tuple[str, int], list[tuple[float, float, float]]] = {}
+    for _ in range(rounds):
+        for concurrency in LEVELS:
+            for name, target in targets.items():
+                figures = asyncio.run(load(target.url, concurrency, seconds, target.headers, target.body))
+                samples.setdefault((name, concurrency), []).append(figures)
+    return {
+        name: {c: tuple(statistics.median(column) for column in zip(*samples[name, c], strict=True)) for c in LEVELS}
+        for name in targets
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=5.0)
-    seconds = parser.parse_args().seconds
+    parser.add_argument("--seconds", type=float, default=3.0, help="per target, concurrency and round")
+    parser.add_argument("--rounds", type=int, default=3)
+    arguments = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="fninfer-bench-"))
     features, labels = load_iris(return_X_y=True)
     model_path = scratch / "model.pkl"
@@ -114,52 +144,45 @@ def main() -> None:
     source = scratch / "service_files"
     shutil.copytree(ROOT / "examples" / "service_files", source)
 
-    results: dict[str, dict[int, tuple[float, float, float]]] = {}
-    with run_host(app_dir=ROOT, workdir=scratch / "host") as host:
-        ws = Workspace.from_config(host.config_path)
-        model = Model.register(ws, model_path=model_path, model_name="classification_model")
-        service = Model.deploy(
-            ws,
-            "bench",
-            [model],
-            InferenceConfig("score.py", source_directory=source),
-            AciWebservice.deploy_configuration(),
-        )
-        service.wait_for_deployment()
-        results["fninfer"] = {c: asyncio.run(load(service.scoring_uri, c, seconds, {})) for c in LEVELS}
-
-    port = free_port()
-    baseline = subprocess.Popen(
-        [sys.executable, str(ROOT / "benchmarks" / "_baseline_app.py"), str(model_path), str(port)]
-    )
+    processes: list[subprocess.Popen[bytes]] = []
     try:
-        wait_until_up(f"http://127.0.0.1:{port}/score", baseline)
-        results["fastapi"] = {c: asyncio.run(load(f"http://127.0.0.1:{port}/score", c, seconds, {})) for c in LEVELS}
+        with run_host(app_dir=ROOT, workdir=scratch / "host") as host:
+            ws = Workspace.from_config(host.config_path)
+            model = Model.register(ws, model_path=model_path, model_name="classification_model")
+            inference_config = InferenceConfig("score.py", source_directory=source)
+            service = Model.deploy(ws, "bench", [model], inference_config, AciWebservice.deploy_configuration())
+            service.wait_for_deployment()
+            targets = {"fninfer": Target(service.scoring_uri, {}, BODY)}
+
+            port = free_port()
+            baseline_app = str(ROOT / "benchmarks" / "_baseline_app.py")
+            processes.append(subprocess.Popen([sys.executable, baseline_app, str(model_path), str(port)]))
+            wait_until_up(f"http://127.0.0.1:{port}/score", processes[-1])
+            targets["fastapi"] = Target(f"http://127.0.0.1:{port}/score", {}, BODY)
+
+            mlflow = start_mlflow(model_path, scratch)
+            if mlflow is None:
+                print("mlflow: not importable here (pip install mlflow, or set MLFLOW_PYTHON); skipped")
+            else:
+                processes.append(mlflow[0])
+                wait_until_up(mlflow[1], mlflow[0])
+                body = json.dumps({"inputs": [[0.1, 2.3, 4.1, 2.0], [0.2, 1.8, 3.9, 2.1]]}).encode()
+                targets["mlflow"] = Target(mlflow[1], {"Content-Type": "application/json"}, body)
+
+            results = measure(targets, arguments.seconds, arguments.rounds)
     finally:
-        baseline.terminate()
-
-    mlflow = start_mlflow(model_path, scratch)
-    if mlflow is None:
-        print("mlflow: not importable here (pip install mlflow, or set MLFLOW_PYTHON); skipped")
-    else:
-        process, url = mlflow
-        try:
-            wait_until_up(url, process)
-            headers = {"Content-Type": "application/json"}
-            body = {"inputs": [[0.1, 2.3, 4.1, 2.0], [0.2, 1.8, 3.9, 2.1]]}
-            global BODY
-            BODY = json.dumps(body).encode()
-            results["mlflow"] = {c: asyncio.run(load(url, c, seconds, headers)) for c in LEVELS}
-        finally:
+        for process in processes:
             process.terminate()
+        shutil.rmtree(scratch, ignore_errors=True)
 
-    print(f"\n{'target':<10}{'conc':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'vs fastapi':>12}")
+    rounds = f"{arguments.rounds} rounds of {arguments.seconds:g} s"
+    print(f"\nmedians of {rounds}; {os.cpu_count()} CPUs shared by the client and the servers")
+    print(f"{'target':<10}{'conc':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}   vs fastapi")
     for target, levels in results.items():
         for concurrency, (rate, p50, p99) in levels.items():
             base_rate, base_p50, _ = results["fastapi"][concurrency]
             ratio = f"{rate / base_rate:.2f}x, p50 {p50 - base_p50:+.1f} ms"
             print(f"{target:<10}{concurrency:>6}{rate:>10.0f}{p50:>9.1f}{p99:>9.1f}   {ratio}")
-    shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":

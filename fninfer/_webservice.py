@@ -1,9 +1,10 @@
 """Real-time services from the SDK: `Model.deploy`, `Webservice` and the ACI/AKS/Local deployment configurations.
 
 Which settings have a Functions meaning: `auth_enabled` / `token_auth_enabled` (how callers authenticate),
-`scoring_timeout_ms` (504 past it), `max_request_bytes` (413 past it, fninfer's own). CPU, memory, replicas,
-autoscale and ports are recorded on the service but do not change anything: Azure Functions sizes and scales the
-app. Defaults follow Azure ML: ACI and Local services have no auth unless asked, AKS services use keys.
+`scoring_timeout_ms` (504 past it), and fninfer's own `max_request_bytes` (413 past it) and `response_encoding`
+("json-string", the default, or "json", Azure ML's documented body: see shared/services/runtime.py). CPU, memory,
+replicas, autoscale and ports are recorded on the service but do not change anything: Azure Functions sizes and
+scales the app. Defaults follow Azure ML: ACI and Local services have no auth unless asked, AKS services use keys.
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ import httpx
 
 from fninfer._compute import ComputeTarget
 from fninfer._inference_config import InferenceConfig
+from fninfer._snapshot import snapshot
 from fninfer._workspace import Workspace
-from shared import layout
-from shared.errors import FninferError, InvalidInput, error_from_body
-from shared.hashing import combined_sha256, sha256_file
+from shared.errors import FninferError, InvalidInput, NotFound, error_from_body
 
 
 class WebserviceException(FninferError):
@@ -43,26 +43,6 @@ def _auth_mode(auth_enabled: bool | None, token_auth_enabled: bool | None, defau
             raise InvalidInput("auth_enabled and token_auth_enabled cannot both be set, as in Azure ML")
         return "token"
     return "key" if (default_key if auth_enabled is None else auth_enabled) else "none"
-
-
-def snapshot(workspace: Workspace, source_directory: str) -> dict[str, Any]:
-    """Upload `source_directory` content-addressed (files already stored are skipped); returns its manifest."""
-    root = Path(source_directory)
-    files = []
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-        digest, size = sha256_file(path)
-        files.append({"path": path.relative_to(root).as_posix(), "size": size, "sha256": digest, "local": path})
-    if not files:
-        raise InvalidInput(f"source_directory {source_directory!r} has no files", field="source_directory")
-    snapshot_id = combined_sha256((f["path"], f["sha256"]) for f in files)
-    container = workspace.storage.container(layout.SNAPSHOTS_CONTAINER)
-    prefix = layout.snapshot_prefix(snapshot_id)
-    present = set(workspace.storage.list_names(layout.SNAPSHOTS_CONTAINER, prefix))
-    for item in files:
-        if prefix + item["path"] not in present:
-            with item["local"].open("rb") as handle:
-                container.upload_blob(prefix + item["path"], handle, overwrite=True)
-    return {"id": snapshot_id, "files": [{k: v for k, v in f.items() if k != "local"} for f in files]}
 
 
 def _code_spec(workspace: Workspace, inference_config: InferenceConfig) -> dict[str, Any]:
@@ -109,7 +89,12 @@ class Webservice:
     def __init__(self, workspace: Workspace | None = None, name: str | None = None) -> None:
         if workspace is None or not name:
             raise InvalidInput("a service is found by workspace and name: Webservice(ws, 'name')")
-        self._load(workspace, workspace.client.request("GET", f"services/{name}"))
+        try:
+            record = workspace.client.request("GET", f"services/{name}")
+        except NotFound as exc:
+            # azureml code finds-or-deploys with `except WebserviceException`, so a missing service raises that.
+            raise WebserviceException(f"WebserviceNotFound: {exc.message}") from exc
+        self._load(workspace, record)
         self._inference_config: InferenceConfig | None = None
 
     @classmethod
@@ -202,14 +187,30 @@ class Webservice:
         return "\n".join(str(text).splitlines()[-num_lines:])
 
     def update(
-        self, models: list[Any] | None = None, inference_config: InferenceConfig | None = None, **_: Any
+        self,
+        models: list[Any] | None = None,
+        inference_config: InferenceConfig | None = None,
+        auth_enabled: bool | None = None,
+        token_auth_enabled: bool | None = None,
+        **settings: Any,
     ) -> None:
+        """New models or code roll out as a new version (`wait_for_deployment()`); auth and the other deployment
+        settings apply at once. As in Azure ML, key and token auth cannot both be on."""
         spec: dict[str, Any] = {}
         if models is not None:
             spec["models"] = [model.id for model in models]
         if inference_config is not None:
             spec.update(_code_spec(self.workspace, inference_config))
             self._inference_config = inference_config
+        deployment = {key: value for key, value in settings.items() if value is not None}
+        if auth_enabled is not None or token_auth_enabled is not None:
+            deployment["auth"] = _auth_mode(
+                self.auth_enabled if auth_enabled is None else auth_enabled,
+                self.token_auth_enabled if token_auth_enabled is None else token_auth_enabled,
+                default_key=False,
+            )
+        if deployment:
+            spec["deployment"] = deployment
         self._load(self.workspace, self.workspace.client.request("PATCH", f"services/{self.name}", json=spec))
 
     def reload(self, wait: bool = True) -> None:
@@ -252,6 +253,7 @@ class AciWebservice(Webservice):
         token_auth_enabled: bool | None = None,
         scoring_timeout_ms: int | None = None,
         max_request_bytes: int | None = None,
+        response_encoding: str | None = None,
         **settings: Any,
     ) -> DeploymentConfiguration:
         return DeploymentConfiguration(
@@ -265,6 +267,7 @@ class AciWebservice(Webservice):
             location=location,
             scoring_timeout_ms=scoring_timeout_ms,
             max_request_bytes=max_request_bytes,
+            response_encoding=response_encoding,
             **settings,
         )
 
@@ -280,6 +283,7 @@ class AksWebservice(Webservice):
         token_auth_enabled: bool | None = None,
         scoring_timeout_ms: int | None = None,
         max_request_bytes: int | None = None,
+        response_encoding: str | None = None,
         **settings: Any,
     ) -> DeploymentConfiguration:
         return DeploymentConfiguration(
@@ -291,12 +295,15 @@ class AksWebservice(Webservice):
             memory_gb=memory_gb,
             scoring_timeout_ms=scoring_timeout_ms,
             max_request_bytes=max_request_bytes,
+            response_encoding=response_encoding,
             **settings,
         )
 
 
 class LocalWebservice(Webservice):
     @staticmethod
-    def deploy_configuration(port: int | None = None, **settings: Any) -> DeploymentConfiguration:
+    def deploy_configuration(
+        port: int | None = None, response_encoding: str | None = None, **settings: Any
+    ) -> DeploymentConfiguration:
         # The service is served by the local host's port; `port` is recorded only.
-        return DeploymentConfiguration("Local", "none", port=port, **settings)
+        return DeploymentConfiguration("Local", "none", port=port, response_encoding=response_encoding, **settings)

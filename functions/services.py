@@ -10,7 +10,6 @@ from functions._http import json_body, json_endpoint
 from functions.scoring import runtime
 from shared import layout
 from shared.services import auth, operations, records
-from shared.services.environment import check_requirements
 from shared.services.logs import read_logs
 from shared.storage import app_storage
 
@@ -82,5 +81,4 @@ def get_logs(req: func.HttpRequest) -> object:
 @bp.queue_trigger(arg_name="msg", queue_name=layout.DEPLOYMENTS_QUEUE, connection="AzureWebJobsStorage")
 def run_deployment(msg: func.QueueMessage) -> None:
     request = json.loads(msg.get_body())
-    record = records.get_service(app_storage(), request["name"])
-    runtime().deploy(request["name"], int(request["code_version"]), check_requirements(record["requirements"]))
+    runtime().deploy(request["name"], int(request["code_version"]))

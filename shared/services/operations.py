@@ -21,6 +21,7 @@ from shared.storage import Storage
 
 AUTH_MODES = ("none", "key", "token")
 COMPUTE_TYPES = ("ACI", "AKS", "Local")
+RESPONSE_ENCODINGS = ("json-string", "json")  # see shared/services/runtime.py
 
 
 def _models(storage: Storage, models: object) -> list[str]:
@@ -55,6 +56,8 @@ def _deployment(config: object) -> dict[str, Any]:
         raise InvalidInput(f"compute_type must be one of {COMPUTE_TYPES}", field="deployment")
     if config.get("auth", "none") not in AUTH_MODES:
         raise InvalidInput(f"auth must be one of {AUTH_MODES}", field="deployment")
+    if config.get("response_encoding", "json-string") not in RESPONSE_ENCODINGS:
+        raise InvalidInput(f"response_encoding must be one of {RESPONSE_ENCODINGS}", field="deployment")
     for key in ("scoring_timeout_ms", "max_request_bytes"):
         value = config.get(key)
         if value is not None and (not isinstance(value, int) or value <= 0):
@@ -82,6 +85,7 @@ def deploy(storage: Storage, name: str, spec: dict[str, Any]) -> dict[str, Any]:
         "compute_target": spec.get("compute_target"),
         "auth": {"mode": deployment.get("auth", "none"), "nonces": new_nonces()},
         "code_version": 1,
+        "serving": None,
         "created_time": now(),
         "updated_time": now(),
     }
@@ -91,16 +95,28 @@ def deploy(storage: Storage, name: str, spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def update(storage: Storage, name: str, spec: dict[str, Any]) -> dict[str, Any]:
-    """New models and/or code: the next code version, deployed through the same health check."""
+    """New models and/or code: the next code version, deployed through the same health check. Deployment settings
+    (auth, timeouts, ...) apply at once to the version being served: they are not code."""
     changes: dict[str, Any] = {}
     if "models" in spec:
         changes["models"] = _models(storage, spec["models"])
     if "snapshot" in spec:
         changes.update(_code(storage, spec))
-    if not changes:
-        raise InvalidInput("an update needs 'models' and/or the code ('snapshot', 'entry_script')")
+    settings = spec.get("deployment") or {}
+    if not isinstance(settings, dict):
+        raise InvalidInput("'deployment' must be an object", field="deployment")
+    if not changes and not settings:
+        raise InvalidInput("an update needs 'models', the code ('snapshot', 'entry_script') or 'deployment' settings")
+    current = get_service(storage, name)["deployment"]
+    if settings.get("compute_type", current.get("compute_type")) != current.get("compute_type"):
+        raise InvalidInput("an update cannot move a service to another compute type", field="deployment")
+    _deployment({**current, **settings})  # the merged settings are valid
 
-    def change(record: dict[str, Any]) -> int:
+    def change(record: dict[str, Any]) -> int | None:
+        record["deployment"] = {**record["deployment"], **settings}
+        record["auth"]["mode"] = record["deployment"].get("auth", "none")
+        if not changes:
+            return None
         record.update(changes)
         record["code_version"] += 1
         record["state"] = ServiceState.TRANSITIONING.value
@@ -108,7 +124,8 @@ def update(storage: Storage, name: str, spec: dict[str, Any]) -> dict[str, Any]:
         return int(record["code_version"])
 
     code_version = update_service(storage, name, change)
-    enqueue_deployment(storage, name, code_version)
+    if code_version is not None:
+        enqueue_deployment(storage, name, code_version)
     return public_view(get_service(storage, name))
 
 

@@ -1,8 +1,12 @@
 """Service records and their states, kept in storage (storage is the truth; any instance reads the same).
 
-    Transitioning --deploy ok--> Healthy --run() keeps failing--> Unhealthy --a call succeeds--> Healthy
+    Transitioning --deploy ok--> Healthy --an instance cannot init()--> Unhealthy --one can again--> Healthy
          |                          ^
          +--init() or env fails--> Failed        (update / reload: any state --> Transitioning)
+
+The record describes the latest code version (models, snapshot, entry script); `serving` is the last version that
+passed its health check, where calls go. An update or reload that is Transitioning, or that Failed, leaves calls on
+the previous version (as a rolling update on AKS does); a service that never passed one has nothing to serve.
 
 Every change goes through `update_service`, an If-Match read-modify-write, so concurrent instances never lose one.
 """
@@ -91,6 +95,23 @@ def set_state(
             return
         record["state"] = state.value
         record["error"] = error
+
+    update_service(storage, name, change)
+
+
+#: What a code version is: calls to the service run this.
+VERSION_FIELDS = ("code_version", "models", "snapshot", "entry_script")
+
+
+def mark_healthy(storage: Storage, name: str, code_version: int) -> None:
+    """`code_version` passed its health check: Healthy, and calls go to it (unless a newer version superseded it)."""
+
+    def change(record: Record) -> None:
+        if record.get("code_version") != code_version:
+            return
+        record["state"] = ServiceState.HEALTHY.value
+        record["error"] = None
+        record["serving"] = {field: record[field] for field in VERSION_FIELDS}
 
     update_service(storage, name, change)
 

@@ -1,9 +1,15 @@
 """Running a service's entry script inside a host instance: load once per code version, then score.
 
-Each (service, code version) is imported as its own module, so two services can both have a `score.py`, and
-`init()` runs once per instance per version, under a lock, before the first `run()`. `run(raw_data)` runs on a
-worker thread bounded by the service's scoring timeout. What run returns goes back as a JSON string holding the JSON
-of the value (numpy values converted), so clients do `json.loads(response.json())` as the seeds do.
+Calls go to the service's serving version (see records.py). Each (service, code version) is imported as its own
+module, so two services can both have a `score.py`, and `init()` runs once per instance per version, under a lock,
+before the first `run()`. `run(raw_data)` runs on a worker thread bounded by the service's scoring timeout.
+
+The response body, per the deployment setting `response_encoding` (numpy values are converted either way):
+- "json-string" (the default): a JSON string holding the JSON of what run returned, so the seeds' clients work as
+  written with the seeds' entry script (`json.loads(service.run(...))`, `json.loads(response.json())`).
+- "json": what Azure ML's inference server documents: the JSON of what run returned (a list stays a list).
+A run that returns a str gives the same body in both: that string, JSON-encoded. The two differ only for other
+values, where Azure ML's own clients of a list-returning script call `response.json()` without `json.loads`.
 """
 
 from __future__ import annotations
@@ -13,7 +19,6 @@ import importlib.util
 import json
 import logging
 import re
-import sys
 import threading
 import time
 import uuid
@@ -21,10 +26,12 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from shared.errors import FninferError, InvalidInput, PayloadTooLarge
+from shared.errors import FninferError, InvalidInput, NotFound, PayloadTooLarge
 from shared.services.auth import authenticate
+from shared.services.environment import check_requirements
+from shared.services.imports import snapshot_imports
 from shared.services.logs import ServiceLogs
-from shared.services.records import ServiceState, get_service, set_state
+from shared.services.records import ServiceState, get_service, mark_healthy, set_state
 from shared.services.snapshots import materialize
 from shared.storage import Storage
 
@@ -71,6 +78,7 @@ class Runtime:
     _loaded: dict[tuple[str, int], LoadedService] = field(default_factory=dict)
     _loading: dict[tuple[str, int], threading.Lock] = field(default_factory=dict)
     _records: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
+    _serving: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _pool: concurrent.futures.ThreadPoolExecutor = field(
         default_factory=lambda: concurrent.futures.ThreadPoolExecutor(thread_name_prefix="scoring")
@@ -100,10 +108,7 @@ class Runtime:
             if spec is None or spec.loader is None:
                 raise InvalidInput(f"entry script {record['entry_script']!r} cannot be imported")
             module = importlib.util.module_from_spec(spec)
-            # The snapshot folder is importable for helper modules the entry script ships with.
-            if str(folder) not in sys.path:
-                sys.path.append(str(folder))
-            with self.logs.capture(record["name"]):
+            with self.logs.capture(record["name"]), snapshot_imports(folder):
                 spec.loader.exec_module(module)
                 for required in ("init", "run"):
                     if not callable(getattr(module, required, None)):
@@ -113,11 +118,15 @@ class Runtime:
             self._loaded[key] = loaded
             return loaded
 
-    def deploy(self, name: str, code_version: int, problems: list[str]) -> None:
+    def deploy(self, name: str, code_version: int) -> None:
         """The deployment health check: environment problems or an init() that raises fail the deployment."""
-        record = get_service(self.storage, name)
+        try:
+            record = get_service(self.storage, name)
+        except NotFound:
+            return  # deleted while its deployment waited in the queue
         if record["code_version"] != code_version:
             return  # superseded by a newer update or reload
+        problems = check_requirements(record["requirements"])
         if problems:
             set_state(self.storage, name, ServiceState.FAILED, "; ".join(problems), code_version)
             return
@@ -132,7 +141,7 @@ class Runtime:
             )
             return
         self.logs.flush()
-        set_state(self.storage, name, ServiceState.HEALTHY, None, code_version)
+        mark_healthy(self.storage, name, code_version)
         self._records.pop(name, None)  # this instance serves the new version at once; others within a second
 
     # -- scoring ----------------------------------------------------------------------------------------------
@@ -142,14 +151,18 @@ class Runtime:
         cached = self._records.get(name)
         if cached is not None and time.monotonic() - cached[0] < RECORD_CACHE_SECONDS:
             return cached[1]
-        record = get_service(self.storage, name)
+        try:
+            record = get_service(self.storage, name)
+        except NotFound as exc:
+            # Scoring is open to anyone: unlike the admin API, do not name the services that exist.
+            raise NotFound(f"service {name!r} does not exist", service=name) from exc
         self._records[name] = (time.monotonic(), record)
         return record
 
     def score(self, name: str, authorization: str | None, content_type: str, body: bytes) -> str:
         record = self.record(name)
         authenticate(record, authorization)
-        if record["state"] not in (ServiceState.HEALTHY, ServiceState.UNHEALTHY):
+        if not record.get("serving"):
             reason = f": {record['error']}" if record.get("error") else ""
             raise ServiceUnavailable(f"service {name!r} is {record['state']}{reason}")
         limit = int(record["deployment"].get("max_request_bytes") or DEFAULT_MAX_BODY)
@@ -166,19 +179,20 @@ class Runtime:
                 raise InvalidInput(f"the request body is not valid JSON: {exc}") from exc
         loaded = self._load_for_scoring(record)
         timeout = int(record["deployment"].get("scoring_timeout_ms") or DEFAULT_TIMEOUT_MS) / 1000
-        future = self._pool.submit(self._run, name, loaded, raw_data)
+        encoding = record["deployment"].get("response_encoding", "json-string")
+        future = self._pool.submit(self._run, name, loaded, raw_data, encoding)
         try:
-            result = future.result(timeout=timeout)
+            return future.result(timeout=timeout)
         except concurrent.futures.TimeoutError as exc:
             raise ScoringTimeout(f"run() of service {name!r} did not finish within {timeout:g} s") from exc
-        return encode_result(result)
 
     def _load_for_scoring(self, record: dict[str, Any]) -> LoadedService:
-        """Load on this instance; an init() that fails here although the deployment passed makes the service
-        Unhealthy (and a later success makes it Healthy again): the state is what the instances see."""
-        name, version = record["name"], record["code_version"]
+        """Load the serving version on this instance; an init() that fails here although the deployment passed
+        makes the service Unhealthy (and a later success makes it Healthy again): the state is what the instances
+        see. Only the latest version's outcome is recorded: a newer one in transition keeps its own state."""
+        name, version = record["name"], record["serving"]["code_version"]
         try:
-            loaded = self.load(record)
+            loaded = self.load({"name": name, **record["serving"]})
         except Exception as exc:
             with self.logs.capture(name):
                 log.exception("init() of service %r failed on instance %s", name, self.logs.instance)
@@ -189,15 +203,21 @@ class Runtime:
         if record["state"] == ServiceState.UNHEALTHY:
             set_state(self.storage, name, ServiceState.HEALTHY, None, version)
             self._records.pop(name, None)
+        if self._serving.get(name) != version:
+            self._serving[name] = version
+            for key in list(self._loaded):
+                if key[0] == name and key[1] < version:
+                    self._loaded.pop(key, None)  # calls have moved on to `version`: free the older modules
         return loaded
 
-    def _run(self, name: str, loaded: LoadedService, raw_data: str) -> Any:
+    def _run(self, name: str, loaded: LoadedService, raw_data: str, encoding: str) -> str:
+        """run() and the encoding of its result: a result that cannot be encoded fails like run() raising."""
         with self.logs.capture(name):
             try:
-                return loaded.module.run(raw_data)
+                return encode_result(loaded.module.run(raw_data), encoding)
             except Exception as exc:
                 error_id = uuid.uuid4().hex
-                log.exception("run() raised (error id %s)", error_id)
+                log.exception("run() failed (error id %s)", error_id)
                 raise ScoringFailed(
                     f"run() of service {name!r} raised an exception; see service.get_logs() for error id {error_id}",
                     error_id=error_id,
@@ -213,7 +233,8 @@ def _to_json(value: Any) -> Any:
     raise TypeError(f"run() returned a {type(value).__name__}, which is not JSON serializable")
 
 
-def encode_result(result: Any) -> str:
-    """The response body: a JSON string holding run()'s result (a str result is that string itself)."""
-    text = result if isinstance(result, str) else json.dumps(result, default=_to_json)
-    return json.dumps(text)
+def encode_result(result: Any, encoding: str = "json-string") -> str:
+    """The response body for run()'s result, per the service's `response_encoding` (see the module docstring)."""
+    if isinstance(result, str) or encoding == "json":
+        return json.dumps(result, default=_to_json)
+    return json.dumps(json.dumps(result, default=_to_json))

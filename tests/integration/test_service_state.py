@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import shutil
 from pathlib import Path
@@ -47,3 +48,27 @@ def test_an_instance_that_cannot_init_makes_the_service_unhealthy_until_one_can(
     marker.unlink()  # the instance recovers: the next call loads, and the service is Healthy again
     assert json.loads(second.score(service.name, None, "application/json", b"{}")) == "ok"
     assert Webservice(ws, service.name).state == "Healthy"
+
+
+def test_a_deployment_whose_service_was_deleted_meanwhile_is_dropped(ws: Workspace, unique: str) -> None:
+    Runtime(ws.storage).deploy(f"deleted-{unique}", 1)  # the queued message finds no service: nothing to retry
+
+
+def test_concurrent_first_calls_on_an_instance_run_init_once(
+    ws: Workspace, tmp_path: Path, unique: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "src"
+    folder.mkdir()
+    shutil.copy(FIXTURES / "once.py", folder / "score.py")  # init() raises if it already ran (its marker exists)
+    marker = tmp_path / "marker"
+    (folder / "marker_path.txt").write_text(str(marker))
+    config = InferenceConfig("score.py", source_directory=folder)
+    service = Model.deploy(ws, f"burst-{unique}", [], config, AciWebservice.deploy_configuration())
+    service.wait_for_deployment()
+    marker.unlink()  # a fresh instance, which has not run init() yet
+
+    monkeypatch.setenv("FNINFER_SNAPSHOT_CACHE", str(tmp_path / "fresh-instance"))
+    fresh = Runtime(ws.storage)
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(lambda _: fresh.score(service.name, None, "", b"{}"), range(32)))
+    assert answers == ['"ok"'] * 32 and Webservice(ws, service.name).state == "Healthy"

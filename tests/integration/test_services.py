@@ -15,8 +15,9 @@ import pytest
 from fninfer.core import Environment, Workspace
 from fninfer.core.conda_dependencies import CondaDependencies
 from fninfer.core.model import InferenceConfig, Model
-from fninfer.core.webservice import AciWebservice, AksWebservice, Webservice, WebserviceException
+from fninfer.core.webservice import AciWebservice, AksWebservice, LocalWebservice, Webservice, WebserviceException
 from fninfer.host.azurite import Azurite
+from shared.errors import InvalidInput
 from tests.hosting import RunningHost
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "services"
@@ -111,12 +112,15 @@ def test_bad_inputs(services: dict[str, Webservice]) -> None:
     error = failed.json()["error"]
     assert "Traceback" not in json.dumps(error) and error["details"]["error_id"]
     assert post(service, {"data": "still serving"}).status_code == 200  # the service keeps serving
+    unencodable = post(service, {"unencodable": True})
+    assert unencodable.status_code == 500 and unencodable.json()["error"]["code"] == "scoring_failed"
     timed_out = post(service, {"sleep": 3})
     assert timed_out.status_code == 504 and timed_out.json()["error"]["code"] == "scoring_timeout"
     too_big = post(service, {"data": "x" * 100_001})
     assert too_big.status_code == 413 and "accepts 100000" in too_big.json()["error"]["message"]
     unknown = httpx.post(service.scoring_uri.replace(service.name, "no-such-service"), content=b"{}", timeout=30)
     assert unknown.status_code == 404 and "does not exist" in unknown.json()["error"]["message"]
+    assert service.name not in unknown.text  # anyone may call: the 404 does not list the services
 
     # The traceback of the failure is in the service's logs under the error id.
     deadline = time.monotonic() + 10
@@ -125,6 +129,7 @@ def test_bad_inputs(services: dict[str, Webservice]) -> None:
     logs = service.get_logs()
     assert error["details"]["error_id"] in logs and "ValueError: asked to raise" in logs
     assert "flaky init v1" in logs and "flaky run v1" in logs
+    assert "TypeError: run() returned a object, which is not JSON serializable" in logs
 
 
 def test_failed_deployments_say_why(ws: Workspace, tmp_path: Path, unique: str) -> None:
@@ -155,5 +160,60 @@ def test_two_services_with_the_same_script_name_are_separate_modules(
     assert json.loads(two.run(json.dumps({"data": 1})))["version"] == "v2"
     assert {s.name for s in Webservice.list(ws)} >= {one.name, two.name}
     two.delete()
-    with pytest.raises(Exception, match="does not exist"):
+    with pytest.raises(WebserviceException, match="does not exist"):
         Webservice(ws, two.name)
+
+
+def test_json_response_encoding_gives_azure_mls_documented_body(ws: Workspace, tmp_path: Path, unique: str) -> None:
+    config = AciWebservice.deploy_configuration(response_encoding="json")
+    service = deploy(ws, f"json-{unique}", source(tmp_path, "flaky.py"), config)
+    assert post(service, {"data": 1}).json() == {"version": "v1", "echo": 1}  # the JSON of run()'s dict itself
+    assert service.run(json.dumps({"data": 2})) == {"version": "v1", "echo": 2}
+
+
+def test_calls_stay_on_the_last_healthy_version_until_an_update_passes(
+    ws: Workspace, tmp_path: Path, unique: str
+) -> None:
+    service = deploy(ws, f"rolling-{unique}", source(tmp_path, "flaky.py"), AciWebservice.deploy_configuration())
+    broken = InferenceConfig(entry_script="score.py", source_directory=source(tmp_path, "broken_init.py"))
+    service.update(inference_config=broken)
+    with pytest.raises(WebserviceException, match="cannot load the model"):
+        service.wait_for_deployment(timeout_sec=60)
+    assert service.state == "Failed"
+    assert json.loads(service.run(json.dumps({"data": 1}))) == {"version": "v1", "echo": 1}  # still the old code
+
+    fixed = source(tmp_path / "fixed", "flaky.py")
+    (fixed / "score.py").write_text((fixed / "score.py").read_text().replace('VERSION = "v1"', 'VERSION = "v2"'))
+    service.update(inference_config=InferenceConfig(entry_script="score.py", source_directory=fixed))
+    service.wait_for_deployment(timeout_sec=60)
+    assert json.loads(service.run(json.dumps({"data": 1}))) == {"version": "v2", "echo": 1}
+
+
+def test_auth_and_settings_updates_apply_without_a_new_version(ws: Workspace, tmp_path: Path, unique: str) -> None:
+    service = deploy(ws, f"settings-{unique}", source(tmp_path, "flaky.py"), AciWebservice.deploy_configuration())
+    assert post(service, {"data": 1}).status_code == 200
+    service.update(auth_enabled=True, scoring_timeout_ms=1000)
+    assert (service.state, service.auth_enabled) == ("Healthy", True)  # no redeployment for settings
+    time.sleep(1.2)  # instances re-read a service record at most once a second
+    assert post(service, {"data": 1}).status_code == 401
+    assert post(service, {"data": 1}, token=service.get_keys()[0]).status_code == 200
+    assert post(service, {"sleep": 2}, token=service.get_keys()[0]).status_code == 504
+    with pytest.raises(InvalidInput, match="cannot both"):
+        service.update(token_auth_enabled=True)  # key auth is on: as in Azure ML, turn it off in the same call
+    service.update(auth_enabled=False)
+    time.sleep(1.2)
+    assert post(service, {"data": 1}).status_code == 200
+
+
+def test_helper_modules_come_from_the_services_own_snapshot(ws: Workspace, tmp_path: Path, unique: str) -> None:
+    folders = {}
+    for value in ("first", "second"):
+        folders[value] = source(tmp_path / value, "with_helper.py")
+        (folders[value] / "helper.py").write_text(f"VALUE = {value!r}\n")
+    first = deploy(ws, f"helper-a-{unique}", folders["first"], LocalWebservice.deploy_configuration())
+    second = deploy(ws, f"helper-b-{unique}", folders["second"], LocalWebservice.deploy_configuration())
+    assert (first.run("{}"), second.run("{}")) == ("first", "second")  # run() returns a str: the body is that
+
+    (folders["first"] / "helper.py").write_text("VALUE = 'edited'\n")
+    first.reload()  # the seeds' debugging loop, with the edit in a helper module rather than the entry script
+    assert (first.run("{}"), second.run("{}")) == ("edited", "second")

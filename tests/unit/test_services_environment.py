@@ -1,0 +1,46 @@
+"""A service's conda/pip requirements against the packages this Python environment has installed."""
+
+from __future__ import annotations
+
+import sys
+from importlib import metadata
+
+import pytest
+
+from shared.services.environment import check_requirements, to_pip_requirement
+
+
+@pytest.mark.parametrize(
+    ("conda", "pip"),
+    [
+        ("scikit-learn", "scikit-learn"),
+        ("numpy=1.26", "numpy==1.26.*"),
+        ("numpy=1.26.4", "numpy==1.26.4"),
+        ("numpy>=1.20", "numpy>=1.20"),
+        ("pytorch=2.1", "torch==2.1.*"),
+        ("py-xgboost>=1.7", "xgboost>=1.7"),
+    ],
+)
+def test_conda_specs_become_pip_requirements(conda: str, pip: str) -> None:
+    assert to_pip_requirement(conda) == pip
+
+
+def test_installed_packages_and_what_the_app_provides_pass() -> None:
+    sklearn = metadata.version("scikit-learn")
+    python = "python={}.{}".format(*sys.version_info[:2])
+    requirements = [python, "pip", "scikit-learn", f"scikit-learn=={sklearn}", "numpy>=1", "azureml-defaults"]
+    assert check_requirements([*requirements, "azureml-inference-server-http"]) == []
+
+
+def test_each_problem_names_its_package() -> None:
+    problems = check_requirements(["surely-not-installed-pkg==1.0", "scikit-learn>=99", "numpy<1", "python=2.7"])
+    assert len(problems) == 4
+    assert "'surely-not-installed-pkg' is not installed" in problems[0]
+    assert "'scikit-learn' >=99 is requested; the app has " + metadata.version("scikit-learn") in problems[1]
+    assert "'numpy' <1 is requested" in problems[2]
+    assert "python ==2.7.* is requested" in problems[3]
+
+
+def test_an_unparsable_requirement_is_a_problem_not_a_crash() -> None:
+    (problem,) = check_requirements(["scikit-learn >>> 1"])
+    assert "'scikit-learn >>> 1' is not a valid requirement" in problem
