@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import posixpath
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fninfer._datastore import Datastore
 from shared import layout
-from shared.datasets import literal_prefix, resolve_files
+from shared.datasets import relative_paths, resolve_files
 from shared.errors import InvalidInput
 from shared.storage import storage_errors
 
@@ -73,22 +72,17 @@ class FileDataset:
     def _files(self) -> list[dict[str, str]]:
         return resolve_files(self.workspace.storage, self._paths)
 
-    def _root(self) -> str:
-        """The folder the dataset's paths are relative to: the common folder of its patterns' literal parts."""
-        folders = [posixpath.dirname(literal_prefix(item["path"]).rstrip("/") + "/x") for item in self._paths]
-        return posixpath.commonpath(folders) if folders else ""
-
     def to_path(self) -> list[str]:
         """The matched files, relative to the dataset's root, each with a leading '/', as Azure ML lists them."""
-        root = self._root()
-        return ["/" + posixpath.relpath(item["path"], root or ".") for item in self._files()]
+        return relative_paths(self._paths, self._files())
 
     def download(self, target_path: str | os.PathLike[str] | None = None, overwrite: bool = False) -> list[str]:
         """Download the matched files under `target_path` (keeping their layout); returns the local paths."""
         target = Path(target_path or ".")
         storage = self.workspace.storage
+        files = self._files()  # listed once, so the paths and the content describe the same files
         local_paths = []
-        for item, relative in zip(self._files(), self.to_path(), strict=True):
+        for item, relative in zip(files, relative_paths(self._paths, files), strict=True):
             destination = target / relative.lstrip("/")
             if destination.exists() and not overwrite:
                 raise InvalidInput(f"{destination} already exists; pass overwrite=True", field="target_path")

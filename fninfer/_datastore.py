@@ -10,7 +10,7 @@ from azure.core.exceptions import ResourceExistsError
 
 from fninfer._progress import Progress
 from shared import layout
-from shared.errors import InvalidInput
+from shared.errors import InvalidInput, NotFound
 from shared.storage import storage_errors
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ class Datastore:
             if name != layout.DEFAULT_DATASTORE_NAME:
                 known = workspace.datastores
                 if name not in known:
-                    raise InvalidInput(f"datastore {name!r} does not exist; datastores: {sorted(known)}")
+                    raise NotFound(f"datastore {name!r} does not exist; datastores: {sorted(known)}", datastore=name)
                 container_name = known[name].container_name
             else:
                 container_name = layout.DEFAULT_DATASTORE_CONTAINER

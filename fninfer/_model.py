@@ -13,6 +13,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
+import httpx
 from azure.storage.blob import BlobBlock, ContainerClient
 
 from fninfer._progress import Progress
@@ -29,6 +30,8 @@ from shared.storage import Storage, app_storage, storage_errors
 PROGRESS_THRESHOLD = 8 * 1024 * 1024
 #: Blocks staged at once per file; also bounds the memory an upload holds (this many blocks of CHUNK_SIZE, twice).
 UPLOAD_CONCURRENCY = 4
+#: The app re-reads and hashes every staged byte before answering a registration: allow for large models.
+REGISTER_TIMEOUT = httpx.Timeout(1800.0, connect=10.0)  # host.json functionTimeout
 
 
 def _upload_file(
@@ -144,6 +147,7 @@ class Model:
             record = workspace.client.request(
                 "POST",
                 f"models/{model_name}",
+                timeout=REGISTER_TIMEOUT,
                 json={
                     "upload_id": upload_id,
                     "files": manifest,
@@ -153,8 +157,10 @@ class Model:
                     "properties": properties or {},
                 },
             )
-        except FninferError:
-            _delete_staged(container, prefix)
+        except FninferError as exc:
+            # Only a refusal proves no version uses the upload; after a lost answer the app may have registered it.
+            if 400 <= exc.status < 500:
+                _delete_staged(container, prefix)
             raise
         return Model._from_record(workspace, record)
 

@@ -71,8 +71,14 @@ def json_body(req: func.HttpRequest, limit: int = MAX_JSON_BODY) -> dict[str, An
 
 
 def int_param(req: func.HttpRequest, name: str) -> int | None:
+    """A route parameter constrained `{name:int}`; checked again, as a caller may reach the handler directly."""
     raw = req.route_params.get(name)
-    return None if raw is None else int(raw)  # the route constraint {name:int} already checked it
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise InvalidInput(f"'{name}' must be an integer, not {raw!r}", field=name) from exc
 
 
 def json_endpoint(admin: bool = True) -> Callable[[Handler], Handler]:

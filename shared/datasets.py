@@ -6,6 +6,7 @@ As in Azure ML, a dataset records the definition, not a snapshot of the files: r
 
 from __future__ import annotations
 
+import posixpath
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -60,6 +61,11 @@ def parse_paths(paths: object) -> list[dict[str, str]]:
     return parsed
 
 
+def is_literal(pattern: str) -> bool:
+    """A pattern without wildcards names one file, or a folder meaning every file below it (as in Azure ML)."""
+    return literal_prefix(pattern) == pattern
+
+
 def resolve_files(storage: Storage, paths: list[dict[str, str]]) -> list[dict[str, str]]:
     """Every blob matching the dataset's patterns: [{datastore, container, path}], sorted, without duplicates."""
     found: dict[tuple[str, str], dict[str, str]] = {}
@@ -67,9 +73,25 @@ def resolve_files(storage: Storage, paths: list[dict[str, str]]) -> list[dict[st
         container = get_datastore(storage, item["datastore"])["container_name"]
         matcher = glob_to_regex(item["path"])
         for name in storage.list_names(container, literal_prefix(item["path"])):
-            if matcher.fullmatch(name) or (name.startswith(item["path"] + "/") and "*" not in item["path"]):
+            if matcher.fullmatch(name) or (is_literal(item["path"]) and name.startswith(item["path"] + "/")):
                 found[(container, name)] = {"datastore": item["datastore"], "container": container, "path": name}
     return [found[key] for key in sorted(found)]
+
+
+def relative_paths(paths: list[dict[str, str]], files: list[dict[str, str]]) -> list[str]:
+    """Each resolved file relative to the dataset's root, with a leading '/', as Azure ML's `to_path()` lists them.
+
+    The root is the common folder of the patterns' own folders: a folder pattern is its own folder, a file or a
+    wildcard pattern lives in the folder its literal part ends in.
+    """
+    names = {item["path"] for item in files}
+    folders = []
+    for item in paths:
+        pattern = item["path"]
+        folder_pattern = is_literal(pattern) and pattern not in names
+        folders.append(pattern if folder_pattern else posixpath.dirname(literal_prefix(pattern)))
+    root = posixpath.commonpath(folders) if folders else ""
+    return ["/" + posixpath.relpath(item["path"], root or ".") for item in files]
 
 
 def list_versions(storage: Storage, name: str) -> list[int]:

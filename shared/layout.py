@@ -83,6 +83,11 @@ def model_content_prefix(name: str, upload_id: str) -> str:
     return f"{validate_name('model', name)}/{validate_name('upload', upload_id)}/"
 
 
+def model_upload_claim(name: str, upload_id: str) -> str:
+    """Marks an upload as registered, so the same content never backs two versions (deleting one would break both)."""
+    return f"uploads/{validate_name('model', name)}/{validate_name('upload', upload_id)}.json"
+
+
 # -- datasets and datastores ----------------------------------------------------------------------------------
 
 

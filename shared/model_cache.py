@@ -16,11 +16,12 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 from shared import layout
-from shared.errors import IntegrityError, InvalidInput
+from shared.errors import FninferError, IntegrityError, InvalidInput
 from shared.hashing import sha256_chunks
 from shared.models import content_blob
 from shared.settings import MODEL_CACHE_DIR, get_setting
@@ -91,17 +92,31 @@ def cached_model_path(storage: Storage, record: dict[str, Any], root: Path | Non
     try:
         download_verified(storage, record, staging)
         (staging / RECORD_FILE).write_text(json.dumps(record))
-        if folder.exists():  # an older or partial copy (another process may have just finished: same content)
-            shutil.rmtree(folder, ignore_errors=True)
-        try:
-            os.replace(staging, folder)
-        except OSError:
-            finished = _verified_record(folder)
-            if finished is None or finished["sha256"] != record["sha256"]:
-                raise
+        _move_into_place(staging, folder, record["sha256"])
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return model_path(record, folder)
+
+
+def _move_into_place(staging: Path, folder: Path, sha256: str) -> None:
+    """Rename a verified download to `folder`. A copy another caller finished first is kept (it may be in use);
+    a stale one (a deleted and re-registered version, or a crash's leftovers) is renamed aside before it is removed,
+    so no reader ever sees a folder half deleted."""
+    for _ in range(3):
+        try:
+            os.replace(staging, folder)  # atomic; fails when `folder` exists and is not empty
+            return
+        except OSError:
+            finished = _verified_record(folder)
+            if finished is not None and finished["sha256"] == sha256:
+                return
+            stale = folder.with_name(f".{folder.name}-stale-{os.getpid()}-{time.monotonic_ns()}")
+            try:
+                os.replace(folder, stale)
+            except FileNotFoundError:
+                continue  # another caller moved it aside first
+            shutil.rmtree(stale, ignore_errors=True)
+    raise FninferError(f"could not place the cached model at {folder}: other processes keep replacing it")
 
 
 def preplaced_model_path(name: str, version: int | None = None) -> Path | None:

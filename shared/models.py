@@ -4,7 +4,8 @@ Registration is two-phase. The SDK uploads the files straight to `fninfer-models
 through an HTTP body), then asks the app to register them. The app re-reads every staged file, checks its size and
 sha256, and only then creates the version record `models/<name>/<version:010d>.json` with If-None-Match. The record
 *is* the version: two concurrent registrations race for the same number and the loser takes the next one, and a
-registration that fails before the record is written leaves no version behind.
+registration that fails before the record is written leaves no version behind. An upload is claimed before its
+version is written, so replaying a registration cannot make two versions share (and later delete) one content.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared import layout, versioned
-from shared.errors import InvalidInput, NotFound
+from shared.errors import ConcurrencyConflict, Conflict, InvalidInput, NotFound
 from shared.hashing import combined_sha256, is_sha256, sha256_chunks
 from shared.storage import Storage, storage_errors
 
@@ -81,6 +82,10 @@ def register_model(storage: Storage, name: str, request: dict[str, Any]) -> Reco
         raise InvalidInput("'description' must be a string", field="description")
     prefix = layout.model_content_prefix(name, upload_id)
     _verify_staged(storage, prefix, files)
+    try:
+        storage.create_json(layout.REGISTRY_CONTAINER, layout.model_upload_claim(name, upload_id), {"name": name})
+    except ConcurrencyConflict as exc:
+        raise Conflict(f"upload {upload_id!r} of model {name!r} is already registered", field="upload_id") from exc
     record: Record = {
         "name": name,
         "description": description,

@@ -76,3 +76,13 @@ def test_unknown_version_is_404_naming_versions(api: httpx.Client, ws: Workspace
     response = api.get(f"/models/{name}/9")
     assert response.status_code == 404 and response.json()["error"]["details"]["versions"] == [1]
     assert api.delete(f"/models/{name}/9").status_code == 404
+
+
+def test_a_replayed_registration_is_409_and_keeps_the_first(api: httpx.Client, ws: Workspace, unique: str) -> None:
+    name = f"replay_{unique}"
+    upload_id, entry = stage(ws, name, b"weights")
+    body = {"upload_id": upload_id, "files": [entry]}
+    assert api.post(f"/models/{name}", json=body).status_code == 201
+    response = api.post(f"/models/{name}", json=body)  # one content must never back two versions
+    assert response.status_code == 409 and response.json()["error"]["details"] == {"field": "upload_id"}
+    assert [m["version"] for m in api.get("/models", params={"name": name}).json()] == [1]

@@ -40,6 +40,8 @@ def test_file_dataset_seed_flow(ws: Workspace, tmp_path: Path, unique: str) -> N
     write_csvs(tmp_path / "batch", 5)
     (tmp_path / "batch" / "notes.txt").write_text("not data")
     default_ds.upload(src_dir=str(tmp_path / "batch"), target_path=f"{unique}/batch-data", show_progress=False)
+    single = Dataset.File.from_files(path=(default_ds, f"{unique}/batch-data/3.csv"))
+    assert single.to_path() == ["/3.csv"]
 
     dataset = Dataset.File.from_files(path=(default_ds, f"{unique}/batch-data/*.csv"))
     assert dataset.to_path() == [f"/{i}.csv" for i in range(1, 6)]
@@ -73,6 +75,8 @@ def test_dataset_bad_inputs(ws: Workspace, unique: str) -> None:
         ws.datasets(f"nosuch-{unique}")
     with pytest.raises(InvalidInput, match="not valid"):
         Dataset.get_by_name(ws, f"x-{unique}/1")
+    with pytest.raises(NotFound, match=r"datastores: \['workspaceblobstore'"):
+        Datastore.get(ws, f"nosuch-{unique}")
 
 
 def test_a_dataset_of_several_patterns_lists_paths_from_their_common_folder(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import joblib
@@ -161,3 +162,36 @@ def test_inside_the_app_the_registry_is_the_apps_own_storage(
     monkeypatch.setenv("AzureWebJobsStorage", azurite.connection_string)
     path = Model.get_model_path(name)
     assert Path(path).name == "model.pkl" and Path(path).is_relative_to(tmp_path / "model-cache")
+
+
+def test_concurrent_first_loads_share_one_complete_copy(ws: Workspace, tmp_path: Path, unique: str) -> None:
+    folder = tmp_path / "bundle"
+    folder.mkdir()
+    for index in range(5):
+        (folder / f"part{index}.bin").write_bytes(os.urandom(200_000))
+    name = f"shared_{unique}"
+    Model.register(ws, model_path=folder, model_name=name)
+    expected = {p.name: p.read_bytes() for p in folder.iterdir()}
+
+    def load() -> dict[str, bytes]:  # every caller must find every file complete, whoever downloaded it
+        path = Path(Model.get_model_path(name, _workspace=ws))
+        return {p.name: p.read_bytes() for p in path.iterdir() if not p.name.startswith(".")}
+
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(lambda _: load(), range(6)))
+    assert all(result == expected for result in results)
+    leftovers = [p.name for p in (tmp_path / "model-cache" / name).iterdir()]
+    assert leftovers == ["1"]  # no staging folders left behind
+
+
+def test_a_stale_cached_copy_is_replaced(ws: Workspace, tmp_path: Path, unique: str) -> None:
+    name = f"reused_{unique}"
+    (tmp_path / "old.pkl").write_bytes(b"old weights")
+    (tmp_path / "new.pkl").write_bytes(b"new weights")
+    first = Model.register(ws, model_path=tmp_path / "old.pkl", model_name=name)
+    assert Path(Model.get_model_path(name, _workspace=ws)).read_bytes() == b"old weights"
+    first.delete()
+    assert Model.register(ws, model_path=tmp_path / "new.pkl", model_name=name).version == 1  # the number again
+    path = Path(Model.get_model_path(name, _workspace=ws))
+    assert path.name == "new.pkl" and path.read_bytes() == b"new weights"
+    assert not (path.parent / "old.pkl").exists()

@@ -12,6 +12,7 @@ def test_registry_paths() -> None:
     assert layout.model_record("classification_model", 3) == "models/classification_model/0000000003.json"
     assert layout.version_from_record("models/m/0000000012.json") == 12
     assert layout.model_content_prefix("m", "abc123") == "m/abc123/"
+    assert layout.model_upload_claim("m", "abc123") == "uploads/m/abc123.json"
     assert layout.dataset_record("batch-data", 1) == "datasets/batch-data/0000000001.json"
     assert layout.datastore_record("workspaceblobstore") == "datastores/workspaceblobstore.json"
 

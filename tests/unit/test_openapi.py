@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from fninfer.host.routing import build_routes, match_route
 from shared.openapi import openapi_document
 from tests.declared import http_triggers
 
@@ -34,3 +35,25 @@ def test_every_path_parameter_is_declared() -> None:
         for operation in item.values():
             declared = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
             assert declared == names, (path, declared)
+
+
+def sample_path(route: str) -> str:
+    """A concrete path for a route template: every parameter filled with a value its constraint accepts."""
+
+    def fill(match: re.Match[str]) -> str:
+        return "7" if ":int" in match.group(0) else "sample"
+
+    return re.sub(r"\{[^}]*\}", fill, route)
+
+
+def test_no_route_shadows_another() -> None:
+    """The host matches routes in registration order; each route's own paths must reach its own function."""
+    triggers = http_triggers()
+    routes = build_routes(
+        (function.get_function_name(), trigger.route, [str(m) for m in trigger.methods or []])
+        for function, trigger in triggers
+    )
+    for function, trigger in triggers:
+        for method in trigger.methods:
+            found = match_route(routes, str(method), sample_path(trigger.route))
+            assert found is not None and found[0].function_name == function.get_function_name(), trigger.route
