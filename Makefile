@@ -35,5 +35,11 @@ unit: install
 integration: install
 	$(PY) -m pytest tests/integration
 
+# Real-time scoring speed: fninfer vs a minimal FastAPI app (benchmark-only dependency), and mlflow when
+# MLFLOW_PYTHON names an interpreter that has it.
+bench: install
+	$(PY) -m pip install --quiet fastapi
+	$(PY) benchmarks/realtime.py
+
 clean:
 	rm -rf $(VENV) node_modules .fninfer .pytest_cache .ruff_cache *.egg-info
