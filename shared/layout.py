@@ -178,3 +178,66 @@ def service_logs_prefix(name: str) -> str:
 
 def service_log(name: str, instance: str) -> str:
     return f"{service_logs_prefix(name)}{validate_name('instance', instance)}.log"
+
+
+# -- batch pipelines (ParallelRunStep) ------------------------------------------------------------------------------
+#
+#    fninfer-registry/pipelineruns/<run id>.json      the pipeline run: status, definition, step, plan, final counts
+#    fninfer-runs/active/<run id>                     runs not yet terminal (what the sweeper looks at)
+#    fninfer-runs/reuse/<fingerprint>.json            the Finished run whose step output allow_reuse can take
+#    fninfer-runs/<run id>/plan/<plan id>/<page>.json mini-batches, PLAN_PAGE_SIZE per page (lists of input files)
+#    fninfer-runs/<run id>/leases/<work item>.json    work in flight (plan, mb-<index>, fanin): owner, lease, tries
+#    fninfer-runs/<run id>/results/<index>.json       one result per mini-batch, created once (If-None-Match)
+#    fninfer-runs/<run id>/progress/<shard>.json      done/failed mini-batches, PROGRESS_SHARDS shards (no hot blob)
+#    <output datastore>/azureml/<step run id>/<output name>/parallel_run_step.txt   the step's output folder
+#    queues fninfer-pipeline-plans, fninfer-minibatches, fninfer-fanin
+
+PIPELINE_RUNS_PREFIX = "pipelineruns/"
+RUNS_CONTAINER = "fninfer-runs"
+ACTIVE_RUNS_PREFIX = "active/"
+PLANNING_QUEUE = "fninfer-pipeline-plans"
+MINIBATCH_QUEUE = "fninfer-minibatches"
+FANIN_QUEUE = "fninfer-fanin"
+PLAN_PAGE_SIZE = 1000
+PROGRESS_SHARDS = 16
+
+
+def pipeline_run_record(run_id: str) -> str:
+    return f"{PIPELINE_RUNS_PREFIX}{validate_name('run', run_id)}.json"
+
+
+def active_run_marker(run_id: str) -> str:
+    return f"{ACTIVE_RUNS_PREFIX}{validate_name('run', run_id)}"
+
+
+def reuse_record(fingerprint: str) -> str:
+    return f"reuse/{validate_name('fingerprint', fingerprint)}.json"
+
+
+def plan_page(run_id: str, plan_id: str, page: int) -> str:
+    return f"{validate_name('run', run_id)}/plan/{validate_name('plan', plan_id)}/{page:06d}.json"
+
+
+def leases_prefix(run_id: str) -> str:
+    return f"{validate_name('run', run_id)}/leases/"
+
+
+def work_lease(run_id: str, item: str) -> str:
+    return f"{leases_prefix(run_id)}{validate_name('work item', item)}.json"
+
+
+def results_prefix(run_id: str) -> str:
+    return f"{validate_name('run', run_id)}/results/"
+
+
+def batch_result(run_id: str, index: int) -> str:
+    return f"{results_prefix(run_id)}{index:08d}.json"
+
+
+def progress_shard(run_id: str, shard: int) -> str:
+    return f"{validate_name('run', run_id)}/progress/{shard:03d}.json"
+
+
+def step_output_prefix(step_run_id: str, output_name: str) -> str:
+    """Where a step's PipelineData lives on its datastore, as Azure ML lays it out."""
+    return f"azureml/{validate_name('run', step_run_id)}/{validate_name('output', output_name)}/"

@@ -119,18 +119,59 @@ def openapi_document() -> dict[str, Any]:
         },
         "/api/services/{name}/score": {
             "post": {
-                "summary": "Score: the body reaches run(raw_data); the answer is a JSON string of what run returned",
+                "summary": (
+                    "Score: the body reaches run(raw_data); the answer is a JSON string of what run returned, or with "
+                    "response_encoding 'json' the JSON of what run returned"
+                ),
                 "parameters": _path_params("name"),
                 "security": [{"serviceKeyOrToken": []}, {}],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": OBJECT}}},
                 "responses": {
-                    "200": {"description": "OK", "content": {"application/json": {"schema": {"type": "string"}}}},
+                    "200": {"description": "OK", "content": {"application/json": {"schema": {}}}},
                     **{
                         status: {"description": "Error", "content": {"application/json": {"schema": ERROR}}}
                         for status in ("400", "401", "403", "404", "413", "500", "503", "504")
                     },
                 },
             }
+        },
+        "/api/pipelines/runs": {
+            "post": _operation(
+                'Submit a pipeline run: {"experiment", "pipeline": {"steps": [ParallelRunStep]}, "tags"}',
+                [],
+                _responses("201", OBJECT, "400", "404", "413"),
+                True,
+            ),
+            "get": {
+                **_operation("List pipeline runs, newest first", [], _responses("200", LIST)),
+                "parameters": [{"name": "experiment", "in": "query", "schema": {"type": "string"}}],
+            },
+        },
+        "/api/pipelines/runs/{run_id}": {
+            "get": _operation(
+                "A pipeline run: status, plan, counts (live while it runs), error",
+                ["run_id"],
+                _responses("200", OBJECT, "404"),
+            )
+        },
+        "/api/pipelines/runs/{run_id}/logs": {
+            "get": {
+                **_operation(
+                    "Mini-batch logs, a page at a time: tries, errors, tracebacks, what run() printed",
+                    ["run_id"],
+                    _responses("200", OBJECT, "400", "404"),
+                ),
+                "parameters": [
+                    *_path_params("run_id"),
+                    {"name": "start", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                    {"name": "count", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
+                ],
+            }
+        },
+        "/api/pipelines/runs/{run_id}/cancel": {
+            "post": _operation(
+                "Cancel a run (a finished one stays as it is)", ["run_id"], _responses("200", OBJECT, "404")
+            )
         },
         "/api/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OK"}}}},
     }

@@ -1,0 +1,200 @@
+"""`PipelineRun` and `StepRun`: a submitted pipeline, watched from its record in the app (storage is the truth, the
+objects only cache it)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from fninfer._pipeline import PortDataReference
+from fninfer._workspace import Workspace
+from shared.errors import FninferError, InvalidInput
+
+if TYPE_CHECKING:
+    from fninfer._experiment import Experiment
+
+TERMINAL = ("Finished", "Failed", "Canceled")
+POLL_SECONDS = 0.5
+#: wait_for_completion polls quickly at first, then every 2 s: each poll reads the run's progress shards, and a long
+#: run should not spend storage requests on being watched.
+MAX_POLL_SECONDS = 2.0
+READ_TRIES = 3
+
+
+class ActivityFailedException(FninferError):
+    """The run ended Failed (or Canceled) while `wait_for_completion(raise_on_error=True)` waited for it."""
+
+
+class PipelineRun:
+    """Mirrors `azureml.pipeline.core.PipelineRun`."""
+
+    def __init__(self, experiment: Experiment, run_id: str) -> None:
+        self.experiment = experiment
+        self.workspace: Workspace = experiment.workspace
+        self.id = run_id
+        self._record: dict[str, Any] = {}
+        self._refresh()
+
+    def _refresh(self) -> dict[str, Any]:
+        for _ in range(READ_TRIES - 1):
+            try:
+                return self._read()
+            except FninferError as exc:
+                # A pooled connection to a host instance that went away is reset; reading again is safe.
+                if not isinstance(exc.__cause__, httpx.TransportError):
+                    raise
+                time.sleep(POLL_SECONDS)
+        return self._read()
+
+    def _read(self) -> dict[str, Any]:
+        self._record = self.workspace.client.request("GET", f"pipelines/runs/{self.id}")
+        return self._record
+
+    @property
+    def status(self) -> str:
+        return str(self._record["status"])
+
+    def get_status(self) -> str:
+        return str(self._refresh()["status"])
+
+    def get_details(self) -> dict[str, Any]:
+        record = self._refresh()
+        return {
+            "runId": record["id"],
+            "status": record["status"],
+            "startTimeUtc": record["start_time"],
+            "endTimeUtc": record["end_time"],
+            "error": record["error"],
+            "properties": {
+                "experiment": record["experiment"],
+                "reused_from": record["step"]["reused_from"],
+                "total_mini_batches": (record["plan"] or {}).get("total_batches"),
+                "total_items": (record["plan"] or {}).get("total_items"),
+                **(record["counts"] or {}),
+            },
+        }
+
+    def get_children(self) -> Iterator[StepRun]:
+        """The pipeline's step runs (one: its ParallelRunStep)."""
+        return iter([StepRun(self, self._refresh())])
+
+    def find_step_run(self, name: str) -> list[StepRun]:
+        return [step for step in self.get_children() if step.name == name]
+
+    def cancel(self) -> None:
+        self._record = self.workspace.client.request("POST", f"pipelines/runs/{self.id}/cancel")
+
+    def wait_for_completion(
+        self, show_output: bool = True, timeout_seconds: float = sys.maxsize, raise_on_error: bool = True
+    ) -> str:
+        """Wait until the run is Finished, Failed or Canceled, printing its progress; returns the status. On failure
+        the failing mini-batch's error and traceback are printed (and raised, with raise_on_error)."""
+        started = time.monotonic()
+        watcher = _ProgressPrinter(self.id) if show_output else None
+        pause = 0.1
+        while True:
+            record = self._refresh()
+            if watcher is not None:
+                watcher.show(record)
+            if record["status"] in TERMINAL or time.monotonic() - started > timeout_seconds:
+                break
+            time.sleep(pause)
+            pause = min(pause * 1.5, MAX_POLL_SECONDS)
+        if watcher is not None:
+            watcher.summary(record)
+        if record["status"] == "Failed" and raise_on_error:
+            raise ActivityFailedException(_failure_text(record), run=self.id)
+        return str(record["status"])
+
+    def __repr__(self) -> str:
+        return f"PipelineRun(experiment={self.experiment.name!r}, id={self.id!r}, status={self._record['status']!r})"
+
+
+class StepRun:
+    """Mirrors `azureml.pipeline.core.StepRun`: the ParallelRunStep's run inside a pipeline run."""
+
+    def __init__(self, pipeline_run: PipelineRun, record: dict[str, Any]) -> None:
+        self.pipeline_run = pipeline_run
+        self._step = record["step"]
+        self.id: str = self._step["id"]
+        self.name: str = self._step["name"]
+
+    def get_status(self) -> str:
+        return self.pipeline_run.get_status()
+
+    def get_details(self) -> dict[str, Any]:
+        return {**self.pipeline_run.get_details(), "runId": self.id, "name": self.name}
+
+    def wait_for_completion(self, show_output: bool = True, timeout_seconds: float = sys.maxsize) -> str:
+        return self.pipeline_run.wait_for_completion(show_output, timeout_seconds, raise_on_error=False)
+
+    def get_output_data(self, name: str) -> PortDataReference:
+        output = self._step["output"]
+        if output["name"] != name:
+            raise InvalidInput(f"step {self.name!r} has the output {output['name']!r}, not {name!r}", field="name")
+        return PortDataReference(self.pipeline_run.workspace, output)
+
+    def get_logs(self) -> list[dict[str, Any]]:
+        """Every mini-batch that ran: its index, items, failed items, tries, and per try the error, the traceback and
+        what run() printed or logged."""
+        found: list[dict[str, Any]] = []
+        start: int | None = 0
+        while start is not None:
+            page = self.pipeline_run.workspace.client.request(
+                "GET", f"pipelines/runs/{self.pipeline_run.id}/logs", params={"start": start}
+            )
+            found.extend(page["items"])
+            start = page["next"]
+        return found
+
+    def __repr__(self) -> str:
+        return f"StepRun(name={self.name!r}, id={self.id!r})"
+
+
+def _failure_text(record: dict[str, Any]) -> str:
+    error = record["error"] or {}
+    lines = [str(error.get("message") or "the run failed")]
+    if error.get("error"):
+        lines.append(f"mini-batch {error.get('mini_batch')}: {error['error']}")
+    if error.get("traceback"):
+        lines.append(str(error["traceback"]).rstrip())
+    return "\n".join(lines)
+
+
+class _ProgressPrinter:
+    """Live progress: mini-batches done of total, items failed, rate, time left; one line per change."""
+
+    def __init__(self, run_id: str) -> None:
+        self.started = time.monotonic()
+        self.last = ""
+        print(f"RunId: {run_id}", flush=True)
+
+    def show(self, record: dict[str, Any]) -> None:
+        line = self.line(record)
+        if line != self.last:
+            print(line, flush=True)
+            self.last = line
+
+    def line(self, record: dict[str, Any]) -> str:
+        status, plan, counts = record["status"], record["plan"], record["counts"] or {}
+        if record["step"]["reused_from"]:
+            return f"{status}: reused the output of run {record['step']['reused_from']} (allow_reuse)"
+        if plan is None:
+            return f"{status}: planning mini-batches"
+        done, total = int(counts.get("batches_done", 0)), int(plan["total_batches"])
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        rate = done / elapsed
+        left = f", about {(total - done) / rate:.0f} s left" if rate > 0 and done < total else ""
+        return (
+            f"{status}: {done}/{total} mini-batches, {counts.get('items_failed', 0)} of {plan['total_items']} items "
+            f"failed, {rate:.1f} mini-batches/s{left}"
+        )
+
+    def summary(self, record: dict[str, Any]) -> None:
+        print(f"\nPipelineRun Execution Summary\n{'=' * 29}\nPipelineRun Status: {record['status']}", flush=True)
+        if record["status"] == "Failed":
+            print(_failure_text(record), flush=True)

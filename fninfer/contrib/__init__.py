@@ -1,0 +1,1 @@
+"""`fninfer.contrib`, mirroring `azureml.contrib`."""

@@ -1,0 +1,1 @@
+"""`fninfer.contrib.pipeline`, mirroring `azureml.contrib.pipeline`."""

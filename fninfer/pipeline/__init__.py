@@ -1,0 +1,1 @@
+"""`fninfer.pipeline`, mirroring `azureml.pipeline`."""

@@ -1,0 +1,89 @@
+"""Batch pipelines: submit, watch, list and cancel runs (admin key); the queue functions that plan a run, process
+its mini-batches and fan their results in; and the timer that re-enqueues work a dead instance left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import uuid
+
+import azure.functions as func
+
+from functions._http import json_body, json_endpoint
+from shared import layout
+from shared.errors import InvalidInput
+from shared.pipelines import fanin, logs, minibatch, planning, runs, submit, sweeper
+from shared.storage import app_storage
+
+bp = func.Blueprint()
+
+#: Every 10 s: how soon work held by a dead instance is noticed, with the lease (FNINFER_BATCH_LEASE_SECONDS).
+SWEEP_SCHEDULE = "*/10 * * * * *"
+
+
+def _owner() -> str:
+    """Who holds a work lease: this process (host instance) and invocation, readable when diagnosing."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def _int_query(req: func.HttpRequest, name: str, default: int) -> int:
+    raw = req.params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit():
+        raise InvalidInput(f"query parameter {name!r} must be a non-negative integer", field=name)
+    return int(raw)
+
+
+@bp.route(route="pipelines/runs", methods=["POST"])
+@json_endpoint()
+def submit_run(req: func.HttpRequest) -> object:
+    body = json_body(req)
+    return 201, submit.start_run(app_storage(), body.get("experiment"), body.get("pipeline"), body.get("tags"))
+
+
+@bp.route(route="pipelines/runs", methods=["GET"])
+@json_endpoint()
+def list_runs(req: func.HttpRequest) -> object:
+    return runs.list_runs(app_storage(), experiment=req.params.get("experiment"))
+
+
+@bp.route(route="pipelines/runs/{run_id}", methods=["GET"])
+@json_endpoint()
+def get_run(req: func.HttpRequest) -> object:
+    return submit.describe(app_storage(), req.route_params["run_id"])
+
+
+@bp.route(route="pipelines/runs/{run_id}/logs", methods=["GET"])
+@json_endpoint()
+def get_run_logs(req: func.HttpRequest) -> object:
+    start, count = _int_query(req, "start", 0), _int_query(req, "count", logs.MAX_PAGE)
+    return logs.mini_batch_logs(app_storage(), req.route_params["run_id"], start, count)
+
+
+@bp.route(route="pipelines/runs/{run_id}/cancel", methods=["POST"])
+@json_endpoint()
+def cancel_run(req: func.HttpRequest) -> object:
+    return runs.cancel(app_storage(), req.route_params["run_id"])
+
+
+@bp.queue_trigger(arg_name="msg", queue_name=layout.PLANNING_QUEUE, connection="AzureWebJobsStorage")
+def plan_run(msg: func.QueueMessage) -> None:
+    planning.plan(app_storage(), json.loads(msg.get_body())["run"], owner=_owner())
+
+
+@bp.queue_trigger(arg_name="msg", queue_name=layout.MINIBATCH_QUEUE, connection="AzureWebJobsStorage")
+def process_minibatch(msg: func.QueueMessage) -> None:
+    message = json.loads(msg.get_body())
+    minibatch.process(app_storage(), message["run"], int(message["index"]), owner=_owner())
+
+
+@bp.queue_trigger(arg_name="msg", queue_name=layout.FANIN_QUEUE, connection="AzureWebJobsStorage")
+def finalize_run(msg: func.QueueMessage) -> None:
+    fanin.finalize(app_storage(), json.loads(msg.get_body())["run"], owner=_owner())
+
+
+@bp.timer_trigger(schedule=SWEEP_SCHEDULE, arg_name="timer", run_on_startup=False, use_monitor=False)
+def sweep_runs(timer: func.TimerRequest) -> None:
+    sweeper.sweep(app_storage())

@@ -1,0 +1,198 @@
+"""Work in flight holds a lease: a record per work item (`plan`, `mb-<index>`, `fanin`) with an owner and an expiry.
+
+    dispatch   create the record (If-None-Match, lease = now + LEASE) with the message that starts it, then enqueue it
+    claim      take the record (If-Match) when it is unowned, ours, or expired; count the try
+    heartbeat  renew it while the work runs (a thread, every LEASE/3)
+    release    delete it when the work is recorded
+
+The queue's own visibility window is the host's half of this contract, but a message taken by an instance that dies
+stays invisible for 10 minutes. The lease is ours: when its owner stops renewing it, the sweeper re-enqueues the
+message it holds after LEASE seconds. Work items are idempotent, so a re-enqueued or duplicated message is harmless:
+a second copy finds the lease held and leaves, or finds the result recorded and only redoes the bookkeeping.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from shared import layout
+from shared.errors import ConcurrencyConflict, FninferError, NotFound
+from shared.settings import get_setting
+from shared.storage import Storage
+
+#: App setting: seconds a work item's lease lasts without a heartbeat (how soon a dead instance's work is redone).
+LEASE_SETTING = "FNINFER_BATCH_LEASE_SECONDS"
+DEFAULT_LEASE_SECONDS = 60.0
+
+Lease = dict[str, Any]
+
+
+class LeaseLost(FninferError):
+    """Another owner took this work item's lease (ours expired): stop writing on its behalf."""
+
+
+def lease_seconds() -> float:
+    return float(get_setting(LEASE_SETTING) or DEFAULT_LEASE_SECONDS)
+
+
+def send(storage: Storage, queue: str, message: dict[str, Any], delay: int = 0) -> None:
+    """Put a message for a queue-triggered function (the host base64-decodes message bodies), visible after
+    `delay` seconds."""
+    body = base64.b64encode(json.dumps(message).encode()).decode()
+    storage.queue(queue).send_message(body, visibility_timeout=delay or None)
+
+
+def dispatch(
+    storage: Storage,
+    run_id: str,
+    item: str,
+    queue: str,
+    message: dict[str, Any],
+    owner: str | None = None,
+    **state: Any,
+) -> Lease | None:
+    """Record the work item as in flight, unless it already is, and enqueue its message. With `owner` the item is
+    not enqueued but taken by that owner at once (its first try); the record still holds the message, for the
+    sweeper should the owner die. Returns the record when this call created it."""
+    record = {
+        "owner": owner,
+        "until": time.time() + lease_seconds(),
+        "tries": 0 if owner is None else 1,
+        "queue": queue,
+        "message": message,
+        **state,
+    }
+    try:
+        storage.create_json(layout.RUNS_CONTAINER, layout.work_lease(run_id, item), record)
+    except ConcurrencyConflict:
+        record = {}  # already in flight: a duplicate dispatch only repeats the message, which is harmless
+    if owner is None:
+        send(storage, queue, message)
+    return record or None
+
+
+def hand_back(storage: Storage, run_id: str, item: str, delay: int) -> None:
+    """Put an unclaimed work item's message back on its queue, visible after `delay` seconds, and extend its lease
+    (it is still queued, not lost: the sweeper should not queue a copy)."""
+
+    def extend(record: Lease) -> Lease:
+        if record["owner"] is None:
+            record["until"] = time.time() + lease_seconds()
+        return dict(record)
+
+    try:
+        record = storage.update_json(layout.RUNS_CONTAINER, layout.work_lease(run_id, item), extend, attempts=50)
+    except NotFound:
+        return  # done and released meanwhile
+    send(storage, record["queue"], record["message"], delay=delay)
+
+
+def claim(storage: Storage, run_id: str, item: str, owner: str) -> Lease | None:
+    """Take the lease for `owner` and count a try; None when another live owner holds it or it is gone (done)."""
+
+    def take(record: Lease) -> Lease | None:
+        if record["owner"] not in (None, owner) and record["until"] > time.time():
+            return None
+        record.update(owner=owner, until=time.time() + lease_seconds(), tries=int(record["tries"]) + 1)
+        return dict(record)
+
+    try:
+        return storage.update_json(layout.RUNS_CONTAINER, layout.work_lease(run_id, item), take, attempts=50)
+    except NotFound:
+        return None
+
+
+def update(storage: Storage, run_id: str, item: str, owner: str, **state: Any) -> Lease:
+    """Set `state` on a lease we hold (renewing it); LeaseLost when another owner has taken it."""
+
+    def change(record: Lease) -> Lease:
+        if record["owner"] != owner:
+            raise LeaseLost(f"run {run_id}: the lease on {item} passed to another owner")
+        record.update(state, until=time.time() + lease_seconds())
+        return dict(record)
+
+    try:
+        return storage.update_json(layout.RUNS_CONTAINER, layout.work_lease(run_id, item), change, attempts=50)
+    except NotFound as exc:
+        raise LeaseLost(f"run {run_id}: the lease on {item} is gone") from exc
+
+
+def release(storage: Storage, run_id: str, item: str) -> None:
+    storage.delete_blob(layout.RUNS_CONTAINER, layout.work_lease(run_id, item))
+
+
+class _Heartbeats:
+    """One thread per process renews every lease held by this process's work, each a third of the way to expiry."""
+
+    def __init__(self) -> None:
+        self._due: dict[tuple[str, str, str], tuple[Storage, float]] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def add(self, storage: Storage, run_id: str, item: str, owner: str) -> None:
+        with self._lock:
+            self._due[(run_id, item, owner)] = (storage, time.monotonic() + lease_seconds() / 3)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._beat, name="lease-heartbeats", daemon=True)
+                self._thread.start()
+
+    def remove(self, run_id: str, item: str, owner: str) -> None:
+        with self._lock:
+            self._due.pop((run_id, item, owner), None)
+
+    def _beat(self) -> None:
+        while True:
+            time.sleep(min(1.0, lease_seconds() / 6))
+            with self._lock:
+                due = [(key, storage) for key, (storage, at) in self._due.items() if at <= time.monotonic()]
+            for (run_id, item, owner), storage in due:
+                try:
+                    update(storage, run_id, item, owner)
+                except LeaseLost:
+                    self.remove(run_id, item, owner)  # the new owner has it now
+                    continue
+                except FninferError:
+                    pass  # storage hiccup: beat again soon, the lease has time to spare
+                with self._lock:
+                    if (run_id, item, owner) in self._due:
+                        self._due[(run_id, item, owner)] = (storage, time.monotonic() + lease_seconds() / 3)
+
+
+_heartbeats = _Heartbeats()
+
+
+@contextlib.contextmanager
+def heartbeat(storage: Storage, run_id: str, item: str, owner: str) -> Iterator[None]:
+    """Keep the lease renewed while the block runs (a lost lease is left to its new owner)."""
+    _heartbeats.add(storage, run_id, item, owner)
+    try:
+        yield
+    finally:
+        _heartbeats.remove(run_id, item, owner)
+
+
+def expired(storage: Storage, run_id: str) -> list[tuple[str, Lease, str]]:
+    """The run's work items whose lease has run out: (item, record, etag)."""
+    found = []
+    for name in storage.list_names(layout.RUNS_CONTAINER, layout.leases_prefix(run_id)):
+        record, etag = storage.try_read_json(layout.RUNS_CONTAINER, name)
+        if record is not None and etag is not None and record["until"] <= time.time():
+            found.append((name.rsplit("/", 1)[1].removesuffix(".json"), record, etag))
+    return found
+
+
+def redispatch(storage: Storage, run_id: str, item: str, record: Lease, etag: str) -> bool:
+    """Re-enqueue an expired work item's message, once per expiry (If-Match on the record we saw)."""
+    renewed = {**record, "owner": None, "until": time.time() + lease_seconds()}
+    try:
+        storage.replace_json(layout.RUNS_CONTAINER, layout.work_lease(run_id, item), renewed, etag)
+    except (ConcurrencyConflict, NotFound):
+        return False  # renewed, claimed or released meanwhile: it is alive
+    send(storage, record["queue"], record["message"])
+    return True

@@ -1,0 +1,125 @@
+"""Planning a run: list the input files, cut them into mini-batches, and put the first window of them in flight.
+
+Planning runs in a queue function, not in the submitting HTTP request, because listing a large dataset takes longer
+than a request should. The mini-batches are written in pages of PLAN_PAGE_SIZE under a fresh plan id (a million files
+in mini-batches of 5 is 200 pages), and the plan id is fixed by the one transition NotStarted -> Running: a planner
+that stalled and lost its lease can only leave orphan pages behind, never change the plan in use. Queue messages
+carry (run, index) only, far under the 64 KiB limit.
+
+In flight: node_count x process_count_per_node mini-batches at most (process_count_per_node defaults to the cores of
+the planning instance, as Azure ML defaults it to the node's), and process_count_per_node on one host instance, as on
+one Azure ML node (see minibatch.py). Mini-batch i runs in lane i % cap: planning dispatches
+0..cap-1, and each recorded mini-batch dispatches i + cap. Nothing waits in the queue burning dequeue counts, and a
+redelivered message re-dispatches the same successor, so a crash between recording and dispatching loses nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections import OrderedDict
+from typing import Any
+
+from shared import layout
+from shared.datasets import resolve_files
+from shared.pipelines import leases
+from shared.pipelines.runs import TERMINAL, Record, RunStatus, get_run, transition
+from shared.storage import Storage
+
+PLAN_ITEM = "plan"
+
+
+def batch_item(index: int) -> str:
+    return f"mb-{index:08d}"
+
+
+def per_node(config: dict[str, Any]) -> int:
+    """process_count_per_node; Azure ML's default is the node's cores: here, the planning instance's."""
+    return max(1, int(config.get("process_count_per_node") or os.cpu_count() or 1))
+
+
+def in_flight_cap(config: dict[str, Any]) -> int:
+    return int(config["node_count"]) * per_node(config)
+
+
+def dispatch_batch(storage: Storage, run_id: str, index: int, owner: str | None = None) -> leases.Lease | None:
+    """Put mini-batch `index` in flight: on the queue, or taken by `owner` to process it right away."""
+    message = {"run": run_id, "index": index}
+    return leases.dispatch(storage, run_id, batch_item(index), layout.MINIBATCH_QUEUE, message, owner=owner)
+
+
+def dispatch_window(storage: Storage, run: Record) -> None:
+    plan = run["plan"]
+    for index in range(min(plan["cap"], plan["total_batches"])):
+        if storage.try_read_json(layout.RUNS_CONTAINER, layout.batch_result(run["id"], index))[0] is None:
+            dispatch_batch(storage, run["id"], index)
+
+
+def plan(storage: Storage, run_id: str, owner: str) -> None:
+    run = get_run(storage, run_id)
+    status = RunStatus(run["status"])
+    if status in TERMINAL:
+        leases.release(storage, run_id, PLAN_ITEM)
+        return
+    if status == RunStatus.RUNNING:  # planned already; this is a redelivery: make sure the window is in flight
+        dispatch_window(storage, run)
+        leases.release(storage, run_id, PLAN_ITEM)
+        return
+    if leases.claim(storage, run_id, PLAN_ITEM, owner) is None:
+        return  # another instance is planning it
+    with leases.heartbeat(storage, run_id, PLAN_ITEM, owner):
+        step = run["step"]
+        files = resolve_files(storage, step["input"]["paths"])
+        if not files:
+            paths = [f"{p['datastore']}/{p['path']}" for p in step["input"]["paths"]]
+            transition(storage, run_id, RunStatus.FAILED, error={"message": f"the input matches no files: {paths}"})
+            leases.release(storage, run_id, PLAN_ITEM)
+            return
+        size = int(step["config"]["mini_batch_size"])
+        plan_id = uuid.uuid4().hex
+        total_batches = (len(files) + size - 1) // size
+        per_page = layout.PLAN_PAGE_SIZE * size
+        for page, start in enumerate(range(0, len(files), per_page)):
+            chunk = files[start : start + per_page]
+            batches = [[[f["container"], f["path"]] for f in chunk[i : i + size]] for i in range(0, len(chunk), size)]
+            storage.put_json(layout.RUNS_CONTAINER, layout.plan_page(run_id, plan_id, page), batches)
+        planned = {
+            "id": plan_id,
+            "total_batches": total_batches,
+            "total_items": len(files),
+            "cap": in_flight_cap(step["config"]),
+            "per_node": per_node(step["config"]),
+        }
+        if not transition(storage, run_id, RunStatus.RUNNING, only_from=RunStatus.NOT_STARTED, plan=planned):
+            return  # canceled meanwhile, or another planner won: its plan stands
+    dispatch_window(storage, get_run(storage, run_id))
+    leases.release(storage, run_id, PLAN_ITEM)
+
+
+Page = list[list[list[str]]]
+_pages: OrderedDict[tuple[str, str, int], Page] = OrderedDict()
+_pages_lock = threading.Lock()
+PAGES_CACHED = 16
+
+
+def _page(storage: Storage, run_id: str, plan_id: str, page: int) -> Page:
+    """A plan page; pages never change once the plan is in use, so each process reads each one about once."""
+    key = (run_id, plan_id, page)
+    with _pages_lock:
+        if key in _pages:
+            _pages.move_to_end(key)
+            return _pages[key]
+    batches, _ = storage.read_json(layout.RUNS_CONTAINER, layout.plan_page(run_id, plan_id, page))
+    with _pages_lock:
+        _pages[key] = batches
+        while len(_pages) > PAGES_CACHED:
+            _pages.popitem(last=False)
+    return batches
+
+
+def mini_batch_files(storage: Storage, run: Record, index: int) -> list[tuple[str, str]]:
+    """The (container, path) of each input file of mini-batch `index`, in input order."""
+    plan = run["plan"]
+    batch = _page(storage, run["id"], plan["id"], index // layout.PLAN_PAGE_SIZE)[index % layout.PLAN_PAGE_SIZE]
+    return [(container, path) for container, path in batch]

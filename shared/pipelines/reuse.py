@@ -1,0 +1,48 @@
+"""allow_reuse: a step that would compute the same thing again takes the output of the earlier Finished run.
+
+The fingerprint covers what the step computes from: the script content (the snapshot id), the entry script, the
+arguments, the configuration (less description, logging level and compute target, which do not change results), the
+environment, the input (the dataset's name and version when registered, else its paths) and the models. As in Azure
+ML, a registered dataset's version stands for its content: new files under the same version do not prevent reuse.
+The latest Finished run of each fingerprint is recorded at `reuse/<fingerprint>`, so finding it is one read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from shared import layout
+from shared.pipelines.runs import Record
+from shared.storage import Storage
+
+NOT_FINGERPRINTED = frozenset({"description", "logging_level", "compute_target"})
+
+
+def fingerprint(step: dict[str, Any]) -> str:
+    source = step["input"]
+    identity = {
+        "snapshot": step["snapshot"]["id"],
+        "entry_script": step["entry_script"],
+        "arguments": step["arguments"],
+        "config": {k: v for k, v in step["config"].items() if k not in NOT_FINGERPRINTED},
+        "environment": step["environment"],
+        "input": source["dataset"] if source["dataset"] is not None else source["paths"],
+        "output": step["output"],
+        "models": sorted(step["models"]),
+    }
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+
+def find(storage: Storage, step_fingerprint: str) -> Record | None:
+    """The reuse entry of the latest Finished run with this fingerprint: {run, step}."""
+    entry, _ = storage.try_read_json(layout.RUNS_CONTAINER, layout.reuse_record(step_fingerprint))
+    return entry
+
+
+def remember(storage: Storage, run: Record) -> None:
+    """Offer a Finished run's output to later runs of the same step."""
+    step = run["step"]
+    entry = {"run": run["id"], "step": {k: step[k] for k in ("id", "name", "output")}}
+    storage.put_json(layout.RUNS_CONTAINER, layout.reuse_record(step["fingerprint"]), entry)

@@ -1,0 +1,390 @@
+"""The batch domain (`shared/pipelines`) against a real Azurite of its own, driven in-process: the same functions the
+queue triggers call, fed from the real queues, so the tests choose exactly when a message is duplicated, dropped or
+left half done. The error meaning, thresholds, retries, timeouts, summary_only, reuse and exactly-once are here; the
+whole flow through a real host is in test_batch_host.py and test_seed_batch.py."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
+
+import pytest
+
+from fninfer._snapshot import snapshot
+from fninfer._workspace import Workspace
+from fninfer.host.azurite import start_azurite
+from shared import layout
+from shared.errors import InvalidInput
+from shared.pipelines import fanin, leases, minibatch, planning, progress, runs, submit, sweeper
+from shared.storage import Storage
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = ROOT / "tests" / "fixtures" / "batch"
+HANDLERS: dict[str, Callable[[Storage, dict[str, Any]], None]] = {
+    layout.PLANNING_QUEUE: lambda s, m: planning.plan(s, m["run"], uuid.uuid4().hex),
+    # one mini-batch per message, so the tests see every hand-off on the queue
+    layout.MINIBATCH_QUEUE: lambda s, m: minibatch.process(s, m["run"], int(m["index"]), uuid.uuid4().hex, 0),
+    layout.FANIN_QUEUE: lambda s, m: fanin.finalize(s, m["run"], uuid.uuid4().hex),
+}
+
+
+@pytest.fixture(scope="module")
+def own_storage() -> Iterator[Storage]:
+    """An Azurite for this module alone: no host listens to its queues, so the tests deliver every message."""
+    server = start_azurite(ROOT)
+    yield Storage.from_connection_string(server.connection_string)
+    server.stop()
+
+
+@pytest.fixture
+def storage(own_storage: Storage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Storage:
+    monkeypatch.setenv("FNINFER_SNAPSHOT_CACHE", str(tmp_path / "snapshots"))
+    monkeypatch.setenv("MARKER_DIR", str(tmp_path))  # restored after the test; entry scripts set it process-wide
+    for queue in HANDLERS:
+        own_storage.queue(queue).clear_messages()
+    return own_storage
+
+
+def receive(storage: Storage, queue: str) -> list[dict[str, Any]]:
+    """Take every visible message off `queue` (deleting them) and return their bodies."""
+    client = storage.queue(queue)
+    bodies = []
+    for message in client.receive_messages(max_messages=32, visibility_timeout=60):
+        bodies.append(json.loads(base64.b64decode(message.content)))
+        client.delete_message(message)
+    return bodies
+
+
+def drain(storage: Storage, run_id: str, rounds: int = 500) -> dict[str, Any]:
+    """Deliver messages until the run is over (or nothing is left to deliver); returns the run."""
+    for _ in range(rounds):
+        delivered = 0
+        for queue, handler in HANDLERS.items():
+            for body in receive(storage, queue):
+                handler(storage, body)
+                delivered += 1
+        run = runs.get_run(storage, run_id)
+        if run["status"] in ("Finished", "Failed", "Canceled") or not delivered:
+            return run
+    raise AssertionError(f"run {run_id} still going after {rounds} rounds")
+
+
+def put_inputs(storage: Storage, contents: dict[str, str]) -> str:
+    folder = f"inputs-{uuid.uuid4().hex[:8]}"
+    container = storage.container(layout.DEFAULT_DATASTORE_CONTAINER)
+    for name, text in contents.items():
+        container.upload_blob(f"{folder}/{name}", text.encode(), overwrite=True)
+    return folder
+
+
+def definition(storage: Storage, folder: str, **config: Any) -> dict[str, Any]:
+    arguments = config.pop("arguments", ["--tag", "t1"])
+    allow_reuse = config.pop("allow_reuse", False)
+    workspace = cast(Workspace, SimpleNamespace(storage=storage))
+    return {
+        "steps": [
+            {
+                "name": "score",
+                "snapshot": snapshot(workspace, str(SCRIPTS)),
+                "entry_script": "behaviours.py",
+                "arguments": arguments,
+                "config": {"mini_batch_size": 2, "node_count": 1, "process_count_per_node": 2, **config},
+                "input": {
+                    "name": "data",
+                    "dataset": None,
+                    "paths": [{"datastore": "workspaceblobstore", "path": f"{folder}/*.txt"}],
+                },
+                "output": {"name": "inferences", "datastore": "workspaceblobstore"},
+                "allow_reuse": allow_reuse,
+            }
+        ]
+    }
+
+
+def start(storage: Storage, contents: dict[str, str], **config: Any) -> str:
+    folder = put_inputs(storage, contents)
+    return str(submit.start_run(storage, "tests", definition(storage, folder, **config))["id"])
+
+
+def output_lines(storage: Storage, run: dict[str, Any]) -> list[str]:
+    output = run["step"]["output"]
+    name = output["prefix"] + "parallel_run_step.txt"
+    data = storage.container(output["container"]).download_blob(name).readall()
+    return data.decode().splitlines()
+
+
+def names(count: int, word: str = "ok", prefix: str = "f") -> dict[str, str]:
+    return {f"{prefix}{i:03d}.txt": word for i in range(count)}
+
+
+# -- the flow ---------------------------------------------------------------------------------------------------------
+
+
+def test_rows_once_each_in_input_order_with_arguments(storage: Storage) -> None:
+    run_id = start(storage, names(9))
+    run = drain(storage, run_id)
+    assert run["status"] == "Finished"
+    assert run["plan"]["total_batches"] == 5 and run["plan"]["cap"] == 2
+    assert output_lines(storage, run) == [f"f{i:03d}.txt: ok t1" for i in range(9)]
+    assert run["counts"] == {"batches_done": 5, "batches_failed": 0, "items_failed": 0}
+    assert run["step"]["output"]["prefix"] == f"azureml/{run['step']['id']}/inferences/"
+
+
+def test_in_flight_never_exceeds_the_cap(storage: Storage) -> None:
+    run_id = start(storage, names(12), node_count=1, process_count_per_node=3)
+    planning.plan(storage, run_id, "planner")
+    assert sorted(b["index"] for b in receive(storage, layout.MINIBATCH_QUEUE)) == [0, 1, 2]
+    in_flight = storage.list_names(layout.RUNS_CONTAINER, layout.leases_prefix(run_id))
+    assert in_flight == [layout.work_lease(run_id, f"mb-{i:08d}") for i in range(3)]
+    minibatch.process(storage, run_id, 1, "worker", lane_seconds=0)  # done: the next of its lane goes on the queue
+    assert [b["index"] for b in receive(storage, layout.MINIBATCH_QUEUE)] == [4]
+    minibatch.process(storage, run_id, 0, "worker")  # within lane_seconds the invocation goes on with its lane itself
+    assert receive(storage, layout.MINIBATCH_QUEUE) == []
+    done = storage.list_names(layout.RUNS_CONTAINER, layout.results_prefix(run_id))
+    assert done == [layout.batch_result(run_id, i) for i in (0, 1, 3)]  # lane 0 of 6: 0 and 3
+    assert layout.work_lease(run_id, "mb-00000003") not in storage.list_names(
+        layout.RUNS_CONTAINER, layout.leases_prefix(run_id)
+    )
+
+
+def test_an_instance_runs_at_most_process_count_per_node_lanes(storage: Storage) -> None:
+    contents = {**names(4), "f000.txt": "sleep 2"}
+    run_id = start(storage, contents, node_count=2, process_count_per_node=1)
+    planning.plan(storage, receive(storage, layout.PLANNING_QUEUE)[0]["run"], "planner")
+    assert sorted(b["index"] for b in receive(storage, layout.MINIBATCH_QUEUE)) == [0, 1]
+    busy = threading.Thread(target=minibatch.process, args=(storage, run_id, 0, "lane-0"))
+    busy.start()
+    time.sleep(0.5)  # lane 0 is running run(): this process has no slot left for lane 1
+    minibatch.process(storage, run_id, 1, "lane-1")
+    lease, _ = storage.read_json(layout.RUNS_CONTAINER, layout.work_lease(run_id, "mb-00000001"))
+    assert lease["owner"] is None and lease["tries"] == 0  # handed back untouched, for another instance
+    assert receive(storage, layout.MINIBATCH_QUEUE) == []  # not visible at once...
+    busy.join()
+    time.sleep(1.2)
+    assert receive(storage, layout.MINIBATCH_QUEUE) == [{"run": run_id, "index": 1}]  # ...but soon
+
+
+def test_duplicated_messages_do_not_double_rows(storage: Storage) -> None:
+    run_id = start(storage, names(7))
+    for body in receive(storage, layout.PLANNING_QUEUE) * 2:
+        planning.plan(storage, body["run"], uuid.uuid4().hex)
+    for _ in range(50):
+        batch = receive(storage, layout.MINIBATCH_QUEUE)
+        for body in batch * 2:  # every message delivered twice, the copies by different owners
+            minibatch.process(storage, body["run"], body["index"], uuid.uuid4().hex)
+        for body in receive(storage, layout.FANIN_QUEUE) * 3:
+            fanin.finalize(storage, body["run"], uuid.uuid4().hex)
+        if runs.get_run(storage, run_id)["status"] == "Finished":
+            break
+    run = runs.get_run(storage, run_id)
+    assert run["status"] == "Finished"
+    assert output_lines(storage, run) == [f"f{i:03d}.txt: ok t1" for i in range(7)]
+    # a stale message long after the run finished changes nothing
+    minibatch.process(storage, run_id, 0, "late")
+    fanin.finalize(storage, run_id, "late")
+    assert output_lines(storage, run) == [f"f{i:03d}.txt: ok t1" for i in range(7)]
+
+
+def test_a_dead_owner_is_swept_and_its_mini_batch_done_once(storage: Storage, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(leases.LEASE_SETTING, "1")
+    run_id = start(storage, names(4))
+    drain_one = receive(storage, layout.PLANNING_QUEUE)
+    planning.plan(storage, drain_one[0]["run"], "planner")
+    lost = receive(storage, layout.MINIBATCH_QUEUE)  # taken by an instance that dies: never processed, never deleted
+    assert len(lost) == 2
+    leases.claim(storage, run_id, "mb-00000000", "dead-instance")
+    assert sweeper.sweep(storage) == 0  # leases still valid
+    time.sleep(1.2)
+    assert sweeper.sweep(storage) == 2  # both expired: the dead one's and the never-claimed one
+    assert sweeper.sweep(storage) == 0  # once per expiry
+    run = drain(storage, run_id)
+    assert run["status"] == "Finished"
+    assert output_lines(storage, run) == [f"f{i:03d}.txt: ok t1" for i in range(4)]
+
+
+def test_fan_in_resumes_after_a_crash_without_doubling(storage: Storage, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fanin, "WINDOW", 2)  # a cursor move every two mini-batches
+    monkeypatch.setenv(leases.LEASE_SETTING, "1")
+    original = fanin.append_at
+    appended: list[int] = []
+
+    def crash_after_third_append(blob: Any, data: bytes, offset: int) -> int:
+        end = original(blob, data, offset)
+        appended.append(end)
+        if len(appended) == 3:
+            raise SystemExit("instance killed after its append landed, before the cursor moved")
+        return end
+
+    monkeypatch.setattr(fanin, "append_at", crash_after_third_append)
+    run_id = start(storage, names(10))
+    with pytest.raises(SystemExit):  # the last mini-batch goes on to the fan-in, and dies in it
+        drain(storage, run_id)
+    monkeypatch.setattr(fanin, "append_at", original)
+    lease, _ = storage.read_json(layout.RUNS_CONTAINER, layout.work_lease(run_id, "fanin"))
+    assert lease["cursor"]["next"] == 4  # two windows recorded; the third landed but was not
+    assert runs.get_run(storage, run_id)["status"] == "Running"
+    time.sleep(1.2)
+    assert sweeper.sweep(storage) == 2  # the fan-in and the mini-batch that was running it
+    run = drain(storage, run_id)
+    assert run["status"] == "Finished"
+    assert output_lines(storage, run) == [f"f{i:03d}.txt: ok t1" for i in range(10)]
+
+
+# -- Azure ML's error meaning ----------------------------------------------------------------------------------------
+
+
+def test_short_results_fail_items_within_the_threshold(storage: Storage) -> None:
+    contents = {**names(6), "f001.txt": "skip", "f004.txt": "skip"}
+    run = drain(storage, start(storage, contents, error_threshold=2))
+    assert run["status"] == "Finished"
+    assert run["counts"] == {"batches_done": 3, "batches_failed": 0, "items_failed": 2}
+    assert output_lines(storage, run) == [f"f{i:03d}.txt: ok t1" for i in (0, 2, 3, 5)]
+
+
+def test_error_threshold_passed_fails_the_run_and_skips_the_rest(storage: Storage) -> None:
+    contents = {**names(20), "f000.txt": "skip", "f001.txt": "skip"}
+    run = drain(storage, start(storage, contents, error_threshold=1, process_count_per_node=1))
+    assert run["status"] == "Failed"
+    assert "2 failed items is more than error_threshold=1" in run["error"]["message"]
+    assert run["error"]["mini_batch"] == 0
+    # lane of one: mini-batch 0 failed the run, so none of the other nine started
+    assert storage.list_names(layout.RUNS_CONTAINER, layout.results_prefix(run["id"])) == [
+        layout.batch_result(run["id"], 0)
+    ]
+
+
+def test_raising_is_retried_then_all_items_fail(storage: Storage) -> None:
+    contents = {**names(4), "f002.txt": "raise"}
+    run = drain(storage, start(storage, contents, error_threshold=-1, run_max_try=2))
+    assert run["status"] == "Finished"
+    assert run["counts"] == {"batches_done": 2, "batches_failed": 1, "items_failed": 2}
+    assert output_lines(storage, run) == ["f000.txt: ok t1", "f001.txt: ok t1"]
+    failed, _ = storage.read_json(layout.RUNS_CONTAINER, layout.batch_result(run["id"], 1))
+    assert failed["tries"] == 2 and len(failed["attempts"]) == 2
+    assert failed["attempts"][-1]["error"] == "ValueError: cannot score f002.txt"
+    assert "raise ValueError" in failed["attempts"][-1]["traceback"]
+    assert "scoring 2 files" in failed["attempts"][0]["log"] and "a warning from run()" in failed["attempts"][0]["log"]
+
+
+def test_a_result_that_is_not_a_list_is_a_failed_try(storage: Storage) -> None:
+    run = drain(storage, start(storage, {"f000.txt": "number"}, run_max_try=2, error_threshold=-1))
+    assert run["status"] == "Finished" and run["counts"]["batches_failed"] == 1
+    failed, _ = storage.read_json(layout.RUNS_CONTAINER, layout.batch_result(run["id"], 0))
+    assert failed["attempts"][-1]["error"] == "run() returned int; it must return a list or a DataFrame"
+
+
+def test_a_flaky_mini_batch_succeeds_on_its_second_try(storage: Storage) -> None:
+    contents = {**names(2), "f001.txt": "flaky"}
+    run = drain(storage, start(storage, contents, run_max_try=3))
+    assert run["status"] == "Finished" and run["counts"]["items_failed"] == 0
+    assert output_lines(storage, run) == ["f000.txt: ok t1", "f001.txt: ok t1"]
+
+
+def test_timeout_counts_as_a_failed_try(storage: Storage) -> None:
+    contents = {**names(2), "f001.txt": "sleep 3"}
+    run = drain(storage, start(storage, contents, run_invocation_timeout=1, run_max_try=1, allowed_failed_count=0))
+    assert run["status"] == "Failed"
+    assert "1 failed mini-batches is more than allowed_failed_count=0" in run["error"]["message"]
+    assert run["error"]["error"] == "run() did not return within run_invocation_timeout=1 s"
+
+
+def test_allowed_failed_percent(storage: Storage) -> None:
+    contents = {**names(8), "f000.txt": "raise"}  # one of four mini-batches: 25%
+    within = drain(storage, start(storage, contents, run_max_try=1, allowed_failed_percent=25))
+    assert within["status"] == "Finished"
+    past = drain(storage, start(storage, contents, run_max_try=1, allowed_failed_percent=20))
+    assert past["status"] == "Failed" and "allowed_failed_percent=20" in past["error"]["message"]
+
+
+def test_minus_one_ignores_every_failure(storage: Storage) -> None:
+    run = drain(
+        storage,
+        start(storage, names(4, "raise"), run_max_try=1, error_threshold=-1, allowed_failed_count=-1),
+    )
+    assert run["status"] == "Finished"
+    assert run["counts"] == {"batches_done": 2, "batches_failed": 2, "items_failed": 4}
+    assert output_lines(storage, run) == []
+
+
+def test_summary_only_keeps_counts_and_writes_no_rows(storage: Storage) -> None:
+    contents = {**names(5), "f003.txt": "skip"}
+    run = drain(storage, start(storage, contents, output_action="summary_only"))
+    assert run["status"] == "Finished"
+    assert run["counts"] == {"batches_done": 3, "batches_failed": 0, "items_failed": 1}
+    output = run["step"]["output"]
+    assert storage.list_names(output["container"], output["prefix"]) == []
+
+
+def test_an_entry_script_that_cannot_load_fails_its_items(storage: Storage) -> None:
+    folder = put_inputs(storage, names(2))
+    pipeline = definition(storage, folder, allowed_failed_count=0)
+    pipeline["steps"][0]["arguments"] = ["--no-such-option"]  # argparse in init() exits
+    run = drain(storage, submit.start_run(storage, "tests", pipeline)["id"])
+    assert run["status"] == "Failed"
+    assert "failed to load: SystemExit: 2" in run["error"]["error"]
+
+
+# -- cancel, reuse, definitions ------------------------------------------------------------------------------------
+
+
+def test_cancel_stops_dispatching_and_never_changes_again(storage: Storage) -> None:
+    run_id = start(storage, names(10), process_count_per_node=1)
+    planning.plan(storage, receive(storage, layout.PLANNING_QUEUE)[0]["run"], "planner")
+    first = receive(storage, layout.MINIBATCH_QUEUE)
+    minibatch.process(storage, run_id, first[0]["index"], "worker", lane_seconds=0)
+    assert runs.cancel(storage, run_id)["status"] == "Canceled"
+    run = drain(storage, run_id)
+    assert run["status"] == "Canceled"
+    assert len(storage.list_names(layout.RUNS_CONTAINER, layout.results_prefix(run_id))) == 1
+    assert runs.transition(storage, run_id, runs.RunStatus.FINISHED) is False
+    assert runs.get_run(storage, run_id)["status"] == "Canceled"
+    assert run_id not in runs.active_run_ids(storage)
+
+
+def test_allow_reuse_takes_the_earlier_output(storage: Storage) -> None:
+    folder = put_inputs(storage, names(3))
+    pipeline = definition(storage, folder, allow_reuse=True)
+    first = drain(storage, submit.start_run(storage, "tests", pipeline)["id"])
+    again = submit.start_run(storage, "tests", pipeline)
+    assert again["status"] == "Finished" and again["step"]["reused_from"] == first["id"]
+    assert again["step"]["output"] == first["step"]["output"]
+    assert receive(storage, layout.PLANNING_QUEUE) == []  # nothing ran
+    changed = definition(storage, folder, allow_reuse=True, arguments=["--tag", "t2"])
+    assert submit.start_run(storage, "tests", changed)["status"] == "NotStarted"
+    without = definition(storage, folder, allow_reuse=False)
+    assert submit.start_run(storage, "tests", without)["status"] == "NotStarted"
+
+
+def test_definitions_are_checked_naming_the_problem(storage: Storage) -> None:
+    folder = put_inputs(storage, names(1))
+    good = definition(storage, folder)
+    cases: list[tuple[Callable[[dict[str, Any]], None], str]] = [
+        (lambda s: s["config"].update(mini_batch_size=0), "mini_batch_size"),
+        (lambda s: s["config"].update(output_action="write_files"), "output_action"),
+        (lambda s: s["config"].update(no_such_setting=1), "no_such_setting"),
+        (lambda s: s.update(entry_script="missing.py"), "missing.py"),
+        (lambda s: s.update(environment={"name": "e", "requirements": ["no-such-package-xyz"]}), "no-such-package"),
+        (lambda s: s["output"].update(datastore="nowhere"), "nowhere"),
+    ]
+    for mutate, named in cases:
+        broken = json.loads(json.dumps(good))
+        mutate(broken["steps"][0])
+        with pytest.raises(Exception, match=named) as raised:
+            submit.start_run(storage, "tests", broken)
+        assert isinstance(raised.value, InvalidInput) or "nowhere" in named
+    with pytest.raises(InvalidInput, match="exactly one ParallelRunStep"):
+        submit.start_run(storage, "tests", {"steps": good["steps"] * 2})
+
+
+def test_progress_counts_are_idempotent(storage: Storage) -> None:
+    run_id = uuid.uuid4().hex
+    for index in (0, 16, 0, 16, 5):
+        progress.record(storage, run_id, index, failed_items=1 if index == 5 else 0, batch_failed=False)
+    assert progress.counts(storage, run_id) == progress.Counts(batches_done=3, batches_failed=0, items_failed=1)

@@ -1,0 +1,129 @@
+"""Pure rules of batch pipelines: the status table, Azure ML's thresholds, what append_row writes, the definition
+checks and the reuse fingerprint."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from shared import layout
+from shared.errors import InvalidInput
+from shared.hashing import combined_sha256
+from shared.pipelines import definition, reuse
+from shared.pipelines.minibatch import rows_of, threshold_passed
+from shared.pipelines.progress import Counts, expected_in_shard
+from shared.pipelines.runs import ALLOWED, TERMINAL, RunStatus
+
+SHA = "a" * 64
+SNAPSHOT = {"id": combined_sha256([("score.py", SHA)]), "files": [{"path": "score.py", "size": 10, "sha256": SHA}]}
+
+
+def step(**changes: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "name": "batch-score",
+        "snapshot": SNAPSHOT,
+        "entry_script": "score.py",
+        "arguments": ["--x", 1],
+        "config": {"mini_batch_size": 5, "error_threshold": 10, "node_count": 4},
+        "input": {
+            "name": "batch_data",
+            "dataset": {"name": "d", "version": 1},
+            "paths": [{"datastore": "workspaceblobstore", "path": "batch-data/*.csv"}],
+        },
+        "output": {"name": "inferences", "datastore": None},
+        "models": ["classification_model:1"],
+    }
+    base.update(changes)
+    return base
+
+
+def test_statuses_are_azure_ml_spellings_and_terminal_ones_lead_nowhere() -> None:
+    assert [s.value for s in RunStatus] == ["NotStarted", "Running", "Finished", "Failed", "Canceled"]
+    assert set(ALLOWED) == set(RunStatus) - TERMINAL
+    assert all(RunStatus.NOT_STARTED not in targets for targets in ALLOWED.values())
+
+
+@pytest.mark.parametrize(
+    ("config", "counts", "passed"),
+    [
+        ({"error_threshold": 2}, Counts(3, 0, 2), None),
+        ({"error_threshold": 2}, Counts(3, 0, 3), "error_threshold=2"),
+        ({"error_threshold": -1}, Counts(3, 3, 300), None),
+        ({"allowed_failed_count": 1}, Counts(3, 1, 5), None),
+        ({"allowed_failed_count": 1}, Counts(3, 2, 5), "allowed_failed_count=1"),
+        ({"allowed_failed_count": -1}, Counts(3, 3, 5), None),
+        ({"allowed_failed_percent": 10}, Counts(10, 1, 5), None),  # 1 of 10 mini-batches: 10%
+        ({"allowed_failed_percent": 10}, Counts(10, 2, 5), "allowed_failed_percent=10"),
+        ({"allowed_failed_percent": -1}, Counts(10, 10, 5), None),
+    ],
+)
+def test_thresholds(config: dict[str, Any], counts: Counts, passed: str | None) -> None:
+    merged = {"error_threshold": -1, "allowed_failed_count": None, "allowed_failed_percent": None, **config}
+    reason = threshold_passed(merged, counts, total_batches=10)
+    assert (reason is None) == (passed is None)
+    assert passed is None or passed in str(reason)
+
+
+def test_append_row_writes_one_line_per_result() -> None:
+    assert rows_of(["1.csv: 0", "2.csv: 2"]) == ["1.csv: 0", "2.csv: 2"]
+    assert rows_of(None) == []
+    assert rows_of(["two\nlines"]) == ["two lines"]  # a row never splits in the output file
+    assert rows_of(pd.DataFrame({"file": ["a.csv", "b.csv"], "score": [1, 2]})) == ["a.csv 1", "b.csv 2"]
+
+
+def test_definition_fills_azure_ml_defaults() -> None:
+    checked = definition.validate({"steps": [step()]})["steps"][0]
+    assert checked["config"]["run_max_try"] == 3 and checked["config"]["run_invocation_timeout"] == 60
+    assert checked["config"]["output_action"] == "append_row" and checked["config"]["process_count_per_node"] is None
+    assert checked["output"]["datastore"] == layout.DEFAULT_DATASTORE_NAME
+    assert checked["arguments"] == ["--x", "1"] and checked["allow_reuse"] is True
+    assert definition.output_file_name(checked["config"]) == "parallel_run_step.txt"
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"config": {"mini_batch_size": 0}}, "mini_batch_size"),
+        ({"config": {"run_max_try": True}}, "run_max_try"),
+        ({"config": {"allowed_failed_percent": 150}}, "allowed_failed_percent"),
+        ({"config": {"append_row_file_name": "../x.txt"}}, "not a valid relative path"),
+        ({"config": {"append_row_file_name": "a/x.txt"}}, "append_row_file_name"),
+        ({"entry_script": "other.py"}, "other.py"),
+        ({"models": ["no-version"]}, "models"),
+        ({"input": None}, "one input"),
+        ({"type": "PythonScriptStep"}, "PythonScriptStep"),
+    ],
+)
+def test_definition_refuses_naming_the_problem(changes: dict[str, Any], named: str) -> None:
+    with pytest.raises(InvalidInput, match=named):
+        definition.validate({"steps": [step(**changes)]})
+
+
+def test_fingerprint_follows_what_the_step_computes_from() -> None:
+    base = definition.validate_step(step())
+    same = copy.deepcopy(base)
+    same["config"]["description"] = "another description"
+    assert reuse.fingerprint(same) == reuse.fingerprint(base)
+    for change in (
+        lambda s: s["config"].update(mini_batch_size=6),
+        lambda s: s.update(arguments=["--x", "2"]),
+        lambda s: s["input"].update(dataset={"name": "d", "version": 2}),
+        lambda s: s.update(models=["classification_model:2"]),
+        lambda s: s["snapshot"].update(id="b" * 64),
+    ):
+        other = copy.deepcopy(base)
+        change(other)
+        assert reuse.fingerprint(other) != reuse.fingerprint(base)
+
+
+def test_layout_of_batch_runs_is_pinned() -> None:
+    assert layout.pipeline_run_record("r1") == "pipelineruns/r1.json"
+    assert layout.plan_page("r1", "p1", 3) == "r1/plan/p1/000003.json"
+    assert layout.work_lease("r1", "mb-00000007") == "r1/leases/mb-00000007.json"
+    assert layout.batch_result("r1", 7) == "r1/results/00000007.json"
+    assert layout.progress_shard("r1", 5) == "r1/progress/005.json"
+    assert layout.step_output_prefix("s1", "inferences") == "azureml/s1/inferences/"
+    assert expected_in_shard(total=33, shard=0) == 3 and expected_in_shard(total=33, shard=1) == 2
