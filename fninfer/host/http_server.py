@@ -141,9 +141,12 @@ class HttpApp:
 
 
 def _url(scope: Scope, headers: list[tuple[str, str]]) -> str:
+    """The URL as received: the raw (still percent-encoded) path, not ASGI's decoded `path`."""
     host = dict(headers).get("host") or "{}:{}".format(*scope.get("server", ("127.0.0.1", 80)))
+    raw_path = scope.get("raw_path")
+    path = raw_path.decode("latin-1") if raw_path else scope["path"]
     query = scope.get("query_string", b"").decode("latin-1")
-    return f"{scope.get('scheme', 'http')}://{host}{scope['path']}" + (f"?{query}" if query else "")
+    return f"{scope.get('scheme', 'http')}://{host}{path}" + (f"?{query}" if query else "")
 
 
 def _join_headers(headers: list[tuple[str, str]]) -> dict[str, str]:

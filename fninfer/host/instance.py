@@ -10,21 +10,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 import socket
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import uvicorn
 
 from fninfer.host.admin import AdminApi
 from fninfer.host.http_server import HttpApp
-from fninfer.host.indexing import IndexedFunction, IndexingError, index_functions
+from fninfer.host.indexing import IndexingError, index_functions
 from fninfer.host.invoker import Invoker
 from fninfer.host.logs import configure_logging
-from fninfer.host.options import HostConfigError, HostOptions, compute_host_id, load_host_options
+from fninfer.host.options import HostConfigError, compute_host_id, load_host_options
 from fninfer.host.routing import RouteTemplateError
 
 log = logging.getLogger("fninfer.host")
@@ -47,29 +50,33 @@ def bind_shared_socket(port: int, host: str = "127.0.0.1") -> socket.socket:
     return sock
 
 
-def describe_functions(functions: list[IndexedFunction], options: HostOptions, port: int) -> list[str]:
-    """The function list Core Tools prints at start."""
-    lines = ["Functions:", ""]
-    for function in functions:
-        if function.trigger_type == "httpTrigger":
-            methods = ",".join(function.trigger.get("methods") or ["ALL"])
-            route = str(function.trigger.get("route") or function.name)
-            prefix = f"/{options.route_prefix}" if options.route_prefix else ""
-            lines.append(f"        {function.name}: [{methods}] http://127.0.0.1:{port}{prefix}/{route}")
-        else:
-            lines.append(f"        {function.name}: {function.trigger_type}")
-    return lines
+class _Server(uvicorn.Server):
+    """uvicorn's server, minus re-raising SIGTERM/SIGINT once it has stopped.
+
+    uvicorn re-raises a captured signal after a graceful shutdown, which kills the process before the instance
+    stops its listeners; they would then keep their singleton leases until expiry, and the next `fninfer start`
+    would wait that long for its timers and blob scans.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        handled = (signal.SIGINT, signal.SIGTERM)
+        original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
 
 
 class Instance:
-    def __init__(self, app_dir: Path, port: int, index: int, banner: bool) -> None:
+    def __init__(self, app_dir: Path, port: int, index: int) -> None:
         self.app_dir = app_dir
-        self.banner = banner
         self.port = port
         self.index = index
         self.exit_code = 0
         self.stop_listeners = threading.Event()
-        self.server: uvicorn.Server | None = None
+        self.server: _Server | None = None
 
     def request_restart(self) -> None:
         """A function timed out: like the real host, replace the worker process (the supervisor starts a new one)."""
@@ -91,14 +98,11 @@ class Instance:
             listeners = build_listeners(functions, host_id, options, invoker)
         sock = bind_shared_socket(self.port)
         config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False, timeout_graceful_shutdown=5)
-        self.server = uvicorn.Server(config)
+        self.server = _Server(config)
         threads = [
             threading.Thread(target=listener.run, args=(self.stop_listeners,), name=listener.name, daemon=True)
             for listener in listeners
         ]
-        if self.banner:
-            for line in describe_functions(functions, options, self.port):
-                print(line, flush=True)
         for thread in threads:
             thread.start()
         log.info("%s (index %d, host id %s, pid %d)", READY_LINE, self.index, host_id, os.getpid())
@@ -116,10 +120,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--app-dir", type=Path, required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--index", type=int, default=0)
-    parser.add_argument("--banner", action="store_true", help="print the function list (the first instance)")
     args = parser.parse_args(argv)
     configure_logging()
-    instance = Instance(args.app_dir.resolve(), args.port, args.index, args.banner)
+    instance = Instance(args.app_dir.resolve(), args.port, args.index)
     try:
         asyncio.run(instance.serve())
     except (IndexingError, HostConfigError, RouteTemplateError, OSError) as exc:

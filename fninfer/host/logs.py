@@ -13,16 +13,20 @@ from datetime import UTC, datetime
 from fninfer.host.invoker import current_invocation
 
 
+def utc_stamp(created: float) -> str:
+    """`[2026-11-22T09:00:00.123Z]`: the prefix Core Tools puts on every host log line."""
+    return "[" + datetime.fromtimestamp(created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z]"
+
+
 class HostFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        stamp = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
         message = record.getMessage()
         invocation = current_invocation.get()
         if invocation is not None and not record.name.startswith("fninfer.host"):
             message = f"Functions.{invocation.function_name} (Id={invocation.invocation_id}): {message}"
         if record.exc_info:
             message = f"{message}\n{self.formatException(record.exc_info)}"
-        return f"[{stamp}Z] {message}"
+        return f"{utc_stamp(record.created)} {message}"
 
 
 def configure_logging(level: int = logging.INFO) -> None:

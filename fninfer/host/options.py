@@ -68,14 +68,37 @@ class HostOptions:
     blob_scan_interval: float = 10.0
 
 
-def _apply_overrides(document: dict[str, Any], environ: Mapping[str, str]) -> None:
+class _Section(dict[str, Any]):
+    """A host.json object. Keys compare case-insensitively, as in the host's .NET configuration, so
+    `"FunctionTimeout"` and `AzureFunctionsJobHost__extensions__http__routeprefix` count; the first spelling is kept."""
+
+    def _key(self, key: str) -> str:
+        lowered = key.lower()
+        return next((existing for existing in self if existing.lower() == lowered), key)
+
+    def __getitem__(self, key: str) -> Any:
+        return super().__getitem__(self._key(key))
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(self._key(key), value)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and super().__contains__(self._key(key))
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return super().get(self._key(key), default)
+
+
+def _apply_overrides(document: _Section, environ: Mapping[str, str]) -> None:
     for name, value in environ.items():
         if not name.startswith(OVERRIDE_PREFIX):
             continue
         path = name[len(OVERRIDE_PREFIX) :].split("__")
         target = document
         for part in path[:-1]:
-            target = target.setdefault(part, {})
+            if not isinstance(target.get(part), dict):
+                target[part] = _Section()
+            target = target[part]
         target[path[-1]] = value
 
 
@@ -96,10 +119,12 @@ def load_host_options(app_dir: Path, environ: Mapping[str, str] | None = None) -
     env = os.environ if environ is None else environ
     path = app_dir / "host.json"
     try:
-        document = json.loads(path.read_text()) if path.exists() else {"version": "2.0"}
+        document = (
+            json.loads(path.read_text(), object_pairs_hook=_Section) if path.exists() else _Section(version="2.0")
+        )
     except json.JSONDecodeError as exc:
         raise HostConfigError(f"{path} is not valid JSON: {exc}") from exc
-    if str(document.get("version")) != "2.0":
+    if not isinstance(document, dict) or str(document.get("version")) != "2.0":
         raise HostConfigError(f'{path} must have "version": "2.0"')
     _apply_overrides(document, env)
     extensions = document.get("extensions", {})
@@ -129,7 +154,9 @@ def load_host_options(app_dir: Path, environ: Mapping[str, str] | None = None) -
     timeout = parse_timespan(document.get("functionTimeout", "00:30:00"), "functionTimeout")
     if timeout is not None and timeout < 1:
         raise HostConfigError("host.json functionTimeout must be at least 00:00:01")
-    body_limit = env.get("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT")
+    body_limit = env.get("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT", "")
+    if body_limit and not body_limit.isdigit():
+        raise HostConfigError(f"FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: {body_limit!r} is not a number of bytes")
     headers = http.get("customHeaders", {}) or {}
     singleton = document.get("singleton", {})
     return HostOptions(

@@ -232,15 +232,33 @@ class RouteTemplate:
                 parameters.append(parameter)
                 continue
             regex += "/"
-            for piece in pieces:
+            for position_in_segment, piece in enumerate(pieces):
                 if isinstance(piece, str):
                     regex += re.escape(piece)
+                    continue
+                parameter = _parse_parameter(piece[0], f"p{len(parameters)}")
+                if parameter.catch_all:
+                    raise RouteTemplateError(f"catch-all parameter in {template!r} must be a whole segment")
+                group = f"(?P<{parameter.group}>[^/]+)"
+                if parameter.optional:
+                    # ASP.NET allows an optional part of a complex segment only last and after a '.', and then
+                    # the '.' is optional with it: `{file}.{ext?}` matches both `a.txt` and `a`.
+                    previous = pieces[position_in_segment - 1] if position_in_segment else None
+                    if position_in_segment != len(pieces) - 1 or not (
+                        isinstance(previous, str) and previous.endswith(".")
+                    ):
+                        raise RouteTemplateError(
+                            f"in route {template!r}, optional parameter {parameter.name!r} must end its segment "
+                            "and follow a '.'"
+                        )
+                    # ASP.NET matches complex segments right to left: the optional part is what follows the last
+                    # '.', so it holds no '.' and the part before it yields (lazy) when it can be supplied.
+                    regex = regex.removesuffix(re.escape("."))
+                    regex = regex[: -len("[^/]+)")] + "[^/]+?)" if regex.endswith("[^/]+)") else regex
+                    regex += f"(?:\\.(?P<{parameter.group}>[^/.]+))?"
                 else:
-                    parameter = _parse_parameter(piece[0], f"p{len(parameters)}")
-                    if parameter.catch_all:
-                        raise RouteTemplateError(f"catch-all parameter in {template!r} must be a whole segment")
-                    regex += f"(?P<{parameter.group}>[^/]+)" + ("?" if parameter.optional else "")
-                    parameters.append(parameter)
+                    regex += group
+                parameters.append(parameter)
         names = [parameter.name.lower() for parameter in parameters]
         if len(set(names)) != len(names):
             raise RouteTemplateError(f"route {template!r} uses a parameter name twice")

@@ -17,8 +17,10 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from azure.core.exceptions import AzureError
 from azure.storage.blob import BlobServiceClient
@@ -27,6 +29,7 @@ from fninfer._config import CONFIG_FILE_NAME, STATE_DIR_NAME, WorkspaceConfig
 from fninfer.host.azurite import Azurite, AzuriteError, start_azurite
 from fninfer.host.indexing import SCRIPT_FILE_NAME
 from fninfer.host.instance import READY_LINE, RESTART_EXIT_CODE
+from fninfer.host.logs import utc_stamp
 from fninfer.host.options import HostConfigError, load_host_options
 from shared.errors import InvalidInput
 from shared.settings import ADMIN_KEY, STORAGE_CONNECTION, storage_connection
@@ -56,9 +59,11 @@ def read_local_settings(app_dir: Path) -> dict[str, str]:
 
 
 def check_port_free(port: int) -> None:
-    """Refuse a port something else listens on. A plain bind (no SO_REUSEPORT) fails even against another
-    fninfer stack's instances, so two stacks never share a port by accident."""
+    """Refuse a port something else listens on. The probe has no SO_REUSEPORT, so it fails even against another
+    fninfer stack's instances and two stacks never share a port by accident. It has SO_REUSEADDR, so connections
+    of a host stopped a moment ago (TIME_WAIT) do not block a restart on the same port."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError as exc:
@@ -88,6 +93,26 @@ def admin_key(settings: dict[str, str], state_dir: Path) -> str:
     path.write_text(key)
     path.chmod(0o600)
     return key
+
+
+ALL_METHODS = "GET,POST,PUT,PATCH,DELETE,HEAD,OPTIONS"
+
+
+def function_list(port: int, route_prefix: str) -> list[str]:
+    """The function list Core Tools prints once the host runs, read from the host's own `/admin/functions`."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/admin/functions", timeout=10) as response:
+        functions: list[dict[str, Any]] = json.load(response)
+    lines = ["", "Functions:", ""]
+    for function in functions:
+        trigger = next(b for b in function["bindings"] if str(b.get("type", "")).endswith("Trigger"))
+        if trigger["type"] == "httpTrigger":
+            methods = ",".join(m.upper() for m in trigger.get("methods") or []) or ALL_METHODS
+            prefix = f"/{route_prefix}" if route_prefix else ""
+            route = str(trigger.get("route") or function["name"]).strip("/")
+            lines.append(f"        {function['name']}: [{methods}] http://127.0.0.1:{port}{prefix}/{route}")
+        else:
+            lines.append(f"        {function['name']}: {trigger['type']}")
+    return lines
 
 
 @dataclass
@@ -138,7 +163,7 @@ class Supervisor:
                 raise StartError(str(exc)) from exc
             settings[STORAGE_CONNECTION] = self.azurite.connection_string
             ports = f"blob :{self.azurite.blob_port}, queue :{self.azurite.queue_port}"
-            self.say(f"Azurite: {ports} (data in {self.state_dir / 'azurite'})")
+            self.log(f"Azurite started: {ports} (data in {self.state_dir / 'azurite'})")
         elif connection.connection_string is not None:
             settings[STORAGE_CONNECTION] = connection.connection_string
         if settings.get(STORAGE_CONNECTION):
@@ -148,9 +173,9 @@ class Supervisor:
         settings["PYTHONUNBUFFERED"] = "1"
         return settings
 
-    def spawn(self, index: int, environment: dict[str, str], banner: bool = False) -> InstanceProcess:
+    def spawn(self, index: int, environment: dict[str, str]) -> InstanceProcess:
         command = [sys.executable, "-m", "fninfer.host.instance", "--app-dir", str(self.app_dir)]
-        command += ["--port", str(self.port), "--index", str(index)] + (["--banner"] if banner else [])
+        command += ["--port", str(self.port), "--index", str(index)]
         process = subprocess.Popen(
             command,
             cwd=self.app_dir,
@@ -181,9 +206,14 @@ class Supervisor:
         with self.print_lock:
             print(line, flush=True)
 
+    def log(self, message: str) -> None:
+        """A supervisor event, stamped like the instances' log lines."""
+        self.say(f"{utc_stamp(time.time())} {message}")
+
     def wait_ready(self, instance: InstanceProcess) -> None:
+        """Wait until the instance serves; returns early when a stop was requested meanwhile."""
         deadline = time.monotonic() + READY_TIMEOUT
-        while not instance.ready.wait(0.05):
+        while not instance.ready.wait(0.05) and not self.stopping.is_set():
             if instance.process.poll() is not None:
                 time.sleep(0.2)  # let the output thread take the last lines
                 errors = [line for line in instance.output if line.startswith("Error:")]
@@ -192,7 +222,7 @@ class Supervisor:
                     if errors
                     else f"instance {instance.index} exited: " + " | ".join(instance.output[-5:])
                 )
-            if time.monotonic() > deadline or self.stopping.is_set():
+            if time.monotonic() > deadline:
                 raise StartError(f"instance {instance.index} did not start within {READY_TIMEOUT:.0f} s")
 
     def write_state(self, environment: dict[str, str]) -> None:
@@ -217,12 +247,24 @@ class Supervisor:
     # -- running and stopping ----------------------------------------------------------------------------------
 
     def run(self) -> int:
+        """Start everything, then watch the instances until a stop is requested. Ctrl-C while starting is a
+        clean stop too: every step checks for it, since the signal handler only sets a flag."""
         try:
             environment = self.prepare()
-            self.instances = [self.spawn(index, environment, banner=index == 0) for index in range(self.count)]
+            if self.stopping.is_set():
+                return 0
+            self.instances = [self.spawn(index, environment) for index in range(self.count)]
             for instance in self.instances:
                 self.wait_ready(instance)
+            if self.stopping.is_set():
+                return 0
             self.write_state(environment)
+            try:
+                lines = function_list(self.port, load_host_options(self.app_dir).route_prefix)
+            except (OSError, ValueError) as exc:
+                raise StartError(f"the host does not answer on port {self.port}: {exc}") from exc
+            for line in lines:
+                self.say(line)
             self.say(f"\nfninfer host running at http://127.0.0.1:{self.port} ({self.count} instance(s)); Ctrl-C stops")
             while not self.stopping.wait(0.5):
                 self._replace_dead(environment)
@@ -236,15 +278,13 @@ class Supervisor:
             if code is None or self.stopping.is_set():
                 continue
             reason = "after a function timeout" if code == RESTART_EXIT_CODE else f"with exit code {code}"
-            self.say(f"Instance {instance.index} stopped {reason}; starting a replacement.")
+            self.log(f"Instance {instance.index} stopped {reason}; starting a replacement.")
             replacement = self.spawn(instance.index, environment)
             self.instances[position] = replacement
             try:
                 self.wait_ready(replacement)
             except StartError as exc:
-                self.say(f"Instance {instance.index} could not be restarted: {exc}")
-                self.stopping.set()
-                return
+                raise StartError(f"instance {instance.index} could not be restarted: {exc}") from exc
             self._write_instances()
 
     def stop(self, *_: object) -> None:
@@ -266,7 +306,7 @@ class Supervisor:
                 instance.process.wait()
         if self.azurite is not None:
             self.azurite.stop()
-        self.say("Host stopped.")
+        self.log("Host stopped.")
 
 
 def start(app_dir: Path, port: int, instances: int, storage: str | None) -> int:

@@ -6,12 +6,16 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
 
 from fninfer._config import WorkspaceConfig
 from fninfer.host.azurite import Azurite
+from fninfer.host.instance import bind_shared_socket
+from shared import layout
+from shared.storage import Storage
 from tests.hosting import free_port, run_host
 
 APP = Path(__file__).resolve().parents[1] / "apps" / "http_app"
@@ -38,6 +42,12 @@ def test_starts_its_own_azurite_writes_config_and_stops_everything(tmp_path: Pat
         )
         with host.client() as client:
             assert client.get("/api/plain").text == "plain text"
+        # The Core Tools function list, printed once every instance serves.
+        output = host.wait_for_log("on_blob: blobTrigger")
+        assert f"        model_route: [GET,POST] {host.base_url}/api/models/{{name}}/{{version:int?}}" in output
+        assert "        on_queue: queueTrigger" in output and output.count("Functions:") == 1
+        stopping = time.monotonic()
+    assert time.monotonic() - stopping < 10  # Ctrl-C stops instances and Azurite within seconds
     assert host.process.returncode == 0
     assert not host.config_path.exists()  # a stopped host leaves no config pointing at it
     assert subprocess.run(["kill", "-0", str(azurite_pid)], capture_output=True).returncode != 0
@@ -88,3 +98,27 @@ def test_an_app_that_fails_to_index_is_a_one_line_error(azurite: Azurite, tmp_pa
     assert result.returncode == 1
     assert "Error: importing" in result.stderr and "missing thing" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_ctrl_c_lets_instances_release_their_singleton_leases(azurite: Azurite, tmp_path: Path, unique: str) -> None:
+    """Otherwise the next start would wait for the lease to expire before its timers run again."""
+    lock = Storage.from_connection_string(azurite.connection_string).container(layout.HOSTS_CONTAINER)
+    lock_blob = lock.get_blob_client(layout.timer_listener_lock(unique, "yearly"))
+    env = {"AzureFunctionsWebHost__hostid": unique}
+    with run_host(APP, tmp_path, storage=azurite.connection_string, env=env) as host:
+        host.wait_for_log("The next 5 occurrences of the 'yearly' schedule")
+        assert lock_blob.get_blob_properties().lease.state == "leased"
+    assert host.process.returncode == 0
+    assert lock_blob.get_blob_properties().lease.state == "available"
+
+
+def test_a_port_left_in_time_wait_by_a_stopped_host_can_be_reused(azurite: Azurite, tmp_path: Path) -> None:
+    with bind_shared_socket(0) as server:  # the socket options a host instance listens with
+        port = server.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = server.accept()
+        accepted.close()  # the server side closes first, as a stopping host does: its end stays in TIME_WAIT
+        time.sleep(0.1)
+        client.close()
+    with run_host(APP, tmp_path, storage=azurite.connection_string, port=port) as host, host.client() as client:
+        assert client.get("/api/plain").text == "plain text"

@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from fninfer.host.azurite import Azurite
-from tests.hosting import RunningHost, run_host
+from shared.storage import Storage
+from tests.hosting import RunningHost, eventually, run_host
 
 APP = Path(__file__).resolve().parents[1] / "apps" / "http_app"
 
@@ -68,26 +69,46 @@ def test_an_oversized_body_is_413(azurite: Azurite, tmp_path: Path) -> None:
         assert client.post("/api/async-echo", content=b"x" * 1000).status_code == 201
 
 
-def test_both_instances_serve(host: RunningHost) -> None:
-    seen = set()
+def serving_instances(host: RunningHost) -> set[int]:
+    """The instance indexes that answer, over fresh connections (which the kernel spreads across instances)."""
+    seen: set[int] = set()
     deadline = time.monotonic() + 20
     while len(seen) < 2 and time.monotonic() < deadline:
-        with httpx.Client(base_url=host.base_url) as fresh:  # a new connection each time, spread by the kernel
+        with httpx.Client(base_url=host.base_url) as fresh:
             seen.add(fresh.get("/admin/host/status").json()["instance"])
-    assert seen == {0, 1}
+    return seen
+
+
+def instance_pids(host: RunningHost) -> set[int]:
+    document = json.loads((host.workdir / ".fninfer" / "instances.json").read_text())
+    return {item["pid"] for item in document["instances"]}
+
+
+def test_both_instances_serve(host: RunningHost) -> None:
+    assert serving_instances(host) == {0, 1}
     instances = json.loads((host.workdir / ".fninfer" / "instances.json").read_text())["instances"]
     assert sorted(item["index"] for item in instances) == [0, 1]
 
 
 def test_function_timeout_fails_the_call_and_replaces_the_worker(host: RunningHost) -> None:
-    restarts_before = host.logs().count("starting a replacement")
+    started_before = host.logs().count("Host started: instance ready")
     with host.client() as client:
         assert client.get("/api/slow", params={"seconds": "4"}).status_code == 500
-    output = host.wait_for_log("starting a replacement", count=restarts_before + 1)
+    output = host.wait_for_log("stopped after a function timeout; starting a replacement")
     assert "Timeout value of 00:00:02 exceeded by function 'Functions.slow'" in output
-    host.wait_for_log("Host started: instance ready", count=3)  # two at start, one replacement
+    host.wait_for_log("Host started: instance ready", count=started_before + 1)
     with host.client() as client:
         assert client.get("/api/plain").status_code == 200
+
+
+def test_a_crashed_instance_is_replaced(host: RunningHost) -> None:
+    pids_before = instance_pids(host)
+    with host.client() as client, pytest.raises(httpx.RemoteProtocolError):
+        client.post("/api/crash")
+    host.wait_for_log("stopped with exit code 70; starting a replacement")
+    pids_after = eventually(lambda: (pids := instance_pids(host)) != pids_before and pids)
+    assert len(pids_after) == 2 and len(pids_after & pids_before) == 1  # only the crashed one was replaced
+    assert serving_instances(host) == {0, 1}
 
 
 def test_admin_endpoints(host: RunningHost) -> None:
@@ -100,3 +121,31 @@ def test_admin_endpoints(host: RunningHost) -> None:
         assert client.get("/admin/functions/nosuch").status_code == 404
         assert client.post("/admin/functions/get_item", json={"input": "x"}).status_code == 400
         assert client.post("/admin/functions/get_item", content=b"not json").status_code == 400
+
+
+def admin_invocation_logs(host: RunningHost, function_name: str) -> list[str]:
+    """The user log lines of `function_name`'s invocations started through the admin API."""
+    output = host.logs()
+    started = (
+        f"Executing 'Functions.{function_name}' (Reason='This function was programmatically called via the host APIs."
+    )
+    ids = [line.split("Id=")[1].rstrip(")") for line in output.splitlines() if started in line]
+    return [line for line in output.splitlines() for i in ids if f"Functions.{function_name} (Id={i}): " in line]
+
+
+def test_admin_invokes_queue_timer_and_blob_functions(host: RunningHost, storage: Storage, unique: str) -> None:
+    storage.container("http-app-admin-blobs").upload_blob(f"{unique}.txt", b"blob content", overwrite=True)
+    with host.client() as client:
+        assert client.post("/admin/functions/on_queue", json={"input": f"hello {unique}"}).status_code == 202
+        assert client.post("/admin/functions/YEARLY", json={"input": ""}).status_code == 202  # names: any case
+        assert (
+            client.post("/admin/functions/on_blob", json={"input": f"http-app-admin-blobs/{unique}.txt"}).status_code
+            == 202
+        )
+        assert client.post("/admin/functions/on_queue").status_code == 400  # no body
+        assert client.post("/admin/functions/nosuch", json={"input": "x"}).status_code == 404
+    queue_lines = eventually(lambda: admin_invocation_logs(host, "on_queue"))
+    assert any(f"queue message 'hello {unique}', dequeue_count None" in line for line in queue_lines)
+    assert any("timer past_due False" in line for line in eventually(lambda: admin_invocation_logs(host, "yearly")))
+    blob = f"blob http-app-admin-blobs/{unique}.txt, 12 bytes: 'blob content'"
+    eventually(lambda: any(blob in line for line in admin_invocation_logs(host, "on_blob")))

@@ -38,6 +38,33 @@ def test_values_and_environment_overrides(tmp_path: Path) -> None:
     assert options.queues.max_dequeue_count == 2
 
 
+def test_keys_are_case_insensitive_as_in_the_hosts_configuration(tmp_path: Path) -> None:
+    app = write(
+        tmp_path,
+        {
+            "Version": "2.0",
+            "FunctionTimeout": "00:00:07",
+            "Extensions": {"HTTP": {"RoutePrefix": "v1", "customHeaders": {"X-Frame-Options": "DENY"}}},
+        },
+    )
+    assert load_host_options(app, environ={}).route_prefix == "v1"
+    environ = {
+        "AzureFunctionsJobHost__extensions__http__routeprefix": "v2",
+        "AzureFunctionsJobHost__extensions__queues__batchsize": "4",
+    }
+    options = load_host_options(app, environ=environ)
+    assert (options.route_prefix, options.function_timeout, options.queues.batch_size) == ("v2", 7, 4)
+    assert options.custom_headers == (("X-Frame-Options", "DENY"),)
+
+
+def test_request_body_limit_setting(tmp_path: Path) -> None:
+    app = write(tmp_path, {"version": "2.0"})
+    assert load_host_options(app, environ={}).max_request_body_size == 104_857_600
+    assert load_host_options(app, environ={"FUNCTIONS_REQUEST_BODY_SIZE_LIMIT": "1000"}).max_request_body_size == 1000
+    with pytest.raises(HostConfigError, match="FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"):
+        load_host_options(app, environ={"FUNCTIONS_REQUEST_BODY_SIZE_LIMIT": "lots"})
+
+
 @pytest.mark.parametrize(
     ("document", "message"),
     [
@@ -46,6 +73,9 @@ def test_values_and_environment_overrides(tmp_path: Path) -> None:
         ({"version": "2.0", "extensions": {"queues": {"maxDequeueCount": "x"}}}, "maxDequeueCount"),
         ({"version": "2.0", "functionTimeout": "five minutes"}, "functionTimeout"),
         ({"version": "2.0", "extensions": {"queues": {"messageEncoding": "utf8"}}}, "messageEncoding"),
+        ({"version": "2.0", "functionTimeout": "00:00:00.5"}, "functionTimeout must be at least"),
+        ({"version": "2.0", "extensions": {"queues": {"maxPollingInterval": "00:00:00.05"}}}, "maxPollingInterval"),
+        ({"version": "2.0", "extensions": {"blobs": {"maxDegreeOfParallelism": 0}}}, "maxDegreeOfParallelism: 0"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path: Path, document: dict[str, object], message: str) -> None:

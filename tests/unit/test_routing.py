@@ -36,6 +36,23 @@ from fninfer.host.routing import RouteTemplate, RouteTemplateError, build_routes
         ("ssn/{v:regex(^\\d{{3}}$)}", "ssn/123", {"v": "123"}),
         ("ssn/{v:regex(^\\d{{3}}$)}", "ssn/1234", None),
         ("CaseLiteral/x", "caseliteral/X", {}),
+        ("items/{id:int}", "items/-3", {"id": "-3"}),
+        ("items/{id:max(10)}", "items/11", None),
+        ("items/{id:range(1,3)}", "items/2", {"id": "2"}),
+        ("n/{x:decimal}", "n/abc", None),
+        ("n/{x:float}", "n/-2.5e3", {"x": "-2.5e3"}),
+        ("s/{v:length(3)}", "s/abcd", None),
+        ("s/{v:required}", "s/a", {"v": "a"}),
+        ("s/{v:regex(^[a-z]+$):maxlength(3)}", "s/ABC", {"v": "ABC"}),  # regex is case-insensitive, as in ASP.NET
+        ("page/{n:int=1}", "page", {"n": "1"}),
+        ("page/{n:int?}", "page/x", None),
+        ("files/{*path}", "FILES/a/", {"path": "a"}),
+        ("files/{file}.{ext?}", "files/report", {"file": "report"}),
+        ("files/{file}.{ext?}", "files/report.tar.gz", {"file": "report.tar", "ext": "gz"}),
+        ("lit/{{x}}", "lit/{x}", {}),
+        ("", "", {}),
+        ("", "/", {}),
+        ("a/b", "a/b/c", None),
     ],
 )
 def test_template_matching(template: str, path: str, expected: dict[str, str] | None) -> None:
@@ -50,6 +67,11 @@ def test_template_matching(template: str, path: str, expected: dict[str, str] | 
         ("items/{*rest}/more", "must be the last segment"),
         ("a/{x}/{x}", "twice"),
         ("items/{id:min(a)}", "integer argument"),
+        ("items/{id:regex(()}", "not a valid regular expression"),
+        ("items/{id:int(3)}", "takes no arguments"),
+        ("x/{a?}b", "must end its segment"),
+        ("x/{*a}.txt", "whole segment"),
+        ("a//b", "empty segment"),
     ],
 )
 def test_malformed_templates_say_what_is_wrong(template: str, message: str) -> None:
@@ -68,6 +90,10 @@ def test_first_registered_route_wins_and_methods_filter() -> None:
 def test_start_up_validation() -> None:
     with pytest.raises(RouteTemplateError, match="built in routes"):
         build_routes([("f", "admin/things", None)])
+    with pytest.raises(RouteTemplateError, match="built in routes"):
+        build_routes([("f", "/Runtime/webhooks", ["GET"])])
+    with pytest.raises(RouteTemplateError, match="conflicts with the route defined by function 'a'"):
+        build_routes([("a", "items", None), ("b", "items", ["DELETE"])])  # null methods overlap every method
     with pytest.raises(RouteTemplateError, match="conflicts with the route defined by function 'a'"):
         build_routes([("a", "Items/{id}", ["GET"]), ("b", "/items/{id}/", ["GET", "POST"])])
     # Same route, disjoint methods: allowed.

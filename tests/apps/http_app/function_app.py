@@ -53,6 +53,28 @@ def slow(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse("done")
 
 
+@app.route(route="crash", methods=["POST"])
+def crash(req: func.HttpRequest) -> func.HttpResponse:
+    os._exit(70)  # the worker process dies mid-request, as after a native crash
+
+
 @app.route(route="whoami")
 def whoami(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse(f"{os.environ.get('FNINFER_INSTANCE_INDEX')} {os.getpid()}")
+
+
+# Non-HTTP functions, for the admin invocation API (`POST /admin/functions/<name>`). The queue is never written and
+# the timer fires once a year, so they run only when the tests invoke them.
+@app.queue_trigger(arg_name="msg", queue_name="http-app-admin-only", connection="AzureWebJobsStorage")
+def on_queue(msg: func.QueueMessage) -> None:
+    logging.info("queue message %r, dequeue_count %s", msg.get_body().decode(), msg.dequeue_count)
+
+
+@app.timer_trigger(arg_name="timer", schedule="0 0 0 1 1 *")
+def yearly(timer: func.TimerRequest) -> None:
+    logging.info("timer past_due %s", timer.past_due)
+
+
+@app.blob_trigger(arg_name="blob", path="http-app-admin-blobs/{name}", connection="AzureWebJobsStorage")
+def on_blob(blob: func.InputStream) -> None:
+    logging.info("blob %s, %d bytes: %r", blob.name, blob.length, blob.read().decode())
