@@ -17,6 +17,7 @@ import json  # noqa: E402
 import shutil  # noqa: E402
 
 import requests  # noqa: E402
+from batch_demo import run_batch_pipeline  # noqa: E402
 from train_model import train, write_batch_files  # noqa: E402
 
 from fninfer.core import Dataset, Model, Workspace  # noqa: E402
@@ -96,9 +97,14 @@ def main() -> None:
         )
         print(f"dataset {batch_data_set.name} version {batch_data_set.version}: {len(batch_data_set.to_path())} files")
 
+        step("The batch pipeline (ParallelRunStep), run, waited on, its output read with pandas, as in the seeds")
+        run_batch_pipeline(ws, scratch)
+
         step("What the host logged")
         for line in host.logs().splitlines():
-            if "Executed 'Functions." in line and "Functions.get_service'" not in line:  # skip status polls
+            if "Executed 'Functions." in line and not any(
+                f"Functions.{poll}'" in line for poll in ("get_service", "get_run")
+            ):
                 print(f"  {line.strip()}")
 
     print("\nDemo finished; the host and Azurite have stopped. Start your own with `.venv/bin/fninfer start`.")

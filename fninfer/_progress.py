@@ -13,11 +13,12 @@ class Progress:
         self.done = 0
         self.enabled = enabled and total > 0
         self._last = 0.0
+        self._finished = False  # the full bar (and its newline) is printed once, however often it is asked for
 
     def update(self, current: int, force: bool = False) -> None:
         self.done = current
         now = time.monotonic()
-        if not self.enabled or (not force and now - self._last < 0.2 and current < self.total):
+        if not self.enabled or self._finished or (not force and now - self._last < 0.2 and current < self.total):
             return
         self._last = now
         width = 30
@@ -26,5 +27,6 @@ class Progress:
             f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {current / 1e6:.1f}/{self.total / 1e6:.1f} MB"
         )
         if current >= self.total:
+            self._finished = True
             sys.stderr.write("\n")
         sys.stderr.flush()
