@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 
+from fninfer._auth import AbstractAuthentication, DefaultSignIn
 from fninfer._config import WorkspaceConfig
 from shared.errors import FninferError, error_from_body
 
@@ -16,21 +17,18 @@ class AppClient:
     """Talks to the app's management API. Locally the admin key authenticates; for an app in Azure whose config
     names an `auth_scope`, an Entra ID token from azure-identity does."""
 
-    def __init__(self, config: WorkspaceConfig, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        config: WorkspaceConfig,
+        transport: httpx.BaseTransport | None = None,
+        auth: AbstractAuthentication | None = None,
+    ) -> None:
         self.config = config
+        self.auth = auth or DefaultSignIn()
         self._http = httpx.Client(base_url=config.api_url + "/", timeout=TIMEOUT, transport=transport)
-        self._credential: Any = None
 
     def auth_header(self) -> dict[str, str]:
-        if self.config.auth_scope:
-            if self._credential is None:
-                from azure.identity import DefaultAzureCredential
-
-                self._credential = DefaultAzureCredential()
-            return {"Authorization": f"Bearer {self._credential.get_token(self.config.auth_scope).token}"}
-        if not self.config.admin_key:
-            raise FninferError("the workspace config has neither an admin_key nor an auth_scope to authenticate with")
-        return {"Authorization": f"Bearer {self.config.admin_key}"}
+        return self.auth.header_for(self.config)
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         """Send a request to `<api>/<path>`; the JSON answer, or the domain error its body describes."""

@@ -13,6 +13,7 @@ from shared.errors import InvalidInput
 from shared.storage import storage_errors
 
 if TYPE_CHECKING:
+    from fninfer._pipeline import PipelineParameter
     from fninfer._workspace import Workspace
 
 PathSpec = tuple[Datastore, str]
@@ -21,7 +22,7 @@ PathSpec = tuple[Datastore, str]
 class DatasetConsumptionConfig:
     """What `dataset.as_named_input(name)` returns: how a pipeline step receives the dataset."""
 
-    def __init__(self, name: str, dataset: FileDataset) -> None:
+    def __init__(self, name: str, dataset: FileDataset | PipelineParameter, mode: str = "direct") -> None:
         self.name = name
         self.dataset = dataset
 

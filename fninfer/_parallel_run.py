@@ -10,15 +10,19 @@ from typing import Any
 from fninfer._dataset import DatasetConsumptionConfig
 from fninfer._environment import Environment
 from fninfer._model import Model
-from fninfer._pipeline import PipelineData
+from fninfer._pipeline import PipelineData, PipelineParameter
 from fninfer._snapshot import snapshot
 from fninfer._workspace import Workspace
 from shared.errors import InvalidInput
 from shared.pipelines.definition import CONFIG_DEFAULTS, OUTPUT_ACTIONS
 
 
-def _mini_batch_size(value: object) -> int:
-    """For a FileDataset, a number of files ('5' or 5); Azure ML's default is 10."""
+def _mini_batch_size(value: object) -> int | PipelineParameter:
+    """For a FileDataset, a number of files ('5' or 5); Azure ML's default is 10. A PipelineParameter is kept (its
+    default is checked)."""
+    if isinstance(value, PipelineParameter):
+        _mini_batch_size(value.default_value)
+        return value
     if value is None:
         return int(CONFIG_DEFAULTS["mini_batch_size"])
     text = str(value).strip()
@@ -41,7 +45,7 @@ class ParallelRunConfig:
         compute_target: Any,
         node_count: int,
         process_count_per_node: int | None = None,
-        mini_batch_size: str | int | None = None,
+        mini_batch_size: str | int | PipelineParameter | None = None,
         source_directory: str | os.PathLike[str] | None = None,
         description: str | None = None,
         logging_level: str = "INFO",
@@ -136,19 +140,20 @@ class ParallelRunStep:
         config = self.parallel_run_config
         named = self.inputs[0]
         dataset = named.dataset
+        if isinstance(dataset, PipelineParameter):
+            step_input: dict[str, Any] = {"name": named.name, "$parameter": dataset}
+        else:
+            reference = {"name": dataset.name, "version": dataset.version} if dataset.name else None
+            step_input = {"name": named.name, "dataset": reference, "paths": dataset._paths}
         return {
             "type": "ParallelRunStep",
             "name": self.name,
             "snapshot": snapshot(workspace, config.source_directory),
             "entry_script": Path(config.entry_script).as_posix(),
-            "arguments": [str(a) for a in self.arguments],
+            "arguments": [a if isinstance(a, PipelineParameter) else str(a) for a in self.arguments],
             "config": config._config(),
             "environment": config._environment(),
-            "input": {
-                "name": named.name,
-                "dataset": {"name": dataset.name, "version": dataset.version} if dataset.name else None,
-                "paths": dataset._paths,
-            },
+            "input": step_input,
             "output": {
                 "name": self.output.name,
                 "datastore": self.output.datastore.name if self.output.datastore else None,

@@ -8,10 +8,58 @@ from typing import TYPE_CHECKING, Any
 
 from fninfer._datastore import Datastore
 from fninfer._workspace import Workspace
+from shared import layout
 from shared.errors import InvalidInput
 
 if TYPE_CHECKING:
     from fninfer._parallel_run import ParallelRunStep
+    from fninfer._published import PublishedPipeline
+
+#: How a step's spec refers to a parameter (see shared/pipelines/parameters.py).
+REFERENCE = "$parameter"
+
+
+class PipelineParameter:
+    """Mirrors `azureml.pipeline.core.PipelineParameter`: a value a published pipeline's caller (its REST endpoint's
+    `ParameterAssignments`, a schedule's `pipeline_parameters`) may set for each run. It can stand for a
+    ParallelRunConfig setting (`mini_batch_size`, `error_threshold`, ...), an argument of the step, or, as the
+    dataset of `DatasetConsumptionConfig(name, PipelineParameter(name, default_value=dataset))`, the step's input."""
+
+    def __init__(self, name: str, default_value: Any) -> None:
+        self.name = layout.validate_name("pipeline parameter", name)
+        self.default_value = default_value
+
+    def _declaration(self) -> dict[str, Any]:
+        default = self.default_value
+        if hasattr(default, "_paths"):  # a FileDataset
+            dataset = {"name": default.name, "version": default.version} if default.name else None
+            return {"kind": "dataset", "default": {"dataset": dataset, "paths": default._paths}}
+        if not isinstance(default, str | int | float | bool):
+            raise InvalidInput(
+                f"PipelineParameter {self.name!r}: default_value must be a string, a number or a FileDataset",
+                field="default_value",
+            )
+        return {"kind": "value", "default": default}
+
+    def __repr__(self) -> str:
+        return f"PipelineParameter(name={self.name!r}, default_value={self.default_value!r})"
+
+
+def _resolve_parameters(value: Any, declared: dict[str, dict[str, Any]]) -> Any:
+    """`value` (a step spec) with each PipelineParameter replaced by a reference, its declaration collected."""
+    if isinstance(value, PipelineParameter):
+        declaration = value._declaration()
+        if declared.setdefault(value.name, declaration) != declaration:
+            raise InvalidInput(f"two PipelineParameters are named {value.name!r} with different defaults")
+        return {REFERENCE: value.name}
+    if isinstance(value, dict):
+        resolved = {key: _resolve_parameters(item, declared) for key, item in value.items()}
+        if isinstance(resolved.get(REFERENCE), dict):  # {"name": ..., "$parameter": <parameter>}: the step's input
+            resolved[REFERENCE] = resolved[REFERENCE][REFERENCE]
+        return resolved
+    if isinstance(value, list):
+        return [_resolve_parameters(item, declared) for item in value]
+    return value
 
 
 class PipelineData:
@@ -50,8 +98,26 @@ class Pipeline:
         self.description = description
 
     def _definition(self) -> dict[str, Any]:
-        """The JSON definition the app runs (uploading each step's source_directory snapshot)."""
-        return {"steps": [step._spec(self.workspace) for step in self.steps]}
+        """The JSON definition the app runs (uploading each step's source_directory snapshot), its
+        PipelineParameters declared once and referred to where they are used."""
+        declared: dict[str, dict[str, Any]] = {}
+        steps = [_resolve_parameters(step._spec(self.workspace), declared) for step in self.steps]
+        return {"parameters": declared, "steps": steps}
+
+    def publish(
+        self,
+        name: str,
+        description: str | None = None,
+        version: str | None = None,
+        continue_on_step_failure: bool | None = None,
+    ) -> PublishedPipeline:
+        """Publish the pipeline: a REST endpoint that runs it (see PublishedPipeline)."""
+        from fninfer._published import PublishedPipeline
+
+        body = {"pipeline": self._definition(), "name": name, "description": description, "version": version}
+        return PublishedPipeline(
+            self.workspace, self.workspace.client.request("POST", "pipelines/published", json=body)
+        )
 
     def __repr__(self) -> str:
         return f"Pipeline(steps={[step.name for step in self.steps]})"

@@ -16,6 +16,7 @@ from shared.errors import FninferError, InvalidInput
 
 if TYPE_CHECKING:
     from fninfer._experiment import Experiment
+    from fninfer._published import PublishedPipeline
 
 TERMINAL = ("Finished", "Failed", "Canceled")
 POLL_SECONDS = 0.5
@@ -84,6 +85,16 @@ class PipelineRun:
 
     def find_step_run(self, name: str) -> list[StepRun]:
         return [step for step in self.get_children() if step.name == name]
+
+    def publish_pipeline(
+        self, name: str, description: str | None = None, version: str | None = None, **_: Any
+    ) -> PublishedPipeline:
+        """Publish the pipeline this run ran (its definition and parameters) as a REST endpoint."""
+        from fninfer._published import PublishedPipeline
+
+        body = {"name": name, "description": description, "version": version}
+        record = self.workspace.client.request("POST", f"pipelines/runs/{self.id}/publish", json=body)
+        return PublishedPipeline(self.workspace, record)
 
     def cancel(self) -> None:
         self._record = self.workspace.client.request("POST", f"pipelines/runs/{self.id}/cancel")

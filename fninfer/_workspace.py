@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from fninfer._auth import AbstractAuthentication
 from fninfer._client import AppClient
 from fninfer._config import WorkspaceConfig, find_config
 from shared.errors import InvalidInput, NotFound
@@ -23,16 +24,25 @@ if TYPE_CHECKING:
 class Workspace:
     """Mirrors `azureml.core.Workspace`: build it with `Workspace.from_config()`."""
 
-    def __init__(self, config: WorkspaceConfig, _transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        config: WorkspaceConfig,
+        _transport: httpx.BaseTransport | None = None,
+        auth: AbstractAuthentication | None = None,
+    ) -> None:
         self.config = config
-        self.client = AppClient(config, transport=_transport)
+        self.client = AppClient(config, transport=_transport, auth=auth)
 
     @classmethod
     def from_config(
-        cls, path: str | os.PathLike[str] | None = None, _transport: httpx.BaseTransport | None = None
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        auth: AbstractAuthentication | None = None,
+        _transport: httpx.BaseTransport | None = None,
     ) -> Workspace:
-        """The workspace of the nearest `.fninfer/config.json` (see `fninfer._config.find_config`)."""
-        return cls(WorkspaceConfig.read(find_config(path)), _transport=_transport)
+        """The workspace of the nearest `.fninfer/config.json` (see `fninfer._config.find_config`); `auth` as in
+        Azure ML (an `fninfer.core.authentication` object), else the admin key locally, a developer sign-in in Azure."""
+        return cls(WorkspaceConfig.read(find_config(path)), _transport=_transport, auth=auth)
 
     @property
     def name(self) -> str:

@@ -241,3 +241,26 @@ def progress_shard(run_id: str, shard: int) -> str:
 def step_output_prefix(step_run_id: str, output_name: str) -> str:
     """Where a step's PipelineData lives on its datastore, as Azure ML lays it out."""
     return f"azureml/{validate_name('run', step_run_id)}/{validate_name('output', output_name)}/"
+
+
+# -- published pipelines and schedules ------------------------------------------------------------------------------
+#
+#    fninfer-registry/publishedpipelines/<id>.json     a published pipeline: name, version, status, its definition
+#    fninfer-registry/schedules/<id>.json              a schedule: recurrence or data trigger, parameters, status
+#    fninfer-runs/schedules/<id>.json                  a schedule's state: what it has fired (and seen, on data)
+
+PUBLISHED_PIPELINES_PREFIX = "publishedpipelines/"
+SCHEDULES_PREFIX = "schedules/"
+SCHEDULE_STATES_PREFIX = "schedules/"
+
+
+def published_pipeline_record(pipeline_id: str) -> str:
+    return f"{PUBLISHED_PIPELINES_PREFIX}{validate_name('published pipeline', pipeline_id)}.json"
+
+
+def schedule_record(schedule_id: str) -> str:
+    return f"{SCHEDULES_PREFIX}{validate_name('schedule', schedule_id)}.json"
+
+
+def schedule_state(schedule_id: str) -> str:
+    return f"{SCHEDULE_STATES_PREFIX}{validate_name('schedule', schedule_id)}.json"

@@ -173,6 +173,70 @@ def openapi_document() -> dict[str, Any]:
                 "Cancel a run (a finished one stays as it is)", ["run_id"], _responses("200", OBJECT, "404")
             )
         },
+        "/api/pipelines/runs/{run_id}/publish": {
+            "post": _operation(
+                'Publish the pipeline a run ran: {"name", "description", "version"}',
+                ["run_id"],
+                _responses("201", OBJECT, "400", "404"),
+                True,
+            )
+        },
+        "/api/pipelines/published": {
+            "post": _operation(
+                'Publish a pipeline definition: {"pipeline", "name", "description", "version"}',
+                [],
+                _responses("201", OBJECT, "400", "404", "413"),
+                True,
+            ),
+            "get": {
+                **_operation("Published pipelines, newest first", [], _responses("200", LIST)),
+                "parameters": [{"name": "active_only", "in": "query", "schema": {"type": "boolean"}}],
+            },
+        },
+        "/api/pipelines/published/{pipeline_id}": {
+            "get": _operation("A published pipeline", ["pipeline_id"], _responses("200", OBJECT, "404"))
+        },
+        "/api/pipelines/published/{pipeline_id}/enable": {
+            "post": _operation("Enable a published pipeline", ["pipeline_id"], _responses("200", OBJECT, "404"))
+        },
+        "/api/pipelines/published/{pipeline_id}/disable": {
+            "post": _operation("Disable a published pipeline", ["pipeline_id"], _responses("200", OBJECT, "404"))
+        },
+        "/api/pipelines/published/{pipeline_id}/submit": {
+            "post": _operation(
+                'The published pipeline\'s endpoint: {"ExperimentName", "ParameterAssignments", '
+                '"DataSetDefinitionValueAssignments"} starts a run; answers {"Id", ...}',
+                ["pipeline_id"],
+                _responses("200", OBJECT, "400", "404", "409"),
+                True,
+            )
+        },
+        "/api/schedules": {
+            "post": _operation(
+                "Create a schedule: a recurrence, or a datastore path to watch",
+                [],
+                _responses("201", OBJECT, "400", "404"),
+                True,
+            ),
+            "get": {
+                **_operation("Schedules, newest first", [], _responses("200", LIST)),
+                "parameters": [
+                    {"name": "active_only", "in": "query", "schema": {"type": "boolean"}},
+                    {"name": "pipeline_id", "in": "query", "schema": {"type": "string"}},
+                ],
+            },
+        },
+        "/api/schedules/{schedule_id}": {
+            "get": _operation(
+                "A schedule, with its last run and last error", ["schedule_id"], _responses("200", OBJECT, "404")
+            )
+        },
+        "/api/schedules/{schedule_id}/enable": {
+            "post": _operation("Enable a schedule", ["schedule_id"], _responses("200", OBJECT, "404"))
+        },
+        "/api/schedules/{schedule_id}/disable": {
+            "post": _operation("Disable a schedule", ["schedule_id"], _responses("200", OBJECT, "404"))
+        },
         "/api/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OK"}}}},
     }
     return {

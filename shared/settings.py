@@ -20,7 +20,11 @@ ADMIN_KEY = "FNINFER_ADMIN_KEY"
 #: Folder where models are cached once downloaded and verified.
 MODEL_CACHE_DIR = "FNINFER_MODEL_CACHE"
 
-KNOWN_SETTINGS: tuple[str, ...] = (STORAGE_CONNECTION, ADMIN_KEY, MODEL_CACHE_DIR)
+#: NCRONTAB of the timer that fires schedules (every minute by default): how late a schedule may fire at most.
+SCHEDULES_CRON = "FNINFER_SCHEDULES_CRON"
+DEFAULT_SCHEDULES_CRON = "0 * * * * *"
+
+KNOWN_SETTINGS: tuple[str, ...] = (STORAGE_CONNECTION, ADMIN_KEY, MODEL_CACHE_DIR, SCHEDULES_CRON)
 
 
 def get_setting(name: str, default: str | None = None, environ: Mapping[str, str] | None = None) -> str | None:

@@ -13,8 +13,8 @@ from typing import Any
 
 from shared import layout
 from shared.datastores import get_datastore
-from shared.errors import InvalidInput
-from shared.pipelines import definition, leases, reuse
+from shared.errors import ConcurrencyConflict, InvalidInput
+from shared.pipelines import definition, leases, parameters, reuse
 from shared.pipelines.planning import PLAN_ITEM
 from shared.pipelines.progress import counts
 from shared.pipelines.runs import Record, RunStatus, create_run, get_run, now
@@ -22,18 +22,44 @@ from shared.services.snapshots import verify_uploaded
 from shared.storage import Storage
 
 
-def start_run(storage: Storage, experiment: object, pipeline: object, tags: object = None) -> Record:
+def check_template(storage: Storage, pipeline: object) -> dict[str, Any]:
+    """A definition that may declare parameters, checked as it would run with their defaults; returns it with its
+    step validated (parameter references kept)."""
+    if not isinstance(pipeline, dict):
+        raise InvalidInput("'pipeline' must be an object with 'steps'", field="pipeline")
+    bound, _ = parameters.bind(storage, pipeline)
+    definition.validate(bound)
+    return {"parameters": parameters.declared(pipeline), "steps": pipeline["steps"]}
+
+
+def start_run(
+    storage: Storage,
+    experiment: object,
+    pipeline: object,
+    tags: object = None,
+    assignments: object = None,
+    run_id: str | None = None,
+) -> Record:
+    """Start a run of `pipeline` with its parameters set from `assignments`. A caller that must start a run at most
+    once (a schedule's occurrence) passes its own `run_id`: starting it again returns the run already started."""
     experiment = layout.validate_name("experiment", experiment)
     tags = tags or {}
     if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
         raise InvalidInput("'tags' must be an object of string values", field="tags")
-    checked = definition.validate(pipeline)
+    template = check_template(storage, pipeline)
+    bound, values = parameters.bind(storage, template, assignments)
+    checked = definition.validate(bound)
     spec = checked["steps"][0]
+    if run_id is not None:
+        existing, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, layout.pipeline_run_record(run_id))
+        if existing is not None:
+            _ensure_planning(storage, existing)
+            return existing
     verify_uploaded(storage, spec["snapshot"])
     container = get_datastore(storage, spec["output"]["datastore"])["container_name"]
     fingerprint = reuse.fingerprint(spec)
     run: Record = {
-        "id": uuid.uuid4().hex,
+        "id": run_id or uuid.uuid4().hex,
         "experiment": experiment,
         "tags": tags,
         "created_time": now(),
@@ -42,13 +68,14 @@ def start_run(storage: Storage, experiment: object, pipeline: object, tags: obje
         "error": None,
         "plan": None,
         "counts": None,
-        "definition": checked,
+        "definition": template,
+        "parameters": values,
     }
     earlier = reuse.find(storage, fingerprint) if spec["allow_reuse"] else None
     if earlier is not None:
         step = {**spec, **earlier["step"], "fingerprint": fingerprint, "reused_from": earlier["run"]}
         previous = get_run(storage, earlier["run"])
-        return create_run(
+        return _create_once(
             storage,
             {
                 **run,
@@ -67,9 +94,23 @@ def start_run(storage: Storage, experiment: object, pipeline: object, tags: obje
         "prefix": layout.step_output_prefix(step_run_id, spec["output"]["name"]),
     }
     step = {**spec, "id": step_run_id, "output": output, "fingerprint": fingerprint, "reused_from": None}
-    record = create_run(storage, {**run, "status": RunStatus.NOT_STARTED.value, "step": step})
-    leases.dispatch(storage, record["id"], PLAN_ITEM, layout.PLANNING_QUEUE, {"run": record["id"]})
+    record = _create_once(storage, {**run, "status": RunStatus.NOT_STARTED.value, "step": step})
+    _ensure_planning(storage, record)
     return record
+
+
+def _create_once(storage: Storage, record: Record) -> Record:
+    try:
+        return create_run(storage, record)
+    except ConcurrencyConflict:  # the same run_id, started at the same moment by another instance
+        return get_run(storage, record["id"])
+
+
+def _ensure_planning(storage: Storage, record: Record) -> None:
+    """Hand a NotStarted run to the planning queue, unless that is done already (dispatch is idempotent), so a
+    starter that died between recording the run and dispatching it is made good by the next start."""
+    if record["status"] == RunStatus.NOT_STARTED.value:
+        leases.dispatch(storage, record["id"], PLAN_ITEM, layout.PLANNING_QUEUE, {"run": record["id"]})
 
 
 def describe(storage: Storage, run_id: str) -> dict[str, Any]:

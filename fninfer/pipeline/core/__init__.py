@@ -1,6 +1,20 @@
 """`fninfer.pipeline.core`, mirroring `azureml.pipeline.core`."""
 
-from fninfer._pipeline import Pipeline, PipelineData, PortDataReference
+from fninfer._pipeline import Pipeline, PipelineData, PipelineParameter, PortDataReference
 from fninfer._pipeline_run import ActivityFailedException, PipelineRun, StepRun
+from fninfer._published import PublishedPipeline
+from fninfer._schedule import Schedule, ScheduleRecurrence, TimeZone
 
-__all__ = ["ActivityFailedException", "Pipeline", "PipelineData", "PipelineRun", "PortDataReference", "StepRun"]
+__all__ = [
+    "ActivityFailedException",
+    "Pipeline",
+    "PipelineData",
+    "PipelineParameter",
+    "PipelineRun",
+    "PortDataReference",
+    "PublishedPipeline",
+    "Schedule",
+    "ScheduleRecurrence",
+    "StepRun",
+    "TimeZone",
+]

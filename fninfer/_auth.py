@@ -1,0 +1,91 @@
+"""Authentication to the app, as `azureml.core.authentication` offers it: each object gives the `Authorization`
+header for a workspace config.
+
+Locally the config holds the admin key the host was started with, and every kind of authentication sends it. For an
+app in Azure the config names an Entra ID scope (`auth_scope`) and the header carries a token from azure-identity:
+an interactive or developer sign-in (Azure CLI, VS Code, browser), a service principal, or a managed identity.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from fninfer._config import WorkspaceConfig, find_config
+from shared.errors import FninferError
+
+
+class AbstractAuthentication:
+    """What every authentication does: a bearer header for the app a workspace config describes."""
+
+    def __init__(self) -> None:
+        self._credential: Any = None
+
+    def _make_credential(self) -> Any:
+        raise NotImplementedError
+
+    def header_for(self, config: WorkspaceConfig) -> dict[str, str]:
+        if config.auth_scope:
+            if self._credential is None:
+                self._credential = self._make_credential()
+            return {"Authorization": f"Bearer {self._credential.get_token(config.auth_scope).token}"}
+        if not config.admin_key:
+            raise FninferError("the workspace config has neither an admin_key nor an auth_scope to authenticate with")
+        return {"Authorization": f"Bearer {config.admin_key}"}
+
+    def get_authentication_header(self, config_path: str | os.PathLike[str] | None = None) -> dict[str, str]:
+        """The header for the workspace of the nearest config (`Workspace.from_config`'s search), as Azure ML's
+        `auth.get_authentication_header()`: pass it to `requests.post(endpoint, headers=...)`."""
+        return self.header_for(WorkspaceConfig.read(find_config(config_path)))
+
+
+class InteractiveLoginAuthentication(AbstractAuthentication):
+    """Mirrors `azureml.core.authentication.InteractiveLoginAuthentication`: a developer's own sign-in."""
+
+    def __init__(self, force: bool = False, tenant_id: str | None = None, cloud: str | None = None) -> None:
+        super().__init__()
+        self.tenant_id = tenant_id
+
+    def _make_credential(self) -> Any:
+        from azure.identity import DefaultAzureCredential
+
+        return DefaultAzureCredential(
+            exclude_interactive_browser_credential=False, interactive_browser_tenant_id=self.tenant_id
+        )
+
+
+class ServicePrincipalAuthentication(AbstractAuthentication):
+    """Mirrors `azureml.core.authentication.ServicePrincipalAuthentication`: an app registration's secret."""
+
+    def __init__(self, tenant_id: str, service_principal_id: str, service_principal_password: str, **_: Any) -> None:
+        super().__init__()
+        self.tenant_id = tenant_id
+        self.service_principal_id = service_principal_id
+        self._secret = service_principal_password
+
+    def _make_credential(self) -> Any:
+        from azure.identity import ClientSecretCredential
+
+        return ClientSecretCredential(self.tenant_id, self.service_principal_id, self._secret)
+
+
+class MsiAuthentication(AbstractAuthentication):
+    """Mirrors `azureml.core.authentication.MsiAuthentication`: the managed identity of the machine it runs on."""
+
+    def __init__(self, identity_config: dict[str, str] | None = None, **_: Any) -> None:
+        super().__init__()
+        self.client_id = (identity_config or {}).get("client_id")
+
+    def _make_credential(self) -> Any:
+        from azure.identity import ManagedIdentityCredential
+
+        return ManagedIdentityCredential(client_id=self.client_id)
+
+
+class DefaultSignIn(InteractiveLoginAuthentication):
+    """What a Workspace uses when given no `auth`: the developer's sign-in without a browser prompt."""
+
+    def _make_credential(self) -> Any:
+        from azure.identity import DefaultAzureCredential
+
+        return DefaultAzureCredential()

@@ -1,0 +1,65 @@
+"""Schedules: create, list, get, enable/disable (admin key), and the timer that fires them.
+
+The timer's NCRONTAB is the app setting FNINFER_SCHEDULES_CRON (every minute by default): a schedule fires at most
+that long after its occurrence. The timer runs on one instance at a time (the host's singleton lease) and the
+runner's conditional writes keep firings exactly once even if two instances tick together.
+"""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from functions._http import json_body, json_endpoint
+from shared.schedules import records, runner
+from shared.schedules.records import ScheduleStatus
+from shared.settings import DEFAULT_SCHEDULES_CRON, SCHEDULES_CRON, get_setting
+from shared.storage import app_storage
+
+bp = func.Blueprint()
+
+
+@bp.route(route="schedules", methods=["POST"])
+@json_endpoint()
+def create_schedule(req: func.HttpRequest) -> object:
+    storage = app_storage()
+    return 201, records.describe(storage, records.create_schedule(storage, json_body(req)))
+
+
+@bp.route(route="schedules", methods=["GET"])
+@json_endpoint()
+def list_schedules(req: func.HttpRequest) -> object:
+    storage = app_storage()
+    active_only = req.params.get("active_only", "true").lower() != "false"
+    found = records.list_schedules(storage, active_only=active_only, pipeline_id=req.params.get("pipeline_id"))
+    return [records.describe(storage, record) for record in found]
+
+
+@bp.route(route="schedules/{schedule_id}", methods=["GET"])
+@json_endpoint()
+def get_schedule(req: func.HttpRequest) -> object:
+    storage = app_storage()
+    return records.describe(storage, records.get_schedule(storage, req.route_params["schedule_id"]))
+
+
+@bp.route(route="schedules/{schedule_id}/enable", methods=["POST"])
+@json_endpoint()
+def enable_schedule(req: func.HttpRequest) -> object:
+    storage = app_storage()
+    return records.describe(
+        storage, records.set_status(storage, req.route_params["schedule_id"], ScheduleStatus.ACTIVE)
+    )
+
+
+@bp.route(route="schedules/{schedule_id}/disable", methods=["POST"])
+@json_endpoint()
+def disable_schedule(req: func.HttpRequest) -> object:
+    storage = app_storage()
+    record = records.set_status(storage, req.route_params["schedule_id"], ScheduleStatus.DISABLED)
+    return records.describe(storage, record)
+
+
+@bp.timer_trigger(
+    schedule=get_setting(SCHEDULES_CRON) or DEFAULT_SCHEDULES_CRON, arg_name="timer", run_on_startup=False
+)
+def run_schedules(timer: func.TimerRequest) -> None:
+    runner.tick(app_storage())

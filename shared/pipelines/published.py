@@ -1,0 +1,127 @@
+"""Published pipelines: a stored definition with a REST endpoint that starts runs of it.
+
+    Active <--disable()/enable()--> Disabled
+
+Publishing never replaces anything: each publish is a new record with its own id, so publishing again under the same
+name keeps every version (as Azure ML does). A Disabled pipeline keeps its definition but starts no runs, from its
+endpoint or from a schedule.
+"""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+from typing import Any
+
+from shared import layout
+from shared.errors import Conflict, InvalidInput, NotFound
+from shared.pipelines import submit
+from shared.pipelines.runs import Record, get_run, now
+from shared.storage import Storage
+
+
+class PublishedStatus(StrEnum):
+    ACTIVE = "Active"
+    DISABLED = "Disabled"
+
+
+def display_name(kind: str, value: object) -> str:
+    """A name people read (a published pipeline's, a schedule's): never part of a storage path, so any printable
+    text up to 255 characters, such as the seeds' 'Weekly Predictions'."""
+    if not isinstance(value, str) or not value.strip() or len(value) > 255 or not value.isprintable():
+        raise InvalidInput(f"{kind} name {value!r} is not valid: 1-255 printable characters", field="name")
+    return value
+
+
+def _text(field: str, value: object, required: bool = False) -> str | None:
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise InvalidInput(f"'{field}' must be a {'non-empty ' if required else ''}string", field=field)
+    return value
+
+
+def publish(
+    storage: Storage,
+    pipeline: object,
+    name: object,
+    description: object = None,
+    version: object = None,
+    source_run: str | None = None,
+) -> Record:
+    """Store `pipeline` (a definition, checked as it would run with its parameters' defaults) as a new pipeline."""
+    record: Record = {
+        "id": uuid.uuid4().hex,
+        "name": display_name("published pipeline", name),
+        "description": _text("description", description),
+        "version": _text("version", None if version is None else str(version)),
+        "status": PublishedStatus.ACTIVE.value,
+        "created_time": now(),
+        "source_run": source_run,
+        "definition": submit.check_template(storage, pipeline),
+    }
+    storage.create_json(layout.REGISTRY_CONTAINER, layout.published_pipeline_record(record["id"]), record)
+    return record
+
+
+def publish_run(storage: Storage, run_id: str, name: object, description: object, version: object) -> Record:
+    """Publish the pipeline a run ran (its definition, parameters included)."""
+    return publish(storage, get_run(storage, run_id)["definition"], name, description, version, source_run=run_id)
+
+
+def get_published(storage: Storage, pipeline_id: str) -> Record:
+    layout.validate_name("published pipeline", pipeline_id)
+    record, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, layout.published_pipeline_record(pipeline_id))
+    if record is None:
+        raise NotFound(f"published pipeline {pipeline_id!r} does not exist", pipeline=pipeline_id)
+    return record
+
+
+def list_published(storage: Storage, active_only: bool = True) -> list[Record]:
+    """Published pipelines, newest first."""
+    found = []
+    for path in storage.list_names(layout.REGISTRY_CONTAINER, layout.PUBLISHED_PIPELINES_PREFIX):
+        record, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, path)
+        if record is not None and (not active_only or record["status"] == PublishedStatus.ACTIVE.value):
+            found.append(record)
+    return sorted(found, key=lambda r: r["created_time"], reverse=True)
+
+
+def set_status(storage: Storage, pipeline_id: str, status: PublishedStatus) -> Record:
+    get_published(storage, pipeline_id)  # NotFound names the pipeline
+
+    def change(record: Record) -> Record:
+        record["status"] = status.value
+        return record
+
+    return storage.update_json(layout.REGISTRY_CONTAINER, layout.published_pipeline_record(pipeline_id), change)
+
+
+def start(
+    storage: Storage,
+    pipeline_id: str,
+    experiment: object,
+    assignments: object = None,
+    tags: object = None,
+    run_id: str | None = None,
+) -> Record:
+    """Start a run of the published pipeline (its endpoint, `PublishedPipeline.submit`, a schedule)."""
+    record = get_published(storage, pipeline_id)
+    if record["status"] != PublishedStatus.ACTIVE.value:
+        raise Conflict(
+            f"published pipeline {record['name']!r} ({pipeline_id}) is {record['status']}: enable it to start runs",
+            pipeline=pipeline_id,
+        )
+    if experiment is None or experiment == "":
+        raise InvalidInput("'ExperimentName' is required: the experiment the run belongs to", field="ExperimentName")
+    run_tags = {**(tags if isinstance(tags, dict) else {}), "azureml.pipelineid": pipeline_id}
+    if tags is not None and not isinstance(tags, dict):
+        raise InvalidInput("'tags' must be an object of string values", field="tags")
+    return submit.start_run(storage, experiment, record["definition"], run_tags, assignments, run_id=run_id)
+
+
+def describe(record: Record) -> dict[str, Any]:
+    """The record without its definition (what lists show)."""
+    return {key: value for key, value in record.items() if key != "definition"} | {
+        "parameters": record["definition"].get("parameters") or {}
+    }

@@ -1,0 +1,206 @@
+"""When a recurring schedule fires: Azure ML's `ScheduleRecurrence`, as instants in UTC.
+
+    frequency  Minute | Hour | Day | Week | Month, every `interval` of them
+    start_time the first occurrence, and what the pattern is counted from; without it the pattern counts from the
+               schedule's creation, so a plain `Week, interval=1` fires as it is created and then every week
+               (Azure ML runs the first workload instantly), while one with times of day waits for the first
+    time_zone  the zone of a start_time without an offset, and of hours/minutes/time_of_day (IANA or Windows names)
+    hours, minutes, time_of_day   the times of day, for Day and Week;  week_days  the days, for Week
+
+Minute and Hour steps are spans of elapsed time. Day, Week and Month occurrences are wall-clock times in the
+schedule's zone, so a 09:00 schedule stays at 09:00 across daylight-saving changes; a time the clocks skip (02:30 on
+a spring-forward night) fires at the same elapsed offset after the change (03:30), and a time the clocks repeat
+fires once, at its first occurrence. A Month schedule on the 31st fires on the last day of shorter months.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from shared.errors import InvalidInput
+
+FREQUENCIES = ("Minute", "Hour", "Day", "Week", "Month")
+WEEK_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+#: Windows time zone names (Azure ML's `TimeZone` values) for the zones most schedules use, as IANA zones.
+WINDOWS_ZONES: dict[str, str] = {
+    "UTC": "UTC",
+    "Coordinated Universal Time": "UTC",
+    "GMT Standard Time": "Europe/London",
+    "Greenwich Standard Time": "Atlantic/Reykjavik",
+    "W. Europe Standard Time": "Europe/Berlin",
+    "Central Europe Standard Time": "Europe/Budapest",
+    "Romance Standard Time": "Europe/Paris",
+    "Central European Standard Time": "Europe/Warsaw",
+    "E. Europe Standard Time": "Europe/Chisinau",
+    "FLE Standard Time": "Europe/Kiev",
+    "GTB Standard Time": "Europe/Bucharest",
+    "Russian Standard Time": "Europe/Moscow",
+    "Turkey Standard Time": "Europe/Istanbul",
+    "Israel Standard Time": "Asia/Jerusalem",
+    "South Africa Standard Time": "Africa/Johannesburg",
+    "Arabian Standard Time": "Asia/Dubai",
+    "India Standard Time": "Asia/Kolkata",
+    "SE Asia Standard Time": "Asia/Bangkok",
+    "China Standard Time": "Asia/Shanghai",
+    "Singapore Standard Time": "Asia/Singapore",
+    "Tokyo Standard Time": "Asia/Tokyo",
+    "Korea Standard Time": "Asia/Seoul",
+    "AUS Eastern Standard Time": "Australia/Sydney",
+    "E. Australia Standard Time": "Australia/Brisbane",
+    "New Zealand Standard Time": "Pacific/Auckland",
+    "Hawaiian Standard Time": "Pacific/Honolulu",
+    "Alaskan Standard Time": "America/Anchorage",
+    "Pacific Standard Time": "America/Los_Angeles",
+    "Mountain Standard Time": "America/Denver",
+    "US Mountain Standard Time": "America/Phoenix",
+    "Central Standard Time": "America/Chicago",
+    "Eastern Standard Time": "America/New_York",
+    "Atlantic Standard Time": "America/Halifax",
+    "Canada Central Standard Time": "America/Regina",
+    "E. South America Standard Time": "America/Sao_Paulo",
+    "Argentina Standard Time": "America/Buenos_Aires",
+}
+
+
+def zone(name: str | None) -> ZoneInfo:
+    """The zone called `name` (IANA, or a Windows name Azure ML uses); UTC when not given."""
+    if not name:
+        return ZoneInfo("UTC")
+    try:
+        return ZoneInfo(WINDOWS_ZONES.get(name, name))
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        message = f"unknown time zone {name!r}: use an IANA name or an Azure ML TimeZone"
+        raise InvalidInput(message, field="time_zone") from exc
+
+
+def _ints(field_name: str, values: object, low: int, high: int) -> tuple[int, ...]:
+    if values is None:
+        return ()
+    if not isinstance(values, list) or not values:
+        raise InvalidInput(f"{field_name} must be a non-empty list of integers {low}-{high}", field=field_name)
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise InvalidInput(f"{field_name} must hold integers {low}-{high}, not {value!r}", field=field_name)
+    return tuple(sorted(set(values)))
+
+
+@dataclass(frozen=True)
+class Recurrence:
+    frequency: str
+    interval: int
+    start_time: datetime | None  # aware
+    zone: ZoneInfo
+    times: tuple[time, ...] = ()  # times of day (Day, Week); empty: the anchor's time
+    week_days: tuple[int, ...] = ()  # 0 = Monday (Week); empty: the anchor's day
+    document: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def parse(cls, document: object) -> Recurrence:
+        """Check a recurrence as the SDK sends it, naming the first problem."""
+        if not isinstance(document, dict):
+            raise InvalidInput("'recurrence' must be an object", field="recurrence")
+        frequency = document.get("frequency")
+        if frequency not in FREQUENCIES:
+            raise InvalidInput(f"frequency must be one of {list(FREQUENCIES)}, not {frequency!r}", field="frequency")
+        interval = document.get("interval")
+        if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
+            raise InvalidInput(f"interval must be a positive integer, not {interval!r}", field="interval")
+        tz = zone(document.get("time_zone"))
+        start = document.get("start_time")
+        start_time: datetime | None = None
+        if start is not None:
+            try:
+                start_time = datetime.fromisoformat(str(start))
+            except ValueError as exc:
+                message = f"start_time {start!r} is not an ISO 8601 date and time"
+                raise InvalidInput(message, field="start_time") from exc
+            if start_time.tzinfo is None:
+                start_time = start_time.replace(tzinfo=tz)
+            elif not document.get("time_zone"):
+                tz = start_time.tzinfo if isinstance(start_time.tzinfo, ZoneInfo) else tz
+        hours = _ints("hours", document.get("hours"), 0, 23)
+        minutes = _ints("minutes", document.get("minutes"), 0, 59)
+        time_of_day = document.get("time_of_day")
+        days = document.get("week_days")
+        if (hours or minutes or time_of_day) and frequency not in ("Day", "Week"):
+            raise InvalidInput("hours, minutes and time_of_day apply to Day and Week schedules only", field="frequency")
+        if days is not None and frequency != "Week":
+            raise InvalidInput("week_days apply to Week schedules only", field="week_days")
+        if time_of_day is not None and (hours or minutes):
+            raise InvalidInput("give time_of_day or hours/minutes, not both", field="time_of_day")
+        times: tuple[time, ...] = ()
+        if time_of_day is not None:
+            try:
+                parsed = time.fromisoformat(str(time_of_day))
+            except ValueError as exc:
+                raise InvalidInput(f"time_of_day {time_of_day!r} is not 'HH:MM'", field="time_of_day") from exc
+            times = (parsed.replace(second=0, microsecond=0),)
+        elif hours or minutes:
+            times = tuple(time(h, m) for h in (hours or (0,)) for m in (minutes or (0,)))
+        week_days: tuple[int, ...] = ()
+        if days is not None:
+            if not isinstance(days, list) or not days or any(d not in WEEK_DAYS for d in days):
+                raise InvalidInput(f"week_days must be a non-empty list of {list(WEEK_DAYS)}", field="week_days")
+            week_days = tuple(sorted({WEEK_DAYS.index(d) for d in days}))
+        return cls(frequency, interval, start_time, tz, times, week_days, dict(document))
+
+    @property
+    def advanced(self) -> bool:
+        return bool(self.times or self.week_days)
+
+    # -- occurrences ---------------------------------------------------------------------------------------------
+
+    def latest(self, created: datetime, after: datetime, until: datetime) -> datetime | None:
+        """The last occurrence in (after, until], for a schedule created at `created`; None when there is none."""
+        anchor = (self.start_time or created).astimezone(UTC)
+        candidate = self._latest_pattern(anchor, until.astimezone(UTC))
+        return candidate if candidate is not None and candidate > after.astimezone(UTC) else None
+
+    def occurrences(self, created: datetime, after: datetime, until: datetime) -> list[datetime]:
+        """Every occurrence in (after, until], oldest first (for tests and previews; the runner fires `latest`)."""
+        found: list[datetime] = []
+        cursor = until
+        while (occurrence := self.latest(created, after, cursor)) is not None:
+            found.append(occurrence)
+            cursor = occurrence - timedelta(microseconds=1)
+        return found[::-1]
+
+    def _latest_pattern(self, anchor: datetime, until: datetime) -> datetime | None:
+        if until < anchor:
+            return None
+        if self.frequency in ("Minute", "Hour"):
+            step = timedelta(minutes=self.interval) if self.frequency == "Minute" else timedelta(hours=self.interval)
+            return anchor + ((until - anchor) // step) * step
+        local_anchor = anchor.astimezone(self.zone)
+        for day in self._days_back(local_anchor.date(), until.astimezone(self.zone).date()):
+            for moment in sorted(self._moments(day, local_anchor), reverse=True):
+                if anchor <= moment <= until:
+                    return moment
+        return None
+
+    def _days_back(self, first: date, last: date) -> Iterator[date]:
+        """Days from `last` back to `first` on which the pattern has occurrences (one day of slack each side for
+        zone offsets is not needed: both ends are already local dates)."""
+        day = last
+        while day >= first:
+            if self._on(day, first):
+                yield day
+            day -= timedelta(days=1)
+
+    def _on(self, day: date, first: date) -> bool:
+        if self.frequency == "Day":
+            return (day - first).days % self.interval == 0
+        if self.frequency == "Week":
+            week = ((day - first).days + first.weekday()) // 7  # weeks counted from the anchor's Monday
+            return week % self.interval == 0 and day.weekday() in (self.week_days or (first.weekday(),))
+        months = (day.year - first.year) * 12 + day.month - first.month
+        return months % self.interval == 0 and day.day == min(first.day, calendar.monthrange(day.year, day.month)[1])
+
+    def _moments(self, day: date, local_anchor: datetime) -> list[datetime]:
+        times = self.times or (local_anchor.timetz().replace(tzinfo=None),)
+        return [datetime.combine(day, moment, tzinfo=self.zone).astimezone(UTC) for moment in times]
