@@ -1,5 +1,5 @@
 """The seeds' batch flow, with `azureml` replaced by `fninfer`: `make demo` calls `run_batch_pipeline` once the model
-is registered and the 'batch-data' dataset exists."""
+is registered and the 'batch-data' dataset exists, then `publish_and_schedule` with its run."""
 
 from __future__ import annotations
 
@@ -8,15 +8,17 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
+import requests
 
 from fninfer.core import Environment, Experiment, Workspace
-from fninfer.pipeline.core import Pipeline, PipelineData
+from fninfer.core.authentication import InteractiveLoginAuthentication
+from fninfer.pipeline.core import Pipeline, PipelineData, PipelineRun, Schedule, ScheduleRecurrence
 from fninfer.pipeline.steps import ParallelRunConfig, ParallelRunStep
 
 SCRIPTS = Path(__file__).resolve().parent / "batch_scripts"
 
 
-def run_batch_pipeline(ws: Workspace, workdir: Path) -> pd.DataFrame:
+def run_batch_pipeline(ws: Workspace, workdir: Path) -> PipelineRun:
     """Create the pipeline, run it, wait, download parallel_run_step.txt and read it with pandas (the seeds' code)."""
     os.chdir(workdir)
     shutil.copytree(SCRIPTS, "batch_scripts", dirs_exist_ok=True)
@@ -74,4 +76,34 @@ def run_batch_pipeline(ws: Workspace, workdir: Path) -> pd.DataFrame:
 
     # Display the first 20 results
     print(df.head(20))
-    return df
+    return pipeline_run
+
+
+def publish_and_schedule(ws: Workspace, pipeline_run: PipelineRun) -> Schedule:
+    """Publish the run's pipeline, start it over REST with `requests`, and create the weekly schedule (the seeds)."""
+    published_pipeline = pipeline_run.publish_pipeline(
+        name="Batch_Prediction_Pipeline", description="Batch pipeline", version="1.0"
+    )
+    rest_endpoint = published_pipeline.endpoint
+    print(f"published {published_pipeline.name} {published_pipeline.version}: {rest_endpoint}")
+
+    interactive_auth = InteractiveLoginAuthentication()
+    auth_header = interactive_auth.get_authentication_header()
+
+    response = requests.post(rest_endpoint, headers=auth_header, json={"ExperimentName": "Batch_Prediction"})
+    run_id = response.json()["Id"]
+    print(f"POST {rest_endpoint} -> {response.status_code}, run {run_id}")
+    rest_run = PipelineRun(Experiment(ws, "Batch_Prediction"), run_id)
+    rest_run.wait_for_completion(show_output=True)
+
+    weekly = ScheduleRecurrence(frequency="Week", interval=1)
+    pipeline_schedule = Schedule.create(
+        ws,
+        name="Weekly Predictions",
+        description="batch inferencing",
+        pipeline_id=published_pipeline.id,
+        experiment_name="Batch_Prediction",
+        recurrence=weekly,
+    )
+    print(f"schedule {pipeline_schedule.name!r} ({pipeline_schedule.id}): {pipeline_schedule.recurrence}")
+    return pipeline_schedule

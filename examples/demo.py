@@ -15,9 +15,10 @@ sys.path.insert(0, str(ROOT / "examples"))
 
 import json  # noqa: E402
 import shutil  # noqa: E402
+import time  # noqa: E402
 
 import requests  # noqa: E402
-from batch_demo import run_batch_pipeline  # noqa: E402
+from batch_demo import publish_and_schedule, run_batch_pipeline  # noqa: E402
 from train_model import train, write_batch_files  # noqa: E402
 
 from fninfer.core import Dataset, Model, Workspace  # noqa: E402
@@ -98,7 +99,18 @@ def main() -> None:
         print(f"dataset {batch_data_set.name} version {batch_data_set.version}: {len(batch_data_set.to_path())} files")
 
         step("The batch pipeline (ParallelRunStep), run, waited on, its output read with pandas, as in the seeds")
-        run_batch_pipeline(ws, scratch)
+        pipeline_run = run_batch_pipeline(ws, scratch)
+
+        step("Publishing the pipeline, starting it over REST, and the weekly schedule (the seeds' last snippets)")
+        schedule = publish_and_schedule(ws, pipeline_run)
+        # No start_time: the first run is due at once (as in Azure ML), then weekly. The schedules timer fires every
+        # minute; the host's admin API runs it now, as `func` hosts allow for any non-HTTP function.
+        requests.post(f"{host.base_url}/admin/functions/run_schedules", json={"input": ""})
+        first = schedule.get_last_pipeline_run()
+        while first is None:
+            time.sleep(0.5)
+            first = schedule.get_last_pipeline_run()
+        print(f"the schedule started run {first.id}: {first.wait_for_completion(show_output=False)}")
 
         step("What the host logged")
         for line in host.logs().splitlines():

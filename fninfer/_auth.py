@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from fninfer._config import WorkspaceConfig, find_config
-from shared.errors import FninferError
+from fninfer._config import WorkspaceConfig, find_config, last_loaded_config
+from shared.errors import FninferError, InvalidInput
 
 
 class AbstractAuthentication:
@@ -34,9 +34,16 @@ class AbstractAuthentication:
         return {"Authorization": f"Bearer {config.admin_key}"}
 
     def get_authentication_header(self, config_path: str | os.PathLike[str] | None = None) -> dict[str, str]:
-        """The header for the workspace of the nearest config (`Workspace.from_config`'s search), as Azure ML's
-        `auth.get_authentication_header()`: pass it to `requests.post(endpoint, headers=...)`."""
-        return self.header_for(WorkspaceConfig.read(find_config(config_path)))
+        """The header for the app, as Azure ML's `auth.get_authentication_header()`: pass it to
+        `requests.post(endpoint, headers=...)`. The app is the one `config_path` names, else the nearest config
+        (`Workspace.from_config`'s search), else the workspace this process loaded last."""
+        try:
+            path = find_config(config_path)
+        except InvalidInput:
+            if config_path is not None or last_loaded_config() is None:
+                raise
+            path = last_loaded_config()
+        return self.header_for(WorkspaceConfig.read(path))
 
 
 class InteractiveLoginAuthentication(AbstractAuthentication):

@@ -98,3 +98,17 @@ def find_config(path: str | os.PathLike[str] | None = None) -> Path:
         f"no workspace config found in {here} or its parents: start the local host with `fninfer start` "
         f"(it writes {STATE_DIR_NAME}/{CONFIG_FILE_NAME}) or set {CONFIG_ENV}"
     )
+
+
+_last_loaded: Path | None = None
+
+
+def remember_loaded(path: Path) -> None:
+    """Note the config a Workspace was loaded from, for what needs "the" workspace without being given one
+    (`InteractiveLoginAuthentication().get_authentication_header()` in the seeds)."""
+    global _last_loaded
+    _last_loaded = path.resolve()
+
+
+def last_loaded_config() -> Path | None:
+    return _last_loaded

@@ -10,7 +10,7 @@ import httpx
 
 from fninfer._auth import AbstractAuthentication
 from fninfer._client import AppClient
-from fninfer._config import WorkspaceConfig, find_config
+from fninfer._config import WorkspaceConfig, find_config, remember_loaded
 from shared.errors import InvalidInput, NotFound
 from shared.settings import StorageConnection
 from shared.storage import Storage
@@ -42,7 +42,10 @@ class Workspace:
     ) -> Workspace:
         """The workspace of the nearest `.fninfer/config.json` (see `fninfer._config.find_config`); `auth` as in
         Azure ML (an `fninfer.core.authentication` object), else the admin key locally, a developer sign-in in Azure."""
-        return cls(WorkspaceConfig.read(find_config(path)), _transport=_transport, auth=auth)
+        found = find_config(path)
+        workspace = cls(WorkspaceConfig.read(found), _transport=_transport, auth=auth)
+        remember_loaded(found)
+        return workspace
 
     @property
     def name(self) -> str:

@@ -23,7 +23,7 @@ def publish_pipeline(req: func.HttpRequest) -> object:
     record = published.publish(
         app_storage(), body.get("pipeline"), body.get("name"), body.get("description"), body.get("version")
     )
-    return 201, record
+    return 201, published.describe(record)
 
 
 @bp.route(route="pipelines/runs/{run_id}/publish", methods=["POST"])
@@ -31,9 +31,10 @@ def publish_pipeline(req: func.HttpRequest) -> object:
 def publish_run(req: func.HttpRequest) -> object:
     body = json_body(req)
     run_id = req.route_params["run_id"]
-    return 201, published.publish_run(
+    record = published.publish_run(
         app_storage(), run_id, body.get("name"), body.get("description"), body.get("version")
     )
+    return 201, published.describe(record)
 
 
 @bp.route(route="pipelines/published", methods=["GET"])
