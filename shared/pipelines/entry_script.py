@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from shared.errors import FninferError, InvalidInput
+from shared.errors import FninferError, InvalidInput, NotFound
 from shared.model_cache import cached_model_path
 from shared.models import get_model
 from shared.pipelines.runs import TERMINAL, Record, RunStatus, get_run
@@ -232,7 +232,11 @@ def shutdown_run(run_id: str) -> None:
 def shutdown_finished(storage: Storage, keep: str) -> None:
     """Shut down the scripts of runs that ended since this process loaded them (called with the lock held)."""
     for run_id in [r for r in _loaded if r != keep]:
-        if RunStatus(get_run(storage, run_id)["status"]) in TERMINAL:
+        try:
+            over = RunStatus(get_run(storage, run_id)["status"]) in TERMINAL
+        except NotFound:
+            over = True  # its record is gone (deleted, or another storage account's run): nothing will use it again
+        if over:
             _shutdown(_loaded.pop(run_id))
 
 
