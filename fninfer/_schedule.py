@@ -75,17 +75,53 @@ class Schedule:
         self.workspace = workspace
         self._record = record
 
-    id = property(lambda self: str(self._record["id"]))
-    name = property(lambda self: str(self._record["name"]))
-    description = property(lambda self: self._record.get("description"))
-    pipeline_id = property(lambda self: str(self._record["pipeline_id"]))
-    status = property(lambda self: str(self._record["status"]))
-    experiment_name = property(lambda self: str(self._record["experiment_name"]))
-    recurrence = property(lambda self: self._record.get("recurrence"))
-    datastore_name = property(lambda self: (self._record.get("data") or {}).get("datastore"))
-    path_on_datastore = property(lambda self: (self._record.get("data") or {}).get("path_on_datastore"))
-    polling_interval = property(lambda self: (self._record.get("data") or {}).get("polling_interval"))
-    data_path_parameter_name = property(lambda self: (self._record.get("data") or {}).get("data_path_parameter_name"))
+    @property
+    def id(self) -> str:
+        return str(self._record["id"])
+
+    @property
+    def name(self) -> str:
+        return str(self._record["name"])
+
+    @property
+    def description(self) -> str | None:
+        return self._record.get("description")
+
+    @property
+    def pipeline_id(self) -> str:
+        return str(self._record["pipeline_id"])
+
+    @property
+    def status(self) -> str:
+        return str(self._record["status"])
+
+    @property
+    def experiment_name(self) -> str:
+        return str(self._record["experiment_name"])
+
+    @property
+    def recurrence(self) -> dict[str, Any] | None:
+        """The recurrence as stored (a time schedule), else None."""
+        return self._record.get("recurrence")
+
+    def _data(self, key: str) -> Any:
+        return (self._record.get("data") or {}).get(key)
+
+    @property
+    def datastore_name(self) -> str | None:
+        return self._data("datastore")
+
+    @property
+    def path_on_datastore(self) -> str | None:
+        return self._data("path_on_datastore")
+
+    @property
+    def polling_interval(self) -> int | None:
+        return self._data("polling_interval")
+
+    @property
+    def data_path_parameter_name(self) -> str | None:
+        return self._data("data_path_parameter_name")
 
     @staticmethod
     def create(

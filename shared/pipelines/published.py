@@ -114,9 +114,9 @@ def start(
         )
     if experiment is None or experiment == "":
         raise InvalidInput("'ExperimentName' is required: the experiment the run belongs to", field="ExperimentName")
-    run_tags = {**(tags if isinstance(tags, dict) else {}), "azureml.pipelineid": pipeline_id}
     if tags is not None and not isinstance(tags, dict):
         raise InvalidInput("'tags' must be an object of string values", field="tags")
+    run_tags = {**(tags or {}), "azureml.pipelineid": pipeline_id}
     return submit.start_run(storage, experiment, record["definition"], run_tags, assignments, run_id=run_id)
 
 

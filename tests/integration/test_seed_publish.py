@@ -179,3 +179,33 @@ def test_schedule_errors_are_named(ws: Workspace, tmp_path: Path) -> None:
         Schedule.create(ws, name="s", pipeline_id="0" * 32, experiment_name="e")
     with pytest.raises(NotFound, match="schedule"):
         Schedule.get(ws, "0" * 32)
+
+
+def test_a_data_schedule_is_created_over_the_api(seed_setup: Workspace, unique: str) -> None:
+    from fninfer.pipeline.core import Schedule
+
+    ws = seed_setup
+    input_data = PipelineParameter(name="input_data", default_value=ws.datasets["batch-data"])
+    published = seed_pipeline(ws, dataset=input_data).publish(name="On new data")
+    schedule = Schedule.create(
+        ws,
+        name="Score new files",
+        pipeline_id=published.id,
+        experiment_name="Batch_Prediction",
+        datastore=ws.get_default_datastore(),
+        path_on_datastore=f"incoming-{unique}",
+        polling_interval=1,
+        data_path_parameter_name="input_data",
+    )
+    try:
+        again = Schedule.get(ws, schedule.id)
+        assert (again.datastore_name, again.path_on_datastore, again.polling_interval) == (
+            "workspaceblobstore",
+            f"incoming-{unique}",
+            1,
+        )
+        assert again.data_path_parameter_name == "input_data" and again.recurrence is None
+        assert schedule.get_last_pipeline_run() is None  # nothing was dropped yet
+        assert [s.id for s in Schedule.get_schedules_for_pipeline_id(ws, published.id)] == [schedule.id]
+    finally:
+        schedule.disable()
