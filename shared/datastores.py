@@ -15,11 +15,7 @@ def default_datastore() -> dict[str, Any]:
 
 def list_datastores(storage: Storage) -> list[dict[str, Any]]:
     """The default datastore, then any registered ones."""
-    found = [default_datastore()]
-    for path in storage.list_names(layout.REGISTRY_CONTAINER, layout.DATASTORES_PREFIX):
-        record, _ = storage.read_json(layout.REGISTRY_CONTAINER, path)
-        found.append(record)
-    return found
+    return [default_datastore(), *storage.read_all_json(layout.REGISTRY_CONTAINER, layout.DATASTORES_PREFIX)]
 
 
 def get_datastore(storage: Storage, name: str) -> dict[str, Any]:

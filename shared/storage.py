@@ -184,6 +184,16 @@ class Storage:
         with storage_errors(f"{container}/{prefix}*"):
             return [b.name for b in self.container(container).list_blobs(name_starts_with=prefix)]
 
+    def read_all_json(self, container: str, prefix: str) -> list[Any]:
+        """Every JSON record under `prefix`, in name order; one deleted between the listing and its read is left
+        out."""
+        found = []
+        for path in self.list_names(container, prefix):
+            record, _ = self.try_read_json(container, path)
+            if record is not None:
+                found.append(record)
+        return found
+
 
 def _dumps(record: Any) -> bytes:
     return json.dumps(record, sort_keys=True, separators=(",", ":")).encode()

@@ -79,11 +79,8 @@ def get_published(storage: Storage, pipeline_id: str) -> Record:
 
 def list_published(storage: Storage, active_only: bool = True) -> list[Record]:
     """Published pipelines, newest first."""
-    found = []
-    for path in storage.list_names(layout.REGISTRY_CONTAINER, layout.PUBLISHED_PIPELINES_PREFIX):
-        record, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, path)
-        if record is not None and (not active_only or record["status"] == PublishedStatus.ACTIVE.value):
-            found.append(record)
+    found = storage.read_all_json(layout.REGISTRY_CONTAINER, layout.PUBLISHED_PIPELINES_PREFIX)
+    found = [record for record in found if not active_only or record["status"] == PublishedStatus.ACTIVE.value]
     return sorted(found, key=lambda r: r["created_time"], reverse=True)
 
 

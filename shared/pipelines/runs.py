@@ -61,11 +61,8 @@ def get_run(storage: Storage, run_id: str) -> Record:
 
 def list_runs(storage: Storage, experiment: str | None = None) -> list[Record]:
     """Runs, newest first (optionally of one experiment)."""
-    found = []
-    for path in storage.list_names(layout.REGISTRY_CONTAINER, layout.PIPELINE_RUNS_PREFIX):
-        record, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, path)
-        if record is not None and (experiment is None or record["experiment"] == experiment):
-            found.append(record)
+    found = storage.read_all_json(layout.REGISTRY_CONTAINER, layout.PIPELINE_RUNS_PREFIX)
+    found = [record for record in found if experiment is None or record["experiment"] == experiment]
     return sorted(found, key=lambda r: r["created_time"], reverse=True)
 
 

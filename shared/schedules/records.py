@@ -155,13 +155,13 @@ def describe(storage: Storage, record: Record) -> Record:
 
 
 def list_schedules(storage: Storage, active_only: bool = True, pipeline_id: str | None = None) -> list[Record]:
-    found = []
-    for path in storage.list_names(layout.REGISTRY_CONTAINER, layout.SCHEDULES_PREFIX):
-        record, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, path)
-        if record is None or (active_only and record["status"] != ScheduleStatus.ACTIVE.value):
-            continue
-        if pipeline_id is None or record["pipeline_id"] == pipeline_id:
-            found.append(record)
+    """Schedules, newest first (only Active ones, or one pipeline's, when asked)."""
+    found = [
+        record
+        for record in storage.read_all_json(layout.REGISTRY_CONTAINER, layout.SCHEDULES_PREFIX)
+        if (not active_only or record["status"] == ScheduleStatus.ACTIVE.value)
+        and (pipeline_id is None or record["pipeline_id"] == pipeline_id)
+    ]
     return sorted(found, key=lambda r: r["created_time"], reverse=True)
 
 
