@@ -13,11 +13,7 @@ import threading
 import jwt
 
 from shared.errors import Unauthorized
-from shared.settings import get_setting
-
-ENTRA_ISSUER = "FNINFER_ENTRA_ISSUER"
-ENTRA_AUDIENCE = "FNINFER_ENTRA_AUDIENCE"
-ENTRA_JWKS_URI = "FNINFER_ENTRA_JWKS_URI"
+from shared.settings import ENTRA_AUDIENCE, ENTRA_ISSUER, ENTRA_JWKS_URI, get_setting
 
 _clients: dict[str, jwt.PyJWKClient] = {}
 _lock = threading.Lock()

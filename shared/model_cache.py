@@ -24,13 +24,11 @@ from shared import layout
 from shared.errors import FninferError, IntegrityError, InvalidInput
 from shared.hashing import sha256_chunks
 from shared.models import content_blob
-from shared.settings import MODEL_CACHE_DIR, get_setting
+from shared.settings import MODEL_CACHE_DIR, MODEL_DIR_SETTING, get_setting
 from shared.storage import Storage, storage_errors
 
 #: The registry record of a complete, verified cached version (see the module docstring).
 RECORD_FILE = ".fninfer-model.json"
-#: Azure ML's setting for the folder of models placed beside the entry script.
-MODEL_DIR_SETTING = "AZUREML_MODEL_DIR"
 
 
 def cache_root() -> Path:

@@ -13,18 +13,44 @@ from dataclasses import dataclass
 
 from shared.errors import InvalidInput
 
-#: Storage connection used by the host and by the app for everything it keeps.
+#: Storage connection used by the host and by the app for everything it keeps (a connection string, or in Azure
+#: `AzureWebJobsStorage__accountName` + `__credential` + `__clientId`, identity-based).
 STORAGE_CONNECTION = "AzureWebJobsStorage"
 #: Shared secret that guards the management endpoints (`Authorization: Bearer <key>`).
 ADMIN_KEY = "FNINFER_ADMIN_KEY"
+#: Secret from which service keys are derived (HMAC) and tokens signed; the admin key when unset.
+SIGNING_KEY = "FNINFER_SIGNING_KEY"
+#: Entra ID tokens accepted by the app: their issuer, their audience, and where the signing keys are (optional).
+ENTRA_ISSUER = "FNINFER_ENTRA_ISSUER"
+ENTRA_AUDIENCE = "FNINFER_ENTRA_AUDIENCE"
+ENTRA_JWKS_URI = "FNINFER_ENTRA_JWKS_URI"
 #: Folder where models are cached once downloaded and verified.
 MODEL_CACHE_DIR = "FNINFER_MODEL_CACHE"
-
+#: Folder where service and pipeline code snapshots are materialized.
+SNAPSHOT_CACHE_DIR = "FNINFER_SNAPSHOT_CACHE"
+#: Azure ML's setting for a folder of models placed beside the code; a packaged app finds its own without it.
+MODEL_DIR_SETTING = "AZUREML_MODEL_DIR"
+#: Seconds a batch work item's lease lasts without a heartbeat (how soon a dead instance's work is redone).
+LEASE_SETTING = "FNINFER_BATCH_LEASE_SECONDS"
 #: NCRONTAB of the timer that fires schedules (every minute by default): how late a schedule may fire at most.
 SCHEDULES_CRON = "FNINFER_SCHEDULES_CRON"
 DEFAULT_SCHEDULES_CRON = "0 * * * * *"
 
-KNOWN_SETTINGS: tuple[str, ...] = (STORAGE_CONNECTION, ADMIN_KEY, MODEL_CACHE_DIR, SCHEDULES_CRON)
+#: Every app setting the app's code reads. `tests/unit/test_infra_settings.py` checks it against the code and against
+#: the app settings `infra/main.bicep` gives the Function App.
+KNOWN_SETTINGS: tuple[str, ...] = (
+    STORAGE_CONNECTION,
+    ADMIN_KEY,
+    SIGNING_KEY,
+    ENTRA_ISSUER,
+    ENTRA_AUDIENCE,
+    ENTRA_JWKS_URI,
+    MODEL_CACHE_DIR,
+    SNAPSHOT_CACHE_DIR,
+    MODEL_DIR_SETTING,
+    LEASE_SETTING,
+    SCHEDULES_CRON,
+)
 
 
 def get_setting(name: str, default: str | None = None, environ: Mapping[str, str] | None = None) -> str | None:

@@ -23,11 +23,9 @@ from typing import Any
 
 from shared import layout
 from shared.errors import ConcurrencyConflict, FninferError, NotFound
-from shared.settings import get_setting
+from shared.settings import LEASE_SETTING, get_setting
 from shared.storage import Storage
 
-#: App setting: seconds a work item's lease lasts without a heartbeat (how soon a dead instance's work is redone).
-LEASE_SETTING = "FNINFER_BATCH_LEASE_SECONDS"
 DEFAULT_LEASE_SECONDS = 60.0
 
 Lease = dict[str, Any]

@@ -21,9 +21,8 @@ import jwt
 
 from shared.entra import looks_like_entra_token, validate_entra_token
 from shared.errors import Forbidden, InvalidInput, Unauthorized
-from shared.settings import ADMIN_KEY, get_setting
+from shared.settings import ADMIN_KEY, SIGNING_KEY, get_setting
 
-SIGNING_KEY = "FNINFER_SIGNING_KEY"
 TOKEN_LIFETIME = 3600
 TOKEN_ISSUER = "fninfer"
 SLOTS = ("primary", "secondary")

@@ -15,10 +15,8 @@ from typing import Any
 from shared import layout
 from shared.errors import IntegrityError, InvalidInput
 from shared.hashing import combined_sha256, is_sha256, sha256_chunks
-from shared.settings import get_setting
+from shared.settings import SNAPSHOT_CACHE_DIR, get_setting
 from shared.storage import Storage, storage_errors
-
-SNAPSHOT_CACHE_DIR = "FNINFER_SNAPSHOT_CACHE"
 
 
 def validate_manifest(snapshot: object) -> dict[str, Any]:
