@@ -22,7 +22,7 @@ from shared import layout
 from shared.errors import Conflict, FninferError, InvalidInput
 from shared.hashing import CHUNK_SIZE
 from shared.model_cache import cached_model_path, download_verified, preplaced_model_path
-from shared.models import get_model
+from shared.models import deployed_version, get_model
 from shared.settings import storage_connection
 from shared.storage import Storage, app_storage, storage_errors
 
@@ -222,6 +222,8 @@ class Model:
         config elsewhere; the content is downloaded once into the model cache and verified against the sha256
         recorded at registration: a blob changed since is refused with IntegrityError.
         """
+        if version is None and _workspace is None:
+            version = deployed_version(model_name)  # inside a service: the version deployed with it
         if _workspace is None:
             placed = preplaced_model_path(model_name, version)
             if placed is not None:

@@ -10,6 +10,9 @@ version is written, so replaying a registration cannot make two versions share (
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -156,3 +159,28 @@ def delete_model(storage: Storage, name: str, version: int) -> None:
 def content_blob(record: Record, relative_path: str) -> str:
     """The blob name of one file of a model version."""
     return str(record["content_prefix"]) + relative_path
+
+
+#: The models deployed with the service whose init() or run() is running here, as {name: version}: inside a service,
+#: `Model.get_model_path(name)` without a version means the deployed version, not the latest registered one.
+_deployed: contextvars.ContextVar[dict[str, int] | None] = contextvars.ContextVar(
+    "fninfer_deployed_models", default=None
+)
+
+
+@contextlib.contextmanager
+def deployed_models(model_ids: Iterable[str]) -> Iterator[None]:
+    """Within the block, `deployed_version(name)` answers from `model_ids` ('name:version')."""
+    versions = {}
+    for model_id in model_ids:
+        name, _, version = model_id.partition(":")
+        versions[name] = int(version)
+    token = _deployed.set(versions)
+    try:
+        yield
+    finally:
+        _deployed.reset(token)
+
+
+def deployed_version(name: str) -> int | None:
+    return (_deployed.get() or {}).get(name)

@@ -27,6 +27,7 @@ from types import ModuleType
 from typing import Any
 
 from shared.errors import FninferError, InvalidInput, NotFound, PayloadTooLarge
+from shared.models import deployed_models
 from shared.services.auth import authenticate
 from shared.services.environment import check_requirements
 from shared.services.imports import snapshot_imports
@@ -67,6 +68,7 @@ class ServiceUnavailable(FninferError):
 class LoadedService:
     module: ModuleType
     code_version: int
+    models: tuple[str, ...] = ()  # the model ids deployed with this version, what get_model_path(name) resolves to
 
 
 @dataclass
@@ -108,13 +110,14 @@ class Runtime:
             if spec is None or spec.loader is None:
                 raise InvalidInput(f"entry script {record['entry_script']!r} cannot be imported")
             module = importlib.util.module_from_spec(spec)
-            with self.logs.capture(record["name"]), snapshot_imports(folder):
+            models = tuple(record.get("models") or ())
+            with self.logs.capture(record["name"]), snapshot_imports(folder), deployed_models(models):
                 spec.loader.exec_module(module)
                 for required in ("init", "run"):
                     if not callable(getattr(module, required, None)):
                         raise InvalidInput(f"entry script {record['entry_script']!r} has no {required}() function")
                 module.init()
-            loaded = LoadedService(module, record["code_version"])
+            loaded = LoadedService(module, record["code_version"], models)
             self._loaded[key] = loaded
             return loaded
 
@@ -212,7 +215,7 @@ class Runtime:
 
     def _run(self, name: str, loaded: LoadedService, raw_data: str, encoding: str) -> str:
         """run() and the encoding of its result: a result that cannot be encoded fails like run() raising."""
-        with self.logs.capture(name):
+        with self.logs.capture(name), deployed_models(loaded.models):
             try:
                 return encode_result(loaded.module.run(raw_data), encoding)
             except Exception as exc:

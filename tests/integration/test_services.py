@@ -217,3 +217,28 @@ def test_helper_modules_come_from_the_services_own_snapshot(ws: Workspace, tmp_p
     (folders["first"] / "helper.py").write_text("VALUE = 'edited'\n")
     first.reload()  # the seeds' debugging loop, with the edit in a helper module rather than the entry script
     assert (first.run("{}"), second.run("{}")) == ("edited", "second")
+
+
+def test_get_model_path_without_a_version_is_the_deployed_version(ws: Workspace, tmp_path: Path, unique: str) -> None:
+    name = f"deployed_{unique}"
+    (tmp_path / "model.txt").write_text("one")
+    first = Model.register(ws, model_path=str(tmp_path / "model.txt"), model_name=name)
+    folder = tmp_path / "src"
+    folder.mkdir()
+    (folder / "score.py").write_text(
+        "from pathlib import Path\n"
+        "from fninfer.core import Model\n\n"
+        "def init():\n"
+        f"    global loaded\n    loaded = Path(Model.get_model_path({name!r})).read_text()\n\n"
+        "def run(raw):\n"
+        f"    return {{'init': loaded, 'run': Path(Model.get_model_path({name!r})).read_text()}}\n"
+    )
+    inference = InferenceConfig(entry_script="score.py", source_directory=folder)
+    service = Model.deploy(ws, f"pinned-{unique}", [first], inference, AciWebservice.deploy_configuration())
+    service.wait_for_deployment(timeout_sec=60)
+    (tmp_path / "model.txt").write_text("two")
+    Model.register(ws, model_path=str(tmp_path / "model.txt"), model_name=name)  # version 2, not deployed
+    service.reload()  # a fresh init() and run() with version 2 registered
+    service.wait_for_deployment(timeout_sec=60)
+    assert json.loads(service.run("{}")) == {"init": "one", "run": "one"}
+    service.delete()
