@@ -43,3 +43,66 @@ def start(app_dir: Path, port: int, instances: int, storage: str | None) -> None
     except StartError as exc:
         raise click.ClickException(str(exc)) from None
     sys.exit(code)
+
+
+@main.command()
+@click.option(
+    "--app-dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="The Functions app folder (holds function_app.py, host.json and pyproject.toml).",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the zip (default: <app-dir>/.fninfer/package.zip).",
+)
+@click.option("--python-version", default="3.11", show_default=True, help="The Function App's Python version.")
+@click.option("--include-model", "models", multiple=True, metavar="NAME:VERSION", help="Bake a registered model in.")
+@click.option("--include-service", "services", multiple=True, metavar="NAME", help="Bake a deployed service in.")
+@click.option(
+    "--storage", default=None, metavar="CONNECTION_STRING", help="The registry to bake from (default: the workspace)."
+)
+@click.option("--find-links", multiple=True, metavar="DIR", help="Also take wheels from this folder (pip's option).")
+@click.option("--no-index", is_flag=True, help="Take wheels from --find-links only (an offline build).")
+def package(
+    app_dir: Path,
+    output: Path | None,
+    python_version: str,
+    models: tuple[str, ...],
+    services: tuple[str, ...],
+    storage: str | None,
+    find_links: tuple[str, ...],
+    no_index: bool,
+) -> None:
+    """Build the zip Azure Functions runs as it is: the app, its dependencies for Linux, and optionally models and
+    services, so nothing is built or downloaded on Azure."""
+    from fninfer.packaging.build import PackageRequest, build_package
+    from fninfer.packaging.dependencies import Target
+    from shared.errors import FninferError
+    from shared.storage import Storage
+
+    registry = None
+    try:
+        if storage is not None:
+            registry = Storage.from_connection_string(storage)
+        elif models or services:
+            from fninfer._workspace import Workspace
+
+            registry = Workspace.from_config().storage
+        request = PackageRequest(
+            app_dir=app_dir,
+            output=output or app_dir / ".fninfer" / "package.zip",
+            target=Target(python_version, find_links, no_index),
+            models=models,
+            services=services,
+            storage=registry,
+        )
+        report = build_package(request)
+    except FninferError as exc:
+        raise click.ClickException(exc.message) from None
+    for line in report.lines():
+        click.echo(line)

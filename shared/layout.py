@@ -21,6 +21,7 @@ through these functions, never by hand; `tests/unit/test_layout.py` pins them, s
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from shared.errors import InvalidInput
 
@@ -264,3 +265,19 @@ def schedule_record(schedule_id: str) -> str:
 
 def schedule_state(schedule_id: str) -> str:
     return f"{SCHEDULE_STATES_PREFIX}{validate_name('schedule', schedule_id)}.json"
+
+
+# -- a packaged app (`fninfer package`) --------------------------------------------------------------------------
+#
+#    <app root>/azureml-models/<name>/<version>/...   models baked in, each with its .fninfer-model.json record
+#    <app root>/fninfer-snapshots/<snapshot id>/...   service code baked in, each with its .complete marker
+#    <app root>/.python_packages/lib/site-packages/   the dependencies, where Azure Functions looks for them
+
+PACKAGED_MODELS_DIR = "azureml-models"
+PACKAGED_SNAPSHOTS_DIR = "fninfer-snapshots"
+PACKAGED_SITE_PACKAGES = ".python_packages/lib/site-packages"
+
+
+def app_root() -> Path:
+    """The folder of the running app: the one holding `function_app.py` and this package."""
+    return Path(__file__).resolve().parents[1]

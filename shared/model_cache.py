@@ -5,27 +5,33 @@ downloaded into a temporary sibling, each checked against the sha256 in the regi
 renamed into place. A blob changed after registration fails the check, and the model is refused.
 
 A cached version is `<root>/<name>/<version>/` holding the model's files and `.fninfer-model.json` (its registry
-record, written last, so its presence means "complete and verified"). A packaged app can carry such a root beside
-its code and point `AZUREML_MODEL_DIR` at it (Azure ML's variable for where deployed models are); `get_model_path`
-then uses it without reaching storage. Building that root is `cached_model_path(storage, record, root)`.
+record, written last, so its presence means "complete and verified"). A packaged app carries such a root beside its
+code (`fninfer package --include-model`, see layout.PACKAGED_MODELS_DIR), or `AZUREML_MODEL_DIR` (Azure ML's
+variable for where deployed models are) names one; `get_model_path` prefers such a copy, without reaching storage,
+once its files hash to the sha256 in their record (a copy that does not is skipped). Building that root is
+`cached_model_path(storage, record, root)`.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from shared import layout
 from shared.errors import FninferError, IntegrityError, InvalidInput
-from shared.hashing import sha256_chunks
+from shared.hashing import combined_sha256, sha256_chunks, sha256_file
 from shared.models import content_blob
 from shared.settings import MODEL_CACHE_DIR, MODEL_DIR_SETTING, get_setting
 from shared.storage import Storage, storage_errors
+
+log = logging.getLogger("fninfer.models")
 
 #: The registry record of a complete, verified cached version (see the module docstring).
 RECORD_FILE = ".fninfer-model.json"
@@ -117,18 +123,57 @@ def _move_into_place(staging: Path, folder: Path, sha256: str) -> None:
     raise FninferError(f"could not place the cached model at {folder}: other processes keep replacing it")
 
 
-def preplaced_model_path(name: str, version: int | None = None) -> Path | None:
-    """The path of `name` (at `version`, else its highest) under AZUREML_MODEL_DIR, or None when it is not there."""
+def preplaced_roots() -> list[Path]:
+    """Where models placed beside the code are: AZUREML_MODEL_DIR when set, and the models `fninfer package` baked
+    into the app."""
     configured = get_setting(MODEL_DIR_SETTING)
-    if not configured:
-        return None
+    roots = [Path(configured)] if configured else []
+    return [*roots, layout.app_root() / layout.PACKAGED_MODELS_DIR]
+
+
+#: Pre-placed folders whose content was hashed and found to match their record, by path (hashing once per process).
+_checked: dict[Path, bool] = {}
+_checked_lock = threading.Lock()
+
+
+def content_matches(folder: Path, record: dict[str, Any]) -> bool:
+    """Whether every file of `record` is in `folder` with its recorded sha256 (and the files make up the model's
+    recorded sha256): a baked copy that was changed or cut short is not used."""
+    with _checked_lock:
+        known = _checked.get(folder)
+    if known is not None:
+        return known
+    matches = combined_sha256((item["path"], item["sha256"]) for item in record["files"]) == record["sha256"]
+    for item in record["files"] if matches else []:
+        path = folder / item["path"]
+        if not path.is_file() or sha256_file(path)[0] != item["sha256"]:
+            matches = False
+            break
+    with _checked_lock:
+        _checked[folder] = matches
+    return matches
+
+
+def preplaced_model_path(name: str, version: int | None = None) -> Path | None:
+    """The path of `name` (at `version`, else its highest) placed beside the code (see `preplaced_roots`), after
+    checking its content against its sha256; None when there is no such copy, or it does not match (then the caller
+    falls back to the registry, and the mismatch is logged)."""
     layout.validate_name("model", name)
-    model_folder = Path(configured) / name
-    versions = sorted(int(p.name) for p in model_folder.glob("*") if p.name.isdigit()) if model_folder.is_dir() else []
-    wanted = version if version is not None else (versions[-1] if versions else None)
-    if wanted is None or wanted not in versions:
-        return None
-    record = _verified_record(model_folder / str(wanted))
-    if record is None:
-        raise InvalidInput(f"{model_folder / str(wanted)} under {MODEL_DIR_SETTING} has no {RECORD_FILE}")
-    return model_path(record, model_folder / str(wanted))
+    for root in preplaced_roots():
+        model_folder = root / name
+        if not model_folder.is_dir():
+            continue
+        versions = sorted(int(p.name) for p in model_folder.glob("*") if p.name.isdigit())
+        wanted = version if version is not None else (versions[-1] if versions else None)
+        if wanted is None or wanted not in versions:
+            continue
+        folder = model_folder / str(wanted)
+        record = _verified_record(folder)
+        if record is None:
+            raise InvalidInput(f"{folder} has no {RECORD_FILE}: it is not a model placed by fninfer")
+        if content_matches(folder, record):
+            return model_path(record, folder)
+        log.warning(
+            "The model copy at %s does not match its sha256 %s; using the registry instead", folder, record["sha256"]
+        )
+    return None

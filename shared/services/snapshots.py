@@ -14,9 +14,12 @@ from typing import Any
 
 from shared import layout
 from shared.errors import IntegrityError, InvalidInput
-from shared.hashing import combined_sha256, is_sha256, sha256_chunks
+from shared.hashing import combined_sha256, is_sha256, sha256_chunks, sha256_file
 from shared.settings import SNAPSHOT_CACHE_DIR, get_setting
 from shared.storage import Storage, storage_errors
+
+#: Written last into a materialized snapshot folder: its presence means every file is there.
+COMPLETE = ".complete"
 
 
 def validate_manifest(snapshot: object) -> dict[str, Any]:
@@ -48,10 +51,33 @@ def cache_root() -> Path:
     return Path(configured) if configured else Path(tempfile.gettempdir()) / "fninfer-snapshots"
 
 
+def packaged_snapshot(snapshot: dict[str, Any]) -> Path | None:
+    """The snapshot as `fninfer package --include-service` baked it into the app, when every file is there with its
+    sha256 (checked once per process); None otherwise."""
+    folder = layout.app_root() / layout.PACKAGED_SNAPSHOTS_DIR / snapshot["id"]
+    if not (folder / COMPLETE).is_file():
+        return None
+    if folder not in _packaged_ok:
+        _packaged_ok[folder] = all(
+            (folder / item["path"]).is_file() and sha256_file(folder / item["path"])[0] == item["sha256"]
+            for item in snapshot["files"]
+        )
+    return folder if _packaged_ok[folder] else None
+
+
+_packaged_ok: dict[Path, bool] = {}
+
+
 def materialize(storage: Storage, snapshot: dict[str, Any]) -> Path:
-    """The snapshot as a local folder (downloaded and verified once per instance)."""
-    folder = cache_root() / snapshot["id"]
-    if (folder / ".complete").exists():
+    """The snapshot as a local folder: the copy baked into the app, else downloaded and verified once per
+    instance."""
+    return packaged_snapshot(snapshot) or download(storage, snapshot, cache_root())
+
+
+def download(storage: Storage, snapshot: dict[str, Any], root: Path) -> Path:
+    """The snapshot as `<root>/<id>/`, downloaded (unless already complete there) and verified file by file."""
+    folder = root / snapshot["id"]
+    if (folder / COMPLETE).exists():
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".snapshot-", dir=folder.parent))
@@ -65,11 +91,11 @@ def materialize(storage: Storage, snapshot: dict[str, Any]) -> Path:
             if sha256_chunks([data])[0] != item["sha256"]:
                 raise IntegrityError(f"snapshot file {item['path']!r} does not match its sha256")
             destination.write_bytes(data)
-        (staging / ".complete").write_text(snapshot["id"])
+        (staging / COMPLETE).write_text(snapshot["id"])
         try:
             os.replace(staging, folder)
         except OSError:
-            if not (folder / ".complete").exists():
+            if not (folder / COMPLETE).exists():
                 raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)

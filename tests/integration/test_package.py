@@ -1,0 +1,199 @@
+"""`fninfer package`: what the zip holds, that it is the same byte for byte for the same inputs, that a missing wheel
+is named, and that the app loads baked models and services from it (after checking them) rather than from storage.
+
+The app packaged is fninfer's own code with a one-wheel dependency list, built offline from a local wheel folder, so
+the tests need no index; one test really fetches a Linux wheel from the package index when it can reach it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from fninfer.cli import main
+from fninfer.core import Model, Workspace
+from fninfer.core.model import InferenceConfig
+from fninfer.core.webservice import AciWebservice
+from fninfer.host.azurite import Azurite
+from fninfer.packaging.build import PackageRequest, build_package
+from fninfer.packaging.dependencies import PackagingError, Target
+from shared import layout
+
+ROOT = Path(__file__).resolve().parents[2]
+APP_PARTS = ["function_app.py", "host.json", ".funcignore", "shared", "functions", "fninfer"]
+
+
+def make_wheel(folder: Path, name: str = "tinydep", version: str = "1.0") -> None:
+    """A minimal pure-Python wheel, written by hand (what `pip wheel` would produce for a one-module project)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    info = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}/__init__.py": f"VERSION = {version!r}\n",
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: hand\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    records = "".join(f"{path},,\n" for path in files) + f"{info}/RECORD,,\n"
+    with zipfile.ZipFile(folder / f"{name}-{version}-py3-none-any.whl", "w") as wheel:
+        for path, text in files.items():
+            wheel.writestr(path, text)
+        wheel.writestr(f"{info}/RECORD", records)
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Path:
+    """fninfer's app code, with a pyproject naming one dependency, plus things that must not be packaged."""
+    folder = tmp_path / "app"
+    folder.mkdir()
+    for part in APP_PARTS:
+        source = ROOT / part
+        if source.is_dir():
+            shutil.copytree(source, folder / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, folder / part)
+    (folder / "pyproject.toml").write_text('[project]\nname = "app"\nversion = "1"\ndependencies = ["tinydep>=1"]\n')
+    (folder / "local.settings.json").write_text('{"Values": {"FNINFER_ADMIN_KEY": "secret"}}')
+    (folder / "tests").mkdir()
+    (folder / "tests" / "test_app.py").write_text("def test(): pass\n")
+    (folder / "notes").mkdir()
+    (folder / "notes" / "draft.txt").write_text("not for Azure")
+    (folder / "notes" / "keep.txt").write_text("shipped, by a negation")
+    with (folder / ".funcignore").open("a") as ignore:
+        ignore.write("notes/\n!notes/keep.txt\n")
+    make_wheel(tmp_path / "wheels")
+    return folder
+
+
+def offline(app: Path, output: Path, **extra: object) -> PackageRequest:
+    target = Target("3.11", (str(app.parent / "wheels"),), no_index=True)
+    return PackageRequest(app_dir=app, output=output, target=target, **extra)  # type: ignore[arg-type]
+
+
+def test_the_package_holds_the_app_its_pinned_requirements_and_its_dependencies(app: Path, tmp_path: Path) -> None:
+    report = build_package(offline(app, tmp_path / "app.zip"))
+    names = set(zipfile.ZipFile(report.output).namelist())
+    assert {
+        "function_app.py",
+        "host.json",
+        "shared/layout.py",
+        "functions/batch.py",
+        "fninfer/core/__init__.py",
+    } <= names
+    assert f"{layout.PACKAGED_SITE_PACKAGES}/tinydep/__init__.py" in names
+    assert zipfile.ZipFile(report.output).read("requirements.txt").decode().splitlines()[1:] == ["tinydep==1.0"]
+    assert "local.settings.json" not in names and not any(n.startswith(("tests/", ".venv/")) for n in names)
+    assert "notes/keep.txt" in names and "notes/draft.txt" not in names  # .funcignore, negations included
+    assert not any(n.endswith(".pyc") or "__pycache__" in n for n in names)
+    assert report.distributions == [("tinydep", "1.0")] and report.size == report.output.stat().st_size
+    assert report.sections["dependencies"][0] == len([n for n in names if n.startswith(".python_packages/")])
+
+
+def test_the_same_inputs_give_the_same_bytes(app: Path, tmp_path: Path) -> None:
+    first = build_package(offline(app, tmp_path / "one.zip")).output.read_bytes()
+    (app / "function_app.py").touch()  # a newer timestamp, same content
+    (app / "host.json").chmod(0o600)
+    second = build_package(offline(app, tmp_path / "two.zip")).output.read_bytes()
+    assert first == second
+    (app / "host.json").write_text((app / "host.json").read_text() + "\n")
+    assert build_package(offline(app, tmp_path / "three.zip")).output.read_bytes() != first
+
+
+def test_a_missing_wheel_names_the_package(app: Path, tmp_path: Path) -> None:
+    (app / "pyproject.toml").write_text('[project]\nname = "app"\ndependencies = ["tinydep", "no-such-dist-xyz>=2"]\n')
+    with pytest.raises(PackagingError, match="no wheel of no-such-dist-xyz>=2 for Linux x86-64") as raised:
+        build_package(offline(app, tmp_path / "app.zip"))
+    assert raised.value.details["package"] == "no-such-dist-xyz>=2"
+    assert not (tmp_path / "app.zip").exists()  # nothing half written
+    wheels = str(app.parent / "wheels")
+    args = ["package", "--app-dir", str(app), "-o", str(tmp_path / "cli.zip"), "--find-links", wheels, "--no-index"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1 and "no wheel of no-such-dist-xyz" in result.output
+
+
+def test_bad_requests_are_named(app: Path, tmp_path: Path) -> None:
+    (app / "host.json").unlink()
+    with pytest.raises(PackagingError, match=r"no host\.json"):
+        build_package(offline(app, tmp_path / "app.zip"))
+    result = CliRunner().invoke(main, ["package", "--app-dir", str(app), "--include-model", "m:x", "--storage", "x"])
+    assert result.exit_code != 0
+
+
+def load_in_package(unpacked: Path, code: str, env: dict[str, str]) -> str:
+    """Run `code` as the packaged app would: from its folder, importing its own `shared` and `fninfer`."""
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=unpacked,
+        env={"PYTHONPATH": str(unpacked), "PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_baked_models_are_used_at_load_after_their_sha256_check(
+    app: Path, ws: Workspace, azurite: Azurite, tmp_path: Path, unique: str
+) -> None:
+    name = f"baked_{unique}"
+    (tmp_path / "model.bin").write_bytes(b"weights " * 1000)
+    model = Model.register(ws, model_path=str(tmp_path / "model.bin"), model_name=name)
+    report = build_package(offline(app, tmp_path / "app.zip", models=(f"{name}:1",), storage=ws.storage))
+    assert report.models == [f"{name}:1"] and report.sections["baked models and services"][0] == 2
+    unpacked = tmp_path / "unpacked"
+    zipfile.ZipFile(report.output).extractall(unpacked)
+    baked = unpacked / layout.PACKAGED_MODELS_DIR / name / "1" / "model.bin"
+    env = {"AzureWebJobsStorage": azurite.connection_string, "FNINFER_MODEL_CACHE": str(tmp_path / "cache")}
+    code = f"from fninfer.core import Model; print(Model.get_model_path({name!r}, 1))"
+
+    baked.write_bytes(b"tampered")  # a changed copy is not used: the registry's is, downloaded and verified
+    assert load_in_package(unpacked, code, env) == str(tmp_path / "cache" / name / "1" / "model.bin")
+    zipfile.ZipFile(report.output).extract(f"{layout.PACKAGED_MODELS_DIR}/{name}/1/model.bin", unpacked)
+    model.delete()  # from here on only the baked copy exists
+    shutil.rmtree(tmp_path / "cache")
+    assert load_in_package(unpacked, code, env) == str(baked)
+
+
+def test_baked_services_load_their_code_from_the_package(app: Path, ws: Workspace, tmp_path: Path, unique: str) -> None:
+    (tmp_path / "model.txt").write_text("m")
+    model = Model.register(ws, model_path=str(tmp_path / "model.txt"), model_name=f"svc_model_{unique}")
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "score.py").write_text("def init():\n    pass\n\ndef run(raw):\n    return raw\n")
+    inference = InferenceConfig(entry_script="score.py", source_directory=source)
+    service = Model.deploy(ws, f"baked-{unique}", [model], inference, AciWebservice.deploy_configuration())
+    service.wait_for_deployment(timeout_sec=60)
+    report = build_package(offline(app, tmp_path / "app.zip", services=(service.name,), storage=ws.storage))
+    assert report.services == [service.name] and report.models == [model.id]
+    unpacked = tmp_path / "unpacked"
+    zipfile.ZipFile(report.output).extractall(unpacked)
+    snapshot = ws.client.request("GET", f"services/{service.name}")["snapshot"]
+    assert (unpacked / layout.PACKAGED_SNAPSHOTS_DIR / snapshot["id"] / "score.py").is_file()
+    code = (
+        "import json, sys; from shared.services.snapshots import materialize; "
+        "print(materialize(None, json.loads(sys.argv[1])))"
+    )
+    folder = load_in_package(unpacked, code.replace("sys.argv[1]", repr(json.dumps(snapshot))), {})
+    assert folder == str(unpacked / layout.PACKAGED_SNAPSHOTS_DIR / snapshot["id"])  # no storage was needed
+    service.delete()
+
+
+def test_a_real_linux_wheel_from_the_index(app: Path, tmp_path: Path) -> None:
+    reachable = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(tmp_path / "probe"), "markupsafe"],
+        capture_output=True,
+    )
+    if reachable.returncode != 0:
+        pytest.skip("the package index cannot be reached from here")
+    (app / "pyproject.toml").write_text('[project]\nname = "app"\ndependencies = ["markupsafe>=2"]\n')
+    report = build_package(PackageRequest(app_dir=app, output=tmp_path / "app.zip", target=Target("3.11")))
+    names = zipfile.ZipFile(report.output).namelist()
+    assert any(
+        n.startswith(f"{layout.PACKAGED_SITE_PACKAGES}/markupsafe/") and "cpython-311-x86_64-linux-gnu" in n
+        for n in names
+    )
