@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install demo test lint unit integration bench clean
+.PHONY: install demo test lint unit integration bench package clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -40,6 +40,10 @@ integration: install
 bench: install
 	$(PY) -m pip install --quiet fastapi
 	$(PY) benchmarks/realtime.py
+
+# The zip Azure Functions runs (see the README, "Deploy to Azure"); pass options with ARGS="--include-model m:1".
+package: install
+	$(VENV)/bin/fninfer package $(ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules .fninfer .pytest_cache .ruff_cache *.egg-info
