@@ -24,6 +24,7 @@ from fninfer.host.azurite import Azurite
 from fninfer.packaging.build import PackageRequest, build_package
 from fninfer.packaging.dependencies import PackagingError, Target
 from shared import layout
+from tests.hosting import run_host
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_PARTS = ["function_app.py", "host.json", ".funcignore", "shared", "functions", "fninfer"]
@@ -157,6 +158,9 @@ def test_baked_models_are_used_at_load_after_their_sha256_check(
     model.delete()  # from here on only the baked copy exists
     shutil.rmtree(tmp_path / "cache")
     assert load_in_package(unpacked, code, env) == str(baked)
+    # And the unpacked package is the app: a Functions host indexes and serves it as it is.
+    with run_host(unpacked, tmp_path / "host", storage=azurite.connection_string) as host, host.client() as client:
+        assert client.get("/api/openapi.json").json()["info"]["title"] == "fninfer"
 
 
 def test_baked_services_load_their_code_from_the_package(app: Path, ws: Workspace, tmp_path: Path, unique: str) -> None:
