@@ -22,14 +22,19 @@ from shared.services.snapshots import verify_uploaded
 from shared.storage import Storage
 
 
-def check_template(storage: Storage, pipeline: object) -> dict[str, Any]:
-    """A definition that may declare parameters, checked as it would run with their defaults; returns it with its
-    step validated (parameter references kept)."""
+def _template(pipeline: object) -> dict[str, Any]:
+    """The definition as stored: its steps with their parameter references, and its checked parameters."""
     if not isinstance(pipeline, dict):
         raise InvalidInput("'pipeline' must be an object with 'steps'", field="pipeline")
-    bound, _ = parameters.bind(storage, pipeline)
-    definition.validate(bound)
-    return {"parameters": parameters.declared(pipeline), "steps": pipeline["steps"]}
+    return {"parameters": parameters.check(pipeline), "steps": pipeline["steps"]}
+
+
+def check_template(storage: Storage, pipeline: object) -> dict[str, Any]:
+    """A definition to publish: checked as it would run with its parameters' defaults, so a published pipeline
+    starts with the defaults whatever its caller leaves unset."""
+    template = _template(pipeline)
+    definition.validate(parameters.bind(storage, template)[0])
+    return template
 
 
 def start_run(
@@ -46,7 +51,7 @@ def start_run(
     tags = tags or {}
     if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
         raise InvalidInput("'tags' must be an object of string values", field="tags")
-    template = check_template(storage, pipeline)
+    template = _template(pipeline)
     bound, values = parameters.bind(storage, template, assignments)
     checked = definition.validate(bound)
     spec = checked["steps"][0]
