@@ -19,13 +19,17 @@ def write_zip(entries: Iterable[tuple[str, Path]], output: Path) -> None:
     """Write `(name in the zip, file on disk)` pairs to `output` (replaced atomically: never half written)."""
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(output.name + ".partial")
-    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
-        for name, source in sorted(entries):
-            info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.create_system = 3  # Unix, so the permissions below apply on Linux
-            mode = EXECUTABLE_MODE if source.stat().st_mode & 0o111 else FILE_MODE
-            info.external_attr = (0o100000 | mode) << 16
-            with source.open("rb") as handle, archive.open(info, "w", force_zip64=True) as entry:
-                shutil.copyfileobj(handle, entry, CHUNK)  # models can be large: never whole in memory
-    partial.replace(output)
+    try:
+        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+            for name, source in sorted(entries):
+                info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.create_system = 3  # Unix, so the permissions below apply on Linux
+                mode = EXECUTABLE_MODE if source.stat().st_mode & 0o111 else FILE_MODE
+                info.external_attr = (0o100000 | mode) << 16
+                with source.open("rb") as handle, archive.open(info, "w", force_zip64=True) as entry:
+                    shutil.copyfileobj(handle, entry, CHUNK)  # models can be large: never whole in memory
+        partial.replace(output)
+    except BaseException:
+        partial.unlink(missing_ok=True)  # a failed build leaves no file behind, partial or whole
+        raise
