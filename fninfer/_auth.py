@@ -24,11 +24,16 @@ class AbstractAuthentication:
     def _make_credential(self) -> Any:
         raise NotImplementedError
 
+    def credential(self) -> Any:
+        """The azure-identity credential behind this authentication (made on first use): tokens for the app's
+        auth_scope, and for the storage account of an app in Azure."""
+        if self._credential is None:
+            self._credential = self._make_credential()
+        return self._credential
+
     def header_for(self, config: WorkspaceConfig) -> dict[str, str]:
         if config.auth_scope:
-            if self._credential is None:
-                self._credential = self._make_credential()
-            return {"Authorization": f"Bearer {self._credential.get_token(config.auth_scope).token}"}
+            return {"Authorization": f"Bearer {self.credential().get_token(config.auth_scope).token}"}
         if not config.admin_key:
             raise FninferError("the workspace config has neither an admin_key nor an auth_scope to authenticate with")
         return {"Authorization": f"Bearer {config.admin_key}"}
@@ -87,6 +92,26 @@ class MsiAuthentication(AbstractAuthentication):
         from azure.identity import ManagedIdentityCredential
 
         return ManagedIdentityCredential(client_id=self.client_id)
+
+
+class TokenCredentialAuthentication(AbstractAuthentication):
+    """Any azure-identity credential given as `auth=` (`ClientSecretCredential(...)`, `AzureCliCredential()`, ...)."""
+
+    def __init__(self, credential: Any) -> None:
+        super().__init__()
+        if not callable(getattr(credential, "get_token", None)):
+            raise InvalidInput(
+                "auth must be an fninfer.core.authentication object or an azure-identity credential (with "
+                f"get_token), not {type(credential).__name__}"
+            )
+        self._credential = credential
+
+
+def as_authentication(auth: Any) -> AbstractAuthentication:
+    """What `Workspace(auth=...)` was given, as an authentication: ours, a credential, or (None) the default."""
+    if auth is None:
+        return DefaultSignIn()
+    return auth if isinstance(auth, AbstractAuthentication) else TokenCredentialAuthentication(auth)
 
 
 class DefaultSignIn(InteractiveLoginAuthentication):

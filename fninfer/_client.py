@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from fninfer._auth import AbstractAuthentication, DefaultSignIn
+from fninfer._auth import AbstractAuthentication, as_authentication
 from fninfer._config import WorkspaceConfig
 from shared.errors import FninferError, error_from_body
 
@@ -21,10 +21,10 @@ class AppClient:
         self,
         config: WorkspaceConfig,
         transport: httpx.BaseTransport | None = None,
-        auth: AbstractAuthentication | None = None,
+        auth: Any = None,
     ) -> None:
         self.config = config
-        self.auth = auth or DefaultSignIn()
+        self.auth: AbstractAuthentication = as_authentication(auth)
         self._http = httpx.Client(base_url=config.api_url + "/", timeout=TIMEOUT, transport=transport)
 
     def auth_header(self) -> dict[str, str]:

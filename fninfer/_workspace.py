@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from fninfer._auth import AbstractAuthentication
 from fninfer._client import AppClient
 from fninfer._config import WorkspaceConfig, find_config, remember_loaded
 from shared.errors import InvalidInput, NotFound
@@ -28,7 +27,7 @@ class Workspace:
         self,
         config: WorkspaceConfig,
         _transport: httpx.BaseTransport | None = None,
-        auth: AbstractAuthentication | None = None,
+        auth: Any = None,
     ) -> None:
         self.config = config
         self.client = AppClient(config, transport=_transport, auth=auth)
@@ -37,11 +36,12 @@ class Workspace:
     def from_config(
         cls,
         path: str | os.PathLike[str] | None = None,
-        auth: AbstractAuthentication | None = None,
+        auth: Any = None,
         _transport: httpx.BaseTransport | None = None,
     ) -> Workspace:
-        """The workspace of the nearest `.fninfer/config.json` (see `fninfer._config.find_config`); `auth` as in
-        Azure ML (an `fninfer.core.authentication` object), else the admin key locally, a developer sign-in in Azure."""
+        """The workspace of the nearest `.fninfer/config.json` (see `fninfer._config.find_config`). `auth`: an
+        `fninfer.core.authentication` object, as in Azure ML, or any azure-identity credential; it gets the tokens
+        for an app in Azure (its auth_scope and its storage account). Locally the config's admin key is used."""
         found = find_config(path)
         workspace = cls(WorkspaceConfig.read(found), _transport=_transport, auth=auth)
         remember_loaded(found)
@@ -70,7 +70,8 @@ class Workspace:
                 StorageConnection(
                     blob_service_uri=f"https://{account}.blob.core.windows.net",
                     queue_service_uri=f"https://{account}.queue.core.windows.net",
-                )
+                ),
+                credential=self.client.auth.credential(),
             )
         raise InvalidInput("the workspace config names no storage ('storage' or 'storage_account')")
 

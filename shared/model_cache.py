@@ -145,7 +145,11 @@ def content_matches(folder: Path, record: dict[str, Any]) -> bool:
         return known
     matches = combined_sha256((item["path"], item["sha256"]) for item in record["files"]) == record["sha256"]
     for item in record["files"] if matches else []:
-        path = folder / item["path"]
+        try:
+            path = folder / layout.validate_relative_path(item["path"])  # a record cannot point outside its folder
+        except InvalidInput:
+            matches = False
+            break
         if not path.is_file() or sha256_file(path)[0] != item["sha256"]:
             matches = False
             break

@@ -68,15 +68,18 @@ class Storage:
     _ready_queues: set[str] = field(default_factory=set)
 
     @classmethod
-    def from_connection(cls, connection: StorageConnection) -> Storage:
+    def from_connection(cls, connection: StorageConnection, credential: Any = None) -> Storage:
+        """Clients for `connection`; an identity-based one authenticates with `credential` (an azure-identity
+        credential), else DefaultAzureCredential (with the connection's managed identity client id)."""
         if connection.connection_string is not None:
             return cls(
                 blobs=BlobServiceClient.from_connection_string(connection.connection_string),
                 queues=QueueServiceClient.from_connection_string(connection.connection_string),
             )
-        from azure.identity import DefaultAzureCredential
+        if credential is None:
+            from azure.identity import DefaultAzureCredential
 
-        credential = DefaultAzureCredential(managed_identity_client_id=connection.client_id)
+            credential = DefaultAzureCredential(managed_identity_client_id=connection.client_id)
         assert connection.blob_service_uri and connection.queue_service_uri
         return cls(
             blobs=BlobServiceClient(connection.blob_service_uri, credential=credential),
