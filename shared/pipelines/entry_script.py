@@ -6,7 +6,7 @@
 - While it is imported and `init()` runs, `sys.argv` is `[script, *arguments]` and `environment_variables` are set, as
   on an Azure ML node. Both are process-wide, so they stay set afterwards (the last run loaded in a process wins).
 - `init()` runs once per worker process and run; the step's `models` are fetched into the model cache first, so
-  `Model.get_model_path` finds them there.
+  `Model.get_model_path` finds them there, and `Model.get_model_path(name)` means the version the step names.
 - `run(mini_batch)` gets local file paths and runs on a thread of its own, so `run_invocation_timeout` can stop
   waiting for it; a process calls it for one mini-batch at a time, as each Azure ML worker process does. Python
   cannot kill a thread: a run() past its timeout is abandoned and finishes in the background.
@@ -33,7 +33,7 @@ from typing import Any
 
 from shared.errors import FninferError, InvalidInput, NotFound
 from shared.model_cache import cached_model_path
-from shared.models import get_model
+from shared.models import deployed_models, get_model
 from shared.pipelines.runs import TERMINAL, Record, RunStatus, get_run
 from shared.services.snapshots import materialize
 from shared.storage import Storage
@@ -69,8 +69,9 @@ class _RunThread:
     """The thread that calls run(), kept between mini-batches (starting a thread under a busy GIL is slow). A call
     that passes its timeout abandons the thread: it finishes that call in the background and then ends."""
 
-    def __init__(self, module: ModuleType, name: str) -> None:
+    def __init__(self, module: ModuleType, name: str, models: tuple[str, ...]) -> None:
         self.module = module
+        self.models = models
         self.calls: queue.SimpleQueue[_Call] = queue.SimpleQueue()
         self.abandoned = False
         threading.Thread(target=self._serve, name=name, daemon=True).start()
@@ -80,7 +81,8 @@ class _RunThread:
             call = self.calls.get()
             _capture.buffer = call.buffer
             try:
-                call.outcome.result = self.module.run(call.mini_batch)
+                with deployed_models(self.models):
+                    call.outcome.result = self.module.run(call.mini_batch)
             except BaseException as exc:
                 call.outcome.error = f"{type(exc).__name__}: {exc}"
                 call.outcome.traceback = traceback.format_exc()
@@ -93,6 +95,7 @@ class _RunThread:
 class LoadedScript:
     run_id: str
     module: ModuleType
+    models: tuple[str, ...] = ()  # the step's `models`: what get_model_path(name) resolves to in init() and run()
     lock: threading.Lock = field(default_factory=threading.Lock)
     _thread: _RunThread | None = None
 
@@ -104,7 +107,7 @@ class LoadedScript:
         # this process meanwhile download their files. An abandoned (timed-out) call no longer holds the turn.
         with self.lock:
             if self._thread is None:
-                self._thread = _RunThread(self.module, f"run-{self.run_id}")
+                self._thread = _RunThread(self.module, f"run-{self.run_id}", self.models)
             self._thread.calls.put(call)
             finished = call.done.wait(timeout)
             if not finished:
@@ -186,11 +189,12 @@ def _import(storage: Storage, run: Record) -> ModuleType:
     sys.argv = [str(script), *step["arguments"]]
     os.environ.update(step["config"]["environment_variables"])
     try:
-        spec.loader.exec_module(module)
-        if not callable(getattr(module, "run", None)):
-            raise InvalidInput(f"entry script {step['entry_script']!r} has no run(mini_batch) function")
-        if callable(getattr(module, "init", None)):
-            module.init()
+        with deployed_models(step["models"]):  # get_model_path(name) means the version the step names
+            spec.loader.exec_module(module)
+            if not callable(getattr(module, "run", None)):
+                raise InvalidInput(f"entry script {step['entry_script']!r} has no run(mini_batch) function")
+            if callable(getattr(module, "init", None)):
+                module.init()
     except FninferError:
         raise
     except BaseException as exc:
@@ -207,7 +211,7 @@ def load(storage: Storage, run: Record) -> LoadedScript:
         loaded = _loaded.get(run["id"])
         if loaded is None:
             shutdown_finished(storage, keep=run["id"])
-            loaded = LoadedScript(run["id"], _import(storage, run))
+            loaded = LoadedScript(run["id"], _import(storage, run), tuple(run["step"]["models"]))
             _loaded[run["id"]] = loaded
         return loaded
 

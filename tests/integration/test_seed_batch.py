@@ -134,3 +134,46 @@ def test_seed_003_contrib_import_with_models(seed_setup: Workspace) -> None:
     assert again.get_details()["properties"]["reused_from"] == first.id
     next(again.get_children()).get_output_data("inferences").download(local_path="again")
     assert len(read_results("again")) == 23
+
+
+def test_a_step_with_models_loads_the_versions_it_names(seed_setup: Workspace, tmp_path: Path) -> None:
+    """`models=[model]` pins what `Model.get_model_path(name)` loads in init() and run(), even after a newer version
+    of the model is registered."""
+    ws = seed_setup
+    from fninfer.pipeline.core import Pipeline, PipelineData
+    from fninfer.pipeline.steps import ParallelRunConfig, ParallelRunStep
+
+    pinned = ws.models["classification_model"]
+    Model.register(workspace=ws, model_name="classification_model", model_path="model.pkl")  # a newer version
+    scripts = tmp_path / "version_scripts"
+    scripts.mkdir()
+    (scripts / "which.py").write_text(
+        "import os\nfrom pathlib import Path\nfrom fninfer.core import Model\n\n"
+        "def init():\n    global at_init\n"
+        "    at_init = Path(Model.get_model_path('classification_model')).parent.name\n\n"
+        "def run(mini_batch):\n"
+        "    now = Path(Model.get_model_path('classification_model')).parent.name\n"
+        "    return [f'{os.path.basename(f)}: {at_init} {now}' for f in mini_batch]\n"
+    )
+    config = ParallelRunConfig(
+        source_directory=str(scripts),
+        entry_script="which.py",
+        mini_batch_size="10",
+        error_threshold=0,
+        output_action="append_row",
+        environment=Environment("batch_environment"),
+        compute_target="aml-cluster",
+        node_count=1,
+    )
+    step = ParallelRunStep(
+        name="which-model",
+        parallel_run_config=config,
+        inputs=[ws.datasets["batch-data"].as_named_input("batch_data")],
+        output=PipelineData(name="inferences", datastore=ws.get_default_datastore()),
+        models=[pinned],
+        allow_reuse=False,
+    )
+    run = Experiment(ws, "pinned_models").submit(Pipeline(workspace=ws, steps=[step]))
+    assert run.wait_for_completion(show_output=False, timeout_seconds=120) == "Finished"
+    next(run.get_children()).get_output_data("inferences").download(local_path="pinned")
+    assert set(read_results("pinned")["Prediction"]) == {f" {pinned.version} {pinned.version}"}
