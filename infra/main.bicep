@@ -229,3 +229,14 @@ output functionAppName string = app.name
 output functionAppUrl string = 'https://${app.properties.defaultHostName}'
 output storageAccountName string = storage.name
 output identityClientId string = identity.properties.clientId
+
+@description('The SDK\'s workspace config for this app: save it as .fninfer/config.json (see the README).')
+output workspaceConfig object = {
+  endpoint: 'https://${app.properties.defaultHostName}'
+  route_prefix: 'api'
+  storage_account: storage.name
+  auth_scope: '${entraAudience}/.default'
+  workspace_name: appName
+  resource_group: resourceGroup().name
+  subscription_id: subscription().subscriptionId
+}
