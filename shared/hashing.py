@@ -5,6 +5,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
+
+from shared.errors import InvalidInput
+from shared.layout import validate_relative_path
 
 CHUNK_SIZE = 4 * 1024 * 1024
 
@@ -35,3 +39,16 @@ def combined_sha256(files: Iterable[tuple[str, str]]) -> str:
 
 def is_sha256(value: object) -> bool:
     return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+
+
+def folder_matches(folder: Path, files: Iterable[dict[str, Any]]) -> bool:
+    """Whether each `{path, sha256}` of `files` is a file inside `folder` with that sha256: how a copy placed beside
+    the code (a baked model or snapshot) is checked before use. A path leading outside `folder` never matches."""
+    for item in files:
+        try:
+            path = folder / validate_relative_path(item["path"])
+        except InvalidInput:
+            return False
+        if not path.is_file() or sha256_file(path)[0] != item["sha256"]:
+            return False
+    return True

@@ -26,7 +26,7 @@ from typing import Any
 
 from shared import layout
 from shared.errors import FninferError, IntegrityError, InvalidInput
-from shared.hashing import combined_sha256, sha256_chunks, sha256_file
+from shared.hashing import combined_sha256, folder_matches, sha256_chunks
 from shared.models import content_blob
 from shared.settings import MODEL_CACHE_DIR, MODEL_DIR_SETTING, get_setting
 from shared.storage import Storage, storage_errors
@@ -143,16 +143,8 @@ def content_matches(folder: Path, record: dict[str, Any]) -> bool:
         known = _checked.get(folder)
     if known is not None:
         return known
-    matches = combined_sha256((item["path"], item["sha256"]) for item in record["files"]) == record["sha256"]
-    for item in record["files"] if matches else []:
-        try:
-            path = folder / layout.validate_relative_path(item["path"])  # a record cannot point outside its folder
-        except InvalidInput:
-            matches = False
-            break
-        if not path.is_file() or sha256_file(path)[0] != item["sha256"]:
-            matches = False
-            break
+    combined = combined_sha256((item["path"], item["sha256"]) for item in record["files"])
+    matches = combined == record["sha256"] and folder_matches(folder, record["files"])
     with _checked_lock:
         _checked[folder] = matches
     return matches

@@ -14,7 +14,7 @@ from typing import Any
 
 from shared import layout
 from shared.errors import IntegrityError, InvalidInput
-from shared.hashing import combined_sha256, is_sha256, sha256_chunks, sha256_file
+from shared.hashing import combined_sha256, folder_matches, is_sha256, sha256_chunks
 from shared.settings import SNAPSHOT_CACHE_DIR, get_setting
 from shared.storage import Storage, storage_errors
 
@@ -58,10 +58,7 @@ def packaged_snapshot(snapshot: dict[str, Any]) -> Path | None:
     if not (folder / COMPLETE).is_file():
         return None
     if folder not in _packaged_ok:
-        _packaged_ok[folder] = all(
-            (folder / item["path"]).is_file() and sha256_file(folder / item["path"])[0] == item["sha256"]
-            for item in snapshot["files"]
-        )
+        _packaged_ok[folder] = folder_matches(folder, snapshot["files"])
     return folder if _packaged_ok[folder] else None
 
 
