@@ -28,17 +28,22 @@ class InferenceConfig:
         self.entry_script = entry_script
         self.runtime = "python"
         self.conda_file = conda_file
-        self.source_directory = str(Path(source_directory or ".").resolve())
+        # Without a source_directory, Azure ML deploys the entry script alone (see fninfer/_snapshot.py).
+        self.source_directory = str(Path(source_directory).resolve()) if source_directory is not None else None
         self.environment = environment
         self.description = description
-        if not (Path(self.source_directory) / entry_script).is_file():
-            raise InvalidInput(f"entry script {entry_script!r} is not in {self.source_directory}", field="entry_script")
+        if not self._local_path(entry_script).is_file():
+            where = f"in {self.source_directory}" if self.source_directory else "a file"
+            raise InvalidInput(f"entry script {entry_script!r} is not {where}", field="entry_script")
+
+    def _local_path(self, relative: str) -> Path:
+        return Path(self.source_directory) / relative if self.source_directory else Path(relative)
 
     def requirements(self) -> list[str]:
         if self.environment is not None:
             return self.environment.python.conda_dependencies.requirements()
         if self.conda_file is not None:
-            path = Path(self.source_directory) / self.conda_file
+            path = self._local_path(self.conda_file)
             if not path.is_file():
                 path = Path(self.conda_file)
             if not path.is_file():

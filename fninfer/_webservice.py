@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -46,11 +45,11 @@ def _auth_mode(auth_enabled: bool | None, token_auth_enabled: bool | None, defau
 
 
 def _code_spec(workspace: Workspace, inference_config: InferenceConfig) -> dict[str, Any]:
+    code = snapshot(workspace, inference_config.source_directory, inference_config.entry_script)
     return {
-        "snapshot": snapshot(workspace, inference_config.source_directory),
-        "entry_script": Path(inference_config.entry_script).as_posix(),
+        "snapshot": code.manifest,
+        "entry_script": code.entry_script,
         "requirements": inference_config.requirements(),
-        "source_directory": inference_config.source_directory,
         "environment_name": inference_config.environment.name if inference_config.environment else None,
     }
 
@@ -215,14 +214,12 @@ class Webservice:
 
     def reload(self, wait: bool = True) -> None:
         """Take the entry script's folder as it is now: the next call runs the edited code, no redeploy."""
-        source = (
-            self._inference_config.source_directory if self._inference_config else self._record.get("source_directory")
-        )
-        if not source or not Path(source).is_dir():
-            raise InvalidInput(f"the source_directory of service {self.name!r} ({source}) is not on this machine")
-        entry_script = self._inference_config.entry_script if self._inference_config else self._record["entry_script"]
-        spec = {"snapshot": snapshot(self.workspace, source), "entry_script": entry_script}
-        spec["requirements"] = self._record.get("requirements", [])
+        if self._inference_config is None:
+            raise InvalidInput(
+                f"reload() needs the InferenceConfig service {self.name!r} was deployed or updated with in this "
+                "process: its code is on this machine, the app has only its snapshot"
+            )
+        spec = _code_spec(self.workspace, self._inference_config)  # the folder and its environment file as they are now
         self._load(self.workspace, self.workspace.client.request("PATCH", f"services/{self.name}", json=spec))
         if wait:
             self.wait_for_deployment()
