@@ -478,6 +478,37 @@ class AksWebservice(Webservice):
 class LocalWebservice(Webservice):
     """A service for local testing: on fninfer it is served by the same app (the local host), on its port."""
 
+    def __new__(
+        cls, workspace: Workspace | None = None, name: str | None = None, must_exist: bool = True
+    ) -> LocalWebservice:
+        try:
+            return super().__new__(cls, workspace, name)  # type: ignore[return-value]
+        except NotFound:
+            if must_exist:
+                raise
+        # As Azure ML's: without must_exist, a service that is not there is an object in state "Deleted".
+        service = object.__new__(cls)
+        service.workspace, service.name, service.state, service.error = workspace, str(name), "Deleted", None
+        service.models, service._record = [], {}
+        return service
+
+    def __init__(self, workspace: Workspace | None = None, name: str | None = None, must_exist: bool = True) -> None:
+        pass  # __new__ found and loaded the service
+
+    def get_logs(self, num_lines: int = 5000, raw: bool = False) -> str:  # type: ignore[override]
+        """What init() and run() printed (`raw` is accepted: there is no Docker output to format)."""
+        return super().get_logs(num_lines)
+
+    def delete(self, delete_cache: bool = True, delete_image: bool = False, delete_volume: bool = True) -> None:
+        """Delete the service (no container, image or volume exists to keep)."""
+        super().delete()
+        self.state = "Deleted"
+
+    def reload(self, wait: bool = False) -> None:
+        """Take the entry script's folder as it is now, as Azure ML's local service does; the next run() waits for
+        the new code."""
+        super().reload(wait=wait)
+
     @staticmethod
     def deploy_configuration(
         port: int | None = None,

@@ -20,6 +20,7 @@ PUBLIC_MODULES = [
     "fninfer.core.compute",
     "fninfer.core.runconfig",
     "fninfer.core.resource_configuration",
+    "fninfer.core.profile",
     "fninfer.core.authentication",
     "fninfer.exceptions",
 ]
