@@ -10,7 +10,8 @@ import httpx
 from fninfer._auth import AbstractAuthentication, as_authentication
 from fninfer._config import WorkspaceConfig
 from fninfer._exceptions import UserErrorException
-from shared.errors import FninferError, error_from_body
+from shared import layout
+from shared.errors import FninferError, InvalidInput, error_from_body
 
 TIMEOUT = httpx.Timeout(120.0, connect=10.0)
 
@@ -30,6 +31,14 @@ def check_path(path: str) -> str:
                 field="name",
             )
     return path
+
+
+def check_name(kind: str, name: object) -> str:
+    """A name the app would accept (shared/layout.py's rule), checked here so the SDK's own error says so."""
+    try:
+        return layout.validate_name(kind, name)
+    except InvalidInput as exc:
+        raise UserErrorException(exc.message, **exc.details) from exc
 
 
 def api_path(*parts: str | int) -> str:

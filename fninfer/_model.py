@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 from azure.storage.blob import BlobBlock, ContainerClient
 
-from fninfer._client import api_path
+from fninfer._client import api_path, check_name
 from fninfer._exceptions import ModelNotFoundException, UserErrorException, invalid, webservice_error
 from fninfer._progress import Progress
 from fninfer._resource_configuration import ResourceConfiguration
@@ -147,7 +147,7 @@ class Model:
             version = int(raw_version) if raw_version.isdigit() else None
         if not name:
             raise invalid("Model needs a name (or an id 'name:version')", field="name")
-        layout.validate_name("model", name)  # a '/' would otherwise read as a version segment of the URL
+        check_name("model", name)  # a '/' would otherwise read as a version segment of the URL
         if version is None and (tags or properties or run_id or model_framework):
             found = Model.list(workspace, name, tags, properties, run_id, model_framework=model_framework)
             if not found:
@@ -212,7 +212,7 @@ class Model:
     ) -> Model:
         """Upload a file or folder straight to blob storage, then register it as the next version of `model_name`.
         Every keyword Azure ML takes is kept on the version's record (`datasets` as (scenario, dataset) pairs)."""
-        layout.validate_name("model", model_name)
+        check_name("model", model_name)
         if model_framework is None and model_framework_version is not None:
             raise invalid("Model framework version cannot be provided without a valid framework")
         metadata = {
@@ -277,7 +277,7 @@ class Model:
         Azure ML; `dataset_id` ('name:version') finds the versions registered with that dataset."""
         params: dict[str, str] = {"latest": str(latest).lower()}
         if name:
-            params["name"] = layout.validate_name("model", name)
+            params["name"] = check_name("model", name)
         for field, value in (("tags", tags), ("properties", properties)):
             if value:
                 params[field] = json.dumps(value)

@@ -26,9 +26,9 @@ from typing import Any
 import httpx
 import numpy as np
 
+from fninfer._client import check_name
 from fninfer._exceptions import UserErrorException, WebserviceException
 from fninfer._workspace import Workspace
-from shared import layout
 
 MAX_ROWS = 10_000
 DETAIL_KEYS_SUCCESS = (
@@ -199,7 +199,7 @@ def start_profile(
     """Check the inputs, then measure in the background; `wait_for_completion()` waits for the figures."""
     if not profile_name:
         raise UserErrorException("profile_name cannot be None or empty.", field="profile_name")
-    layout.validate_name("profile", profile_name)
+    check_name("profile", profile_name)
     rows = sample_rows(input_dataset)
     profile = ModelProfile(workspace, profile_name)
     profile.description = description

@@ -21,14 +21,13 @@ from urllib.parse import urlparse
 
 import httpx
 
-from fninfer._client import api_path
+from fninfer._client import api_path, check_name
 from fninfer._compute import ComputeTarget
 from fninfer._exceptions import WebserviceException, invalid, webservice_error
 from fninfer._inference_config import InferenceConfig
 from fninfer._snapshot import snapshot
 from fninfer._workspace import Workspace
-from shared import layout
-from shared.errors import FninferError, InvalidInput, NotFound, error_from_body
+from shared.errors import FninferError, NotFound, error_from_body
 
 #: Keyword arguments whose values are secrets: sent in the request's `keys`, never among the recorded settings.
 KEY_SETTINGS = ("primary_key", "secondary_key")
@@ -95,10 +94,7 @@ def deploy(
     overwrite: bool = False,
     show_output: bool = False,
 ) -> Webservice:
-    try:
-        layout.validate_name("service", name)
-    except InvalidInput as exc:
-        raise webservice_error(exc) from exc
+    check_name("service", name)
     config = deployment_config or (
         AksWebservice.deploy_configuration() if _is_aks(deployment_target) else AciWebservice.deploy_configuration()
     )
