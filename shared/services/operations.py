@@ -98,7 +98,7 @@ def deploy(storage: Storage, name: str, spec: dict[str, Any]) -> dict[str, Any]:
         "updated_time": now(),
     }
     create_service(storage, record, overwrite=bool(spec.get("overwrite", False)))
-    enqueue_deployment(storage, name, 1)
+    enqueue_deployment(storage, name, record["code_version"])
     return public_view(record)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import zipfile
 from pathlib import Path
 
 import httpx
@@ -15,6 +16,7 @@ from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
 from fninfer.core import Dataset, Environment, Experiment, Model, Webservice, Workspace
+from fninfer.core.conda_dependencies import CondaDependencies
 from fninfer.core.model import InferenceConfig
 from fninfer.core.resource_configuration import ResourceConfiguration
 from fninfer.core.webservice import AciWebservice, AksWebservice, LocalWebservice
@@ -23,8 +25,10 @@ from fninfer.pipeline.core import PipelineRun, PublishedPipeline, Schedule
 from shared import layout
 from shared.errors import InvalidInput, NotFound
 from tests.hosting import RunningHost, eventually
+from tests.integration.test_package import make_wheel
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "services"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def source(tmp: Path) -> Path:
@@ -244,3 +248,76 @@ def test_no_code_deployment_of_a_scikit_learn_model(ws: Workspace, iris_model: M
     custom.model_framework = None
     with pytest.raises(InvalidInput, match=r"model_framework=Model\.Framework\.SCIKITLEARN"):
         Model.deploy(ws, f"nocode2-{unique}", [custom])
+
+
+SCORE_IRIS = """
+import json
+
+import joblib
+import numpy as np
+
+from fninfer.core.model import Model
+
+
+def init():
+    global model
+    model = joblib.load(Model.get_model_path("{name}"))
+
+
+def run(raw_data):
+    return model.predict(np.array(json.loads(raw_data)["data"])).tolist()
+"""
+
+
+def test_profile_measures_the_models_on_the_app(ws: Workspace, iris_model: Model, tmp_path: Path, unique: str) -> None:
+    folder = tmp_path / "iris-src"
+    folder.mkdir()
+    (folder / "score.py").write_text(SCORE_IRIS.format(name=iris_model.name))
+    rows = tmp_path / "requests.jsonl"
+    features = load_iris().data
+    rows.write_text("".join(json.dumps({"data": [row.tolist()]}) + "\n" for row in features[:40]))
+    ws.get_default_datastore().upload_files([str(rows)], target_path=f"profile-{unique}", overwrite=True)
+    dataset = Dataset.File.from_files((ws.get_default_datastore(), f"profile-{unique}/requests.jsonl"))
+    inference = InferenceConfig(entry_script="score.py", source_directory=folder)
+    profile = Model.profile(ws, f"iris-{unique}", [iris_model], inference, dataset, cpu=1, memory_in_gb=0.5)
+    profile.wait_for_completion(show_output=False)
+    details = profile.get_details()
+    assert details["state"] == "Succeeded", profile.error
+    assert details["totalQueries"] == 40 and details["successQueries"] == 40 and details["successRate"] == 1.0
+    assert 0 < details["latencyPercentile50InMs"] <= details["latencyPercentile99InMs"]
+    assert details["measuredQueriesPerSecond"] > 0 and details["requestedCpu"] == 1
+    assert "maxUtilizedCpu" not in details and "recommendedCpu" not in details  # not measured, so not reported
+    assert not [s for s in Webservice.list(ws) if s.name.startswith(f"profile-iris-{unique}")]  # cleaned up
+    with pytest.raises(UserErrorException, match="holds no rows"):
+        Model.profile(ws, "empty", [iris_model], inference, [])
+
+
+def test_package_bakes_the_models_into_the_functions_zip(
+    ws: Workspace, iris_model: Model, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    for part in ("function_app.py", "host.json"):
+        shutil.copy(ROOT / part, app / part)
+    (app / "pyproject.toml").write_text('[project]\nname = "app"\nversion = "1"\ndependencies = ["tinydep>=1"]\n')
+    wheels = tmp_path / "wheels"
+    make_wheel(wheels, "tinydep", "1.0")
+    make_wheel(wheels, "envdep", "2.0")
+    monkeypatch.chdir(app)
+    monkeypatch.setenv("PIP_NO_INDEX", "1")  # pip reads its options from the environment: an offline build
+    monkeypatch.setenv("PIP_FIND_LINKS", str(wheels))
+    env = Environment("pkg-env")
+    env.python.conda_dependencies = CondaDependencies.create(pip_packages=["envdep>=2"])
+    (app / "score.py").write_text("def init(): pass\ndef run(raw): return raw\n")
+    inference = InferenceConfig(entry_script="score.py", environment=env)
+    package = Model.package(ws, [iris_model], inference, image_name="iris-app", image_label="v1")
+    package.wait_for_creation(show_output=False)
+    assert package.state == "Succeeded" and package.location == str(app / ".fninfer" / "packages" / "iris-app-v1.zip")
+    assert "models baked in: " + iris_model.id in package.get_logs()
+    with zipfile.ZipFile(package.location) as archive:
+        names = archive.namelist()
+        pinned = archive.read("requirements.txt").decode()
+    assert f"azureml-models/{iris_model.name}/{iris_model.version}/model.pkl" in names
+    assert "envdep==2.0" in pinned and "tinydep==1.0" in pinned
+    with pytest.raises(InvalidInput, match="no Dockerfile"):
+        Model.package(ws, [iris_model], inference, generate_dockerfile=True)
