@@ -30,10 +30,11 @@ def _app_dir() -> Path:
 class ModelPackage:
     """Mirrors `azureml.core.model.ModelPackage`: a package being built; `location` is the zip once Succeeded."""
 
-    def __init__(self, workspace: Workspace, package_id: str, output: Path) -> None:
+    def __init__(self, workspace: Workspace, operation_id: str, environment: Any = None) -> None:
         self.workspace = workspace
-        self.id = package_id
-        self.location = str(output)
+        self.id = operation_id
+        self.environment = environment
+        self.location: str | None = None
         self.state = "NotStarted"
         self.created_time = datetime.now(UTC)
         self.error: str | None = None
@@ -102,7 +103,8 @@ def start_package(
         name += f"-{layout.validate_name('image label', image_label)}"
     app_dir = _app_dir()
     output = Path.cwd() / ".fninfer" / "packages" / f"{name}.zip"
-    package = ModelPackage(workspace, name, output)
+    package = ModelPackage(workspace, name, getattr(inference_config, "environment", None))
+    package.location = str(output)
     requirements = inference_config.requirements() if inference_config is not None else []
     package.state = "Running"
 

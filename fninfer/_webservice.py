@@ -261,9 +261,12 @@ class Webservice:
         self._credential = header
         return header
 
-    def run(self, input_data: str | bytes) -> Any:
+    def run(self, input: str | bytes) -> Any:  # Azure ML's base class names it `input`
         """Call the service as a client would. As Azure ML's `Webservice.run`: the parsed JSON body of a 200 answer
         (what the body holds is the app's response format: see the README), WebserviceException otherwise."""
+        return self._call(input)
+
+    def _call(self, input_data: str | bytes) -> Any:
         for attempt in range(2):
             headers = {"Content-Type": "application/json", **self._auth_header(refresh=attempt > 0)}
             try:
@@ -410,6 +413,9 @@ def _common_settings(
 
 
 class AciWebservice(Webservice):
+    def run(self, input_data: str | bytes) -> Any:  # type: ignore[override]
+        return self._call(input_data)
+
     @staticmethod
     def deploy_configuration(
         cpu_cores: float | None = None,
@@ -442,6 +448,9 @@ class AciWebservice(Webservice):
 
 
 class AksWebservice(Webservice):
+    def run(self, input_data: str | bytes) -> Any:  # type: ignore[override]
+        return self._call(input_data)
+
     @staticmethod
     def deploy_configuration(
         autoscale_enabled: bool | None = None,
@@ -528,10 +537,13 @@ class LocalWebservice(Webservice):
         endpoint = urlparse(self.workspace.config.endpoint)
         return endpoint.port or (443 if endpoint.scheme == "https" else 80)
 
-    def run(self, input_data: str | bytes) -> Any:
+    def run(self, input_data: str | bytes) -> Any:  # type: ignore[override]
         if self.state == "Transitioning":  # as Azure ML's local service: a call waits for the deployment
             self.wait_for_deployment()
-        return super().run(input_data)
+        return self._call(input_data)
+
+    def update_deployment_state(self, must_exist: bool = False) -> None:
+        super().update_deployment_state()
 
     def update(  # type: ignore[override]
         self,
