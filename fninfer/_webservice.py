@@ -261,10 +261,10 @@ class Webservice:
         self._credential = header
         return header
 
-    def run(self, input: str | bytes) -> Any:  # Azure ML's base class names it `input`
+    def run(self, input_data: str | bytes) -> Any:
         """Call the service as a client would. As Azure ML's `Webservice.run`: the parsed JSON body of a 200 answer
         (what the body holds is the app's response format: see the README), WebserviceException otherwise."""
-        return self._call(input)
+        return self._call(input_data)
 
     def _call(self, input_data: str | bytes) -> Any:
         for attempt in range(2):
@@ -413,9 +413,6 @@ def _common_settings(
 
 
 class AciWebservice(Webservice):
-    def run(self, input_data: str | bytes) -> Any:  # type: ignore[override]
-        return self._call(input_data)
-
     @staticmethod
     def deploy_configuration(
         cpu_cores: float | None = None,
@@ -448,9 +445,6 @@ class AciWebservice(Webservice):
 
 
 class AksWebservice(Webservice):
-    def run(self, input_data: str | bytes) -> Any:  # type: ignore[override]
-        return self._call(input_data)
-
     @staticmethod
     def deploy_configuration(
         autoscale_enabled: bool | None = None,
@@ -537,7 +531,7 @@ class LocalWebservice(Webservice):
         endpoint = urlparse(self.workspace.config.endpoint)
         return endpoint.port or (443 if endpoint.scheme == "https" else 80)
 
-    def run(self, input_data: str | bytes) -> Any:  # type: ignore[override]
+    def run(self, input_data: str | bytes) -> Any:
         if self.state == "Transitioning":  # as Azure ML's local service: a call waits for the deployment
             self.wait_for_deployment()
         return self._call(input_data)
