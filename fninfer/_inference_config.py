@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from fninfer._environment import CondaDependencies, Environment
 from shared.errors import InvalidInput
@@ -17,10 +18,17 @@ class InferenceConfig:
         entry_script: str,
         runtime: str | None = None,
         conda_file: str | None = None,
+        extra_docker_file_steps: str | None = None,
         source_directory: str | os.PathLike[str] | None = None,
-        environment: Environment | None = None,
+        enable_gpu: bool | None = None,
         description: str | None = None,
+        base_image: str | None = None,
+        base_image_registry: Any = None,
+        cuda_version: str | None = None,
+        environment: Environment | None = None,
     ) -> None:
+        """The image settings (`extra_docker_file_steps`, `enable_gpu`, `base_image`, `base_image_registry`,
+        `cuda_version`) are recorded only: a Function App runs its own image."""
         if runtime is not None and runtime.lower() != "python":
             raise InvalidInput(f"runtime {runtime!r} is not supported: fninfer runs Python entry scripts")
         if conda_file is not None and environment is not None:
@@ -32,6 +40,11 @@ class InferenceConfig:
         self.source_directory = str(Path(source_directory).resolve()) if source_directory is not None else None
         self.environment = environment
         self.description = description
+        self.extra_docker_file_steps = extra_docker_file_steps
+        self.enable_gpu = enable_gpu
+        self.base_image = base_image
+        self.base_image_registry = base_image_registry
+        self.cuda_version = cuda_version
         if not self._local_path(entry_script).is_file():
             where = f"in {self.source_directory}" if self.source_directory else "a file"
             raise InvalidInput(f"entry script {entry_script!r} is not {where}", field="entry_script")

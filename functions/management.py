@@ -15,19 +15,32 @@ from shared.storage import app_storage
 bp = func.Blueprint()
 
 
+def _pairs_param(req: func.HttpRequest, field: str) -> list[object] | None:
+    """A `tags` / `properties` filter: a JSON list of keys or [key, value] pairs."""
+    if not req.params.get(field):
+        return None
+    try:
+        value = json.loads(req.params[field])
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"'{field}' must be a JSON list: {exc}", field=field) from exc
+    if not isinstance(value, list):
+        raise InvalidInput(f"'{field}' must be a JSON list of keys or [key, value] pairs", field=field)
+    return value
+
+
 @bp.route(route="models", methods=["GET"])
 @json_endpoint()
 def list_models(req: func.HttpRequest) -> object:
-    tags = None
-    if req.params.get("tags"):
-        try:
-            tags = json.loads(req.params["tags"])
-        except json.JSONDecodeError as exc:
-            raise InvalidInput(f"'tags' must be a JSON list: {exc}", field="tags") from exc
-        if not isinstance(tags, list):
-            raise InvalidInput("'tags' must be a JSON list of keys or [key, value] pairs", field="tags")
-    latest = req.params.get("latest", "false").lower() == "true"
-    return models.list_models(app_storage(), name=req.params.get("name"), tags=tags, latest=latest)
+    return models.list_models(
+        app_storage(),
+        name=req.params.get("name"),
+        tags=_pairs_param(req, "tags"),
+        latest=req.params.get("latest", "false").lower() == "true",
+        properties=_pairs_param(req, "properties"),
+        run_id=req.params.get("run_id"),
+        dataset_id=req.params.get("dataset_id"),
+        model_framework=req.params.get("model_framework"),
+    )
 
 
 @bp.route(route="models/{name}", methods=["POST"])

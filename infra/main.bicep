@@ -43,6 +43,10 @@ param signingKey string
 @description('NCRONTAB of the timer that fires schedules.')
 param schedulesCron string = '0 * * * * *'
 
+@description('How a service\'s conda/pip environment is checked when its deployment does not say: warn (pins the app cannot meet are logged) or strict (they fail the deployment).')
+@allowed(['warn', 'strict'])
+param environmentCheck string = 'warn'
+
 @description('Seconds a batch work item\'s lease lasts without a heartbeat.')
 param batchLeaseSeconds int = 60
 
@@ -153,6 +157,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'FNINFER_SNAPSHOT_CACHE', value: '/tmp/fninfer/snapshots' }
         { name: 'FNINFER_BATCH_LEASE_SECONDS', value: string(batchLeaseSeconds) }
         { name: 'FNINFER_SCHEDULES_CRON', value: schedulesCron }
+        { name: 'FNINFER_ENVIRONMENT_CHECK', value: environmentCheck }
       ]
     }
     functionAppConfig: {

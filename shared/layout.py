@@ -7,6 +7,8 @@ through these functions, never by hand; `tests/unit/test_layout.py` pins them, s
         models/<name>/<version:010d>.json     one record per model version
         datasets/<name>/<version:010d>.json   one record per dataset version
         datastores/<name>.json                registered datastores besides the default
+        environments/<name>/<version:010d>.json  one record per environment version
+        versioncounters/<kind>s/<name>.json   the highest version ever given to a name (never reused after a delete)
     fninfer-models/                           model content, written once by the SDK, never overwritten
         <name>/<upload id>/<relative path>
     fninfer-datastore/                        the default datastore, `workspaceblobstore`
@@ -80,6 +82,12 @@ def version_from_record(path: str) -> int:
     return int(path.rsplit("/", 1)[1].removesuffix(".json"))
 
 
+def version_counter(record_path: str) -> str:
+    """The counter of the versions given under a record's folder (`models/m/0000000003.json` ->
+    `versioncounters/models/m.json`): it only grows, so a deleted version's number is never given again."""
+    return f"versioncounters/{record_path.rsplit('/', 1)[0]}.json"
+
+
 def model_content_prefix(name: str, upload_id: str) -> str:
     return f"{validate_name('model', name)}/{validate_name('upload', upload_id)}/"
 
@@ -100,6 +108,15 @@ def dataset_record(name: str, version: int) -> str:
     return f"{dataset_versions_prefix(name)}{version:0{VERSION_WIDTH}d}.json"
 
 
+def environment_versions_prefix(name: str) -> str:
+    return f"{ENVIRONMENTS_PREFIX}{validate_name('environment', name)}/"
+
+
+def environment_record(name: str, version: int) -> str:
+    return f"{environment_versions_prefix(name)}{version:0{VERSION_WIDTH}d}.json"
+
+
+ENVIRONMENTS_PREFIX = "environments/"
 DATASTORES_PREFIX = "datastores/"
 
 

@@ -44,7 +44,8 @@ def openapi_document() -> dict[str, Any]:
         "/api/models": {
             "get": {
                 **_operation(
-                    "List model versions (filters: name, tags as a JSON list, latest)",
+                    "List model versions (filters: name, tags and properties as JSON lists, latest, run_id, "
+                    "dataset_id 'name:version', model_framework)",
                     [],
                     _responses("200", LIST, "400"),
                 ),
@@ -52,6 +53,10 @@ def openapi_document() -> dict[str, Any]:
                     {"name": "name", "in": "query", "schema": {"type": "string"}},
                     {"name": "tags", "in": "query", "schema": {"type": "string"}},
                     {"name": "latest", "in": "query", "schema": {"type": "boolean"}},
+                    {"name": "properties", "in": "query", "schema": {"type": "string"}},
+                    {"name": "run_id", "in": "query", "schema": {"type": "string"}},
+                    {"name": "dataset_id", "in": "query", "schema": {"type": "string"}},
+                    {"name": "model_framework", "in": "query", "schema": {"type": "string"}},
                 ],
             }
         },
@@ -67,6 +72,21 @@ def openapi_document() -> dict[str, Any]:
         "/api/models/{name}/{version}": {
             "get": _operation("One version of a model", ["name", "version"], _responses("200", OBJECT, "404")),
             "delete": _operation("Delete a model version", ["name", "version"], _responses("200", OBJECT, "404")),
+        },
+        "/api/environments": {
+            "get": _operation("The latest version of every environment", [], _responses("200", LIST))
+        },
+        "/api/environments/{name}": {
+            "post": _operation(
+                "Register an environment definition (200 with the latest version when it is unchanged)",
+                ["name"],
+                {**_responses("201", OBJECT, "400", "413"), "200": _responses("200", OBJECT)["200"]},
+                True,
+            ),
+            "get": _operation("The latest version of an environment", ["name"], _responses("200", OBJECT, "404")),
+        },
+        "/api/environments/{name}/{version}": {
+            "get": _operation("One version of an environment", ["name", "version"], _responses("200", OBJECT, "404"))
         },
         "/api/datastores": {"get": _operation("List datastores", [], _responses("200", LIST))},
         "/api/datasets": {"get": _operation("The latest version of every dataset", [], _responses("200", LIST))},
@@ -103,7 +123,7 @@ def openapi_document() -> dict[str, Any]:
         },
         "/api/services/{name}/keys/regenerate": {
             "post": _operation(
-                'Regenerate a key: {"keyType": "Primary" | "Secondary"}',
+                'Regenerate a key: {"keyType": "Primary" | "Secondary", "setKey": an optional key of your own}',
                 ["name"],
                 _responses("200", OBJECT, "400"),
                 True,

@@ -35,6 +35,9 @@ LEASE_SETTING = "FNINFER_BATCH_LEASE_SECONDS"
 #: NCRONTAB of the timer that fires schedules (every minute by default): how late a schedule may fire at most.
 SCHEDULES_CRON = "FNINFER_SCHEDULES_CRON"
 DEFAULT_SCHEDULES_CRON = "0 * * * * *"
+#: How a service's environment is checked when its deployment does not say: "warn" (the default) or "strict"
+#: (shared/services/environment.py).
+ENVIRONMENT_CHECK = "FNINFER_ENVIRONMENT_CHECK"
 
 #: Every app setting the app's code reads. `tests/unit/test_infra_settings.py` checks it against the code and against
 #: the app settings `infra/main.bicep` gives the Function App.
@@ -50,6 +53,7 @@ KNOWN_SETTINGS: tuple[str, ...] = (
     MODEL_DIR_SETTING,
     LEASE_SETTING,
     SCHEDULES_CRON,
+    ENVIRONMENT_CHECK,
 )
 
 

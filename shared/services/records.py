@@ -42,6 +42,8 @@ def create_service(storage: Storage, record: Record, overwrite: bool) -> Record:
     if overwrite:
         existing, etag = storage.try_read_json(layout.REGISTRY_CONTAINER, path)
         if existing is not None and etag is not None:
+            # A code version is never reused under a name: instances cache loaded code by (name, code version).
+            record["code_version"] = int(existing.get("code_version", 0)) + 1
             storage.replace_json(layout.REGISTRY_CONTAINER, path, record, etag)
             return record
     try:

@@ -29,7 +29,7 @@ from typing import Any
 from shared.errors import FninferError, InvalidInput, NotFound, PayloadTooLarge
 from shared.models import deployed_models
 from shared.services.auth import authenticate
-from shared.services.environment import check_requirements
+from shared.services.environment import check_environment
 from shared.services.imports import snapshot_imports
 from shared.services.logs import ServiceLogs
 from shared.services.records import ServiceState, get_service, mark_healthy, set_state
@@ -129,9 +129,12 @@ class Runtime:
             return  # deleted while its deployment waited in the queue
         if record["code_version"] != code_version:
             return  # superseded by a newer update or reload
-        problems = check_requirements(record["requirements"])
-        if problems:
-            set_state(self.storage, name, ServiceState.FAILED, "; ".join(problems), code_version)
+        report = check_environment(record["requirements"], record["deployment"].get("environment_check"))
+        for line in report.log_lines():  # the deployment log: what the environment asked that the app lacks
+            self.logs.add(name, line)
+        if report.problems:
+            self.logs.flush()
+            set_state(self.storage, name, ServiceState.FAILED, "; ".join(report.problems), code_version)
             return
         try:
             self.load(record)

@@ -143,7 +143,8 @@ def test_failed_deployments_say_why(ws: Workspace, tmp_path: Path, unique: str) 
     env = Environment("needs-missing")
     env.python.conda_dependencies = CondaDependencies.create(pip_packages=["surely-not-installed-pkg==1.0"])
     env.python.conda_dependencies.add_conda_package("scikit-learn>=99")
-    missing = deploy(ws, f"missing-{unique}", source(tmp_path, "flaky.py"), AciWebservice.deploy_configuration(), env)
+    strict = AciWebservice.deploy_configuration(environment_check="strict")
+    missing = deploy(ws, f"missing-{unique}", source(tmp_path, "flaky.py"), strict, env)
     assert missing.state == "Failed"
     assert "surely-not-installed-pkg" in (missing.error or "") and "scikit-learn" in (missing.error or "")
 

@@ -18,6 +18,11 @@ PUBLIC_MODULES = [
     "fninfer.core.conda_dependencies",
     "fninfer.core.webservice",
     "fninfer.core.compute",
+    "fninfer.core.runconfig",
+    "fninfer.core.resource_configuration",
+    "fninfer.core.profile",
+    "fninfer.core.authentication",
+    "fninfer.exceptions",
 ]
 SEEDS = Path(__file__).resolve().parents[3] / "shared" / "seeds"
 

@@ -15,6 +15,8 @@ def test_registry_paths() -> None:
     assert layout.model_upload_claim("m", "abc123") == "uploads/m/abc123.json"
     assert layout.dataset_record("batch-data", 1) == "datasets/batch-data/0000000001.json"
     assert layout.datastore_record("workspaceblobstore") == "datastores/workspaceblobstore.json"
+    assert layout.environment_record("sklearn-env", 2) == "environments/sklearn-env/0000000002.json"
+    assert layout.version_counter(layout.model_record("m", 3)) == "versioncounters/models/m.json"
 
 
 def test_host_paths_match_the_real_host() -> None:
