@@ -239,6 +239,7 @@ def openapi_document() -> dict[str, Any]:
         },
         "/api/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OK"}}}},
     }
+    paths.update(_run_history_paths())
     return {
         "openapi": "3.1.0",
         "info": {
@@ -268,5 +269,53 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+        },
+    }
+
+
+def _run_history_paths() -> dict[str, dict[str, Any]]:
+    """A run's history: what `Run` reads and writes from outside the app."""
+    return {
+        "/api/runs/{run_id}": {
+            "get": _operation(
+                "A run: status, times, experiment, parent run, tags", ["run_id"], _responses("200", OBJECT, "404")
+            )
+        },
+        "/api/runs/{run_id}/metrics": {
+            "get": {
+                **_operation(
+                    "The run's metrics, as Run.get_metrics() shows them", ["run_id"], _responses("200", OBJECT, "404")
+                ),
+                "parameters": [
+                    *_path_params("run_id"),
+                    {"name": "name", "in": "query", "schema": {"type": "string"}},
+                    {"name": "recursive", "in": "query", "schema": {"type": "boolean"}},
+                ],
+            },
+            "post": _operation(
+                'Log values: {"metrics": [{"name", "kind", "value", "description", "step"}]}',
+                ["run_id"],
+                _responses("200", OBJECT, "400", "404", "413"),
+                True,
+            ),
+        },
+        "/api/runs/{run_id}/tags": {
+            "get": _operation("The run's tags", ["run_id"], _responses("200", OBJECT, "404")),
+            "post": _operation(
+                'Add or change tags: {"tags": {...}}', ["run_id"], _responses("200", OBJECT, "400", "404"), True
+            ),
+        },
+        "/api/runs/{run_id}/tags/remove": {
+            "post": _operation(
+                'Remove tags: {"keys": [...]}', ["run_id"], _responses("200", OBJECT, "400", "404"), True
+            )
+        },
+        "/api/runs/{run_id}/models": {
+            "post": _operation(
+                'Register a model from the run\'s files: {"model_name", "model_path", "tags", "properties", ...}',
+                ["run_id"],
+                _responses("201", OBJECT, "400", "404", "409"),
+                True,
+            )
         },
     }

@@ -5,6 +5,7 @@ from fninfer._datastore import Datastore
 from fninfer._environment import Environment
 from fninfer._experiment import Experiment
 from fninfer._model import Model
+from fninfer._run import Run
 from fninfer._workspace import Workspace
 
-__all__ = ["Dataset", "Datastore", "Environment", "Experiment", "Model", "Workspace"]
+__all__ = ["Dataset", "Datastore", "Environment", "Experiment", "Model", "Run", "Workspace"]
