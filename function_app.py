@@ -2,7 +2,7 @@
 
 import azure.functions as func
 
-from functions import batch, management, publishing, run_history, schedules, scoring, services
+from functions import batch, drops, management, publishing, run_history, schedules, scoring, services
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
@@ -15,5 +15,6 @@ for blueprint in (
     publishing.bp,
     schedules.bp,
     run_history.bp,
+    drops.bp,
 ):
     app.register_functions(blueprint)

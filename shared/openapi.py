@@ -204,8 +204,8 @@ def openapi_document() -> dict[str, Any]:
         },
         "/api/pipelines/published/{pipeline_id}/submit": {
             "post": _operation(
-                'The published pipeline\'s endpoint: {"ExperimentName", "ParameterAssignments", '
-                '"DataSetDefinitionValueAssignments"} starts a run; answers {"Id", ...}',
+                'The published pipeline\'s endpoint: {"ExperimentName", "ParameterAssignments", "DataPathAssignments", '
+                '"DataSetDefinitionValueAssignments", "RunSource", "tags"} starts a run; answers {"Id", ...}',
                 ["pipeline_id"],
                 _responses("200", OBJECT, "400", "404", "409"),
                 True,
@@ -240,6 +240,7 @@ def openapi_document() -> dict[str, Any]:
         "/api/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OK"}}}},
     }
     paths.update(_run_history_paths())
+    paths.update(_pipeline_endpoint_paths())
     return {
         "openapi": "3.1.0",
         "info": {
@@ -315,6 +316,55 @@ def _run_history_paths() -> dict[str, dict[str, Any]]:
                 'Register a model from the run\'s files: {"model_name", "model_path", "tags", "properties", ...}',
                 ["run_id"],
                 _responses("201", OBJECT, "400", "404", "409"),
+                True,
+            )
+        },
+    }
+
+
+def _pipeline_endpoint_paths() -> dict[str, dict[str, Any]]:
+    """Pipeline endpoints: versions of published pipelines behind one name and one REST endpoint."""
+    return {
+        "/api/pipelines/endpoints": {
+            "post": _operation(
+                'Publish an endpoint: {"name", "description", "pipeline_id"} (version "0", the default)',
+                [],
+                _responses("201", OBJECT, "400", "404", "409"),
+                True,
+            ),
+            "get": {
+                **_operation("Pipeline endpoints, newest first", [], _responses("200", LIST)),
+                "parameters": [{"name": "active_only", "in": "query", "schema": {"type": "boolean"}}],
+            },
+        },
+        "/api/pipelines/endpoints/{endpoint}": {
+            "get": _operation("A pipeline endpoint, by id or name", ["endpoint"], _responses("200", OBJECT, "404"))
+        },
+        "/api/pipelines/endpoints/{endpoint}/versions": {
+            "post": _operation(
+                'Add a published pipeline as the next version: {"pipeline_id", "default"}',
+                ["endpoint"],
+                _responses("200", OBJECT, "400", "404"),
+                True,
+            )
+        },
+        "/api/pipelines/endpoints/{endpoint}/default": {
+            "post": _operation(
+                'Set the default version: {"version"}', ["endpoint"], _responses("200", OBJECT, "400", "404"), True
+            )
+        },
+        "/api/pipelines/endpoints/{endpoint}/enable": {
+            "post": _operation("Enable a pipeline endpoint", ["endpoint"], _responses("200", OBJECT, "404"))
+        },
+        "/api/pipelines/endpoints/{endpoint}/disable": {
+            "post": _operation("Disable a pipeline endpoint", ["endpoint"], _responses("200", OBJECT, "404"))
+        },
+        "/api/pipelines/endpoints/{endpoint}/submit": {
+            "post": _operation(
+                "The endpoint's REST endpoint: Azure ML's submit body (as a published pipeline's) plus "
+                '"PipelineVersion"; runs the default version; answers {"Id", ...}',
+                ["endpoint"],
+                _responses("200", OBJECT, "400", "404", "409"),
                 True,
             )
         },
