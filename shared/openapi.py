@@ -213,7 +213,7 @@ def openapi_document() -> dict[str, Any]:
         },
         "/api/schedules": {
             "post": _operation(
-                "Create a schedule: a recurrence, or a datastore path to watch",
+                "Create a schedule of a published pipeline or a pipeline endpoint: a recurrence, or a datastore path",
                 [],
                 _responses("201", OBJECT, "400", "404"),
                 True,
@@ -223,13 +223,20 @@ def openapi_document() -> dict[str, Any]:
                 "parameters": [
                     {"name": "active_only", "in": "query", "schema": {"type": "boolean"}},
                     {"name": "pipeline_id", "in": "query", "schema": {"type": "string"}},
+                    {"name": "pipeline_endpoint_id", "in": "query", "schema": {"type": "string"}},
                 ],
             },
         },
         "/api/schedules/{schedule_id}": {
             "get": _operation(
                 "A schedule, with its last run and last error", ["schedule_id"], _responses("200", OBJECT, "404")
-            )
+            ),
+            "patch": _operation(
+                "Update a schedule: name, description, recurrence, pipeline_parameters, status, the watched path...",
+                ["schedule_id"],
+                _responses("200", OBJECT, "400", "404"),
+                True,
+            ),
         },
         "/api/schedules/{schedule_id}/enable": {
             "post": _operation("Enable a schedule", ["schedule_id"], _responses("200", OBJECT, "404"))
