@@ -164,8 +164,10 @@ def metric_entry(document: object) -> Record:
     return {"name": name, "kind": kind, "value": value, "description": description, "step": step, "time": now()}
 
 
-#: The metrics part each run's log continues in, per process (saves a listing per call).
+#: The metrics part each run's log continues in, per process (saves a listing per call); forgotten when it grows
+#: past MAX_REMEMBERED_RUNS (a forgotten run costs one listing on its next log).
 _current_part: dict[str, int] = {}
+MAX_REMEMBERED_RUNS = 10_000
 
 
 def _append_line(storage: Storage, run_id: str, line: bytes) -> None:
@@ -179,6 +181,8 @@ def _append_line(storage: Storage, run_id: str, line: bytes) -> None:
             blob = container.get_blob_client(layout.run_metrics_part(run_id, part))
             try:
                 blob.append_block(line)
+                if len(_current_part) >= MAX_REMEMBERED_RUNS:
+                    _current_part.clear()
                 _current_part[run_id] = part
                 return
             except ResourceNotFoundError:
