@@ -2,10 +2,30 @@
 
 import azure.functions as func
 
-from functions import batch, environments, management, publishing, schedules, scoring, services
+from functions import (
+    batch,
+    drops,
+    environments,
+    management,
+    publishing,
+    run_history,
+    schedules,
+    scoring,
+    services,
+)
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 # The app's surface, in one explicit list. Routes are matched in registration order, as the Functions host does.
-for blueprint in (management.bp, environments.bp, services.bp, scoring.bp, batch.bp, publishing.bp, schedules.bp):
+for blueprint in (
+    management.bp,
+    environments.bp,
+    services.bp,
+    scoring.bp,
+    batch.bp,
+    publishing.bp,
+    schedules.bp,
+    run_history.bp,
+    drops.bp,
+):
     app.register_functions(blueprint)

@@ -284,6 +284,64 @@ def schedule_state(schedule_id: str) -> str:
     return f"{SCHEDULE_STATES_PREFIX}{validate_name('schedule', schedule_id)}.json"
 
 
+# -- pipeline endpoints -----------------------------------------------------------------------------------------------
+#
+#    fninfer-registry/pipelineendpoints/<id>.json        an endpoint: name, status, its versions (published pipeline
+#                                                        ids, version "0", "1", ...) and the default version
+#    fninfer-registry/pipelineendpointnames/<name>.json  the name's claim ({"id": ...}): names are unique
+
+PIPELINE_ENDPOINTS_PREFIX = "pipelineendpoints/"
+PIPELINE_ENDPOINT_NAMES_PREFIX = "pipelineendpointnames/"
+
+
+def pipeline_endpoint_record(endpoint_id: str) -> str:
+    return f"{PIPELINE_ENDPOINTS_PREFIX}{validate_name('pipeline endpoint', endpoint_id)}.json"
+
+
+def pipeline_endpoint_name(name: str) -> str:
+    return f"{PIPELINE_ENDPOINT_NAMES_PREFIX}{validate_name('pipeline endpoint', name)}.json"
+
+
+# -- run history: what a run logs from inside (`Run.get_context()` in a step or an entry script) ---------------------
+#
+#    fninfer-runhistory/<run id>/run.json                who the run is: experiment, parent (written on activation)
+#    fninfer-runhistory/<run id>/tags.json               tags set with run.tag / set_tags
+#    fninfer-runhistory/<run id>/metrics/<part>.jsonl    append blobs: one JSON line per run.log* call, in call order
+#    fninfer-runhistory/<run id>/files/<name>            files uploaded with run.upload_file / upload_folder
+#
+# Keyed by the same run ids as pipeline runs and their step runs, so PipelineRun and StepRun can show them.
+
+RUN_HISTORY_CONTAINER = "fninfer-runhistory"
+
+
+def run_history_prefix(run_id: str) -> str:
+    return f"{validate_name('run', run_id)}/"
+
+
+def run_info(run_id: str) -> str:
+    return f"{run_history_prefix(run_id)}run.json"
+
+
+def run_tags(run_id: str) -> str:
+    return f"{run_history_prefix(run_id)}tags.json"
+
+
+def run_metrics_prefix(run_id: str) -> str:
+    return f"{run_history_prefix(run_id)}metrics/"
+
+
+def run_metrics_part(run_id: str, part: int) -> str:
+    return f"{run_metrics_prefix(run_id)}{part:06d}.jsonl"
+
+
+def run_files_prefix(run_id: str) -> str:
+    return f"{run_history_prefix(run_id)}files/"
+
+
+def run_file(run_id: str, name: str) -> str:
+    return f"{run_files_prefix(run_id)}{validate_relative_path(name)}"
+
+
 # -- a packaged app (`fninfer package`) --------------------------------------------------------------------------
 #
 #    <app root>/azureml-models/<name>/<version>/...   models baked in, each with its .fninfer-model.json record

@@ -224,8 +224,8 @@ def openapi_document() -> dict[str, Any]:
         },
         "/api/pipelines/published/{pipeline_id}/submit": {
             "post": _operation(
-                'The published pipeline\'s endpoint: {"ExperimentName", "ParameterAssignments", '
-                '"DataSetDefinitionValueAssignments"} starts a run; answers {"Id", ...}',
+                'The published pipeline\'s endpoint: {"ExperimentName", "ParameterAssignments", "DataPathAssignments", '
+                '"DataSetDefinitionValueAssignments", "RunSource", "tags"} starts a run; answers {"Id", ...}',
                 ["pipeline_id"],
                 _responses("200", OBJECT, "400", "404", "409"),
                 True,
@@ -233,7 +233,7 @@ def openapi_document() -> dict[str, Any]:
         },
         "/api/schedules": {
             "post": _operation(
-                "Create a schedule: a recurrence, or a datastore path to watch",
+                "Create a schedule of a published pipeline or a pipeline endpoint: a recurrence, or a datastore path",
                 [],
                 _responses("201", OBJECT, "400", "404"),
                 True,
@@ -243,13 +243,20 @@ def openapi_document() -> dict[str, Any]:
                 "parameters": [
                     {"name": "active_only", "in": "query", "schema": {"type": "boolean"}},
                     {"name": "pipeline_id", "in": "query", "schema": {"type": "string"}},
+                    {"name": "pipeline_endpoint_id", "in": "query", "schema": {"type": "string"}},
                 ],
             },
         },
         "/api/schedules/{schedule_id}": {
             "get": _operation(
                 "A schedule, with its last run and last error", ["schedule_id"], _responses("200", OBJECT, "404")
-            )
+            ),
+            "patch": _operation(
+                "Update a schedule: name, description, recurrence, pipeline_parameters, status, the watched path...",
+                ["schedule_id"],
+                _responses("200", OBJECT, "400", "404"),
+                True,
+            ),
         },
         "/api/schedules/{schedule_id}/enable": {
             "post": _operation("Enable a schedule", ["schedule_id"], _responses("200", OBJECT, "404"))
@@ -259,6 +266,8 @@ def openapi_document() -> dict[str, Any]:
         },
         "/api/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OK"}}}},
     }
+    paths.update(_run_history_paths())
+    paths.update(_pipeline_endpoint_paths())
     return {
         "openapi": "3.1.0",
         "info": {
@@ -288,5 +297,102 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+        },
+    }
+
+
+def _run_history_paths() -> dict[str, dict[str, Any]]:
+    """A run's history: what `Run` reads and writes from outside the app."""
+    return {
+        "/api/runs/{run_id}": {
+            "get": _operation(
+                "A run: status, times, experiment, parent run, tags", ["run_id"], _responses("200", OBJECT, "404")
+            )
+        },
+        "/api/runs/{run_id}/metrics": {
+            "get": {
+                **_operation(
+                    "The run's metrics, as Run.get_metrics() shows them", ["run_id"], _responses("200", OBJECT, "404")
+                ),
+                "parameters": [
+                    *_path_params("run_id"),
+                    {"name": "name", "in": "query", "schema": {"type": "string"}},
+                    {"name": "recursive", "in": "query", "schema": {"type": "boolean"}},
+                ],
+            },
+            "post": _operation(
+                'Log values: {"metrics": [{"name", "kind", "value", "description", "step"}]}',
+                ["run_id"],
+                _responses("200", OBJECT, "400", "404", "413"),
+                True,
+            ),
+        },
+        "/api/runs/{run_id}/tags": {
+            "get": _operation("The run's tags", ["run_id"], _responses("200", OBJECT, "404")),
+            "post": _operation(
+                'Add or change tags: {"tags": {...}}', ["run_id"], _responses("200", OBJECT, "400", "404"), True
+            ),
+        },
+        "/api/runs/{run_id}/tags/remove": {
+            "post": _operation(
+                'Remove tags: {"keys": [...]}', ["run_id"], _responses("200", OBJECT, "400", "404"), True
+            )
+        },
+        "/api/runs/{run_id}/models": {
+            "post": _operation(
+                'Register a model from the run\'s files: {"model_name", "model_path", "tags", "properties", ...}',
+                ["run_id"],
+                _responses("201", OBJECT, "400", "404", "409"),
+                True,
+            )
+        },
+    }
+
+
+def _pipeline_endpoint_paths() -> dict[str, dict[str, Any]]:
+    """Pipeline endpoints: versions of published pipelines behind one name and one REST endpoint."""
+    return {
+        "/api/pipelines/endpoints": {
+            "post": _operation(
+                'Publish an endpoint: {"name", "description", "pipeline_id"} (version "0", the default)',
+                [],
+                _responses("201", OBJECT, "400", "404", "409"),
+                True,
+            ),
+            "get": {
+                **_operation("Pipeline endpoints, newest first", [], _responses("200", LIST)),
+                "parameters": [{"name": "active_only", "in": "query", "schema": {"type": "boolean"}}],
+            },
+        },
+        "/api/pipelines/endpoints/{endpoint}": {
+            "get": _operation("A pipeline endpoint, by id or name", ["endpoint"], _responses("200", OBJECT, "404"))
+        },
+        "/api/pipelines/endpoints/{endpoint}/versions": {
+            "post": _operation(
+                'Add a published pipeline as the next version: {"pipeline_id", "default"}',
+                ["endpoint"],
+                _responses("200", OBJECT, "400", "404"),
+                True,
+            )
+        },
+        "/api/pipelines/endpoints/{endpoint}/default": {
+            "post": _operation(
+                'Set the default version: {"version"}', ["endpoint"], _responses("200", OBJECT, "400", "404"), True
+            )
+        },
+        "/api/pipelines/endpoints/{endpoint}/enable": {
+            "post": _operation("Enable a pipeline endpoint", ["endpoint"], _responses("200", OBJECT, "404"))
+        },
+        "/api/pipelines/endpoints/{endpoint}/disable": {
+            "post": _operation("Disable a pipeline endpoint", ["endpoint"], _responses("200", OBJECT, "404"))
+        },
+        "/api/pipelines/endpoints/{endpoint}/submit": {
+            "post": _operation(
+                "The endpoint's REST endpoint: Azure ML's submit body (as a published pipeline's) plus "
+                '"PipelineVersion"; runs the default version; answers {"Id", ...}',
+                ["endpoint"],
+                _responses("200", OBJECT, "400", "404", "409"),
+                True,
+            )
         },
     }

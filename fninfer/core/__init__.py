@@ -5,6 +5,7 @@ from fninfer._datastore import Datastore
 from fninfer._environment import Environment
 from fninfer._experiment import Experiment
 from fninfer._model import Model
+from fninfer._run import Run
 from fninfer._runconfig import RunConfiguration
 from fninfer._version import VERSION
 from fninfer._webservice import Webservice
@@ -19,6 +20,7 @@ __all__ = [
     "Environment",
     "Experiment",
     "Model",
+    "Run",
     "RunConfiguration",
     "Webservice",
     "Workspace",

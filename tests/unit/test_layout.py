@@ -42,3 +42,11 @@ def test_names_with_path_characters_are_refused(bad: object) -> None:
 def test_relative_paths_are_checked(bad: str) -> None:
     with pytest.raises(InvalidInput):
         layout.validate_relative_path(bad)
+
+
+def test_pipeline_endpoint_and_run_history_paths() -> None:
+    assert layout.pipeline_endpoint_record("e1") == "pipelineendpoints/e1.json"
+    assert layout.pipeline_endpoint_name("scoring") == "pipelineendpointnames/scoring.json"
+    assert layout.RUN_HISTORY_CONTAINER == "fninfer-runhistory"
+    assert layout.run_metrics_part("r1", 0) == "r1/metrics/000000.jsonl"
+    assert layout.run_file("r1", "outputs/model.pkl") == "r1/files/outputs/model.pkl"
