@@ -14,6 +14,7 @@ import asyncio
 import collections
 import concurrent.futures
 import contextlib
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -40,12 +41,17 @@ class Gate:
     _waiters: collections.deque[_Waiter] = field(default_factory=collections.deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _running: dict[int, float] = field(default_factory=dict)  # call id -> when it must have returned
-    _pool: concurrent.futures.ThreadPoolExecutor = field(init=False)
     _next_id: int = 0
+    # Daemon threads of its own (a stuck run() must not keep the process from exiting): started when no thread is
+    # idle, so never more than `bound`, and each takes the next call when its run() returns.
+    _work: queue.SimpleQueue[tuple[Callable[[], Any], concurrent.futures.Future[Any]] | None] = field(
+        default_factory=queue.SimpleQueue
+    )
+    _threads: int = 0
+    _idle: int = 0
 
     def __post_init__(self) -> None:
         self._free = self.bound
-        self._pool = concurrent.futures.ThreadPoolExecutor(self.bound, thread_name_prefix=f"scoring-{self.name}")
 
     def stuck(self) -> int:
         """How many running calls are past the time they had to return."""
@@ -108,18 +114,40 @@ class Gate:
             self._release()
             _call_soon(loop, _settle, done, future)
 
-        try:
-            self._pool.submit(function).add_done_callback(finished)
-        except BaseException:
-            with self._lock:
-                self._running.pop(call_id, None)
-            self._release()
-            raise
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        future.add_done_callback(finished)
+        self._submit(function, future)
         return await asyncio.wait_for(done, timeout)
 
+    def _submit(self, function: Callable[[], Any], future: concurrent.futures.Future[Any]) -> None:
+        self._work.put((function, future))
+        with self._lock:
+            if self._idle:
+                self._idle -= 1
+                return
+            self._threads += 1
+        threading.Thread(target=self._serve, name=f"scoring-{self.name}", daemon=True).start()
+
+    def _serve(self) -> None:
+        while (item := self._work.get()) is not None:
+            function, future = item
+            try:
+                result, error = function(), None
+            except BaseException as exc:  # the function contains user code's failures; pass on anything else
+                result, error = None, exc if isinstance(exc, Exception) else RuntimeError(repr(exc))
+            with self._lock:  # idle before the slot frees (in the future's callback): the next call reuses this thread
+                self._idle += 1
+            if error is None:
+                future.set_result(result)
+            else:
+                future.set_exception(error)
+
     def close(self) -> None:
-        """No new calls; threads still in a run() end with it."""
-        self._pool.shutdown(wait=False)
+        """Let this gate's threads end: idle ones now, one still in a run() when it returns."""
+        with self._lock:
+            threads = self._threads
+        for _ in range(threads):
+            self._work.put(None)
 
 
 def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[..., None], *args: Any) -> None:

@@ -137,6 +137,8 @@ class LoadedService:
     def gate_for(self, bound: int) -> Gate:
         gate = self.gate
         if gate is None or gate.bound != bound:
+            if gate is not None:
+                gate.close()  # calls already in it finish there
             gate = self.gate = Gate(f"{self.name}-{self.code_version}", bound)
         return gate
 
@@ -300,7 +302,9 @@ class Runtime:
             self._serving[name] = version
             for key in list(self._loaded):
                 if key[0] == name and key[1] < version:
-                    self._loaded.pop(key, None)  # calls have moved on to `version`: free the older modules
+                    older = self._loaded.pop(key, None)  # calls have moved on to `version`: free the older modules
+                    if older is not None and older.gate is not None:
+                        older.gate.close()
         return loaded
 
     def _load_for_scoring(self, record: dict[str, Any]) -> LoadedService:
