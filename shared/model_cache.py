@@ -204,7 +204,7 @@ def _model_folder(storage: Callable[[], Storage], name: str, version: int) -> Pa
 
 def deployment_model_dir(storage: Callable[[], Storage], versions: Mapping[str, int]) -> Path:
     """AZUREML_MODEL_DIR for code deployed with `versions` ({name: version}), with Azure ML's layout: a folder of
-    `<name>/<version>/<the model's files>` (links into the verified copies); the `<name>/<version>` folder itself
+    `<name>/<version>/<the model's files>` (folders, and links to the verified copies' files); the `<name>/<version>` folder itself
     when there is one model. Built once per set of models and folders, atomically (a rename into place)."""
     folders = {(name, version): _model_folder(storage, name, version) for name, version in sorted(versions.items())}
     identity = json.dumps([[name, version, str(folder)] for (name, version), folder in folders.items()])
@@ -216,9 +216,16 @@ def deployment_model_dir(storage: Callable[[], Storage], versions: Mapping[str, 
             for (name, version), folder in folders.items():
                 target = staging / name / str(version)
                 target.mkdir(parents=True)
-                for entry in folder.iterdir():
-                    if entry.name != RECORD_FILE:
-                        (target / entry.name).symlink_to(entry.resolve())
+                # Real folders and a link per file, so os.walk (which does not follow folder links) sees it all.
+                for entry in sorted(folder.rglob("*")):
+                    relative = entry.relative_to(folder)
+                    if relative.as_posix() == RECORD_FILE:
+                        continue
+                    if entry.is_dir():
+                        (target / relative).mkdir(parents=True, exist_ok=True)
+                    else:
+                        (target / relative).parent.mkdir(parents=True, exist_ok=True)
+                        (target / relative).symlink_to(entry.resolve())
             os.replace(staging, root)
         except OSError:
             if not root.is_dir():  # not "another caller placed the same folder first"
