@@ -204,8 +204,8 @@ def _model_folder(storage: Callable[[], Storage], name: str, version: int) -> Pa
 
 def deployment_model_dir(storage: Callable[[], Storage], versions: Mapping[str, int]) -> Path:
     """AZUREML_MODEL_DIR for code deployed with `versions` ({name: version}), with Azure ML's layout: a folder of
-    `<name>/<version>/<the model's files>` (folders, and links to the verified copies' files); the `<name>/<version>` folder itself
-    when there is one model. Built once per set of models and folders, atomically (a rename into place)."""
+    `<name>/<version>/<the model's files>` (folders, and links to the verified copies' files); the `<name>/<version>`
+    folder itself when there is one model. Built once per set of models and folders, atomically (a rename)."""
     folders = {(name, version): _model_folder(storage, name, version) for name, version in sorted(versions.items())}
     identity = json.dumps([[name, version, str(folder)] for (name, version), folder in folders.items()])
     root = cache_root() / DEPLOYMENTS_DIR / hashlib.sha256(identity.encode()).hexdigest()[:24]

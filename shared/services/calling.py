@@ -205,7 +205,7 @@ def _plain(value: Any) -> Any:
 def encode_result(result: Any, encoding: str = AZURE_ML) -> str:
     """The JSON body for a result: Azure ML's server's `json.dumps(result)`, or the "json-string" body."""
     if encoding == AZURE_ML:
-        return json.dumps(result)
+        return "{}" if result is None else json.dumps(result)  # None: Azure ML's AMLResponse(None) is `{}`
     if isinstance(result, str):
         return json.dumps(result)
     return json.dumps(json.dumps(result, default=_plain))

@@ -115,6 +115,7 @@ class AMLRequest:
         self.query_string = query_string
         self.headers = headers
         self._body = body
+        self._length = len(body)
         self.args = MultiDict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
         self._form: tuple[MultiDict, dict[str, FileStorage]] | None = None
 
@@ -132,7 +133,7 @@ class AMLRequest:
 
     @property
     def content_length(self) -> int:
-        return len(self._body)
+        return self._length
 
     @property
     def is_json(self) -> bool:
@@ -140,11 +141,15 @@ class AMLRequest:
         return mimetype == "application/json" or (mimetype.startswith("application/") and mimetype.endswith("+json"))
 
     def get_data(self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False) -> Any:
-        return self._body.decode("utf-8", "replace") if as_text else self._body
+        """The body; as in Werkzeug, reading it with `cache=False` consumes it (later reads get nothing)."""
+        body = self._body
+        if not cache:
+            self._body = b""
+        return body.decode("utf-8", "replace") if as_text else body
 
     @property
     def data(self) -> bytes:
-        return self._body
+        return bytes(self.get_data())
 
     def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
         """The body as JSON (None when it is not JSON and `silent`); only for a JSON content type unless `force`."""
@@ -153,7 +158,7 @@ class AMLRequest:
                 return None
             raise ValueError(f"the request's content type is {self.content_type!r}, not JSON")
         try:
-            return json.loads(self._body)
+            return json.loads(self.get_data())
         except (ValueError, RecursionError):
             if silent:
                 return None
@@ -175,11 +180,12 @@ class AMLRequest:
         if self._form is None:
             fields: list[tuple[str, str]] = []
             files: dict[str, FileStorage] = {}
+            body = bytes(self.get_data())
             if self.mimetype == "application/x-www-form-urlencoded":
-                fields = parse_qsl(self._body.decode("utf-8", "replace"), keep_blank_values=True)
+                fields = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
             elif self.mimetype == "multipart/form-data":
                 head = f"Content-Type: {self.content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
-                message = BytesParser(policy=HTTP).parsebytes(head + self._body)
+                message = BytesParser(policy=HTTP).parsebytes(head + body)
                 for part in message.iter_parts():
                     name = part.get_param("name", header="content-disposition")
                     payload = part.get_payload(decode=True) or b""
