@@ -64,10 +64,11 @@ log = logging.getLogger("fninfer.app")
 T = TypeVar("T")
 
 #: How long an instance keeps a service record before reading it again: how soon settings, reloads and a revoked
-#: key reach every instance (a key the record does not know yet makes the instance read it at once).
+#: key reach every instance (a key the record does not know makes the instance read it at once: a new key works
+#: everywhere at once).
 RECORD_CACHE_SECONDS = 1.0
-#: At most this often per service does a key the cached record refuses make the instance re-read the record.
-KEY_REFRESH_SECONDS = 0.2
+#: Keys found revoked in a fresh record, remembered until the next read (an old key makes no extra read).
+MAX_REVOKED = 256
 DEFAULT_TIMEOUT_MS = 60_000
 DEFAULT_MAX_BODY = 100 * 1024 * 1024
 #: (replica_max_concurrent_requests, max_request_wait_time ms) per compute type when the deployment does not say.
@@ -97,6 +98,7 @@ class Plan:
     bound: int
     wait: float
     max_body: int
+    revoked: set[str] = field(default_factory=set, compare=False)
 
     @classmethod
     def of(cls, record: dict[str, Any]) -> Plan:
@@ -283,10 +285,15 @@ class Runtime:
         try:
             authenticate(plan.record, authorization)
         except KeyRegenerated:
-            if time.monotonic() - plan.read_at < KEY_REFRESH_SECONDS:
+            if authorization in plan.revoked:
                 raise
             plan = await self._once(("plan", name), lambda: self.read_plan(name))
-            authenticate(plan.record, authorization)
+            try:
+                authenticate(plan.record, authorization)
+            except KeyRegenerated:
+                if authorization is not None and len(plan.revoked) < MAX_REVOKED:
+                    plan.revoked.add(authorization)  # an old key: refused from this record without reading again
+                raise
         return plan
 
     async def _served(self, plan: Plan) -> LoadedService:

@@ -127,7 +127,11 @@ def test_bad_inputs(services: dict[str, Webservice]) -> None:
         service.run(json.dumps({"raise": True}))
 
     # The traceback of the failure is in the service's logs under the request's id.
-    logs = eventually(lambda: next((text for text in [service.get_logs()] if error_id in text), None), timeout=10)
+    def both_written() -> str | None:  # each instance appends its lines every second
+        text = service.get_logs()
+        return text if error_id in text and "did not return within 1500 ms" in text else None
+
+    logs = eventually(both_written, timeout=10)
     assert f"run() failed (request id {error_id})" in logs and "ValueError: asked to raise" in logs
     assert "flaky init v1" in logs and "flaky run v1" in logs
     assert "run() returned a dict, which json.dumps cannot encode" in logs
