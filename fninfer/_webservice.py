@@ -2,8 +2,11 @@
 
 Which settings have a Functions meaning: `auth_enabled` / `token_auth_enabled` (how callers authenticate),
 `primary_key` / `secondary_key` (keys you choose; the app stores them sealed, never in clear), `scoring_timeout_ms`
-(504 past it), and fninfer's own `max_request_bytes` (413 past it), `response_encoding` (see
-shared/services/runtime.py) and `environment_check` ("warn" or "strict": see shared/services/environment.py). CPU,
+(504 past it), `replica_max_concurrent_requests` / `max_request_wait_time` (a service's own bound on concurrent
+calls, 503 past it: see shared/services/gate.py), and fninfer's own `max_request_bytes` (413 past it),
+`response_encoding` ("json", Azure ML's scoring server's body, or "json-string", the seeds' double-encoded one; None
+takes the app setting FNINFER_RESPONSE_ENCODING, else "json": see shared/services/calling.py) and
+`environment_check` ("warn" or "strict": see shared/services/environment.py). CPU,
 memory, replicas, autoscale and ports are recorded on the service but do not change anything: Azure Functions sizes
 and scales the app. Defaults follow Azure ML: ACI and Local services have no auth unless asked, AKS services use keys.
 
@@ -281,10 +284,13 @@ class Webservice:
             except ValueError:
                 body = response.text
             error = error_from_body(response.status_code, body)
+            # The request id is what the service's log lines for this call carry (service.get_logs()).
+            request_id = response.headers.get("x-request-id")
             raise webservice_error(
                 error,
-                f"Received bad response from service (Response Code: {response.status_code}); more information "
-                f"can be found by calling .get_logs() on the webservice object",
+                f"Received bad response from service (Response Code: {response.status_code}"
+                + (f", request id {request_id}" if request_id else "")
+                + "); more information can be found by calling .get_logs() on the webservice object",
             )
         if not response.content:
             return None

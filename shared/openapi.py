@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 ERROR = {"$ref": "#/components/schemas/Error"}
+#: An error the way Azure ML's scoring server writes it.
+SCORING_ERROR = {"type": "object", "properties": {"message": {"type": "string"}}, "required": ["message"]}
 OBJECT = {"type": "object"}
 LIST = {"type": "array", "items": OBJECT}
 
@@ -138,20 +140,44 @@ def openapi_document() -> dict[str, Any]:
             )
         },
         "/api/services/{name}/score": {
-            "post": {
-                "summary": (
-                    "Score: the body reaches run(raw_data); the answer is a JSON string of what run returned, or with "
-                    "response_encoding 'json' the JSON of what run returned"
-                ),
+            method: {
+                "summary": summary,
                 "parameters": _path_params("name"),
                 "security": [{"serviceKeyOrToken": []}, {}],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": OBJECT}}},
+                **({"requestBody": {"content": {"*/*": {"schema": {}}}}} if method == "post" else {}),
                 "responses": {
-                    "200": {"description": "OK", "content": {"application/json": {"schema": {}}}},
+                    "200": {"description": "What run() returned, as Azure ML's scoring server answers it"},
+                    **{
+                        status: {"description": "Error", "content": {"application/json": {"schema": SCORING_ERROR}}}
+                        for status in ("400", "415", "500", "504")
+                    },
                     **{
                         status: {"description": "Error", "content": {"application/json": {"schema": ERROR}}}
-                        for status in ("400", "401", "403", "404", "413", "500", "503", "504")
+                        for status in ("401", "403", "404", "413", "503")
                     },
+                },
+            }
+            for method, summary in (
+                ("post", "Score: the body reaches run() as Azure ML's scoring server passes it (see the README)"),
+                ("get", "Score with the query parameters as run()'s input, as Azure ML's scoring server does"),
+                ("options", "200 and no body, or run()'s own answer under @rawhttp"),
+            )
+        },
+        "/api/services/{name}/swagger.json": {
+            "get": {
+                "summary": "The service's Swagger document, generated from run()'s inference-schema decorators",
+                "parameters": [
+                    *_path_params("name"),
+                    {
+                        "name": "version",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": ["2", "2.0", "3", "3.0", "3.1"]},
+                    },
+                ],
+                "responses": {
+                    "200": {"description": "OK", "content": {"application/json": {"schema": OBJECT}}},
+                    "404": {"description": "Error", "content": {"application/json": {"schema": {}}}},
+                    "503": {"description": "Error", "content": {"application/json": {"schema": ERROR}}},
                 },
             }
         },

@@ -30,6 +30,10 @@ MODEL_CACHE_DIR = "FNINFER_MODEL_CACHE"
 SNAPSHOT_CACHE_DIR = "FNINFER_SNAPSHOT_CACHE"
 #: Azure ML's setting for a folder of models placed beside the code; a packaged app finds its own without it.
 MODEL_DIR_SETTING = "AZUREML_MODEL_DIR"
+#: The body of a real-time service's answer when its deployment does not choose one (`response_encoding`): "json",
+#: as Azure ML's scoring server writes it (the default), or "json-string", a JSON string holding the result's JSON
+#: (what the seeds' clients undo with `json.loads(...)`). See shared/services/calling.py.
+RESPONSE_ENCODING_SETTING = "FNINFER_RESPONSE_ENCODING"
 #: Seconds a batch work item's lease lasts without a heartbeat (how soon a dead instance's work is redone).
 LEASE_SETTING = "FNINFER_BATCH_LEASE_SECONDS"
 #: NCRONTAB of the timer that fires schedules (every minute by default): how late a schedule may fire at most.
@@ -51,6 +55,7 @@ KNOWN_SETTINGS: tuple[str, ...] = (
     MODEL_CACHE_DIR,
     SNAPSHOT_CACHE_DIR,
     MODEL_DIR_SETTING,
+    RESPONSE_ENCODING_SETTING,
     LEASE_SETTING,
     SCHEDULES_CRON,
     ENVIRONMENT_CHECK,

@@ -46,6 +46,10 @@ def _mac(message: str) -> str:
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
+class KeyRegenerated(Unauthorized):
+    """A key the app issued for this service, which the record at hand no longer (or not yet) lists."""
+
+
 def new_nonces() -> dict[str, str]:
     return {slot: secrets.token_hex(8) for slot in SLOTS}
 
@@ -134,7 +138,7 @@ def _check_key(record: dict[str, Any], presented: str) -> None:
     if slot in (record["auth"].get("chosen") or {}):
         raise Unauthorized("the key is not valid (this slot holds a key chosen by the user)")
     if slot not in SLOTS or not hmac.compare_digest(nonce, record["auth"]["nonces"][slot]):
-        raise Unauthorized("the key is not valid (it was regenerated)")
+        raise KeyRegenerated("the key is not valid (it was regenerated)")
 
 
 def _check_token(record: dict[str, Any], presented: str) -> None:

@@ -15,6 +15,7 @@ from shared import layout
 from shared.errors import InvalidInput
 from shared.models import get_model
 from shared.services.auth import choose_keys, new_nonces
+from shared.services.calling import RESPONSE_ENCODINGS
 from shared.services.environment import validate_check
 from shared.services.records import ServiceState, create_service, get_service, now, update_service
 from shared.services.snapshots import validate_manifest, verify_uploaded
@@ -22,7 +23,6 @@ from shared.storage import Storage
 
 AUTH_MODES = ("none", "key", "token")
 COMPUTE_TYPES = ("ACI", "AKS", "Local")
-RESPONSE_ENCODINGS = ("json-string", "json")  # see shared/services/runtime.py
 
 
 def _models(storage: Storage, models: object) -> list[str]:
@@ -57,14 +57,14 @@ def _deployment(config: object) -> dict[str, Any]:
         raise InvalidInput(f"compute_type must be one of {COMPUTE_TYPES}", field="deployment")
     if config.get("auth", "none") not in AUTH_MODES:
         raise InvalidInput(f"auth must be one of {AUTH_MODES}", field="deployment")
-    if config.get("response_encoding", "json-string") not in RESPONSE_ENCODINGS:
+    if config.get("response_encoding") not in (None, *RESPONSE_ENCODINGS):
         raise InvalidInput(f"response_encoding must be one of {RESPONSE_ENCODINGS}", field="deployment")
     validate_check(config.get("environment_check"))
     if {"primary_key", "secondary_key"} & set(config):  # secrets never become recorded settings
         raise InvalidInput("send chosen keys in the request's 'keys', not among the deployment settings", field="keys")
-    for key in ("scoring_timeout_ms", "max_request_bytes"):
+    for key in ("scoring_timeout_ms", "max_request_bytes", "replica_max_concurrent_requests", "max_request_wait_time"):
         value = config.get(key)
-        if value is not None and (not isinstance(value, int) or value <= 0):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
             raise InvalidInput(f"{key} must be a positive integer", field="deployment")
     return dict(config)
 

@@ -23,6 +23,9 @@ PUBLIC_MODULES = [
     "fninfer.core.profile",
     "fninfer.core.authentication",
     "fninfer.exceptions",
+    "fninfer.contrib.services",
+    "fninfer.contrib.services.aml_request",
+    "fninfer.contrib.services.aml_response",
 ]
 SEEDS = Path(__file__).resolve().parents[3] / "shared" / "seeds"
 

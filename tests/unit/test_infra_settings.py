@@ -25,6 +25,7 @@ PROVIDED = {
 #: Settings the code knows that the template deliberately leaves unset.
 NOT_IN_TEMPLATE = {
     settings.MODEL_DIR_SETTING: "a packaged app finds its models beside its code; set it only to use another folder",
+    settings.RESPONSE_ENCODING_SETTING: "Azure ML's scoring body unless set (the seeds' clients decode twice)",
 }
 #: Settings the template gives the Functions host itself (the app's code does not read them).
 HOST_SETTINGS = {"APPLICATIONINSIGHTS_CONNECTION_STRING", "APPLICATIONINSIGHTS_AUTHENTICATION_STRING"}
