@@ -2,10 +2,10 @@
 
 import azure.functions as func
 
-from functions import batch, management, publishing, schedules, scoring, services
+from functions import batch, data, management, publishing, schedules, scoring, services
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 # The app's surface, in one explicit list. Routes are matched in registration order, as the Functions host does.
-for blueprint in (management.bp, services.bp, scoring.bp, batch.bp, publishing.bp, schedules.bp):
+for blueprint in (management.bp, data.bp, services.bp, scoring.bp, batch.bp, publishing.bp, schedules.bp):
     app.register_functions(blueprint)

@@ -31,12 +31,11 @@ class PipelineParameter:
 
     def _declaration(self) -> dict[str, Any]:
         default = self.default_value
-        if hasattr(default, "_paths"):  # a FileDataset
-            dataset = {"name": default.name, "version": default.version} if default.name else None
-            return {"kind": "dataset", "default": {"dataset": dataset, "paths": default._paths}}
+        if hasattr(default, "_step_input"):  # a FileDataset or a TabularDataset
+            return {"kind": "dataset", "default": default._step_input()}
         if not isinstance(default, str | int | float | bool):
             raise InvalidInput(
-                f"PipelineParameter {self.name!r}: default_value must be a string, a number or a FileDataset",
+                f"PipelineParameter {self.name!r}: default_value must be a string, a number or a dataset",
                 field="default_value",
             )
         return {"kind": "value", "default": default}
@@ -86,7 +85,8 @@ class PipelineData:
 
 
 class Pipeline:
-    """Mirrors `azureml.pipeline.core.Pipeline`. fninfer runs pipelines of one ParallelRunStep (the seeds' shape)."""
+    """Mirrors `azureml.pipeline.core.Pipeline`. fninfer runs pipelines of one ParallelRunStep (the seeds' shape and
+    the Learn how-tos')."""
 
     def __init__(
         self, workspace: Workspace, steps: list[ParallelRunStep], description: str | None = None, **_: Any

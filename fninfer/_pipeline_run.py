@@ -200,8 +200,9 @@ class _ProgressPrinter:
         elapsed = max(time.monotonic() - self.started, 1e-6)
         rate = done / elapsed
         left = f", about {(total - done) / rate:.0f} s left" if rate > 0 and done < total else ""
+        of = f" of {plan['total_items']}" if plan.get("total_items") is not None else ""
         return (
-            f"{status}: {done}/{total} mini-batches, {counts.get('items_failed', 0)} of {plan['total_items']} items "
+            f"{status}: {done}/{total} mini-batches, {counts.get('items_failed', 0)}{of} items "
             f"failed, {rate:.1f} mini-batches/s{left}"
         )
 
