@@ -194,9 +194,12 @@ def parse_delimited(spec: Spec, data: bytes, columns: list[str], where: str, ski
             index_col=False,
         )
     except pd.errors.ParserError as exc:
-        line = re.search(r"line (\d+)", str(exc))
-        number = int(line.group(1)) + int(skip_first) if line else 0
-        raise _line_error(where, data.decode(spec["encoding"]), number, str(exc).split(". ")[-1]) from exc
+        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if found is None:
+            raise ParseError(f"{where} does not parse: {str(exc).strip()}") from exc
+        number = int(found.group(2)) + int(skip_first)
+        reason = f"expected {found.group(1)} fields, saw {found.group(3)}"
+        raise _line_error(where, data.decode(spec["encoding"]), number, reason) from exc
     if not spec["empty_as_string"]:
         frame = frame.replace("", None)
     return frame
@@ -245,7 +248,11 @@ def infer_type(values: pd.Series) -> dict[str, Any]:
 
 def infer_types(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
     sample = frame.head(INFERENCE_ROWS)
-    return {str(column): infer_type(sample[column]) for column in sample.columns if sample[column].dtype == object}
+    return {
+        str(column): infer_type(sample[column])
+        for column in sample.columns
+        if pd.api.types.is_string_dtype(sample[column]) or sample[column].dtype == object
+    }
 
 
 def convert(frame: pd.DataFrame, types: dict[str, dict[str, Any]], where: str, on_error: str = "null") -> pd.DataFrame:
@@ -257,7 +264,7 @@ def convert(frame: pd.DataFrame, types: dict[str, dict[str, Any]], where: str, o
         values = frame[column]
         kind = wanted["type"]
         if kind == "string":
-            converted = values.where(values.isna(), values.astype(str)) if values.dtype != object else values
+            converted = values if pd.api.types.is_string_dtype(values) else values.where(values.isna(), values.astype(str))
         elif kind in ("int", "float"):
             converted = pd.to_numeric(values, errors="coerce")
             if kind == "int" and not converted.isna().any():
@@ -280,7 +287,7 @@ def convert(frame: pd.DataFrame, types: dict[str, dict[str, Any]], where: str, o
         bad = converted.isna() & values.notna()
         if on_error == "fail" and bad.any():
             row = int(bad.to_numpy().nonzero()[0][0])
-            raise ParseError(f"{where}: row {row + 1} of column {column!r} is not a {kind}: {values.iloc[row]!r}")
+            raise ParseError(f"{where}: row {row + 1} of column {column!r} does not convert to {kind}: {values.iloc[row]!r}")
         frame[column] = converted
     return frame
 

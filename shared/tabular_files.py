@@ -40,13 +40,13 @@ def _where(item: dict[str, Any]) -> str:
     return f"file {item['datastore']}/{item['path']}"
 
 
-_headers: OrderedDict[tuple[str, str, int], list[str]] = OrderedDict()
+_headers: OrderedDict[tuple[str, ...], list[str]] = OrderedDict()
 _headers_lock = threading.Lock()
 
 
 def file_columns(storage: Storage, spec: tabular.Spec, item: dict[str, Any], stores: dict[str, Any]) -> list[str]:
     """The columns of one delimited file, from its first line (cached: pieces of a file share it)."""
-    key = (item["container"], item["path"], int(item["size"]))
+    key = (item["container"], item["path"], str(item["size"]), spec["header"], spec["separator"], spec["encoding"])
     with _headers_lock:
         if key in _headers:
             return _headers[key]
