@@ -264,7 +264,9 @@ def convert(frame: pd.DataFrame, types: dict[str, dict[str, Any]], where: str, o
         values = frame[column]
         kind = wanted["type"]
         if kind == "string":
-            converted = values if pd.api.types.is_string_dtype(values) else values.where(values.isna(), values.astype(str))
+            converted = (
+                values if pd.api.types.is_string_dtype(values) else values.where(values.isna(), values.astype(str))
+            )
         elif kind in ("int", "float"):
             converted = pd.to_numeric(values, errors="coerce")
             if kind == "int" and not converted.isna().any():
@@ -287,7 +289,9 @@ def convert(frame: pd.DataFrame, types: dict[str, dict[str, Any]], where: str, o
         bad = converted.isna() & values.notna()
         if on_error == "fail" and bad.any():
             row = int(bad.to_numpy().nonzero()[0][0])
-            raise ParseError(f"{where}: row {row + 1} of column {column!r} does not convert to {kind}: {values.iloc[row]!r}")
+            raise ParseError(
+                f"{where}: row {row + 1} of column {column!r} does not convert to {kind}: {values.iloc[row]!r}"
+            )
         frame[column] = converted
     return frame
 

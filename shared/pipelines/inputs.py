@@ -62,7 +62,9 @@ class MiniBatchContext:
     part of the input, as a FileDataset or TabularDataset)."""
 
     def __init__(self, storage: Storage, run: Record, batch: dict[str, Any]) -> None:
-        self.partition_key_value: dict[str, Any] = dict(batch.get("partition") or {})
+        values = batch.get("partition") or {}
+        keys = run["step"]["config"].get("partition_keys") or sorted(values)  # records keep keys sorted
+        self.partition_key_value: dict[str, Any] = {key: values[key] for key in keys if key in values}
         self.minibatch_index: int | None = batch.get("index")
         self._storage = storage
         self._source = run["step"]["input"]

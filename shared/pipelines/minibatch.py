@@ -243,6 +243,7 @@ def bookkeeping(
                 "error": last.get("error")
                 or f"run() returned {len(result['rows'])} results for {result['items']} files",
                 "traceback": last.get("traceback"),
+                "log": (last.get("log") or "")[-8192:],  # the end of what it printed or logged
             }
             transition(storage, run_id, RunStatus.FAILED, error=error)
             return None, None

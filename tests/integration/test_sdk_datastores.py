@@ -48,7 +48,9 @@ def test_register_a_container_and_make_it_the_default(ws: Workspace, tmp_path: P
     default = ws.get_default_datastore()
     try:
         ws.set_default_datastore(name)
-        assert Datastore.get_default(ws).name == name and ws.get_default_datastore().container_name == store.container_name
+        assert (
+            Datastore.get_default(ws).name == name and ws.get_default_datastore().container_name == store.container_name
+        )
         assert Datastore(ws).name == name  # Datastore(ws) without a name is the default, as in Azure ML
     finally:
         ws.set_default_datastore(default.name)

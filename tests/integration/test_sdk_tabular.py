@@ -103,4 +103,6 @@ def test_parquet_json_lines_and_partition_by(ws: Workspace, tmp_path: Path, uniq
     )
     assert partitioned.partition_keys == ["Store", "Brand"] and partitioned.name == f"part-{unique}"
     rows = partitioned.to_pandas_dataframe().sort_values(["Store", "Brand", "INCOME"]).reset_index(drop=True)
-    assert rows[["Store", "Brand", "INCOME"]].equals(frame.sort_values(["Store", "Brand", "INCOME"]).reset_index(drop=True))
+    assert rows[["Store", "Brand", "INCOME"]].equals(
+        frame.sort_values(["Store", "Brand", "INCOME"]).reset_index(drop=True)
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import pandas as pd
@@ -25,7 +26,7 @@ def test_slices_cover_every_row_once_wherever_the_cuts_fall() -> None:
     for _ in range(50):
         cuts = sorted({0, len(data), *(generator.randrange(len(data)) for _ in range(generator.randrange(1, 30)))})
         seen: list[str] = []
-        for start, end in zip(cuts, cuts[1:], strict=False):
+        for start, end in itertools.pairwise(cuts):
             _, part = tabular.slice_bytes(reader(data), len(data), start, end)
             seen.extend(part.decode().splitlines())
         assert seen == rows
@@ -39,7 +40,9 @@ def test_a_file_without_a_final_line_break_keeps_its_last_row() -> None:
 
 def test_headers_types_and_empty_fields() -> None:
     columns = tabular.header_columns(SPEC, b"id,name,score,ok,day\n", "file x")
-    frame = tabular.parse_delimited(SPEC, b"id,name,score,ok,day\n1,a,1.5,true,2024-01-02\n2,,2,False,\n", columns, "f", True)
+    frame = tabular.parse_delimited(
+        SPEC, b"id,name,score,ok,day\n1,a,1.5,true,2024-01-02\n2,,2,False,\n", columns, "f", True
+    )
     types = tabular.infer_types(frame)
     assert [types[c]["type"] for c in columns] == ["int", "string", "float", "bool", "datetime"]
     typed = tabular.convert(frame, types, "f")
@@ -66,7 +69,9 @@ def test_a_value_of_the_wrong_type_is_null_or_named() -> None:
 
 def test_a_row_that_does_not_parse_names_the_file_and_the_line() -> None:
     data = b"a,b\n1,2\n3,4\n5,6,7\n"
-    with pytest.raises(tabular.ParseError, match=r"file data\.csv, line 4 does not parse: expected 2 fields, saw 3: '5,6,7'"):
+    with pytest.raises(
+        tabular.ParseError, match=r"file data\.csv, line 4 does not parse: expected 2 fields, saw 3: '5,6,7'"
+    ):
         tabular.parse_delimited(SPEC, data, ["a", "b"], "file data.csv", True)
     lines = tabular.parse_spec({"format": "json_lines"})
     with pytest.raises(tabular.ParseError, match=r"file j\.jsonl, line 2 does not parse"):
