@@ -18,7 +18,7 @@ from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from shared import layout
 from shared.errors import Conflict, InvalidInput, NotFound
-from shared.settings import get_setting
+from shared.settings import DATASTORE_CREDENTIAL_PREFIX, get_setting
 from shared.storage import Storage, storage_errors
 
 Record = dict[str, Any]
@@ -26,12 +26,11 @@ Record = dict[str, Any]
 #: Container names as Azure Storage allows them.
 _CONTAINER = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")
 _ACCOUNT = re.compile(r"^[a-z0-9]{3,24}$")
-CREDENTIAL_SETTING_PREFIX = "FNINFER_DATASTORE_"
 
 
 def credential_setting(name: str) -> str:
     """The app setting that holds datastore `name`'s credential, when it is on another account."""
-    return CREDENTIAL_SETTING_PREFIX + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+    return DATASTORE_CREDENTIAL_PREFIX + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
 
 
 def default_datastore() -> Record:

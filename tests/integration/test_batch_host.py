@@ -136,6 +136,32 @@ def test_bad_requests_are_named(ws: Workspace) -> None:
     assert ws.client.request("GET", "pipelines/runs", params={"experiment": "no-runs-here"}) == []
 
 
+def test_summary_only_writes_to_entry_script_output_dir(ws: Workspace, tmp_path: Path) -> None:
+    contents = {f"{i}.txt": "ok" for i in range(3)}
+    pipeline = pipeline_for(ws, tmp_path, contents, output_action="summary_only")
+    pipeline.steps[0].parallel_run_config.entry_script = "summary_writer.py"
+    run = Experiment(ws, "batch-tests").submit(pipeline)
+    assert run.wait_for_completion(show_output=False) == "Finished"
+    step = next(run.get_children())
+    names = step.get_file_names()
+    assert [n for n in names if n.startswith("inferences/")] == [f"inferences/{i}.txt.out" for i in range(3)]
+    local = step.download_file("inferences/1.txt.out", output_file_path=str(tmp_path))
+    assert Path(local).read_text().startswith("1.txt scored on ")
+    logs = "".join(step.get_details_with_logs()["logFiles"].values())
+    assert "INFO" in logs and "wrote 0.txt.out" in logs
+
+
+def test_a_step_cannot_ask_for_more_nodes_than_its_compute_allows(ws: Workspace, tmp_path: Path, unique: str) -> None:
+    from fninfer.core.compute import AmlCompute, ComputeTarget
+
+    name = f"small-{unique}"
+    ComputeTarget.create(ws, name, AmlCompute.provisioning_configuration(vm_size="STANDARD_D2_V2", max_nodes=2))
+    pipeline = pipeline_for(ws, tmp_path, {"a.txt": "ok"}, node_count=3)
+    pipeline.steps[0].parallel_run_config.compute_target = name  # by name: the SDK cannot check it, the app does
+    with pytest.raises(InvalidInput, match="node_count '3' is not between 1 and max_nodes 2"):
+        Experiment(ws, "batch-tests").submit(pipeline)
+
+
 # -- on a host of its own: two instances, the app's own lease and sweep settings, one killed ------------------------
 
 

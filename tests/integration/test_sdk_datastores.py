@@ -115,7 +115,7 @@ def test_compute_targets_as_the_learn_how_to_creates_them(
     common = {"source_directory": str(tmp_path), "entry_script": "score.py", "error_threshold": 1}
     with pytest.raises(InvalidInput, match="node_count '3' is not between 1 and max_nodes 2"):
         ParallelRunConfig(environment=None, output_action="append_row", compute_target=found, node_count=3, **common)
-    # the app checks it too, for a definition that names the target
+    # (the app checks it too, for a step that names the target: test_batch_host.py)
     aks = ComputeTarget.create(ws, f"aks-{unique}", AksCompute.provisioning_configuration(location="eastus"))
     assert type(aks) is AksCompute and f"aks-{unique}" in ws.compute_targets
     aks.delete()
