@@ -44,6 +44,11 @@ def test_register_a_container_and_make_it_the_default(ws: Workspace, tmp_path: P
     store.upload(str(tmp_path / "mnist"), target_path="mnist", show_progress=False)
     images = Dataset.File.from_files(path=store.path("mnist"), validate=True)
     assert images.to_path() == ["/0.png", "/1.png", "/2.png"]
+    with images.mount() as context:  # no FUSE on Functions: the files are downloaded while the context is open
+        assert sorted(p.name for p in Path(context.mount_point).iterdir()) == ["0.png", "1.png", "2.png"]
+    assert not Path(context.mount_point).exists()
+    consumed = images.as_named_input("images").as_download(path_on_compute="data/images")
+    assert (consumed.mode, consumed.path_on_compute) == ("download", "data/images")
 
     default = ws.get_default_datastore()
     try:
