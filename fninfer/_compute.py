@@ -143,7 +143,7 @@ class AmlCompute(ComputeTarget):
         vm_priority: str = "dedicated",
         min_nodes: int = 0,
         max_nodes: int | None = None,
-        idle_seconds_before_scaledown: int | None = None,
+        idle_seconds_before_scaledown: int | None = 1800,
         admin_username: str | None = None,
         admin_user_password: str | None = None,
         admin_user_ssh_key: str | None = None,

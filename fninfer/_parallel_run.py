@@ -199,3 +199,66 @@ class ParallelRunStep:
 
     def __repr__(self) -> str:
         return f"ParallelRunStep(name={self.name!r})"
+
+
+class ContribParallelRunConfig(ParallelRunConfig):
+    """`azureml.contrib.pipeline.steps.ParallelRunConfig`: the earlier signature (with `input_format`, and None
+    meaning Azure ML's defaults for logging_level and run_invocation_timeout)."""
+
+    def __init__(
+        self,
+        environment: Environment | None,
+        entry_script: str,
+        error_threshold: int,
+        output_action: str,
+        compute_target: Any,
+        node_count: int,
+        process_count_per_node: int | None = None,
+        mini_batch_size: str | int | PipelineParameter | None = None,
+        source_directory: str | os.PathLike[str] | None = None,
+        description: str | None = None,
+        logging_level: str | None = None,
+        run_invocation_timeout: int | None = None,
+        input_format: str | None = None,
+        append_row_file_name: str | None = None,
+    ) -> None:
+        # input_format ("file" or "delimited") was how the first release told the input's kind; fninfer reads it
+        # from the dataset itself
+        super().__init__(
+            environment,
+            entry_script,
+            error_threshold,
+            output_action,
+            compute_target,
+            node_count,
+            process_count_per_node=process_count_per_node,
+            mini_batch_size=mini_batch_size,
+            source_directory=source_directory,
+            description=description,
+            logging_level=logging_level or "INFO",
+            run_invocation_timeout=run_invocation_timeout or 60,
+            append_row_file_name=append_row_file_name,
+        )
+
+
+class ContribParallelRunStep(ParallelRunStep):
+    """`azureml.contrib.pipeline.steps.ParallelRunStep`: the earlier signature, with `models` (the models the step's
+    Model.get_model_path(name) loads), `tags` and `properties`."""
+
+    def __init__(
+        self,
+        name: str,
+        parallel_run_config: ParallelRunConfig,
+        inputs: list[Any],
+        output: PipelineData | None = None,
+        side_inputs: list[Any] | None = None,
+        models: list[Model] | None = None,
+        arguments: list[Any] | None = None,
+        allow_reuse: bool = True,
+        tags: dict[str, str] | None = None,
+        properties: dict[str, str] | None = None,
+        add_parallel_run_step_dependencies: bool = True,
+    ) -> None:
+        super().__init__(name, parallel_run_config, inputs, output, side_inputs, arguments, allow_reuse, models)
+        self.tags = dict(tags or {})
+        self.properties = dict(properties or {})

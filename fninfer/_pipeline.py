@@ -63,22 +63,33 @@ def _resolve_parameters(value: Any, declared: dict[str, dict[str, Any]]) -> Any:
 
 class PipelineData:
     """Mirrors `azureml.pipeline.core.PipelineData`: a step's output folder on a datastore. It lives at
-    `azureml/<step run id>/<name>/` there, as in Azure ML; `output_path_on_compute` names a folder on an Azure ML
-    node and has no meaning on Functions."""
+    `azureml/<step run id>/<name>/` there, as in Azure ML; `output_path_on_compute`, `output_mode` and
+    `output_overwrite` describe how an Azure ML node writes it and have no meaning on Functions (a ParallelRunStep's
+    output is written by the app, and EntryScript().output_dir is uploaded after each mini-batch)."""
 
     def __init__(
         self,
         name: str,
         datastore: Datastore | None = None,
-        output_path_on_compute: str | None = None,
+        output_name: str | None = None,
         output_mode: str = "mount",
+        output_path_on_compute: str | None = None,
+        output_overwrite: bool | None = None,
+        data_type: str | None = None,
         is_directory: bool | None = None,
+        pipeline_output_name: str | None = None,
+        training_output: Any = None,
     ) -> None:
         self.name = name
         self.datastore = datastore
+        self.output_name = output_name or name
         self.output_path_on_compute = output_path_on_compute
         self.output_mode = output_mode
+        self.output_overwrite = output_overwrite
+        self.data_type = data_type
         self.is_directory = is_directory
+        self.pipeline_output_name = pipeline_output_name
+        self.training_output = training_output
 
     def __repr__(self) -> str:
         return f"PipelineData(name={self.name!r}, datastore={getattr(self.datastore, 'name', None)!r})"
@@ -128,6 +139,7 @@ class PortDataReference:
 
     def __init__(self, workspace: Workspace, output: dict[str, Any]) -> None:
         self.workspace = workspace
+        self._output = output
         self.name: str = output["name"]
         self.datastore_name: str = output["datastore"]
         self.path_on_datastore: str = output["prefix"]
@@ -138,6 +150,10 @@ class PortDataReference:
         datastore = Datastore(self.workspace, self.datastore_name, container_name=self._container)
         datastore.download(local_path, prefix=self.path_on_datastore, overwrite=overwrite, show_progress=show_progress)
         return str(Path(local_path) / self.path_on_datastore)
+
+    @property
+    def datastore(self) -> Datastore:
+        return Datastore(self.workspace, self.datastore_name, container_name=self._container)
 
     def __repr__(self) -> str:
         return f"PortDataReference(name={self.name!r}, path_on_datastore={self.path_on_datastore!r})"

@@ -108,6 +108,10 @@ class PipelineRun:
     def find_step_run(self, name: str) -> list[StepRun]:
         return [step for step in self.get_children() if step.name == name]
 
+    def get_portal_url(self) -> str:
+        """There is no portal: the app's URL of this run's record (what `GET` with the admin key returns)."""
+        return f"{self.workspace.config.api_url}/pipelines/runs/{self.id}"
+
     def publish_pipeline(
         self, name: str, description: str | None = None, version: str | None = None, **_: Any
     ) -> PublishedPipeline:
@@ -162,8 +166,10 @@ class StepRun:
     def get_details(self) -> dict[str, Any]:
         return {**self.pipeline_run.get_details(), "runId": self.id, "name": self.name}
 
-    def wait_for_completion(self, show_output: bool = True, timeout_seconds: float = sys.maxsize) -> str:
-        return self.pipeline_run.wait_for_completion(show_output, timeout_seconds, raise_on_error=False)
+    def wait_for_completion(
+        self, show_output: bool = True, timeout_seconds: float = sys.maxsize, raise_on_error: bool = True
+    ) -> str:
+        return self.pipeline_run.wait_for_completion(show_output, timeout_seconds, raise_on_error=raise_on_error)
 
     def get_output_data(self, name: str) -> PortDataReference:
         output = self._step["output"]

@@ -93,6 +93,13 @@ class Workspace:
         return {item["name"]: Datastore(self, _record=item) for item in found}
 
     @property
+    def experiments(self) -> dict[str, Any]:
+        """The experiments that have runs, by name."""
+        from fninfer._experiment import Experiment
+
+        return {experiment.name: experiment for experiment in Experiment.list(self)}
+
+    @property
     def compute_targets(self) -> dict[str, ComputeTarget]:
         """Compute targets created with `ComputeTarget.create`, by name (each of its own type, e.g. AmlCompute)."""
         from fninfer._compute import ComputeTarget
