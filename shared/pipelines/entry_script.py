@@ -24,12 +24,14 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import importlib.util
 import inspect
 import io
 import logging
 import os
 import queue
+import shutil
 import socket
 import sys
 import tempfile
@@ -308,6 +310,10 @@ def _shutdown(loaded: LoadedScript) -> None:
             log.exception("shutdown() of the entry script of run %s raised", loaded.run_id)
         finally:
             _current.context = None
+    shutil.rmtree(loaded.context.working_dir, ignore_errors=True)  # the run's scratch in this process
+    for folder in (loaded.context.output_dir, loaded.context.output_dir.parent):  # kept if shutdown() wrote there
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def shutdown_run(run_id: str) -> None:

@@ -55,14 +55,16 @@ def rows_of(result: Any) -> list[str]:
 
 
 def _upload_outputs(storage: Storage, run: Record, script: LoadedScript) -> None:
-    """Files the script wrote to EntryScript().output_dir go to the step's output folder (then leave the local one)."""
+    """Files the script wrote to EntryScript().output_dir go to the step's output folder (then leave the local one).
+    The folder is the process's: this holds the script's turn, so no run() of another lane is writing to it."""
     output = run["step"]["output"]
     folder = script.context.output_dir
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        name = output["prefix"] + layout.validate_relative_path(path.relative_to(folder).as_posix())
-        with path.open("rb") as handle, storage_errors(f"{output['datastore']}/{name}"):
-            storage.container(output["container"]).upload_blob(name, handle, overwrite=True)
-        path.unlink()
+    with script.lock:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            name = output["prefix"] + layout.validate_relative_path(path.relative_to(folder).as_posix())
+            with path.open("rb") as handle, storage_errors(f"{output['datastore']}/{name}"):
+                storage.container(output["container"]).upload_blob(name, handle, overwrite=True)
+            path.unlink()
 
 
 def execute(storage: Storage, run: Record, index: int, owner: str, tries_so_far: int) -> dict[str, Any]:

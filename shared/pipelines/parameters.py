@@ -128,8 +128,8 @@ def _typed(name: str, setting: str, value: Any) -> Any:
             return wanted(value)
         except (TypeError, ValueError, InvalidInput):
             pass
-    kind = getattr(wanted, "__name__", "value")
-    raise InvalidInput(f"pipeline parameter {name!r} sets {setting}, which needs a {kind}", field=name)
+    kind = "an int (files) or a size such as '1MB'" if setting == "mini_batch_size" else f"a {wanted.__name__}"
+    raise InvalidInput(f"pipeline parameter {name!r} sets {setting}, which needs {kind}", field=name)
 
 
 def bind(
