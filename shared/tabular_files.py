@@ -60,6 +60,18 @@ def file_columns(storage: Storage, spec: tabular.Spec, item: dict[str, Any], sto
     return columns
 
 
+def _sample_end(read: tabular.ReadRange, size: int) -> int:
+    """Where the first INFERENCE_ROWS rows (and the header) end: Azure ML infers types from them only."""
+    head = read(0, min(size, SAMPLE_BYTES))
+    position = 0
+    for _ in range(tabular.INFERENCE_ROWS + 1):
+        found = head.find(b"\n", position)
+        if found < 0:
+            return len(head)
+        position = found + 1
+    return position
+
+
 def shape(storage: Storage, spec: tabular.Spec, files: list[dict[str, Any]]) -> Shape:
     """The columns (delimited files whose header is not per file) and the column types, from the first file."""
     stores = datastores.by_name(storage)
@@ -71,7 +83,7 @@ def shape(storage: Storage, spec: tabular.Spec, files: list[dict[str, Any]]) -> 
         types = {}
         if files and spec["infer_column_types"] and spec["format"] == "delimited":
             first = files[0]
-            piece = {**first, "start": 0, "end": min(int(first["size"]), SAMPLE_BYTES)}
+            piece = {**first, "start": 0, "end": _sample_end(_reader(storage, first, stores), int(first["size"]))}
             sample = _raw_piece(storage, spec, piece, columns, stores, first_file=True)
             types = tabular.infer_types(sample)
     return {"columns": columns, "column_types": {**types, **spec["set_column_types"]}}

@@ -28,6 +28,7 @@ from typing import Any
 
 from shared import layout, tabular_files
 from shared.datasets import partitioned, relative_paths, resolve_files
+from shared.errors import InvalidInput
 from shared.pipelines import leases
 from shared.pipelines.runs import TERMINAL, Record, RunStatus, get_run, transition
 from shared.storage import Storage
@@ -107,26 +108,37 @@ def plan(storage: Storage, run_id: str, owner: str) -> None:
             transition(storage, run_id, RunStatus.FAILED, error={"message": f"the input matches no files: {paths}"})
             leases.release(storage, run_id, PLAN_ITEM)
             return
-        plan_id = uuid.uuid4().hex
-        batches = cut(step, files)
-        for page, start in enumerate(range(0, len(batches), layout.PLAN_PAGE_SIZE)):
-            chunk = batches[start : start + layout.PLAN_PAGE_SIZE]
-            storage.put_json(layout.RUNS_CONTAINER, layout.plan_page(run_id, plan_id, page), chunk)
-        source = step["input"]
-        tabular_input = source.get("kind") == "tabular"
-        planned = {
-            "id": plan_id,
-            "total_batches": len(batches),
-            "total_items": None if tabular_input else len(files),
-            "cap": in_flight_cap(step["config"]),
-            "per_node": per_node(step["config"]),
-            "root": dataset_root(source["paths"], files),
-            "shape": tabular_files.shape(storage, source["tabular"], files) if tabular_input else None,
-        }
+        try:
+            planned = _planned(storage, step, files, run_id)
+        except InvalidInput as exc:  # e.g. a tabular input's first rows do not parse: retrying cannot help
+            transition(storage, run_id, RunStatus.FAILED, error={"message": f"cannot plan the run: {exc.message}"})
+            leases.release(storage, run_id, PLAN_ITEM)
+            return
         if not transition(storage, run_id, RunStatus.RUNNING, only_from=RunStatus.NOT_STARTED, plan=planned):
             return  # canceled meanwhile, or another planner won: its plan stands
     dispatch_window(storage, get_run(storage, run_id))
     leases.release(storage, run_id, PLAN_ITEM)
+
+
+def _planned(storage: Storage, step: dict[str, Any], files: list[dict[str, Any]], run_id: str) -> dict[str, Any]:
+    """Cut the input, write the plan's pages, and return the plan record."""
+    source = step["input"]
+    tabular_input = source.get("kind") == "tabular"
+    shape = tabular_files.shape(storage, source["tabular"], files) if tabular_input else None  # may refuse the input
+    plan_id = uuid.uuid4().hex
+    batches = cut(step, files)
+    for page, start in enumerate(range(0, len(batches), layout.PLAN_PAGE_SIZE)):
+        chunk = batches[start : start + layout.PLAN_PAGE_SIZE]
+        storage.put_json(layout.RUNS_CONTAINER, layout.plan_page(run_id, plan_id, page), chunk)
+    return {
+        "id": plan_id,
+        "total_batches": len(batches),
+        "total_items": None if tabular_input else len(files),
+        "cap": in_flight_cap(step["config"]),
+        "per_node": per_node(step["config"]),
+        "root": dataset_root(source["paths"], files),
+        "shape": shape,
+    }
 
 
 Page = list[Any]
