@@ -100,6 +100,8 @@ class Datastore:
             "create_if_not_exists": create_if_not_exists,
         }
         record = workspace.client.request("POST", f"datastores/{datastore_name}", json=body)
+        if record.get("account_name") and (sas_token or account_key):
+            datastores.provide_credential(record, str(sas_token or account_key))  # this process reads with it
         return Datastore(workspace, _record=record)
 
     def path(self, path: str | None = None, data_reference_name: str | None = None) -> DataPath:

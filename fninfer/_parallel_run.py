@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,7 @@ class ParallelRunConfig:
         append_row_file_name: str | None = None,
         allowed_failed_count: int | None = None,
         allowed_failed_percent: float | None = None,
-        partition_keys: list[str] | None = None,
+        partition_keys: list[str] | PipelineParameter | None = None,
         environment_variables: dict[str, str] | None = None,
     ) -> None:
         if output_action not in OUTPUT_ACTIONS:
@@ -85,9 +86,13 @@ class ParallelRunConfig:
                 "different ways to partition the input datasets into mini-batches",
                 field="partition_keys",
             )
-        if partition_keys is not None and (
-            not isinstance(partition_keys, list) or not all(isinstance(k, str) for k in partition_keys)
-        ):
+        keys = partition_keys.default_value if isinstance(partition_keys, PipelineParameter) else partition_keys
+        if isinstance(partition_keys, PipelineParameter):  # its default is a JSON list, as in Azure ML
+            try:
+                keys = json.loads(str(keys))
+            except json.JSONDecodeError as exc:
+                raise InvalidInput("a partition_keys PipelineParameter's default must be a JSON list") from exc
+        if keys is not None and (not isinstance(keys, list) or not all(isinstance(k, str) for k in keys)):
             raise InvalidInput("partition_keys must be a list of column names", field="partition_keys")
         if isinstance(compute_target, AmlCompute) and isinstance(node_count, int):
             maximum = compute_target.scale_settings.maximum_node_count

@@ -149,6 +149,14 @@ def _other_account(account: str, credential: str | None) -> BlobServiceClient:
     return BlobServiceClient(url)  # a public container
 
 
+def provide_credential(datastore: Record, credential: str) -> None:
+    """Use `credential` for the datastore's account in this process (the SDK that registered it with a key or SAS
+    token reads with it; the app reads its setting instead)."""
+    key = (datastore["account_name"], datastore.get("credential_setting"))
+    with _services_lock:
+        _services[key] = _other_account(datastore["account_name"], credential)
+
+
 def container_client(storage: Storage, datastore: Record) -> ContainerClient:
     """The datastore's container: in the app's account, or in another one with the credential its setting holds."""
     account = datastore.get("account_name")

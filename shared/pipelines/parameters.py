@@ -16,6 +16,7 @@ value for a dataset parameter is a registered dataset, `"name"` or `"name:versio
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,8 +28,17 @@ from shared.storage import Storage
 
 REFERENCE = "$parameter"
 KINDS = ("value", "dataset")
+def _keys(value: Any) -> list[str]:
+    """partition_keys as a parameter: a JSON list of names, as Azure ML takes it ('["user", "genres"]')."""
+    keys = json.loads(value) if isinstance(value, str) else value
+    if not isinstance(keys, list) or not keys or not all(isinstance(k, str) for k in keys):
+        raise ValueError(value)
+    return keys
+
+
 #: ParallelRunConfig settings a parameter may set, and the type a value (often sent as a string) is read as.
 CONFIG_TYPES: dict[str, Any] = {
+    "partition_keys": _keys,
     "mini_batch_size": mini_batch_size,
     "error_threshold": int,
     "node_count": int,
@@ -126,9 +136,10 @@ def _typed(name: str, setting: str, value: Any) -> Any:
     if exact:
         try:
             return wanted(value)
-        except (TypeError, ValueError, InvalidInput):
+        except (TypeError, ValueError, InvalidInput):  # json.JSONDecodeError is a ValueError
             pass
-    kind = "an int (files) or a size such as '1MB'" if setting == "mini_batch_size" else f"a {wanted.__name__}"
+    kinds = {"mini_batch_size": "an int (files) or a size such as '1MB'", "partition_keys": "a JSON list of names"}
+    kind = kinds.get(setting, f"a {getattr(wanted, '__name__', 'value')}")
     raise InvalidInput(f"pipeline parameter {name!r} sets {setting}, which needs {kind}", field=name)
 
 
