@@ -28,6 +28,8 @@ from shared.storage import Storage
 
 REFERENCE = "$parameter"
 KINDS = ("value", "dataset")
+
+
 def _keys(value: Any) -> list[str]:
     """partition_keys as a parameter: a JSON list of names, as Azure ML takes it ('["user", "genres"]')."""
     keys = json.loads(value) if isinstance(value, str) else value
