@@ -15,7 +15,7 @@ import pandas as pd
 
 from fninfer._datastore import DataPath, Datastore
 from shared import layout, tabular, tabular_files
-from shared.datasets import definition_of, relative_paths, resolve_files
+from shared.datasets import dataset_root, definition_of, relative_paths, resolve_files
 from shared.datastores import by_name, container_client
 from shared.errors import InvalidInput
 from shared.storage import Storage, storage_errors
@@ -225,7 +225,7 @@ class TabularDataset(AbstractDataset):
         storage, spec = self.workspace.storage, self._spec
         files = self._files()
         shape = tabular_files.shape(storage, spec, files)
-        root = _root(self._paths, files)
+        root = dataset_root(self._paths, files)
         frame = tabular_files.read_frame(
             storage,
             spec,
@@ -300,15 +300,6 @@ def _names(columns: str | list[str]) -> list[str]:
     if not names or not all(isinstance(c, str) for c in names):
         raise InvalidInput("columns must be a column name or a list of them", field="columns")
     return names
-
-
-def _root(paths: list[dict[str, str]], files: list[dict[str, Any]]) -> str:
-    """The dataset's root folder: what Path and to_path() values are relative to."""
-    listed = relative_paths(paths, files)
-    if not files:
-        return ""
-    first = files[0]["path"]
-    return first[: len(first) - len(listed[0])].rstrip("/")
 
 
 def _row_transforms(frame: pd.DataFrame, spec: tabular.Spec) -> pd.DataFrame:

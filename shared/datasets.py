@@ -86,18 +86,10 @@ def resolve_files(storage: Storage, paths: list[dict[str, str]]) -> list[dict[st
     return [found[key] for key in sorted(found)]
 
 
-def partitioned(files: list[dict[str, Any]], partition_format: str | None, keys: list[str]) -> list[dict[str, Any]]:
-    """The files grouped by their values of `keys` (from their paths, by `partition_format`), in order of first
-    appearance: [{"values": {key: value}, "files": [...]}]. A file whose path does not match is left out."""
-    if not partition_format:
-        raise InvalidInput("partition_keys need a dataset with a partition_format", field="partition_keys")
-    _, columns = tabular.partition_pattern(partition_format)
-    unknown = [key for key in keys if key not in columns]
-    if unknown:
-        raise InvalidInput(
-            f"partition_keys {unknown} are not partition keys of the dataset; its keys are {columns}",
-            field="partition_keys",
-        )
+def partitioned(files: list[dict[str, Any]], partition_format: str, keys: list[str]) -> list[dict[str, Any]]:
+    """The files grouped by their values of `keys` (from their paths, by `partition_format`; the step's definition
+    checked that they are its keys), in order of first appearance: [{"values": {key: value}, "files": [...]}]. A file
+    whose path does not match the format is left out, as Azure ML leaves it."""
     groups: dict[tuple[str, ...], dict[str, Any]] = {}
     for item in files:
         values = tabular.partition_values(partition_format, item["path"])
@@ -152,6 +144,15 @@ def relative_paths(paths: list[dict[str, str]], files: list[dict[str, str]]) -> 
         folders.append(pattern if folder_pattern else posixpath.dirname(literal_prefix(pattern)))
     root = posixpath.commonpath(folders) if folders else ""
     return ["/" + posixpath.relpath(item["path"], root or ".") for item in files]
+
+
+def dataset_root(paths: list[dict[str, str]], files: list[dict[str, Any]]) -> str:
+    """The folder the files are relative to (what to_path() lists them from, and a Path column shows); '' for
+    none."""
+    if not files:
+        return ""
+    first = files[0]["path"]
+    return first[: len(first) - len(relative_paths(paths, files[:1])[0])].rstrip("/")
 
 
 def list_versions(storage: Storage, name: str) -> list[int]:

@@ -27,7 +27,7 @@ from collections import OrderedDict
 from typing import Any
 
 from shared import layout, tabular_files
-from shared.datasets import partitioned, relative_paths, resolve_files
+from shared.datasets import dataset_root, partitioned, resolve_files
 from shared.errors import InvalidInput
 from shared.pipelines import leases
 from shared.pipelines.runs import TERMINAL, Record, RunStatus, get_run, transition
@@ -60,12 +60,6 @@ def dispatch_window(storage: Storage, run: Record) -> None:
     for index in range(min(plan["cap"], plan["total_batches"])):
         if storage.try_read_json(layout.RUNS_CONTAINER, layout.batch_result(run["id"], index))[0] is None:
             dispatch_batch(storage, run["id"], index)
-
-
-def dataset_root(paths: list[dict[str, str]], files: list[dict[str, Any]]) -> str:
-    """The folder the input's files are relative to (what to_path() lists them from)."""
-    first = files[0]["path"]
-    return first[: len(first) - len(relative_paths(paths, files[:1])[0])].rstrip("/")
 
 
 MiniBatch = dict[str, Any]
