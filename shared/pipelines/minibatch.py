@@ -27,7 +27,7 @@ from typing import Any
 
 from shared import layout
 from shared.errors import ConcurrencyConflict
-from shared.pipelines import inputs, leases, progress
+from shared.pipelines import inputs, leases, progress, sweeper
 from shared.pipelines.entry_script import EntryScriptError, LoadedScript, load
 from shared.pipelines.fanin import FANIN_ITEM, START_CURSOR, finish, run_complete
 from shared.pipelines.planning import batch_item, dispatch_batch, mini_batch
@@ -42,6 +42,8 @@ LANE_SECONDS = 30.0
 RUN_REFRESH_SECONDS = 1.0
 #: A message this instance has no lane slot for goes back on the queue, visible again after this many seconds.
 HAND_BACK_SECONDS = 1
+#: How often a process running lanes of a run also sweeps that run for expired leases (see sweeper.py).
+LANE_SWEEP_SECONDS = 2.0
 
 
 def rows_of(result: Any) -> list[str]:
@@ -200,9 +202,26 @@ def _run_lane(storage: Storage, run: Record, index: int, owner: str, lane_second
         if RunStatus(run["status"]) in TERMINAL:
             return
         successor, taken = _process_one(storage, run, index, owner, taken, inline=time.monotonic() < deadline)
+        _sweep_if_due(storage, run_id)
         if successor is None:
             return
         index = successor
+
+
+_swept: dict[str, float] = {}
+_swept_lock = threading.Lock()
+
+
+def _sweep_if_due(storage: Storage, run_id: str) -> None:
+    """Sweep the run for work a dead instance left, at most every LANE_SWEEP_SECONDS per process."""
+    with _swept_lock:
+        due = time.monotonic() - _swept.get(run_id, 0.0) >= LANE_SWEEP_SECONDS
+        if due:
+            _swept[run_id] = time.monotonic()
+            if len(_swept) > 1024:  # forget runs long over
+                _swept.pop(next(iter(_swept)))
+    if due:
+        sweeper.sweep_run(storage, run_id)
 
 
 def _process_one(
