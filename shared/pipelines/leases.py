@@ -9,10 +9,11 @@ The queue's own visibility window is the host's half of this contract, but a mes
 stays invisible for 10 minutes. The lease is ours: when its owner stops renewing it, the sweeper re-enqueues the
 message it holds after LEASE seconds. The lease is short (10 s) and renewed in the background every LEASE/3 while
 the work runs, however long one run() takes, so a killed instance's mini-batches are running again within about
-LEASE + a sweep (every 2 s from the run's live lanes, every 5 s from the timer) + a queue poll. An item that waits on its queue, unowned, is given QUEUED_LEASES
-leases before the sweeper takes it for lost (a busy app may leave a message waiting that long; a copy is harmless
-but wasteful). Work items are idempotent, so a re-enqueued or duplicated message is harmless:
-a second copy finds the lease held and leaves, or finds the result recorded and only redoes the bookkeeping.
+LEASE + a sweep (every 2 s from the run's live lanes, every 5 s from the timer) + a queue poll. An item that waits
+on its queue, unowned, is given QUEUED_LEASES leases before the sweeper takes it for lost (a busy app may leave a
+message waiting that long; a copy is harmless but wasteful). Work items are idempotent, so a re-enqueued or
+duplicated message is harmless: a second copy finds the lease held and leaves, or finds the result recorded and
+only redoes the bookkeeping.
 """
 
 from __future__ import annotations
