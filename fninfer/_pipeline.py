@@ -13,6 +13,7 @@ from shared.errors import InvalidInput
 
 if TYPE_CHECKING:
     from fninfer._parallel_run import ParallelRunStep
+    from fninfer._pipeline_run import PipelineRun
     from fninfer._published import PublishedPipeline
 
 #: How a step's spec refers to a parameter (see shared/pipelines/parameters.py).
@@ -114,6 +115,35 @@ class Pipeline:
         declared: dict[str, dict[str, Any]] = {}
         steps = [_resolve_parameters(step._spec(self.workspace), declared) for step in self.steps]
         return {"parameters": declared, "steps": steps}
+
+    def submit(
+        self,
+        experiment_name: str,
+        pipeline_parameters: dict[str, Any] | None = None,
+        continue_on_step_failure: bool = False,
+        regenerate_outputs: bool = False,
+        parent_run_id: str | None = None,
+        credential_passthrough: bool | None = None,
+        **kwargs: Any,
+    ) -> PipelineRun:
+        """Start a run in experiment `experiment_name`: `Experiment(ws, experiment_name).submit(pipeline, ...)`."""
+        from fninfer._experiment import Experiment
+
+        experiment = Experiment(self.workspace, experiment_name)
+        return experiment.submit(
+            self, regenerate_outputs=regenerate_outputs, pipeline_parameters=pipeline_parameters, **kwargs
+        )
+
+    def validate(self) -> list[str]:
+        """The problems the app would refuse this pipeline for (none: an empty list), checked with its parameters'
+        defaults, as publishing checks it."""
+        from shared.pipelines.submit import check_template
+
+        try:
+            check_template(self.workspace.storage, self._definition())
+        except InvalidInput as exc:
+            return [exc.message]
+        return []
 
     def publish(
         self,

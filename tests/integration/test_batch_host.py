@@ -151,6 +151,16 @@ def test_summary_only_writes_to_entry_script_output_dir(ws: Workspace, tmp_path:
     assert "INFO" in logs and "wrote 0.txt.out" in logs
 
 
+def test_pipeline_validate_and_submit(ws: Workspace, tmp_path: Path) -> None:
+    pipeline = pipeline_for(ws, tmp_path, {"a.txt": "ok", "b.txt": "ok"})
+    assert pipeline.validate() == []
+    run = pipeline.submit("batch-tests")
+    assert run.wait_for_completion(show_output=False) == "Finished"
+    assert output_rows(run, tmp_path) == ["a.txt: ok host", "b.txt: ok host"]
+    broken = pipeline_for(ws, tmp_path, {"a.txt": "ok"}, error_threshold=-5)
+    assert broken.validate() == ["error_threshold must be an integer of at least -1, not -5"]
+
+
 def test_a_step_cannot_ask_for_more_nodes_than_its_compute_allows(ws: Workspace, tmp_path: Path, unique: str) -> None:
     from fninfer.core.compute import AmlCompute, ComputeTarget
 
