@@ -4,6 +4,7 @@ import azure.functions as func
 
 from functions import (
     batch,
+    data,
     drops,
     environments,
     management,
@@ -19,6 +20,7 @@ app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 # The app's surface, in one explicit list. Routes are matched in registration order, as the Functions host does.
 for blueprint in (
     management.bp,
+    data.bp,
     environments.bp,
     services.bp,
     scoring.bp,

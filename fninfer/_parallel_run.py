@@ -2,35 +2,56 @@
 
 from __future__ import annotations
 
+import json
 import os
-import re
 from pathlib import Path
 from typing import Any
 
-from fninfer._dataset import DatasetConsumptionConfig
+from fninfer._compute import AmlCompute
+from fninfer._dataset import AbstractDataset, DatasetConsumptionConfig
 from fninfer._environment import Environment
 from fninfer._model import Model
 from fninfer._pipeline import PipelineData, PipelineParameter
 from fninfer._snapshot import snapshot
 from fninfer._workspace import Workspace
 from shared.errors import InvalidInput
-from shared.pipelines.definition import CONFIG_DEFAULTS, OUTPUT_ACTIONS
+from shared.pipelines.definition import OUTPUT_ACTIONS, mini_batch_size
+
+#: ParallelRunStep's own command-line arguments, which an entry script's arguments may not reuse (as in Azure ML).
+RESERVED_ARGUMENTS = (
+    "mini_batch_size",
+    "error_threshold",
+    "allowed_failed_count",
+    "allowed_failed_percent",
+    "output",
+    "output_action",
+    "logging_level",
+    "process_count_per_node",
+    "run_invocation_timeout",
+    "run_max_try",
+    "append_row_file_name",
+    "partition_keys",
+)
 
 
-def _mini_batch_size(value: object) -> int | PipelineParameter:
-    """For a FileDataset, a number of files ('5' or 5); Azure ML's default is 10. A PipelineParameter is kept (its
-    default is checked)."""
+def _mini_batch_size(value: object) -> int | PipelineParameter | None:
+    """A number of files (FileDataset: '5' or 5) or a size (TabularDataset: '1KB', '10MB', '1GB'), in bytes; None
+    takes Azure ML's default for the input's kind (10 files, 1 MB). A PipelineParameter is kept (its default is
+    checked)."""
     if isinstance(value, PipelineParameter):
         _mini_batch_size(value.default_value)
         return value
-    if value is None:
-        return int(CONFIG_DEFAULTS["mini_batch_size"])
-    text = str(value).strip()
-    if not re.fullmatch(r"\d+", text) or int(text) < 1:
-        raise InvalidInput(
-            f"mini_batch_size {value!r}: for a FileDataset it is a number of files, like '5'", field="mini_batch_size"
-        )
-    return int(text)
+    return None if value is None else mini_batch_size(value)
+
+
+def _check_arguments(arguments: list[Any]) -> None:
+    for item in arguments:
+        if isinstance(item, str) and item.startswith("--") and item[2:].split("=")[0] in RESERVED_ARGUMENTS:
+            raise InvalidInput(
+                f"'{item[2:].split('=')[0]}' is a reserved argument in ParallelRunStep, please use another argument "
+                "name instead",
+                field="arguments",
+            )
 
 
 class ParallelRunConfig:
@@ -54,13 +75,29 @@ class ParallelRunConfig:
         append_row_file_name: str | None = None,
         allowed_failed_count: int | None = None,
         allowed_failed_percent: float | None = None,
-        partition_keys: list[str] | None = None,
+        partition_keys: list[str] | PipelineParameter | None = None,
         environment_variables: dict[str, str] | None = None,
     ) -> None:
         if output_action not in OUTPUT_ACTIONS:
             raise InvalidInput(f"output_action must be one of {list(OUTPUT_ACTIONS)}", field="output_action")
-        if partition_keys:
-            raise InvalidInput("partition_keys applies to tabular datasets, which fninfer does not run yet")
+        if mini_batch_size is not None and partition_keys is not None:
+            raise InvalidInput(
+                "Parameters mini_batch_size and partition_keys are mutually exclusive, because they specify "
+                "different ways to partition the input datasets into mini-batches",
+                field="partition_keys",
+            )
+        keys = partition_keys.default_value if isinstance(partition_keys, PipelineParameter) else partition_keys
+        if isinstance(partition_keys, PipelineParameter):  # its default is a JSON list, as in Azure ML
+            try:
+                keys = json.loads(str(keys))
+            except json.JSONDecodeError as exc:
+                raise InvalidInput("a partition_keys PipelineParameter's default must be a JSON list") from exc
+        if keys is not None and (not isinstance(keys, list) or not all(isinstance(k, str) for k in keys)):
+            raise InvalidInput("partition_keys must be a list of column names", field="partition_keys")
+        if isinstance(compute_target, AmlCompute) and isinstance(node_count, int):
+            maximum = compute_target.scale_settings.maximum_node_count
+            if not 0 < node_count <= maximum:
+                raise InvalidInput(f"node_count '{node_count}' is not between 1 and max_nodes {maximum}.")
         self.environment = environment
         self.entry_script = entry_script
         self.error_threshold = error_threshold
@@ -79,6 +116,7 @@ class ParallelRunConfig:
         self.allowed_failed_count = allowed_failed_count
         self.allowed_failed_percent = allowed_failed_percent
         self.environment_variables = dict(environment_variables or {})
+        self.partition_keys = partition_keys
         if not (Path(self.source_directory or ".") / entry_script).is_file():
             where = f"in {self.source_directory}" if self.source_directory else "a file"
             raise InvalidInput(f"entry script {entry_script!r} is not {where}", field="entry_script")
@@ -101,6 +139,7 @@ class ParallelRunConfig:
             "description": self.description,
             "logging_level": self.logging_level,
             "compute_target": getattr(self.compute_target, "name", self.compute_target),
+            "partition_keys": self.partition_keys,
         }
 
     def _environment(self) -> dict[str, Any] | None:
@@ -126,8 +165,10 @@ class ParallelRunStep:
         allow_reuse: bool = True,
         models: list[Model] | None = None,
     ) -> None:
+        inputs = [i.as_named_input(i.name or "input") if isinstance(i, AbstractDataset) else i for i in inputs]
         if len(inputs) != 1 or not isinstance(inputs[0], DatasetConsumptionConfig):
             raise InvalidInput("a ParallelRunStep takes one input: dataset.as_named_input(name)", field="inputs")
+        _check_arguments(list(arguments or []))
         if side_inputs:
             raise InvalidInput("side_inputs are not supported yet; read extra files from the source_directory")
         self.name = name
@@ -143,10 +184,9 @@ class ParallelRunStep:
         named = self.inputs[0]
         dataset = named.dataset
         if isinstance(dataset, PipelineParameter):
-            step_input: dict[str, Any] = {"name": named.name, "$parameter": dataset}
+            step_input: dict[str, Any] = {**named._input(), "$parameter": dataset}
         else:
-            reference = {"name": dataset.name, "version": dataset.version} if dataset.name else None
-            step_input = {"name": named.name, "dataset": reference, "paths": dataset._paths}
+            step_input = {**named._input(), **dataset._step_input()}
         code = snapshot(workspace, config.source_directory, config.entry_script)
         return {
             "type": "ParallelRunStep",
@@ -167,3 +207,66 @@ class ParallelRunStep:
 
     def __repr__(self) -> str:
         return f"ParallelRunStep(name={self.name!r})"
+
+
+class ContribParallelRunConfig(ParallelRunConfig):
+    """`azureml.contrib.pipeline.steps.ParallelRunConfig`: the earlier signature (with `input_format`, and None
+    meaning Azure ML's defaults for logging_level and run_invocation_timeout)."""
+
+    def __init__(
+        self,
+        environment: Environment | None,
+        entry_script: str,
+        error_threshold: int,
+        output_action: str,
+        compute_target: Any,
+        node_count: int,
+        process_count_per_node: int | None = None,
+        mini_batch_size: str | int | PipelineParameter | None = None,
+        source_directory: str | os.PathLike[str] | None = None,
+        description: str | None = None,
+        logging_level: str | None = None,
+        run_invocation_timeout: int | None = None,
+        input_format: str | None = None,
+        append_row_file_name: str | None = None,
+    ) -> None:
+        # input_format ("file" or "delimited") was how the first release told the input's kind; fninfer reads it
+        # from the dataset itself
+        super().__init__(
+            environment,
+            entry_script,
+            error_threshold,
+            output_action,
+            compute_target,
+            node_count,
+            process_count_per_node=process_count_per_node,
+            mini_batch_size=mini_batch_size,
+            source_directory=source_directory,
+            description=description,
+            logging_level=logging_level or "INFO",
+            run_invocation_timeout=run_invocation_timeout or 60,
+            append_row_file_name=append_row_file_name,
+        )
+
+
+class ContribParallelRunStep(ParallelRunStep):
+    """`azureml.contrib.pipeline.steps.ParallelRunStep`: the earlier signature, with `models` (the models the step's
+    Model.get_model_path(name) loads), `tags` and `properties`."""
+
+    def __init__(
+        self,
+        name: str,
+        parallel_run_config: ParallelRunConfig,
+        inputs: list[Any],
+        output: PipelineData | None = None,
+        side_inputs: list[Any] | None = None,
+        models: list[Model] | None = None,
+        arguments: list[Any] | None = None,
+        allow_reuse: bool = True,
+        tags: dict[str, str] | None = None,
+        properties: dict[str, str] | None = None,
+        add_parallel_run_step_dependencies: bool = True,
+    ) -> None:
+        super().__init__(name, parallel_run_config, inputs, output, side_inputs, arguments, allow_reuse, models)
+        self.tags = dict(tags or {})
+        self.properties = dict(properties or {})

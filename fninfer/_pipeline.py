@@ -13,6 +13,7 @@ from shared.errors import InvalidInput
 
 if TYPE_CHECKING:
     from fninfer._parallel_run import ParallelRunStep
+    from fninfer._pipeline_run import PipelineRun
     from fninfer._published import PublishedPipeline
 
 #: How a step's spec refers to a parameter (see shared/pipelines/parameters.py).
@@ -31,12 +32,11 @@ class PipelineParameter:
 
     def _declaration(self) -> dict[str, Any]:
         default = self.default_value
-        if hasattr(default, "_paths"):  # a FileDataset
-            dataset = {"name": default.name, "version": default.version} if default.name else None
-            return {"kind": "dataset", "default": {"dataset": dataset, "paths": default._paths}}
+        if hasattr(default, "_step_input"):  # a FileDataset or a TabularDataset
+            return {"kind": "dataset", "default": default._step_input()}
         if not isinstance(default, str | int | float | bool):
             raise InvalidInput(
-                f"PipelineParameter {self.name!r}: default_value must be a string, a number or a FileDataset",
+                f"PipelineParameter {self.name!r}: default_value must be a string, a number or a dataset",
                 field="default_value",
             )
         return {"kind": "value", "default": default}
@@ -64,29 +64,41 @@ def _resolve_parameters(value: Any, declared: dict[str, dict[str, Any]]) -> Any:
 
 class PipelineData:
     """Mirrors `azureml.pipeline.core.PipelineData`: a step's output folder on a datastore. It lives at
-    `azureml/<step run id>/<name>/` there, as in Azure ML; `output_path_on_compute` names a folder on an Azure ML
-    node and has no meaning on Functions."""
+    `azureml/<step run id>/<name>/` there, as in Azure ML; `output_path_on_compute`, `output_mode` and
+    `output_overwrite` describe how an Azure ML node writes it and have no meaning on Functions (a ParallelRunStep's
+    output is written by the app, and EntryScript().output_dir is uploaded after each mini-batch)."""
 
     def __init__(
         self,
         name: str,
         datastore: Datastore | None = None,
-        output_path_on_compute: str | None = None,
+        output_name: str | None = None,
         output_mode: str = "mount",
+        output_path_on_compute: str | None = None,
+        output_overwrite: bool | None = None,
+        data_type: str | None = None,
         is_directory: bool | None = None,
+        pipeline_output_name: str | None = None,
+        training_output: Any = None,
     ) -> None:
         self.name = name
         self.datastore = datastore
+        self.output_name = output_name or name
         self.output_path_on_compute = output_path_on_compute
         self.output_mode = output_mode
+        self.output_overwrite = output_overwrite
+        self.data_type = data_type
         self.is_directory = is_directory
+        self.pipeline_output_name = pipeline_output_name
+        self.training_output = training_output
 
     def __repr__(self) -> str:
         return f"PipelineData(name={self.name!r}, datastore={getattr(self.datastore, 'name', None)!r})"
 
 
 class Pipeline:
-    """Mirrors `azureml.pipeline.core.Pipeline`. fninfer runs pipelines of one ParallelRunStep (the seeds' shape)."""
+    """Mirrors `azureml.pipeline.core.Pipeline`. fninfer runs pipelines of one ParallelRunStep (the seeds' shape and
+    the Learn how-tos')."""
 
     def __init__(
         self, workspace: Workspace, steps: list[ParallelRunStep], description: str | None = None, **_: Any
@@ -103,6 +115,35 @@ class Pipeline:
         declared: dict[str, dict[str, Any]] = {}
         steps = [_resolve_parameters(step._spec(self.workspace), declared) for step in self.steps]
         return {"parameters": declared, "steps": steps}
+
+    def submit(
+        self,
+        experiment_name: str,
+        pipeline_parameters: dict[str, Any] | None = None,
+        continue_on_step_failure: bool = False,
+        regenerate_outputs: bool = False,
+        parent_run_id: str | None = None,
+        credential_passthrough: bool | None = None,
+        **kwargs: Any,
+    ) -> PipelineRun:
+        """Start a run in experiment `experiment_name`: `Experiment(ws, experiment_name).submit(pipeline, ...)`."""
+        from fninfer._experiment import Experiment
+
+        experiment = Experiment(self.workspace, experiment_name)
+        return experiment.submit(
+            self, regenerate_outputs=regenerate_outputs, pipeline_parameters=pipeline_parameters, **kwargs
+        )
+
+    def validate(self) -> list[str]:
+        """The problems the app would refuse this pipeline for (none: an empty list), checked with its parameters'
+        defaults, as publishing checks it."""
+        from shared.pipelines.submit import check_template
+
+        try:
+            check_template(self.workspace.storage, self._definition())
+        except InvalidInput as exc:
+            return [exc.message]
+        return []
 
     def publish(
         self,
@@ -128,6 +169,7 @@ class PortDataReference:
 
     def __init__(self, workspace: Workspace, output: dict[str, Any]) -> None:
         self.workspace = workspace
+        self._output = output
         self.name: str = output["name"]
         self.datastore_name: str = output["datastore"]
         self.path_on_datastore: str = output["prefix"]
@@ -138,6 +180,10 @@ class PortDataReference:
         datastore = Datastore(self.workspace, self.datastore_name, container_name=self._container)
         datastore.download(local_path, prefix=self.path_on_datastore, overwrite=overwrite, show_progress=show_progress)
         return str(Path(local_path) / self.path_on_datastore)
+
+    @property
+    def datastore(self) -> Datastore:
+        return Datastore(self.workspace, self.datastore_name, container_name=self._container)
 
     def __repr__(self) -> str:
         return f"PortDataReference(name={self.name!r}, path_on_datastore={self.path_on_datastore!r})"

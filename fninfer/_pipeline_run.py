@@ -6,13 +6,16 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from fninfer._datastore import Datastore
 from fninfer._pipeline import PortDataReference
 from fninfer._workspace import Workspace
-from shared.errors import FninferError, InvalidInput
+from shared.errors import FninferError, InvalidInput, NotFound
+from shared.storage import storage_errors
 
 if TYPE_CHECKING:
     from fninfer._experiment import Experiment
@@ -79,12 +82,35 @@ class PipelineRun:
             },
         }
 
-    def get_children(self) -> Iterator[StepRun]:
+    def get_children(
+        self,
+        recursive: bool = False,
+        tags: Any = None,
+        properties: Any = None,
+        type: str | None = None,
+        status: str | None = None,
+        _rehydrate_runs: bool = True,
+    ) -> Iterator[StepRun]:
         """The pipeline's step runs (one: its ParallelRunStep)."""
-        return iter([StepRun(self, self._refresh())])
+        children = [StepRun(self, self._refresh())]
+        return iter([child for child in children if status is None or child.get_status() == status])
+
+    def get_steps(self) -> Iterator[StepRun]:
+        return self.get_children()
+
+    def get_details_with_logs(self) -> dict[str, Any]:
+        """get_details() with `logFiles`: each step's mini-batch logs (see StepRun.get_details_with_logs)."""
+        logs: dict[str, str] = {}
+        for step in self.get_children():
+            logs.update({f"{step.name}/{name}": text for name, text in step._log_files().items()})
+        return {**self.get_details(), "logFiles": logs}
 
     def find_step_run(self, name: str) -> list[StepRun]:
         return [step for step in self.get_children() if step.name == name]
+
+    def get_portal_url(self) -> str:
+        """There is no portal: the app's URL of this run's record (what `GET` with the admin key returns)."""
+        return f"{self.workspace.config.api_url}/pipelines/runs/{self.id}"
 
     def publish_pipeline(
         self, name: str, description: str | None = None, version: str | None = None, **_: Any
@@ -140,14 +166,68 @@ class StepRun:
     def get_details(self) -> dict[str, Any]:
         return {**self.pipeline_run.get_details(), "runId": self.id, "name": self.name}
 
-    def wait_for_completion(self, show_output: bool = True, timeout_seconds: float = sys.maxsize) -> str:
-        return self.pipeline_run.wait_for_completion(show_output, timeout_seconds, raise_on_error=False)
+    def wait_for_completion(
+        self, show_output: bool = True, timeout_seconds: float = sys.maxsize, raise_on_error: bool = True
+    ) -> str:
+        return self.pipeline_run.wait_for_completion(show_output, timeout_seconds, raise_on_error=raise_on_error)
 
     def get_output_data(self, name: str) -> PortDataReference:
         output = self._step["output"]
         if output["name"] != name:
             raise InvalidInput(f"step {self.name!r} has the output {output['name']!r}, not {name!r}", field="name")
         return PortDataReference(self.pipeline_run.workspace, output)
+
+    def get_output(self, name: str) -> PortDataReference:
+        return self.get_output_data(name)
+
+    def get_details_with_logs(self) -> dict[str, Any]:
+        """get_details() with `logFiles`: per mini-batch that ran, a text of its tries: what run() printed or logged
+        (EntryScript().logger included), and each failed try's error and traceback."""
+        return {**self.get_details(), "logFiles": self._log_files()}
+
+    def _log_files(self) -> dict[str, str]:
+        files = {}
+        for entry in self.get_logs():
+            lines = [f"mini-batch {entry['index']}: {entry['items']} items, {entry['failed_items']} failed"]
+            for number, attempt in enumerate(entry["attempts"], start=1):
+                lines.append(f"-- try {number}")
+                if attempt.get("log"):
+                    lines.append(str(attempt["log"]).rstrip())
+                if attempt.get("error"):
+                    lines.append(f"error: {attempt['error']}")
+                if attempt.get("traceback"):
+                    lines.append(str(attempt["traceback"]).rstrip())
+            files[f"logs/user/mini_batch_{entry['index']:06d}.txt"] = "\n".join(lines) + "\n"
+        return files
+
+    def get_file_names(self) -> list[str]:
+        """The step's files: its output folder's (`<output name>/...`) and its mini-batch logs (`logs/...`)."""
+        output = self._step["output"]
+        workspace = self.pipeline_run.workspace
+        container = Datastore(workspace, output["datastore"], container_name=output["container"])._container()
+        with storage_errors(f"{output['datastore']}/{output['prefix']}*"):
+            names = [blob.name for blob in container.list_blobs(name_starts_with=output["prefix"])]
+        outputs = [f"{output['name']}/{name[len(output['prefix']) :]}" for name in names]
+        return sorted(outputs) + sorted(self._log_files())
+
+    def download_file(self, name: str, output_file_path: str | None = None, _validate_checksum: bool = False) -> str:
+        """Download one of get_file_names() to `output_file_path` (default: its base name, here)."""
+        destination = Path(output_file_path or Path(name).name)
+        if destination.is_dir():
+            destination = destination / Path(name).name
+        logs = self._log_files()
+        if name in logs:
+            destination.write_text(logs[name])
+            return str(destination)
+        output = self._step["output"]
+        relative = name.removeprefix(f"{output['name']}/")
+        if relative == name or name not in self.get_file_names():
+            raise NotFound(f"step {self.name!r} has no file {name!r}; files: {self.get_file_names()}")
+        workspace = self.pipeline_run.workspace
+        container = Datastore(workspace, output["datastore"], container_name=output["container"])._container()
+        with storage_errors(f"{output['datastore']}/{name}"), destination.open("wb") as handle:
+            container.download_blob(output["prefix"] + relative).readinto(handle)
+        return str(destination)
 
     def get_logs(self) -> list[dict[str, Any]]:
         """Every mini-batch that ran: its index, items, failed items, tries, and per try the error, the traceback and
@@ -173,6 +253,8 @@ def _failure_text(record: dict[str, Any]) -> str:
         lines.append(f"mini-batch {error.get('mini_batch')}: {error['error']}")
     if error.get("traceback"):
         lines.append(str(error["traceback"]).rstrip())
+    if error.get("log"):
+        lines.append(f"what mini-batch {error.get('mini_batch')} printed and logged:\n{str(error['log']).rstrip()}")
     return "\n".join(lines)
 
 
@@ -200,8 +282,9 @@ class _ProgressPrinter:
         elapsed = max(time.monotonic() - self.started, 1e-6)
         rate = done / elapsed
         left = f", about {(total - done) / rate:.0f} s left" if rate > 0 and done < total else ""
+        of = f" of {plan['total_items']}" if plan.get("total_items") is not None else ""
         return (
-            f"{status}: {done}/{total} mini-batches, {counts.get('items_failed', 0)} of {plan['total_items']} items "
+            f"{status}: {done}/{total} mini-batches, {counts.get('items_failed', 0)}{of} items "
             f"failed, {rate:.1f} mini-batches/s{left}"
         )
 

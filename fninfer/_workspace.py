@@ -24,7 +24,8 @@ from shared.settings import StorageConnection
 from shared.storage import Storage
 
 if TYPE_CHECKING:
-    from fninfer._dataset import FileDataset
+    from fninfer._compute import ComputeTarget
+    from fninfer._dataset import AbstractDataset
     from fninfer._datastore import Datastore
     from fninfer._environment import Environment
     from fninfer._model import Model
@@ -146,16 +147,37 @@ class Workspace:
         raise InvalidInput("the workspace config names no storage ('storage' or 'storage_account')")
 
     def get_default_datastore(self) -> Datastore:
+        """`workspaceblobstore`, or the datastore `set_default_datastore` chose."""
         from fninfer._datastore import Datastore
 
-        return Datastore(self)
+        return Datastore(self, _record=self.client.request("GET", "workspace/defaultdatastore"))
+
+    def set_default_datastore(self, name: str) -> None:
+        self.client.request("PUT", "workspace/defaultdatastore", json={"name": name})
 
     @property
     def datastores(self) -> dict[str, Datastore]:
         from fninfer._datastore import Datastore
 
         found = self.client.request("GET", "datastores")
-        return {item["name"]: Datastore(self, item["name"], item["container_name"]) for item in found}
+        return {item["name"]: Datastore(self, _record=item) for item in found}
+
+    @property
+    def experiments(self) -> dict[str, Any]:
+        """The experiments that have runs, by name."""
+        from fninfer._experiment import Experiment
+
+        return {experiment.name: experiment for experiment in Experiment.list(self)}
+
+    @property
+    def compute_targets(self) -> dict[str, ComputeTarget]:
+        """Compute targets created with `ComputeTarget.create`, by name (each of its own type, e.g. AmlCompute)."""
+        from fninfer._compute import ComputeTarget
+
+        return {
+            item["name"]: ComputeTarget._from_record(self, item)
+            for item in self.client.request("GET", "computetargets")
+        }
 
     @property
     def models(self) -> dict[str, Model]:
@@ -168,10 +190,10 @@ class Workspace:
     @property
     def datasets(self) -> DatasetsByName:
         """The latest version of every registered dataset; `ws.datasets['x']` and `ws.datasets('x')` both work."""
-        from fninfer._dataset import FileDataset
+        from fninfer._dataset import AbstractDataset
 
         records = self.client.request("GET", "datasets")
-        return DatasetsByName({record["name"]: FileDataset._from_record(self, record) for record in records})
+        return DatasetsByName({record["name"]: AbstractDataset._from_record(self, record) for record in records})
 
     @property
     def environments(self) -> dict[str, Environment]:
@@ -191,10 +213,10 @@ class Workspace:
         return f"Workspace.create(name={self.name!r}, endpoint={self.config.endpoint!r})"
 
 
-class DatasetsByName(dict[str, "FileDataset"]):
+class DatasetsByName(dict[str, "AbstractDataset"]):
     """A dict of datasets that can also be called with a name (one seed writes `ws.datasets('batch-data')`)."""
 
-    def __call__(self, name: str) -> FileDataset:
+    def __call__(self, name: str) -> AbstractDataset:
         return self[name]
 
     def __missing__(self, name: str) -> Any:

@@ -18,8 +18,8 @@ from shared.storage import app_storage
 
 bp = func.Blueprint()
 
-#: Every 10 s: how soon work held by a dead instance is noticed, with the lease (FNINFER_BATCH_LEASE_SECONDS).
-SWEEP_SCHEDULE = "*/10 * * * * *"
+#: Every 5 s: how soon work held by a dead instance is noticed, with the lease (FNINFER_BATCH_LEASE_SECONDS, 10 s).
+SWEEP_SCHEDULE = "*/5 * * * * *"
 
 
 def _owner() -> str:
@@ -40,7 +40,9 @@ def _int_query(req: func.HttpRequest, name: str, default: int) -> int:
 @json_endpoint()
 def submit_run(req: func.HttpRequest) -> object:
     body = json_body(req)
-    return 201, submit.start_run(app_storage(), body.get("experiment"), body.get("pipeline"), body.get("tags"))
+    return 201, submit.start_run(
+        app_storage(), body.get("experiment"), body.get("pipeline"), body.get("tags"), body.get("parameters")
+    )
 
 
 @bp.route(route="pipelines/runs", methods=["GET"])

@@ -1,7 +1,9 @@
-"""File datasets: versioned records of (datastore, path pattern) pairs, resolved to files when used.
+"""Datasets: versioned records of (datastore, path pattern) pairs, resolved to files when used.
 
 A pattern is a blob path relative to its datastore, with `*` (within one folder), `**` (across folders) and `?`.
 As in Azure ML, a dataset records the definition, not a snapshot of the files: resolving lists what matches now.
+A record is a file dataset (`"kind": "file"`) or a tabular one (`"kind": "tabular"`, with how to read its files, see
+tabular.py); either may have a `partition_format`, which names columns found in the files' paths.
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from shared import layout, versioned
-from shared.datastores import get_datastore
+from shared import layout, tabular, versioned
+from shared.datastores import by_name, get_datastore, list_blobs
 from shared.errors import Conflict, InvalidInput
 from shared.storage import Storage
+
+KINDS = ("file", "tabular")
 
 Record = dict[str, Any]
 
@@ -52,11 +56,9 @@ def parse_paths(paths: object) -> list[dict[str, str]]:
         raise InvalidInput("'paths' must be a non-empty list of {datastore, path}", field="paths")
     parsed = []
     for item in paths:
-        if not isinstance(item, dict) or not isinstance(item.get("path"), str) or not item["path"].strip("/"):
+        if not isinstance(item, dict) or not isinstance(item.get("path"), str):
             raise InvalidInput("each entry of 'paths' needs a 'datastore' and a non-empty 'path'", field="paths")
-        pattern = item["path"].strip("/")
-        if ".." in pattern.split("/"):
-            raise InvalidInput(f"path {pattern!r} must not contain '..'", field="paths")
+        pattern = layout.validate_datastore_path(item["path"])
         parsed.append({"datastore": layout.validate_name("datastore", item.get("datastore")), "path": pattern})
     return parsed
 
@@ -66,16 +68,66 @@ def is_literal(pattern: str) -> bool:
     return literal_prefix(pattern) == pattern
 
 
-def resolve_files(storage: Storage, paths: list[dict[str, str]]) -> list[dict[str, str]]:
-    """Every blob matching the dataset's patterns: [{datastore, container, path}], sorted, without duplicates."""
-    found: dict[tuple[str, str], dict[str, str]] = {}
+def resolve_files(storage: Storage, paths: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """Every blob matching the dataset's patterns: [{datastore, container, path, size}], sorted, without
+    duplicates."""
+    found: dict[tuple[str, str, str], dict[str, Any]] = {}
+    stores = by_name(storage)
     for item in paths:
-        container = get_datastore(storage, item["datastore"])["container_name"]
+        if item["datastore"] not in stores:
+            get_datastore(storage, item["datastore"])  # NotFound names the datastores there are
+        datastore = stores[item["datastore"]]
+        container = datastore["container_name"]
         matcher = glob_to_regex(item["path"])
-        for name in storage.list_names(container, literal_prefix(item["path"])):
+        for name, size in list_blobs(storage, datastore, literal_prefix(item["path"])):
             if matcher.fullmatch(name) or (is_literal(item["path"]) and name.startswith(item["path"] + "/")):
-                found[(container, name)] = {"datastore": item["datastore"], "container": container, "path": name}
+                key = (str(datastore.get("account_name") or ""), container, name)
+                found[key] = {"datastore": item["datastore"], "container": container, "path": name, "size": size}
     return [found[key] for key in sorted(found)]
+
+
+def partitioned(files: list[dict[str, Any]], partition_format: str, keys: list[str]) -> list[dict[str, Any]]:
+    """The files grouped by their values of `keys` (from their paths, by `partition_format`; the step's definition
+    checked that they are its keys), in order of first appearance: [{"values": {key: value}, "files": [...]}]. A file
+    whose path does not match the format is left out, as Azure ML leaves it."""
+    groups: dict[tuple[str, ...], dict[str, Any]] = {}
+    for item in files:
+        values = tabular.partition_values(partition_format, item["path"])
+        if values is None:
+            continue
+        chosen = {key: str(values[key]) for key in keys}
+        groups.setdefault(tuple(chosen.values()), {"values": chosen, "files": []})["files"].append(item)
+    return list(groups.values())
+
+
+def parse_definition(request: dict[str, Any]) -> dict[str, Any]:
+    """What a dataset is, checked: kind, paths, partition_format and, for tabular ones, how to read them."""
+    kind = request.get("kind") or "file"
+    if kind not in KINDS:
+        raise InvalidInput(f"dataset kind must be one of {list(KINDS)}, not {kind!r}", field="kind")
+    partition_format = request.get("partition_format")
+    if partition_format is not None:
+        if not isinstance(partition_format, str):
+            raise InvalidInput("partition_format must be a string", field="partition_format")
+        tabular.partition_pattern(partition_format)  # InvalidInput names what is wrong with it
+    definition: dict[str, Any] = {
+        "kind": kind,
+        "paths": parse_paths(request.get("paths")),
+        "partition_format": partition_format,
+    }
+    if kind == "tabular":
+        definition["tabular"] = tabular.parse_spec(request.get("tabular"))
+    return definition
+
+
+def definition_of(record: dict[str, Any]) -> dict[str, Any]:
+    """A record's definition (records written before tabular datasets are file datasets)."""
+    return {
+        "kind": record.get("kind", "file"),
+        "paths": record["paths"],
+        "partition_format": record.get("partition_format"),
+        **({"tabular": record["tabular"]} if record.get("kind") == "tabular" else {}),
+    }
 
 
 def relative_paths(paths: list[dict[str, str]], files: list[dict[str, str]]) -> list[str]:
@@ -94,6 +146,15 @@ def relative_paths(paths: list[dict[str, str]], files: list[dict[str, str]]) -> 
     return ["/" + posixpath.relpath(item["path"], root or ".") for item in files]
 
 
+def dataset_root(paths: list[dict[str, str]], files: list[dict[str, Any]]) -> str:
+    """The folder the files are relative to (what to_path() lists them from, and a Path column shows); '' for
+    none."""
+    if not files:
+        return ""
+    first = files[0]["path"]
+    return first[: len(first) - len(relative_paths(paths, files[:1])[0])].rstrip("/")
+
+
 def list_versions(storage: Storage, name: str) -> list[int]:
     return versioned.list_versions(storage, layout.dataset_versions_prefix(name))
 
@@ -107,8 +168,8 @@ def register_dataset(storage: Storage, name: str, request: dict[str, Any]) -> Re
     """Register a definition as Azure ML does: the same definition again returns the existing version; a different
     one needs `create_new_version`, else it is a Conflict."""
     layout.validate_name("dataset", name)
-    paths = parse_paths(request.get("paths"))
-    for item in paths:
+    definition = parse_definition(request)
+    for item in definition["paths"]:
         get_datastore(storage, item["datastore"])  # NotFound names the datastores that exist
     description, tags = request.get("description"), request.get("tags") or {}
     if description is not None and not isinstance(description, str):
@@ -119,7 +180,7 @@ def register_dataset(storage: Storage, name: str, request: dict[str, Any]) -> Re
     versions = list_versions(storage, name)
     if versions:
         latest = get_dataset(storage, name, versions[-1])
-        if latest["paths"] == paths:
+        if definition_of(latest) == definition:
             return latest
         if not create_new_version:
             raise Conflict(
@@ -131,7 +192,7 @@ def register_dataset(storage: Storage, name: str, request: dict[str, Any]) -> Re
         "name": name,
         "description": description,
         "tags": tags,
-        "paths": paths,
+        **definition,
         "created_time": datetime.now(UTC).isoformat(),
     }
     latest_version = versions[-1] if versions else 0

@@ -9,6 +9,8 @@ through these functions, never by hand; `tests/unit/test_layout.py` pins them, s
         datastores/<name>.json                registered datastores besides the default
         environments/<name>/<version:010d>.json  one record per environment version
         versioncounters/<kind>s/<name>.json   the highest version ever given to a name (never reused after a delete)
+        workspace/default-datastore.json      which datastore `get_default_datastore()` returns, once set
+        computetargets/<name>.json            compute targets as v1 code creates them (records: no provisioning)
     fninfer-models/                           model content, written once by the SDK, never overwritten
         <name>/<upload id>/<relative path>
     fninfer-datastore/                        the default datastore, `workspaceblobstore`
@@ -56,12 +58,36 @@ def validate_relative_path(path: object) -> str:
     if (
         not isinstance(path, str)
         or not path
+        or _has_control_characters(path)
         or path.startswith("/")
         or "\\" in path
         or any(part in ("", ".", "..") for part in path.split("/"))
     ):
         raise InvalidInput(f"path {path!r} is not a valid relative path", field="path")
     return path
+
+
+def _has_control_characters(text: str) -> bool:
+    return any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text)
+
+
+def validate_datastore_path(path: object, field: str = "path", allow_empty: bool = False) -> str:
+    """The one rule for a path on a datastore (a dataset's pattern, an upload's target, a partition folder), applied
+    by the SDK before any request and again by the app: no NUL or other control characters (a NUL in a blob name
+    poisons every later listing of its folder), no backslashes and no '..' segments. Leading and trailing '/' are
+    dropped; globs are allowed. Returns the path as stored."""
+    if not isinstance(path, str):
+        raise InvalidInput(f"{field} {path!r} must be a string", field=field)
+    if _has_control_characters(path) or "\\" in path or ".." in path.split("/"):
+        raise InvalidInput(
+            f"{field} {path!r} is not a valid datastore path: it must not contain control characters (NUL, newline, "
+            "...), backslashes or '..' segments",
+            field=field,
+        )
+    stripped = path.strip("/")
+    if not stripped and not allow_empty:
+        raise InvalidInput(f"{field} {path!r} is empty: name a file, a folder or a pattern", field=field)
+    return stripped
 
 
 # -- model registry ---------------------------------------------------------------------------------------------
@@ -122,6 +148,14 @@ DATASTORES_PREFIX = "datastores/"
 
 def datastore_record(name: str) -> str:
     return f"{DATASTORES_PREFIX}{validate_name('datastore', name)}.json"
+
+
+DEFAULT_DATASTORE_RECORD = "workspace/default-datastore.json"
+COMPUTE_TARGETS_PREFIX = "computetargets/"
+
+
+def compute_target_record(name: str) -> str:
+    return f"{COMPUTE_TARGETS_PREFIX}{validate_name('compute target', name)}.json"
 
 
 # -- the Functions host's own state (paths as the real host writes them) ------------------------------------

@@ -91,6 +91,29 @@ def openapi_document() -> dict[str, Any]:
             "get": _operation("One version of an environment", ["name", "version"], _responses("200", OBJECT, "404"))
         },
         "/api/datastores": {"get": _operation("List datastores", [], _responses("200", LIST))},
+        "/api/datastores/{name}": {
+            "post": _operation(
+                "Register a blob container as a datastore",
+                ["name"],
+                _responses("201", OBJECT, "400", "409", "413"),
+                True,
+            ),
+            "get": _operation("A datastore", ["name"], _responses("200", OBJECT, "400", "404")),
+        },
+        "/api/workspace/defaultdatastore": {
+            "get": _operation("The workspace's default datastore", [], _responses("200", OBJECT)),
+            "put": _operation(
+                "Make a registered datastore the default", [], _responses("200", OBJECT, "400", "404", "413"), True
+            ),
+        },
+        "/api/computetargets": {"get": _operation("List compute targets", [], _responses("200", LIST))},
+        "/api/computetargets/{name}": {
+            "put": _operation(
+                "Create a compute target record", ["name"], _responses("201", OBJECT, "400", "413"), True
+            ),
+            "get": _operation("A compute target", ["name"], _responses("200", OBJECT, "400", "404")),
+            "delete": _operation("Delete a compute target record", ["name"], _responses("200", OBJECT, "400", "404")),
+        },
         "/api/datasets": {"get": _operation("The latest version of every dataset", [], _responses("200", LIST))},
         "/api/datasets/{name}": {
             "post": _operation(

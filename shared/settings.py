@@ -36,6 +36,10 @@ MODEL_DIR_SETTING = "AZUREML_MODEL_DIR"
 RESPONSE_ENCODING_SETTING = "FNINFER_RESPONSE_ENCODING"
 #: Seconds a batch work item's lease lasts without a heartbeat (how soon a dead instance's work is redone).
 LEASE_SETTING = "FNINFER_BATCH_LEASE_SECONDS"
+#: Prefix of the settings that hold a registered datastore's credential when it is on another storage account:
+#: `FNINFER_DATASTORE_<NAME>` (the name upper-cased, other characters as '_'). One per such datastore, set by its owner
+#: (a Key Vault reference in Azure), so none is in KNOWN_SETTINGS or the template.
+DATASTORE_CREDENTIAL_PREFIX = "FNINFER_DATASTORE_"
 #: NCRONTAB of the timer that fires schedules (every minute by default): how late a schedule may fire at most.
 SCHEDULES_CRON = "FNINFER_SCHEDULES_CRON"
 DEFAULT_SCHEDULES_CRON = "0 * * * * *"

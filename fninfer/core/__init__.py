@@ -1,5 +1,6 @@
 """`fninfer.core`, mirroring `azureml.core`."""
 
+from fninfer._compute import ComputeTarget
 from fninfer._dataset import Dataset
 from fninfer._datastore import Datastore
 from fninfer._environment import Environment
@@ -15,6 +16,7 @@ __version__ = VERSION
 
 __all__ = [
     "VERSION",
+    "ComputeTarget",
     "Dataset",
     "Datastore",
     "Environment",

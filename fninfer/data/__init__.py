@@ -1,5 +1,5 @@
 """`fninfer.data`, mirroring `azureml.data`."""
 
-from fninfer._dataset import FileDataset
+from fninfer._dataset import DataType, FileDataset, TabularDataset
 
-__all__ = ["FileDataset"]
+__all__ = ["DataType", "FileDataset", "TabularDataset"]

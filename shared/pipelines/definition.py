@@ -9,19 +9,24 @@ SDK objects that built it:
                 "config": {ParallelRunConfig settings, see CONFIG_DEFAULTS},
                 "environment": {"name": "batch_environment", "requirements": ["scikit-learn", ...]},
                 "input": {"name": "batch_data", "dataset": {"name": "batch-data", "version": 1} | null,
-                          "paths": [{"datastore": "workspaceblobstore", "path": "batch-data/*.csv"}]},
+                          "kind": "file" | "tabular", "paths": [{"datastore": "workspaceblobstore",
+                          "path": "batch-data/*.csv"}], "partition_format": null, "tabular": {...} (tabular only),
+                          "mode": "direct" | "mount" | "download", "path_on_compute": null},
                 "output": {"name": "inferences", "datastore": "workspaceblobstore"},
                 "models": ["classification_model:1"], "allow_reuse": true}]}
 
-fninfer runs pipelines of one ParallelRunStep, the seeds' shape; `validate` refuses anything else by name.
+fninfer runs pipelines of one ParallelRunStep, the seeds' shape; `validate` refuses anything else by name. A definition
+is a list of steps so that it can grow to several. `mini_batch_size` is a number of files for a file input and a
+number of bytes for a tabular one (Azure ML's "1MB" is 1048576 here; its default, 1 MB, applies when it is null).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from shared import layout
-from shared.datasets import parse_paths
+from shared import layout, tabular
+from shared.datasets import parse_definition
 from shared.errors import InvalidInput
 from shared.services.environment import check_requirements
 from shared.services.snapshots import validate_manifest
@@ -32,7 +37,7 @@ DEFAULT_OUTPUT_FILE = "parallel_run_step.txt"
 #: ParallelRunConfig's settings and Azure ML's defaults for them. process_count_per_node None means "one per core
 #: of the node", resolved when the run is planned, on a host instance.
 CONFIG_DEFAULTS: dict[str, Any] = {
-    "mini_batch_size": 10,
+    "mini_batch_size": None,
     "error_threshold": -1,
     "output_action": "append_row",
     "node_count": 1,
@@ -46,7 +51,30 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "description": None,
     "logging_level": "INFO",
     "compute_target": None,
+    "partition_keys": None,
 }
+#: Azure ML's defaults for mini_batch_size: 10 files of a FileDataset, 1 MB of a TabularDataset.
+DEFAULT_FILES_PER_BATCH = 10
+DEFAULT_BYTES_PER_BATCH = 1024 * 1024
+INPUT_MODES = ("direct", "mount", "download")
+
+
+_SIZE = re.compile(r"^(\d+)\s*([kKmMgG][bB])?$")
+_UNITS = {"": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
+
+
+def mini_batch_size(value: object) -> int:
+    """ParallelRunConfig's mini_batch_size as Azure ML reads it: 5, "5", or a size such as "1KB", "10MB", "1GB"."""
+    match = (
+        _SIZE.fullmatch(str(value).strip()) if isinstance(value, int | str) and not isinstance(value, bool) else None
+    )
+    if match is None or int(match.group(1)) < 1:
+        raise InvalidInput(
+            f"mini_batch_size {value!r} must be a positive number (files of a FileDataset) or a size such as '1MB' "
+            "(bytes of a TabularDataset)",
+            field="mini_batch_size",
+        )
+    return int(match.group(1)) * _UNITS[(match.group(2) or "").lower()]
 
 
 def _int(config: dict[str, Any], key: str, minimum: int, optional: bool = False) -> None:
@@ -64,7 +92,9 @@ def validate_config(config: object) -> dict[str, Any]:
     if unknown:
         raise InvalidInput(f"unknown ParallelRunConfig settings {unknown}", field="config")
     merged = {**CONFIG_DEFAULTS, **config}
-    _int(merged, "mini_batch_size", 1)
+    if merged["mini_batch_size"] is not None:
+        merged["mini_batch_size"] = mini_batch_size(merged["mini_batch_size"])
+    _int(merged, "mini_batch_size", 1, optional=True)
     _int(merged, "error_threshold", -1)
     _int(merged, "node_count", 1)
     _int(merged, "process_count_per_node", 1, optional=True)
@@ -80,6 +110,15 @@ def validate_config(config: object) -> dict[str, Any]:
         name = layout.validate_relative_path(merged["append_row_file_name"])
         if "/" in name:
             raise InvalidInput("append_row_file_name is a file name, not a path", field="append_row_file_name")
+    keys = merged["partition_keys"]
+    if keys is not None and (not isinstance(keys, list) or not keys or not all(isinstance(k, str) for k in keys)):
+        raise InvalidInput("partition_keys must be a non-empty list of strings", field="partition_keys")
+    if keys is not None and config.get("mini_batch_size") is not None:
+        raise InvalidInput(
+            "mini_batch_size and partition_keys are mutually exclusive: they are two ways to cut the input into "
+            "mini-batches",
+            field="partition_keys",
+        )
     variables = merged["environment_variables"]
     if not isinstance(variables, dict) or not all(isinstance(v, str) for v in variables.values()):
         raise InvalidInput("environment_variables must be an object of strings", field="environment_variables")
@@ -109,10 +148,33 @@ def _input(source: object) -> dict[str, Any]:
         isinstance(dataset, dict) and isinstance(dataset.get("name"), str) and isinstance(dataset.get("version"), int)
     ):
         raise InvalidInput("input 'dataset' must be {name, version} or null", field="inputs")
+    mode = source.get("mode") or "direct"
+    if mode not in INPUT_MODES:
+        raise InvalidInput(f"input mode must be one of {list(INPUT_MODES)}, not {mode!r}", field="inputs")
+    path_on_compute = source.get("path_on_compute")
+    if path_on_compute is not None:
+        path_on_compute = layout.validate_datastore_path(path_on_compute, "path_on_compute")
+    defined = parse_definition(source)
+    if defined["kind"] == "tabular":
+        if mode != "direct":
+            raise InvalidInput(
+                "a TabularDataset input is consumed directly (as_mount/as_download are for FileDatasets), as in "
+                "Azure ML",
+                field="inputs",
+            )
+        row_transforms = tabular.row_transforms(defined["tabular"])
+        if row_transforms:
+            raise InvalidInput(
+                f"a dataset transformed with {row_transforms} cannot be cut into mini-batches (they count rows of "
+                "the whole dataset); register the rows you want as files, e.g. with partition_by",
+                field="inputs",
+            )
     return {
         "name": layout.validate_name("input", source.get("name")),
         "dataset": dataset,
-        "paths": parse_paths(source.get("paths")),
+        **defined,
+        "mode": mode,
+        "path_on_compute": path_on_compute,
     }
 
 
@@ -142,15 +204,33 @@ def validate_step(step: object) -> dict[str, Any]:
     output = step.get("output")
     if not isinstance(output, dict):
         raise InvalidInput("the step needs an output: PipelineData(name, datastore)", field="output")
+    step_input = _input(step.get("input"))
+    config = validate_config(step.get("config", {}))
+    if config["partition_keys"] is not None:
+        if not step_input["partition_format"]:
+            raise InvalidInput(
+                "partition_keys need a partitioned input dataset (Dataset.File.from_files(..., partition_format=...) "
+                "or TabularDataset.partition_by)",
+                field="partition_keys",
+            )
+        _, keys = tabular.partition_pattern(step_input["partition_format"])
+        unknown = [key for key in config["partition_keys"] if key not in keys]
+        if unknown:
+            raise InvalidInput(
+                f"partition_keys {unknown} are not keys of the input dataset: {keys}", field="partition_keys"
+            )
+    elif config["mini_batch_size"] is None:
+        tabular_input = step_input["kind"] == "tabular"
+        config["mini_batch_size"] = DEFAULT_BYTES_PER_BATCH if tabular_input else DEFAULT_FILES_PER_BATCH
     return {
         "type": "ParallelRunStep",
         "name": layout.validate_name("step", step.get("name")),
         "snapshot": snapshot,
         "entry_script": entry_script,
         "arguments": [str(a) for a in arguments],
-        "config": validate_config(step.get("config", {})),
+        "config": config,
         "environment": _environment(step.get("environment")),
-        "input": _input(step.get("input")),
+        "input": step_input,
         "output": {
             "name": layout.validate_name("output", output.get("name")),
             "datastore": layout.validate_name("datastore", output.get("datastore") or layout.DEFAULT_DATASTORE_NAME),

@@ -36,8 +36,19 @@ from shared.storage import Storage, storage_errors
 FANIN_ITEM = "fanin"
 START_CURSOR = {"next": 0, "offset": 0}
 MAX_BLOCK = 4 * 1024 * 1024
-#: Result records read ahead, concurrently, per window.
+#: Result records read ahead, concurrently, per window; fewer when each holds a large tabular mini-batch's rows, so
+#: the writer's memory stays near WINDOW_BYTES.
 WINDOW = 256
+WINDOW_BYTES = 64 * 1024 * 1024
+
+
+def window_size(run: Record) -> int:
+    source, config = run["step"]["input"], run["step"]["config"]
+    if source.get("kind") != "tabular" or config.get("partition_keys"):
+        return WINDOW
+    return max(2, min(WINDOW, WINDOW_BYTES // max(1, int(config["mini_batch_size"]))))
+
+
 READ_THREADS = 8  # the storage client pools 10 connections
 
 
@@ -87,9 +98,10 @@ def _write_rows(storage: Storage, run: Record, owner: str, cursor: dict[str, int
     with contextlib.suppress(ConcurrencyConflict), storage_errors(name):  # it exists: an earlier writer made it
         blob.create_append_blob(match_condition=MatchConditions.IfMissing)
     position, offset = int(cursor["next"]), int(cursor["offset"])
+    size = window_size(run)
     with concurrent.futures.ThreadPoolExecutor(READ_THREADS) as pool:
         while position < total:
-            window = range(position, min(total, position + WINDOW))
+            window = range(position, min(total, position + size))
             chunk = b""
             for index, text in zip(window, pool.map(lambda i: _rows(storage, run["id"], i), window), strict=True):
                 if chunk and len(chunk) + len(text) > MAX_BLOCK:

@@ -7,8 +7,13 @@
 
 The queue's own visibility window is the host's half of this contract, but a message taken by an instance that dies
 stays invisible for 10 minutes. The lease is ours: when its owner stops renewing it, the sweeper re-enqueues the
-message it holds after LEASE seconds. Work items are idempotent, so a re-enqueued or duplicated message is harmless:
-a second copy finds the lease held and leaves, or finds the result recorded and only redoes the bookkeeping.
+message it holds after LEASE seconds. The lease is short (10 s) and renewed in the background every LEASE/3 while
+the work runs, however long one run() takes, so a killed instance's mini-batches are running again within about
+LEASE + a sweep (every 2 s from the run's live lanes, every 5 s from the timer) + a queue poll. An item that waits
+on its queue, unowned, is given QUEUED_LEASES leases before the sweeper takes it for lost (a busy app may leave a
+message waiting that long; a copy is harmless but wasteful). Work items are idempotent, so a re-enqueued or
+duplicated message is harmless: a second copy finds the lease held and leaves, or finds the result recorded and
+only redoes the bookkeeping.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ from shared.errors import ConcurrencyConflict, FninferError, NotFound
 from shared.settings import LEASE_SETTING, get_setting
 from shared.storage import Storage
 
-DEFAULT_LEASE_SECONDS = 60.0
+DEFAULT_LEASE_SECONDS = 10.0
+QUEUED_LEASES = 6
 
 Lease = dict[str, Any]
 
@@ -37,6 +43,11 @@ class LeaseLost(FninferError):
 
 def lease_seconds() -> float:
     return float(get_setting(LEASE_SETTING) or DEFAULT_LEASE_SECONDS)
+
+
+def queued_seconds() -> float:
+    """How long an unowned (queued) work item may wait before the sweeper takes its message for lost."""
+    return QUEUED_LEASES * lease_seconds()
 
 
 def send(storage: Storage, queue: str, message: dict[str, Any], delay: int = 0) -> None:
@@ -60,7 +71,7 @@ def dispatch(
     sweeper should the owner die. Returns the record when this call created it."""
     record = {
         "owner": owner,
-        "until": time.time() + lease_seconds(),
+        "until": time.time() + (lease_seconds() if owner is not None else queued_seconds()),
         "tries": 0 if owner is None else 1,
         "queue": queue,
         "message": message,
@@ -81,7 +92,7 @@ def hand_back(storage: Storage, run_id: str, item: str, delay: int) -> None:
 
     def extend(record: Lease) -> Lease:
         if record["owner"] is None:
-            record["until"] = time.time() + lease_seconds()
+            record["until"] = time.time() + queued_seconds()
         return dict(record)
 
     try:
@@ -187,7 +198,7 @@ def expired(storage: Storage, run_id: str) -> list[tuple[str, Lease, str]]:
 
 def redispatch(storage: Storage, run_id: str, item: str, record: Lease, etag: str) -> bool:
     """Re-enqueue an expired work item's message, once per expiry (If-Match on the record we saw)."""
-    renewed = {**record, "owner": None, "until": time.time() + lease_seconds()}
+    renewed = {**record, "owner": None, "until": time.time() + queued_seconds()}
     try:
         storage.replace_json(layout.RUNS_CONTAINER, layout.work_lease(run_id, item), renewed, etag)
     except (ConcurrencyConflict, NotFound):

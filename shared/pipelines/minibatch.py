@@ -17,7 +17,6 @@ allowed_failed_count or allowed_failed_percent of all mini-batches; -1 (or unset
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import tempfile
 import threading
@@ -28,17 +27,14 @@ from typing import Any
 
 from shared import layout
 from shared.errors import ConcurrencyConflict
-from shared.pipelines import leases, progress
-from shared.pipelines.entry_script import EntryScriptError, load
+from shared.pipelines import inputs, leases, progress, sweeper
+from shared.pipelines.entry_script import EntryScriptError, LoadedScript, load
 from shared.pipelines.fanin import FANIN_ITEM, START_CURSOR, finish, run_complete
-from shared.pipelines.planning import batch_item, dispatch_batch, mini_batch_files
+from shared.pipelines.planning import batch_item, dispatch_batch, mini_batch
 from shared.pipelines.runs import TERMINAL, Record, RunStatus, get_run, transition
 from shared.storage import Storage, storage_errors
+from shared.tabular import ParseError
 
-#: Input files downloading at once, shared by the mini-batches of this process (threads are kept, not started per
-#: mini-batch: starting threads under a busy GIL costs milliseconds each). The storage client pools 10 connections.
-DOWNLOAD_THREADS = 8
-_downloads = concurrent.futures.ThreadPoolExecutor(DOWNLOAD_THREADS, thread_name_prefix="minibatch-download")
 #: How long one invocation keeps processing its lane before handing the next mini-batch to the queue. Going on in
 #: the same invocation saves the queue's polling delay per mini-batch; handing off now and then lets the host spread
 #: lanes over instances and keeps invocations well inside functionTimeout.
@@ -46,18 +42,8 @@ LANE_SECONDS = 30.0
 RUN_REFRESH_SECONDS = 1.0
 #: A message this instance has no lane slot for goes back on the queue, visible again after this many seconds.
 HAND_BACK_SECONDS = 1
-
-
-def _download(storage: Storage, files: list[tuple[str, str]], folder: Path) -> list[str]:
-    def fetch(position: int, container: str, path: str) -> str:
-        # One folder per position keeps two inputs with the same name apart; run() sees the original file names.
-        destination = folder / str(position) / path.rsplit("/", 1)[-1]
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        with storage_errors(f"{container}/{path}"), destination.open("wb") as handle:
-            storage.blobs.get_blob_client(container, path).download_blob(max_concurrency=1).readinto(handle)
-        return str(destination)
-
-    return list(_downloads.map(fetch, range(len(files)), *zip(*files, strict=True)))
+#: How often a process running lanes of a run also sweeps that run for expired leases (see sweeper.py).
+LANE_SWEEP_SECONDS = 2.0
 
 
 def rows_of(result: Any) -> list[str]:
@@ -70,24 +56,54 @@ def rows_of(result: Any) -> list[str]:
     return [str(row).replace("\n", " ") for row in result]
 
 
+def _upload_outputs(storage: Storage, run: Record, script: LoadedScript) -> None:
+    """Files the script wrote to EntryScript().output_dir go to the step's output folder (then leave the local one).
+    The folder is the process's: this holds the script's turn, so no run() of another lane is writing to it."""
+    output = run["step"]["output"]
+    folder = script.context.output_dir
+    with script.lock:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            name = output["prefix"] + layout.validate_relative_path(path.relative_to(folder).as_posix())
+            with path.open("rb") as handle, storage_errors(f"{output['datastore']}/{name}"):
+                storage.container(output["container"]).upload_blob(name, handle, overwrite=True)
+            path.unlink()
+
+
 def execute(storage: Storage, run: Record, index: int, owner: str, tries_so_far: int) -> dict[str, Any]:
     """Run the entry script on mini-batch `index`: the result record's content."""
     config = run["step"]["config"]
     max_tries = int(config["run_max_try"])
-    files = mini_batch_files(storage, run, index)
+    batch = {**mini_batch(storage, run, index), "index": index}
+    items = batch["items"]
+    tabular_input = run["step"]["input"].get("kind") == "tabular"
     attempts: list[dict[str, Any]] = []
     if tries_so_far > max_tries:  # every try so far ended with its instance (killed, crashed, out of memory)
         error = f"the instance running this mini-batch stopped {tries_so_far - 1} times (run_max_try={max_tries})"
-        return _failed(index, len(files), tries_so_far - 1, [{"error": error, "traceback": None, "log": ""}])
+        return _failed(index, len(items), tries_so_far - 1, [{"error": error, "traceback": None, "log": ""}])
     with tempfile.TemporaryDirectory(prefix="fninfer-minibatch-") as scratch:
-        paths = _download(storage, files, Path(scratch))
+        data: Any
+        if tabular_input:
+            try:
+                data = inputs.read_table(storage, run, items)
+            except ParseError as exc:  # the same bytes would not parse on another try either
+                return _failed(index, 1, tries_so_far, [{"error": exc.message, "traceback": None, "log": ""}])
+        else:
+            data = inputs.download(storage, run, items, Path(scratch))
+        count = len(data)
         try:
             script = load(storage, run)
         except EntryScriptError as exc:
-            return _failed(index, len(paths), tries_so_far, [{"error": exc.message, **exc.details, "log": ""}])
+            attempt = {"error": exc.message, "traceback": exc.details.get("traceback"), "log": exc.details.get("log")}
+            return _failed(index, count, tries_so_far, [attempt])
+        context = inputs.MiniBatchContext(storage, run, batch)
+        init_log = script.take_init_log()
         tries = tries_so_far
         while True:
-            outcome = script.call(list(paths), float(config["run_invocation_timeout"]))
+            mini_batch_input = data.copy() if tabular_input else list(data)  # each try sees the input as read
+            outcome = script.call(mini_batch_input, float(config["run_invocation_timeout"]), context)
+            if init_log:
+                outcome.log, init_log = f"{init_log}{outcome.log}", ""
+            _upload_outputs(storage, run, script)
             rows: list[str] | None = None
             if outcome.error is None:
                 try:
@@ -100,15 +116,15 @@ def execute(storage: Storage, run: Record, index: int, owner: str, tries_so_far:
             if rows is not None:
                 return {
                     "index": index,
-                    "items": len(paths),
+                    "items": count,
                     "rows": rows,
-                    "failed_items": max(0, len(paths) - len(rows)),
+                    "failed_items": max(0, count - len(rows)),
                     "batch_failed": False,
                     "tries": tries,
                     "attempts": attempts,
                 }
             if tries >= max_tries:
-                return _failed(index, len(paths), tries, attempts)
+                return _failed(index, count, tries, attempts)
             tries = int(leases.update(storage, run["id"], batch_item(index), owner, tries=tries + 1)["tries"])
 
 
@@ -186,9 +202,26 @@ def _run_lane(storage: Storage, run: Record, index: int, owner: str, lane_second
         if RunStatus(run["status"]) in TERMINAL:
             return
         successor, taken = _process_one(storage, run, index, owner, taken, inline=time.monotonic() < deadline)
+        _sweep_if_due(storage, run_id)
         if successor is None:
             return
         index = successor
+
+
+_swept: dict[str, float] = {}
+_swept_lock = threading.Lock()
+
+
+def _sweep_if_due(storage: Storage, run_id: str) -> None:
+    """Sweep the run for work a dead instance left, at most every LANE_SWEEP_SECONDS per process."""
+    with _swept_lock:
+        due = time.monotonic() - _swept.get(run_id, 0.0) >= LANE_SWEEP_SECONDS
+        if due:
+            _swept[run_id] = time.monotonic()
+            if len(_swept) > 1024:  # forget runs long over
+                _swept.pop(next(iter(_swept)))
+    if due:
+        sweeper.sweep_run(storage, run_id)
 
 
 def _process_one(
@@ -231,6 +264,7 @@ def bookkeeping(
                 "error": last.get("error")
                 or f"run() returned {len(result['rows'])} results for {result['items']} files",
                 "traceback": last.get("traceback"),
+                "log": (last.get("log") or "")[-8192:],  # the end of what it printed or logged
             }
             transition(storage, run_id, RunStatus.FAILED, error=error)
             return None, None

@@ -16,19 +16,32 @@ value for a dataset parameter is a registered dataset, `"name"` or `"name:versio
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
 from typing import Any
 
 from shared import layout
-from shared.datasets import get_dataset, parse_paths
+from shared.datasets import definition_of, get_dataset, parse_paths
 from shared.errors import InvalidInput
+from shared.pipelines.definition import mini_batch_size
 from shared.storage import Storage
 
 REFERENCE = "$parameter"
 KINDS = ("value", "dataset")
+
+
+def _keys(value: Any) -> list[str]:
+    """partition_keys as a parameter: a JSON list of names, as Azure ML takes it ('["user", "genres"]')."""
+    keys = json.loads(value) if isinstance(value, str) else value
+    if not isinstance(keys, list) or not keys or not all(isinstance(k, str) for k in keys):
+        raise ValueError(value)
+    return keys
+
+
 #: ParallelRunConfig settings a parameter may set, and the type a value (often sent as a string) is read as.
-CONFIG_TYPES: dict[str, type] = {
-    "mini_batch_size": int,
+CONFIG_TYPES: dict[str, Any] = {
+    "partition_keys": _keys,
+    "mini_batch_size": mini_batch_size,
     "error_threshold": int,
     "node_count": int,
     "process_count_per_node": int,
@@ -107,9 +120,9 @@ def _value(storage: Storage, name: str, kind: str, value: Any) -> Any:
         if version and not version.isdigit():
             raise InvalidInput(f"pipeline parameter {name!r}: {value!r} is not 'name' or 'name:version'", field=name)
         record = get_dataset(storage, dataset_name, int(version) if version else None)
-        return {"dataset": {"name": record["name"], "version": record["version"]}, "paths": record["paths"]}
+        return {"dataset": {"name": record["name"], "version": record["version"]}, **definition_of(record)}
     if isinstance(value, dict) and "datastore" in value and "path" in value:
-        return {"dataset": None, "paths": parse_paths([value])}
+        return {"dataset": None, "kind": "file", "paths": parse_paths([value]), "partition_format": None}
     raise InvalidInput(
         f"pipeline parameter {name!r} takes a registered dataset ('name' or 'name:version') or a datastore path "
         "{'datastore': ..., 'path': ...}",
@@ -125,9 +138,11 @@ def _typed(name: str, setting: str, value: Any) -> Any:
     if exact:
         try:
             return wanted(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, InvalidInput):  # json.JSONDecodeError is a ValueError
             pass
-    raise InvalidInput(f"pipeline parameter {name!r} sets {setting}, which needs a {wanted.__name__}", field=name)
+    kinds = {"mini_batch_size": "an int (files) or a size such as '1MB'", "partition_keys": "a JSON list of names"}
+    kind = kinds.get(setting, f"a {getattr(wanted, '__name__', 'value')}")
+    raise InvalidInput(f"pipeline parameter {name!r} sets {setting}, which needs {kind}", field=name)
 
 
 def bind(
@@ -161,5 +176,8 @@ def bind(
             for value in step.get("arguments") or []
         ]
         if (name := _reference(step.get("input"))) is not None:
-            step["input"] = {"name": step["input"].get("name"), **values[name]}
+            consumption = {
+                key: step["input"][key] for key in ("name", "mode", "path_on_compute") if key in step["input"]
+            }
+            step["input"] = {**consumption, **values[name]}
     return bound, values

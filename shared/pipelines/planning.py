@@ -1,5 +1,10 @@
 """Planning a run: list the input files, cut them into mini-batches, and put the first window of them in flight.
 
+Cutting, as Azure ML does: a file input by `mini_batch_size` files; a tabular input by `mini_batch_size` bytes, a
+large file split into byte ranges read at row boundaries (tabular_files.py); with `partition_keys`, one mini-batch
+per value of the keys (all its files, or for a tabular input all its rows). A mini-batch is stored as
+{"items": [{datastore, container, path, size, start, end, first_file}], "partition": {key: value} | null}.
+
 Planning runs in a queue function, not in the submitting HTTP request, because listing a large dataset takes longer
 than a request should. The mini-batches are written in pages of PLAN_PAGE_SIZE under a fresh plan id (a million files
 in mini-batches of 5 is 200 pages), and the plan id is fixed by the one transition NotStarted -> Running: a planner
@@ -21,8 +26,9 @@ import uuid
 from collections import OrderedDict
 from typing import Any
 
-from shared import layout
-from shared.datasets import resolve_files
+from shared import layout, tabular_files
+from shared.datasets import dataset_root, partitioned, resolve_files
+from shared.errors import InvalidInput
 from shared.pipelines import leases
 from shared.pipelines.runs import TERMINAL, Record, RunStatus, get_run, transition
 from shared.storage import Storage
@@ -56,6 +62,26 @@ def dispatch_window(storage: Storage, run: Record) -> None:
             dispatch_batch(storage, run["id"], index)
 
 
+MiniBatch = dict[str, Any]
+
+
+def cut(step: dict[str, Any], files: list[dict[str, Any]]) -> list[MiniBatch]:
+    """The input's files as mini-batches, in input order."""
+    source, config = step["input"], step["config"]
+    tabular_input = source.get("kind") == "tabular"
+    files = [{**item, "first_file": number == 0} for number, item in enumerate(files)]
+    if config.get("partition_keys"):
+        groups = partitioned(files, source["partition_format"], config["partition_keys"])
+        return [
+            {"items": tabular_files.whole_files(g["files"]) if tabular_input else g["files"], "partition": g["values"]}
+            for g in groups
+        ]
+    size = int(config["mini_batch_size"])
+    if tabular_input:
+        return [{"items": items, "partition": None} for items in tabular_files.pieces(source["tabular"], files, size)]
+    return [{"items": files[i : i + size], "partition": None} for i in range(0, len(files), size)]
+
+
 def plan(storage: Storage, run_id: str, owner: str) -> None:
     run = get_run(storage, run_id)
     status = RunStatus(run["status"])
@@ -76,28 +102,40 @@ def plan(storage: Storage, run_id: str, owner: str) -> None:
             transition(storage, run_id, RunStatus.FAILED, error={"message": f"the input matches no files: {paths}"})
             leases.release(storage, run_id, PLAN_ITEM)
             return
-        size = int(step["config"]["mini_batch_size"])
-        plan_id = uuid.uuid4().hex
-        total_batches = (len(files) + size - 1) // size
-        per_page = layout.PLAN_PAGE_SIZE * size
-        for page, start in enumerate(range(0, len(files), per_page)):
-            chunk = files[start : start + per_page]
-            batches = [[[f["container"], f["path"]] for f in chunk[i : i + size]] for i in range(0, len(chunk), size)]
-            storage.put_json(layout.RUNS_CONTAINER, layout.plan_page(run_id, plan_id, page), batches)
-        planned = {
-            "id": plan_id,
-            "total_batches": total_batches,
-            "total_items": len(files),
-            "cap": in_flight_cap(step["config"]),
-            "per_node": per_node(step["config"]),
-        }
+        try:
+            planned = _planned(storage, step, files, run_id)
+        except InvalidInput as exc:  # e.g. a tabular input's first rows do not parse: retrying cannot help
+            transition(storage, run_id, RunStatus.FAILED, error={"message": f"cannot plan the run: {exc.message}"})
+            leases.release(storage, run_id, PLAN_ITEM)
+            return
         if not transition(storage, run_id, RunStatus.RUNNING, only_from=RunStatus.NOT_STARTED, plan=planned):
             return  # canceled meanwhile, or another planner won: its plan stands
     dispatch_window(storage, get_run(storage, run_id))
     leases.release(storage, run_id, PLAN_ITEM)
 
 
-Page = list[list[list[str]]]
+def _planned(storage: Storage, step: dict[str, Any], files: list[dict[str, Any]], run_id: str) -> dict[str, Any]:
+    """Cut the input, write the plan's pages, and return the plan record."""
+    source = step["input"]
+    tabular_input = source.get("kind") == "tabular"
+    shape = tabular_files.shape(storage, source["tabular"], files) if tabular_input else None  # may refuse the input
+    plan_id = uuid.uuid4().hex
+    batches = cut(step, files)
+    for page, start in enumerate(range(0, len(batches), layout.PLAN_PAGE_SIZE)):
+        chunk = batches[start : start + layout.PLAN_PAGE_SIZE]
+        storage.put_json(layout.RUNS_CONTAINER, layout.plan_page(run_id, plan_id, page), chunk)
+    return {
+        "id": plan_id,
+        "total_batches": len(batches),
+        "total_items": None if tabular_input else len(files),
+        "cap": in_flight_cap(step["config"]),
+        "per_node": per_node(step["config"]),
+        "root": dataset_root(source["paths"], files),
+        "shape": shape,
+    }
+
+
+Page = list[Any]
 _pages: OrderedDict[tuple[str, str, int], Page] = OrderedDict()
 _pages_lock = threading.Lock()
 PAGES_CACHED = 16
@@ -118,8 +156,12 @@ def _page(storage: Storage, run_id: str, plan_id: str, page: int) -> Page:
     return batches
 
 
-def mini_batch_files(storage: Storage, run: Record, index: int) -> list[tuple[str, str]]:
-    """The (container, path) of each input file of mini-batch `index`, in input order."""
+def mini_batch(storage: Storage, run: Record, index: int) -> MiniBatch:
+    """Mini-batch `index`: its items (files, or pieces of files), in input order, and its partition."""
     plan = run["plan"]
     batch = _page(storage, run["id"], plan["id"], index // layout.PLAN_PAGE_SIZE)[index % layout.PLAN_PAGE_SIZE]
-    return [(container, path) for container, path in batch]
+    if isinstance(batch, list):  # planned before mini-batches were records: [[container, path], ...]
+        default = run["step"]["input"]["paths"][0]["datastore"]
+        items = [{"datastore": default, "container": c, "path": p} for c, p in batch]
+        return {"items": items, "partition": None}
+    return dict(batch)

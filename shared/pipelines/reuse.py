@@ -26,13 +26,28 @@ def fingerprint(step: dict[str, Any]) -> str:
         "snapshot": step["snapshot"]["id"],
         "entry_script": step["entry_script"],
         "arguments": step["arguments"],
-        "config": {k: v for k, v in step["config"].items() if k not in NOT_FINGERPRINTED},
+        # (partition_keys only when set: fingerprints of runs from before partitions stay as they were)
+        "config": {
+            k: v
+            for k, v in step["config"].items()
+            if k not in NOT_FINGERPRINTED and not (k == "partition_keys" and v is None)
+        },
         "environment": step["environment"],
-        "input": source["dataset"] if source["dataset"] is not None else source["paths"],
+        "input": source["dataset"] if source["dataset"] is not None else _definition(source),
         "output": step["output"],
         "models": sorted(step["models"]),
     }
+    if source.get("mode", "direct") != "direct":  # the files' local layout is part of what run() sees
+        identity["input_mode"] = [source["mode"], source.get("path_on_compute")]
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+
+def _definition(source: dict[str, Any]) -> Any:
+    """An unregistered input's definition (its paths alone, for a plain file dataset, as runs before tabular inputs
+    fingerprinted it)."""
+    if source.get("kind", "file") == "file" and not source.get("partition_format"):
+        return source["paths"]
+    return {key: source.get(key) for key in ("kind", "paths", "partition_format", "tabular")}
 
 
 def find(storage: Storage, step_fingerprint: str) -> Record | None:

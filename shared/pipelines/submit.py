@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from shared import layout
+from shared import compute, layout
 from shared.datastores import get_datastore
 from shared.errors import ConcurrencyConflict, InvalidInput
 from shared.pipelines import definition, leases, parameters, reuse
@@ -55,6 +55,7 @@ def start_run(
     bound, values = parameters.bind(storage, template, assignments)
     checked = definition.validate(bound)
     spec = checked["steps"][0]
+    compute.check_node_count(storage, spec["config"]["compute_target"], int(spec["config"]["node_count"]))
     if run_id is not None:
         existing, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, layout.pipeline_run_record(run_id))
         if existing is not None:

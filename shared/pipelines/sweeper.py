@@ -6,6 +6,10 @@ re-enqueues the messages of expired work leases: planning, a mini-batch, or the 
 once (If-Match on the lease record), and a re-enqueued item that turns out to be alive or done is a harmless
 duplicate. Without the sweeper the work still completes, when the queue makes the lost message visible again
 (10 minutes on the Functions host).
+
+Lanes still running a run also sweep that run (`sweep_run`, every few seconds per process; see minibatch.py), so a
+dead instance's mini-batches are noticed as soon as their leases run out, even when the dead instance held the
+timer's singleton lock (which another instance takes over only after its own lease period).
 """
 
 from __future__ import annotations
@@ -31,8 +35,15 @@ def sweep(storage: Storage) -> int:
         if status in TERMINAL:
             forget_active(storage, run_id)
             continue
-        for item, record, etag in leases.expired(storage, run_id):
-            if leases.redispatch(storage, run_id, item, record, etag):
-                log.warning("Run %s: %s lost its owner (lease expired); queued it again", run_id, item)
-                requeued += 1
+        requeued += sweep_run(storage, run_id)
+    return requeued
+
+
+def sweep_run(storage: Storage, run_id: str) -> int:
+    """Re-enqueue the expired work items of one run; returns how many."""
+    requeued = 0
+    for item, record, etag in leases.expired(storage, run_id):
+        if leases.redispatch(storage, run_id, item, record, etag):
+            log.warning("Run %s: %s lost its owner (lease expired); queued it again", run_id, item)
+            requeued += 1
     return requeued

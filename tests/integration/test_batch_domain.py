@@ -22,7 +22,7 @@ from fninfer._workspace import Workspace
 from fninfer.host.azurite import start_azurite
 from shared import layout
 from shared.errors import InvalidInput
-from shared.pipelines import fanin, leases, minibatch, planning, progress, runs, submit, sweeper
+from shared.pipelines import fanin, leases, logs, minibatch, planning, progress, runs, submit, sweeper
 from shared.storage import Storage
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -194,6 +194,7 @@ def test_duplicated_messages_do_not_double_rows(storage: Storage) -> None:
 
 def test_a_dead_owner_is_swept_and_its_mini_batch_done_once(storage: Storage, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(leases.LEASE_SETTING, "1")
+    monkeypatch.setattr(leases, "QUEUED_LEASES", 2)  # a queued, never-claimed message is taken for lost after 2 s
     run_id = start(storage, names(4))
     drain_one = receive(storage, layout.PLANNING_QUEUE)
     planning.plan(storage, drain_one[0]["run"], "planner")
@@ -202,7 +203,9 @@ def test_a_dead_owner_is_swept_and_its_mini_batch_done_once(storage: Storage, mo
     leases.claim(storage, run_id, "mb-00000000", "dead-instance")
     assert sweeper.sweep(storage) == 0  # leases still valid
     time.sleep(1.2)
-    assert sweeper.sweep(storage) == 2  # both expired: the dead one's and the never-claimed one
+    assert sweeper.sweep(storage) == 1  # the dead owner's lease expired; the queued one may still be waiting
+    time.sleep(1.0)
+    assert sweeper.sweep(storage) == 1  # now the never-claimed one is taken for lost too
     assert sweeper.sweep(storage) == 0  # once per expiry
     run = drain(storage, run_id)
     assert run["status"] == "Finished"
@@ -388,3 +391,72 @@ def test_progress_counts_are_idempotent(storage: Storage) -> None:
     for index in (0, 16, 0, 16, 5):
         progress.record(storage, run_id, index, failed_items=1 if index == 5 else 0, batch_failed=False)
     assert progress.counts(storage, run_id) == progress.Counts(batches_done=3, batches_failed=0, items_failed=1)
+
+
+# -- tabular inputs ------------------------------------------------------------------------------------------------
+
+
+def start_tabular(storage: Storage, csv_text: str, **config: Any) -> str:
+    """A run of tabular_behaviours.py over one CSV (id, pause), cut into mini-batches of `mini_batch_size` bytes."""
+    folder = put_inputs(storage, {"rows.csv": csv_text})
+    step = definition(storage, folder, **config)["steps"][0]
+    step["entry_script"] = "tabular_behaviours.py"
+    step["input"] = {
+        "name": "rows",
+        "dataset": None,
+        "kind": "tabular",
+        "paths": [{"datastore": "workspaceblobstore", "path": f"{folder}/rows.csv"}],
+        "tabular": {"format": "delimited"},  # types inferred when the run is planned
+    }
+    return str(submit.start_run(storage, "tests", {"steps": [step]})["id"])
+
+
+def rows_csv(count: int) -> str:
+    return "id,pause\n" + "".join(f"{i},0\n" for i in range(count))
+
+
+def test_tabular_rows_once_each_in_order_whatever_the_mini_batch_size(storage: Storage) -> None:
+    text = rows_csv(40)
+    for size in (7, 64, 1 << 20):  # smaller than a row, a few rows, the whole file
+        run = drain(storage, start_tabular(storage, text, mini_batch_size=size, process_count_per_node=8))
+        assert run["status"] == "Finished", (size, run["error"])
+        assert output_lines(storage, run) == [f"{i} ok t1" for i in range(40)], size
+        assert run["plan"]["total_batches"] == -(-len(text) // size)
+        assert run["plan"]["shape"]["column_types"]["id"]["type"] == "int"
+        assert run["counts"]["items_failed"] == 0
+
+
+def test_tabular_duplicated_messages_do_not_double_rows(storage: Storage) -> None:
+    run_id = start_tabular(storage, rows_csv(60), mini_batch_size=60, process_count_per_node=4)
+    for body in receive(storage, layout.PLANNING_QUEUE) * 2:
+        planning.plan(storage, body["run"], uuid.uuid4().hex)
+    for _ in range(100):
+        for body in receive(storage, layout.MINIBATCH_QUEUE) * 2:  # every message twice, by different owners
+            minibatch.process(storage, body["run"], body["index"], uuid.uuid4().hex, 0)
+        for body in receive(storage, layout.FANIN_QUEUE) * 2:
+            fanin.finalize(storage, body["run"], uuid.uuid4().hex)
+        if runs.get_run(storage, run_id)["status"] == "Finished":
+            break
+    run = runs.get_run(storage, run_id)
+    assert run["status"] == "Finished"
+    assert output_lines(storage, run) == [f"{i} ok t1" for i in range(60)]
+
+
+def test_a_tabular_slice_that_does_not_parse_fails_its_mini_batch_naming_the_line(storage: Storage) -> None:
+    text = rows_csv(300).replace("\n250,0\n", "\n250,0,extra\n")  # past the 200 rows types are inferred from
+    run_id = start_tabular(storage, text, mini_batch_size=400, error_threshold=-1, process_count_per_node=8)
+    run = drain(storage, run_id)
+    assert run["status"] == "Finished"
+    failed = [entry for entry in logs.mini_batch_logs(storage, run_id, 0, 100)["items"] if entry["batch_failed"]]
+    assert len(failed) == 1
+    assert "rows.csv (the rows from byte" in failed[0]["attempts"][0]["error"]
+    assert "does not parse: expected 2 fields, saw 3: '250,0,extra'" in failed[0]["attempts"][0]["error"]
+    lines = output_lines(storage, run)
+    assert "250 ok t1" not in lines and "0 ok t1" in lines and "299 ok t1" in lines  # only that slice's rows are lost
+    assert run["counts"]["batches_failed"] == 1
+
+
+def test_a_tabular_input_whose_first_rows_do_not_parse_fails_the_run_naming_them(storage: Storage) -> None:
+    run = drain(storage, start_tabular(storage, "id,pause\n1,0\n2,0,oops\n"))
+    assert run["status"] == "Failed"
+    assert "cannot plan the run" in run["error"]["message"] and "line 3 does not parse" in run["error"]["message"]

@@ -39,9 +39,11 @@ def test_definitions_are_normalised_and_checked() -> None:
         {"datastore": "workspaceblobstore", "path": "data/*.csv"}
     ]
     for bad in ([], "data/*.csv", [{"datastore": "ws"}], [{"datastore": "ws", "path": "/"}], ["x"]):
-        with pytest.raises(InvalidInput, match="paths"):
+        with pytest.raises(InvalidInput, match="path"):
             parse_paths(bad)
-    with pytest.raises(InvalidInput, match=r"'\.\.'"):
-        parse_paths([{"datastore": "ws", "path": "data/../secrets/*"}])
+    for hostile in ("data/../secrets/*", "a\x00b/*.csv", "a\\..\\..\\b", "line\nbreak.csv", "tab\t.csv", "del\x7f"):
+        with pytest.raises(InvalidInput, match="not a valid datastore path") as caught:
+            parse_paths([{"datastore": "ws", "path": hostile}])
+        assert repr(hostile) in caught.value.message  # the 400 names the path
     with pytest.raises(InvalidInput, match="not valid"):
         parse_paths([{"datastore": "../ws", "path": "data/*"}])

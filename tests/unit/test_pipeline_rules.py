@@ -12,7 +12,7 @@ import pytest
 from shared import layout
 from shared.errors import InvalidInput
 from shared.hashing import combined_sha256
-from shared.pipelines import definition, reuse
+from shared.pipelines import definition, parameters, reuse
 from shared.pipelines.minibatch import rows_of, threshold_passed
 from shared.pipelines.progress import Counts, expected_in_shard
 from shared.pipelines.runs import ALLOWED, TERMINAL, RunStatus
@@ -95,6 +95,27 @@ def test_definition_fills_azure_ml_defaults() -> None:
         ({"models": ["no-version"]}, "models"),
         ({"input": None}, "one input"),
         ({"type": "PythonScriptStep"}, "PythonScriptStep"),
+        ({"config": {"mini_batch_size": "1TB"}}, "mini_batch_size"),
+        ({"config": {"mini_batch_size": 5, "partition_keys": ["user"]}}, "mutually exclusive"),
+        ({"config": {"mini_batch_size": None, "partition_keys": ["user"]}}, "partitioned input dataset"),
+        (
+            {"input": {**step()["input"], "kind": "tabular", "tabular": {"format": "delimited"}, "mode": "mount"}},
+            "direct",
+        ),
+        (
+            {
+                "input": {
+                    **step()["input"],
+                    "kind": "tabular",
+                    "tabular": {"format": "delimited", "transforms": [{"op": "take", "count": 3}]},
+                }
+            },
+            "take",
+        ),
+        (
+            {"input": {**step()["input"], "paths": [{"datastore": "workspaceblobstore", "path": "a\x00b"}]}},
+            "datastore path",
+        ),
     ],
 )
 def test_definition_refuses_naming_the_problem(changes: dict[str, Any], named: str) -> None:
@@ -127,3 +148,34 @@ def test_layout_of_batch_runs_is_pinned() -> None:
     assert layout.progress_shard("r1", 5) == "r1/progress/005.json"
     assert layout.step_output_prefix("s1", "inferences") == "azureml/s1/inferences/"
     assert expected_in_shard(total=33, shard=0) == 3 and expected_in_shard(total=33, shard=1) == 2
+
+
+def test_tabular_defaults_sizes_and_partitions() -> None:
+    tabular_input = {**step()["input"], "kind": "tabular", "tabular": {"format": "delimited"}}
+    checked = definition.validate_step(step(input=tabular_input, config={"node_count": 1}))
+    assert checked["config"]["mini_batch_size"] == 1024 * 1024  # Azure ML's default for a TabularDataset: 1 MB
+    assert definition.validate_step(step(config={"node_count": 1}))["config"]["mini_batch_size"] == 10  # files
+    sized = definition.validate_step(step(input=tabular_input, config={"mini_batch_size": "4MB"}))
+    assert sized["config"]["mini_batch_size"] == 4 * 1024 * 1024
+    partitioned_input = {**step()["input"], "partition_format": "/{user}/{genres}/*.wav"}
+    keyed = definition.validate_step(step(input=partitioned_input, config={"partition_keys": ["user"]}))
+    assert keyed["config"]["partition_keys"] == ["user"] and keyed["config"]["mini_batch_size"] is None
+    with pytest.raises(InvalidInput, match=r"\['season'\] are not keys"):
+        definition.validate_step(step(input=partitioned_input, config={"partition_keys": ["season"]}))
+
+
+def test_config_parameters_take_sizes_and_key_lists() -> None:
+    template = {
+        "parameters": {
+            "size": {"kind": "value", "default": "1MB"},
+            "keys": {"kind": "value", "default": '["user"]'},
+        },
+        "steps": [step(config={"mini_batch_size": {"$parameter": "size"}, "partition_keys": {"$parameter": "keys"}})],
+    }
+    bound, _ = parameters.bind(None, template, {"size": "2KB"})  # type: ignore[arg-type]
+    assert bound["steps"][0]["config"]["mini_batch_size"] == 2048
+    assert bound["steps"][0]["config"]["partition_keys"] == ["user"]
+    with pytest.raises(InvalidInput, match="needs a JSON list of names"):
+        parameters.bind(None, template, {"keys": "user"})  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match="needs an int"):
+        parameters.bind(None, template, {"size": "big"})  # type: ignore[arg-type]

@@ -52,14 +52,23 @@ def test_parallel_run_config_checks_what_it_can_locally(tmp_path: Path) -> None:
         **common,
     )
     assert config.mini_batch_size == 5 and config._config()["compute_target"] == "c"
-    with pytest.raises(InvalidInput, match="number of files"):
+    for size, in_bytes in (("1KB", 1024), ("10MB", 10 * 1024**2), ("1gb", 1024**3), (7, 7)):
+        sized = ParallelRunConfig(
+            source_directory=str(tmp_path), entry_script="score.py", output_action="append_row",
+            mini_batch_size=size, **common,
+        )  # fmt: skip
+        assert sized.mini_batch_size == in_bytes
+    for bad in ("1TB", "0", "five", "-3", 2.5):
+        with pytest.raises(InvalidInput, match="mini_batch_size"):
+            ParallelRunConfig(
+                source_directory=str(tmp_path), entry_script="score.py", output_action="append_row",
+                mini_batch_size=bad, **common,
+            )  # fmt: skip
+    with pytest.raises(InvalidInput, match="mutually exclusive"):
         ParallelRunConfig(
-            source_directory=str(tmp_path),
-            entry_script="score.py",
-            output_action="append_row",
-            mini_batch_size="1MB",
-            **common,
-        )
+            source_directory=str(tmp_path), entry_script="score.py", output_action="append_row",
+            mini_batch_size="5", partition_keys=["user"], **common,
+        )  # fmt: skip
     with pytest.raises(InvalidInput, match="output_action"):
         ParallelRunConfig(source_directory=str(tmp_path), entry_script="score.py", output_action="files", **common)
     with pytest.raises(InvalidInput, match=r"missing\.py"):

@@ -7,9 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fninfer._config import WorkspaceConfig
-from fninfer.core import Environment, Workspace
-from fninfer.core.compute import AksCompute, ComputeTarget
+from fninfer.core import Environment
 from fninfer.core.conda_dependencies import CondaDependencies
 from fninfer.core.model import InferenceConfig
 from fninfer.core.webservice import AciWebservice, AksWebservice, LocalWebservice
@@ -76,17 +74,3 @@ def test_deployment_settings_are_recorded_and_unset_ones_left_out() -> None:
     assert spec == {"compute_type": "AKS", "auth": "key", "cpu_cores": 1, "memory_gb": 1, "scoring_timeout_ms": 5000}
     local = LocalWebservice.deploy_configuration(port=8890, response_encoding="json").to_spec()
     assert local == {"compute_type": "Local", "auth": "none", "port": 8890, "response_encoding": "json"}
-
-
-def test_aks_provisioning_is_accepted_and_names_the_target(capsys: pytest.CaptureFixture[str]) -> None:
-    config = AksCompute.provisioning_configuration(location="eastus")
-    ws = Workspace(WorkspaceConfig(endpoint="http://127.0.0.1:9"))  # nothing is asked of the app
-    target = ComputeTarget.create(ws, "aks-cluster", config)
-    target.wait_for_completion(show_output=True)
-    assert isinstance(target, AksCompute) and target.provisioning is config
-    assert (target.name, target.provisioning_state, config.settings) == (
-        "aks-cluster",
-        "Succeeded",
-        {"location": "eastus"},
-    )
-    assert "aks-cluster: Succeeded" in capsys.readouterr().out

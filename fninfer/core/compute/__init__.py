@@ -1,5 +1,5 @@
 """`fninfer.core.compute`, mirroring `azureml.core.compute`."""
 
-from fninfer._compute import AksCompute, ComputeTarget
+from fninfer._compute import AksCompute, AmlCompute, ComputeTarget
 
-__all__ = ["AksCompute", "ComputeTarget"]
+__all__ = ["AksCompute", "AmlCompute", "ComputeTarget"]

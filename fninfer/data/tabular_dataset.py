@@ -1,0 +1,5 @@
+"""`fninfer.data.tabular_dataset`, mirroring `azureml.data.tabular_dataset`."""
+
+from fninfer._dataset import TabularDataset
+
+__all__ = ["TabularDataset"]

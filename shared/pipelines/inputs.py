@@ -1,0 +1,92 @@
+"""What run() receives for a mini-batch: local file paths (a FileDataset) or a DataFrame (a TabularDataset), and its
+`mini_batch_context` (the partition's key values and dataset).
+
+File inputs are downloaded to a scratch folder; there is no FUSE mount on Functions. "direct" (a ParallelRunStep's
+own way) puts each file in a folder of its own under its file name; "mount" and "download" keep the files' folders
+below the dataset's root, under `path_on_compute` (or the input's name), as a mounted or downloaded dataset shows
+them.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import posixpath
+from pathlib import Path
+from typing import Any
+
+from shared import datastores, layout, tabular_files
+from shared.pipelines.runs import Record
+from shared.storage import Storage, storage_errors
+
+#: Input files downloading at once, shared by the mini-batches of this process (threads are kept, not started per
+#: mini-batch: starting threads under a busy GIL costs milliseconds each). The storage client pools 10 connections.
+DOWNLOAD_THREADS = 8
+_downloads = concurrent.futures.ThreadPoolExecutor(DOWNLOAD_THREADS, thread_name_prefix="minibatch-download")
+
+
+def local_name(source: dict[str, Any], root: str, position: int, path: str) -> str:
+    """Where a mini-batch's file goes under the scratch folder."""
+    if source.get("mode", "direct") == "direct":
+        return f"{position}/{path.rsplit('/', 1)[-1]}"  # one folder per position keeps same-named files apart
+    relative = posixpath.relpath(path, root or ".")
+    folder = source.get("path_on_compute") or source["name"]
+    return layout.validate_relative_path(f"{folder.strip('/')}/{relative}")
+
+
+def download(storage: Storage, run: Record, items: list[dict[str, Any]], folder: Path) -> list[str]:
+    source, root = run["step"]["input"], str(run["plan"].get("root") or "")
+    stores = datastores.by_name(storage)
+
+    def fetch(position: int, item: dict[str, Any]) -> str:
+        destination = folder / local_name(source, root, position, item["path"])
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        container = datastores.container_client(storage, stores[item["datastore"]])
+        with storage_errors(f"{item['datastore']}/{item['path']}"), destination.open("wb") as handle:
+            container.get_blob_client(item["path"]).download_blob(max_concurrency=1).readinto(handle)
+        return str(destination)
+
+    return list(_downloads.map(fetch, range(len(items)), items))
+
+
+def read_table(storage: Storage, run: Record, items: list[dict[str, Any]]) -> Any:
+    """A tabular mini-batch's rows, as one DataFrame."""
+    source, plan = run["step"]["input"], run["plan"]
+    return tabular_files.read_frame(
+        storage, source["tabular"], items, plan["shape"], source.get("partition_format"), str(plan.get("root") or "")
+    )
+
+
+class MiniBatchContext:
+    """Mirrors the `mini_batch_context` Azure ML passes as run()'s second argument: `partition_key_value` (the
+    partition's values of `partition_keys`, {} when the input is not partitioned) and `dataset` (the mini-batch's
+    part of the input, as a FileDataset or TabularDataset)."""
+
+    def __init__(self, storage: Storage, run: Record, batch: dict[str, Any]) -> None:
+        values = batch.get("partition") or {}
+        keys = run["step"]["config"].get("partition_keys") or sorted(values)  # records keep keys sorted
+        self.partition_key_value: dict[str, Any] = {key: values[key] for key in keys if key in values}
+        self.minibatch_index: int | None = batch.get("index")
+        self._storage = storage
+        self._source = run["step"]["input"]
+        self._items = batch["items"]
+        self._dataset: Any = None
+
+    @property
+    def dataset(self) -> Any:
+        if self._dataset is None:
+            # The SDK's own dataset classes, bound to the app's storage: a script reads it as it would anywhere.
+            from fninfer._dataset import AbstractDataset, _AppWorkspace
+
+            reference = self._source.get("dataset") or {}
+            record = {
+                **self._source,
+                "name": reference.get("name"),
+                "version": reference.get("version"),
+                "paths": [{"datastore": i["datastore"], "path": i["path"]} for i in self._items]
+                or self._source["paths"],
+            }
+            self._dataset = AbstractDataset._from_record(_AppWorkspace(self._storage), record)
+        return self._dataset
+
+    def __repr__(self) -> str:
+        return f"MiniBatchContext(partition_key_value={self.partition_key_value})"
