@@ -23,6 +23,7 @@ from pathlib import Path
 import uvicorn
 
 from fninfer.host.admin import AdminApi
+from fninfer.host.bindings import missing_extensions
 from fninfer.host.http_server import HttpApp
 from fninfer.host.indexing import IndexingError, index_functions
 from fninfer.host.invoker import Invoker
@@ -87,10 +88,15 @@ class Instance:
     async def serve(self) -> None:
         options = load_host_options(self.app_dir)
         functions = index_functions(self.app_dir)
+        problem = missing_extensions(((f.name, f.bindings) for f in functions), options.extension_bundle)
+        if problem:
+            raise IndexingError(problem)
         host_id = compute_host_id(self.app_dir)
         loop = asyncio.get_running_loop()
         invoker = Invoker(loop, str(self.app_dir), options.function_timeout, on_timeout=self.request_restart)
-        app = HttpApp(functions, options, invoker, AdminApi(functions, invoker, host_id, self.index))
+        app = HttpApp(
+            functions, options, invoker, AdminApi(functions, invoker, host_id, self.index, options.extension_bundle)
+        )
         listeners = []
         if any(function.trigger_type != "httpTrigger" for function in functions):
             from fninfer.host.listeners import build_listeners

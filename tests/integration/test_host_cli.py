@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -122,3 +124,21 @@ def test_a_port_left_in_time_wait_by_a_stopped_host_can_be_reused(azurite: Azuri
         client.close()
     with run_host(APP, tmp_path, storage=azurite.connection_string, port=port) as host, host.client() as client:
         assert client.get("/api/plain").text == "plain text"
+
+
+def test_an_app_with_queue_or_blob_functions_and_no_extension_bundle_is_refused(
+    azurite: Azurite, tmp_path: Path
+) -> None:
+    """The real host could not index such functions (Storage bindings come from the bundle): refused at start."""
+    app = tmp_path / "app"
+    shutil.copytree(APP, app)
+    host_json = json.loads((APP / "host.json").read_text())
+    del host_json["extensionBundle"]
+    (app / "host.json").write_text(json.dumps(host_json))
+    result = start_and_fail(
+        ["--app-dir", str(app), "--port", str(free_port()), "--storage", azurite.connection_string], tmp_path
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "'on_queue' (queueTrigger)" in result.stderr and "'on_blob' (blobTrigger)" in result.stderr
+    assert '"extensionBundle"' in result.stderr and "plain" not in result.stderr  # HTTP functions need none
