@@ -17,6 +17,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from fninfer.host.bindings import missing_extensions
 from fninfer.host.http_server import HttpApp
 from fninfer.host.indexing import IndexingError, index_functions
 from fninfer.host.invoker import Invoker
+from fninfer.host.lifetime import watch_parent
 from fninfer.host.logs import configure_logging
 from fninfer.host.options import HostConfigError, compute_host_id, load_host_options
 from fninfer.host.routing import RouteTemplateError
@@ -36,6 +38,8 @@ log = logging.getLogger("fninfer.host")
 READY_LINE = "Host started: instance ready"
 RESTART_EXIT_CODE = 3
 STARTUP_EXIT_CODE = 2
+#: How long a stopping instance waits for its listeners to release their leases.
+LISTENER_STOP_SECONDS = 5.0
 
 
 def bind_shared_socket(port: int, host: str = "127.0.0.1") -> socket.socket:
@@ -78,10 +82,17 @@ class Instance:
         self.exit_code = 0
         self.stop_listeners = threading.Event()
         self.server: _Server | None = None
+        self.stopping = False
 
     def request_restart(self) -> None:
         """A function timed out: like the real host, replace the worker process (the supervisor starts a new one)."""
         self.exit_code = RESTART_EXIT_CODE
+        if self.server is not None:
+            self.server.should_exit = True
+
+    def request_stop(self) -> None:
+        """Stop as on SIGTERM (the supervisor is gone)."""
+        self.stopping = True
         if self.server is not None:
             self.server.should_exit = True
 
@@ -105,6 +116,7 @@ class Instance:
         sock = bind_shared_socket(self.port)
         config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False, timeout_graceful_shutdown=5)
         self.server = _Server(config)
+        self.server.should_exit = self.stopping
         threads = [
             threading.Thread(target=listener.run, args=(self.stop_listeners,), name=listener.name, daemon=True)
             for listener in listeners
@@ -116,8 +128,9 @@ class Instance:
             await self.server.serve(sockets=[sock])
         finally:
             self.stop_listeners.set()
+            deadline = time.monotonic() + LISTENER_STOP_SECONDS  # one budget for all: storage may be gone
             for thread in threads:
-                thread.join(timeout=5)
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
             invoker.shutdown()
 
 
@@ -129,6 +142,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     configure_logging()
     instance = Instance(args.app_dir.resolve(), args.port, args.index)
+    watch_parent(instance.request_stop)
     try:
         asyncio.run(instance.serve())
     except (IndexingError, HostConfigError, RouteTemplateError, OSError) as exc:

@@ -142,3 +142,26 @@ def test_an_app_with_queue_or_blob_functions_and_no_extension_bundle_is_refused(
     assert len(result.stderr.strip().splitlines()) == 1
     assert "'on_queue' (queueTrigger)" in result.stderr and "'on_blob' (blobTrigger)" in result.stderr
     assert '"extensionBundle"' in result.stderr and "plain" not in result.stderr  # HTTP functions need none
+
+
+def running(pid: int) -> bool:
+    """True while `pid` runs (a zombie waiting for a reaper has stopped)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def test_instances_and_azurite_die_with_a_supervisor_killed_with_sigkill(tmp_path: Path) -> None:
+    with run_host(APP, tmp_path, instances=2) as host:
+        children = [int(pid) for pid in subprocess.check_output(["pgrep", "-P", str(host.process.pid)]).split()]
+        instances = json.loads((host.config_path.parent / "instances.json").read_text())["instances"]
+        assert len(children) == 3 and {i["pid"] for i in instances} < set(children)  # two instances and Azurite
+        host.process.kill()
+        host.process.wait()
+        killed = time.monotonic()
+        deadline = killed + 60
+        while any(running(pid) for pid in children):
+            assert time.monotonic() < deadline, f"still running after 60 s: {[p for p in children if running(p)]}"
+            time.sleep(0.05)
+        print(f"children gone {time.monotonic() - killed:.2f} s after SIGKILL of the supervisor")
