@@ -22,6 +22,7 @@ import azure.functions as func
 
 from shared.entra import looks_like_entra_token, validate_entra_token
 from shared.errors import FninferError, InvalidInput, PayloadTooLarge, Unauthorized
+from shared.jsonbody import parse_json
 from shared.settings import ADMIN_KEY, get_setting
 
 log = logging.getLogger("fninfer.app")
@@ -61,10 +62,7 @@ def json_body(req: func.HttpRequest, limit: int = MAX_JSON_BODY) -> dict[str, An
         raise PayloadTooLarge(f"the request body has {len(body)} bytes; the limit is {limit}")
     if not body:
         raise InvalidInput("the request body is empty; a JSON object is expected")
-    try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInput(f"the request body is not valid JSON: {exc}") from exc
+    document = parse_json(body)
     if not isinstance(document, dict):
         raise InvalidInput(f"the request body must be a JSON object, not {type(document).__name__}")
     return document

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import azure.functions as func
 
 from functions._http import int_param, json_body, json_endpoint, json_response
 from shared import datasets, datastores, models
 from shared.errors import InvalidInput
+from shared.jsonbody import parse_json
 from shared.openapi import openapi_document
 from shared.storage import app_storage
 
@@ -20,10 +19,7 @@ bp = func.Blueprint()
 def list_models(req: func.HttpRequest) -> object:
     tags = None
     if req.params.get("tags"):
-        try:
-            tags = json.loads(req.params["tags"])
-        except json.JSONDecodeError as exc:
-            raise InvalidInput(f"'tags' must be a JSON list: {exc}", field="tags") from exc
+        tags = parse_json(req.params["tags"], what="'tags'")
         if not isinstance(tags, list):
             raise InvalidInput("'tags' must be a JSON list of keys or [key, value] pairs", field="tags")
     latest = req.params.get("latest", "false").lower() == "true"

@@ -22,7 +22,8 @@ from azure.functions.timer import TimerRequest
 from fninfer.host.bindings import ExtensionBundle
 from fninfer.host.indexing import IndexedFunction
 from fninfer.host.invoker import FunctionTimeout, InvocationFailed, Invoker
-from shared.errors import FninferError
+from shared.errors import FninferError, InvalidInput
+from shared.jsonbody import parse_json
 from shared.settings import STORAGE_CONNECTION, storage_connection
 from shared.storage import Storage, storage_errors
 
@@ -93,8 +94,8 @@ class AdminApi:
 
     def invoke(self, function: IndexedFunction, body: bytes) -> Response:
         try:
-            document = json.loads(body) if body else None
-        except json.JSONDecodeError:
+            document = parse_json(body) if body else None
+        except InvalidInput:
             document = None
         if not isinstance(document, dict) or not isinstance(document.get("input", ""), str):
             return json_response(400, {"error": 'the body must be JSON like {"input": "<string>"}'})

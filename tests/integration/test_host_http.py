@@ -121,6 +121,13 @@ def test_admin_endpoints(host: RunningHost) -> None:
         assert client.get("/admin/functions/nosuch").status_code == 404
         assert client.post("/admin/functions/get_item", json={"input": "x"}).status_code == 400
         assert client.post("/admin/functions/get_item", content=b"not json").status_code == 400
+        assert status["extensionBundle"] == {
+            "id": "Microsoft.Azure.Functions.ExtensionBundle",
+            "version": "[4.*, 5.0.0)",
+        }
+        deep = b'{"input": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"  # RecursionError in json: still a 400
+        response = client.post("/admin/functions/on_queue", content=deep)
+        assert response.status_code == 400 and "input" in response.json()["error"]
 
 
 def admin_invocation_logs(host: RunningHost, function_name: str) -> list[str]:

@@ -45,6 +45,16 @@ def test_malformed_json_is_400_naming_the_problem(api: httpx.Client) -> None:
     assert response.status_code == 400 and response.json()["error"]["details"]["field"] == "files"
 
 
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+def test_json_nested_too_deeply_is_400_not_500(api: httpx.Client, depth: int) -> None:
+    deep = b"[" * depth + b"]" * depth
+    response = api.post("/models/m", content=b'{"upload_id": "u", "files": ' + deep + b"}")
+    assert response.status_code == 400 and "nested too deeply" in response.json()["error"]["message"]
+    if depth == 1_000:  # a query string stays within URL limits
+        response = api.get("/models", params={"tags": deep.decode()})
+        assert response.status_code == 400 and "'tags' is nested too deeply" in response.json()["error"]["message"]
+
+
 def test_names_with_path_characters_are_400(api: httpx.Client) -> None:
     response = api.post("/models/a..b", json={"upload_id": "u", "files": []})
     assert response.status_code == 400 and "not valid" in response.json()["error"]["message"]
