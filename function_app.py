@@ -7,5 +7,5 @@ from functions import batch, management, publishing, schedules, scoring, service
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 # The app's surface, in one explicit list. Routes are matched in registration order, as the Functions host does.
-for blueprint in (management.bp, services.bp, scoring.bp, batch.bp, publishing.bp, schedules.bp):
-    app.register_functions(blueprint)
+for bp in (management.bp, services.bp, scoring.bp, batch.bp, publishing.bp, schedules.bp):
+    app.register_functions(bp)
