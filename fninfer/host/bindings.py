@@ -118,3 +118,39 @@ def missing_extensions(
             f'{{"id": "{BUNDLE_ID}", "version": "{RECOMMENDED_VERSION}"}} to host.json'
         )
     return f"the binding types of {', '.join(problems)} are not in extension bundle {bundle.id} {bundle.version}"
+
+
+#: Azure Storage queue and container names: 3-63 characters, lower-case letters, digits and single hyphens, starting
+#: and ending with a letter or digit.
+STORAGE_NAME = re.compile(r"(?=[a-z0-9-]{3,63}\Z)[a-z0-9]+(?:-[a-z0-9]+)*\Z")
+QUEUE_TYPES = ("queueTrigger", "queue")
+BLOB_TYPES = ("blobTrigger", "blob")
+
+
+def storage_names(binding: dict[str, Any]) -> tuple[str, str] | None:
+    """("queue" | "container", name) a Storage binding addresses; None for other bindings, and for names that
+    come from an app setting (`%Name%`) or a binding expression (`{name}`), which only the running host resolves."""
+    if binding.get("type") in QUEUE_TYPES:
+        kind, name = "queue", str(binding.get("queueName") or "")
+    elif binding.get("type") in BLOB_TYPES:
+        kind, name = "container", str(binding.get("path") or "").split("/", 1)[0]
+    else:
+        return None
+    return None if "%" in name or "{" in name else (kind, name)
+
+
+def invalid_storage_names(functions: Iterable[tuple[str, Iterable[dict[str, Any]]]]) -> str:
+    """Queue and container names Azure Storage refuses, with their functions ('' when all are valid). The real
+    host fails to index such a function ("Invalid queue name")."""
+    problems = []
+    for name, bindings in functions:
+        for binding in bindings:
+            addressed = storage_names(binding)
+            if addressed is not None and not STORAGE_NAME.match(addressed[1]):
+                problems.append(f"'{name}' uses {addressed[0]} name {addressed[1]!r}")
+    if not problems:
+        return ""
+    return (
+        f"{'; '.join(problems)}: Azure Storage names have 3-63 lower-case letters, digits and single hyphens, "
+        "and start and end with a letter or digit"
+    )

@@ -24,7 +24,7 @@ from pathlib import Path
 import uvicorn
 
 from fninfer.host.admin import AdminApi
-from fninfer.host.bindings import missing_extensions
+from fninfer.host.bindings import invalid_storage_names, missing_extensions
 from fninfer.host.http_server import HttpApp
 from fninfer.host.indexing import IndexingError, index_functions
 from fninfer.host.invoker import Invoker
@@ -99,7 +99,8 @@ class Instance:
     async def serve(self) -> None:
         options = load_host_options(self.app_dir)
         functions = index_functions(self.app_dir)
-        problem = missing_extensions(((f.name, f.bindings) for f in functions), options.extension_bundle)
+        metadata = [(function.name, function.bindings) for function in functions]
+        problem = missing_extensions(metadata, options.extension_bundle) or invalid_storage_names(metadata)
         if problem:
             raise IndexingError(problem)
         host_id = compute_host_id(self.app_dir)
