@@ -7,5 +7,6 @@ from functions import batch, management, publishing, schedules, scoring, service
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 # The app's surface, in one explicit list. Routes are matched in registration order, as the Functions host does.
-for bp in (management.bp, services.bp, scoring.bp, batch.bp, publishing.bp, schedules.bp):
+BLUEPRINTS = (management.bp, services.bp, scoring.bp, batch.bp, publishing.bp, schedules.bp)
+for bp in BLUEPRINTS:
     app.register_functions(bp)

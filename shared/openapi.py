@@ -1,244 +1,449 @@
-"""The OpenAPI 3.1 document of the app's HTTP API, served at `/api/openapi.json`.
+"""The OpenAPI 3.1 document of the app's HTTP API, served at `/api/openapi.json`, generated from the functions'
+own metadata.
 
-`tests/unit/test_openapi.py` compares it with the routes `function_app.py` registers, both ways, so an endpoint
-cannot be added or removed without this document following.
+Paths, methods and path parameters come from the HTTP functions `function_app.py` registers (their route templates,
+as the Functions host reads them), so the document cannot list an endpoint the app lacks or miss one it has. What
+the metadata cannot say (summaries, query parameters, request and response schemas) is declared here per function
+name; `tests/unit/test_openapi.py` fails when a function has no entry or an entry no function. The schemas describe
+what the handlers accept and return: `tests/integration/test_api_document.py` fuzzes the running app against them
+with schemathesis.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
-ERROR = {"$ref": "#/components/schemas/Error"}
+#: host.json's `extensions.http.routePrefix` (tests/unit/test_openapi.py keeps the two equal).
+ROUTE_PREFIX = "api"
+INT32_MAX = 2**31 - 1
+
+# -- schemas ----------------------------------------------------------------------------------------------------
+
+#: A model, dataset, service, run, pipeline or schedule name or id (shared/layout.py validate_name): 1-255 letters,
+#: digits, '_', '-' or '.', starting with a letter or digit, never '..'.
+NAME = {"type": "string", "pattern": r"^[A-Za-z0-9](?:[A-Za-z0-9_-]|\.[A-Za-z0-9_-])*\.?$", "maxLength": 255}
+TEXT = {"type": "string"}
+NULLABLE_TEXT = {"type": ["string", "null"]}
+STRINGS = {"type": "object", "additionalProperties": {"type": "string"}}
 OBJECT = {"type": "object"}
-LIST = {"type": "array", "items": OBJECT}
+NULLABLE_OBJECT = {"type": ["object", "null"]}
+TIME = {"type": "string", "format": "date-time"}
+NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+SHA256 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+ANY: dict[str, Any] = {}
 
 
-def _responses(ok_status: str, ok_schema: dict[str, Any], *errors: str) -> dict[str, Any]:
-    responses: dict[str, Any] = {
-        ok_status: {"description": "OK", "content": {"application/json": {"schema": ok_schema}}}
-    }
-    for status in ("401", *errors):
-        responses[status] = {"description": "Error", "content": {"application/json": {"schema": ERROR}}}
-    return responses
+def or_empty(schema: dict[str, Any]) -> dict[str, Any]:
+    """An optional field the handlers read as `value or {}`: null, false, 0, "" and [] count as absent."""
+    return {"anyOf": [schema, {"enum": [None, False, 0, ""]}, {"type": "array", "maxItems": 0}]}
 
 
-def _path_params(*names: str) -> list[dict[str, Any]]:
-    schemas = {"version": {"type": "integer", "minimum": 1}}
-    return [
-        {"name": name, "in": "path", "required": True, "schema": schemas.get(name, {"type": "string"})}
-        for name in names
-    ]
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _operation(summary: str, params: list[str], responses: dict[str, Any], body: bool = False) -> dict[str, Any]:
-    operation: dict[str, Any] = {"summary": summary, "responses": responses, "security": [{"adminKey": []}]}
-    if params:
-        operation["parameters"] = _path_params(*params)
-    if body:
-        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": OBJECT}}}
-    return operation
+def array(items: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "array", "items": items}
 
 
-def openapi_document() -> dict[str, Any]:
-    paths: dict[str, dict[str, Any]] = {
-        "/api/models": {
-            "get": {
-                **_operation(
-                    "List model versions (filters: name, tags as a JSON list, latest)",
-                    [],
-                    _responses("200", LIST, "400"),
-                ),
-                "parameters": [
-                    {"name": "name", "in": "query", "schema": {"type": "string"}},
-                    {"name": "tags", "in": "query", "schema": {"type": "string"}},
-                    {"name": "latest", "in": "query", "schema": {"type": "boolean"}},
-                ],
-            }
+def record(properties: dict[str, Any], required: Iterable[str] | None = None) -> dict[str, Any]:
+    """An object with these properties (all required unless named otherwise); other properties may appear."""
+    return {"type": "object", "properties": properties, "required": list(properties if required is None else required)}
+
+
+FILE = record({"path": TEXT, "size": {"type": "integer", "minimum": 0}, "sha256": SHA256})
+DATA_PATH = record({"datastore": NAME, "path": {"type": "string", "minLength": 1}})
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "Error": record(
+        {"error": record({"code": TEXT, "message": TEXT, "details": OBJECT}, required=["code", "message"])}
+    ),
+    "Model": record(
+        {
+            "name": NAME,
+            "version": {"type": "integer", "minimum": 1},
+            "description": NULLABLE_TEXT,
+            "tags": STRINGS,
+            "properties": STRINGS,
+            "created_time": TIME,
+            "files": array(FILE),
+            "single_file": {"type": "boolean"},
+            "sha256": SHA256,
+        }
+    ),
+    "Dataset": record(
+        {
+            "name": NAME,
+            "version": {"type": "integer", "minimum": 1},
+            "description": NULLABLE_TEXT,
+            "tags": STRINGS,
+            "paths": array(DATA_PATH),
+            "created_time": TIME,
+        }
+    ),
+    "Datastore": record({"name": NAME, "container_name": TEXT}),
+    "DatasetFile": record({"datastore": NAME, "container": TEXT, "path": TEXT}),
+    "Service": record(
+        {
+            "name": NAME,
+            "state": {"enum": ["Transitioning", "Healthy", "Unhealthy", "Failed"]},
+            "error": NULLABLE_TEXT,
+            "models": array(TEXT),
+            "entry_script": TEXT,
+            "code_version": {"type": "integer", "minimum": 1},
+            "deployment": OBJECT,
+            "serving": NULLABLE_OBJECT,
+            "auth_mode": TEXT,
+            "scoring_path": TEXT,
+            "created_time": TIME,
+            "updated_time": TIME,
+        }
+    ),
+    "Keys": record({"primaryKey": TEXT, "secondaryKey": TEXT}),
+    "Token": record({"accessToken": TEXT, "refreshAfter": {"type": "integer"}}),
+    "Deleted": record({"deleted": TEXT}),
+    "Run": record(
+        {
+            "id": NAME,
+            "experiment": TEXT,
+            "status": {"enum": ["NotStarted", "Running", "Finished", "Failed", "Canceled"]},
+            "tags": OBJECT,
+            "created_time": TIME,
+            "start_time": NULLABLE_TIME,
+            "end_time": NULLABLE_TIME,
+            "error": {"type": ["string", "object", "null"]},
+            "plan": NULLABLE_OBJECT,
+            "counts": NULLABLE_OBJECT,
+            "parameters": OBJECT,
+        }
+    ),
+    "RunLogs": record({"items": array(OBJECT), "next": {"type": ["integer", "null"]}}),
+    "PublishedPipeline": record(
+        {
+            "id": NAME,
+            "name": TEXT,
+            "description": NULLABLE_TEXT,
+            "version": NULLABLE_TEXT,
+            "status": {"enum": ["Active", "Disabled"]},
+            "created_time": TIME,
+            "source_run": NULLABLE_TEXT,
+            "parameters": OBJECT,
+        }
+    ),
+    "SubmittedRun": record(
+        {
+            "Id": NAME,
+            "ExperimentName": TEXT,
+            "PipelineId": NAME,
+            "Status": record({"StatusCode": TEXT}),
+            "CreatedTime": TIME,
+        }
+    ),
+    "Schedule": record(
+        {
+            "id": NAME,
+            "name": TEXT,
+            "description": NULLABLE_TEXT,
+            "pipeline_id": NAME,
+            "experiment_name": NAME,
+            "pipeline_parameters": OBJECT,
+            "recurrence": NULLABLE_OBJECT,
+            "data": NULLABLE_OBJECT,
+            "status": {"enum": ["Active", "Disabled"]},
+            "created_time": TIME,
+            "last_run_id": NULLABLE_TEXT,
+            "last_fired": NULLABLE_TIME,
+            "last_error": {"type": ["string", "object", "null"]},
+        }
+    ),
+}
+
+# Request bodies: what the handlers read. Validity that depends on storage (an upload staged, a snapshot uploaded, a
+# pipeline that exists) is beyond a schema; tests/schemathesis.toml lists those operations.
+BODIES: dict[str, dict[str, Any]] = {
+    "RegisterModel": record(
+        {
+            "upload_id": NAME,
+            "files": {**array(FILE), "minItems": 1},
+            "single_file": {"type": "boolean"},
+            "description": NULLABLE_TEXT,
+            "tags": or_empty(STRINGS),
+            "properties": or_empty(STRINGS),
         },
-        "/api/models/{name}": {
-            "post": _operation(
-                "Register a staged upload as the next version",
-                ["name"],
-                _responses("201", OBJECT, "400", "409", "413"),
-                True,
-            ),
-            "get": _operation("The latest version of a model", ["name"], _responses("200", OBJECT, "404")),
+        required=["upload_id", "files"],
+    ),
+    "RegisterDataset": record(
+        {
+            "paths": {**array(DATA_PATH), "minItems": 1},
+            "description": NULLABLE_TEXT,
+            "tags": or_empty(STRINGS),
+            "create_new_version": ANY,  # read as a truth value
         },
-        "/api/models/{name}/{version}": {
-            "get": _operation("One version of a model", ["name", "version"], _responses("200", OBJECT, "404")),
-            "delete": _operation("Delete a model version", ["name", "version"], _responses("200", OBJECT, "404")),
+        required=["paths"],
+    ),
+    "DeployService": record(
+        {
+            "models": array(TEXT),
+            "snapshot": record({"id": TEXT, "files": array(FILE)}),
+            "entry_script": TEXT,
+            "requirements": array(TEXT),
+            "environment_name": NULLABLE_TEXT,
+            "deployment": OBJECT,
+            "compute_target": NULLABLE_TEXT,
+            "overwrite": {"type": "boolean"},
         },
-        "/api/datastores": {"get": _operation("List datastores", [], _responses("200", LIST))},
-        "/api/datasets": {"get": _operation("The latest version of every dataset", [], _responses("200", LIST))},
-        "/api/datasets/{name}": {
-            "post": _operation(
-                "Register a file dataset definition", ["name"], _responses("201", OBJECT, "400", "409", "413"), True
-            ),
-            "get": _operation("The latest version of a dataset", ["name"], _responses("200", OBJECT, "404")),
+        required=["snapshot", "entry_script"],
+    ),
+    "UpdateService": OBJECT,
+    "RegenerateKey": record({"keyType": {"enum": ["Primary", "Secondary"]}}),
+    "SubmitRun": record(
+        {"experiment": NAME, "pipeline": record({"steps": array(OBJECT)}), "tags": or_empty(STRINGS)},
+        required=["experiment", "pipeline"],
+    ),
+    "PublishPipeline": record(
+        {"pipeline": record({"steps": array(OBJECT)}), "name": TEXT, "description": TEXT, "version": TEXT},
+        required=["pipeline", "name"],
+    ),
+    "PublishRun": record({"name": TEXT, "description": TEXT, "version": TEXT}, required=["name"]),
+    "SubmitPublished": record(
+        {
+            "ExperimentName": NAME,
+            "ParameterAssignments": or_empty(OBJECT),
+            "DataSetDefinitionValueAssignments": or_empty(OBJECT),
+            "Tags": or_empty(STRINGS),
         },
-        "/api/datasets/{name}/{version}": {
-            "get": _operation("One version of a dataset", ["name", "version"], _responses("200", OBJECT, "404"))
+        required=["ExperimentName"],
+    ),
+    "CreateSchedule": record(
+        {
+            "name": TEXT,
+            "description": ANY,  # kept when it is a string
+            "pipeline_id": NAME,
+            "experiment_name": NAME,
+            "recurrence": OBJECT,
+            "datastore": NAME,
+            "path_on_datastore": TEXT,
+            "polling_interval": {"type": "integer", "minimum": 1},
+            "data_path_parameter_name": NAME,
+            "pipeline_parameters": or_empty(OBJECT),
         },
-        "/api/datasets/{name}/{version}/files": {
-            "get": _operation(
-                "The files a dataset version resolves to now", ["name", "version"], _responses("200", LIST, "404")
-            )
+        required=["name", "pipeline_id", "experiment_name"],
+    ),
+}
+
+# -- operations -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What the function metadata does not say about one HTTP function."""
+
+    summary: str
+    ok: tuple[str, dict[str, Any] | None]  # (status, schema); None: any JSON
+    errors: tuple[str, ...] = ()  # error statuses besides 401, each with the Error body
+    body: str | None = None  # a BODIES entry
+    query: tuple[dict[str, Any], ...] = ()
+    admin: bool = True  # needs the admin key (else: the scoring endpoint's own auth, or none)
+    extra: dict[str, Any] = field(default_factory=dict)
+    ok_media_type: str = "application/json"
+
+
+def query(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
+    return {"name": name, "in": "query", "schema": schema, **({"description": description} if description else {})}
+
+
+# The Functions host drops query parameters with an empty value before the app sees them (`?latest=` is no
+# `latest`), so each query schema admits "" too.
+BOOLEAN_QUERY = {"type": "string", "enum": ["true", "false", ""]}
+NAME_QUERY = {**NAME, "pattern": NAME["pattern"].replace("^", "^$|^", 1)}
+NOT_FOUND = ("400", "404")  # a name that is not valid, or nothing by that name
+TAGS_QUERY = {
+    "name": "tags",
+    "in": "query",
+    "description": 'tag keys and [key, value] pairs a version must have, e.g. ["stage", ["team", "ml"]]',
+    "content": {
+        "application/json": {
+            "schema": array({"oneOf": [TEXT, {**array(TEXT), "minItems": 2, "maxItems": 2}]}),
+        }
+    },
+}
+
+OPERATIONS: dict[str, Operation] = {
+    "list_models": Operation(
+        "List model versions",
+        ("200", array(ref("Model"))),
+        ("400",),
+        query=(query("name", NAME_QUERY), TAGS_QUERY, query("latest", BOOLEAN_QUERY)),
+    ),
+    "register_model": Operation(
+        "Register a staged upload as the next version", ("201", ref("Model")), ("400", "409", "413"), "RegisterModel"
+    ),
+    "get_model": Operation("A model version (the latest without one)", ("200", ref("Model")), NOT_FOUND),
+    "delete_model": Operation("Delete a model version", ("200", ref("Deleted")), NOT_FOUND),
+    "list_datastores": Operation("List datastores", ("200", array(ref("Datastore")))),
+    "list_datasets": Operation("The latest version of every dataset", ("200", array(ref("Dataset")))),
+    "register_dataset": Operation(
+        "Register a file dataset definition", ("201", ref("Dataset")), ("400", "404", "409", "413"), "RegisterDataset"
+    ),
+    "get_dataset": Operation("A dataset version (the latest without one)", ("200", ref("Dataset")), NOT_FOUND),
+    "dataset_files": Operation(
+        "The files a dataset version resolves to now", ("200", array(ref("DatasetFile"))), NOT_FOUND
+    ),
+    "openapi": Operation("This document", ("200", OBJECT), admin=False),
+    "list_services": Operation("List real-time services", ("200", array(ref("Service")))),
+    "deploy_service": Operation(
+        "Deploy a service (answers Transitioning; the deployment runs on a queue)",
+        ("202", ref("Service")),
+        ("400", "404", "409", "413"),
+        "DeployService",
+    ),
+    "get_service": Operation("A service and its state", ("200", ref("Service")), NOT_FOUND),
+    "update_service": Operation(
+        "Update models, code or settings (also how reload works)",
+        ("202", ref("Service")),
+        ("400", "404", "409", "413"),
+        "UpdateService",
+    ),
+    "delete_service": Operation("Delete a service", ("200", ref("Deleted")), NOT_FOUND),
+    "get_keys": Operation("The service's keys", ("200", ref("Keys")), NOT_FOUND),
+    "regenerate_key": Operation(
+        "Regenerate the primary or secondary key", ("200", ref("Keys")), ("400", "404", "413"), "RegenerateKey"
+    ),
+    "get_token": Operation("A short-lived token for token auth", ("200", ref("Token")), ("400", "404", "409")),
+    "get_logs": Operation(
+        "What init() and run() printed, across instances", ("200", TEXT), NOT_FOUND, ok_media_type="text/plain"
+    ),
+    "score": Operation(
+        "Score: the body reaches run(raw_data); the answer is a JSON string of what run returned, or with "
+        "response_encoding 'json' the JSON of what run returned",
+        ("200", None),
+        ("400", "403", "404", "413", "500", "503", "504"),
+        admin=False,
+        extra={
+            "security": [{"serviceKeyOrToken": []}, {}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {}}}},
         },
-        "/api/services": {"get": _operation("List real-time services", [], _responses("200", LIST))},
-        "/api/services/{name}": {
-            "post": _operation(
-                "Deploy a service (answers Transitioning; the deployment runs on a queue)",
-                ["name"],
-                _responses("202", OBJECT, "400", "404", "409", "413"),
-                True,
-            ),
-            "get": _operation("A service and its state", ["name"], _responses("200", OBJECT, "404")),
-            "patch": _operation(
-                "Update models or code (also how reload works)", ["name"], _responses("202", OBJECT, "400", "404"), True
-            ),
-            "delete": _operation("Delete a service", ["name"], _responses("200", OBJECT, "404")),
-        },
-        "/api/services/{name}/keys": {
-            "get": _operation("The service's keys", ["name"], _responses("200", OBJECT, "404"))
-        },
-        "/api/services/{name}/keys/regenerate": {
-            "post": _operation(
-                'Regenerate a key: {"keyType": "Primary" | "Secondary"}',
-                ["name"],
-                _responses("200", OBJECT, "400"),
-                True,
-            )
-        },
-        "/api/services/{name}/token": {
-            "get": _operation("A short-lived token for token auth", ["name"], _responses("200", OBJECT, "404"))
-        },
-        "/api/services/{name}/logs": {
-            "get": _operation(
-                "What init() and run() printed, across instances", ["name"], _responses("200", OBJECT, "404")
-            )
-        },
-        "/api/services/{name}/score": {
-            "post": {
-                "summary": (
-                    "Score: the body reaches run(raw_data); the answer is a JSON string of what run returned, or with "
-                    "response_encoding 'json' the JSON of what run returned"
-                ),
-                "parameters": _path_params("name"),
-                "security": [{"serviceKeyOrToken": []}, {}],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": OBJECT}}},
-                "responses": {
-                    "200": {"description": "OK", "content": {"application/json": {"schema": {}}}},
-                    **{
-                        status: {"description": "Error", "content": {"application/json": {"schema": ERROR}}}
-                        for status in ("400", "401", "403", "404", "413", "500", "503", "504")
-                    },
-                },
-            }
-        },
-        "/api/pipelines/runs": {
-            "post": _operation(
-                'Submit a pipeline run: {"experiment", "pipeline": {"steps": [ParallelRunStep]}, "tags"}',
-                [],
-                _responses("201", OBJECT, "400", "404", "413"),
-                True,
-            ),
-            "get": {
-                **_operation("List pipeline runs, newest first", [], _responses("200", LIST)),
-                "parameters": [{"name": "experiment", "in": "query", "schema": {"type": "string"}}],
-            },
-        },
-        "/api/pipelines/runs/{run_id}": {
-            "get": _operation(
-                "A pipeline run: status, plan, counts (live while it runs), error",
-                ["run_id"],
-                _responses("200", OBJECT, "404"),
-            )
-        },
-        "/api/pipelines/runs/{run_id}/logs": {
-            "get": {
-                **_operation(
-                    "Mini-batch logs, a page at a time: tries, errors, tracebacks, what run() printed",
-                    ["run_id"],
-                    _responses("200", OBJECT, "400", "404"),
-                ),
-                "parameters": [
-                    *_path_params("run_id"),
-                    {"name": "start", "in": "query", "schema": {"type": "integer", "minimum": 0}},
-                    {"name": "count", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
-                ],
-            }
-        },
-        "/api/pipelines/runs/{run_id}/cancel": {
-            "post": _operation(
-                "Cancel a run (a finished one stays as it is)", ["run_id"], _responses("200", OBJECT, "404")
-            )
-        },
-        "/api/pipelines/runs/{run_id}/publish": {
-            "post": _operation(
-                'Publish the pipeline a run ran: {"name", "description", "version"}',
-                ["run_id"],
-                _responses("201", OBJECT, "400", "404"),
-                True,
-            )
-        },
-        "/api/pipelines/published": {
-            "post": _operation(
-                'Publish a pipeline definition: {"pipeline", "name", "description", "version"}',
-                [],
-                _responses("201", OBJECT, "400", "404", "413"),
-                True,
-            ),
-            "get": {
-                **_operation("Published pipelines, newest first", [], _responses("200", LIST)),
-                "parameters": [{"name": "active_only", "in": "query", "schema": {"type": "boolean"}}],
-            },
-        },
-        "/api/pipelines/published/{pipeline_id}": {
-            "get": _operation("A published pipeline", ["pipeline_id"], _responses("200", OBJECT, "404"))
-        },
-        "/api/pipelines/published/{pipeline_id}/enable": {
-            "post": _operation("Enable a published pipeline", ["pipeline_id"], _responses("200", OBJECT, "404"))
-        },
-        "/api/pipelines/published/{pipeline_id}/disable": {
-            "post": _operation("Disable a published pipeline", ["pipeline_id"], _responses("200", OBJECT, "404"))
-        },
-        "/api/pipelines/published/{pipeline_id}/submit": {
-            "post": _operation(
-                'The published pipeline\'s endpoint: {"ExperimentName", "ParameterAssignments", '
-                '"DataSetDefinitionValueAssignments"} starts a run; answers {"Id", ...}',
-                ["pipeline_id"],
-                _responses("200", OBJECT, "400", "404", "409"),
-                True,
-            )
-        },
-        "/api/schedules": {
-            "post": _operation(
-                "Create a schedule: a recurrence, or a datastore path to watch",
-                [],
-                _responses("201", OBJECT, "400", "404"),
-                True,
-            ),
-            "get": {
-                **_operation("Schedules, newest first", [], _responses("200", LIST)),
-                "parameters": [
-                    {"name": "active_only", "in": "query", "schema": {"type": "boolean"}},
-                    {"name": "pipeline_id", "in": "query", "schema": {"type": "string"}},
-                ],
-            },
-        },
-        "/api/schedules/{schedule_id}": {
-            "get": _operation(
-                "A schedule, with its last run and last error", ["schedule_id"], _responses("200", OBJECT, "404")
-            )
-        },
-        "/api/schedules/{schedule_id}/enable": {
-            "post": _operation("Enable a schedule", ["schedule_id"], _responses("200", OBJECT, "404"))
-        },
-        "/api/schedules/{schedule_id}/disable": {
-            "post": _operation("Disable a schedule", ["schedule_id"], _responses("200", OBJECT, "404"))
-        },
-        "/api/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OK"}}}},
-    }
+    ),
+    "submit_run": Operation(
+        "Submit a pipeline run (one ParallelRunStep)", ("201", ref("Run")), ("400", "404", "413"), "SubmitRun"
+    ),
+    "list_runs": Operation(
+        "List pipeline runs, newest first", ("200", array(ref("Run"))), ("400",), query=(query("experiment", TEXT),)
+    ),
+    "get_run": Operation(
+        "A pipeline run: status, plan, counts (live while it runs), error", ("200", ref("Run")), NOT_FOUND
+    ),
+    "get_run_logs": Operation(
+        "Mini-batch logs, a page at a time",
+        ("200", ref("RunLogs")),
+        NOT_FOUND,
+        query=(
+            query("start", {"anyOf": [{"type": "integer", "minimum": 0}, {"const": ""}]}, "first item (0)"),
+            query("count", {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 500}, {"const": ""}]}, "per page"),
+        ),
+    ),
+    "cancel_run": Operation("Cancel a run (a finished one stays as it is)", ("200", ref("Run")), NOT_FOUND),
+    "publish_pipeline": Operation(
+        "Publish a pipeline definition", ("201", ref("PublishedPipeline")), ("400", "404", "413"), "PublishPipeline"
+    ),
+    "publish_run": Operation(
+        "Publish the pipeline a run ran", ("201", ref("PublishedPipeline")), ("400", "404", "413"), "PublishRun"
+    ),
+    "list_published": Operation(
+        "Published pipelines, newest first",
+        ("200", array(ref("PublishedPipeline"))),
+        ("400",),
+        query=(query("active_only", BOOLEAN_QUERY),),
+    ),
+    "get_published": Operation("A published pipeline", ("200", ref("PublishedPipeline")), NOT_FOUND),
+    "enable_published": Operation("Enable a published pipeline", ("200", ref("PublishedPipeline")), NOT_FOUND),
+    "disable_published": Operation("Disable a published pipeline", ("200", ref("PublishedPipeline")), NOT_FOUND),
+    "submit_published": Operation(
+        "The published pipeline's endpoint: starts a run",
+        ("200", ref("SubmittedRun")),
+        ("400", "404", "409", "413"),
+        "SubmitPublished",
+    ),
+    "create_schedule": Operation(
+        "Create a schedule: a recurrence, or a datastore path to watch",
+        ("201", ref("Schedule")),
+        ("400", "404", "413"),
+        "CreateSchedule",
+    ),
+    "list_schedules": Operation(
+        "Schedules, newest first",
+        ("200", array(ref("Schedule"))),
+        ("400",),
+        query=(query("active_only", BOOLEAN_QUERY), query("pipeline_id", TEXT)),
+    ),
+    "get_schedule": Operation("A schedule, with its last run and last error", ("200", ref("Schedule")), NOT_FOUND),
+    "enable_schedule": Operation("Enable a schedule", ("200", ref("Schedule")), NOT_FOUND),
+    "disable_schedule": Operation("Disable a schedule", ("200", ref("Schedule")), NOT_FOUND),
+}
+
+# -- the document from the metadata -----------------------------------------------------------------------------
+
+#: A route parameter: `{name}`, `{version:int?}`, `{*rest}`, with constraints and default.
+_PARAMETER = re.compile(r"\{\*?([A-Za-z_][A-Za-z0-9_]*)((?::[^{}=?]+)*)(\?)?(?:=[^{}]*)?\}")
+PATH_SCHEMAS = {"version": {"type": "integer", "minimum": 1}}
+
+
+def openapi_paths(route: str) -> list[tuple[str, list[str]]]:
+    """The OpenAPI path(s) of a route template and their parameters: a trailing optional parameter gives two paths,
+    with and without it (OpenAPI path parameters are always required)."""
+    template = route.strip("/")
+    names = [match.group(1) for match in _PARAMETER.finditer(template)]
+    path = "/" + "/".join(filter(None, [ROUTE_PREFIX, _PARAMETER.sub(lambda m: "{" + m.group(1) + "}", template)]))
+    last = list(_PARAMETER.finditer(template))
+    if last and last[-1].group(3) and last[-1].end() == len(template) and template[: last[-1].start()].endswith("/"):
+        shorter = path[: path.rindex("/")]
+        return [(shorter, names[:-1]), (path, names)]
+    return [(path, names)]
+
+
+def _path_parameter(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": PATH_SCHEMAS.get(name, NAME)}
+
+
+def _json(schema: dict[str, Any] | None, description: str, media_type: str = "application/json") -> dict[str, Any]:
+    return {"description": description, "content": {media_type: {"schema": {} if schema is None else schema}}}
+
+
+def _operation(operation: Operation, parameters: list[str]) -> dict[str, Any]:
+    status, schema = operation.ok
+    responses = {status: _json(schema, "OK", operation.ok_media_type)}
+    for error in (*(("401",) if operation.admin else ()), *operation.errors):
+        responses[error] = _json(ref("Error"), "Error")
+    document: dict[str, Any] = {"summary": operation.summary, "responses": responses}
+    if operation.admin:
+        document["security"] = [{"adminKey": []}]
+    elif "security" not in operation.extra:
+        document["security"] = []
+    if parameters or operation.query:
+        document["parameters"] = [*map(_path_parameter, parameters), *operation.query]
+    if operation.body:
+        document["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref(operation.body)}}}
+    return {**document, **operation.extra}
+
+
+def openapi_document(http_functions: Iterable[tuple[str, str, Iterable[str] | None]]) -> dict[str, Any]:
+    """The document for the app's HTTP functions, given as (function name, route template, methods)."""
+    paths: dict[str, dict[str, Any]] = {}
+    for name, route, methods in http_functions:
+        operation = OPERATIONS.get(name)
+        if operation is None:
+            raise KeyError(f"HTTP function {name!r} has no entry in shared/openapi.py OPERATIONS")
+        variants = openapi_paths(route)
+        for path, parameters in variants:
+            # operationIds are unique: the shorter path of an optional parameter is "<name>_without_<parameter>".
+            operation_id = name if parameters == variants[-1][1] else f"{name}_without_{variants[-1][1][-1]}"
+            for method in methods or ("get", "post", "put", "patch", "delete"):
+                paths.setdefault(path, {})[method.lower()] = {
+                    "operationId": operation_id,
+                    **_operation(operation, parameters),
+                }
     return {
         "openapi": "3.1.0",
         "info": {
@@ -252,21 +457,6 @@ def openapi_document() -> dict[str, Any]:
                 "adminKey": {"type": "http", "scheme": "bearer"},
                 "serviceKeyOrToken": {"type": "http", "scheme": "bearer"},
             },
-            "schemas": {
-                "Error": {
-                    "type": "object",
-                    "properties": {
-                        "error": {
-                            "type": "object",
-                            "properties": {
-                                "code": {"type": "string"},
-                                "message": {"type": "string"},
-                                "details": OBJECT,
-                            },
-                            "required": ["code", "message"],
-                        }
-                    },
-                }
-            },
+            "schemas": {**SCHEMAS, **BODIES},
         },
     }

@@ -96,3 +96,12 @@ def test_a_replayed_registration_is_409_and_keeps_the_first(api: httpx.Client, w
     response = api.post(f"/models/{name}", json=body)  # one content must never back two versions
     assert response.status_code == 409 and response.json()["error"]["details"] == {"field": "upload_id"}
     assert [m["version"] for m in api.get("/models", params={"name": name}).json()] == [1]
+
+
+def test_versions_are_checked_by_the_app_with_json_errors(api: httpx.Client) -> None:
+    """No route constraint on {version}: a value the host's int32 `:int` would not match still gets a JSON answer."""
+    for path, status in (("/models/m/99999999999", 404), ("/models/m/abc", 400), ("/models/m/0", 400)):
+        response = api.get(path)
+        assert response.status_code == status and response.json()["error"]["code"], path
+    assert api.delete("/models/m/+1").status_code == 400
+    assert api.get("/datasets/d/1_0/files").json()["error"]["details"]["field"] == "version"
