@@ -28,7 +28,7 @@ def _is_tag_filter(item: object) -> bool:
 def list_models(req: func.HttpRequest) -> object:
     tags = None
     if req.params.get("tags"):
-        tags = parse_json(req.params["tags"], what="'tags'")
+        tags = parse_json(req.params["tags"], what="'tags'", field="tags")
         if not isinstance(tags, list) or not all(map(_is_tag_filter, tags)):
             raise InvalidInput("'tags' must be a JSON list of keys or [key, value] pairs", field="tags")
     latest = bool_param(req, "latest", default=False)

@@ -16,20 +16,23 @@ from shared.errors import InvalidInput
 MAX_DEPTH = 200
 
 
-def parse_json(text: str | bytes, what: str = "the request body") -> Any:
-    """The JSON value of `text`; InvalidInput (400) when it is not JSON, not UTF-8, or nested over MAX_DEPTH."""
+def parse_json(text: str | bytes, what: str = "the request body", field: str | None = None) -> Any:
+    """The JSON value of `text`; InvalidInput (400) when it is not JSON, not UTF-8, or nested over MAX_DEPTH. The
+    error names `what` in its message and `field` (when given) in its details."""
+    details = {"field": field} if field else {}
     try:
         document = json.loads(text)
     except RecursionError:
-        raise InvalidInput(f"{what} is nested too deeply: at most {MAX_DEPTH} levels of arrays and objects") from None
+        too_deep = f"{what} is nested too deeply: at most {MAX_DEPTH} levels of arrays and objects"
+        raise InvalidInput(too_deep, **details) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInput(f"{what} is not valid JSON: {exc}") from exc
+        raise InvalidInput(f"{what} is not valid JSON: {exc}", **details) from exc
     # Counting brackets (fast, in C) bounds the depth from above; only a document that could be too deep is walked.
     brackets = text.count(b"[" if isinstance(text, bytes) else "[") + text.count(
         b"{" if isinstance(text, bytes) else "{"
     )
     if brackets > MAX_DEPTH and nesting_depth(document) > MAX_DEPTH:
-        raise InvalidInput(f"{what} is nested too deeply: at most {MAX_DEPTH} levels of arrays and objects")
+        raise InvalidInput(f"{what} is nested too deeply: at most {MAX_DEPTH} levels of arrays and objects", **details)
     return document
 
 

@@ -48,6 +48,6 @@ class BuildPy(build_py):
             destination = target / source.relative_to(SOURCE)
             destination.parent.mkdir(parents=True, exist_ok=True)
             destination.write_text(rewrite(source.read_text(), str(source)))
-        for built in sorted((build / "fninfer").rglob("*.py")):
+        for built in sorted(build.rglob("*.py")):  # fninfer and fninfer_user
             if target not in built.parents:
                 built.write_text(rewrite(built.read_text(), str(built)))

@@ -30,7 +30,8 @@ def test_documents_within_the_limit_parse_and_survive_encoding() -> None:
 
 
 def test_not_json_names_the_input() -> None:
-    with pytest.raises(InvalidInput, match="'tags' is not valid JSON"):
-        parse_json("{nope", what="'tags'")
+    with pytest.raises(InvalidInput, match="'tags' is not valid JSON") as raised:
+        parse_json("{nope", what="'tags'", field="tags")
+    assert raised.value.details == {"field": "tags"}
     with pytest.raises(InvalidInput, match="not valid JSON"):
         parse_json(b"\xff\xfe")
