@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install demo test lint unit integration bench package clean
+.PHONY: install demo test lint unit integration bench package clean aml-server-venv
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -61,4 +61,15 @@ package: install
 	$(VENV)/bin/fninfer package $(ARGS)
 
 clean:
-	rm -rf $(VENV) node_modules .fninfer .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(AML_SERVER_VENV) node_modules .fninfer .pytest_cache .ruff_cache *.egg-info
+
+# Azure ML's own scoring server in a venv of its own (not a dependency of fninfer), for
+# tests/integration/test_aml_server_parity.py, which compares fninfer's scoring answers with its answers.
+AML_SERVER_VENV := .venv-aml-server
+aml-server-venv: $(AML_SERVER_VENV)/.installed
+
+$(AML_SERVER_VENV)/.installed:
+	$(PYTHON) -m venv $(AML_SERVER_VENV)
+	$(AML_SERVER_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(AML_SERVER_VENV)/bin/python -m pip install --quiet azureml-inference-server-http==1.5.1 azureml-contrib-services inference-schema numpy pandas
+	touch $@

@@ -2,11 +2,31 @@
 
 import azure.functions as func
 
-from functions import batch, management, publishing, schedules, scoring, services
+from functions import (
+    batch,
+    drops,
+    environments,
+    management,
+    publishing,
+    run_history,
+    schedules,
+    scoring,
+    services,
+)
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 # The app's surface, in one explicit list. Routes are matched in registration order, as the Functions host does.
-BLUEPRINTS = (management.bp, services.bp, scoring.bp, batch.bp, publishing.bp, schedules.bp)
+BLUEPRINTS = (
+    management.bp,
+    environments.bp,
+    services.bp,
+    scoring.bp,
+    batch.bp,
+    publishing.bp,
+    schedules.bp,
+    run_history.bp,
+    drops.bp,
+)
 for bp in BLUEPRINTS:
     app.register_functions(bp)

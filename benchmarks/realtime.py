@@ -1,15 +1,18 @@
-"""Real-time scoring speed: fninfer's scoring endpoint vs a minimal FastAPI app (and mlflow, when installed).
+"""Real-time scoring speed: fninfer's scoring endpoint vs a minimal FastAPI app, Azure ML's own scoring server and
+mlflow (each when installed).
 
-    .venv/bin/pip install fastapi        # benchmark-only; not a dependency of fninfer
+    make bench        # installs FastAPI into .venv and Azure ML's server into its own venv, then runs this
     python3.11 -m venv /tmp/mlflow-venv && /tmp/mlflow-venv/bin/pip install mlflow scikit-learn joblib  # optional
-    MLFLOW_PYTHON=/tmp/mlflow-venv/bin/python .venv/bin/python benchmarks/realtime.py [--seconds 3] [--rounds 3]
+    AMLSERVER_PYTHON=... MLFLOW_PYTHON=... .venv/bin/python benchmarks/realtime.py [--seconds 3] [--rounds 3]
 
-One scikit-learn model (iris) is served three ways in one run, all up at once; the same client load (concurrency 1,
+One scikit-learn model (iris) is served each way in one run, all up at once; the same client load (concurrency 1,
 8, 32, keep-alive connections, loopback) hits each for the same time, in interleaved rounds. Printed: the median
-requests/s, p50 and p99 latency, and each target's ratio to the baseline. mlflow runs when `mlflow` is importable by
-the interpreter in $MLFLOW_PYTHON (default: this one); it gets its own virtualenv because it pins versions of
-packages fninfer's environment also has. Client and servers share the machine's CPUs: on a 2-CPU machine, or one
-busy with other work, the figures are noisy; compare within one run.
+requests/s, p50 and p99 latency, and each target's ratio to the baseline (FastAPI calling `predict`) and to Azure
+ML's server. Azure ML's server (`azureml-inference-server-http`, Flask on gunicorn, the server of v1 images) runs
+when the interpreter in $AMLSERVER_PYTHON has it, with `--worker_count` = the CPU count; mlflow when `mlflow` is
+importable by $MLFLOW_PYTHON. Both get virtualenvs of their own because they pin versions of packages fninfer's
+environment also has. Client and servers share the machine's CPUs: on a 2-CPU machine, or one busy with other work,
+the figures are noisy; compare within one run.
 """
 
 from __future__ import annotations
@@ -110,6 +113,30 @@ def start_mlflow(model_path: Path, scratch: Path) -> tuple[subprocess.Popen[byte
     return process, f"http://127.0.0.1:{port}/invocations"
 
 
+def start_azureml_server(model_path: Path, scratch: Path) -> tuple[subprocess.Popen[bytes], str] | None:
+    """Azure ML's scoring server on the same model; None when $AMLSERVER_PYTHON cannot import it."""
+    python = os.environ.get("AMLSERVER_PYTHON")
+    if not python or subprocess.run([python, "-c", "import azureml_inference_server_http"]).returncode != 0:
+        return None
+    model_dir = scratch / "azureml-model"
+    model_dir.mkdir()
+    shutil.copy(model_path, model_dir / "model.pkl")
+    port = free_port()
+    command = [
+        str(Path(python).parent / "azmlinfsrv"),
+        "--entry_script",
+        str(ROOT / "benchmarks" / "_model_dir_score.py"),
+        "--model_dir",
+        str(model_dir),
+        "--port",
+        str(port),
+        "--worker_count",
+        str(os.cpu_count() or 1),
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=scratch)
+    return process, f"http://127.0.0.1:{port}/score"
+
+
 @dataclass(frozen=True)
 class Target:
     url: str
@@ -160,6 +187,14 @@ def main() -> None:
             wait_until_up(f"http://127.0.0.1:{port}/score", processes[-1])
             targets["fastapi"] = Target(f"http://127.0.0.1:{port}/score", {}, BODY)
 
+            azureml = start_azureml_server(model_path, scratch)
+            if azureml is None:
+                print("azureml-inference-server-http: not found (set AMLSERVER_PYTHON, or run `make bench`); skipped")
+            else:
+                processes.append(azureml[0])
+                wait_until_up(azureml[1], azureml[0])
+                targets["azureml"] = Target(azureml[1], {"Content-Type": "application/json"}, BODY)
+
             mlflow = start_mlflow(model_path, scratch)
             if mlflow is None:
                 print("mlflow: not importable here (pip install mlflow, or set MLFLOW_PYTHON); skipped")
@@ -177,12 +212,17 @@ def main() -> None:
 
     rounds = f"{arguments.rounds} rounds of {arguments.seconds:g} s"
     print(f"\nmedians of {rounds}; {os.cpu_count()} CPUs shared by the client and the servers")
-    print(f"{'target':<10}{'conc':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}   vs fastapi")
+    header = f"{'target':<10}{'conc':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}   vs fastapi"
+    print(header + ("               vs azureml" if "azureml" in results else ""))
     for target, levels in results.items():
         for concurrency, (rate, p50, p99) in levels.items():
             base_rate, base_p50, _ = results["fastapi"][concurrency]
-            ratio = f"{rate / base_rate:.2f}x, p50 {p50 - base_p50:+.1f} ms"
-            print(f"{target:<10}{concurrency:>6}{rate:>10.0f}{p50:>9.1f}{p99:>9.1f}   {ratio}")
+            line = f"{target:<10}{concurrency:>6}{rate:>10.0f}{p50:>9.1f}{p99:>9.1f}   "
+            line += f"{rate / base_rate:.2f}x, p50 {p50 - base_p50:+.2f} ms"
+            if "azureml" in results:
+                aml_rate, aml_p50, _ = results["azureml"][concurrency]
+                line += f"   {rate / aml_rate:.2f}x, p50 {p50 - aml_p50:+.2f} ms"
+            print(line)
 
 
 if __name__ == "__main__":

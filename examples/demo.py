@@ -67,7 +67,9 @@ def main() -> None:
         inference_config = InferenceConfig(
             runtime="python", source_directory=str(service_files), entry_script="score.py", conda_file="env.yml"
         )
-        deploy_config = AksWebservice.deploy_configuration(cpu_cores=1, memory_gb=1)  # AKS: key auth
+        # AKS: key auth. The seeds' clients decode the answer twice (`json.loads(service.run(...))`): ask for that body
+        # (Azure ML's server, fninfer's default, answers the list itself; see the README, "Real-time services").
+        deploy_config = AksWebservice.deploy_configuration(cpu_cores=1, memory_gb=1, response_encoding="json-string")
         service = Model.deploy(
             ws, "classifier-service", [classification_model], inference_config, deploy_config, overwrite=True
         )

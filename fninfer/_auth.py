@@ -9,6 +9,7 @@ an interactive or developer sign-in (Azure CLI, VS Code, browser), a service pri
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from fninfer._config import WorkspaceConfig, find_config, last_loaded_config
@@ -30,6 +31,11 @@ class AbstractAuthentication:
         if self._credential is None:
             self._credential = self._make_credential()
         return self._credential
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        """An access token for `scopes` (azure-core's `AccessToken`), so this object also serves where an
+        azure-identity credential is expected, as Azure ML's authentications do."""
+        return self.credential().get_token(*scopes, **kwargs)
 
     def header_for(self, config: WorkspaceConfig) -> dict[str, str]:
         if config.auth_scope:
@@ -64,6 +70,47 @@ class InteractiveLoginAuthentication(AbstractAuthentication):
         return DefaultAzureCredential(
             exclude_interactive_browser_credential=False, interactive_browser_tenant_id=self.tenant_id
         )
+
+
+class AzureCliAuthentication(AbstractAuthentication):
+    """Mirrors `azureml.core.authentication.AzureCliAuthentication`: the account `az login` signed in."""
+
+    def __init__(self, cloud: str | None = None) -> None:
+        super().__init__()
+
+    def _make_credential(self) -> Any:
+        from azure.identity import AzureCliCredential
+
+        return AzureCliCredential()
+
+
+class TokenAuthentication(AbstractAuthentication):
+    """Mirrors `azureml.core.authentication.TokenAuthentication`: tokens from a function of yours,
+    `get_token_for_audience(audience) -> str`; fninfer passes it the app's auth_scope."""
+
+    def __init__(self, get_token_for_audience: Any, cloud: str | None = None) -> None:
+        super().__init__()
+        if not callable(get_token_for_audience):
+            raise InvalidInput("TokenAuthentication needs a function get_token_for_audience(audience) -> token")
+        self._get_token_for_audience = get_token_for_audience
+
+    def _make_credential(self) -> Any:
+        return _CallbackCredential(self._get_token_for_audience)
+
+
+class _CallbackCredential:
+    """An azure-identity-shaped credential over a `get_token_for_audience` function."""
+
+    def __init__(self, get_token_for_audience: Any) -> None:
+        self._get = get_token_for_audience
+
+    def get_token(self, *scopes: str, **_: Any) -> Any:
+        from azure.core.credentials import AccessToken
+
+        token = self._get(scopes[0] if scopes else None)
+        if isinstance(token, AccessToken):
+            return token
+        return AccessToken(str(token), int(time.time()) + 300)  # no expiry given: ask again within minutes
 
 
 class ServicePrincipalAuthentication(AbstractAuthentication):

@@ -2,15 +2,52 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
 
 from fninfer._auth import AbstractAuthentication, as_authentication
 from fninfer._config import WorkspaceConfig
-from shared.errors import FninferError, error_from_body
+from fninfer._exceptions import UserErrorException
+from shared import layout
+from shared.errors import FninferError, InvalidInput, error_from_body
 
 TIMEOUT = httpx.Timeout(120.0, connect=10.0)
+
+#: What one segment of a management URL may be: a name as the app accepts it (shared/layout.py) or a version.
+_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
+
+
+def check_path(path: str) -> str:
+    """Refuse a URL path that is not made of names: a name holding '/', '..', '%', '?', '#', spaces or control
+    characters would otherwise address another resource of the app (`Webservice(ws, "../models/x/1")`). Every
+    request goes through here, so every SDK module is covered, whoever built the path."""
+    for segment in path.split("/"):
+        if not _SEGMENT.fullmatch(segment) or ".." in segment:
+            raise UserErrorException(
+                f"{segment!r} cannot be part of a name: names use 1-255 letters, digits, '-', '_' or '.', start "
+                f"with a letter or digit, and hold no '/', '..' or other characters (in request path {path!r})",
+                field="name",
+            )
+    return path
+
+
+def check_name(kind: str, name: object) -> str:
+    """A name the app would accept (shared/layout.py's rule), checked here so the SDK's own error says so."""
+    try:
+        return layout.validate_name(kind, name)
+    except InvalidInput as exc:
+        raise UserErrorException(exc.message, **exc.details) from exc
+
+
+def api_path(*parts: str | int) -> str:
+    """A management URL path from its parts, each checked to be one name (a name holding '/' is refused rather
+    than read as more path)."""
+    for part in parts:
+        if "/" in str(part):
+            raise UserErrorException(f"name {str(part)!r} cannot hold '/'", field="name")
+    return check_path("/".join(str(part) for part in parts))
 
 
 class AppClient:
@@ -32,6 +69,7 @@ class AppClient:
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         """Send a request to `<api>/<path>`; the JSON answer, or the domain error its body describes."""
+        check_path(path)
         try:
             response = self._http.request(method, path, headers=self.auth_header(), **kwargs)
         except httpx.TransportError as exc:

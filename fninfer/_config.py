@@ -12,22 +12,28 @@ the local admin key and connection string.
       "storage": "DefaultEndpointsProtocol=...", # local: a connection string
       "storage_account": null,                   # Azure: the account name (identity-based access)
       "auth_scope": null,                        # Azure: the Entra ID scope to request tokens for
-      "workspace_name": "local", "subscription_id": "local", "resource_group": "local"
+      "workspace_name": "local", "subscription_id": "local", "resource_group": "local", "location": "local"
     }
+
+`Workspace(subscription_id, resource_group, workspace_name)` and `Workspace.get(name)` resolve to the same config
+(`resolve_config`): a local config ("local" names) stands in for whatever workspace v1 code names; a config for an
+app in Azure answers only to its own names.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from fninfer._exceptions import WorkspaceException
 from shared.errors import InvalidInput
 
 CONFIG_ENV = "FNINFER_CONFIG"
 STATE_DIR_NAME = ".fninfer"
 CONFIG_FILE_NAME = "config.json"
+LOCAL = "local"
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,12 @@ class WorkspaceConfig:
     workspace_name: str = "local"
     subscription_id: str = "local"
     resource_group: str = "local"
+    location: str = "local"
+
+    @property
+    def is_local(self) -> bool:
+        """A local host's config: it answers to any workspace name v1 code uses."""
+        return self.workspace_name == LOCAL and self.subscription_id == LOCAL and self.resource_group == LOCAL
 
     @property
     def api_url(self) -> str:
@@ -55,8 +67,11 @@ class WorkspaceConfig:
         """Write atomically (a reader never sees half a file) and readable only by the owner."""
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(asdict(self), indent=2) + "\n")
-        temporary.chmod(0o600)
+        # Created owner-only from the start: the file can hold the admin key and a storage connection string.
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(json.dumps(asdict(self), indent=2) + "\n")
+        temporary.chmod(0o600)  # an older file of the same name keeps its mode through O_TRUNC
         temporary.replace(path)
 
     @classmethod
@@ -98,6 +113,26 @@ def find_config(path: str | os.PathLike[str] | None = None) -> Path:
         f"no workspace config found in {here} or its parents: start the local host with `fninfer start` "
         f"(it writes {STATE_DIR_NAME}/{CONFIG_FILE_NAME}) or set {CONFIG_ENV}"
     )
+
+
+def resolve_config(
+    workspace_name: str | None, subscription_id: str | None = None, resource_group: str | None = None
+) -> tuple[WorkspaceConfig, Path]:
+    """The config for a workspace named as Azure ML names it, found as `Workspace.from_config()` finds one.
+
+    A local config takes the names it is given (the local app is every workspace); a config for an app in Azure
+    must carry the same names (those given), else the error names both."""
+    path = find_config()
+    config = WorkspaceConfig.read(path)
+    asked = {"workspace_name": workspace_name, "subscription_id": subscription_id, "resource_group": resource_group}
+    given = {key: value for key, value in asked.items() if value}
+    if config.is_local:
+        return replace(config, **given), path
+    wrong = {key: value for key, value in given.items() if getattr(config, key) != value}
+    if wrong:
+        found = {key: getattr(config, key) for key in wrong}
+        raise WorkspaceException(f"no workspace {wrong} is configured: the workspace config {path} describes {found}")
+    return config, path
 
 
 _last_loaded: Path | None = None

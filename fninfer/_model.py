@@ -16,10 +16,13 @@ from typing import Any
 import httpx
 from azure.storage.blob import BlobBlock, ContainerClient
 
+from fninfer._client import api_path, check_name
+from fninfer._exceptions import ModelNotFoundException, UserErrorException, invalid, webservice_error
 from fninfer._progress import Progress
+from fninfer._resource_configuration import ResourceConfiguration
 from fninfer._workspace import Workspace
 from shared import layout
-from shared.errors import Conflict, FninferError, InvalidInput
+from shared.errors import Conflict, FninferError, InvalidInput, NotFound
 from shared.hashing import CHUNK_SIZE
 from shared.model_cache import cached_model_path, download_verified, preplaced_model_path
 from shared.models import deployed_version, get_model
@@ -72,31 +75,89 @@ def _delete_staged(container: ContainerClient, prefix: str) -> None:
             container.delete_blob(blob.name)
 
 
-def _local_files(model_path: Path) -> tuple[list[tuple[str, Path]], bool]:
+def _local_files(model_path: Path, child_paths: list[str] | None = None) -> tuple[list[tuple[str, Path]], bool]:
     if model_path.is_file():
+        if child_paths:
+            raise UserErrorException("child_paths apply to a model_path that is a folder", field="child_paths")
         return [(model_path.name, model_path)], True
     if not model_path.is_dir():
         raise InvalidInput(f"model_path {str(model_path)!r} does not exist", field="model_path")
     files = sorted((p.relative_to(model_path).as_posix(), p) for p in model_path.rglob("*") if p.is_file())
+    if child_paths:  # Azure ML uploads only these files or folders of the model folder
+        wanted = []
+        for child in child_paths:
+            relative = Path(child).as_posix().strip("/")
+            if not (model_path / relative).exists():
+                raise UserErrorException(f"child path {child!r} is not in {str(model_path)!r}", field="child_paths")
+            wanted.append(relative)
+        files = [(rel, p) for rel, p in files if any(rel == w or rel.startswith(w + "/") for w in wanted)]
     if not files:
         raise InvalidInput(f"model_path {str(model_path)!r} is an empty folder", field="model_path")
     return files, False
 
 
+def _dataset_id(dataset: Any, what: str) -> str:
+    """A registered dataset's id ('name:version'), as the registry links models to datasets."""
+    dataset_id = getattr(dataset, "id", None)
+    if not isinstance(dataset_id, str) or ":" not in dataset_id:
+        raise UserErrorException(
+            f"{what} must be a registered dataset (dataset.register(...) first); got {dataset!r}", field=what
+        )
+    return dataset_id
+
+
+def _version(version: int | None) -> tuple[int, ...]:
+    if version is None:
+        return ()
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise invalid("version should be an int", field="version")
+    return (version,)
+
+
 class Model:
-    """Mirrors `azureml.core.Model`: `Model(ws, name, version=None)` is a registered version (the latest by default)."""
+    """Mirrors `azureml.core.Model`: `Model(ws, name, version=None)` is a registered version (the latest by
+    default, or the latest matching `tags` / `properties` / `run_id` / `model_framework`)."""
+
+    class Framework:
+        """Azure ML's framework constants (`Model.Framework.SCIKITLEARN`); no-code deployment takes ScikitLearn."""
+
+        CUSTOM = "Custom"
+        TENSORFLOW = "TensorFlow"
+        SCIKITLEARN = "ScikitLearn"
+        ONNX = "Onnx"
+        TFKERAS = "TfKeras"
+        PYTORCH = "PyTorch"
+        MULTI = "Multi"
 
     def __init__(
-        self, workspace: Workspace, name: str | None = None, id: str | None = None, version: int | None = None
+        self,
+        workspace: Workspace,
+        name: str | None = None,
+        id: str | None = None,
+        tags: list[Any] | None = None,
+        properties: list[Any] | None = None,
+        version: int | None = None,
+        run_id: str | None = None,
+        model_framework: str | None = None,
+        expand: bool = True,
+        **kwargs: Any,
     ) -> None:
         if id is not None:
             name, _, raw_version = id.partition(":")
-            version = int(raw_version) if raw_version else None
+            version = int(raw_version) if raw_version.isdigit() else None
         if not name:
-            raise InvalidInput("Model needs a name (or an id 'name:version')", field="name")
-        layout.validate_name("model", name)  # a '/' would otherwise read as a version segment of the URL
-        path = f"models/{name}" + (f"/{int(version)}" if version is not None else "")
-        self._load(workspace, workspace.client.request("GET", path))
+            raise invalid("Model needs a name (or an id 'name:version')", field="name")
+        check_name("model", name)  # a '/' would otherwise read as a version segment of the URL
+        if version is None and (tags or properties or run_id or model_framework):
+            found = Model.list(workspace, name, tags, properties, run_id, model_framework=model_framework)
+            if not found:
+                raise webservice_error(NotFound(f"no version of model {name!r} matches"), "ModelNotFound")
+            self._load(workspace, found[0]._record)
+            return
+        try:
+            self._load(workspace, workspace.client.request("GET", api_path("models", name, *_version(version))))
+        except FninferError as exc:
+            raise webservice_error(exc, "ModelNotFound" if isinstance(exc, NotFound) else None) from exc
 
     @classmethod
     def _from_record(cls, workspace: Workspace, record: dict[str, Any]) -> Model:
@@ -115,9 +176,23 @@ class Model:
         self.properties: dict[str, str] = dict(record.get("properties") or {})
         self.created_time: str = record["created_time"]
         self.sha256: str = record["sha256"]
+        self.model_framework: str | None = record.get("model_framework")
+        self.model_framework_version: str | None = record.get("model_framework_version")
+        self.run_id: str | None = record.get("run_id")
+        self.datasets: dict[str, list[str]] = {}
+        for item in record.get("datasets") or []:
+            self.datasets.setdefault(item["scenario"], []).append(item["dataset"])
+        self.sample_input_dataset: str | None = record.get("sample_input_dataset")
+        self.sample_output_dataset: str | None = record.get("sample_output_dataset")
+        configuration = record.get("resource_configuration")
+        self.resource_configuration = ResourceConfiguration(**configuration) if configuration else None
 
     def __repr__(self) -> str:
         return f"Model(workspace={self.workspace!r}, name={self.name!r}, id={self.id!r}, version={self.version})"
+
+    def serialize(self) -> dict[str, Any]:
+        """The registry record, as Azure ML's `Model.serialize()` gives a dict of the model."""
+        return dict(self._record)
 
     @staticmethod
     def register(
@@ -127,10 +202,38 @@ class Model:
         tags: dict[str, str] | None = None,
         properties: dict[str, str] | None = None,
         description: str | None = None,
+        datasets: list[tuple[str, Any]] | None = None,
+        model_framework: str | None = None,
+        model_framework_version: str | None = None,
+        child_paths: list[str] | None = None,
+        sample_input_dataset: Any = None,
+        sample_output_dataset: Any = None,
+        resource_configuration: ResourceConfiguration | None = None,
     ) -> Model:
-        """Upload a file or folder straight to blob storage, then register it as the next version of `model_name`."""
-        layout.validate_name("model", model_name)
-        files, single_file = _local_files(Path(model_path))
+        """Upload a file or folder straight to blob storage, then register it as the next version of `model_name`.
+        Every keyword Azure ML takes is kept on the version's record (`datasets` as (scenario, dataset) pairs)."""
+        check_name("model", model_name)
+        if model_framework is None and model_framework_version is not None:
+            raise invalid("Model framework version cannot be provided without a valid framework")
+        metadata = {
+            "description": description,
+            "tags": tags or {},
+            "properties": properties or {},
+            "model_framework": model_framework,
+            "model_framework_version": model_framework_version,
+            "datasets": [
+                {"scenario": str(scenario), "dataset": _dataset_id(dataset, "datasets")}
+                for scenario, dataset in (datasets or [])
+            ],
+            "sample_input_dataset": _dataset_id(sample_input_dataset, "sample_input_dataset")
+            if sample_input_dataset is not None
+            else None,
+            "sample_output_dataset": _dataset_id(sample_output_dataset, "sample_output_dataset")
+            if sample_output_dataset is not None
+            else None,
+            "resource_configuration": resource_configuration.serialize() if resource_configuration else None,
+        }
+        files, single_file = _local_files(Path(model_path), child_paths)
         upload_id = uuid.uuid4().hex
         prefix = layout.model_content_prefix(model_name, upload_id)
         container = workspace.storage.container(layout.MODELS_CONTAINER)
@@ -146,16 +249,9 @@ class Model:
             progress.update(total, force=True)
             record = workspace.client.request(
                 "POST",
-                f"models/{model_name}",
+                api_path("models", model_name),
                 timeout=REGISTER_TIMEOUT,
-                json={
-                    "upload_id": upload_id,
-                    "files": manifest,
-                    "single_file": single_file,
-                    "description": description,
-                    "tags": tags or {},
-                    "properties": properties or {},
-                },
+                json={"upload_id": upload_id, "files": manifest, "single_file": single_file, **metadata},
             )
         except FninferError as exc:
             # Only a refusal proves no version uses the upload; after a lost answer the app may have registered it.
@@ -166,19 +262,40 @@ class Model:
 
     @staticmethod
     def list(
-        workspace: Workspace, name: str | None = None, tags: list[Any] | None = None, latest: bool = False
+        workspace: Workspace,
+        name: str | None = None,
+        tags: list[Any] | None = None,
+        properties: list[Any] | None = None,
+        run_id: str | None = None,
+        latest: bool = False,
+        dataset_id: str | None = None,
+        expand: bool = True,
+        page_count: int = 255,
+        model_framework: str | None = None,
     ) -> list[Model]:
-        """Registered versions, newest first; `tags` items are keys or [key, value] pairs, as in Azure ML."""
+        """Registered versions, newest first; `tags` / `properties` items are keys or [key, value] pairs, as in
+        Azure ML; `dataset_id` ('name:version') finds the versions registered with that dataset."""
         params: dict[str, str] = {"latest": str(latest).lower()}
         if name:
-            params["name"] = name
-        if tags:
-            params["tags"] = json.dumps(tags)
+            params["name"] = check_name("model", name)
+        for field, value in (("tags", tags), ("properties", properties)):
+            if value:
+                params[field] = json.dumps(value)
+        for field, text in (("run_id", run_id), ("dataset_id", dataset_id), ("model_framework", model_framework)):
+            if text:
+                params[field] = text
         records = workspace.client.request("GET", "models", params=params)
         return [Model._from_record(workspace, record) for record in records]
 
-    def download(self, target_dir: str | os.PathLike[str] = ".", exist_ok: bool = False) -> str:
-        """Download this version into `target_dir`, verified; returns the file (one-file model) or the folder."""
+    def download(
+        self, target_dir: str | os.PathLike[str] = ".", exist_ok: bool = False, exists_ok: bool | None = None
+    ) -> str:
+        """Download this version into `target_dir`, verified; returns the file (one-file model) or the folder.
+        `exists_ok` is Azure ML's older spelling of `exist_ok`."""
+        if exists_ok is not None:
+            if exist_ok:
+                raise invalid("Both exists_ok and exist_ok are set. Please use exist_ok only.")
+            exist_ok = exists_ok
         target = Path(target_dir)
         for item in self._record["files"]:
             if (target / item["path"]).exists() and not exist_ok:
@@ -196,22 +313,58 @@ class Model:
         return str(target / self._record["files"][0]["path"]) if self._record["single_file"] else str(target)
 
     def delete(self) -> None:
-        self.workspace.client.request("DELETE", f"models/{self.name}/{self.version}")
+        self.workspace.client.request("DELETE", api_path("models", self.name, self.version))
 
     @staticmethod
     def deploy(
         workspace: Workspace,
         name: str,
         models: list[Model],
-        inference_config: Any,
+        inference_config: Any = None,
         deployment_config: Any = None,
         deployment_target: Any = None,
         overwrite: bool = False,
+        show_output: bool = False,
     ) -> Any:
-        """Deploy `models` as a real-time service; see `fninfer._webservice.deploy`."""
+        """Deploy `models` as a real-time service; see `fninfer._webservice.deploy`. Without an inference_config,
+        a ScikitLearn model deploys with no code, as in Azure ML (see `fninfer._no_code`)."""
         from fninfer._webservice import deploy
 
-        return deploy(workspace, name, models, inference_config, deployment_config, deployment_target, overwrite)
+        return deploy(
+            workspace, name, models, inference_config, deployment_config, deployment_target, overwrite, show_output
+        )
+
+    @staticmethod
+    def profile(
+        workspace: Workspace,
+        profile_name: str,
+        models: list[Model],
+        inference_config: Any,
+        input_dataset: Any,
+        cpu: float | None = None,
+        memory_in_gb: float | None = None,
+        description: str | None = None,
+    ) -> Any:
+        """Measure the models' latency and throughput on the app with the dataset's rows; see `fninfer._profile`."""
+        from fninfer._profile import start_profile
+
+        return start_profile(
+            workspace, profile_name, models, inference_config, input_dataset, cpu, memory_in_gb, description
+        )
+
+    @staticmethod
+    def package(
+        workspace: Workspace,
+        models: list[Model],
+        inference_config: Any = None,
+        generate_dockerfile: bool = False,
+        image_name: str | None = None,
+        image_label: str | None = None,
+    ) -> Any:
+        """Build the Functions zip (`fninfer package`) with these models baked in; see `fninfer._package`."""
+        from fninfer._package import start_package
+
+        return start_package(workspace, models, inference_config, generate_dockerfile, image_name, image_label)
 
     @staticmethod
     def get_model_path(model_name: str, version: int | None = None, _workspace: Workspace | None = None) -> str:
@@ -229,7 +382,11 @@ class Model:
             if placed is not None:
                 return str(placed)
         storage = _workspace.storage if _workspace is not None else _registry_storage()
-        return str(cached_model_path(storage, get_model(storage, model_name, version)))
+        try:
+            record = get_model(storage, model_name, version)
+        except NotFound as exc:
+            raise ModelNotFoundException(exc.message, **exc.details) from exc
+        return str(cached_model_path(storage, record))
 
 
 def _registry_storage() -> Storage:

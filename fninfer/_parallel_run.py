@@ -69,7 +69,8 @@ class ParallelRunConfig:
         self.node_count = node_count
         self.process_count_per_node = process_count_per_node
         self.mini_batch_size = _mini_batch_size(mini_batch_size)
-        self.source_directory = str(Path(source_directory or ".").resolve())
+        # Without a source_directory, the entry script alone is snapshotted (see fninfer/_snapshot.py).
+        self.source_directory = str(Path(source_directory).resolve()) if source_directory is not None else None
         self.description = description
         self.logging_level = logging_level
         self.run_invocation_timeout = run_invocation_timeout
@@ -78,8 +79,9 @@ class ParallelRunConfig:
         self.allowed_failed_count = allowed_failed_count
         self.allowed_failed_percent = allowed_failed_percent
         self.environment_variables = dict(environment_variables or {})
-        if not (Path(self.source_directory) / entry_script).is_file():
-            raise InvalidInput(f"entry script {entry_script!r} is not in {self.source_directory}", field="entry_script")
+        if not (Path(self.source_directory or ".") / entry_script).is_file():
+            where = f"in {self.source_directory}" if self.source_directory else "a file"
+            raise InvalidInput(f"entry script {entry_script!r} is not {where}", field="entry_script")
 
     def _config(self) -> dict[str, Any]:
         variables = {**(self.environment.environment_variables if self.environment else {})}
@@ -145,11 +147,12 @@ class ParallelRunStep:
         else:
             reference = {"name": dataset.name, "version": dataset.version} if dataset.name else None
             step_input = {"name": named.name, "dataset": reference, "paths": dataset._paths}
+        code = snapshot(workspace, config.source_directory, config.entry_script)
         return {
             "type": "ParallelRunStep",
             "name": self.name,
-            "snapshot": snapshot(workspace, config.source_directory),
-            "entry_script": Path(config.entry_script).as_posix(),
+            "snapshot": code.manifest,
+            "entry_script": code.entry_script,
             "arguments": [a if isinstance(a, PipelineParameter) else str(a) for a in self.arguments],
             "config": config._config(),
             "environment": config._environment(),

@@ -19,6 +19,18 @@ TimeZone = Enum(  # type: ignore[misc]
 )
 
 
+_RECURRENCE_FIELDS = (
+    "frequency",
+    "interval",
+    "start_time",
+    "time_zone",
+    "hours",
+    "minutes",
+    "week_days",
+    "time_of_day",
+)
+
+
 class ScheduleRecurrence:
     """Mirrors `azureml.pipeline.core.ScheduleRecurrence`: how often a schedule fires (see
     shared/schedules/recurrence.py for the exact meaning, which follows Azure ML's)."""
@@ -63,6 +75,11 @@ class ScheduleRecurrence:
         """Check the recurrence here, before anything is sent (the app checks it again)."""
         Recurrence.parse(self._document())
 
+    @classmethod
+    def _from_document(cls, document: dict[str, Any]) -> ScheduleRecurrence:
+        """The recurrence a schedule record stores."""
+        return cls(**{key: document.get(key) for key in _RECURRENCE_FIELDS})  # type: ignore[arg-type]
+
     def __repr__(self) -> str:
         return f"ScheduleRecurrence(frequency={self.frequency!r}, interval={self.interval!r})"
 
@@ -88,8 +105,18 @@ class Schedule:
         return self._record.get("description")
 
     @property
-    def pipeline_id(self) -> str:
-        return str(self._record["pipeline_id"])
+    def pipeline_id(self) -> str | None:
+        """The published pipeline it runs (None for a schedule of a pipeline endpoint)."""
+        return self._record.get("pipeline_id")
+
+    @property
+    def pipeline_endpoint_id(self) -> str | None:
+        """The pipeline endpoint whose default version it runs, if it was created for one."""
+        return self._record.get("pipeline_endpoint_id")
+
+    @property
+    def continue_on_step_failure(self) -> bool | None:
+        return self._record.get("continue_on_step_failure")
 
     @property
     def status(self) -> str:
@@ -100,9 +127,10 @@ class Schedule:
         return str(self._record["experiment_name"])
 
     @property
-    def recurrence(self) -> dict[str, Any] | None:
-        """The recurrence as stored (a time schedule), else None."""
-        return self._record.get("recurrence")
+    def recurrence(self) -> ScheduleRecurrence | None:
+        """When a time schedule fires; None for a schedule on data."""
+        stored = self._record.get("recurrence")
+        return ScheduleRecurrence._from_document(stored) if stored is not None else None
 
     def _data(self, key: str) -> Any:
         return (self._record.get("data") or {}).get(key)
@@ -141,24 +169,99 @@ class Schedule:
         path_on_datastore: str | None = None,
         **_: Any,
     ) -> Schedule:
-        """Create the schedule; with `recurrence` it fires on time, with `datastore` on data changes."""
-        if (recurrence is None) == (datastore is None):
-            raise InvalidInput("Schedule.create needs either a recurrence or a datastore to watch")
-        body: dict[str, Any] = {
+        """Create the schedule of a published pipeline; with `recurrence` it fires on time, with `datastore` when
+        blobs are added or changed under `path_on_datastore`."""
+        body = _trigger(recurrence, datastore, polling_interval, data_path_parameter_name, path_on_datastore)
+        return Schedule._create(
+            workspace,
+            {
+                "name": name,
+                "description": description,
+                "pipeline_id": pipeline_id,
+                "experiment_name": experiment_name,
+                "pipeline_parameters": pipeline_parameters or {},
+                "continue_on_step_failure": continue_on_step_failure,
+                **body,
+            },
+        )
+
+    @staticmethod
+    def create_for_pipeline_endpoint(
+        workspace: Workspace,
+        name: str,
+        pipeline_endpoint_id: str,
+        experiment_name: str,
+        recurrence: ScheduleRecurrence | None = None,
+        description: str | None = None,
+        pipeline_parameters: dict[str, Any] | None = None,
+        wait_for_provisioning: bool = False,
+        wait_timeout: int = 3600,
+        datastore: Datastore | str | None = None,
+        polling_interval: int = 5,
+        data_path_parameter_name: str | None = None,
+        continue_on_step_failure: bool | None = None,
+        path_on_datastore: str | None = None,
+        _workflow_provider: Any = None,
+        _service_endpoint: Any = None,
+    ) -> Schedule:
+        """Create a schedule of a pipeline endpoint: each firing runs the endpoint's default version at that time."""
+        body = _trigger(recurrence, datastore, polling_interval, data_path_parameter_name, path_on_datastore)
+        return Schedule._create(
+            workspace,
+            {
+                "name": name,
+                "description": description,
+                "pipeline_endpoint_id": pipeline_endpoint_id,
+                "experiment_name": experiment_name,
+                "pipeline_parameters": pipeline_parameters or {},
+                "continue_on_step_failure": continue_on_step_failure,
+                **body,
+            },
+        )
+
+    @staticmethod
+    def _create(workspace: Workspace, body: dict[str, Any]) -> Schedule:
+        return Schedule(workspace, workspace.client.request("POST", "schedules", json=body))
+
+    def update(
+        self,
+        name: str | None = None,
+        description: str | None = None,
+        recurrence: ScheduleRecurrence | None = None,
+        pipeline_parameters: dict[str, Any] | None = None,
+        status: str | None = None,
+        wait_for_provisioning: bool = False,
+        wait_timeout: int = 3600,
+        datastore: Datastore | str | None = None,
+        polling_interval: int | None = None,
+        data_path_parameter_name: str | None = None,
+        continue_on_step_failure: bool | None = None,
+        path_on_datastore: str | None = None,
+    ) -> None:
+        """Change what is given (None leaves it). A new recurrence counts from now (without a start_time it fires
+        at once); a new path or datastore starts from the blobs there now; status is 'Active' or 'Disabled'."""
+        if recurrence is not None:
+            if self._record.get("recurrence") is None:
+                raise InvalidInput("Can not specify a recurrence for a Datastore schedule.", field="recurrence")
+            recurrence.validate()
+        if datastore is not None and self._record.get("data") is None:
+            raise InvalidInput("Can not specify a Datastore for a Recurrence schedule.", field="datastore")
+        if status is not None and status not in ("Active", "Disabled"):
+            raise InvalidInput("Status must be either Active or Disabled", field="status")
+        body = {
             "name": name,
             "description": description,
-            "pipeline_id": pipeline_id,
-            "experiment_name": experiment_name,
-            "pipeline_parameters": pipeline_parameters or {},
+            "recurrence": recurrence._document() if recurrence is not None else None,
+            "pipeline_parameters": pipeline_parameters,
+            "status": status,
+            "datastore": getattr(datastore, "name", datastore),
+            "polling_interval": polling_interval,
+            "data_path_parameter_name": data_path_parameter_name,
+            "continue_on_step_failure": continue_on_step_failure,
+            "path_on_datastore": path_on_datastore,
         }
-        if recurrence is not None:
-            body["recurrence"] = recurrence._document()
-        else:
-            body["datastore"] = getattr(datastore, "name", datastore)
-            body["path_on_datastore"] = path_on_datastore or ""
-            body["polling_interval"] = polling_interval
-            body["data_path_parameter_name"] = data_path_parameter_name
-        return Schedule(workspace, workspace.client.request("POST", "schedules", json=body))
+        changes = {key: value for key, value in body.items() if value is not None}
+        self._record = self.workspace.client.request("PATCH", f"schedules/{self.id}", json=changes)
 
     @staticmethod
     def get(workspace: Workspace, id: str, **_: Any) -> Schedule:
@@ -166,16 +269,47 @@ class Schedule:
 
     @staticmethod
     def list(
-        workspace: Workspace, active_only: bool = True, pipeline_id: str | None = None, **_: Any
+        workspace: Workspace,
+        active_only: bool = True,
+        pipeline_id: str | None = None,
+        pipeline_endpoint_id: str | None = None,
+        _workflow_provider: Any = None,
+        _service_endpoint: Any = None,
     ) -> list[Schedule]:
-        params = {"active_only": "true" if active_only else "false"}
+        """Schedules, newest first: the Active ones, or every schedule of one pipeline or one pipeline endpoint."""
         if pipeline_id is not None:
-            params["pipeline_id"] = pipeline_id
+            return Schedule.get_schedules_for_pipeline_id(workspace, pipeline_id)
+        if pipeline_endpoint_id is not None:
+            return Schedule.get_schedules_for_pipeline_endpoint_id(workspace, pipeline_endpoint_id)
+        return Schedule._list(workspace, {"active_only": "true" if active_only else "false"})
+
+    @staticmethod
+    def _list(workspace: Workspace, params: dict[str, str]) -> list[Schedule]:
         return [Schedule(workspace, r) for r in workspace.client.request("GET", "schedules", params=params)]
 
     @staticmethod
-    def get_schedules_for_pipeline_id(workspace: Workspace, pipeline_id: str, **_: Any) -> list[Schedule]:
-        return Schedule.list(workspace, active_only=False, pipeline_id=pipeline_id)
+    def get_all(
+        workspace: Workspace,
+        active_only: bool = True,
+        pipeline_id: str | None = None,
+        pipeline_endpoint_id: str | None = None,
+        _workflow_provider: Any = None,
+        _service_endpoint: Any = None,
+    ) -> list[Schedule]:
+        """Deprecated in Azure ML for `list`."""
+        return Schedule.list(workspace, active_only, pipeline_id, pipeline_endpoint_id)
+
+    @staticmethod
+    def get_schedules_for_pipeline_id(
+        workspace: Workspace, pipeline_id: str, _workflow_provider: Any = None, _service_endpoint: Any = None
+    ) -> list[Schedule]:
+        return Schedule._list(workspace, {"active_only": "false", "pipeline_id": pipeline_id})
+
+    @staticmethod
+    def get_schedules_for_pipeline_endpoint_id(
+        workspace: Workspace, pipeline_endpoint_id: str, _workflow_provider: Any = None, _service_endpoint: Any = None
+    ) -> list[Schedule]:
+        return Schedule._list(workspace, {"active_only": "false", "pipeline_endpoint_id": pipeline_endpoint_id})
 
     def enable(self, wait_for_provisioning: bool = False, wait_timeout: int = 3600) -> None:
         """Fire again, from now on (occurrences while it was disabled do not run)."""
@@ -205,3 +339,28 @@ class Schedule:
 
     def __repr__(self) -> str:
         return f"Schedule(name={self.name!r}, id={self.id!r}, status={self.status!r})"
+
+
+def _trigger(
+    recurrence: ScheduleRecurrence | None,
+    datastore: Datastore | str | None,
+    polling_interval: int,
+    data_path_parameter_name: str | None,
+    path_on_datastore: str | None,
+) -> dict[str, Any]:
+    """What makes a schedule fire, as the app takes it; the combinations Azure ML refuses are refused here too."""
+    if (recurrence is None) == (datastore is None):
+        raise InvalidInput("a schedule needs either a recurrence or a datastore to watch (not both)")
+    if recurrence is not None:
+        if data_path_parameter_name is not None:
+            raise InvalidInput("Data Path parameter name can only be specified for Datastore schedules.")
+        if path_on_datastore is not None:
+            raise InvalidInput("Path on datastore parameter can only be specified for Datastore schedules.")
+        recurrence.validate()
+        return {"recurrence": recurrence._document()}
+    return {
+        "datastore": getattr(datastore, "name", datastore),
+        "path_on_datastore": path_on_datastore or "",
+        "polling_interval": polling_interval,
+        "data_path_parameter_name": data_path_parameter_name,
+    }

@@ -1,81 +1,138 @@
 """Real-time services from the SDK: `Model.deploy`, `Webservice` and the ACI/AKS/Local deployment configurations.
 
 Which settings have a Functions meaning: `auth_enabled` / `token_auth_enabled` (how callers authenticate),
-`scoring_timeout_ms` (504 past it), and fninfer's own `max_request_bytes` (413 past it) and `response_encoding`
-("json-string", the default, or "json", Azure ML's documented body: see shared/services/runtime.py). CPU, memory,
-replicas, autoscale and ports are recorded on the service but do not change anything: Azure Functions sizes and
-scales the app. Defaults follow Azure ML: ACI and Local services have no auth unless asked, AKS services use keys.
+`primary_key` / `secondary_key` (keys you choose; the app stores them sealed, never in clear), `scoring_timeout_ms`
+(504 past it), `replica_max_concurrent_requests` / `max_request_wait_time` (a service's own bound on concurrent
+calls, 503 past it: see shared/services/gate.py), and fninfer's own `max_request_bytes` (413 past it),
+`response_encoding` ("json", Azure ML's scoring server's body, or "json-string", the seeds' double-encoded one; None
+takes the app setting FNINFER_RESPONSE_ENCODING, else "json": see shared/services/calling.py) and
+`environment_check` ("warn" or "strict": see shared/services/environment.py). CPU,
+memory, replicas, autoscale and ports are recorded on the service but do not change anything: Azure Functions sizes
+and scales the app. Defaults follow Azure ML: ACI and Local services have no auth unless asked, AKS services use keys.
+
+Every call raises `WebserviceException` on failure, as Azure ML's do; it is also the `NotFound` / `InvalidInput` /
+... of shared/errors.py that the app answered (see fninfer/_exceptions.py).
 """
 
 from __future__ import annotations
 
+import shutil
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import httpx
 
+from fninfer._client import api_path, check_name
 from fninfer._compute import ComputeTarget
+from fninfer._exceptions import WebserviceException, invalid, webservice_error
 from fninfer._inference_config import InferenceConfig
 from fninfer._snapshot import snapshot
 from fninfer._workspace import Workspace
-from shared.errors import FninferError, InvalidInput, NotFound, error_from_body
+from shared.errors import FninferError, NotFound, error_from_body
 
-
-class WebserviceException(FninferError):
-    """A deployment failed, or a call to a service did."""
+#: Keyword arguments whose values are secrets: sent in the request's `keys`, never among the recorded settings.
+KEY_SETTINGS = ("primary_key", "secondary_key")
+ENVIRONMENT_CHECKS = ("warn", "strict")
 
 
 class DeploymentConfiguration:
-    def __init__(self, compute_type: str, auth: str, **settings: Any) -> None:
+    def __init__(self, compute_type: str, auth: str | None, **settings: Any) -> None:
         self.compute_type = compute_type
         self.auth = auth
+        self.keys = {slot.removesuffix("_key"): settings.pop(slot) for slot in KEY_SETTINGS if settings.get(slot)}
+        for slot in KEY_SETTINGS:
+            settings.pop(slot, None)
+        check = settings.get("environment_check")
+        if check is not None and check not in ENVIRONMENT_CHECKS:
+            raise invalid(f"environment_check must be one of {ENVIRONMENT_CHECKS}, not {check!r}")
         self.settings = {key: value for key, value in settings.items() if value is not None}
 
     def to_spec(self) -> dict[str, Any]:
-        return {"compute_type": self.compute_type, "auth": self.auth, **self.settings}
+        spec = {"compute_type": self.compute_type, **self.settings}
+        if self.auth is not None:
+            spec["auth"] = self.auth
+        return spec
+
+    def print_deploy_configuration(self) -> None:
+        print(f"Deployment configuration: {self.to_spec()}", flush=True)
 
 
 def _auth_mode(auth_enabled: bool | None, token_auth_enabled: bool | None, default_key: bool) -> str:
     if token_auth_enabled:
         if auth_enabled:
-            raise InvalidInput("auth_enabled and token_auth_enabled cannot both be set, as in Azure ML")
+            raise invalid("auth_enabled and token_auth_enabled cannot both be set, as in Azure ML")
         return "token"
     return "key" if (default_key if auth_enabled is None else auth_enabled) else "none"
 
 
 def _code_spec(workspace: Workspace, inference_config: InferenceConfig) -> dict[str, Any]:
+    code = snapshot(workspace, inference_config.source_directory, inference_config.entry_script)
     return {
-        "snapshot": snapshot(workspace, inference_config.source_directory),
-        "entry_script": Path(inference_config.entry_script).as_posix(),
+        "snapshot": code.manifest,
+        "entry_script": code.entry_script,
         "requirements": inference_config.requirements(),
-        "source_directory": inference_config.source_directory,
         "environment_name": inference_config.environment.name if inference_config.environment else None,
     }
+
+
+def _request(workspace: Workspace, method: str, *path: str | int, context: str | None = None, **kwargs: Any) -> Any:
+    """A management call about services; failures as Azure ML raises them (WebserviceException)."""
+    try:
+        return workspace.client.request(method, api_path(*path), **kwargs)
+    except FninferError as exc:
+        if context is None and isinstance(exc, NotFound):
+            context = "WebserviceNotFound"
+        raise webservice_error(exc, context) from exc
 
 
 def deploy(
     workspace: Workspace,
     name: str,
     models: list[Any],
-    inference_config: InferenceConfig,
+    inference_config: InferenceConfig | None = None,
     deployment_config: DeploymentConfiguration | None = None,
     deployment_target: ComputeTarget | None = None,
     overwrite: bool = False,
+    show_output: bool = False,
 ) -> Webservice:
-    config = deployment_config or AciWebservice.deploy_configuration()
+    check_name("service", name)
+    config = deployment_config or (
+        AksWebservice.deploy_configuration() if _is_aks(deployment_target) else AciWebservice.deploy_configuration()
+    )
+    generated = None
+    if inference_config is None:
+        from fninfer._no_code import no_code_inference_config
+
+        inference_config = generated = no_code_inference_config(models)
+    if show_output:
+        print(f"Models: {[model.id for model in models]}", flush=True)
+        print(f"Entry script: {inference_config.entry_script}", flush=True)
+        config.print_deploy_configuration()
+    try:
+        code = _code_spec(workspace, inference_config)
+    finally:
+        if generated is not None and generated.source_directory:
+            shutil.rmtree(generated.source_directory, ignore_errors=True)
     spec = {
-        **_code_spec(workspace, inference_config),
+        **code,
         "models": [model.id for model in models],
         "deployment": config.to_spec(),
+        "keys": config.keys,
         "compute_target": deployment_target.name if deployment_target is not None else None,
         "overwrite": overwrite,
     }
-    record = workspace.client.request("POST", f"services/{name}", json=spec)
+    record = _request(workspace, "POST", "services", name, json=spec, context="WebserviceException")
     service = _service_class(record)._from_record(workspace, record)
-    service._inference_config = inference_config
+    service._inference_config = None if generated is not None else inference_config
+    if show_output:
+        print("Request submitted, please run wait_for_deployment(show_output=True) to get deployment status.")
     return service
+
+
+def _is_aks(target: ComputeTarget | None) -> bool:
+    return target is not None and type(target).__name__ == "AksCompute"
 
 
 def _service_class(record: dict[str, Any]) -> type[Webservice]:
@@ -83,23 +140,48 @@ def _service_class(record: dict[str, Any]) -> type[Webservice]:
     return {"ACI": AciWebservice, "AKS": AksWebservice, "Local": LocalWebservice}.get(kind, Webservice)
 
 
+def _matches_pairs(values: dict[str, str], wanted: list[Any] | None) -> bool:
+    """Azure ML's `tags` / `properties` filter: keys that must be present, or [key, value] pairs that must match."""
+    for item in wanted or []:
+        if isinstance(item, str):
+            if item not in values:
+                return False
+        elif isinstance(item, list | tuple) and len(item) == 2:
+            if values.get(item[0]) != item[1]:
+                return False
+        else:
+            raise invalid(f"a tags/properties filter is a key or a [key, value] pair, not {item!r}")
+    return True
+
+
 class Webservice:
     """Mirrors `azureml.core.webservice.Webservice`: `Webservice(ws, name)` finds a deployed service."""
 
-    def __init__(self, workspace: Workspace | None = None, name: str | None = None) -> None:
+    _inference_config: InferenceConfig | None = None  # the code it was deployed with in this process (reload)
+    _credential: dict[str, str] | None = None  # the Authorization header run() sends
+
+    def __new__(cls, workspace: Workspace | None = None, name: str | None = None) -> Webservice:
+        """`Webservice(ws, name)` is an AciWebservice, AksWebservice or LocalWebservice, by the service's compute
+        type, as in Azure ML; `AksWebservice(ws, name)` of another type is not found."""
         if workspace is None or not name:
-            raise InvalidInput("a service is found by workspace and name: Webservice(ws, 'name')")
-        try:
-            record = workspace.client.request("GET", f"services/{name}")
-        except NotFound as exc:
-            # azureml code finds-or-deploys with `except WebserviceException`, so a missing service raises that.
-            raise WebserviceException(f"WebserviceNotFound: {exc.message}") from exc
-        self._load(workspace, record)
-        self._inference_config: InferenceConfig | None = None
+            raise invalid("a service is found by workspace and name: Webservice(ws, 'name')")
+        record = _request(workspace, "GET", "services", name)
+        kind = _service_class(record)
+        if cls is not Webservice and cls is not kind:
+            raise WebserviceException(
+                f"WebserviceNotFound: service {name!r} is a {kind.__name__}, not an {cls.__name__}", status_code=404
+            )
+        service = super().__new__(kind)
+        service._load(workspace, record)
+        service._inference_config = None
+        return service
+
+    def __init__(self, workspace: Workspace | None = None, name: str | None = None) -> None:
+        pass  # __new__ found and loaded the service
 
     @classmethod
     def _from_record(cls, workspace: Workspace, record: dict[str, Any]) -> Webservice:
-        service = cls.__new__(cls)
+        service = object.__new__(cls)
         service._load(workspace, record)
         service._inference_config = None
         return service
@@ -107,21 +189,48 @@ class Webservice:
     def _load(self, workspace: Workspace, record: dict[str, Any]) -> None:
         self.workspace = workspace
         self._record = record
+        deployment = record["deployment"]
         self.name: str = record["name"]
         self.state: str = record["state"]
         self.error: str | None = record.get("error")
-        self.compute_type: str = record["deployment"].get("compute_type", "ACI")
+        self.compute_type: str = deployment.get("compute_type", "ACI")
         self.auth_enabled = record["auth_mode"] == "key"
         self.token_auth_enabled = record["auth_mode"] == "token"
         self.models: list[str] = record["models"]
+        self.tags: dict[str, str] = dict(deployment.get("tags") or {})
+        self.properties: dict[str, str] = dict(deployment.get("properties") or {})
+        self.description: str | None = deployment.get("description")
+        self.environment: str | None = record.get("environment_name")
+        self.image_id: str | None = None  # no container image: the Function App serves the code
         self.scoring_uri = f"{workspace.config.api_url}/{record['scoring_path']}"
+        self.swagger_uri = f"{workspace.config.api_url}/services/{self.name}/swagger.json"
         self.created_time: str = record["created_time"]
+        self.updated_time: str | None = record.get("updated_time")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(workspace={self.workspace!r}, name={self.name!r}, state={self.state!r})"
 
+    def serialize(self) -> dict[str, Any]:
+        """The service as Azure ML's `serialize()` describes one."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "tags": self.tags,
+            "properties": self.properties,
+            "state": self.state,
+            "createdTime": self.created_time,
+            "updatedTime": self.updated_time,
+            "error": self.error,
+            "computeType": self.compute_type,
+            "workspaceName": self.workspace.name,
+            "imageId": self.image_id,
+            "scoringUri": self.scoring_uri,
+            "swaggerUri": self.swagger_uri,
+            "models": self.models,
+        }
+
     def update_deployment_state(self) -> None:
-        self._load(self.workspace, self.workspace.client.request("GET", f"services/{self.name}"))
+        self._load(self.workspace, _request(self.workspace, "GET", "services", self.name))
 
     def wait_for_deployment(self, show_output: bool = False, timeout_sec: float | None = None) -> None:
         """Wait until the service is Healthy or Failed; a failure raises WebserviceException with the reason."""
@@ -144,9 +253,8 @@ class Webservice:
 
     def _auth_header(self, refresh: bool = False) -> dict[str, str]:
         """The service's credential, fetched once and again only after a 401 (a regenerated key, an old token)."""
-        cached = getattr(self, "_credential", None)
-        if cached is not None and not refresh:
-            return cached
+        if self._credential is not None and not refresh:
+            return self._credential
         if self.auth_enabled:
             header = {"Authorization": f"Bearer {self.get_keys()[0]}"}
         elif self.token_auth_enabled:
@@ -157,34 +265,59 @@ class Webservice:
         return header
 
     def run(self, input_data: str | bytes) -> Any:
-        """Call the service as a client would; returns the decoded JSON answer (a JSON string of run()'s result)."""
+        """Call the service as a client would. As Azure ML's `Webservice.run`: the parsed JSON body of a 200 answer
+        (what the body holds is the app's response format: see the README), WebserviceException otherwise."""
+        return self._call(input_data)
+
+    def _call(self, input_data: str | bytes) -> Any:
         for attempt in range(2):
             headers = {"Content-Type": "application/json", **self._auth_header(refresh=attempt > 0)}
-            response = httpx.post(self.scoring_uri, content=input_data, headers=headers, timeout=120)
+            try:
+                response = httpx.post(self.scoring_uri, content=input_data, headers=headers, timeout=120)
+            except httpx.TransportError as exc:
+                raise WebserviceException(f"service {self.name!r} at {self.scoring_uri} did not answer: {exc}") from exc
             if response.status_code != 401 or not (self.auth_enabled or self.token_auth_enabled):
                 break
-        body = response.json() if response.content else None
         if response.is_error:
+            try:
+                body: Any = response.json()
+            except ValueError:
+                body = response.text
             error = error_from_body(response.status_code, body)
-            raise WebserviceException(f"service {self.name!r} answered {response.status_code}: {error.message}")
-        return body
+            # The request id is what the service's log lines for this call carry (service.get_logs()).
+            request_id = response.headers.get("x-request-id")
+            raise webservice_error(
+                error,
+                f"Received bad response from service (Response Code: {response.status_code}"
+                + (f", request id {request_id}" if request_id else "")
+                + "); more information can be found by calling .get_logs() on the webservice object",
+            )
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            return response.text  # a text/plain answer (an AMLResponse with a plain body)
 
     def get_keys(self) -> tuple[str, str]:
-        keys = self.workspace.client.request("GET", f"services/{self.name}/keys")
+        keys = _request(self.workspace, "GET", "services", self.name, "keys")
         return keys["primaryKey"], keys["secondaryKey"]
 
     def regen_key(self, key: str, set_key: str | None = None) -> None:
-        if set_key is not None:
-            raise InvalidInput("set_key is not supported: fninfer keys are generated by the app")
-        self.workspace.client.request("POST", f"services/{self.name}/keys/regenerate", json={"keyType": key})
+        """A new 'Primary' or 'Secondary' key; `set_key` sets it to a value you choose (stored sealed by the app)."""
+        body = {"keyType": key} if set_key is None else {"keyType": key, "setKey": set_key}
+        _request(self.workspace, "POST", "services", self.name, "keys", "regenerate", json=body)
+        self._credential = None
 
     def get_token(self) -> tuple[str, datetime]:
-        token = self.workspace.client.request("GET", f"services/{self.name}/token")
+        token = _request(self.workspace, "GET", "services", self.name, "token")
         return token["accessToken"], datetime.fromtimestamp(token["refreshAfter"], UTC)
 
-    def get_logs(self, num_lines: int = 5000) -> str:
-        text = self.workspace.client.request("GET", f"services/{self.name}/logs")
-        return "\n".join(str(text).splitlines()[-num_lines:])
+    def get_logs(self, num_lines: int = 5000, init: bool = False) -> str:
+        """The last `num_lines` lines of what init() and run() printed or logged, and the deployment's environment
+        report. `init` is accepted as in Azure ML: a Function App has no init container, so it is the same log."""
+        text = _request(self.workspace, "GET", "services", self.name, "logs")
+        return "\n".join(str(text or "").splitlines()[-num_lines:])
 
     def update(
         self,
@@ -192,52 +325,97 @@ class Webservice:
         inference_config: InferenceConfig | None = None,
         auth_enabled: bool | None = None,
         token_auth_enabled: bool | None = None,
+        deployment_config: DeploymentConfiguration | None = None,
         **settings: Any,
     ) -> None:
         """New models or code roll out as a new version (`wait_for_deployment()`); auth and the other deployment
-        settings apply at once. As in Azure ML, key and token auth cannot both be on."""
+        settings apply at once. `deployment_config` (as LocalWebservice.update takes it) gives settings the same way.
+        As in Azure ML, key and token auth cannot both be on."""
         spec: dict[str, Any] = {}
         if models is not None:
             spec["models"] = [model.id for model in models]
         if inference_config is not None:
             spec.update(_code_spec(self.workspace, inference_config))
             self._inference_config = inference_config
-        deployment = {key: value for key, value in settings.items() if value is not None}
+        for ignored in ("image", "image_config", "wait"):
+            settings.pop(ignored, None)  # no images on Functions; `wait` is handled by LocalWebservice.update
+        deployment = {key: value for key, value in settings.items() if value is not None and key not in KEY_SETTINGS}
+        if deployment_config is not None:
+            if deployment_config.compute_type != self.compute_type:
+                raise invalid(
+                    f"service {self.name!r} is a {self.compute_type} service; a {deployment_config.compute_type} "
+                    "deployment_config cannot update it (deploy a new service instead)"
+                )
+            deployment = {**deployment_config.settings, **deployment}
+            if deployment_config.keys:
+                spec["keys"] = deployment_config.keys
+            if deployment_config.auth is not None and auth_enabled is None and token_auth_enabled is None:
+                deployment["auth"] = deployment_config.auth
         if auth_enabled is not None or token_auth_enabled is not None:
             deployment["auth"] = _auth_mode(
                 self.auth_enabled if auth_enabled is None else auth_enabled,
                 self.token_auth_enabled if token_auth_enabled is None else token_auth_enabled,
                 default_key=False,
             )
+        keys = {slot.removesuffix("_key"): settings[slot] for slot in KEY_SETTINGS if settings.get(slot)}
+        if keys:
+            spec["keys"] = keys
         if deployment:
             spec["deployment"] = deployment
-        self._load(self.workspace, self.workspace.client.request("PATCH", f"services/{self.name}", json=spec))
+        self._load(self.workspace, _request(self.workspace, "PATCH", "services", self.name, json=spec))
+        self._credential = None
 
     def reload(self, wait: bool = True) -> None:
         """Take the entry script's folder as it is now: the next call runs the edited code, no redeploy."""
-        source = (
-            self._inference_config.source_directory if self._inference_config else self._record.get("source_directory")
-        )
-        if not source or not Path(source).is_dir():
-            raise InvalidInput(f"the source_directory of service {self.name!r} ({source}) is not on this machine")
-        entry_script = self._inference_config.entry_script if self._inference_config else self._record["entry_script"]
-        spec = {"snapshot": snapshot(self.workspace, source), "entry_script": entry_script}
-        spec["requirements"] = self._record.get("requirements", [])
-        self._load(self.workspace, self.workspace.client.request("PATCH", f"services/{self.name}", json=spec))
+        if self._inference_config is None:
+            raise invalid(
+                f"reload() needs the InferenceConfig service {self.name!r} was deployed or updated with in this "
+                "process: its code is on this machine, the app has only its snapshot"
+            )
+        spec = _code_spec(self.workspace, self._inference_config)  # the folder and its environment file as they are now
+        self._load(self.workspace, _request(self.workspace, "PATCH", "services", self.name, json=spec))
         if wait:
             self.wait_for_deployment()
 
     def delete(self) -> None:
-        self.workspace.client.request("DELETE", f"services/{self.name}")
+        _request(self.workspace, "DELETE", "services", self.name)
 
     @staticmethod
-    def list(workspace: Workspace, compute_type: str | None = None) -> list[Webservice]:
-        records = workspace.client.request("GET", "services")
-        return [
-            _service_class(r)._from_record(workspace, r)
-            for r in records
-            if compute_type is None or r["deployment"].get("compute_type") == compute_type
-        ]
+    def list(
+        workspace: Workspace,
+        compute_type: str | None = None,
+        image_name: str | None = None,
+        image_id: str | None = None,
+        model_name: str | None = None,
+        model_id: str | None = None,
+        tags: list[Any] | None = None,
+        properties: list[Any] | None = None,
+        image_digest: str | None = None,
+    ) -> list[Webservice]:
+        """The services, filtered as Azure ML filters them. Functions services have no container image, so a filter
+        on `image_name`, `image_id` or `image_digest` matches none."""
+        if image_name or image_id or image_digest:
+            return []
+        records = _request(workspace, "GET", "services")
+        found = []
+        for record in records:
+            deployment = record["deployment"]
+            names = {model.partition(":")[0] for model in record["models"]}
+            if (
+                (compute_type is None or deployment.get("compute_type", "ACI").lower() == compute_type.lower())
+                and (model_name is None or model_name in names)
+                and (model_id is None or model_id in record["models"])
+                and _matches_pairs(deployment.get("tags") or {}, tags)
+                and _matches_pairs(deployment.get("properties") or {}, properties)
+            ):
+                found.append(_service_class(record)._from_record(workspace, record))
+        return found
+
+
+def _common_settings(
+    tags: dict[str, str] | None, properties: dict[str, str] | None, description: str | None
+) -> dict[str, Any]:
+    return {"tags": tags, "properties": properties, "description": description}
 
 
 class AciWebservice(Webservice):
@@ -254,6 +432,7 @@ class AciWebservice(Webservice):
         scoring_timeout_ms: int | None = None,
         max_request_bytes: int | None = None,
         response_encoding: str | None = None,
+        environment_check: str | None = None,
         **settings: Any,
     ) -> DeploymentConfiguration:
         return DeploymentConfiguration(
@@ -261,13 +440,12 @@ class AciWebservice(Webservice):
             _auth_mode(auth_enabled, token_auth_enabled, default_key=False),
             cpu_cores=cpu_cores,
             memory_gb=memory_gb,
-            tags=tags,
-            properties=properties,
-            description=description,
+            **_common_settings(tags, properties, description),
             location=location,
             scoring_timeout_ms=scoring_timeout_ms,
             max_request_bytes=max_request_bytes,
             response_encoding=response_encoding,
+            environment_check=environment_check,
             **settings,
         )
 
@@ -284,6 +462,7 @@ class AksWebservice(Webservice):
         scoring_timeout_ms: int | None = None,
         max_request_bytes: int | None = None,
         response_encoding: str | None = None,
+        environment_check: str | None = None,
         **settings: Any,
     ) -> DeploymentConfiguration:
         return DeploymentConfiguration(
@@ -296,14 +475,122 @@ class AksWebservice(Webservice):
             scoring_timeout_ms=scoring_timeout_ms,
             max_request_bytes=max_request_bytes,
             response_encoding=response_encoding,
+            environment_check=environment_check,
             **settings,
         )
 
 
 class LocalWebservice(Webservice):
+    """A service for local testing: on fninfer it is served by the same app (the local host), on its port."""
+
+    def __new__(
+        cls, workspace: Workspace | None = None, name: str | None = None, must_exist: bool = True
+    ) -> LocalWebservice:
+        try:
+            return super().__new__(cls, workspace, name)  # type: ignore[return-value]
+        except NotFound:
+            if must_exist:
+                raise
+        # As Azure ML's: without must_exist, a service that is not there is an object in state "Deleted".
+        service = object.__new__(cls)
+        service.workspace, service.name, service.state, service.error = workspace, str(name), "Deleted", None
+        service.models, service._record = [], {}
+        return service
+
+    def __init__(self, workspace: Workspace | None = None, name: str | None = None, must_exist: bool = True) -> None:
+        pass  # __new__ found and loaded the service
+
+    def get_logs(self, num_lines: int = 5000, raw: bool = False) -> str:  # type: ignore[override]
+        """What init() and run() printed (`raw` is accepted: there is no Docker output to format)."""
+        return super().get_logs(num_lines)
+
+    def delete(self, delete_cache: bool = True, delete_image: bool = False, delete_volume: bool = True) -> None:
+        """Delete the service (no container, image or volume exists to keep)."""
+        super().delete()
+        self.state = "Deleted"
+
+    def reload(self, wait: bool = False) -> None:
+        """Take the entry script's folder as it is now, as Azure ML's local service does; the next run() waits for
+        the new code."""
+        super().reload(wait=wait)
+
     @staticmethod
     def deploy_configuration(
-        port: int | None = None, response_encoding: str | None = None, **settings: Any
+        port: int | None = None,
+        response_encoding: str | None = None,
+        environment_check: str | None = None,
+        **settings: Any,
     ) -> DeploymentConfiguration:
         # The service is served by the local host's port; `port` is recorded only.
-        return DeploymentConfiguration("Local", "none", port=port, response_encoding=response_encoding, **settings)
+        return DeploymentConfiguration(
+            "Local",
+            "none",
+            port=port,
+            response_encoding=response_encoding,
+            environment_check=environment_check,
+            **settings,
+        )
+
+    @property
+    def port(self) -> int | None:
+        """The port the service answers on: the app's (the local host serves every service)."""
+        endpoint = urlparse(self.workspace.config.endpoint)
+        return endpoint.port or (443 if endpoint.scheme == "https" else 80)
+
+    def run(self, input_data: str | bytes) -> Any:
+        if self.state == "Transitioning":  # as Azure ML's local service: a call waits for the deployment
+            self.wait_for_deployment()
+        return self._call(input_data)
+
+    def update_deployment_state(self, must_exist: bool = False) -> None:
+        super().update_deployment_state()
+
+    def update(  # type: ignore[override]
+        self,
+        models: list[Any] | None = None,
+        image_config: Any = None,
+        deployment_config: DeploymentConfiguration | None = None,
+        wait: bool = False,
+        inference_config: InferenceConfig | None = None,
+    ) -> None:
+        super().update(models=models, inference_config=inference_config, deployment_config=deployment_config)
+        if wait and self.state == "Transitioning":
+            self.wait_for_deployment()
+
+    def deploy_to_cloud(
+        self,
+        name: str | None = None,
+        deployment_config: DeploymentConfiguration | None = None,
+        deployment_target: ComputeTarget | None = None,
+    ) -> Webservice:
+        """Deploy this local service's code and models as an ACI (or, with an AKS config or target, AKS) service.
+        The code is the snapshot the app already holds. Local and cloud services share the app's names: without a
+        `name`, the cloud service replaces this local one under its name."""
+        config = deployment_config or (
+            AksWebservice.deploy_configuration() if _is_aks(deployment_target) else AciWebservice.deploy_configuration()
+        )
+        if config.compute_type == "Local":
+            raise invalid("deploy_to_cloud needs an ACI or AKS deployment_config, not a Local one")
+        record = self._record
+        spec = {
+            "snapshot": record["snapshot"],
+            "entry_script": record["entry_script"],
+            "requirements": record.get("requirements") or [],
+            "environment_name": record.get("environment_name"),
+            "models": record["models"],
+            "deployment": config.to_spec(),
+            "keys": config.keys,
+            "compute_target": deployment_target.name if deployment_target is not None else None,
+            "overwrite": name is None or name == self.name,
+        }
+        target = name or self.name
+        created = _request(self.workspace, "POST", "services", target, json=spec, context="WebserviceException")
+        service = _service_class(created)._from_record(self.workspace, created)
+        service._inference_config = self._inference_config
+        return service
+
+    @staticmethod
+    def list(  # type: ignore[override]
+        workspace: Workspace, model_name: str | None = None, model_id: str | None = None, all: bool | None = None
+    ) -> list[Webservice]:
+        return Webservice.list(workspace, compute_type="Local", model_name=model_name, model_id=model_id)

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import os
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from fninfer._client import AppClient
-from fninfer._config import WorkspaceConfig, find_config, remember_loaded
+from fninfer._config import (
+    CONFIG_FILE_NAME,
+    STATE_DIR_NAME,
+    WorkspaceConfig,
+    find_config,
+    remember_loaded,
+    resolve_config,
+)
+from fninfer._exceptions import UserErrorException
 from shared.errors import InvalidInput, NotFound
 from shared.settings import StorageConnection
 from shared.storage import Storage
@@ -17,19 +26,46 @@ from shared.storage import Storage
 if TYPE_CHECKING:
     from fninfer._dataset import FileDataset
     from fninfer._datastore import Datastore
+    from fninfer._environment import Environment
     from fninfer._model import Model
+    from fninfer._webservice import Webservice
 
 
 class Workspace:
-    """Mirrors `azureml.core.Workspace`: build it with `Workspace.from_config()`."""
+    """Mirrors `azureml.core.Workspace`: `Workspace.from_config()`, `Workspace.get(name)` or
+    `Workspace(subscription_id, resource_group, workspace_name)`, all resolved to the app a workspace config
+    describes (see `fninfer._config.resolve_config`). `Workspace(config)` takes a `WorkspaceConfig` directly."""
 
     def __init__(
         self,
-        config: WorkspaceConfig,
-        _transport: httpx.BaseTransport | None = None,
+        subscription_id: str | WorkspaceConfig | None = None,
+        resource_group: str | None = None,
+        workspace_name: str | None = None,
         auth: Any = None,
+        _location: str | None = None,
+        _disable_service_check: bool = False,
+        _workspace_id: str | None = None,
+        sku: str = "basic",
+        tags: dict[str, str] | None = None,
+        _cloud: str = "AzureCloud",
+        *,
+        config: WorkspaceConfig | None = None,
+        _transport: httpx.BaseTransport | None = None,
     ) -> None:
+        if isinstance(subscription_id, WorkspaceConfig):  # Workspace(config), as fninfer's own code builds one
+            config, subscription_id = subscription_id, None
+        if config is None:
+            if not workspace_name:
+                raise UserErrorException(
+                    "Workspace needs subscription_id, resource_group and workspace_name (or use "
+                    "Workspace.from_config())",
+                    field="workspace_name",
+                )
+            config, found = resolve_config(workspace_name, subscription_id, resource_group)
+            remember_loaded(found)
         self.config = config
+        self.sku = sku
+        self.tags = dict(tags or {})
         self.client = AppClient(config, transport=_transport, auth=auth)
 
     @classmethod
@@ -37,15 +73,49 @@ class Workspace:
         cls,
         path: str | os.PathLike[str] | None = None,
         auth: Any = None,
+        _logger: Any = None,
+        _file_name: str | None = None,
         _transport: httpx.BaseTransport | None = None,
     ) -> Workspace:
         """The workspace of the nearest `.fninfer/config.json` (see `fninfer._config.find_config`). `auth`: an
         `fninfer.core.authentication` object, as in Azure ML, or any azure-identity credential; it gets the tokens
         for an app in Azure (its auth_scope and its storage account). Locally the config's admin key is used."""
+        if _file_name is not None and path is not None and Path(path).is_dir():
+            path = Path(path) / _file_name
         found = find_config(path)
-        workspace = cls(WorkspaceConfig.read(found), _transport=_transport, auth=auth)
+        workspace = cls(config=WorkspaceConfig.read(found), _transport=_transport, auth=auth)
         remember_loaded(found)
         return workspace
+
+    @staticmethod
+    def get(
+        name: str,
+        auth: Any = None,
+        subscription_id: str | None = None,
+        resource_group: str | None = None,
+        location: str | None = None,
+        cloud: str = "AzureCloud",
+        id: str | None = None,
+    ) -> Workspace:
+        """Mirrors `Workspace.get`: the workspace `name`, resolved as the constructor resolves it."""
+        return Workspace(subscription_id, resource_group, name, auth=auth)
+
+    def write_config(self, path: str | os.PathLike[str] | None = None, file_name: str | None = None) -> str:
+        """Save this workspace's config for `Workspace.from_config()` elsewhere: `<path>/.fninfer/config.json` (Azure
+        ML writes `.azureml/`; fninfer's folder is the one snapshots always leave out, since the file can hold the
+        local admin key), readable by the owner only. Returns the file written."""
+        folder = Path(path if path is not None else ".") / STATE_DIR_NAME
+        name = file_name or CONFIG_FILE_NAME
+        target = folder / (name if name.endswith(".json") else f"{name}.json")
+        try:
+            self.config.write(target)
+        except OSError as exc:
+            raise UserErrorException(f"could not write the config file to {folder}: {exc}") from exc
+        return str(target)
+
+    @property
+    def location(self) -> str:
+        return self.config.location
 
     @property
     def name(self) -> str:
@@ -102,6 +172,20 @@ class Workspace:
 
         records = self.client.request("GET", "datasets")
         return DatasetsByName({record["name"]: FileDataset._from_record(self, record) for record in records})
+
+    @property
+    def environments(self) -> dict[str, Environment]:
+        """The latest version of every registered environment, by name."""
+        from fninfer._environment import Environment
+
+        return Environment.list(self)
+
+    @property
+    def webservices(self) -> dict[str, Webservice]:
+        """Every deployed service, by name."""
+        from fninfer._webservice import Webservice
+
+        return {service.name: service for service in Webservice.list(self)}
 
     def __repr__(self) -> str:
         return f"Workspace.create(name={self.name!r}, endpoint={self.config.endpoint!r})"

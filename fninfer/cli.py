@@ -71,6 +71,11 @@ def start(app_dir: Path, port: int, instances: int, storage: str | None) -> None
 )
 @click.option("--find-links", multiple=True, metavar="DIR", help="Also take wheels from this folder (pip's option).")
 @click.option("--no-index", is_flag=True, help="Take wheels from --find-links only (an offline build).")
+@click.option(
+    "--from-environments",
+    is_flag=True,
+    help="Add every registered environment's packages to the app's dependencies; conflicting pins fail the build.",
+)
 def package(
     app_dir: Path,
     output: Path | None,
@@ -80,6 +85,7 @@ def package(
     storage: str | None,
     find_links: tuple[str, ...],
     no_index: bool,
+    from_environments: bool,
 ) -> None:
     """Build the zip Azure Functions runs as it is: the app, its dependencies for Linux, and optionally models and
     services, so nothing is built or downloaded on Azure."""
@@ -92,10 +98,15 @@ def package(
     try:
         if storage is not None:
             registry = Storage.from_connection_string(storage)
-        elif models or services:
+        elif models or services or from_environments:
             from fninfer._workspace import Workspace
 
             registry = Workspace.from_config().storage
+        wanted = None
+        if from_environments:
+            from fninfer.packaging.environments import environment_requirements
+
+            wanted = environment_requirements(app_dir, registry, python_version, click.echo)
         request = PackageRequest(
             app_dir=app_dir,
             output=output or app_dir / ".fninfer" / "package.zip",
@@ -103,6 +114,7 @@ def package(
             models=models,
             services=services,
             storage=registry,
+            requirements=wanted,
         )
         report = build_package(request)
     except FninferError as exc:

@@ -17,22 +17,35 @@ from shared.storage import app_storage
 bp = func.Blueprint()
 
 
-def _is_tag_filter(item: object) -> bool:
-    """A tag key, or a [key, value] pair."""
+def _is_pair_filter(item: object) -> bool:
+    """A key, or a [key, value] pair."""
     pair = isinstance(item, list) and len(item) == 2 and all(isinstance(part, str) for part in item)
     return isinstance(item, str) or pair
+
+
+def _pairs_param(req: func.HttpRequest, field: str) -> list[object] | None:
+    """A `tags` / `properties` filter: a JSON list of keys or [key, value] pairs."""
+    if not req.params.get(field):
+        return None
+    value = parse_json(req.params[field], what=f"'{field}'", field=field)
+    if not isinstance(value, list) or not all(map(_is_pair_filter, value)):
+        raise InvalidInput(f"'{field}' must be a JSON list of keys or [key, value] pairs", field=field)
+    return value
 
 
 @bp.route(route="models", methods=["GET"])
 @json_endpoint()
 def list_models(req: func.HttpRequest) -> object:
-    tags = None
-    if req.params.get("tags"):
-        tags = parse_json(req.params["tags"], what="'tags'", field="tags")
-        if not isinstance(tags, list) or not all(map(_is_tag_filter, tags)):
-            raise InvalidInput("'tags' must be a JSON list of keys or [key, value] pairs", field="tags")
-    latest = bool_param(req, "latest", default=False)
-    return models.list_models(app_storage(), name=req.params.get("name"), tags=tags, latest=latest)
+    return models.list_models(
+        app_storage(),
+        name=req.params.get("name"),
+        tags=_pairs_param(req, "tags"),
+        latest=bool_param(req, "latest", default=False),
+        properties=_pairs_param(req, "properties"),
+        run_id=req.params.get("run_id"),
+        dataset_id=req.params.get("dataset_id"),
+        model_framework=req.params.get("model_framework"),
+    )
 
 
 @bp.route(route="models/{name}", methods=["POST"])

@@ -1,15 +1,19 @@
 """Published pipelines: publish (from a definition or a run), list, get, enable/disable, and each one's REST endpoint
-`POST /api/pipelines/published/<id>/submit`, which starts a run as Azure ML's PipelineSubmit does."""
+`POST /api/pipelines/published/<id>/submit`, which starts a run as Azure ML's PipelineSubmit does. Pipeline
+endpoints: versions of published pipelines behind one name, `POST /api/pipelines/endpoints/<name or id>/submit`
+running the default version."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import azure.functions as func
 
 from functions._http import bool_param, json_body, json_endpoint
 from shared.errors import InvalidInput
-from shared.pipelines import published
+from shared.pipelines import endpoints, published
+from shared.pipelines.endpoints import EndpointStatus
 from shared.pipelines.published import PublishedStatus
 from shared.storage import app_storage
 
@@ -64,21 +68,52 @@ def disable_published(req: func.HttpRequest) -> object:
     return published.describe(record)
 
 
-def _dataset_assignments(body: dict[str, Any]) -> dict[str, Any]:
-    """Azure ML's `DataSetDefinitionValueAssignments`: {param: {"SavedDataSetReference": {"Id": ...}}} or
-    {param: {"DataPath": {"DataStoreName": ..., "RelativePath": ...}}}, as parameter values."""
-    field = "DataSetDefinitionValueAssignments"
-    raw = body.get(field) or {}
-    if not isinstance(raw, dict):
-        raise InvalidInput(f"'{field}' must be an object", field=field)
+@dataclass(frozen=True)
+class Submission:
+    """Azure ML's PipelineSubmit body (`PipelineSubmissionInfo`), as a published pipeline's or a pipeline endpoint's
+    REST endpoint takes it."""
+
+    experiment: object
+    assignments: dict[str, Any]
+    tags: dict[str, Any] | None
+
+
+def _object(body: dict[str, Any], field: str) -> dict[str, Any]:
+    value = body.get(field) or {}
+    if not isinstance(value, dict):
+        raise InvalidInput(f"'{field}' must be an object of parameter names to values", field=field)
+    return value
+
+
+def _data_path(value: object) -> dict[str, str] | None:
+    """Azure ML's DataPath {"DataStoreName", "RelativePath"} as a datastore path value."""
+    if isinstance(value, dict) and value.get("DataStoreName") and value.get("RelativePath"):
+        return {"datastore": str(value["DataStoreName"]), "path": str(value["RelativePath"])}
+    return None
+
+
+def _data_path_assignments(body: dict[str, Any]) -> dict[str, Any]:
+    """`DataPathAssignments`: {param: {"DataStoreName": ..., "RelativePath": ...}}."""
     values: dict[str, Any] = {}
-    for name, value in raw.items():
+    for name, value in _object(body, "DataPathAssignments").items():
+        path = _data_path(value)
+        if path is None:
+            raise InvalidInput(f"data path parameter {name!r}: give DataStoreName and RelativePath", field=name)
+        values[name] = path
+    return values
+
+
+def _dataset_assignments(body: dict[str, Any]) -> dict[str, Any]:
+    """`DataSetDefinitionValueAssignments`: {param: {"SavedDataSetReference": {"Id": ...}}} or
+    {param: {"DataPath": {"DataStoreName": ..., "RelativePath": ...}}}, as parameter values."""
+    values: dict[str, Any] = {}
+    for name, value in _object(body, "DataSetDefinitionValueAssignments").items():
         saved = value.get("SavedDataSetReference") if isinstance(value, dict) else None
-        path = value.get("DataPath") if isinstance(value, dict) else None
+        path = _data_path(value.get("DataPath")) if isinstance(value, dict) else None
         if isinstance(saved, dict) and saved.get("Id"):
             values[name] = str(saved["Id"])
-        elif isinstance(path, dict) and path.get("DataStoreName") and path.get("RelativePath"):
-            values[name] = {"datastore": path["DataStoreName"], "path": path["RelativePath"]}
+        elif path is not None:
+            values[name] = path
         else:
             raise InvalidInput(
                 f"dataset parameter {name!r}: give SavedDataSetReference.Id or DataPath.DataStoreName/RelativePath",
@@ -87,29 +122,112 @@ def _dataset_assignments(body: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def submission(body: dict[str, Any]) -> Submission:
+    """The run a submit body asks for: its experiment, every parameter value (`ParameterAssignments` of any JSON
+    scalar, `DataPathAssignments`, `DataSetDefinitionValueAssignments`; a parameter assigned twice is refused) and
+    its tags (`tags`, or `Tags`), with `RunSource` kept as the tag `azureml.runsource`."""
+    parts = [_object(body, "ParameterAssignments"), _data_path_assignments(body), _dataset_assignments(body)]
+    assignments: dict[str, Any] = {}
+    for part in parts:
+        both = sorted(set(assignments) & set(part))
+        if both:
+            raise InvalidInput(f"parameters {both} are assigned twice", field=both[0])
+        assignments.update(part)
+    tags = body.get("tags", body.get("Tags"))
+    source = body.get("RunSource")
+    if source is not None:
+        if not isinstance(source, str):
+            raise InvalidInput("'RunSource' must be a string", field="RunSource")
+        if tags is not None and not isinstance(tags, dict):
+            raise InvalidInput("'tags' must be an object of string values", field="tags")
+        tags = {**(tags or {}), "azureml.runsource": source}
+    return Submission(body.get("ExperimentName"), assignments, tags)
+
+
+def run_answer(run: dict[str, Any], pipeline_id: str) -> dict[str, Any]:
+    """What Azure ML's PipelineSubmit answers: the run's id first."""
+    return {
+        "Id": run["id"],
+        "ExperimentName": run["experiment"],
+        "PipelineId": pipeline_id,
+        "Status": {"StatusCode": run["status"]},
+        "CreatedTime": run["created_time"],
+    }
+
+
 @bp.route(route="pipelines/published/{pipeline_id}/submit", methods=["POST"])
 @json_endpoint()
 def submit_published(req: func.HttpRequest) -> object:
     """The published pipeline's endpoint: `{"ExperimentName": ..., "ParameterAssignments": {...}}` -> `{"Id": ...}`."""
+    asked = submission(json_body(req))
+    pipeline_id = req.route_params["pipeline_id"]
+    run = published.start(app_storage(), pipeline_id, asked.experiment, asked.assignments, tags=asked.tags)
+    return run_answer(run, pipeline_id)
+
+
+# -- pipeline endpoints -----------------------------------------------------------------------------------------------
+
+
+@bp.route(route="pipelines/endpoints", methods=["POST"])
+@json_endpoint()
+def publish_endpoint(req: func.HttpRequest) -> object:
     body = json_body(req)
-    assignments = body.get("ParameterAssignments") or {}
-    if not isinstance(assignments, dict):
-        raise InvalidInput("'ParameterAssignments' must be an object of parameter names to values")
-    datasets = _dataset_assignments(body)
-    both = sorted(set(assignments) & set(datasets))
-    if both:
-        raise InvalidInput(f"parameters {both} are assigned twice", field=both[0])
-    run = published.start(
-        app_storage(),
-        req.route_params["pipeline_id"],
-        body.get("ExperimentName"),
-        {**assignments, **datasets},
-        tags=body.get("Tags"),
-    )
-    return {
-        "Id": run["id"],
-        "ExperimentName": run["experiment"],
-        "PipelineId": req.route_params["pipeline_id"],
-        "Status": {"StatusCode": run["status"]},
-        "CreatedTime": run["created_time"],
-    }
+    return 201, endpoints.publish(app_storage(), body.get("name"), body.get("description"), body.get("pipeline_id"))
+
+
+@bp.route(route="pipelines/endpoints", methods=["GET"])
+@json_endpoint()
+def list_endpoints(req: func.HttpRequest) -> object:
+    active_only = bool_param(req, "active_only", default=True)
+    return endpoints.list_endpoints(app_storage(), active_only=active_only)
+
+
+@bp.route(route="pipelines/endpoints/{endpoint}", methods=["GET"])
+@json_endpoint()
+def get_endpoint(req: func.HttpRequest) -> object:
+    return endpoints.get_endpoint(app_storage(), req.route_params["endpoint"])
+
+
+@bp.route(route="pipelines/endpoints/{endpoint}/versions", methods=["POST"])
+@json_endpoint()
+def add_endpoint_version(req: func.HttpRequest) -> object:
+    body = json_body(req)
+    make_default = body.get("default", False)
+    if not isinstance(make_default, bool):
+        raise InvalidInput("'default' must be true or false", field="default")
+    return endpoints.add(app_storage(), req.route_params["endpoint"], body.get("pipeline_id"), make_default)
+
+
+@bp.route(route="pipelines/endpoints/{endpoint}/default", methods=["POST"])
+@json_endpoint()
+def set_endpoint_default(req: func.HttpRequest) -> object:
+    version = json_body(req).get("version")
+    return endpoints.set_default_version(app_storage(), req.route_params["endpoint"], version)
+
+
+@bp.route(route="pipelines/endpoints/{endpoint}/enable", methods=["POST"])
+@json_endpoint()
+def enable_endpoint(req: func.HttpRequest) -> object:
+    return endpoints.set_status(app_storage(), req.route_params["endpoint"], EndpointStatus.ACTIVE)
+
+
+@bp.route(route="pipelines/endpoints/{endpoint}/disable", methods=["POST"])
+@json_endpoint()
+def disable_endpoint(req: func.HttpRequest) -> object:
+    return endpoints.set_status(app_storage(), req.route_params["endpoint"], EndpointStatus.DISABLED)
+
+
+@bp.route(route="pipelines/endpoints/{endpoint}/submit", methods=["POST"])
+@json_endpoint()
+def submit_endpoint(req: func.HttpRequest) -> object:
+    """The endpoint's stable REST endpoint: Azure ML's body, plus `PipelineVersion` to run another version than the
+    default; answers `{"Id": ...}`."""
+    body = json_body(req)
+    asked = submission(body)
+    version = body.get("PipelineVersion")
+    if version is not None and not isinstance(version, str | int):
+        raise InvalidInput("'PipelineVersion' must be a version such as \"0\"", field="PipelineVersion")
+    storage = app_storage()
+    endpoint = endpoints.get_endpoint(storage, req.route_params["endpoint"])
+    run = endpoints.start(storage, endpoint["id"], asked.experiment, asked.assignments, asked.tags, version)
+    return run_answer(run, endpoints.pipeline_of(endpoint, version))

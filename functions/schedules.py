@@ -1,4 +1,4 @@
-"""Schedules: create, list, get, enable/disable (admin key), and the timer that fires them.
+"""Schedules: create, list, get, update, enable/disable (admin key), and the timer that fires them.
 
 The timer's NCRONTAB is the app setting FNINFER_SCHEDULES_CRON (every minute by default): a schedule fires at most
 that long after its occurrence. The timer runs on one instance at a time (the host's singleton lease) and the
@@ -30,7 +30,12 @@ def create_schedule(req: func.HttpRequest) -> object:
 def list_schedules(req: func.HttpRequest) -> object:
     storage = app_storage()
     active_only = bool_param(req, "active_only", default=True)
-    found = records.list_schedules(storage, active_only=active_only, pipeline_id=req.params.get("pipeline_id"))
+    found = records.list_schedules(
+        storage,
+        active_only=active_only,
+        pipeline_id=req.params.get("pipeline_id"),
+        pipeline_endpoint_id=req.params.get("pipeline_endpoint_id"),
+    )
     return [records.describe(storage, record) for record in found]
 
 
@@ -39,6 +44,15 @@ def list_schedules(req: func.HttpRequest) -> object:
 def get_schedule(req: func.HttpRequest) -> object:
     storage = app_storage()
     return records.describe(storage, records.get_schedule(storage, req.route_params["schedule_id"]))
+
+
+@bp.route(route="schedules/{schedule_id}", methods=["PATCH"])
+@json_endpoint()
+def update_schedule(req: func.HttpRequest) -> object:
+    """`Schedule.update`: the fields given (and not null) change."""
+    storage = app_storage()
+    record = records.update_schedule(storage, req.route_params["schedule_id"], json_body(req))
+    return records.describe(storage, record)
 
 
 @bp.route(route="schedules/{schedule_id}/enable", methods=["POST"])

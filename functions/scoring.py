@@ -1,12 +1,23 @@
-"""The scoring endpoint of every real-time service: `POST /api/services/<name>/score`."""
+"""The endpoints of every real-time service: its scoring URI (`GET|POST|OPTIONS /api/services/<name>/score`) and its
+Swagger document (`GET /api/services/<name>/swagger.json`).
+
+Both are `async`: waiting for a slot, for run() or for a load holds no thread of the instance's shared pool, so a
+slow or stuck service cannot starve the others (shared/services/gate.py). Errors still become responses in the one
+place, `functions._http.json_endpoint`: the async handler leaves its outcome in a contextvar for `_answer` to return
+or raise.
+"""
 
 from __future__ import annotations
 
+import contextvars
 import threading
+from urllib.parse import urlsplit
 
 import azure.functions as func
 
 from functions._http import json_endpoint
+from shared.services.calling import Reply, ScoringRequest
+from shared.services.raw_http import Headers
 from shared.services.runtime import Runtime
 from shared.storage import app_storage
 
@@ -14,6 +25,7 @@ bp = func.Blueprint()
 
 _runtime: Runtime | None = None
 _runtime_lock = threading.Lock()
+_outcome: contextvars.ContextVar[Reply | Exception] = contextvars.ContextVar("fninfer_scoring_outcome")
 
 
 def runtime() -> Runtime:
@@ -25,13 +37,38 @@ def runtime() -> Runtime:
         return _runtime
 
 
-@bp.route(route="services/{name}/score", methods=["POST"])
 @json_endpoint(admin=False)  # the service's own key or token authenticates, not the admin key
-def score(req: func.HttpRequest) -> object:
-    body = runtime().score(
-        req.route_params["name"],
-        req.headers.get("authorization"),
-        req.headers.get("content-type", ""),
-        req.get_body(),
+def _answer(req: func.HttpRequest) -> object:
+    outcome = _outcome.get()
+    if isinstance(outcome, Exception):
+        raise outcome
+    return func.HttpResponse(
+        outcome.body, status_code=outcome.status, headers={**outcome.headers, "Content-Type": outcome.content_type}
     )
-    return func.HttpResponse(body, mimetype="application/json")
+
+
+@bp.route(route="services/{name}/score", methods=["GET", "POST", "OPTIONS"])
+async def score(req: func.HttpRequest) -> func.HttpResponse:
+    url = urlsplit(req.url)
+    request = ScoringRequest(
+        method=req.method.upper(),
+        url=req.url,
+        path=url.path,
+        query_string=url.query.encode("latin-1"),
+        headers=Headers(req.headers),
+        body=req.get_body(),
+    )
+    try:
+        _outcome.set(await runtime().score(req.route_params["name"], request))
+    except Exception as exc:
+        _outcome.set(exc)
+    return _answer(req)
+
+
+@bp.route(route="services/{name}/swagger.json", methods=["GET"])
+async def swagger(req: func.HttpRequest) -> func.HttpResponse:
+    try:
+        _outcome.set(await runtime().swagger(req.route_params["name"], req.params.get("version")))
+    except Exception as exc:
+        _outcome.set(exc)
+    return _answer(req)

@@ -57,8 +57,11 @@ def get_keys(req: func.HttpRequest) -> object:
 @bp.route(route="services/{name}/keys/regenerate", methods=["POST"])
 @json_endpoint()
 def regenerate_key(req: func.HttpRequest) -> object:
-    key_type = json_body(req).get("keyType")
-    records.update_service(app_storage(), req.route_params["name"], lambda r: auth.regenerate(r, str(key_type)))
+    body = json_body(req)
+    key_type, set_key = body.get("keyType"), body.get("setKey")
+    records.update_service(
+        app_storage(), req.route_params["name"], lambda r: auth.regenerate(r, str(key_type), set_key)
+    )
     primary, secondary = auth.keys_of(records.get_service(app_storage(), req.route_params["name"]))
     return {"primaryKey": primary, "secondaryKey": secondary}
 

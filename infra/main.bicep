@@ -43,15 +43,25 @@ param signingKey string
 @description('NCRONTAB of the timer that fires schedules.')
 param schedulesCron string = '0 * * * * *'
 
+@description('How a service\'s conda/pip environment is checked when its deployment does not say: warn (pins the app cannot meet are logged) or strict (they fail the deployment).')
+@allowed(['warn', 'strict'])
+param environmentCheck string = 'warn'
+
 @description('Seconds a batch work item\'s lease lasts without a heartbeat.')
 param batchLeaseSeconds int = 60
 
 @description('Object id of a user or group who uses the SDK (it uploads models and data straight to storage); empty: none.')
 param developerPrincipalId string = ''
 
+@description('Deliver blob events to the app (files dropped into a data schedule\'s folder start its run in seconds). Leave false on the first deployment: the webhook\'s key exists only once the app\'s code runs, so deploy again with true after the zip deploy.')
+param subscribeBlobEvents bool = false
+
 var suffix = uniqueString(resourceGroup().id, appName)
 var storageAccountName = toLower(take('${replace(appName, '-', '')}${suffix}', 24))
 var deploymentContainerName = 'app-package-${toLower(appName)}'
+// shared/layout.py DEFAULT_DATASTORE_CONTAINER, and the blob-triggered function of functions/drops.py.
+var defaultDatastoreContainer = 'fninfer-datastore'
+var droppedBlobFunction = 'dropped_blob'
 
 // Built-in role definitions (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles).
 var roles = {
@@ -164,6 +174,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'FNINFER_SNAPSHOT_CACHE', value: '/tmp/fninfer/snapshots' }
         { name: 'FNINFER_BATCH_LEASE_SECONDS', value: string(batchLeaseSeconds) }
         { name: 'FNINFER_SCHEDULES_CRON', value: schedulesCron }
+        { name: 'FNINFER_ENVIRONMENT_CHECK', value: environmentCheck }
       ]
     }
     functionAppConfig: {
@@ -233,6 +244,41 @@ resource developerBlobAccess 'Microsoft.Authorization/roleAssignments@2022-04-01
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
     principalId: developerPrincipalId
+  }
+}
+
+// Files dropped into the default datastore: on Flex Consumption a blob trigger takes the Event Grid source, so the
+// storage account's BlobCreated events are pushed to the blobs extension's webhook (about a second after the upload)
+// instead of the host scanning the container. The subscription needs the extension's system key, which the host
+// creates when it first runs the app's code: hence `subscribeBlobEvents`, true on the deployment after the zip deploy.
+resource storageEvents 'Microsoft.EventGrid/systemTopics@2022-06-15' = {
+  name: '${appName}-storage-events'
+  location: location
+  properties: {
+    source: storage.id
+    topicType: 'Microsoft.Storage.StorageAccounts'
+  }
+}
+
+resource droppedBlobEvents 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' = if (subscribeBlobEvents) {
+  parent: storageEvents
+  name: 'dropped-blobs'
+  properties: {
+    destination: {
+      endpointType: 'WebHook'
+      properties: {
+        endpointUrl: 'https://${app.properties.defaultHostName}/runtime/webhooks/blobs?functionName=Host.Functions.${droppedBlobFunction}&code=${listKeys('${app.id}/host/default', '2024-04-01').systemKeys.blobs_extension}'
+      }
+    }
+    filter: {
+      includedEventTypes: ['Microsoft.Storage.BlobCreated']
+      subjectBeginsWith: '/blobServices/default/containers/${defaultDatastoreContainer}/'
+    }
+    eventDeliverySchema: 'EventGridSchema'
+    retryPolicy: {
+      maxDeliveryAttempts: 30
+      eventTimeToLiveInMinutes: 1440
+    }
   }
 }
 

@@ -9,11 +9,16 @@
     ├── Conflict                      409 conflict           (the thing exists, or changed under us)
     │   └── ConcurrencyConflict       409 concurrency_conflict (an If-Match / If-None-Match write lost a race)
     ├── IntegrityError                409 integrity_error    (stored content no longer matches its recorded sha256)
-    └── StorageUnavailable            503 storage_unavailable (Azure Storage did not answer)
+    ├── StorageUnavailable            503 storage_unavailable (Azure Storage did not answer)
+    ├── ServiceUnavailable            503 service_unavailable (a real-time service is not Healthy)
+    │   └── ServiceBusy               503 service_busy       (a service's concurrent calls are at their bound)
+    ├── ScoringFailed                 500 scoring_failed     (a service's run() raised)
+    └── ScoringTimeout                504 scoring_timeout    (a service's run() did not return in time)
 
 Each class carries the HTTP status it maps to and a stable machine code. `functions/_http.py` is the one place
 that turns them into responses; the SDK raises the same classes from the JSON bodies it gets back, so a caller
-catches one hierarchy whether it talks to the app over HTTP or to storage directly.
+catches one hierarchy whether it talks to the app over HTTP or to storage directly. A scoring answer written the way
+Azure ML's own scoring server writes errors (`{"message": ...}`, no code) is mapped by its status.
 """
 
 from __future__ import annotations
@@ -101,6 +106,34 @@ class StorageUnavailable(FninferError):
     code = "storage_unavailable"
 
 
+class ServiceUnavailable(FninferError):
+    """A real-time service cannot take calls: still deploying, failed, or Unhealthy on this instance."""
+
+    status = 503
+    code = "service_unavailable"
+
+
+class ServiceBusy(ServiceUnavailable):
+    """A service's calls on this instance are at its `replica_max_concurrent_requests` for longer than its
+    `max_request_wait_time` (or its threads are stuck in a run() that does not return)."""
+
+    code = "service_busy"
+
+
+class ScoringFailed(FninferError):
+    """A service's run() raised; the traceback is in the service's logs under the request's id."""
+
+    status = 500
+    code = "scoring_failed"
+
+
+class ScoringTimeout(FninferError):
+    """A service's run() did not return within the service's scoring timeout."""
+
+    status = 504
+    code = "scoring_timeout"
+
+
 _BY_CODE: dict[str, type[FninferError]] = {
     cls.code: cls
     for cls in (
@@ -114,7 +147,25 @@ _BY_CODE: dict[str, type[FninferError]] = {
         ConcurrencyConflict,
         IntegrityError,
         StorageUnavailable,
+        ServiceUnavailable,
+        ServiceBusy,
+        ScoringFailed,
+        ScoringTimeout,
     )
+}
+
+#: For bodies without a code (a scoring error as Azure ML's server writes it: `{"message": ...}`).
+_BY_STATUS: dict[int, type[FninferError]] = {
+    400: InvalidInput,
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+    413: PayloadTooLarge,
+    415: InvalidInput,
+    500: ScoringFailed,
+    503: ServiceUnavailable,
+    504: ScoringTimeout,
 }
 
 
@@ -122,6 +173,9 @@ def error_from_body(status: int, body: Any) -> FninferError:
     """Rebuild the domain error a JSON error body describes (used by the SDK on 4xx/5xx answers)."""
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):
+        message = body.get("message") if isinstance(body, dict) else None
+        if isinstance(message, str) and status in _BY_STATUS:
+            return _BY_STATUS[status](message)
         return FninferError(f"HTTP {status}: {body!r}")
     cls = _BY_CODE.get(str(error.get("code")), FninferError)
     details = error.get("details") or {}

@@ -7,6 +7,8 @@ through these functions, never by hand; `tests/unit/test_layout.py` pins them, s
         models/<name>/<version:010d>.json     one record per model version
         datasets/<name>/<version:010d>.json   one record per dataset version
         datastores/<name>.json                registered datastores besides the default
+        environments/<name>/<version:010d>.json  one record per environment version
+        versioncounters/<kind>s/<name>.json   the highest version ever given to a name (never reused after a delete)
     fninfer-models/                           model content, written once by the SDK, never overwritten
         <name>/<upload id>/<relative path>
     fninfer-datastore/                        the default datastore, `workspaceblobstore`
@@ -80,6 +82,12 @@ def version_from_record(path: str) -> int:
     return int(path.rsplit("/", 1)[1].removesuffix(".json"))
 
 
+def version_counter(record_path: str) -> str:
+    """The counter of the versions given under a record's folder (`models/m/0000000003.json` ->
+    `versioncounters/models/m.json`): it only grows, so a deleted version's number is never given again."""
+    return f"versioncounters/{record_path.rsplit('/', 1)[0]}.json"
+
+
 def model_content_prefix(name: str, upload_id: str) -> str:
     return f"{validate_name('model', name)}/{validate_name('upload', upload_id)}/"
 
@@ -100,6 +108,15 @@ def dataset_record(name: str, version: int) -> str:
     return f"{dataset_versions_prefix(name)}{version:0{VERSION_WIDTH}d}.json"
 
 
+def environment_versions_prefix(name: str) -> str:
+    return f"{ENVIRONMENTS_PREFIX}{validate_name('environment', name)}/"
+
+
+def environment_record(name: str, version: int) -> str:
+    return f"{environment_versions_prefix(name)}{version:0{VERSION_WIDTH}d}.json"
+
+
+ENVIRONMENTS_PREFIX = "environments/"
 DATASTORES_PREFIX = "datastores/"
 
 
@@ -265,6 +282,64 @@ def schedule_record(schedule_id: str) -> str:
 
 def schedule_state(schedule_id: str) -> str:
     return f"{SCHEDULE_STATES_PREFIX}{validate_name('schedule', schedule_id)}.json"
+
+
+# -- pipeline endpoints -----------------------------------------------------------------------------------------------
+#
+#    fninfer-registry/pipelineendpoints/<id>.json        an endpoint: name, status, its versions (published pipeline
+#                                                        ids, version "0", "1", ...) and the default version
+#    fninfer-registry/pipelineendpointnames/<name>.json  the name's claim ({"id": ...}): names are unique
+
+PIPELINE_ENDPOINTS_PREFIX = "pipelineendpoints/"
+PIPELINE_ENDPOINT_NAMES_PREFIX = "pipelineendpointnames/"
+
+
+def pipeline_endpoint_record(endpoint_id: str) -> str:
+    return f"{PIPELINE_ENDPOINTS_PREFIX}{validate_name('pipeline endpoint', endpoint_id)}.json"
+
+
+def pipeline_endpoint_name(name: str) -> str:
+    return f"{PIPELINE_ENDPOINT_NAMES_PREFIX}{validate_name('pipeline endpoint', name)}.json"
+
+
+# -- run history: what a run logs from inside (`Run.get_context()` in a step or an entry script) ---------------------
+#
+#    fninfer-runhistory/<run id>/run.json                who the run is: experiment, parent (written on activation)
+#    fninfer-runhistory/<run id>/tags.json               tags set with run.tag / set_tags
+#    fninfer-runhistory/<run id>/metrics/<part>.jsonl    append blobs: one JSON line per run.log* call, in call order
+#    fninfer-runhistory/<run id>/files/<name>            files uploaded with run.upload_file / upload_folder
+#
+# Keyed by the same run ids as pipeline runs and their step runs, so PipelineRun and StepRun can show them.
+
+RUN_HISTORY_CONTAINER = "fninfer-runhistory"
+
+
+def run_history_prefix(run_id: str) -> str:
+    return f"{validate_name('run', run_id)}/"
+
+
+def run_info(run_id: str) -> str:
+    return f"{run_history_prefix(run_id)}run.json"
+
+
+def run_tags(run_id: str) -> str:
+    return f"{run_history_prefix(run_id)}tags.json"
+
+
+def run_metrics_prefix(run_id: str) -> str:
+    return f"{run_history_prefix(run_id)}metrics/"
+
+
+def run_metrics_part(run_id: str, part: int) -> str:
+    return f"{run_metrics_prefix(run_id)}{part:06d}.jsonl"
+
+
+def run_files_prefix(run_id: str) -> str:
+    return f"{run_history_prefix(run_id)}files/"
+
+
+def run_file(run_id: str, name: str) -> str:
+    return f"{run_files_prefix(run_id)}{validate_relative_path(name)}"
 
 
 # -- a packaged app (`fninfer package`) --------------------------------------------------------------------------

@@ -6,14 +6,19 @@ renamed into place. A blob changed after registration fails the check, and the m
 
 A cached version is `<root>/<name>/<version>/` holding the model's files and `.fninfer-model.json` (its registry
 record, written last, so its presence means "complete and verified"). A packaged app carries such a root beside its
-code (`fninfer package --include-model`, see layout.PACKAGED_MODELS_DIR), or `AZUREML_MODEL_DIR` (Azure ML's
-variable for where deployed models are) names one; `get_model_path` prefers such a copy, without reaching storage,
-once its files hash to the sha256 in their record (a copy that does not is skipped). Building that root is
-`cached_model_path(storage, record, root)`.
+code (`fninfer package --include-model`, see layout.PACKAGED_MODELS_DIR), or the app setting `AZUREML_MODEL_DIR`
+names one; `get_model_path` prefers such a copy, without reaching storage, once its files hash to the sha256 in their
+record (a copy that does not is skipped). Building that root is `cached_model_path(storage, record, root)`.
+
+`AZUREML_MODEL_DIR` has a second meaning, Azure ML's: inside a service's or a batch step's code it is the folder of
+the models deployed with it (`deployment_model_dir`, entered by `shared.models.deployed_models`). The two never mix:
+this module reads the app setting from the process environment (`scoped_environ.process_environ`), never a
+deployment's own value, and a deployment's folder holds links named `<name>/<version>/<file>`, without record files.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -21,13 +26,15 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from shared import layout
 from shared.errors import FninferError, IntegrityError, InvalidInput
 from shared.hashing import combined_sha256, folder_matches, sha256_chunks
-from shared.models import content_blob
+from shared.models import content_blob, get_model
+from shared.scoped_environ import process_environ
 from shared.settings import MODEL_CACHE_DIR, MODEL_DIR_SETTING, get_setting
 from shared.storage import Storage, storage_errors
 
@@ -126,7 +133,7 @@ def _move_into_place(staging: Path, folder: Path, sha256: str) -> None:
 def preplaced_roots() -> list[Path]:
     """Where models placed beside the code are: AZUREML_MODEL_DIR when set, and the models `fninfer package` baked
     into the app."""
-    configured = get_setting(MODEL_DIR_SETTING)
+    configured = get_setting(MODEL_DIR_SETTING, environ=process_environ())  # the app setting, not a service's
     roots = [Path(configured)] if configured else []
     return [*roots, layout.app_root() / layout.PACKAGED_MODELS_DIR]
 
@@ -154,6 +161,12 @@ def preplaced_model_path(name: str, version: int | None = None) -> Path | None:
     """The path of `name` (at `version`, else its highest) placed beside the code (see `preplaced_roots`), after
     checking its content against its sha256; None when there is no such copy, or it does not match (then the caller
     falls back to the registry, and the mismatch is logged)."""
+    placed = _preplaced(name, version)
+    return model_path(*placed) if placed is not None else None
+
+
+def _preplaced(name: str, version: int | None) -> tuple[dict[str, Any], Path] | None:
+    """The record and folder of a matching copy of `name` placed beside the code (see `preplaced_model_path`)."""
     layout.validate_name("model", name)
     for root in preplaced_roots():
         model_folder = root / name
@@ -168,8 +181,58 @@ def preplaced_model_path(name: str, version: int | None = None) -> Path | None:
         if record is None:
             raise InvalidInput(f"{folder} has no {RECORD_FILE}: it is not a model placed by fninfer")
         if content_matches(folder, record):
-            return model_path(record, folder)
+            return record, folder
         log.warning(
             "The model copy at %s does not match its sha256 %s; using the registry instead", folder, record["sha256"]
         )
     return None
+
+
+#: Under the cache root: one folder per set of deployed models, what their code sees as AZUREML_MODEL_DIR.
+DEPLOYMENTS_DIR = ".deployments"
+
+
+def _model_folder(storage: Callable[[], Storage], name: str, version: int) -> Path:
+    """The verified local folder of `name:version`: a copy placed beside the code, else the model cache."""
+    placed = _preplaced(name, version)
+    if placed is not None:
+        return placed[1]
+    record = get_model(storage(), name, version)
+    cached_model_path(storage(), record)
+    return cache_root() / name / str(version)
+
+
+def deployment_model_dir(storage: Callable[[], Storage], versions: Mapping[str, int]) -> Path:
+    """AZUREML_MODEL_DIR for code deployed with `versions` ({name: version}), with Azure ML's layout: a folder of
+    `<name>/<version>/<the model's files>` (folders, and links to the verified copies' files); the `<name>/<version>`
+    folder itself when there is one model. Built once per set of models and folders, atomically (a rename)."""
+    folders = {(name, version): _model_folder(storage, name, version) for name, version in sorted(versions.items())}
+    identity = json.dumps([[name, version, str(folder)] for (name, version), folder in folders.items()])
+    root = cache_root() / DEPLOYMENTS_DIR / hashlib.sha256(identity.encode()).hexdigest()[:24]
+    if not root.is_dir():
+        root.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".building-", dir=root.parent))
+        try:
+            for (name, version), folder in folders.items():
+                target = staging / name / str(version)
+                target.mkdir(parents=True)
+                # Real folders and a link per file, so os.walk (which does not follow folder links) sees it all.
+                for entry in sorted(folder.rglob("*")):
+                    relative = entry.relative_to(folder)
+                    if relative.as_posix() == RECORD_FILE:
+                        continue
+                    if entry.is_dir():
+                        (target / relative).mkdir(parents=True, exist_ok=True)
+                    else:
+                        (target / relative).parent.mkdir(parents=True, exist_ok=True)
+                        (target / relative).symlink_to(entry.resolve())
+            os.replace(staging, root)
+        except OSError:
+            if not root.is_dir():  # not "another caller placed the same folder first"
+                raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    if len(folders) == 1:
+        (name, version), _ = next(iter(folders.items()))
+        return root / name / str(version)
+    return root

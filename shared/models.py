@@ -2,9 +2,9 @@
 
 Registration is two-phase. The SDK uploads the files straight to `fninfer-models/<name>/<upload id>/...` (never
 through an HTTP body), then asks the app to register them. The app re-reads every staged file, checks its size and
-sha256, and only then creates the version record `models/<name>/<version:010d>.json` with If-None-Match. The record
-*is* the version: two concurrent registrations race for the same number and the loser takes the next one, and a
-registration that fails before the record is written leaves no version behind. An upload is claimed before its
+sha256, and only then creates the version record `models/<name>/<version:010d>.json` (shared/versioned.py: numbers
+are unique and never given again, even after a delete). A registration that fails before the record is written leaves
+no version behind. An upload is claimed before its
 version is written, so replaying a registration cannot make two versions share (and later delete) one content.
 """
 
@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import threading
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from shared import layout, versioned
+from shared import layout, scoped_environ, versioned
+from shared.datasets import get_dataset
 from shared.errors import ConcurrencyConflict, Conflict, InvalidInput, NotFound
 from shared.hashing import combined_sha256, is_sha256, sha256_chunks
-from shared.storage import Storage, storage_errors
+from shared.settings import MODEL_DIR_SETTING
+from shared.storage import Storage, app_storage, storage_errors
 
 Record = dict[str, Any]
 
@@ -68,6 +72,87 @@ def _verify_staged(storage: Storage, prefix: str, files: list[dict[str, Any]]) -
             )
 
 
+#: Azure ML's `Model.Framework` constants; other strings are kept as given (Azure ML accepts any).
+FRAMEWORKS = ("Custom", "TensorFlow", "ScikitLearn", "Onnx", "TfKeras", "PyTorch", "Multi")
+
+
+def _string_map(request: dict[str, Any], field: str) -> dict[str, str]:
+    value = request.get(field) or {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise InvalidInput(f"'{field}' must be an object of string values", field=field)
+    return value
+
+
+def _optional_string(request: dict[str, Any], field: str) -> str | None:
+    value = request.get(field)
+    if value is not None and not isinstance(value, str):
+        raise InvalidInput(f"'{field}' must be a string", field=field)
+    return value
+
+
+def _dataset_id(storage: Storage, value: object, field: str) -> str:
+    """A registered dataset's id, 'name:version', checked to exist (NotFound names its versions)."""
+    name, _, version = str(value).partition(":") if isinstance(value, str) else ("", "", "")
+    if not version.isdigit():
+        raise InvalidInput(f"'{field}' must name a registered dataset as 'name:version', not {value!r}", field=field)
+    get_dataset(storage, name, int(version))
+    return f"{name}:{int(version)}"
+
+
+def _datasets(storage: Storage, request: dict[str, Any]) -> list[dict[str, str]]:
+    """Azure ML's `datasets=[(scenario, dataset), ...]`, as [{scenario, dataset id}]."""
+    value = request.get("datasets") or []
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise InvalidInput("'datasets' must be a list of {scenario, dataset}", field="datasets")
+    found = []
+    for item in value:
+        scenario = item.get("scenario")
+        if not isinstance(scenario, str) or not scenario:
+            raise InvalidInput("each of 'datasets' needs a 'scenario' name (e.g. 'training')", field="datasets")
+        found.append({"scenario": scenario, "dataset": _dataset_id(storage, item.get("dataset"), "datasets")})
+    return found
+
+
+def _resource_configuration(request: dict[str, Any]) -> dict[str, float | int | None] | None:
+    value = request.get("resource_configuration")
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) - {"cpu", "memory_in_gb", "gpu"}:
+        raise InvalidInput(
+            "'resource_configuration' must be {cpu, memory_in_gb, gpu} (ResourceConfiguration)",
+            field="resource_configuration",
+        )
+    for key, number in value.items():
+        if number is not None and (isinstance(number, bool) or not isinstance(number, int | float) or number < 0):
+            raise InvalidInput(f"resource_configuration {key} must be a non-negative number", field=key)
+    return {key: value.get(key) for key in ("cpu", "memory_in_gb", "gpu")}
+
+
+def _metadata(storage: Storage, request: dict[str, Any]) -> Record:
+    """Everything a registration says about the model besides its files, checked before anything is written."""
+    framework = _optional_string(request, "model_framework")
+    framework_version = _optional_string(request, "model_framework_version")
+    if framework is None and framework_version is not None:
+        raise InvalidInput(
+            "model_framework_version needs a model_framework, as in Azure ML", field="model_framework_version"
+        )
+    samples = {}
+    for field in ("sample_input_dataset", "sample_output_dataset"):
+        value = request.get(field)
+        samples[field] = None if value is None else _dataset_id(storage, value, field)
+    return {
+        "description": _optional_string(request, "description"),
+        "tags": _string_map(request, "tags"),
+        "properties": _string_map(request, "properties"),
+        "model_framework": framework,
+        "model_framework_version": framework_version,
+        "datasets": _datasets(storage, request),
+        **samples,
+        "resource_configuration": _resource_configuration(request),
+        "run_id": _optional_string(request, "run_id"),
+    }
+
+
 def register_model(storage: Storage, name: str, request: dict[str, Any]) -> Record:
     """Verify a staged upload and record it as the next version of model `name`."""
     layout.validate_name("model", name)
@@ -76,13 +161,7 @@ def register_model(storage: Storage, name: str, request: dict[str, Any]) -> Reco
     single_file = request.get("single_file", False)
     if not isinstance(single_file, bool) or (single_file and len(files) != 1):
         raise InvalidInput("'single_file' must be a boolean, true only for exactly one file", field="single_file")
-    tags, properties = request.get("tags") or {}, request.get("properties") or {}
-    for field, value in (("tags", tags), ("properties", properties)):
-        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-            raise InvalidInput(f"'{field}' must be an object of string values", field=field)
-    description = request.get("description")
-    if description is not None and not isinstance(description, str):
-        raise InvalidInput("'description' must be a string", field="description")
+    metadata = _metadata(storage, request)
     prefix = layout.model_content_prefix(name, upload_id)
     _verify_staged(storage, prefix, files)
     try:
@@ -91,9 +170,7 @@ def register_model(storage: Storage, name: str, request: dict[str, Any]) -> Reco
         raise Conflict(f"upload {upload_id!r} of model {name!r} is already registered", field="upload_id") from exc
     record: Record = {
         "name": name,
-        "description": description,
-        "tags": tags,
-        "properties": properties,
+        **metadata,
         "created_time": datetime.now(UTC).isoformat(),
         "content_prefix": prefix,
         "files": files,
@@ -112,24 +189,32 @@ def get_model(storage: Storage, name: str, version: int | None = None) -> Record
     return versioned.read_version(storage, "model", name, prefix, lambda v: layout.model_record(name, v), version)
 
 
-def _matches_tags(record: Record, tags: list[Any] | None) -> bool:
+def _matches_pairs(values: dict[str, str], wanted: list[Any] | None, field: str) -> bool:
     """Azure ML's filter: each item is a key that must be present, or a [key, value] pair that must match."""
-    for item in tags or []:
+    for item in wanted or []:
         if isinstance(item, str):
-            if item not in record.get("tags", {}):
+            if item not in values:
                 return False
         elif isinstance(item, list | tuple) and len(item) == 2:
-            if record.get("tags", {}).get(item[0]) != item[1]:
+            if values.get(item[0]) != item[1]:
                 return False
         else:
-            raise InvalidInput("each tag filter must be a key or a [key, value] pair", field="tags")
+            raise InvalidInput(f"each {field} filter must be a key or a [key, value] pair", field=field)
     return True
 
 
 def list_models(
-    storage: Storage, name: str | None = None, tags: list[Any] | None = None, latest: bool = False
+    storage: Storage,
+    name: str | None = None,
+    tags: list[Any] | None = None,
+    latest: bool = False,
+    properties: list[Any] | None = None,
+    run_id: str | None = None,
+    dataset_id: str | None = None,
+    model_framework: str | None = None,
 ) -> list[Record]:
-    """Records of every version (or only the latest of each model), newest first, filtered as Azure ML does."""
+    """Records of every version (or only the latest of each model), newest first, filtered as Azure ML does: by
+    tags, properties, run, a dataset the version was registered with ('name:version') and framework."""
     prefix = layout.model_versions_prefix(name) if name else "models/"
     paths = [path for path in storage.list_names(layout.REGISTRY_CONTAINER, prefix) if path.endswith(".json")]
     if latest:
@@ -143,7 +228,14 @@ def list_models(
             record, _ = storage.read_json(layout.REGISTRY_CONTAINER, path)
         except NotFound:
             continue  # deleted while we listed
-        if _matches_tags(record, tags):
+        used = {item["dataset"] for item in record.get("datasets") or []}
+        if (
+            _matches_pairs(record.get("tags") or {}, tags, "tags")
+            and _matches_pairs(record.get("properties") or {}, properties, "properties")
+            and (run_id is None or record.get("run_id") == run_id)
+            and (dataset_id is None or dataset_id in used)
+            and (model_framework is None or record.get("model_framework") == model_framework)
+        ):
             records.append(record)
     return sorted(records, key=lambda r: (r["name"], -r["version"]))
 
@@ -151,6 +243,7 @@ def list_models(
 def delete_model(storage: Storage, name: str, version: int) -> None:
     """Remove a version: its record first (so it vanishes atomically), then its content."""
     record = get_model(storage, name, version)
+    versioned.retire(storage, lambda v: layout.model_record(name, v), version)
     storage.delete_blob(layout.REGISTRY_CONTAINER, layout.model_record(name, version))
     for blob in storage.list_names(layout.MODELS_CONTAINER, record["content_prefix"]):
         storage.delete_blob(layout.MODELS_CONTAINER, blob)
@@ -168,16 +261,47 @@ _deployed: contextvars.ContextVar[dict[str, int] | None] = contextvars.ContextVa
 )
 
 
-@contextlib.contextmanager
-def deployed_models(model_ids: Iterable[str]) -> Iterator[None]:
-    """Within the block, `deployed_version(name)` answers from `model_ids` ('name:version')."""
+@dataclass(frozen=True)
+class _Deployment:
+    """What code deployed with a set of models sees: their versions, and its environment (`AZUREML_MODEL_DIR`)."""
+
+    versions: dict[str, int]
+    environ: dict[str, str]
+
+
+#: Deployments prepared in this process, by their model ids (preparing places the models once; entering is cheap).
+_prepared: dict[tuple[str, ...], _Deployment] = {}
+_prepared_lock = threading.Lock()
+
+
+def _prepare(model_ids: tuple[str, ...], storage: Storage | None) -> _Deployment:
+    from shared.model_cache import deployment_model_dir  # imported here: the model cache imports this module
+
     versions = {}
     for model_id in model_ids:
         name, _, version = model_id.partition(":")
         versions[name] = int(version)
-    token = _deployed.set(versions)
+    environ = {}
+    if versions:
+        environ[MODEL_DIR_SETTING] = str(deployment_model_dir(lambda: storage or app_storage(), versions))
+    scoped_environ.install()
+    with _prepared_lock:  # two first uses at once place the same folders (atomically): either result will do
+        return _prepared.setdefault(model_ids, _Deployment(versions, environ))
+
+
+@contextlib.contextmanager
+def deployed_models(model_ids: Iterable[str], storage: Storage | None = None) -> Iterator[None]:
+    """Run the block as code deployed with `model_ids` ('name:version') runs: `deployed_version(name)` answers from
+    them, and `os.environ['AZUREML_MODEL_DIR']` is their folder with Azure ML's layout (one model: its
+    `<name>/<version>` folder holding its files; several: the folder holding `<name>/<version>/...` of each). The
+    value is this block's own (a contextvar), so services called at once each see theirs. The first use in a process
+    places the models from the verified model cache (downloading from `storage`, else the app's, when needed)."""
+    key = tuple(model_ids)
+    deployment = _prepared.get(key) or _prepare(key, storage)
+    token = _deployed.set(deployment.versions)
     try:
-        yield
+        with scoped_environ.scoped(deployment.environ):
+            yield
     finally:
         _deployed.reset(token)
 

@@ -34,6 +34,8 @@ TIME = {"type": "string", "format": "date-time"}
 NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
 SHA256 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 ANY: dict[str, Any] = {}
+#: An error the way Azure ML's scoring server writes it (the scoring endpoint's 400, 415, 500, 504).
+SCORING_ERROR = {"type": "object", "properties": {"message": {"type": "string"}}, "required": ["message"]}
 
 
 def or_empty(schema: dict[str, Any]) -> dict[str, Any]:
@@ -54,6 +56,7 @@ def record(properties: dict[str, Any], required: Iterable[str] | None = None) ->
     return {"type": "object", "properties": properties, "required": list(properties if required is None else required)}
 
 
+RUN_TAGS = {"type": "object", "additionalProperties": {"type": ["string", "null"]}}
 FILE = record({"path": TEXT, "size": {"type": "integer", "minimum": 0}, "sha256": SHA256})
 DATA_PATH = record({"datastore": NAME, "path": {"type": "string", "minLength": 1}})
 SCHEMAS: dict[str, dict[str, Any]] = {
@@ -141,6 +144,37 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "CreatedTime": TIME,
         }
     ),
+    "Environment": record(
+        {"name": NAME, "version": {"type": "integer", "minimum": 1}, "definition": OBJECT, "created_time": TIME}
+    ),
+    "PipelineEndpoint": record(
+        {
+            "id": NAME,
+            "name": NAME,
+            "description": NULLABLE_TEXT,
+            "status": {"enum": ["Active", "Disabled"]},
+            "default_version": TEXT,
+            "versions": array(record({"version": TEXT, "pipeline_id": NAME})),
+            "created_time": TIME,
+        }
+    ),
+    "RunDetails": record(
+        {
+            "runId": NAME,
+            "experiment": {"type": ["string", "null"]},
+            "parentRunId": NULLABLE_TEXT,
+            "name": NULLABLE_TEXT,
+            "status": TEXT,
+            "startTimeUtc": NULLABLE_TIME,
+            "endTimeUtc": NULLABLE_TIME,
+            "tags": RUN_TAGS,
+            "properties": STRINGS,
+        }
+    ),
+    #: name -> a value, or the list of values logged under it (or, recursive, run id -> such a map).
+    "Metrics": {"type": "object", "additionalProperties": ANY},
+    "RunTags": RUN_TAGS,
+    "Logged": record({"logged": {"type": "integer", "minimum": 0}}),
     "Schedule": record(
         {
             "id": NAME,
@@ -216,6 +250,39 @@ BODIES: dict[str, dict[str, Any]] = {
         },
         required=["ExperimentName"],
     ),
+    "RegisterEnvironment": OBJECT,  # an Environment's definition (python, docker, environment_variables, ...)
+    "PublishEndpoint": record(
+        {"name": NAME, "description": ANY, "pipeline_id": NAME}, required=["name", "pipeline_id"]
+    ),
+    "AddEndpointVersion": record({"pipeline_id": NAME, "default": ANY}, required=["pipeline_id"]),
+    "SetEndpointDefault": record({"version": TEXT}),
+    "SubmitEndpoint": record(
+        {
+            "ExperimentName": NAME,
+            "PipelineVersion": TEXT,
+            "ParameterAssignments": or_empty(OBJECT),
+            "DataSetDefinitionValueAssignments": or_empty(OBJECT),
+            "Tags": or_empty(STRINGS),
+        },
+        required=["ExperimentName"],
+    ),
+    "UpdateSchedule": OBJECT,  # any of CreateSchedule's fields, and status
+    "LogMetrics": record(
+        {
+            "metrics": array(
+                record(
+                    {"name": TEXT, "kind": TEXT, "value": ANY, "description": ANY, "step": ANY},
+                    required=["name", "value"],
+                )
+            )
+        }
+    ),
+    "SetTags": record({"tags": RUN_TAGS}),
+    "RemoveTags": record({"keys": array(TEXT)}),
+    "RegisterRunModel": record(
+        {"model_name": NAME, "model_path": TEXT, "tags": or_empty(STRINGS), "properties": or_empty(STRINGS)},
+        required=["model_name"],
+    ),
     "CreateSchedule": record(
         {
             "name": TEXT,
@@ -248,6 +315,7 @@ class Operation:
     admin: bool = True  # needs the admin key (else: the scoring endpoint's own auth, or none)
     extra: dict[str, Any] = field(default_factory=dict)
     ok_media_type: str = "application/json"
+    per_method: dict[str, dict[str, Any]] = field(default_factory=dict)  # fields for one method only
 
 
 def query(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
@@ -316,15 +384,25 @@ OPERATIONS: dict[str, Operation] = {
         "What init() and run() printed, across instances", ("200", TEXT), NOT_FOUND, ok_media_type="text/plain"
     ),
     "score": Operation(
-        "Score: the body reaches run(raw_data); the answer is a JSON string of what run returned, or with "
-        "response_encoding 'json' the JSON of what run returned",
+        "Score: the request reaches run() as Azure ML's scoring server passes it (POST: the body; GET: the query "
+        "parameters; OPTIONS: 200, or run()'s own answer under @rawhttp), and the answer is what that server gives",
         ("200", None),
-        ("400", "403", "404", "413", "500", "503", "504"),
         admin=False,
         extra={
             "security": [{"serviceKeyOrToken": []}, {}],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {}}}},
+            "responses": {
+                "200": {"description": "What run() returned, as Azure ML's scoring server answers it"},
+                **{
+                    status: {"description": "Error", "content": {"application/json": {"schema": SCORING_ERROR}}}
+                    for status in ("400", "415", "500", "504")
+                },
+                **{
+                    status: {"description": "Error", "content": {"application/json": {"schema": ref("Error")}}}
+                    for status in ("401", "403", "404", "413", "503")
+                },
+            },
         },
+        per_method={"post": {"requestBody": {"content": {"*/*": {"schema": ANY}}}}},
     ),
     "submit_run": Operation(
         "Submit a pipeline run (one ParallelRunStep)", ("201", ref("Run")), ("400", "404", "413"), "SubmitRun"
@@ -365,6 +443,84 @@ OPERATIONS: dict[str, Operation] = {
         ("200", ref("SubmittedRun")),
         ("400", "404", "409", "413"),
         "SubmitPublished",
+    ),
+    "list_environments": Operation("The latest version of every environment", ("200", array(ref("Environment")))),
+    "register_environment": Operation(
+        "Register an environment definition (200 with the latest version when it is unchanged)",
+        ("201", ref("Environment")),
+        ("400", "413"),
+        "RegisterEnvironment",
+        extra={"responses_also": {"200": ref("Environment")}},
+    ),
+    "get_environment": Operation(
+        "An environment version (the latest without one)", ("200", ref("Environment")), NOT_FOUND
+    ),
+    "swagger": Operation(
+        "The service's Swagger document, generated from run()'s inference-schema decorators",
+        ("200", record({"info": OBJECT, "paths": OBJECT})),
+        ("404", "503"),
+        admin=False,
+        query=(query("version", {"enum": ["2", "2.0", "3", "3.0", "3.1", ""]}),),
+    ),
+    "publish_endpoint": Operation(
+        'Publish a pipeline endpoint for a published pipeline (version "0", the default)',
+        ("201", ref("PipelineEndpoint")),
+        ("400", "404", "409", "413"),
+        "PublishEndpoint",
+    ),
+    "list_endpoints": Operation(
+        "Pipeline endpoints, newest first",
+        ("200", array(ref("PipelineEndpoint"))),
+        ("400",),
+        query=(query("active_only", BOOLEAN_QUERY),),
+    ),
+    "get_endpoint": Operation("A pipeline endpoint, by id or name", ("200", ref("PipelineEndpoint")), NOT_FOUND),
+    "add_endpoint_version": Operation(
+        "Add a published pipeline as the next version",
+        ("200", ref("PipelineEndpoint")),
+        ("400", "404", "413"),
+        "AddEndpointVersion",
+    ),
+    "set_endpoint_default": Operation(
+        "Set the default version", ("200", ref("PipelineEndpoint")), ("400", "404", "413"), "SetEndpointDefault"
+    ),
+    "enable_endpoint": Operation("Enable a pipeline endpoint", ("200", ref("PipelineEndpoint")), NOT_FOUND),
+    "disable_endpoint": Operation("Disable a pipeline endpoint", ("200", ref("PipelineEndpoint")), NOT_FOUND),
+    "submit_endpoint": Operation(
+        "The endpoint's REST endpoint: a published pipeline's submit body plus PipelineVersion (else the default)",
+        ("200", ref("SubmittedRun")),
+        ("400", "404", "409", "413"),
+        "SubmitEndpoint",
+    ),
+    "update_schedule": Operation(
+        "Update a schedule: the fields given (and not null) change",
+        ("200", ref("Schedule")),
+        ("400", "404", "413"),
+        "UpdateSchedule",
+    ),
+    "get_run_details": Operation(
+        "A run: status, times, experiment, parent run, tags", ("200", ref("RunDetails")), NOT_FOUND
+    ),
+    "get_run_metrics": Operation(
+        "The run's metrics, as Run.get_metrics() shows them",
+        ("200", ref("Metrics")),
+        NOT_FOUND,
+        query=(query("name", TEXT), query("recursive", TEXT, "'true': {run id: metrics} for the run and its steps")),
+    ),
+    "log_run_metrics": Operation("Log metric values", ("200", ref("Logged")), ("400", "404", "413"), "LogMetrics"),
+    "get_run_tags": Operation("The run's tags", ("200", ref("RunTags")), NOT_FOUND),
+    "set_run_tags": Operation(
+        "Add or change tags (a null value is a tag without value)",
+        ("200", ref("RunTags")),
+        ("400", "404", "413"),
+        "SetTags",
+    ),
+    "remove_run_tags": Operation("Remove tags", ("200", ref("RunTags")), ("400", "404", "413"), "RemoveTags"),
+    "register_run_model": Operation(
+        "Register a model from the run's output files",
+        ("201", ref("Model")),
+        ("400", "404", "409", "413"),
+        "RegisterRunModel",
     ),
     "create_schedule": Operation(
         "Create a schedule: a recurrence, or a datastore path to watch",
@@ -414,6 +570,8 @@ def _json(schema: dict[str, Any] | None, description: str, media_type: str = "ap
 def _operation(operation: Operation, parameters: list[str]) -> dict[str, Any]:
     status, schema = operation.ok
     responses = {status: _json(schema, "OK", operation.ok_media_type)}
+    for also, also_schema in operation.extra.get("responses_also", {}).items():
+        responses[also] = _json(also_schema, "OK")
     for error in (*(("401",) if operation.admin else ()), *operation.errors):
         responses[error] = _json(ref("Error"), "Error")
     document: dict[str, Any] = {"summary": operation.summary, "responses": responses}
@@ -425,7 +583,7 @@ def _operation(operation: Operation, parameters: list[str]) -> dict[str, Any]:
         document["parameters"] = [*map(_path_parameter, parameters), *operation.query]
     if operation.body:
         document["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref(operation.body)}}}
-    return {**document, **operation.extra}
+    return {**document, **{k: v for k, v in operation.extra.items() if k != "responses_also"}}
 
 
 def openapi_document(http_functions: Iterable[tuple[str, str, Iterable[str] | None]]) -> dict[str, Any]:
@@ -441,8 +599,9 @@ def openapi_document(http_functions: Iterable[tuple[str, str, Iterable[str] | No
             operation_id = name if parameters == variants[-1][1] else f"{name}_without_{variants[-1][1][-1]}"
             for method in methods or ("get", "post", "put", "patch", "delete"):
                 paths.setdefault(path, {})[method.lower()] = {
-                    "operationId": operation_id,
+                    "operationId": operation_id if len(methods or ()) < 2 else f"{operation_id}_{method.lower()}",
                     **_operation(operation, parameters),
+                    **operation.per_method.get(method.lower(), {}),
                 }
     return {
         "openapi": "3.1.0",

@@ -30,11 +30,18 @@ MODEL_CACHE_DIR = "FNINFER_MODEL_CACHE"
 SNAPSHOT_CACHE_DIR = "FNINFER_SNAPSHOT_CACHE"
 #: Azure ML's setting for a folder of models placed beside the code; a packaged app finds its own without it.
 MODEL_DIR_SETTING = "AZUREML_MODEL_DIR"
+#: The body of a real-time service's answer when its deployment does not choose one (`response_encoding`): "json",
+#: as Azure ML's scoring server writes it (the default), or "json-string", a JSON string holding the result's JSON
+#: (what the seeds' clients undo with `json.loads(...)`). See shared/services/calling.py.
+RESPONSE_ENCODING_SETTING = "FNINFER_RESPONSE_ENCODING"
 #: Seconds a batch work item's lease lasts without a heartbeat (how soon a dead instance's work is redone).
 LEASE_SETTING = "FNINFER_BATCH_LEASE_SECONDS"
 #: NCRONTAB of the timer that fires schedules (every minute by default): how late a schedule may fire at most.
 SCHEDULES_CRON = "FNINFER_SCHEDULES_CRON"
 DEFAULT_SCHEDULES_CRON = "0 * * * * *"
+#: How a service's environment is checked when its deployment does not say: "warn" (the default) or "strict"
+#: (shared/services/environment.py).
+ENVIRONMENT_CHECK = "FNINFER_ENVIRONMENT_CHECK"
 
 #: Every app setting the app's code reads. `tests/unit/test_infra_settings.py` checks it against the code and against
 #: the app settings `infra/main.bicep` gives the Function App.
@@ -48,8 +55,10 @@ KNOWN_SETTINGS: tuple[str, ...] = (
     MODEL_CACHE_DIR,
     SNAPSHOT_CACHE_DIR,
     MODEL_DIR_SETTING,
+    RESPONSE_ENCODING_SETTING,
     LEASE_SETTING,
     SCHEDULES_CRON,
+    ENVIRONMENT_CHECK,
 )
 
 

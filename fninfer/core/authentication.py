@@ -2,14 +2,18 @@
 
 from fninfer._auth import (
     AbstractAuthentication,
+    AzureCliAuthentication,
     InteractiveLoginAuthentication,
     MsiAuthentication,
     ServicePrincipalAuthentication,
+    TokenAuthentication,
 )
 
 __all__ = [
     "AbstractAuthentication",
+    "AzureCliAuthentication",
     "InteractiveLoginAuthentication",
     "MsiAuthentication",
     "ServicePrincipalAuthentication",
+    "TokenAuthentication",
 ]

@@ -22,6 +22,7 @@ class PackageRequest:
     models: tuple[str, ...] = ()  # "name:version" ids to bake in
     services: tuple[str, ...] = ()  # deployed services to bake in (their code and models)
     storage: Storage | None = None  # where the registry is, when baking
+    requirements: tuple[str, ...] | None = None  # instead of the app's declared ones (--from-environments)
 
 
 @dataclass
@@ -72,8 +73,12 @@ def build_package(request: PackageRequest) -> PackageReport:
     with tempfile.TemporaryDirectory(prefix="fninfer-package-") as scratch_name:
         scratch = Path(scratch_name)
         site_packages = scratch / "site-packages"
+        wanted = request.requirements
         report.distributions = dependencies.install(
-            dependencies.project_dependencies(app_dir), site_packages, request.target, scratch
+            list(wanted) if wanted is not None else dependencies.project_dependencies(app_dir),
+            site_packages,
+            request.target,
+            scratch,
         )
         for relative in files.app_files(app_dir):
             add(relative, app_dir / relative)

@@ -10,7 +10,8 @@ For each Active schedule, one step per tick, each a conditional write to its sta
     recurring: the latest occurrence in (checked_until, now]; after a down period that is one run, not one per
                missed occurrence (as a timer's past-due firing);
     on data:   at most every polling_interval minutes, the blobs under the path changed after the watermark (a
-               burst of uploads between two polls is one run, which sees them all).
+               burst of uploads between two polls is one run, which sees them all); or at once when a blob event
+               says files were dropped there (`drops.py`, which first waits for the burst to end).
 
 So each occurrence or change starts exactly one run, whatever the number of instances and however often they tick.
 """
@@ -23,9 +24,11 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from azure.storage.blob import BlobProperties
+
 from shared import layout
 from shared.errors import ConcurrencyConflict, Conflict, FninferError, InvalidInput, NotFound
-from shared.pipelines import published
+from shared.pipelines import endpoints, published
 from shared.schedules.records import (
     Record,
     blob_changes,
@@ -61,29 +64,46 @@ def tick(storage: Storage, now: datetime | None = None) -> list[str]:
     return started
 
 
-def _decide(storage: Storage, schedule: Record, state: Record, now: datetime) -> tuple[str, dict[str, Any]] | None:
-    """The occurrence due at `now` and the parameter values for its run, or None; moves `state`'s cursors."""
-    assignments = dict(schedule["pipeline_parameters"])
-    if schedule["recurrence"] is not None:
-        recurrence = Recurrence.parse(schedule["recurrence"])
-        after = parse_instant(state["checked_until"])
-        occurrence = recurrence.latest(parse_instant(schedule["created_time"]), after, now)
-        state["checked_until"] = iso(max(now, after))
-        return (iso(occurrence), assignments) if occurrence is not None else None
-    data = schedule["data"]
-    if now < parse_instant(state["polled_at"]) + timedelta(minutes=data["polling_interval"]):
-        return None
-    state["polled_at"] = iso(now)
-    blobs = blob_changes(storage, data["datastore"], data["path_on_datastore"])
+def unseen(blobs: list[BlobProperties], state: Record) -> list[BlobProperties]:
+    """The blobs added or changed after a data schedule's watermark."""
     seen_at, seen_names = state.get("watermark"), set(state.get("at_watermark") or [])
-    changed = [
+    return [
         blob
         for blob in blobs
         if seen_at is None
         or iso(blob.last_modified) > seen_at
         or (iso(blob.last_modified) == seen_at and blob.name not in seen_names)
     ]
-    if not changed:
+
+
+def waiting(state: Record, now: datetime) -> bool:
+    """Whether a drop's run is being settled (`shared/schedules/drops.py`): the poll leaves the schedule to it."""
+    claim = state.get("waiting")
+    return claim is not None and parse_instant(claim["until"]) > now
+
+
+def _decide(
+    storage: Storage, schedule: Record, state: Record, now: datetime, dropped: bool = False
+) -> tuple[str, dict[str, Any]] | None:
+    """The occurrence due at `now` and the parameter values for its run, or None; moves `state`'s cursors. A data
+    schedule polls every polling_interval, or at once when files were `dropped` (a blob event); while a drop's run is
+    being settled (`waiting`), the poll leaves the schedule to it."""
+    assignments = dict(schedule["pipeline_parameters"])
+    if schedule["recurrence"] is not None:
+        recurrence = Recurrence.parse(schedule["recurrence"])
+        after = parse_instant(state["checked_until"])
+        anchor = parse_instant(schedule.get("recurrence_since") or schedule["created_time"])
+        occurrence = recurrence.latest(anchor, after, now)
+        state["checked_until"] = iso(max(now, after))
+        return (iso(occurrence), assignments) if occurrence is not None else None
+    data = schedule["data"]
+    if not dropped and (
+        now < parse_instant(state["polled_at"]) + timedelta(minutes=data["polling_interval"]) or waiting(state, now)
+    ):
+        return None
+    state["polled_at"] = iso(now)
+    blobs = blob_changes(storage, data["datastore"], data["path_on_datastore"])
+    if not unseen(blobs, state):
         return None
     state["watermark"], state["at_watermark"] = watermark_of(blobs)
     if data["data_path_parameter_name"]:
@@ -92,13 +112,13 @@ def _decide(storage: Storage, schedule: Record, state: Record, now: datetime) ->
     return f"{state['watermark']}|{','.join(state['at_watermark'])}", assignments
 
 
-def fire(storage: Storage, schedule: Record, now: datetime) -> str | None:
+def fire(storage: Storage, schedule: Record, now: datetime, dropped: bool = False) -> str | None:
     """One step of one schedule (see the module's docstring); the run started, if any."""
     path = layout.schedule_state(schedule["id"])
     state, etag = get_state(storage, schedule["id"])
     if state["pending"] is None:
         polled_before = state.get("polled_at")
-        decision = _decide(storage, schedule, state, now)
+        decision = _decide(storage, schedule, state, now, dropped)
         if decision is None:
             if state.get("polled_at") != polled_before:  # a data poll found nothing new: remember when it ran
                 _save_quietly(storage, path, state, etag)
@@ -116,14 +136,7 @@ def fire(storage: Storage, schedule: Record, now: datetime) -> str | None:
     pending = state["pending"]
     error: str | None = None
     try:
-        run = published.start(
-            storage,
-            schedule["pipeline_id"],
-            schedule["experiment_name"],
-            pending["assignments"],
-            tags={"azureml.scheduleid": schedule["id"]},
-            run_id=pending["run_id"],
-        )
+        run = _start(storage, schedule, pending)
         log.info("Schedule %r started run %s (%s)", schedule["name"], run["id"], pending["occurrence"])
     except ConcurrencyConflict:
         raise  # storage contention: the pending run is started again next tick
@@ -139,6 +152,16 @@ def fire(storage: Storage, schedule: Record, now: datetime) -> str | None:
         state["last_run_id"] = pending["run_id"]
     _save_quietly(storage, path, state, etag)
     return None if error is not None else pending["run_id"]
+
+
+def _start(storage: Storage, schedule: Record, pending: Record) -> Record:
+    """Start the decided run: of the published pipeline, or of the endpoint's default version at this moment."""
+    tags = {"azureml.scheduleid": schedule["id"]}
+    experiment, assignments = schedule["experiment_name"], pending["assignments"]
+    if schedule.get("pipeline_endpoint_id"):
+        endpoint = schedule["pipeline_endpoint_id"]
+        return endpoints.start(storage, endpoint, experiment, assignments, tags, run_id=pending["run_id"])
+    return published.start(storage, schedule["pipeline_id"], experiment, assignments, tags, run_id=pending["run_id"])
 
 
 def _save_quietly(storage: Storage, path: str, state: Record, etag: str) -> None:

@@ -6,6 +6,11 @@ no key, and a valid key for another service is recognised as such (403, not 401)
 the service, 1 hour) signed with a key derived from the same secret. In Azure, an Entra ID token for the app
 (shared/entra.py) is accepted too. The secret is app setting FNINFER_SIGNING_KEY,
 else FNINFER_ADMIN_KEY. Comparisons are constant-time.
+
+A key the user chooses (`deploy_configuration(primary_key=...)`, `regen_key(key, set_key=...)`, as Azure ML allows)
+cannot be derived, so its slot records it as `chosen`: an HMAC of it under the secret (what calls are checked
+against) and the key sealed (Fernet, with a key derived from the secret) for `get_keys()`. Neither reveals the key
+to someone who reads storage without the app's secret.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import time
 from typing import Any
 
 import jwt
+from cryptography.fernet import Fernet
 
 from shared.entra import looks_like_entra_token, validate_entra_token
 from shared.errors import Forbidden, InvalidInput, Unauthorized
@@ -40,6 +46,10 @@ def _mac(message: str) -> str:
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
+class KeyRegenerated(Unauthorized):
+    """A key the app issued for this service, which the record at hand no longer (or not yet) lists."""
+
+
 def new_nonces() -> dict[str, str]:
     return {slot: secrets.token_hex(8) for slot in SLOTS}
 
@@ -49,17 +59,56 @@ def service_key(service: str, slot: str, nonce: str) -> str:
     return f"{body}.{_mac('key:' + body)}"
 
 
-def keys_of(record: dict[str, Any]) -> tuple[str, str]:
-    nonces = record["auth"]["nonces"]
-    return service_key(record["name"], "primary", nonces["primary"]), service_key(
-        record["name"], "secondary", nonces["secondary"]
+def _sealer() -> Fernet:
+    return Fernet(base64.urlsafe_b64encode(hmac.new(_secret(), b"chosen-service-keys", hashlib.sha256).digest()))
+
+
+def _chosen_mac(service: str, slot: str, key: str) -> str:
+    return _mac(f"chosen-key:{service}.{slot}.{key}")
+
+
+def choose_keys(service: str, keys: object) -> dict[str, dict[str, str]]:
+    """Keys given by the user ({"primary": ..., "secondary": ...}) as record['auth']['chosen'] holds them."""
+    if keys is None:
+        return {}
+    if not isinstance(keys, dict) or set(keys) - set(SLOTS):
+        raise InvalidInput("'keys' must be {primary, secondary}", field="keys")
+    chosen = {}
+    for slot, key in keys.items():
+        if not isinstance(key, str) or not key or len(key) > 256 or any(c.isspace() for c in key):
+            raise InvalidInput(f"the {slot} key must be 1-256 characters without spaces", field=f"{slot}_key")
+        chosen[slot] = {"mac": _chosen_mac(service, slot, key), "sealed": _sealer().encrypt(key.encode()).decode()}
+    return chosen
+
+
+def _chosen_key(record: dict[str, Any], slot: str) -> str | None:
+    sealed = (record["auth"].get("chosen") or {}).get(slot)
+    return _sealer().decrypt(sealed["sealed"].encode()).decode() if sealed else None
+
+
+def _is_chosen_key(record: dict[str, Any], presented: str) -> bool:
+    return any(
+        hmac.compare_digest(sealed["mac"], _chosen_mac(record["name"], slot, presented))
+        for slot, sealed in (record["auth"].get("chosen") or {}).items()
     )
 
 
-def regenerate(record: dict[str, Any], key_type: str) -> None:
+def keys_of(record: dict[str, Any]) -> tuple[str, str]:
+    nonces = record["auth"]["nonces"]
+    primary, secondary = (
+        _chosen_key(record, slot) or service_key(record["name"], slot, nonces[slot]) for slot in SLOTS
+    )
+    return primary, secondary
+
+
+def regenerate(record: dict[str, Any], key_type: str, set_key: str | None = None) -> None:
     slot = str(key_type).lower()
     if slot not in SLOTS:
         raise InvalidInput(f"key type {key_type!r} must be 'Primary' or 'Secondary'", field="keyType")
+    chosen = record["auth"].setdefault("chosen", {})
+    chosen.pop(slot, None)
+    if set_key is not None:
+        chosen.update(choose_keys(record["name"], {slot: set_key}))
     record["auth"]["nonces"][slot] = secrets.token_hex(8)
 
 
@@ -76,6 +125,8 @@ def _token_key() -> bytes:
 
 
 def _check_key(record: dict[str, Any], presented: str) -> None:
+    if _is_chosen_key(record, presented):
+        return
     parts = presented.rsplit(".", 3)
     if len(parts) != 4:
         raise Unauthorized("the key is not valid")
@@ -84,8 +135,10 @@ def _check_key(record: dict[str, Any], presented: str) -> None:
         raise Unauthorized("the key is not valid")
     if service != record["name"]:
         raise Forbidden(f"this key belongs to another service, not {record['name']!r}")
+    if slot in (record["auth"].get("chosen") or {}):
+        raise Unauthorized("the key is not valid (this slot holds a key chosen by the user)")
     if slot not in SLOTS or not hmac.compare_digest(nonce, record["auth"]["nonces"][slot]):
-        raise Unauthorized("the key is not valid (it was regenerated)")
+        raise KeyRegenerated("the key is not valid (it was regenerated)")
 
 
 def _check_token(record: dict[str, Any], presented: str) -> None:

@@ -14,14 +14,15 @@ from typing import Any
 from shared import layout
 from shared.errors import InvalidInput
 from shared.models import get_model
-from shared.services.auth import new_nonces
+from shared.services.auth import choose_keys, new_nonces
+from shared.services.calling import RESPONSE_ENCODINGS
+from shared.services.environment import validate_check
 from shared.services.records import ServiceState, create_service, get_service, now, update_service
 from shared.services.snapshots import validate_manifest, verify_uploaded
 from shared.storage import Storage
 
 AUTH_MODES = ("none", "key", "token")
 COMPUTE_TYPES = ("ACI", "AKS", "Local")
-RESPONSE_ENCODINGS = ("json-string", "json")  # see shared/services/runtime.py
 
 
 def _models(storage: Storage, models: object) -> list[str]:
@@ -56,11 +57,14 @@ def _deployment(config: object) -> dict[str, Any]:
         raise InvalidInput(f"compute_type must be one of {COMPUTE_TYPES}", field="deployment")
     if config.get("auth", "none") not in AUTH_MODES:
         raise InvalidInput(f"auth must be one of {AUTH_MODES}", field="deployment")
-    if config.get("response_encoding", "json-string") not in RESPONSE_ENCODINGS:
+    if config.get("response_encoding") not in (None, *RESPONSE_ENCODINGS):
         raise InvalidInput(f"response_encoding must be one of {RESPONSE_ENCODINGS}", field="deployment")
-    for key in ("scoring_timeout_ms", "max_request_bytes"):
+    validate_check(config.get("environment_check"))
+    if {"primary_key", "secondary_key"} & set(config):  # secrets never become recorded settings
+        raise InvalidInput("send chosen keys in the request's 'keys', not among the deployment settings", field="keys")
+    for key in ("scoring_timeout_ms", "max_request_bytes", "replica_max_concurrent_requests", "max_request_wait_time"):
         value = config.get(key)
-        if value is not None and (not isinstance(value, int) or value <= 0):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
             raise InvalidInput(f"{key} must be a positive integer", field="deployment")
     return dict(config)
 
@@ -83,14 +87,18 @@ def deploy(storage: Storage, name: str, spec: dict[str, Any]) -> dict[str, Any]:
         "environment_name": spec.get("environment_name"),
         "deployment": deployment,
         "compute_target": spec.get("compute_target"),
-        "auth": {"mode": deployment.get("auth", "none"), "nonces": new_nonces()},
+        "auth": {
+            "mode": deployment.get("auth", "none"),
+            "nonces": new_nonces(),
+            "chosen": choose_keys(name, spec.get("keys")),
+        },
         "code_version": 1,
         "serving": None,
         "created_time": now(),
         "updated_time": now(),
     }
     create_service(storage, record, overwrite=bool(spec.get("overwrite", False)))
-    enqueue_deployment(storage, name, 1)
+    enqueue_deployment(storage, name, record["code_version"])
     return public_view(record)
 
 
@@ -105,14 +113,16 @@ def update(storage: Storage, name: str, spec: dict[str, Any]) -> dict[str, Any]:
     settings = spec.get("deployment") or {}
     if not isinstance(settings, dict):
         raise InvalidInput("'deployment' must be an object", field="deployment")
-    if not changes and not settings:
+    if not changes and not settings and not spec.get("keys"):
         raise InvalidInput("an update needs 'models', the code ('snapshot', 'entry_script') or 'deployment' settings")
     current = get_service(storage, name)["deployment"]
     if settings.get("compute_type", current.get("compute_type")) != current.get("compute_type"):
         raise InvalidInput("an update cannot move a service to another compute type", field="deployment")
     _deployment({**current, **settings})  # the merged settings are valid
+    chosen = choose_keys(name, spec.get("keys"))
 
     def change(record: dict[str, Any]) -> int | None:
+        record["auth"]["chosen"] = {**(record["auth"].get("chosen") or {}), **chosen}
         record["deployment"] = {**record["deployment"], **settings}
         record["auth"]["mode"] = record["deployment"].get("auth", "none")
         if not changes:

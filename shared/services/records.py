@@ -4,6 +4,10 @@
          |                          ^
          +--init() or env fails--> Failed        (update / reload: any state --> Transitioning)
 
+The states are Azure ML's spellings. `transition` is the one way a deployment outcome or an instance's finding
+changes the state: it checks `ALLOWED` (a move it does not allow, such as a late "Failed" from a second delivery of
+a deployment that already passed, changes nothing) and applies only to the code version it is about.
+
 The record describes the latest code version (models, snapshot, entry script); `serving` is the last version that
 passed its health check, where calls go. An update or reload that is Transitioning, or that Failed, leaves calls on
 the previous version (as a rolling update on AKS does); a service that never passed one has nothing to serve.
@@ -33,6 +37,15 @@ class ServiceState(StrEnum):
     FAILED = "Failed"
 
 
+#: Where each state may go by `transition` (updates and reloads move any state to Transitioning themselves).
+ALLOWED: dict[ServiceState, frozenset[ServiceState]] = {
+    ServiceState.TRANSITIONING: frozenset({ServiceState.HEALTHY, ServiceState.FAILED}),
+    ServiceState.HEALTHY: frozenset({ServiceState.HEALTHY, ServiceState.UNHEALTHY}),
+    ServiceState.UNHEALTHY: frozenset({ServiceState.HEALTHY, ServiceState.UNHEALTHY}),
+    ServiceState.FAILED: frozenset({ServiceState.FAILED}),
+}
+
+
 def now() -> str:
     return datetime.now(UTC).isoformat()
 
@@ -42,6 +55,8 @@ def create_service(storage: Storage, record: Record, overwrite: bool) -> Record:
     if overwrite:
         existing, etag = storage.try_read_json(layout.REGISTRY_CONTAINER, path)
         if existing is not None and etag is not None:
+            # A code version is never reused under a name: instances cache loaded code by (name, code version).
+            record["code_version"] = int(existing.get("code_version", 0)) + 1
             storage.replace_json(layout.REGISTRY_CONTAINER, path, record, etag)
             return record
     try:
@@ -84,36 +99,35 @@ def update_service(storage: Storage, name: str, change: Callable[[Record], T]) -
     return storage.update_json(layout.REGISTRY_CONTAINER, layout.service_record(name), stamped)
 
 
-def set_state(
-    storage: Storage, name: str, state: ServiceState, error: str | None = None, code_version: int | None = None
-) -> None:
-    """Record a state. With `code_version`, only if the record still describes that version (a newer deployment
-    or reload must not be overwritten by the outcome of an older one)."""
-
-    def change(record: Record) -> None:
-        if code_version is not None and record.get("code_version") != code_version:
-            return
-        record["state"] = state.value
-        record["error"] = error
-
-    update_service(storage, name, change)
-
-
 #: What a code version is: calls to the service run this.
 VERSION_FIELDS = ("code_version", "models", "snapshot", "entry_script")
 
 
-def mark_healthy(storage: Storage, name: str, code_version: int) -> None:
-    """`code_version` passed its health check: Healthy, and calls go to it (unless a newer version superseded it)."""
+def transition(
+    storage: Storage, name: str, state: ServiceState, error: str | None = None, code_version: int | None = None
+) -> bool:
+    """Move the service to `state` (with its reason) if `ALLOWED` permits and, with `code_version`, only while the
+    record still describes that version (a newer deployment or reload is not overwritten by an older outcome).
+    Healthy makes that version the one calls go to. False (nothing written) when the move does not apply."""
 
     def change(record: Record) -> None:
-        if record.get("code_version") != code_version:
-            return
-        record["state"] = ServiceState.HEALTHY.value
-        record["error"] = None
-        record["serving"] = {field: record[field] for field in VERSION_FIELDS}
+        current = ServiceState(record["state"])
+        if (code_version is not None and record.get("code_version") != code_version) or state not in ALLOWED[current]:
+            raise _Unchanged
+        record["state"] = state.value
+        record["error"] = error
+        if state == ServiceState.HEALTHY and code_version is not None:
+            record["serving"] = {field: record[field] for field in VERSION_FIELDS}
 
-    update_service(storage, name, change)
+    try:
+        update_service(storage, name, change)
+    except _Unchanged:
+        return False
+    return True
+
+
+class _Unchanged(Exception):
+    """Raised inside an update to leave the record as it is (nothing is written)."""
 
 
 def delete_service(storage: Storage, name: str) -> None:

@@ -1,90 +1,163 @@
 """Running a service's entry script inside a host instance: load once per code version, then score.
 
 Calls go to the service's serving version (see records.py). Each (service, code version) is imported as its own
-module, so two services can both have a `score.py`, and `init()` runs once per instance per version, under a lock,
-before the first `run()`. `run(raw_data)` runs on a worker thread bounded by the service's scoring timeout.
+module, so two services can both have a `score.py`, and `init()` runs once per instance per version, before the first
+`run()`. How run() is called and what the answer is follow Azure ML's scoring server (calling.py); the Swagger
+document is generated once per version (swagger.py).
 
-The response body, per the deployment setting `response_encoding` (numpy values are converted either way):
-- "json-string" (the default): a JSON string holding the JSON of what run returned, so the seeds' clients work as
-  written with the seeds' entry script (`json.loads(service.run(...))`, `json.loads(response.json())`).
-- "json": what Azure ML's inference server documents: the JSON of what run returned (a list stays a list).
-A run that returns a str gives the same body in both: that string, JSON-encoded. The two differ only for other
-values, where Azure ML's own clients of a list-returning script call `response.json()` without `json.loads`.
+Isolation: every service version has its own slots and threads (gate.py), so a slow or stuck service answers 503
+itself while the others keep theirs; waiting for a slot or for run() holds no thread (the scoring endpoint is async).
+Blocking work (reading a record, loading a version) runs on threads of its own, once however many calls wait for it.
+Whatever the entry script raises, `SystemExit` and `KeyboardInterrupt` included, is contained: a deployment whose
+`init()` raises ends Failed, a `run()` that raises is a 500 with a log line naming the request's id.
+
+Per call, the hot path is: the cached record (re-read at most once a second), the credential check, the input as
+run() takes it, a slot, run() and the encoding of its result on the service's thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import importlib.util
+import itertools
 import json
 import logging
 import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
-from shared.errors import FninferError, InvalidInput, NotFound, PayloadTooLarge
+from shared.errors import FninferError, InvalidInput, NotFound, PayloadTooLarge, ServiceBusy, ServiceUnavailable
 from shared.models import deployed_models
-from shared.services.auth import authenticate
-from shared.services.environment import check_requirements
+from shared.services import swagger
+from shared.services.auth import KeyRegenerated, authenticate
+from shared.services.calling import (
+    AZURE_ML,
+    INTERNAL_ERROR,
+    RESPONSE_ENCODINGS,
+    RUN_FAILED,
+    BadRequest,
+    Reply,
+    RunSignature,
+    ScoringRequest,
+    message_reply,
+    options_reply,
+    reply_for,
+    unencodable_hint,
+)
+from shared.services.environment import check_environment
+from shared.services.gate import BusyError, Gate
 from shared.services.imports import snapshot_imports
 from shared.services.logs import ServiceLogs
-from shared.services.records import ServiceState, get_service, mark_healthy, set_state
+from shared.services.records import ServiceState, get_service, transition
 from shared.services.snapshots import materialize
+from shared.settings import RESPONSE_ENCODING_SETTING, get_setting
 from shared.storage import Storage
 
 log = logging.getLogger("fninfer.app")
+T = TypeVar("T")
 
+#: How long an instance keeps a service record before reading it again: how soon settings, reloads and a revoked
+#: key reach every instance (a key the record does not know makes the instance read it at once: a new key works
+#: everywhere at once).
 RECORD_CACHE_SECONDS = 1.0
+#: Keys found revoked in a fresh record, remembered until the next read (an old key makes no extra read).
+MAX_REVOKED = 256
 DEFAULT_TIMEOUT_MS = 60_000
 DEFAULT_MAX_BODY = 100 * 1024 * 1024
+#: (replica_max_concurrent_requests, max_request_wait_time ms) per compute type when the deployment does not say.
+#: AKS: Azure ML's own defaults. ACI and Local serve one request at a time per container in Azure ML, queued without
+#: a bound; fninfer lets several run at once on an instance and bounds the wait.
+CONCURRENCY_DEFAULTS = {"AKS": (1, 500), "ACI": (8, 10_000), "Local": (8, 10_000)}
 
 
-class ScoringTimeout(FninferError):
-    """run() did not return within the service's scoring timeout."""
-
-    status = 504
-    code = "scoring_timeout"
-
-
-class ScoringFailed(FninferError):
-    """run() raised; the traceback is in the service's logs under the error id."""
-
-    status = 500
-    code = "scoring_failed"
+def contained(exc: BaseException) -> bool:
+    """Whether user code's exception is the script's failure (everything, `SystemExit` included), not the host's own
+    shutdown (a KeyboardInterrupt in the main thread)."""
+    return not (isinstance(exc, KeyboardInterrupt) and threading.current_thread() is threading.main_thread())
 
 
-class ServiceUnavailable(FninferError):
-    """The service is not Healthy (still deploying, or failed)."""
+class EntryScriptFailed(Exception):
+    """Importing the entry script or its init() raised (whatever it raised): the reason, for the service's state."""
 
-    status = 503
-    code = "service_unavailable"
+
+@dataclass(frozen=True)
+class Plan:
+    """A service record and what calls need of it, worked out once per read of the record."""
+
+    record: dict[str, Any]
+    read_at: float
+    encoding: str
+    timeout: float
+    bound: int
+    wait: float
+    max_body: int
+    revoked: set[str] = field(default_factory=set, compare=False)
+
+    @classmethod
+    def of(cls, record: dict[str, Any]) -> Plan:
+        deployment = record["deployment"]
+        bound, wait_ms = CONCURRENCY_DEFAULTS.get(deployment.get("compute_type", "ACI"), CONCURRENCY_DEFAULTS["ACI"])
+        return cls(
+            record=record,
+            read_at=time.monotonic(),
+            encoding=response_encoding(deployment),
+            timeout=int(deployment.get("scoring_timeout_ms") or DEFAULT_TIMEOUT_MS) / 1000,
+            bound=int(deployment.get("replica_max_concurrent_requests") or bound),
+            wait=int(deployment.get("max_request_wait_time") or wait_ms) / 1000,
+            max_body=int(deployment.get("max_request_bytes") or DEFAULT_MAX_BODY),
+        )
+
+
+def response_encoding(deployment: dict[str, Any]) -> str:
+    """The deployment's `response_encoding`, else the app setting, else Azure ML's body."""
+    chosen = deployment.get("response_encoding") or get_setting(RESPONSE_ENCODING_SETTING) or AZURE_ML
+    if chosen not in RESPONSE_ENCODINGS:
+        raise InvalidInput(f"{RESPONSE_ENCODING_SETTING} must be one of {RESPONSE_ENCODINGS}, not {chosen!r}")
+    return chosen
 
 
 @dataclass
 class LoadedService:
+    """One code version of a service on this instance: its module, how run() is called, its Swagger documents and
+    its gate (remade when the service's bound changes)."""
+
+    name: str
     module: ModuleType
     code_version: int
+    signature: RunSignature
+    swagger: dict[str, Any]
     models: tuple[str, ...] = ()  # the model ids deployed with this version, what get_model_path(name) resolves to
+    gate: Gate | None = None
+
+    def gate_for(self, bound: int) -> Gate:
+        gate = self.gate
+        if gate is None or gate.bound != bound:
+            if gate is not None:
+                gate.close()  # calls already in it finish there
+            gate = self.gate = Gate(f"{self.name}-{self.code_version}", bound)
+        return gate
 
 
 @dataclass
 class Runtime:
-    """Per-process state: loaded entry scripts, cached records, the scoring pool and the log collector."""
+    """Per-process state: loaded entry scripts, cached records, and the log collector."""
 
     storage: Storage
     logs: ServiceLogs = field(init=False)
     _loaded: dict[tuple[str, int], LoadedService] = field(default_factory=dict)
     _loading: dict[tuple[str, int], threading.Lock] = field(default_factory=dict)
-    _records: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
+    _attempts: dict[tuple[str, int], itertools.count[int]] = field(default_factory=dict)
+    _plans: dict[str, Plan] = field(default_factory=dict)
     _serving: dict[str, int] = field(default_factory=dict)
+    _inflight: dict[Any, concurrent.futures.Future[Any]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _pool: concurrent.futures.ThreadPoolExecutor = field(
-        default_factory=lambda: concurrent.futures.ThreadPoolExecutor(thread_name_prefix="scoring")
-    )
 
     def __post_init__(self) -> None:
         self.logs = ServiceLogs(self.storage)
@@ -93,33 +166,59 @@ class Runtime:
     # -- loading ----------------------------------------------------------------------------------------------
 
     def load(self, record: dict[str, Any]) -> LoadedService:
-        """The service's entry script at its current code version, imported and initialized (once)."""
+        """The service's entry script at its current code version, imported and initialized (once); raises
+        EntryScriptFailed (whatever the script raised) or a FninferError (the snapshot or a model)."""
         key = (record["name"], record["code_version"])
         loaded = self._loaded.get(key)
         if loaded is not None:
             return loaded
         with self._lock:
             lock = self._loading.setdefault(key, threading.Lock())
+            attempt = next(self._attempts.setdefault(key, itertools.count()))
         with lock:
             if key in self._loaded:
                 return self._loaded[key]
             folder = materialize(self.storage, record["snapshot"])
-            script = folder / record["entry_script"]
-            module_name = "fninfer_service_{}_{}".format(re.sub(r"\W", "_", record["name"]), record["code_version"])
-            spec = importlib.util.spec_from_file_location(module_name, script)
-            if spec is None or spec.loader is None:
-                raise InvalidInput(f"entry script {record['entry_script']!r} cannot be imported")
-            module = importlib.util.module_from_spec(spec)
             models = tuple(record.get("models") or ())
-            with self.logs.capture(record["name"]), snapshot_imports(folder), deployed_models(models):
-                spec.loader.exec_module(module)
-                for required in ("init", "run"):
-                    if not callable(getattr(module, required, None)):
-                        raise InvalidInput(f"entry script {record['entry_script']!r} has no {required}() function")
-                module.init()
-            loaded = LoadedService(module, record["code_version"], models)
+            with self.logs.capture(record["name"]), snapshot_imports(folder), deployed_models(models, self.storage):
+                module = self._import(record, folder, attempt)
+                signature = RunSignature.of(module.run)
+                documents = swagger.swagger_documents(
+                    module.run, folder, record["name"], f"/api/services/{record['name']}"
+                )
+            loaded = LoadedService(record["name"], module, record["code_version"], signature, documents, models)
             self._loaded[key] = loaded
             return loaded
+
+    def _import(self, record: dict[str, Any], folder: Path, attempt: int) -> ModuleType:
+        """Import the entry script and run its init(); whatever they raise becomes EntryScriptFailed."""
+        # A retry (after a failed init()) is a module of its own: inference-schema refuses a run() defined twice.
+        suffix = f"_retry{attempt}" if attempt else ""
+        module_name = "fninfer_service_{}_{}{}".format(
+            re.sub(r"\W", "_", record["name"]), record["code_version"], suffix
+        )
+        spec = importlib.util.spec_from_file_location(module_name, folder / record["entry_script"])
+        if spec is None or spec.loader is None:
+            raise InvalidInput(f"entry script {record['entry_script']!r} cannot be imported")
+        module = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(module)
+        except BaseException as exc:
+            if not contained(exc):
+                raise
+            log.exception("importing the entry script of service %r failed", record["name"])
+            raise EntryScriptFailed(f"importing {record['entry_script']} failed: {type(exc).__name__}: {exc}") from exc
+        for required in ("init", "run"):
+            if not callable(getattr(module, required, None)):
+                raise InvalidInput(f"entry script {record['entry_script']!r} has no {required}() function")
+        try:
+            module.init()
+        except BaseException as exc:
+            if not contained(exc):
+                raise
+            log.exception("init() of service %r failed", record["name"])
+            raise EntryScriptFailed(f"init() failed: {type(exc).__name__}: {exc}") from exc
+        return module
 
     def deploy(self, name: str, code_version: int) -> None:
         """The deployment health check: environment problems or an init() that raises fail the deployment."""
@@ -129,65 +228,94 @@ class Runtime:
             return  # deleted while its deployment waited in the queue
         if record["code_version"] != code_version:
             return  # superseded by a newer update or reload
-        problems = check_requirements(record["requirements"])
-        if problems:
-            set_state(self.storage, name, ServiceState.FAILED, "; ".join(problems), code_version)
+        report = check_environment(record["requirements"], record["deployment"].get("environment_check"))
+        for line in report.log_lines():  # the deployment log: what the environment asked that the app lacks
+            self.logs.add(name, line)
+        if report.problems:
+            self.logs.flush()
+            transition(self.storage, name, ServiceState.FAILED, "; ".join(report.problems), code_version)
             return
         try:
             self.load(record)
-        except Exception as exc:
-            with self.logs.capture(name):
-                log.exception("init() of service %r failed", name)
+        except (EntryScriptFailed, FninferError) as exc:
             self.logs.flush()
-            set_state(
-                self.storage, name, ServiceState.FAILED, f"init() failed: {type(exc).__name__}: {exc}", code_version
-            )
+            transition(self.storage, name, ServiceState.FAILED, str(exc), code_version)
             return
         self.logs.flush()
-        mark_healthy(self.storage, name, code_version)
-        self._records.pop(name, None)  # this instance serves the new version at once; others within a second
+        transition(self.storage, name, ServiceState.HEALTHY, None, code_version)
+        self._plans.pop(name, None)  # this instance serves the new version at once; others within a second
 
-    # -- scoring ----------------------------------------------------------------------------------------------
+    # -- shared blocking work ---------------------------------------------------------------------------------
 
-    def record(self, name: str) -> dict[str, Any]:
-        """The service record, re-read at most once a second (key changes and reloads apply within a second)."""
-        cached = self._records.get(name)
-        if cached is not None and time.monotonic() - cached[0] < RECORD_CACHE_SECONDS:
-            return cached[1]
+    async def _once(self, key: Any, work: Callable[[], T]) -> T:
+        """`work()` on a thread of its own, once for every caller that asks for `key` while it runs (the event loop
+        never blocks on storage or on an init(), and a stuck init() holds only its own thread)."""
+        with self._lock:
+            future = self._inflight.get(key)
+            if future is None:
+                future = self._inflight[key] = concurrent.futures.Future()
+                threading.Thread(target=self._complete, args=(key, future, work), daemon=True).start()
+        return await asyncio.wrap_future(future)  # type: ignore[no-any-return]
+
+    def _complete(self, key: Any, future: concurrent.futures.Future[Any], work: Callable[[], Any]) -> None:
+        try:
+            future.set_result(work())
+        except BaseException as exc:  # work() contains user code's exceptions; this is ours to pass on
+            future.set_exception(exc if isinstance(exc, Exception) else RuntimeError(repr(exc)))
+        finally:
+            with self._lock:
+                self._inflight.pop(key, None)
+
+    def read_plan(self, name: str) -> Plan:
         try:
             record = get_service(self.storage, name)
         except NotFound as exc:
             # Scoring is open to anyone: unlike the admin API, do not name the services that exist.
             raise NotFound(f"service {name!r} does not exist", service=name) from exc
-        self._records[name] = (time.monotonic(), record)
-        return record
+        plan = self._plans[name] = Plan.of(record)
+        return plan
 
-    def score(self, name: str, authorization: str | None, content_type: str, body: bytes) -> str:
-        record = self.record(name)
-        authenticate(record, authorization)
+    async def _plan(self, name: str) -> Plan:
+        plan = self._plans.get(name)
+        if plan is not None and time.monotonic() - plan.read_at < RECORD_CACHE_SECONDS:
+            return plan
+        return await self._once(("plan", name), lambda: self.read_plan(name))
+
+    async def _authenticated(self, name: str, authorization: str | None) -> Plan:
+        """The plan after checking the caller's credential; a key the cached record does not know makes this
+        instance read the record again at once (a key regenerated on another instance works everywhere at once)."""
+        plan = await self._plan(name)
+        try:
+            authenticate(plan.record, authorization)
+        except KeyRegenerated:
+            if authorization in plan.revoked:
+                raise
+            plan = await self._once(("plan", name), lambda: self.read_plan(name))
+            try:
+                authenticate(plan.record, authorization)
+            except KeyRegenerated:
+                if authorization is not None and len(plan.revoked) < MAX_REVOKED:
+                    plan.revoked.add(authorization)  # an old key: refused from this record without reading again
+                raise
+        return plan
+
+    async def _served(self, plan: Plan) -> LoadedService:
+        record = plan.record
         if not record.get("serving"):
             reason = f": {record['error']}" if record.get("error") else ""
-            raise ServiceUnavailable(f"service {name!r} is {record['state']}{reason}")
-        limit = int(record["deployment"].get("max_request_bytes") or DEFAULT_MAX_BODY)
-        if len(body) > limit:
-            raise PayloadTooLarge(f"the request body has {len(body)} bytes; this service accepts {limit}")
-        try:
-            raw_data = body.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise InvalidInput(f"the request body is not UTF-8 text: {exc}") from exc
-        if "json" in content_type.lower() or not content_type:
-            try:
-                json.loads(raw_data)
-            except json.JSONDecodeError as exc:
-                raise InvalidInput(f"the request body is not valid JSON: {exc}") from exc
-        loaded = self._load_for_scoring(record)
-        timeout = int(record["deployment"].get("scoring_timeout_ms") or DEFAULT_TIMEOUT_MS) / 1000
-        encoding = record["deployment"].get("response_encoding", "json-string")
-        future = self._pool.submit(self._run, name, loaded, raw_data, encoding)
-        try:
-            return future.result(timeout=timeout)
-        except concurrent.futures.TimeoutError as exc:
-            raise ScoringTimeout(f"run() of service {name!r} did not finish within {timeout:g} s") from exc
+            raise ServiceUnavailable(f"service {record['name']!r} is {record['state']}{reason}")
+        name, version = record["name"], record["serving"]["code_version"]
+        loaded = self._loaded.get((name, version))
+        if loaded is None or record["state"] == ServiceState.UNHEALTHY:
+            loaded = await self._once(("load", name, version), lambda: self._load_for_scoring(record))
+        if self._serving.get(name) != version:
+            self._serving[name] = version
+            for key in list(self._loaded):
+                if key[0] == name and key[1] < version:
+                    older = self._loaded.pop(key, None)  # calls have moved on to `version`: free the older modules
+                    if older is not None and older.gate is not None:
+                        older.gate.close()
+        return loaded
 
     def _load_for_scoring(self, record: dict[str, Any]) -> LoadedService:
         """Load the serving version on this instance; an init() that fails here although the deployment passed
@@ -196,48 +324,92 @@ class Runtime:
         name, version = record["name"], record["serving"]["code_version"]
         try:
             loaded = self.load({"name": name, **record["serving"]})
-        except Exception as exc:
-            with self.logs.capture(name):
-                log.exception("init() of service %r failed on instance %s", name, self.logs.instance)
-            reason = f"init() failed on instance {self.logs.instance}: {type(exc).__name__}: {exc}"
-            set_state(self.storage, name, ServiceState.UNHEALTHY, reason, version)
-            self._records.pop(name, None)
+        except (EntryScriptFailed, FninferError) as exc:
+            reason = f"{exc} (on instance {self.logs.instance})"
+            transition(self.storage, name, ServiceState.UNHEALTHY, reason, version)
+            self._plans.pop(name, None)
             raise ServiceUnavailable(f"service {name!r} is Unhealthy: {reason}") from exc
         if record["state"] == ServiceState.UNHEALTHY:
-            set_state(self.storage, name, ServiceState.HEALTHY, None, version)
-            self._records.pop(name, None)
-        if self._serving.get(name) != version:
-            self._serving[name] = version
-            for key in list(self._loaded):
-                if key[0] == name and key[1] < version:
-                    self._loaded.pop(key, None)  # calls have moved on to `version`: free the older modules
+            transition(self.storage, name, ServiceState.HEALTHY, None, version)
+            self._plans.pop(name, None)
         return loaded
 
-    def _run(self, name: str, loaded: LoadedService, raw_data: str, encoding: str) -> str:
-        """run() and the encoding of its result: a result that cannot be encoded fails like run() raising."""
-        with self.logs.capture(name), deployed_models(loaded.models):
+    # -- scoring ----------------------------------------------------------------------------------------------
+
+    async def score(self, name: str, request: ScoringRequest) -> Reply:
+        """Answer one call to the service's scoring URI. FninferErrors (401, 403, 404, 413, 503) are fninfer's
+        own answers; everything Azure ML's server would answer is a Reply as that server writes it."""
+        request_id = _request_id(request)
+        plan = await self._authenticated(name, request.headers.get("Authorization"))
+        if len(request.body) > plan.max_body:
+            raise PayloadTooLarge(
+                f"the request body has {len(request.body)} bytes; this service accepts {plan.max_body}"
+            )
+        loaded = await self._served(plan)
+        try:
+            if request.method == "OPTIONS" and loaded.signature.kind != "raw":
+                reply = options_reply()
+            else:
+                arguments = loaded.signature.arguments(request)
+                reply = await self._call(loaded, plan, arguments, request_id)
+        except BadRequest as exc:
+            reply = message_reply(exc.status, exc.message)
+        reply.headers["x-request-id"] = reply.headers["x-ms-request-id"] = request_id
+        if "x-ms-client-request-id" in request.headers:
+            reply.headers["x-ms-client-request-id"] = request.headers["x-ms-client-request-id"]
+        return reply
+
+    async def _call(self, loaded: LoadedService, plan: Plan, arguments: dict[str, Any], request_id: str) -> Reply:
+        gate = loaded.gate_for(plan.bound)
+        try:
+            return await gate.call(
+                lambda: self._run(loaded, arguments, plan.encoding, request_id), plan.wait, plan.timeout
+            )
+        except BusyError as exc:
+            why = f"{exc.stuck} of them running past the scoring timeout" if exc.stuck else "all busy"
+            raise ServiceBusy(
+                f"service {loaded.name!r} has {exc.bound} calls running on this instance ({why}); "
+                f"no slot freed within max_request_wait_time={plan.wait * 1000:g} ms",
+                replica_max_concurrent_requests=exc.bound,
+            ) from None
+        except TimeoutError:
+            with self.logs.capture(loaded.name):
+                log.error("run() did not return within %g ms (request id %s)", plan.timeout * 1000, request_id)
+            return message_reply(504, f"Scoring timeout after {plan.timeout * 1000:g} ms", run_failed=True)
+
+    def _run(self, loaded: LoadedService, arguments: dict[str, Any], encoding: str, request_id: str) -> Reply:
+        """run() and the encoding of its result, on the service's own thread; whatever run() raises is its failure
+        (a 500 with a log line naming the request id), never the instance's."""
+        with self.logs.capture(loaded.name), deployed_models(loaded.models):
+            started = time.perf_counter()
             try:
-                return encode_result(loaded.module.run(raw_data), encoding)
-            except Exception as exc:
-                error_id = uuid.uuid4().hex
-                log.exception("run() failed (error id %s)", error_id)
-                raise ScoringFailed(
-                    f"run() of service {name!r} raised an exception; see service.get_logs() for error id {error_id}",
-                    error_id=error_id,
-                ) from exc
+                result = loaded.module.run(**arguments)
+            except BaseException:
+                log.exception("run() failed (request id %s)", request_id)
+                return message_reply(500, RUN_FAILED, run_failed=True)
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            try:
+                reply = reply_for(result, encoding)
+            except (TypeError, ValueError, RecursionError):
+                log.exception("%s (request id %s)", unencodable_hint(result), request_id)
+                return message_reply(500, INTERNAL_ERROR)
+        reply.headers["x-ms-run-fn-exec-ms"] = f"{elapsed_ms:.3f}"
+        return reply
+
+    async def swagger(self, name: str, version: str | None) -> Reply:
+        """The service's Swagger document (no credential needed, as the document holds no secret)."""
+        loaded = await self._served(await self._plan(name))
+        try:
+            document = swagger.pick(loaded.swagger, version)
+        except swagger.SwaggerNotAvailable as exc:
+            return message_reply(404, str(exc))
+        return Reply(200, json.dumps(document).encode(), "application/json")
 
 
-def _to_json(value: Any) -> Any:
-    """numpy scalars and arrays as plain JSON values."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if hasattr(value, "item"):
-        return value.item()
-    raise TypeError(f"run() returned a {type(value).__name__}, which is not JSON serializable")
-
-
-def encode_result(result: Any, encoding: str = "json-string") -> str:
-    """The response body for run()'s result, per the service's `response_encoding` (see the module docstring)."""
-    if isinstance(result, str) or encoding == "json":
-        return json.dumps(result, default=_to_json)
-    return json.dumps(json.dumps(result, default=_to_json))
+def _request_id(request: ScoringRequest) -> str:
+    """The caller's `x-request-id` when it is a sane one (Azure ML's server takes up to 100 characters), else new:
+    the id the answer carries, under which the service's logs record a failure."""
+    given = request.headers.get("x-request-id", "")
+    if 0 < len(given) <= 100 and given.isprintable():
+        return given
+    return str(uuid.uuid4())

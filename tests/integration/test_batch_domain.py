@@ -92,7 +92,7 @@ def definition(storage: Storage, folder: str, **config: Any) -> dict[str, Any]:
         "steps": [
             {
                 "name": "score",
-                "snapshot": snapshot(workspace, str(SCRIPTS)),
+                "snapshot": snapshot(workspace, str(SCRIPTS), "behaviours.py").manifest,
                 "entry_script": "behaviours.py",
                 "arguments": arguments,
                 "config": {"mini_batch_size": 2, "node_count": 1, "process_count_per_node": 2, **config},

@@ -184,14 +184,20 @@ def test_concurrent_first_loads_share_one_complete_copy(ws: Workspace, tmp_path:
     assert leftovers == ["1"]  # no staging folders left behind
 
 
-def test_a_stale_cached_copy_is_replaced(ws: Workspace, tmp_path: Path, unique: str) -> None:
+def test_a_deleted_versions_number_is_never_given_again(ws: Workspace, tmp_path: Path, unique: str) -> None:
+    """Issue 11: after the latest version is deleted, its number went to different content. Versions are never
+    reused (a client holding 'name:1' must never get other content), also when every version was deleted."""
     name = f"reused_{unique}"
     (tmp_path / "old.pkl").write_bytes(b"old weights")
     (tmp_path / "new.pkl").write_bytes(b"new weights")
     first = Model.register(ws, model_path=tmp_path / "old.pkl", model_name=name)
     assert Path(Model.get_model_path(name, _workspace=ws)).read_bytes() == b"old weights"
     first.delete()
-    assert Model.register(ws, model_path=tmp_path / "new.pkl", model_name=name).version == 1  # the number again
+    second = Model.register(ws, model_path=tmp_path / "new.pkl", model_name=name)
+    assert second.version == 2
+    with pytest.raises(NotFound, match="has no version 1"):
+        Model(ws, name, version=1)
     path = Path(Model.get_model_path(name, _workspace=ws))
     assert path.name == "new.pkl" and path.read_bytes() == b"new weights"
-    assert not (path.parent / "old.pkl").exists()
+    second.delete()
+    assert Model.register(ws, model_path=tmp_path / "new.pkl", model_name=name).version == 3

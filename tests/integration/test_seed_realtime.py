@@ -48,7 +48,11 @@ def test_seed_section_7_1(ws: Workspace, tmp_path: Path, unique: str, monkeypatc
     compute_config = AksCompute.provisioning_configuration(location="eastus")
     production_cluster = ComputeTarget.create(ws, cluster_name, compute_config)
     production_cluster.wait_for_completion(show_output=True)
-    classifier_deploy_config = AksWebservice.deploy_configuration(cpu_cores=1, memory_gb=1)
+    # The seeds' clients decode the answer twice (`json.loads(service.run(...))`, `json.loads(response.json())`): the
+    # seeds' body, which the README shows next to this snippet (Azure ML's own server answers the list itself).
+    classifier_deploy_config = AksWebservice.deploy_configuration(
+        cpu_cores=1, memory_gb=1, response_encoding="json-string"
+    )
 
     # 4. Deploy the model
     service = Model.deploy(
@@ -87,7 +91,7 @@ def test_seed_section_7_1(ws: Workspace, tmp_path: Path, unique: str, monkeypatc
     assert isinstance(service.get_logs(), str)
 
     # Deploy locally, then edit the entry script and reload without redeploying
-    deployment_config = LocalWebservice.deploy_configuration(port=8890)
+    deployment_config = LocalWebservice.deploy_configuration(port=8890, response_encoding="json-string")
     local = Model.deploy(
         ws, f"test-svc-{unique}", [classification_model], classifier_inference_config, deployment_config
     )

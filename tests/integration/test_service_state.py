@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import json
 import shutil
@@ -12,9 +13,20 @@ import pytest
 from fninfer.core import Workspace
 from fninfer.core.model import InferenceConfig, Model
 from fninfer.core.webservice import AciWebservice, Webservice
-from shared.services.runtime import Runtime, ServiceUnavailable
+from shared.errors import ServiceUnavailable
+from shared.services.calling import ScoringRequest
+from shared.services.raw_http import Headers
+from shared.services.runtime import Runtime
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "services"
+
+
+def call(runtime: Runtime, name: str) -> object:
+    """One POST of `{}` to the service, straight to the runtime (as the scoring endpoint calls it): the decoded body."""
+    request = ScoringRequest(
+        "POST", "http://h/score", "/score", b"", Headers({"Content-Type": "application/json"}), b"{}"
+    )
+    return json.loads(asyncio.run(runtime.score(name, request)).body)
 
 
 def test_an_instance_that_cannot_init_makes_the_service_unhealthy_until_one_can(
@@ -39,14 +51,14 @@ def test_an_instance_that_cannot_init_makes_the_service_unhealthy_until_one_can(
     monkeypatch.setenv("FNINFER_SNAPSHOT_CACHE", str(tmp_path / "second-instance"))
     second = Runtime(ws.storage)
     with pytest.raises(ServiceUnavailable, match="Unhealthy"):
-        second.score(service.name, None, "application/json", b"{}")
+        call(second, service.name)
     current = Webservice(ws, service.name)
     assert current.state == "Unhealthy" and "cannot load the model" in (current.error or "")
     second.logs.flush()  # the background flusher would within a second; the test does not wait for it
     assert "RuntimeError: this instance cannot load the model" in current.get_logs()
 
     marker.unlink()  # the instance recovers: the next call loads, and the service is Healthy again
-    assert json.loads(second.score(service.name, None, "application/json", b"{}")) == "ok"
+    assert call(second, service.name) == "ok"
     assert Webservice(ws, service.name).state == "Healthy"
 
 
@@ -70,5 +82,5 @@ def test_concurrent_first_calls_on_an_instance_run_init_once(
     monkeypatch.setenv("FNINFER_SNAPSHOT_CACHE", str(tmp_path / "fresh-instance"))
     fresh = Runtime(ws.storage)
     with concurrent.futures.ThreadPoolExecutor(16) as pool:
-        answers = list(pool.map(lambda _: fresh.score(service.name, None, "", b"{}"), range(32)))
-    assert answers == ['"ok"'] * 32 and Webservice(ws, service.name).state == "Healthy"
+        answers = list(pool.map(lambda _: call(fresh, service.name), range(32)))
+    assert answers == ["ok"] * 32 and Webservice(ws, service.name).state == "Healthy"

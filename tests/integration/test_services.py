@@ -18,7 +18,8 @@ from fninfer.core.model import InferenceConfig, Model
 from fninfer.core.webservice import AciWebservice, AksWebservice, LocalWebservice, Webservice, WebserviceException
 from fninfer.host.azurite import Azurite
 from shared.errors import InvalidInput
-from tests.hosting import RunningHost
+from shared.services.calling import INTERNAL_ERROR, RUN_FAILED
+from tests.hosting import RunningHost, eventually
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "services"
 
@@ -90,9 +91,8 @@ def test_auth_matrix(services: dict[str, Webservice]) -> None:
     assert forbidden.status_code == 403 and forbidden.json()["error"]["code"] == "forbidden"  # valid, elsewhere
 
     keyed.regen_key("Primary")
-    time.sleep(1.2)  # instances re-read a service record at most once a second
-    assert post(keyed, {"data": 1}, token=primary).status_code == 401  # revoked
-    assert post(keyed, {"data": 1}, token=keyed.get_keys()[0]).status_code == 200
+    assert post(keyed, {"data": 1}, token=keyed.get_keys()[0]).status_code == 200  # the new key works at once
+    eventually(lambda: post(keyed, {"data": 1}, token=primary).status_code == 401, timeout=5)  # revoked within 1 s
     assert post(keyed, {"data": 1}, token=secondary).status_code == 200  # untouched
 
     token, refresh_by = token_service.get_token()
@@ -100,36 +100,42 @@ def test_auth_matrix(services: dict[str, Webservice]) -> None:
     assert post(token_service, {"data": 1}, token=token).status_code == 200
     assert post(token_service, {"data": 1}, token=primary).status_code == 401  # a key is no token
     assert post(keyed, {"data": 1}, token=token).status_code == 401  # nor a token a key
-    assert json.loads(token_service.run(json.dumps({"data": 7}))) == {"version": "v1", "echo": 7}  # SDK gets a token
+    assert token_service.run(json.dumps({"data": 7})) == {"version": "v1", "echo": 7}  # the SDK gets a token
 
 
 def test_bad_inputs(services: dict[str, Webservice]) -> None:
     service = services["open"]
     malformed = post(service, None, raw=b"{not json")
-    assert malformed.status_code == 400 and "not valid JSON" in malformed.json()["error"]["message"]
-    failed = post(service, {"raise": True})
-    assert failed.status_code == 500
-    error = failed.json()["error"]
-    assert "Traceback" not in json.dumps(error) and error["details"]["error_id"]
+    assert malformed.status_code == 400 and "could not be decoded as JSON" in malformed.json()["message"]
+    deep = post(service, None, raw=b"[" * 5000 + b"]" * 5000)
+    assert deep.status_code == 400 and "nested too deeply" in deep.json()["message"]
+    failed = post(service, {"raise": True})  # as Azure ML's server answers; the id is the request's
+    assert failed.status_code == 500 and failed.json() == {"message": RUN_FAILED}
+    assert "Traceback" not in failed.text and failed.headers["x-ms-run-function-failed"] == "True"
+    error_id = failed.headers["x-request-id"]
     assert post(service, {"data": "still serving"}).status_code == 200  # the service keeps serving
     unencodable = post(service, {"unencodable": True})
-    assert unencodable.status_code == 500 and unencodable.json()["error"]["code"] == "scoring_failed"
+    assert unencodable.status_code == 500 and unencodable.json() == {"message": INTERNAL_ERROR}
     timed_out = post(service, {"sleep": 3})
-    assert timed_out.status_code == 504 and timed_out.json()["error"]["code"] == "scoring_timeout"
+    assert timed_out.status_code == 504 and timed_out.json() == {"message": "Scoring timeout after 1500 ms"}
     too_big = post(service, {"data": "x" * 100_001})
     assert too_big.status_code == 413 and "accepts 100000" in too_big.json()["error"]["message"]
     unknown = httpx.post(service.scoring_uri.replace(service.name, "no-such-service"), content=b"{}", timeout=30)
     assert unknown.status_code == 404 and "does not exist" in unknown.json()["error"]["message"]
     assert service.name not in unknown.text  # anyone may call: the 404 does not list the services
+    with pytest.raises(WebserviceException, match=r"Response Code: 500, request id \w+.*: An unexpected error occ"):
+        service.run(json.dumps({"raise": True}))
 
-    # The traceback of the failure is in the service's logs under the error id.
-    deadline = time.monotonic() + 10
-    while error["details"]["error_id"] not in service.get_logs() and time.monotonic() < deadline:
-        time.sleep(0.3)
-    logs = service.get_logs()
-    assert error["details"]["error_id"] in logs and "ValueError: asked to raise" in logs
+    # The traceback of the failure is in the service's logs under the request's id.
+    def both_written() -> str | None:  # each instance appends its lines every second
+        text = service.get_logs()
+        return text if error_id in text and "did not return within 1500 ms" in text else None
+
+    logs = eventually(both_written, timeout=10)
+    assert f"run() failed (request id {error_id})" in logs and "ValueError: asked to raise" in logs
     assert "flaky init v1" in logs and "flaky run v1" in logs
-    assert "TypeError: run() returned a object, which is not JSON serializable" in logs
+    assert "run() returned a dict, which json.dumps cannot encode" in logs
+    assert "did not return within 1500 ms" in logs
 
 
 def test_failed_deployments_say_why(ws: Workspace, tmp_path: Path, unique: str) -> None:
@@ -143,7 +149,8 @@ def test_failed_deployments_say_why(ws: Workspace, tmp_path: Path, unique: str) 
     env = Environment("needs-missing")
     env.python.conda_dependencies = CondaDependencies.create(pip_packages=["surely-not-installed-pkg==1.0"])
     env.python.conda_dependencies.add_conda_package("scikit-learn>=99")
-    missing = deploy(ws, f"missing-{unique}", source(tmp_path, "flaky.py"), AciWebservice.deploy_configuration(), env)
+    strict = AciWebservice.deploy_configuration(environment_check="strict")
+    missing = deploy(ws, f"missing-{unique}", source(tmp_path, "flaky.py"), strict, env)
     assert missing.state == "Failed"
     assert "surely-not-installed-pkg" in (missing.error or "") and "scikit-learn" in (missing.error or "")
 
@@ -156,19 +163,23 @@ def test_two_services_with_the_same_script_name_are_separate_modules(
     (second / "score.py").write_text((second / "score.py").read_text().replace('VERSION = "v1"', 'VERSION = "v2"'))
     one = deploy(ws, f"one-{unique}", first, AciWebservice.deploy_configuration())
     two = deploy(ws, f"two-{unique}", second, AciWebservice.deploy_configuration())
-    assert json.loads(one.run(json.dumps({"data": 1})))["version"] == "v1"
-    assert json.loads(two.run(json.dumps({"data": 1})))["version"] == "v2"
+    assert one.run(json.dumps({"data": 1}))["version"] == "v1"
+    assert two.run(json.dumps({"data": 1}))["version"] == "v2"
     assert {s.name for s in Webservice.list(ws)} >= {one.name, two.name}
     two.delete()
     with pytest.raises(WebserviceException, match="does not exist"):
         Webservice(ws, two.name)
 
 
-def test_json_response_encoding_gives_azure_mls_documented_body(ws: Workspace, tmp_path: Path, unique: str) -> None:
-    config = AciWebservice.deploy_configuration(response_encoding="json")
-    service = deploy(ws, f"json-{unique}", source(tmp_path, "flaky.py"), config)
-    assert post(service, {"data": 1}).json() == {"version": "v1", "echo": 1}  # the JSON of run()'s dict itself
-    assert service.run(json.dumps({"data": 2})) == {"version": "v1", "echo": 2}
+def test_the_json_string_encoding_keeps_the_seeds_double_encoded_body(
+    ws: Workspace, tmp_path: Path, unique: str
+) -> None:
+    config = AciWebservice.deploy_configuration(response_encoding="json-string")
+    service = deploy(ws, f"json-string-{unique}", source(tmp_path, "flaky.py"), config)
+    assert json.loads(post(service, {"data": 1}).json()) == {"version": "v1", "echo": 1}
+    assert json.loads(service.run(json.dumps({"data": 2}))) == {"version": "v1", "echo": 2}
+    service.update(response_encoding="json")  # a setting: it applies at once, without a new version
+    assert eventually(lambda: post(service, {"data": 3}).json() == {"version": "v1", "echo": 3}, timeout=5)
 
 
 def test_calls_stay_on_the_last_healthy_version_until_an_update_passes(
@@ -180,13 +191,13 @@ def test_calls_stay_on_the_last_healthy_version_until_an_update_passes(
     with pytest.raises(WebserviceException, match="cannot load the model"):
         service.wait_for_deployment(timeout_sec=60)
     assert service.state == "Failed"
-    assert json.loads(service.run(json.dumps({"data": 1}))) == {"version": "v1", "echo": 1}  # still the old code
+    assert service.run(json.dumps({"data": 1})) == {"version": "v1", "echo": 1}  # still the old code
 
     fixed = source(tmp_path / "fixed", "flaky.py")
     (fixed / "score.py").write_text((fixed / "score.py").read_text().replace('VERSION = "v1"', 'VERSION = "v2"'))
     service.update(inference_config=InferenceConfig(entry_script="score.py", source_directory=fixed))
     service.wait_for_deployment(timeout_sec=60)
-    assert json.loads(service.run(json.dumps({"data": 1}))) == {"version": "v2", "echo": 1}
+    assert service.run(json.dumps({"data": 1})) == {"version": "v2", "echo": 1}
 
 
 def test_auth_and_settings_updates_apply_without_a_new_version(ws: Workspace, tmp_path: Path, unique: str) -> None:
@@ -194,15 +205,13 @@ def test_auth_and_settings_updates_apply_without_a_new_version(ws: Workspace, tm
     assert post(service, {"data": 1}).status_code == 200
     service.update(auth_enabled=True, scoring_timeout_ms=1000)
     assert (service.state, service.auth_enabled) == ("Healthy", True)  # no redeployment for settings
-    time.sleep(1.2)  # instances re-read a service record at most once a second
-    assert post(service, {"data": 1}).status_code == 401
+    eventually(lambda: post(service, {"data": 1}).status_code == 401, timeout=5)  # instances re-read within 1 s
     assert post(service, {"data": 1}, token=service.get_keys()[0]).status_code == 200
     assert post(service, {"sleep": 2}, token=service.get_keys()[0]).status_code == 504
     with pytest.raises(InvalidInput, match="cannot both"):
         service.update(token_auth_enabled=True)  # key auth is on: as in Azure ML, turn it off in the same call
     service.update(auth_enabled=False)
-    time.sleep(1.2)
-    assert post(service, {"data": 1}).status_code == 200
+    eventually(lambda: post(service, {"data": 1}).status_code == 200, timeout=5)
 
 
 def test_helper_modules_come_from_the_services_own_snapshot(ws: Workspace, tmp_path: Path, unique: str) -> None:
@@ -240,5 +249,5 @@ def test_get_model_path_without_a_version_is_the_deployed_version(ws: Workspace,
     Model.register(ws, model_path=str(tmp_path / "model.txt"), model_name=name)  # version 2, not deployed
     service.reload()  # a fresh init() and run() with version 2 registered
     service.wait_for_deployment(timeout_sec=60)
-    assert json.loads(service.run("{}")) == {"init": "one", "run": "one"}
+    assert service.run("{}") == {"init": "one", "run": "one"}
     service.delete()

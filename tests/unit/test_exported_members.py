@@ -18,6 +18,14 @@ PUBLIC_MODULES = [
     "fninfer.core.conda_dependencies",
     "fninfer.core.webservice",
     "fninfer.core.compute",
+    "fninfer.core.runconfig",
+    "fninfer.core.resource_configuration",
+    "fninfer.core.profile",
+    "fninfer.core.authentication",
+    "fninfer.exceptions",
+    "fninfer.contrib.services",
+    "fninfer.contrib.services.aml_request",
+    "fninfer.contrib.services.aml_response",
 ]
 SEEDS = Path(__file__).resolve().parents[3] / "shared" / "seeds"
 

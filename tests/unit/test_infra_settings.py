@@ -25,6 +25,7 @@ PROVIDED = {
 #: Settings the code knows that the template deliberately leaves unset.
 NOT_IN_TEMPLATE = {
     settings.MODEL_DIR_SETTING: "a packaged app finds its models beside its code; set it only to use another folder",
+    settings.RESPONSE_ENCODING_SETTING: "Azure ML's scoring body unless set (the seeds' clients decode twice)",
 }
 #: Settings the template gives the Functions host itself (the app's code does not read them).
 HOST_SETTINGS = {"APPLICATIONINSIGHTS_CONNECTION_STRING", "APPLICATIONINSIGHTS_AUTHENTICATION_STRING"}
@@ -112,3 +113,22 @@ def test_the_finder_sees_each_kind_of_read() -> None:
     assert read[settings.LEASE_SETTING].startswith("shared/pipelines/leases.py")
     assert read["WEBSITE_INSTANCE_ID"].startswith("shared/services/logs.py")
     assert read[settings.STORAGE_CONNECTION].startswith("functions/")  # connection="AzureWebJobsStorage"
+
+
+def test_blob_events_reach_the_drops_function_for_the_default_datastore() -> None:
+    """The Event Grid subscription names the container and the function the app really has (functions/drops.py)."""
+    from shared import layout
+    from tests.declared import declared_functions
+
+    text = BICEP.read_text()
+    assert f"var defaultDatastoreContainer = '{layout.DEFAULT_DATASTORE_CONTAINER}'" in text
+    function = re.search(r"var droppedBlobFunction = '(\w+)'", text)
+    assert function, "infra/main.bicep does not name the blob-triggered function"
+    triggers = {
+        declared.get_function_name(): json.loads(declared.get_function_json())["bindings"][0]
+        for declared in declared_functions()
+        if declared.get_trigger().get_binding_name() == "blobTrigger"
+    }
+    assert function.group(1) in triggers, triggers
+    assert triggers[function.group(1)]["source"] == "EventGrid"  # what Flex Consumption requires
+    assert triggers[function.group(1)]["path"].startswith(f"{layout.DEFAULT_DATASTORE_CONTAINER}/")

@@ -15,6 +15,8 @@ def test_registry_paths() -> None:
     assert layout.model_upload_claim("m", "abc123") == "uploads/m/abc123.json"
     assert layout.dataset_record("batch-data", 1) == "datasets/batch-data/0000000001.json"
     assert layout.datastore_record("workspaceblobstore") == "datastores/workspaceblobstore.json"
+    assert layout.environment_record("sklearn-env", 2) == "environments/sklearn-env/0000000002.json"
+    assert layout.version_counter(layout.model_record("m", 3)) == "versioncounters/models/m.json"
 
 
 def test_host_paths_match_the_real_host() -> None:
@@ -40,3 +42,11 @@ def test_names_with_path_characters_are_refused(bad: object) -> None:
 def test_relative_paths_are_checked(bad: str) -> None:
     with pytest.raises(InvalidInput):
         layout.validate_relative_path(bad)
+
+
+def test_pipeline_endpoint_and_run_history_paths() -> None:
+    assert layout.pipeline_endpoint_record("e1") == "pipelineendpoints/e1.json"
+    assert layout.pipeline_endpoint_name("scoring") == "pipelineendpointnames/scoring.json"
+    assert layout.RUN_HISTORY_CONTAINER == "fninfer-runhistory"
+    assert layout.run_metrics_part("r1", 0) == "r1/metrics/000000.jsonl"
+    assert layout.run_file("r1", "outputs/model.pkl") == "r1/files/outputs/model.pkl"

@@ -9,8 +9,9 @@ import azure.functions as func
 import httpx
 import pytest
 
-from fninfer._client import AppClient
+from fninfer._client import AppClient, api_path, check_path
 from fninfer._config import WorkspaceConfig
+from fninfer._exceptions import UserErrorException
 from functions._http import json_endpoint
 from shared import errors
 from shared.errors import FninferError, NotFound, error_from_body
@@ -99,3 +100,14 @@ def test_the_sdk_client_names_an_app_that_does_not_answer_or_a_config_without_cr
     keyless = AppClient(WorkspaceConfig(endpoint="http://127.0.0.1:9"), transport=httpx.MockTransport(refuse))
     with pytest.raises(FninferError, match="neither an admin_key nor an auth_scope"):
         keyless.request("GET", "models")
+
+
+@pytest.mark.parametrize(
+    "path", ["services/../models/x/1", "models/a b", "models/x?y=1", "models/%2e", "models//1", ""]
+)
+def test_a_path_that_is_not_made_of_names_is_refused_before_sending(path: str) -> None:
+    with pytest.raises(UserErrorException, match="cannot be part of a name"):
+        check_path(path)
+    with pytest.raises(UserErrorException, match="cannot hold '/'"):
+        api_path("services", "victim/keys")
+    assert api_path("models", "m", 3) == "models/m/3"

@@ -7,7 +7,14 @@ from importlib import metadata
 
 import pytest
 
-from shared.services.environment import check_requirements, to_pip_requirement
+from shared.errors import InvalidInput
+from shared.services.environment import (
+    check_environment,
+    check_mode,
+    check_requirements,
+    to_pip_requirement,
+    validate_check,
+)
 
 
 @pytest.mark.parametrize(
@@ -44,3 +51,27 @@ def test_each_problem_names_its_package() -> None:
 def test_an_unparsable_requirement_is_a_problem_not_a_crash() -> None:
     (problem,) = check_requirements(["scikit-learn >>> 1"])
     assert "'scikit-learn >>> 1' is not a valid requirement" in problem
+
+
+def test_warn_mode_reports_what_strict_mode_fails() -> None:
+    v1 = ["python=3.6.2", "scikit-learn==0.22.1", "surely-not-installed-pkg", "azureml-defaults", "azureml-core==1.0"]
+    strict = check_environment(v1, "strict")
+    assert len(strict.problems) == 3 and not strict.warnings
+    warn = check_environment(v1, "warn")
+    assert warn.problems == [] and len(warn.warnings) == 3
+    assert "'scikit-learn' ==0.22.1 is requested; the app has " + metadata.version("scikit-learn") in warn.warnings[1]
+    assert "if the entry script imports it, init() fails" in warn.warnings[2]
+    lines = warn.log_lines()
+    assert lines[0].startswith("WARNING:fninfer.environment:python ==3.6.2 is requested")
+    assert any("azureml-defaults, azureml-core: provided by fninfer" in line for line in lines)
+
+
+def test_the_mode_comes_from_the_deployment_then_the_app_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert check_mode(None) == "warn"
+    monkeypatch.setenv("FNINFER_ENVIRONMENT_CHECK", "strict")
+    assert check_mode(None) == "strict" and check_mode("warn") == "warn"
+    monkeypatch.setenv("FNINFER_ENVIRONMENT_CHECK", "lenient")
+    with pytest.raises(InvalidInput, match="FNINFER_ENVIRONMENT_CHECK"):
+        check_mode(None)
+    with pytest.raises(InvalidInput, match="environment_check must be one of"):
+        validate_check("sometimes")

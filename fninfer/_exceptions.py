@@ -1,0 +1,135 @@
+"""`azureml.exceptions`' classes, placed in fninfer's one error hierarchy (shared/errors.py).
+
+v1 code catches `WebserviceException`, `UserErrorException`, `ModelNotFoundException`...; fninfer code and tests
+catch `InvalidInput`, `NotFound`, `FninferError`. Both keep working: every class here is a `FninferError`, the ones
+with an HTTP meaning also derive from the matching class (`UserErrorException` is an `InvalidInput`,
+`ModelNotFoundException` a `NotFound`), and `webservice_error` turns an error the app answered into a
+`WebserviceException` that is still the `NotFound` / `Conflict` / ... it was.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from shared.errors import FninferError, InvalidInput, NotFound, Unauthorized
+
+
+class AzureMLException(FninferError):
+    """Mirrors `azureml.exceptions.AzureMLException`: the root of the SDK's own errors."""
+
+    def __init__(self, exception_message: str = "", **kwargs: Any) -> None:
+        # azureml's constructors take `logger=` and similar plumbing; only data worth showing is kept as details.
+        details = {key: value for key, value in kwargs.items() if key != "logger" and value is not None}
+        super().__init__(str(exception_message), **details)
+
+
+class AzureMLAggregatedException(AzureMLException):
+    def __init__(self, exceptions_list: list[BaseException], **kwargs: Any) -> None:
+        super().__init__("; ".join(str(e) for e in exceptions_list), **kwargs)
+        self.exceptions_list = exceptions_list
+
+
+class UserErrorException(AzureMLException, InvalidInput):
+    """A value the caller gave is wrong (400)."""
+
+
+class AuthenticationException(UserErrorException, Unauthorized):
+    status = Unauthorized.status
+    code = Unauthorized.code
+
+
+class WebserviceException(AzureMLException):
+    """A deployment failed, or a call to a service or the model registry did (`status_code` when the app
+    answered one)."""
+
+    def __init__(self, exception_message: str = "", status_code: int | None = None, **kwargs: Any) -> None:
+        super().__init__(exception_message, status_code=status_code, **kwargs)
+        self.status_code = status_code
+
+
+class ModelNotFoundException(AzureMLException, NotFound):
+    """No such model (or version) in the registry."""
+
+
+class ModelPathNotFoundException(AzureMLException, NotFound):
+    """A model's file is not where the entry script looks for it."""
+
+
+class ComputeTargetException(AzureMLException):
+    pass
+
+
+class WorkspaceException(AzureMLException):
+    def __init__(self, exception_message: str = "", found_multiple: bool = False, **kwargs: Any) -> None:
+        super().__init__(exception_message, **kwargs)
+        self.found_multiple = found_multiple
+
+
+class WorkspacePrivateEndpointException(WorkspaceException):
+    pass
+
+
+class RunConfigurationException(AzureMLException):
+    pass
+
+
+class SnapshotException(AzureMLException):
+    pass
+
+
+class TrainingException(AzureMLException):
+    pass
+
+
+class ExperimentExecutionException(AzureMLException):
+    pass
+
+
+class ProjectSystemException(AzureMLException):
+    pass
+
+
+class RunEnvironmentException(AzureMLException):
+    pass
+
+
+class DiscoveryUrlNotFoundException(AzureMLException):
+    pass
+
+
+class DatasetTimestampMissingError(AzureMLException):
+    pass
+
+
+class ParallelRunException(AzureMLException):
+    pass
+
+
+class ServiceException(AzureMLException):
+    """An HTTP answer from the service (the app) that was an error."""
+
+
+@functools.cache
+def _webservice_kind(base: type[FninferError]) -> type[WebserviceException]:
+    if issubclass(base, WebserviceException):
+        return base
+    name = "WebserviceException" if base is FninferError else f"WebserviceException_{base.__name__}"
+    return type(name, (WebserviceException, base), {"__module__": __name__, "__qualname__": name})
+
+
+def webservice_error(error: FninferError, context: str | None = None) -> WebserviceException:
+    """`error` as a WebserviceException of the same kind (and HTTP status), as Azure ML's Webservice and Model
+    calls raise; `context` prefixes the message (Azure ML writes e.g. 'WebserviceNotFound: ...')."""
+    if isinstance(error, WebserviceException):
+        return error
+    message = f"{context}: {error.message}" if context else error.message
+    converted = _webservice_kind(type(error))(message, status_code=error.status, **error.details)
+    converted.__cause__ = error
+    return converted
+
+
+def invalid(message: str, **details: Any) -> WebserviceException:
+    """A value given to a Webservice or Model call is wrong: a WebserviceException (what Azure ML raises) that is
+    also an InvalidInput (400), as the app would answer it."""
+    return webservice_error(InvalidInput(message, **details))

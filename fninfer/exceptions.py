@@ -1,0 +1,53 @@
+"""`fninfer.exceptions`, mirroring `azureml.exceptions` (every class is also a `shared.errors.FninferError`)."""
+
+from fninfer._exceptions import (
+    AuthenticationException,
+    AzureMLAggregatedException,
+    AzureMLException,
+    ComputeTargetException,
+    DatasetTimestampMissingError,
+    DiscoveryUrlNotFoundException,
+    ExperimentExecutionException,
+    ModelNotFoundException,
+    ModelPathNotFoundException,
+    ParallelRunException,
+    ProjectSystemException,
+    RunConfigurationException,
+    RunEnvironmentException,
+    ServiceException,
+    SnapshotException,
+    TrainingException,
+    UserErrorException,
+    WebserviceException,
+    WorkspaceException,
+    WorkspacePrivateEndpointException,
+)
+from fninfer._pipeline_run import ActivityFailedException
+from fninfer._version import VERSION
+
+__version__ = VERSION
+
+__all__ = [
+    "VERSION",
+    "ActivityFailedException",
+    "AuthenticationException",
+    "AzureMLAggregatedException",
+    "AzureMLException",
+    "ComputeTargetException",
+    "DatasetTimestampMissingError",
+    "DiscoveryUrlNotFoundException",
+    "ExperimentExecutionException",
+    "ModelNotFoundException",
+    "ModelPathNotFoundException",
+    "ParallelRunException",
+    "ProjectSystemException",
+    "RunConfigurationException",
+    "RunEnvironmentException",
+    "ServiceException",
+    "SnapshotException",
+    "TrainingException",
+    "UserErrorException",
+    "WebserviceException",
+    "WorkspaceException",
+    "WorkspacePrivateEndpointException",
+]

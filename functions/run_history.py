@@ -1,0 +1,58 @@
+"""A run's history over HTTP (admin key): details, metrics, tags, and registering a model from its files. What `Run`
+reads and writes from outside the app; inside, the same `shared/run_history.py` functions run on the app's storage."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from functions._http import json_body, json_endpoint
+from shared import run_history
+from shared.storage import app_storage
+
+bp = func.Blueprint()
+
+
+@bp.route(route="runs/{run_id}", methods=["GET"])
+@json_endpoint()
+def get_run_details(req: func.HttpRequest) -> object:
+    return run_history.describe(app_storage(), req.route_params["run_id"])
+
+
+@bp.route(route="runs/{run_id}/metrics", methods=["GET"])
+@json_endpoint()
+def get_run_metrics(req: func.HttpRequest) -> object:
+    recursive = req.params.get("recursive", "false").lower() == "true"
+    return run_history.metrics(app_storage(), req.route_params["run_id"], req.params.get("name"), recursive)
+
+
+@bp.route(route="runs/{run_id}/metrics", methods=["POST"])
+@json_endpoint()
+def log_run_metrics(req: func.HttpRequest) -> object:
+    count = run_history.log_metrics(app_storage(), req.route_params["run_id"], json_body(req).get("metrics"))
+    return {"logged": count}
+
+
+@bp.route(route="runs/{run_id}/tags", methods=["GET"])
+@json_endpoint()
+def get_run_tags(req: func.HttpRequest) -> object:
+    storage = app_storage()
+    run_history.require_run(storage, req.route_params["run_id"])
+    return run_history.get_tags(storage, req.route_params["run_id"])
+
+
+@bp.route(route="runs/{run_id}/tags", methods=["POST"])
+@json_endpoint()
+def set_run_tags(req: func.HttpRequest) -> object:
+    return run_history.set_tags(app_storage(), req.route_params["run_id"], json_body(req).get("tags"))
+
+
+@bp.route(route="runs/{run_id}/tags/remove", methods=["POST"])
+@json_endpoint()
+def remove_run_tags(req: func.HttpRequest) -> object:
+    return run_history.remove_tags(app_storage(), req.route_params["run_id"], json_body(req).get("keys"))
+
+
+@bp.route(route="runs/{run_id}/models", methods=["POST"])
+@json_endpoint()
+def register_run_model(req: func.HttpRequest) -> object:
+    return 201, run_history.register_model(app_storage(), req.route_params["run_id"], json_body(req))

@@ -1,0 +1,467 @@
+"""A run's history: who it is, what it logged (metrics), how it is tagged, the files it uploaded, and models
+registered from those files (Azure ML's Run History service and artifact store, on blob storage).
+
+Everything is keyed by run id (`shared/layout.py`, "run history"): the ids of pipeline runs and of their step runs,
+so a pipeline run's record and its history meet on the same id.
+
+Metrics are one JSON line per `run.log*` call, appended to an append blob: an append is atomic, so many mini-batches
+on many instances can log to one run at once without a lock or a lost update, and lines keep the order they arrived
+in. An append blob takes 50,000 appends; the log then continues in the next part. `metrics()` folds the lines as
+Azure ML's `get_metrics()` shows them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
+from azure.storage.blob import BlobBlock
+
+from shared import layout, models
+from shared.errors import ConcurrencyConflict, Conflict, FninferError, InvalidInput, NotFound, PayloadTooLarge
+from shared.hashing import sha256_chunks
+from shared.storage import Storage, storage_errors
+
+if TYPE_CHECKING:
+    from shared.run_context import RunContext
+
+Record = dict[str, Any]
+
+METRIC_KINDS = ("scalar", "list", "row", "table", "image")
+#: One logged value, as a JSON line; an append block takes 4 MiB.
+MAX_METRIC_BYTES = 1024 * 1024
+#: What one run.log*() request may carry (the SDK batches what it has not sent yet).
+MAX_METRICS_PER_REQUEST = 1000
+#: The status of a run known only from its history (activated around user code, no engine record yet).
+ACTIVATED_STATUS = "Running"
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+# -- who the run is -------------------------------------------------------------------------------------------------
+
+
+def record_run(storage: Storage, context: RunContext) -> None:
+    """Record the run once (If-None-Match): the first activation writes it, later ones find it."""
+    record = {
+        "id": context.run_id,
+        "experiment": context.experiment_name,
+        "parent_run_id": context.parent_run_id,
+        "name": context.name,
+        "created_time": now(),
+    }
+    with contextlib.suppress(ConcurrencyConflict):
+        storage.create_json(layout.RUN_HISTORY_CONTAINER, layout.run_info(context.run_id), record)
+
+
+def _pipeline_run(storage: Storage, run_id: str) -> Record | None:
+    record, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, layout.pipeline_run_record(run_id))
+    return record
+
+
+def _steps(pipeline_run: Record) -> list[Record]:
+    """The step runs a pipeline run's record lists (one `step`, or several `steps`)."""
+    steps = pipeline_run.get("steps")
+    found = list(steps.values()) if isinstance(steps, dict) else list(steps or [])
+    if isinstance(pipeline_run.get("step"), dict):
+        found.append(pipeline_run["step"])
+    return [step for step in found if isinstance(step, dict) and step.get("id")]
+
+
+def describe(storage: Storage, run_id: str) -> Record:
+    """The run as `Run.get_details()` shows it. A pipeline run's record, or its parent's for a step run, gives the
+    status and times; a run known only from its history is Running."""
+    layout.validate_name("run", run_id)
+    info, _ = storage.try_read_json(layout.RUN_HISTORY_CONTAINER, layout.run_info(run_id))
+    pipeline = _pipeline_run(storage, run_id)
+    if info is None and pipeline is None:
+        raise NotFound(f"run {run_id!r} does not exist", run=run_id)
+    info = info or {}
+    parent_id = info.get("parent_run_id")
+    source, step = pipeline, None
+    if source is None and parent_id:
+        source = _pipeline_run(storage, parent_id)
+        step = next((s for s in _steps(source) if s["id"] == run_id), None) if source else None
+    experiment = (pipeline or {}).get("experiment") or info.get("experiment")
+    return {
+        "runId": run_id,
+        "experiment": experiment,
+        "parentRunId": parent_id,
+        "name": info.get("name") or (step or {}).get("name"),
+        "status": (step or {}).get("status") or (source or {}).get("status") or ACTIVATED_STATUS,
+        "startTimeUtc": (source or {}).get("start_time") or info.get("created_time"),
+        "endTimeUtc": (source or {}).get("end_time"),
+        "tags": get_tags(storage, run_id),
+        "properties": {"azureml.runsource": "azureml.PipelineRun"} if pipeline else {},
+    }
+
+
+def child_ids(storage: Storage, run_id: str) -> list[str]:
+    """The step runs of a pipeline run (none for other runs)."""
+    pipeline = _pipeline_run(storage, run_id)
+    return [step["id"] for step in _steps(pipeline)] if pipeline else []
+
+
+def require_run(storage: Storage, run_id: str) -> None:
+    """NotFound naming the run unless it exists (in the history, or as a pipeline run)."""
+    layout.validate_name("run", run_id)
+    info, _ = storage.try_read_json(layout.RUN_HISTORY_CONTAINER, layout.run_info(run_id))
+    if info is None and _pipeline_run(storage, run_id) is None:
+        raise NotFound(f"run {run_id!r} does not exist", run=run_id)
+
+
+# -- metrics --------------------------------------------------------------------------------------------------------
+
+
+def _scalar(name: str, value: object) -> object:
+    if isinstance(value, bool | int | str) or value is None:
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)  # NaN and infinities are not JSON: kept as text
+    raise InvalidInput(f"metric {name!r}: {value!r} is not a number or a string", field="value")
+
+
+def metric_entry(document: object) -> Record:
+    """One logged value, checked: {name, kind, value, description, step}."""
+    if not isinstance(document, dict):
+        raise InvalidInput("each metric must be an object {name, kind, value}", field="metrics")
+    name, kind, value = document.get("name"), document.get("kind", "scalar"), document.get("value")
+    if not isinstance(name, str) or not name.strip() or len(name) > 255 or not name.isprintable():
+        raise InvalidInput(f"metric name {name!r} is not valid: 1-255 printable characters", field="name")
+    if kind not in METRIC_KINDS:
+        raise InvalidInput(f"metric {name!r}: kind must be one of {list(METRIC_KINDS)}", field="kind")
+    if kind in ("scalar", "image"):
+        value = _scalar(name, value)
+    elif kind == "list":
+        if not isinstance(value, list):
+            raise InvalidInput(f"metric {name!r}: log_list takes a list", field="value")
+        value = [_scalar(name, item) for item in value]
+    elif kind == "row":
+        if not isinstance(value, dict) or not value:
+            raise InvalidInput(f"metric {name!r}: log_row takes columns as keyword arguments", field="value")
+        value = {str(column): _scalar(name, item) for column, item in value.items()}
+    else:
+        if not isinstance(value, dict) or not all(isinstance(column, list) for column in value.values()):
+            raise InvalidInput(f"metric {name!r}: log_table takes a dict of columns (lists)", field="value")
+        value = {str(column): [_scalar(name, item) for item in items] for column, items in value.items()}
+    step = document.get("step")
+    if step is not None and (isinstance(step, bool) or not isinstance(step, int)):
+        raise InvalidInput(f"metric {name!r}: step must be an integer", field="step")
+    description = document.get("description") or ""
+    if not isinstance(description, str):
+        raise InvalidInput(f"metric {name!r}: description must be a string", field="description")
+    return {"name": name, "kind": kind, "value": value, "description": description, "step": step, "time": now()}
+
+
+#: The metrics part each run's log continues in, per process (saves a listing per call); forgotten when it grows
+#: past MAX_REMEMBERED_RUNS (a forgotten run costs one listing on its next log).
+_current_part: dict[str, int] = {}
+MAX_REMEMBERED_RUNS = 10_000
+
+
+def _append_line(storage: Storage, run_id: str, line: bytes) -> None:
+    container = storage.container(layout.RUN_HISTORY_CONTAINER)
+    part = _current_part.get(run_id)
+    if part is None:
+        names = storage.list_names(layout.RUN_HISTORY_CONTAINER, layout.run_metrics_prefix(run_id))
+        part = int(names[-1].rsplit("/", 1)[1].split(".")[0]) if names else 0
+    with storage_errors(f"the metrics of run {run_id!r}"):
+        for _ in range(10):
+            blob = container.get_blob_client(layout.run_metrics_part(run_id, part))
+            try:
+                blob.append_block(line)
+                if len(_current_part) >= MAX_REMEMBERED_RUNS:
+                    _current_part.clear()
+                _current_part[run_id] = part
+                return
+            except ResourceNotFoundError:
+                with contextlib.suppress(ResourceExistsError):
+                    blob.create_append_blob(match_condition=MatchConditions.IfMissing)
+            except HttpResponseError as exc:
+                if exc.error_code != "BlockCountExceedsLimit":
+                    raise
+                part += 1  # this part is full: the log goes on in the next one
+    raise ConcurrencyConflict(f"could not append to the metrics of run {run_id!r}")
+
+
+def log_metrics(storage: Storage, run_id: str, documents: object) -> int:
+    """Append logged values, in order; returns how many. Each is checked before any is written."""
+    require_run(storage, run_id)
+    if not isinstance(documents, list):
+        raise InvalidInput("'metrics' must be a list of {name, kind, value}", field="metrics")
+    if len(documents) > MAX_METRICS_PER_REQUEST:
+        raise PayloadTooLarge(f"{len(documents)} metrics in one request; the limit is {MAX_METRICS_PER_REQUEST}")
+    lines = []
+    for document in documents:
+        line = (json.dumps(metric_entry(document), separators=(",", ":")) + "\n").encode()
+        if len(line) > MAX_METRIC_BYTES:
+            raise PayloadTooLarge(f"metric {document['name']!r} is {len(line)} bytes; the limit is {MAX_METRIC_BYTES}")
+        lines.append(line)
+    for line in lines:
+        _append_line(storage, run_id, line)
+    return len(lines)
+
+
+def metric_entries(storage: Storage, run_id: str) -> list[Record]:
+    """Every logged value of the run, in the order logged."""
+    entries: list[Record] = []
+    container = storage.container(layout.RUN_HISTORY_CONTAINER)
+    for path in storage.list_names(layout.RUN_HISTORY_CONTAINER, layout.run_metrics_prefix(run_id)):
+        with storage_errors(f"the metrics of run {run_id!r}"):
+            data = container.download_blob(path).readall()
+        entries.extend(json.loads(line) for line in data.splitlines() if line.strip())
+    return entries
+
+
+def fold(entries: Iterable[Record]) -> dict[str, Any]:
+    """Azure ML's `get_metrics()` view: a value logged once is that value, logged again a list of every value;
+    `log_list` values are lists; `log_row` and `log_table` build tables {column: [values]}; images are the names of
+    their files among the run's files."""
+    grouped: dict[str, list[Record]] = {}
+    for entry in entries:
+        grouped.setdefault(entry["name"], []).append(entry)
+    folded: dict[str, Any] = {}
+    for name, group in grouped.items():
+        kinds = {entry["kind"] for entry in group}
+        if kinds <= {"row", "table"}:
+            table: dict[str, list[Any]] = {}
+            for entry in group:
+                rows = entry["value"] if entry["kind"] == "table" else {k: [v] for k, v in entry["value"].items()}
+                for column, values in rows.items():
+                    table.setdefault(column, []).extend(values)
+            folded[name] = table
+        elif len(group) == 1 and group[0]["kind"] != "list":
+            folded[name] = group[0]["value"]
+        else:
+            values: list[Any] = []
+            for entry in group:
+                values.extend(entry["value"] if entry["kind"] == "list" else [entry["value"]])
+            folded[name] = values
+    return folded
+
+
+def metrics(storage: Storage, run_id: str, name: str | None = None, recursive: bool = False) -> dict[str, Any]:
+    """The run's metrics (only `name`'s when given); recursive: {run id: metrics} for it and its step runs."""
+    require_run(storage, run_id)
+
+    def one(run: str) -> dict[str, Any]:
+        folded = fold(metric_entries(storage, run))
+        return {key: value for key, value in folded.items() if name is None or key == name}
+
+    if recursive:
+        return {run: one(run) for run in [run_id, *child_ids(storage, run_id)]}
+    return one(run_id)
+
+
+# -- tags -----------------------------------------------------------------------------------------------------------
+
+
+def _checked_tags(tags: object) -> dict[str, str | None]:
+    if not isinstance(tags, dict):
+        raise InvalidInput("'tags' must be an object of tag names to string values (or null)", field="tags")
+    for key, value in tags.items():
+        if not isinstance(key, str) or not key.strip() or len(key) > 255:
+            raise InvalidInput(f"tag name {key!r} is not valid: 1-255 characters", field="tags")
+        if value is not None and not isinstance(value, str):
+            raise InvalidInput(f"tag {key!r}: the value must be a string or null, not {value!r}", field="tags")
+    return tags
+
+
+def _change_tags(storage: Storage, run_id: str, change: Any) -> dict[str, str | None]:
+    path = layout.run_tags(run_id)
+    for _ in range(20):
+        current, etag = storage.try_read_json(layout.RUN_HISTORY_CONTAINER, path)
+        updated = change(dict(current or {}))
+        try:
+            if etag is None:
+                storage.create_json(layout.RUN_HISTORY_CONTAINER, path, updated)
+            else:
+                storage.replace_json(layout.RUN_HISTORY_CONTAINER, path, updated, etag)
+            return updated
+        except ConcurrencyConflict:
+            continue
+    raise ConcurrencyConflict(f"the tags of run {run_id!r} kept changing; gave up")
+
+
+def set_tags(storage: Storage, run_id: str, tags: object) -> dict[str, str | None]:
+    """Add or change tags (others are left as they are); returns every tag of the run."""
+    require_run(storage, run_id)
+    checked = _checked_tags(tags)
+    _change_tags(storage, run_id, lambda current: {**current, **checked})
+    return get_tags(storage, run_id)
+
+
+def remove_tags(storage: Storage, run_id: str, keys: object) -> dict[str, str | None]:
+    require_run(storage, run_id)
+    if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys):
+        raise InvalidInput("'keys' must be a list of tag names", field="keys")
+    _change_tags(storage, run_id, lambda current: {k: v for k, v in current.items() if k not in keys})
+    return get_tags(storage, run_id)
+
+
+def get_tags(storage: Storage, run_id: str) -> dict[str, str | None]:
+    """The run's tags: a pipeline run's own (set when it was submitted), then those set on it since."""
+    pipeline = _pipeline_run(storage, run_id) or {}
+    tags, _ = storage.try_read_json(layout.RUN_HISTORY_CONTAINER, layout.run_tags(run_id))
+    return {**(pipeline.get("tags") or {}), **(tags or {})}
+
+
+# -- files ------------------------------------------------------------------------------------------------------------
+
+
+def upload_file(storage: Storage, run_id: str, name: str, source: str | os.PathLike[str] | IO[bytes]) -> str:
+    """Store a file under the run (`name` is its path there, e.g. 'outputs/model.pkl'); a name is written once, as
+    Azure ML's artifacts are. Returns the name."""
+    require_run(storage, run_id)
+    path = layout.run_file(run_id, _file_name(name))
+    blob = storage.container(layout.RUN_HISTORY_CONTAINER).get_blob_client(path)
+    try:
+        with storage_errors(f"file {name!r} of run {run_id!r}"):
+            if isinstance(source, str | os.PathLike):
+                with Path(source).open("rb") as handle:
+                    blob.upload_blob(handle, overwrite=False)
+            else:
+                blob.upload_blob(source, overwrite=False)
+    except ConcurrencyConflict as exc:
+        raise Conflict(f"run {run_id!r} already has a file {name!r}; files are written once", file=name) from exc
+    return name
+
+
+def _file_name(name: object) -> str:
+    if not isinstance(name, str):
+        raise InvalidInput(f"a run's file name must be a string, not {name!r}", field="name")
+    return layout.validate_relative_path(name.replace("\\", "/").lstrip("/"))
+
+
+def file_names(storage: Storage, run_id: str) -> list[str]:
+    """The run's files, by name, sorted."""
+    prefix = layout.run_files_prefix(run_id)
+    return [path[len(prefix) :] for path in storage.list_names(layout.RUN_HISTORY_CONTAINER, prefix)]
+
+
+def download_file(storage: Storage, run_id: str, name: str, target: str | os.PathLike[str]) -> str:
+    """Write the run's file `name` to `target` (a file path; its folder is created); returns `target`."""
+    path = layout.run_file(run_id, _file_name(name))
+    destination = Path(target)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    partial = destination.with_name(f".{destination.name}.{uuid.uuid4().hex}.partial")
+    try:
+        with storage_errors(f"file {name!r} of run {run_id!r}"), partial.open("wb") as handle:
+            storage.container(layout.RUN_HISTORY_CONTAINER).download_blob(path).readinto(handle)
+        os.replace(partial, destination)
+    finally:
+        partial.unlink(missing_ok=True)
+    return str(destination)
+
+
+# -- models registered from a run's files ------------------------------------------------------------------------------
+
+
+def _copy_into_models(storage: Storage, source: str, target: str) -> tuple[str, int]:
+    """Copy a run file into the model store block by block, hashing it as it goes; its sha256 and size."""
+    models_container = storage.container(layout.MODELS_CONTAINER)
+    blob = models_container.get_blob_client(target)
+    block_ids: list[str] = []
+
+    def staged(chunks: Iterable[bytes]) -> Iterable[bytes]:
+        for chunk in chunks:
+            block_id = f"{len(block_ids):010d}"
+            blob.stage_block(block_id, chunk, length=len(chunk))
+            block_ids.append(block_id)
+            yield chunk
+
+    with storage_errors(f"run file {source!r}"):
+        stream = storage.container(layout.RUN_HISTORY_CONTAINER).download_blob(source)
+        digest, size = sha256_chunks(staged(stream.chunks()))
+        blob.commit_block_list([BlobBlock(block_id=block_id) for block_id in block_ids])
+    return digest, size
+
+
+def _selected_files(storage: Storage, run_id: str, model_path: str) -> tuple[list[tuple[str, str]], bool]:
+    """[(path inside the model, run file name)] for `model_path`, a file or a folder of the run, and whether it is
+    one file."""
+    names = file_names(storage, run_id)
+    if model_path in names:
+        return [(model_path.rsplit("/", 1)[-1], model_path)], True
+    inside = [(name[len(model_path) + 1 :], name) for name in names if name.startswith(model_path + "/")]
+    if not inside:
+        shown = names[:20] + (["..."] if len(names) > 20 else [])
+        raise NotFound(
+            f"run {run_id!r} has no file or folder {model_path!r} to register; its files: {shown}",
+            run=run_id,
+            model_path=model_path,
+        )
+    return inside, False
+
+
+def _string_map(field: str, value: object) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise InvalidInput(f"'{field}' must be an object of string values", field=field)
+    return value
+
+
+def register_model(storage: Storage, run_id: str, request: dict[str, Any]) -> Record:
+    """Register the run's file or folder `model_path` (default: the model's name) as the next version of model
+    `model_name`: copied into the model store, then registered exactly as `Model.register` does (the same record,
+    versioning and sha256 checks). The record's properties name the run."""
+    require_run(storage, run_id)
+    model_name = layout.validate_name("model", request.get("model_name"))
+    raw_path = request.get("model_path") or model_name
+    model_path = _file_name(raw_path.rstrip("/") if isinstance(raw_path, str) else raw_path)
+    properties = _string_map("properties", request.get("properties"))
+    tags = _string_map("tags", request.get("tags"))
+    extra = {"azureml.runId": run_id}
+    for field, key in (
+        ("model_framework", "azureml.modelFramework"),
+        ("model_framework_version", "azureml.modelFrameworkVersion"),
+    ):
+        value = request.get(field)
+        if value is not None:
+            if not isinstance(value, str):
+                raise InvalidInput(f"'{field}' must be a string", field=field)
+            extra[key] = value
+    datasets = request.get("datasets") or []
+    if not isinstance(datasets, list):
+        raise InvalidInput("'datasets' must be a list of [relationship, dataset id]", field="datasets")
+    for item in datasets:
+        if not (isinstance(item, list) and len(item) == 2 and all(isinstance(part, str) for part in item)):
+            raise InvalidInput("each of 'datasets' must be [relationship, dataset id]", field="datasets")
+        extra[f"azureml.datasets.{item[0]}"] = item[1]
+    selected, single_file = _selected_files(storage, run_id, model_path)
+    upload_id = uuid.uuid4().hex
+    prefix = layout.model_content_prefix(model_name, upload_id)
+    manifest = []
+    try:
+        for relative, name in selected:
+            digest, size = _copy_into_models(storage, layout.run_file(run_id, name), prefix + relative)
+            manifest.append({"path": relative, "size": size, "sha256": digest})
+        return models.register_model(
+            storage,
+            model_name,
+            {
+                "upload_id": upload_id,
+                "files": manifest,
+                "single_file": single_file,
+                "description": request.get("description"),
+                "tags": tags,
+                "properties": {**properties, **extra},
+            },
+        )
+    except FninferError as exc:
+        if 400 <= exc.status < 500:  # refused: no version uses the copy
+            for blob in storage.list_names(layout.MODELS_CONTAINER, prefix):
+                storage.delete_blob(layout.MODELS_CONTAINER, blob)
+        raise

@@ -1,0 +1,174 @@
+"""Each service's own bound on concurrent calls, so one service cannot take another's capacity.
+
+A service runs at most `replica_max_concurrent_requests` calls at once on an instance, on threads of its own; a call
+over the bound waits up to `max_request_wait_time` for a slot (AKS's two settings), without holding a thread, then is
+answered 503. A slot is freed when run() returns, not when its caller stops waiting: a run() that never returns keeps
+its slot and its thread, so a service whose calls are stuck answers 503 at once while the others keep their threads
+and their latency. Python cannot stop a thread; an update or reload of the service starts a new code version with
+fresh slots and threads, and the stuck ones end with their run() or with the instance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import contextlib
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass
+class _Waiter:
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[None]
+    granted: bool = False
+
+
+@dataclass
+class Gate:
+    """The slots and threads of one service's code version on this instance (any event loop may wait on it)."""
+
+    name: str
+    bound: int
+    _free: int = field(init=False)
+    _waiters: collections.deque[_Waiter] = field(default_factory=collections.deque)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _running: dict[int, float] = field(default_factory=dict)  # call id -> when it must have returned
+    _next_id: int = 0
+    # Daemon threads of its own (a stuck run() must not keep the process from exiting): started when no thread is
+    # idle, so never more than `bound`, and each takes the next call when its run() returns.
+    _work: queue.SimpleQueue[tuple[Callable[[], Any], concurrent.futures.Future[Any]] | None] = field(
+        default_factory=queue.SimpleQueue
+    )
+    _threads: int = 0
+    _idle: int = 0
+
+    def __post_init__(self) -> None:
+        self._free = self.bound
+
+    def stuck(self) -> int:
+        """How many running calls are past the time they had to return."""
+        now = time.monotonic()
+        with self._lock:
+            return sum(1 for deadline in self._running.values() if deadline < now)
+
+    async def _acquire(self, wait: float) -> bool:
+        with self._lock:
+            if self._free > 0 and not self._waiters:
+                self._free -= 1
+                return True
+            now = time.monotonic()
+            if sum(1 for deadline in self._running.values() if deadline < now) >= self.bound:
+                return False  # every slot is held by a run() past its timeout: waiting cannot help
+            loop = asyncio.get_running_loop()
+            waiter = _Waiter(loop, loop.create_future())
+            self._waiters.append(waiter)
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter.future), wait)
+            return True
+        except TimeoutError:
+            with self._lock:
+                if waiter.granted:
+                    return True
+                self._waiters.remove(waiter)
+                return False
+        except BaseException:  # the caller went away (cancelled): give back what it was given
+            with self._lock:
+                if not waiter.granted:
+                    self._waiters.remove(waiter)
+            if waiter.granted:
+                self._release()
+            raise
+
+    def _release(self) -> None:
+        """A slot is free: hand it to the longest waiter, else keep it."""
+        with self._lock:
+            if not self._waiters:
+                self._free += 1
+                return
+            waiter = self._waiters.popleft()
+            waiter.granted = True
+        _call_soon(waiter.loop, _settle, waiter.future, None)
+
+    async def call(self, function: Callable[[], T], wait: float, timeout: float) -> T:
+        """`function()` on one of this gate's threads: BusyError when no slot frees within `wait` seconds,
+        TimeoutError when it does not return within `timeout` (it goes on, holding its slot, until it does)."""
+        if not await self._acquire(wait):
+            raise BusyError(self.bound, self.stuck())
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[T] = loop.create_future()
+        with self._lock:
+            call_id = self._next_id = self._next_id + 1
+            self._running[call_id] = time.monotonic() + timeout
+
+        def finished(future: concurrent.futures.Future[T]) -> None:
+            with self._lock:
+                self._running.pop(call_id, None)
+            self._release()
+            _call_soon(loop, _settle, done, future)
+
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        future.add_done_callback(finished)
+        self._submit(function, future)
+        return await asyncio.wait_for(done, timeout)
+
+    def _submit(self, function: Callable[[], Any], future: concurrent.futures.Future[Any]) -> None:
+        self._work.put((function, future))
+        with self._lock:
+            if self._idle:
+                self._idle -= 1
+                return
+            self._threads += 1
+        threading.Thread(target=self._serve, name=f"scoring-{self.name}", daemon=True).start()
+
+    def _serve(self) -> None:
+        while (item := self._work.get()) is not None:
+            function, future = item
+            try:
+                result, error = function(), None
+            except BaseException as exc:  # the function contains user code's failures; pass on anything else
+                result, error = None, exc if isinstance(exc, Exception) else RuntimeError(repr(exc))
+            with self._lock:  # idle before the slot frees (in the future's callback): the next call reuses this thread
+                self._idle += 1
+            if error is None:
+                future.set_result(result)
+            else:
+                future.set_exception(error)
+
+    def close(self) -> None:
+        """Let this gate's threads end: idle ones now, one still in a run() when it returns."""
+        with self._lock:
+            threads = self._threads
+        for _ in range(threads):
+            self._work.put(None)
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[..., None], *args: Any) -> None:
+    with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits for the answer any more
+        loop.call_soon_threadsafe(callback, *args)
+
+
+def _settle(target: asyncio.Future[Any], source: concurrent.futures.Future[Any] | None) -> None:
+    """Complete `target` (unless its waiter gave up) with `source`'s outcome (None: a granted slot)."""
+    if target.done():
+        return
+    if source is None:
+        target.set_result(None)
+    elif source.exception() is not None:
+        target.set_exception(source.exception())  # type: ignore[arg-type]
+    else:
+        target.set_result(source.result())
+
+
+class BusyError(Exception):
+    def __init__(self, bound: int, stuck: int) -> None:
+        super().__init__(f"{bound} concurrent calls, {stuck} of them past their timeout")
+        self.bound = bound
+        self.stuck = stuck

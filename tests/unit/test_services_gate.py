@@ -1,0 +1,80 @@
+"""A service's own bound on concurrent calls (shared/services/gate.py): a full service is refused, others are not."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from shared.services.gate import BusyError, Gate
+
+
+def test_calls_over_the_bound_wait_for_a_slot_then_are_refused() -> None:
+    gate = Gate("slow", 2)
+    release = threading.Event()
+
+    async def scenario() -> list[object]:
+        calls = [asyncio.create_task(gate.call(release.wait, wait=5, timeout=30)) for _ in range(3)]
+        await asyncio.sleep(0.2)
+        assert not any(call.done() for call in calls)  # two run, the third waits for a slot
+        release.set()
+        return list(await asyncio.gather(*calls))
+
+    assert asyncio.run(scenario()) == [True, True, True]
+
+    async def refused() -> None:
+        blocker = threading.Event()
+        running = [asyncio.create_task(gate.call(blocker.wait, wait=5, timeout=30)) for _ in range(2)]
+        await asyncio.sleep(0.1)
+        with pytest.raises(BusyError):
+            await gate.call(lambda: None, wait=0.1, timeout=30)
+        blocker.set()
+        await asyncio.gather(*running)
+
+    asyncio.run(refused())
+
+
+def test_a_stuck_service_is_refused_at_once_while_another_answers() -> None:
+    stuck, healthy = Gate("stuck", 2), Gate("healthy", 2)
+    never = threading.Event()
+
+    async def scenario() -> None:
+        for _ in range(2):
+            with pytest.raises(TimeoutError):
+                await stuck.call(never.wait, wait=1, timeout=0.1)  # the caller stops waiting; run() goes on
+        assert stuck.stuck() == 2
+        started = time.monotonic()
+        with pytest.raises(BusyError) as caught:
+            await stuck.call(lambda: None, wait=10, timeout=1)
+        assert caught.value.stuck == 2 and time.monotonic() - started < 1  # no point waiting: refused at once
+        assert await healthy.call(lambda: "ok", wait=0.1, timeout=1) == "ok"
+
+    asyncio.run(scenario())
+    never.set()
+
+
+def test_threads_are_reused_and_bounded() -> None:
+    gate = Gate("reuse", 3)
+
+    async def scenario() -> set[int]:
+        idents: set[int] = set()
+        for _ in range(20):
+            results = await asyncio.gather(*(gate.call(threading.get_ident, wait=5, timeout=5) for _ in range(3)))
+            idents.update(results)
+        return idents
+
+    assert len(asyncio.run(scenario())) <= 3
+    gate.close()
+
+
+def test_an_exception_reaches_the_caller() -> None:
+    gate = Gate("raises", 1)
+
+    def fail() -> None:
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        asyncio.run(gate.call(fail, wait=1, timeout=1))
+    assert asyncio.run(gate.call(lambda: 1, wait=1, timeout=1)) == 1  # the slot was given back
