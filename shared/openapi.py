@@ -36,6 +36,7 @@ SHA256 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 ANY: dict[str, Any] = {}
 #: An error the way Azure ML's scoring server writes it (the scoring endpoint's 400, 415, 500, 504).
 SCORING_ERROR = {"type": "object", "properties": {"message": {"type": "string"}}, "required": ["message"]}
+EITHER_ERROR = {"anyOf": [SCORING_ERROR, {"$ref": "#/components/schemas/Error"}]}
 
 
 def or_empty(schema: dict[str, Any]) -> dict[str, Any]:
@@ -56,6 +57,8 @@ def record(properties: dict[str, Any], required: Iterable[str] | None = None) ->
     return {"type": "object", "properties": properties, "required": list(properties if required is None else required)}
 
 
+#: A pipeline endpoint's version label, "0", "1", ... (a number is read as its label).
+VERSION_LABEL = {"type": ["string", "integer"]}
 RUN_TAGS = {"type": "object", "additionalProperties": {"type": ["string", "null"]}}
 FILE = record({"path": TEXT, "size": {"type": "integer", "minimum": 0}, "sha256": SHA256})
 DATA_PATH = record({"datastore": NAME, "path": {"type": "string", "minLength": 1}})
@@ -252,14 +255,14 @@ BODIES: dict[str, dict[str, Any]] = {
     ),
     "RegisterEnvironment": OBJECT,  # an Environment's definition (python, docker, environment_variables, ...)
     "PublishEndpoint": record(
-        {"name": NAME, "description": ANY, "pipeline_id": NAME}, required=["name", "pipeline_id"]
+        {"name": NAME, "description": NULLABLE_TEXT, "pipeline_id": NAME}, required=["name", "pipeline_id"]
     ),
-    "AddEndpointVersion": record({"pipeline_id": NAME, "default": ANY}, required=["pipeline_id"]),
-    "SetEndpointDefault": record({"version": TEXT}),
+    "AddEndpointVersion": record({"pipeline_id": NAME, "default": {"type": "boolean"}}, required=["pipeline_id"]),
+    "SetEndpointDefault": record({"version": VERSION_LABEL}),
     "SubmitEndpoint": record(
         {
             "ExperimentName": NAME,
-            "PipelineVersion": TEXT,
+            "PipelineVersion": {"type": ["string", "integer", "null"]},  # null or "": the default version
             "ParameterAssignments": or_empty(OBJECT),
             "DataSetDefinitionValueAssignments": or_empty(OBJECT),
             "Tags": or_empty(STRINGS),
@@ -277,10 +280,10 @@ BODIES: dict[str, dict[str, Any]] = {
             )
         }
     ),
-    "SetTags": record({"tags": RUN_TAGS}),
+    "SetTags": record({"tags": {**RUN_TAGS, "propertyNames": {"minLength": 1, "maxLength": 255, "pattern": "\\S"}}}),
     "RemoveTags": record({"keys": array(TEXT)}),
     "RegisterRunModel": record(
-        {"model_name": NAME, "model_path": TEXT, "tags": or_empty(STRINGS), "properties": or_empty(STRINGS)},
+        {"model_name": NAME, "model_path": TEXT, "tags": STRINGS, "properties": STRINGS},
         required=["model_name"],
     ),
     "CreateSchedule": record(
@@ -394,8 +397,10 @@ OPERATIONS: dict[str, Operation] = {
                 "200": {"description": "What run() returned, as Azure ML's scoring server answers it"},
                 **{
                     status: {"description": "Error", "content": {"application/json": {"schema": SCORING_ERROR}}}
-                    for status in ("400", "415", "500", "504")
+                    for status in ("415", "500", "504")
                 },
+                # 400: Azure ML's body for what run() refuses, fninfer's for a service name that is not valid
+                "400": {"description": "Error", "content": {"application/json": {"schema": EITHER_ERROR}}},
                 **{
                     status: {"description": "Error", "content": {"application/json": {"schema": ref("Error")}}}
                     for status in ("401", "403", "404", "413", "503")
@@ -458,8 +463,11 @@ OPERATIONS: dict[str, Operation] = {
     "swagger": Operation(
         "The service's Swagger document, generated from run()'s inference-schema decorators",
         ("200", record({"info": OBJECT, "paths": OBJECT})),
-        ("404", "503"),
+        ("400", "503"),
         admin=False,
+        extra={
+            "responses_also": {"404": EITHER_ERROR}
+        },  # no such service (fninfer's body), no such version (Azure ML's)
         query=(query("version", {"enum": ["2", "2.0", "3", "3.0", "3.1", ""]}),),
     ),
     "publish_endpoint": Operation(

@@ -24,7 +24,7 @@ import pytest
 from fninfer.core import Dataset, Environment, Experiment, Model, Workspace
 from fninfer.core.model import InferenceConfig
 from fninfer.core.webservice import AciWebservice
-from fninfer.pipeline.core import Pipeline, PipelineData, Schedule, ScheduleRecurrence
+from fninfer.pipeline.core import Pipeline, PipelineData, PipelineEndpoint, Schedule, ScheduleRecurrence
 from fninfer.pipeline.steps import ParallelRunConfig, ParallelRunStep
 from tests.hosting import RunningHost, run_host
 
@@ -87,6 +87,10 @@ def seed(ws: Workspace, folder: Path) -> dict[str, list[str | int]]:
     run = Experiment(ws, "fuzz-experiment").submit(Pipeline(workspace=ws, steps=[step]))
     assert run.wait_for_completion(show_output=False, timeout_seconds=180) == "Finished"
     published = run.publish_pipeline(name="fuzz-pipeline", description="fuzzed", version="1")
+    environment = Environment("fuzz-environment")
+    environment.python.conda_dependencies.add_pip_package("numpy")
+    environment.register(ws)
+    endpoint = PipelineEndpoint.publish(ws, name="fuzz-endpoint", description="fuzzed", pipeline=published)
     schedule = Schedule.create(
         ws,
         name="fuzz-schedule",
@@ -95,9 +99,10 @@ def seed(ws: Workspace, folder: Path) -> dict[str, list[str | int]]:
         recurrence=ScheduleRecurrence(frequency="Month", interval=12),
     )
     return {
-        "name": [model.name, dataset.name, service.name],
+        "name": [model.name, dataset.name, service.name, environment.name],
         "version": [1],
         "run_id": [run.id],
+        "endpoint": [endpoint.id, endpoint.name],
         "pipeline_id": [published.id],
         "schedule_id": [schedule.id],
     }
