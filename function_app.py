@@ -18,7 +18,7 @@ from functions import (
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 # The app's surface, in one explicit list. Routes are matched in registration order, as the Functions host does.
-for blueprint in (
+BLUEPRINTS = (
     management.bp,
     data.bp,
     environments.bp,
@@ -29,5 +29,6 @@ for blueprint in (
     schedules.bp,
     run_history.bp,
     drops.bp,
-):
-    app.register_functions(blueprint)
+)
+for bp in BLUEPRINTS:
+    app.register_functions(bp)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import click
+try:
+    import click
+except ModuleNotFoundError:  # the command is part of the `local` extra, not of the SDK
+    sys.exit("fninfer's command line (fninfer start, fninfer package) needs its extra: pip install 'fninfer[local]'")
 
 from fninfer.host.supervisor import StartError
 from fninfer.host.supervisor import start as start_host

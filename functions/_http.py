@@ -22,6 +22,7 @@ import azure.functions as func
 
 from shared.entra import looks_like_entra_token, validate_entra_token
 from shared.errors import FninferError, InvalidInput, PayloadTooLarge, Unauthorized
+from shared.jsonbody import parse_json
 from shared.settings import ADMIN_KEY, get_setting
 
 log = logging.getLogger("fninfer.app")
@@ -61,24 +62,30 @@ def json_body(req: func.HttpRequest, limit: int = MAX_JSON_BODY) -> dict[str, An
         raise PayloadTooLarge(f"the request body has {len(body)} bytes; the limit is {limit}")
     if not body:
         raise InvalidInput("the request body is empty; a JSON object is expected")
-    try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInput(f"the request body is not valid JSON: {exc}") from exc
+    document = parse_json(body)
     if not isinstance(document, dict):
         raise InvalidInput(f"the request body must be a JSON object, not {type(document).__name__}")
     return document
 
 
 def int_param(req: func.HttpRequest, name: str) -> int | None:
-    """A route parameter constrained `{name:int}`; checked again, as a caller may reach the handler directly."""
+    """A positive integer route parameter (a version): digits only, so `+1`, ` 1` or `1_0` are refused too."""
     raw = req.route_params.get(name)
     if raw is None or raw == "":
         return None
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise InvalidInput(f"'{name}' must be an integer, not {raw!r}", field=name) from exc
+    if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
+        raise InvalidInput(f"'{name}' must be a positive integer, not {raw!r}", field=name)
+    return int(raw)
+
+
+def bool_param(req: func.HttpRequest, name: str, default: bool) -> bool:
+    """A `true`/`false` query parameter (the SDK sends exactly these); anything else is a 400 naming it."""
+    raw = req.params.get(name)
+    if raw is None:
+        return default
+    if raw not in ("true", "false"):
+        raise InvalidInput(f"query parameter {name!r} must be 'true' or 'false', not {raw!r}", field=name)
+    return raw == "true"
 
 
 def json_endpoint(admin: bool = True) -> Callable[[Handler], Handler]:

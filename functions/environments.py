@@ -24,7 +24,7 @@ def register_environment(req: func.HttpRequest) -> object:
     return (201 if created else 200), record
 
 
-@bp.route(route="environments/{name}/{version:int?}", methods=["GET"])
+@bp.route(route="environments/{name}/{version?}", methods=["GET"])
 @json_endpoint()
 def get_environment(req: func.HttpRequest) -> object:
     return environments.get_environment(app_storage(), req.route_params["name"], int_param(req, "version"))

@@ -2,28 +2,33 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 import azure.functions as func
 
-from functions._http import int_param, json_body, json_endpoint, json_response
+from functions._http import bool_param, int_param, json_body, json_endpoint, json_response
 from shared import datasets, datastores, models
 from shared.errors import InvalidInput
+from shared.jsonbody import parse_json
 from shared.openapi import openapi_document
 from shared.storage import app_storage
 
 bp = func.Blueprint()
 
 
+def _is_pair_filter(item: object) -> bool:
+    """A key, or a [key, value] pair."""
+    pair = isinstance(item, list) and len(item) == 2 and all(isinstance(part, str) for part in item)
+    return isinstance(item, str) or pair
+
+
 def _pairs_param(req: func.HttpRequest, field: str) -> list[object] | None:
     """A `tags` / `properties` filter: a JSON list of keys or [key, value] pairs."""
     if not req.params.get(field):
         return None
-    try:
-        value = json.loads(req.params[field])
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"'{field}' must be a JSON list: {exc}", field=field) from exc
-    if not isinstance(value, list):
+    value = parse_json(req.params[field], what=f"'{field}'", field=field)
+    if not isinstance(value, list) or not all(map(_is_pair_filter, value)):
         raise InvalidInput(f"'{field}' must be a JSON list of keys or [key, value] pairs", field=field)
     return value
 
@@ -35,7 +40,7 @@ def list_models(req: func.HttpRequest) -> object:
         app_storage(),
         name=req.params.get("name"),
         tags=_pairs_param(req, "tags"),
-        latest=req.params.get("latest", "false").lower() == "true",
+        latest=bool_param(req, "latest", default=False),
         properties=_pairs_param(req, "properties"),
         run_id=req.params.get("run_id"),
         dataset_id=req.params.get("dataset_id"),
@@ -49,13 +54,13 @@ def register_model(req: func.HttpRequest) -> object:
     return 201, models.register_model(app_storage(), req.route_params["name"], json_body(req))
 
 
-@bp.route(route="models/{name}/{version:int?}", methods=["GET"])
+@bp.route(route="models/{name}/{version?}", methods=["GET"])
 @json_endpoint()
 def get_model(req: func.HttpRequest) -> object:
     return models.get_model(app_storage(), req.route_params["name"], int_param(req, "version"))
 
 
-@bp.route(route="models/{name}/{version:int}", methods=["DELETE"])
+@bp.route(route="models/{name}/{version}", methods=["DELETE"])
 @json_endpoint()
 def delete_model(req: func.HttpRequest) -> object:
     version = int_param(req, "version")
@@ -82,19 +87,38 @@ def register_dataset(req: func.HttpRequest) -> object:
     return 201, datasets.register_dataset(app_storage(), req.route_params["name"], json_body(req))
 
 
-@bp.route(route="datasets/{name}/{version:int?}", methods=["GET"])
+@bp.route(route="datasets/{name}/{version?}", methods=["GET"])
 @json_endpoint()
 def get_dataset(req: func.HttpRequest) -> object:
     return datasets.get_dataset(app_storage(), req.route_params["name"], int_param(req, "version"))
 
 
-@bp.route(route="datasets/{name}/{version:int}/files", methods=["GET"])
+@bp.route(route="datasets/{name}/{version}/files", methods=["GET"])
 @json_endpoint()
 def dataset_files(req: func.HttpRequest) -> object:
     record = datasets.get_dataset(app_storage(), req.route_params["name"], int_param(req, "version"))
     return datasets.resolve_files(app_storage(), record["paths"])
 
 
+@functools.cache
+def http_functions() -> list[tuple[str, str, list[str] | None]]:
+    """(name, route, methods) of every HTTP function, as azure.functions indexes them for the Functions host. A
+    FunctionApp indexes only once (names must be new to it), so a fresh one indexes the same blueprints."""
+    from function_app import BLUEPRINTS  # imported by then: it is what registered this function
+
+    app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+    for blueprint in BLUEPRINTS:
+        app.register_functions(blueprint)
+    found = []
+    for function in app.get_functions():
+        trigger = function.get_trigger()
+        if trigger is not None and trigger.get_binding_name() == "httpTrigger":
+            binding = json.loads(function.get_function_json())["bindings"][0]
+            name = str(function.get_function_name())
+            found.append((name, str(binding.get("route") or name), binding.get("methods")))
+    return found
+
+
 @bp.route(route="openapi.json", methods=["GET"])
 def openapi(req: func.HttpRequest) -> func.HttpResponse:
-    return json_response(200, openapi_document())
+    return json_response(200, openapi_document(http_functions()))

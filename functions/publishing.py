@@ -10,7 +10,7 @@ from typing import Any
 
 import azure.functions as func
 
-from functions._http import json_body, json_endpoint
+from functions._http import bool_param, json_body, json_endpoint
 from shared.errors import InvalidInput
 from shared.pipelines import endpoints, published
 from shared.pipelines.endpoints import EndpointStatus
@@ -44,7 +44,7 @@ def publish_run(req: func.HttpRequest) -> object:
 @bp.route(route="pipelines/published", methods=["GET"])
 @json_endpoint()
 def list_published(req: func.HttpRequest) -> object:
-    active_only = req.params.get("active_only", "true").lower() != "false"
+    active_only = bool_param(req, "active_only", default=True)
     return [published.describe(r) for r in published.list_published(app_storage(), active_only=active_only)]
 
 
@@ -178,7 +178,7 @@ def publish_endpoint(req: func.HttpRequest) -> object:
 @bp.route(route="pipelines/endpoints", methods=["GET"])
 @json_endpoint()
 def list_endpoints(req: func.HttpRequest) -> object:
-    active_only = req.params.get("active_only", "true").lower() != "false"
+    active_only = bool_param(req, "active_only", default=True)
     return endpoints.list_endpoints(app_storage(), active_only=active_only)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from functions._http import json_body, json_endpoint
+from functions._http import bool_param, json_body, json_endpoint
 from shared.schedules import records, runner
 from shared.schedules.records import ScheduleStatus
 from shared.settings import DEFAULT_SCHEDULES_CRON, SCHEDULES_CRON, get_setting
@@ -29,7 +29,7 @@ def create_schedule(req: func.HttpRequest) -> object:
 @json_endpoint()
 def list_schedules(req: func.HttpRequest) -> object:
     storage = app_storage()
-    active_only = req.params.get("active_only", "true").lower() != "false"
+    active_only = bool_param(req, "active_only", default=True)
     found = records.list_schedules(
         storage,
         active_only=active_only,

@@ -149,9 +149,20 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       // Every setting the app's code reads (shared/settings.py KNOWN_SETTINGS; tests/unit/test_infra_settings.py
       // keeps the two lists equal), plus the host's own connection and monitoring settings.
       appSettings: [
-        { name: 'AzureWebJobsStorage__accountName', value: storage.name }
-        { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }
-        { name: 'AzureWebJobsStorage__clientId', value: identity.properties.clientId }
+        // The host's and the bindings' identity-based connection (name and value on their own lines, where
+        // azure-functions-doctor reads them to resolve the bindings' `connection`).
+        {
+          name: 'AzureWebJobsStorage__accountName'
+          value: storage.name
+        }
+        {
+          name: 'AzureWebJobsStorage__credential'
+          value: 'managedidentity'
+        }
+        {
+          name: 'AzureWebJobsStorage__clientId'
+          value: identity.properties.clientId
+        }
         { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: insights.properties.ConnectionString }
         { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'ClientId=${identity.properties.clientId};Authorization=AAD' }
         { name: 'FNINFER_ADMIN_KEY', value: adminKey }

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared import layout
-from shared.errors import InvalidInput, NotFound
+from shared.errors import Conflict, InvalidInput, NotFound
 from shared.storage import Storage
 
 Record = dict[str, Any]
@@ -57,7 +57,7 @@ def create(storage: Storage, name: str, request: dict[str, Any]) -> Record:
     existing, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, layout.compute_target_record(name))
     if existing is not None:
         if existing["type"] != kind:
-            raise InvalidInput(f"compute target {name!r} exists as {existing['type']}, not {kind}", field="name")
+            raise Conflict(f"compute target {name!r} exists as {existing['type']}, not {kind}", field="name")
         return existing
     storage.put_json(layout.REGISTRY_CONTAINER, layout.compute_target_record(name), record)
     return record

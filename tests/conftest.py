@@ -17,6 +17,16 @@ from fninfer.host.azurite import Azurite, start_azurite
 from shared.storage import Storage
 
 ROOT = Path(__file__).resolve().parents[1]
+INTEGRATION_DIR = ROOT / "tests" / "integration"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`integration` marks every test that needs a real Azurite (so `make unit` runs none): all of
+    tests/integration, and any other test that asks for the `azurite` fixture, directly or through another."""
+    for item in items:
+        needs_storage = "azurite" in getattr(item, "fixturenames", ())
+        if needs_storage or INTEGRATION_DIR in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(autouse=True)

@@ -19,9 +19,11 @@ import azure.functions as func
 from azure.functions.blob import InputStream
 from azure.functions.timer import TimerRequest
 
+from fninfer.host.bindings import ExtensionBundle
 from fninfer.host.indexing import IndexedFunction
 from fninfer.host.invoker import FunctionTimeout, InvocationFailed, Invoker
-from shared.errors import FninferError
+from shared.errors import FninferError, InvalidInput
+from shared.jsonbody import parse_json
 from shared.settings import STORAGE_CONNECTION, storage_connection
 from shared.storage import Storage, storage_errors
 
@@ -38,7 +40,15 @@ def json_response(status: int, document: Any) -> Response:
 
 
 class AdminApi:
-    def __init__(self, functions: list[IndexedFunction], invoker: Invoker, host_id: str, instance_index: int) -> None:
+    def __init__(
+        self,
+        functions: list[IndexedFunction],
+        invoker: Invoker,
+        host_id: str,
+        instance_index: int,
+        extension_bundle: ExtensionBundle | None = None,
+    ) -> None:
+        self.extension_bundle = extension_bundle
         self.functions = {function.name.lower(): function for function in functions}
         self.invoker = invoker
         self.host_id = host_id
@@ -66,6 +76,7 @@ class AdminApi:
         return 404, [], b""
 
     def status(self) -> dict[str, Any]:
+        bundle = self.extension_bundle
         return {
             "id": self.host_id,
             "state": "Running",
@@ -74,6 +85,7 @@ class AdminApi:
             "processUptime": int((time.monotonic() - self.started) * 1000),
             "instance": self.instance_index,
             "functionAppContentEditingState": "Unknown",
+            **({"extensionBundle": {"id": bundle.id, "version": bundle.version}} if bundle else {}),
         }
 
     @staticmethod
@@ -82,8 +94,8 @@ class AdminApi:
 
     def invoke(self, function: IndexedFunction, body: bytes) -> Response:
         try:
-            document = json.loads(body) if body else None
-        except json.JSONDecodeError:
+            document = parse_json(body) if body else None
+        except InvalidInput:
             document = None
         if not isinstance(document, dict) or not isinstance(document.get("input", ""), str):
             return json_response(400, {"error": 'the body must be JSON like {"input": "<string>"}'})

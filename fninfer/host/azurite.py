@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fninfer.host.lifetime import die_with_parent
 from shared.settings import azurite_connection_string
 
 _LISTENING = re.compile(r"Azurite (Blob|Queue|Table) service is successfully listening at https?://[^:]+:(\d+)")
@@ -85,6 +86,7 @@ def start_azurite(
         text=True,
         # Its own process group, so a Ctrl-C meant for the caller reaches Azurite only through stop().
         start_new_session=True,
+        preexec_fn=die_with_parent(),  # and it stops when its starter dies, even by SIGKILL
         env={**os.environ, "AZURITE_SKIP_API_VERSION_CHECK": "true"},
     )
     ports: dict[str, int] = {}

@@ -9,6 +9,8 @@ detail in the body (the traceback goes to the console log), host.json `customHea
 from __future__ import annotations
 
 import logging
+import re
+import urllib.parse
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
@@ -76,7 +78,7 @@ class HttpApp:
     async def _dispatch(
         self, scope: Scope, headers: list[tuple[str, str]], body: bytes
     ) -> tuple[int, list[tuple[str, str]], bytes]:
-        path: str = scope["path"]
+        path = routing_path(scope)
         method: str = scope["method"].upper()
         if path.lower().rstrip("/") == "/admin" or path.lower().startswith("/admin/"):
             return await self.admin.handle(method, path, body)
@@ -138,6 +140,17 @@ class HttpApp:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+def routing_path(scope: Scope) -> str:
+    """The path routes are matched against, as ASP.NET Core gives it to the Functions host: percent-decoded except
+    `%2F`, which stays encoded, so an encoded slash inside a route value (`models/a%2Fb`) is one segment whose
+    value keeps `%2F`, not two segments."""
+    raw_path = scope.get("raw_path")
+    if not raw_path:
+        return str(scope["path"])
+    pieces = re.split("%2[fF]", raw_path.decode("latin-1"))
+    return "%2F".join(urllib.parse.unquote(piece, errors="replace") for piece in pieces)
 
 
 def _url(scope: Scope, headers: list[tuple[str, str]]) -> str:

@@ -17,15 +17,18 @@ import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import uvicorn
 
 from fninfer.host.admin import AdminApi
+from fninfer.host.bindings import invalid_storage_names, missing_extensions
 from fninfer.host.http_server import HttpApp
 from fninfer.host.indexing import IndexingError, index_functions
 from fninfer.host.invoker import Invoker
+from fninfer.host.lifetime import watch_parent
 from fninfer.host.logs import configure_logging
 from fninfer.host.options import HostConfigError, compute_host_id, load_host_options
 from fninfer.host.routing import RouteTemplateError
@@ -35,6 +38,8 @@ log = logging.getLogger("fninfer.host")
 READY_LINE = "Host started: instance ready"
 RESTART_EXIT_CODE = 3
 STARTUP_EXIT_CODE = 2
+#: How long a stopping instance waits for its listeners to release their leases.
+LISTENER_STOP_SECONDS = 5.0
 
 
 def bind_shared_socket(port: int, host: str = "127.0.0.1") -> socket.socket:
@@ -77,6 +82,7 @@ class Instance:
         self.exit_code = 0
         self.stop_listeners = threading.Event()
         self.server: _Server | None = None
+        self.stopping = False
 
     def request_restart(self) -> None:
         """A function timed out: like the real host, replace the worker process (the supervisor starts a new one)."""
@@ -84,13 +90,25 @@ class Instance:
         if self.server is not None:
             self.server.should_exit = True
 
+    def request_stop(self) -> None:
+        """Stop as on SIGTERM (the supervisor is gone)."""
+        self.stopping = True
+        if self.server is not None:
+            self.server.should_exit = True
+
     async def serve(self) -> None:
         options = load_host_options(self.app_dir)
         functions = index_functions(self.app_dir)
+        metadata = [(function.name, function.bindings) for function in functions]
+        problem = missing_extensions(metadata, options.extension_bundle) or invalid_storage_names(metadata)
+        if problem:
+            raise IndexingError(problem)
         host_id = compute_host_id(self.app_dir)
         loop = asyncio.get_running_loop()
         invoker = Invoker(loop, str(self.app_dir), options.function_timeout, on_timeout=self.request_restart)
-        app = HttpApp(functions, options, invoker, AdminApi(functions, invoker, host_id, self.index))
+        app = HttpApp(
+            functions, options, invoker, AdminApi(functions, invoker, host_id, self.index, options.extension_bundle)
+        )
         listeners = []
         if any(function.trigger_type != "httpTrigger" for function in functions):
             from fninfer.host.listeners import build_listeners
@@ -99,6 +117,7 @@ class Instance:
         sock = bind_shared_socket(self.port)
         config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False, timeout_graceful_shutdown=5)
         self.server = _Server(config)
+        self.server.should_exit = self.stopping
         threads = [
             threading.Thread(target=listener.run, args=(self.stop_listeners,), name=listener.name, daemon=True)
             for listener in listeners
@@ -110,8 +129,9 @@ class Instance:
             await self.server.serve(sockets=[sock])
         finally:
             self.stop_listeners.set()
+            deadline = time.monotonic() + LISTENER_STOP_SECONDS  # one budget for all: storage may be gone
             for thread in threads:
-                thread.join(timeout=5)
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
             invoker.shutdown()
 
 
@@ -123,6 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     configure_logging()
     instance = Instance(args.app_dir.resolve(), args.port, args.index)
+    watch_parent(instance.request_stop)
     try:
         asyncio.run(instance.serve())
     except (IndexingError, HostConfigError, RouteTemplateError, OSError) as exc:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fninfer.host.bindings import ExtensionBundle, ExtensionBundleError, parse_extension_bundle
+
 OVERRIDE_PREFIX = "AzureFunctionsJobHost__"
 #: Local-host only: seconds between blob container scans (the real host scans every 10 s).
 BLOB_SCAN_INTERVAL_SETTING = "FNINFER_BLOB_SCAN_INTERVAL"
@@ -66,6 +68,7 @@ class HostOptions:
     listener_lock_period: float = 60.0
     listener_lock_recovery_polling_interval: float = 60.0
     blob_scan_interval: float = 10.0
+    extension_bundle: ExtensionBundle | None = None
 
 
 class _Section(dict[str, Any]):
@@ -157,6 +160,10 @@ def load_host_options(app_dir: Path, environ: Mapping[str, str] | None = None) -
     body_limit = env.get("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT", "")
     if body_limit and not body_limit.isdigit():
         raise HostConfigError(f"FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: {body_limit!r} is not a number of bytes")
+    try:
+        bundle = parse_extension_bundle(document.get("extensionBundle"))
+    except ExtensionBundleError as exc:
+        raise HostConfigError(str(exc)) from exc
     headers = http.get("customHeaders", {}) or {}
     singleton = document.get("singleton", {})
     return HostOptions(
@@ -173,6 +180,7 @@ def load_host_options(app_dir: Path, environ: Mapping[str, str] | None = None) -
             singleton.get("listenerLockRecoveryPollingInterval", "00:01:00"), "listenerLockRecoveryPollingInterval"
         )
         or 60.0,
+        extension_bundle=bundle,
     )
 
 

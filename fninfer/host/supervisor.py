@@ -29,6 +29,7 @@ from fninfer._config import CONFIG_FILE_NAME, STATE_DIR_NAME, WorkspaceConfig
 from fninfer.host.azurite import Azurite, AzuriteError, start_azurite
 from fninfer.host.indexing import SCRIPT_FILE_NAME
 from fninfer.host.instance import READY_LINE, RESTART_EXIT_CODE
+from fninfer.host.lifetime import die_with_parent
 from fninfer.host.logs import utc_stamp
 from fninfer.host.options import HostConfigError, load_host_options
 from shared.errors import InvalidInput
@@ -184,8 +185,9 @@ class Supervisor:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             text=True,
-            # Own session: Ctrl-C reaches the supervisor, which then stops instances in order.
+            # Own session: Ctrl-C reaches the supervisor, which then stops instances in order. Dies with it.
             start_new_session=True,
+            preexec_fn=die_with_parent(),
         )
         instance = InstanceProcess(index, process)
         threading.Thread(target=self._forward, args=(instance,), daemon=True, name=f"output-{index}").start()

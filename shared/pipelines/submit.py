@@ -24,7 +24,7 @@ from shared.storage import Storage
 
 def _template(pipeline: object) -> dict[str, Any]:
     """The definition as stored: its steps with their parameter references, and its checked parameters."""
-    if not isinstance(pipeline, dict):
+    if not isinstance(pipeline, dict) or "steps" not in pipeline:
         raise InvalidInput("'pipeline' must be an object with 'steps'", field="pipeline")
     return {"parameters": parameters.check(pipeline), "steps": pipeline["steps"]}
 

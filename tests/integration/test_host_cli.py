@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -122,3 +124,44 @@ def test_a_port_left_in_time_wait_by_a_stopped_host_can_be_reused(azurite: Azuri
         client.close()
     with run_host(APP, tmp_path, storage=azurite.connection_string, port=port) as host, host.client() as client:
         assert client.get("/api/plain").text == "plain text"
+
+
+def test_an_app_with_queue_or_blob_functions_and_no_extension_bundle_is_refused(
+    azurite: Azurite, tmp_path: Path
+) -> None:
+    """The real host could not index such functions (Storage bindings come from the bundle): refused at start."""
+    app = tmp_path / "app"
+    shutil.copytree(APP, app)
+    host_json = json.loads((APP / "host.json").read_text())
+    del host_json["extensionBundle"]
+    (app / "host.json").write_text(json.dumps(host_json))
+    result = start_and_fail(
+        ["--app-dir", str(app), "--port", str(free_port()), "--storage", azurite.connection_string], tmp_path
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "'on_queue' (queueTrigger)" in result.stderr and "'on_blob' (blobTrigger)" in result.stderr
+    assert '"extensionBundle"' in result.stderr and "plain" not in result.stderr  # HTTP functions need none
+
+
+def running(pid: int) -> bool:
+    """True while `pid` runs (a zombie waiting for a reaper has stopped)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def test_instances_and_azurite_die_with_a_supervisor_killed_with_sigkill(tmp_path: Path) -> None:
+    with run_host(APP, tmp_path, instances=2) as host:
+        children = [int(pid) for pid in subprocess.check_output(["pgrep", "-P", str(host.process.pid)]).split()]
+        instances = json.loads((host.config_path.parent / "instances.json").read_text())["instances"]
+        assert len(children) == 3 and {i["pid"] for i in instances} < set(children)  # two instances and Azurite
+        host.process.kill()
+        host.process.wait()
+        killed = time.monotonic()
+        deadline = killed + 60
+        while any(running(pid) for pid in children):
+            assert time.monotonic() < deadline, f"still running after 60 s: {[p for p in children if running(p)]}"
+            time.sleep(0.05)
+        print(f"children gone {time.monotonic() - killed:.2f} s after SIGKILL of the supervisor")

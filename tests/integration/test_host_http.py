@@ -37,6 +37,9 @@ def test_route_templates_params_headers_and_body(host: RunningHost) -> None:
         }
         assert client.get("/api/models/abc").json()["route_params"] == {"name": "abc"}  # optional omitted
         assert client.get("/api/models/abc/notanint").status_code == 404  # constraint
+        # As ASP.NET Core routes: percent-decoded, except an encoded slash, which stays inside its segment.
+        assert client.get("/api/models/a%2Fb/3").json()["route_params"] == {"name": "a%2Fb", "version": "3"}
+        assert client.get("/api/models/a%20b").json()["route_params"] == {"name": "a b"}
         assert client.get("/api/items/recent").text == "recent"
         assert client.get("/api/items/7").text == "item 7"
         assert client.delete("/api/items/7").status_code == 404  # method mismatch is 404, as in the host
@@ -121,6 +124,13 @@ def test_admin_endpoints(host: RunningHost) -> None:
         assert client.get("/admin/functions/nosuch").status_code == 404
         assert client.post("/admin/functions/get_item", json={"input": "x"}).status_code == 400
         assert client.post("/admin/functions/get_item", content=b"not json").status_code == 400
+        assert status["extensionBundle"] == {
+            "id": "Microsoft.Azure.Functions.ExtensionBundle",
+            "version": "[4.*, 5.0.0)",
+        }
+        deep = b'{"input": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"  # RecursionError in json: still a 400
+        response = client.post("/admin/functions/on_queue", content=deep)
+        assert response.status_code == 400 and "input" in response.json()["error"]
 
 
 def admin_invocation_logs(host: RunningHost, function_name: str) -> list[str]:

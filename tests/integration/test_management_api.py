@@ -45,6 +45,16 @@ def test_malformed_json_is_400_naming_the_problem(api: httpx.Client) -> None:
     assert response.status_code == 400 and response.json()["error"]["details"]["field"] == "files"
 
 
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+def test_json_nested_too_deeply_is_400_not_500(api: httpx.Client, depth: int) -> None:
+    deep = b"[" * depth + b"]" * depth
+    response = api.post("/models/m", content=b'{"upload_id": "u", "files": ' + deep + b"}")
+    assert response.status_code == 400 and "nested too deeply" in response.json()["error"]["message"]
+    if depth == 1_000:  # a query string stays within URL limits
+        response = api.get("/models", params={"tags": deep.decode()})
+        assert response.status_code == 400 and "'tags' is nested too deeply" in response.json()["error"]["message"]
+
+
 def test_names_with_path_characters_are_400(api: httpx.Client) -> None:
     response = api.post("/models/a..b", json={"upload_id": "u", "files": []})
     assert response.status_code == 400 and "not valid" in response.json()["error"]["message"]
@@ -86,3 +96,12 @@ def test_a_replayed_registration_is_409_and_keeps_the_first(api: httpx.Client, w
     response = api.post(f"/models/{name}", json=body)  # one content must never back two versions
     assert response.status_code == 409 and response.json()["error"]["details"] == {"field": "upload_id"}
     assert [m["version"] for m in api.get("/models", params={"name": name}).json()] == [1]
+
+
+def test_versions_are_checked_by_the_app_with_json_errors(api: httpx.Client) -> None:
+    """No route constraint on {version}: a value the host's int32 `:int` would not match still gets a JSON answer."""
+    for path, status in (("/models/m/99999999999", 404), ("/models/m/abc", 400), ("/models/m/0", 400)):
+        response = api.get(path)
+        assert response.status_code == status and response.json()["error"]["code"], path
+    assert api.delete("/models/m/+1").status_code == 400
+    assert api.get("/datasets/d/1_0/files").json()["error"]["details"]["field"] == "version"

@@ -13,6 +13,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -201,3 +202,110 @@ def test_a_real_linux_wheel_from_the_index(app: Path, tmp_path: Path) -> None:
         n.startswith(f"{layout.PACKAGED_SITE_PACKAGES}/markupsafe/") and "cpython-311-x86_64-linux-gnu" in n
         for n in names
     )
+
+
+# -- the package boundary: the deployed zip and the installed wheel --------------------------------------------------
+
+ISOLATED = """
+import json, sys
+sys.path[:0] = json.loads(sys.argv[1])  # python -I -S: nothing else but the standard library
+"""
+
+
+def run_isolated(code: str, path: list[Path], cwd: Path) -> str:
+    """Run `code` in a Python that imports only from `path` and the standard library (no site-packages, no .pth)."""
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", ISOLATED + code, json.dumps([str(p) for p in path])],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def real_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """fninfer's own app packaged as `fninfer package` builds it (real Linux wheels from the index), unpacked."""
+    folder = tmp_path_factory.mktemp("real-package")
+    probe = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(folder / "probe"), "tzdata"]
+    if subprocess.run(probe, capture_output=True).returncode != 0:
+        pytest.skip("the package index cannot be reached from here")
+    report = build_package(PackageRequest(app_dir=ROOT, output=folder / "app.zip", target=Target("3.11")))
+    zipfile.ZipFile(report.output).extractall(folder / "unpacked")
+    return folder / "unpacked"
+
+
+def test_the_zip_alone_runs_the_app_and_the_sdk_its_entry_scripts_use(real_package: Path, tmp_path: Path) -> None:
+    site_packages = real_package / layout.PACKAGED_SITE_PACKAGES
+    code = """
+import function_app
+functions = function_app.app.get_functions()
+from fninfer.core import Model  # what an entry script calls inside the app
+assert callable(Model.get_model_path)
+import shared.models, fninfer._model
+assert fninfer._model.deployed_version is shared.models.deployed_version  # one copy of the domain
+for left_out in ("uvicorn", "click", "fninfer.host", "fninfer.packaging", "fninfer.cli"):
+    try:
+        __import__(left_out)
+    except ImportError:
+        continue
+    raise AssertionError(left_out + " is in the package")
+roots = {module.__file__.split("/site-packages/")[0] if "/site-packages/" in module.__file__ else module.__file__
+         for module in list(sys.modules.values()) if getattr(module, "__file__", None)}
+print(len(functions), json.dumps(sorted(roots)))
+"""
+    count, roots = run_isolated(code, [real_package, site_packages], cwd=tmp_path).split(" ", 1)
+    stdlib = Path(json.__file__).parent.parent
+    for root in json.loads(roots):  # every module came from the zip or the standard library
+        assert Path(root).is_relative_to(real_package) or Path(root).is_relative_to(stdlib), root
+    assert int(count) == len(ws_function_names())
+    requirements = (real_package / "requirements.txt").read_text()
+    assert "azure-functions==" in requirements and "azure-functions-worker" not in requirements
+    assert not {"uvicorn", "click"} & {line.split("==")[0] for line in requirements.splitlines()}
+
+
+def ws_function_names() -> list[str]:
+    """The functions fninfer's app registers, as its local host indexes them."""
+    from fninfer.host.indexing import index_functions
+
+    return [function.name for function in index_functions(ROOT)]
+
+
+def test_the_installed_wheel_is_fninfer_alone(tmp_path: Path) -> None:
+    """`pip install .` puts no top-level `shared` or `functions` into site-packages; the SDK imports without the app."""
+    source = tmp_path / "source"
+    source.mkdir()
+    for part in ("pyproject.toml", "MANIFEST.in", "README.md"):
+        shutil.copy(ROOT / part, source / part)
+    for part in ("fninfer", "shared", "tools"):
+        shutil.copytree(ROOT / part, source / part, ignore=shutil.ignore_patterns("__pycache__"))
+    build = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path / "wheel"), str(source)]
+    result = subprocess.run(build, capture_output=True, text=True, timeout=300)
+    if result.returncode != 0 and "Could not find a version that satisfies the requirement setuptools" in result.stderr:
+        pytest.skip("the package index cannot be reached for the build backend")
+    assert result.returncode == 0, result.stderr
+    (wheel,) = (tmp_path / "wheel").glob("fninfer-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {name.split("/")[0] for name in names} <= {
+        "fninfer",
+        "fninfer_user",
+        wheel.name.split("-")[0] + "-0.1.0.dist-info",
+    }
+    assert "fninfer/_shared/layout.py" in names and "fninfer/core/__init__.py" in names
+    installed = tmp_path / "installed"
+    zipfile.ZipFile(wheel).extractall(installed)
+    vendored = [n for n in names if n.endswith(".py") and "from shared" in zipfile.ZipFile(wheel).read(n).decode()]
+    assert vendored == []  # every import of the domain points into fninfer._shared
+    dependencies = Path(httpx.__file__).parent.parent  # this venv's site-packages, for azure-*, numpy, ...
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code = """
+import fninfer.core, fninfer.pipeline.steps, fninfer.pipeline.core
+from fninfer.core import Model, Workspace
+loaded = sorted({name.split(".")[0] for name in sys.modules} & {"shared", "functions", "function_app"})
+print(fninfer.core.__file__, loaded)
+"""
+    where, loaded = run_isolated(code, [installed, dependencies], cwd=empty).split(" ", 1)
+    assert Path(where).is_relative_to(installed) and loaded == "[]"
