@@ -34,7 +34,9 @@ node_modules/.installed: package.json package-lock.json
 demo: install
 	$(PY) examples/demo.py
 
-test: install lint
+# The parity test compares fninfer's scoring answers with Azure ML's own server's, so `make test` builds that server's
+# venv too (below): in CI the comparison runs, it is not skipped.
+test: install lint aml-server-venv
 	$(PY) -m pytest
 
 lint: install $(DOCTOR)/.installed
@@ -50,11 +52,14 @@ unit: install
 integration: install
 	$(PY) -m pytest -m integration
 
-# Real-time scoring speed: fninfer vs a minimal FastAPI app (benchmark-only dependency), and mlflow when
-# MLFLOW_PYTHON names an interpreter that has it.
-bench: install
+# Speed, side by side in one run (see each script's docstring). Real-time: fninfer vs a minimal FastAPI app
+# (benchmark-only dependency) and Azure ML's own scoring server (its venv, below), and mlflow when MLFLOW_PYTHON
+# names an interpreter that has it. Batch: the pipeline vs a plain download-and-run loop.
+bench: install aml-server-venv
 	$(PY) -m pip install --quiet fastapi
-	$(PY) benchmarks/realtime.py
+	$(AML_SERVER_VENV)/bin/python -m pip install --quiet scikit-learn joblib
+	AMLSERVER_PYTHON=$(AML_SERVER_VENV)/bin/python $(PY) benchmarks/realtime.py
+	$(PY) benchmarks/batch.py
 
 # The zip Azure Functions runs (see the README, "Deploy to Azure"); pass options with ARGS="--include-model m:1".
 package: install
