@@ -237,7 +237,10 @@ class StepRun(Run):
         self._history = _ApiHistory(pipeline_run.workspace)
         self._parent_run_id = pipeline_run.id
         self._record = _read_run(pipeline_run.workspace, step_run_id)
-        self.name: str = self._record["name"]  # type: ignore[misc]
+
+    @property
+    def name(self) -> str:
+        return str(self._record["name"])
 
     @property
     def _step(self) -> dict[str, Any]:

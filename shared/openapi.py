@@ -213,12 +213,15 @@ def openapi_document() -> dict[str, Any]:
             ),
             "get": {
                 **_operation("List pipeline runs, newest first", [], _responses("200", LIST)),
-                "parameters": [{"name": "experiment", "in": "query", "schema": {"type": "string"}}],
+                "parameters": [
+                    {"name": "experiment", "in": "query", "schema": {"type": "string"}},
+                    {"name": "include_children", "in": "query", "schema": {"type": "boolean"}},
+                ],
             },
         },
         "/api/pipelines/runs/{run_id}": {
             "get": _operation(
-                "A pipeline run: status, plan, counts (live while it runs), error",
+                "A pipeline run (each step's status and progress) or a step run (plan, counts live while it runs)",
                 ["run_id"],
                 _responses("200", OBJECT, "404"),
             )
@@ -237,9 +240,16 @@ def openapi_document() -> dict[str, Any]:
                 ],
             }
         },
+        "/api/pipelines/runs/{run_id}/script-logs": {
+            "get": _operation(
+                "A script step run's stdout and stderr, one log per try", ["run_id"], _responses("200", LIST, "404")
+            )
+        },
         "/api/pipelines/runs/{run_id}/cancel": {
             "post": _operation(
-                "Cancel a run (a finished one stays as it is)", ["run_id"], _responses("200", OBJECT, "404")
+                "Cancel a run and its running steps (a finished one stays as it is)",
+                ["run_id"],
+                _responses("200", OBJECT, "404"),
             )
         },
         "/api/pipelines/runs/{run_id}/publish": {
@@ -357,6 +367,9 @@ def _run_history_paths() -> dict[str, dict[str, Any]]:
             "get": _operation(
                 "A run: status, times, experiment, parent run, tags", ["run_id"], _responses("200", OBJECT, "404")
             )
+        },
+        "/api/runs/{run_id}/children": {
+            "get": _operation("A run's child runs (a pipeline run's steps)", ["run_id"], _responses("200", LIST, "404"))
         },
         "/api/runs/{run_id}/metrics": {
             "get": {

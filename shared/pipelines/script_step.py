@@ -120,7 +120,7 @@ def _environment(record: Record, folders: dict[str, str], context: run_context.R
         "PYTHONUNBUFFERED": "1",
     }
     root = str(layout.app_root())
-    variables["PYTHONPATH"] = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+    variables["PYTHONPATH"] = os.pathsep.join(p for p in (root, variables.get("PYTHONPATH")) if p)  # shared/
     return variables
 
 
