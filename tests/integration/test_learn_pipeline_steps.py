@@ -234,7 +234,7 @@ def test_a_failing_step_stops_what_depends_on_it(ws: Workspace, tmp_path: Path, 
     assert statuses == {"prepare": "Failed", "independent": "Finished"}  # 'after' never started
     error = run.get_details()["error"]
     assert "step 'prepare' failed" in error["message"] and "exited with status 2" in error["message"]
-    assert "unrecognized arguments: --no-such-option" in error["log"]
+    assert "the following arguments are required: --out" in error["log"]  # argparse, on stderr
     assert error["not_started"] == ["after"]
 
 
