@@ -16,6 +16,7 @@ from typing import Any
 from fninfer._dataset import DatasetConsumptionConfig, _types
 from fninfer._datastore import Datastore
 from fninfer._step_data import _DataOrigin
+from fninfer.data.dataset_type_definitions import PromoteHeadersBehavior
 from shared import layout, tabular
 from shared.errors import InvalidInput
 
@@ -70,7 +71,7 @@ class OutputFileDatasetConfig:
         self,
         include_path: bool = False,
         separator: str = ",",
-        header: Any = True,
+        header: Any = PromoteHeadersBehavior.ALL_FILES_HAVE_SAME_HEADERS,
         partition_format: str | None = None,
         path_glob: str | None = None,
         set_column_types: dict[str, Any] | None = None,
@@ -83,7 +84,7 @@ class OutputFileDatasetConfig:
             "header": header,
             "set_column_types": _types(set_column_types),
         }
-        return OutputTabularDatasetConfig(self, tabular.parse_spec(spec), path_glob)
+        return OutputTabularDatasetConfig(_output=self, _spec=tabular.parse_spec(spec), _path_glob=path_glob)
 
     def read_parquet_files(
         self,
@@ -98,7 +99,7 @@ class OutputFileDatasetConfig:
             "set_column_types": _types(set_column_types),
             "column_types": {},
         }
-        return OutputTabularDatasetConfig(self, tabular.parse_spec(spec), path_glob)
+        return OutputTabularDatasetConfig(_output=self, _spec=tabular.parse_spec(spec), _path_glob=path_glob)
 
     def _output_spec(self) -> dict[str, Any]:
         spec: dict[str, Any] = {"name": self.name, "datastore": None, "mode": self._mode}
@@ -117,10 +118,14 @@ class OutputFileDatasetConfig:
 
 
 class OutputTabularDatasetConfig:
-    """Mirrors `azureml.data.output_dataset_config.OutputTabularDatasetConfig`: an output read as a table."""
+    """Mirrors `azureml.data.output_dataset_config.OutputTabularDatasetConfig`: an output read as a table (made by
+    `OutputFileDatasetConfig.read_delimited_files()` / `read_parquet_files()`)."""
 
-    def __init__(self, output: OutputFileDatasetConfig, spec: dict[str, Any], path_glob: str | None = None) -> None:
-        if path_glob is not None:
+    def __init__(self, **kwargs: Any) -> None:
+        output, spec = kwargs.get("_output"), kwargs.get("_spec")
+        if not isinstance(output, OutputFileDatasetConfig) or not isinstance(spec, dict):
+            raise InvalidInput("make an OutputTabularDatasetConfig with OutputFileDatasetConfig.read_delimited_files()")
+        if kwargs.get("_path_glob") is not None:
             raise InvalidInput("path_glob is not supported: every file of the output is read", field="path_glob")
         self._output = output
         self._spec = spec
@@ -139,7 +144,9 @@ class OutputTabularDatasetConfig:
     def register_on_complete(
         self, name: str, description: str | None = None, tags: dict[str, str] | None = None
     ) -> OutputTabularDatasetConfig:
-        return OutputTabularDatasetConfig(self._output.register_on_complete(name, description, tags), self._spec)
+        return OutputTabularDatasetConfig(
+            _output=self._output.register_on_complete(name, description, tags), _spec=self._spec
+        )
 
     def _output_spec(self) -> dict[str, Any]:
         return self._output._output_spec()

@@ -13,6 +13,19 @@ class PipelineStep:
 
     name: str
 
+    def __init__(
+        self,
+        name: str,
+        inputs: list[Any],
+        outputs: list[Any],
+        arguments: list[Any] | None = None,
+        fix_port_name_collisions: bool = False,
+        resource_inputs: list[Any] | None = None,
+    ) -> None:
+        """Azure ML's base constructor; fninfer's steps (ParallelRunStep, PythonScriptStep) are the ones that run."""
+        self._init_step()
+        self.name = name
+
     def _init_step(self) -> None:
         self._run_after: list[PipelineStep] = []
 

@@ -1,8 +1,8 @@
-"""A three-step pipeline on a real host, as Microsoft Learn's v1 how-tos build them (import-swapped), with scikit-learn's
-bundled iris data: prepare (PythonScriptStep, OutputFileDatasetConfig) -> score (ParallelRunStep over the prepared
-files read as a table) -> summarise (PythonScriptStep, PipelineData in, `run.register_model` from its outputs).
-Submitted, reused step by step, published and called over REST, put behind a PipelineEndpoint, scheduled weekly;
-then instances killed with SIGKILL during a script step and during the ParallelRunStep."""
+"""A three-step pipeline on a real host, as Microsoft Learn's v1 how-tos build them (import-swapped), with
+scikit-learn's bundled iris data: prepare (PythonScriptStep, OutputFileDatasetConfig) -> score (ParallelRunStep over
+the prepared files read as a table) -> summarise (PythonScriptStep, PipelineData in, `run.register_model` from its
+outputs). Submitted, reused step by step, published and called over REST, put behind a PipelineEndpoint, scheduled
+weekly; then instances killed with SIGKILL during a script step and during the ParallelRunStep."""
 
 from __future__ import annotations
 
@@ -74,8 +74,10 @@ def three_steps(ws: Workspace, raw: Any, unique: str, pause: float = 0, score_pa
     prepare = PythonScriptStep(
         script_name="prepare.py",
         name="prepare",
-        arguments=["--raw", raw.as_named_input("raw").as_mount(), "--out", prepared, "--rows-per-file", rows_per_file]
-        + ["--pause", str(pause)],
+        arguments=[
+            *["--raw", raw.as_named_input("raw").as_mount(), "--out", prepared],
+            *["--rows-per-file", rows_per_file, "--pause", str(pause)],
+        ],
         source_directory=str(STEPS),
         compute_target="cpu-cluster",
         runconfig=runconfig,
@@ -107,7 +109,9 @@ def three_steps(ws: Workspace, raw: Any, unique: str, pause: float = 0, score_pa
         source_directory=str(STEPS),
         allow_reuse=True,
     )
-    return Pipeline(workspace=ws, steps=[summarise])  # the steps upstream come with it (resolve_closure)
+    pipeline = Pipeline(workspace=ws, steps=[summarise])  # the steps upstream come with it (resolve_closure)
+    assert pipeline.steps == [prepare, score, summarise]
+    return pipeline
 
 
 def scored_ids(run: PipelineRun, tmp_path: Path) -> list[int]:
