@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from fninfer._compute import AmlCompute
-from fninfer._dataset import AbstractDataset, DatasetConsumptionConfig
 from fninfer._environment import Environment
 from fninfer._model import Model
-from fninfer._pipeline import PipelineData, PipelineParameter
+from fninfer._pipeline import REFERENCE, PipelineData, PipelineParameter
 from fninfer._snapshot import snapshot
+from fninfer._step import PipelineStep
+from fninfer._step_data import consumption, input_spec, output_spec, produced_by
 from fninfer._workspace import Workspace
 from shared.errors import InvalidInput
 from shared.pipelines.definition import OUTPUT_ACTIONS, mini_batch_size
@@ -151,23 +152,26 @@ class ParallelRunConfig:
         }
 
 
-class ParallelRunStep:
-    """Mirrors `azureml.pipeline.steps.ParallelRunStep` (also importable from `fninfer.contrib.pipeline.steps`)."""
+class ParallelRunStep(PipelineStep):
+    """Mirrors `azureml.pipeline.steps.ParallelRunStep` (also importable from `fninfer.contrib.pipeline.steps`). Its
+    input is a dataset, or another step's output (a PipelineData, an OutputFileDatasetConfig, or its
+    `read_delimited_files()` table), read as a dataset over that output's folder."""
 
     def __init__(
         self,
         name: str,
         parallel_run_config: ParallelRunConfig,
-        inputs: list[DatasetConsumptionConfig],
-        output: PipelineData | None = None,
+        inputs: list[Any],
+        output: Any = None,
         side_inputs: list[Any] | None = None,
         arguments: list[Any] | None = None,
         allow_reuse: bool = True,
         models: list[Model] | None = None,
     ) -> None:
-        inputs = [i.as_named_input(i.name or "input") if isinstance(i, AbstractDataset) else i for i in inputs]
-        if len(inputs) != 1 or not isinstance(inputs[0], DatasetConsumptionConfig):
+        self._init_step()
+        if len(inputs) != 1:
             raise InvalidInput("a ParallelRunStep takes one input: dataset.as_named_input(name)", field="inputs")
+        inputs = [consumption(inputs[0])]
         _check_arguments(list(arguments or []))
         if side_inputs:
             raise InvalidInput("side_inputs are not supported yet; read extra files from the source_directory")
@@ -178,15 +182,15 @@ class ParallelRunStep:
         self.arguments = list(arguments or [])
         self.allow_reuse = allow_reuse
         self.models = list(models or [])
+        output_spec(self.output)  # a PipelineData or an OutputFileDatasetConfig
+        produced_by(self.output, self)
+
+    def _step_inputs(self) -> list[Any]:
+        return list(self.inputs)
 
     def _spec(self, workspace: Workspace) -> dict[str, Any]:
         config = self.parallel_run_config
-        named = self.inputs[0]
-        dataset = named.dataset
-        if isinstance(dataset, PipelineParameter):
-            step_input: dict[str, Any] = {**named._input(), "$parameter": dataset}
-        else:
-            step_input = {**named._input(), **dataset._step_input()}
+        step_input = input_spec(self.inputs[0], REFERENCE)
         code = snapshot(workspace, config.source_directory, config.entry_script)
         return {
             "type": "ParallelRunStep",
@@ -197,10 +201,7 @@ class ParallelRunStep:
             "config": config._config(),
             "environment": config._environment(),
             "input": step_input,
-            "output": {
-                "name": self.output.name,
-                "datastore": self.output.datastore.name if self.output.datastore else None,
-            },
+            "output": output_spec(self.output),
             "models": [model.id for model in self.models],
             "allow_reuse": self.allow_reuse,
         }

@@ -6,13 +6,15 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fninfer._dataset import DatasetConsumptionConfig
 from fninfer._datastore import Datastore
+from fninfer._step import PipelineStep, flatten
+from fninfer._step_data import _DataOrigin
 from fninfer._workspace import Workspace
 from shared import layout
 from shared.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from fninfer._parallel_run import ParallelRunStep
     from fninfer._pipeline_run import PipelineRun
     from fninfer._published import PublishedPipeline
 
@@ -63,10 +65,11 @@ def _resolve_parameters(value: Any, declared: dict[str, dict[str, Any]]) -> Any:
 
 
 class PipelineData:
-    """Mirrors `azureml.pipeline.core.PipelineData`: a step's output folder on a datastore. It lives at
-    `azureml/<step run id>/<name>/` there, as in Azure ML; `output_path_on_compute`, `output_mode` and
-    `output_overwrite` describe how an Azure ML node writes it and have no meaning on Functions (a ParallelRunStep's
-    output is written by the app, and EntryScript().output_dir is uploaded after each mini-batch)."""
+    """Mirrors `azureml.pipeline.core.PipelineData`: a step's output folder on a datastore, and later steps' input.
+    It lives at `azureml/<step run id>/<name>/` there, as in Azure ML; `output_path_on_compute`, `output_mode` and
+    `output_overwrite` describe how an Azure ML node writes it and have no meaning on Functions (a script step
+    writes a local folder that is uploaded when it ends; a ParallelRunStep's output is written by the app, and
+    EntryScript().output_dir is uploaded after each mini-batch)."""
 
     def __init__(
         self,
@@ -91,30 +94,77 @@ class PipelineData:
         self.is_directory = is_directory
         self.pipeline_output_name = pipeline_output_name
         self.training_output = training_output
+        self._origin = _DataOrigin()
+
+    def as_input(self, input_name: str) -> DatasetConsumptionConfig:
+        """This data as a later step's input named `input_name` (a folder)."""
+        return DatasetConsumptionConfig(input_name, self, "mount")
+
+    def as_mount(self, input_name: str | None = None) -> DatasetConsumptionConfig:
+        return DatasetConsumptionConfig(input_name or self.name, self, "mount")
+
+    def as_download(
+        self, input_name: str | None = None, path_on_compute: str | None = None, overwrite: bool | None = None
+    ) -> DatasetConsumptionConfig:
+        return DatasetConsumptionConfig(input_name or self.name, self, "download", path_on_compute)
+
+    def as_dataset(self) -> PipelineData:
+        """Azure ML's PipelineOutputFileDataset: here the same data, which `as_named_input(name)`,
+        `as_mount()` and `as_download()` make a step input."""
+        return self
+
+    def as_named_input(self, name: str) -> DatasetConsumptionConfig:
+        return DatasetConsumptionConfig(name, self, "mount")
+
+    def get_env_variable_name(self) -> str:
+        """The variable that holds this data's local folder in a script step, as in Azure ML."""
+        return f"AZUREML_DATAREFERENCE_{self.name}"
+
+    def _output_spec(self) -> dict[str, Any]:
+        return {"name": self.name, "datastore": self.datastore.name if self.datastore else None}
+
+    def _read_as(self) -> dict[str, Any]:
+        return {"kind": "file"}
 
     def __repr__(self) -> str:
         return f"PipelineData(name={self.name!r}, datastore={getattr(self.datastore, 'name', None)!r})"
 
 
 class Pipeline:
-    """Mirrors `azureml.pipeline.core.Pipeline`. fninfer runs pipelines of one ParallelRunStep (the seeds' shape and
-    the Learn how-tos')."""
+    """Mirrors `azureml.pipeline.core.Pipeline`: steps (ParallelRunSteps, PythonScriptSteps, StepSequences) whose
+    order follows their data (a step that reads another's output runs after it) and `run_after`. With
+    `resolve_closure` (the default, as in Azure ML) the steps that write the given steps' inputs are added."""
 
     def __init__(
-        self, workspace: Workspace, steps: list[ParallelRunStep], description: str | None = None, **_: Any
+        self,
+        workspace: Workspace,
+        steps: Any,
+        description: str | None = None,
+        default_datastore: Datastore | None = None,
+        default_source_directory: str | None = None,
+        resolve_closure: bool = True,
+        **_: Any,
     ) -> None:
-        if len(steps) != 1:
-            raise InvalidInput("fninfer runs pipelines of exactly one ParallelRunStep", field="steps")
         self.workspace = workspace
-        self.steps = list(steps)
+        self.steps = _with_closure(flatten(steps)) if resolve_closure else flatten(steps)
+        if not self.steps:
+            raise InvalidInput("a pipeline needs at least one step", field="steps")
         self.description = description
+        self.default_datastore = default_datastore
 
-    def _definition(self) -> dict[str, Any]:
+    def _definition(self, continue_on_step_failure: bool | None = None) -> dict[str, Any]:
         """The JSON definition the app runs (uploading each step's source_directory snapshot), its
         PipelineParameters declared once and referred to where they are used."""
         declared: dict[str, dict[str, Any]] = {}
-        steps = [_resolve_parameters(step._spec(self.workspace), declared) for step in self.steps]
-        return {"parameters": declared, "steps": steps}
+        steps = []
+        for step in self.steps:
+            spec = _resolve_parameters(step._spec(self.workspace), declared)
+            spec["run_after"] = [other.name for other in step._run_after]
+            steps.append(spec)
+        definition: dict[str, Any] = {"parameters": declared, "steps": steps}
+        if continue_on_step_failure is not None:
+            definition["continue_on_step_failure"] = bool(continue_on_step_failure)
+        return definition
 
     def submit(
         self,
@@ -131,12 +181,16 @@ class Pipeline:
 
         experiment = Experiment(self.workspace, experiment_name)
         return experiment.submit(
-            self, regenerate_outputs=regenerate_outputs, pipeline_parameters=pipeline_parameters, **kwargs
+            self,
+            regenerate_outputs=regenerate_outputs,
+            pipeline_parameters=pipeline_parameters,
+            continue_on_step_failure=continue_on_step_failure,
+            **kwargs,
         )
 
     def validate(self) -> list[str]:
         """The problems the app would refuse this pipeline for (none: an empty list), checked with its parameters'
-        defaults, as publishing checks it."""
+        defaults, as publishing checks it (Azure ML's validate() returns its graph's errors the same way)."""
         from shared.pipelines.submit import check_template
 
         try:
@@ -147,7 +201,7 @@ class Pipeline:
 
     def publish(
         self,
-        name: str,
+        name: str | None = None,
         description: str | None = None,
         version: str | None = None,
         continue_on_step_failure: bool | None = None,
@@ -155,13 +209,38 @@ class Pipeline:
         """Publish the pipeline: a REST endpoint that runs it (see PublishedPipeline)."""
         from fninfer._published import PublishedPipeline
 
-        body = {"pipeline": self._definition(), "name": name, "description": description, "version": version}
+        body = {
+            "pipeline": self._definition(),
+            "name": name or f"pipeline-{self.steps[-1].name}",
+            "description": description or self.description,
+            "version": version,
+            "continue_on_step_failure": continue_on_step_failure,
+        }
         return PublishedPipeline(
             self.workspace, self.workspace.client.request("POST", "pipelines/published", json=body)
         )
 
     def __repr__(self) -> str:
         return f"Pipeline(steps={[step.name for step in self.steps]})"
+
+
+def _with_closure(steps: list[PipelineStep]) -> list[PipelineStep]:
+    """The steps, with those upstream of them (writers of their inputs, run_after) added before them."""
+    found: list[PipelineStep] = []
+    visiting: list[PipelineStep] = []  # a cycle is left for the app's check to name
+
+    def add(step: PipelineStep) -> None:
+        if step in found or step in visiting:
+            return
+        visiting.append(step)
+        for before in step._upstream():
+            add(before)
+        if step not in found:
+            found.append(step)
+
+    for step in steps:
+        add(step)
+    return found
 
 
 class PortDataReference:

@@ -227,7 +227,10 @@ class PipelineEndpoint:
         pipeline_version: str | None = None,
     ) -> PipelineRun:
         """Start a run of the default version (or `pipeline_version`), as a POST to the endpoint does."""
-        body: dict[str, Any] = {"ExperimentName": experiment_name, "ParameterAssignments": pipeline_parameters or {}}
+        from fninfer._experiment import _assignment
+
+        assignments = {name: _assignment(value) for name, value in (pipeline_parameters or {}).items()}
+        body: dict[str, Any] = {"ExperimentName": experiment_name, "ParameterAssignments": assignments}
         if pipeline_version is not None:
             body["PipelineVersion"] = str(pipeline_version)
         if parent_run_id is not None:

@@ -13,6 +13,7 @@ import httpx
 
 from fninfer._datastore import Datastore
 from fninfer._pipeline import PortDataReference
+from fninfer._run import Run, _ApiHistory
 from fninfer._workspace import Workspace
 from shared.errors import FninferError, InvalidInput, NotFound
 from shared.storage import storage_errors
@@ -33,30 +34,100 @@ class ActivityFailedException(FninferError):
     """The run ended Failed (or Canceled) while `wait_for_completion(raise_on_error=True)` waited for it."""
 
 
-class PipelineRun:
-    """Mirrors `azureml.pipeline.core.PipelineRun`."""
+def _read_run(workspace: Workspace, run_id: str) -> dict[str, Any]:
+    """A pipeline run's or step run's record from the app, read again when a pooled connection to a host instance
+    that went away is reset (reading is safe to repeat)."""
+    for _ in range(READ_TRIES - 1):
+        try:
+            return dict(workspace.client.request("GET", f"pipelines/runs/{run_id}"))
+        except FninferError as exc:
+            if not isinstance(exc.__cause__, httpx.TransportError):
+                raise
+            time.sleep(POLL_SECONDS)
+    return dict(workspace.client.request("GET", f"pipelines/runs/{run_id}"))
 
-    def __init__(self, experiment: Experiment, run_id: str) -> None:
-        self.experiment = experiment
+
+def _wait(
+    read: Any, printer: _ProgressPrinter | None, timeout_seconds: float, raise_on_error: bool, run_id: str
+) -> str:
+    started = time.monotonic()
+    pause = 0.1
+    while True:
+        record = read()
+        if printer is not None:
+            printer.show(record)
+        if record["status"] in TERMINAL or time.monotonic() - started > timeout_seconds:
+            break
+        time.sleep(pause)
+        pause = min(pause * 1.5, MAX_POLL_SECONDS)
+    if printer is not None:
+        printer.summary(record)
+    if record["status"] == "Failed" and raise_on_error:
+        raise ActivityFailedException(_failure_text(record), run=run_id)
+    return str(record["status"])
+
+
+def _matches(details: dict[str, Any], tags: Any, properties: Any, type: str | None, status: str | None) -> bool:
+    """Azure ML's run filters: a tag (or property) name, or {name: value}; the run type; the status."""
+
+    def has(found: dict[str, Any], wanted: Any) -> bool:
+        if wanted is None:
+            return True
+        if isinstance(wanted, str):
+            return wanted in found
+        return all(key in found and (value is None or found[key] == value) for key, value in dict(wanted).items())
+
+    run_type = (details.get("properties") or {}).get("azureml.runsource")
+    return (
+        has(details.get("tags") or {}, tags)
+        and has(details.get("properties") or {}, properties)
+        and (type is None or type == run_type)
+        and (status is None or status == details.get("status"))
+    )
+
+
+def _prs_properties(steps: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ParallelRunSteps' figures, summed over them (one step: its own), as get_details() shows them."""
+    parallel = [step for step in steps if step.get("type") == "ParallelRunStep" and step.get("status")]
+    if not parallel:
+        return {}
+    totals: dict[str, Any] = {"reused_from": parallel[0].get("reused_from")}
+    for key in ("total_mini_batches", "total_items", "batches_done", "batches_failed", "items_failed"):
+        values = [step.get(key) for step in parallel]
+        totals[key] = None if any(v is None for v in values) else sum(values)
+    return totals
+
+
+class PipelineRun(Run):
+    """Mirrors `azureml.pipeline.core.PipelineRun`: a run of a pipeline, whose children are its step runs. It is a
+    Run too (metrics, tags, files of the pipeline run)."""
+
+    def __init__(self, experiment: Experiment, run_id: str, _record: dict[str, Any] | None = None) -> None:
+        self._experiment = experiment
+        self._experiment_name = experiment.name
+        self._run_id = run_id
         self.workspace: Workspace = experiment.workspace
-        self.id = run_id
-        self._record: dict[str, Any] = {}
-        self._refresh()
+        self._history = _ApiHistory(self.workspace)
+        self._parent_run_id = None
+        self._record: dict[str, Any] = _record or {}
+        if _record is None:
+            self._refresh()
+
+    @property
+    def id(self) -> str:
+        return self._run_id
 
     def _refresh(self) -> dict[str, Any]:
-        for _ in range(READ_TRIES - 1):
-            try:
-                return self._read()
-            except FninferError as exc:
-                # A pooled connection to a host instance that went away is reset; reading again is safe.
-                if not isinstance(exc.__cause__, httpx.TransportError):
-                    raise
-                time.sleep(POLL_SECONDS)
-        return self._read()
-
-    def _read(self) -> dict[str, Any]:
-        self._record = self.workspace.client.request("GET", f"pipelines/runs/{self.id}")
+        self._record = _read_run(self.workspace, self._run_id)
         return self._record
+
+    @property
+    def _details(self) -> dict[str, Any]:  # what Run's properties (name, tags, ...) read
+        return self.get_details()
+
+    @_details.setter
+    def _details(self, value: dict[str, Any]) -> None:
+        pass  # a pipeline run's details are always read afresh
 
     @property
     def status(self) -> str:
@@ -67,18 +138,18 @@ class PipelineRun:
 
     def get_details(self) -> dict[str, Any]:
         record = self._refresh()
+        steps = list((record.get("steps") or {}).values())
         return {
             "runId": record["id"],
             "status": record["status"],
             "startTimeUtc": record["start_time"],
             "endTimeUtc": record["end_time"],
             "error": record["error"],
+            "tags": dict(record.get("tags") or {}),
             "properties": {
+                "azureml.runsource": "azureml.PipelineRun",
                 "experiment": record["experiment"],
-                "reused_from": record["step"]["reused_from"],
-                "total_mini_batches": (record["plan"] or {}).get("total_batches"),
-                "total_items": (record["plan"] or {}).get("total_items"),
-                **(record["counts"] or {}),
+                **_prs_properties(steps),
             },
         }
 
@@ -91,15 +162,21 @@ class PipelineRun:
         status: str | None = None,
         _rehydrate_runs: bool = True,
     ) -> Iterator[StepRun]:
-        """The pipeline's step runs (one: its ParallelRunStep)."""
-        children = [StepRun(self, self._refresh())]
-        return iter([child for child in children if status is None or child.get_status() == status])
+        """The pipeline's step runs that have started, in the pipeline's order (a step that never started because
+        an upstream step failed has no run, as in Azure ML)."""
+        record = self._refresh()
+        children = [
+            StepRun(self, state["id"])
+            for state in (record.get("steps") or {}).values()
+            if state.get("status") is not None
+        ]
+        return iter([child for child in children if _matches(child.get_details(), tags, properties, type, status)])
 
     def get_steps(self) -> Iterator[StepRun]:
         return self.get_children()
 
     def get_details_with_logs(self) -> dict[str, Any]:
-        """get_details() with `logFiles`: each step's mini-batch logs (see StepRun.get_details_with_logs)."""
+        """get_details() with `logFiles`: each step's logs under its name (see StepRun.get_details_with_logs)."""
         logs: dict[str, str] = {}
         for step in self.get_children():
             logs.update({f"{step.name}/{name}": text for name, text in step._log_files().items()})
@@ -113,12 +190,22 @@ class PipelineRun:
         return f"{self.workspace.config.api_url}/pipelines/runs/{self.id}"
 
     def publish_pipeline(
-        self, name: str, description: str | None = None, version: str | None = None, **_: Any
+        self,
+        name: str,
+        description: str | None = None,
+        version: str | None = None,
+        continue_on_step_failure: bool | None = None,
+        **_: Any,
     ) -> PublishedPipeline:
         """Publish the pipeline this run ran (its definition and parameters) as a REST endpoint."""
         from fninfer._published import PublishedPipeline
 
-        body = {"name": name, "description": description, "version": version}
+        body = {
+            "name": name,
+            "description": description,
+            "version": version,
+            "continue_on_step_failure": continue_on_step_failure,
+        }
         record = self.workspace.client.request("POST", f"pipelines/runs/{self.id}/publish", json=body)
         return PublishedPipeline(self.workspace, record)
 
@@ -128,64 +215,118 @@ class PipelineRun:
     def wait_for_completion(
         self, show_output: bool = True, timeout_seconds: float = sys.maxsize, raise_on_error: bool = True
     ) -> str:
-        """Wait until the run is Finished, Failed or Canceled, printing its progress; returns the status. On failure
-        the failing mini-batch's error and traceback are printed (and raised, with raise_on_error)."""
-        started = time.monotonic()
-        watcher = _ProgressPrinter(self.id) if show_output else None
-        pause = 0.1
-        while True:
-            record = self._refresh()
-            if watcher is not None:
-                watcher.show(record)
-            if record["status"] in TERMINAL or time.monotonic() - started > timeout_seconds:
-                break
-            time.sleep(pause)
-            pause = min(pause * 1.5, MAX_POLL_SECONDS)
-        if watcher is not None:
-            watcher.summary(record)
-        if record["status"] == "Failed" and raise_on_error:
-            raise ActivityFailedException(_failure_text(record), run=self.id)
-        return str(record["status"])
+        """Wait until the run is Finished, Failed or Canceled, printing each step's progress; returns the status. On
+        failure the failing step's error is printed (for a ParallelRunStep the failing mini-batch's error, traceback
+        and log; for a script step the end of its log), and raised with raise_on_error."""
+        printer = _ProgressPrinter(self.id) if show_output else None
+        return _wait(self._refresh, printer, timeout_seconds, raise_on_error, self.id)
 
     def __repr__(self) -> str:
         return f"PipelineRun(experiment={self.experiment.name!r}, id={self.id!r}, status={self._record['status']!r})"
 
 
-class StepRun:
-    """Mirrors `azureml.pipeline.core.StepRun`: the ParallelRunStep's run inside a pipeline run."""
+class StepRun(Run):
+    """Mirrors `azureml.pipeline.core.StepRun`: one step's run inside a pipeline run. It is a Run: metrics and files
+    the step's script gave it (what it wrote to ./outputs is there too), and `register_model` from them."""
 
-    def __init__(self, pipeline_run: PipelineRun, record: dict[str, Any]) -> None:
+    def __init__(self, pipeline_run: PipelineRun, step_run_id: str) -> None:
         self.pipeline_run = pipeline_run
-        self._step = record["step"]
-        self.id: str = self._step["id"]
-        self.name: str = self._step["name"]
+        self._experiment = pipeline_run.experiment
+        self._experiment_name = pipeline_run.experiment.name
+        self._run_id = step_run_id
+        self._history = _ApiHistory(pipeline_run.workspace)
+        self._parent_run_id = pipeline_run.id
+        self._record = _read_run(pipeline_run.workspace, step_run_id)
+
+    @property
+    def name(self) -> str:
+        return str(self._record["name"])
+
+    @property
+    def _step(self) -> dict[str, Any]:
+        return dict(self._record["step"])
+
+    @property
+    def _details(self) -> dict[str, Any]:
+        return self.get_details()
+
+    @_details.setter
+    def _details(self, value: dict[str, Any]) -> None:
+        pass
+
+    def _refresh(self) -> dict[str, Any]:
+        self._record = _read_run(self.pipeline_run.workspace, self._run_id)
+        return self._record
+
+    @property
+    def status(self) -> str:
+        return str(self._record["status"])
 
     def get_status(self) -> str:
-        return self.pipeline_run.get_status()
+        return str(self._refresh()["status"])
 
     def get_details(self) -> dict[str, Any]:
-        return {**self.pipeline_run.get_details(), "runId": self.id, "name": self.name}
+        record = self._refresh()
+        plan, step = record.get("plan") or {}, record["step"]
+        properties: dict[str, Any] = {
+            "azureml.runsource": "azureml.StepRun",
+            "StepType": record["type"],
+            "reused_from": step.get("reused_from"),
+        }
+        if step.get("reused_from"):
+            properties["azureml.reusedrunid"] = step["reused_from"]
+        if record["type"] == "ParallelRunStep":
+            properties.update(
+                total_mini_batches=plan.get("total_batches"),
+                total_items=plan.get("total_items"),
+                **(record.get("counts") or {}),
+            )
+        return {
+            "runId": self._run_id,
+            "name": self.name,
+            "parentRunId": self.pipeline_run.id,
+            "status": record["status"],
+            "startTimeUtc": record["start_time"],
+            "endTimeUtc": record["end_time"],
+            "error": record["error"],
+            "tags": self._history.tags(self._run_id),
+            "properties": properties,
+        }
 
     def wait_for_completion(
         self, show_output: bool = True, timeout_seconds: float = sys.maxsize, raise_on_error: bool = True
     ) -> str:
-        return self.pipeline_run.wait_for_completion(show_output, timeout_seconds, raise_on_error=raise_on_error)
+        printer = _ProgressPrinter(self._run_id) if show_output else None
+        return _wait(self._refresh, printer, timeout_seconds, raise_on_error, self._run_id)
+
+    def _outputs(self) -> list[dict[str, Any]]:
+        step = self._step
+        return [step["output"]] if "output" in step else list(step.get("outputs") or [])
 
     def get_output_data(self, name: str) -> PortDataReference:
-        output = self._step["output"]
-        if output["name"] != name:
-            raise InvalidInput(f"step {self.name!r} has the output {output['name']!r}, not {name!r}", field="name")
-        return PortDataReference(self.pipeline_run.workspace, output)
+        for output in self._outputs():
+            if output["name"] == name:
+                return PortDataReference(self.pipeline_run.workspace, output)
+        names = [output["name"] for output in self._outputs()]
+        raise InvalidInput(f"step {self.name!r} has the outputs {names}, not {name!r}", field="name")
 
     def get_output(self, name: str) -> PortDataReference:
         return self.get_output_data(name)
 
     def get_details_with_logs(self) -> dict[str, Any]:
-        """get_details() with `logFiles`: per mini-batch that ran, a text of its tries: what run() printed or logged
+        """get_details() with `logFiles`: a script step's stdout and stderr (`azureml-logs/70_driver_log.txt`, one
+        per try); a ParallelRunStep's, per mini-batch that ran, a text of its tries: what run() printed or logged
         (EntryScript().logger included), and each failed try's error and traceback."""
         return {**self.get_details(), "logFiles": self._log_files()}
 
     def _log_files(self) -> dict[str, str]:
+        if self._record["type"] == "PythonScriptStep":
+            tries = self.pipeline_run.workspace.client.request("GET", f"pipelines/runs/{self._run_id}/script-logs")
+            files = {}
+            for entry in tries:
+                suffix = "" if entry is tries[-1] else f"_try{entry['try']}"
+                files[f"azureml-logs/70_driver_log{suffix}.txt"] = entry["log"]
+            return files
         files = {}
         for entry in self.get_logs():
             lines = [f"mini-batch {entry['index']}: {entry['items']} items, {entry['failed_items']} failed"]
@@ -200,15 +341,20 @@ class StepRun:
             files[f"logs/user/mini_batch_{entry['index']:06d}.txt"] = "\n".join(lines) + "\n"
         return files
 
-    def get_file_names(self) -> list[str]:
-        """The step's files: its output folder's (`<output name>/...`) and its mini-batch logs (`logs/...`)."""
-        output = self._step["output"]
+    def _output_names(self) -> list[str]:
         workspace = self.pipeline_run.workspace
-        container = Datastore(workspace, output["datastore"], container_name=output["container"])._container()
-        with storage_errors(f"{output['datastore']}/{output['prefix']}*"):
-            names = [blob.name for blob in container.list_blobs(name_starts_with=output["prefix"])]
-        outputs = [f"{output['name']}/{name[len(output['prefix']) :]}" for name in names]
-        return sorted(outputs) + sorted(self._log_files())
+        names = []
+        for output in self._outputs():
+            container = Datastore(workspace, output["datastore"], container_name=output["container"])._container()
+            with storage_errors(f"{output['datastore']}/{output['prefix']}*"):
+                blobs = [blob.name for blob in container.list_blobs(name_starts_with=output["prefix"])]
+            names += [f"{output['name']}/{name[len(output['prefix']) :]}" for name in blobs]
+        return names
+
+    def get_file_names(self) -> list[str]:
+        """The step's files: those the step run has (a script's ./outputs, what it uploaded), its outputs'
+        (`<output name>/...`) and its logs."""
+        return sorted(set(super().get_file_names()) | set(self._output_names())) + sorted(self._log_files())
 
     def download_file(self, name: str, output_file_path: str | None = None, _validate_checksum: bool = False) -> str:
         """Download one of get_file_names() to `output_file_path` (default: its base name, here)."""
@@ -219,10 +365,12 @@ class StepRun:
         if name in logs:
             destination.write_text(logs[name])
             return str(destination)
-        output = self._step["output"]
-        relative = name.removeprefix(f"{output['name']}/")
-        if relative == name or name not in self.get_file_names():
+        if name in super().get_file_names():
+            return super().download_file(name, str(destination))
+        if name not in self._output_names():
             raise NotFound(f"step {self.name!r} has no file {name!r}; files: {self.get_file_names()}")
+        output_name, relative = name.split("/", 1)
+        output = next(output for output in self._outputs() if output["name"] == output_name)
         workspace = self.pipeline_run.workspace
         container = Datastore(workspace, output["datastore"], container_name=output["container"])._container()
         with storage_errors(f"{output['datastore']}/{name}"), destination.open("wb") as handle:
@@ -230,20 +378,22 @@ class StepRun:
         return str(destination)
 
     def get_logs(self) -> list[dict[str, Any]]:
-        """Every mini-batch that ran: its index, items, failed items, tries, and per try the error, the traceback and
-        what run() printed or logged."""
+        """A ParallelRunStep's mini-batches that ran: its index, items, failed items, tries, and per try the error,
+        the traceback and what run() printed or logged. (A script step's log: get_details_with_logs.)"""
+        if self._record["type"] != "ParallelRunStep":
+            return []
         found: list[dict[str, Any]] = []
         start: int | None = 0
         while start is not None:
             page = self.pipeline_run.workspace.client.request(
-                "GET", f"pipelines/runs/{self.pipeline_run.id}/logs", params={"start": start}
+                "GET", f"pipelines/runs/{self._run_id}/logs", params={"start": start}
             )
             found.extend(page["items"])
             start = page["next"]
         return found
 
     def __repr__(self) -> str:
-        return f"StepRun(name={self.name!r}, id={self.id!r})"
+        return f"StepRun(name={self.name!r}, id={self._run_id!r})"
 
 
 def _failure_text(record: dict[str, Any]) -> str:
@@ -253,38 +403,48 @@ def _failure_text(record: dict[str, Any]) -> str:
         lines.append(f"mini-batch {error.get('mini_batch')}: {error['error']}")
     if error.get("traceback"):
         lines.append(str(error["traceback"]).rstrip())
-    if error.get("log"):
+    if error.get("log") and "mini_batch" in error:
         lines.append(f"what mini-batch {error.get('mini_batch')} printed and logged:\n{str(error['log']).rstrip()}")
+    elif error.get("log"):
+        lines.append(f"the end of step {error.get('step')!r}'s log:\n{str(error['log']).rstrip()}")
     return "\n".join(lines)
 
 
 class _ProgressPrinter:
-    """Live progress: mini-batches done of total, items failed, rate, time left; one line per change."""
+    """Live progress, one line per change: a ParallelRunStep's mini-batches done of total, items failed, rate, time
+    left; a script step's status. A pipeline of several steps shows a line per step."""
 
     def __init__(self, run_id: str) -> None:
         self.started = time.monotonic()
-        self.last = ""
+        self.last: dict[str, str] = {}
         print(f"RunId: {run_id}", flush=True)
 
     def show(self, record: dict[str, Any]) -> None:
-        line = self.line(record)
-        if line != self.last:
-            print(line, flush=True)
-            self.last = line
+        steps = list((record.get("steps") or {}).values()) if "steps" in record else [record]
+        for step in steps:
+            line = self.line(step if step.get("status") else {**step, "status": record["status"]})
+            if len(steps) > 1:
+                line = f"Step {step.get('name')!r}: {line}"
+            key = str(step.get("name"))
+            if line != self.last.get(key):
+                print(line, flush=True)
+                self.last[key] = line
 
-    def line(self, record: dict[str, Any]) -> str:
-        status, plan, counts = record["status"], record["plan"], record["counts"] or {}
-        if record["step"]["reused_from"]:
-            return f"{status}: reused the output of run {record['step']['reused_from']} (allow_reuse)"
-        if plan is None:
+    def line(self, step: dict[str, Any]) -> str:
+        status = step["status"]
+        if step.get("reused_from"):
+            return f"{status}: reused the output of run {step['reused_from']} (allow_reuse)"
+        if step.get("type") != "ParallelRunStep":
+            return str(status)
+        if step.get("total_mini_batches") is None:
             return f"{status}: planning mini-batches"
-        done, total = int(counts.get("batches_done", 0)), int(plan["total_batches"])
+        done, total = int(step.get("batches_done") or 0), int(step["total_mini_batches"])
         elapsed = max(time.monotonic() - self.started, 1e-6)
         rate = done / elapsed
         left = f", about {(total - done) / rate:.0f} s left" if rate > 0 and done < total else ""
-        of = f" of {plan['total_items']}" if plan.get("total_items") is not None else ""
+        of = f" of {step['total_items']}" if step.get("total_items") is not None else ""
         return (
-            f"{status}: {done}/{total} mini-batches, {counts.get('items_failed', 0)}{of} items "
+            f"{status}: {done}/{total} mini-batches, {step.get('items_failed') or 0}{of} items "
             f"failed, {rate:.1f} mini-batches/s{left}"
         )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fninfer._experiment import Experiment
+from fninfer._experiment import Experiment, _assignment
 from fninfer._pipeline_run import PipelineRun
 from fninfer._workspace import Workspace
 
@@ -69,10 +69,17 @@ class PublishedPipeline:
         workspace: Workspace,
         experiment_name: str,
         pipeline_parameters: dict[str, Any] | None = None,
+        parent_run_id: str | None = None,
+        continue_on_step_failure: bool | None = None,
         **_: Any,
     ) -> PipelineRun:
-        """Start a run, as a POST to the endpoint does."""
-        body = {"ExperimentName": experiment_name, "ParameterAssignments": pipeline_parameters or {}}
+        """Start a run, as a POST to the endpoint does (a dataset parameter takes a dataset object too)."""
+        assignments = {name: _assignment(value) for name, value in (pipeline_parameters or {}).items()}
+        body = {
+            "ExperimentName": experiment_name,
+            "ParameterAssignments": assignments,
+            "ContinueRunOnStepFailure": continue_on_step_failure,
+        }
         answer = workspace.client.request("POST", f"pipelines/published/{self.id}/submit", json=body)
         return PipelineRun(Experiment(workspace, experiment_name), answer["Id"])
 

@@ -10,8 +10,10 @@ returns an `_OfflineRun` that prints what it would have logged, as Azure ML's do
 from __future__ import annotations
 
 import io
+import json
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
@@ -49,6 +51,8 @@ class _History(Protocol):
 
     def register_model(self, run_id: str, request: dict[str, Any]) -> dict[str, Any]: ...
 
+    def children(self, run_id: str) -> list[dict[str, Any]]: ...
+
 
 class _StorageHistory:
     """Inside the app: the history functions on the app's storage, no HTTP."""
@@ -76,6 +80,9 @@ class _StorageHistory:
 
     def register_model(self, run_id: str, request: dict[str, Any]) -> dict[str, Any]:
         return run_history.register_model(self.storage, run_id, request)
+
+    def children(self, run_id: str) -> list[dict[str, Any]]:
+        return [run_history.describe(self.storage, child) for child in run_history.child_ids(self.storage, run_id)]
 
 
 class _ApiHistory:
@@ -112,6 +119,9 @@ class _ApiHistory:
 
         answer = self.workspace.client.request("POST", f"runs/{run_id}/models", json=request, timeout=REGISTER_TIMEOUT)
         return dict(answer)
+
+    def children(self, run_id: str) -> list[dict[str, Any]]:
+        return list(self.workspace.client.request("GET", f"runs/{run_id}/children"))
 
 
 def _app_workspace(storage: Storage) -> Workspace:
@@ -262,6 +272,44 @@ class Run:
         """runId, status, startTimeUtc, endTimeUtc, tags, properties, and the experiment and parent run."""
         self._details = self._history.details(self._run_id)
         return dict(self._details)
+
+    def get_children(
+        self,
+        recursive: bool = False,
+        tags: Any = None,
+        properties: Any = None,
+        type: str | None = None,
+        status: str | None = None,
+        _rehydrate_runs: bool = True,
+    ) -> Iterator[Run]:
+        """The run's child runs (a pipeline run's step runs), filtered by tags and properties (a name, or
+        {name: value}), type ('azureml.StepRun') and status; recursive: their children too."""
+        from fninfer._pipeline_run import _matches
+
+        found = []
+        for details in self._history.children(self._run_id):
+            child = Run.__new__(Run)
+            child._experiment, child._experiment_name = self._experiment, self._experiment_name
+            child._run_id, child._history, child._details = details["runId"], self._history, details
+            child._parent_run_id = self._run_id
+            found.append(child)
+            if recursive:
+                found.extend(child.get_children(recursive=True))
+        return iter([run for run in found if _matches(run._details, tags, properties, type, status)])
+
+    @property
+    def input_datasets(self) -> dict[str, Any]:
+        """A script step's tabular inputs (`dataset.as_named_input(name)`), by name, as datasets to read."""
+        from fninfer._dataset import AbstractDataset, _AppWorkspace
+
+        inputs = json.loads(os.environ.get(run_context.INPUT_DATASETS_VARIABLE) or "[]")
+        storage = self._history.storage
+        return {
+            source["name"]: AbstractDataset._from_record(
+                _AppWorkspace(storage), {**source, **(source.get("dataset") or {"name": None, "version": None})}
+            )
+            for source in inputs
+        }
 
     # -- metrics ----------------------------------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
-"""Batch pipelines: submit, watch, list and cancel runs (admin key); the queue functions that plan a run, process
-its mini-batches and fan their results in; and the timer that re-enqueues work a dead instance left behind."""
+"""Pipelines: submit, watch, list and cancel runs (admin key); the queue functions that advance a pipeline run's
+steps, run a script step, plan a ParallelRunStep, process its mini-batches and fan their results in; and the timer
+that re-enqueues work a dead instance left behind."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ import uuid
 
 import azure.functions as func
 
-from functions._http import json_body, json_endpoint
+from functions._http import bool_param, json_body, json_endpoint
 from shared import layout
 from shared.errors import InvalidInput
-from shared.pipelines import fanin, logs, minibatch, planning, runs, submit, sweeper
+from shared.pipelines import dag, fanin, logs, minibatch, planning, runs, script_step, submit, sweeper
 from shared.storage import app_storage
 
 bp = func.Blueprint()
@@ -48,7 +49,8 @@ def submit_run(req: func.HttpRequest) -> object:
 @bp.route(route="pipelines/runs", methods=["GET"])
 @json_endpoint()
 def list_runs(req: func.HttpRequest) -> object:
-    return runs.list_runs(app_storage(), experiment=req.params.get("experiment"))
+    include_children = bool_param(req, "include_children", default=False)
+    return runs.list_runs(app_storage(), experiment=req.params.get("experiment"), include_children=include_children)
 
 
 @bp.route(route="pipelines/runs/{run_id}", methods=["GET"])
@@ -64,10 +66,26 @@ def get_run_logs(req: func.HttpRequest) -> object:
     return logs.mini_batch_logs(app_storage(), req.route_params["run_id"], start, count)
 
 
+@bp.route(route="pipelines/runs/{run_id}/script-logs", methods=["GET"])
+@json_endpoint()
+def get_script_logs(req: func.HttpRequest) -> object:
+    return script_step.step_logs(app_storage(), req.route_params["run_id"])
+
+
 @bp.route(route="pipelines/runs/{run_id}/cancel", methods=["POST"])
 @json_endpoint()
 def cancel_run(req: func.HttpRequest) -> object:
-    return runs.cancel(app_storage(), req.route_params["run_id"])
+    return dag.cancel(app_storage(), req.route_params["run_id"])
+
+
+@bp.queue_trigger(arg_name="msg", queue_name=layout.PIPELINE_STEPS_QUEUE, connection="AzureWebJobsStorage")
+def advance_pipeline(msg: func.QueueMessage) -> None:
+    dag.watch(app_storage(), json.loads(msg.get_body())["run"])
+
+
+@bp.queue_trigger(arg_name="msg", queue_name=layout.SCRIPT_STEPS_QUEUE, connection="AzureWebJobsStorage")
+def run_script_step(msg: func.QueueMessage) -> None:
+    script_step.run_step(app_storage(), json.loads(msg.get_body())["run"], owner=_owner())
 
 
 @bp.queue_trigger(arg_name="msg", queue_name=layout.PLANNING_QUEUE, connection="AzureWebJobsStorage")

@@ -25,7 +25,12 @@ bp = func.Blueprint()
 def publish_pipeline(req: func.HttpRequest) -> object:
     body = json_body(req)
     record = published.publish(
-        app_storage(), body.get("pipeline"), body.get("name"), body.get("description"), body.get("version")
+        app_storage(),
+        body.get("pipeline"),
+        body.get("name"),
+        body.get("description"),
+        body.get("version"),
+        continue_on_step_failure=body.get("continue_on_step_failure"),
     )
     return 201, published.describe(record)
 
@@ -36,7 +41,12 @@ def publish_run(req: func.HttpRequest) -> object:
     body = json_body(req)
     run_id = req.route_params["run_id"]
     record = published.publish_run(
-        app_storage(), run_id, body.get("name"), body.get("description"), body.get("version")
+        app_storage(),
+        run_id,
+        body.get("name"),
+        body.get("description"),
+        body.get("version"),
+        body.get("continue_on_step_failure"),
     )
     return 201, published.describe(record)
 
@@ -76,6 +86,7 @@ class Submission:
     experiment: object
     assignments: dict[str, Any]
     tags: dict[str, Any] | None
+    continue_on_step_failure: object = None
 
 
 def _object(body: dict[str, Any], field: str) -> dict[str, Any]:
@@ -125,7 +136,8 @@ def _dataset_assignments(body: dict[str, Any]) -> dict[str, Any]:
 def submission(body: dict[str, Any]) -> Submission:
     """The run a submit body asks for: its experiment, every parameter value (`ParameterAssignments` of any JSON
     scalar, `DataPathAssignments`, `DataSetDefinitionValueAssignments`; a parameter assigned twice is refused) and
-    its tags (`tags`, or `Tags`), with `RunSource` kept as the tag `azureml.runsource`."""
+    its tags (`tags`, or `Tags`), with `RunSource` kept as the tag `azureml.runsource`, and
+    `ContinueRunOnStepFailure`."""
     parts = [_object(body, "ParameterAssignments"), _data_path_assignments(body), _dataset_assignments(body)]
     assignments: dict[str, Any] = {}
     for part in parts:
@@ -141,7 +153,7 @@ def submission(body: dict[str, Any]) -> Submission:
         if tags is not None and not isinstance(tags, dict):
             raise InvalidInput("'tags' must be an object of string values", field="tags")
         tags = {**(tags or {}), "azureml.runsource": source}
-    return Submission(body.get("ExperimentName"), assignments, tags)
+    return Submission(body.get("ExperimentName"), assignments, tags, body.get("ContinueRunOnStepFailure"))
 
 
 def run_answer(run: dict[str, Any], pipeline_id: str) -> dict[str, Any]:
@@ -161,7 +173,14 @@ def submit_published(req: func.HttpRequest) -> object:
     """The published pipeline's endpoint: `{"ExperimentName": ..., "ParameterAssignments": {...}}` -> `{"Id": ...}`."""
     asked = submission(json_body(req))
     pipeline_id = req.route_params["pipeline_id"]
-    run = published.start(app_storage(), pipeline_id, asked.experiment, asked.assignments, tags=asked.tags)
+    run = published.start(
+        app_storage(),
+        pipeline_id,
+        asked.experiment,
+        asked.assignments,
+        tags=asked.tags,
+        continue_on_step_failure=asked.continue_on_step_failure,
+    )
     return run_answer(run, pipeline_id)
 
 
@@ -229,5 +248,13 @@ def submit_endpoint(req: func.HttpRequest) -> object:
         raise InvalidInput("'PipelineVersion' must be a version such as \"0\"", field="PipelineVersion")
     storage = app_storage()
     endpoint = endpoints.get_endpoint(storage, req.route_params["endpoint"])
-    run = endpoints.start(storage, endpoint["id"], asked.experiment, asked.assignments, asked.tags, version)
+    run = endpoints.start(
+        storage,
+        endpoint["id"],
+        asked.experiment,
+        asked.assignments,
+        asked.tags,
+        version,
+        continue_on_step_failure=asked.continue_on_step_failure,
+    )
     return run_answer(run, endpoints.pipeline_of(endpoint, version))

@@ -18,6 +18,14 @@ def get_run_details(req: func.HttpRequest) -> object:
     return run_history.describe(app_storage(), req.route_params["run_id"])
 
 
+@bp.route(route="runs/{run_id}/children", methods=["GET"])
+@json_endpoint()
+def get_run_children(req: func.HttpRequest) -> object:
+    storage, run_id = app_storage(), req.route_params["run_id"]
+    run_history.require_run(storage, run_id)
+    return [run_history.describe(storage, child) for child in run_history.child_ids(storage, run_id)]
+
+
 @bp.route(route="runs/{run_id}/metrics", methods=["GET"])
 @json_endpoint()
 def get_run_metrics(req: func.HttpRequest) -> object:

@@ -242,7 +242,12 @@ def service_log(name: str, instance: str) -> str:
 #    fninfer-runs/<run id>/results/<index>.json       one result per mini-batch, created once (If-None-Match)
 #    fninfer-runs/<run id>/progress/<shard>.json      done/failed mini-batches, PROGRESS_SHARDS shards (no hot blob)
 #    <output datastore>/azureml/<step run id>/<output name>/parallel_run_step.txt   the step's output folder
-#    queues fninfer-pipeline-plans, fninfer-minibatches, fninfer-fanin
+#    fninfer-runs/<step run id>/publishing.json     a script step's outputs as its last try began to upload them
+#    fninfer-runs/<step run id>/logs/<try>.txt        a script step's stdout and stderr, one file per try
+#    queues fninfer-pipeline-plans, fninfer-minibatches, fninfer-fanin, fninfer-script-steps, fninfer-pipeline-steps
+#
+#    A pipeline run and each of its step runs have a record under pipelineruns/; a step run's record names its
+#    parent. A ParallelRunStep's plan, leases, results and progress are keyed by its step run id.
 
 PIPELINE_RUNS_PREFIX = "pipelineruns/"
 RUNS_CONTAINER = "fninfer-runs"
@@ -250,6 +255,8 @@ ACTIVE_RUNS_PREFIX = "active/"
 PLANNING_QUEUE = "fninfer-pipeline-plans"
 MINIBATCH_QUEUE = "fninfer-minibatches"
 FANIN_QUEUE = "fninfer-fanin"
+SCRIPT_STEPS_QUEUE = "fninfer-script-steps"
+PIPELINE_STEPS_QUEUE = "fninfer-pipeline-steps"
 PLAN_PAGE_SIZE = 1000
 PROGRESS_SHARDS = 16
 
@@ -288,6 +295,18 @@ def batch_result(run_id: str, index: int) -> str:
 
 def progress_shard(run_id: str, shard: int) -> str:
     return f"{validate_name('run', run_id)}/progress/{shard:03d}.json"
+
+
+def script_step_publishing(step_run_id: str) -> str:
+    return f"{validate_name('run', step_run_id)}/publishing.json"
+
+
+def script_step_log(step_run_id: str, attempt: int) -> str:
+    return f"{validate_name('run', step_run_id)}/logs/{attempt:03d}.txt"
+
+
+def script_step_logs_prefix(step_run_id: str) -> str:
+    return f"{validate_name('run', step_run_id)}/logs/"
 
 
 def step_output_prefix(step_run_id: str, output_name: str) -> str:

@@ -460,10 +460,20 @@ OPERATIONS: dict[str, Operation] = {
         "Submit a pipeline run (one ParallelRunStep)", ("201", ref("Run")), ("400", "404", "413"), "SubmitRun"
     ),
     "list_runs": Operation(
-        "List pipeline runs, newest first", ("200", array(ref("Run"))), ("400",), query=(query("experiment", TEXT),)
+        "List pipeline runs, newest first (with include_children, their step runs too)",
+        ("200", array(ref("Run"))),
+        ("400",),
+        query=(query("experiment", TEXT), query("include_children", BOOLEAN_QUERY)),
     ),
     "get_run": Operation(
-        "A pipeline run: status, plan, counts (live while it runs), error", ("200", ref("Run")), NOT_FOUND
+        "A pipeline run (each step's status and progress) or a step run (plan, counts live while it runs)",
+        ("200", ref("Run")),
+        NOT_FOUND,
+    ),
+    "get_script_logs": Operation(
+        "A script step run's stdout and stderr, one log per try",
+        ("200", array(record({"try": {"type": "integer", "minimum": 1}, "log": TEXT}))),
+        NOT_FOUND,
     ),
     "get_run_logs": Operation(
         "Mini-batch logs, a page at a time",
@@ -474,7 +484,9 @@ OPERATIONS: dict[str, Operation] = {
             query("count", {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 500}, {"const": ""}]}, "per page"),
         ),
     ),
-    "cancel_run": Operation("Cancel a run (a finished one stays as it is)", ("200", ref("Run")), NOT_FOUND),
+    "cancel_run": Operation(
+        "Cancel a run and its running steps (a finished one stays as it is)", ("200", ref("Run")), NOT_FOUND
+    ),
     "publish_pipeline": Operation(
         "Publish a pipeline definition", ("201", ref("PublishedPipeline")), ("400", "404", "413"), "PublishPipeline"
     ),
@@ -552,6 +564,9 @@ OPERATIONS: dict[str, Operation] = {
         ("200", ref("Schedule")),
         ("400", "404", "413"),
         "UpdateSchedule",
+    ),
+    "get_run_children": Operation(
+        "A run's child runs (a pipeline run's steps)", ("200", array(ref("RunDetails"))), NOT_FOUND
     ),
     "get_run_details": Operation(
         "A run: status, times, experiment, parent run, tags", ("200", ref("RunDetails")), NOT_FOUND

@@ -23,6 +23,8 @@ from shared.storage import Storage
 RUN_ID_VARIABLE = "AZUREML_RUN_ID"
 EXPERIMENT_VARIABLE = "AZUREML_ARM_PROJECT_NAME"
 PARENT_RUN_ID_VARIABLE = "AZUREML_PARENT_RUN_ID"
+#: A script step's tabular inputs, as JSON, for `Run.get_context().input_datasets` (fninfer's own).
+INPUT_DATASETS_VARIABLE = "FNINFER_INPUT_DATASETS"
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,13 @@ def activate(
         yield context
     finally:
         _current.reset(token)
+
+
+def bind(context: RunContext | None) -> None:
+    """Make `context` (activated already, so recorded) current for the rest of this thread's life: for a thread
+    started to carry on an activated block's work, such as the one that calls an entry script's run(). A new thread
+    starts with no context, so nothing else sees it."""
+    _current.set(context)
 
 
 def current() -> RunContext | None:

@@ -65,59 +65,63 @@ def record_run(storage: Storage, context: RunContext) -> None:
         storage.create_json(layout.RUN_HISTORY_CONTAINER, layout.run_info(context.run_id), record)
 
 
-def _pipeline_run(storage: Storage, run_id: str) -> Record | None:
+def _engine_record(storage: Storage, run_id: str) -> Record | None:
+    """The engine's record of a pipeline run or of one of its step runs (shared/pipelines/runs.py)."""
     record, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, layout.pipeline_run_record(run_id))
     return record
 
 
-def _steps(pipeline_run: Record) -> list[Record]:
-    """The step runs a pipeline run's record lists (one `step`, or several `steps`)."""
+def _step_ids(pipeline_run: Record) -> list[str]:
+    """The step runs a pipeline run's record lists (`steps`; a run recorded before multi-step pipelines, its `step`)."""
     steps = pipeline_run.get("steps")
-    found = list(steps.values()) if isinstance(steps, dict) else list(steps or [])
-    if isinstance(pipeline_run.get("step"), dict):
-        found.append(pipeline_run["step"])
-    return [step for step in found if isinstance(step, dict) and step.get("id")]
+    if isinstance(steps, dict):
+        return [state["id"] for state in steps.values() if isinstance(state, dict) and state.get("id")]
+    step = pipeline_run.get("step")
+    return [step["id"]] if isinstance(step, dict) and step.get("id") else []
+
+
+def _properties(record: Record | None) -> dict[str, str]:
+    if record is None:
+        return {}
+    if record.get("parent"):
+        return {"azureml.runsource": "azureml.StepRun", "StepType": str(record.get("type") or "")}
+    return {"azureml.runsource": "azureml.PipelineRun"}
 
 
 def describe(storage: Storage, run_id: str) -> Record:
-    """The run as `Run.get_details()` shows it. A pipeline run's record, or its parent's for a step run, gives the
+    """The run as `Run.get_details()` shows it. The engine's record (a pipeline run's or a step run's) gives the
     status and times; a run known only from its history is Running."""
     layout.validate_name("run", run_id)
     info, _ = storage.try_read_json(layout.RUN_HISTORY_CONTAINER, layout.run_info(run_id))
-    pipeline = _pipeline_run(storage, run_id)
-    if info is None and pipeline is None:
+    record = _engine_record(storage, run_id)
+    if info is None and record is None:
         raise NotFound(f"run {run_id!r} does not exist", run=run_id)
-    info = info or {}
-    parent_id = info.get("parent_run_id")
-    source, step = pipeline, None
-    if source is None and parent_id:
-        source = _pipeline_run(storage, parent_id)
-        step = next((s for s in _steps(source) if s["id"] == run_id), None) if source else None
-    experiment = (pipeline or {}).get("experiment") or info.get("experiment")
+    info, source = info or {}, record or {}
     return {
         "runId": run_id,
-        "experiment": experiment,
-        "parentRunId": parent_id,
-        "name": info.get("name") or (step or {}).get("name"),
-        "status": (step or {}).get("status") or (source or {}).get("status") or ACTIVATED_STATUS,
-        "startTimeUtc": (source or {}).get("start_time") or info.get("created_time"),
-        "endTimeUtc": (source or {}).get("end_time"),
+        "experiment": source.get("experiment") or info.get("experiment"),
+        "parentRunId": source.get("parent") or info.get("parent_run_id"),
+        "name": source.get("name") or info.get("name"),
+        "status": source.get("status") or ACTIVATED_STATUS,
+        "startTimeUtc": source.get("start_time") or info.get("created_time"),
+        "endTimeUtc": source.get("end_time"),
         "tags": get_tags(storage, run_id),
-        "properties": {"azureml.runsource": "azureml.PipelineRun"} if pipeline else {},
+        "properties": _properties(record),
+        "error": source.get("error"),
     }
 
 
 def child_ids(storage: Storage, run_id: str) -> list[str]:
     """The step runs of a pipeline run (none for other runs)."""
-    pipeline = _pipeline_run(storage, run_id)
-    return [step["id"] for step in _steps(pipeline)] if pipeline else []
+    record = _engine_record(storage, run_id)
+    return _step_ids(record) if record and not record.get("parent") else []
 
 
 def require_run(storage: Storage, run_id: str) -> None:
     """NotFound naming the run unless it exists (in the history, or as a pipeline run)."""
     layout.validate_name("run", run_id)
     info, _ = storage.try_read_json(layout.RUN_HISTORY_CONTAINER, layout.run_info(run_id))
-    if info is None and _pipeline_run(storage, run_id) is None:
+    if info is None and _engine_record(storage, run_id) is None:
         raise NotFound(f"run {run_id!r} does not exist", run=run_id)
 
 
@@ -312,7 +316,7 @@ def remove_tags(storage: Storage, run_id: str, keys: object) -> dict[str, str | 
 
 def get_tags(storage: Storage, run_id: str) -> dict[str, str | None]:
     """The run's tags: a pipeline run's own (set when it was submitted), then those set on it since."""
-    pipeline = _pipeline_run(storage, run_id) or {}
+    pipeline = _engine_record(storage, run_id) or {}
     tags, _ = storage.try_read_json(layout.RUN_HISTORY_CONTAINER, layout.run_tags(run_id))
     return {**(pipeline.get("tags") or {}), **(tags or {})}
 
@@ -336,6 +340,12 @@ def upload_file(storage: Storage, run_id: str, name: str, source: str | os.PathL
     except ConcurrencyConflict as exc:
         raise Conflict(f"run {run_id!r} already has a file {name!r}; files are written once", file=name) from exc
     return name
+
+
+def delete_files(storage: Storage, run_id: str) -> None:
+    """Forget every file of the run (a step's try that died: the next try writes them again)."""
+    for path in storage.list_names(layout.RUN_HISTORY_CONTAINER, layout.run_files_prefix(run_id)):
+        storage.delete_blob(layout.RUN_HISTORY_CONTAINER, path)
 
 
 def _file_name(name: object) -> str:

@@ -165,6 +165,7 @@ def start(
     tags: object = None,
     version: object = None,
     run_id: str | None = None,
+    continue_on_step_failure: object = None,
 ) -> Record:
     """Start a run of the endpoint's default version (or `version`): its REST endpoint, `PipelineEndpoint.submit`,
     a schedule."""
@@ -177,4 +178,5 @@ def start(
     if tags is not None and not isinstance(tags, dict):
         raise InvalidInput("'tags' must be an object of string values", field="tags")
     run_tags = {**(tags or {}), ENDPOINT_TAG: record["id"]}
-    return published.start(storage, pipeline_of(record, version), experiment, assignments, run_tags, run_id=run_id)
+    pipeline_id = pipeline_of(record, version)
+    return published.start(storage, pipeline_id, experiment, assignments, run_tags, run_id, continue_on_step_failure)

@@ -43,6 +43,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from shared import run_context
 from shared.errors import FninferError, InvalidInput, NotFound
 from shared.model_cache import cached_model_path
 from shared.models import deployed_models, get_model
@@ -75,6 +76,7 @@ class ScriptContext:
     logger: logging.Logger
     node_id: str = field(default_factory=socket.gethostname)
     process_name: str = field(default_factory=lambda: f"process{os.getpid():03d}")
+    run: run_context.RunContext | None = None  # what Run.get_context() is in init() and run(): the step run
 
 
 _current = threading.local()
@@ -130,6 +132,7 @@ class _RunThread:
         threading.Thread(target=self._serve, name=name, daemon=True).start()
 
     def _serve(self) -> None:
+        run_context.bind(self.context.run)
         while not self.abandoned:
             call = self.calls.get()
             _capture.buffer, _current.context = call.buffer, self.context
@@ -262,7 +265,11 @@ def _import(storage: Storage, run: Record, context: ScriptContext, init_log: io.
     _install_capture()
     _capture.buffer, _current.context = init_log, context
     try:
-        with deployed_models(step["models"]):  # get_model_path(name) means the version the step names
+        with (
+            deployed_models(step["models"]),  # get_model_path(name) means the version the step names
+            run_context.activate(storage, run["id"], run["experiment"], run.get("parent"), step["name"]) as active,
+        ):
+            context.run = active
             spec.loader.exec_module(module)
             if not callable(getattr(module, "run", None)):
                 raise InvalidInput(f"entry script {step['entry_script']!r} has no run(mini_batch) function")

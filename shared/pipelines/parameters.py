@@ -88,8 +88,12 @@ def references(step: Mapping[str, Any]) -> dict[str, str]:
     for value in step.get("arguments") or []:
         if (name := _reference(value)) is not None:
             found[name] = "argument"
-    if (name := _reference(step.get("input"))) is not None:
-        found[name] = "dataset"
+    for value in (step.get("params") or {}).values():
+        if (name := _reference(value)) is not None:
+            found[name] = "argument"
+    for source in [step.get("input"), *(step.get("inputs") or [])]:
+        if (name := _reference(source)) is not None:
+            found[name] = "dataset"
     return found
 
 
@@ -175,9 +179,21 @@ def bind(
             str(values[name]) if (name := _reference(value)) is not None else value
             for value in step.get("arguments") or []
         ]
+        params = step.get("params") or {}
+        for key, value in params.items():
+            if (name := _reference(value)) is not None:
+                params[key] = str(values[name])
         if (name := _reference(step.get("input"))) is not None:
-            consumption = {
-                key: step["input"][key] for key in ("name", "mode", "path_on_compute") if key in step["input"]
-            }
-            step["input"] = {**consumption, **values[name]}
+            step["input"] = _bound_input(step["input"], values[name])
+        if isinstance(step.get("inputs"), list):
+            step["inputs"] = [
+                _bound_input(source, values[name]) if (name := _reference(source)) is not None else source
+                for source in step["inputs"]
+            ]
     return bound, values
+
+
+def _bound_input(source: dict[str, Any], value: dict[str, Any]) -> dict[str, Any]:
+    """A step input whose dataset is a parameter, with the parameter's dataset in it."""
+    consumption = {key: source[key] for key in ("name", "mode", "path_on_compute") if key in source}
+    return {**consumption, **value}

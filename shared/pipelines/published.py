@@ -48,8 +48,16 @@ def publish(
     description: object = None,
     version: object = None,
     source_run: str | None = None,
+    continue_on_step_failure: object = None,
 ) -> Record:
-    """Store `pipeline` (a definition, checked as it would run with its parameters' defaults) as a new pipeline."""
+    """Store `pipeline` (a definition, checked as it would run with its parameters' defaults) as a new pipeline;
+    `continue_on_step_failure`, when given, is what its runs do unless a caller says otherwise."""
+    if continue_on_step_failure is not None:
+        if not isinstance(continue_on_step_failure, bool):
+            raise InvalidInput("continue_on_step_failure must be true or false", field="continue_on_step_failure")
+        if not isinstance(pipeline, dict):
+            raise InvalidInput("'pipeline' must be an object with 'steps'", field="pipeline")
+        pipeline = {**pipeline, "continue_on_step_failure": continue_on_step_failure}
     record: Record = {
         "id": uuid.uuid4().hex,
         "name": display_name("published pipeline", name),
@@ -64,9 +72,17 @@ def publish(
     return record
 
 
-def publish_run(storage: Storage, run_id: str, name: object, description: object, version: object) -> Record:
+def publish_run(
+    storage: Storage,
+    run_id: str,
+    name: object,
+    description: object,
+    version: object,
+    continue_on_step_failure: object = None,
+) -> Record:
     """Publish the pipeline a run ran (its definition, parameters included)."""
-    return publish(storage, get_run(storage, run_id)["definition"], name, description, version, source_run=run_id)
+    definition = get_run(storage, run_id)["definition"]
+    return publish(storage, definition, name, description, version, run_id, continue_on_step_failure)
 
 
 def get_published(storage: Storage, pipeline_id: str) -> Record:
@@ -101,8 +117,10 @@ def start(
     assignments: object = None,
     tags: object = None,
     run_id: str | None = None,
+    continue_on_step_failure: object = None,
 ) -> Record:
-    """Start a run of the published pipeline (its endpoint, `PublishedPipeline.submit`, a schedule)."""
+    """Start a run of the published pipeline (its endpoint, `PublishedPipeline.submit`, a schedule);
+    `continue_on_step_failure`, when given, overrides the published default."""
     record = get_published(storage, pipeline_id)
     if record["status"] != PublishedStatus.ACTIVE.value:
         raise Conflict(
@@ -114,7 +132,9 @@ def start(
     if tags is not None and not isinstance(tags, dict):
         raise InvalidInput("'tags' must be an object of string values", field="tags")
     run_tags = {**(tags or {}), "azureml.pipelineid": pipeline_id}
-    return submit.start_run(storage, experiment, record["definition"], run_tags, assignments, run_id=run_id)
+    return submit.start_run(
+        storage, experiment, record["definition"], run_tags, assignments, run_id, continue_on_step_failure
+    )
 
 
 def describe(record: Record) -> dict[str, Any]:

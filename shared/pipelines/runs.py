@@ -8,11 +8,17 @@
 Finished, Failed and Canceled are terminal: they never change, so a late worker cannot resurrect a canceled or failed
 run. Every transition reads the record, checks this table and writes with If-Match (retrying when another writer got
 there first). A run that is not terminal has a marker under `active/`, which is all the sweeper lists.
+
+A pipeline run and each of its step runs have a record here; a step run's record names its pipeline run (`parent`)
+and is what the step's engine works on (a ParallelRunStep's `step` and `plan`, see planning.py; a script step's, see
+script_step.py). When a step run ends, `transition` tells its pipeline run (dag.py), which starts the steps that
+were waiting for it, or ends.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -22,6 +28,8 @@ from shared.errors import ConcurrencyConflict, Conflict, NotFound
 from shared.storage import Storage
 
 Record = dict[str, Any]
+
+log = logging.getLogger("fninfer.batch")
 
 
 class RunStatus(StrEnum):
@@ -59,10 +67,14 @@ def get_run(storage: Storage, run_id: str) -> Record:
     return record
 
 
-def list_runs(storage: Storage, experiment: str | None = None) -> list[Record]:
-    """Runs, newest first (optionally of one experiment)."""
+def list_runs(storage: Storage, experiment: str | None = None, include_children: bool = False) -> list[Record]:
+    """Pipeline runs, newest first (optionally of one experiment), and with `include_children` their step runs."""
     found = storage.read_all_json(layout.REGISTRY_CONTAINER, layout.PIPELINE_RUNS_PREFIX)
-    found = [record for record in found if experiment is None or record["experiment"] == experiment]
+    found = [
+        record
+        for record in found
+        if (experiment is None or record["experiment"] == experiment) and (include_children or not record.get("parent"))
+    ]
     return sorted(found, key=lambda r: r["created_time"], reverse=True)
 
 
@@ -85,9 +97,13 @@ def transition(
     storage: Storage, run_id: str, status: RunStatus, only_from: RunStatus | None = None, **fields: Any
 ) -> bool:
     """Move the run to `status`, setting `fields`; False (and nothing written) when it is already terminal, or not
-    in `only_from` when that is given. A move the table does not allow raises Conflict."""
+    in `only_from` when that is given. A move the table does not allow raises Conflict. A step run that ends hands
+    its pipeline run on (see `_step_over`)."""
+    parent: str | None = None
 
     def change(record: Record) -> None:
+        nonlocal parent
+        parent = record.get("parent")
         current = RunStatus(record["status"])
         if current in TERMINAL or (only_from is not None and current != only_from):
             raise _Unchanged
@@ -108,10 +124,17 @@ def transition(
     if status in TERMINAL:
         with contextlib.suppress(ConcurrencyConflict):
             forget_active(storage, run_id)
+        if parent is not None:
+            _step_over(storage, parent)
     return True
 
 
-def cancel(storage: Storage, run_id: str) -> Record:
-    """Cancel a run that is not over yet (a terminal run is left as it is, as Azure ML does)."""
-    transition(storage, run_id, RunStatus.CANCELED)
-    return get_run(storage, run_id)
+def _step_over(storage: Storage, pipeline_run_id: str) -> None:
+    """A step run ended: advance its pipeline run now. Whatever goes wrong here is left to the pipeline run's watch,
+    which advances it again within dag.WATCH_SECONDS: the step's own transition has happened and must stand."""
+    from shared.pipelines import dag  # dag builds on this module
+
+    try:
+        dag.advance(storage, pipeline_run_id)
+    except Exception:  # the safety net above covers any failure; the caller's work is done
+        log.exception("Pipeline run %s: advancing after a step ended failed; its watch will retry", pipeline_run_id)

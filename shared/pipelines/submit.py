@@ -1,9 +1,9 @@
-"""Starting a pipeline run from a definition: what `Experiment.submit` posts, and what a published pipeline or a
-schedule can call with a stored definition.
+"""Starting a pipeline run from a definition: what `Experiment.submit` posts, and what a published pipeline, a
+pipeline endpoint or a schedule calls with a stored definition.
 
-The run is recorded NotStarted and its planning is handed to a queue function (listing a large dataset does not fit
-in an HTTP request). With allow_reuse and an earlier Finished run of the same step, the run is recorded Finished at
-once, its step pointing at the earlier output.
+The run is recorded NotStarted with its checked graph (the definition with the parameters bound and the order
+inferred, see definition.py and graph.py) and handed to dag.py, which starts its first steps (or takes earlier
+outputs, allow_reuse) and advances it as steps end.
 """
 
 from __future__ import annotations
@@ -14,19 +14,23 @@ from typing import Any
 from shared import compute, layout
 from shared.datastores import get_datastore
 from shared.errors import ConcurrencyConflict, InvalidInput
-from shared.pipelines import definition, leases, parameters, reuse
-from shared.pipelines.planning import PLAN_ITEM
+from shared.pipelines import dag, definition, parameters
+from shared.pipelines.graph import outputs_of
 from shared.pipelines.progress import counts
-from shared.pipelines.runs import Record, RunStatus, create_run, get_run, now
+from shared.pipelines.runs import TERMINAL, Record, RunStatus, create_run, get_run, now
 from shared.services.snapshots import verify_uploaded
 from shared.storage import Storage
 
 
 def _template(pipeline: object) -> dict[str, Any]:
-    """The definition as stored: its steps with their parameter references, and its checked parameters."""
+    """The definition as stored: its steps with their parameter references, its checked parameters, and
+    continue_on_step_failure when it was given."""
     if not isinstance(pipeline, dict) or "steps" not in pipeline:
         raise InvalidInput("'pipeline' must be an object with 'steps'", field="pipeline")
-    return {"parameters": parameters.check(pipeline), "steps": pipeline["steps"]}
+    template = {"parameters": parameters.check(pipeline), "steps": pipeline["steps"]}
+    if pipeline.get("continue_on_step_failure") is not None:
+        template["continue_on_step_failure"] = pipeline["continue_on_step_failure"]
+    return template
 
 
 def check_template(storage: Storage, pipeline: object) -> dict[str, Any]:
@@ -37,6 +41,12 @@ def check_template(storage: Storage, pipeline: object) -> dict[str, Any]:
     return template
 
 
+def _continue_on_step_failure(value: object) -> bool | None:
+    if value is not None and not isinstance(value, bool):
+        raise InvalidInput("continue_on_step_failure must be true or false", field="continue_on_step_failure")
+    return value
+
+
 def start_run(
     storage: Storage,
     experiment: object,
@@ -44,84 +54,91 @@ def start_run(
     tags: object = None,
     assignments: object = None,
     run_id: str | None = None,
+    continue_on_step_failure: object = None,
 ) -> Record:
-    """Start a run of `pipeline` with its parameters set from `assignments`. A caller that must start a run at most
-    once (a schedule's occurrence) passes its own `run_id`: starting it again returns the run already started."""
+    """Start a run of `pipeline` with its parameters set from `assignments` (and continue_on_step_failure, when
+    given, over the definition's). A caller that must start a run at most once (a schedule's occurrence) passes its
+    own `run_id`: starting it again returns the run already started."""
     experiment = layout.validate_name("experiment", experiment)
     tags = tags or {}
     if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
         raise InvalidInput("'tags' must be an object of string values", field="tags")
+    keep_going = _continue_on_step_failure(continue_on_step_failure)
     template = _template(pipeline)
     bound, values = parameters.bind(storage, template, assignments)
-    checked = definition.validate(bound)
-    spec = checked["steps"][0]
-    compute.check_node_count(storage, spec["config"]["compute_target"], int(spec["config"]["node_count"]))
+    graph = definition.validate(bound)
+    if keep_going is not None:
+        graph["continue_on_step_failure"] = keep_going
+    for spec in graph["steps"]:
+        if spec["type"] == "ParallelRunStep":
+            compute.check_node_count(storage, spec["config"]["compute_target"], int(spec["config"]["node_count"]))
     if run_id is not None:
         existing, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, layout.pipeline_run_record(run_id))
         if existing is not None:
-            _ensure_planning(storage, existing)
+            if RunStatus(existing["status"]) not in TERMINAL:
+                dag.start(storage, existing)  # a starter that died before its steps were started
             return existing
-    verify_uploaded(storage, spec["snapshot"])
-    container = get_datastore(storage, spec["output"]["datastore"])["container_name"]
-    fingerprint = reuse.fingerprint(spec)
-    run: Record = {
-        "id": run_id or uuid.uuid4().hex,
+    for spec in graph["steps"]:
+        verify_uploaded(storage, spec["snapshot"])
+        for output in outputs_of(spec):
+            get_datastore(storage, output["datastore"])  # NotFound names the datastores there are
+    new_id = run_id or uuid.uuid4().hex
+    record: Record = {
+        "id": new_id,
         "experiment": experiment,
         "tags": tags,
         "created_time": now(),
         "start_time": None,
         "end_time": None,
+        "status": RunStatus.NOT_STARTED.value,
         "error": None,
-        "plan": None,
-        "counts": None,
         "definition": template,
         "parameters": values,
+        "graph": graph,
+        "steps": {
+            spec["name"]: {"id": dag.step_run_id(new_id, spec["name"]), "type": spec["type"]} for spec in graph["steps"]
+        },
     }
-    earlier = reuse.find(storage, fingerprint) if spec["allow_reuse"] else None
-    if earlier is not None:
-        step = {**spec, **earlier["step"], "fingerprint": fingerprint, "reused_from": earlier["run"]}
-        previous = get_run(storage, earlier["run"])
-        return _create_once(
-            storage,
-            {
-                **run,
-                "status": RunStatus.FINISHED.value,
-                "start_time": run["created_time"],
-                "end_time": now(),
-                "plan": previous["plan"],
-                "counts": previous["counts"],
-                "step": step,
-            },
-        )
-    step_run_id = uuid.uuid4().hex
-    output = {
-        **spec["output"],
-        "container": container,
-        "prefix": layout.step_output_prefix(step_run_id, spec["output"]["name"]),
-    }
-    step = {**spec, "id": step_run_id, "output": output, "fingerprint": fingerprint, "reused_from": None}
-    record = _create_once(storage, {**run, "status": RunStatus.NOT_STARTED.value, "step": step})
-    _ensure_planning(storage, record)
-    return record
-
-
-def _create_once(storage: Storage, record: Record) -> Record:
     try:
-        return create_run(storage, record)
+        create_run(storage, record)
     except ConcurrencyConflict:  # the same run_id, started at the same moment by another instance
-        return get_run(storage, record["id"])
+        return get_run(storage, new_id)
+    dag.start(storage, record)
+    return get_run(storage, new_id)
 
 
-def _ensure_planning(storage: Storage, record: Record) -> None:
-    """Hand a NotStarted run to the planning queue, unless that is done already (dispatch is idempotent), so a
-    starter that died between recording the run and dispatching it is made good by the next start."""
-    if record["status"] == RunStatus.NOT_STARTED.value:
-        leases.dispatch(storage, record["id"], PLAN_ITEM, layout.PLANNING_QUEUE, {"run": record["id"]})
+def _summary(storage: Storage, step: Record) -> dict[str, Any]:
+    """What a step run's progress looks like: its status, times and, for a ParallelRunStep, its mini-batches."""
+    plan = step.get("plan") or {}
+    figures = step.get("counts")
+    if figures is None and step.get("plan") is not None:
+        figures = counts(storage, step["id"]).to_dict()
+    return {
+        "name": step.get("name") or step["step"].get("name"),
+        "type": step.get("type") or step["step"].get("type", "ParallelRunStep"),
+        "status": step["status"],
+        "start_time": step["start_time"],
+        "end_time": step["end_time"],
+        "reused_from": step["step"].get("reused_from"),
+        "total_mini_batches": plan.get("total_batches"),
+        "total_items": plan.get("total_items"),
+        "batches_done": (figures or {}).get("batches_done"),
+        "batches_failed": (figures or {}).get("batches_failed"),
+        "items_failed": (figures or {}).get("items_failed"),
+    }
 
 
 def describe(storage: Storage, run_id: str) -> dict[str, Any]:
-    """The run as the SDK shows it: the record, with live counts while it runs."""
+    """The run as the SDK shows it: a pipeline run with each step's progress (`steps`, in the pipeline's order), or
+    a step run with its own (live counts while a ParallelRunStep runs)."""
     record = get_run(storage, run_id)
-    if record["counts"] is None and record["plan"] is not None:
-        record["counts"] = counts(storage, run_id).to_dict()
+    if "steps" not in record:
+        summary = _summary(storage, record)
+        if summary["batches_done"] is not None:
+            record["counts"] = {key: summary[key] for key in ("batches_done", "batches_failed", "items_failed")}
+        return {**summary, **record}
+    record.pop("graph", None)
+    for name, state in record["steps"].items():
+        step, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, layout.pipeline_run_record(state["id"]))
+        state.update({"name": name, "status": None} if step is None else _summary(storage, step))
     return record

@@ -158,10 +158,12 @@ def _start(storage: Storage, schedule: Record, pending: Record) -> Record:
     """Start the decided run: of the published pipeline, or of the endpoint's default version at this moment."""
     tags = {"azureml.scheduleid": schedule["id"]}
     experiment, assignments = schedule["experiment_name"], pending["assignments"]
+    keep_going = schedule.get("continue_on_step_failure")
     if schedule.get("pipeline_endpoint_id"):
         endpoint = schedule["pipeline_endpoint_id"]
-        return endpoints.start(storage, endpoint, experiment, assignments, tags, run_id=pending["run_id"])
-    return published.start(storage, schedule["pipeline_id"], experiment, assignments, tags, run_id=pending["run_id"])
+        return endpoints.start(storage, endpoint, experiment, assignments, tags, None, pending["run_id"], keep_going)
+    pipeline = schedule["pipeline_id"]
+    return published.start(storage, pipeline, experiment, assignments, tags, pending["run_id"], keep_going)
 
 
 def _save_quietly(storage: Storage, path: str, state: Record, etag: str) -> None:

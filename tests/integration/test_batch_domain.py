@@ -22,7 +22,7 @@ from fninfer._workspace import Workspace
 from fninfer.host.azurite import start_azurite
 from shared import layout
 from shared.errors import InvalidInput
-from shared.pipelines import fanin, leases, logs, minibatch, planning, progress, runs, submit, sweeper
+from shared.pipelines import dag, fanin, leases, logs, minibatch, planning, progress, runs, submit, sweeper
 from shared.storage import Storage
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,6 +32,7 @@ HANDLERS: dict[str, Callable[[Storage, dict[str, Any]], None]] = {
     # one mini-batch per message, so the tests see every hand-off on the queue
     layout.MINIBATCH_QUEUE: lambda s, m: minibatch.process(s, m["run"], int(m["index"]), uuid.uuid4().hex, 0),
     layout.FANIN_QUEUE: lambda s, m: fanin.finalize(s, m["run"], uuid.uuid4().hex),
+    layout.PIPELINE_STEPS_QUEUE: lambda s, m: dag.watch(s, m["run"]),
 }
 
 
@@ -63,7 +64,8 @@ def receive(storage: Storage, queue: str) -> list[dict[str, Any]]:
 
 
 def drain(storage: Storage, run_id: str, rounds: int = 500) -> dict[str, Any]:
-    """Deliver messages until the run is over (or nothing is left to deliver); returns the run."""
+    """Deliver messages until the run is over (or nothing is left to deliver); returns the run (for a one-step
+    pipeline run, its step run: what the batch engine works on)."""
     for _ in range(rounds):
         delivered = 0
         for queue, handler in HANDLERS.items():
@@ -72,7 +74,7 @@ def drain(storage: Storage, run_id: str, rounds: int = 500) -> dict[str, Any]:
                 delivered += 1
         run = runs.get_run(storage, run_id)
         if run["status"] in ("Finished", "Failed", "Canceled") or not delivered:
-            return run
+            return step_of(storage, run) if "steps" in run else run
     raise AssertionError(f"run {run_id} still going after {rounds} rounds")
 
 
@@ -108,9 +110,20 @@ def definition(storage: Storage, folder: str, **config: Any) -> dict[str, Any]:
     }
 
 
+def step_of(storage: Storage, pipeline_run: dict[str, Any]) -> dict[str, Any]:
+    """The step run of a one-step pipeline run: what the batch engine works on."""
+    (state,) = pipeline_run["steps"].values()
+    return runs.get_run(storage, state["id"])
+
+
+def launch(storage: Storage, pipeline: dict[str, Any]) -> str:
+    """Start a one-step pipeline; the id of its ParallelRunStep's step run."""
+    return str(step_of(storage, submit.start_run(storage, "tests", pipeline))["id"])
+
+
 def start(storage: Storage, contents: dict[str, str], **config: Any) -> str:
     folder = put_inputs(storage, contents)
-    return str(submit.start_run(storage, "tests", definition(storage, folder, **config))["id"])
+    return launch(storage, definition(storage, folder, **config))
 
 
 def output_lines(storage: Storage, run: dict[str, Any]) -> list[str]:
@@ -201,12 +214,13 @@ def test_a_dead_owner_is_swept_and_its_mini_batch_done_once(storage: Storage, mo
     lost = receive(storage, layout.MINIBATCH_QUEUE)  # taken by an instance that dies: never processed, never deleted
     assert len(lost) == 2
     leases.claim(storage, run_id, "mb-00000000", "dead-instance")
-    assert sweeper.sweep(storage) == 0  # leases still valid
+    # (the step run only: its pipeline run's watch message, never delivered here, expires too)
+    assert sweeper.sweep_run(storage, run_id) == 0  # leases still valid
     time.sleep(1.2)
-    assert sweeper.sweep(storage) == 1  # the dead owner's lease expired; the queued one may still be waiting
+    assert sweeper.sweep_run(storage, run_id) == 1  # the dead owner's lease expired; the queued one may still wait
     time.sleep(1.0)
-    assert sweeper.sweep(storage) == 1  # now the never-claimed one is taken for lost too
-    assert sweeper.sweep(storage) == 0  # once per expiry
+    assert sweeper.sweep_run(storage, run_id) == 1  # now the never-claimed one is taken for lost too
+    assert sweeper.sweep_run(storage, run_id) == 0  # once per expiry
     run = drain(storage, run_id)
     assert run["status"] == "Finished"
     assert output_lines(storage, run) == [f"f{i:03d}.txt: ok t1" for i in range(4)]
@@ -329,7 +343,7 @@ def test_an_entry_script_that_cannot_load_fails_its_items(storage: Storage) -> N
     folder = put_inputs(storage, names(2))
     pipeline = definition(storage, folder, allowed_failed_count=0)
     pipeline["steps"][0]["arguments"] = ["--no-such-option"]  # argparse in init() exits
-    run = drain(storage, submit.start_run(storage, "tests", pipeline)["id"])
+    run = drain(storage, launch(storage, pipeline))
     assert run["status"] == "Failed"
     assert "failed to load: SystemExit: 2" in run["error"]["error"]
 
@@ -342,7 +356,7 @@ def test_cancel_stops_dispatching_and_never_changes_again(storage: Storage) -> N
     planning.plan(storage, receive(storage, layout.PLANNING_QUEUE)[0]["run"], "planner")
     first = receive(storage, layout.MINIBATCH_QUEUE)
     minibatch.process(storage, run_id, first[0]["index"], "worker", lane_seconds=0)
-    assert runs.cancel(storage, run_id)["status"] == "Canceled"
+    assert dag.cancel(storage, run_id)["status"] == "Canceled"
     run = drain(storage, run_id)
     assert run["status"] == "Canceled"
     assert len(storage.list_names(layout.RUNS_CONTAINER, layout.results_prefix(run_id))) == 1
@@ -354,15 +368,17 @@ def test_cancel_stops_dispatching_and_never_changes_again(storage: Storage) -> N
 def test_allow_reuse_takes_the_earlier_output(storage: Storage) -> None:
     folder = put_inputs(storage, names(3))
     pipeline = definition(storage, folder, allow_reuse=True)
-    first = drain(storage, submit.start_run(storage, "tests", pipeline)["id"])
-    again = submit.start_run(storage, "tests", pipeline)
+    first = drain(storage, launch(storage, pipeline))
+    again_run = submit.start_run(storage, "tests", pipeline)
+    again = step_of(storage, again_run)
+    assert again_run["status"] == "Finished"
     assert again["status"] == "Finished" and again["step"]["reused_from"] == first["id"]
     assert again["step"]["output"] == first["step"]["output"]
     assert receive(storage, layout.PLANNING_QUEUE) == []  # nothing ran
     changed = definition(storage, folder, allow_reuse=True, arguments=["--tag", "t2"])
-    assert submit.start_run(storage, "tests", changed)["status"] == "NotStarted"
+    assert step_of(storage, submit.start_run(storage, "tests", changed))["status"] == "NotStarted"
     without = definition(storage, folder, allow_reuse=False)
-    assert submit.start_run(storage, "tests", without)["status"] == "NotStarted"
+    assert step_of(storage, submit.start_run(storage, "tests", without))["status"] == "NotStarted"
 
 
 def test_definitions_are_checked_naming_the_problem(storage: Storage) -> None:
@@ -382,7 +398,7 @@ def test_definitions_are_checked_naming_the_problem(storage: Storage) -> None:
         with pytest.raises(Exception, match=named) as raised:
             submit.start_run(storage, "tests", broken)
         assert isinstance(raised.value, InvalidInput) or "nowhere" in named
-    with pytest.raises(InvalidInput, match="exactly one ParallelRunStep"):
+    with pytest.raises(InvalidInput, match="step names must be unique"):
         submit.start_run(storage, "tests", {"steps": good["steps"] * 2})
 
 
@@ -408,7 +424,7 @@ def start_tabular(storage: Storage, csv_text: str, **config: Any) -> str:
         "paths": [{"datastore": "workspaceblobstore", "path": f"{folder}/rows.csv"}],
         "tabular": {"format": "delimited"},  # types inferred when the run is planned
     }
-    return str(submit.start_run(storage, "tests", {"steps": [step]})["id"])
+    return launch(storage, {"steps": [step]})
 
 
 def rows_csv(count: int) -> str:

@@ -127,7 +127,7 @@ def test_cancel_skips_the_rest(ws: Workspace, tmp_path: Path) -> None:
 def test_bad_requests_are_named(ws: Workspace) -> None:
     with pytest.raises(NotFound, match="no-such-run"):
         ws.client.request("GET", "pipelines/runs/no-such-run")
-    with pytest.raises(InvalidInput, match="exactly one ParallelRunStep"):
+    with pytest.raises(InvalidInput, match="at least one step"):
         ws.client.request("POST", "pipelines/runs", json={"experiment": "e", "pipeline": {"steps": []}})
     with pytest.raises(InvalidInput, match="experiment name"):
         ws.client.request("POST", "pipelines/runs", json={"experiment": "../x", "pipeline": {"steps": []}})
@@ -158,7 +158,7 @@ def test_pipeline_validate_and_submit(ws: Workspace, tmp_path: Path) -> None:
     assert run.wait_for_completion(show_output=False) == "Finished"
     assert output_rows(run, tmp_path) == ["a.txt: ok host", "b.txt: ok host"]
     broken = pipeline_for(ws, tmp_path, {"a.txt": "ok"}, error_threshold=-5)
-    assert broken.validate() == ["error_threshold must be an integer of at least -1, not -5"]
+    assert broken.validate() == ["step 'score': error_threshold must be an integer of at least -1, not -5"]
 
 
 def test_a_step_cannot_ask_for_more_nodes_than_its_compute_allows(ws: Workspace, tmp_path: Path, unique: str) -> None:
@@ -234,9 +234,10 @@ def test_killed_instance_and_duplicates_leave_each_row_once(
     run = Experiment(ws, "batch-kill").submit(pipeline)
     storage = ws.storage
     wait_until(lambda: run.get_status() == "Running")
+    step_id = next(run.get_children()).id  # the ParallelRunStep's run: what its mini-batches belong to
     # every message of the first window delivered twice
     for index in range(4):
-        body = json.dumps({"run": run.id, "index": index}).encode()
+        body = json.dumps({"run": step_id, "index": index}).encode()
         storage.queue(layout.MINIBATCH_QUEUE).send_message(base64.b64encode(body).decode())
     instances = json.loads((two_instances.workdir / ".fninfer" / "instances.json").read_text())["instances"]
     pids = {int(entry["pid"]) for entry in instances}
@@ -244,7 +245,7 @@ def test_killed_instance_and_duplicates_leave_each_row_once(
     def owned() -> dict[str, int]:
         """Mini-batches in flight, by the pid of the instance that holds them."""
         found = {}
-        for name in storage.list_names(layout.RUNS_CONTAINER, layout.leases_prefix(run.id)):
+        for name in storage.list_names(layout.RUNS_CONTAINER, layout.leases_prefix(step_id)):
             lease, _ = storage.try_read_json(layout.RUNS_CONTAINER, name)
             if lease and lease["owner"] and "/mb-" in name:
                 found[name] = int(lease["owner"].split(":")[1])
@@ -261,7 +262,7 @@ def test_killed_instance_and_duplicates_leave_each_row_once(
         now = owned()
         for name in held:
             index = int(name.rsplit("mb-", 1)[1].removesuffix(".json"))
-            done = storage.try_read_json(layout.RUNS_CONTAINER, layout.batch_result(run.id, index))[0] is not None
+            done = storage.try_read_json(layout.RUNS_CONTAINER, layout.batch_result(step_id, index))[0] is not None
             if not done and now.get(name) in (None, victim):
                 return False
         return True

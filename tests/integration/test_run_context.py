@@ -165,9 +165,11 @@ def test_a_pipeline_runs_tags_and_status_come_from_its_record(ws: Workspace, sto
         "created_time": "2026-01-01T00:00:00+00:00",
         "start_time": "2026-01-01T00:00:01+00:00",
         "end_time": "2026-01-01T00:00:09+00:00",
-        "step": {"id": step_id, "name": "batch-score"},
+        "steps": {"batch-score": {"id": step_id, "type": "ParallelRunStep"}},
     }
+    step_record = {**record, "id": step_id, "parent": run_id, "name": "batch-score", "tags": {}, "step": {}}
     storage.create_json(layout.REGISTRY_CONTAINER, layout.pipeline_run_record(run_id), record)
+    storage.create_json(layout.REGISTRY_CONTAINER, layout.pipeline_run_record(step_id), step_record)
     with run_context.activate(storage, step_id, "Batch_Prediction", parent_run_id=run_id):
         step = Run.get_context()
         step.parent.log("rows", 23)  # to the parent, as Azure ML's docs show

@@ -16,7 +16,15 @@ from shared.errors import Conflict, InvalidInput, NotFound
 from shared.pipelines import published, runs
 from shared.schedules import records, runner
 from shared.storage import Storage
-from tests.integration.test_batch_domain import definition, drain, output_lines, own_storage, put_inputs, storage
+from tests.integration.test_batch_domain import (
+    definition,
+    drain,
+    output_lines,
+    own_storage,
+    put_inputs,
+    step_of,
+    storage,
+)
 
 __all__ = ["own_storage", "storage"]  # fixtures, shared with the batch domain tests
 
@@ -212,14 +220,14 @@ def test_parameters_are_bound_per_run_and_checked(storage: Storage) -> None:
         },
     )
     run = published.start(storage, pipeline["id"], "Batch_Prediction", {"batch_size": "3"})
-    assert run["step"]["config"]["mini_batch_size"] == 3 and run["parameters"]["batch_size"] == "3"
+    assert step_of(storage, run)["step"]["config"]["mini_batch_size"] == 3 and run["parameters"]["batch_size"] == "3"
     finished = drain(storage, run["id"])
     assert finished["status"] == "Finished" and finished["plan"]["total_batches"] == 2  # 6 files, 3 per mini-batch
     assert len(output_lines(storage, finished)) == 6
     folder = put_inputs(storage, {"h.txt": "ok"})
     path = {"datastore": "workspaceblobstore", "path": f"{folder}/h.txt"}
     run = published.start(storage, pipeline["id"], "Batch_Prediction", {"input_data": path})
-    assert run["step"]["input"]["paths"] == [path]
+    assert step_of(storage, run)["step"]["input"]["paths"] == [path]
     with pytest.raises(InvalidInput, match=r"unknown pipeline parameters \['nope'\]"):
         published.start(storage, pipeline["id"], "Batch_Prediction", {"nope": 1})
     with pytest.raises(InvalidInput, match=r"batch_size.*mini_batch_size.*int"):
@@ -279,7 +287,8 @@ def test_data_schedule_fires_once_per_change_and_not_without_one(storage: Storag
     as_two_instances(lambda: runner.tick(storage, at))
     started = runs_of(storage, schedule["id"])
     assert len(started) == 1
-    assert started[0]["step"]["input"]["paths"] == [{"datastore": "workspaceblobstore", "path": folder}]
+    dropped = {"datastore": "workspaceblobstore", "path": folder}
+    assert step_of(storage, started[0])["step"]["input"]["paths"] == [dropped]
     assert drain(storage, started[0]["id"])["plan"]["total_items"] == 6  # the run covers what was dropped
     at += timedelta(minutes=5, seconds=1)
     assert runner.tick(storage, at) == []  # no change, no run

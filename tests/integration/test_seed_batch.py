@@ -131,7 +131,9 @@ def test_seed_003_contrib_import_with_models(seed_setup: Workspace) -> None:
     assert first.wait_for_completion(show_output=False, timeout_seconds=120) == "Finished"
     again = Experiment(ws, "batch_prediction_pipeline").submit(pipeline)  # same step, same input: reused
     assert again.wait_for_completion(show_output=True, timeout_seconds=120) == "Finished"
-    assert again.get_details()["properties"]["reused_from"] == first.id
+    first_step = next(first.get_children())  # reuse is per step, as in Azure ML: the step run is the earlier one's
+    assert again.get_details()["properties"]["reused_from"] == first_step.id
+    assert next(again.get_children()).get_details()["properties"]["azureml.reusedrunid"] == first_step.id
     next(again.get_children()).get_output_data("inferences").download(local_path="again")
     assert len(read_results("again")) == 23
 

@@ -94,7 +94,7 @@ def test_definition_fills_azure_ml_defaults() -> None:
         ({"entry_script": "other.py"}, "other.py"),
         ({"models": ["no-version"]}, "models"),
         ({"input": None}, "one input"),
-        ({"type": "PythonScriptStep"}, "PythonScriptStep"),
+        ({"type": "CommandStep"}, "CommandStep"),
         ({"config": {"mini_batch_size": "1TB"}}, "mini_batch_size"),
         ({"config": {"mini_batch_size": 5, "partition_keys": ["user"]}}, "mutually exclusive"),
         ({"config": {"mini_batch_size": None, "partition_keys": ["user"]}}, "partitioned input dataset"),

@@ -5,6 +5,7 @@ from fninfer._pipeline_endpoint import PipelineEndpoint
 from fninfer._pipeline_run import ActivityFailedException, PipelineRun, StepRun
 from fninfer._published import PublishedPipeline
 from fninfer._schedule import Schedule, ScheduleRecurrence, TimeZone
+from fninfer._step import PipelineStep, StepSequence
 
 __all__ = [
     "ActivityFailedException",
@@ -13,10 +14,12 @@ __all__ = [
     "PipelineEndpoint",
     "PipelineParameter",
     "PipelineRun",
+    "PipelineStep",
     "PortDataReference",
     "PublishedPipeline",
     "Schedule",
     "ScheduleRecurrence",
     "StepRun",
+    "StepSequence",
     "TimeZone",
 ]
