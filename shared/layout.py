@@ -238,9 +238,9 @@ def service_log(name: str, instance: str) -> str:
 #    fninfer-runs/active/<run id>                     runs not yet terminal (what the sweeper looks at)
 #    fninfer-runs/reuse/<fingerprint>.json            the Finished run whose step output allow_reuse can take
 #    fninfer-runs/<run id>/plan/<plan id>/<page>.json mini-batches, PLAN_PAGE_SIZE per page (lists of input files)
-#    fninfer-runs/<run id>/leases/<work item>.json    work in flight (plan, mb-<index>, fanin): owner, lease, tries
-#    fninfer-runs/<run id>/results/<index>.json       one result per mini-batch, created once (If-None-Match)
-#    fninfer-runs/<run id>/progress/<shard>.json      done/failed mini-batches, PROGRESS_SHARDS shards (no hot blob)
+#    fninfer-runs/<run id>/leases/<work item>.json    work in flight (plan, fanin): owner, lease, tries
+#    fninfer-runs/<run id>/lanes/<lane>.json          a lane of mini-batches (lane, lane+cap, ...): owner, deaths
+#    fninfer-runs/<run id>/lanes/<lane>/<start>.json  the results of the lane's positions start.., created once
 #    <output datastore>/azureml/<step run id>/<output name>/parallel_run_step.txt   the step's output folder
 #    queues fninfer-pipeline-plans, fninfer-minibatches, fninfer-fanin
 
@@ -251,7 +251,6 @@ PLANNING_QUEUE = "fninfer-pipeline-plans"
 MINIBATCH_QUEUE = "fninfer-minibatches"
 FANIN_QUEUE = "fninfer-fanin"
 PLAN_PAGE_SIZE = 1000
-PROGRESS_SHARDS = 16
 
 
 def pipeline_run_record(run_id: str) -> str:
@@ -278,16 +277,21 @@ def work_lease(run_id: str, item: str) -> str:
     return f"{leases_prefix(run_id)}{validate_name('work item', item)}.json"
 
 
-def results_prefix(run_id: str) -> str:
-    return f"{validate_name('run', run_id)}/results/"
+def lanes_prefix(run_id: str) -> str:
+    return f"{validate_name('run', run_id)}/lanes/"
 
 
-def batch_result(run_id: str, index: int) -> str:
-    return f"{results_prefix(run_id)}{index:08d}.json"
+def lane_record(run_id: str, lane: int) -> str:
+    return f"{lanes_prefix(run_id)}{lane:05d}.json"
 
 
-def progress_shard(run_id: str, shard: int) -> str:
-    return f"{validate_name('run', run_id)}/progress/{shard:03d}.json"
+def lane_chunks_prefix(run_id: str, lane: int) -> str:
+    return f"{lanes_prefix(run_id)}{lane:05d}/"
+
+
+def lane_chunk(run_id: str, lane: int, start: int) -> str:
+    """The results of lane `lane`'s positions from `start` on (its mini-batches lane + cap x position)."""
+    return f"{lane_chunks_prefix(run_id, lane)}{start:010d}.json"
 
 
 def step_output_prefix(step_run_id: str, output_name: str) -> str:

@@ -15,8 +15,8 @@ from shared import compute, layout
 from shared.datastores import get_datastore
 from shared.errors import ConcurrencyConflict, InvalidInput
 from shared.pipelines import definition, leases, parameters, reuse
+from shared.pipelines.lanes import counts
 from shared.pipelines.planning import PLAN_ITEM
-from shared.pipelines.progress import counts
 from shared.pipelines.runs import Record, RunStatus, create_run, get_run, now
 from shared.services.snapshots import verify_uploaded
 from shared.storage import Storage
