@@ -86,6 +86,25 @@ class RequestCounter:
             return sum(self._counts.values())
 
 
+#: Callbacks by queue URL, called when this process sends a message that is visible at once (see watch_sends).
+_send_watchers: dict[str, list[Callable[[], None]]] = {}
+_send_watchers_lock = threading.Lock()
+
+
+def watch_sends(queue_url: str, callback: Callable[[], None]) -> Callable[[], None]:
+    """Call `callback` whenever this process sends a message to the queue at `queue_url` through Storage.send; the
+    local host's queue listeners use it to poll at once instead of waiting out their backoff (as the Functions host
+    does for messages its own functions write through a queue output binding). Returns the unwatch function."""
+    with _send_watchers_lock:
+        _send_watchers.setdefault(queue_url, []).append(callback)
+
+    def unwatch() -> None:
+        with _send_watchers_lock, suppress(ValueError):
+            _send_watchers[queue_url].remove(callback)
+
+    return unwatch
+
+
 class _Transport(RequestsTransport):
     """requests with a pool of POOL_CONNECTIONS connections per host (no retries of its own: the SDK's retry policy
     retries), counting each request when given a counter."""
@@ -203,6 +222,17 @@ class Storage:
                 client.create_queue()
             self._ready_queues.add(name)
         return client
+
+    def send(self, queue: str, body: str, delay: int = 0) -> None:
+        """Put a message on `queue`, visible after `delay` seconds (see watch_sends)."""
+        client = self.queue(queue)
+        with storage_errors(f"queue {queue!r}"):
+            client.send_message(body, visibility_timeout=delay or None)
+        if not delay:
+            with _send_watchers_lock:
+                callbacks = list(_send_watchers.get(client.url, ()))
+            for callback in callbacks:
+                callback()
 
     # -- JSON records ------------------------------------------------------------------------------------------
 

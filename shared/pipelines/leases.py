@@ -54,8 +54,7 @@ def queued_seconds() -> float:
 def send(storage: Storage, queue: str, message: dict[str, Any], delay: int = 0) -> None:
     """Put a message for a queue-triggered function (the host base64-decodes message bodies), visible after
     `delay` seconds."""
-    body = base64.b64encode(json.dumps(message).encode()).decode()
-    storage.queue(queue).send_message(body, visibility_timeout=delay or None)
+    storage.send(queue, base64.b64encode(json.dumps(message).encode()).decode(), delay=delay)
 
 
 def dispatch(

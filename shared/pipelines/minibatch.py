@@ -48,6 +48,7 @@ HAND_BACK_SECONDS = 1
 LANE_SWEEP_SECONDS = 2.0
 #: Mini-batches whose files download while run() works on others, in this process.
 _prefetch = concurrent.futures.ThreadPoolExecutor(16, thread_name_prefix="minibatch-prefetch")
+_cleanups = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="minibatch-cleanup")
 
 
 def rows_of(result: Any) -> list[str]:
@@ -83,8 +84,9 @@ class Prepared:
     scratch: tempfile.TemporaryDirectory[str] | None = None
 
     def cleanup(self) -> None:
+        """Remove the downloaded files, off the lane's thread (removing a folder per file takes milliseconds)."""
         if self.scratch is not None:
-            self.scratch.cleanup()
+            _cleanups.submit(self.scratch.cleanup)
             self.scratch = None
 
 
