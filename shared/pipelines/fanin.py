@@ -159,6 +159,6 @@ def finish(storage: Storage, run: Record, owner: str, lease: leases.Lease) -> No
             _write_rows(storage, run, owner, lease["cursor"])
     counts: dict[str, Any] = lanes.counts(storage, run_id).to_dict()
     if transition(storage, run_id, RunStatus.FINISHED, counts=counts):
-        remember(storage, get_run(storage, run_id))
+        remember(storage, run)  # its id and step, which finishing does not change
     leases.release(storage, run_id, FANIN_ITEM)
     shutdown_run(run_id)

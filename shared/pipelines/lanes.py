@@ -249,6 +249,7 @@ class Lane:
     ) -> None:
         plan = run["plan"]
         self.storage = storage
+        self.run = run  # the run record as the lane was taken
         self.run_id = run["id"]
         self.lane = lane
         self.cap = int(plan["cap"])

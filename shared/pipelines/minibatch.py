@@ -217,7 +217,7 @@ def plan_and_start(storage: Storage, run_id: str, owner: str, lane_seconds: floa
     taken = planning.plan(storage, run_id, owner, take=free)
     if not taken:
         return
-    run = get_run(storage, run_id)
+    run = taken[0].run
     _remember(run)
     threads = [
         threading.Thread(target=_run_taken, args=(storage, run, lane, lane_seconds), name=f"lane-{lane.lane}")
@@ -372,9 +372,9 @@ def _finish_if_complete(storage: Storage, run: Record, owner: str) -> None:
     Each lane checks after writing its last chunk, so the last one to finish sees them all."""
     if not lanes.complete(run["plan"], lanes.survey(storage, run["id"])):
         return
-    run = get_run(storage, run["id"])
+    run = _current(storage, run)
     if RunStatus(run["status"]) != RunStatus.RUNNING:
-        return
+        return  # canceled or failed meanwhile (a fan-in that slips through is refused Finished, see fanin.finish)
     fanin_lease = leases.dispatch(
         storage, run["id"], FANIN_ITEM, layout.FANIN_QUEUE, {"run": run["id"]}, owner=owner, cursor=START_CURSOR
     )

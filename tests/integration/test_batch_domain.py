@@ -23,7 +23,7 @@ from fninfer.host.azurite import start_azurite
 from shared import layout
 from shared.errors import InvalidInput
 from shared.pipelines import fanin, lanes, leases, logs, minibatch, planning, runs, submit, sweeper
-from shared.storage import Storage
+from shared.storage import RequestCounter, Storage
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "tests" / "fixtures" / "batch"
@@ -39,7 +39,7 @@ HANDLERS: dict[str, Callable[[Storage, dict[str, Any]], None]] = {
 def own_storage() -> Iterator[Storage]:
     """An Azurite for this module alone: no host listens to its queues, so the tests deliver every message."""
     server = start_azurite(ROOT)
-    yield Storage.from_connection_string(server.connection_string)
+    yield Storage.from_connection_string(server.connection_string, counter=RequestCounter())  # see the request test
     server.stop()
 
 
@@ -251,6 +251,25 @@ def test_fan_in_resumes_after_a_crash_without_doubling(storage: Storage, monkeyp
     run = drain(storage, run_id)
     assert run["status"] == "Finished"
     assert output_lines(storage, run) == [f"f{i:03d}.txt: ok t1" for i in range(10)]
+
+
+def test_bookkeeping_costs_less_than_one_storage_request_per_mini_batch(storage: Storage) -> None:
+    """Storage requests of a run from planning to Finished, besides downloading its input files: less than one per
+    mini-batch over the whole run (planning, lanes, fan-in, status), and next to none for each further mini-batch
+    (lanes write their results a chunk at a time; see lanes.py). A count, not a timing."""
+    assert storage.requests is not None
+    spent: dict[int, int] = {}
+    for files in (100, 600):  # 10 and 60 mini-batches of 10 files
+        run_id = start(storage, names(files), mini_batch_size=10, node_count=1, process_count_per_node=2)
+        before = storage.requests.counts()
+        minibatch.plan_and_start(storage, run_id, "planner")  # the planning function: it runs both lanes itself
+        assert runs.get_run(storage, run_id)["status"] == "Finished"
+        counts = storage.requests.counts() - before
+        downloads = counts.pop(f"GET {layout.DEFAULT_DATASTORE_CONTAINER}")
+        assert downloads == files
+        spent[files] = sum(counts.values())
+    assert spent[600] / 60 <= 1.0, spent
+    assert (spent[600] - spent[100]) / 50 <= 0.5, spent
 
 
 # -- Azure ML's error meaning ----------------------------------------------------------------------------------------

@@ -248,11 +248,11 @@ def test_killed_instance_and_duplicates_leave_each_row_once(
         return {lane: int(state.owner.split(":")[1]) for lane, state in states.items() if state.owner}
 
     wait_until(lambda: (run.get_details()["properties"].get("batches_done") or 0) >= 2 and set(owned().values()) & pids)
+    plan = ws.client.request("GET", f"pipelines/runs/{run.id}")["plan"]
     victim = next(iter(set(owned().values()) & pids))
     held = [lane for lane, pid in owned().items() if pid == victim]
     os.kill(victim, signal.SIGKILL)
     killed_at = time.monotonic()
-    plan = ws.client.request("GET", f"pipelines/runs/{run.id}")["plan"]
 
     def resumed() -> bool:
         """Every lane the victim held is complete, or held by a live instance."""
