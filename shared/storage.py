@@ -36,6 +36,8 @@ from azure.core.exceptions import (
 )
 from azure.core.pipeline.transport import HttpRequest, HttpResponse, RequestsTransport
 from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
+from azure.storage.blob import ExponentialRetry as BlobRetry
+from azure.storage.queue import ExponentialRetry as QueueRetry
 from azure.storage.queue import QueueServiceClient
 from urllib3.util.retry import Retry
 
@@ -46,6 +48,12 @@ T = TypeVar("T")
 
 JSON_CONTENT = ContentSettings(content_type="application/json")
 POOL_CONNECTIONS = 64
+#: The retry budget of every request: about 10 s of backoffs (~1, ~3 and ~5 s) between tries, each connection given
+#: CONNECT_SECONDS. The SDK's default (88 s in all against a refused connection) outlasts an HTTP caller's
+#: patience: past this budget an API call answers 503 naming storage (StorageUnavailable), and queue functions fail
+#: and are retried (batch work is taken up again by the sweeper, see shared/pipelines/sweeper.py).
+RETRY = {"initial_backoff": 1, "increment_base": 2, "retry_total": 2, "random_jitter_range": 1}
+CONNECT_SECONDS = 5
 
 
 def request_kind(method: str, path: str) -> str:
@@ -118,7 +126,7 @@ class _Transport(RequestsTransport):
         )
         session.mount("http://", adapter)
         session.mount("https://", adapter)
-        super().__init__(session=session, session_owner=True)
+        super().__init__(session=session, session_owner=True, connection_timeout=CONNECT_SECONDS)
         self.counter = counter
 
     def send(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:  # type: ignore[override]
@@ -176,14 +184,12 @@ class Storage:
         """Clients for `connection`; an identity-based one authenticates with `credential` (an azure-identity
         credential), else DefaultAzureCredential (with the connection's managed identity client id). With
         `counter`, every request is counted there."""
+        blob_options = {"transport": _Transport(counter), "retry_policy": BlobRetry(**RETRY)}
+        queue_options = {"transport": _Transport(counter), "retry_policy": QueueRetry(**RETRY)}
         if connection.connection_string is not None:
             return cls(
-                blobs=BlobServiceClient.from_connection_string(
-                    connection.connection_string, transport=_Transport(counter)
-                ),
-                queues=QueueServiceClient.from_connection_string(
-                    connection.connection_string, transport=_Transport(counter)
-                ),
+                blobs=BlobServiceClient.from_connection_string(connection.connection_string, **blob_options),
+                queues=QueueServiceClient.from_connection_string(connection.connection_string, **queue_options),
                 requests=counter,
             )
         if credential is None:
@@ -192,10 +198,8 @@ class Storage:
             credential = DefaultAzureCredential(managed_identity_client_id=connection.client_id)
         assert connection.blob_service_uri and connection.queue_service_uri
         return cls(
-            blobs=BlobServiceClient(connection.blob_service_uri, credential=credential, transport=_Transport(counter)),
-            queues=QueueServiceClient(
-                connection.queue_service_uri, credential=credential, transport=_Transport(counter)
-            ),
+            blobs=BlobServiceClient(connection.blob_service_uri, credential=credential, **blob_options),
+            queues=QueueServiceClient(connection.queue_service_uri, credential=credential, **queue_options),
             requests=counter,
         )
 
