@@ -18,10 +18,10 @@ message) cannot both record a position: the second one's create is refused, and 
 drops what that chunk covers, and goes on after its end. A lane's chunks therefore always form one gapless chain
 0 -> e1 -> e2 -> ... -> end, each position in exactly one chunk, and the fan-in reads them in order.
 
-The holder keeps results in memory and writes them as one chunk when LEASE/3 has passed since its last write, when
-they reach FLUSH_BYTES, when a mini-batch has failures (thresholds count what is written), and when the lane stops.
-A chunk also renews the hold (its `until`), so a busy lane writes about one blob per LEASE/3 whatever its
-mini-batches' size: that is the bookkeeping. An instance that dies loses what it had not written yet; its successor
+The holder keeps results in memory and writes them as one chunk once the oldest is LEASE/3 old, when they reach
+FLUSH_BYTES, when a mini-batch has failures (thresholds count what is written), and when the lane stops. A chunk also
+renews the hold (its `until`; the record is rewritten only when nothing else was for LEASE/3), so a busy lane writes
+about one blob per LEASE/3 whatever the number of its mini-batches: that is the bookkeeping. An instance that dies loses what it had not written yet; its successor
 runs those mini-batches again (run() is called at least once per mini-batch, as on Azure ML; its rows are recorded
 once). After such a death the successor writes each mini-batch as it completes, so a mini-batch that takes its
 instance down is pinned down and failed after run_max_try deaths instead of repeating forever.
@@ -263,7 +263,8 @@ class Lane:
         self.careful = state.tries > 0 and state.at == state.end
         self.pending: list[Result] = []
         self.pending_bytes = 0
-        self.written_at = time.monotonic()
+        self.pending_since = time.monotonic()  # when the oldest result held was added
+        self.written_at = time.monotonic()  # the record's or a chunk's last write: the hold's renewal
         self.lost = False
         self._lock = threading.Lock()
 
@@ -287,6 +288,8 @@ class Lane:
     # -- recording ------------------------------------------------------------------------------------------
 
     def add(self, result: Result) -> None:
+        if not self.pending:
+            self.pending_since = time.monotonic()
         self.pending.append(result)
         self.pending_bytes += sum(len(row) + 1 for row in result["rows"]) + len(json.dumps(result["attempts"]))
 
@@ -297,7 +300,7 @@ class Lane:
         return (
             self.careful
             or self.pending_bytes >= FLUSH_BYTES
-            or time.monotonic() - self.written_at >= leases.lease_seconds() / 3
+            or time.monotonic() - self.pending_since >= leases.lease_seconds() / 3
             or bool(self.pending[-1]["failed_items"])
         )
 
