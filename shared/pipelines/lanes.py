@@ -21,10 +21,11 @@ drops what that chunk covers, and goes on after its end. A lane's chunks therefo
 The holder keeps results in memory and writes them as one chunk once the oldest is LEASE/3 old, when they reach
 FLUSH_BYTES, when a mini-batch has failures (thresholds count what is written), and when the lane stops. A chunk also
 renews the hold (its `until`; the record is rewritten only when nothing else was for LEASE/3), so a busy lane writes
-about one blob per LEASE/3 whatever the number of its mini-batches: that is the bookkeeping. An instance that dies loses what it had not written yet; its successor
-runs those mini-batches again (run() is called at least once per mini-batch, as on Azure ML; its rows are recorded
-once). After such a death the successor writes each mini-batch as it completes, so a mini-batch that takes its
-instance down is pinned down and failed after run_max_try deaths instead of repeating forever.
+about one blob per LEASE/3 whatever the number of its mini-batches: that is the bookkeeping. An instance that dies
+loses what it had not written yet; its successor runs those mini-batches again (run() is called at least once per
+mini-batch, as on Azure ML; its rows are recorded once). After such a death the successor writes each mini-batch as
+it completes, so a mini-batch that takes its instance down is pinned down and failed after run_max_try deaths
+instead of repeating forever.
 
 Liveness is the latest `until` of the record and the chunks, so a listing of `lanes/` (one request, metadata
 included) tells the sweeper which lanes lost their holder, tells the fan-in whether every lane is complete, and

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import logging
 
+from shared import layout
 from shared.errors import NotFound
 from shared.pipelines import lanes, leases
+from shared.pipelines.fanin import FANIN_ITEM, START_CURSOR
 from shared.pipelines.runs import TERMINAL, Record, RunStatus, active_run_ids, forget_active, get_run
 from shared.storage import Storage
 
@@ -52,10 +54,20 @@ def sweep_run(storage: Storage, run: Record) -> int:
     if plan is None:
         return requeued
     cap, total = int(plan["cap"]), int(plan["total_batches"])
-    for state in lanes.survey(storage, run["id"]).values():
+    states = lanes.survey(storage, run["id"])
+    for state in states.values():
         if state.etag is None or state.alive() or state.end >= lanes.positions(total, cap, state.lane):
             continue
         if lanes.redispatch(storage, run, state):
             log.warning("Run %s: lane %d lost its holder (or its message); queued it again", run["id"], state.lane)
+            requeued += 1
+    if lanes.complete(plan, states) and not any(state.alive() for state in states.values()):
+        # every lane is recorded and none is held, yet the run is Running: the lane that completed it stopped before
+        # taking the fan-in (dispatch does nothing when the fan-in is in flight already)
+        message = {"run": run["id"]}
+        if leases.dispatch(storage, run["id"], FANIN_ITEM, layout.FANIN_QUEUE, message, cursor=START_CURSOR):
+            log.warning(
+                "Run %s: every mini-batch is recorded but nothing wrote the output; queued the fan-in", run["id"]
+            )
             requeued += 1
     return requeued

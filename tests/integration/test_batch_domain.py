@@ -272,6 +272,31 @@ def test_bookkeeping_costs_less_than_one_storage_request_per_mini_batch(storage:
     assert (spent[600] - spent[100]) / 50 <= 0.5, spent
 
 
+def test_a_lane_that_stops_before_the_fan_in_is_made_good_by_the_sweeper(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(leases.LEASE_SETTING, "1")
+    original = minibatch._finish_if_complete
+
+    def killed(storage: Storage, run: dict[str, Any], owner: str) -> None:
+        if fanin.run_complete(storage, run):
+            raise SystemExit("instance killed after the run's last chunk, before the fan-in")
+        original(storage, run, owner)
+
+    monkeypatch.setattr(minibatch, "_finish_if_complete", killed)
+    run_id = start(storage, names(6))
+    with pytest.raises(SystemExit):
+        drain(storage, run_id)
+    monkeypatch.setattr(minibatch, "_finish_if_complete", original)
+    assert runs.get_run(storage, run_id)["status"] == "Running"
+    time.sleep(1.2)  # the lanes' holds run out
+    assert sweeper.sweep(storage) == 1  # the fan-in nobody took
+    assert sweeper.sweep(storage) == 0
+    run = drain(storage, run_id)
+    assert run["status"] == "Finished"
+    assert output_lines(storage, run) == [f"f{i:03d}.txt: ok t1" for i in range(6)]
+
+
 # -- Azure ML's error meaning ----------------------------------------------------------------------------------------
 
 

@@ -13,8 +13,8 @@ from shared import layout
 from shared.errors import InvalidInput
 from shared.hashing import combined_sha256
 from shared.pipelines import definition, parameters, reuse
-from shared.pipelines.minibatch import rows_of, threshold_passed
 from shared.pipelines.lanes import Counts, positions
+from shared.pipelines.minibatch import rows_of, threshold_passed
 from shared.pipelines.runs import ALLOWED, TERMINAL, RunStatus
 
 SHA = "a" * 64
