@@ -281,17 +281,24 @@ def lanes_prefix(run_id: str) -> str:
     return f"{validate_name('run', run_id)}/lanes/"
 
 
+def lane_prefix(run_id: str, lane: int) -> str:
+    """What the names of a lane's record and chunks (and nothing else) start with."""
+    return f"{lanes_prefix(run_id)}{lane:05d}"
+
+
 def lane_record(run_id: str, lane: int) -> str:
-    return f"{lanes_prefix(run_id)}{lane:05d}.json"
-
-
-def lane_chunks_prefix(run_id: str, lane: int) -> str:
-    return f"{lanes_prefix(run_id)}{lane:05d}/"
+    return f"{lane_prefix(run_id, lane)}.json"
 
 
 def lane_chunk(run_id: str, lane: int, start: int) -> str:
     """The results of lane `lane`'s positions from `start` on (its mini-batches lane + cap x position)."""
-    return f"{lane_chunks_prefix(run_id, lane)}{start:010d}.json"
+    return f"{lane_prefix(run_id, lane)}/{start:010d}.json"
+
+
+def lane_blob(run_id: str, name: str) -> tuple[int, int | None]:
+    """(lane, chunk start) of a blob under lanes_prefix(run_id); the start is None for the lane's record."""
+    lane, _, chunk = name[len(lanes_prefix(run_id)) :].removesuffix(".json").partition("/")
+    return int(lane), int(chunk) if chunk else None
 
 
 def step_output_prefix(step_run_id: str, output_name: str) -> str:

@@ -118,21 +118,18 @@ class LaneState:
 
 def survey(storage: Storage, run_id: str, lane: int | None = None) -> dict[int, LaneState]:
     """Every lane of the run (or one), from one listing."""
-    prefix = layout.lanes_prefix(run_id) + ("" if lane is None else f"{lane:05d}")
+    prefix = layout.lanes_prefix(run_id) if lane is None else layout.lane_prefix(run_id, lane)
     states: dict[int, LaneState] = {}
     for listed in storage.list_with_metadata(layout.RUNS_CONTAINER, prefix):
-        relative = listed.name[len(layout.lanes_prefix(run_id)) :]
-        number, _, rest = relative.partition("/")
-        if not rest:  # the record: <k>.json
-            number = number.removesuffix(".json")
-        state = states.setdefault(int(number), LaneState(int(number)))
+        number, start = layout.lane_blob(run_id, listed.name)
+        state = states.setdefault(number, LaneState(number))
         metadata = listed.metadata
         state.until = max(state.until, float(metadata.get("until", 0)))
-        if not rest:
+        if start is None:  # the record
             state.etag, state.owner = listed.etag, metadata.get("owner") or None
             state.at, state.tries = int(metadata.get("at", -1)), int(metadata.get("tries", 0))
         else:
-            start, end = int(rest.removesuffix(".json")), int(metadata["end"])
+            end = int(metadata["end"])
             state.chunks.append((start, end))
             if end > state.end:
                 state.end, state.counts = end, Counts.from_metadata(metadata)

@@ -146,6 +146,8 @@ def test_layout_of_batch_runs_is_pinned() -> None:
     assert layout.work_lease("r1", "mb-00000007") == "r1/leases/mb-00000007.json"
     assert layout.lane_record("r1", 3) == "r1/lanes/00003.json"
     assert layout.lane_chunk("r1", 3, 120) == "r1/lanes/00003/0000000120.json"
+    assert layout.lane_blob("r1", layout.lane_chunk("r1", 3, 120)) == (3, 120)
+    assert layout.lane_blob("r1", layout.lane_record("r1", 3)) == (3, None)
     assert layout.step_output_prefix("s1", "inferences") == "azureml/s1/inferences/"
     assert positions(total=33, cap=16, lane=0) == 3 and positions(total=33, cap=16, lane=1) == 2
 
