@@ -1,26 +1,37 @@
-"""Batch scoring speed: the ParallelRunStep pipeline on the local host vs plain loops, in one run.
+"""Batch scoring speed: the ParallelRunStep pipeline on the local host vs plain loops, side by side in one run.
 
-    .venv/bin/python benchmarks/batch.py [--files 2000] [--mini-batch-size 10] [--processes 8]
+    .venv/bin/python benchmarks/batch.py [--files 600] [--mini-batch-size 10] [--processes 2] [--instances 2]
+                                         [--latency-ms 20] [--repeat 1]
 
-2,000 one-row CSV files like the seeds' are scored with the seeds' batch scoring script four ways:
-  - the pipeline on `fninfer start` with 1 host instance, then with 2 (node_count = instances; process_count_per_node
-    = --processes, 8 by default, because a lane spends most of its time waiting on storage);
-  - a sequential loop that downloads each file from the same Azurite and calls the same run([file]);
+`--files` one-row CSV files like the seeds' are scored with the seeds' batch scoring script:
+  - the pipeline on `fninfer start` with `--instances` host instances (node_count = instances,
+    process_count_per_node = --processes);
+  - a sequential loop that downloads each file from the same storage and calls the same run([file]);
   - the same loop over local files: the compute floor.
-Printed: files/s for each, the ratios, and the time the framework adds per mini-batch on one instance: the pipeline
-time less the compute floor, and less the loop from Azurite, over the number of mini-batches. Pipeline times are the
-run's own record: from submission to Finished, the output file written.
+With `--latency-ms N` every storage request of the host instances, the SDK and the loop goes through a proxy that
+delays each direction by N/2 ms (benchmarks/latency_proxy.py): Azure Storage's latency in front of Azurite. The proxy
+also counts the requests of each run by kind, so the benchmark prints the storage requests per mini-batch besides
+the input downloads.
+
+Printed: files/s for each, the ratio to the loop from storage, and the fixed latency of a one-file run (submit ->
+its first run() call, submit -> Finished). Pipeline times are the run's own record, from submission to Finished (the
+output file written); the first run() call is stamped by the entry script (a wrapper of the seeds' script).
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import importlib.util
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import ModuleType
@@ -28,19 +39,49 @@ from types import ModuleType
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "examples"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from latency_proxy import LatencyProxy, endpoint_port, proxied_connection_string  # noqa: E402
 from train_model import train, write_batch_files  # noqa: E402
 
-from fninfer.core import Dataset, Environment, Experiment, Model, Workspace  # noqa: E402
+from fninfer.core import Dataset, Datastore, Environment, Experiment, Model, Workspace  # noqa: E402
 from fninfer.host.azurite import start_azurite  # noqa: E402
 from fninfer.pipeline.core import Pipeline, PipelineData  # noqa: E402
 from fninfer.pipeline.steps import ParallelRunConfig, ParallelRunStep  # noqa: E402
 from fninfer.testing import run_host  # noqa: E402
-from shared import layout  # noqa: E402
 from shared.settings import MODEL_CACHE_DIR, STORAGE_CONNECTION  # noqa: E402
 from shared.storage import Storage  # noqa: E402
 
 SCRIPTS = ROOT / "examples" / "batch_scripts"
+#: The benchmark's own datastore (a container of the app's account): the default datastore's blob trigger (data
+#: schedules) would otherwise spend the measured minutes on receipts for the freshly uploaded input files.
+DATASTORE, CONTAINER = "benchdata", "bench-data"
+#: The seeds' script, with run() stamping the time of its first call in a run (FIRST_RUN_MARKER).
+TIMED_ENTRY = """import os
+import time
+
+import batch_scoring_script as seeds
+
+
+def init():
+    seeds.init()
+
+
+def run(mini_batch):
+    marker = os.environ.get("FIRST_RUN_MARKER")
+    if marker and not os.path.exists(marker):
+        with open(marker, "w") as handle:
+            handle.write(repr(time.time()))
+    return seeds.run(mini_batch)
+"""
+
+
+@dataclass
+class PipelineRunTimes:
+    seconds: float  # submit -> Finished, from the run record
+    first_run: float  # submit -> the first run() call
+    batches: int
+    requests: Counter[str]  # storage requests between submit and Finished, by kind (with a proxy)
 
 
 def seeds_script(connection_string: str, model_cache: Path) -> ModuleType:
@@ -55,15 +96,29 @@ def seeds_script(connection_string: str, model_cache: Path) -> ModuleType:
     return module
 
 
-def pipeline_seconds(
-    ws: Workspace, dataset_path: str, instances: int, mini_batch_size: int, processes: int
-) -> tuple[float, int]:
-    """Seconds from submission to Finished (the run record's own times), and the number of mini-batches."""
-    datastore = ws.get_default_datastore()
+def timed_source(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(SCRIPTS / "batch_scoring_script.py", folder / "batch_scoring_script.py")
+    (folder / "timed_scoring_script.py").write_text(TIMED_ENTRY)
+    return folder
+
+
+def pipeline_run(
+    ws: Workspace,
+    source: Path,
+    dataset_path: str,
+    instances: int,
+    mini_batch_size: int,
+    processes: int,
+    markers: Path,
+    proxies: list[LatencyProxy],
+) -> PipelineRunTimes:
+    datastore = Datastore.get(ws, DATASTORE)
     dataset = Dataset.File.from_files(path=(datastore, dataset_path))
+    marker = markers / f"{uuid.uuid4().hex}.first-run"
     config = ParallelRunConfig(
-        source_directory=str(SCRIPTS),
-        entry_script="batch_scoring_script.py",
+        source_directory=str(source),
+        entry_script="timed_scoring_script.py",
         mini_batch_size=str(mini_batch_size),
         error_threshold=10,
         output_action="append_row",
@@ -71,6 +126,7 @@ def pipeline_seconds(
         compute_target="local-host",
         node_count=instances,
         process_count_per_node=processes,
+        environment_variables={"FIRST_RUN_MARKER": str(marker)},
     )
     step = ParallelRunStep(
         name="batch-score",
@@ -79,17 +135,22 @@ def pipeline_seconds(
         output=PipelineData("inferences", datastore=datastore),
         allow_reuse=False,
     )
-    run = Experiment(ws, "batch-benchmark").submit(Pipeline(workspace=ws, steps=[step]))
+    pipeline = Pipeline(workspace=ws, steps=[step])
+    before = sum((proxy.kinds for proxy in proxies), Counter())
+    submitted = time.time()
+    run = Experiment(ws, "batch-benchmark").submit(pipeline)
     assert run.wait_for_completion(show_output=False) == "Finished", run.get_details()
+    requests = sum((proxy.kinds for proxy in proxies), Counter()) - before
     record = ws.client.request("GET", f"pipelines/runs/{run.id}")
     seconds = (
         datetime.fromisoformat(record["end_time"]) - datetime.fromisoformat(record["created_time"])
     ).total_seconds()
-    return seconds, int(record["plan"]["total_batches"])
+    first_run = float(marker.read_text()) - submitted
+    return PipelineRunTimes(seconds, first_run, int(record["plan"]["total_batches"]), requests)
 
 
 def loop_from_storage(storage: Storage, names: list[str], script: ModuleType, scratch: Path) -> float:
-    container = storage.container(layout.DEFAULT_DATASTORE_CONTAINER)
+    container = storage.container(CONTAINER)
     started = time.perf_counter()
     for name in names:
         local = scratch / name.rsplit("/", 1)[-1]
@@ -106,63 +167,115 @@ def loop_local(paths: list[Path], script: ModuleType) -> float:
     return time.perf_counter() - started
 
 
+def upload(storage: Storage, folder: Path, target: str) -> None:
+    container = storage.container(CONTAINER)
+
+    def put(path: Path) -> None:
+        container.upload_blob(f"{target}/{path.name}", path.read_bytes(), overwrite=True)
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        list(pool.map(put, sorted(folder.iterdir())))
+
+
+def spread(values: list[float]) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{statistics.median(values):.2f} (min {min(values):.2f}, max {max(values):.2f}, n={len(values)})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--files", type=int, default=2000)
+    parser.add_argument("--files", type=int, default=600)
     parser.add_argument("--mini-batch-size", type=int, default=10)
-    parser.add_argument("--processes", type=int, default=8, help="process_count_per_node (lanes per instance)")
+    parser.add_argument("--processes", type=int, default=2, help="process_count_per_node (lanes per instance)")
+    parser.add_argument("--instances", type=int, default=2, help="host instances (and node_count)")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="delay per storage request (a proxy)")
+    parser.add_argument("--repeat", type=int, default=1, help="measure the pipeline and the loop this many times")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="fninfer-batch-bench-"))
     azurite = start_azurite(ROOT)
+    proxies: list[LatencyProxy] = []
+    connection = azurite.connection_string
+    if args.latency_ms:
+        by_service = {
+            service: LatencyProxy(endpoint_port(connection, service), args.latency_ms / 2).start()
+            for service in ("Blob", "Queue")
+        }
+        proxies = list(by_service.values())
+        connection = proxied_connection_string(connection, by_service)
+    pipeline_times: list[PipelineRunTimes] = []
+    one_file: list[PipelineRunTimes] = []
+    loops: list[float] = []
+    floors: list[float] = []
     try:
         model_path = train(work / "model.pkl")
         paths = write_batch_files(work / "batch-data", count=args.files)
-        results: dict[str, float] = {}
-        batches = 0
-        for instances in (1, 2):
-            env = {"FNINFER_MODEL_CACHE": str(work / f"models-{instances}")}
-            with run_host(
-                ROOT, work / f"host-{instances}", storage=azurite.connection_string, instances=instances, env=env
-            ) as host:
-                ws = Workspace.from_config(host.config_path)
-                if instances == 1:
-                    Model.register(workspace=ws, model_name="classification_model", model_path=str(model_path))
-                    ws.get_default_datastore().upload(
-                        src_dir=str(work / "batch-data"), target_path="batch-data", overwrite=True, show_progress=False
-                    )
-                pipeline_seconds(
-                    ws, "batch-data/1?.csv", instances, args.mini_batch_size, args.processes
-                )  # warm: imports, caches
-                seconds, batches = pipeline_seconds(
-                    ws, "batch-data/*.csv", instances, args.mini_batch_size, args.processes
+        direct = Storage.from_connection_string(azurite.connection_string)  # setup is not measured: no proxy
+        upload(direct, work / "batch-data", "batch-data")
+        source = timed_source(work / "source")
+        markers = work / "markers"
+        markers.mkdir()
+        env = {"FNINFER_MODEL_CACHE": str(work / "models")}
+        with run_host(ROOT, work / "host", storage=connection, instances=args.instances, env=env) as host:
+            ws = Workspace.from_config(host.config_path)
+            Model.register(workspace=ws, model_name="classification_model", model_path=str(model_path))
+            Datastore.register_azure_blob_container(ws, DATASTORE, CONTAINER)
+
+            def measure(pattern: str) -> PipelineRunTimes:
+                return pipeline_run(
+                    ws, source, pattern, args.instances, args.mini_batch_size, args.processes, markers, proxies
                 )
-                results[f"pipeline, {instances} instance{'s' if instances > 1 else ''}"] = seconds
-        script = seeds_script(azurite.connection_string, work / "models-loop")
-        storage = Storage.from_connection_string(azurite.connection_string)
+
+            measure("batch-data/1?.csv")  # warm: imports, caches
+            for _ in range(args.repeat):
+                one_file.append(measure("batch-data/1.csv"))
+                pipeline_times.append(measure("batch-data/*.csv"))
+        script = seeds_script(connection, work / "models-loop")
+        storage = Storage.from_connection_string(connection)
         names = [f"batch-data/{path.name}" for path in paths]
         scratch = work / "scratch"
         scratch.mkdir()
-        results["sequential loop from Azurite"] = loop_from_storage(storage, names, script, scratch)
-        results["sequential loop, local files"] = loop_local(paths, script)
+        for _ in range(args.repeat):
+            loops.append(loop_from_storage(storage, names, script, scratch))
+            floors.append(loop_local(paths, script))
     finally:
+        for proxy in proxies:
+            proxy.stop()
         azurite.stop()
         shutil.rmtree(work, ignore_errors=True)
 
-    floor = results["sequential loop, local files"]
-    from_azurite = results["sequential loop from Azurite"]
+    batches = pipeline_times[0].batches
+    latency = f"{args.latency_ms:g} ms injected per storage request" if args.latency_ms else "plain Azurite"
     print(
         f"\n{args.files} files, mini_batch_size={args.mini_batch_size} ({batches} mini-batches), "
-        f"process_count_per_node={args.processes}\n"
+        f"{args.instances} instance(s), node_count={args.instances}, process_count_per_node={args.processes}, "
+        f"{latency}; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}\n"
     )
-    print(f"{'':34} {'seconds':>8} {'files/s':>9} {'vs loop from Azurite':>21}")
-    for label, seconds in results.items():
-        print(f"{label:34} {seconds:8.2f} {args.files / seconds:9.0f} {from_azurite / seconds:20.2f}x")
-    one, per = results["pipeline, 1 instance"], 1000 / max(batches, 1)
-    print(
-        f"\nframework time per mini-batch, 1 instance: {(one - floor) * per:.1f} ms over the compute floor "
-        f"(downloads, queueing, records, fan-in); {(one - from_azurite) * per:+.1f} ms over the loop from Azurite "
-        "(the same downloads and run() calls, one after another)"
-    )
+    loop = statistics.median(loops)
+    rows = {
+        f"pipeline, {args.instances} instance(s)": [t.seconds for t in pipeline_times],
+        "sequential loop from storage": loops,
+        "sequential loop, local files": floors,
+    }
+    print(f"{'':34} {'seconds':>8} {'files/s':>9} {'vs loop from storage':>21}")
+    for label, values in rows.items():
+        seconds = statistics.median(values)
+        print(f"{label:34} {seconds:8.2f} {args.files / seconds:9.0f} {loop / seconds:20.2f}x")
+    ratios = [loop_seconds / t.seconds for loop_seconds, t in zip(loops, pipeline_times, strict=True)]
+    print(f"\npipeline vs loop, each repetition side by side: {spread(ratios)}x")
+    print(f"one-file run, submit -> first run() call: {spread([t.first_run for t in one_file])} s")
+    print(f"one-file run, submit -> Finished:          {spread([t.seconds for t in one_file])} s")
+    print(f"{args.files}-file run, submit -> first run() call: {spread([t.first_run for t in pipeline_times])} s")
+    if proxies:
+        requests = pipeline_times[-1].requests
+        downloads = requests.get(f"GET {CONTAINER}", 0)
+        print(
+            f"\nstorage requests during the {args.files}-file run (host instances and SDK, submit -> Finished): "
+            f"{sum(requests.values())}; besides the {downloads} GETs of the datastore (input downloads, the output "
+            f"check): {(sum(requests.values()) - downloads) / batches:.2f} per mini-batch, all included"
+        )
+        for kind, count in requests.most_common():
+            print(f"  {count:6d}  {kind}")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ Each chunk read from one side is written to the other `one_way_ms` after it arri
 response each wait once: latency, not bandwidth, and connections that overlap their waits overlap them here too
 (what parallel lanes should gain from on Azure). `proxied_connection_string` rewrites an Azurite connection string
 so every client of the benchmark (host instances, SDK, plain loops) goes through proxies, and `count` tells how many
-requests (connections' request heads) went through, for the benchmark's requests-per-mini-batch figures.
+requests (connections' request heads) went through, for the benchmark's requests-per-mini-batch figures, and
+`kinds` counts them by method and path (shared.storage.request_kind), to see where they go.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import contextlib
 import re
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
+
+from shared.storage import request_kind
 
 
 class LatencyProxy:
@@ -28,6 +31,7 @@ class LatencyProxy:
         self.delay = one_way_ms / 1000
         self.port = 0
         self.requests = 0  # HTTP request lines seen (client to server), for counting storage requests
+        self.kinds: Counter[str] = Counter()  # the same, by shared.storage.request_kind
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="latency-proxy", daemon=True)
         self._server: asyncio.AbstractServer | None = None
@@ -39,8 +43,15 @@ class LatencyProxy:
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._loop.call_soon_threadsafe(self._server.close)
+        async def shut_down() -> None:
+            if self._server is not None:
+                self._server.close()
+            tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(shut_down(), self._loop).result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
 
@@ -84,7 +95,9 @@ class LatencyProxy:
         try:
             while chunk := await reader.read(65536):
                 if count_requests:
-                    self.requests += len(_REQUEST_LINE.findall(chunk))
+                    for method, path in _REQUEST_LINE.findall(chunk):
+                        self.requests += 1
+                        self.kinds[request_kind(method.decode(), path.decode())] += 1
                 pending.append((time.monotonic() + self.delay, chunk))
                 arrived.set()
         except (ConnectionError, OSError):
@@ -97,7 +110,7 @@ class LatencyProxy:
             writer.close()
 
 
-_REQUEST_LINE = re.compile(rb"(?:^|\r\n)(?:GET|PUT|POST|DELETE|HEAD|PATCH|OPTIONS) /\S* HTTP/1\.1\r\n")
+_REQUEST_LINE = re.compile(rb"(?:^|\r\n)(GET|PUT|POST|DELETE|HEAD|PATCH|OPTIONS) (/\S*) HTTP/1\.1\r\n")
 
 
 def proxied_connection_string(connection_string: str, proxies: dict[str, LatencyProxy]) -> str:

@@ -14,7 +14,7 @@ import azure.functions as func
 from functions._http import bool_param, json_body, json_endpoint
 from shared import layout
 from shared.errors import InvalidInput
-from shared.pipelines import dag, fanin, logs, minibatch, planning, runs, script_step, submit, sweeper
+from shared.pipelines import dag, fanin, logs, minibatch, runs, script_step, submit, sweeper
 from shared.storage import app_storage
 
 bp = func.Blueprint()
@@ -90,7 +90,7 @@ def run_script_step(msg: func.QueueMessage) -> None:
 
 @bp.queue_trigger(arg_name="msg", queue_name=layout.PLANNING_QUEUE, connection="AzureWebJobsStorage")
 def plan_run(msg: func.QueueMessage) -> None:
-    planning.plan(app_storage(), json.loads(msg.get_body())["run"], owner=_owner())
+    minibatch.plan_and_start(app_storage(), json.loads(msg.get_body())["run"], owner=_owner())
 
 
 @bp.queue_trigger(arg_name="msg", queue_name=layout.MINIBATCH_QUEUE, connection="AzureWebJobsStorage")

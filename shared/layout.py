@@ -238,9 +238,9 @@ def service_log(name: str, instance: str) -> str:
 #    fninfer-runs/active/<run id>                     runs not yet terminal (what the sweeper looks at)
 #    fninfer-runs/reuse/<fingerprint>.json            the Finished run whose step output allow_reuse can take
 #    fninfer-runs/<run id>/plan/<plan id>/<page>.json mini-batches, PLAN_PAGE_SIZE per page (lists of input files)
-#    fninfer-runs/<run id>/leases/<work item>.json    work in flight (plan, mb-<index>, fanin): owner, lease, tries
-#    fninfer-runs/<run id>/results/<index>.json       one result per mini-batch, created once (If-None-Match)
-#    fninfer-runs/<run id>/progress/<shard>.json      done/failed mini-batches, PROGRESS_SHARDS shards (no hot blob)
+#    fninfer-runs/<run id>/leases/<work item>.json    work in flight (plan, fanin): owner, lease, tries
+#    fninfer-runs/<run id>/lanes/<lane>.json          a lane of mini-batches (lane, lane+cap, ...): owner, deaths
+#    fninfer-runs/<run id>/lanes/<lane>/<start>.json  the results of the lane's positions start.., created once
 #    <output datastore>/azureml/<step run id>/<output name>/parallel_run_step.txt   the step's output folder
 #    fninfer-runs/<step run id>/publishing.json     a script step's outputs as its last try began to upload them
 #    fninfer-runs/<step run id>/logs/<try>.txt        a script step's stdout and stderr, one file per try
@@ -258,7 +258,6 @@ FANIN_QUEUE = "fninfer-fanin"
 SCRIPT_STEPS_QUEUE = "fninfer-script-steps"
 PIPELINE_STEPS_QUEUE = "fninfer-pipeline-steps"
 PLAN_PAGE_SIZE = 1000
-PROGRESS_SHARDS = 16
 
 
 def pipeline_run_record(run_id: str) -> str:
@@ -285,16 +284,28 @@ def work_lease(run_id: str, item: str) -> str:
     return f"{leases_prefix(run_id)}{validate_name('work item', item)}.json"
 
 
-def results_prefix(run_id: str) -> str:
-    return f"{validate_name('run', run_id)}/results/"
+def lanes_prefix(run_id: str) -> str:
+    return f"{validate_name('run', run_id)}/lanes/"
 
 
-def batch_result(run_id: str, index: int) -> str:
-    return f"{results_prefix(run_id)}{index:08d}.json"
+def lane_prefix(run_id: str, lane: int) -> str:
+    """What the names of a lane's record and chunks (and nothing else) start with."""
+    return f"{lanes_prefix(run_id)}{lane:05d}"
 
 
-def progress_shard(run_id: str, shard: int) -> str:
-    return f"{validate_name('run', run_id)}/progress/{shard:03d}.json"
+def lane_record(run_id: str, lane: int) -> str:
+    return f"{lane_prefix(run_id, lane)}.json"
+
+
+def lane_chunk(run_id: str, lane: int, start: int) -> str:
+    """The results of lane `lane`'s positions from `start` on (its mini-batches lane + cap x position)."""
+    return f"{lane_prefix(run_id, lane)}/{start:010d}.json"
+
+
+def lane_blob(run_id: str, name: str) -> tuple[int, int | None]:
+    """(lane, chunk start) of a blob under lanes_prefix(run_id); the start is None for the lane's record."""
+    lane, _, chunk = name[len(lanes_prefix(run_id)) :].removesuffix(".json").partition("/")
+    return int(lane), int(chunk) if chunk else None
 
 
 def script_step_publishing(step_run_id: str) -> str:

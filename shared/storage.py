@@ -3,17 +3,27 @@
 This is the storage boundary: Azure SDK exceptions are translated here into `shared.errors` (chained), so no caller
 catches `azure.core` types. Records are JSON blobs; every state change is a conditional write (If-None-Match: * to
 create, If-Match: <etag> to update), which is how concurrent host instances agree without a lock service.
+
+Every client of one Storage shares one HTTP transport per service: a connection pool of POOL_CONNECTIONS (the SDK's
+default of 10 is fewer than a host instance's concurrent requests: lanes, their download threads, heartbeats and
+queue listeners, and connections past the pool are opened and discarded per request), and optionally a
+RequestCounter that counts every request sent (retries included), by kind: what the batch tests' request budgets
+and the benchmarks count.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
+import requests
 from azure.core import MatchConditions
 from azure.core.exceptions import (
     AzureError,
@@ -24,8 +34,12 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
+from azure.core.pipeline.transport import HttpRequest, HttpResponse, RequestsTransport
 from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
+from azure.storage.blob import ExponentialRetry as BlobRetry
+from azure.storage.queue import ExponentialRetry as QueueRetry
 from azure.storage.queue import QueueServiceClient
+from urllib3.util.retry import Retry
 
 from shared.errors import ConcurrencyConflict, FninferError, NotFound, StorageUnavailable
 from shared.settings import STORAGE_CONNECTION, StorageConnection, storage_connection
@@ -33,6 +47,92 @@ from shared.settings import STORAGE_CONNECTION, StorageConnection, storage_conne
 T = TypeVar("T")
 
 JSON_CONTENT = ContentSettings(content_type="application/json")
+POOL_CONNECTIONS = 64
+#: The retry budget of every request: about 10 s of backoffs (~1, ~3 and ~5 s) between tries, each connection given
+#: CONNECT_SECONDS. The SDK's default (88 s in all against a refused connection) outlasts an HTTP caller's
+#: patience: past this budget an API call answers 503 naming storage (StorageUnavailable), and queue functions fail
+#: and are retried (batch work is taken up again by the sweeper, see shared/pipelines/sweeper.py).
+RETRY = {"initial_backoff": 1, "increment_base": 2, "retry_total": 2, "random_jitter_range": 1}
+CONNECT_SECONDS = 5
+
+
+def request_kind(method: str, path: str) -> str:
+    """What a request is about, for counting: `METHOD container` (or queue), `METHOD container (list)`, and for the
+    batch records `METHOD fninfer-runs/<kind>` (lanes, leases, plan, ...). `path` is path-style
+    (`/<account>/<container>/...`, as Azurite's URLs are) or the URL's path on an account's own host."""
+    path, _, query = path.partition("?")
+    parts = path.strip("/").split("/")
+    if len(parts) > 1 and parts[0].startswith("devstoreaccount"):
+        parts = parts[1:]  # Azurite's path-style URLs name the account first
+    container = parts[0] or "(account)"
+    if container == "fninfer-runs" and len(parts) > 2:
+        return f"{method} {container}/{parts[2]}"
+    if "comp=list" in query:
+        return f"{method} {container} (list)"
+    return f"{method} {container}"
+
+
+class RequestCounter:
+    """Storage requests sent through a Storage's clients, by request_kind; thread-safe."""
+
+    def __init__(self) -> None:
+        self._counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def add(self, method: str, url: str) -> None:
+        split = urlsplit(url)
+        kind = request_kind(method, f"{split.path}?{split.query}")
+        with self._lock:
+            self._counts[kind] += 1
+
+    def counts(self) -> Counter[str]:
+        with self._lock:
+            return Counter(self._counts)
+
+    def total(self) -> int:
+        with self._lock:
+            return sum(self._counts.values())
+
+
+#: Callbacks by queue URL, called when this process sends a message that is visible at once (see watch_sends).
+_send_watchers: dict[str, list[Callable[[], None]]] = {}
+_send_watchers_lock = threading.Lock()
+
+
+def watch_sends(queue_url: str, callback: Callable[[], None]) -> Callable[[], None]:
+    """Call `callback` whenever this process sends a message to the queue at `queue_url` through Storage.send; the
+    local host's queue listeners use it to poll at once instead of waiting out their backoff (as the Functions host
+    does for messages its own functions write through a queue output binding). Returns the unwatch function."""
+    with _send_watchers_lock:
+        _send_watchers.setdefault(queue_url, []).append(callback)
+
+    def unwatch() -> None:
+        with _send_watchers_lock, suppress(ValueError):
+            _send_watchers[queue_url].remove(callback)
+
+    return unwatch
+
+
+class _Transport(RequestsTransport):
+    """requests with a pool of POOL_CONNECTIONS connections per host (no retries of its own: the SDK's retry policy
+    retries), counting each request when given a counter."""
+
+    def __init__(self, counter: RequestCounter | None) -> None:
+        session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(
+            pool_connections=4,
+            pool_maxsize=POOL_CONNECTIONS,
+            max_retries=Retry(total=False, redirect=False, raise_on_status=False),
+        )
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        super().__init__(session=session, session_owner=True, connection_timeout=CONNECT_SECONDS)
+        self.counter = counter
+
+    def send(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:  # type: ignore[override]
+        if self.counter is not None:
+            self.counter.add(request.method, request.url)
+        return super().send(request, **kwargs)
 
 
 @contextmanager
@@ -58,23 +158,39 @@ def storage_errors(what: str) -> Iterator[None]:
         raise StorageUnavailable(f"storage failed while accessing {what}: {exc}") from exc
 
 
+@dataclass(frozen=True)
+class Listed:
+    """A blob as a listing shows it."""
+
+    name: str
+    etag: str
+    metadata: dict[str, str]
+
+
 @dataclass
 class Storage:
     """One storage account: its blob and queue service clients, and containers/queues known to exist."""
 
     blobs: BlobServiceClient
     queues: QueueServiceClient
+    requests: RequestCounter | None = None
     _ready_containers: set[str] = field(default_factory=set)
     _ready_queues: set[str] = field(default_factory=set)
 
     @classmethod
-    def from_connection(cls, connection: StorageConnection, credential: Any = None) -> Storage:
+    def from_connection(
+        cls, connection: StorageConnection, credential: Any = None, counter: RequestCounter | None = None
+    ) -> Storage:
         """Clients for `connection`; an identity-based one authenticates with `credential` (an azure-identity
-        credential), else DefaultAzureCredential (with the connection's managed identity client id)."""
+        credential), else DefaultAzureCredential (with the connection's managed identity client id). With
+        `counter`, every request is counted there."""
+        blob_options = {"transport": _Transport(counter), "retry_policy": BlobRetry(**RETRY)}
+        queue_options = {"transport": _Transport(counter), "retry_policy": QueueRetry(**RETRY)}
         if connection.connection_string is not None:
             return cls(
-                blobs=BlobServiceClient.from_connection_string(connection.connection_string),
-                queues=QueueServiceClient.from_connection_string(connection.connection_string),
+                blobs=BlobServiceClient.from_connection_string(connection.connection_string, **blob_options),
+                queues=QueueServiceClient.from_connection_string(connection.connection_string, **queue_options),
+                requests=counter,
             )
         if credential is None:
             from azure.identity import DefaultAzureCredential
@@ -82,13 +198,14 @@ class Storage:
             credential = DefaultAzureCredential(managed_identity_client_id=connection.client_id)
         assert connection.blob_service_uri and connection.queue_service_uri
         return cls(
-            blobs=BlobServiceClient(connection.blob_service_uri, credential=credential),
-            queues=QueueServiceClient(connection.queue_service_uri, credential=credential),
+            blobs=BlobServiceClient(connection.blob_service_uri, credential=credential, **blob_options),
+            queues=QueueServiceClient(connection.queue_service_uri, credential=credential, **queue_options),
+            requests=counter,
         )
 
     @classmethod
-    def from_connection_string(cls, connection_string: str) -> Storage:
-        return cls.from_connection(StorageConnection(connection_string=connection_string))
+    def from_connection_string(cls, connection_string: str, counter: RequestCounter | None = None) -> Storage:
+        return cls.from_connection(StorageConnection(connection_string=connection_string), counter=counter)
 
     # -- containers and queues -------------------------------------------------------------------------------
 
@@ -110,6 +227,17 @@ class Storage:
             self._ready_queues.add(name)
         return client
 
+    def send(self, queue: str, body: str, delay: int = 0) -> None:
+        """Put a message on `queue`, visible after `delay` seconds (see watch_sends)."""
+        client = self.queue(queue)
+        with storage_errors(f"queue {queue!r}"):
+            client.send_message(body, visibility_timeout=delay or None)
+        if not delay:
+            with _send_watchers_lock:
+                callbacks = list(_send_watchers.get(client.url, ()))
+            for callback in callbacks:
+                callback()
+
     # -- JSON records ------------------------------------------------------------------------------------------
 
     def read_json(self, container: str, path: str) -> tuple[Any, str]:
@@ -124,14 +252,17 @@ class Storage:
         except NotFound:
             return None, None
 
-    def create_json(self, container: str, path: str, record: Any) -> str:
-        """Create the record only if nothing is there yet (If-None-Match: *); ConcurrencyConflict otherwise."""
+    def create_json(self, container: str, path: str, record: Any, metadata: dict[str, str] | None = None) -> str:
+        """Create the record only if nothing is there yet (If-None-Match: *); ConcurrencyConflict otherwise.
+        `metadata` is stored with it, for listings to show (see list_with_metadata)."""
         with storage_errors(f"{container}/{path}"):
             blob = self.container(container).get_blob_client(path)
-            result = blob.upload_blob(_dumps(record), overwrite=False, content_settings=JSON_CONTENT)
+            result = blob.upload_blob(_dumps(record), overwrite=False, content_settings=JSON_CONTENT, metadata=metadata)
             return str(result["etag"])
 
-    def replace_json(self, container: str, path: str, record: Any, etag: str) -> str:
+    def replace_json(
+        self, container: str, path: str, record: Any, etag: str, metadata: dict[str, str] | None = None
+    ) -> str:
         """Replace the record only if it still has `etag` (If-Match); ConcurrencyConflict otherwise."""
         with storage_errors(f"{container}/{path}"):
             result = (
@@ -143,6 +274,7 @@ class Storage:
                     etag=etag,
                     match_condition=MatchConditions.IfNotModified,
                     content_settings=JSON_CONTENT,
+                    metadata=metadata,
                 )
             )
             return str(result["etag"])
@@ -186,6 +318,14 @@ class Storage:
         """Names of the blobs under `prefix`, in lexicographic order."""
         with storage_errors(f"{container}/{prefix}*"):
             return [b.name for b in self.container(container).list_blobs(name_starts_with=prefix)]
+
+    def list_with_metadata(self, container: str, prefix: str) -> list[Listed]:
+        """The blobs under `prefix` with their ETags and metadata, in lexicographic order: one request per 5,000."""
+        with storage_errors(f"{container}/{prefix}*"):
+            return [
+                Listed(b.name, str(b.etag), dict(b.metadata or {}))
+                for b in self.container(container).list_blobs(name_starts_with=prefix, include=["metadata"])
+            ]
 
     def read_all_json(self, container: str, prefix: str) -> list[Any]:
         """Every JSON record under `prefix`, in name order; one deleted between the listing and its read is left

@@ -173,9 +173,11 @@ def read_frame(
     partition_format: str | None = None,
     root: str = "",
     on_error: str = "null",
+    stores: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
-    """Pieces as one DataFrame, in order (columns united by name, as COMBINE_ALL_FILES_HEADERS asks)."""
-    stores = datastores.by_name(storage)
+    """Pieces as one DataFrame, in order (columns united by name, as COMBINE_ALL_FILES_HEADERS asks). `stores`: the
+    datastores by name, when the caller has them."""
+    stores = stores or datastores.by_name(storage)
     frames = [
         read_piece(storage, spec, piece, file_shape, stores, partition_format, root, on_error) for piece in file_pieces
     ]

@@ -2,7 +2,10 @@
 
 One flat loop per queue: stop requested? room for more work? receive up to `batchSize` messages with a 10-minute
 visibility, run each on its own thread, poll again at once while messages come, back off (100 ms, then randomized
-exponential up to `maxPollingInterval`) while they don't. Per message: keep it invisible while it runs, delete it on
+exponential up to `maxPollingInterval`) while they don't. A backoff is cut short when a function of this instance
+sends a message to the queue (shared.storage.watch_sends), as the Functions host does for messages its functions
+write through a queue output binding: a batch run goes from submit to planning to its mini-batches without waiting
+out an idle backoff. Per message: keep it invisible while it runs, delete it on
 success; on failure make it visible again after `visibilityTimeout`, or after `maxDequeueCount` attempts copy it to
 `<queue>-poison`. Delivery is at least once: a host that dies mid-message leaves it to reappear after its window.
 """
@@ -15,6 +18,7 @@ import concurrent.futures
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -25,13 +29,15 @@ from azure.storage.queue import QueueClient, QueueMessage
 
 from fninfer.host.invoker import FunctionTimeout, InvocationFailed
 from fninfer.host.options import QueueOptions
-from shared.storage import Storage
+from shared.storage import Storage, watch_sends
 
 log = logging.getLogger("fninfer.host")
 
 #: How long a received message stays invisible, renewed at half that while its invocation runs.
 VISIBILITY_WINDOW = 600.0
 MIN_POLL_DELAY = 0.1
+#: How often a backoff wait looks at the stop event.
+STOP_CHECK_SECONDS = 0.25
 
 
 class Backoff:
@@ -92,22 +98,41 @@ class QueueListener:
     def run(self, stop: threading.Event) -> None:
         backoff = Backoff(self.options.max_polling_interval)
         running: set[concurrent.futures.Future[None]] = set()
-        while not stop.is_set():
-            running = {future for future in running if not future.done()}
-            if len(running) > self.options.new_batch_threshold:
-                concurrent.futures.wait(running, timeout=0.5, return_when=concurrent.futures.FIRST_COMPLETED)
-                continue
-            messages = self.receive()
-            if not messages:
-                stop.wait(backoff.next_delay())
-                continue
-            backoff.reset()
-            for message in messages:
-                future = self.pool.submit(self.process, message)
-                future.add_done_callback(self._log_crash)
-                running.add(future)
+        sent = threading.Event()
+        unwatch = watch_sends(self.queue.url, sent.set)
+        try:
+            while not stop.is_set():
+                running = {future for future in running if not future.done()}
+                if len(running) > self.options.new_batch_threshold:
+                    concurrent.futures.wait(running, timeout=0.5, return_when=concurrent.futures.FIRST_COMPLETED)
+                    continue
+                sent.clear()  # before receiving: a message sent from now on cuts the next backoff short
+                messages = self.receive()
+                if not messages:
+                    if self._wait(stop, sent, backoff.next_delay()):
+                        backoff.reset()
+                    continue
+                backoff.reset()
+                for message in messages:
+                    future = self.pool.submit(self.process, message)
+                    future.add_done_callback(self._log_crash)
+                    running.add(future)
+        finally:
+            unwatch()
         concurrent.futures.wait(running, timeout=5)
         self.pool.shutdown(wait=False, cancel_futures=True)
+
+    @staticmethod
+    def _wait(stop: threading.Event, sent: threading.Event, delay: float) -> bool:
+        """Wait `delay` seconds, or until a message is sent to the queue (True) or stop is set."""
+        deadline = time.monotonic() + delay
+        while not stop.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            if sent.wait(min(remaining, STOP_CHECK_SECONDS)):
+                return True
+        return False
 
     def _log_crash(self, future: concurrent.futures.Future[None]) -> None:
         if not future.cancelled() and future.exception() is not None:

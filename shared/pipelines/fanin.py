@@ -1,14 +1,15 @@
 """Fan-in: every mini-batch's rows into one append blob, each row exactly once, in mini-batch order.
 
-The mini-batch that completes the run takes the `fanin` work lease and writes the output in the same invocation (the
+The lane that completes the run takes the `fanin` work lease and writes the output in the same invocation (the
 fan-in queue sees the run only if the sweeper finds that writer dead). One writer at a time holds the lease (see
 leases.py), whose record also carries the cursor `{"next": <mini-batch>, "offset": <bytes written>}`. The writer
-reads the result records from `next` on (many at a time), coalesces their rows into blocks of at most 4 MiB, appends
-each block with `appendpos = offset`, and then moves the cursor (If-Match, owner checked). A writer that dies after
-its append landed but before it moved the cursor leaves the blob ahead of the cursor: the next writer's append at the
-stale offset is refused (412), it reads what landed, finds exactly the bytes it was about to write (blocks are made
-the same way from immutable results), and moves on without writing them again. A writer whose lease was taken over
-is refused its cursor write and stops.
+reads the lanes' chunks (lanes.py; a few per lane, read ahead concurrently) and takes the mini-batches from `next` on
+in order (mini-batch i is lane i % cap's position i // cap), coalesces their rows into blocks of at most 4 MiB,
+appends each block with `appendpos = offset`, and then moves the cursor (If-Match, owner checked). A writer that
+dies after its append landed but before it moved the cursor leaves the blob ahead of the cursor: the next writer's
+append at the stale offset is refused (412), it reads what landed, finds exactly the bytes it was about to write
+(blocks are made the same way from immutable chunks), and moves on without writing them again. A writer whose lease
+was taken over is refused its cursor write and stops.
 
 Rows appear in mini-batch order, which is the order of the input files (sorted by datastore path), and within a
 mini-batch in the order run() returned them. Blocks are at most 4 MiB and hold many mini-batches, so 50,000 blocks
@@ -19,14 +20,15 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+from collections import deque
+from collections.abc import Iterator
 from typing import Any
 
 from azure.core import MatchConditions
 from azure.storage.blob import BlobClient
 
-from shared import layout
 from shared.errors import ConcurrencyConflict, IntegrityError
-from shared.pipelines import leases, progress
+from shared.pipelines import lanes, leases
 from shared.pipelines.definition import output_file_name
 from shared.pipelines.entry_script import shutdown_run
 from shared.pipelines.reuse import remember
@@ -36,33 +38,14 @@ from shared.storage import Storage, storage_errors
 FANIN_ITEM = "fanin"
 START_CURSOR = {"next": 0, "offset": 0}
 MAX_BLOCK = 4 * 1024 * 1024
-#: Result records read ahead, concurrently, per window; fewer when each holds a large tabular mini-batch's rows, so
-#: the writer's memory stays near WINDOW_BYTES.
+#: Mini-batches per cursor move (at most; a 4 MiB block moves it too).
 WINDOW = 256
-WINDOW_BYTES = 64 * 1024 * 1024
+READ_THREADS = 8
 
 
-def window_size(run: Record) -> int:
-    source, config = run["step"]["input"], run["step"]["config"]
-    if source.get("kind") != "tabular" or config.get("partition_keys"):
-        return WINDOW
-    return max(2, min(WINDOW, WINDOW_BYTES // max(1, int(config["mini_batch_size"]))))
-
-
-READ_THREADS = 8  # the storage client pools 10 connections
-
-
-def run_complete(storage: Storage, run: Record, after_shard: int = -1) -> bool:
-    """Whether every shard has all its mini-batches. Shards are read one by one, from the one after `after_shard`
-    (which the caller just saw complete), stopping at the first incomplete one: lanes complete shards roughly in
-    order, so most checks read one shard, not all of them."""
-    total = int(run["plan"]["total_batches"])
-    for step in range(1, layout.PROGRESS_SHARDS + 1):
-        shard = (after_shard + step) % layout.PROGRESS_SHARDS
-        state, _ = storage.try_read_json(layout.RUNS_CONTAINER, layout.progress_shard(run["id"], shard))
-        if int((state or {"done": 0})["done"]) < progress.expected_in_shard(total, shard):
-            return False
-    return True
+def run_complete(storage: Storage, run: Record) -> bool:
+    """Whether every lane has recorded all its mini-batches (one listing)."""
+    return lanes.complete(run["plan"], lanes.survey(storage, run["id"]))
 
 
 def append_at(blob: BlobClient, data: bytes, offset: int) -> int:
@@ -86,9 +69,52 @@ def append_at(blob: BlobClient, data: bytes, offset: int) -> int:
     return offset
 
 
-def _rows(storage: Storage, run_id: str, index: int) -> bytes:
-    result, _ = storage.read_json(layout.RUNS_CONTAINER, layout.batch_result(run_id, index))
-    return "".join(f"{row}\n" for row in result["rows"]).encode()
+def in_order(storage: Storage, run: Record, start: int) -> Iterator[lanes.Result]:
+    """Every mini-batch's result from `start` on, in mini-batch order, from the lanes' chunks: each lane's chunks are
+    read one after another, the next one of each lane while the current ones are consumed."""
+    plan = run["plan"]
+    cap, total = int(plan["cap"]), int(plan["total_batches"])
+    states = lanes.survey(storage, run["id"])
+    with concurrent.futures.ThreadPoolExecutor(READ_THREADS) as pool:
+        readers = [
+            _LaneReader(storage, run["id"], states[k], len(range(k, start, cap)), pool)
+            for k in range(lanes.lane_count(plan))
+        ]
+        for index in range(start, total):
+            yield readers[index % cap].take()
+
+
+class _LaneReader:
+    """One lane's results in position order, from `skip` on, one chunk read ahead."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        run_id: str,
+        state: lanes.LaneState,
+        skip: int,
+        pool: concurrent.futures.ThreadPoolExecutor,
+    ) -> None:
+        self.storage, self.run_id, self.lane, self.pool = storage, run_id, state.lane, pool
+        self.chunks = deque((start, end) for start, end in state.chunks if end > skip)
+        self.skip = skip
+        self.current: deque[lanes.Result] = deque()
+        self.ahead = self._read_next()
+
+    def _read_next(self) -> concurrent.futures.Future[list[lanes.Result]] | None:
+        if not self.chunks:
+            return None
+        start, _ = self.chunks.popleft()
+        skip, self.skip = max(0, self.skip - start), 0
+        return self.pool.submit(lambda: lanes.read_chunk(self.storage, self.run_id, self.lane, start)[skip:])
+
+    def take(self) -> lanes.Result:
+        while not self.current:
+            if self.ahead is None:
+                raise IntegrityError(f"run {self.run_id}: lane {self.lane} has fewer results than its plan")
+            self.current = deque(self.ahead.result())
+            self.ahead = self._read_next()
+        return self.current.popleft()
 
 
 def _write_rows(storage: Storage, run: Record, owner: str, cursor: dict[str, int]) -> None:
@@ -98,20 +124,18 @@ def _write_rows(storage: Storage, run: Record, owner: str, cursor: dict[str, int
     with contextlib.suppress(ConcurrencyConflict), storage_errors(name):  # it exists: an earlier writer made it
         blob.create_append_blob(match_condition=MatchConditions.IfMissing)
     position, offset = int(cursor["next"]), int(cursor["offset"])
-    size = window_size(run)
-    with concurrent.futures.ThreadPoolExecutor(READ_THREADS) as pool:
-        while position < total:
-            window = range(position, min(total, position + size))
-            chunk = b""
-            for index, text in zip(window, pool.map(lambda i: _rows(storage, run["id"], i), window), strict=True):
-                if chunk and len(chunk) + len(text) > MAX_BLOCK:
-                    offset = append_at(blob, chunk, offset)
-                    leases.update(storage, run["id"], FANIN_ITEM, owner, cursor={"next": index, "offset": offset})
-                    chunk = b""
-                chunk += text
+    chunk, since_move = b"", 0
+    for result in in_order(storage, run, position):
+        text = "".join(f"{row}\n" for row in result["rows"]).encode()
+        if chunk and (len(chunk) + len(text) > MAX_BLOCK or since_move >= WINDOW):
             offset = append_at(blob, chunk, offset)
-            position = window.stop
             leases.update(storage, run["id"], FANIN_ITEM, owner, cursor={"next": position, "offset": offset})
+            chunk, since_move = b"", 0
+        chunk += text
+        position, since_move = position + 1, since_move + 1
+    if position > int(cursor["next"]):
+        offset = append_at(blob, chunk, offset)
+        leases.update(storage, run["id"], FANIN_ITEM, owner, cursor={"next": total, "offset": offset})
 
 
 def finalize(storage: Storage, run_id: str, owner: str) -> None:
@@ -133,8 +157,8 @@ def finish(storage: Storage, run: Record, owner: str, lease: leases.Lease) -> No
     with leases.heartbeat(storage, run_id, FANIN_ITEM, owner):
         if run["step"]["config"]["output_action"] == "append_row":
             _write_rows(storage, run, owner, lease["cursor"])
-    counts: dict[str, Any] = progress.counts(storage, run_id).to_dict()
+    counts: dict[str, Any] = lanes.counts(storage, run_id).to_dict()
     if transition(storage, run_id, RunStatus.FINISHED, counts=counts):
-        remember(storage, get_run(storage, run_id))
+        remember(storage, run)  # its id and step, which finishing does not change
     leases.release(storage, run_id, FANIN_ITEM)
     shutdown_run(run_id)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import posixpath
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +22,25 @@ from shared.storage import Storage, storage_errors
 
 #: Input files downloading at once, shared by the mini-batches of this process (threads are kept, not started per
 #: mini-batch: starting threads under a busy GIL costs milliseconds each). The storage client pools 10 connections.
-DOWNLOAD_THREADS = 8
+DOWNLOAD_THREADS = 16
 _downloads = concurrent.futures.ThreadPoolExecutor(DOWNLOAD_THREADS, thread_name_prefix="minibatch-download")
+_stores: OrderedDict[str, dict[str, Any]] = OrderedDict()
+_stores_lock = threading.Lock()
+STORES_CACHED = 64
+
+
+def run_datastores(storage: Storage, run: Record) -> dict[str, Any]:
+    """The datastores by name, read once per process and run (not per mini-batch): a run's items name their
+    datastore and container when it is planned."""
+    with _stores_lock:
+        found = _stores.get(run["id"])
+    if found is None:
+        found = datastores.by_name(storage)
+        with _stores_lock:
+            _stores[run["id"]] = found
+            while len(_stores) > STORES_CACHED:
+                _stores.popitem(last=False)
+    return found
 
 
 def local_name(source: dict[str, Any], root: str, position: int, path: str) -> str:
@@ -35,7 +54,7 @@ def local_name(source: dict[str, Any], root: str, position: int, path: str) -> s
 
 def download(storage: Storage, run: Record, items: list[dict[str, Any]], folder: Path) -> list[str]:
     source, root = run["step"]["input"], str(run["plan"].get("root") or "")
-    stores = datastores.by_name(storage)
+    stores = run_datastores(storage, run)
 
     def fetch(position: int, item: dict[str, Any]) -> str:
         destination = folder / local_name(source, root, position, item["path"])
@@ -52,7 +71,13 @@ def read_table(storage: Storage, run: Record, items: list[dict[str, Any]]) -> An
     """A tabular mini-batch's rows, as one DataFrame."""
     source, plan = run["step"]["input"], run["plan"]
     return tabular_files.read_frame(
-        storage, source["tabular"], items, plan["shape"], source.get("partition_format"), str(plan.get("root") or "")
+        storage,
+        source["tabular"],
+        items,
+        plan["shape"],
+        source.get("partition_format"),
+        str(plan.get("root") or ""),
+        stores=run_datastores(storage, run),
     )
 
 

@@ -1,4 +1,5 @@
-"""Work in flight holds a lease: a record per work item (`plan`, `mb-<index>`, `fanin`) with an owner and an expiry.
+"""Planning and the fan-in hold a lease while in flight: a record per work item (`plan`, `fanin`) with an owner and an
+expiry. (Mini-batches are held per lane, with the same lease time and heartbeats: see lanes.py.)
 
     dispatch   create the record (If-None-Match, lease = now + LEASE) with the message that starts it, then enqueue it
     claim      take the record (If-Match) when it is unowned, ours, or expired; count the try
@@ -8,8 +9,8 @@
 The queue's own visibility window is the host's half of this contract, but a message taken by an instance that dies
 stays invisible for 10 minutes. The lease is ours: when its owner stops renewing it, the sweeper re-enqueues the
 message it holds after LEASE seconds. The lease is short (10 s) and renewed in the background every LEASE/3 while
-the work runs, however long one run() takes, so a killed instance's mini-batches are running again within about
-LEASE + a sweep (every 2 s from the run's live lanes, every 5 s from the timer) + a queue poll. An item that waits
+the work runs, however long it takes, so a killed instance's work is running again within about LEASE + a sweep
+(every 2 s from the run's live lanes, every 5 s from the timer) + a queue poll. An item that waits
 on its queue, unowned, is given QUEUED_LEASES leases before the sweeper takes it for lost (a busy app may leave a
 message waiting that long; a copy is harmless but wasteful). Work items are idempotent, so a re-enqueued or
 duplicated message is harmless: a second copy finds the lease held and leaves, or finds the result recorded and
@@ -23,7 +24,7 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from shared import layout
@@ -53,8 +54,7 @@ def queued_seconds() -> float:
 def send(storage: Storage, queue: str, message: dict[str, Any], delay: int = 0) -> None:
     """Put a message for a queue-triggered function (the host base64-decodes message bodies), visible after
     `delay` seconds."""
-    body = base64.b64encode(json.dumps(message).encode()).decode()
-    storage.queue(queue).send_message(body, visibility_timeout=delay or None)
+    storage.send(queue, base64.b64encode(json.dumps(message).encode()).decode(), delay=delay)
 
 
 def dispatch(
@@ -88,7 +88,7 @@ def dispatch(
 
 def hand_back(storage: Storage, run_id: str, item: str, delay: int) -> None:
     """Put an unclaimed work item's message back on its queue, visible after `delay` seconds, and extend its lease
-    (it is still queued, not lost: the sweeper should not queue a copy)."""
+    (it is still queued, not lost: the sweeper should not queue a copy). A pipeline run's watch comes back so."""
 
     def extend(record: Lease) -> Lease:
         if record["owner"] is None:
@@ -136,54 +136,74 @@ def release(storage: Storage, run_id: str, item: str) -> None:
     storage.delete_blob(layout.RUNS_CONTAINER, layout.work_lease(run_id, item))
 
 
+Beat = Callable[[], bool]
+
+
 class _Heartbeats:
-    """One thread per process renews every lease held by this process's work, each a third of the way to expiry."""
+    """One thread per process calls every registered beat about once a second; each beat renews what it keeps
+    alive when that is due, and returns False once there is nothing left to keep (it is then forgotten)."""
 
     def __init__(self) -> None:
-        self._due: dict[tuple[str, str, str], tuple[Storage, float]] = {}
+        self._beats: dict[object, Beat] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
-    def add(self, storage: Storage, run_id: str, item: str, owner: str) -> None:
+    def add(self, key: object, beat: Beat) -> None:
         with self._lock:
-            self._due[(run_id, item, owner)] = (storage, time.monotonic() + lease_seconds() / 3)
+            self._beats[key] = beat
             if self._thread is None:
-                self._thread = threading.Thread(target=self._beat, name="lease-heartbeats", daemon=True)
+                self._thread = threading.Thread(target=self._run, name="heartbeats", daemon=True)
                 self._thread.start()
 
-    def remove(self, run_id: str, item: str, owner: str) -> None:
+    def remove(self, key: object) -> None:
         with self._lock:
-            self._due.pop((run_id, item, owner), None)
+            self._beats.pop(key, None)
 
-    def _beat(self) -> None:
+    def _run(self) -> None:
         while True:
             time.sleep(min(1.0, lease_seconds() / 6))
             with self._lock:
-                due = [(key, storage) for key, (storage, at) in self._due.items() if at <= time.monotonic()]
-            for (run_id, item, owner), storage in due:
+                beats = list(self._beats.items())
+            for key, beat in beats:
                 try:
-                    update(storage, run_id, item, owner)
-                except LeaseLost:
-                    self.remove(run_id, item, owner)  # the new owner has it now
-                    continue
+                    alive = beat()
                 except FninferError:
-                    pass  # storage hiccup: beat again soon, the lease has time to spare
-                with self._lock:
-                    if (run_id, item, owner) in self._due:
-                        self._due[(run_id, item, owner)] = (storage, time.monotonic() + lease_seconds() / 3)
+                    alive = True  # storage hiccup: beat again soon, the lease has time to spare
+                if not alive:
+                    self.remove(key)
 
 
 _heartbeats = _Heartbeats()
 
 
 @contextlib.contextmanager
-def heartbeat(storage: Storage, run_id: str, item: str, owner: str) -> Iterator[None]:
-    """Keep the lease renewed while the block runs (a lost lease is left to its new owner)."""
-    _heartbeats.add(storage, run_id, item, owner)
+def keep_alive(key: object, beat: Beat) -> Iterator[None]:
+    """Call `beat` about every second while the block runs (see _Heartbeats)."""
+    _heartbeats.add(key, beat)
     try:
         yield
     finally:
-        _heartbeats.remove(run_id, item, owner)
+        _heartbeats.remove(key)
+
+
+@contextlib.contextmanager
+def heartbeat(storage: Storage, run_id: str, item: str, owner: str) -> Iterator[None]:
+    """Keep the lease renewed while the block runs, every LEASE/3 (a lost lease is left to its new owner)."""
+    due = time.monotonic() + lease_seconds() / 3
+
+    def beat() -> bool:
+        nonlocal due
+        if time.monotonic() < due:
+            return True
+        try:
+            update(storage, run_id, item, owner)
+        except LeaseLost:
+            return False  # the new owner has it now
+        due = time.monotonic() + lease_seconds() / 3
+        return True
+
+    with keep_alive((run_id, item, owner), beat):
+        yield
 
 
 def expired(storage: Storage, run_id: str) -> list[tuple[str, Lease, str]]:

@@ -1,36 +1,37 @@
-"""Processing one mini-batch, exactly once in effect, with Azure ML's error meaning.
+"""Running mini-batches: a lane at a time, exactly once in effect, with Azure ML's error meaning.
 
-    1. The run is over (Finished, Failed, Canceled)?  Nothing to do: mini-batches not yet started are skipped.
-    2. No result recorded yet: claim the lease `mb-<index>` (another live owner has it? leave), download the files
-       concurrently, call run() up to run_max_try times (each try counted on the lease, so tries lost with a killed
-       instance count too), then create the result record `results/<index>` with If-None-Match. A duplicate that lost
-       the race keeps the first record: rows exist once, in that record, and nowhere else until the fan-in.
-    3. Bookkeeping, idempotent, redone by any redelivery: failures past a threshold fail the run; else dispatch the
-       lane's next mini-batch (index + cap), set the mini-batch's progress bit, and when that completes the run,
-       dispatch the fan-in. Then release the lease.
+A queue message names a mini-batch; its lane (index % cap, see lanes.py) is what runs. The invocation claims the lane
+(another live holder has it? leave), then runs its mini-batches in order from where the lane's recorded chunks end,
+for up to LANE_SECONDS, and then hands the lane's next mini-batch back to the queue. While run() works on one
+mini-batch, the next one's files download (prefetch). Results are written as lane chunks (about one blob per lane
+every few seconds, see lanes.py); a redelivered or duplicated message finds the lane held, or complete, or goes on
+where the chunks end. The lane that records the run's last mini-batch writes the output (fan-in) in the same
+invocation.
 
 Error meaning: run() returning fewer results than files fails the missing items; run() raising or passing
-run_invocation_timeout is tried again, up to run_max_try tries, after which all its items fail and the mini-batch
-counts as failed. The run fails when failed items pass error_threshold, or failed mini-batches pass
-allowed_failed_count or allowed_failed_percent of all mini-batches; -1 (or unset, for the last two) ignores a limit.
+run_invocation_timeout is tried again, up to run_max_try tries (tries lost with an instance that stopped count too),
+after which all its items fail and the mini-batch counts as failed. The run fails when failed items pass
+error_threshold, or failed mini-batches pass allowed_failed_count or allowed_failed_percent of all mini-batches; -1
+(or unset, for the last two) ignores a limit. Mini-batches not yet started are then skipped.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from shared import layout
-from shared.errors import ConcurrencyConflict
-from shared.pipelines import inputs, leases, progress, sweeper
+from shared.pipelines import inputs, lanes, leases, planning, sweeper
 from shared.pipelines.entry_script import EntryScriptError, LoadedScript, load
-from shared.pipelines.fanin import FANIN_ITEM, START_CURSOR, finish, run_complete
-from shared.pipelines.planning import batch_item, dispatch_batch, mini_batch
+from shared.pipelines.fanin import FANIN_ITEM, START_CURSOR, finish
+from shared.pipelines.planning import mini_batch
 from shared.pipelines.runs import TERMINAL, Record, RunStatus, get_run, transition
 from shared.storage import Storage, storage_errors
 from shared.tabular import ParseError
@@ -39,11 +40,15 @@ from shared.tabular import ParseError
 #: the same invocation saves the queue's polling delay per mini-batch; handing off now and then lets the host spread
 #: lanes over instances and keeps invocations well inside functionTimeout.
 LANE_SECONDS = 30.0
+#: How stale this process's view of a run's status may be (lanes notice a cancel or a failure within this).
 RUN_REFRESH_SECONDS = 1.0
 #: A message this instance has no lane slot for goes back on the queue, visible again after this many seconds.
 HAND_BACK_SECONDS = 1
-#: How often a process running lanes of a run also sweeps that run for expired leases (see sweeper.py).
+#: How often a process running lanes of a run also sweeps that run for lanes whose holder is gone (sweeper.py).
 LANE_SWEEP_SECONDS = 2.0
+#: Mini-batches whose files download while run() works on others, in this process.
+_prefetch = concurrent.futures.ThreadPoolExecutor(16, thread_name_prefix="minibatch-prefetch")
+_cleanups = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="minibatch-cleanup")
 
 
 def rows_of(result: Any) -> list[str]:
@@ -69,63 +74,90 @@ def _upload_outputs(storage: Storage, run: Record, script: LoadedScript) -> None
             path.unlink()
 
 
-def execute(storage: Storage, run: Record, index: int, owner: str, tries_so_far: int) -> dict[str, Any]:
-    """Run the entry script on mini-batch `index`: the result record's content."""
+@dataclass
+class Prepared:
+    """A mini-batch ready for run(): its files downloaded (or its rows read), or why they could not be."""
+
+    batch: dict[str, Any]
+    data: Any = None
+    error: str | None = None
+    scratch: tempfile.TemporaryDirectory[str] | None = None
+
+    def cleanup(self) -> None:
+        """Remove the downloaded files, off the lane's thread (removing a folder per file takes milliseconds)."""
+        if self.scratch is not None:
+            _cleanups.submit(self.scratch.cleanup)
+            self.scratch = None
+
+
+def prepare(storage: Storage, run: Record, index: int) -> Prepared:
+    batch = {**mini_batch(storage, run, index), "index": index}
+    if run["step"]["input"].get("kind") == "tabular":
+        try:
+            return Prepared(batch, data=inputs.read_table(storage, run, batch["items"]))
+        except ParseError as exc:  # the same bytes would not parse on another try either
+            return Prepared(batch, error=exc.message)
+    scratch = tempfile.TemporaryDirectory(prefix="fninfer-minibatch-")
+    try:
+        return Prepared(batch, data=inputs.download(storage, run, batch["items"], Path(scratch.name)), scratch=scratch)
+    except BaseException:
+        scratch.cleanup()
+        raise
+
+
+def execute(
+    storage: Storage, run: Record, prepared: Prepared, tries_used: int, record_try: Callable[[int], None]
+) -> dict[str, Any]:
+    """Run the entry script on a prepared mini-batch: the result record. `tries_used` tries of it were used up
+    before (instances that stopped while running it); `record_try(n)` writes down that n tries are used up, before
+    another one starts."""
     config = run["step"]["config"]
     max_tries = int(config["run_max_try"])
-    batch = {**mini_batch(storage, run, index), "index": index}
-    items = batch["items"]
+    index, items = prepared.batch["index"], prepared.batch["items"]
     tabular_input = run["step"]["input"].get("kind") == "tabular"
+    if tries_used >= max_tries:  # every try so far ended with its instance (killed, crashed, out of memory)
+        error = f"the instance running this mini-batch stopped {tries_used} times (run_max_try={max_tries})"
+        return _failed(index, len(items), tries_used, [{"error": error, "traceback": None, "log": ""}])
+    tries = tries_used + 1
+    if prepared.error is not None:
+        return _failed(index, 1, tries, [{"error": prepared.error, "traceback": None, "log": ""}])
+    data = prepared.data
+    count = len(data)
+    try:
+        script = load(storage, run)
+    except EntryScriptError as exc:
+        attempt = {"error": exc.message, "traceback": exc.details.get("traceback"), "log": exc.details.get("log")}
+        return _failed(index, count, tries, [attempt])
+    context = inputs.MiniBatchContext(storage, run, prepared.batch)
+    init_log = script.take_init_log()
     attempts: list[dict[str, Any]] = []
-    if tries_so_far > max_tries:  # every try so far ended with its instance (killed, crashed, out of memory)
-        error = f"the instance running this mini-batch stopped {tries_so_far - 1} times (run_max_try={max_tries})"
-        return _failed(index, len(items), tries_so_far - 1, [{"error": error, "traceback": None, "log": ""}])
-    with tempfile.TemporaryDirectory(prefix="fninfer-minibatch-") as scratch:
-        data: Any
-        if tabular_input:
+    while True:
+        mini_batch_input = data.copy() if tabular_input else list(data)  # each try sees the input as read
+        outcome = script.call(mini_batch_input, float(config["run_invocation_timeout"]), context)
+        if init_log:
+            outcome.log, init_log = f"{init_log}{outcome.log}", ""
+        _upload_outputs(storage, run, script)
+        rows: list[str] | None = None
+        if outcome.error is None:
             try:
-                data = inputs.read_table(storage, run, items)
-            except ParseError as exc:  # the same bytes would not parse on another try either
-                return _failed(index, 1, tries_so_far, [{"error": exc.message, "traceback": None, "log": ""}])
-        else:
-            data = inputs.download(storage, run, items, Path(scratch))
-        count = len(data)
-        try:
-            script = load(storage, run)
-        except EntryScriptError as exc:
-            attempt = {"error": exc.message, "traceback": exc.details.get("traceback"), "log": exc.details.get("log")}
-            return _failed(index, count, tries_so_far, [attempt])
-        context = inputs.MiniBatchContext(storage, run, batch)
-        init_log = script.take_init_log()
-        tries = tries_so_far
-        while True:
-            mini_batch_input = data.copy() if tabular_input else list(data)  # each try sees the input as read
-            outcome = script.call(mini_batch_input, float(config["run_invocation_timeout"]), context)
-            if init_log:
-                outcome.log, init_log = f"{init_log}{outcome.log}", ""
-            _upload_outputs(storage, run, script)
-            rows: list[str] | None = None
-            if outcome.error is None:
-                try:
-                    rows = rows_of(outcome.result)
-                except TypeError:
-                    outcome.error = (
-                        f"run() returned {type(outcome.result).__name__}; it must return a list or a DataFrame"
-                    )
-            attempts.append({"error": outcome.error, "traceback": outcome.traceback, "log": outcome.log})
-            if rows is not None:
-                return {
-                    "index": index,
-                    "items": count,
-                    "rows": rows,
-                    "failed_items": max(0, count - len(rows)),
-                    "batch_failed": False,
-                    "tries": tries,
-                    "attempts": attempts,
-                }
-            if tries >= max_tries:
-                return _failed(index, count, tries, attempts)
-            tries = int(leases.update(storage, run["id"], batch_item(index), owner, tries=tries + 1)["tries"])
+                rows = rows_of(outcome.result)
+            except TypeError:
+                outcome.error = f"run() returned {type(outcome.result).__name__}; it must return a list or a DataFrame"
+        attempts.append({"error": outcome.error, "traceback": outcome.traceback, "log": outcome.log})
+        if rows is not None:
+            return {
+                "index": index,
+                "items": count,
+                "rows": rows,
+                "failed_items": max(0, count - len(rows)),
+                "batch_failed": False,
+                "tries": tries,
+                "attempts": attempts,
+            }
+        if tries >= max_tries:
+            return _failed(index, count, tries, attempts)
+        record_try(tries)
+        tries += 1
 
 
 def _failed(index: int, items: int, tries: int, attempts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -140,7 +172,7 @@ def _failed(index: int, items: int, tries: int, attempts: list[dict[str, Any]]) 
     }
 
 
-def threshold_passed(config: dict[str, Any], counts: progress.Counts, total_batches: int) -> str | None:
+def threshold_passed(config: dict[str, Any], counts: lanes.Counts, total_batches: int) -> str | None:
     """Which limit the failures so far pass, if any."""
     error_threshold = int(config["error_threshold"])
     if error_threshold != -1 and counts.items_failed > error_threshold:
@@ -157,16 +189,53 @@ def threshold_passed(config: dict[str, Any], counts: progress.Counts, total_batc
 
 
 def process(storage: Storage, run_id: str, index: int, owner: str, lane_seconds: float = LANE_SECONDS) -> None:
-    """Process mini-batch `index`, then the rest of its lane in this invocation for up to `lane_seconds`; or, when
-    this host instance already runs process_count_per_node lanes of the run, hand the message back for another."""
+    """Run the lane of mini-batch `index` for up to `lane_seconds`; or, when this host instance already runs
+    process_count_per_node lanes of the run, hand the message back for another instance."""
     run = get_run(storage, run_id)
     if RunStatus(run["status"]) in TERMINAL:
         return
-    with _lane_slot(run_id, int(run["plan"]["per_node"])) as granted:
+    _remember(run)
+    plan = run["plan"]
+    with _lane_slot(run_id, int(plan["per_node"])) as granted:
+        if not granted:
+            lanes.hand_back(storage, run_id, index, delay=HAND_BACK_SECONDS)
+            return
+        taken = lanes.claim(storage, run, index % int(plan["cap"]), owner)
+        if isinstance(taken, lanes.Lane):
+            _run_lane(storage, run, taken, lane_seconds)
+        elif taken is not None:  # complete already (a redelivery): make sure the run goes on to its fan-in
+            _finish_if_complete(storage, run, owner)
+
+
+def plan_and_start(storage: Storage, run_id: str, owner: str, lane_seconds: float = LANE_SECONDS) -> None:
+    """The planning queue function: plan the run, and run the lanes this instance has slots for right here (no
+    queue hop between planning and the first mini-batches); the others go on the queue."""
+    run = get_run(storage, run_id)
+    per_node = planning.per_node(run["step"]["config"]) if run.get("plan") is None else int(run["plan"]["per_node"])
+    with _lanes_lock:
+        free = max(0, per_node - _lanes.get(run_id, 0))
+    taken = planning.plan(storage, run_id, owner, take=free)
+    if not taken:
+        return
+    run = taken[0].run
+    _remember(run)
+    threads = [
+        threading.Thread(target=_run_taken, args=(storage, run, lane, lane_seconds), name=f"lane-{lane.lane}")
+        for lane in taken[1:]
+    ]
+    for thread in threads:
+        thread.start()
+    _run_taken(storage, run, taken[0], lane_seconds)
+    for thread in threads:
+        thread.join()
+
+
+def _run_taken(storage: Storage, run: Record, lane: lanes.Lane, lane_seconds: float) -> None:
+    with _lane_slot(run["id"], int(run["plan"]["per_node"])) as granted:
         if granted:
-            _run_lane(storage, run, index, owner, lane_seconds)
-        else:
-            leases.hand_back(storage, run_id, batch_item(index), delay=HAND_BACK_SECONDS)
+            _run_lane(storage, run, lane, lane_seconds)
+        else:  # another message of the run took the slot meanwhile
+            lane.release(delay=HAND_BACK_SECONDS)
 
 
 _lanes: dict[str, int] = {}
@@ -191,100 +260,139 @@ def _lane_slot(run_id: str, per_node: int) -> Iterator[bool]:
                     del _lanes[run_id]
 
 
-def _run_lane(storage: Storage, run: Record, index: int, owner: str, lane_seconds: float) -> None:
-    run_id = run["id"]
+# -- the run's status, as this process last read it -----------------------------------------------------------------
+
+_runs: dict[str, tuple[Record, float]] = {}
+_runs_lock = threading.Lock()
+
+
+def _remember(run: Record) -> None:
+    with _runs_lock:
+        _runs[run["id"]] = (run, time.monotonic())
+        if len(_runs) > 1024:  # forget runs long over
+            _runs.pop(next(iter(_runs)))
+
+
+def _current(storage: Storage, run: Record) -> Record:
+    """The run record, read again when this process's copy is older than RUN_REFRESH_SECONDS (one read per process
+    and second, whatever the number of lanes)."""
+    with _runs_lock:
+        known, read_at = _runs.get(run["id"], (run, 0.0))
+    if time.monotonic() - read_at <= RUN_REFRESH_SECONDS:
+        return known
+    fresh = get_run(storage, run["id"])
+    _remember(fresh)
+    return fresh
+
+
+def _run_lane(storage: Storage, run: Record, lane: lanes.Lane, lane_seconds: float) -> None:
+    """Run the lane's mini-batches in order until it is done, the run is over, or `lane_seconds` have passed (then
+    hand it off); its results are written as the lane decides (lanes.Lane.due) and when it stops."""
     deadline = time.monotonic() + lane_seconds
-    read_at = time.monotonic()
-    taken: leases.Lease | None = None  # the lease, when this invocation put the mini-batch in flight itself
-    while True:
-        if time.monotonic() - read_at > RUN_REFRESH_SECONDS:  # notice a cancel or a failure soon, not every time
-            run, read_at = get_run(storage, run_id), time.monotonic()
-        if RunStatus(run["status"]) in TERMINAL:
-            return
-        successor, taken = _process_one(storage, run, index, owner, taken, inline=time.monotonic() < deadline)
-        _sweep_if_due(storage, run_id)
-        if successor is None:
-            return
-        index = successor
+    ahead: tuple[int, concurrent.futures.Future[Prepared]] | None = None
+    hand_off = False
+    try:
+        with lane.held():
+            while not lane.done and not lane.lost:
+                run = _current(storage, run)
+                if RunStatus(run["status"]) in TERMINAL:
+                    break
+                position = lane.next_position
+                index = lane.index(position)
+                if ahead is not None and ahead[0] == index:
+                    prepared = ahead[1].result()
+                else:
+                    _discard(ahead)
+                    prepared = prepare(storage, run, index)
+                ahead = None
+                more = position + 1 < lane.positions and time.monotonic() < deadline
+                if more:  # the next mini-batch's files download while this one runs
+                    ahead = (
+                        lane.index(position + 1),
+                        _prefetch.submit(prepare, storage, run, lane.index(position + 1)),
+                    )
+                try:
+                    result = execute(
+                        storage, run, prepared, lane.tries_used(position), lambda n, p=position: lane.failed_try(p, n)
+                    )
+                finally:
+                    prepared.cleanup()
+                lane.add(result)
+                if lane.due():
+                    lane.flush()
+                if result["failed_items"] and _fail_if_past_threshold(storage, run, result):
+                    break
+                _sweep_if_due(storage, run)
+                if time.monotonic() >= deadline and not lane.done:
+                    hand_off = True
+                    break
+            lane.flush()
+            if hand_off:
+                lane.release()
+    except lanes.LaneLost:
+        return  # its new holder goes on with it
+    except BaseException:
+        with contextlib.suppress(Exception):  # keep what ran; the lane's hold runs out and the sweeper requeues it
+            lane.flush()
+        raise
+    finally:
+        _discard(ahead)
+    if lane.done:
+        _finish_if_complete(storage, run, lane.owner)
+
+
+def _discard(ahead: tuple[int, concurrent.futures.Future[Prepared]] | None) -> None:
+    """Forget a prefetched mini-batch that will not run here (its scratch folder goes once its download ends)."""
+    if ahead is not None:
+        ahead[1].add_done_callback(lambda done: None if done.exception() else done.result().cleanup())
+
+
+def _fail_if_past_threshold(storage: Storage, run: Record, result: dict[str, Any]) -> bool:
+    """After a mini-batch with failures (written at once, see lanes.Lane.due): fail the run when the failures
+    written so far pass a threshold."""
+    reason = threshold_passed(
+        run["step"]["config"], lanes.counts(storage, run["id"]), int(run["plan"]["total_batches"])
+    )
+    if reason is None:
+        return False
+    last = result["attempts"][-1] if result["attempts"] else {}
+    error = {
+        "message": f"{reason}; the run stopped at mini-batch {result['index']}",
+        "mini_batch": result["index"],
+        "error": last.get("error") or f"run() returned {len(result['rows'])} results for {result['items']} files",
+        "traceback": last.get("traceback"),
+        "log": (last.get("log") or "")[-8192:],  # the end of what it printed or logged
+    }
+    transition(storage, run["id"], RunStatus.FAILED, error=error)
+    return True
+
+
+def _finish_if_complete(storage: Storage, run: Record, owner: str) -> None:
+    """When every lane is complete, take the fan-in and write the output here, rather than wait for a queue hop.
+    Each lane checks after writing its last chunk, so the last one to finish sees them all."""
+    if not lanes.complete(run["plan"], lanes.survey(storage, run["id"])):
+        return
+    run = _current(storage, run)
+    if RunStatus(run["status"]) != RunStatus.RUNNING:
+        return  # canceled or failed meanwhile (a fan-in that slips through is refused Finished, see fanin.finish)
+    fanin_lease = leases.dispatch(
+        storage, run["id"], FANIN_ITEM, layout.FANIN_QUEUE, {"run": run["id"]}, owner=owner, cursor=START_CURSOR
+    )
+    if fanin_lease is not None:
+        finish(storage, run, owner, fanin_lease)
 
 
 _swept: dict[str, float] = {}
 _swept_lock = threading.Lock()
 
 
-def _sweep_if_due(storage: Storage, run_id: str) -> None:
-    """Sweep the run for work a dead instance left, at most every LANE_SWEEP_SECONDS per process."""
+def _sweep_if_due(storage: Storage, run: Record) -> None:
+    """Sweep the run for lanes a dead instance left, at most every LANE_SWEEP_SECONDS per process."""
     with _swept_lock:
-        due = time.monotonic() - _swept.get(run_id, 0.0) >= LANE_SWEEP_SECONDS
+        due = time.monotonic() - _swept.setdefault(run["id"], time.monotonic()) >= LANE_SWEEP_SECONDS
         if due:
-            _swept[run_id] = time.monotonic()
+            _swept[run["id"]] = time.monotonic()
             if len(_swept) > 1024:  # forget runs long over
                 _swept.pop(next(iter(_swept)))
     if due:
-        sweeper.sweep_run(storage, run_id)
-
-
-def _process_one(
-    storage: Storage, run: Record, index: int, owner: str, taken: leases.Lease | None, inline: bool
-) -> tuple[int | None, leases.Lease | None]:
-    path = layout.batch_result(run["id"], index)
-    if taken is None:
-        recorded, _ = storage.try_read_json(layout.RUNS_CONTAINER, path)
-        if recorded is not None:  # a redelivery, a duplicate or a sweep: only the bookkeeping is left to (re)do
-            return bookkeeping(storage, run, recorded, False, owner, inline)
-        taken = leases.claim(storage, run["id"], batch_item(index), owner)
-        if taken is None:
-            return None, None  # a live owner has it, or it is done and released
-    with leases.heartbeat(storage, run["id"], batch_item(index), owner):
-        result = execute(storage, run, index, owner, int(taken["tries"]))
-    try:
-        storage.create_json(layout.RUNS_CONTAINER, path, result)
-    except ConcurrencyConflict:  # a duplicate recorded it first: keep that one
-        recorded, _ = storage.read_json(layout.RUNS_CONTAINER, path)
-        return bookkeeping(storage, run, recorded, False, owner, inline)
-    return bookkeeping(storage, run, result, True, owner, inline)
-
-
-def bookkeeping(
-    storage: Storage, run: Record, result: dict[str, Any], fresh: bool, owner: str, inline: bool
-) -> tuple[int | None, leases.Lease | None]:
-    """Record the mini-batch's progress and put its lane's next mini-batch in flight: on the queue, or (`inline`)
-    taken by `owner` and returned, for this invocation to process. The mini-batch that completes the run goes on to
-    the fan-in itself. Idempotent: a redelivery redoes it harmlessly."""
-    run_id, index = run["id"], int(result["index"])
-    plan, config = run["plan"], run["step"]["config"]
-    shard = progress.record(storage, run_id, index, int(result["failed_items"]), bool(result["batch_failed"]))
-    if result["failed_items"]:
-        reason = threshold_passed(config, progress.counts(storage, run_id), plan["total_batches"])
-        if reason is not None:
-            last = result["attempts"][-1] if result["attempts"] else {}
-            error = {
-                "message": f"{reason}; the run stopped at mini-batch {index}",
-                "mini_batch": index,
-                "error": last.get("error")
-                or f"run() returned {len(result['rows'])} results for {result['items']} files",
-                "traceback": last.get("traceback"),
-                "log": (last.get("log") or "")[-8192:],  # the end of what it printed or logged
-            }
-            transition(storage, run_id, RunStatus.FAILED, error=error)
-            return None, None
-    successor: int | None = index + plan["cap"]
-    # A fresh result means this is the first bookkeeping of `index`, so nothing has put its successor in flight yet.
-    if successor >= plan["total_batches"] or (
-        not fresh and storage.try_read_json(layout.RUNS_CONTAINER, layout.batch_result(run_id, successor))[0]
-    ):
-        successor = None
-    inline_owner = owner if inline else None
-    taken = dispatch_batch(storage, run_id, successor, owner=inline_owner) if successor is not None else None
-    if progress.shard_complete(shard, plan["total_batches"], index) and run_complete(
-        storage, run, after_shard=index % layout.PROGRESS_SHARDS
-    ):
-        fanin_lease = leases.dispatch(
-            storage, run_id, FANIN_ITEM, layout.FANIN_QUEUE, {"run": run_id}, owner=owner, cursor=START_CURSOR
-        )
-        if fanin_lease is not None:  # ours: write the output now, rather than wait for a queue hop
-            finish(storage, run, owner, fanin_lease)
-    leases.release(storage, run_id, batch_item(index))
-    if inline_owner is None or taken is None:
-        return None, None
-    return successor, taken
+        sweeper.sweep_run(storage, run)

@@ -11,11 +11,11 @@ in mini-batches of 5 is 200 pages), and the plan id is fixed by the one transiti
 that stalled and lost its lease can only leave orphan pages behind, never change the plan in use. Queue messages
 carry (run, index) only, far under the 64 KiB limit.
 
-In flight: node_count x process_count_per_node mini-batches at most (process_count_per_node defaults to the cores of
-the planning instance, as Azure ML defaults it to the node's), and process_count_per_node on one host instance, as on
-one Azure ML node (see minibatch.py). Mini-batch i runs in lane i % cap: planning dispatches
-0..cap-1, and each recorded mini-batch dispatches i + cap. Nothing waits in the queue burning dequeue counts, and a
-redelivered message re-dispatches the same successor, so a crash between recording and dispatching loses nothing.
+In flight: node_count x process_count_per_node lanes (process_count_per_node defaults to the cores of the planning
+instance, as Azure ML defaults it to the node's), and process_count_per_node on one host instance, as on one Azure
+ML node (see minibatch.py). Mini-batch i runs in lane i % cap (lanes.py). Planning creates each lane's record and
+puts its first mini-batch on the queue, or, for the lanes the planning instance has slots for, takes them itself.
+A redelivered planning message re-creates only lanes that are missing.
 """
 
 from __future__ import annotations
@@ -29,15 +29,11 @@ from typing import Any
 from shared import layout, tabular_files
 from shared.datasets import dataset_root, partitioned, resolve_files
 from shared.errors import InvalidInput
-from shared.pipelines import leases
+from shared.pipelines import lanes, leases
 from shared.pipelines.runs import TERMINAL, Record, RunStatus, get_run, transition
 from shared.storage import Storage
 
 PLAN_ITEM = "plan"
-
-
-def batch_item(index: int) -> str:
-    return f"mb-{index:08d}"
 
 
 def per_node(config: dict[str, Any]) -> int:
@@ -49,17 +45,15 @@ def in_flight_cap(config: dict[str, Any]) -> int:
     return int(config["node_count"]) * per_node(config)
 
 
-def dispatch_batch(storage: Storage, run_id: str, index: int, owner: str | None = None) -> leases.Lease | None:
-    """Put mini-batch `index` in flight: on the queue, or taken by `owner` to process it right away."""
-    message = {"run": run_id, "index": index}
-    return leases.dispatch(storage, run_id, batch_item(index), layout.MINIBATCH_QUEUE, message, owner=owner)
-
-
-def dispatch_window(storage: Storage, run: Record) -> None:
-    plan = run["plan"]
-    for index in range(min(plan["cap"], plan["total_batches"])):
-        if storage.try_read_json(layout.RUNS_CONTAINER, layout.batch_result(run["id"], index))[0] is None:
-            dispatch_batch(storage, run["id"], index)
+def dispatch_lanes(storage: Storage, run: Record, owner: str | None = None, take: int = 0) -> list[lanes.Lane]:
+    """Create every lane's record that is missing and enqueue its first mini-batch; the first `take` lanes are taken
+    by `owner` instead, and returned."""
+    taken = []
+    for lane in range(lanes.lane_count(run["plan"])):
+        held = lanes.dispatch(storage, run, lane, owner=owner if lane < take else None)
+        if held is not None:
+            taken.append(held)
+    return taken
 
 
 MiniBatch = dict[str, Any]
@@ -82,18 +76,19 @@ def cut(step: dict[str, Any], files: list[dict[str, Any]]) -> list[MiniBatch]:
     return [{"items": files[i : i + size], "partition": None} for i in range(0, len(files), size)]
 
 
-def plan(storage: Storage, run_id: str, owner: str) -> None:
+def plan(storage: Storage, run_id: str, owner: str, take: int = 0) -> list[lanes.Lane]:
+    """Plan the run (once) and put its lanes in flight; returns the lanes `owner` took (up to `take`) to run."""
     run = get_run(storage, run_id)
     status = RunStatus(run["status"])
     if status in TERMINAL:
         leases.release(storage, run_id, PLAN_ITEM)
-        return
-    if status == RunStatus.RUNNING:  # planned already; this is a redelivery: make sure the window is in flight
-        dispatch_window(storage, run)
+        return []
+    if status == RunStatus.RUNNING:  # planned already; this is a redelivery: make sure every lane is in flight
+        dispatch_lanes(storage, run)
         leases.release(storage, run_id, PLAN_ITEM)
-        return
+        return []
     if leases.claim(storage, run_id, PLAN_ITEM, owner) is None:
-        return  # another instance is planning it
+        return []  # another instance is planning it
     with leases.heartbeat(storage, run_id, PLAN_ITEM, owner):
         step = run["step"]
         files = resolve_files(storage, step["input"]["paths"])
@@ -101,17 +96,18 @@ def plan(storage: Storage, run_id: str, owner: str) -> None:
             paths = [f"{p['datastore']}/{p['path']}" for p in step["input"]["paths"]]
             transition(storage, run_id, RunStatus.FAILED, error={"message": f"the input matches no files: {paths}"})
             leases.release(storage, run_id, PLAN_ITEM)
-            return
+            return []
         try:
             planned = _planned(storage, step, files, run_id)
         except InvalidInput as exc:  # e.g. a tabular input's first rows do not parse: retrying cannot help
             transition(storage, run_id, RunStatus.FAILED, error={"message": f"cannot plan the run: {exc.message}"})
             leases.release(storage, run_id, PLAN_ITEM)
-            return
+            return []
         if not transition(storage, run_id, RunStatus.RUNNING, only_from=RunStatus.NOT_STARTED, plan=planned):
-            return  # canceled meanwhile, or another planner won: its plan stands
-    dispatch_window(storage, get_run(storage, run_id))
+            return []  # canceled meanwhile, or another planner won: its plan stands
+    taken = dispatch_lanes(storage, {**run, "status": RunStatus.RUNNING.value, "plan": planned}, owner, take)
     leases.release(storage, run_id, PLAN_ITEM)
+    return taken
 
 
 def _planned(storage: Storage, step: dict[str, Any], files: list[dict[str, Any]], run_id: str) -> dict[str, Any]:

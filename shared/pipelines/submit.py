@@ -16,7 +16,7 @@ from shared.datastores import get_datastore
 from shared.errors import ConcurrencyConflict, InvalidInput
 from shared.pipelines import dag, definition, parameters
 from shared.pipelines.graph import outputs_of
-from shared.pipelines.progress import counts
+from shared.pipelines.lanes import counts
 from shared.pipelines.runs import TERMINAL, Record, RunStatus, create_run, get_run, now
 from shared.services.snapshots import verify_uploaded
 from shared.storage import Storage

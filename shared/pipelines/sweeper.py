@@ -1,24 +1,27 @@
-"""The sweeper: work whose owner stopped renewing its lease (a killed or stuck instance) is put back on its queue.
+"""The sweeper: work whose owner stopped renewing its hold (a killed or stuck instance) is put back on its queue.
 
 A timer function calls `sweep` every few seconds on one instance (the timer's singleton lease). It lists the runs
 that are not terminal (`active/` markers; terminal ones left behind by a crash are cleaned up here) and, for each,
-re-enqueues the messages of expired work leases: planning, a mini-batch, or the fan-in. Each expiry is re-enqueued
-once (If-Match on the lease record), and a re-enqueued item that turns out to be alive or done is a harmless
+re-enqueues the messages of expired work: planning or the fan-in (leases.py), and lanes of mini-batches whose holder
+is gone or whose message waited too long (lanes.py; one listing of the run's lanes shows them all). Each expiry is
+re-enqueued once (If-Match on the record), and a re-enqueued item that turns out to be alive or done is a harmless
 duplicate. Without the sweeper the work still completes, when the queue makes the lost message visible again
 (10 minutes on the Functions host).
 
 Lanes still running a run also sweep that run (`sweep_run`, every few seconds per process; see minibatch.py), so a
-dead instance's mini-batches are noticed as soon as their leases run out, even when the dead instance held the
-timer's singleton lock (which another instance takes over only after its own lease period).
+dead instance's lanes are noticed as soon as their holds run out, even when the dead instance held the timer's
+singleton lock (which another instance takes over only after its own lease period).
 """
 
 from __future__ import annotations
 
 import logging
 
+from shared import layout
 from shared.errors import NotFound
-from shared.pipelines import leases
-from shared.pipelines.runs import TERMINAL, RunStatus, active_run_ids, forget_active, get_run
+from shared.pipelines import lanes, leases
+from shared.pipelines.fanin import FANIN_ITEM, START_CURSOR
+from shared.pipelines.runs import TERMINAL, Record, RunStatus, active_run_ids, forget_active, get_run
 from shared.storage import Storage
 
 log = logging.getLogger("fninfer.batch")
@@ -29,21 +32,42 @@ def sweep(storage: Storage) -> int:
     requeued = 0
     for run_id in active_run_ids(storage):
         try:
-            status = RunStatus(get_run(storage, run_id)["status"])
+            run = get_run(storage, run_id)
         except NotFound:
-            status = RunStatus.CANCELED  # a marker without its run: nothing to sweep
-        if status in TERMINAL:
+            forget_active(storage, run_id)  # a marker without its run: nothing to sweep
+            continue
+        if RunStatus(run["status"]) in TERMINAL:
             forget_active(storage, run_id)
             continue
-        requeued += sweep_run(storage, run_id)
+        requeued += sweep_run(storage, run)
     return requeued
 
 
-def sweep_run(storage: Storage, run_id: str) -> int:
-    """Re-enqueue the expired work items of one run; returns how many."""
+def sweep_run(storage: Storage, run: Record) -> int:
+    """Re-enqueue the expired work of one run; returns how many items."""
     requeued = 0
-    for item, record, etag in leases.expired(storage, run_id):
-        if leases.redispatch(storage, run_id, item, record, etag):
-            log.warning("Run %s: %s lost its owner (lease expired); queued it again", run_id, item)
+    for item, record, etag in leases.expired(storage, run["id"]):
+        if leases.redispatch(storage, run["id"], item, record, etag):
+            log.warning("Run %s: %s lost its owner (lease expired); queued it again", run["id"], item)
+            requeued += 1
+    plan = run.get("plan")
+    if plan is None:
+        return requeued
+    cap, total = int(plan["cap"]), int(plan["total_batches"])
+    states = lanes.survey(storage, run["id"])
+    for state in states.values():
+        if state.etag is None or state.alive() or state.end >= lanes.positions(total, cap, state.lane):
+            continue
+        if lanes.redispatch(storage, run, state):
+            log.warning("Run %s: lane %d lost its holder (or its message); queued it again", run["id"], state.lane)
+            requeued += 1
+    if lanes.complete(plan, states) and not any(state.alive() for state in states.values()):
+        # every lane is recorded and none is held, yet the run is Running: the lane that completed it stopped before
+        # taking the fan-in (dispatch does nothing when the fan-in is in flight already)
+        message = {"run": run["id"]}
+        if leases.dispatch(storage, run["id"], FANIN_ITEM, layout.FANIN_QUEUE, message, cursor=START_CURSOR):
+            log.warning(
+                "Run %s: every mini-batch is recorded but nothing wrote the output; queued the fan-in", run["id"]
+            )
             requeued += 1
     return requeued

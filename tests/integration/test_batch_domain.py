@@ -19,11 +19,11 @@ import pytest
 
 from fninfer._snapshot import snapshot
 from fninfer._workspace import Workspace
-from fninfer.host.azurite import start_azurite
+from fninfer.host.azurite import Azurite, start_azurite
 from shared import layout
 from shared.errors import InvalidInput
-from shared.pipelines import dag, fanin, leases, logs, minibatch, planning, progress, runs, submit, sweeper
-from shared.storage import Storage
+from shared.pipelines import dag, fanin, lanes, leases, logs, minibatch, planning, runs, submit, sweeper
+from shared.storage import RequestCounter, Storage
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "tests" / "fixtures" / "batch"
@@ -37,11 +37,16 @@ HANDLERS: dict[str, Callable[[Storage, dict[str, Any]], None]] = {
 
 
 @pytest.fixture(scope="module")
-def own_storage() -> Iterator[Storage]:
+def own_azurite() -> Iterator[Azurite]:
     """An Azurite for this module alone: no host listens to its queues, so the tests deliver every message."""
     server = start_azurite(ROOT)
-    yield Storage.from_connection_string(server.connection_string)
+    yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def own_storage(own_azurite: Azurite) -> Storage:
+    return Storage.from_connection_string(own_azurite.connection_string)
 
 
 @pytest.fixture
@@ -126,6 +131,11 @@ def start(storage: Storage, contents: dict[str, str], **config: Any) -> str:
     return launch(storage, definition(storage, folder, **config))
 
 
+def sweep_step(storage: Storage, run_id: str) -> int:
+    """The sweeper on the step run only: its pipeline run's watch message, never delivered here, expires too."""
+    return sweeper.sweep_run(storage, runs.get_run(storage, run_id))
+
+
 def output_lines(storage: Storage, run: dict[str, Any]) -> list[str]:
     output = run["step"]["output"]
     name = output["prefix"] + "parallel_run_step.txt"
@@ -135,6 +145,22 @@ def output_lines(storage: Storage, run: dict[str, Any]) -> list[str]:
 
 def names(count: int, word: str = "ok", prefix: str = "f") -> dict[str, str]:
     return {f"{prefix}{i:03d}.txt": word for i in range(count)}
+
+
+def result_of(storage: Storage, run_id: str, index: int) -> dict[str, Any]:
+    """Mini-batch `index`'s result as its log shows it (all but the rows)."""
+    [entry] = logs.mini_batch_logs(storage, run_id, index, 1)["items"]
+    return entry
+
+
+def recorded(storage: Storage, run_id: str) -> list[int]:
+    """The mini-batches whose results the run's lanes have written."""
+    return sorted(
+        result["index"]
+        for state in lanes.survey(storage, run_id).values()
+        for start, _ in state.chunks
+        for result in lanes.read_chunk(storage, run_id, state.lane, start)
+    )
 
 
 # -- the flow ---------------------------------------------------------------------------------------------------------
@@ -154,17 +180,14 @@ def test_in_flight_never_exceeds_the_cap(storage: Storage) -> None:
     run_id = start(storage, names(12), node_count=1, process_count_per_node=3)
     planning.plan(storage, run_id, "planner")
     assert sorted(b["index"] for b in receive(storage, layout.MINIBATCH_QUEUE)) == [0, 1, 2]
-    in_flight = storage.list_names(layout.RUNS_CONTAINER, layout.leases_prefix(run_id))
-    assert in_flight == [layout.work_lease(run_id, f"mb-{i:08d}") for i in range(3)]
+    assert sorted(lanes.survey(storage, run_id)) == [0, 1, 2]  # three lanes, each queued, none held
+    assert all(state.owner is None for state in lanes.survey(storage, run_id).values())
     minibatch.process(storage, run_id, 1, "worker", lane_seconds=0)  # done: the next of its lane goes on the queue
     assert [b["index"] for b in receive(storage, layout.MINIBATCH_QUEUE)] == [4]
     minibatch.process(storage, run_id, 0, "worker")  # within lane_seconds the invocation goes on with its lane itself
     assert receive(storage, layout.MINIBATCH_QUEUE) == []
-    done = storage.list_names(layout.RUNS_CONTAINER, layout.results_prefix(run_id))
-    assert done == [layout.batch_result(run_id, i) for i in (0, 1, 3)]  # lane 0 of 6: 0 and 3
-    assert layout.work_lease(run_id, "mb-00000003") not in storage.list_names(
-        layout.RUNS_CONTAINER, layout.leases_prefix(run_id)
-    )
+    assert recorded(storage, run_id) == [0, 1, 3]  # lane 0 of 6 mini-batches: 0 and 3
+    assert lanes.survey(storage, run_id)[0].end == 2
 
 
 def test_an_instance_runs_at_most_process_count_per_node_lanes(storage: Storage) -> None:
@@ -176,8 +199,8 @@ def test_an_instance_runs_at_most_process_count_per_node_lanes(storage: Storage)
     busy.start()
     time.sleep(0.5)  # lane 0 is running run(): this process has no slot left for lane 1
     minibatch.process(storage, run_id, 1, "lane-1")
-    lease, _ = storage.read_json(layout.RUNS_CONTAINER, layout.work_lease(run_id, "mb-00000001"))
-    assert lease["owner"] is None and lease["tries"] == 0  # handed back untouched, for another instance
+    lane = lanes.survey(storage, run_id)[1]
+    assert lane.owner is None and lane.end == 0  # handed back untouched, for another instance
     assert receive(storage, layout.MINIBATCH_QUEUE) == []  # not visible at once...
     busy.join()
     time.sleep(1.2)
@@ -213,14 +236,13 @@ def test_a_dead_owner_is_swept_and_its_mini_batch_done_once(storage: Storage, mo
     planning.plan(storage, drain_one[0]["run"], "planner")
     lost = receive(storage, layout.MINIBATCH_QUEUE)  # taken by an instance that dies: never processed, never deleted
     assert len(lost) == 2
-    leases.claim(storage, run_id, "mb-00000000", "dead-instance")
-    # (the step run only: its pipeline run's watch message, never delivered here, expires too)
-    assert sweeper.sweep_run(storage, run_id) == 0  # leases still valid
+    assert isinstance(lanes.claim(storage, runs.get_run(storage, run_id), 0, "dead-instance"), lanes.Lane)
+    assert sweep_step(storage, run_id) == 0  # leases still valid
     time.sleep(1.2)
-    assert sweeper.sweep_run(storage, run_id) == 1  # the dead owner's lease expired; the queued one may still wait
+    assert sweep_step(storage, run_id) == 1  # the dead owner's lease expired; the queued one may still wait
     time.sleep(1.0)
-    assert sweeper.sweep_run(storage, run_id) == 1  # now the never-claimed one is taken for lost too
-    assert sweeper.sweep_run(storage, run_id) == 0  # once per expiry
+    assert sweep_step(storage, run_id) == 1  # now the never-claimed one is taken for lost too
+    assert sweep_step(storage, run_id) == 0  # once per expiry
     run = drain(storage, run_id)
     assert run["status"] == "Finished"
     assert output_lines(storage, run) == [f"f{i:03d}.txt: ok t1" for i in range(4)]
@@ -248,10 +270,55 @@ def test_fan_in_resumes_after_a_crash_without_doubling(storage: Storage, monkeyp
     assert lease["cursor"]["next"] == 4  # two windows recorded; the third landed but was not
     assert runs.get_run(storage, run_id)["status"] == "Running"
     time.sleep(1.2)
-    assert sweeper.sweep(storage) == 2  # the fan-in and the mini-batch that was running it
+    assert sweep_step(storage, run_id) == 1  # the fan-in (the lane running it had recorded all its mini-batches)
     run = drain(storage, run_id)
     assert run["status"] == "Finished"
     assert output_lines(storage, run) == [f"f{i:03d}.txt: ok t1" for i in range(10)]
+
+
+def test_bookkeeping_costs_less_than_one_storage_request_per_mini_batch(storage: Storage, own_azurite: Azurite) -> None:
+    """Storage requests of a run from planning to Finished, besides downloading its input files: less than one per
+    mini-batch over the whole run (planning, lanes, fan-in, status), and next to none for each further mini-batch
+    (lanes write their results a chunk at a time; see lanes.py). A count, not a timing."""
+    counted = Storage.from_connection_string(own_azurite.connection_string, counter=RequestCounter())
+    assert counted.requests is not None
+    spent: dict[int, int] = {}
+    for files in (100, 1000):  # 10 and 100 mini-batches of 10 files
+        run_id = start(counted, names(files), mini_batch_size=10, node_count=1, process_count_per_node=2)
+        before = counted.requests.counts()
+        minibatch.plan_and_start(counted, run_id, "planner")  # the planning function: it runs both lanes itself
+        assert runs.get_run(storage, run_id)["status"] == "Finished"
+        counts = counted.requests.counts() - before
+        downloads = counts.pop(f"GET {layout.DEFAULT_DATASTORE_CONTAINER}")
+        assert downloads == files
+        spent[files] = sum(counts.values())
+    assert spent[1000] / 100 <= 1.0, spent
+    assert (spent[1000] - spent[100]) / 90 <= 0.5, spent
+
+
+def test_a_lane_that_stops_before_the_fan_in_is_made_good_by_the_sweeper(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(leases.LEASE_SETTING, "1")
+    original = minibatch._finish_if_complete
+
+    def killed(storage: Storage, run: dict[str, Any], owner: str) -> None:
+        if fanin.run_complete(storage, run):
+            raise SystemExit("instance killed after the run's last chunk, before the fan-in")
+        original(storage, run, owner)
+
+    monkeypatch.setattr(minibatch, "_finish_if_complete", killed)
+    run_id = start(storage, names(6))
+    with pytest.raises(SystemExit):
+        drain(storage, run_id)
+    monkeypatch.setattr(minibatch, "_finish_if_complete", original)
+    assert runs.get_run(storage, run_id)["status"] == "Running"
+    time.sleep(1.2)  # the lanes' holds run out
+    assert sweep_step(storage, run_id) == 1  # the fan-in nobody took
+    assert sweep_step(storage, run_id) == 0
+    run = drain(storage, run_id)
+    assert run["status"] == "Finished"
+    assert output_lines(storage, run) == [f"f{i:03d}.txt: ok t1" for i in range(6)]
 
 
 # -- Azure ML's error meaning ----------------------------------------------------------------------------------------
@@ -272,9 +339,7 @@ def test_error_threshold_passed_fails_the_run_and_skips_the_rest(storage: Storag
     assert "2 failed items is more than error_threshold=1" in run["error"]["message"]
     assert run["error"]["mini_batch"] == 0
     # lane of one: mini-batch 0 failed the run, so none of the other nine started
-    assert storage.list_names(layout.RUNS_CONTAINER, layout.results_prefix(run["id"])) == [
-        layout.batch_result(run["id"], 0)
-    ]
+    assert recorded(storage, run["id"]) == [0]
 
 
 def test_raising_is_retried_then_all_items_fail(storage: Storage) -> None:
@@ -283,7 +348,7 @@ def test_raising_is_retried_then_all_items_fail(storage: Storage) -> None:
     assert run["status"] == "Finished"
     assert run["counts"] == {"batches_done": 2, "batches_failed": 1, "items_failed": 2}
     assert output_lines(storage, run) == ["f000.txt: ok t1", "f001.txt: ok t1"]
-    failed, _ = storage.read_json(layout.RUNS_CONTAINER, layout.batch_result(run["id"], 1))
+    failed = result_of(storage, run["id"], 1)
     assert failed["tries"] == 2 and len(failed["attempts"]) == 2
     assert failed["attempts"][-1]["error"] == "ValueError: cannot score f002.txt"
     assert "raise ValueError" in failed["attempts"][-1]["traceback"]
@@ -293,7 +358,7 @@ def test_raising_is_retried_then_all_items_fail(storage: Storage) -> None:
 def test_a_result_that_is_not_a_list_is_a_failed_try(storage: Storage) -> None:
     run = drain(storage, start(storage, {"f000.txt": "number"}, run_max_try=2, error_threshold=-1))
     assert run["status"] == "Finished" and run["counts"]["batches_failed"] == 1
-    failed, _ = storage.read_json(layout.RUNS_CONTAINER, layout.batch_result(run["id"], 0))
+    failed = result_of(storage, run["id"], 0)
     assert failed["attempts"][-1]["error"] == "run() returned int; it must return a list or a DataFrame"
 
 
@@ -359,7 +424,7 @@ def test_cancel_stops_dispatching_and_never_changes_again(storage: Storage) -> N
     assert dag.cancel(storage, run_id)["status"] == "Canceled"
     run = drain(storage, run_id)
     assert run["status"] == "Canceled"
-    assert len(storage.list_names(layout.RUNS_CONTAINER, layout.results_prefix(run_id))) == 1
+    assert recorded(storage, run_id) == [first[0]["index"]]
     assert runs.transition(storage, run_id, runs.RunStatus.FINISHED) is False
     assert runs.get_run(storage, run_id)["status"] == "Canceled"
     assert run_id not in runs.active_run_ids(storage)
@@ -402,11 +467,47 @@ def test_definitions_are_checked_naming_the_problem(storage: Storage) -> None:
         submit.start_run(storage, "tests", {"steps": good["steps"] * 2})
 
 
-def test_progress_counts_are_idempotent(storage: Storage) -> None:
-    run_id = uuid.uuid4().hex
-    for index in (0, 16, 0, 16, 5):
-        progress.record(storage, run_id, index, failed_items=1 if index == 5 else 0, batch_failed=False)
-    assert progress.counts(storage, run_id) == progress.Counts(batches_done=3, batches_failed=0, items_failed=1)
+def test_two_holders_of_a_lane_record_each_mini_batch_once(storage: Storage, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A holder that stalled past its hold and the one that took the lane over both write the same positions: the
+    first chunk stands, the other holder's results for those positions are dropped and it stops."""
+    monkeypatch.setenv(leases.LEASE_SETTING, "1")
+    run_id = start(storage, names(8), process_count_per_node=1)
+    planning.plan(storage, receive(storage, layout.PLANNING_QUEUE)[0]["run"], "planner")
+    run = runs.get_run(storage, run_id)
+    stalled = lanes.claim(storage, run, 0, "stalled")
+    assert isinstance(stalled, lanes.Lane)
+    time.sleep(1.2)  # its hold runs out
+    successor = lanes.claim(storage, run, 0, "successor")
+    assert isinstance(successor, lanes.Lane) and successor.tries_used(0) == 1  # the stalled try counts
+    assert lanes.claim(storage, run, 0, "third") is None  # the successor holds it now
+
+    def result(index: int, tag: str) -> dict[str, Any]:
+        attempt = {"error": None, "traceback": None, "log": ""}
+        return {
+            "index": index,
+            "items": 2,
+            "rows": [f"{tag} {index}"],
+            "failed_items": 1,
+            "batch_failed": False,
+            "tries": 1,
+            "attempts": [attempt],
+        }
+
+    successor.add(result(0, "successor"))
+    successor.flush()
+    stalled.add(result(0, "stalled"))
+    stalled.add(result(1, "stalled"))
+    with pytest.raises(lanes.LaneLost):
+        stalled.flush()  # position 0 is recorded already; the lane is not the stalled holder's any more
+    successor.add(result(1, "successor"))
+    successor.flush()
+    state = lanes.survey(storage, run_id)[0]
+    assert state.chunks == [(0, 1), (1, 2)]
+    assert [r["rows"] for s, _ in state.chunks for r in lanes.read_chunk(storage, run_id, 0, s)] == [
+        ["successor 0"],
+        ["successor 1"],
+    ]
+    assert lanes.counts(storage, run_id) == lanes.Counts(batches_done=2, batches_failed=0, items_failed=2)
 
 
 # -- tabular inputs ------------------------------------------------------------------------------------------------

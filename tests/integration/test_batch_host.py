@@ -20,6 +20,7 @@ from fninfer.pipeline.core import ActivityFailedException, Pipeline, PipelineDat
 from fninfer.pipeline.steps import ParallelRunConfig, ParallelRunStep
 from shared import layout
 from shared.errors import InvalidInput, NotFound
+from shared.pipelines import lanes
 from tests.hosting import RunningHost, run_host
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -242,34 +243,30 @@ def test_killed_instance_and_duplicates_leave_each_row_once(
     instances = json.loads((two_instances.workdir / ".fninfer" / "instances.json").read_text())["instances"]
     pids = {int(entry["pid"]) for entry in instances}
 
-    def owned() -> dict[str, int]:
-        """Mini-batches in flight, by the pid of the instance that holds them."""
-        found = {}
-        for name in storage.list_names(layout.RUNS_CONTAINER, layout.leases_prefix(step_id)):
-            lease, _ = storage.try_read_json(layout.RUNS_CONTAINER, name)
-            if lease and lease["owner"] and "/mb-" in name:
-                found[name] = int(lease["owner"].split(":")[1])
-        return found
+    def owned() -> dict[int, int]:
+        """Lanes in flight, by the pid of the instance that holds them."""
+        states = lanes.survey(storage, step_id)
+        return {lane: int(state.owner.split(":")[1]) for lane, state in states.items() if state.owner}
 
     wait_until(lambda: (run.get_details()["properties"].get("batches_done") or 0) >= 2 and set(owned().values()) & pids)
+    plan = ws.client.request("GET", f"pipelines/runs/{step_id}")["plan"]
     victim = next(iter(set(owned().values()) & pids))
-    held = [name for name, pid in owned().items() if pid == victim]
+    held = [lane for lane, pid in owned().items() if pid == victim]
     os.kill(victim, signal.SIGKILL)
     killed_at = time.monotonic()
 
     def resumed() -> bool:
-        """Every mini-batch the victim held is done, or held by a live instance."""
-        now = owned()
-        for name in held:
-            index = int(name.rsplit("mb-", 1)[1].removesuffix(".json"))
-            done = storage.try_read_json(layout.RUNS_CONTAINER, layout.batch_result(step_id, index))[0] is not None
-            if not done and now.get(name) in (None, victim):
+        """Every lane the victim held is complete, or held by a live instance."""
+        states, now = lanes.survey(storage, step_id), owned()
+        for lane in held:
+            complete = states[lane].end >= lanes.positions(plan["total_batches"], plan["cap"], lane)
+            if not complete and now.get(lane) in (None, victim):
                 return False
         return True
 
     wait_until(resumed, timeout=120)
     recovery = time.monotonic() - killed_at
-    print(f"\nrecovery ({kind}): the killed instance's {len(held)} mini-batches resumed after {recovery:.1f} s")
+    print(f"\nrecovery ({kind}): the killed instance's {len(held)} lanes resumed after {recovery:.1f} s")
     # Without the sweeper they would wait for the queue's 10-minute visibility window; with the former 60 s lease,
     # at least 60 s. (The figure is printed for the record; it is not a speed claim.)
     assert recovery < 60

@@ -13,8 +13,8 @@ from shared import layout
 from shared.errors import InvalidInput
 from shared.hashing import combined_sha256
 from shared.pipelines import definition, parameters, reuse
+from shared.pipelines.lanes import Counts, positions
 from shared.pipelines.minibatch import rows_of, threshold_passed
-from shared.pipelines.progress import Counts, expected_in_shard
 from shared.pipelines.runs import ALLOWED, TERMINAL, RunStatus
 
 SHA = "a" * 64
@@ -144,10 +144,12 @@ def test_layout_of_batch_runs_is_pinned() -> None:
     assert layout.pipeline_run_record("r1") == "pipelineruns/r1.json"
     assert layout.plan_page("r1", "p1", 3) == "r1/plan/p1/000003.json"
     assert layout.work_lease("r1", "mb-00000007") == "r1/leases/mb-00000007.json"
-    assert layout.batch_result("r1", 7) == "r1/results/00000007.json"
-    assert layout.progress_shard("r1", 5) == "r1/progress/005.json"
+    assert layout.lane_record("r1", 3) == "r1/lanes/00003.json"
+    assert layout.lane_chunk("r1", 3, 120) == "r1/lanes/00003/0000000120.json"
+    assert layout.lane_blob("r1", layout.lane_chunk("r1", 3, 120)) == (3, 120)
+    assert layout.lane_blob("r1", layout.lane_record("r1", 3)) == (3, None)
     assert layout.step_output_prefix("s1", "inferences") == "azureml/s1/inferences/"
-    assert expected_in_shard(total=33, shard=0) == 3 and expected_in_shard(total=33, shard=1) == 2
+    assert positions(total=33, cap=16, lane=0) == 3 and positions(total=33, cap=16, lane=1) == 2
 
 
 def test_tabular_defaults_sizes_and_partitions() -> None:
