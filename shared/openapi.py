@@ -132,7 +132,12 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "plan": NULLABLE_OBJECT,
             "counts": NULLABLE_OBJECT,
             "parameters": OBJECT,
-        }
+            "parent": NULLABLE_TEXT,
+            "steps": OBJECT,
+        },
+        # A pipeline run has `steps` (each step's status and progress) and `parameters`; a step run has `parent`,
+        # and a ParallelRunStep's its `plan` and `counts`.
+        required=["id", "experiment", "status", "tags", "created_time", "start_time", "end_time", "error"],
     ),
     "RunLogs": record({"items": array(OBJECT), "next": {"type": ["integer", "null"]}}),
     "PublishedPipeline": record(

@@ -21,6 +21,8 @@ def mini_batch_logs(storage: Storage, run_id: str, start: int, count: int) -> di
     run = get_run(storage, run_id)
     if start < 0 or not 1 <= count <= MAX_PAGE:
         raise InvalidInput(f"start must be 0 or more and count between 1 and {MAX_PAGE}", field="count")
+    if run.get("type") != "ParallelRunStep":
+        return {"items": [], "next": None}  # no mini-batches: a pipeline run (its steps have logs), a script step
     plan = run["plan"] or {}
     total = int(plan.get("total_batches", 0)) if not run["step"].get("reused_from") else 0
     indices = range(start, min(total, start + count))

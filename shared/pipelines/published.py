@@ -81,8 +81,12 @@ def publish_run(
     continue_on_step_failure: object = None,
 ) -> Record:
     """Publish the pipeline a run ran (its definition, parameters included)."""
-    definition = get_run(storage, run_id)["definition"]
-    return publish(storage, definition, name, description, version, run_id, continue_on_step_failure)
+    run = get_run(storage, run_id)
+    if "definition" not in run:  # a step run: what it ran is one step of its pipeline run's definition
+        raise InvalidInput(
+            f"run {run_id!r} is a step of pipeline run {run.get('parent')!r}: publish the pipeline run", field="run_id"
+        )
+    return publish(storage, run["definition"], name, description, version, run_id, continue_on_step_failure)
 
 
 def get_published(storage: Storage, pipeline_id: str) -> Record:
