@@ -14,10 +14,10 @@ from typing import Any
 from shared import layout
 from shared.schedules import drops, records, runner
 from shared.storage import Storage
-from tests.integration.test_batch_domain import drain, own_storage, put_inputs, storage
+from tests.integration.test_batch_domain import drain, own_azurite, own_storage, put_inputs, storage
 from tests.integration.test_schedules_domain import no_other_schedules, publish, runs_of
 
-__all__ = ["no_other_schedules", "own_storage", "storage"]  # fixtures
+__all__ = ["no_other_schedules", "own_azurite", "own_storage", "storage"]  # fixtures
 
 SETTLE = 1.0
 

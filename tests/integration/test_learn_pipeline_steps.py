@@ -39,6 +39,7 @@ from fninfer.pipeline.core.graph import PipelineParameter
 from fninfer.pipeline.steps import ParallelRunConfig, ParallelRunStep, PythonScriptStep
 from shared import layout
 from shared.errors import InvalidInput
+from shared.pipelines import lanes
 from tests.hosting import RunningHost, eventually, run_host
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -285,11 +286,14 @@ def two_instances(azurite: Azurite, tmp_path: Path) -> Iterator[RunningHost]:
         yield host
 
 
-def _holder(ws: Workspace, step_run_id: str, item_prefix: str) -> int | None:
-    """The pid of the instance holding one of the step run's work leases (the script, or a mini-batch)."""
+def _holder(ws: Workspace, step_run_id: str, during: str) -> int | None:
+    """The pid of the instance holding the step run's script lease, or one of its mini-batch lanes."""
+    if during == "parallel":
+        owners = [state.owner for state in lanes.survey(ws.storage, step_run_id).values() if state.owner]
+        return int(owners[0].split(":")[1]) if owners else None
     for name in ws.storage.list_names(layout.RUNS_CONTAINER, layout.leases_prefix(step_run_id)):
         lease, _ = ws.storage.try_read_json(layout.RUNS_CONTAINER, name)
-        if lease and lease["owner"] and name.rsplit("/", 1)[1].startswith(item_prefix):
+        if lease and lease["owner"] and name.rsplit("/", 1)[1].startswith("script"):
             return int(lease["owner"].split(":")[1])
     return None
 
@@ -307,9 +311,9 @@ def test_a_killed_instance_leaves_every_output_once(
     run = Experiment(ws, f"steps-kill-{unique}").submit(pipeline, regenerate_outputs=True)
     instances = json.loads((two_instances.workdir / ".fninfer" / "instances.json").read_text())["instances"]
     pids = {int(entry["pid"]) for entry in instances}
-    step_name, item = ("prepare", "script") if during == "script" else ("score", "mb-")
+    step_name = "prepare" if during == "script" else "score"
     step = eventually(lambda: next(iter(run.find_step_run(step_name)), None), timeout=120)
-    victim = eventually(lambda: _holder(ws, step.id, item) in pids and _holder(ws, step.id, item), timeout=120)
+    victim = eventually(lambda: _holder(ws, step.id, during) in pids and _holder(ws, step.id, during), timeout=120)
     if during == "script":  # the script is running (it left its marker)
         eventually(lambda: any((tmp_path / "markers").iterdir()), timeout=60)
     os.kill(victim, signal.SIGKILL)

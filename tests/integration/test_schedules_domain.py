@@ -20,13 +20,14 @@ from tests.integration.test_batch_domain import (
     definition,
     drain,
     output_lines,
+    own_azurite,
     own_storage,
     put_inputs,
     step_of,
     storage,
 )
 
-__all__ = ["own_storage", "storage"]  # fixtures, shared with the batch domain tests
+__all__ = ["own_azurite", "own_storage", "storage"]  # fixtures, shared with the batch domain tests
 
 T0 = datetime(2026, 11, 2, 9, 15, tzinfo=UTC)
 
