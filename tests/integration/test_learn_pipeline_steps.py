@@ -280,6 +280,7 @@ def two_instances(azurite: Azurite, tmp_path: Path) -> Iterator[RunningHost]:
         "FNINFER_MODEL_CACHE": str(tmp_path / "models"),
         "FNINFER_SNAPSHOT_CACHE": str(tmp_path / "snapshots"),
         "MARKER_DIR": str(tmp_path / "markers"),
+        "RELEASE_FILE": str(tmp_path / "release"),  # a paused prepare step waits for it
     }
     (tmp_path / "markers").mkdir()
     with run_host(ROOT, tmp_path / "host", storage=azurite.connection_string, instances=2, env=env) as host:
@@ -318,6 +319,7 @@ def test_a_killed_instance_leaves_every_output_once(
         eventually(lambda: any((tmp_path / "markers").iterdir()), timeout=60)
     os.kill(victim, signal.SIGKILL)
     killed_at = time.monotonic()
+    (tmp_path / "release").touch()  # only now may a prepare step finish: the killed one had not
     assert run.wait_for_completion(show_output=False, timeout_seconds=300) == "Finished"
     print(f"\nkilled during the {during} step: the run finished {time.monotonic() - killed_at:.1f} s later")
     steps = {s.name: s for s in run.get_steps()}
