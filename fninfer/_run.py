@@ -15,8 +15,9 @@ import uuid
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
+from fninfer._exceptions import RunEnvironmentException
 from shared import run_context, run_history
-from shared.errors import FninferError, InvalidInput
+from shared.errors import InvalidInput
 from shared.settings import ADMIN_KEY, get_setting, storage_connection
 from shared.storage import Storage, app_storage
 
@@ -24,10 +25,6 @@ if TYPE_CHECKING:
     from fninfer._experiment import Experiment
     from fninfer._model import Model
     from fninfer._workspace import Workspace
-
-
-class RunEnvironmentException(FninferError):
-    """`Run.get_context(allow_offline=False)` outside any run (Azure ML's `azureml.exceptions` name)."""
 
 
 class _History(Protocol):

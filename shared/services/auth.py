@@ -26,7 +26,7 @@ import jwt
 from cryptography.fernet import Fernet
 
 from shared.entra import looks_like_entra_token, validate_entra_token
-from shared.errors import Forbidden, InvalidInput, Unauthorized
+from shared.errors import Forbidden, InvalidInput, KeyRegenerated, Unauthorized
 from shared.settings import ADMIN_KEY, SIGNING_KEY, get_setting
 
 TOKEN_LIFETIME = 3600
@@ -44,10 +44,6 @@ def _secret() -> bytes:
 def _mac(message: str) -> str:
     digest = hmac.new(_secret(), message.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
-
-
-class KeyRegenerated(Unauthorized):
-    """A key the app issued for this service, which the record at hand no longer (or not yet) lists."""
 
 
 def new_nonces() -> dict[str, str]:

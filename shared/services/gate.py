@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from shared.errors import ServiceBusy
+
 T = TypeVar("T")
 
 
@@ -98,10 +100,17 @@ class Gate:
         _call_soon(waiter.loop, _settle, waiter.future, None)
 
     async def call(self, function: Callable[[], T], wait: float, timeout: float) -> T:
-        """`function()` on one of this gate's threads: BusyError when no slot frees within `wait` seconds,
+        """`function()` on one of this gate's threads: ServiceBusy when no slot frees within `wait` seconds,
         TimeoutError when it does not return within `timeout` (it goes on, holding its slot, until it does)."""
         if not await self._acquire(wait):
-            raise BusyError(self.bound, self.stuck())
+            stuck = self.stuck()
+            why = f"{stuck} of them running past the scoring timeout" if stuck else "all busy"
+            raise ServiceBusy(
+                f"{self.bound} calls running on this instance ({why}); "
+                f"no slot freed within max_request_wait_time={wait * 1000:g} ms",
+                replica_max_concurrent_requests=self.bound,
+                stuck=stuck,
+            )
         loop = asyncio.get_running_loop()
         done: asyncio.Future[T] = loop.create_future()
         with self._lock:
@@ -165,10 +174,3 @@ def _settle(target: asyncio.Future[Any], source: concurrent.futures.Future[Any] 
         target.set_exception(source.exception())  # type: ignore[arg-type]
     else:
         target.set_result(source.result())
-
-
-class BusyError(Exception):
-    def __init__(self, bound: int, stuck: int) -> None:
-        super().__init__(f"{bound} concurrent calls, {stuck} of them past their timeout")
-        self.bound = bound
-        self.stuck = stuck

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import importlib.util
 import itertools
 import json
 import logging
@@ -29,20 +28,27 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
 
-from shared.errors import FninferError, InvalidInput, NotFound, PayloadTooLarge, ServiceBusy, ServiceUnavailable
+from shared.entry_scripts import load_script
+from shared.errors import (
+    FninferError,
+    InvalidInput,
+    KeyRegenerated,
+    NotFound,
+    PayloadTooLarge,
+    ServiceBusy,
+    ServiceUnavailable,
+)
 from shared.models import deployed_models
 from shared.services import swagger
-from shared.services.auth import KeyRegenerated, authenticate
+from shared.services.auth import authenticate
 from shared.services.calling import (
     AZURE_ML,
     INTERNAL_ERROR,
     RESPONSE_ENCODINGS,
     RUN_FAILED,
-    BadRequest,
     Reply,
     RunSignature,
     ScoringRequest,
@@ -52,8 +58,7 @@ from shared.services.calling import (
     unencodable_hint,
 )
 from shared.services.environment import check_environment
-from shared.services.gate import BusyError, Gate
-from shared.services.imports import snapshot_imports
+from shared.services.gate import Gate
 from shared.services.logs import ServiceLogs
 from shared.services.records import ServiceState, get_service, transition
 from shared.services.snapshots import materialize
@@ -75,16 +80,6 @@ DEFAULT_MAX_BODY = 100 * 1024 * 1024
 #: AKS: Azure ML's own defaults. ACI and Local serve one request at a time per container in Azure ML, queued without
 #: a bound; fninfer lets several run at once on an instance and bounds the wait.
 CONCURRENCY_DEFAULTS = {"AKS": (1, 500), "ACI": (8, 10_000), "Local": (8, 10_000)}
-
-
-def contained(exc: BaseException) -> bool:
-    """Whether user code's exception is the script's failure (everything, `SystemExit` included), not the host's own
-    shutdown (a KeyboardInterrupt in the main thread)."""
-    return not (isinstance(exc, KeyboardInterrupt) and threading.current_thread() is threading.main_thread())
-
-
-class EntryScriptFailed(Exception):
-    """Importing the entry script or its init() raised (whatever it raised): the reason, for the service's state."""
 
 
 @dataclass(frozen=True)
@@ -167,7 +162,8 @@ class Runtime:
 
     def load(self, record: dict[str, Any]) -> LoadedService:
         """The service's entry script at its current code version, imported and initialized (once); raises
-        EntryScriptFailed (whatever the script raised) or a FninferError (the snapshot or a model)."""
+        EntryScriptFailed (whatever the script raised) or another FninferError (the snapshot, a model, run()'s
+        signature)."""
         key = (record["name"], record["code_version"])
         loaded = self._loaded.get(key)
         if loaded is not None:
@@ -178,47 +174,21 @@ class Runtime:
         with lock:
             if key in self._loaded:
                 return self._loaded[key]
+            name = record["name"]
             folder = materialize(self.storage, record["snapshot"])
             models = tuple(record.get("models") or ())
-            with self.logs.capture(record["name"]), snapshot_imports(folder), deployed_models(models, self.storage):
-                module = self._import(record, folder, attempt)
+            # A retry (after a failed init()) is a module of its own: inference-schema refuses a run() defined twice.
+            module_name = "fninfer_service_{}_{}{}".format(
+                re.sub(r"\W", "_", name), record["code_version"], f"_retry{attempt}" if attempt else ""
+            )
+            with deployed_models(models, self.storage):
+                module = load_script(folder, record["entry_script"], module_name, self.logs.sink(name), ("init", "run"))
+            with self.logs.capture(name):
                 signature = RunSignature.of(module.run)
-                documents = swagger.swagger_documents(
-                    module.run, folder, record["name"], f"/api/services/{record['name']}"
-                )
-            loaded = LoadedService(record["name"], module, record["code_version"], signature, documents, models)
+                documents = swagger.swagger_documents(module.run, folder, name, f"/api/services/{name}")
+            loaded = LoadedService(name, module, record["code_version"], signature, documents, models)
             self._loaded[key] = loaded
             return loaded
-
-    def _import(self, record: dict[str, Any], folder: Path, attempt: int) -> ModuleType:
-        """Import the entry script and run its init(); whatever they raise becomes EntryScriptFailed."""
-        # A retry (after a failed init()) is a module of its own: inference-schema refuses a run() defined twice.
-        suffix = f"_retry{attempt}" if attempt else ""
-        module_name = "fninfer_service_{}_{}{}".format(
-            re.sub(r"\W", "_", record["name"]), record["code_version"], suffix
-        )
-        spec = importlib.util.spec_from_file_location(module_name, folder / record["entry_script"])
-        if spec is None or spec.loader is None:
-            raise InvalidInput(f"entry script {record['entry_script']!r} cannot be imported")
-        module = importlib.util.module_from_spec(spec)
-        try:
-            spec.loader.exec_module(module)
-        except BaseException as exc:
-            if not contained(exc):
-                raise
-            log.exception("importing the entry script of service %r failed", record["name"])
-            raise EntryScriptFailed(f"importing {record['entry_script']} failed: {type(exc).__name__}: {exc}") from exc
-        for required in ("init", "run"):
-            if not callable(getattr(module, required, None)):
-                raise InvalidInput(f"entry script {record['entry_script']!r} has no {required}() function")
-        try:
-            module.init()
-        except BaseException as exc:
-            if not contained(exc):
-                raise
-            log.exception("init() of service %r failed", record["name"])
-            raise EntryScriptFailed(f"init() failed: {type(exc).__name__}: {exc}") from exc
-        return module
 
     def deploy(self, name: str, code_version: int) -> None:
         """The deployment health check: environment problems or an init() that raises fail the deployment."""
@@ -237,7 +207,7 @@ class Runtime:
             return
         try:
             self.load(record)
-        except (EntryScriptFailed, FninferError) as exc:
+        except FninferError as exc:
             self.logs.flush()
             transition(self.storage, name, ServiceState.FAILED, str(exc), code_version)
             return
@@ -324,7 +294,7 @@ class Runtime:
         name, version = record["name"], record["serving"]["code_version"]
         try:
             loaded = self.load({"name": name, **record["serving"]})
-        except (EntryScriptFailed, FninferError) as exc:
+        except FninferError as exc:
             reason = f"{exc} (on instance {self.logs.instance})"
             transition(self.storage, name, ServiceState.UNHEALTHY, reason, version)
             self._plans.pop(name, None)
@@ -346,14 +316,15 @@ class Runtime:
                 f"the request body has {len(request.body)} bytes; this service accepts {plan.max_body}"
             )
         loaded = await self._served(plan)
-        try:
-            if request.method == "OPTIONS" and loaded.signature.kind != "raw":
-                reply = options_reply()
-            else:
+        if request.method == "OPTIONS" and loaded.signature.kind != "raw":
+            reply = options_reply()
+        else:
+            try:
                 arguments = loaded.signature.arguments(request)
+            except InvalidInput as exc:  # 400 or 415, in Azure ML's server's words and body
+                arguments, reply = None, message_reply(exc.status, exc.message)
+            if arguments is not None:
                 reply = await self._call(loaded, plan, arguments, request_id)
-        except BadRequest as exc:
-            reply = message_reply(exc.status, exc.message)
         reply.headers["x-request-id"] = reply.headers["x-ms-request-id"] = request_id
         if "x-ms-client-request-id" in request.headers:
             reply.headers["x-ms-client-request-id"] = request.headers["x-ms-client-request-id"]
@@ -365,13 +336,8 @@ class Runtime:
             return await gate.call(
                 lambda: self._run(loaded, arguments, plan.encoding, request_id), plan.wait, plan.timeout
             )
-        except BusyError as exc:
-            why = f"{exc.stuck} of them running past the scoring timeout" if exc.stuck else "all busy"
-            raise ServiceBusy(
-                f"service {loaded.name!r} has {exc.bound} calls running on this instance ({why}); "
-                f"no slot freed within max_request_wait_time={plan.wait * 1000:g} ms",
-                replica_max_concurrent_requests=exc.bound,
-            ) from None
+        except ServiceBusy as exc:
+            raise ServiceBusy(f"service {loaded.name!r} has {exc.message}", **exc.details) from None
         except TimeoutError:
             with self.logs.capture(loaded.name):
                 log.error("run() did not return within %g ms (request id %s)", plan.timeout * 1000, request_id)
@@ -401,8 +367,8 @@ class Runtime:
         loaded = await self._served(await self._plan(name))
         try:
             document = swagger.pick(loaded.swagger, version)
-        except swagger.SwaggerNotAvailable as exc:
-            return message_reply(404, str(exc))
+        except NotFound as exc:
+            return message_reply(404, exc.message)
         return Reply(200, json.dumps(document).encode(), "application/json")
 
 

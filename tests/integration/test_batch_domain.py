@@ -331,7 +331,7 @@ def test_an_entry_script_that_cannot_load_fails_its_items(storage: Storage) -> N
     pipeline["steps"][0]["arguments"] = ["--no-such-option"]  # argparse in init() exits
     run = drain(storage, submit.start_run(storage, "tests", pipeline)["id"])
     assert run["status"] == "Failed"
-    assert "failed to load: SystemExit: 2" in run["error"]["error"]
+    assert "failed to load: init() raised SystemExit: 2" in run["error"]["error"]
 
 
 # -- cancel, reuse, definitions ------------------------------------------------------------------------------------

@@ -148,7 +148,7 @@ def test_exits_and_interrupts_in_entry_scripts_are_contained(
     )
     with pytest.raises(WebserviceException, match="SystemExit: 2"):
         failed.wait_for_deployment(timeout_sec=90)
-    assert failed.state == "Failed" and "init() failed: SystemExit: 2" in (failed.error or "")
+    assert failed.state == "Failed" and "init() raised SystemExit: 2" in (failed.error or "")
     assert "the following arguments are required: --model-name" in failed.get_logs()  # argparse's message
 
     service = deploy(ws2, f"exits-{unique}", "whoami.py", AciWebservice.deploy_configuration(), tmp_path)
