@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from fninfer._exceptions import RunEnvironmentException
-from shared import run_context, run_history
+from shared import layout, run_context, run_history
 from shared.errors import InvalidInput
 from shared.settings import ADMIN_KEY, get_setting, storage_connection
 from shared.storage import Storage, app_storage
@@ -300,7 +300,7 @@ class Run:
             suffix = ".png"
         else:
             source, suffix = path, Path(str(path)).suffix or ".png"  # type: ignore[assignment]
-        file_name = f"images/{name}-{uuid.uuid4().hex[:8]}{suffix}"
+        file_name = layout.run_image_name(name, uuid.uuid4().hex[:8], suffix)
         run_history.upload_file(self._history.storage, self._run_id, file_name, source)
         self._log(name, "image", file_name, description)
 

@@ -50,7 +50,7 @@ def parse_instant(text: str) -> datetime:
 def watched_prefix(path_on_datastore: str) -> str:
     """The blob name prefix a data schedule watches: the folder `path_on_datastore` (everything below it), or the
     whole container."""
-    return f"{path_on_datastore.strip('/')}/" if path_on_datastore.strip("/") else ""
+    return layout.datastore_folder_prefix(path_on_datastore)
 
 
 def blob_changes(storage: Storage, datastore: str, path_on_datastore: str) -> list[BlobProperties]:
