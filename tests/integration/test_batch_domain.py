@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import json
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ from shared import layout
 from shared.errors import InvalidInput
 from shared.pipelines import fanin, leases, logs, minibatch, planning, progress, runs, submit, sweeper
 from shared.storage import Storage
+from tests.hosting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "tests" / "fixtures" / "batch"
@@ -161,14 +161,14 @@ def test_an_instance_runs_at_most_process_count_per_node_lanes(storage: Storage)
     assert sorted(b["index"] for b in receive(storage, layout.MINIBATCH_QUEUE)) == [0, 1]
     busy = threading.Thread(target=minibatch.process, args=(storage, run_id, 0, "lane-0"))
     busy.start()
-    time.sleep(0.5)  # lane 0 is running run(): this process has no slot left for lane 1
+    # lane 0 has taken its mini-batch and is running run() ("sleep 2"): this process has no slot left for lane 1
+    eventually(lambda: storage.read_json(layout.RUNS_CONTAINER, layout.work_lease(run_id, "mb-00000000"))[0]["owner"])
     minibatch.process(storage, run_id, 1, "lane-1")
     lease, _ = storage.read_json(layout.RUNS_CONTAINER, layout.work_lease(run_id, "mb-00000001"))
     assert lease["owner"] is None and lease["tries"] == 0  # handed back untouched, for another instance
     assert receive(storage, layout.MINIBATCH_QUEUE) == []  # not visible at once...
     busy.join()
-    time.sleep(1.2)
-    assert receive(storage, layout.MINIBATCH_QUEUE) == [{"run": run_id, "index": 1}]  # ...but soon
+    assert eventually(lambda: receive(storage, layout.MINIBATCH_QUEUE)) == [{"run": run_id, "index": 1}]  # ...but soon
 
 
 def test_duplicated_messages_do_not_double_rows(storage: Storage) -> None:
@@ -192,6 +192,18 @@ def test_duplicated_messages_do_not_double_rows(storage: Storage) -> None:
     assert output_lines(storage, run) == [f"f{i:03d}.txt: ok t1" for i in range(7)]
 
 
+def swept_until(storage: Storage, expected: int, timeout: float = 30.0) -> int:
+    """Sweep until `expected` work items in all were taken for lost (as their leases expire), and return how many."""
+    swept = [0]
+
+    def sweep() -> bool:
+        swept[0] += sweeper.sweep(storage)
+        return swept[0] >= expected
+
+    eventually(sweep, timeout)
+    return swept[0]
+
+
 def test_a_dead_owner_is_swept_and_its_mini_batch_done_once(storage: Storage, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(leases.LEASE_SETTING, "1")
     monkeypatch.setattr(leases, "QUEUED_LEASES", 2)  # a queued, never-claimed message is taken for lost after 2 s
@@ -202,10 +214,8 @@ def test_a_dead_owner_is_swept_and_its_mini_batch_done_once(storage: Storage, mo
     assert len(lost) == 2
     leases.claim(storage, run_id, "mb-00000000", "dead-instance")
     assert sweeper.sweep(storage) == 0  # leases still valid
-    time.sleep(1.2)
-    assert sweeper.sweep(storage) == 1  # the dead owner's lease expired; the queued one may still be waiting
-    time.sleep(1.0)
-    assert sweeper.sweep(storage) == 1  # now the never-claimed one is taken for lost too
+    # The dead owner's lease expires after 1 s, the never-claimed message is taken for lost after 2 s: each once.
+    assert swept_until(storage, 2) == 2
     assert sweeper.sweep(storage) == 0  # once per expiry
     run = drain(storage, run_id)
     assert run["status"] == "Finished"
@@ -233,8 +243,8 @@ def test_fan_in_resumes_after_a_crash_without_doubling(storage: Storage, monkeyp
     lease, _ = storage.read_json(layout.RUNS_CONTAINER, layout.work_lease(run_id, "fanin"))
     assert lease["cursor"]["next"] == 4  # two windows recorded; the third landed but was not
     assert runs.get_run(storage, run_id)["status"] == "Running"
-    time.sleep(1.2)
-    assert sweeper.sweep(storage) == 2  # the fan-in and the mini-batch that was running it
+    assert swept_until(storage, 2) == 2  # the fan-in and the mini-batch that was running it, once their leases expire
+    assert sweeper.sweep(storage) == 0
     run = drain(storage, run_id)
     assert run["status"] == "Finished"
     assert output_lines(storage, run) == [f"f{i:03d}.txt: ok t1" for i in range(10)]
