@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import concurrent.futures
 import contextlib
 import queue
 import threading
@@ -24,6 +23,16 @@ from typing import Any, TypeVar
 from shared.errors import ServiceBusy
 
 T = TypeVar("T")
+
+
+@dataclass
+class _Call:
+    """A call handed to a gate thread, and where its outcome goes."""
+
+    function: Callable[[], Any]
+    loop: asyncio.AbstractEventLoop
+    done: asyncio.Future[Any]
+    call_id: int
 
 
 @dataclass
@@ -46,9 +55,7 @@ class Gate:
     _next_id: int = 0
     # Daemon threads of its own (a stuck run() must not keep the process from exiting): started when no thread is
     # idle, so never more than `bound`, and each takes the next call when its run() returns.
-    _work: queue.SimpleQueue[tuple[Callable[[], Any], concurrent.futures.Future[Any]] | None] = field(
-        default_factory=queue.SimpleQueue
-    )
+    _work: queue.SimpleQueue[_Call | None] = field(default_factory=queue.SimpleQueue)
     _threads: int = 0
     _idle: int = 0
 
@@ -97,7 +104,7 @@ class Gate:
                 return
             waiter = self._waiters.popleft()
             waiter.granted = True
-        _call_soon(waiter.loop, _settle, waiter.future, None)
+        _call_soon(waiter.loop, _settle, waiter.future)
 
     async def call(self, function: Callable[[], T], wait: float, timeout: float) -> T:
         """`function()` on one of this gate's threads: ServiceBusy when no slot frees within `wait` seconds,
@@ -116,20 +123,12 @@ class Gate:
         with self._lock:
             call_id = self._next_id = self._next_id + 1
             self._running[call_id] = time.monotonic() + timeout
+        self._submit(_Call(function, loop, done, call_id))
+        async with asyncio.timeout(timeout):  # a deadline on this task: no task or waiter of its own
+            return await done
 
-        def finished(future: concurrent.futures.Future[T]) -> None:
-            with self._lock:
-                self._running.pop(call_id, None)
-            self._release()
-            _call_soon(loop, _settle, done, future)
-
-        future: concurrent.futures.Future[T] = concurrent.futures.Future()
-        future.add_done_callback(finished)
-        self._submit(function, future)
-        return await asyncio.wait_for(done, timeout)
-
-    def _submit(self, function: Callable[[], Any], future: concurrent.futures.Future[Any]) -> None:
-        self._work.put((function, future))
+    def _submit(self, call: _Call) -> None:
+        self._work.put(call)
         with self._lock:
             if self._idle:
                 self._idle -= 1
@@ -138,18 +137,16 @@ class Gate:
         threading.Thread(target=self._serve, name=f"scoring-{self.name}", daemon=True).start()
 
     def _serve(self) -> None:
-        while (item := self._work.get()) is not None:
-            function, future = item
+        while (call := self._work.get()) is not None:
             try:
-                result, error = function(), None
+                result, error = call.function(), None
             except BaseException as exc:  # the function contains user code's failures; pass on anything else
                 result, error = None, exc if isinstance(exc, Exception) else RuntimeError(repr(exc))
-            with self._lock:  # idle before the slot frees (in the future's callback): the next call reuses this thread
+            with self._lock:  # idle before the slot frees: the next call reuses this thread
                 self._idle += 1
-            if error is None:
-                future.set_result(result)
-            else:
-                future.set_exception(error)
+                self._running.pop(call.call_id, None)
+            self._release()
+            _call_soon(call.loop, _settle, call.done, result, error)
 
     def close(self) -> None:
         """Let this gate's threads end: idle ones now, one still in a run() when it returns."""
@@ -164,13 +161,11 @@ def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[..., None], *
         loop.call_soon_threadsafe(callback, *args)
 
 
-def _settle(target: asyncio.Future[Any], source: concurrent.futures.Future[Any] | None) -> None:
-    """Complete `target` (unless its waiter gave up) with `source`'s outcome (None: a granted slot)."""
+def _settle(target: asyncio.Future[Any], result: Any = None, error: BaseException | None = None) -> None:
+    """Complete `target` (unless its waiter gave up) with a result or an error (a granted slot: None)."""
     if target.done():
         return
-    if source is None:
-        target.set_result(None)
-    elif source.exception() is not None:
-        target.set_exception(source.exception())  # type: ignore[arg-type]
+    if error is not None:
+        target.set_exception(error)
     else:
-        target.set_result(source.result())
+        target.set_result(result)
