@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import queue
 import threading
 import time
 from collections.abc import Callable
@@ -36,6 +35,14 @@ class _Call:
 
 
 @dataclass
+class _Worker:
+    """A gate thread: it sleeps on `wake` (held while it has nothing to do) until handed a call."""
+
+    wake: threading.Lock = field(default_factory=threading.Lock)
+    call: _Call | None = None
+
+
+@dataclass
 class _Waiter:
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[None]
@@ -54,10 +61,10 @@ class Gate:
     _running: dict[int, float] = field(default_factory=dict)  # call id -> when it must have returned
     _next_id: int = 0
     # Daemon threads of its own (a stuck run() must not keep the process from exiting): started when no thread is
-    # idle, so never more than `bound`, and each takes the next call when its run() returns.
-    _work: queue.SimpleQueue[_Call | None] = field(default_factory=queue.SimpleQueue)
-    _threads: int = 0
-    _idle: int = 0
+    # idle, so never more than `bound`. The idle thread that finished last takes the next call (a stack): calls that
+    # follow one another keep one thread busy and the others asleep, instead of waking each in turn.
+    _idle: list[_Worker] = field(default_factory=list)
+    _closed: bool = False
 
     def __post_init__(self) -> None:
         self._free = self.bound
@@ -128,32 +135,40 @@ class Gate:
             return await done
 
     def _submit(self, call: _Call) -> None:
-        self._work.put(call)
         with self._lock:
-            if self._idle:
-                self._idle -= 1
-                return
-            self._threads += 1
-        threading.Thread(target=self._serve, name=f"scoring-{self.name}", daemon=True).start()
+            worker = self._idle.pop() if self._idle else None
+        if worker is not None:
+            worker.call = call
+            worker.wake.release()
+            return
+        worker = _Worker(call=call)
+        worker.wake.acquire()
+        threading.Thread(target=self._serve, args=(worker,), name=f"scoring-{self.name}", daemon=True).start()
 
-    def _serve(self) -> None:
-        while (call := self._work.get()) is not None:
+    def _serve(self, worker: _Worker) -> None:
+        while (call := worker.call) is not None:
             try:
                 result, error = call.function(), None
             except BaseException as exc:  # the function contains user code's failures; pass on anything else
                 result, error = None, exc if isinstance(exc, Exception) else RuntimeError(repr(exc))
             with self._lock:  # idle before the slot frees: the next call reuses this thread
-                self._idle += 1
+                worker.call = None
+                closed = self._closed
+                if not closed:
+                    self._idle.append(worker)
                 self._running.pop(call.call_id, None)
             self._release()
             _call_soon(call.loop, _settle, call.done, result, error)
+            if closed:
+                return
+            worker.wake.acquire()  # until handed the next call (None: the gate closed)
 
     def close(self) -> None:
         """Let this gate's threads end: idle ones now, one still in a run() when it returns."""
         with self._lock:
-            threads = self._threads
-        for _ in range(threads):
-            self._work.put(None)
+            self._closed, idle, self._idle = True, self._idle, []
+        for worker in idle:
+            worker.wake.release()
 
 
 def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[..., None], *args: Any) -> None:
