@@ -96,12 +96,12 @@ class Plan:
     revoked: set[str] = field(default_factory=set, compare=False)
 
     @classmethod
-    def of(cls, record: dict[str, Any]) -> Plan:
+    def of(cls, record: dict[str, Any], read_at: float) -> Plan:
         deployment = record["deployment"]
         bound, wait_ms = CONCURRENCY_DEFAULTS.get(deployment.get("compute_type", "ACI"), CONCURRENCY_DEFAULTS["ACI"])
         return cls(
             record=record,
-            read_at=time.monotonic(),
+            read_at=read_at,
             encoding=response_encoding(deployment),
             timeout=int(deployment.get("scoring_timeout_ms") or DEFAULT_TIMEOUT_MS) / 1000,
             bound=int(deployment.get("replica_max_concurrent_requests") or bound),
@@ -145,6 +145,8 @@ class Runtime:
     """Per-process state: loaded entry scripts, cached records, and the log collector."""
 
     storage: Storage
+    #: Monotonic seconds: when a cached record is due to be read again (tests pass a clock they move).
+    clock: Callable[[], float] = time.monotonic
     logs: ServiceLogs = field(init=False)
     _loaded: dict[tuple[str, int], LoadedService] = field(default_factory=dict)
     _loading: dict[tuple[str, int], threading.Lock] = field(default_factory=dict)
@@ -242,12 +244,12 @@ class Runtime:
         except NotFound as exc:
             # Scoring is open to anyone: unlike the admin API, do not name the services that exist.
             raise NotFound(f"service {name!r} does not exist", service=name) from exc
-        plan = self._plans[name] = Plan.of(record)
+        plan = self._plans[name] = Plan.of(record, self.clock())
         return plan
 
     async def _plan(self, name: str) -> Plan:
         plan = self._plans.get(name)
-        if plan is not None and time.monotonic() - plan.read_at < RECORD_CACHE_SECONDS:
+        if plan is not None and self.clock() - plan.read_at < RECORD_CACHE_SECONDS:
             return plan
         return await self._once(("plan", name), lambda: self.read_plan(name))
 
