@@ -344,6 +344,35 @@ def test_an_entry_script_that_cannot_load_fails_its_items(storage: Storage) -> N
     assert "failed to load: init() raised SystemExit: 2" in run["error"]["error"]
 
 
+HELPED_SCRIPT = """
+import os
+import helper
+
+def run(mini_batch):
+    return [f"{os.path.basename(path)}: {helper.WHO}" for path in mini_batch]
+"""
+
+
+def test_two_steps_with_a_helper_module_of_the_same_name_each_import_their_own(
+    storage: Storage, tmp_path: Path
+) -> None:
+    folder = put_inputs(storage, names(2))
+    workspace = cast(Workspace, SimpleNamespace(storage=storage))
+    lines = []
+    for who in ("first", "second"):  # one after the other in this process, as two steps on one instance
+        source = tmp_path / who
+        source.mkdir()
+        (source / "score.py").write_text(HELPED_SCRIPT)
+        (source / "helper.py").write_text(f"WHO = {who!r}\n")
+        pipeline = definition(storage, folder)
+        pipeline["steps"][0].update(snapshot=snapshot(workspace, str(source), "score.py").manifest)
+        pipeline["steps"][0].update(entry_script="score.py", arguments=[])
+        run = drain(storage, submit.start_run(storage, "tests", pipeline)["id"])
+        assert run["status"] == "Finished"
+        lines.append(output_lines(storage, run))
+    assert lines == [["f000.txt: first", "f001.txt: first"], ["f000.txt: second", "f001.txt: second"]]
+
+
 # -- cancel, reuse, definitions ------------------------------------------------------------------------------------
 
 
