@@ -11,8 +11,9 @@ Blocking work (reading a record, loading a version) runs on threads of its own, 
 Whatever the entry script raises, `SystemExit` and `KeyboardInterrupt` included, is contained: a deployment whose
 `init()` raises ends Failed, a `run()` that raises is a 500 with a log line naming the request's id.
 
-Per call, the hot path is: the cached record (re-read at most once a second), the credential check, the input as
-run() takes it, a slot, run() and the encoding of its result on the service's thread.
+Per call, the hot path is: the cached record (re-read at most once a second), the credential check (a key once per
+read of the record, a token every call), the input as run() takes it, a slot, run() and the encoding of its result
+on the service's thread: one hop from the event loop to a thread of the service's and one back.
 """
 
 from __future__ import annotations
@@ -72,8 +73,9 @@ T = TypeVar("T")
 #: key reach every instance (a key the record does not know makes the instance read it at once: a new key works
 #: everywhere at once).
 RECORD_CACHE_SECONDS = 1.0
-#: Keys found revoked in a fresh record, remembered until the next read (an old key makes no extra read).
-MAX_REVOKED = 256
+#: Keys found revoked in a fresh record, remembered until the next read (an old key makes no extra read), and keys
+#: found valid, checked once per read of the record rather than once per call (tokens, which expire, every call).
+MAX_REVOKED = MAX_ACCEPTED = 256
 DEFAULT_TIMEOUT_MS = 60_000
 DEFAULT_MAX_BODY = 100 * 1024 * 1024
 #: (replica_max_concurrent_requests, max_request_wait_time ms) per compute type when the deployment does not say.
@@ -94,6 +96,7 @@ class Plan:
     wait: float
     max_body: int
     revoked: set[str] = field(default_factory=set, compare=False)
+    accepted: set[str] = field(default_factory=set, compare=False)
 
     @classmethod
     def of(cls, record: dict[str, Any], read_at: float) -> Plan:
@@ -255,16 +258,19 @@ class Runtime:
 
     async def _authenticated(self, name: str, authorization: str | None) -> Plan:
         """The plan after checking the caller's credential; a key the cached record does not know makes this
-        instance read the record again at once (a key regenerated on another instance works everywhere at once)."""
+        instance read the record again at once (a key regenerated on another instance works everywhere at once).
+        A key found valid is not checked again until the record is read again."""
         plan = await self._plan(name)
+        if authorization in plan.accepted:
+            return plan
         try:
-            authenticate(plan.record, authorization)
+            _accept(plan, authorization)
         except KeyRegenerated:
             if authorization in plan.revoked:
                 raise
             plan = await self._once(("plan", name), lambda: self.read_plan(name))
             try:
-                authenticate(plan.record, authorization)
+                _accept(plan, authorization)
             except KeyRegenerated:
                 if authorization is not None and len(plan.revoked) < MAX_REVOKED:
                     plan.revoked.add(authorization)  # an old key: refused from this record without reading again
@@ -372,6 +378,12 @@ class Runtime:
         except NotFound as exc:
             return message_reply(404, exc.message)
         return Reply(200, json.dumps(document).encode(), "application/json")
+
+
+def _accept(plan: Plan, authorization: str | None) -> None:
+    """Check the credential against the plan's record; remember one of its keys as valid for this record."""
+    if authenticate(plan.record, authorization) and authorization and len(plan.accepted) < MAX_ACCEPTED:
+        plan.accepted.add(authorization)
 
 
 def _request_id(request: ScoringRequest) -> str:
