@@ -7,9 +7,21 @@ mlflow (each when installed).
 
 One scikit-learn model (iris) is served each way in one run, all up at once; the same client load (concurrency 1,
 8, 32, keep-alive connections, loopback) hits each for the same time, in interleaved rounds. Printed: the median
-requests/s, p50 and p99 latency, and each target's ratio to the baseline (FastAPI calling `predict`) and to Azure
-ML's server. Azure ML's server (`azureml-inference-server-http`, Flask on gunicorn, the server of v1 images) runs
-when the interpreter in $AMLSERVER_PYTHON has it, with `--worker_count` = the CPU count; mlflow when `mlflow` is
+requests/s, p50 and p99 latency, the servers' own CPU time per request (user + system, from /proc: the figure
+least moved by other work on the machine), and each target's ratio to the baseline (FastAPI calling `predict`) and
+to Azure ML's server. fninfer's CPU counts the host's supervisor and instance processes (not Azurite), Azure ML's
+server's its gunicorn master and workers.
+
+Then cold start, fninfer's own (median and range of --cold-rounds):
+- `fninfer start` -> the first 200 from a service deployed before the host started (Azurite starts, the instance
+  indexes the app, the first call loads the service: its snapshot, its model from storage, init());
+- a fresh instance's first scoring call (the host up, nothing loaded yet, empty model and snapshot caches), with the
+  model from storage, and baked in: in a root laid out as `fninfer package --include-model` lays it out, named by
+  the AZUREML_MODEL_DIR app setting (the package's own root is the app folder, which this run does not rebuild);
+and, for scale, each other server's start -> first 200 (its model on local disk).
+
+Azure ML's server (`azureml-inference-server-http`, Flask on gunicorn, the server of v1 images) runs when the
+interpreter in $AMLSERVER_PYTHON has it, with `--worker_count` = the CPU count; mlflow when `mlflow` is
 importable by $MLFLOW_PYTHON. Both get virtualenvs of their own because they pin versions of packages fninfer's
 environment also has. Client and servers share the machine's CPUs: on a 2-CPU machine, or one busy with other work,
 the figures are noisy; compare within one run.
@@ -41,17 +53,56 @@ sys.path.insert(0, str(ROOT))
 from fninfer.core import Model, Workspace  # noqa: E402
 from fninfer.core.model import InferenceConfig  # noqa: E402
 from fninfer.core.webservice import AciWebservice  # noqa: E402
+from fninfer.packaging.baking import bake_model  # noqa: E402
 from fninfer.testing import free_port, run_host  # noqa: E402
+from shared import layout  # noqa: E402
 
 BODY = json.dumps({"data": [[0.1, 2.3, 4.1, 2.0], [0.2, 1.8, 3.9, 2.1]]}).encode()
 LEVELS = (1, 8, 32)
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (0 for one that is gone)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def process_tree(root: int, only: str | None = None) -> list[int]:
+    """`root` and its descendants (those whose command line contains `only`, when given), from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, pending = [root], [root]
+    while pending:
+        for child in children.get(pending.pop(), []):
+            pending.append(child)
+            try:
+                command = (Path("/proc") / str(child) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if only is None or only in command:
+                found.append(child)
+    return found
+
+
 async def load(
     url: str, concurrency: int, seconds: float, headers: dict[str, str], body: bytes = BODY
-) -> tuple[float, float, float]:
-    """Requests/s, p50 ms and p99 ms of `concurrency` closed-loop clients for `seconds`."""
+) -> tuple[float, float, float, int]:
+    """Requests/s, p50 ms and p99 ms of `concurrency` closed-loop clients for `seconds` (after a second of warm-up),
+    and how many requests were answered in all."""
     latencies: list[float] = []
+    answered = 0
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(limits=limits, timeout=30) as client:
 
@@ -61,6 +112,8 @@ async def load(
                 response = await client.post(url, content=body, headers=headers)
                 response.raise_for_status()
                 latencies.append(time.perf_counter() - started)
+                nonlocal answered
+                answered += 1
 
         warm = time.perf_counter() + 1.0
         await asyncio.gather(*(worker(warm) for _ in range(concurrency)))
@@ -70,19 +123,24 @@ async def load(
         elapsed = time.perf_counter() - begin
     ordered = sorted(latencies)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    return len(latencies) / elapsed, statistics.median(ordered) * 1000, p99 * 1000
+    return len(latencies) / elapsed, statistics.median(ordered) * 1000, p99 * 1000, answered
 
 
-def wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
+def wait_until_up(
+    url: str, process: subprocess.Popen[bytes] | None = None, headers: dict[str, str] | None = None
+) -> float:
+    """Poll `url` until it answers 200; the seconds that took."""
+    started = time.perf_counter()
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        if process.poll() is not None:
+        if process is not None and process.poll() is not None:
             raise RuntimeError(f"{url} exited with {process.returncode}")
         try:
-            httpx.post(url, content=BODY, timeout=2)
-            return
+            if httpx.post(url, content=BODY, headers=headers or {}, timeout=30).status_code == 200:
+                return time.perf_counter() - started
         except httpx.TransportError:
-            time.sleep(0.2)
+            pass
+        time.sleep(0.02)
     raise RuntimeError(f"{url} did not come up")
 
 
@@ -116,6 +174,7 @@ def start_mlflow(model_path: Path, scratch: Path) -> tuple[subprocess.Popen[byte
 def start_azureml_server(model_path: Path, scratch: Path) -> tuple[subprocess.Popen[bytes], str] | None:
     """Azure ML's scoring server on the same model; None when $AMLSERVER_PYTHON cannot import it."""
     python = os.environ.get("AMLSERVER_PYTHON")
+    python = str(Path(python).absolute()) if python else None  # the server runs from the scratch folder
     if not python or subprocess.run([python, "-c", "import azureml_inference_server_http"]).returncode != 0:
         return None
     model_dir = scratch / "azureml-model"
@@ -142,27 +201,65 @@ class Target:
     url: str
     headers: dict[str, str]
     body: bytes
+    pids: list[int]  # the server's processes, whose CPU time is counted
 
 
 def measure(targets: dict[str, Target], seconds: float, rounds: int) -> dict[str, dict[int, tuple[float, ...]]]:
-    """Each (target, concurrency) for `seconds`, in `rounds` interleaved rounds; the median of each figure. Load from
-    other work on the machine then falls on every target alike instead of on whichever ran while it was busy."""
-    samples: dict[tuple[str, int], list[tuple[float, float, float]]] = {}
+    """Each (target, concurrency) for `seconds`, in `rounds` interleaved rounds; the median of each figure (requests/s,
+    p50, p99, server CPU ms per request). Load from other work on the machine then falls on every target alike
+    instead of on whichever ran while it was busy."""
+    samples: dict[tuple[str, int], list[tuple[float, float, float, float]]] = {}
     for _ in range(rounds):
         for concurrency in LEVELS:
             for name, target in targets.items():
-                figures = asyncio.run(load(target.url, concurrency, seconds, target.headers, target.body))
-                samples.setdefault((name, concurrency), []).append(figures)
+                cpu_before = cpu_seconds(target.pids)
+                rate, p50, p99, answered = asyncio.run(
+                    load(target.url, concurrency, seconds, target.headers, target.body)
+                )
+                cpu_ms = (cpu_seconds(target.pids) - cpu_before) * 1000 / max(answered, 1)
+                samples.setdefault((name, concurrency), []).append((rate, p50, p99, cpu_ms))
     return {
         name: {c: tuple(statistics.median(column) for column in zip(*samples[name, c], strict=True)) for c in LEVELS}
         for name in targets
     }
 
 
+def spread(values: list[float]) -> str:
+    return f"{statistics.median(values):7.2f}  ({min(values):.2f}-{max(values):.2f})"
+
+
+def cold_starts(workdir: Path, port: int, scoring_uri: str, baked_root: Path, rounds: int) -> dict[str, list[float]]:
+    """fninfer's cold starts on the storage of the stopped benchmark host (its Azurite keeps its data in `workdir`):
+    seconds from `fninfer start` to the service's first 200, and seconds of a fresh instance's first call, with the
+    model from storage and baked in."""
+    found: dict[str, list[float]] = {}
+    cases = [("start", {}), ("first call, model from storage", {}), ("first call, model baked in", {})]
+    cases[2] = (cases[2][0], {"AZUREML_MODEL_DIR": str(baked_root)})
+    for round_number in range(rounds):
+        for case, extra in cases:
+            caches = workdir.parent / f"cold-{round_number}-{len(found.get(case, []))}-{case.split()[0]}"
+            env = {"FNINFER_MODEL_CACHE": str(caches / "models"), "FNINFER_SNAPSHOT_CACHE": str(caches / "code")}
+            started = time.perf_counter()
+            with run_host(app_dir=ROOT, workdir=workdir, port=port, env={**env, **extra}) as host:
+                if case == "start":
+                    wait_until_up(scoring_uri)
+                    found.setdefault(case, []).append(time.perf_counter() - started)
+                    continue
+                status = f"{host.base_url}/admin/host/status"
+                while httpx.get(status, timeout=30).status_code != 200:
+                    time.sleep(0.02)
+                first = time.perf_counter()
+                assert httpx.post(scoring_uri, content=BODY, timeout=120).status_code == 200
+                found.setdefault(case, []).append(time.perf_counter() - first)
+            shutil.rmtree(caches, ignore_errors=True)
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=3.0, help="per target, concurrency and round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--cold-rounds", type=int, default=3, help="cold starts of each kind (0: none)")
     arguments = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="fninfer-bench-"))
     features, labels = load_iris(return_X_y=True)
@@ -172,39 +269,52 @@ def main() -> None:
     shutil.copytree(ROOT / "examples" / "service_files", source)
 
     processes: list[subprocess.Popen[bytes]] = []
+    starts: dict[str, float] = {}
+    cold: dict[str, list[float]] = {}
     try:
-        with run_host(app_dir=ROOT, workdir=scratch / "host") as host:
+        host_port = free_port()
+        with run_host(app_dir=ROOT, workdir=scratch / "host", port=host_port) as host:
             ws = Workspace.from_config(host.config_path)
             model = Model.register(ws, model_path=model_path, model_name="classification_model")
             inference_config = InferenceConfig("score.py", source_directory=source)
             service = Model.deploy(ws, "bench", [model], inference_config, AciWebservice.deploy_configuration())
             service.wait_for_deployment()
-            targets = {"fninfer": Target(service.scoring_uri, {}, BODY)}
+            # The model as `fninfer package --include-model` bakes it, for the cold start with a baked model.
+            bake_model(ws.storage, f"{model.name}:{model.version}", scratch / "app-copy")
+            fninfer_pids = process_tree(host.process.pid, only="fninfer.host.instance")
+            targets = {"fninfer": Target(service.scoring_uri, {}, BODY, fninfer_pids)}
 
             port = free_port()
             baseline_app = str(ROOT / "benchmarks" / "_baseline_app.py")
             processes.append(subprocess.Popen([sys.executable, baseline_app, str(model_path), str(port)]))
-            wait_until_up(f"http://127.0.0.1:{port}/score", processes[-1])
-            targets["fastapi"] = Target(f"http://127.0.0.1:{port}/score", {}, BODY)
+            starts["fastapi"] = wait_until_up(f"http://127.0.0.1:{port}/score", processes[-1])
+            targets["fastapi"] = Target(f"http://127.0.0.1:{port}/score", {}, BODY, [processes[-1].pid])
 
             azureml = start_azureml_server(model_path, scratch)
             if azureml is None:
                 print("azureml-inference-server-http: not found (set AMLSERVER_PYTHON, or run `make bench`); skipped")
             else:
                 processes.append(azureml[0])
-                wait_until_up(azureml[1], azureml[0])
-                targets["azureml"] = Target(azureml[1], {"Content-Type": "application/json"}, BODY)
+                headers = {"Content-Type": "application/json"}
+                starts["azureml"] = wait_until_up(azureml[1], azureml[0], headers)
+                targets["azureml"] = Target(azureml[1], headers, BODY, process_tree(azureml[0].pid))
 
             mlflow = start_mlflow(model_path, scratch)
             if mlflow is None:
                 print("mlflow: not importable here (pip install mlflow, or set MLFLOW_PYTHON); skipped")
             else:
                 processes.append(mlflow[0])
-                wait_until_up(mlflow[1], mlflow[0])
+                headers = {"Content-Type": "application/json"}
                 body = json.dumps({"inputs": [[0.1, 2.3, 4.1, 2.0], [0.2, 1.8, 3.9, 2.1]]}).encode()
-                targets["mlflow"] = Target(mlflow[1], {"Content-Type": "application/json"}, body)
+                starts["mlflow"] = wait_until_up(mlflow[1], mlflow[0], headers)
+                targets["mlflow"] = Target(mlflow[1], headers, body, process_tree(mlflow[0].pid))
 
             results = measure(targets, arguments.seconds, arguments.rounds)
+        for process in processes:
+            process.terminate()
+        if arguments.cold_rounds:
+            baked_root = scratch / "app-copy" / layout.PACKAGED_MODELS_DIR
+            cold = cold_starts(scratch / "host", host_port, service.scoring_uri, baked_root, arguments.cold_rounds)
     finally:
         for process in processes:
             process.terminate()
@@ -212,17 +322,29 @@ def main() -> None:
 
     rounds = f"{arguments.rounds} rounds of {arguments.seconds:g} s"
     print(f"\nmedians of {rounds}; {os.cpu_count()} CPUs shared by the client and the servers")
-    header = f"{'target':<10}{'conc':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}   vs fastapi"
-    print(header + ("               vs azureml" if "azureml" in results else ""))
+    header = f"{'target':<10}{'conc':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'cpu ms':>8}   vs fastapi"
+    print(header + ("                vs azureml" if "azureml" in results else ""))
     for target, levels in results.items():
-        for concurrency, (rate, p50, p99) in levels.items():
-            base_rate, base_p50, _ = results["fastapi"][concurrency]
-            line = f"{target:<10}{concurrency:>6}{rate:>10.0f}{p50:>9.1f}{p99:>9.1f}   "
+        for concurrency, (rate, p50, p99, cpu_ms) in levels.items():
+            base_rate, base_p50, _, _ = results["fastapi"][concurrency]
+            line = f"{target:<10}{concurrency:>6}{rate:>10.0f}{p50:>9.1f}{p99:>9.1f}{cpu_ms:>8.2f}   "
             line += f"{rate / base_rate:.2f}x, p50 {p50 - base_p50:+.2f} ms"
             if "azureml" in results:
-                aml_rate, aml_p50, _ = results["azureml"][concurrency]
+                aml_rate, aml_p50, _, _ = results["azureml"][concurrency]
                 line += f"   {rate / aml_rate:.2f}x, p50 {p50 - aml_p50:+.2f} ms"
             print(line)
+    print("(cpu ms: the server's own CPU time per request, user + system)")
+    if cold:
+        print(f"\ncold start, seconds: median (min-max) of {arguments.cold_rounds}")
+        labels = {
+            "start": "fninfer start -> first 200 of a deployed service",
+            "first call, model from storage": "fresh instance, first call, model from storage",
+            "first call, model baked in": "fresh instance, first call, model baked in",
+        }
+        for case, values in cold.items():
+            print(f"  {labels[case]:<52}{spread(values)}")
+        for name, seconds in starts.items():
+            print(f"  {name + ' start -> first 200 (model on local disk)':<52}{seconds:7.2f}")
 
 
 if __name__ == "__main__":

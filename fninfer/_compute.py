@@ -8,16 +8,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from fninfer._exceptions import ComputeTargetException, azureml_error
 from fninfer._workspace import Workspace
 from shared import layout
-from shared.errors import FninferError, NotFound
-
-
-class ComputeTargetException(FninferError):
-    """Mirrors `azureml.core.compute_target.ComputeTargetException`: e.g. a compute target that does not exist."""
-
-    status = 404
-    code = "not_found"
+from shared.errors import NotFound
 
 
 class ProvisioningConfiguration:
@@ -72,9 +66,8 @@ class ComputeTarget:
             layout.validate_name("compute target", name)
             record = workspace.client.request("GET", f"computetargets/{name}")
         except NotFound as exc:
-            raise ComputeTargetException(
-                f"ComputeTargetNotFound: compute target with name {name!r} not found in workspace", compute=name
-            ) from exc
+            missing = NotFound(f"compute target with name {name!r} not found in workspace", compute=name)
+            raise azureml_error(ComputeTargetException, missing, "ComputeTargetNotFound") from exc
         return ComputeTarget._from_record(workspace, record)
 
     def __init__(self, workspace: Workspace | None = None, name: str | None = None) -> None:

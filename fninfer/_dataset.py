@@ -274,13 +274,10 @@ class TabularDataset(AbstractDataset):
         missing = [key for key in keys if key not in frame.columns]
         if missing:
             raise InvalidInput(f"partition_keys {missing} are not columns; columns: {list(frame.columns)}")
-        base = f"{folder}/{uuid.uuid4().hex}" if folder else uuid.uuid4().hex
+        base = layout.partitioned_upload_folder(folder, uuid.uuid4().hex)
         container = container_client(datastore.workspace.storage, by_name(datastore.workspace.storage)[datastore.name])
         for values, group in frame.groupby(keys, sort=False, dropna=False):
-            parts = [str(v) for v in (values if isinstance(values, tuple) else (values,))]
-            for part in parts:
-                layout.validate_datastore_path(part, "partition value")
-            path = "/".join([base, *parts, "part-00000.parquet"])
+            path = layout.partition_file(base, [str(v) for v in (values if isinstance(values, tuple) else (values,))])
             with storage_errors(f"{datastore.name}/{path}"):
                 container.upload_blob(path, group.to_parquet(index=False), overwrite=True)
         partition_format = "/".join(f"{{{key}}}" for key in keys) + "/*.parquet"

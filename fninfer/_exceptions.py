@@ -106,26 +106,45 @@ class ParallelRunException(AzureMLException):
     pass
 
 
+class ActivityFailedException(AzureMLException):
+    """A run ended Failed (or Canceled) while `wait_for_completion(raise_on_error=True)` waited for it."""
+
+    def __init__(self, error_details: str, **kwargs: Any) -> None:
+        super().__init__(f"Activity Failed:\n{error_details}", **kwargs)
+
+
 class ServiceException(AzureMLException):
     """An HTTP answer from the service (the app) that was an error."""
 
 
 @functools.cache
-def _webservice_kind(base: type[FninferError]) -> type[WebserviceException]:
-    if issubclass(base, WebserviceException):
+def _kind(azureml: type[AzureMLException], base: type[FninferError]) -> type[AzureMLException]:
+    """The class that is both `azureml`'s exception and the domain error `base` (its status and code)."""
+    if issubclass(base, azureml):
         return base
-    name = "WebserviceException" if base is FninferError else f"WebserviceException_{base.__name__}"
-    return type(name, (WebserviceException, base), {"__module__": __name__, "__qualname__": name})
+    if base is FninferError:
+        return azureml
+    name = f"{azureml.__name__}_{base.__name__}"
+    return type(name, (azureml, base), {"__module__": __name__, "__qualname__": name})
+
+
+def azureml_error(azureml: type[AzureMLException], error: FninferError, context: str | None = None) -> AzureMLException:
+    """`error` as Azure ML's exception `azureml` that is still the domain error it was (a ComputeTargetException
+    that is a NotFound, ...); `context` prefixes the message."""
+    if isinstance(error, azureml):
+        return error
+    message = f"{context}: {error.message}" if context else error.message
+    details = {**error.details, "status_code": error.status} if azureml is WebserviceException else error.details
+    converted = _kind(azureml, type(error))(message, **details)
+    converted.__cause__ = error
+    return converted
 
 
 def webservice_error(error: FninferError, context: str | None = None) -> WebserviceException:
     """`error` as a WebserviceException of the same kind (and HTTP status), as Azure ML's Webservice and Model
     calls raise; `context` prefixes the message (Azure ML writes e.g. 'WebserviceNotFound: ...')."""
-    if isinstance(error, WebserviceException):
-        return error
-    message = f"{context}: {error.message}" if context else error.message
-    converted = _webservice_kind(type(error))(message, status_code=error.status, **error.details)
-    converted.__cause__ = error
+    converted = azureml_error(WebserviceException, error, context)
+    assert isinstance(converted, WebserviceException)
     return converted
 
 

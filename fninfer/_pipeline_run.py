@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from fninfer._datastore import Datastore
+from fninfer._exceptions import ActivityFailedException
 from fninfer._pipeline import PortDataReference
 from fninfer._run import Run, _ApiHistory
 from fninfer._workspace import Workspace
@@ -28,10 +29,6 @@ POLL_SECONDS = 0.5
 #: run should not spend storage requests on being watched.
 MAX_POLL_SECONDS = 2.0
 READ_TRIES = 3
-
-
-class ActivityFailedException(FninferError):
-    """The run ended Failed (or Canceled) while `wait_for_completion(raise_on_error=True)` waited for it."""
 
 
 def _read_run(workspace: Workspace, run_id: str) -> dict[str, Any]:

@@ -17,8 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
-from shared import run_context, run_history
-from shared.errors import FninferError, InvalidInput
+from fninfer._exceptions import RunEnvironmentException
+from shared import layout, run_context, run_history
+from shared.errors import InvalidInput
 from shared.settings import ADMIN_KEY, get_setting, storage_connection
 from shared.storage import Storage, app_storage
 
@@ -26,10 +27,6 @@ if TYPE_CHECKING:
     from fninfer._experiment import Experiment
     from fninfer._model import Model
     from fninfer._workspace import Workspace
-
-
-class RunEnvironmentException(FninferError):
-    """`Run.get_context(allow_offline=False)` outside any run (Azure ML's `azureml.exceptions` name)."""
 
 
 class _History(Protocol):
@@ -351,7 +348,7 @@ class Run:
             suffix = ".png"
         else:
             source, suffix = path, Path(str(path)).suffix or ".png"  # type: ignore[assignment]
-        file_name = f"images/{name}-{uuid.uuid4().hex[:8]}{suffix}"
+        file_name = layout.run_image_name(name, uuid.uuid4().hex[:8], suffix)
         run_history.upload_file(self._history.storage, self._run_id, file_name, source)
         self._log(name, "image", file_name, description)
 

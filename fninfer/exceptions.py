@@ -1,6 +1,7 @@
 """`fninfer.exceptions`, mirroring `azureml.exceptions` (every class is also a `shared.errors.FninferError`)."""
 
 from fninfer._exceptions import (
+    ActivityFailedException,
     AuthenticationException,
     AzureMLAggregatedException,
     AzureMLException,
@@ -22,7 +23,6 @@ from fninfer._exceptions import (
     WorkspaceException,
     WorkspacePrivateEndpointException,
 )
-from fninfer._pipeline_run import ActivityFailedException
 from fninfer._version import VERSION
 
 __version__ = VERSION

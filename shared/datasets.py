@@ -203,7 +203,5 @@ def register_dataset(storage: Storage, name: str, request: dict[str, Any]) -> Re
 
 def list_datasets(storage: Storage) -> list[Record]:
     """The latest version of every dataset."""
-    newest: dict[str, str] = {}
-    for path in storage.list_names(layout.REGISTRY_CONTAINER, "datasets/"):
-        newest[path.rsplit("/", 1)[0]] = path
-    return [storage.read_json(layout.REGISTRY_CONTAINER, path)[0] for path in sorted(newest.values())]
+    paths = layout.latest_records(storage.list_names(layout.REGISTRY_CONTAINER, layout.DATASETS_PREFIX))
+    return [storage.read_json(layout.REGISTRY_CONTAINER, path)[0] for path in paths]

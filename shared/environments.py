@@ -117,12 +117,8 @@ def register_environment(storage: Storage, name: str, document: dict[str, Any]) 
 
 def list_environments(storage: Storage) -> list[Record]:
     """The latest version of every registered environment, by name."""
-    newest: dict[str, str] = {}
-    for path in storage.list_names(layout.REGISTRY_CONTAINER, layout.ENVIRONMENTS_PREFIX):
-        if path.endswith(".json"):
-            newest[path.rsplit("/", 1)[0]] = path  # zero-padded versions sort: the last is the latest
     found = []
-    for path in sorted(newest.values()):
+    for path in layout.latest_records(storage.list_names(layout.REGISTRY_CONTAINER, layout.ENVIRONMENTS_PREFIX)):
         record, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, path)
         if record is not None:
             found.append(record)

@@ -2,16 +2,20 @@
 
     FninferError                      500 internal
     ├── InvalidInput                  400 invalid_input      (a field, name or body the caller sent is wrong)
-    │   └── PayloadTooLarge           413 payload_too_large  (a body or message over its limit)
+    │   ├── PayloadTooLarge           413 payload_too_large  (a body or message over its limit)
+    │   └── UnsupportedMediaType      415 unsupported_media_type (a scoring body that is not the JSON run() takes)
     ├── Unauthorized                  401 unauthorized       (no credential, or a wrong one)
+    │   └── KeyRegenerated            401 key_regenerated    (a service key that was valid and was regenerated)
     ├── Forbidden                     403 forbidden          (a valid credential for something else)
     ├── NotFound                      404 not_found          (the named thing does not exist)
     ├── Conflict                      409 conflict           (the thing exists, or changed under us)
-    │   └── ConcurrencyConflict       409 concurrency_conflict (an If-Match / If-None-Match write lost a race)
+    │   ├── ConcurrencyConflict       409 concurrency_conflict (an If-Match / If-None-Match write lost a race)
+    │   └── LeaseLost                 409 lease_lost         (another owner took a batch work item's lease)
     ├── IntegrityError                409 integrity_error    (stored content no longer matches its recorded sha256)
     ├── StorageUnavailable            503 storage_unavailable (Azure Storage did not answer)
     ├── ServiceUnavailable            503 service_unavailable (a real-time service is not Healthy)
     │   └── ServiceBusy               503 service_busy       (a service's concurrent calls are at their bound)
+    ├── EntryScriptFailed             500 entry_script_failed (importing an entry script, or its init(), raised)
     ├── ScoringFailed                 500 scoring_failed     (a service's run() raised)
     └── ScoringTimeout                504 scoring_timeout    (a service's run() did not return in time)
 
@@ -58,11 +62,25 @@ class PayloadTooLarge(InvalidInput):
     code = "payload_too_large"
 
 
+class UnsupportedMediaType(InvalidInput):
+    """A scoring body whose content type is not what run() takes (JSON for an @input_schema run())."""
+
+    status = 415
+    code = "unsupported_media_type"
+
+
 class Unauthorized(FninferError):
     """No credential was presented, or the one presented is not valid."""
 
     status = 401
     code = "unauthorized"
+
+
+class KeyRegenerated(Unauthorized):
+    """A key the app issued for a service, which the service record at hand no longer (or not yet) lists: the
+    runtime reads the record again before refusing it."""
+
+    code = "key_regenerated"
 
 
 class Forbidden(FninferError):
@@ -90,6 +108,12 @@ class ConcurrencyConflict(Conflict):
     """A conditional storage write (If-Match / If-None-Match) lost a race with another writer."""
 
     code = "concurrency_conflict"
+
+
+class LeaseLost(Conflict):
+    """Another owner took a batch work item's lease (ours expired): stop writing on its behalf."""
+
+    code = "lease_lost"
 
 
 class IntegrityError(FninferError):
@@ -120,6 +144,15 @@ class ServiceBusy(ServiceUnavailable):
     code = "service_busy"
 
 
+class EntryScriptFailed(FninferError):
+    """Importing an entry script or its init() raised (whatever it raised, SystemExit included): a service's
+    deployment ends Failed with this reason, a batch step's mini-batches fail with it (details: the traceback and
+    what the script printed)."""
+
+    status = 500
+    code = "entry_script_failed"
+
+
 class ScoringFailed(FninferError):
     """A service's run() raised; the traceback is in the service's logs under the request's id."""
 
@@ -140,15 +173,19 @@ _BY_CODE: dict[str, type[FninferError]] = {
         FninferError,
         InvalidInput,
         PayloadTooLarge,
+        UnsupportedMediaType,
         Unauthorized,
+        KeyRegenerated,
         Forbidden,
         NotFound,
         Conflict,
         ConcurrencyConflict,
+        LeaseLost,
         IntegrityError,
         StorageUnavailable,
         ServiceUnavailable,
         ServiceBusy,
+        EntryScriptFailed,
         ScoringFailed,
         ScoringTimeout,
     )
@@ -162,7 +199,7 @@ _BY_STATUS: dict[int, type[FninferError]] = {
     404: NotFound,
     409: Conflict,
     413: PayloadTooLarge,
-    415: InvalidInput,
+    415: UnsupportedMediaType,
     500: ScoringFailed,
     503: ServiceUnavailable,
     504: ScoringTimeout,

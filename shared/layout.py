@@ -90,13 +90,34 @@ def validate_datastore_path(path: object, field: str = "path", allow_empty: bool
     return stripped
 
 
+def partitioned_upload_folder(target_folder: str, upload_id: str) -> str:
+    """Where `partition_by` writes a dataset's partitions on its target datastore folder: a new folder per call."""
+    return "/".join(filter(None, [target_folder.strip("/"), validate_name("upload", upload_id)]))
+
+
+def partition_file(upload_folder: str, values: list[str]) -> str:
+    """One partition's Parquet file, `<upload folder>/<value>/.../part-00000.parquet` (Hive-less, as Azure ML
+    writes them: `partition_format` reads the values back)."""
+    return "/".join(
+        [upload_folder, *(validate_datastore_path(v, "partition value") for v in values), "part-00000.parquet"]
+    )
+
+
+def datastore_folder_prefix(folder: str) -> str:
+    """The blob name prefix of everything below a datastore folder (`data/in` -> `data/in/`; the container's root
+    -> ``)."""
+    stripped = folder.strip("/")
+    return f"{stripped}/" if stripped else ""
+
+
 # -- model registry ---------------------------------------------------------------------------------------------
 
 VERSION_WIDTH = 10
+MODELS_PREFIX = "models/"
 
 
 def model_versions_prefix(name: str) -> str:
-    return f"models/{validate_name('model', name)}/"
+    return f"{MODELS_PREFIX}{validate_name('model', name)}/"
 
 
 def model_record(name: str, version: int) -> str:
@@ -108,10 +129,24 @@ def version_from_record(path: str) -> int:
     return int(path.rsplit("/", 1)[1].removesuffix(".json"))
 
 
+def versions_folder(record_path: str) -> str:
+    """The folder of a versioned record (`models/m/0000000003.json` -> `models/m`): one per name."""
+    return record_path.rsplit("/", 1)[0]
+
+
+def latest_records(record_paths: list[str]) -> list[str]:
+    """The newest record of each name among `<kind>s/<name>/<version>.json` paths, by name (versions are
+    zero-padded, so the lexicographically last of a folder is its latest)."""
+    newest: dict[str, str] = {}
+    for path in sorted(path for path in record_paths if path.endswith(".json")):
+        newest[versions_folder(path)] = path
+    return sorted(newest.values())
+
+
 def version_counter(record_path: str) -> str:
     """The counter of the versions given under a record's folder (`models/m/0000000003.json` ->
     `versioncounters/models/m.json`): it only grows, so a deleted version's number is never given again."""
-    return f"versioncounters/{record_path.rsplit('/', 1)[0]}.json"
+    return f"versioncounters/{versions_folder(record_path)}.json"
 
 
 def model_content_prefix(name: str, upload_id: str) -> str:
@@ -126,8 +161,11 @@ def model_upload_claim(name: str, upload_id: str) -> str:
 # -- datasets and datastores ----------------------------------------------------------------------------------
 
 
+DATASETS_PREFIX = "datasets/"
+
+
 def dataset_versions_prefix(name: str) -> str:
-    return f"datasets/{validate_name('dataset', name)}/"
+    return f"{DATASETS_PREFIX}{validate_name('dataset', name)}/"
 
 
 def dataset_record(name: str, version: int) -> str:
@@ -404,6 +442,11 @@ def run_files_prefix(run_id: str) -> str:
 
 def run_file(run_id: str, name: str) -> str:
     return f"{run_files_prefix(run_id)}{validate_relative_path(name)}"
+
+
+def run_image_name(name: str, image_id: str, suffix: str) -> str:
+    """The file name `run.log_image` uploads an image under, among the run's files."""
+    return f"images/{name}-{image_id}{suffix}"
 
 
 # -- a packaged app (`fninfer package`) --------------------------------------------------------------------------

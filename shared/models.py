@@ -215,13 +215,10 @@ def list_models(
 ) -> list[Record]:
     """Records of every version (or only the latest of each model), newest first, filtered as Azure ML does: by
     tags, properties, run, a dataset the version was registered with ('name:version') and framework."""
-    prefix = layout.model_versions_prefix(name) if name else "models/"
+    prefix = layout.model_versions_prefix(name) if name else layout.MODELS_PREFIX
     paths = [path for path in storage.list_names(layout.REGISTRY_CONTAINER, prefix) if path.endswith(".json")]
     if latest:
-        newest: dict[str, str] = {}
-        for path in paths:  # lexicographic order puts each model's highest zero-padded version last
-            newest[path.rsplit("/", 1)[0]] = path
-        paths = list(newest.values())
+        paths = layout.latest_records(paths)
     records = []
     for path in paths:
         try:

@@ -6,6 +6,7 @@ plus the user callable, so the local host drives exactly what Azure would run.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import inspect
 import json
@@ -44,11 +45,11 @@ class IndexedFunction:
         """The Python parameter the trigger value is passed as."""
         return str(self.trigger["name"])
 
-    @property
+    @functools.cached_property
     def is_async(self) -> bool:
         return inspect.iscoroutinefunction(self.callable)
 
-    @property
+    @functools.cached_property
     def wants_context(self) -> bool:
         """True when the function declares a `context` parameter (it then gets a `func.Context`)."""
         return "context" in inspect.signature(self.callable).parameters

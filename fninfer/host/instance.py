@@ -29,7 +29,7 @@ from fninfer.host.http_server import HttpApp
 from fninfer.host.indexing import IndexingError, index_functions
 from fninfer.host.invoker import Invoker
 from fninfer.host.lifetime import watch_parent
-from fninfer.host.logs import configure_logging
+from fninfer.host.logs import close_logging, configure_logging
 from fninfer.host.options import HostConfigError, compute_host_id, load_host_options
 from fninfer.host.routing import RouteTemplateError
 
@@ -98,6 +98,7 @@ class Instance:
 
     async def serve(self) -> None:
         options = load_host_options(self.app_dir)
+        configure_logging(options.log_levels)
         functions = index_functions(self.app_dir)
         metadata = [(function.name, function.bindings) for function in functions]
         problem = missing_extensions(metadata, options.extension_bundle) or invalid_storage_names(metadata)
@@ -105,7 +106,13 @@ class Instance:
             raise IndexingError(problem)
         host_id = compute_host_id(self.app_dir)
         loop = asyncio.get_running_loop()
-        invoker = Invoker(loop, str(self.app_dir), options.function_timeout, on_timeout=self.request_restart)
+        invoker = Invoker(
+            loop,
+            str(self.app_dir),
+            options.function_timeout,
+            on_timeout=self.request_restart,
+            log_levels=options.log_levels,
+        )
         app = HttpApp(
             functions, options, invoker, AdminApi(functions, invoker, host_id, self.index, options.extension_bundle)
         )
@@ -147,8 +154,10 @@ def main(argv: list[str] | None = None) -> None:
     try:
         asyncio.run(instance.serve())
     except (IndexingError, HostConfigError, RouteTemplateError, OSError) as exc:
+        close_logging()
         print(f"Error: {exc}", flush=True)
         sys.exit(STARTUP_EXIT_CODE)
+    close_logging()
     sys.stdout.flush()
     # Threads of a timed-out invocation cannot be joined; leave without waiting for them.
     os._exit(instance.exit_code)

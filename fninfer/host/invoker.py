@@ -7,7 +7,8 @@
   real one does for out-of-process workers: logs "Timeout value of ... exceeded", fails the invocation, and asks for
   the worker (this instance process) to be restarted; the supervisor starts a fresh one.
 - Log lines follow Core Tools: `Executing 'Functions.<name>' (Reason='...', Id=<guid>)` then
-  `Executed 'Functions.<name>' (Succeeded|Failed, Id=<guid>, Duration=<n>ms)`.
+  `Executed 'Functions.<name>' (Succeeded|Failed, Id=<guid>, Duration=<n>ms)`, in the category `Function.<name>`
+  (host.json's `logging.logLevel` can turn them off: then no record is even made).
 """
 
 from __future__ import annotations
@@ -22,12 +23,12 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import azure.functions as func
 
 from fninfer.host.indexing import IndexedFunction
+from fninfer.host.logs import Invocation, LogLevels, current_invocation, function_category
 
 log = logging.getLogger("fninfer.host")
 
@@ -101,11 +102,13 @@ class Invoker:
         function_timeout: float | None,
         on_timeout: Callable[[], None],
         pool_size: int | None = None,
+        log_levels: LogLevels | None = None,
     ) -> None:
         self.loop = loop
         self.app_dir = app_dir
         self.function_timeout = function_timeout
         self.on_timeout = on_timeout
+        self.log_levels = log_levels or LogLevels()
         self.pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=pool_size or thread_pool_size(), thread_name_prefix="invocation"
         )
@@ -119,29 +122,49 @@ class Invoker:
     async def invoke_async(
         self, function: IndexedFunction, trigger_value: Any, reason: str, details: str | None = None
     ) -> Any:
-        """Run one invocation from the event loop (the HTTP server). Raises InvocationFailed or FunctionTimeout."""
+        """Run one invocation from the event loop (the HTTP server). Raises InvocationFailed or FunctionTimeout.
+
+        An `async def` function runs in the caller's task, with no task or thread of its own; a sync one on the
+        pool. Either way `functionTimeout` is a deadline on this task, not a wrapper task."""
         invocation_id = str(uuid.uuid4())
         arguments = self._arguments(function, trigger_value, invocation_id)
         # Set in this task's context so log records from the function (async, or sync on the pool through the
         # copied context) name the invocation.
         current_invocation.set(Invocation(function.name, invocation_id))
-        started = _log_start(function, reason, invocation_id, details)
+        category = function_category(function.name)
+        logged = self.log_levels.enabled(category, logging.INFO)  # cached per category: no record when off
+        if logged:
+            log.info(
+                "Executing 'Functions.%s' (Reason='%s', Id=%s)",
+                function.name,
+                reason,
+                invocation_id,
+                extra={"category": category},
+            )
+            if details:
+                log.info("Trigger Details: %s", details, extra={"category": category})
+        started = time.monotonic()
+        deadline = asyncio.timeout(self.function_timeout)
         try:
-            if function.is_async:
-                awaitable = function.callable(**arguments)
-            else:
-                call = functools.partial(
-                    contextvars.copy_context().run, functools.partial(function.callable, **arguments)
-                )
-                awaitable = self.loop.run_in_executor(self.pool, call)
-            result = await asyncio.wait_for(awaitable, self.function_timeout)
+            async with deadline:
+                if function.is_async:
+                    result = await function.callable(**arguments)
+                else:
+                    call = functools.partial(
+                        contextvars.copy_context().run, functools.partial(function.callable, **arguments)
+                    )
+                    result = await self.loop.run_in_executor(self.pool, call)
         except TimeoutError as exc:
+            if not deadline.expired():  # the function raised TimeoutError itself: its failure, not the host's
+                self._log_end(function, invocation_id, started, exc)
+                raise InvocationFailed(f"{type(exc).__name__}: {exc}") from exc
             self._timed_out(function, invocation_id, started)
             raise FunctionTimeout(function.name) from exc
         except Exception as exc:
-            _log_end(function, invocation_id, started, exc)
+            self._log_end(function, invocation_id, started, exc)
             raise InvocationFailed(f"{type(exc).__name__}: {exc}") from exc
-        _log_end(function, invocation_id, started, None)
+        if logged:
+            self._log_end(function, invocation_id, started, None)
         return result
 
     def invoke(self, function: IndexedFunction, trigger_value: Any, reason: str, details: str | None = None) -> Any:
@@ -155,50 +178,41 @@ class Invoker:
             _timespan(self.function_timeout or 0),
             function.name,
             invocation_id,
+            extra={"category": function_category(function.name)},
         )
-        _log_end(function, invocation_id, started, FunctionTimeout("timeout"))
+        self._log_end(function, invocation_id, started, FunctionTimeout("timeout"))
         log.error(
             "A function timeout has occurred. Restarting worker process executing invocationId '%s'.", invocation_id
         )
         self.on_timeout()
 
+    def _log_end(
+        self, function: IndexedFunction, invocation_id: str, started: float, error: BaseException | None
+    ) -> None:
+        duration = int((time.monotonic() - started) * 1000)
+        category = {"category": function_category(function.name)}
+        if error is None:
+            log.info(
+                "Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%dms)",
+                function.name,
+                invocation_id,
+                duration,
+                extra=category,
+            )
+        else:
+            log.error(
+                "Executed 'Functions.%s' (Failed, Id=%s, Duration=%dms)\n  %s: %s",
+                function.name,
+                invocation_id,
+                duration,
+                type(error).__name__,
+                error,
+                exc_info=error if not isinstance(error, FunctionTimeout) else None,
+                extra=category,
+            )
+
     def shutdown(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
-
-
-@dataclass(frozen=True)
-class Invocation:
-    function_name: str
-    invocation_id: str
-
-
-#: The invocation whose code is running in this context, for attributing log records to it.
-current_invocation: contextvars.ContextVar[Invocation | None] = contextvars.ContextVar(
-    "current_invocation", default=None
-)
-
-
-def _log_start(function: IndexedFunction, reason: str, invocation_id: str, details: str | None) -> float:
-    log.info("Executing 'Functions.%s' (Reason='%s', Id=%s)", function.name, reason, invocation_id)
-    if details:
-        log.info("Trigger Details: %s", details)
-    return time.monotonic()
-
-
-def _log_end(function: IndexedFunction, invocation_id: str, started: float, error: BaseException | None) -> None:
-    duration = int((time.monotonic() - started) * 1000)
-    if error is None:
-        log.info("Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%dms)", function.name, invocation_id, duration)
-    else:
-        log.error(
-            "Executed 'Functions.%s' (Failed, Id=%s, Duration=%dms)\n  %s: %s",
-            function.name,
-            invocation_id,
-            duration,
-            type(error).__name__,
-            error,
-            exc_info=error if not isinstance(error, FunctionTimeout) else None,
-        )
 
 
 def _timespan(seconds: float) -> str:

@@ -12,11 +12,12 @@ import os
 import re
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fninfer.host.bindings import ExtensionBundle, ExtensionBundleError, parse_extension_bundle
+from fninfer.host.logs import LogLevels
 
 OVERRIDE_PREFIX = "AzureFunctionsJobHost__"
 #: Local-host only: seconds between blob container scans (the real host scans every 10 s).
@@ -69,6 +70,7 @@ class HostOptions:
     listener_lock_recovery_polling_interval: float = 60.0
     blob_scan_interval: float = 10.0
     extension_bundle: ExtensionBundle | None = None
+    log_levels: LogLevels = field(default_factory=LogLevels)
 
 
 class _Section(dict[str, Any]):
@@ -164,6 +166,13 @@ def load_host_options(app_dir: Path, environ: Mapping[str, str] | None = None) -
         bundle = parse_extension_bundle(document.get("extensionBundle"))
     except ExtensionBundleError as exc:
         raise HostConfigError(str(exc)) from exc
+    log_level = (document.get("logging") or {}).get("logLevel") or {}
+    if not isinstance(log_level, dict):
+        raise HostConfigError("host.json logging.logLevel must be an object of category: level")
+    try:
+        log_levels = LogLevels.parse(log_level)
+    except ValueError as exc:
+        raise HostConfigError(str(exc)) from exc
     headers = http.get("customHeaders", {}) or {}
     singleton = document.get("singleton", {})
     return HostOptions(
@@ -181,6 +190,7 @@ def load_host_options(app_dir: Path, environ: Mapping[str, str] | None = None) -
         )
         or 60.0,
         extension_bundle=bundle,
+        log_levels=log_levels,
     )
 
 

@@ -8,6 +8,7 @@ replacement, as the platform would; an instance that fails while starting ends `
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import secrets
@@ -194,15 +195,25 @@ class Supervisor:
         return instance
 
     def _forward(self, instance: InstanceProcess) -> None:
+        """Print the instance's output as it comes, whole lines at a time: what one read brings (a busy instance
+        writes many lines at once) goes out in one write, so forwarding costs little per line."""
         assert instance.process.stdout is not None
         prefix = f"[i{instance.index}] " if self.count > 1 else ""
-        for line in instance.process.stdout:
-            line = line.rstrip("\n")
-            instance.output.append(line)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        pending = ""
+        while chunk := os.read(instance.process.stdout.fileno(), 65536):
+            pending += decoder.decode(chunk)
+            *lines, pending = pending.split("\n")
+            if not lines:
+                continue
+            instance.output.extend(lines[-50:])
             del instance.output[:-50]
-            self.say(prefix + line)
-            if READY_LINE in line:
+            self.say("\n".join(prefix + line for line in lines))
+            if any(READY_LINE in line for line in lines):
                 instance.ready.set()
+        if pending:
+            instance.output.append(pending)
+            self.say(prefix + pending)
 
     def say(self, line: str) -> None:
         with self.print_lock:

@@ -1,8 +1,9 @@
 """A ParallelRunStep entry script inside a Functions worker process, with Azure ML's contract.
 
 - The script is imported as its own module per run (so two runs of different `score.py` files never share a module,
-  and a rerun after registering a new model version inits afresh), from the run's source_directory snapshot, which is
-  also put on `sys.path` for the script's own imports.
+  and a rerun after registering a new model version inits afresh), from the run's source_directory snapshot, first on
+  `sys.path` while it loads, with other snapshots' modules forgotten (shared/entry_scripts.py, as for services): two
+  steps that each ship a `utils.py` each import their own.
 - While it is imported and `init()` runs, `sys.argv` is `[script, *arguments]` and `environment_variables` are set, as
   on an Azure ML node. Both are process-wide, so they stay set afterwards (the last run loaded in a process wins).
 - `init()` runs once per worker process and run; the step's `models` are fetched into the model cache first, so
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import importlib.util
 import inspect
 import io
 import logging
@@ -44,25 +44,23 @@ from types import ModuleType
 from typing import Any
 
 from shared import run_context
-from shared.errors import FninferError, InvalidInput, NotFound
+from shared.entry_scripts import MAX_CAPTURE, CaptureBuffer, contained, load_script
+from shared.entry_scripts import capture as _capture
+from shared.entry_scripts import install as _install_capture
+from shared.errors import EntryScriptFailed, NotFound
 from shared.model_cache import cached_model_path
 from shared.models import deployed_models, get_model
 from shared.pipelines.runs import TERMINAL, Record, RunStatus, get_run
 from shared.services.snapshots import materialize
 from shared.storage import Storage
 
-MAX_LOG = 64 * 1024
+MAX_LOG = MAX_CAPTURE
 
 log = logging.getLogger("fninfer.batch")
 
 
-class EntryScriptError(FninferError):
-    """The entry script could not be imported, or its init() raised."""
-
-
-def contained(exc: BaseException) -> bool:
-    """Whether an exception from user code is the script's failure (everything but the host's own shutdown)."""
-    return not (isinstance(exc, KeyboardInterrupt) and threading.current_thread() is threading.main_thread())
+#: The one error class of a script that cannot load (shared/errors.py), by the name minibatch.py imports.
+EntryScriptError = EntryScriptFailed
 
 
 @dataclass
@@ -114,7 +112,7 @@ class _Call:
     mini_batch: Any
     context: Any
     outcome: Outcome = field(default_factory=Outcome)
-    buffer: io.StringIO = field(default_factory=io.StringIO)
+    buffer: io.StringIO = field(default_factory=CaptureBuffer)
     done: threading.Event = field(default_factory=threading.Event)
 
 
@@ -194,53 +192,6 @@ class LoadedScript:
         return call.outcome
 
 
-# -- capturing what run() prints, per thread ----------------------------------------------------------------------
-
-_capture = threading.local()
-
-
-class _ThreadRouted:
-    """sys.stdout/stderr: a thread running run() writes into its mini-batch's buffer, every other thread through."""
-
-    def __init__(self, through: Any) -> None:
-        self.through = through
-
-    def write(self, text: str) -> int:
-        buffer = getattr(_capture, "buffer", None)
-        if buffer is not None and buffer.tell() < MAX_LOG:
-            buffer.write(text)
-        return self.through.write(text) if buffer is None else len(text)
-
-    def flush(self) -> None:
-        self.through.flush()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.through, name)
-
-
-class _BufferHandler(logging.Handler):
-    def emit(self, record: logging.LogRecord) -> None:
-        buffer = getattr(_capture, "buffer", None)
-        if buffer is not None and buffer.tell() < MAX_LOG:
-            buffer.write(self.format(record) + "\n")
-
-
-_install_lock = threading.Lock()
-_handler = _BufferHandler()
-_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-
-
-def _install_capture() -> None:
-    """Route sys.stdout/stderr through the per-thread capture (again, if something replaced them since)."""
-    with _install_lock:
-        if not isinstance(sys.stdout, _ThreadRouted):
-            sys.stdout = _ThreadRouted(sys.stdout)  # type: ignore[assignment]
-        if not isinstance(sys.stderr, _ThreadRouted):
-            sys.stderr = _ThreadRouted(sys.stderr)  # type: ignore[assignment]
-        if _handler not in logging.getLogger().handlers:
-            logging.getLogger().addHandler(_handler)
-
-
 # -- loading, once per process and run -------------------------------------------------------------------------------
 
 _loaded: dict[str, LoadedScript] = {}
@@ -250,44 +201,21 @@ _loaded_lock = threading.Lock()
 def _import(storage: Storage, run: Record, context: ScriptContext, init_log: io.StringIO) -> ModuleType:
     step = run["step"]
     folder = materialize(storage, step["snapshot"])
-    script = folder / step["entry_script"]
     for model_id in step["models"]:
         name, version = model_id.split(":")
         cached_model_path(storage, get_model(storage, name, int(version)))
-    spec = importlib.util.spec_from_file_location(f"fninfer_entry_{run['id']}", script)
-    if spec is None or spec.loader is None:
-        raise InvalidInput(f"entry script {step['entry_script']!r} cannot be imported", field="entry_script")
-    module = importlib.util.module_from_spec(spec)
-    if str(folder) not in sys.path:
-        sys.path.append(str(folder))
-    sys.argv = [str(script), *step["arguments"]]
+    sys.argv = [str(folder / step["entry_script"]), *step["arguments"]]
     os.environ.update(step["config"]["environment_variables"])
-    _install_capture()
-    _capture.buffer, _current.context = init_log, context
+    _current.context = context
     try:
         with (
             deployed_models(step["models"]),  # get_model_path(name) means the version the step names
             run_context.activate(storage, run["id"], run["experiment"], run.get("parent"), step["name"]) as active,
         ):
             context.run = active
-            spec.loader.exec_module(module)
-            if not callable(getattr(module, "run", None)):
-                raise InvalidInput(f"entry script {step['entry_script']!r} has no run(mini_batch) function")
-            if callable(getattr(module, "init", None)):
-                module.init()
-    except FninferError:
-        raise
-    except BaseException as exc:  # SystemExit from argparse or sys.exit() in init() too
-        if not contained(exc):
-            raise
-        raise EntryScriptError(
-            f"entry script {step['entry_script']!r} failed to load: {type(exc).__name__}: {exc}",
-            traceback=traceback.format_exc(),
-            log=init_log.getvalue()[:MAX_LOG],
-        ) from exc
+            return load_script(folder, step["entry_script"], f"fninfer_entry_{run['id']}", init_log)
     finally:
-        _capture.buffer, _current.context = None, None
-    return module
+        _current.context = None
 
 
 def load(storage: Storage, run: Record) -> LoadedScript:
@@ -296,7 +224,7 @@ def load(storage: Storage, run: Record) -> LoadedScript:
         loaded = _loaded.get(run["id"])
         if loaded is None:
             shutdown_finished(storage, keep=run["id"])
-            context, init_log = _script_context(run), io.StringIO()
+            context, init_log = _script_context(run), CaptureBuffer()
             module = _import(storage, run, context, init_log)
             loaded = LoadedScript(
                 run["id"], module, context, tuple(run["step"]["models"]), init_log.getvalue()[:MAX_LOG]

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from shared import layout
-from shared.errors import ConcurrencyConflict, FninferError, NotFound
+from shared.errors import ConcurrencyConflict, FninferError, LeaseLost, NotFound
 from shared.settings import LEASE_SETTING, get_setting
 from shared.storage import Storage
 
@@ -36,10 +36,6 @@ DEFAULT_LEASE_SECONDS = 10.0
 QUEUED_LEASES = 6
 
 Lease = dict[str, Any]
-
-
-class LeaseLost(FninferError):
-    """Another owner took this work item's lease (ours expired): stop writing on its behalf."""
 
 
 def lease_seconds() -> float:

@@ -8,7 +8,8 @@ polled every `polling_interval` minutes for added or changed blobs, as Azure ML 
 
 State: {"checked_until": the instant up to which occurrences are dealt with,
         "pending": {"run_id", "occurrence", "assignments"} | null,   a run decided on but maybe not started yet,
-        "watermark", "at_watermark": data schedules: the newest blob change seen, and the blobs changed at it,
+        "watermark", "at_watermark": data schedules: the newest blob change seen, and the blobs changed at it
+                                     ({name: ETag}; a list of names in states written before ETags were kept),
         "polled_at", "last_run_id", "last_fired", "last_error"}
 """
 
@@ -50,7 +51,7 @@ def parse_instant(text: str) -> datetime:
 def watched_prefix(path_on_datastore: str) -> str:
     """The blob name prefix a data schedule watches: the folder `path_on_datastore` (everything below it), or the
     whole container."""
-    return f"{path_on_datastore.strip('/')}/" if path_on_datastore.strip("/") else ""
+    return layout.datastore_folder_prefix(path_on_datastore)
 
 
 def blob_changes(storage: Storage, datastore: str, path_on_datastore: str) -> list[BlobProperties]:
@@ -61,13 +62,14 @@ def blob_changes(storage: Storage, datastore: str, path_on_datastore: str) -> li
         return list(storage.container(container).list_blobs(name_starts_with=prefix))
 
 
-def watermark_of(blobs: list[BlobProperties]) -> tuple[str | None, list[str]]:
-    """The newest change among `blobs` and the blobs changed at that instant (storage times have 1 s resolution, so
-    a blob written in the same second as the last poll is told apart by name)."""
+def watermark_of(blobs: list[BlobProperties]) -> tuple[str | None, dict[str, str]]:
+    """The newest change among `blobs` and the blobs changed at that instant with their ETags. Storage times have
+    1 s resolution: a blob written in the same second as the last poll is told apart by its name, and a blob
+    rewritten in that second by its ETag."""
     if not blobs:
-        return None, []
+        return None, {}
     newest = max(blob.last_modified for blob in blobs)
-    return iso(newest), sorted(blob.name for blob in blobs if blob.last_modified == newest)
+    return iso(newest), {blob.name: str(blob.etag) for blob in blobs if blob.last_modified == newest}
 
 
 def _data_trigger(storage: Storage, document: dict[str, Any]) -> dict[str, Any]:

@@ -66,13 +66,17 @@ def tick(storage: Storage, now: datetime | None = None) -> list[str]:
 
 def unseen(blobs: list[BlobProperties], state: Record) -> list[BlobProperties]:
     """The blobs added or changed after a data schedule's watermark."""
-    seen_at, seen_names = state.get("watermark"), set(state.get("at_watermark") or [])
+    seen_at, at_watermark = state.get("watermark"), state.get("at_watermark") or {}
+    seen = at_watermark if isinstance(at_watermark, dict) else dict.fromkeys(at_watermark)  # older states: names
     return [
         blob
         for blob in blobs
         if seen_at is None
         or iso(blob.last_modified) > seen_at
-        or (iso(blob.last_modified) == seen_at and blob.name not in seen_names)
+        or (
+            iso(blob.last_modified) == seen_at
+            and (blob.name not in seen or seen[blob.name] not in (None, str(blob.etag)))  # new, or rewritten
+        )
     ]
 
 
@@ -109,7 +113,8 @@ def _decide(
     if data["data_path_parameter_name"]:
         path = {"datastore": data["datastore"], "path": data["path_on_datastore"]}
         assignments[data["data_path_parameter_name"]] = path
-    return f"{state['watermark']}|{','.join(state['at_watermark'])}", assignments
+    changed = ",".join(f"{name}@{etag}" for name, etag in sorted(state["at_watermark"].items()))
+    return f"{state['watermark']}|{changed}", assignments
 
 
 def fire(storage: Storage, schedule: Record, now: datetime, dropped: bool = False) -> str | None:

@@ -26,7 +26,7 @@ import jwt
 from cryptography.fernet import Fernet
 
 from shared.entra import looks_like_entra_token, validate_entra_token
-from shared.errors import Forbidden, InvalidInput, Unauthorized
+from shared.errors import Forbidden, InvalidInput, KeyRegenerated, Unauthorized
 from shared.settings import ADMIN_KEY, SIGNING_KEY, get_setting
 
 TOKEN_LIFETIME = 3600
@@ -44,10 +44,6 @@ def _secret() -> bytes:
 def _mac(message: str) -> str:
     digest = hmac.new(_secret(), message.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
-
-
-class KeyRegenerated(Unauthorized):
-    """A key the app issued for this service, which the record at hand no longer (or not yet) lists."""
 
 
 def new_nonces() -> dict[str, str]:
@@ -154,19 +150,22 @@ def _check_token(record: dict[str, Any], presented: str) -> None:
         raise Forbidden(f"this token was issued for another service, not {record['name']!r}")
 
 
-def authenticate(record: dict[str, Any], authorization: str | None) -> None:
-    """Check `Authorization: Bearer <key or token>` against the service's auth mode ('none', 'key' or 'token')."""
+def authenticate(record: dict[str, Any], authorization: str | None) -> bool:
+    """Check `Authorization: Bearer <key or token>` against the service's auth mode ('none', 'key' or 'token').
+    True when what was presented is one of the record's keys: valid for as long as the record is unchanged (a token
+    expires, so it is checked on every call)."""
     mode = record["auth"]["mode"]
     if mode == "none":
-        return
+        return False
     scheme, _, presented = (authorization or "").partition(" ")
     presented = presented.strip()
     if scheme.lower() != "bearer" or not presented:
         raise Unauthorized(f"service {record['name']!r} needs 'Authorization: Bearer <{mode}>'")
     if looks_like_entra_token(presented):
         validate_entra_token(presented)  # in Azure, callers may also present an Entra ID token for the app
-        return
+        return False
     if mode == "key":
         _check_key(record, presented)
-    else:
-        _check_token(record, presented)
+        return True
+    _check_token(record, presented)
+    return False

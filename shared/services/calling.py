@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 from inference_schema.schema_util import is_schema_decorated
 
-from shared.errors import InvalidInput
+from shared.errors import InvalidInput, UnsupportedMediaType
 from shared.services.raw_http import AMLRequest, AMLResponse, Headers, MultiDict, wants_raw_http
 
 log = logging.getLogger("fninfer.app")
@@ -59,15 +59,6 @@ def message_reply(status: int, message: str, run_failed: bool = False) -> Reply:
     """An error as Azure ML's server writes it (its ErrorResponse)."""
     body = json.dumps({"message": message}).encode()
     return Reply(status, body, "application/json", {"x-ms-run-function-failed": str(run_failed)})
-
-
-class BadRequest(Exception):
-    """The request cannot be given to run() (400, 415): answered `{"message": ...}`, as Azure ML's server does."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -112,15 +103,16 @@ def _is_json(content_type: str) -> bool:
 
 
 def decode_json(body: bytes) -> Any:
-    """The body as JSON; 400 naming the problem otherwise (a body nested too deeply to decode included)."""
+    """The body as JSON; InvalidInput (400) naming the problem otherwise (a body nested too deeply to decode
+    included)."""
     try:
         return json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         if not body:
-            raise BadRequest(400, "POST body is empty. Expecting a JSON dictionary.") from None
-        raise BadRequest(400, f"POST body could not be decoded as JSON: {exc}") from None
+            raise InvalidInput("POST body is empty. Expecting a JSON dictionary.") from None
+        raise InvalidInput(f"POST body could not be decoded as JSON: {exc}") from None
     except RecursionError:
-        raise BadRequest(400, "POST body could not be decoded as JSON: it is nested too deeply") from None
+        raise InvalidInput("POST body could not be decoded as JSON: it is nested too deeply") from None
 
 
 Kind = Literal["raw", "object", "text"]
@@ -152,7 +144,8 @@ class RunSignature:
         return cls(kind, tuple(params), wants_headers)
 
     def arguments(self, request: ScoringRequest) -> dict[str, Any]:
-        """run()'s keyword arguments for `request` (BadRequest when it cannot have any)."""
+        """run()'s keyword arguments for `request` (InvalidInput, a 400 or 415, when it cannot have any: the
+        runtime answers it `{"message": ...}`, as Azure ML's server does)."""
         arguments = self._inputs(request)
         if self.wants_headers:
             arguments["request_headers"] = Headers(request.headers)
@@ -170,15 +163,15 @@ class RunSignature:
             return self._named(query) if self.kind == "object" else {first: json.dumps(query)}
         if self.kind == "object":
             if not _is_json(request.content_type):
-                raise BadRequest(415, "Expects Content-Type to be application/json")
+                raise UnsupportedMediaType("Expects Content-Type to be application/json")
             body = decode_json(request.body)
             if not isinstance(body, dict):
-                raise BadRequest(400, "POST body should be a JSON dictionary.")
+                raise InvalidInput("POST body should be a JSON dictionary.")
             return self._named(body)
         try:
             text = request.body.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise BadRequest(400, f"Input cannot be decoded as UTF-8: {exc}") from None
+            raise InvalidInput(f"Input cannot be decoded as UTF-8: {exc}") from None
         if not request.content_type or _is_json(request.content_type):
             decode_json(request.body)  # fninfer answers 400 for a body that claims JSON and is not (see README)
         return {first: text}
@@ -188,7 +181,7 @@ class RunSignature:
         for parameter in self.parameters:
             value = body.get(parameter.name, parameter.default)
             if value is inspect.Parameter.empty:
-                raise BadRequest(400, f"A value is not provided for the {parameter.name!r} parameter.")
+                raise InvalidInput(f"A value is not provided for the {parameter.name!r} parameter.")
             values[parameter.name] = value
         return values
 

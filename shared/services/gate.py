@@ -12,16 +12,34 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import concurrent.futures
 import contextlib
-import queue
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from shared.errors import ServiceBusy
+
 T = TypeVar("T")
+
+
+@dataclass
+class _Call:
+    """A call handed to a gate thread, and where its outcome goes."""
+
+    function: Callable[[], Any]
+    loop: asyncio.AbstractEventLoop
+    done: asyncio.Future[Any]
+    call_id: int
+
+
+@dataclass
+class _Worker:
+    """A gate thread: it sleeps on `wake` (held while it has nothing to do) until handed a call."""
+
+    wake: threading.Lock = field(default_factory=threading.Lock)
+    call: _Call | None = None
 
 
 @dataclass
@@ -43,12 +61,10 @@ class Gate:
     _running: dict[int, float] = field(default_factory=dict)  # call id -> when it must have returned
     _next_id: int = 0
     # Daemon threads of its own (a stuck run() must not keep the process from exiting): started when no thread is
-    # idle, so never more than `bound`, and each takes the next call when its run() returns.
-    _work: queue.SimpleQueue[tuple[Callable[[], Any], concurrent.futures.Future[Any]] | None] = field(
-        default_factory=queue.SimpleQueue
-    )
-    _threads: int = 0
-    _idle: int = 0
+    # idle, so never more than `bound`. The idle thread that finished last takes the next call (a stack): calls that
+    # follow one another keep one thread busy and the others asleep, instead of waking each in turn.
+    _idle: list[_Worker] = field(default_factory=list)
+    _closed: bool = False
 
     def __post_init__(self) -> None:
         self._free = self.bound
@@ -95,59 +111,64 @@ class Gate:
                 return
             waiter = self._waiters.popleft()
             waiter.granted = True
-        _call_soon(waiter.loop, _settle, waiter.future, None)
+        _call_soon(waiter.loop, _settle, waiter.future)
 
     async def call(self, function: Callable[[], T], wait: float, timeout: float) -> T:
-        """`function()` on one of this gate's threads: BusyError when no slot frees within `wait` seconds,
+        """`function()` on one of this gate's threads: ServiceBusy when no slot frees within `wait` seconds,
         TimeoutError when it does not return within `timeout` (it goes on, holding its slot, until it does)."""
         if not await self._acquire(wait):
-            raise BusyError(self.bound, self.stuck())
+            stuck = self.stuck()
+            why = f"{stuck} of them running past the scoring timeout" if stuck else "all busy"
+            raise ServiceBusy(
+                f"{self.bound} calls running on this instance ({why}); "
+                f"no slot freed within max_request_wait_time={wait * 1000:g} ms",
+                replica_max_concurrent_requests=self.bound,
+                stuck=stuck,
+            )
         loop = asyncio.get_running_loop()
         done: asyncio.Future[T] = loop.create_future()
         with self._lock:
             call_id = self._next_id = self._next_id + 1
             self._running[call_id] = time.monotonic() + timeout
+        self._submit(_Call(function, loop, done, call_id))
+        async with asyncio.timeout(timeout):  # a deadline on this task: no task or waiter of its own
+            return await done
 
-        def finished(future: concurrent.futures.Future[T]) -> None:
-            with self._lock:
-                self._running.pop(call_id, None)
-            self._release()
-            _call_soon(loop, _settle, done, future)
-
-        future: concurrent.futures.Future[T] = concurrent.futures.Future()
-        future.add_done_callback(finished)
-        self._submit(function, future)
-        return await asyncio.wait_for(done, timeout)
-
-    def _submit(self, function: Callable[[], Any], future: concurrent.futures.Future[Any]) -> None:
-        self._work.put((function, future))
+    def _submit(self, call: _Call) -> None:
         with self._lock:
-            if self._idle:
-                self._idle -= 1
-                return
-            self._threads += 1
-        threading.Thread(target=self._serve, name=f"scoring-{self.name}", daemon=True).start()
+            worker = self._idle.pop() if self._idle else None
+        if worker is not None:
+            worker.call = call
+            worker.wake.release()
+            return
+        worker = _Worker(call=call)
+        worker.wake.acquire()
+        threading.Thread(target=self._serve, args=(worker,), name=f"scoring-{self.name}", daemon=True).start()
 
-    def _serve(self) -> None:
-        while (item := self._work.get()) is not None:
-            function, future = item
+    def _serve(self, worker: _Worker) -> None:
+        while (call := worker.call) is not None:
             try:
-                result, error = function(), None
+                result, error = call.function(), None
             except BaseException as exc:  # the function contains user code's failures; pass on anything else
                 result, error = None, exc if isinstance(exc, Exception) else RuntimeError(repr(exc))
-            with self._lock:  # idle before the slot frees (in the future's callback): the next call reuses this thread
-                self._idle += 1
-            if error is None:
-                future.set_result(result)
-            else:
-                future.set_exception(error)
+            with self._lock:  # idle before the slot frees: the next call reuses this thread
+                worker.call = None
+                closed = self._closed
+                if not closed:
+                    self._idle.append(worker)
+                self._running.pop(call.call_id, None)
+            self._release()
+            _call_soon(call.loop, _settle, call.done, result, error)
+            if closed:
+                return
+            worker.wake.acquire()  # until handed the next call (None: the gate closed)
 
     def close(self) -> None:
         """Let this gate's threads end: idle ones now, one still in a run() when it returns."""
         with self._lock:
-            threads = self._threads
-        for _ in range(threads):
-            self._work.put(None)
+            self._closed, idle, self._idle = True, self._idle, []
+        for worker in idle:
+            worker.wake.release()
 
 
 def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[..., None], *args: Any) -> None:
@@ -155,20 +176,11 @@ def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[..., None], *
         loop.call_soon_threadsafe(callback, *args)
 
 
-def _settle(target: asyncio.Future[Any], source: concurrent.futures.Future[Any] | None) -> None:
-    """Complete `target` (unless its waiter gave up) with `source`'s outcome (None: a granted slot)."""
+def _settle(target: asyncio.Future[Any], result: Any = None, error: BaseException | None = None) -> None:
+    """Complete `target` (unless its waiter gave up) with a result or an error (a granted slot: None)."""
     if target.done():
         return
-    if source is None:
-        target.set_result(None)
-    elif source.exception() is not None:
-        target.set_exception(source.exception())  # type: ignore[arg-type]
+    if error is not None:
+        target.set_exception(error)
     else:
-        target.set_result(source.result())
-
-
-class BusyError(Exception):
-    def __init__(self, bound: int, stuck: int) -> None:
-        super().__init__(f"{bound} concurrent calls, {stuck} of them past their timeout")
-        self.bound = bound
-        self.stuck = stuck
+        target.set_result(result)

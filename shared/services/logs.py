@@ -1,32 +1,28 @@
 """What a service's init() and run() print or log, collected per host instance and readable across instances.
 
 While service code runs, `capture(service)` routes `print` output and `logging` records (from that thread) into the
-service's buffer; a background thread appends buffers every second to `fninfer-logs/services/<name>/<instance>.log`
-(an append blob per instance, so instances never contend). `read_logs` merges every instance's lines by time.
+service's buffer (with the capture every entry script has: shared/entry_scripts.py); a background thread appends
+buffers every second to `fninfer-logs/services/<name>/<instance>.log` (an append blob per instance, so instances
+never contend). `read_logs` merges every instance's lines by time.
 """
 
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import logging
 import os
 import sys
 import threading
 import time
-import traceback
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import TextIO
 
 from azure.core.exceptions import AzureError, ResourceExistsError
 
 from shared import layout
+from shared.entry_scripts import capturing
 from shared.storage import Storage
 
 FLUSH_INTERVAL = 1.0
-
-_current: contextvars.ContextVar[str | None] = contextvars.ContextVar("fninfer_service_log", default=None)
 
 
 def instance_name() -> str:
@@ -37,38 +33,20 @@ def instance_name() -> str:
     return f"i{os.environ.get('FNINFER_INSTANCE_INDEX', '0')}-{os.getpid()}"
 
 
-class _RoutingStream:
-    """Stands in for sys.stdout/sys.stderr: service code's writes also go to its log buffer."""
+class _ServiceSink:
+    """Where a service's user code writes (shared/entry_scripts.py routes it here): its log buffer, and through to
+    the host's console."""
 
-    def __init__(self, original: TextIO, collector: ServiceLogs) -> None:
-        self._original = original
+    echo = True
+    formatter = logging.Formatter("%(levelname)s:%(name)s:%(message)s")
+
+    def __init__(self, collector: ServiceLogs, service: str) -> None:
         self._collector = collector
+        self._service = service
 
-    def write(self, text: str) -> int:
-        service = _current.get()
-        if service is not None and text.strip():
-            self._collector.add(service, text.rstrip("\n"))
-        return self._original.write(text)
-
-    def flush(self) -> None:
-        self._original.flush()
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._original, name)
-
-
-class _RoutingHandler(logging.Handler):
-    def __init__(self, collector: ServiceLogs) -> None:
-        super().__init__(logging.DEBUG)
-        self._collector = collector
-
-    def emit(self, record: logging.LogRecord) -> None:
-        service = _current.get()
-        if service is not None:
-            message = f"{record.levelname}:{record.name}:{record.getMessage()}"
-            if record.exc_info:
-                message += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip()
-            self._collector.add(service, message)
+    def write(self, text: str) -> None:
+        if text.strip():
+            self._collector.add(self._service, text.rstrip("\n"))
 
 
 class ServiceLogs:
@@ -78,25 +56,26 @@ class ServiceLogs:
         self._buffers: dict[str, list[str]] = {}
         self._lock = threading.Lock()
         self._created: set[str] = set()
+        self._sinks: dict[str, _ServiceSink] = {}
         self._flusher: threading.Thread | None = None
 
     def install(self) -> None:
-        """Route output once per process and start the background flusher."""
+        """Start the background flusher (once)."""
         if self._flusher is not None:
             return
-        sys.stdout = _RoutingStream(sys.stdout, self)  # type: ignore[assignment]
-        sys.stderr = _RoutingStream(sys.stderr, self)  # type: ignore[assignment]
-        logging.getLogger().addHandler(_RoutingHandler(self))
         self._flusher = threading.Thread(target=self._flush_forever, name="service-logs", daemon=True)
         self._flusher.start()
 
-    @contextlib.contextmanager
-    def capture(self, service: str) -> Iterator[None]:
-        token = _current.set(service)
-        try:
-            yield
-        finally:
-            _current.reset(token)
+    def sink(self, service: str) -> _ServiceSink:
+        """Where `service`'s user code writes (see shared/entry_scripts.py)."""
+        sink = self._sinks.get(service)
+        if sink is None:
+            sink = self._sinks.setdefault(service, _ServiceSink(self, service))
+        return sink
+
+    def capture(self, service: str) -> contextlib.AbstractContextManager[None]:
+        """While the block runs, what this thread prints or logs goes to `service`'s log (and the console)."""
+        return capturing(self.sink(service))
 
     def add(self, service: str, text: str) -> None:
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -11,15 +11,15 @@ Blocking work (reading a record, loading a version) runs on threads of its own, 
 Whatever the entry script raises, `SystemExit` and `KeyboardInterrupt` included, is contained: a deployment whose
 `init()` raises ends Failed, a `run()` that raises is a 500 with a log line naming the request's id.
 
-Per call, the hot path is: the cached record (re-read at most once a second), the credential check, the input as
-run() takes it, a slot, run() and the encoding of its result on the service's thread.
+Per call, the hot path is: the cached record (re-read at most once a second), the credential check (a key once per
+read of the record, a token every call), the input as run() takes it, a slot, run() and the encoding of its result
+on the service's thread: one hop from the event loop to a thread of the service's and one back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import importlib.util
 import itertools
 import json
 import logging
@@ -29,20 +29,27 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
 
-from shared.errors import FninferError, InvalidInput, NotFound, PayloadTooLarge, ServiceBusy, ServiceUnavailable
+from shared.entry_scripts import load_script
+from shared.errors import (
+    FninferError,
+    InvalidInput,
+    KeyRegenerated,
+    NotFound,
+    PayloadTooLarge,
+    ServiceBusy,
+    ServiceUnavailable,
+)
 from shared.models import deployed_models
 from shared.services import swagger
-from shared.services.auth import KeyRegenerated, authenticate
+from shared.services.auth import authenticate
 from shared.services.calling import (
     AZURE_ML,
     INTERNAL_ERROR,
     RESPONSE_ENCODINGS,
     RUN_FAILED,
-    BadRequest,
     Reply,
     RunSignature,
     ScoringRequest,
@@ -52,8 +59,7 @@ from shared.services.calling import (
     unencodable_hint,
 )
 from shared.services.environment import check_environment
-from shared.services.gate import BusyError, Gate
-from shared.services.imports import snapshot_imports
+from shared.services.gate import Gate
 from shared.services.logs import ServiceLogs
 from shared.services.records import ServiceState, get_service, transition
 from shared.services.snapshots import materialize
@@ -67,24 +73,15 @@ T = TypeVar("T")
 #: key reach every instance (a key the record does not know makes the instance read it at once: a new key works
 #: everywhere at once).
 RECORD_CACHE_SECONDS = 1.0
-#: Keys found revoked in a fresh record, remembered until the next read (an old key makes no extra read).
-MAX_REVOKED = 256
+#: Keys found revoked in a fresh record, remembered until the next read (an old key makes no extra read), and keys
+#: found valid, checked once per read of the record rather than once per call (tokens, which expire, every call).
+MAX_REVOKED = MAX_ACCEPTED = 256
 DEFAULT_TIMEOUT_MS = 60_000
 DEFAULT_MAX_BODY = 100 * 1024 * 1024
 #: (replica_max_concurrent_requests, max_request_wait_time ms) per compute type when the deployment does not say.
 #: AKS: Azure ML's own defaults. ACI and Local serve one request at a time per container in Azure ML, queued without
 #: a bound; fninfer lets several run at once on an instance and bounds the wait.
 CONCURRENCY_DEFAULTS = {"AKS": (1, 500), "ACI": (8, 10_000), "Local": (8, 10_000)}
-
-
-def contained(exc: BaseException) -> bool:
-    """Whether user code's exception is the script's failure (everything, `SystemExit` included), not the host's own
-    shutdown (a KeyboardInterrupt in the main thread)."""
-    return not (isinstance(exc, KeyboardInterrupt) and threading.current_thread() is threading.main_thread())
-
-
-class EntryScriptFailed(Exception):
-    """Importing the entry script or its init() raised (whatever it raised): the reason, for the service's state."""
 
 
 @dataclass(frozen=True)
@@ -99,14 +96,15 @@ class Plan:
     wait: float
     max_body: int
     revoked: set[str] = field(default_factory=set, compare=False)
+    accepted: set[str] = field(default_factory=set, compare=False)
 
     @classmethod
-    def of(cls, record: dict[str, Any]) -> Plan:
+    def of(cls, record: dict[str, Any], read_at: float) -> Plan:
         deployment = record["deployment"]
         bound, wait_ms = CONCURRENCY_DEFAULTS.get(deployment.get("compute_type", "ACI"), CONCURRENCY_DEFAULTS["ACI"])
         return cls(
             record=record,
-            read_at=time.monotonic(),
+            read_at=read_at,
             encoding=response_encoding(deployment),
             timeout=int(deployment.get("scoring_timeout_ms") or DEFAULT_TIMEOUT_MS) / 1000,
             bound=int(deployment.get("replica_max_concurrent_requests") or bound),
@@ -150,6 +148,8 @@ class Runtime:
     """Per-process state: loaded entry scripts, cached records, and the log collector."""
 
     storage: Storage
+    #: Monotonic seconds: when a cached record is due to be read again (tests pass a clock they move).
+    clock: Callable[[], float] = time.monotonic
     logs: ServiceLogs = field(init=False)
     _loaded: dict[tuple[str, int], LoadedService] = field(default_factory=dict)
     _loading: dict[tuple[str, int], threading.Lock] = field(default_factory=dict)
@@ -167,7 +167,8 @@ class Runtime:
 
     def load(self, record: dict[str, Any]) -> LoadedService:
         """The service's entry script at its current code version, imported and initialized (once); raises
-        EntryScriptFailed (whatever the script raised) or a FninferError (the snapshot or a model)."""
+        EntryScriptFailed (whatever the script raised) or another FninferError (the snapshot, a model, run()'s
+        signature)."""
         key = (record["name"], record["code_version"])
         loaded = self._loaded.get(key)
         if loaded is not None:
@@ -178,47 +179,21 @@ class Runtime:
         with lock:
             if key in self._loaded:
                 return self._loaded[key]
+            name = record["name"]
             folder = materialize(self.storage, record["snapshot"])
             models = tuple(record.get("models") or ())
-            with self.logs.capture(record["name"]), snapshot_imports(folder), deployed_models(models, self.storage):
-                module = self._import(record, folder, attempt)
+            # A retry (after a failed init()) is a module of its own: inference-schema refuses a run() defined twice.
+            module_name = "fninfer_service_{}_{}{}".format(
+                re.sub(r"\W", "_", name), record["code_version"], f"_retry{attempt}" if attempt else ""
+            )
+            with deployed_models(models, self.storage):
+                module = load_script(folder, record["entry_script"], module_name, self.logs.sink(name), ("init", "run"))
+            with self.logs.capture(name):
                 signature = RunSignature.of(module.run)
-                documents = swagger.swagger_documents(
-                    module.run, folder, record["name"], f"/api/services/{record['name']}"
-                )
-            loaded = LoadedService(record["name"], module, record["code_version"], signature, documents, models)
+                documents = swagger.swagger_documents(module.run, folder, name, f"/api/services/{name}")
+            loaded = LoadedService(name, module, record["code_version"], signature, documents, models)
             self._loaded[key] = loaded
             return loaded
-
-    def _import(self, record: dict[str, Any], folder: Path, attempt: int) -> ModuleType:
-        """Import the entry script and run its init(); whatever they raise becomes EntryScriptFailed."""
-        # A retry (after a failed init()) is a module of its own: inference-schema refuses a run() defined twice.
-        suffix = f"_retry{attempt}" if attempt else ""
-        module_name = "fninfer_service_{}_{}{}".format(
-            re.sub(r"\W", "_", record["name"]), record["code_version"], suffix
-        )
-        spec = importlib.util.spec_from_file_location(module_name, folder / record["entry_script"])
-        if spec is None or spec.loader is None:
-            raise InvalidInput(f"entry script {record['entry_script']!r} cannot be imported")
-        module = importlib.util.module_from_spec(spec)
-        try:
-            spec.loader.exec_module(module)
-        except BaseException as exc:
-            if not contained(exc):
-                raise
-            log.exception("importing the entry script of service %r failed", record["name"])
-            raise EntryScriptFailed(f"importing {record['entry_script']} failed: {type(exc).__name__}: {exc}") from exc
-        for required in ("init", "run"):
-            if not callable(getattr(module, required, None)):
-                raise InvalidInput(f"entry script {record['entry_script']!r} has no {required}() function")
-        try:
-            module.init()
-        except BaseException as exc:
-            if not contained(exc):
-                raise
-            log.exception("init() of service %r failed", record["name"])
-            raise EntryScriptFailed(f"init() failed: {type(exc).__name__}: {exc}") from exc
-        return module
 
     def deploy(self, name: str, code_version: int) -> None:
         """The deployment health check: environment problems or an init() that raises fail the deployment."""
@@ -237,7 +212,7 @@ class Runtime:
             return
         try:
             self.load(record)
-        except (EntryScriptFailed, FninferError) as exc:
+        except FninferError as exc:
             self.logs.flush()
             transition(self.storage, name, ServiceState.FAILED, str(exc), code_version)
             return
@@ -259,12 +234,17 @@ class Runtime:
 
     def _complete(self, key: Any, future: concurrent.futures.Future[Any], work: Callable[[], Any]) -> None:
         try:
-            future.set_result(work())
+            result, error = work(), None
         except BaseException as exc:  # work() contains user code's exceptions; this is ours to pass on
-            future.set_exception(exc if isinstance(exc, Exception) else RuntimeError(repr(exc)))
-        finally:
-            with self._lock:
-                self._inflight.pop(key, None)
+            result, error = None, exc if isinstance(exc, Exception) else RuntimeError(repr(exc))
+        # Forgotten before it is answered: a caller that asks again once answered gets fresh work, not this
+        # finished future (a key regenerated just after a read must make a new read).
+        with self._lock:
+            self._inflight.pop(key, None)
+        if error is None:
+            future.set_result(result)
+        else:
+            future.set_exception(error)
 
     def read_plan(self, name: str) -> Plan:
         try:
@@ -272,27 +252,30 @@ class Runtime:
         except NotFound as exc:
             # Scoring is open to anyone: unlike the admin API, do not name the services that exist.
             raise NotFound(f"service {name!r} does not exist", service=name) from exc
-        plan = self._plans[name] = Plan.of(record)
+        plan = self._plans[name] = Plan.of(record, self.clock())
         return plan
 
     async def _plan(self, name: str) -> Plan:
         plan = self._plans.get(name)
-        if plan is not None and time.monotonic() - plan.read_at < RECORD_CACHE_SECONDS:
+        if plan is not None and self.clock() - plan.read_at < RECORD_CACHE_SECONDS:
             return plan
         return await self._once(("plan", name), lambda: self.read_plan(name))
 
     async def _authenticated(self, name: str, authorization: str | None) -> Plan:
         """The plan after checking the caller's credential; a key the cached record does not know makes this
-        instance read the record again at once (a key regenerated on another instance works everywhere at once)."""
+        instance read the record again at once (a key regenerated on another instance works everywhere at once).
+        A key found valid is not checked again until the record is read again."""
         plan = await self._plan(name)
+        if authorization in plan.accepted:
+            return plan
         try:
-            authenticate(plan.record, authorization)
+            _accept(plan, authorization)
         except KeyRegenerated:
             if authorization in plan.revoked:
                 raise
             plan = await self._once(("plan", name), lambda: self.read_plan(name))
             try:
-                authenticate(plan.record, authorization)
+                _accept(plan, authorization)
             except KeyRegenerated:
                 if authorization is not None and len(plan.revoked) < MAX_REVOKED:
                     plan.revoked.add(authorization)  # an old key: refused from this record without reading again
@@ -324,7 +307,7 @@ class Runtime:
         name, version = record["name"], record["serving"]["code_version"]
         try:
             loaded = self.load({"name": name, **record["serving"]})
-        except (EntryScriptFailed, FninferError) as exc:
+        except FninferError as exc:
             reason = f"{exc} (on instance {self.logs.instance})"
             transition(self.storage, name, ServiceState.UNHEALTHY, reason, version)
             self._plans.pop(name, None)
@@ -346,14 +329,15 @@ class Runtime:
                 f"the request body has {len(request.body)} bytes; this service accepts {plan.max_body}"
             )
         loaded = await self._served(plan)
-        try:
-            if request.method == "OPTIONS" and loaded.signature.kind != "raw":
-                reply = options_reply()
-            else:
+        if request.method == "OPTIONS" and loaded.signature.kind != "raw":
+            reply = options_reply()
+        else:
+            try:
                 arguments = loaded.signature.arguments(request)
+            except InvalidInput as exc:  # 400 or 415, in Azure ML's server's words and body
+                arguments, reply = None, message_reply(exc.status, exc.message)
+            if arguments is not None:
                 reply = await self._call(loaded, plan, arguments, request_id)
-        except BadRequest as exc:
-            reply = message_reply(exc.status, exc.message)
         reply.headers["x-request-id"] = reply.headers["x-ms-request-id"] = request_id
         if "x-ms-client-request-id" in request.headers:
             reply.headers["x-ms-client-request-id"] = request.headers["x-ms-client-request-id"]
@@ -365,13 +349,8 @@ class Runtime:
             return await gate.call(
                 lambda: self._run(loaded, arguments, plan.encoding, request_id), plan.wait, plan.timeout
             )
-        except BusyError as exc:
-            why = f"{exc.stuck} of them running past the scoring timeout" if exc.stuck else "all busy"
-            raise ServiceBusy(
-                f"service {loaded.name!r} has {exc.bound} calls running on this instance ({why}); "
-                f"no slot freed within max_request_wait_time={plan.wait * 1000:g} ms",
-                replica_max_concurrent_requests=exc.bound,
-            ) from None
+        except ServiceBusy as exc:
+            raise ServiceBusy(f"service {loaded.name!r} has {exc.message}", **exc.details) from None
         except TimeoutError:
             with self.logs.capture(loaded.name):
                 log.error("run() did not return within %g ms (request id %s)", plan.timeout * 1000, request_id)
@@ -401,9 +380,15 @@ class Runtime:
         loaded = await self._served(await self._plan(name))
         try:
             document = swagger.pick(loaded.swagger, version)
-        except swagger.SwaggerNotAvailable as exc:
-            return message_reply(404, str(exc))
+        except NotFound as exc:
+            return message_reply(404, exc.message)
         return Reply(200, json.dumps(document).encode(), "application/json")
+
+
+def _accept(plan: Plan, authorization: str | None) -> None:
+    """Check the credential against the plan's record; remember one of its keys as valid for this record."""
+    if authenticate(plan.record, authorization) and authorization and len(plan.accepted) < MAX_ACCEPTED:
+        plan.accepted.add(authorization)
 
 
 def _request_id(request: ScoringRequest) -> str:

@@ -25,6 +25,8 @@ from inference_schema.schema_util import (
     is_schema_decorated,
 )
 
+from shared.errors import NotFound
+
 log = logging.getLogger("fninfer.app")
 
 SWAGGER2_TEMPLATE: dict[str, Any] = {
@@ -218,10 +220,6 @@ _BUILDERS: dict[str, tuple[set[str], dict[str, Any], tuple[str, ...], tuple[str,
 VALID_VERSIONS = frozenset(alias for aliases, *_ in _BUILDERS.values() for alias in aliases)
 
 
-class SwaggerNotAvailable(Exception):
-    """The asked version is not valid, or not available for this run(): answered 404 with Azure ML's message."""
-
-
 def _user_document(folder: Path, names: tuple[str, ...]) -> dict[str, Any] | None:
     for name in names:
         try:
@@ -268,13 +266,14 @@ def swagger_documents(run: Callable[..., Any], folder: Path, service: str, path_
 
 
 def pick(documents: dict[str, Any], version: str | None) -> dict[str, Any]:
-    """The document of `version` ("2" when None), or SwaggerNotAvailable with Azure ML's message."""
+    """The document of `version` ("2" when None), or NotFound with Azure ML's message (answered 404
+    `{"message": ...}`)."""
     version = version or "2"
     supported = ", ".join(sorted(v for v in _BUILDERS if v in documents))
     if version not in VALID_VERSIONS:
-        raise SwaggerNotAvailable(f"Swagger version [{version}] is not valid. Supported versions: [{supported}].")
+        raise NotFound(f"Swagger version [{version}] is not valid. Supported versions: [{supported}].")
     if version not in documents:
-        raise SwaggerNotAvailable(
+        raise NotFound(
             f"Swagger version [{version}] is not supported for the scoring script. "
             f"Supported swagger versions: [{supported}]."
         )

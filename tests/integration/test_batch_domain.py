@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import json
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ from shared import layout
 from shared.errors import InvalidInput
 from shared.pipelines import dag, fanin, lanes, leases, logs, minibatch, planning, runs, submit, sweeper
 from shared.storage import RequestCounter, Storage
+from tests.hosting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "tests" / "fixtures" / "batch"
@@ -136,6 +136,18 @@ def sweep_step(storage: Storage, run_id: str) -> int:
     return sweeper.sweep_run(storage, runs.get_run(storage, run_id))
 
 
+def swept_until(storage: Storage, run_id: str, expected: int, timeout: float = 30.0) -> int:
+    """Sweep the step run until `expected` work items in all were taken for lost (as their leases expire)."""
+    swept = [0]
+
+    def sweep() -> bool:
+        swept[0] += sweep_step(storage, run_id)
+        return swept[0] >= expected
+
+    eventually(sweep, timeout)
+    return swept[0]
+
+
 def output_lines(storage: Storage, run: dict[str, Any]) -> list[str]:
     output = run["step"]["output"]
     name = output["prefix"] + "parallel_run_step.txt"
@@ -197,14 +209,14 @@ def test_an_instance_runs_at_most_process_count_per_node_lanes(storage: Storage)
     assert sorted(b["index"] for b in receive(storage, layout.MINIBATCH_QUEUE)) == [0, 1]
     busy = threading.Thread(target=minibatch.process, args=(storage, run_id, 0, "lane-0"))
     busy.start()
-    time.sleep(0.5)  # lane 0 is running run(): this process has no slot left for lane 1
+    # lane 0 is held and its run() is running ("sleep 2"): this process has no slot left for lane 1
+    eventually(lambda: lanes.survey(storage, run_id)[0].owner)
     minibatch.process(storage, run_id, 1, "lane-1")
     lane = lanes.survey(storage, run_id)[1]
     assert lane.owner is None and lane.end == 0  # handed back untouched, for another instance
     assert receive(storage, layout.MINIBATCH_QUEUE) == []  # not visible at once...
     busy.join()
-    time.sleep(1.2)
-    assert receive(storage, layout.MINIBATCH_QUEUE) == [{"run": run_id, "index": 1}]  # ...but soon
+    assert eventually(lambda: receive(storage, layout.MINIBATCH_QUEUE)) == [{"run": run_id, "index": 1}]  # ...but soon
 
 
 def test_duplicated_messages_do_not_double_rows(storage: Storage) -> None:
@@ -238,10 +250,8 @@ def test_a_dead_owner_is_swept_and_its_mini_batch_done_once(storage: Storage, mo
     assert len(lost) == 2
     assert isinstance(lanes.claim(storage, runs.get_run(storage, run_id), 0, "dead-instance"), lanes.Lane)
     assert sweep_step(storage, run_id) == 0  # leases still valid
-    time.sleep(1.2)
-    assert sweep_step(storage, run_id) == 1  # the dead owner's lease expired; the queued one may still wait
-    time.sleep(1.0)
-    assert sweep_step(storage, run_id) == 1  # now the never-claimed one is taken for lost too
+    # The dead owner's lease expires after 1 s, the never-claimed message is taken for lost after 2 s: each once.
+    assert swept_until(storage, run_id, 2) == 2
     assert sweep_step(storage, run_id) == 0  # once per expiry
     run = drain(storage, run_id)
     assert run["status"] == "Finished"
@@ -269,8 +279,8 @@ def test_fan_in_resumes_after_a_crash_without_doubling(storage: Storage, monkeyp
     lease, _ = storage.read_json(layout.RUNS_CONTAINER, layout.work_lease(run_id, "fanin"))
     assert lease["cursor"]["next"] == 4  # two windows recorded; the third landed but was not
     assert runs.get_run(storage, run_id)["status"] == "Running"
-    time.sleep(1.2)
-    assert sweep_step(storage, run_id) == 1  # the fan-in (the lane running it had recorded all its mini-batches)
+    # the fan-in, once its lease expires (the lane running it had recorded all its mini-batches)
+    assert swept_until(storage, run_id, 1) == 1
     run = drain(storage, run_id)
     assert run["status"] == "Finished"
     assert output_lines(storage, run) == [f"f{i:03d}.txt: ok t1" for i in range(10)]
@@ -313,8 +323,7 @@ def test_a_lane_that_stops_before_the_fan_in_is_made_good_by_the_sweeper(
         drain(storage, run_id)
     monkeypatch.setattr(minibatch, "_finish_if_complete", original)
     assert runs.get_run(storage, run_id)["status"] == "Running"
-    time.sleep(1.2)  # the lanes' holds run out
-    assert sweep_step(storage, run_id) == 1  # the fan-in nobody took
+    assert swept_until(storage, run_id, 1) == 1  # the fan-in nobody took, once the lanes' holds run out
     assert sweep_step(storage, run_id) == 0
     run = drain(storage, run_id)
     assert run["status"] == "Finished"
@@ -410,7 +419,36 @@ def test_an_entry_script_that_cannot_load_fails_its_items(storage: Storage) -> N
     pipeline["steps"][0]["arguments"] = ["--no-such-option"]  # argparse in init() exits
     run = drain(storage, launch(storage, pipeline))
     assert run["status"] == "Failed"
-    assert "failed to load: SystemExit: 2" in run["error"]["error"]
+    assert "failed to load: init() raised SystemExit: 2" in run["error"]["error"]
+
+
+HELPED_SCRIPT = """
+import os
+import helper
+
+def run(mini_batch):
+    return [f"{os.path.basename(path)}: {helper.WHO}" for path in mini_batch]
+"""
+
+
+def test_two_steps_with_a_helper_module_of_the_same_name_each_import_their_own(
+    storage: Storage, tmp_path: Path
+) -> None:
+    folder = put_inputs(storage, names(2))
+    workspace = cast(Workspace, SimpleNamespace(storage=storage))
+    lines = []
+    for who in ("first", "second"):  # one after the other in this process, as two steps on one instance
+        source = tmp_path / who
+        source.mkdir()
+        (source / "score.py").write_text(HELPED_SCRIPT)
+        (source / "helper.py").write_text(f"WHO = {who!r}\n")
+        pipeline = definition(storage, folder)
+        pipeline["steps"][0].update(snapshot=snapshot(workspace, str(source), "score.py").manifest)
+        pipeline["steps"][0].update(entry_script="score.py", arguments=[])
+        run = drain(storage, launch(storage, pipeline))
+        assert run["status"] == "Finished"
+        lines.append(output_lines(storage, run))
+    assert lines == [["f000.txt: first", "f001.txt: first"], ["f000.txt: second", "f001.txt: second"]]
 
 
 # -- cancel, reuse, definitions ------------------------------------------------------------------------------------
@@ -476,8 +514,7 @@ def test_two_holders_of_a_lane_record_each_mini_batch_once(storage: Storage, mon
     run = runs.get_run(storage, run_id)
     stalled = lanes.claim(storage, run, 0, "stalled")
     assert isinstance(stalled, lanes.Lane)
-    time.sleep(1.2)  # its hold runs out
-    successor = lanes.claim(storage, run, 0, "successor")
+    successor = eventually(lambda: lanes.claim(storage, run, 0, "successor"))  # once the stalled hold runs out
     assert isinstance(successor, lanes.Lane) and successor.tries_used(0) == 1  # the stalled try counts
     assert lanes.claim(storage, run, 0, "third") is None  # the successor holds it now
 

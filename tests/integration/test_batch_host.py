@@ -77,6 +77,11 @@ def wait_until(condition: Any, timeout: float = 60.0) -> None:
         time.sleep(0.2)
 
 
+def minibatch_invocations_running(host: RunningHost) -> bool:
+    logs = host.logs()
+    return logs.count("Executing 'Functions.process_minibatch'") > logs.count("Executed 'Functions.process_minibatch'")
+
+
 # -- on the session's host (one instance) -----------------------------------------------------------------------------
 
 
@@ -113,13 +118,15 @@ def test_shutdown_runs_and_progress_is_printed(
     assert kinds == ["init", "shutdown"]  # one worker process: init once, shutdown once at the end
 
 
-def test_cancel_skips_the_rest(ws: Workspace, tmp_path: Path) -> None:
+def test_cancel_skips_the_rest(ws: Workspace, app_host: RunningHost, tmp_path: Path) -> None:
     contents = {f"{i:02d}.txt": "sleep 0.5" for i in range(20)}
     run = Experiment(ws, "batch-tests").submit(pipeline_for(ws, tmp_path, contents, process_count_per_node=1))
     wait_until(lambda: (run.get_details()["properties"].get("batches_done") or 0) >= 1)
     run.cancel()
     assert run.wait_for_completion(show_output=False) == "Canceled"
-    time.sleep(2)  # the mini-batch in flight at cancel time finishes; nothing after it starts
+    # The mini-batch in flight at cancel time finishes (its invocation ends: the session's host runs nothing else
+    # now); nothing after it starts.
+    wait_until(lambda: not minibatch_invocations_running(app_host))
     done = run.get_details()["properties"]["batches_done"]
     assert run.get_status() == "Canceled" and done < 10
     assert next(run.get_children()).get_logs()[-1]["index"] <= done

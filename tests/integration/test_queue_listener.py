@@ -8,20 +8,41 @@ import time
 from collections.abc import Callable
 
 import azure.functions as func
+from azure.storage.queue import QueueMessage
 
 from fninfer.host.options import QueueOptions
 from fninfer.host.queues import Backoff, QueueListener
 from shared import layout
 from shared.storage import Storage
+from tests.hosting import eventually
 
 FAST = QueueOptions(batch_size=4, new_batch_threshold=2, max_polling_interval=0.2, max_dequeue_count=3)
 
 
-def drain(listener: QueueListener, seconds: float) -> None:
-    """Run the listener for a while on this thread."""
+class Listener(QueueListener):
+    """The listener, counting its polls (an empty queue is no event; a number of polls is)."""
+
+    polls = 0
+
+    def receive(self) -> list[QueueMessage]:
+        messages = super().receive()
+        self.polls += 1
+        return messages
+
+
+def drain(listener: Listener, until: Callable[[], object], timeout: float = 30.0) -> None:
+    """Run the listener on a thread of its own until `until()` holds and it has polled once more (anything a
+    message would still do is then done), failing after `timeout` seconds."""
     stop = threading.Event()
-    threading.Timer(seconds, stop.set).start()
-    listener.run(stop)
+    thread = threading.Thread(target=listener.run, args=(stop,))
+    thread.start()
+    try:
+        eventually(until, timeout)
+        polled = listener.polls
+        eventually(lambda: listener.polls > polled + 1, timeout)
+    finally:
+        stop.set()
+        thread.join()
 
 
 def encoded(body: bytes) -> str:
@@ -32,8 +53,8 @@ def test_a_message_runs_once_with_its_metadata_and_is_deleted(storage: Storage, 
     queue_name = f"ok-{unique}"
     storage.queue(queue_name).send_message(encoded(b"hello"))
     seen: list[func.QueueMessage] = []
-    listener = QueueListener("q", storage, queue_name, seen.append, FAST, layout.poison_queue(queue_name))
-    drain(listener, 1.0)
+    listener = Listener("q", storage, queue_name, seen.append, FAST, layout.poison_queue(queue_name))
+    drain(listener, lambda: seen)
     [message] = seen
     assert (message.get_body(), message.dequeue_count) == (b"hello", 1)
     assert message.id and message.pop_receipt and message.insertion_time and message.expiration_time
@@ -49,7 +70,8 @@ def test_a_failing_message_is_tried_max_dequeue_count_times_then_poisoned(storag
         attempts.append(message.dequeue_count)
         raise RuntimeError("always fails")
 
-    drain(QueueListener("q", storage, queue_name, fail, FAST, layout.poison_queue(queue_name)), 2.0)
+    poison = storage.queue(f"{queue_name}-poison")
+    drain(Listener("q", storage, queue_name, fail, FAST, layout.poison_queue(queue_name)), poison.peek_messages)
     assert attempts == [1, 2, 3]  # visibilityTimeout 0: retried at once, exactly maxDequeueCount times
     poisoned = list(storage.queue(f"{queue_name}-poison").peek_messages())
     assert [m.content for m in poisoned] == [encoded(b"boom")]  # copied still encoded
@@ -66,15 +88,18 @@ def test_undecodable_and_over_counted_messages_go_to_poison_without_running(stor
         queue.update_message(message, visibility_timeout=0)
     queue.send_message("not base64 !!")
     ran: list[func.QueueMessage] = []
-    drain(QueueListener("q", storage, queue_name, ran.append, FAST, layout.poison_queue(queue_name)), 1.0)
+    poison = storage.queue(f"{queue_name}-poison")
+    listener = Listener("q", storage, queue_name, ran.append, FAST, layout.poison_queue(queue_name))
+    drain(listener, lambda: len(poison.peek_messages(max_messages=5)) == 2)
     assert ran == []
-    poisoned = sorted(m.content for m in storage.queue(f"{queue_name}-poison").peek_messages(max_messages=5))
+    poisoned = sorted(m.content for m in poison.peek_messages(max_messages=5))
     assert poisoned == sorted(["not base64 !!", encoded(b"tired")])
 
 
 def test_a_missing_queue_is_polled_not_created(storage: Storage, unique: str) -> None:
     queue_name = f"absent-{unique}"
-    drain(QueueListener("q", storage, queue_name, lambda message: None, FAST, None), 0.5)
+    listener = Listener("q", storage, queue_name, lambda message: None, FAST, None)
+    drain(listener, lambda: listener.polls >= 3)
     assert queue_name not in [queue.name for queue in storage.queues.list_queues(name_starts_with=queue_name)]
 
 
@@ -83,10 +108,13 @@ def test_a_long_invocation_keeps_its_message_invisible(storage: Storage, unique:
     calls: list[tuple[str, float]] = []
     options = QueueOptions(batch_size=4, new_batch_threshold=2, max_polling_interval=0.2, max_dequeue_count=5)
 
+    finished = threading.Event()
+
     def slow_handler(name: str) -> Callable[[func.QueueMessage], None]:
         def handle(message: func.QueueMessage) -> None:
             calls.append((name, time.monotonic()))
-            time.sleep(6)  # three times the 2 s visibility window
+            time.sleep(6)  # the workload under test, not a wait: an invocation three 2 s visibility windows long
+            finished.set()
 
         return handle
 
@@ -100,12 +128,13 @@ def test_a_long_invocation_keeps_its_message_invisible(storage: Storage, unique:
     threads = [threading.Thread(target=listener.run, args=(stop,)) for listener in listeners]
     for thread in threads:
         thread.start()
-    time.sleep(9)
+    assert finished.wait(60)
+    # Deleted after success (the count includes invisible messages); until then a copy would have shown in `calls`.
+    eventually(lambda: storage.queue(queue_name).get_queue_properties().approximate_message_count == 0)
     stop.set()
     for thread in threads:
         thread.join()
     assert len(calls) == 1, calls  # without renewal the message would reappear after 2 s and run again
-    assert list(storage.queue(queue_name).peek_messages()) == []  # deleted after success
 
 
 def test_backoff_grows_to_the_cap_and_resets() -> None:

@@ -89,14 +89,13 @@ def test_a_regenerated_key_works_on_every_instance_at_once_and_the_old_one_stops
     assert all(answer.status_code == 200 for answer in warm) and len(pids(warm)) == 2
 
     service.regen_key("Primary")
-    regenerated = time.monotonic()
     new, _ = service.get_keys()
     fresh = [post(service, {}, new) for _ in range(30)]
     assert [answer.status_code for answer in fresh] == [200] * 30 and len(pids(fresh)) == 2  # at once, everywhere
 
-    # The old key stops once each instance re-reads the record: within RECORD_CACHE_SECONDS (1 s).
+    # The old key stops once each instance re-reads the record: within RECORD_CACHE_SECONDS (1 s; the cache's TTL
+    # is pinned on a moved clock in tests/unit/test_services_runtime.py, not timed here).
     eventually(lambda: all(post(service, {}, old).status_code == 401 for _ in range(10)), timeout=10)
-    assert time.monotonic() - regenerated < 5
     refused = [post(service, {}, old) for _ in range(30)]
     assert {answer.status_code for answer in refused} == {401}
     service.delete()
@@ -148,7 +147,7 @@ def test_exits_and_interrupts_in_entry_scripts_are_contained(
     )
     with pytest.raises(WebserviceException, match="SystemExit: 2"):
         failed.wait_for_deployment(timeout_sec=90)
-    assert failed.state == "Failed" and "init() failed: SystemExit: 2" in (failed.error or "")
+    assert failed.state == "Failed" and "init() raised SystemExit: 2" in (failed.error or "")
     assert "the following arguments are required: --model-name" in failed.get_logs()  # argparse's message
 
     service = deploy(ws2, f"exits-{unique}", "whoami.py", AciWebservice.deploy_configuration(), tmp_path)

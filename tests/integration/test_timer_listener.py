@@ -20,6 +20,7 @@ from fninfer.host.invoker import Invoker
 from fninfer.host.timers import TimerListener
 from shared import layout
 from shared.storage import Storage
+from tests.hosting import eventually
 
 T0 = datetime(2026, 11, 22, 9, 0, 30, tzinfo=UTC)
 
@@ -142,7 +143,7 @@ def test_two_listeners_with_one_host_id_fire_each_occurrence_once(
     threads = [threading.Thread(target=listener.run, args=(stop,)) for listener in listeners]
     for thread in threads:
         thread.start()
-    time.sleep(4)
+    eventually(lambda: len(fired) >= 3, timeout=30)
     stop.set()
     for thread in threads:
         thread.join()

@@ -50,3 +50,59 @@ def test_pipeline_endpoint_and_run_history_paths() -> None:
     assert layout.RUN_HISTORY_CONTAINER == "fninfer-runhistory"
     assert layout.run_metrics_part("r1", 0) == "r1/metrics/000000.jsonl"
     assert layout.run_file("r1", "outputs/model.pkl") == "r1/files/outputs/model.pkl"
+
+
+def test_versioned_record_helpers() -> None:
+    listing = ["models/b/0000000001.json", "models/a/0000000010.json", "models/a/0000000002.json", "models/a/x.tmp"]
+    assert layout.latest_records(listing) == ["models/a/0000000010.json", "models/b/0000000001.json"]
+    assert layout.versions_folder("datasets/d/0000000003.json") == "datasets/d"
+    assert layout.model_versions_prefix("m") == "models/m/" and layout.MODELS_PREFIX == "models/"
+    assert layout.dataset_versions_prefix("d") == "datasets/d/" and layout.DATASETS_PREFIX == "datasets/"
+
+
+def test_service_paths() -> None:
+    # The record's etag is what deployments and reloads race on; snapshots are content-addressed.
+    assert (layout.REGISTRY_CONTAINER, layout.service_record("iris")) == ("fninfer-registry", "services/iris.json")
+    assert layout.SNAPSHOTS_CONTAINER == "fninfer-snapshots" and layout.snapshot_prefix("ab12") == "ab12/"
+    assert layout.LOGS_CONTAINER == "fninfer-logs"
+    assert layout.service_log("iris", "i0-123") == "services/iris/i0-123.log"
+    assert layout.service_logs_prefix("iris") == "services/iris/"
+    assert layout.DEPLOYMENTS_QUEUE == "fninfer-deployments"
+
+
+def test_pipeline_run_paths_that_carry_exactly_once() -> None:
+    # A lane's results are created once (If-None-Match) at a name fixed by the lane and its first position; leases
+    # by work item; a rename here would let a redelivered message or a second holder write a second copy.
+    assert layout.pipeline_run_record("r1") == "pipelineruns/r1.json"
+    assert layout.RUNS_CONTAINER == "fninfer-runs"
+    assert layout.active_run_marker("r1") == "active/r1"
+    assert layout.reuse_record("f00d") == "reuse/f00d.json"
+    assert layout.plan_page("r1", "p1", 3) == "r1/plan/p1/000003.json"
+    assert layout.work_lease("r1", "mb-7") == "r1/leases/mb-7.json" and layout.leases_prefix("r1") == "r1/leases/"
+    assert layout.lane_record("r1", 3) == "r1/lanes/00003.json" and layout.lanes_prefix("r1") == "r1/lanes/"
+    assert layout.lane_chunk("r1", 3, 40) == "r1/lanes/00003/0000000040.json"
+    assert layout.lane_blob("r1", "r1/lanes/00003/0000000040.json") == (3, 40)
+    assert layout.lane_blob("r1", "r1/lanes/00003.json") == (3, None)
+    assert layout.script_step_publishing("s1") == "s1/publishing.json"
+    assert layout.step_output_prefix("s1", "scores") == "azureml/s1/scores/"
+    queues = (layout.PLANNING_QUEUE, layout.MINIBATCH_QUEUE, layout.FANIN_QUEUE)
+    assert queues == ("fninfer-pipeline-plans", "fninfer-minibatches", "fninfer-fanin")
+
+
+def test_schedule_and_published_pipeline_paths() -> None:
+    # A schedule's state (what it fired, its watermark) is written with If-Match: one run per occurrence.
+    assert layout.schedule_record("s1") == "schedules/s1.json"
+    assert (layout.RUNS_CONTAINER, layout.schedule_state("s1")) == ("fninfer-runs", "schedules/s1.json")
+    assert layout.published_pipeline_record("p1") == "publishedpipelines/p1.json"
+    assert layout.datastore_folder_prefix("/in/daily/") == "in/daily/" and layout.datastore_folder_prefix("") == ""
+
+
+def test_sdk_written_datastore_and_run_file_names() -> None:
+    assert (
+        layout.partitioned_upload_folder("out/", "u1") == "out/u1"
+        and layout.partitioned_upload_folder("", "u1") == "u1"
+    )
+    assert layout.partition_file("out/u1", ["2026", "eu"]) == "out/u1/2026/eu/part-00000.parquet"
+    with pytest.raises(InvalidInput, match="partition value"):
+        layout.partition_file("out/u1", ["../x"])
+    assert layout.run_image_name("roc", "abcd1234", ".png") == "images/roc-abcd1234.png"

@@ -11,23 +11,21 @@ import pytest
 
 from fninfer._client import AppClient, api_path, check_path
 from fninfer._config import WorkspaceConfig
-from fninfer._exceptions import UserErrorException
+from fninfer._exceptions import UserErrorException, WebserviceException, webservice_error
 from functions._http import json_endpoint
 from shared import errors
 from shared.errors import FninferError, NotFound, error_from_body
 
+#: Every class of the one error tree: each must have its own code, so it comes back as itself.
 ALL_ERRORS = [
-    errors.FninferError,
-    errors.InvalidInput,
-    errors.PayloadTooLarge,
-    errors.Unauthorized,
-    errors.Forbidden,
-    errors.NotFound,
-    errors.Conflict,
-    errors.ConcurrencyConflict,
-    errors.IntegrityError,
-    errors.StorageUnavailable,
+    cls
+    for cls in vars(errors).values()
+    if isinstance(cls, type) and issubclass(cls, FninferError) and cls.__module__ == errors.__name__
 ]
+
+
+def test_every_domain_error_has_a_code_of_its_own() -> None:
+    assert len(ALL_ERRORS) >= 18 and len({cls.code for cls in ALL_ERRORS}) == len(ALL_ERRORS)
 
 
 def request() -> func.HttpRequest:
@@ -111,3 +109,35 @@ def test_a_path_that_is_not_made_of_names_is_refused_before_sending(path: str) -
     with pytest.raises(UserErrorException, match="cannot hold '/'"):
         api_path("services", "victim/keys")
     assert api_path("models", "m", 3) == "models/m/3"
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (400, errors.InvalidInput),
+        (404, errors.NotFound),
+        (415, errors.UnsupportedMediaType),
+        (500, errors.ScoringFailed),
+        (503, errors.ServiceUnavailable),
+        (504, errors.ScoringTimeout),
+    ],
+)
+def test_a_scoring_answer_in_azure_mls_words_comes_back_by_its_status(status: int, cls: type[FninferError]) -> None:
+    # Azure ML's scoring server writes errors as {"message": ...}; the SDK raises the class of that status, and
+    # Webservice.run turns it into the WebserviceException v1 code catches, still that class.
+    error = error_from_body(status, {"message": "what went wrong"})
+    assert type(error) is cls and error.message == "what went wrong"
+    converted = webservice_error(error, "Received bad response from service")
+    assert isinstance(converted, WebserviceException) and isinstance(converted, cls)
+    assert converted.status_code == status
+
+
+def test_the_sdks_azureml_exceptions_are_one_class_each() -> None:
+    # azureml.core.compute_target, azureml.pipeline.core and azureml.core.run re-export azureml.exceptions' classes
+    from fninfer import exceptions
+    from fninfer.core.compute_target import ComputeTargetException
+    from fninfer.pipeline.core import ActivityFailedException
+
+    assert ComputeTargetException is exceptions.ComputeTargetException
+    assert ActivityFailedException is exceptions.ActivityFailedException
+    assert str(ActivityFailedException("step failed")) == "Activity Failed:\nstep failed"

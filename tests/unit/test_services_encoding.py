@@ -14,7 +14,7 @@ from inference_schema.schema_decorators import input_schema
 from fninfer.contrib.services.aml_request import rawhttp
 from fninfer.contrib.services.aml_response import AMLResponse
 from shared.errors import InvalidInput
-from shared.services.calling import BadRequest, RunSignature, ScoringRequest, encode_result, reply_for
+from shared.services.calling import RunSignature, ScoringRequest, encode_result, reply_for
 from shared.services.raw_http import Headers
 
 
@@ -57,7 +57,7 @@ def test_an_undecorated_run_gets_the_body_as_text_and_a_get_its_query_as_json() 
     assert signature.arguments(request(b"", "GET", b"a=1&b=[1,2]&c=x&a=2")) == {
         "raw_data": json.dumps({"a": [1, 2], "b": [1, 2], "c": "x"})
     }
-    with pytest.raises(BadRequest, match="could not be decoded as JSON"):
+    with pytest.raises(InvalidInput, match="could not be decoded as JSON"):
         signature.arguments(request(b"{not json"))
 
 
@@ -66,7 +66,7 @@ def test_a_body_nested_too_deeply_is_a_400() -> None:
         return raw_data
 
     deep = b"[" * 100_000 + b"]" * 100_000
-    with pytest.raises(BadRequest) as caught:
+    with pytest.raises(InvalidInput) as caught:
         RunSignature.of(run).arguments(request(deep))
     assert caught.value.status == 400 and "nested too deeply" in caught.value.message
 
@@ -85,10 +85,10 @@ def test_a_schema_decorated_run_gets_named_values_converted_by_its_decorators() 
         (b"[1]", 400, "POST body should be a JSON dictionary."),
         (b"{}", 400, "A value is not provided for the 'data' parameter."),
     ]:
-        with pytest.raises(BadRequest) as caught:
+        with pytest.raises(InvalidInput) as caught:
             signature.arguments(request(body))
         assert (caught.value.status, caught.value.message) == (status, message)
-    with pytest.raises(BadRequest) as caught:
+    with pytest.raises(InvalidInput) as caught:
         signature.arguments(request(b'{"data": 1}', content_type="text/plain"))
     assert caught.value.status == 415
 
