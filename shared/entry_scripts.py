@@ -139,16 +139,21 @@ def install() -> None:
 # -- loading -----------------------------------------------------------------------------------------------------
 
 _imports_lock = threading.Lock()
+#: The folders snapshots were loaded from in this process (the snapshot cache, the snapshots baked into the app;
+#: the cache's place can change with its setting): a module whose file is below one came from a snapshot.
+_snapshot_roots: set[str] = set()
 
 
 @contextlib.contextmanager
 def snapshot_imports(folder: Path) -> Iterator[None]:
-    """Import from `folder` (a materialized snapshot, under the snapshot cache) first while the block runs, with
-    modules of other snapshots forgotten (see the module's docstring)."""
-    root, path = str(folder.parent) + "/", str(folder)
+    """Import from `folder` (a materialized snapshot: the snapshot cache's or a baked one) first while the block
+    runs, with modules of every snapshot loaded so far forgotten (see the module's docstring)."""
+    path = str(folder)
     with _imports_lock:
+        _snapshot_roots.add(str(folder.parent) + "/")
+        roots = tuple(_snapshot_roots)
         for name, module in list(sys.modules.items()):
-            if (getattr(module, "__file__", None) or "").startswith(root):
+            if (getattr(module, "__file__", None) or "").startswith(roots):
                 del sys.modules[name]
         sys.path.insert(0, path)
         try:

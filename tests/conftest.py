@@ -22,9 +22,9 @@ INTEGRATION_DIR = ROOT / "tests" / "integration"
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """`integration` marks every test that needs a real Azurite (so `make unit` runs none): all of
-    tests/integration, and any other test that asks for the `azurite` fixture, directly or through another."""
+    tests/integration, and any other test that asks for an Azurite fixture, directly or through another."""
     for item in items:
-        needs_storage = "azurite" in getattr(item, "fixturenames", ())
+        needs_storage = bool({"azurite", "lone_azurite"} & set(getattr(item, "fixturenames", ())))
         if needs_storage or INTEGRATION_DIR in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.integration)
 
@@ -39,6 +39,16 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def azurite() -> Iterator[Azurite]:
+    server = start_azurite(ROOT)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def lone_azurite() -> Iterator[Azurite]:
+    """An Azurite of the test's own, for a host under test: hosts on one storage share its queues and sweep each
+    other's runs, so the session's host (on the session's Azurite) would take work from it and run that work with
+    its own environment, and kill or memory measurements would be about the wrong processes."""
     server = start_azurite(ROOT)
     yield server
     server.stop()

@@ -184,11 +184,11 @@ def test_a_step_cannot_ask_for_more_nodes_than_its_compute_allows(ws: Workspace,
 
 
 @pytest.fixture
-def two_instances(azurite: Azurite, tmp_path: Path) -> Iterator[RunningHost]:
+def two_instances(lone_azurite: Azurite, tmp_path: Path) -> Iterator[RunningHost]:
     # no lease or singleton overrides: recovery is measured with what the app ships (10 s leases, a 5 s sweep, the
     # sweeper's singleton lock taken over within host.json's 15 s listenerLockPeriod)
     env = {"FNINFER_MODEL_CACHE": str(tmp_path / "models"), "FNINFER_SNAPSHOT_CACHE": str(tmp_path / "snapshots")}
-    with run_host(ROOT, tmp_path / "host", storage=azurite.connection_string, instances=2, env=env) as host:
+    with run_host(ROOT, tmp_path / "host", storage=lone_azurite.connection_string, instances=2, env=env) as host:
         yield host
 
 

@@ -51,9 +51,9 @@ def peak_rss_mb(pid: int) -> float:
 
 
 @pytest.fixture
-def two_instances(azurite: Azurite, tmp_path: Path) -> Iterator[RunningHost]:
+def two_instances(lone_azurite: Azurite, tmp_path: Path) -> Iterator[RunningHost]:
     env = {"FNINFER_MODEL_CACHE": str(tmp_path / "models"), "FNINFER_SNAPSHOT_CACHE": str(tmp_path / "snapshots")}
-    with run_host(ROOT, tmp_path / "host", storage=azurite.connection_string, instances=2, env=env) as host:
+    with run_host(ROOT, tmp_path / "host", storage=lone_azurite.connection_string, instances=2, env=env) as host:
         yield host
 
 

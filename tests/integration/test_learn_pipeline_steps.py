@@ -275,7 +275,7 @@ def test_pipelines_that_cannot_run_are_named(ws: Workspace, tmp_path: Path, uniq
 
 
 @pytest.fixture
-def two_instances(azurite: Azurite, tmp_path: Path) -> Iterator[RunningHost]:
+def two_instances(lone_azurite: Azurite, tmp_path: Path) -> Iterator[RunningHost]:
     env = {
         "FNINFER_MODEL_CACHE": str(tmp_path / "models"),
         "FNINFER_SNAPSHOT_CACHE": str(tmp_path / "snapshots"),
@@ -283,7 +283,7 @@ def two_instances(azurite: Azurite, tmp_path: Path) -> Iterator[RunningHost]:
         "RELEASE_FILE": str(tmp_path / "release"),  # a paused prepare step waits for it
     }
     (tmp_path / "markers").mkdir()
-    with run_host(ROOT, tmp_path / "host", storage=azurite.connection_string, instances=2, env=env) as host:
+    with run_host(ROOT, tmp_path / "host", storage=lone_azurite.connection_string, instances=2, env=env) as host:
         yield host
 
 

@@ -48,6 +48,18 @@ def test_two_scripts_with_a_helper_of_the_same_name_each_import_their_own(tmp_pa
     assert modules[0].run([]) == ["first", "first"]  # the first folder to import `lazy` lazily wins it, as before
 
 
+def test_a_helper_from_a_snapshot_in_another_folder_is_forgotten_too(tmp_path: Path) -> None:
+    """Snapshots come from the snapshot cache and from the app (baked in): a `helper` imported from one must not
+    stand in for another's."""
+    files = {"score.py": SCRIPT, "lazy.py": "WHO = 'lazy'"}
+    baked = snapshot(tmp_path / "baked", "one", {**files, "helper.py": "WHO = 'baked'"})
+    cached = snapshot(tmp_path / "cache", "two", {**files, "helper.py": "WHO = 'cached'"})
+    modules = [
+        load_script(folder, "score.py", f"test_entry_root_{folder.name}", CaptureBuffer()) for folder in (baked, cached)
+    ]
+    assert [module.helper.WHO for module in modules] == ["baked", "cached"]
+
+
 def test_what_a_script_prints_or_logs_goes_to_its_thread_sink_only(capsys: pytest.CaptureFixture[str]) -> None:
     mine, theirs = CaptureBuffer(), CaptureBuffer()
     printed = threading.Event()
