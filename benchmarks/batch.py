@@ -146,7 +146,9 @@ def pipeline_run(
         datetime.fromisoformat(record["end_time"]) - datetime.fromisoformat(record["created_time"])
     ).total_seconds()
     first_run = float(marker.read_text()) - submitted
-    return PipelineRunTimes(seconds, first_run, int(record["plan"]["total_batches"]), requests)
+    step_run = run.find_step_run("batch-score")[0]  # the ParallelRunStep's run holds the plan
+    batches = int(ws.client.request("GET", f"pipelines/runs/{step_run.id}")["plan"]["total_batches"])
+    return PipelineRunTimes(seconds, first_run, batches, requests)
 
 
 def loop_from_storage(storage: Storage, names: list[str], script: ModuleType, scratch: Path) -> float:

@@ -16,9 +16,9 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from shared import datastores, layout, tabular_files
+from shared import blob_reads, datastores, layout, tabular_files
 from shared.pipelines.runs import Record
-from shared.storage import Storage, storage_errors
+from shared.storage import Storage
 
 #: Input files downloading at once, shared by the mini-batches of this process (threads are kept, not started per
 #: mini-batch: starting threads under a busy GIL costs milliseconds each). The storage client pools 10 connections.
@@ -60,8 +60,10 @@ def download(storage: Storage, run: Record, items: list[dict[str, Any]], folder:
         destination = folder / local_name(source, root, position, item["path"])
         destination.parent.mkdir(parents=True, exist_ok=True)
         container = datastores.container_client(storage, stores[item["datastore"]])
-        with storage_errors(f"{item['datastore']}/{item['path']}"), destination.open("wb") as handle:
-            container.get_blob_client(item["path"]).download_blob(max_concurrency=1).readinto(handle)
+        with destination.open("wb") as handle:
+            blob_reads.read_into(
+                container, storage.requests, item["path"], handle, f"{item['datastore']}/{item['path']}"
+            )
         return str(destination)
 
     return list(_downloads.map(fetch, range(len(items)), items))
