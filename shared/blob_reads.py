@@ -6,8 +6,9 @@ with a read SAS of the container about 0.4 ms. On a busy instance that CPU, not 
 (benchmarks/batch.py), and on Azure it is what a Consumption plan bills.
 
 A reader exists for a container whose client holds an account key (a connection string, Azurite's included: a read
-SAS of the container is signed here, valid for SAS_LIFETIME and signed again well before it ends) or is already
-addressed with a SAS; a client on an Entra identity has none, and its blobs are read through the SDK as before.
+SAS of the container is signed here, valid for SAS_LIFETIME and signed again well before it ends), is addressed with
+a SAS, or authenticates with an Entra identity (the app on Azure: the token the SDK would send, fetched from the
+same credential, in the Authorization header); an anonymous client (a public container) reads through the SDK.
 Errors mean what the SDK's mean: a 404 is NotFound, no answer within the retry budget is StorageUnavailable; any
 other status is read again through the SDK, whose error names it.
 """
@@ -27,8 +28,10 @@ from shared.errors import NotFound, StorageUnavailable
 from shared.storage import CONNECT_SECONDS, POOL_CONNECTIONS, RequestCounter, storage_errors
 
 SAS_LIFETIME = timedelta(hours=1)
-#: A SAS is signed again when less than this is left of it (a download that started with it still has time).
+#: A SAS is signed again, or a token fetched again, when less than this is left of it (a read that started with it
+#: still has time).
 SAS_MARGIN = timedelta(minutes=15)
+TOKEN_SCOPE = "https://storage.azure.com/.default"
 READ_SECONDS = 60
 #: The retry budget of a read, as the SDK's (shared/storage.py): backoffs of about 1 and 2 s between three tries.
 RETRY = urllib3.Retry(total=2, backoff_factor=1.0, status_forcelist=(500, 502, 503, 504), raise_on_status=False)
@@ -42,7 +45,7 @@ _pool = urllib3.PoolManager(
 
 
 class BlobReader:
-    """GETs of one container's blobs, authorized by a SAS in the query."""
+    """GETs of one container's blobs, authorized by a SAS in the query or an Entra token in the header."""
 
     def __init__(self, container: ContainerClient, counter: RequestCounter | None) -> None:
         self.container = container
@@ -50,37 +53,48 @@ class BlobReader:
         self.base, _, query = container.url.partition("?")
         self.version = container.api_version
         self._key = getattr(container.credential, "account_key", None)
-        self._sas, self._sas_renew_at = query, datetime.max.replace(tzinfo=UTC)
+        self._tokens = container.credential if self._key is None and not query else None
+        self._sas, self._renew_at = query, datetime.max.replace(tzinfo=UTC)
+        self._token = ""
         self._lock = threading.Lock()
 
-    def _query(self) -> str:
-        if self._key is None:
-            return self._sas  # the client's own SAS: it ends when its owner says
+    def _authorized(self, url: str) -> tuple[str, dict[str, str]]:
+        """The URL and headers of a GET of `url`, with what authorizes it (signed again when it nears its end)."""
+        headers = {"x-ms-version": self.version}
+        if self._key is None and self._tokens is None:
+            return f"{url}?{self._sas}", headers  # the client's own SAS: it ends when its owner says
         now = datetime.now(UTC)
         with self._lock:
-            if not self._sas or now >= self._sas_renew_at:
-                self._sas = generate_container_sas(
-                    self.container.account_name,
-                    self.container.container_name,
-                    account_key=self._key,
-                    permission=ContainerSasPermissions(read=True),
-                    expiry=now + SAS_LIFETIME,
-                )
-                self._sas_renew_at = now + SAS_LIFETIME - SAS_MARGIN
-            return self._sas
+            if now >= self._renew_at or not (self._sas or self._token):
+                self._renew(now)
+            if self._tokens is not None:
+                return url, {**headers, "Authorization": f"Bearer {self._token}"}
+            return f"{url}?{self._sas}", headers
+
+    def _renew(self, now: datetime) -> None:
+        if self._tokens is not None:  # the same token the SDK's own requests carry
+            token = self._tokens.get_token(TOKEN_SCOPE)
+            self._token = token.token
+            self._renew_at = datetime.fromtimestamp(token.expires_on, UTC) - SAS_MARGIN
+            return
+        self._sas = generate_container_sas(
+            self.container.account_name,
+            self.container.container_name,
+            account_key=self._key,
+            permission=ContainerSasPermissions(read=True),
+            expiry=now + SAS_LIFETIME,
+        )
+        self._renew_at = now + SAS_LIFETIME - SAS_MARGIN
 
     def read_into(self, name: str, handle: IO[bytes], what: str) -> None:
         """Write blob `name` into `handle`; `what` names it in errors."""
         url = f"{self.base}/{quote(name, safe='/~')}"
         if self.counter is not None:
             self.counter.add("GET", url)
+        with storage_errors(what):  # a token that cannot be had is the SDK's error too
+            target, headers = self._authorized(url)
         try:
-            response = _pool.request(
-                "GET",
-                f"{url}?{self._query()}",
-                headers={"x-ms-version": self.version},
-                preload_content=False,
-            )
+            response = _pool.request("GET", target, headers=headers, preload_content=False)
         except urllib3.exceptions.HTTPError as exc:  # no answer within the retry budget
             raise StorageUnavailable(f"storage did not answer while accessing {what}: {exc}") from exc
         try:
@@ -105,11 +119,13 @@ def reader(container: ContainerClient, counter: RequestCounter | None) -> BlobRe
     """The reader of `container` (one per container URL, account key, counter and process), or None when its client
     has neither an account key nor a SAS to read with."""
     account_key = getattr(container.credential, "account_key", None)
-    key = (container.url, account_key, counter)
+    tokens = callable(getattr(container.credential, "get_token", None))
+    key = (container.url, account_key or (id(container.credential) if tokens else None), counter)
     with _readers_lock:
         if key in _readers:
             return _readers[key]
-    found = BlobReader(container, counter) if account_key is not None or "sig=" in container.url else None
+    readable = account_key is not None or tokens or "sig=" in container.url
+    found = BlobReader(container, counter) if readable else None
     with _readers_lock:
         return _readers.setdefault(key, found)
 

@@ -1,14 +1,28 @@
 """Batch input reads without the SDK (shared/blob_reads.py) against a real Azurite: the same bytes as the SDK reads,
-the same errors, and the SDK where no SAS can be had."""
+the same errors, and the SDK where nothing authorizes a plain GET. An Entra identity's reads (Azurite takes tokens
+only in its OAuth mode) are checked against a loopback TLS server: the token's header, and when it is fetched."""
 
 from __future__ import annotations
 
+import http.server
 import io
+import ipaddress
+import ssl
+import threading
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
-from azure.storage.blob import BlobServiceClient, ContainerSasPermissions, generate_container_sas
+import urllib3
+from azure.core.credentials import AccessToken
+from azure.storage.blob import BlobServiceClient, ContainerClient, ContainerSasPermissions, generate_container_sas
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from shared import blob_reads
 from shared.errors import NotFound, StorageUnavailable
@@ -95,3 +109,81 @@ def test_no_answer_is_storage_unavailable(monkeypatch: pytest.MonkeyPatch) -> No
     container = dead.blobs.get_container_client(CONTAINER)
     with pytest.raises(StorageUnavailable, match=r"storage did not answer while accessing test/x\.csv"):
         read(container, "x.csv")
+
+
+# -- an app on an Entra identity (Azure): its token in the header ------------------------------------------------
+
+
+class Tokens:
+    """An azure-identity credential's shape: tokens that end `lifetime` seconds after they are fetched."""
+
+    def __init__(self, lifetime: float) -> None:
+        self.lifetime = lifetime
+        self.fetched: list[tuple[str, ...]] = []
+
+    def get_token(self, *scopes: str, **_: Any) -> AccessToken:
+        self.fetched.append(scopes)
+        return AccessToken(f"token-{len(self.fetched)}", int(time.time() + self.lifetime))
+
+
+@pytest.fixture
+def tls_blob_server(tmp_path: Path) -> Iterator[tuple[str, list[dict[str, str]], Path]]:
+    """A loopback HTTPS server answering every GET with the path's bytes, recording each request's headers (a token
+    credential is only sent over TLS, as Azure Storage has it)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(key, hashes.SHA256())
+    )
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    seen: list[dict[str, str]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append({"path": self.path, **{k.lower(): v for k, v in self.headers.items()}})
+            body = self.path.split("?")[0].encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"https://127.0.0.1:{server.server_address[1]}/account", seen, tmp_path / "cert.pem"
+    server.shutdown()
+
+
+def test_an_entra_identity_reads_with_its_token_fetched_again_before_it_ends(
+    tls_blob_server: tuple[str, list[dict[str, str]], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, seen, certificate = tls_blob_server
+    monkeypatch.setattr(blob_reads, "_pool", urllib3.PoolManager(ca_certs=str(certificate)))  # trusts the server
+    long_lived, short_lived = Tokens(3600), Tokens(60)  # the second ends inside SAS_MARGIN: fetched per read
+    for tokens in (long_lived, short_lived):
+        container = ContainerClient(url, "inputs", credential=tokens)
+        assert isinstance(blob_reads.reader(container, None), blob_reads.BlobReader)
+        assert read(container, "a/f 1.csv") == b"/account/inputs/a/f%201.csv"
+        assert read(container, "a/f 1.csv") == b"/account/inputs/a/f%201.csv"
+    assert long_lived.fetched == [(blob_reads.TOKEN_SCOPE,)]  # once for both reads
+    assert len(short_lived.fetched) == 2
+    authorizations = [request["authorization"] for request in seen]
+    assert authorizations == ["Bearer token-1", "Bearer token-1", "Bearer token-1", "Bearer token-2"]
+    assert all("sig=" not in request["path"] and request["x-ms-version"] for request in seen)
