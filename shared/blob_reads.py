@@ -15,6 +15,7 @@ other status is read again through the SDK, whose error names it.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import threading
 from datetime import UTC, datetime, timedelta
@@ -26,6 +27,8 @@ from azure.storage.blob import ContainerClient, ContainerSasPermissions, generat
 
 from shared.errors import NotFound, StorageUnavailable
 from shared.storage import CONNECT_SECONDS, POOL_CONNECTIONS, RequestCounter, storage_errors
+
+log = logging.getLogger("fninfer.storage")
 
 SAS_LIFETIME = timedelta(hours=1)
 #: A SAS is signed again, or a token fetched again, when less than this is left of it (a read that started with it
@@ -99,8 +102,11 @@ class BlobReader:
             raise StorageUnavailable(f"storage did not answer while accessing {what}: {exc}") from exc
         try:
             if response.status == 200:
-                shutil.copyfileobj(response, handle)
-                return
+                try:
+                    shutil.copyfileobj(response, handle)
+                    return
+                except urllib3.exceptions.HTTPError:  # cut off mid-body: the SDK below reads it again
+                    log.warning("Reading %s was cut off; reading it again through the SDK", what)
         finally:
             response.release_conn()
         if response.status == 404:
@@ -116,8 +122,8 @@ _readers_lock = threading.Lock()
 
 
 def reader(container: ContainerClient, counter: RequestCounter | None) -> BlobReader | None:
-    """The reader of `container` (one per container URL, account key, counter and process), or None when its client
-    has neither an account key nor a SAS to read with."""
+    """The reader of `container` (one per container URL, credential, counter and process), or None when its client
+    has no account key, SAS or token credential to read with (a public container's anonymous client)."""
     account_key = getattr(container.credential, "account_key", None)
     tokens = callable(getattr(container.credential, "get_token", None))
     key = (container.url, account_key or (id(container.credential) if tokens else None), counter)
