@@ -43,22 +43,28 @@ def run_datastores(storage: Storage, run: Record) -> dict[str, Any]:
     return found
 
 
-def local_name(source: dict[str, Any], root: str, position: int, path: str) -> str:
-    """Where a mini-batch's file goes under the scratch folder."""
+def local_names(source: dict[str, Any], root: str, paths: list[str]) -> list[str]:
+    """Where each of a mini-batch's files goes under its scratch folder. "direct": the file's name, in the folder
+    itself (creating and removing a folder per file is CPU a batch run would spend per file), unless two files of
+    the mini-batch share a name: then each goes in a folder of its position."""
     if source.get("mode", "direct") == "direct":
-        return f"{position}/{path.rsplit('/', 1)[-1]}"  # one folder per position keeps same-named files apart
-    relative = posixpath.relpath(path, root or ".")
-    folder = source.get("path_on_compute") or source["name"]
-    return layout.validate_relative_path(f"{folder.strip('/')}/{relative}")
+        names = [path.rsplit("/", 1)[-1] for path in paths]
+        if len(set(names)) == len(names):
+            return names
+        return [f"{position}/{name}" for position, name in enumerate(names)]
+    folder = (source.get("path_on_compute") or source["name"]).strip("/")
+    return [layout.validate_relative_path(f"{folder}/{posixpath.relpath(path, root or '.')}") for path in paths]
 
 
 def download(storage: Storage, run: Record, items: list[dict[str, Any]], folder: Path) -> list[str]:
     source, root = run["step"]["input"], str(run["plan"].get("root") or "")
     stores = run_datastores(storage, run)
+    names = local_names(source, root, [item["path"] for item in items])
+    for parent in {posixpath.dirname(name) for name in names} - {""}:
+        (folder / parent).mkdir(parents=True, exist_ok=True)
 
     def fetch(position: int, item: dict[str, Any]) -> str:
-        destination = folder / local_name(source, root, position, item["path"])
-        destination.parent.mkdir(parents=True, exist_ok=True)
+        destination = folder / names[position]
         container = datastores.container_client(storage, stores[item["datastore"]])
         with destination.open("wb") as handle:
             blob_reads.read_into(

@@ -181,3 +181,14 @@ def test_config_parameters_take_sizes_and_key_lists() -> None:
         parameters.bind(None, template, {"keys": "user"})  # type: ignore[arg-type]
     with pytest.raises(InvalidInput, match="needs an int"):
         parameters.bind(None, template, {"size": "big"})  # type: ignore[arg-type]
+
+
+def test_a_mini_batchs_files_land_by_name_and_same_names_stay_apart() -> None:
+    from shared.pipelines.inputs import local_names
+
+    direct = {"name": "data"}  # a ParallelRunStep's own mode
+    assert local_names(direct, "in/", ["in/a/x.csv", "in/b/y.csv"]) == ["x.csv", "y.csv"]
+    assert local_names(direct, "in/", ["in/a/x.csv", "in/b/x.csv", "in/c.csv"]) == ["0/x.csv", "1/x.csv", "2/c.csv"]
+    mounted = {"name": "data", "mode": "mount", "path_on_compute": "/files/"}
+    assert local_names(mounted, "in/", ["in/a/x.csv", "in/b/x.csv"]) == ["files/a/x.csv", "files/b/x.csv"]
+    assert local_names({"name": "raw", "mode": "download"}, "", ["a/x.csv"]) == ["raw/a/x.csv"]
