@@ -20,7 +20,8 @@ import shutil
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import IO
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlencode
+from xml.etree import ElementTree
 
 import urllib3
 from azure.storage.blob import ContainerClient, ContainerSasPermissions, generate_container_sas
@@ -36,6 +37,8 @@ SAS_LIFETIME = timedelta(hours=1)
 SAS_MARGIN = timedelta(minutes=15)
 TOKEN_SCOPE = "https://storage.azure.com/.default"
 READ_SECONDS = 60
+#: Blobs per listing request (Azure's most).
+LIST_PAGE = 5000
 #: The retry budget of a read, as the SDK's (shared/storage.py): backoffs of about 1 and 2 s between three tries.
 RETRY = urllib3.Retry(total=2, backoff_factor=1.0, status_forcelist=(500, 502, 503, 504), raise_on_status=False)
 
@@ -64,15 +67,16 @@ class BlobReader:
     def _authorized(self, url: str) -> tuple[str, dict[str, str]]:
         """The URL and headers of a GET of `url`, with what authorizes it (signed again when it nears its end)."""
         headers = {"x-ms-version": self.version}
+        joiner = "&" if "?" in url else "?"
         if self._key is None and self._tokens is None:
-            return f"{url}?{self._sas}", headers  # the client's own SAS: it ends when its owner says
+            return f"{url}{joiner}{self._sas}", headers  # the client's own SAS: it ends when its owner says
         now = datetime.now(UTC)
         with self._lock:
             if now >= self._renew_at or not (self._sas or self._token):
                 self._renew(now)
             if self._tokens is not None:
                 return url, {**headers, "Authorization": f"Bearer {self._token}"}
-            return f"{url}?{self._sas}", headers
+            return f"{url}{joiner}{self._sas}", headers
 
     def _renew(self, now: datetime) -> None:
         if self._tokens is not None:  # the same token the SDK's own requests carry
@@ -84,7 +88,7 @@ class BlobReader:
             self.container.account_name,
             self.container.container_name,
             account_key=self._key,
-            permission=ContainerSasPermissions(read=True),
+            permission=ContainerSasPermissions(read=True, list=True),
             expiry=now + SAS_LIFETIME,
         )
         self._renew_at = now + SAS_LIFETIME - SAS_MARGIN
@@ -116,6 +120,36 @@ class BlobReader:
             handle.truncate()
             self.container.get_blob_client(name).download_blob(max_concurrency=1).readinto(handle)
 
+    def list_sizes(self, prefix: str, what: str) -> list[tuple[str, int]] | None:
+        """(name, size) of each blob whose name starts with `prefix`, in name order; None when storage refused the
+        listing (the caller lists through the SDK, whose error names why)."""
+        found: list[tuple[str, int]] = []
+        marker = ""
+        while True:
+            query = {"restype": "container", "comp": "list", "prefix": prefix, "maxresults": str(LIST_PAGE)}
+            url = f"{self.base}?{urlencode({**query, 'marker': marker} if marker else query)}"
+            if self.counter is not None:
+                self.counter.add("GET", url)
+            with storage_errors(what):
+                target, headers = self._authorized(url)
+            try:
+                response = _pool.request("GET", target, headers=headers)
+            except urllib3.exceptions.HTTPError as exc:
+                raise StorageUnavailable(f"storage did not answer while listing {what}: {exc}") from exc
+            if response.status != 200:
+                return None
+            page = ElementTree.fromstring(response.data)
+            for blob in page.iter("Blob"):
+                name = blob.find("Name")
+                size = blob.find("Properties/Content-Length")
+                if name is None or size is None:
+                    return None  # not the listing this reads: the SDK's parser knows more shapes
+                text = name.text or ""
+                found.append((unquote(text) if name.get("Encoded") == "true" else text, int(size.text or 0)))
+            marker = page.findtext("NextMarker") or ""
+            if not marker:
+                return found
+
 
 _readers: dict[tuple[str, str | None, RequestCounter | None], BlobReader | None] = {}
 _readers_lock = threading.Lock()
@@ -146,3 +180,16 @@ def read_into(
         return
     with storage_errors(what):
         container.get_blob_client(name).download_blob(max_concurrency=1).readinto(handle)
+
+
+def list_sizes(
+    container: ContainerClient, counter: RequestCounter | None, prefix: str, what: str
+) -> list[tuple[str, int]]:
+    """(name, size) of each blob of `container` under `prefix`, in name order: one plain GET a page (the SDK's
+    listing builds a properties object per blob) where a reader exists and storage allows it, else through the SDK."""
+    found = reader(container, counter)
+    listed = found.list_sizes(prefix, what) if found is not None else None
+    if listed is not None:
+        return listed
+    with storage_errors(what):
+        return [(blob.name, int(blob.size)) for blob in container.list_blobs(name_starts_with=prefix or None)]

@@ -16,10 +16,10 @@ from typing import Any
 
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
-from shared import layout
+from shared import blob_reads, layout
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.settings import DATASTORE_CREDENTIAL_PREFIX, get_setting
-from shared.storage import Storage, storage_errors
+from shared.storage import Storage
 
 Record = dict[str, Any]
 
@@ -179,8 +179,8 @@ def container_client(storage: Storage, datastore: Record) -> ContainerClient:
 
 def list_blobs(storage: Storage, datastore: Record, prefix: str) -> list[tuple[str, int]]:
     """(name, size) of each blob under `prefix` in the datastore, in name order."""
-    with storage_errors(f"datastore {datastore['name']!r} {prefix}*"):
-        return [(b.name, int(b.size)) for b in container_client(storage, datastore).list_blobs(name_starts_with=prefix)]
+    what = f"datastore {datastore['name']!r} {prefix}*"
+    return blob_reads.list_sizes(container_client(storage, datastore), storage.requests, prefix, what)
 
 
 def by_name(storage: Storage) -> dict[str, Record]:

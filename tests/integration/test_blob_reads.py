@@ -54,6 +54,37 @@ def test_an_account_key_client_reads_by_sas_the_bytes_the_sdk_reads(storage: Sto
     assert counter.counts() == {f"GET {CONTAINER}": 2}  # each read is one request, counted
 
 
+def test_a_listing_by_plain_gets_is_the_sdks_page_by_page(
+    storage: Storage, unique: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = [f"{unique}/in/{i:02d}.csv" for i in range(12)] + [f"{unique}/in/a folder/é & <x>.csv"]
+    for i, name in enumerate(names):
+        put(storage, name, b"x" * i)
+    put(storage, f"{unique}/other.csv", b"not under the prefix")
+    monkeypatch.setattr(blob_reads, "LIST_PAGE", 5)  # three pages
+    container, counter = storage.container(CONTAINER), RequestCounter()
+    listed = blob_reads.list_sizes(container, counter, f"{unique}/in/", "test listing")
+    by_sdk = [(b.name, b.size) for b in container.list_blobs(name_starts_with=f"{unique}/in/")]
+    assert listed == by_sdk and len(listed) == 13 and dict(listed)[names[-1]] == 12
+    assert counter.counts() == {f"GET {CONTAINER} (list)": 3}
+    assert blob_reads.list_sizes(container, None, f"{unique}/nothing/", "test listing") == []
+
+
+def test_a_refused_listing_goes_through_the_sdk(storage: Storage, unique: str, azurite: Any) -> None:
+    put(storage, f"{unique}/f.csv", b"x")
+    parts = dict(part.split("=", 1) for part in azurite.connection_string.split(";") if part)
+    sas = generate_container_sas(  # read only: storage refuses a listing with it
+        parts["AccountName"],
+        CONTAINER,
+        account_key=parts["AccountKey"],
+        permission=ContainerSasPermissions(read=True),
+        expiry=datetime.now(UTC) + timedelta(minutes=5),
+    )
+    read_only = BlobServiceClient(f"{parts['BlobEndpoint']}?{sas}").get_container_client(CONTAINER)
+    with pytest.raises(StorageUnavailable, match="403"):  # the SDK's own error, naming the status
+        blob_reads.list_sizes(read_only, None, f"{unique}/", "test listing")
+
+
 def test_a_missing_blob_is_not_found_naming_it(storage: Storage, unique: str) -> None:
     with pytest.raises(NotFound, match=f"test/{unique}/missing.csv does not exist"):
         read(storage.container(CONTAINER), f"{unique}/missing.csv")
