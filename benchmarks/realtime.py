@@ -41,6 +41,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import joblib
@@ -126,6 +127,22 @@ async def load(
     return len(latencies) / elapsed, statistics.median(ordered) * 1000, p99 * 1000, answered
 
 
+#: Where a baseline server's output goes, by pid: shown when it exits before answering (a missing package, a port).
+_logs: dict[int, Path] = {}
+
+
+def _output_of(process: subprocess.Popen[bytes]) -> str:
+    log = _logs.get(process.pid)
+    return f"; the end of its output ({log}):\n{log.read_text(errors='replace')[-2000:]}" if log else ""
+
+
+def _started(command: list[str], log: Path, **options: Any) -> subprocess.Popen[bytes]:
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, **options)
+    _logs[process.pid] = log
+    return process
+
+
 def wait_until_up(
     url: str, process: subprocess.Popen[bytes] | None = None, headers: dict[str, str] | None = None
 ) -> float:
@@ -134,7 +151,7 @@ def wait_until_up(
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise RuntimeError(f"{url} exited with {process.returncode}")
+            raise RuntimeError(f"{url} exited with {process.returncode}{_output_of(process)}")
         try:
             if httpx.post(url, content=BODY, headers=headers or {}, timeout=30).status_code == 200:
                 return time.perf_counter() - started
@@ -167,7 +184,7 @@ def start_mlflow(model_path: Path, scratch: Path) -> tuple[subprocess.Popen[byte
     ]
     # mlflow starts `uvicorn` from PATH: put its own interpreter's scripts first.
     env = {**os.environ, "PATH": f"{Path(python).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    process = _started(command, scratch / "mlflow.log", env=env)
     return process, f"http://127.0.0.1:{port}/invocations"
 
 
@@ -192,7 +209,7 @@ def start_azureml_server(model_path: Path, scratch: Path) -> tuple[subprocess.Po
         "--worker_count",
         str(os.cpu_count() or 1),
     ]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=scratch)
+    process = _started(command, scratch / "azureml-server.log", cwd=scratch)
     return process, f"http://127.0.0.1:{port}/score"
 
 
