@@ -61,11 +61,11 @@ def test_queue_messages_run_and_failures_go_to_poison_after_max_dequeue_count(
     assert [base64.b64decode(m.content) for m in poisoned] == [b"fail-me"]
     attempts = sorted(r["dequeue_count"] for r in records(storage, "queue") if r["body"] == "fail-me")
     assert attempts == [1, 2]  # maxDequeueCount is 2 in this app's host.json
-    assert "Moving message to queue 'trigger-work-poison'" in host.logs()
+    host.wait_for_log("Moving message to queue 'trigger-work-poison'")  # console lines are written off the loop
     # An undecodable (not base64) message goes to poison without running.
     queue.send_message("not base64 !!")
     eventually(lambda: len(list(poison.peek_messages(max_messages=5))) == 2)
-    assert "Message decoding has failed!" in host.logs()
+    host.wait_for_log("Message decoding has failed!")
 
 
 def test_timer_catches_up_once_and_fires_each_occurrence_once_across_two_instances(
