@@ -35,6 +35,19 @@ def put(storage: Storage, name: str, data: bytes) -> None:
     storage.container(CONTAINER).upload_blob(name, data, overwrite=True)
 
 
+def read_only_by_sas(azurite: Any) -> ContainerClient:
+    """The test container's client addressed with a read-only SAS (no key)."""
+    parts = dict(part.split("=", 1) for part in azurite.connection_string.split(";") if part)
+    sas = generate_container_sas(
+        parts["AccountName"],
+        CONTAINER,
+        account_key=parts["AccountKey"],
+        permission=ContainerSasPermissions(read=True),
+        expiry=datetime.now(UTC) + timedelta(minutes=5),
+    )
+    return BlobServiceClient(f"{parts['BlobEndpoint']}?{sas}").get_container_client(CONTAINER)
+
+
 def read(container: Any, name: str, counter: RequestCounter | None = None) -> bytes:
     handle = io.BytesIO()
     blob_reads.read_into(container, counter, name, handle, f"test/{name}")
@@ -72,15 +85,7 @@ def test_a_listing_by_plain_gets_is_the_sdks_page_by_page(
 
 def test_a_refused_listing_goes_through_the_sdk(storage: Storage, unique: str, azurite: Any) -> None:
     put(storage, f"{unique}/f.csv", b"x")
-    parts = dict(part.split("=", 1) for part in azurite.connection_string.split(";") if part)
-    sas = generate_container_sas(  # read only: storage refuses a listing with it
-        parts["AccountName"],
-        CONTAINER,
-        account_key=parts["AccountKey"],
-        permission=ContainerSasPermissions(read=True),
-        expiry=datetime.now(UTC) + timedelta(minutes=5),
-    )
-    read_only = BlobServiceClient(f"{parts['BlobEndpoint']}?{sas}").get_container_client(CONTAINER)
+    read_only = read_only_by_sas(azurite)  # storage refuses a listing with it
     with pytest.raises(StorageUnavailable, match="403"):  # the SDK's own error, naming the status
         blob_reads.list_sizes(read_only, None, f"{unique}/", "test listing")
 
@@ -92,15 +97,7 @@ def test_a_missing_blob_is_not_found_naming_it(storage: Storage, unique: str) ->
 
 def test_a_client_addressed_with_a_sas_reads_with_it(storage: Storage, unique: str, azurite: Any) -> None:
     put(storage, f"{unique}/f.csv", b"a,b\n1,2\n")
-    parts = dict(part.split("=", 1) for part in azurite.connection_string.split(";") if part)
-    sas = generate_container_sas(
-        parts["AccountName"],
-        CONTAINER,
-        account_key=parts["AccountKey"],
-        permission=ContainerSasPermissions(read=True),
-        expiry=datetime.now(UTC) + timedelta(minutes=5),
-    )
-    by_sas = BlobServiceClient(f"{parts['BlobEndpoint']}?{sas}").get_container_client(CONTAINER)
+    by_sas = read_only_by_sas(azurite)
     assert isinstance(blob_reads.reader(by_sas, None), blob_reads.BlobReader)
     assert read(by_sas, f"{unique}/f.csv") == b"a,b\n1,2\n"
 
