@@ -10,6 +10,7 @@ from fninfer._experiment import Experiment
 from fninfer._pipeline import Pipeline
 from fninfer._pipeline_run import PipelineRun
 from fninfer._published import PublishedPipeline
+from fninfer._record_view import RecordView
 from fninfer._workspace import Workspace
 from shared.errors import InvalidInput
 
@@ -52,7 +53,7 @@ class PipelineVersion:
         return f"PipelineVersion(version: {self.version},\npipeline: {self.pipeline.id})"
 
 
-class PipelineEndpoint:
+class PipelineEndpoint(RecordView):
     """Mirrors `azureml.pipeline.core.PipelineEndpoint`. `endpoint` takes Azure ML's submit body (as a published
     pipeline's endpoint does) and runs the default version, or `"PipelineVersion": "<version>"`; the URL stays the
     same as versions are added, so callers never change it."""
@@ -62,22 +63,6 @@ class PipelineEndpoint:
         self._record = record
 
     # -- what it is -------------------------------------------------------------------------------------------------
-
-    @property
-    def id(self) -> str:
-        return str(self._record["id"])
-
-    @property
-    def name(self) -> str:
-        return str(self._record["name"])
-
-    @property
-    def description(self) -> str | None:
-        return self._record.get("description")
-
-    @property
-    def status(self) -> str:
-        return str(self._record["status"])
 
     @property
     def default_version(self) -> str:

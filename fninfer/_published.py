@@ -6,10 +6,11 @@ from typing import Any
 
 from fninfer._experiment import Experiment, _assignment
 from fninfer._pipeline_run import PipelineRun
+from fninfer._record_view import RecordView
 from fninfer._workspace import Workspace
 
 
-class PublishedPipeline:
+class PublishedPipeline(RecordView):
     """Mirrors `azureml.pipeline.core.PublishedPipeline`. `endpoint` takes
     `requests.post(endpoint, headers=auth_header, json={"ExperimentName": ..., "ParameterAssignments": {...}})` and
     answers `{"Id": <run id>, ...}`; the run is a normal PipelineRun."""
@@ -19,24 +20,8 @@ class PublishedPipeline:
         self._record = record
 
     @property
-    def id(self) -> str:
-        return str(self._record["id"])
-
-    @property
-    def name(self) -> str:
-        return str(self._record["name"])
-
-    @property
-    def description(self) -> str | None:
-        return self._record.get("description")
-
-    @property
     def version(self) -> str | None:
         return self._record.get("version")
-
-    @property
-    def status(self) -> str:
-        return str(self._record["status"])
 
     @property
     def endpoint(self) -> str:

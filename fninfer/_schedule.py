@@ -9,6 +9,7 @@ from typing import Any
 from fninfer._datastore import Datastore
 from fninfer._experiment import Experiment
 from fninfer._pipeline_run import PipelineRun
+from fninfer._record_view import RecordView
 from fninfer._workspace import Workspace
 from shared.errors import InvalidInput
 from shared.schedules.recurrence import WINDOWS_ZONES, Recurrence
@@ -84,25 +85,13 @@ class ScheduleRecurrence:
         return f"ScheduleRecurrence(frequency={self.frequency!r}, interval={self.interval!r})"
 
 
-class Schedule:
+class Schedule(RecordView):
     """Mirrors `azureml.pipeline.core.Schedule`: runs a published pipeline on a recurrence, or when blobs are added
     or changed under a datastore path (polled every `polling_interval` minutes)."""
 
     def __init__(self, workspace: Workspace, record: dict[str, Any]) -> None:
         self.workspace = workspace
         self._record = record
-
-    @property
-    def id(self) -> str:
-        return str(self._record["id"])
-
-    @property
-    def name(self) -> str:
-        return str(self._record["name"])
-
-    @property
-    def description(self) -> str | None:
-        return self._record.get("description")
 
     @property
     def pipeline_id(self) -> str | None:
@@ -117,10 +106,6 @@ class Schedule:
     @property
     def continue_on_step_failure(self) -> bool | None:
         return self._record.get("continue_on_step_failure")
-
-    @property
-    def status(self) -> str:
-        return str(self._record["status"])
 
     @property
     def experiment_name(self) -> str:
