@@ -115,10 +115,9 @@ class BlobReader:
             response.release_conn()
         if response.status == 404:
             raise NotFound(f"{what} does not exist")
-        with storage_errors(what):  # the SDK reads it again and names what went wrong
-            handle.seek(0)
-            handle.truncate()
-            self.container.get_blob_client(name).download_blob(max_concurrency=1).readinto(handle)
+        handle.seek(0)
+        handle.truncate()
+        _read_by_sdk(self.container, name, handle, what)  # it reads it again and names what went wrong
 
     def list_sizes(self, prefix: str, what: str) -> list[tuple[str, int]] | None:
         """(name, size) of each blob whose name starts with `prefix`, in name order; None when storage refused the
@@ -177,7 +176,11 @@ def read_into(
     found = reader(container, counter)
     if found is not None:
         found.read_into(name, handle, what)
-        return
+    else:
+        _read_by_sdk(container, name, handle, what)
+
+
+def _read_by_sdk(container: ContainerClient, name: str, handle: IO[bytes], what: str) -> None:
     with storage_errors(what):
         container.get_blob_client(name).download_blob(max_concurrency=1).readinto(handle)
 
