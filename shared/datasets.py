@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared import layout, tabular, versioned
-from shared.datastores import by_name, get_datastore, list_blobs
+from shared.datastores import by_name, find_datastore, list_blobs
 from shared.errors import Conflict, InvalidInput
 from shared.storage import Storage
 
@@ -75,7 +75,7 @@ def resolve_files(storage: Storage, paths: list[dict[str, str]]) -> list[dict[st
     stores = by_name(storage)
     for item in paths:
         if item["datastore"] not in stores:
-            get_datastore(storage, item["datastore"])  # NotFound names the datastores there are
+            find_datastore(storage, item["datastore"])  # NotFound names the datastores there are
         datastore = stores[item["datastore"]]
         container = datastore["container_name"]
         matcher = glob_to_regex(item["path"])
@@ -170,7 +170,7 @@ def register_dataset(storage: Storage, name: str, request: dict[str, Any]) -> Re
     layout.validate_name("dataset", name)
     definition = parse_definition(request)
     for item in definition["paths"]:
-        get_datastore(storage, item["datastore"])  # NotFound names the datastores that exist
+        find_datastore(storage, item["datastore"])  # NotFound names the datastores that exist
     description, tags = request.get("description"), request.get("tags") or {}
     if description is not None and not isinstance(description, str):
         raise InvalidInput("'description' must be a string", field="description")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -57,13 +58,26 @@ def list_datastores(storage: Storage) -> list[Record]:
     return [{**record, "is_default": record["name"] == default} for record in registered(storage)]
 
 
+def find_datastore(storage: Storage, name: str) -> Record:
+    """Datastore `name`'s record, from one read (none for the built-in one), as the code that reaches its container
+    needs it; NotFound names the datastores there are (listing them only then)."""
+    if name == layout.DEFAULT_DATASTORE_NAME:
+        return default_datastore()
+    try:
+        path = layout.datastore_record(name)
+    except InvalidInput:
+        record = None  # no datastore can have such a name
+    else:
+        record, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, path)
+    if record is None:
+        names = [datastore["name"] for datastore in registered(storage)]
+        raise NotFound(f"datastore {name!r} does not exist; datastores: {names}", datastore=name)
+    return dict(record)
+
+
 def get_datastore(storage: Storage, name: str) -> Record:
-    found = list_datastores(storage)
-    for datastore in found:
-        if datastore["name"] == name:
-            return datastore
-    names = [datastore["name"] for datastore in found]
-    raise NotFound(f"datastore {name!r} does not exist; datastores: {names}", datastore=name)
+    """Datastore `name` as the API shows it: its record and whether it is the workspace's default."""
+    return {**find_datastore(storage, name), "is_default": name == default_name(storage)}
 
 
 def get_default(storage: Storage) -> Record:
@@ -71,7 +85,7 @@ def get_default(storage: Storage) -> Record:
 
 
 def set_default(storage: Storage, name: str) -> Record:
-    record = get_datastore(storage, name)  # NotFound names the datastores there are
+    record = find_datastore(storage, name)  # NotFound names the datastores there are
     storage.put_json(layout.REGISTRY_CONTAINER, layout.DEFAULT_DATASTORE_RECORD, {"name": name})
     return {**record, "is_default": True}
 
@@ -183,5 +197,29 @@ def list_blobs(storage: Storage, datastore: Record, prefix: str) -> list[tuple[s
     return blob_reads.list_sizes(container_client(storage, datastore), storage.requests, prefix, what)
 
 
-def by_name(storage: Storage) -> dict[str, Record]:
-    return {record["name"]: record for record in list_datastores(storage)}
+class Datastores(Mapping[str, Record]):
+    """The datastores by name, each read when first asked for (one request), not all listed up front: a run or a
+    read names one or two of them. A name that is not a datastore is a KeyError, as in a dict."""
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+        self._found: dict[str, Record] = {}
+
+    def __getitem__(self, name: str) -> Record:
+        record = self._found.get(name)
+        if record is None:
+            try:
+                record = self._found[name] = find_datastore(self._storage, name)
+            except NotFound as exc:
+                raise KeyError(name) from exc
+        return record
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([record["name"] for record in registered(self._storage)])
+
+    def __len__(self) -> int:
+        return len(registered(self._storage))
+
+
+def by_name(storage: Storage) -> Datastores:
+    return Datastores(storage)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import posixpath
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -24,7 +25,7 @@ Shape = dict[str, Any]
 SAMPLE_BYTES = 256 * 1024
 
 
-def _reader(storage: Storage, item: dict[str, Any], stores: dict[str, dict[str, Any]]) -> tabular.ReadRange:
+def _reader(storage: Storage, item: dict[str, Any], stores: Mapping[str, dict[str, Any]]) -> tabular.ReadRange:
     blob = datastores.container_client(storage, stores[item["datastore"]]).get_blob_client(item["path"])
 
     def read(offset: int, length: int | None) -> bytes:
@@ -44,7 +45,7 @@ _headers: OrderedDict[tuple[str, ...], list[str]] = OrderedDict()
 _headers_lock = threading.Lock()
 
 
-def file_columns(storage: Storage, spec: tabular.Spec, item: dict[str, Any], stores: dict[str, Any]) -> list[str]:
+def file_columns(storage: Storage, spec: tabular.Spec, item: dict[str, Any], stores: Mapping[str, Any]) -> list[str]:
     """The columns of one delimited file, from its first line (cached: pieces of a file share it)."""
     key = (item["container"], item["path"], str(item["size"]), spec["header"], spec["separator"], spec["encoding"])
     with _headers_lock:
@@ -94,7 +95,7 @@ def _raw_piece(
     spec: tabular.Spec,
     piece: Piece,
     columns: list[str] | None,
-    stores: dict[str, Any],
+    stores: Mapping[str, Any],
     first_file: bool,
 ) -> pd.DataFrame:
     read = _reader(storage, piece, stores)
@@ -119,13 +120,13 @@ def read_piece(
     spec: tabular.Spec,
     piece: Piece,
     file_shape: Shape,
-    stores: dict[str, Any] | None = None,
+    stores: Mapping[str, Any] | None = None,
     partition_format: str | None = None,
     root: str = "",
     on_error: str = "null",
 ) -> pd.DataFrame:
     """One piece as a typed DataFrame, with the Path and partition columns asked for."""
-    stores = stores or datastores.by_name(storage)
+    stores = datastores.by_name(storage) if stores is None else stores
     frame = _raw_piece(storage, spec, piece, file_shape["columns"], stores, bool(piece.get("first_file")))
     frame = tabular.convert(frame, file_shape["column_types"], _where(piece), on_error)
     if partition_format:
@@ -173,11 +174,11 @@ def read_frame(
     partition_format: str | None = None,
     root: str = "",
     on_error: str = "null",
-    stores: dict[str, Any] | None = None,
+    stores: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Pieces as one DataFrame, in order (columns united by name, as COMBINE_ALL_FILES_HEADERS asks). `stores`: the
     datastores by name, when the caller has them."""
-    stores = stores or datastores.by_name(storage)
+    stores = datastores.by_name(storage) if stores is None else stores
     frames = [
         read_piece(storage, spec, piece, file_shape, stores, partition_format, root, on_error) for piece in file_pieces
     ]

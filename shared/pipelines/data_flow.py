@@ -31,7 +31,7 @@ RUN_OUTPUTS_FOLDER = "outputs"
 
 
 def _container(storage: Storage, datastore: str) -> Any:
-    return datastores.container_client(storage, datastores.get_datastore(storage, datastore))
+    return datastores.container_client(storage, datastores.find_datastore(storage, datastore))
 
 
 def _download(container: Any, blob_name: str, destination: Path) -> None:

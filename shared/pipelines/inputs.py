@@ -24,12 +24,12 @@ from shared.storage import Storage
 #: mini-batch: starting threads under a busy GIL costs milliseconds each). The storage client pools 10 connections.
 DOWNLOAD_THREADS = 16
 _downloads = concurrent.futures.ThreadPoolExecutor(DOWNLOAD_THREADS, thread_name_prefix="minibatch-download")
-_stores: OrderedDict[str, dict[str, Any]] = OrderedDict()
+_stores: OrderedDict[str, datastores.Datastores] = OrderedDict()
 _stores_lock = threading.Lock()
 STORES_CACHED = 64
 
 
-def run_datastores(storage: Storage, run: Record) -> dict[str, Any]:
+def run_datastores(storage: Storage, run: Record) -> datastores.Datastores:
     """The datastores by name, read once per process and run (not per mini-batch): a run's items name their
     datastore and container when it is planned."""
     with _stores_lock:

@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 from shared import compute, layout
-from shared.datastores import get_datastore
+from shared.datastores import find_datastore
 from shared.errors import ConcurrencyConflict, InvalidInput
 from shared.pipelines import dag, definition, parameters
 from shared.pipelines.graph import outputs_of
@@ -81,7 +81,7 @@ def start_run(
     for spec in graph["steps"]:
         verify_uploaded(storage, spec["snapshot"])
         for output in outputs_of(spec):
-            get_datastore(storage, output["datastore"])  # NotFound names the datastores there are
+            find_datastore(storage, output["datastore"])  # NotFound names the datastores there are
     new_id = run_id or uuid.uuid4().hex
     record: Record = {
         "id": new_id,

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from shared import layout
-from shared.datastores import get_datastore
+from shared.datastores import find_datastore
 from shared.errors import ConcurrencyConflict, FninferError, NotFound
 from shared.schedules.records import Record, blob_changes, get_schedule, get_state, iso, list_schedules, watched_prefix
 from shared.schedules.runner import fire, unseen, waiting
@@ -49,7 +49,7 @@ def watching(storage: Storage, container: str, blob_name: str) -> list[Record]:
         if data is None or not blob_name.startswith(watched_prefix(data["path_on_datastore"])):
             continue
         try:
-            if get_datastore(storage, data["datastore"])["container_name"] == container:
+            if find_datastore(storage, data["datastore"])["container_name"] == container:
                 found.append(schedule)
         except NotFound:
             continue  # its datastore was removed: the poll reports it

@@ -23,7 +23,7 @@ from typing import Any
 from azure.storage.blob import BlobProperties
 
 from shared import layout
-from shared.datastores import get_datastore
+from shared.datastores import find_datastore
 from shared.errors import InvalidInput, NotFound
 from shared.pipelines import endpoints
 from shared.pipelines.published import display_name, get_published
@@ -56,7 +56,7 @@ def watched_prefix(path_on_datastore: str) -> str:
 
 def blob_changes(storage: Storage, datastore: str, path_on_datastore: str) -> list[BlobProperties]:
     """The blobs under a data schedule's path."""
-    container = get_datastore(storage, datastore)["container_name"]
+    container = find_datastore(storage, datastore)["container_name"]
     prefix = watched_prefix(path_on_datastore)
     with storage_errors(f"{container}/{prefix}*"):
         return list(storage.container(container).list_blobs(name_starts_with=prefix))
@@ -74,7 +74,7 @@ def watermark_of(blobs: list[BlobProperties]) -> tuple[str | None, dict[str, str
 
 def _data_trigger(storage: Storage, document: dict[str, Any]) -> dict[str, Any]:
     datastore = layout.validate_name("datastore", document.get("datastore"))
-    get_datastore(storage, datastore)  # NotFound names it
+    find_datastore(storage, datastore)  # NotFound names it
     path = document.get("path_on_datastore") or ""
     if not isinstance(path, str):
         raise InvalidInput("path_on_datastore must be a string", field="path_on_datastore")
