@@ -58,8 +58,9 @@ def step_records(storage: Any, run: Record) -> dict[str, Record | None]:
 
 
 def start(storage: Any, run: Record) -> None:
-    """A new pipeline run: start its watch, then advance it."""
-    leases.dispatch(storage, run["id"], WATCH_ITEM, layout.PIPELINE_STEPS_QUEUE, {"run": run["id"]})
+    """A new pipeline run: start its watch (due in WATCH_SECONDS: the first advance is this one), then advance it."""
+    message = {"run": run["id"]}
+    leases.dispatch(storage, run["id"], WATCH_ITEM, layout.PIPELINE_STEPS_QUEUE, message, delay=WATCH_SECONDS)
     advance(storage, run["id"])
 
 
@@ -97,6 +98,7 @@ def advance(storage: Any, run_id: str) -> None:
     graph = run["graph"]
     keep_going = bool(graph.get("continue_on_step_failure"))
     records = step_records(storage, run)
+    started_now: set[str] = set()
     while True:
         failed = [name for name, r in records.items() if r is not None and r["status"] in _UNSUCCESSFUL]
         if failed and not keep_going:
@@ -110,7 +112,8 @@ def advance(storage: Any, run_id: str) -> None:
                 continue
             upstream = [records[name] for name in spec["depends_on"]]
             if all(r is not None and r["status"] == RunStatus.FINISHED.value for r in upstream):
-                records[spec["name"]] = start_step(storage, run, spec, records)
+                records[spec["name"]] = start_step(storage, run, spec, records)  # and dispatched
+                started_now.add(spec["name"])
                 started = True
         if not started:
             break
@@ -118,7 +121,8 @@ def advance(storage: Any, run_id: str) -> None:
     if any(r is not None for r in records.values()):
         transition(storage, run_id, RunStatus.RUNNING, only_from=RunStatus.NOT_STARTED)
     for record in live:
-        ensure_dispatched(storage, record)
+        if record.get("name") not in started_now:  # an earlier advance started it and may have died before dispatching
+            ensure_dispatched(storage, record)
     if live:
         return
     unsuccessful = [name for name, r in records.items() if r is None or r["status"] != RunStatus.FINISHED.value]

@@ -60,11 +60,13 @@ def dispatch(
     queue: str,
     message: dict[str, Any],
     owner: str | None = None,
+    delay: int = 0,
     **state: Any,
 ) -> Lease | None:
-    """Record the work item as in flight, unless it already is, and enqueue its message. With `owner` the item is
-    not enqueued but taken by that owner at once (its first try); the record still holds the message, for the
-    sweeper should the owner die. Returns the record when this call created it."""
+    """Record the work item as in flight, unless it already is, and enqueue its message (visible after `delay`
+    seconds, under queued_seconds()). With `owner` the item is not enqueued but taken by that owner at once (its
+    first try); the record still holds the message, for the sweeper should the owner die. Returns the record when
+    this call created it."""
     record = {
         "owner": owner,
         "until": time.time() + (lease_seconds() if owner is not None else queued_seconds()),
@@ -78,7 +80,7 @@ def dispatch(
     except ConcurrencyConflict:
         record = {}  # already in flight: a duplicate dispatch only repeats the message, which is harmless
     if owner is None:
-        send(storage, queue, message)
+        send(storage, queue, message, delay)
     return record or None
 
 

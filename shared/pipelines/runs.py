@@ -116,11 +116,13 @@ def transition(
         if status in TERMINAL:
             record["end_time"] = now()
 
-    get_run(storage, run_id)  # NotFound names the run, rather than a blob path
+    path = layout.pipeline_run_record(layout.validate_name("run", run_id))
     try:
-        storage.update_json(layout.REGISTRY_CONTAINER, layout.pipeline_run_record(run_id), change, attempts=100)
+        storage.update_json(layout.REGISTRY_CONTAINER, path, change, attempts=100)
     except _Unchanged:
         return False
+    except NotFound as exc:  # name the run, rather than a blob path
+        raise NotFound(f"pipeline run {run_id!r} does not exist", run=run_id) from exc
     if status in TERMINAL:
         with contextlib.suppress(ConcurrencyConflict):
             forget_active(storage, run_id)

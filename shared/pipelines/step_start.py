@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared import layout
-from shared.datastores import get_datastore
+from shared.datastores import find_datastore
 from shared.errors import ConcurrencyConflict, NotFound
 from shared.pipelines import dag, leases, reuse
 from shared.pipelines.graph import producers
@@ -30,7 +30,7 @@ SCRIPT_ITEM = "script"
 
 def locate_output(storage: Storage, step_run_id: str, output: dict[str, Any]) -> dict[str, Any]:
     """An output with where it lives: its datastore's container and the folder (`prefix`, ending in '/')."""
-    container = get_datastore(storage, output["datastore"])["container_name"]
+    container = find_datastore(storage, output["datastore"])["container_name"]
     destination = output.get("destination")
     if destination:
         folder = destination.replace("{run-id}", step_run_id).replace("{output-name}", output["name"])
@@ -123,12 +123,15 @@ def _reused(storage: Storage, base: Record, step: dict[str, Any], fingerprint: s
 
 
 def start_step(storage: Storage, run: Record, spec: dict[str, Any], records: dict[str, Record | None]) -> Record:
-    """Start `spec` in `run` (once: a second start returns the step run already recorded)."""
+    """Start `spec` in `run` (once: a second start returns the step run already recorded) and dispatch it."""
     step_id = dag.step_run_id(run["id"], spec["name"])
     try:
-        return get_run(storage, step_id)
+        existing = get_run(storage, step_id)
     except NotFound:
-        pass
+        existing = None
+    if existing is not None:
+        ensure_dispatched(storage, existing)  # its starter may have died between recording and dispatching it
+        return existing
     step = concrete_step(spec, run["graph"]["steps"], records)
     fingerprint = reuse.fingerprint(step)
     base = _base(run, spec, step_id)
