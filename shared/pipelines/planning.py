@@ -20,6 +20,7 @@ A redelivered planning message re-creates only lanes that are missing.
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import threading
 import uuid
@@ -45,15 +46,20 @@ def in_flight_cap(config: dict[str, Any]) -> int:
     return int(config["node_count"]) * per_node(config)
 
 
+#: Lanes dispatched at once: each is a record write and a queue message, independent of the others' (on Azure,
+#: round trips of 10-20 ms each that a run with many lanes would otherwise wait for one after another).
+DISPATCH_THREADS = 8
+_dispatching = concurrent.futures.ThreadPoolExecutor(DISPATCH_THREADS, thread_name_prefix="lane-dispatch")
+
+
 def dispatch_lanes(storage: Storage, run: Record, owner: str | None = None, take: int = 0) -> list[lanes.Lane]:
     """Create every lane's record that is missing and enqueue its first mini-batch; the first `take` lanes are taken
     by `owner` instead, and returned."""
-    taken = []
-    for lane in range(lanes.lane_count(run["plan"])):
-        held = lanes.dispatch(storage, run, lane, owner=owner if lane < take else None)
-        if held is not None:
-            taken.append(held)
-    return taken
+
+    def dispatch(lane: int) -> lanes.Lane | None:
+        return lanes.dispatch(storage, run, lane, owner=owner if lane < take else None)
+
+    return [held for held in _dispatching.map(dispatch, range(lanes.lane_count(run["plan"]))) if held is not None]
 
 
 MiniBatch = dict[str, Any]
