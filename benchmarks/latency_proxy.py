@@ -64,11 +64,16 @@ class LatencyProxy:
         except OSError:
             client_writer.close()
             return
-        await asyncio.gather(
-            self._pump(client_reader, server_writer, count_requests=True),
-            self._pump(server_reader, client_writer, count_requests=False),
-            return_exceptions=True,
-        )
+        try:
+            await asyncio.gather(
+                self._pump(client_reader, server_writer, count_requests=True),
+                self._pump(server_reader, client_writer, count_requests=False),
+                return_exceptions=True,
+            )
+        except asyncio.CancelledError:
+            # stop(): end quietly (asyncio's server logs a traceback for a connection task that ends cancelled)
+            client_writer.close()
+            server_writer.close()
 
     async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, count_requests: bool) -> None:
         """Read as fast as data comes; write each chunk once its delay has passed (a second task keeps order)."""
