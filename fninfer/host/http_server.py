@@ -21,7 +21,7 @@ from fninfer.host.admin import AdminApi
 from fninfer.host.indexing import IndexedFunction
 from fninfer.host.invoker import FunctionTimeout, InvocationFailed, Invoker
 from fninfer.host.options import HostOptions
-from fninfer.host.routing import Route, build_routes, match_route
+from fninfer.host.routing import Route, RouteIndex, build_routes
 
 log = logging.getLogger("fninfer.host")
 
@@ -58,7 +58,7 @@ class HttpApp:
         admin: AdminApi,
     ) -> None:
         self.functions = {function.name: function for function in functions}
-        self.routes = http_routes(functions)
+        self.routes = RouteIndex.of(http_routes(functions))
         self.options = options
         self.invoker = invoker
         self.admin = admin
@@ -83,7 +83,7 @@ class HttpApp:
         if path.lower().rstrip("/") == "/admin" or path.lower().startswith("/admin/"):
             return await self.admin.handle(method, path, body)
         relative = self._strip_prefix(path)
-        found = match_route(self.routes, method, relative) if relative is not None else None
+        found = self.routes.match(method, relative) if relative is not None else None
         if found is None:
             return 404, [], b""
         route, route_params = found

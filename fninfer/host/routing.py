@@ -324,6 +324,43 @@ def build_routes(entries: Iterable[tuple[str, str, Iterable[str] | None]]) -> li
     return routes
 
 
+def _first_literal(template: RouteTemplate) -> str | None:
+    """The template's first segment, lower-cased, when it is a plain ASCII literal: only paths whose first segment
+    is that can match it. None when it holds a parameter (or nothing)."""
+    first = template.template.strip("/").split("/", 1)[0]
+    pieces = _tokenize_segment(first) if first else []
+    if len(pieces) == 1 and isinstance(pieces[0], str) and pieces[0].isascii():
+        return pieces[0].lower()
+    return None
+
+
+@dataclass(frozen=True)
+class RouteIndex:
+    """The routes grouped by first segment, so a request is tried against the few that can match it, still in
+    registration order (a route whose first segment is a parameter is in every group)."""
+
+    routes: tuple[Route, ...]
+    _groups: dict[str, tuple[Route, ...]]
+    _open: tuple[Route, ...]
+
+    @classmethod
+    def of(cls, routes: Iterable[Route]) -> RouteIndex:
+        ordered = tuple(routes)
+        firsts = [_first_literal(route.template) for route in ordered]
+        groups = {
+            key: tuple(route for route, first in zip(ordered, firsts, strict=True) if first in (key, None))
+            for key in {first for first in firsts if first is not None}
+        }
+        opened = tuple(route for route, first in zip(ordered, firsts, strict=True) if first is None)
+        return cls(ordered, groups, opened)
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        first = path.strip("/").split("/", 1)[0]
+        if not first.isascii():  # case-insensitive matching beyond ASCII: leave it to the templates themselves
+            return match_route(self.routes, method, path)
+        return match_route(self._groups.get(first.lower(), self._open), method, path)
+
+
 def match_route(routes: Iterable[Route], method: str, path: str) -> tuple[Route, dict[str, str]] | None:
     """The first route (registration order) whose template and methods match; a method mismatch is no match."""
     for route in routes:

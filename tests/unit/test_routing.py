@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fninfer.host.routing import RouteTemplate, RouteTemplateError, build_routes, match_route
+from fninfer.host.routing import RouteIndex, RouteTemplate, RouteTemplateError, build_routes, match_route
 
 
 @pytest.mark.parametrize(
@@ -85,6 +85,27 @@ def test_first_registered_route_wins_and_methods_filter() -> None:
     assert match_route(routes, "GET", "items/recent") == (routes[0], {"id": "recent"})
     assert match_route(routes, "POST", "items/1") is None  # a method mismatch is no match (404)
     assert match_route(routes, "PATCH", "x") == (routes[2], {})
+
+
+def test_the_route_index_matches_as_trying_every_route_in_order() -> None:
+    routes = build_routes(
+        [
+            ("items", "Items/{id:int}", ["GET"]),
+            ("catch", "{kind}/recent", ["GET"]),  # a parameter first: it can match any first segment
+            ("recent", "items/recent", ["GET"]),
+            ("file", "{name}.{ext?}", None),
+            ("all", "files/{*rest}", None),
+            ("root", "", None),
+            ("braces", "a{{b}}/x", None),
+        ]
+    )
+    index = RouteIndex.of(routes)
+    paths = ["items/1", "ITEMS/2", "items/recent", "other/recent", "a.txt", "a", "files/x/y", "", "/", "a{b}/x"]
+    paths += ["\u212aelvin/recent", "items", "nothing/here/at/all", "files"]
+    for method in ("GET", "POST"):
+        for path in paths:
+            assert index.match(method, path) == match_route(routes, method, path), (method, path)
+    assert index.match("GET", "items/recent") == (routes[1], {"kind": "items"})  # registered before items/recent
 
 
 def test_start_up_validation() -> None:
