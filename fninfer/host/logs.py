@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import math
 import sys
 import threading
 import time
@@ -55,9 +56,22 @@ current_invocation: contextvars.ContextVar[Invocation | None] = contextvars.Cont
 )
 
 
+_second: tuple[int, str] = (-1, "")  # the last whole second stamped, and its text up to the seconds
+
+
 def utc_stamp(created: float) -> str:
-    """`[2026-11-22T09:00:00.123Z]`: the prefix Core Tools puts on every host log line."""
-    return "[" + datetime.fromtimestamp(created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z]"
+    """`[2026-11-22T09:00:00.123Z]`: the prefix Core Tools puts on every host log line (the date and time are
+    formatted once per second: lines come in bursts)."""
+    global _second
+    fraction, whole_seconds = math.modf(created)
+    micros, whole = round(fraction * 1_000_000), int(whole_seconds)  # as datetime.fromtimestamp rounds
+    if micros >= 1_000_000:
+        micros, whole = micros - 1_000_000, whole + 1
+    second, text = _second
+    if second != whole:
+        text = datetime.fromtimestamp(whole, UTC).strftime("[%Y-%m-%dT%H:%M:%S")
+        _second = (whole, text)
+    return f"{text}.{micros // 1000:03d}Z]"
 
 
 def function_category(function_name: str) -> str:

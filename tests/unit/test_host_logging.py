@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 import json
 import logging
+import random
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from fninfer.host.logs import ConsoleHandler, Invocation, LogLevels, current_invocation
+from fninfer.host.logs import ConsoleHandler, Invocation, LogLevels, current_invocation, utc_stamp
 from fninfer.host.options import HostConfigError, load_host_options
 
 
@@ -82,3 +84,14 @@ def test_a_caller_only_queues_its_line_and_nothing_is_lost_at_stop(
         logger.error("line %d", i)
     handler.stop()  # what is queued is written before the writer ends
     assert [line.rsplit(" ", 1)[1] for line in stream.getvalue().splitlines()] == [str(i) for i in range(5000)]
+
+
+def test_stamps_are_datetimes_rounded_as_python_rounds_them() -> None:
+    """The stamp formats its date and time once per second; its milliseconds still come out as datetime's do
+    (microseconds rounded half to even, then cut), across second boundaries and carries."""
+    moments = [0.0, 0.9999996, 1e9 + 0.9999995, 1_700_000_000.0005, 1_700_000_000.9994]
+    moments += [random.Random(7).uniform(0, 2e9) for _ in range(5_000)]
+    moments += [1_700_000_000 + step / 997 for step in range(5_000)]
+    for moment in moments:
+        expected = "[" + datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z]"
+        assert utc_stamp(moment) == expected, moment
