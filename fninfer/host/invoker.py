@@ -33,6 +33,17 @@ from fninfer.host.logs import Invocation, LogLevels, current_invocation, functio
 log = logging.getLogger("fninfer.host")
 
 
+def _host_line(level: int, category: str, message: str, *args: object, exc_info: BaseException | None = None) -> None:
+    """One of the host's lines about an invocation, in `category`: made as `log.log` makes it, minus the look up the
+    stack for the caller's file and line, which no host line shows (two lines per invocation, on the event loop)."""
+    if not log.isEnabledFor(level):
+        return
+    record = log.makeRecord(log.name, level, __file__, 0, message, args, None, extra={"category": category})
+    if exc_info is not None:
+        record.exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
+    log.handle(record)
+
+
 class FunctionTimeout(Exception):
     """The invocation ran past `functionTimeout`."""
 
@@ -134,15 +145,16 @@ class Invoker:
         category = function_category(function.name)
         logged = self.log_levels.enabled(category, logging.INFO)  # cached per category: no record when off
         if logged:
-            log.info(
+            _host_line(
+                logging.INFO,
+                category,
                 "Executing 'Functions.%s' (Reason='%s', Id=%s)",
                 function.name,
                 reason,
                 invocation_id,
-                extra={"category": category},
             )
             if details:
-                log.info("Trigger Details: %s", details, extra={"category": category})
+                _host_line(logging.INFO, category, "Trigger Details: %s", details)
         started = time.monotonic()
         deadline = asyncio.timeout(self.function_timeout)
         try:
@@ -190,17 +202,20 @@ class Invoker:
         self, function: IndexedFunction, invocation_id: str, started: float, error: BaseException | None
     ) -> None:
         duration = int((time.monotonic() - started) * 1000)
-        category = {"category": function_category(function.name)}
+        category = function_category(function.name)
         if error is None:
-            log.info(
+            _host_line(
+                logging.INFO,
+                category,
                 "Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%dms)",
                 function.name,
                 invocation_id,
                 duration,
-                extra=category,
             )
         else:
-            log.error(
+            _host_line(
+                logging.ERROR,
+                category,
                 "Executed 'Functions.%s' (Failed, Id=%s, Duration=%dms)\n  %s: %s",
                 function.name,
                 invocation_id,
@@ -208,7 +223,6 @@ class Invoker:
                 type(error).__name__,
                 error,
                 exc_info=error if not isinstance(error, FunctionTimeout) else None,
-                extra=category,
             )
 
     def shutdown(self) -> None:
