@@ -123,36 +123,43 @@ def _reused(storage: Storage, base: Record, step: dict[str, Any], fingerprint: s
 
 
 def start_step(storage: Storage, run: Record, spec: dict[str, Any], records: dict[str, Record | None]) -> Record:
-    """Start `spec` in `run` (once: a second start returns the step run already recorded) and dispatch it."""
+    """Start `spec` in `run` (`records`: the step runs as the caller just read them, this one not among them) and
+    dispatch it. A step started by another advance at the same moment is returned as that one recorded it."""
     step_id = dag.step_run_id(run["id"], spec["name"])
-    try:
-        existing = get_run(storage, step_id)
-    except NotFound:
-        existing = None
-    if existing is not None:
-        ensure_dispatched(storage, existing)  # its starter may have died between recording and dispatching it
-        return existing
     step = concrete_step(spec, run["graph"]["steps"], records)
     fingerprint = reuse.fingerprint(step)
     base = _base(run, spec, step_id)
     reused = _reused(storage, base, step, fingerprint) if spec["allow_reuse"] else None
     if reused is not None:
-        return _create_once(storage, reused)
+        return _create_once(storage, reused)[0]
     if spec["type"] == "ParallelRunStep":
         step = {**step, "output": locate_output(storage, step_id, step["output"])}
     else:
         step = {**step, "outputs": [locate_output(storage, step_id, output) for output in step["outputs"]]}
     step = {**step, "id": step_id, "fingerprint": fingerprint, "reused_from": None}
-    record = _create_once(storage, {**base, "status": RunStatus.NOT_STARTED.value, "step": step})
-    ensure_dispatched(storage, record)
+    record, created = _create_once(storage, {**base, "status": RunStatus.NOT_STARTED.value, "step": step})
+    if created:  # nothing of it can be in flight yet: no lease to look for
+        item, queue = _work_item(record)
+        leases.dispatch(storage, record["id"], item, queue, {"run": record["id"]})
     return record
 
 
-def _create_once(storage: Storage, record: Record) -> Record:
+def _create_once(storage: Storage, record: Record) -> tuple[Record, bool]:
+    """(the record, True) once created; (the record another advance created first, False), dispatched if need be:
+    that advance may have died before dispatching it."""
     try:
-        return create_run(storage, record)
-    except ConcurrencyConflict:  # another advance started it at the same moment
-        return get_run(storage, record["id"])
+        return create_run(storage, record), True
+    except ConcurrencyConflict:
+        existing = get_run(storage, record["id"])
+        ensure_dispatched(storage, existing)
+        return existing, False
+
+
+def _work_item(record: Record) -> tuple[str, str]:
+    """A NotStarted step run's first work item and its queue."""
+    if record["type"] == "ParallelRunStep":
+        return PLAN_ITEM, layout.PLANNING_QUEUE
+    return SCRIPT_ITEM, layout.SCRIPT_STEPS_QUEUE
 
 
 def ensure_dispatched(storage: Storage, record: Record) -> None:
@@ -160,10 +167,7 @@ def ensure_dispatched(storage: Storage, record: Record) -> None:
     starter that died between recording the step and dispatching it is made good by the next advance."""
     if record["status"] != RunStatus.NOT_STARTED.value:
         return
-    if record["type"] == "ParallelRunStep":
-        item, queue = PLAN_ITEM, layout.PLANNING_QUEUE
-    else:
-        item, queue = SCRIPT_ITEM, layout.SCRIPT_STEPS_QUEUE
+    item, queue = _work_item(record)
     lease, _ = storage.try_read_json(layout.RUNS_CONTAINER, layout.work_lease(record["id"], item))
     if lease is None:
         leases.dispatch(storage, record["id"], item, queue, {"run": record["id"]})

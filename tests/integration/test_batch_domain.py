@@ -19,8 +19,8 @@ import pytest
 from fninfer._snapshot import snapshot
 from fninfer._workspace import Workspace
 from fninfer.host.azurite import Azurite, start_azurite
-from shared import layout
-from shared.errors import InvalidInput
+from shared import datastores, layout
+from shared.errors import InvalidInput, NotFound
 from shared.pipelines import dag, fanin, lanes, leases, logs, minibatch, planning, runs, submit, sweeper
 from shared.storage import RequestCounter, Storage
 from tests.hosting import eventually
@@ -304,6 +304,37 @@ def test_bookkeeping_costs_less_than_one_storage_request_per_mini_batch(storage:
         spent[files] = sum(counts.values())
     assert spent[1000] / 100 <= 1.0, spent
     assert (spent[1000] - spent[100]) / 90 <= 0.5, spent
+
+
+def test_a_submit_costs_a_fixed_few_requests_until_its_step_is_on_the_planning_queue(
+    storage: Storage, own_azurite: Azurite
+) -> None:
+    """Requests from a submit to its ParallelRunStep's planning message, one after another in the submitting call
+    (each a round trip of 10-20 ms on Azure): the snapshot check, the run and step records, the watch and plan
+    leases and messages, the run's Running transition, the answer. Datastores are read by name, one request each
+    (not a listing of them all), however many are registered. Counted on a second submit: the first one also
+    creates containers and queues. A count, not a timing."""
+    counted = Storage.from_connection_string(own_azurite.connection_string, counter=RequestCounter())
+    assert counted.requests is not None
+    for number in range(5):
+        datastores.register_blob_container(counted, f"other{number}", {"container_name": f"other-{number}"})
+    pipeline = definition(counted, put_inputs(counted, names(4)))
+    pipeline["steps"][0]["output"]["datastore"] = "other3"
+    submit.start_run(counted, "tests", pipeline)
+    before = counted.requests.counts()
+    submit.start_run(counted, "tests", pipeline)
+    counts = counted.requests.counts() - before
+    assert sum(counts.values()) <= 16, counts
+    assert counts["GET fninfer-registry"] <= 6, counts  # 2 datastore reads (submit's check, the output's place)
+    assert counts["POST fninfer-pipeline-plans"] == 1, counts
+    before = counted.requests.counts()
+    assert datastores.find_datastore(counted, "other4")["container_name"] == "other-4"
+    assert datastores.find_datastore(counted, layout.DEFAULT_DATASTORE_NAME)["container_name"] == (
+        layout.DEFAULT_DATASTORE_CONTAINER
+    )
+    assert counted.requests.counts() - before == {"GET fninfer-registry": 1}  # the built-in one is not read
+    with pytest.raises(NotFound, match=r"'missing' does not exist; datastores: .*'other0'"):
+        datastores.find_datastore(counted, "missing")
 
 
 def test_a_lane_that_stops_before_the_fan_in_is_made_good_by_the_sweeper(
