@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -68,11 +69,13 @@ def is_literal(pattern: str) -> bool:
     return literal_prefix(pattern) == pattern
 
 
-def resolve_files(storage: Storage, paths: list[dict[str, str]]) -> list[dict[str, Any]]:
+def resolve_files(
+    storage: Storage, paths: list[dict[str, str]], stores: Mapping[str, Record] | None = None
+) -> list[dict[str, Any]]:
     """Every blob matching the dataset's patterns: [{datastore, container, path, size}], sorted, without
-    duplicates."""
+    duplicates. `stores`: the datastores by name, when the caller keeps them."""
     found: dict[tuple[str, str, str], dict[str, Any]] = {}
-    stores = by_name(storage)
+    stores = by_name(storage) if stores is None else stores
     for item in paths:
         if item["datastore"] not in stores:
             find_datastore(storage, item["datastore"])  # NotFound names the datastores there are

@@ -13,6 +13,7 @@ import concurrent.futures
 import posixpath
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +30,12 @@ _stores_lock = threading.Lock()
 STORES_CACHED = 64
 
 
-def run_datastores(storage: Storage, run: Record) -> datastores.Datastores:
-    """The datastores by name, read once per process and run (not per mini-batch): a run's items name their
-    datastore and container when it is planned."""
+def run_datastores(storage: Storage, run: Record) -> Mapping[str, Record]:
+    """The datastores by name: as planning found them (the plan keeps the input's), else read once per process and
+    run (not per mini-batch). A run's items name their datastore and container when it is planned."""
+    planned = (run.get("plan") or {}).get("datastores")
+    if planned:
+        return planned  # type: ignore[no-any-return]
     with _stores_lock:
         found = _stores.get(run["id"])
     if found is None:

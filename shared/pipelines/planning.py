@@ -25,9 +25,10 @@ import os
 import threading
 import uuid
 from collections import OrderedDict
+from collections.abc import Mapping
 from typing import Any
 
-from shared import layout, tabular_files
+from shared import datastores, layout, tabular_files
 from shared.datasets import dataset_root, partitioned, resolve_files
 from shared.errors import InvalidInput
 from shared.pipelines import lanes, leases
@@ -97,14 +98,15 @@ def plan(storage: Storage, run_id: str, owner: str, take: int = 0) -> list[lanes
         return []  # another instance is planning it
     with leases.heartbeat(storage, run_id, PLAN_ITEM, owner):
         step = run["step"]
-        files = resolve_files(storage, step["input"]["paths"])
+        stores = datastores.by_name(storage)
+        files = resolve_files(storage, step["input"]["paths"], stores)
         if not files:
             paths = [f"{p['datastore']}/{p['path']}" for p in step["input"]["paths"]]
             transition(storage, run_id, RunStatus.FAILED, error={"message": f"the input matches no files: {paths}"})
             leases.release(storage, run_id, PLAN_ITEM)
             return []
         try:
-            planned = _planned(storage, step, files, run_id)
+            planned = _planned(storage, step, files, run_id, stores)
         except InvalidInput as exc:  # e.g. a tabular input's first rows do not parse: retrying cannot help
             transition(storage, run_id, RunStatus.FAILED, error={"message": f"cannot plan the run: {exc.message}"})
             leases.release(storage, run_id, PLAN_ITEM)
@@ -116,7 +118,9 @@ def plan(storage: Storage, run_id: str, owner: str, take: int = 0) -> list[lanes
     return taken
 
 
-def _planned(storage: Storage, step: dict[str, Any], files: list[dict[str, Any]], run_id: str) -> dict[str, Any]:
+def _planned(
+    storage: Storage, step: dict[str, Any], files: list[dict[str, Any]], run_id: str, stores: Mapping[str, Any]
+) -> dict[str, Any]:
     """Cut the input, write the plan's pages, and return the plan record."""
     source = step["input"]
     tabular_input = source.get("kind") == "tabular"
@@ -126,6 +130,7 @@ def _planned(storage: Storage, step: dict[str, Any], files: list[dict[str, Any]]
     for page, start in enumerate(range(0, len(batches), layout.PLAN_PAGE_SIZE)):
         chunk = batches[start : start + layout.PLAN_PAGE_SIZE]
         storage.put_json(layout.RUNS_CONTAINER, layout.plan_page(run_id, plan_id, page), chunk)
+        _keep_page((run_id, plan_id, page), chunk)  # the lanes this instance takes read it from here
     return {
         "id": plan_id,
         "total_batches": len(batches),
@@ -134,6 +139,8 @@ def _planned(storage: Storage, step: dict[str, Any], files: list[dict[str, Any]]
         "per_node": per_node(step["config"]),
         "root": dataset_root(source["paths"], files),
         "shape": shape,
+        # What the lanes download with (names of settings, not credentials): no lane reads them again.
+        "datastores": {path["datastore"]: stores[path["datastore"]] for path in source["paths"]},
     }
 
 
@@ -151,11 +158,15 @@ def _page(storage: Storage, run_id: str, plan_id: str, page: int) -> Page:
             _pages.move_to_end(key)
             return _pages[key]
     batches, _ = storage.read_json(layout.RUNS_CONTAINER, layout.plan_page(run_id, plan_id, page))
+    _keep_page(key, batches)
+    return batches
+
+
+def _keep_page(key: tuple[str, str, int], batches: Page) -> None:
     with _pages_lock:
         _pages[key] = batches
         while len(_pages) > PAGES_CACHED:
             _pages.popitem(last=False)
-    return batches
 
 
 def mini_batch(storage: Storage, run: Record, index: int) -> MiniBatch:
