@@ -337,6 +337,67 @@ def test_a_submit_costs_a_fixed_few_requests_until_its_step_is_on_the_planning_q
         datastores.find_datastore(counted, "missing")
 
 
+def test_advances_at_the_same_moment_start_the_step_once(storage: Storage, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Instances advancing a new run at the same moment (its submitter, its watch, a step that ended): the step run
+    is recorded once and its planning is in flight once, however the creates interleave; the rows come out once."""
+    advance = dag.advance
+    monkeypatch.setattr(dag, "advance", lambda storage, run_id: None)  # the submit records the run, nothing more
+    pipeline_run = submit.start_run(storage, "tests", definition(storage, put_inputs(storage, names(6))))
+    monkeypatch.setattr(dag, "advance", advance)
+    (state,) = pipeline_run["steps"].values()
+    together = threading.Barrier(4)
+    failures: list[BaseException] = []
+
+    def advance_now() -> None:
+        together.wait()
+        try:
+            advance(storage, pipeline_run["id"])
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=advance_now) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures
+    assert runs.get_run(storage, pipeline_run["id"])["status"] == "Running"
+    assert runs.get_run(storage, state["id"])["status"] == "NotStarted"
+    assert storage.try_read_json(layout.RUNS_CONTAINER, layout.work_lease(state["id"], planning.PLAN_ITEM))[0]
+    planned = receive(storage, layout.PLANNING_QUEUE)
+    assert 1 <= len(planned) <= 4 and {body["run"] for body in planned} == {state["id"]}
+    for body in planned:  # duplicates are delivered too: at least once
+        HANDLERS[layout.PLANNING_QUEUE](storage, body)
+    run = drain(storage, state["id"])
+    assert run["status"] == "Finished"
+    assert output_lines(storage, run) == [f"f{i:03d}.txt: ok t1" for i in range(6)]
+
+
+def test_a_step_recorded_by_an_advance_that_died_before_dispatching_it_is_dispatched_by_the_next(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dispatch = leases.dispatch
+
+    def killed(storage: Storage, run_id: str, item: str, *args: Any, **kwargs: Any) -> Any:
+        if item == planning.PLAN_ITEM:
+            raise SystemExit("instance killed between recording the step run and dispatching it")
+        return dispatch(storage, run_id, item, *args, **kwargs)
+
+    monkeypatch.setattr(leases, "dispatch", killed)
+    experiment = f"died-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(SystemExit):
+        submit.start_run(storage, experiment, definition(storage, put_inputs(storage, names(4))))
+    monkeypatch.setattr(leases, "dispatch", dispatch)
+    assert receive(storage, layout.PLANNING_QUEUE) == []
+    [pipeline_run] = runs.list_runs(storage, experiment)
+    dag.watch(storage, pipeline_run["id"])  # the run's watch, when it comes due
+    [planned] = receive(storage, layout.PLANNING_QUEUE)
+    HANDLERS[layout.PLANNING_QUEUE](storage, planned)
+    run = drain(storage, planned["run"])
+    assert run["status"] == "Finished"
+    assert output_lines(storage, run) == [f"f{i:03d}.txt: ok t1" for i in range(4)]
+
+
 def test_a_lane_that_stops_before_the_fan_in_is_made_good_by_the_sweeper(
     storage: Storage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
