@@ -23,7 +23,7 @@ from shared import datastores, layout
 from shared.errors import InvalidInput, NotFound
 from shared.pipelines import dag, fanin, lanes, leases, logs, minibatch, planning, runs, submit, sweeper
 from shared.storage import RequestCounter, Storage
-from tests.hosting import eventually
+from tests.hosting import at_once, eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "tests" / "fixtures" / "batch"
@@ -345,22 +345,7 @@ def test_advances_at_the_same_moment_start_the_step_once(storage: Storage, monke
     pipeline_run = submit.start_run(storage, "tests", definition(storage, put_inputs(storage, names(6))))
     monkeypatch.setattr(dag, "advance", advance)
     (state,) = pipeline_run["steps"].values()
-    together = threading.Barrier(4)
-    failures: list[BaseException] = []
-
-    def advance_now() -> None:
-        together.wait()
-        try:
-            advance(storage, pipeline_run["id"])
-        except BaseException as exc:
-            failures.append(exc)
-
-    threads = [threading.Thread(target=advance_now) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not failures
+    at_once(lambda: advance(storage, pipeline_run["id"]), count=4)
     assert runs.get_run(storage, pipeline_run["id"])["status"] == "Running"
     assert runs.get_run(storage, state["id"])["status"] == "NotStarted"
     assert storage.try_read_json(layout.RUNS_CONTAINER, layout.work_lease(state["id"], planning.PLAN_ITEM))[0]

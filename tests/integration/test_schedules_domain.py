@@ -4,8 +4,6 @@ in a second, and two threads calling them at once stand for two host instances."
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,6 +14,7 @@ from shared.errors import Conflict, InvalidInput, NotFound
 from shared.pipelines import published, runs
 from shared.schedules import records, runner
 from shared.storage import Storage
+from tests.hosting import at_once
 from tests.integration.test_batch_domain import (
     definition,
     drain,
@@ -69,26 +68,6 @@ def runs_of(storage: Storage, schedule_id: str) -> list[dict[str, Any]]:
     return [run for run in found if run["tags"].get("azureml.scheduleid") == schedule_id]
 
 
-def as_two_instances(call: Callable[[], object]) -> None:
-    """`call` from two threads released together, as two host instances ticking at the same moment."""
-    barrier = threading.Barrier(2)
-    errors: list[BaseException] = []
-
-    def instance() -> None:
-        barrier.wait()
-        try:
-            call()
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=instance) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors, errors
-
-
 # -- recurring schedules ----------------------------------------------------------------------------------------------
 
 
@@ -97,7 +76,7 @@ def test_weekly_schedule_over_four_weeks_and_two_instances_fires_each_week_once(
     schedule = weekly(storage, pipeline["id"])
     moment = T0
     while moment <= T0 + timedelta(weeks=4, hours=12):
-        as_two_instances(lambda at=moment: runner.fire(storage, records.get_schedule(storage, schedule["id"]), at))
+        at_once(lambda at=moment: runner.fire(storage, records.get_schedule(storage, schedule["id"]), at))
         moment += timedelta(hours=6)
     started = runs_of(storage, schedule["id"])
     occurrences = [T0 + timedelta(weeks=k) for k in range(5)]  # at creation (no start_time), then weekly
@@ -285,7 +264,7 @@ def test_data_schedule_fires_once_per_change_and_not_without_one(storage: Storag
         container.upload_blob(f"{folder}/new-{i}.txt", b"ok", overwrite=True)
     assert runner.tick(storage, at + timedelta(minutes=1)) == []  # the polling interval has not passed
     at += timedelta(minutes=5, seconds=1)
-    as_two_instances(lambda: runner.tick(storage, at))
+    at_once(lambda: runner.tick(storage, at))
     started = runs_of(storage, schedule["id"])
     assert len(started) == 1
     dropped = {"datastore": "workspaceblobstore", "path": folder}
