@@ -5,12 +5,14 @@ mlflow (each when installed).
     python3.11 -m venv /tmp/mlflow-venv && /tmp/mlflow-venv/bin/pip install mlflow scikit-learn joblib  # optional
     AMLSERVER_PYTHON=... MLFLOW_PYTHON=... .venv/bin/python benchmarks/realtime.py [--seconds 3] [--rounds 3]
 
-One scikit-learn model (iris) is served each way in one run, all up at once; the same client load (concurrency 1,
-8, 32, keep-alive connections, loopback) hits each for the same time, in interleaved rounds. Printed: the median
-requests/s, p50 and p99 latency, the servers' own CPU time per request (user + system, from /proc: the figure
-least moved by other work on the machine), and each target's ratio to the baseline (FastAPI calling `predict`) and
-to Azure ML's server. fninfer's CPU counts the host's supervisor and instance processes (not Azurite), Azure ML's
-server's its gunicorn master and workers.
+One scikit-learn model (iris) is served each way in one run, all up at once; the same client load (concurrency 1, 8,
+32, keep-alive connections, loopback) hits each for the same time, in interleaved rounds. Printed: the median
+requests/s, p50 and p99 latency, the servers' own CPU time per request (user + system, from /proc: the figure least
+moved by other work on the machine), and each target's ratio to the baseline (FastAPI calling `predict` on its event
+loop) and to Azure ML's server. The same FastAPI app calling `predict` on its thread pool (`fastapi-t`, what FastAPI
+does for a plain `def` endpoint) shows what a hop to a thread costs alone: fninfer runs run() on a thread of the
+service's, which keeps a stuck run() from blocking the other services. fninfer's CPU counts the host's supervisor and
+instance processes (not Azurite), Azure ML's server's its gunicorn master and workers.
 
 Then cold start, fninfer's own (median and range of --cold-rounds):
 - `fninfer start` -> the first 200 from a service deployed before the host started (Azurite starts, the instance
@@ -306,6 +308,10 @@ def main() -> None:
             processes.append(subprocess.Popen([sys.executable, baseline_app, str(model_path), str(port)]))
             starts["fastapi"] = wait_until_up(f"http://127.0.0.1:{port}/score", processes[-1])
             targets["fastapi"] = Target(f"http://127.0.0.1:{port}/score", {}, BODY, [processes[-1].pid])
+            port = free_port()  # the same app calling predict on its thread pool, as a `def` endpoint would
+            processes.append(subprocess.Popen([sys.executable, baseline_app, str(model_path), str(port), "threaded"]))
+            wait_until_up(f"http://127.0.0.1:{port}/score", processes[-1])
+            targets["fastapi-t"] = Target(f"http://127.0.0.1:{port}/score", {}, BODY, [processes[-1].pid])
 
             azureml = start_azureml_server(model_path, scratch)
             if azureml is None:
@@ -350,7 +356,8 @@ def main() -> None:
                 aml_rate, aml_p50, _, _ = results["azureml"][concurrency]
                 line += f"   {rate / aml_rate:.2f}x, p50 {p50 - aml_p50:+.2f} ms"
             print(line)
-    print("(cpu ms: the server's own CPU time per request, user + system)")
+    print("(cpu ms: the server's own CPU time per request, user + system; fastapi-t: FastAPI calling predict on its")
+    print(" thread pool, as for a `def` endpoint, where fastapi calls it on its event loop)")
     if cold:
         print(f"\ncold start, seconds: median (min-max) of {arguments.cold_rounds}")
         labels = {
