@@ -73,9 +73,12 @@ def _sample_end(read: tabular.ReadRange, size: int) -> int:
     return position
 
 
-def shape(storage: Storage, spec: tabular.Spec, files: list[dict[str, Any]]) -> Shape:
-    """The columns (delimited files whose header is not per file) and the column types, from the first file."""
-    stores = datastores.by_name(storage)
+def shape(
+    storage: Storage, spec: tabular.Spec, files: list[dict[str, Any]], stores: Mapping[str, Any] | None = None
+) -> Shape:
+    """The columns (delimited files whose header is not per file) and the column types, from the first file.
+    `stores`: the datastores by name, when the caller has them."""
+    stores = datastores.by_name(storage) if stores is None else stores
     columns: list[str] | None = None
     types = spec["column_types"]
     if files and spec["format"] == "delimited" and spec["header"] != "COMBINE_ALL_FILES_HEADERS":

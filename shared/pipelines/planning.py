@@ -124,7 +124,7 @@ def _planned(
     """Cut the input, write the plan's pages, and return the plan record."""
     source = step["input"]
     tabular_input = source.get("kind") == "tabular"
-    shape = tabular_files.shape(storage, source["tabular"], files) if tabular_input else None  # may refuse the input
+    shape = tabular_files.shape(storage, source["tabular"], files, stores) if tabular_input else None  # may refuse it
     plan_id = uuid.uuid4().hex
     batches = cut(step, files)
     for page, start in enumerate(range(0, len(batches), layout.PLAN_PAGE_SIZE)):
