@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import posixpath
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -25,26 +23,13 @@ from shared.storage import Storage
 #: mini-batch: starting threads under a busy GIL costs milliseconds each). The storage client pools 10 connections.
 DOWNLOAD_THREADS = 16
 _downloads = concurrent.futures.ThreadPoolExecutor(DOWNLOAD_THREADS, thread_name_prefix="minibatch-download")
-_stores: OrderedDict[str, datastores.Datastores] = OrderedDict()
-_stores_lock = threading.Lock()
-STORES_CACHED = 64
 
 
 def run_datastores(storage: Storage, run: Record) -> Mapping[str, Record]:
-    """The datastores by name: as planning found them (the plan keeps the input's), else read once per process and
-    run (not per mini-batch). A run's items name their datastore and container when it is planned."""
-    planned = (run.get("plan") or {}).get("datastores")
-    if planned:
-        return planned  # type: ignore[no-any-return]
-    with _stores_lock:
-        found = _stores.get(run["id"])
-    if found is None:
-        found = datastores.by_name(storage)
-        with _stores_lock:
-            _stores[run["id"]] = found
-            while len(_stores) > STORES_CACHED:
-                _stores.popitem(last=False)
-    return found
+    """The datastores by name, as planning found them (the plan keeps the input's: a mini-batch reads none); for a
+    run planned before plans kept them, each is read by name when first asked for."""
+    planned: Mapping[str, Record] | None = (run.get("plan") or {}).get("datastores")
+    return planned if planned else datastores.by_name(storage)
 
 
 def local_names(source: dict[str, Any], root: str, paths: list[str]) -> list[str]:
