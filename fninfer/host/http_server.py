@@ -66,7 +66,7 @@ class HttpApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        headers = [(bytes(k).decode("latin-1").lower(), bytes(v).decode("latin-1")) for k, v in scope["headers"]]
+        headers = _join_headers(scope["headers"])
         try:
             body = await self._read_body(receive, headers)
         except BodyTooLarge:
@@ -76,7 +76,7 @@ class HttpApp:
         await self._send(send, status, response_body, response_headers)
 
     async def _dispatch(
-        self, scope: Scope, headers: list[tuple[str, str]], body: bytes
+        self, scope: Scope, headers: dict[str, str], body: bytes
     ) -> tuple[int, list[tuple[str, str]], bytes]:
         path = routing_path(scope)
         method: str = scope["method"].upper()
@@ -90,7 +90,7 @@ class HttpApp:
         request = func.HttpRequest(
             method=method,
             url=_url(scope, headers),
-            headers=_join_headers(headers),
+            headers=headers,
             params=_query_params(scope.get("query_string", b"")),
             route_params=route_params,
             body=body,
@@ -110,9 +110,9 @@ class HttpApp:
             return None
         return parts[1] if len(parts) > 1 else ""
 
-    async def _read_body(self, receive: Receive, headers: list[tuple[str, str]]) -> bytes:
+    async def _read_body(self, receive: Receive, headers: dict[str, str]) -> bytes:
         limit = self.options.max_request_body_size
-        declared = dict(headers).get("content-length")
+        declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise BodyTooLarge
         chunks: list[bytes] = []
@@ -153,18 +153,20 @@ def routing_path(scope: Scope) -> str:
     return "%2F".join(urllib.parse.unquote(piece, errors="replace") for piece in pieces)
 
 
-def _url(scope: Scope, headers: list[tuple[str, str]]) -> str:
+def _url(scope: Scope, headers: dict[str, str]) -> str:
     """The URL as received: the raw (still percent-encoded) path, not ASGI's decoded `path`."""
-    host = dict(headers).get("host") or "{}:{}".format(*scope.get("server", ("127.0.0.1", 80)))
+    host = headers.get("host") or "{}:{}".format(*scope.get("server", ("127.0.0.1", 80)))
     raw_path = scope.get("raw_path")
     path = raw_path.decode("latin-1") if raw_path else scope["path"]
     query = scope.get("query_string", b"").decode("latin-1")
     return f"{scope.get('scheme', 'http')}://{host}{path}" + (f"?{query}" if query else "")
 
 
-def _join_headers(headers: list[tuple[str, str]]) -> dict[str, str]:
+def _join_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """ASGI's header pairs as the worker's headers: lower-case names, a repeated header's values comma-joined."""
     joined: dict[str, str] = {}
-    for name, value in headers:
+    for raw_name, raw_value in raw:
+        name, value = bytes(raw_name).decode("latin-1").lower(), bytes(raw_value).decode("latin-1")
         joined[name] = f"{joined[name]},{value}" if name in joined else value
     return joined
 

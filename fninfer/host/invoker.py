@@ -28,15 +28,21 @@ from typing import Any
 import azure.functions as func
 
 from fninfer.host.indexing import IndexedFunction
-from fninfer.host.logs import Invocation, LogLevels, current_invocation, function_category
+from fninfer.host.logs import Invocation, LogLevels, console, current_invocation, function_category
 
 log = logging.getLogger("fninfer.host")
 
 
 def _host_line(level: int, category: str, message: str, *args: object, exc_info: BaseException | None = None) -> None:
-    """One of the host's lines about an invocation, in `category`: made as `log.log` makes it, minus the look up the
-    stack for the caller's file and line, which no host line shows (two lines per invocation, on the event loop)."""
+    """One of the host's lines about an invocation, in `category` (two per invocation, on the event loop). They are
+    the host's lines, not the worker's logging: written to the instance's console as they are (making a LogRecord
+    was most of a line's cost); a line with a traceback, or one with no console (an Invoker used in-process), is made
+    as `log.log` makes it, minus the look up the stack for the caller's file and line, which no host line shows."""
     if not log.isEnabledFor(level):
+        return
+    writer = console()
+    if writer is not None and exc_info is None:
+        writer.write(time.time(), category, level, message % args if args else message)
         return
     record = log.makeRecord(log.name, level, __file__, 0, message, args, None, extra={"category": category})
     if exc_info is not None:

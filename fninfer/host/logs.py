@@ -153,14 +153,21 @@ class ConsoleHandler(logging.Handler):
             message = record.getMessage()
             if record.exc_info:
                 message = f"{message}\n{logging.Formatter().formatException(record.exc_info)}"
-            line = (record.created, message, invocation if category.endswith(".User") else None)
-            with self._lock:
-                self._lines.append(line)
-                first = len(self._lines) == 1
-            if first:  # the first line of a burst wakes the writer
-                self._pending.set()
+            self._append((record.created, message, invocation if category.endswith(".User") else None))
         except Exception:
             self.handleError(record)
+
+    def write(self, created: float, category: str, level: int, message: str) -> None:
+        """A host line without a record: what emit() does with a record in `category` whose message is `message`."""
+        if level >= self.levels.level(category):
+            self._append((created, message, None))
+
+    def _append(self, line: _Line) -> None:
+        with self._lock:
+            self._lines.append(line)
+            first = len(self._lines) == 1
+        if first:  # the first line of a burst wakes the writer
+            self._pending.set()
 
     def _write_forever(self) -> None:
         while True:
@@ -198,6 +205,11 @@ def _render(created: float, message: str, invocation: Invocation | None) -> str:
 
 
 _console: ConsoleHandler | None = None
+
+
+def console() -> ConsoleHandler | None:
+    """The instance's console, once configure_logging made it."""
+    return _console
 
 
 def configure_logging(levels: LogLevels | None = None) -> ConsoleHandler:

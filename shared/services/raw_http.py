@@ -9,6 +9,7 @@ a process. Users import these as `fninfer.contrib.services.aml_request` / `aml_r
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from email.parser import BytesParser
@@ -32,25 +33,31 @@ def wants_raw_http(func: Callable[..., Any]) -> bool:
     return bool(getattr(func, RAW_HTTP_ATTRIBUTE, False))
 
 
+@functools.lru_cache(maxsize=512)
+def canonical_name(name: str) -> str:
+    """`content-type` as `Content-Type` (worked out when headers are listed, not for each header of each call)."""
+    return "-".join(part.capitalize() for part in name.split("-"))
+
+
 class Headers(MutableMapping[str, str]):
     """HTTP headers, looked up whatever the case (as Werkzeug's), listed with canonical names ("Content-Type")."""
 
     def __init__(self, items: Mapping[str, str] | None = None) -> None:
-        self._items: dict[str, tuple[str, str]] = {}
+        self._items: dict[str, tuple[str, str]] = {}  # lower-case name -> (name as given, value)
         for key, value in (items or {}).items():
-            self[key] = value
+            self._items[key.lower()] = (key, str(value))
 
     def __getitem__(self, key: str) -> str:
         return self._items[key.lower()][1]
 
     def __setitem__(self, key: str, value: object) -> None:
-        self._items[key.lower()] = ("-".join(part.capitalize() for part in key.split("-")), str(value))
+        self._items[key.lower()] = (key, str(value))
 
     def __delitem__(self, key: str) -> None:
         del self._items[key.lower()]
 
     def __iter__(self) -> Iterator[str]:
-        return (name for name, _ in self._items.values())
+        return (canonical_name(name) for name, _ in self._items.values())
 
     def __len__(self) -> int:
         return len(self._items)

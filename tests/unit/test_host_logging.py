@@ -76,6 +76,23 @@ def test_lines_are_filtered_by_category_and_attributed_to_their_invocation(
     assert all(line.startswith("[") and line[24:26] == "Z]" for line in lines)  # [2026-11-22T09:00:00.123Z]
 
 
+def test_host_lines_written_without_a_record_keep_their_place_and_their_filter(
+    console: tuple[ConsoleHandler, io.StringIO, logging.Logger],
+) -> None:
+    """The invoker writes its Executing/Executed lines straight to the console: filtered by the same category levels
+    and in order with the records around them."""
+    handler, stream, logger = console
+    logger.error("before")
+    handler.write(1_700_000_000.25, "Function.quiet", logging.INFO, "Executing 'Functions.quiet'")  # below Warning
+    handler.write(1_700_000_000.5, "Function.loud", logging.INFO, "Executing 'Functions.loud'")
+    handler.write(1_700_000_000.5, "Host.General", logging.WARNING, "a host line below Error")
+    logger.error("after")
+    handler.stop()
+    lines = stream.getvalue().splitlines()
+    assert [line.split("] ", 1)[1] for line in lines] == ["before", "Executing 'Functions.loud'", "after"]
+    assert lines[1].startswith("[2023-11-14T22:13:20.500Z] ")
+
+
 def test_a_caller_only_queues_its_line_and_nothing_is_lost_at_stop(
     console: tuple[ConsoleHandler, io.StringIO, logging.Logger],
 ) -> None:
