@@ -21,7 +21,6 @@ import logging
 import os
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +28,7 @@ import azure.functions as func
 
 from fninfer.host.indexing import IndexedFunction
 from fninfer.host.logs import Invocation, LogLevels, console, current_invocation, function_category
+from shared.ids import random_uuid
 
 log = logging.getLogger("fninfer.host")
 
@@ -143,7 +143,7 @@ class Invoker:
 
         An `async def` function runs in the caller's task, with no task or thread of its own; a sync one on the
         pool. Either way `functionTimeout` is a deadline on this task, not a wrapper task."""
-        invocation_id = str(uuid.uuid4())
+        invocation_id = random_uuid()
         arguments = self._arguments(function, trigger_value, invocation_id)
         # Set in this task's context so log records from the function (async, or sync on the pool through the
         # copied context) name the invocation.

@@ -106,44 +106,61 @@ class Gate:
     def _release(self) -> None:
         """A slot is free: hand it to the longest waiter, else keep it."""
         with self._lock:
-            if not self._waiters:
-                self._free += 1
-                return
-            waiter = self._waiters.popleft()
-            waiter.granted = True
-        _call_soon(waiter.loop, _settle, waiter.future)
+            waiter = self._pass_slot()
+        if waiter is not None:
+            _call_soon(waiter.loop, _settle, waiter.future)
+
+    def _pass_slot(self) -> _Waiter | None:
+        """(Under the lock) a freed slot to the longest waiter, returned for the caller to wake, else kept."""
+        if not self._waiters:
+            self._free += 1
+            return None
+        waiter = self._waiters.popleft()
+        waiter.granted = True
+        return waiter
 
     async def call(self, function: Callable[[], T], wait: float, timeout: float) -> T:
         """`function()` on one of this gate's threads: ServiceBusy when no slot frees within `wait` seconds,
         TimeoutError when it does not return within `timeout` (it goes on, holding its slot, until it does)."""
-        if not await self._acquire(wait):
-            stuck = self.stuck()
-            why = f"{stuck} of them running past the scoring timeout" if stuck else "all busy"
-            raise ServiceBusy(
-                f"{self.bound} calls running on this instance ({why}); "
-                f"no slot freed within max_request_wait_time={wait * 1000:g} ms",
-                replica_max_concurrent_requests=self.bound,
-                stuck=stuck,
-            )
+        with self._lock:  # a free slot is taken and the call handed out under one lock: the usual case
+            granted = self._free > 0 and not self._waiters
+            if granted:
+                self._free -= 1
+                call_id, worker = self._start(timeout)
+        if not granted:
+            if not await self._acquire(wait):
+                stuck = self.stuck()
+                why = f"{stuck} of them running past the scoring timeout" if stuck else "all busy"
+                raise ServiceBusy(
+                    f"{self.bound} calls running on this instance ({why}); "
+                    f"no slot freed within max_request_wait_time={wait * 1000:g} ms",
+                    replica_max_concurrent_requests=self.bound,
+                    stuck=stuck,
+                )
+            with self._lock:
+                call_id, worker = self._start(timeout)
         loop = asyncio.get_running_loop()
         done: asyncio.Future[T] = loop.create_future()
-        with self._lock:
-            call_id = self._next_id = self._next_id + 1
-            self._running[call_id] = time.monotonic() + timeout
-        self._submit(_Call(function, loop, done, call_id))
-        async with asyncio.timeout(timeout):  # a deadline on this task: no task or waiter of its own
-            return await done
-
-    def _submit(self, call: _Call) -> None:
-        with self._lock:
-            worker = self._idle.pop() if self._idle else None
+        call = _Call(function, loop, done, call_id)
         if worker is not None:
             worker.call = call
             worker.wake.release()
-            return
-        worker = _Worker(call=call)
-        worker.wake.acquire()
-        threading.Thread(target=self._serve, args=(worker,), name=f"scoring-{self.name}", daemon=True).start()
+        else:
+            worker = _Worker(call=call)
+            worker.wake.acquire()
+            threading.Thread(target=self._serve, args=(worker,), name=f"scoring-{self.name}", daemon=True).start()
+        # The deadline settles `done` itself: no task cancellation, no Timeout object per call.
+        expiry = loop.call_at(loop.time() + timeout, _expire, done)
+        try:
+            return await done
+        finally:
+            expiry.cancel()
+
+    def _start(self, timeout: float) -> tuple[int, _Worker | None]:
+        """(Under the lock, a slot held) a call's id and deadline, and the idle thread to take it (None: a new one)."""
+        call_id = self._next_id = self._next_id + 1
+        self._running[call_id] = time.monotonic() + timeout
+        return call_id, self._idle.pop() if self._idle else None
 
     def _serve(self, worker: _Worker) -> None:
         while (call := worker.call) is not None:
@@ -157,7 +174,9 @@ class Gate:
                 if not closed:
                     self._idle.append(worker)
                 self._running.pop(call.call_id, None)
-            self._release()
+                waiter = self._pass_slot()
+            if waiter is not None:
+                _call_soon(waiter.loop, _settle, waiter.future)
             _call_soon(call.loop, _settle, call.done, result, error)
             if closed:
                 return
@@ -174,6 +193,11 @@ class Gate:
 def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[..., None], *args: Any) -> None:
     with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits for the answer any more
         loop.call_soon_threadsafe(callback, *args)
+
+
+def _expire(done: asyncio.Future[Any]) -> None:
+    if not done.done():
+        done.set_exception(TimeoutError())
 
 
 def _settle(target: asyncio.Future[Any], result: Any = None, error: BaseException | None = None) -> None:

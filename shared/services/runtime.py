@@ -26,7 +26,6 @@ import logging
 import re
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -42,6 +41,7 @@ from shared.errors import (
     ServiceBusy,
     ServiceUnavailable,
 )
+from shared.ids import random_uuid
 from shared.models import deployed_models
 from shared.services import swagger
 from shared.services.auth import authenticate
@@ -397,4 +397,4 @@ def _request_id(request: ScoringRequest) -> str:
     given = request.headers.get("x-request-id", "")
     if 0 < len(given) <= 100 and given.isprintable():
         return given
-    return str(uuid.uuid4())
+    return random_uuid()

@@ -80,3 +80,31 @@ def test_an_exception_reaches_the_caller() -> None:
     with pytest.raises(ValueError, match="boom"):
         asyncio.run(gate.call(fail, wait=1, timeout=1))
     assert asyncio.run(gate.call(lambda: 1, wait=1, timeout=1)) == 1  # the slot was given back
+
+
+def test_a_slot_comes_back_when_run_returns_after_its_caller_timed_out_or_went_away() -> None:
+    gate = Gate("late", 1)
+    finish = threading.Event()
+
+    async def scenario() -> None:
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            await gate.call(finish.wait, wait=1, timeout=0.1)
+        assert time.monotonic() - started < 1  # the deadline, not run()'s return, ended the wait
+        with pytest.raises(ServiceBusy):  # run() still holds the one slot
+            await gate.call(lambda: None, wait=0.1, timeout=1)
+        finish.set()
+        await asyncio.sleep(0.1)  # run() returns on its thread
+        assert await gate.call(lambda: "after", wait=1, timeout=1) == "after"
+
+        finish.clear()
+        caller = asyncio.create_task(gate.call(finish.wait, wait=1, timeout=30))
+        await asyncio.sleep(0.1)
+        caller.cancel()  # the client went away
+        with pytest.raises(asyncio.CancelledError):
+            await caller
+        finish.set()  # run() returns to nobody; its slot is free again
+        assert await gate.call(lambda: "free", wait=1, timeout=1) == "free"
+
+    asyncio.run(scenario())
+    gate.close()

@@ -1,0 +1,38 @@
+"""Random UUIDs for ids made on every call (a scoring call's request id, an invocation's id), from the OS's random
+source like `uuid.uuid4()`, but read 256 ids at a time.
+
+`uuid.uuid4()` reads 16 bytes with a system call that lets go of the GIL: on the event loop, every such call hands
+the GIL to a scoring thread and waits to get it back, two hand-offs per call (measured: 30-40 us of CPU per scoring
+call with 8 callers). One read per 256 ids keeps the ids as random, from the same source.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+
+_BATCH = 256
+_lock = threading.Lock()
+_pool = b""
+_offset = 0
+
+
+def random_uuid() -> str:
+    """A version 4 UUID, as `str(uuid.uuid4())`."""
+    global _pool, _offset
+    with _lock:
+        if _offset >= len(_pool):
+            _pool, _offset = os.urandom(16 * _BATCH), 0
+        chunk = _pool[_offset : _offset + 16]
+        _offset += 16
+    return str(uuid.UUID(bytes=chunk, version=4))
+
+
+def _forget_after_fork() -> None:
+    """A forked child must not hand out the ids its parent still holds."""
+    global _pool, _offset, _lock
+    _pool, _offset, _lock = b"", 0, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
