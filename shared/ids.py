@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import threading
-import uuid
 
 _BATCH = 256
 _lock = threading.Lock()
@@ -24,9 +23,12 @@ def random_uuid() -> str:
     with _lock:
         if _offset >= len(_pool):
             _pool, _offset = os.urandom(16 * _BATCH), 0
-        chunk = _pool[_offset : _offset + 16]
+        chunk = bytearray(_pool[_offset : _offset + 16])
         _offset += 16
-    return str(uuid.UUID(bytes=chunk, version=4))
+    chunk[6] = chunk[6] & 0x0F | 0x40  # version 4, and RFC 4122's variant: what uuid.UUID(version=4) sets
+    chunk[8] = chunk[8] & 0x3F | 0x80
+    text = chunk.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def _forget_after_fork() -> None:

@@ -149,6 +149,8 @@ def routing_path(scope: Scope) -> str:
     raw_path = scope.get("raw_path")
     if not raw_path:
         return str(scope["path"])
+    if b"%" not in raw_path:  # nothing to decode
+        return str(raw_path.decode("latin-1"))
     pieces = re.split("%2[fF]", raw_path.decode("latin-1"))
     return "%2F".join(urllib.parse.unquote(piece, errors="replace") for piece in pieces)
 
@@ -174,6 +176,8 @@ def _join_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
 def _query_params(query_string: bytes) -> dict[str, str]:
     """One value per key, repeated keys comma-joined, empty values dropped (what the worker passes)."""
     params: dict[str, str] = {}
+    if not query_string:
+        return params
     for key, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=False):
         params[key] = f"{params[key]},{value}" if key in params else value
     return params
