@@ -6,6 +6,12 @@ answered 503. A slot is freed when run() returns, not when its caller stops wait
 its slot and its thread, so a service whose calls are stuck answers 503 at once while the others keep their threads
 and their latency. Python cannot stop a thread; an update or reload of the service starts a new code version with
 fresh slots and threads, and the stuck ones end with their run() or with the instance.
+
+Threads are handed calls as a thread pool that grows on demand would: a call that arrives while a thread of the service
+started its call less than HAND_OVER_SECONDS ago waits for that thread (it runs the call next, without going to sleep
+and being woken); one that waited that long, or finds no thread so recently started, gets an idle thread or a new one.
+Calls that follow one another then run on one thread, and a slow or stuck run() holds up the call behind it by no more
+than HAND_OVER_SECONDS.
 """
 
 from __future__ import annotations
@@ -23,6 +29,9 @@ from shared.errors import ServiceBusy
 
 T = TypeVar("T")
 
+#: How long a call may wait for a busy thread of its service rather than wake or start another (see the docstring).
+HAND_OVER_SECONDS = 0.002
+
 
 @dataclass
 class _Call:
@@ -32,6 +41,7 @@ class _Call:
     loop: asyncio.AbstractEventLoop
     done: asyncio.Future[Any]
     call_id: int
+    queued: bool = False  # waiting in the gate's queue for a thread
 
 
 @dataclass
@@ -40,6 +50,8 @@ class _Worker:
 
     wake: threading.Lock = field(default_factory=threading.Lock)
     call: _Call | None = None
+    started: float = 0.0  # when it took its call (time.monotonic())
+    alive: bool = False  # its thread was started
 
 
 @dataclass
@@ -64,6 +76,8 @@ class Gate:
     # idle, so never more than `bound`. The idle thread that finished last takes the next call (a stack): calls that
     # follow one another keep one thread busy and the others asleep, instead of waking each in turn.
     _idle: list[_Worker] = field(default_factory=list)
+    _busy: list[_Worker] = field(default_factory=list)
+    _queue: collections.deque[_Call] = field(default_factory=collections.deque)  # slots held, waiting for a thread
     _closed: bool = False
 
     def __post_init__(self) -> None:
@@ -122,11 +136,14 @@ class Gate:
     async def call(self, function: Callable[[], T], wait: float, timeout: float) -> T:
         """`function()` on one of this gate's threads: ServiceBusy when no slot frees within `wait` seconds,
         TimeoutError when it does not return within `timeout` (it goes on, holding its slot, until it does)."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[T] = loop.create_future()
         with self._lock:  # a free slot is taken and the call handed out under one lock: the usual case
             granted = self._free > 0 and not self._waiters
             if granted:
                 self._free -= 1
-                call_id, worker = self._start(timeout)
+                call = self._start(function, loop, done, timeout)
+                worker = self._place(call)
         if not granted:
             if not await self._acquire(wait):
                 stuck = self.stuck()
@@ -138,17 +155,12 @@ class Gate:
                     stuck=stuck,
                 )
             with self._lock:
-                call_id, worker = self._start(timeout)
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[T] = loop.create_future()
-        call = _Call(function, loop, done, call_id)
+                call = self._start(function, loop, done, timeout)
+                worker = self._place(call)
         if worker is not None:
-            worker.call = call
-            worker.wake.release()
+            self._run_on(worker)
         else:
-            worker = _Worker(call=call)
-            worker.wake.acquire()
-            threading.Thread(target=self._serve, args=(worker,), name=f"scoring-{self.name}", daemon=True).start()
+            loop.call_at(loop.time() + HAND_OVER_SECONDS, self._hand_over, call)
         # The deadline settles `done` itself: no task cancellation, no Timeout object per call.
         expiry = loop.call_at(loop.time() + timeout, _expire, done)
         try:
@@ -156,11 +168,49 @@ class Gate:
         finally:
             expiry.cancel()
 
-    def _start(self, timeout: float) -> tuple[int, _Worker | None]:
-        """(Under the lock, a slot held) a call's id and deadline, and the idle thread to take it (None: a new one)."""
+    def _start(
+        self, function: Callable[[], Any], loop: asyncio.AbstractEventLoop, done: asyncio.Future[Any], timeout: float
+    ) -> _Call:
+        """(Under the lock, a slot held) the call, with its id and the time it must have returned by."""
         call_id = self._next_id = self._next_id + 1
         self._running[call_id] = time.monotonic() + timeout
-        return call_id, self._idle.pop() if self._idle else None
+        return _Call(function, loop, done, call_id)
+
+    def _place(self, call: _Call) -> _Worker | None:
+        """(Under the lock) queue `call` behind a thread that started its call less than HAND_OVER_SECONDS ago
+        (None), else give it a thread: the idle one that finished last, or a new one (to set going with _run_on)."""
+        now = time.monotonic()
+        if any(now - busy.started < HAND_OVER_SECONDS for busy in self._busy):
+            call.queued = True
+            self._queue.append(call)
+            return None
+        return self._take_thread(call, now)
+
+    def _take_thread(self, call: _Call, now: float) -> _Worker:
+        """(Under the lock) the idle thread that finished last, else a new one, with `call` to run."""
+        worker = self._idle.pop() if self._idle else _Worker()
+        worker.call, worker.started = call, now
+        self._busy.append(worker)
+        return worker
+
+    def _run_on(self, worker: _Worker) -> None:
+        """Set a worker going on the call it was given: wake its thread, or start one."""
+        if worker.alive:
+            worker.wake.release()
+        else:
+            worker.alive = True
+            worker.wake.acquire()
+            threading.Thread(target=self._serve, args=(worker,), name=f"scoring-{self.name}", daemon=True).start()
+
+    def _hand_over(self, call: _Call) -> None:
+        """(On the caller's loop, HAND_OVER_SECONDS after `call` was queued) a thread for it if it still waits."""
+        with self._lock:
+            if not call.queued:
+                return
+            call.queued = False
+            self._queue.remove(call)
+            worker = self._take_thread(call, time.monotonic())
+        self._run_on(worker)
 
     def _serve(self, worker: _Worker) -> None:
         while (call := worker.call) is not None:
@@ -168,16 +218,24 @@ class Gate:
                 result, error = call.function(), None
             except BaseException as exc:  # the function contains user code's failures; pass on anything else
                 result, error = None, exc if isinstance(exc, Exception) else RuntimeError(repr(exc))
-            with self._lock:  # idle before the slot frees: the next call reuses this thread
-                worker.call = None
-                closed = self._closed
-                if not closed:
-                    self._idle.append(worker)
+            with self._lock:  # the next queued call, else idle before the slot frees (the next call reuses it)
                 self._running.pop(call.call_id, None)
                 waiter = self._pass_slot()
+                queued = self._queue.popleft() if self._queue else None
+                if queued is not None:
+                    queued.queued = False
+                    worker.call, worker.started = queued, time.monotonic()
+                else:
+                    worker.call = None
+                    self._busy.remove(worker)
+                    if not self._closed:
+                        self._idle.append(worker)
+                closed = self._closed
             if waiter is not None:
                 _call_soon(waiter.loop, _settle, waiter.future)
             _call_soon(call.loop, _settle, call.done, result, error)
+            if queued is not None:
+                continue
             if closed:
                 return
             worker.wake.acquire()  # until handed the next call (None: the gate closed)

@@ -108,3 +108,33 @@ def test_a_slot_comes_back_when_run_returns_after_its_caller_timed_out_or_went_a
 
     asyncio.run(scenario())
     gate.close()
+
+
+def test_a_call_queued_behind_a_stuck_run_gets_a_thread_of_its_own() -> None:
+    """A call arriving just after another waits for that thread (it usually frees at once); when it does not, the
+    call is handed to a thread of its own after HAND_OVER_SECONDS instead of waiting behind it."""
+    gate = Gate("behind", 2)
+    never = threading.Event()
+
+    async def scenario() -> None:
+        stuck = asyncio.create_task(gate.call(never.wait, wait=1, timeout=30))
+        await asyncio.sleep(0)  # the stuck call has its thread
+        started = time.monotonic()
+        assert await gate.call(threading.get_ident, wait=1, timeout=5) != threading.get_ident()
+        assert time.monotonic() - started < 1
+        assert not stuck.done()
+        never.set()
+        assert await stuck is True
+
+    asyncio.run(scenario())
+    gate.close()
+
+
+def test_queued_calls_run_in_order_and_each_answers_its_own_caller() -> None:
+    gate = Gate("order", 8)
+
+    async def scenario() -> list[int]:
+        return list(await asyncio.gather(*(gate.call(lambda n=n: n * n, wait=5, timeout=5) for n in range(200))))
+
+    assert asyncio.run(scenario()) == [n * n for n in range(200)]
+    gate.close()
