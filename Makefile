@@ -54,11 +54,13 @@ integration: install
 
 # Speed, side by side in one run (see each script's docstring). Real-time: fninfer vs a minimal FastAPI app
 # (benchmark-only dependency) and Azure ML's own scoring server (its venv, below), and mlflow when MLFLOW_PYTHON
-# names an interpreter that has it. Batch: the pipeline vs a plain download-and-run loop.
+# names an interpreter that has it. Scoring path: fninfer's own work per call vs run() alone, in-process. Batch:
+# the pipeline vs a plain download-and-run loop.
 bench: install aml-server-venv
 	$(PY) -m pip install --quiet fastapi
 	$(AML_SERVER_VENV)/bin/python -m pip install --quiet scikit-learn joblib
 	AMLSERVER_PYTHON=$(AML_SERVER_VENV)/bin/python $(PY) benchmarks/realtime.py
+	$(PY) benchmarks/scoring_path.py
 	$(PY) benchmarks/batch.py
 
 # The zip Azure Functions runs (see the README, "Deploy to Azure"); pass options with ARGS="--include-model m:1".
