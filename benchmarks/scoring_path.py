@@ -93,10 +93,11 @@ def drive(model_path: Path, calls: int, rounds: int, callers: int) -> None:
     """In the child: build the instance's HTTP side and measure (see the module docstring)."""
     print(f"CPU us per call: medians of {rounds} rounds of {calls} calls, {callers} at once, {os.cpu_count()} CPUs")
     print(f"{'service':<8}{'fninfer':>10}{'run()':>10}{'fninfer own':>14}")
-    for service, run in (("no-op", lambda: [1, 2]), ("iris", _iris_run(model_path))):
-        through = asyncio.run(_through_app(service, calls, rounds, callers))
+    runs = {"no-op": lambda: [1, 2], "iris": _iris_run(model_path)}
+    through = asyncio.run(_through_app(list(runs), calls, rounds, callers))
+    for service, run in runs.items():
         alone = statistics.median(_cpu_per_call(run, calls) for _ in range(rounds))
-        print(f"{service:<8}{through:>10.0f}{alone:>10.0f}{through - alone:>14.0f}")
+        print(f"{service:<8}{through[service]:>10.0f}{alone:>10.0f}{through[service] - alone:>14.0f}")
 
 
 def _iris_run(model_path: Path) -> Callable[[], Any]:
@@ -121,7 +122,8 @@ def _cpu_per_call(function: Callable[[], Any], calls: int) -> float:
     return (time.process_time() - started) / calls * 1e6
 
 
-async def _through_app(service: str, calls: int, rounds: int, callers: int) -> float:
+async def _through_app(services: list[str], calls: int, rounds: int, callers: int) -> dict[str, float]:
+    """Each service's median CPU per call through one instance's HTTP app, built once."""
     from fninfer.host.admin import AdminApi
     from fninfer.host.http_server import HttpApp
     from fninfer.host.indexing import index_functions
@@ -136,8 +138,40 @@ async def _through_app(service: str, calls: int, rounds: int, callers: int) -> f
         asyncio.get_running_loop(), str(ROOT), options.function_timeout, lambda: None, log_levels=options.log_levels
     )
     app = HttpApp(functions, options, invoker, AdminApi(functions, invoker, "benchmark", 0, options.extension_bundle))
+    statuses: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": BODY, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    async def caller(scope: dict[str, Any], count: int) -> None:
+        for _ in range(count):
+            await app(dict(scope), receive, send)
+
+    medians = {}
+    for service in services:
+        scope = _scoring_scope(service)
+        await asyncio.gather(*(caller(scope, 200) for _ in range(callers)))  # loads the service, warms up
+        results = []
+        for _ in range(rounds):
+            statuses.clear()
+            started = time.process_time()
+            await asyncio.gather(*(caller(scope, calls // callers) for _ in range(callers)))
+            results.append((time.process_time() - started) / len(statuses) * 1e6)
+            if set(statuses) != {200}:
+                raise SystemExit(f"{service}: answered {sorted(set(statuses))}, not only 200")
+        medians[service] = statistics.median(results)
+    invoker.shutdown()
+    return medians
+
+
+def _scoring_scope(service: str) -> dict[str, Any]:
+    """The ASGI scope uvicorn makes for a POST to `service`'s scoring URI from an httpx client."""
     path = f"/api/services/{service}/score"
-    scope = {
+    return {
         "type": "http",
         "method": "POST",
         "path": path,
@@ -155,30 +189,6 @@ async def _through_app(service: str, calls: int, rounds: int, callers: int) -> f
             (b"content-length", str(len(BODY)).encode()),
         ],
     }
-    statuses: list[int] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": BODY, "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            statuses.append(message["status"])
-
-    async def caller(count: int) -> None:
-        for _ in range(count):
-            await app(dict(scope), receive, send)
-
-    await asyncio.gather(*(caller(200) for _ in range(callers)))  # loads the service, warms up
-    results = []
-    for _ in range(rounds):
-        statuses.clear()
-        started = time.process_time()
-        await asyncio.gather(*(caller(calls // callers) for _ in range(callers)))
-        results.append((time.process_time() - started) / len(statuses) * 1e6)
-        if set(statuses) != {200}:
-            raise SystemExit(f"{service}: answered {sorted(set(statuses))}, not only 200")
-    invoker.shutdown()
-    return statistics.median(results)
 
 
 if __name__ == "__main__":
