@@ -1,4 +1,4 @@
-"""Write the real Azure ML SDK v1's public surface as JSON: tests/data/azureml_surface.json.
+"""Write the real Azure ML SDK v1's public surface as JSON: fninfer_cli/data/azureml_surface.json.
 
 Run it with the interpreter of a virtualenv where azureml-core, azureml-pipeline-core, azureml-pipeline-steps,
 azureml-contrib-pipeline-steps and azureml-contrib-services are installed (the compat tool's reference venv, with
@@ -6,7 +6,7 @@ azureml-contrib-pipeline-steps and azureml-contrib-services are installed (the c
 names, kinds and signatures:
 
     ~/.cache/fninfer/azureml-reference/bin/python tools/dump_azureml_surface.py \
-        ../shared/tools/azureml-compat/compare_api.py > tests/data/azureml_surface.json
+        ../shared/tools/azureml-compat/compare_api.py > fninfer_cli/data/azureml_surface.json
 
 The modules described are the azureml counterparts of fninfer's public modules plus the ones v1 code commonly
 imports that fninfer does not mirror, so `fninfer check` can tell "not in fninfer" from "not in azureml". Every
