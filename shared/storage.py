@@ -4,23 +4,28 @@ This is the storage boundary: Azure SDK exceptions are translated here into `sha
 catches `azure.core` types. Records are JSON blobs; every state change is a conditional write (If-None-Match: * to
 create, If-Match: <etag> to update), which is how concurrent host instances agree without a lock service.
 
+A conditional write can land while its caller sees a failure: the answer is lost, the SDK tries again, and the
+second try is refused (409/412) because of the first. Each conditional write therefore carries a token of its own in
+the blob's metadata (WRITE_TOKEN); a refused write whose token is the blob's is the caller's own, and succeeds.
+
 Every client of one Storage shares one HTTP transport per service: a connection pool of POOL_CONNECTIONS (the SDK's
 default of 10 is fewer than a host instance's concurrent requests: lanes, their download threads, heartbeats and
 queue listeners, and connections past the pool are opened and discarded per request), and optionally a
 RequestCounter that counts every request sent (retries included), by kind: what the batch tests' request budgets
-and the benchmarks count.
+and the benchmarks count, and a Faults that fails chosen requests: what the fault-injection tests break storage with.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -35,7 +40,7 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 from azure.core.pipeline.transport import HttpRequest, HttpResponse, RequestsTransport
-from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
+from azure.storage.blob import BlobClient, BlobServiceClient, ContainerClient, ContentSettings
 from azure.storage.blob import ExponentialRetry as BlobRetry
 from azure.storage.queue import ExponentialRetry as QueueRetry
 from azure.storage.queue import QueueServiceClient
@@ -47,6 +52,8 @@ from shared.settings import STORAGE_CONNECTION, StorageConnection, storage_conne
 T = TypeVar("T")
 
 JSON_CONTENT = ContentSettings(content_type="application/json")
+#: The metadata key of a conditional write's own token (see the module's docstring).
+WRITE_TOKEN = "write"
 POOL_CONNECTIONS = 64
 #: The retry budget of every request: about 10 s of backoffs (~1, ~3 and ~5 s) between tries, each connection given
 #: CONNECT_SECONDS. The SDK's default (88 s in all against a refused connection) outlasts an HTTP caller's
@@ -113,11 +120,21 @@ def watch_sends(queue_url: str, callback: Callable[[], None]) -> Callable[[], No
     return unwatch
 
 
+class Faults(Protocol):
+    """Fails chosen storage requests, for tests that break storage on purpose: `before` may raise instead of sending
+    (nothing reaches storage), `after` may raise once the answer came (storage did it, the caller sees a failure).
+    Raise azure.core's ServiceRequestError / ServiceResponseError, which is what a real network failure raises."""
+
+    def before(self, request: HttpRequest) -> None: ...
+
+    def after(self, request: HttpRequest, response: HttpResponse) -> None: ...
+
+
 class _Transport(RequestsTransport):
     """requests with a pool of POOL_CONNECTIONS connections per host (no retries of its own: the SDK's retry policy
-    retries), counting each request when given a counter."""
+    retries), counting each request when given a counter, failing those `faults` chooses."""
 
-    def __init__(self, counter: RequestCounter | None) -> None:
+    def __init__(self, counter: RequestCounter | None, faults: Faults | None = None) -> None:
         session = requests.Session()
         adapter = requests.adapters.HTTPAdapter(
             pool_connections=4,
@@ -128,11 +145,17 @@ class _Transport(RequestsTransport):
         session.mount("https://", adapter)
         super().__init__(session=session, session_owner=True, connection_timeout=CONNECT_SECONDS)
         self.counter = counter
+        self.faults = faults
 
     def send(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:  # type: ignore[override]
         if self.counter is not None:
             self.counter.add(request.method, request.url)
-        return super().send(request, **kwargs)
+        if self.faults is not None:
+            self.faults.before(request)
+        response = super().send(request, **kwargs)
+        if self.faults is not None:
+            self.faults.after(request, response)
+        return response
 
 
 @contextmanager
@@ -179,13 +202,20 @@ class Storage:
 
     @classmethod
     def from_connection(
-        cls, connection: StorageConnection, credential: Any = None, counter: RequestCounter | None = None
+        cls,
+        connection: StorageConnection,
+        credential: Any = None,
+        counter: RequestCounter | None = None,
+        faults: Faults | None = None,
+        retry: dict[str, int] | None = None,
     ) -> Storage:
         """Clients for `connection`; an identity-based one authenticates with `credential` (an azure-identity
         credential), else DefaultAzureCredential (with the connection's managed identity client id). With
-        `counter`, every request is counted there."""
-        blob_options = {"transport": _Transport(counter), "retry_policy": BlobRetry(**RETRY)}
-        queue_options = {"transport": _Transport(counter), "retry_policy": QueueRetry(**RETRY)}
+        `counter`, every request is counted there; with `faults`, requests fail as it decides; `retry` replaces
+        RETRY (tests that fail storage on purpose shorten the backoffs)."""
+        retry = RETRY if retry is None else retry
+        blob_options = {"transport": _Transport(counter, faults), "retry_policy": BlobRetry(**retry)}
+        queue_options = {"transport": _Transport(counter, faults), "retry_policy": QueueRetry(**retry)}
         if connection.connection_string is not None:
             return cls(
                 blobs=BlobServiceClient.from_connection_string(connection.connection_string, **blob_options),
@@ -255,29 +285,23 @@ class Storage:
     def create_json(self, container: str, path: str, record: Any, metadata: dict[str, str] | None = None) -> str:
         """Create the record only if nothing is there yet (If-None-Match: *); ConcurrencyConflict otherwise.
         `metadata` is stored with it, for listings to show (see list_with_metadata)."""
-        with storage_errors(f"{container}/{path}"):
-            blob = self.container(container).get_blob_client(path)
-            result = blob.upload_blob(_dumps(record), overwrite=False, content_settings=JSON_CONTENT, metadata=metadata)
-            return str(result["etag"])
+        blob = self.container(container).get_blob_client(path)
+        return _upload_once(blob, f"{container}/{path}", _dumps(record), metadata, overwrite=False)
 
     def replace_json(
         self, container: str, path: str, record: Any, etag: str, metadata: dict[str, str] | None = None
     ) -> str:
         """Replace the record only if it still has `etag` (If-Match); ConcurrencyConflict otherwise."""
-        with storage_errors(f"{container}/{path}"):
-            result = (
-                self.container(container)
-                .get_blob_client(path)
-                .upload_blob(
-                    _dumps(record),
-                    overwrite=True,
-                    etag=etag,
-                    match_condition=MatchConditions.IfNotModified,
-                    content_settings=JSON_CONTENT,
-                    metadata=metadata,
-                )
-            )
-            return str(result["etag"])
+        blob = self.container(container).get_blob_client(path)
+        return _upload_once(
+            blob,
+            f"{container}/{path}",
+            _dumps(record),
+            metadata,
+            overwrite=True,
+            etag=etag,
+            match_condition=MatchConditions.IfNotModified,
+        )
 
     def put_json(self, container: str, path: str, record: Any) -> str:
         """Write the record unconditionally (for records with a single writer)."""
@@ -336,6 +360,28 @@ class Storage:
             if record is not None:
                 found.append(record)
         return found
+
+
+def _upload_once(blob: BlobClient, what: str, data: bytes, metadata: dict[str, str] | None, **conditions: Any) -> str:
+    """A conditional upload (`conditions`: overwrite, etag, match_condition) carrying a token of its own: a refusal
+    caused by this very write, landed on an earlier try whose answer was lost, is no refusal (the token is on the
+    blob). Returns the blob's ETag."""
+    token = uuid.uuid4().hex
+    try:
+        with storage_errors(what):
+            result = blob.upload_blob(
+                data, content_settings=JSON_CONTENT, metadata={**(metadata or {}), WRITE_TOKEN: token}, **conditions
+            )
+        return str(result["etag"])
+    except ConcurrencyConflict:
+        with storage_errors(what):
+            try:
+                properties = blob.get_blob_properties()
+            except ResourceNotFoundError:
+                raise ConcurrencyConflict(f"{what} was changed by another writer") from None
+        if (properties.metadata or {}).get(WRITE_TOKEN) != token:
+            raise
+        return str(properties.etag)
 
 
 def _dumps(record: Any) -> bytes:
