@@ -10,13 +10,18 @@ A lane runs in one invocation at a time, in order, and has two kinds of blobs:
                               tries); written on claim, hand-off, a failed try, and as a heartbeat when nothing else
                               was written for LEASE/3
     lanes/<k>/<start>.json    a chunk: the results of positions start..end-1, created once (If-None-Match), with
-                              metadata `end`, `until` and the lane's cumulative counts through `end`
+                              metadata `end`, `until` and the chunk's own counts
 
-Exactly once, in order: a holder writes a chunk at `start` only when the lane's chunks end at `start`. Chunk names
+Exactly once, in order: a holder writes a chunk at `start` only when the lane's chain ends at `start`. Chunk names
 are unique, so two writers that both believe they hold the lane (a paused owner and its successor, a duplicated
 message) cannot both record a position: the second one's create is refused, and it reads the first one's chunk,
-drops what that chunk covers, and goes on after its end. A lane's chunks therefore always form one gapless chain
-0 -> e1 -> e2 -> ... -> end, each position in exactly one chunk, and the fan-in reads them in order.
+drops what that chunk covers, and goes on after its end.
+
+The lane's record of what ran is its chain: the chunk at 0, the chunk at that one's end, and so on. Positions are
+recorded only on the chain, each in exactly one chunk, and the fan-in and the counts read the chain alone. A chunk off
+the chain (one whose predecessor a storage failure lost after it was written: Azurite, killed, forgets its last
+seconds of writes) records nothing: the chain ends before it, so the lane is not complete, its positions from the
+chain's end run again, and a chunk written at the stranded one's start takes it onto the chain as it stands.
 
 The holder keeps results in memory and writes them as one chunk once the oldest is LEASE/3 old, when they reach
 FLUSH_BYTES, when a mini-batch has failures (thresholds count what is written), and when the lane stops. A chunk also
@@ -108,9 +113,10 @@ class LaneState:
     until: float = 0.0  # the latest of the record's and the chunks'
     at: int = -1  # the position whose tries the record counts
     tries: int = 0
-    end: int = 0  # positions recorded
-    counts: Counts = field(default_factory=Counts)
-    chunks: list[tuple[int, int]] = field(default_factory=list)  # (start, end), in chain order
+    end: int = 0  # positions recorded: where the chain ends
+    counts: Counts = field(default_factory=Counts)  # the chain's
+    chunks: list[tuple[int, int]] = field(default_factory=list)  # the chain's (start, end), in order
+    stranded: list[tuple[int, int]] = field(default_factory=list)  # chunks off the chain
 
     def alive(self) -> bool:
         return self.until > time.time()
@@ -120,6 +126,7 @@ def survey(storage: Storage, run_id: str, lane: int | None = None) -> dict[int, 
     """Every lane of the run (or one), from one listing."""
     prefix = layout.lanes_prefix(run_id) if lane is None else layout.lane_prefix(run_id, lane)
     states: dict[int, LaneState] = {}
+    found: dict[int, dict[int, tuple[int, Counts]]] = {}  # lane -> start -> (end, counts)
     for listed in storage.list_with_metadata(layout.RUNS_CONTAINER, prefix):
         number, start = layout.lane_blob(run_id, listed.name)
         state = states.setdefault(number, LaneState(number))
@@ -129,12 +136,14 @@ def survey(storage: Storage, run_id: str, lane: int | None = None) -> dict[int, 
             state.etag, state.owner = listed.etag, metadata.get("owner") or None
             state.at, state.tries = int(metadata.get("at", -1)), int(metadata.get("tries", 0))
         else:
-            end = int(metadata["end"])
-            state.chunks.append((start, end))
-            if end > state.end:
-                state.end, state.counts = end, Counts.from_metadata(metadata)
-    for state in states.values():
-        state.chunks.sort()
+            found.setdefault(number, {})[start] = (int(metadata["end"]), Counts.from_metadata(metadata))
+    for number, chunks in found.items():
+        state = states[number]
+        while state.end in chunks:  # the chain, from position 0
+            end, counts = chunks.pop(state.end)
+            state.chunks.append((state.end, end))
+            state.end, state.counts = end, state.counts + counts
+        state.stranded = sorted((start, end) for start, (end, _) in chunks.items())
     return states
 
 
@@ -255,7 +264,6 @@ class Lane:
         self.owner = owner
         self.etag = etag
         self.end = state.end
-        self.counts = state.counts
         self.at, self.tries = state.at, state.tries
         #: after its holder died the lane writes every mini-batch as it completes, to pin a fatal one down
         self.careful = state.tries > 0 and state.at == state.end
@@ -308,7 +316,7 @@ class Lane:
         with self._lock:
             while self.pending:
                 start = self.end
-                counts = self.counts
+                counts = Counts()
                 for result in self.pending:
                     counts = counts + Counts.of(result)
                 end = start + len(self.pending)
@@ -325,15 +333,15 @@ class Lane:
                 except ConcurrencyConflict:
                     self._adopt(start)
                     continue
-                self.end, self.counts, self.pending, self.pending_bytes = end, counts, [], 0
+                self.end, self.pending, self.pending_bytes = end, [], 0
                 self.written_at = time.monotonic()
 
     def _adopt(self, start: int) -> None:
-        """Another writer's chunk is at `start`: take its end and counts, keep only our results past it, and make
-        sure we still hold the lane."""
+        """Another writer's chunk is at `start`: take its end, keep only our results past it, and make sure we still
+        hold the lane."""
         theirs, _ = self.storage.read_json(layout.RUNS_CONTAINER, layout.lane_chunk(self.run_id, self.lane, start))
         covered = int(theirs["end"]) - start
-        self.end, self.counts = int(theirs["end"]), Counts(**theirs["counts"])
+        self.end = int(theirs["end"])
         self.pending = self.pending[covered:]
         state = survey(self.storage, self.run_id, self.lane).get(self.lane)
         if state is None or state.owner != self.owner:
@@ -341,6 +349,11 @@ class Lane:
             self.pending = []
             raise LaneLost(f"run {self.run_id}: lane {self.lane} passed to {state.owner if state else None}")
         self.etag = state.etag or self.etag
+
+    def resume(self, state: LaneState) -> None:
+        """Go on from where the lane's chain ends (`state`, a survey's): storage lost chunks this holder wrote."""
+        with self._lock:
+            self.end, self.pending, self.pending_bytes = state.end, [], 0
 
     def failed_try(self, position: int, tries: int) -> None:
         """Write down that `position` has used up `tries` tries (so a later holder counts them too)."""
