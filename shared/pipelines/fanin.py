@@ -11,6 +11,12 @@ append at the stale offset is refused (412), it reads what landed, finds exactly
 (blocks are made the same way from immutable chunks), and moves on without writing them again. A writer whose lease
 was taken over is refused its cursor write and stops.
 
+Storage that loses what it acknowledged (Azurite killed forgets its last seconds of writes) is repaired here, a
+bounded number of times (MAX_REPAIRS, counted as the run's warnings), and then fails the run naming what was lost:
+a lane chunk that is gone when the writer reads it puts that lane's mini-batches from there back in line to run
+again (the lease is let go; the lane's next completion takes the fan-in again), and an output that does not hold
+what the cursor says was written is written again from the start.
+
 Rows appear in mini-batch order, which is the order of the input files (sorted by datastore path), and within a
 mini-batch in the order run() returned them. Blocks are at most 4 MiB and hold many mini-batches, so 50,000 blocks
 hold ~195 GiB of rows: a million files fit many times over.
@@ -27,12 +33,13 @@ from typing import Any
 from azure.core import MatchConditions
 from azure.storage.blob import BlobClient
 
-from shared.errors import ConcurrencyConflict, IntegrityError
+from shared import layout
+from shared.errors import ConcurrencyConflict, IntegrityError, NotFound
 from shared.pipelines import lanes, leases
 from shared.pipelines.definition import output_file_name
 from shared.pipelines.entry_script import shutdown_run
 from shared.pipelines.reuse import remember
-from shared.pipelines.runs import Record, RunStatus, get_run, transition
+from shared.pipelines.runs import Record, RunStatus, get_run, transition, warn
 from shared.storage import Storage, storage_errors
 
 FANIN_ITEM = "fanin"
@@ -41,6 +48,16 @@ MAX_BLOCK = 4 * 1024 * 1024
 #: Mini-batches per cursor move (at most; a 4 MiB block moves it too).
 WINDOW = 256
 READ_THREADS = 8
+#: Repairs of one kind (results lost, output rewritten) a run's fan-in makes before it fails the run instead.
+MAX_REPAIRS = 3
+
+
+class ResultsLost(IntegrityError):
+    """A lane's chain no longer holds results it held when the fan-in began (storage lost them)."""
+
+    def __init__(self, run_id: str, lane: int, position: int) -> None:
+        super().__init__(f"run {run_id}: lane {lane}'s results from position {position} on are gone from storage")
+        self.lane, self.position = lane, position
 
 
 def run_complete(storage: Storage, run: Record) -> bool:
@@ -98,22 +115,28 @@ class _LaneReader:
         self.storage, self.run_id, self.lane, self.pool = storage, run_id, state.lane, pool
         self.chunks = deque((start, end) for start, end in state.chunks if end > skip)
         self.skip = skip
+        self.taken = skip  # the lane position of the next result taken
         self.current: deque[lanes.Result] = deque()
         self.ahead = self._read_next()
 
-    def _read_next(self) -> concurrent.futures.Future[list[lanes.Result]] | None:
+    def _read_next(self) -> tuple[int, concurrent.futures.Future[list[lanes.Result]]] | None:
         if not self.chunks:
             return None
         start, _ = self.chunks.popleft()
         skip, self.skip = max(0, self.skip - start), 0
-        return self.pool.submit(lambda: lanes.read_chunk(self.storage, self.run_id, self.lane, start)[skip:])
+        return start, self.pool.submit(lambda: lanes.read_chunk(self.storage, self.run_id, self.lane, start)[skip:])
 
     def take(self) -> lanes.Result:
         while not self.current:
-            if self.ahead is None:
-                raise IntegrityError(f"run {self.run_id}: lane {self.lane} has fewer results than its plan")
-            self.current = deque(self.ahead.result())
+            if self.ahead is None:  # the survey found the chain complete; a later one would not
+                raise ResultsLost(self.run_id, self.lane, self.taken)
+            start, reading = self.ahead
+            try:
+                self.current = deque(reading.result())
+            except NotFound:
+                raise ResultsLost(self.run_id, self.lane, start) from None
             self.ahead = self._read_next()
+        self.taken += 1
         return self.current.popleft()
 
 
@@ -152,13 +175,63 @@ def finalize(storage: Storage, run_id: str, owner: str) -> None:
 
 
 def finish(storage: Storage, run: Record, owner: str, lease: leases.Lease) -> None:
-    """Write the run's output (append_row) from the lease's cursor on, then mark the run Finished."""
+    """Write the run's output (append_row) from the lease's cursor on, then mark the run Finished; repair what
+    storage lost, or fail the run saying what (see the module's docstring)."""
     run_id = run["id"]
     with leases.heartbeat(storage, run_id, FANIN_ITEM, owner):
         if run["step"]["config"]["output_action"] == "append_row":
-            _write_rows(storage, run, owner, lease["cursor"])
+            cursor = lease["cursor"]
+            while True:
+                try:
+                    _write_rows(storage, run, owner, cursor)
+                    break
+                except ResultsLost as lost:
+                    _run_again(storage, run, lost)
+                    return
+                except IntegrityError as exc:  # the output does not continue the rows the cursor says it holds
+                    cursor = _write_again(storage, run, owner, exc)
+                    if cursor is None:
+                        return
     counts: dict[str, Any] = lanes.counts(storage, run_id).to_dict()
     if transition(storage, run_id, RunStatus.FINISHED, counts=counts):
         remember(storage, run)  # its id and step, which finishing does not change
     leases.release(storage, run_id, FANIN_ITEM)
     shutdown_run(run_id)
+
+
+def lost_results(storage: Storage, run: Record, lost: ResultsLost) -> bool:
+    """Results a lane had recorded are gone: note it on the run, to run them again (True); past MAX_REPAIRS, fail
+    the run saying what was lost (False)."""
+    first = lost.lane + lost.position * int(run["plan"]["cap"])
+    where = f"{layout.RUNS_CONTAINER}/{layout.lane_prefix(run['id'], lost.lane)}"
+    message = (
+        f"the results of lane {lost.lane} from mini-batch {first} on were recorded, then lost from storage ({where})"
+    )
+    if warn(storage, run["id"], "results_lost", f"{message}; running them again") <= MAX_REPAIRS:
+        return True
+    error = {"message": f"{message}, {MAX_REPAIRS} times; storage does not keep what it acknowledged"}
+    transition(storage, run["id"], RunStatus.FAILED, error=error)
+    return False
+
+
+def _run_again(storage: Storage, run: Record, lost: ResultsLost) -> None:
+    """Let the fan-in go, so the lane (no longer complete) runs what was lost again and its completion takes the
+    fan-in anew (or the run failed, see lost_results)."""
+    lost_results(storage, run, lost)
+    leases.release(storage, run["id"], FANIN_ITEM)
+
+
+def _write_again(storage: Storage, run: Record, owner: str, diverged: IntegrityError) -> dict[str, int] | None:
+    """The output does not hold the rows its cursor says were appended (storage lost appends, or something else
+    wrote to it): remove it and start over from the first mini-batch (the new cursor); past MAX_REPAIRS, fail the
+    run instead (None)."""
+    output = run["step"]["output"]
+    name = output["prefix"] + output_file_name(run["step"]["config"])
+    message = f"{output['datastore']}/{name} did not hold the rows written to it ({diverged.message})"
+    if warn(storage, run["id"], "output_rewritten", f"{message}; writing it again") > MAX_REPAIRS:
+        transition(storage, run["id"], RunStatus.FAILED, error={"message": f"{message}, {MAX_REPAIRS} times"})
+        leases.release(storage, run["id"], FANIN_ITEM)
+        return None
+    storage.delete_blob(output["container"], name)
+    leases.update(storage, run["id"], FANIN_ITEM, owner, cursor=START_CURSOR)
+    return dict(START_CURSOR)

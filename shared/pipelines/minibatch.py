@@ -30,7 +30,7 @@ from typing import Any
 from shared import layout
 from shared.pipelines import inputs, lanes, leases, planning, sweeper
 from shared.pipelines.entry_script import EntryScriptError, LoadedScript, load
-from shared.pipelines.fanin import FANIN_ITEM, START_CURSOR, finish
+from shared.pipelines.fanin import FANIN_ITEM, START_CURSOR, ResultsLost, finish, lost_results
 from shared.pipelines.planning import mini_batch
 from shared.pipelines.runs import TERMINAL, Record, RunStatus, get_run, transition
 from shared.storage import Storage, storage_errors
@@ -204,7 +204,7 @@ def process(storage: Storage, run_id: str, index: int, owner: str, lane_seconds:
         if isinstance(taken, lanes.Lane):
             _run_lane(storage, run, taken, lane_seconds)
         elif taken is not None:  # complete already (a redelivery): make sure the run goes on to its fan-in
-            _finish_if_complete(storage, run, owner)
+            _finish_if_complete(storage, run, owner, None)
 
 
 def plan_and_start(storage: Storage, run_id: str, owner: str, lane_seconds: float = LANE_SECONDS) -> None:
@@ -338,7 +338,7 @@ def _run_lane(storage: Storage, run: Record, lane: lanes.Lane, lane_seconds: flo
     finally:
         _discard(ahead)
     if lane.done:
-        _finish_if_complete(storage, run, lane.owner)
+        _finish_if_complete(storage, run, lane.owner, lane)
 
 
 def _discard(ahead: tuple[int, concurrent.futures.Future[Prepared]] | None) -> None:
@@ -367,10 +367,19 @@ def _fail_if_past_threshold(storage: Storage, run: Record, result: dict[str, Any
     return True
 
 
-def _finish_if_complete(storage: Storage, run: Record, owner: str) -> None:
+def _finish_if_complete(storage: Storage, run: Record, owner: str, lane: lanes.Lane | None) -> None:
     """When every lane is complete, take the fan-in and write the output here, rather than wait for a queue hop.
-    Each lane checks after writing its last chunk, so the last one to finish sees them all."""
-    if not lanes.complete(run["plan"], lanes.survey(storage, run["id"])):
+    Each lane checks after writing its last chunk, so the last one to finish sees them all. A `lane` that wrote
+    all its positions and finds its chain shorter (storage lost some) hands them back to the queue to run again."""
+    states = lanes.survey(storage, run["id"])
+    mine = states.get(lane.lane) if lane is not None else None
+    if lane is not None and mine is not None and mine.end < lane.positions:
+        if lost_results(storage, run, ResultsLost(run["id"], lane.lane, mine.end)):
+            with contextlib.suppress(lanes.LaneLost):  # taken over meanwhile: its new holder runs them
+                lane.resume(mine)
+                lane.release()
+        return
+    if not lanes.complete(run["plan"], states):
         return
     run = _current(storage, run)
     if RunStatus(run["status"]) != RunStatus.RUNNING:

@@ -131,6 +131,24 @@ def transition(
     return True
 
 
+def warn(storage: Storage, run_id: str, kind: str, message: str) -> int:
+    """Add a warning to a run that is not over (Azure ML's run details list `warnings`): what went wrong and what
+    was done about it. Returns how many warnings of `kind` the run has now, this one included: the engine's repairs
+    are bounded by it."""
+    count = 0
+
+    def change(record: Record) -> None:
+        nonlocal count
+        warnings = record.setdefault("warnings", [])
+        if RunStatus(record["status"]) not in TERMINAL:
+            warnings.append({"kind": kind, "time": now(), "message": message})
+        count = sum(1 for warning in warnings if warning["kind"] == kind)
+
+    storage.update_json(layout.REGISTRY_CONTAINER, layout.pipeline_run_record(run_id), change, attempts=100)
+    log.warning("Run %s: %s", run_id, message)
+    return count
+
+
 def _step_over(storage: Storage, pipeline_run_id: str) -> None:
     """A step run ended: advance its pipeline run now. Whatever goes wrong here is left to the pipeline run's watch,
     which advances it again within dag.WATCH_SECONDS: the step's own transition has happened and must stand."""
