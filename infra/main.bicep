@@ -50,6 +50,9 @@ param environmentCheck string = 'warn'
 @description('Seconds a batch work item\'s lease lasts without a heartbeat.')
 param batchLeaseSeconds int = 60
 
+@description('Seconds a pipeline run may go without progress (past its steps\' own time limits) before the watchdog repairs or fails it.')
+param runWatchdogSeconds int = 180
+
 @description('Object id of a user or group who uses the SDK (it uploads models and data straight to storage); empty: none.')
 param developerPrincipalId string = ''
 
@@ -173,6 +176,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'FNINFER_MODEL_CACHE', value: '/tmp/fninfer/models' }
         { name: 'FNINFER_SNAPSHOT_CACHE', value: '/tmp/fninfer/snapshots' }
         { name: 'FNINFER_BATCH_LEASE_SECONDS', value: string(batchLeaseSeconds) }
+        { name: 'FNINFER_RUN_WATCHDOG_SECONDS', value: string(runWatchdogSeconds) }
         { name: 'FNINFER_SCHEDULES_CRON', value: schedulesCron }
         { name: 'FNINFER_ENVIRONMENT_CHECK', value: environmentCheck }
       ]

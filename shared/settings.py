@@ -36,6 +36,9 @@ MODEL_DIR_SETTING = "AZUREML_MODEL_DIR"
 RESPONSE_ENCODING_SETTING = "FNINFER_RESPONSE_ENCODING"
 #: Seconds a batch work item's lease lasts without a heartbeat (how soon a dead instance's work is redone).
 LEASE_SETTING = "FNINFER_BATCH_LEASE_SECONDS"
+#: Seconds a pipeline run may go without progress, past the longest a step may rightly take without any (a
+#: ParallelRunStep's run_invocation_timeout), before the watchdog repairs it or fails it (shared/pipelines/watchdog.py).
+WATCHDOG_SETTING = "FNINFER_RUN_WATCHDOG_SECONDS"
 #: Prefix of the settings that hold a registered datastore's credential when it is on another storage account:
 #: `FNINFER_DATASTORE_<NAME>` (the name upper-cased, other characters as '_'). One per such datastore, set by its owner
 #: (a Key Vault reference in Azure), so none is in KNOWN_SETTINGS or the template.
@@ -61,6 +64,7 @@ KNOWN_SETTINGS: tuple[str, ...] = (
     MODEL_DIR_SETTING,
     RESPONSE_ENCODING_SETTING,
     LEASE_SETTING,
+    WATCHDOG_SETTING,
     SCHEDULES_CRON,
     ENVIRONMENT_CHECK,
 )

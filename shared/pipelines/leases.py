@@ -204,14 +204,23 @@ def heartbeat(storage: Storage, run_id: str, item: str, owner: str) -> Iterator[
         yield
 
 
-def expired(storage: Storage, run_id: str) -> list[tuple[str, Lease, str]]:
-    """The run's work items whose lease has run out: (item, record, etag)."""
-    found = []
+def records(storage: Storage, run_id: str) -> dict[str, tuple[Lease, str]]:
+    """The run's work items in flight: {item: (record, etag)}."""
+    found = {}
     for name in storage.list_names(layout.RUNS_CONTAINER, layout.leases_prefix(run_id)):
         record, etag = storage.try_read_json(layout.RUNS_CONTAINER, name)
-        if record is not None and etag is not None and record["until"] <= time.time():
-            found.append((name.rsplit("/", 1)[1].removesuffix(".json"), record, etag))
+        if record is not None and etag is not None:
+            found[name.rsplit("/", 1)[1].removesuffix(".json")] = (record, etag)
     return found
+
+
+def expired(storage: Storage, run_id: str) -> list[tuple[str, Lease, str]]:
+    """The run's work items whose lease has run out: (item, record, etag)."""
+    return [
+        (item, record, etag)
+        for item, (record, etag) in records(storage, run_id).items()
+        if record["until"] <= time.time()
+    ]
 
 
 def redispatch(storage: Storage, run_id: str, item: str, record: Lease, etag: str) -> bool:

@@ -8,6 +8,9 @@ re-enqueued once (If-Match on the record), and a re-enqueued item that turns out
 duplicate. Without the sweeper the work still completes, when the queue makes the lost message visible again
 (10 minutes on the Functions host).
 
+The timer's sweep also shows each active run to the watchdog (watchdog.py), which repairs or fails a run that makes
+no progress. A run whose sweep fails (storage answering errors) does not keep the others from theirs.
+
 Lanes still running a run also sweep that run (`sweep_run`, every few seconds per process; see minibatch.py), so a
 dead instance's lanes are noticed as soon as their holds run out, even when the dead instance held the timer's
 singleton lock (which another instance takes over only after its own lease period).
@@ -18,8 +21,8 @@ from __future__ import annotations
 import logging
 
 from shared import layout
-from shared.errors import NotFound
-from shared.pipelines import lanes, leases
+from shared.errors import FninferError, NotFound
+from shared.pipelines import lanes, leases, watchdog
 from shared.pipelines.fanin import FANIN_ITEM, START_CURSOR
 from shared.pipelines.runs import TERMINAL, Record, RunStatus, active_run_ids, forget_active, get_run
 from shared.storage import Storage
@@ -28,7 +31,8 @@ log = logging.getLogger("fninfer.batch")
 
 
 def sweep(storage: Storage) -> int:
-    """Re-enqueue every expired work item of every active run; returns how many."""
+    """Re-enqueue every expired work item of every active run, and show each to the watchdog; returns how many
+    items were re-enqueued."""
     requeued = 0
     for run_id in active_run_ids(storage):
         try:
@@ -38,8 +42,13 @@ def sweep(storage: Storage) -> int:
             continue
         if RunStatus(run["status"]) in TERMINAL:
             forget_active(storage, run_id)
+            watchdog.forget(run_id)
             continue
-        requeued += sweep_run(storage, run)
+        try:
+            requeued += sweep_run(storage, run)
+            watchdog.examine(storage, run)
+        except FninferError:
+            log.exception("Run %s: sweeping it failed; the next sweep tries again", run_id)
     return requeued
 
 
