@@ -142,6 +142,7 @@ class PipelineRun(Run):
             "startTimeUtc": record["start_time"],
             "endTimeUtc": record["end_time"],
             "error": record["error"],
+            "warnings": _warnings(record),
             "tags": dict(record.get("tags") or {}),
             "properties": {
                 "azureml.runsource": "azureml.PipelineRun",
@@ -286,6 +287,7 @@ class StepRun(Run):
             "startTimeUtc": record["start_time"],
             "endTimeUtc": record["end_time"],
             "error": record["error"],
+            "warnings": _warnings(record),
             "tags": self._history.tags(self._run_id),
             "properties": properties,
         }
@@ -391,6 +393,14 @@ class StepRun(Run):
 
     def __repr__(self) -> str:
         return f"StepRun(name={self.name!r}, id={self._run_id!r})"
+
+
+def _warnings(record: dict[str, Any]) -> list[dict[str, str]]:
+    """The run's warnings as Azure ML's run details list them: what the engine repaired, and when."""
+    return [
+        {"source": f"fninfer.{w['kind']}", "message": w["message"], "time": w["time"]}
+        for w in record.get("warnings") or ()
+    ]
 
 
 def _failure_text(record: dict[str, Any]) -> str:

@@ -207,7 +207,7 @@ class Storage:
         credential: Any = None,
         counter: RequestCounter | None = None,
         faults: Faults | None = None,
-        retry: dict[str, int] | None = None,
+        retry: dict[str, float] | None = None,
     ) -> Storage:
         """Clients for `connection`; an identity-based one authenticates with `credential` (an azure-identity
         credential), else DefaultAzureCredential (with the connection's managed identity client id). With
@@ -234,8 +234,15 @@ class Storage:
         )
 
     @classmethod
-    def from_connection_string(cls, connection_string: str, counter: RequestCounter | None = None) -> Storage:
-        return cls.from_connection(StorageConnection(connection_string=connection_string), counter=counter)
+    def from_connection_string(
+        cls,
+        connection_string: str,
+        counter: RequestCounter | None = None,
+        faults: Faults | None = None,
+        retry: dict[str, float] | None = None,
+    ) -> Storage:
+        connection = StorageConnection(connection_string=connection_string)
+        return cls.from_connection(connection, counter=counter, faults=faults, retry=retry)
 
     # -- containers and queues -------------------------------------------------------------------------------
 

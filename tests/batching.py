@@ -13,6 +13,9 @@ from typing import Any, cast
 
 from fninfer._snapshot import snapshot
 from fninfer._workspace import Workspace
+from fninfer.core import Dataset, Environment
+from fninfer.pipeline.core import Pipeline, PipelineData, PipelineRun
+from fninfer.pipeline.steps import ParallelRunConfig, ParallelRunStep
 from shared import layout
 from shared.pipelines import dag, fanin, minibatch, planning, runs, submit, sweeper
 from shared.storage import Storage
@@ -115,3 +118,85 @@ def output_lines(storage: Storage, run: dict[str, Any]) -> list[str]:
 
 def names(count: int, word: str = "ok", prefix: str = "f") -> dict[str, str]:
     return {f"{prefix}{i:03d}.txt": word for i in range(count)}
+
+
+# -- through the SDK, on a host ---------------------------------------------------------------------------------------
+
+
+def pipeline_for(
+    ws: Workspace, tmp_path: Path, contents: dict[str, str], name: str = "score", **config: Any
+) -> Pipeline:
+    """A one-step pipeline over files whose content tells tests/fixtures/batch/behaviours.py what to do."""
+    folder = tmp_path / "inputs"
+    folder.mkdir(exist_ok=True)
+    for file_name, text in contents.items():
+        (folder / file_name).write_text(text)
+    datastore = ws.get_default_datastore()
+    target = f"inputs-{tmp_path.name}"
+    datastore.upload(src_dir=str(folder), target_path=target, overwrite=True, show_progress=False)
+    dataset = Dataset.File.from_files(path=(datastore, f"{target}/*.txt"))
+    settings: dict[str, Any] = {
+        "mini_batch_size": "2",
+        "error_threshold": -1,
+        "output_action": "append_row",
+        "node_count": 1,
+        "process_count_per_node": 2,
+        **config,
+    }
+    run_config = ParallelRunConfig(
+        source_directory=str(SCRIPTS),
+        entry_script="behaviours.py",
+        environment=Environment("batch_environment"),
+        compute_target="aml-cluster",
+        **settings,
+    )
+    step = ParallelRunStep(
+        name=name,
+        parallel_run_config=run_config,
+        inputs=[dataset.as_named_input("data")],
+        output=PipelineData("inferences", datastore=datastore),
+        arguments=["--tag", "host"],
+        allow_reuse=False,
+    )
+    return Pipeline(workspace=ws, steps=[step])
+
+
+def output_rows(run: PipelineRun, tmp_path: Path) -> list[str]:
+    local = next(run.get_children()).get_output_data("inferences").download(tmp_path / "out", show_progress=False)
+    return (Path(local) / "parallel_run_step.txt").read_text().splitlines()
+
+
+def tabular_pipeline_for(ws: Workspace, tmp_path: Path, rows: int, pause: float, **config: Any) -> Pipeline:
+    """A one-step pipeline over a CSV of `rows` rows (id, pause), scored by tabular_behaviours.py."""
+    folder = tmp_path / "tabular"
+    folder.mkdir(exist_ok=True)
+    lines = ["id,pause", *(f"{i},{pause}" for i in range(rows))]
+    (folder / "rows.csv").write_text("\n".join(lines) + "\n")
+    datastore = ws.get_default_datastore()
+    target = f"tabular-{tmp_path.name}"
+    datastore.upload(src_dir=str(folder), target_path=target, overwrite=True, show_progress=False)
+    dataset = Dataset.Tabular.from_delimited_files(path=(datastore, f"{target}/rows.csv"))
+    arguments = config.pop("arguments", ["--tag", "host"])
+    settings: dict[str, Any] = {
+        "error_threshold": -1,
+        "output_action": "append_row",
+        "node_count": 1,
+        "process_count_per_node": 2,
+        **config,
+    }
+    run_config = ParallelRunConfig(
+        source_directory=str(SCRIPTS),
+        entry_script="tabular_behaviours.py",
+        environment=Environment("batch_environment"),
+        compute_target="aml-cluster",
+        **settings,
+    )
+    step = ParallelRunStep(
+        name="score-rows",
+        parallel_run_config=run_config,
+        inputs=[dataset.as_named_input("rows")],
+        output=PipelineData("inferences", datastore=datastore),
+        arguments=arguments,
+        allow_reuse=False,
+    )
+    return Pipeline(workspace=ws, steps=[step])

@@ -14,60 +14,17 @@ from typing import Any
 
 import pytest
 
-from fninfer.core import Dataset, Environment, Experiment, Workspace
+from fninfer.core import Dataset, Experiment, Workspace
 from fninfer.host.azurite import Azurite
-from fninfer.pipeline.core import ActivityFailedException, Pipeline, PipelineData, PipelineRun
-from fninfer.pipeline.steps import ParallelRunConfig, ParallelRunStep
+from fninfer.pipeline.core import ActivityFailedException
 from shared import layout
 from shared.errors import InvalidInput, NotFound
 from shared.pipelines import lanes
+from tests.batching import output_rows, pipeline_for, tabular_pipeline_for
 from tests.hosting import RunningHost, run_host
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "tests" / "fixtures" / "batch"
-
-
-def pipeline_for(
-    ws: Workspace, tmp_path: Path, contents: dict[str, str], name: str = "score", **config: Any
-) -> Pipeline:
-    """A one-step pipeline over files whose content tells tests/fixtures/batch/behaviours.py what to do."""
-    folder = tmp_path / "inputs"
-    folder.mkdir(exist_ok=True)
-    for file_name, text in contents.items():
-        (folder / file_name).write_text(text)
-    datastore = ws.get_default_datastore()
-    target = f"inputs-{tmp_path.name}"
-    datastore.upload(src_dir=str(folder), target_path=target, overwrite=True, show_progress=False)
-    dataset = Dataset.File.from_files(path=(datastore, f"{target}/*.txt"))
-    settings: dict[str, Any] = {
-        "mini_batch_size": "2",
-        "error_threshold": -1,
-        "output_action": "append_row",
-        "node_count": 1,
-        "process_count_per_node": 2,
-        **config,
-    }
-    run_config = ParallelRunConfig(
-        source_directory=str(SCRIPTS),
-        entry_script="behaviours.py",
-        environment=Environment("batch_environment"),
-        compute_target="aml-cluster",
-        **settings,
-    )
-    step = ParallelRunStep(
-        name=name,
-        parallel_run_config=run_config,
-        inputs=[dataset.as_named_input("data")],
-        output=PipelineData("inferences", datastore=datastore),
-        arguments=["--tag", "host"],
-        allow_reuse=False,
-    )
-    return Pipeline(workspace=ws, steps=[step])
-
-
-def output_rows(run: PipelineRun, tmp_path: Path) -> list[str]:
-    local = next(run.get_children()).get_output_data("inferences").download(tmp_path / "out", show_progress=False)
-    return (Path(local) / "parallel_run_step.txt").read_text().splitlines()
 
 
 def wait_until(condition: Any, timeout: float = 60.0) -> None:
@@ -190,42 +147,6 @@ def two_instances(lone_azurite: Azurite, tmp_path: Path) -> Iterator[RunningHost
     env = {"FNINFER_MODEL_CACHE": str(tmp_path / "models"), "FNINFER_SNAPSHOT_CACHE": str(tmp_path / "snapshots")}
     with run_host(ROOT, tmp_path / "host", storage=lone_azurite.connection_string, instances=2, env=env) as host:
         yield host
-
-
-def tabular_pipeline_for(ws: Workspace, tmp_path: Path, rows: int, pause: float, **config: Any) -> Pipeline:
-    """A one-step pipeline over a CSV of `rows` rows (id, pause), scored by tabular_behaviours.py."""
-    folder = tmp_path / "tabular"
-    folder.mkdir(exist_ok=True)
-    lines = ["id,pause", *(f"{i},{pause}" for i in range(rows))]
-    (folder / "rows.csv").write_text("\n".join(lines) + "\n")
-    datastore = ws.get_default_datastore()
-    target = f"tabular-{tmp_path.name}"
-    datastore.upload(src_dir=str(folder), target_path=target, overwrite=True, show_progress=False)
-    dataset = Dataset.Tabular.from_delimited_files(path=(datastore, f"{target}/rows.csv"))
-    arguments = config.pop("arguments", ["--tag", "host"])
-    settings: dict[str, Any] = {
-        "error_threshold": -1,
-        "output_action": "append_row",
-        "node_count": 1,
-        "process_count_per_node": 2,
-        **config,
-    }
-    run_config = ParallelRunConfig(
-        source_directory=str(SCRIPTS),
-        entry_script="tabular_behaviours.py",
-        environment=Environment("batch_environment"),
-        compute_target="aml-cluster",
-        **settings,
-    )
-    step = ParallelRunStep(
-        name="score-rows",
-        parallel_run_config=run_config,
-        inputs=[dataset.as_named_input("rows")],
-        output=PipelineData("inferences", datastore=datastore),
-        arguments=arguments,
-        allow_reuse=False,
-    )
-    return Pipeline(workspace=ws, steps=[step])
 
 
 @pytest.mark.parametrize("kind", ["files", "tabular"])

@@ -1,0 +1,166 @@
+"""Storage failing at each point of a batch run's write sequence, one point per trial: every write the run makes,
+from planning to the fan-in's last append, is refused (storage down), or lands with its answer lost (the caller
+sees a failure), or lands with its answer lost once (the SDK's next try meets the first one's effect). Each trial
+must end Finished with every row exactly once, in order, within its bound: no state in which work is recorded done
+while its results are not in storage, and no run left waiting.
+
+The run is driven in-process (tests/batching.py) on an Azurite of its own, with a Storage whose requests go through
+tests/faults.py; a failed invocation is dropped with its message, as a crashed instance's would be, and the work
+comes back through its lease and the sweeper (leases of 1 s here).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from fninfer.host.azurite import Azurite, start_azurite
+from shared.pipelines import dag, leases, runs, sweeper
+from shared.settings import WATCHDOG_SETTING
+from shared.storage import Storage
+from tests.batching import HANDLERS, ROOT, names, output_lines, receive, start, sweep_step
+from tests.faults import FAST_RETRY, Mode, Point, StorageFaults
+
+pytestmark = pytest.mark.slow
+
+FILES = 8
+EXPECTED = [f"f{i:03d}.txt: ok t1" for i in range(FILES)]
+#: A trial that has not ended by then is counted as hung (a healthy trial takes one or two seconds).
+TRIAL_SECONDS = 45.0
+
+
+@pytest.fixture(scope="module")
+def own_azurite() -> Iterator[Azurite]:
+    server = start_azurite(ROOT)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def clean(own_azurite: Azurite) -> Storage:
+    return Storage.from_connection_string(own_azurite.connection_string)
+
+
+@pytest.fixture
+def faults(clean: Storage) -> StorageFaults:
+    def forget(url: str) -> None:
+        container, _, path = url.split("/devstoreaccount1/", 1)[1].partition("/")
+        clean.delete_blob(container, path)
+
+    return StorageFaults(forget)
+
+
+@pytest.fixture
+def faulty(own_azurite: Azurite, faults: StorageFaults, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Storage:
+    monkeypatch.setenv("FNINFER_SNAPSHOT_CACHE", str(tmp_path / "snapshots"))
+    monkeypatch.setenv(leases.LEASE_SETTING, "1")
+    monkeypatch.setenv(WATCHDOG_SETTING, "3")  # with run_invocation_timeout=5: a run stalls after 8 s
+    monkeypatch.setattr(leases, "QUEUED_LEASES", 2)
+    monkeypatch.setattr(dag, "WATCH_SECONDS", 1)
+    return Storage.from_connection_string(own_azurite.connection_string, faults=faults, retry=FAST_RETRY)
+
+
+def settle(storage: Storage, clean: Storage, run_id: str) -> dict[str, object] | None:
+    """Deliver messages and sweep until the step run and its pipeline run are over; None when they are not within
+    TRIAL_SECONDS. Whatever an invocation raises ends that invocation, as on a host."""
+    deadline = time.monotonic() + TRIAL_SECONDS
+    while time.monotonic() < deadline:
+        delivered = 0
+        for queue, handler in HANDLERS.items():
+            for body in receive(clean, queue):
+                delivered += 1
+                with contextlib.suppress(Exception):
+                    handler(storage, body)
+        step = runs.get_run(clean, run_id)
+        pipeline = runs.get_run(clean, step["parent"])
+        if step["status"] in ("Finished", "Failed", "Canceled") and pipeline["status"] != "Running":
+            return step
+        if not delivered:
+            with contextlib.suppress(Exception):
+                sweep_step(storage, run_id)
+                sweeper.sweep(storage)  # the timer's: every active run, and the watchdog
+            time.sleep(0.1)
+    return None
+
+
+@dataclass
+class Tally:
+    trials: int = 0
+    rows: int = 0
+    lost: int = 0
+    doubled: int = 0
+    hung: int = 0
+    failures: list[str] = field(default_factory=list)
+
+    def record(self, point: Point, mode: Mode, clean: Storage, step: dict[str, object] | None) -> None:
+        self.trials += 1
+        where = f"{mode} at {point[0]} #{point[1]}"
+        if step is None:
+            self.hung += 1
+            self.failures.append(f"{where}: hung")
+            return
+        if step["status"] != "Finished":
+            self.failures.append(f"{where}: {step['status']} {step.get('error')}")
+            return
+        lines = output_lines(clean, step)
+        self.rows += len(lines)
+        self.lost += len(set(EXPECTED) - set(lines))
+        self.doubled += len(lines) - len(set(lines))
+        if lines != EXPECTED:
+            self.failures.append(f"{where}: rows {lines}")
+
+    def summary(self) -> str:
+        return (
+            f"{self.trials} trials, {self.rows} rows checked, {self.lost} lost, {self.doubled} doubled, "
+            f"{self.hung} hung, {len(self.failures)} failed"
+        )
+
+
+def submit(clean: Storage) -> str:
+    """A run submitted (its input uploaded, its planning queued) on healthy storage; the faults are in its run."""
+    return start(clean, names(FILES), mini_batch_size=1, process_count_per_node=2, run_invocation_timeout=5)
+
+
+def write_points(faulty: Storage, clean: Storage, faults: StorageFaults) -> list[Point]:
+    """A run without faults, to list its writes in order."""
+    run_id = submit(clean)
+    faults.arm(("none", 0), "refused")
+    step = settle(faulty, clean, run_id)
+    assert step is not None and output_lines(clean, step) == EXPECTED
+    points = faults.points()
+    assert len(points) > 30, points  # planning, lanes, chunks, the fan-in, the pipeline run's end
+    return points
+
+
+@pytest.mark.parametrize("mode", ["refused", "lost", "lost_once"])
+def test_a_failure_at_any_write_leaves_every_row_once(
+    mode: Mode, faulty: Storage, clean: Storage, faults: StorageFaults
+) -> None:
+    tally = Tally()
+    for point in write_points(faulty, clean, faults):
+        run_id = submit(clean)
+        faults.arm(point, mode)
+        tally.record(point, mode, clean, settle(faulty, clean, run_id))
+    print(f"\n{mode}: {tally.summary()}")
+    assert not tally.failures, f"{tally.summary()}:\n" + "\n".join(tally.failures)
+
+
+def test_storage_forgetting_a_record_it_acknowledged_leaves_every_row_once(
+    faulty: Storage, clean: Storage, faults: StorageFaults
+) -> None:
+    """Each blob the run writes to its records (lanes, chunks, leases, plan pages, markers), forgotten by storage a
+    few requests after it answered: the lost work runs again or the lost record is made again (the watchdog
+    restarts what nothing else moves on), and the run finishes with every row once."""
+    tally = Tally()
+    points = [point for point in write_points(faulty, clean, faults) if point[0].startswith("PUT fninfer-runs")]
+    for point in points:
+        run_id = submit(clean)
+        faults.arm(point, "forgotten")
+        tally.record(point, "forgotten", clean, settle(faulty, clean, run_id))
+    print(f"\nforgotten: {tally.summary()}")
+    assert not tally.failures, f"{tally.summary()}:\n" + "\n".join(tally.failures)
