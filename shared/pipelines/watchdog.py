@@ -7,7 +7,7 @@ that storage lost, a message lost with it). The sweeper's timer (one instance at
 
     ParallelRunStep   its plan, each lane's chain end and tries, the fan-in's cursor
     PythonScriptStep  its lease's tries
-    pipeline run      its steps' statuses
+    pipeline run      its steps' statuses, once none is running (a running step has a watchdog of its own)
 
 When that has not changed for the run's stall time (`stall_seconds`: the longest a step may rightly go without
 progress, plus the app setting FNINFER_RUN_WATCHDOG_SECONDS, 180 s by default), the watchdog puts what is stuck back
@@ -71,9 +71,12 @@ def examine(storage: Storage, run: Record) -> str | None:
     if RunStatus(run["status"]) in TERMINAL:
         forget(run["id"])
         return None
+    steps = dag.step_records(storage, run) if "steps" in run else {}
+    if any(step is not None and RunStatus(step["status"]) not in TERMINAL for step in steps.values()):
+        forget(run["id"])  # its running steps are watched themselves
+        return None
     work = leases.records(storage, run["id"])
     states = lanes.survey(storage, run["id"]) if run.get("plan") else {}
-    steps = dag.step_records(storage, run) if "steps" in run else {}
     progress = _progress(run, work, states, steps)
     now = time.monotonic()
     with _seen_lock:
@@ -92,9 +95,8 @@ def examine(storage: Storage, run: Record) -> str | None:
         transition(storage, run["id"], RunStatus.FAILED, error={"message": message, "stalled": True})
         forget(run["id"])
         return message
-    repair = _repair(storage, run, work, states)
-    warn(storage, run["id"], "stalled", f"{waited}: {stuck}; {repair}")
-    return repair
+    warn(storage, run["id"], "stalled", f"{waited}: {stuck}; restarting it")
+    return _repair(storage, run, work, states)  # counted before it is tried: a repair that fails counts too
 
 
 def forget(run_id: str) -> None:
