@@ -319,14 +319,16 @@ class StepRun(Run):
         return {**self.get_details(), "logFiles": self._log_files()}
 
     def _log_files(self) -> dict[str, str]:
+        files = {}
+        report = _job_error(self._refresh())
+        if report:  # as ParallelRunStep's logs/job_error.txt in Azure ML: what failed, and what the engine repaired
+            files["logs/job_error.txt"] = report
         if self._record["type"] == "PythonScriptStep":
             tries = self.pipeline_run.workspace.client.request("GET", f"pipelines/runs/{self._run_id}/script-logs")
-            files = {}
             for entry in tries:
                 suffix = "" if entry is tries[-1] else f"_try{entry['try']}"
                 files[f"azureml-logs/70_driver_log{suffix}.txt"] = entry["log"]
             return files
-        files = {}
         for entry in self.get_logs():
             lines = [f"mini-batch {entry['index']}: {entry['items']} items, {entry['failed_items']} failed"]
             for number, attempt in enumerate(entry["attempts"], start=1):
@@ -401,6 +403,14 @@ def _warnings(record: dict[str, Any]) -> list[dict[str, str]]:
         {"source": f"fninfer.{w['kind']}", "message": w["message"], "time": w["time"]}
         for w in record.get("warnings") or ()
     ]
+
+
+def _job_error(record: dict[str, Any]) -> str:
+    """The run's error and warnings as lines of text ("" when it has neither)."""
+    lines = [f"{w['time']} warning: {w['message']}" for w in record.get("warnings") or ()]
+    if record.get("error"):
+        lines.append(f"{record.get('end_time') or ''} error: {record['error'].get('message')}".strip())
+    return "".join(f"{line}\n" for line in lines)
 
 
 def _failure_text(record: dict[str, Any]) -> str:

@@ -217,3 +217,5 @@ def test_storage_that_never_keeps_a_lanes_results_fails_the_run_saying_so(chaos:
     assert "lane 1" in message and "lost from storage" in message, message
     assert "storage does not keep what it acknowledged" in message
     assert len(step.get_details()["warnings"]) >= 3  # each repair tried first is on the run
+    report = step.get_details_with_logs()["logFiles"]["logs/job_error.txt"]
+    assert "then lost from storage" in report and "storage does not keep what it acknowledged" in report
