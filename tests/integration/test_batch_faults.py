@@ -20,11 +20,13 @@ from pathlib import Path
 import pytest
 
 from fninfer.host.azurite import Azurite, start_azurite
-from shared.pipelines import dag, leases, runs, sweeper
+from shared import layout
+from shared.pipelines import dag, lanes, leases, planning, runs, sweeper, watchdog
 from shared.settings import WATCHDOG_SETTING
 from shared.storage import Storage
 from tests.batching import HANDLERS, ROOT, names, output_lines, receive, start, sweep_step
 from tests.faults import FAST_RETRY, Mode, Point, StorageFaults
+from tests.hosting import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -164,3 +166,68 @@ def test_storage_forgetting_a_record_it_acknowledged_leaves_every_row_once(
         tally.record(point, "forgotten", clean, settle(faulty, clean, run_id))
     print(f"\nforgotten: {tally.summary()}")
     assert not tally.failures, f"{tally.summary()}:\n" + "\n".join(tally.failures)
+
+
+# -- the watchdog ---------------------------------------------------------------------------------------------------
+
+
+def test_a_lane_held_without_progress_is_taken_back_and_the_run_finishes(
+    faulty: Storage, clean: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A holder that keeps its lane's hold alive and runs nothing (a wedged instance): the lease never runs out, so
+    only the watchdog sees it; it takes the lane back, with a warning on the run, and the run finishes."""
+    run_id = submit(clean)
+    planning.plan(clean, run_id, "planner")
+    run = runs.get_run(clean, run_id)
+    wedged = lanes.claim(clean, run, 1, "wedged-instance")
+    assert isinstance(wedged, lanes.Lane)
+    with wedged.held():  # renewed about every second, for as long as the test lasts
+        step = settle(faulty, clean, run_id)
+    assert step is not None and step["status"] == "Finished"
+    assert output_lines(clean, step) == EXPECTED
+    [warning] = step["warnings"]
+    assert warning["kind"] == "stalled" and "lane 1 at mini-batch 1 (held by wedged-instance" in warning["message"]
+
+
+def test_work_that_never_gets_done_fails_the_run_saying_what_was_stuck(
+    faulty: Storage, clean: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Planning that dies every time it is tried: each restart is a warning, and after the last the run fails
+    naming what never got done; the pipeline run fails with it. Bounded: a few stall times, not forever."""
+
+    def crash(storage: Storage, run_id: str, owner: str, take: int = 0) -> list[lanes.Lane]:
+        leases.claim(storage, run_id, planning.PLAN_ITEM, owner)  # taken, and never finished
+        raise RuntimeError("the instance planning the run died")
+
+    monkeypatch.setitem(HANDLERS, layout.PLANNING_QUEUE, lambda s, m: crash(s, m["run"], "planner"))
+    run_id = submit(clean)
+    started = time.monotonic()
+    step = settle(faulty, clean, run_id)
+    assert step is not None and step["status"] == "Failed", step
+    assert time.monotonic() - started < (watchdog.MAX_RESTARTS + 2) * 8 + 10  # stall time: 5 + 3 s
+    message = step["error"]["message"]
+    assert message.startswith("no progress for 8 s after 2 restarts of what was stuck: planning is"), message
+    assert [w["kind"] for w in step["warnings"]] == ["stalled", "stalled"]
+    assert runs.get_run(clean, step["parent"])["status"] == "Failed"
+
+
+def test_a_pipeline_run_left_running_after_its_steps_ended_is_advanced(faulty: Storage, clean: Storage) -> None:
+    """The advance after the last step's end, and the pipeline run's watch, both lost (as storage that forgot them
+    would leave it): no step is running to watch, so the watchdog advances the pipeline run itself."""
+    step = settle(faulty, clean, submit(clean))
+    assert step is not None and step["status"] == "Finished"
+    parent = step["parent"]
+
+    def forgotten(record: dict[str, object]) -> None:
+        record.update(status="Running", end_time=None)
+
+    clean.update_json(layout.REGISTRY_CONTAINER, layout.pipeline_run_record(parent), forgotten)
+    clean.put_json(layout.RUNS_CONTAINER, layout.active_run_marker(parent), {"run": parent})
+    leases.release(clean, parent, dag.WATCH_ITEM)
+
+    def finished() -> bool:
+        sweeper.sweep(faulty)
+        return runs.get_run(clean, parent)["status"] == "Finished"
+
+    eventually(finished, timeout=30)
+    assert [w["kind"] for w in runs.get_run(clean, parent)["warnings"]] == ["stalled"]
