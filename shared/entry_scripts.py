@@ -35,6 +35,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
 
+from shared import azureml_alias
 from shared.errors import EntryScriptFailed, FninferError, InvalidInput
 
 #: What a batch mini-batch's (or init()'s) log keeps of what the script printed.
@@ -175,6 +176,7 @@ def load_script(
     if spec is None or spec.loader is None:
         raise InvalidInput(f"entry script {entry_script!r} cannot be imported", field="entry_script")
     module = importlib.util.module_from_spec(spec)
+    azureml_alias.activate()  # the script may keep its azureml imports
     stage = "importing it"
     with snapshot_imports(folder), capturing(sink):
         try:

@@ -13,6 +13,8 @@ import sys
 import threading
 import time
 
+from shared import azureml_alias
+
 #: The pid of the host instance that started this process (set by script_step.py).
 PARENT_PID_VARIABLE = "FNINFER_STEP_PARENT_PID"
 #: Exit status when the parent is gone (as a process killed by SIGKILL shows it).
@@ -33,6 +35,7 @@ def main() -> None:
     script, *arguments = sys.argv[1:]
     sys.argv = [script, *arguments]
     sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
+    azureml_alias.activate()  # the script may keep its azureml imports
     runpy.run_path(script, run_name="__main__")
 
 
