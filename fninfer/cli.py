@@ -12,6 +12,7 @@ except ModuleNotFoundError:  # the command is part of the `local` extra, not of 
 
 from fninfer.host.supervisor import StartError
 from fninfer.host.supervisor import start as start_host
+from fninfer_cli.commands import check_command, migrate_command, ml
 
 
 @click.group()
@@ -121,3 +122,10 @@ def package(
         raise click.ClickException(exc.message) from None
     for line in report.lines():
         click.echo(line)
+
+
+# The migration commands live in the command's own package (fninfer_cli): `fninfer check`, `fninfer migrate`,
+# `fninfer ml ...` (Azure ML's v1 `az ml` commands).
+main.add_command(check_command)
+main.add_command(migrate_command)
+main.add_command(ml)
