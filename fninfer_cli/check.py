@@ -36,7 +36,7 @@ from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvide
 
 from fninfer_cli.differences import Difference, by_target
 from fninfer_cli.sources import code_cells, load_notebook, walk
-from fninfer_cli.surface import is_azureml, real_keywords, resolve, returns, signature
+from fninfer_cli.surface import fninfer_object, is_azureml, real_keywords, resolve, returns, signature
 from shared.azureml_alias import ROOTS, target_name
 from shared.services.environment import check_environment
 
@@ -227,7 +227,7 @@ def judge(name: str, call: cst.Call | None = None) -> tuple[str, str, str | None
     keyword_record = None
     if call is not None:
         problem = _binding_problem(name, resolved.fninfer, resolved.real, call)
-        if problem is not None:
+        if problem is not None and not _a_subclass_binds(name, call):
             return "unsupported", problem, None
         for arg in call.args:
             if arg.keyword is not None:
@@ -240,6 +240,27 @@ def judge(name: str, call: cst.Call | None = None) -> tuple[str, str, str | None
     if record is not None:
         return "differs", _with_difference(record), record.id
     return "runs", "fninfer provides it", None
+
+
+def _a_subclass_binds(name: str, call: cst.Call) -> bool:
+    """Whether a subclass's method takes the call: an object's class is known statically as what a factory is
+    annotated to return (`ComputeTarget.create` -> ComputeTarget) while it is a subclass at run time (AmlCompute)."""
+    owner_name, _, member = name.rpartition(".")
+    found, owner, _ = fninfer_object(owner_name)
+    if not found or not isinstance(owner, type):
+        return False
+    for subclass in _subclasses(owner):
+        method = subclass.__dict__.get(member)
+        if method is not None and _binding_problem(name, method, None, call) is None:
+            return True
+    return False
+
+
+def _subclasses(klass: type) -> list[type]:
+    found = []
+    for subclass in klass.__subclasses__():
+        found += [subclass, *_subclasses(subclass)]
+    return found
 
 
 def _binding_problem(name: str, obj: Any, real: dict[str, Any] | None, call: cst.Call) -> str | None:

@@ -1,0 +1,29 @@
+"""What differs from Azure ML has one source, fninfer_cli/data/differences.toml: the README's table is generated
+from it and `fninfer check` attaches its records to the names they apply to."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fninfer_cli.differences import BEGIN, END, by_target, differences, readme_block
+from fninfer_cli.surface import real_object
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_readme_table_is_the_records() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert readme.count(BEGIN) == 1 and readme.count(END) == 1
+    block = readme[readme.index(BEGIN) : readme.index(END) + len(END)]
+    assert block == readme_block(), "README table out of date: run `python -m fninfer_cli.differences`"
+    for record in differences():
+        assert record.todo in block
+
+
+def test_every_record_applies_to_names_the_real_sdk_has() -> None:
+    for (name, keyword), record in by_target().items():
+        described, not_in_azureml = real_object(name)
+        assert described is not None and not not_in_azureml, f"{record.id}: {name} is not in Azure ML SDK v1"
+        if keyword is not None:
+            params = (described.get("sig") or described.get("init") or {}).get("params", [])
+            assert keyword in {p["name"] for p in params}, f"{record.id}: {name} takes no keyword {keyword!r}"
