@@ -57,7 +57,7 @@ def _workspace_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--workspace-name", "-w", default=None, help="Workspace name."),
         click.option("--resource-group", "-g", default=None, help="Resource group name."),
         click.option("--subscription-id", default=None, help="Specifies the subscription Id."),
-        click.option("--path", default=".", show_default=True, help="Path to a project folder."),
+        click.option("--path", default=None, help="Path to a project folder (default: the current folder or above)."),
         click.option("-v", "verbose", is_flag=True, help="Verbosity flag."),
         click.option(
             "--output",
@@ -87,7 +87,7 @@ def ml_command(group: click.Group, name: str, **kwargs: Any) -> Callable[[Callab
                 options.pop("workspace_name"),
                 options.pop("resource_group"),
                 options.pop("subscription_id"),
-                Path(options.pop("path")),
+                options.pop("path"),
             )
             try:
                 result = function(context, **options)
@@ -111,7 +111,7 @@ def ml_command(group: click.Group, name: str, **kwargs: Any) -> Callable[[Callab
 
 
 class _Context:
-    def __init__(self, name: str | None, group: str | None, subscription: str | None, path: Path) -> None:
+    def __init__(self, name: str | None, group: str | None, subscription: str | None, path: str | None) -> None:
         self.name, self.group, self.subscription, self.path = name, group, subscription, path
 
     @functools.cached_property
@@ -199,7 +199,11 @@ def model_dict(model: Model) -> dict[str, Any]:
         "runId": model.run_id,
         "runDetails": None,
         "datasets": datasets,
-        "resourceConfiguration": configuration.serialize() if configuration is not None else None,
+        "resourceConfiguration": (
+            {"cpu": configuration.cpu, "memoryInGB": configuration.memory_in_gb, "gpu": configuration.gpu}
+            if configuration is not None
+            else None
+        ),
         "sampleInputDatasetId": model.sample_input_dataset,
         "sampleOutputDatasetId": model.sample_output_dataset,
     }
@@ -228,7 +232,7 @@ def folder() -> None:
 def folder_attach(ctx: _Context, experiment_name: str | None) -> dict[str, Any]:
     """Attach a folder to a workspace and optionally an experiment to use by default; the experiment defaults to the
     folder's name."""
-    folder_path = ctx.path.resolve()
+    folder_path = Path(ctx.path or ".").resolve()
     if folder_path.exists() and not folder_path.is_dir():
         raise MlError(f"The provided path [{folder_path}] must be a directory")
     folder_path.mkdir(parents=True, exist_ok=True)
