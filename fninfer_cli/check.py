@@ -36,7 +36,7 @@ from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvide
 
 from fninfer_cli.differences import Difference, by_target
 from fninfer_cli.sources import code_cells, load_notebook, walk
-from fninfer_cli.surface import fninfer_object, is_azureml, real_keywords, resolve, returns, signature
+from fninfer_cli.surface import canonical, fninfer_object, is_azureml, real_keywords, resolve, returns, signature
 from shared.azureml_alias import ROOTS, target_name
 from shared.services.environment import check_environment
 
@@ -216,7 +216,8 @@ def _as_base(name: str | None) -> str | None:
 def judge(name: str, call: cst.Call | None = None) -> tuple[str, str, str | None]:
     """(verdict, message, differences record id) for a use of `name` (a call when `call` is given)."""
     differences = by_target()
-    record = differences.get((name, None))
+    key = canonical(name)
+    record = differences.get((key, None))
     if record is not None and record.verdict == "unsupported":
         return "unsupported", _with_difference(record), record.id
     resolved = resolve(name)
@@ -231,7 +232,7 @@ def judge(name: str, call: cst.Call | None = None) -> tuple[str, str, str | None
             return "unsupported", problem, None
         for arg in call.args:
             if arg.keyword is not None:
-                found = differences.get((name, arg.keyword.value))
+                found = differences.get((key, arg.keyword.value))
                 if found is not None and (keyword_record is None or found.verdict == "unsupported"):
                     keyword_record = (found, arg.keyword.value)
     if keyword_record is not None:

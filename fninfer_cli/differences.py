@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from fninfer_cli.surface import canonical
+
 DIFFERENCES_FILE = Path(__file__).parent / "data" / "differences.toml"
 VERDICTS = ("differs", "unsupported")
 #: The README's table sits between these lines.
@@ -57,7 +59,8 @@ def differences() -> tuple[Difference, ...]:
 
 @cache
 def by_target() -> dict[tuple[str, str | None], Difference]:
-    return {target: record for record in differences() for target in record.targets()}
+    """Records by (azureml name, keyword), each name in its canonical spelling (surface.canonical)."""
+    return {(canonical(name), keyword): record for record in differences() for name, keyword in record.targets()}
 
 
 def _cell(text: str) -> str:

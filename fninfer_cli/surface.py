@@ -177,6 +177,23 @@ def _classes() -> dict[type, str]:
     return found
 
 
+def canonical(name: str) -> str:
+    """One spelling per object: `azureml.core.Model.add_tags` and `azureml.core.model.Model.add_tags` are one
+    name (the class as azureml_name_of names it, then the rest), so records match however code imports it."""
+    parts = name.split(".")
+    for cut in range(len(parts), 1, -1):
+        found, obj, _ = fninfer_object(".".join(parts[:cut]))
+        if found and isinstance(obj, type):
+            spelled = azureml_name_of(obj)
+            if spelled is not None:
+                return ".".join([spelled, *parts[cut:]])
+    return name
+
+
+#: Calls fninfer annotates loosely (`-> Any`, to avoid an import cycle) and what they return.
+LOOSE_RETURNS = {"azureml.core.model.Model.deploy": "azureml.core.webservice.Webservice"}
+
+
 def returns(obj: Any, owner: str | None) -> str | None:
     """The azureml class name a call of fninfer's `obj` returns, from its return annotation; for a class, itself."""
     if isinstance(obj, type):
@@ -192,6 +209,8 @@ def returns(obj: Any, owner: str | None) -> str | None:
         hint = None
     if isinstance(hint, type) and azureml_name_of(hint) is not None:
         return azureml_name_of(hint)
+    if owner is not None and f"{canonical(owner)}.{function.__name__}" in LOOSE_RETURNS:
+        return LOOSE_RETURNS[f"{canonical(owner)}.{function.__name__}"]
     if owner is not None and function.__name__ in ("get_context", "from_config", "get"):
         return owner  # factories annotated loosely
     return None

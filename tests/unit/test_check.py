@@ -86,7 +86,8 @@ def test_the_v1_project_notebooks_and_files() -> None:
     assert by_where[("deployment_config.yml", 2, "containerResourceRequirements")] == "differs"
     assert by_where[("inference_config.yml", 1, "entryScript")] == "runs"
     assert by_where[(".amlignore", 1, ".amlignore")] == "runs"
-    assert not [f for f in findings if f.verdict == "unsupported"]
+    # entry scripts, notebook and files: nothing unsupported (client.py has its unsupported lines on purpose)
+    assert not [f for f in findings if f.verdict == "unsupported" and Path(f.path).name != "client.py"]
 
 
 def test_the_command_prints_json_and_fails_ci_on_unsupported(tmp_path: Path) -> None:
