@@ -380,6 +380,14 @@ def model_show(
     return model_dict(_get_model(ctx, model_id, model_name, version, run_id))
 
 
+@ml_command(model, "delete")
+@click.option("--model-id", "-i", required=True, help="ID of model to delete.")
+def model_delete(ctx: _Context, model_id: str) -> None:
+    """Delete a model from the workspace."""
+    Model(ctx.workspace, id=model_id).delete()
+    return None
+
+
 def inference_config_from(document: dict[str, Any], base: Path, workspace: Workspace) -> InferenceConfig:
     """An `--ic` file (JSON or YAML, Azure ML's inference configuration schema) as an InferenceConfig."""
 

@@ -113,6 +113,8 @@ def test_models_register_list_show(project: Path, unique: str) -> None:
     assert az.json("model", "show", "-n", name)["version"] == 2
     assert az.json("model", "show", "-n", name, "--version", "1")["tags"] == {"stage": "ci"}
     assert az.json("model", "show", "-i", f"{name}:1")["description"] == "iris"
+    assert az("model", "delete", "-i", f"{name}:1").stdout == ""
+    assert [m["version"] for m in az.json("model", "list", "-n", name)] == [2]
     missing = az("model", "show", "-n", f"no-such-{unique}", ok=False)
     assert missing.returncode == 1 and missing.stderr.startswith("ERROR: ") and missing.stdout == ""
 
