@@ -162,8 +162,8 @@ class _Analyzer(cst.CSTVisitor):
 
     def visit_Call(self, node: cst.Call) -> None:
         name = self.qualify(node.func)
-        if name is not None and name != _INSTANCE.rstrip(":"):
-            self._judge(node, name.removeprefix(_INSTANCE), "call", node)
+        if name is not None and not name.startswith(_INSTANCE):  # not a call of an object itself
+            self._judge(node, name, "call", node)
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         parent = self.get_metadata(ParentNodeProvider, node)

@@ -137,3 +137,25 @@ def test_install_as_azureml_after_the_real_one_was_imported_is_refused(real_azur
         path=[real_azureml],
     )
     assert done.stdout.strip() == "refused: True", done.stderr
+
+
+REFERENCE_PYTHON = Path.home() / ".cache" / "fninfer" / "azureml-reference" / "bin" / "python"
+
+
+def test_beside_the_real_sdk_the_alias_stays_off() -> None:
+    """The compat tool's reference venv has the real azureml-core and pipeline packages installed."""
+    if not REFERENCE_PYTHON.is_file():
+        pytest.skip(f"the azureml reference venv is not on this machine ({REFERENCE_PYTHON})")
+    code = textwrap.dedent(
+        f"""
+        import sys
+        sys.path.insert(0, {str(ROOT)!r})
+        from shared import azureml_alias
+        assert not azureml_alias.activate()
+        from azureml.core.model import Model
+        from azureml.pipeline.steps import ParallelRunStep
+        print(Model.__module__, ParallelRunStep.__module__)
+        """
+    )
+    done = subprocess.run([str(REFERENCE_PYTHON), "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.stdout.split() == ["azureml.core.model", "azureml.pipeline.steps.parallel_run_step"], done.stderr

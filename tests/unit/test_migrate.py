@@ -70,7 +70,7 @@ def test_a_package_is_rewritten_in_place_and_twice_is_once(tmp_path: Path) -> No
     assert result.exit_code == 0, result.output
     after = {p: p.read_text() for p in before}
     changed = {p for p in before if before[p] != after[p]}
-    assert {p.name for p in changed} == {"batch_score.py", "score.py", "count.py", "deploy.ipynb"}
+    assert {p.name for p in changed} == {"batch_score.py", "score.py", "count.py", "client.py", "deploy.ipynb"}
     for path in changed - {project / "deploy.ipynb"}:
         import_lines_only(before[path], after[path])
         assert "azureml" not in "".join(
