@@ -427,6 +427,40 @@ def check_deployment_config(path: Path, document: dict[str, Any], lines: list[st
     return findings
 
 
+def check_run_config(path: Path, document: dict[str, Any], lines: list[str]) -> list[Finding]:
+    """A run configuration (`.runconfig`, RunConfiguration.save()): how a PythonScriptStep's runconfig is taken."""
+    findings = []
+    framework = str(document.get("framework") or "Python")
+    if framework.lower() == "python":
+        findings.append(
+            _config_finding(path, lines, "framework", "runs", "a Python script, run as a script step", None)
+        )
+    else:
+        findings.append(
+            _config_finding(
+                path,
+                lines,
+                "framework",
+                "unsupported",
+                f"framework {framework!r}: fninfer runs Python scripts only",
+                None,
+            )
+        )
+    records = {r.id: r for r in by_target().values()}
+    if document.get("target") not in (None, "local"):
+        record = records["compute-records"]
+        findings.append(_config_finding(path, lines, "target", "differs", _with_difference(record), record.id))
+    environment = document.get("environment") or {}
+    docker = environment.get("docker") or {}
+    if docker.get("baseImage") or docker.get("baseDockerfile"):
+        record = records["docker-settings"]
+        findings.append(_config_finding(path, lines, "docker", "differs", _with_difference(record), record.id))
+    conda = (environment.get("python") or {}).get("condaDependencies")
+    if isinstance(conda, dict):
+        findings += _pin_findings(path, _conda_requirements(conda), lines)
+    return findings
+
+
 def check_yaml_or_json(path: Path) -> list[Finding]:
     text = path.read_text(encoding="utf-8", errors="replace")
     try:
@@ -440,6 +474,8 @@ def check_yaml_or_json(path: Path) -> list[Finding]:
         return check_inference_config(path, document, lines)
     if "computeType" in document:
         return check_deployment_config(path, document, lines)
+    if path.name.endswith(".runconfig") or {"script", "framework"} <= set(document):
+        return check_run_config(path, document, lines)
     if isinstance(document.get("dependencies"), list):
         return _pin_findings(path, _conda_requirements(document), lines)
     return []

@@ -86,6 +86,9 @@ def test_the_v1_project_notebooks_and_files() -> None:
     assert by_where[("deployment_config.yml", 2, "containerResourceRequirements")] == "differs"
     assert by_where[("inference_config.yml", 1, "entryScript")] == "runs"
     assert by_where[(".amlignore", 1, ".amlignore")] == "runs"
+    assert by_where[("steps.runconfig", 4, "framework")] == "runs"
+    assert by_where[("steps.runconfig", 16, "docker")] == "differs"  # no image: recorded only
+    assert by_where[("steps.runconfig", 15, "scikit-learn==0.22.1")] == "differs"
     # entry scripts, notebook and files: nothing unsupported (client.py has its unsupported lines on purpose)
     assert not [f for f in findings if f.verdict == "unsupported" and Path(f.path).name != "client.py"]
 
