@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from fninfer._datastore import DataPath, Datastore
+from fninfer._datastore import DataPath, DataReference, Datastore
+from fninfer._exceptions import UserErrorException
 from shared import layout, tabular, tabular_files
 from shared.datasets import dataset_root, definition_of, relative_paths, resolve_files
 from shared.datastores import by_name, container_client
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from fninfer._pipeline import PipelineParameter
     from fninfer._workspace import Workspace
 
-PathSpec = tuple[Datastore, str] | DataPath
+PathSpec = tuple[Datastore, str] | DataPath | DataReference
 
 
 class DatasetConsumptionConfig:
@@ -268,25 +269,39 @@ class TabularDataset(AbstractDataset):
         """Write the rows as Parquet files, one folder per value of `partition_keys` under `target`, and return (and
         with `name`, register) the partitioned dataset over them, as Azure ML does."""
         keys = _names(partition_keys)
+        if len(set(keys)) != len(keys):
+            raise UserErrorException("partition_keys cannot have duplicates")
         datastore, folder = _path_specs(target)[0]
         folder = layout.validate_datastore_path(folder, "target", allow_empty=True)
         frame = self.to_pandas_dataframe()
         missing = [key for key in keys if key not in frame.columns]
         if missing:
-            raise InvalidInput(f"partition_keys {missing} are not columns; columns: {list(frame.columns)}")
+            raise UserErrorException(f"{missing} are invalid partition keys; columns: {list(frame.columns)}")
+        dates = [key for key in keys if pd.api.types.is_datetime64_any_dtype(frame[key])]
+        # As Azure ML writes them: the keys live in the folders only (read back last, after the file's columns),
+        # a datetime key as yyyyMMddHHmmss; the other keys keep their types.
+        key_types = {
+            key: DataType._of(frame[key]) for key in keys if key not in dates and DataType._of(frame[key]) is not None
+        }
         base = layout.partitioned_upload_folder(folder, uuid.uuid4().hex)
         container = container_client(datastore.workspace.storage, by_name(datastore.workspace.storage)[datastore.name])
         for values, group in frame.groupby(keys, sort=False, dropna=False):
-            path = layout.partition_file(base, [str(v) for v in (values if isinstance(values, tuple) else (values,))])
+            row = dict(zip(keys, values if isinstance(values, tuple) else (values,), strict=True))
+            folders = [row[key].strftime("%Y%m%d%H%M%S") if key in dates else str(row[key]) for key in keys]
+            path = layout.partition_file(base, folders)
             with storage_errors(f"{datastore.name}/{path}"):
-                container.upload_blob(path, group.to_parquet(index=False), overwrite=True)
-        partition_format = "/".join(f"{{{key}}}" for key in keys) + "/*.parquet"
+                container.upload_blob(path, group.drop(columns=keys).to_parquet(index=False), overwrite=True)
+        partition_format = (
+            "/".join(f"{{{key}:yyyyMMddHHmmss}}" if key in dates else f"{{{key}}}" for key in keys) + "/*.parquet"
+        )
         if partition_as_file_dataset:
             dataset: AbstractDataset = Dataset.File.from_files(
                 (datastore, f"{base}/**"), partition_format=partition_format
             )
         else:
-            dataset = Dataset.Tabular.from_parquet_files((datastore, f"{base}/**"), partition_format=partition_format)
+            dataset = Dataset.Tabular.from_parquet_files(
+                (datastore, f"{base}/**"), partition_format=partition_format, set_column_types=key_types
+            )
         if name is not None:
             return dataset.register(datastore.workspace, name, create_new_version=True)  # type: ignore[arg-type]
         return dataset
@@ -315,13 +330,18 @@ def _path_specs(path: PathSpec | list[PathSpec]) -> list[tuple[Datastore, str]]:
     specs = path if isinstance(path, list) else [path]
     found = []
     for spec in specs:
-        if isinstance(spec, DataPath):
-            spec = (spec.datastore, spec.path_on_datastore)
+        if isinstance(spec, DataReference):
+            spec = (spec.datastore, spec._pattern())
+        elif isinstance(spec, DataPath):
+            spec = (spec.datastore, spec.path_on_datastore or "**")
+        elif isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[1], str) and not spec[1].strip("/"):
+            spec = (spec[0], "**")  # the datastore's root: every file on it
         if not (
             isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], Datastore) and isinstance(spec[1], str)
         ):
             raise InvalidInput(
-                "path must be (datastore, 'path/with/*.globs'), datastore.path('...'), or a list of them; fninfer "
+                "path must be (datastore, 'path/with/*.globs'), datastore.path('...') (a DataReference), a DataPath, "
+                "or a list of them; fninfer "
                 "reads datasets from registered datastores, not from URLs",
                 field="path",
             )
@@ -486,6 +506,28 @@ class DataType:
     @staticmethod
     def to_datetime(formats: str | list[str] | None = None) -> DataType:
         return DataType("datetime", [formats] if isinstance(formats, str) else formats)
+
+    @staticmethod
+    def to_stream(workspace: Any, escaped: bool = False) -> DataType:
+        """Azure ML's stream type (a column of file references) has no counterpart: fninfer's tabular datasets hold
+        values, and file references are a FileDataset."""
+        raise UserErrorException(
+            "DataType.to_stream is not supported: fninfer's tabular columns hold values (string, long, float, bool, "
+            "datetime); read files through a FileDataset (Dataset.File.from_files) instead"
+        )
+
+    @staticmethod
+    def _of(values: pd.Series) -> DataType | None:
+        """The type a pandas column keeps when it is written and read back (None: a string column)."""
+        if pd.api.types.is_bool_dtype(values):
+            return DataType.to_bool()
+        if pd.api.types.is_integer_dtype(values):
+            return DataType.to_long()
+        if pd.api.types.is_float_dtype(values):
+            return DataType.to_float()
+        if pd.api.types.is_datetime64_any_dtype(values):
+            return DataType.to_datetime()
+        return None
 
     def __repr__(self) -> str:
         return f"DataType({self._type['type']!r})"

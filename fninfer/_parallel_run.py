@@ -15,6 +15,7 @@ from fninfer._snapshot import snapshot
 from fninfer._step import PipelineStep
 from fninfer._step_data import consumption, input_spec, output_spec, produced_by
 from fninfer._workspace import Workspace
+from shared import layout
 from shared.errors import InvalidInput
 from shared.pipelines.definition import OUTPUT_ACTIONS, mini_batch_size
 
@@ -178,7 +179,7 @@ class ParallelRunStep(PipelineStep):
         self.name = name
         self.parallel_run_config = parallel_run_config
         self.inputs = list(inputs)
-        self.output = output or PipelineData(f"{name}_output")
+        self.output = output or PipelineData(layout.derived_name(f"{name}_output"))
         self.arguments = list(arguments or [])
         self.allow_reuse = allow_reuse
         self.models = list(models or [])

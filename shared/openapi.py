@@ -390,6 +390,9 @@ OPERATIONS: dict[str, Operation] = {
         "RegisterDatastore",
     ),
     "get_datastore": Operation("A datastore", ("200", ref("Datastore")), NOT_FOUND),
+    "unregister_datastore": Operation(
+        "Remove a datastore's registration (its container stays)", ("200", ref("Deleted")), ("400", "404", "409")
+    ),
     "get_default_datastore": Operation("The workspace's default datastore", ("200", ref("Datastore"))),
     "set_default_datastore": Operation(
         "Make a datastore the workspace's default",

@@ -37,6 +37,8 @@ HEADERS = ("ALL_FILES_HAVE_SAME_HEADERS", "ONLY_FIRST_FILE_HAS_HEADERS", "COMBIN
 TYPES = ("string", "int", "float", "bool", "datetime")
 INFERENCE_ROWS = 200
 PATH_COLUMN = "Path"
+#: The separator that makes each line one value (one column).
+LINE_SEPARATOR = "\n"
 #: How far past a slice's end a reader looks at once for the end of its last row.
 READ_AHEAD = 64 * 1024
 TRUE_WORDS, FALSE_WORDS = {"true", "True", "TRUE"}, {"false", "False", "FALSE"}
@@ -78,8 +80,8 @@ def parse_spec(spec: object) -> Spec:
     if not isinstance(spec, dict) or spec.get("format") not in FORMATS:
         raise InvalidInput(f"'tabular' must be an object whose 'format' is one of {list(FORMATS)}", field="tabular")
     separator = spec.get("separator", ",")
-    if not isinstance(separator, str) or len(separator) != 1 or separator in '\r\n"':
-        raise InvalidInput(f"separator {separator!r} must be one character (not a quote or line break)")
+    if not isinstance(separator, str) or len(separator) != 1 or separator in '\r"':
+        raise InvalidInput(f"separator {separator!r} must be one character (not a quote or carriage return)")
     encoding = str(spec.get("encoding") or "utf8")
     try:
         "".encode(encoding)
@@ -166,6 +168,8 @@ def _line_error(where: str, text: str, line: int, reason: str) -> ParseError:
 def header_columns(spec: Spec, line: bytes, where: str) -> list[str]:
     """The column names of a header line (or Column1..N for a file without headers)."""
     text = line.decode(spec["encoding"]).rstrip("\r\n")
+    if spec["separator"] == LINE_SEPARATOR:  # one value per line: the line is the one column's name
+        return ["Column1"] if spec["header"] == "NO_HEADERS" or not text else [text]
     try:
         names = next(iter(pd.read_csv(io.StringIO(text), sep=spec["separator"], header=None, dtype=str).values))
     except (pd.errors.ParserError, pd.errors.EmptyDataError, StopIteration) as exc:
@@ -182,6 +186,8 @@ def parse_delimited(spec: Spec, data: bytes, columns: list[str], where: str, ski
         text = text.split("\n", 1)[1] if "\n" in text else ""
     if not text.strip():
         return pd.DataFrame({column: pd.Series([], dtype=object) for column in columns})
+    if spec["separator"] == LINE_SEPARATOR:
+        return _lines(spec, text, columns)
     try:
         frame = pd.read_csv(
             io.StringIO(text),
@@ -203,6 +209,15 @@ def parse_delimited(spec: Spec, data: bytes, columns: list[str], where: str, ski
     if not spec["empty_as_string"]:
         frame = frame.replace("", None)
     return frame
+
+
+def _lines(spec: Spec, text: str, columns: list[str]) -> pd.DataFrame:
+    """separator='\\n': each line is one value, taken as it is (quotes and commas included), as Azure ML reads one
+    request body per line for Model.profile."""
+    values = [line.removesuffix("\r") for line in text.split("\n")]
+    values = [value for value in values if value]  # blank lines are skipped, as for any separator
+    frame = pd.DataFrame({columns[0]: pd.Series(values, dtype=object)})
+    return frame if spec["empty_as_string"] else frame.replace("", None)
 
 
 def parse_json_lines(spec: Spec, data: bytes, where: str) -> pd.DataFrame:

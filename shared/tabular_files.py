@@ -128,14 +128,15 @@ def read_piece(
     root: str = "",
     on_error: str = "null",
 ) -> pd.DataFrame:
-    """One piece as a typed DataFrame, with the Path and partition columns asked for."""
+    """One piece as a typed DataFrame, with the Path and partition columns asked for. As in Azure ML, the partition
+    key columns come last, after the file's own columns, in partition_format's order (a file that has a column of
+    the same name keeps its values, moved there)."""
     stores = datastores.by_name(storage) if stores is None else stores
     frame = _raw_piece(storage, spec, piece, file_shape["columns"], stores, bool(piece.get("first_file")))
-    frame = tabular.convert(frame, file_shape["column_types"], _where(piece), on_error)
     if partition_format:
         for name, value in (tabular.partition_values(partition_format, piece["path"]) or {}).items():
-            if name not in frame.columns:
-                frame[name] = value
+            frame[name] = frame.pop(name) if name in frame.columns else value
+    frame = tabular.convert(frame, file_shape["column_types"], _where(piece), on_error)
     if spec["include_path"]:
         frame.insert(0, tabular.PATH_COLUMN, "/" + posixpath.relpath(piece["path"], root or "."))
     return tabular.column_transforms(frame, spec)

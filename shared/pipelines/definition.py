@@ -279,7 +279,7 @@ def validate_run_after(step: dict[str, Any]) -> list[str]:
     run_after = step.get("run_after") or []
     if not isinstance(run_after, list):
         raise InvalidInput("'run_after' must be a list of step names", field="run_after")
-    return [layout.validate_name("step", name) for name in run_after]
+    return [layout.validate_display_name("step", name) for name in run_after]
 
 
 def validate_partitions(step_input: dict[str, Any], config: dict[str, Any]) -> None:
@@ -319,7 +319,7 @@ def _parallel_run_step(step: dict[str, Any]) -> dict[str, Any]:
         config["mini_batch_size"] = DEFAULT_BYTES_PER_BATCH if tabular_input else DEFAULT_FILES_PER_BATCH
     return {
         "type": "ParallelRunStep",
-        "name": layout.validate_name("step", step.get("name")),
+        "name": layout.validate_display_name("step", step.get("name")),
         "snapshot": snapshot,
         "entry_script": entry_script,
         "arguments": [str(a) for a in arguments],
