@@ -46,6 +46,7 @@ class DatasetConsumptionConfig:
         self.dataset = dataset
         self.mode = mode
         self.path_on_compute = path_on_compute
+        self._reference_mode: str | None = None  # set for a DataReference's input (see fninfer/_step_data.py)
 
     def as_mount(self, path_on_compute: str | None = None) -> DatasetConsumptionConfig:
         return DatasetConsumptionConfig(self.name, self.dataset, "mount", path_on_compute)
@@ -54,7 +55,10 @@ class DatasetConsumptionConfig:
         return DatasetConsumptionConfig(self.name, self.dataset, "download", path_on_compute)
 
     def _input(self) -> dict[str, Any]:
-        return {"name": self.name, "mode": self.mode, "path_on_compute": self.path_on_compute}
+        found = {"name": self.name, "mode": self.mode, "path_on_compute": self.path_on_compute}
+        if self._reference_mode is not None:
+            found["data_reference_mode"] = self._reference_mode
+        return found
 
     def __repr__(self) -> str:
         return f"DatasetConsumptionConfig(name={self.name!r}, mode={self.mode!r}, dataset={self.dataset!r})"

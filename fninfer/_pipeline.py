@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fninfer._dataset import DatasetConsumptionConfig
 from fninfer._datastore import Datastore
+from fninfer._exceptions import UserErrorException
 from fninfer._step import PipelineStep, flatten
 from fninfer._step_data import _DataOrigin
 from fninfer._workspace import Workspace
@@ -17,6 +19,8 @@ from shared.errors import InvalidInput
 if TYPE_CHECKING:
     from fninfer._pipeline_run import PipelineRun
     from fninfer._published import PublishedPipeline
+
+log = logging.getLogger("fninfer.pipeline")
 
 #: How a step's spec refers to a parameter (see shared/pipelines/parameters.py).
 REFERENCE = "$parameter"
@@ -143,7 +147,9 @@ class Pipeline:
         default_datastore: Datastore | None = None,
         default_source_directory: str | None = None,
         resolve_closure: bool = True,
-        **_: Any,
+        _workflow_provider: Any = None,
+        _service_endpoint: Any = None,
+        **kwargs: Any,
     ) -> None:
         self.workspace = workspace
         self.steps = _with_closure(flatten(steps)) if resolve_closure else flatten(steps)
@@ -151,10 +157,49 @@ class Pipeline:
             raise InvalidInput("a pipeline needs at least one step", field="steps")
         self.description = description
         self.default_datastore = default_datastore
+        self.default_source_directory = default_source_directory
+        unknown = sorted(set(kwargs) - {"enable_email_notification"})
+        if unknown:
+            raise ValueError(f"parameter {unknown[0]} is not recognized for Pipeline ")
+        self._enable_email_notification = kwargs.get("enable_email_notification")
+        # What Azure ML's Pipeline keeps, which real code reads: its name (the description until an experiment
+        # names it) and the experiment it was last submitted to.
+        self._name = description
+        self._experiment_name: str | None = None
 
-    def _definition(self, continue_on_step_failure: bool | None = None) -> dict[str, Any]:
+    def _set_experiment_name(self, name: str) -> None:
+        """Azure ML's: the experiment the pipeline is submitted to names it when it has no description."""
+        self._experiment_name = name
+        if self._name is None:
+            self._name = name
+
+    @property
+    def graph(self) -> PipelineGraph:
+        """The pipeline's steps and parameters, as fninfer builds its definition (Azure ML's Graph of module
+        nodes has no counterpart: the app runs the JSON definition)."""
+        return PipelineGraph(self)
+
+    def service_endpoint(self) -> str:
+        """Where the pipeline is submitted: the app's API."""
+        return str(self.workspace.config.api_url)
+
+    @staticmethod
+    def load_yaml(
+        workspace: Workspace, filename: str, _workflow_provider: Any = None, _service_endpoint: Any = None
+    ) -> Pipeline:
+        """Azure ML's pipeline YAML describes ModuleSteps (modules published in the workspace); fninfer runs
+        PythonScriptSteps and ParallelRunSteps built in Python, so there is no module to load."""
+        raise UserErrorException(
+            "Pipeline.load_yaml is not supported: its YAML describes ModuleSteps, which fninfer does not have; build "
+            "the steps as PythonScriptStep / ParallelRunStep objects"
+        )
+
+    def _definition(
+        self, continue_on_step_failure: bool | None = None, register_environments: bool = True
+    ) -> dict[str, Any]:
         """The JSON definition the app runs (uploading each step's source_directory snapshot), its
-        PipelineParameters declared once and referred to where they are used."""
+        PipelineParameters declared once and referred to where they are used. Submitting or publishing registers
+        the steps' environments, as Azure ML does (`register_environments`)."""
         declared: dict[str, dict[str, Any]] = {}
         steps = []
         for step in self.steps:
@@ -164,7 +209,26 @@ class Pipeline:
         definition: dict[str, Any] = {"parameters": declared, "steps": steps}
         if continue_on_step_failure is not None:
             definition["continue_on_step_failure"] = bool(continue_on_step_failure)
+        if register_environments:
+            self._register_environments()
         return definition
+
+    def _register_environments(self) -> None:
+        """Register each step's environment that asks for packages (the same definition again is the same version),
+        as Azure ML registers an environment when a run uses it: `fninfer package --from-environments` and `fninfer
+        install --from-environments` then bring its packages to the app. Curated `AzureML-` ones are Azure ML's."""
+        seen: list[Any] = []
+        for step in self.steps:
+            environment = step._environment()
+            if environment is None or any(environment is other for other in seen):
+                continue
+            seen.append(environment)
+            name = getattr(environment, "name", None)
+            if name and not name.startswith("AzureML-") and environment.python.conda_dependencies.requirements():
+                try:
+                    environment.register(self.workspace)
+                except InvalidInput as exc:  # a name the registry refuses: the step still runs, unregistered
+                    log.warning("environment %r of step %r is not registered: %s", name, step.name, exc.message)
 
     def submit(
         self,
@@ -179,6 +243,7 @@ class Pipeline:
         """Start a run in experiment `experiment_name`: `Experiment(ws, experiment_name).submit(pipeline, ...)`."""
         from fninfer._experiment import Experiment
 
+        self._set_experiment_name(experiment_name)
         experiment = Experiment(self.workspace, experiment_name)
         return experiment.submit(
             self,
@@ -194,7 +259,7 @@ class Pipeline:
         from shared.pipelines.submit import check_template
 
         try:
-            check_template(self.workspace.storage, self._definition())
+            check_template(self.workspace.storage, self._definition(register_environments=False))
         except InvalidInput as exc:
             return [exc.message]
         return []
@@ -222,6 +287,60 @@ class Pipeline:
 
     def __repr__(self) -> str:
         return f"Pipeline(steps={[step.name for step in self.steps]})"
+
+
+class PipelineGraph:
+    """What `pipeline.graph` shows: the steps (in the order they are listed, upstream ones first), the pipeline
+    parameters they use, and `validate()`."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self._pipeline = pipeline
+
+    @property
+    def name(self) -> str | None:
+        return self._pipeline._name
+
+    @property
+    def nodes(self) -> list[PipelineStep]:
+        return list(self._pipeline.steps)
+
+    @property
+    def module_nodes(self) -> list[PipelineStep]:
+        return self.nodes
+
+    @property
+    def params(self) -> dict[str, PipelineParameter]:
+        found: dict[str, PipelineParameter] = {}
+        visited: set[int] = set()
+
+        def collect(value: Any) -> None:
+            if id(value) in visited:
+                return
+            visited.add(id(value))
+            if isinstance(value, PipelineParameter):
+                found.setdefault(value.name, value)
+            elif isinstance(value, dict):
+                for item in value.values():
+                    collect(item)
+            elif isinstance(value, list | tuple):
+                for item in value:
+                    collect(item)
+            elif isinstance(value, DatasetConsumptionConfig):
+                collect(value.dataset)
+            elif hasattr(value, "__dict__") and not isinstance(value, type):
+                for key, item in vars(value).items():
+                    if not key.startswith("_") and key not in ("workspace", "datastore"):
+                        collect(item)
+
+        for step in self._pipeline.steps:
+            collect(step)
+        return found
+
+    def validate(self) -> list[str]:
+        return self._pipeline.validate()
+
+    def __repr__(self) -> str:
+        return f"PipelineGraph(nodes={[step.name for step in self.nodes]})"
 
 
 def _with_closure(steps: list[PipelineStep]) -> list[PipelineStep]:

@@ -149,6 +149,12 @@ def relative_paths(paths: list[dict[str, str]], files: list[dict[str, str]]) -> 
     return ["/" + posixpath.relpath(item["path"], root or ".") for item in files]
 
 
+def single_file(paths: list[dict[str, str]], files: list[dict[str, Any]]) -> bool:
+    """Whether the dataset is one file named by its path (not a folder, not a pattern): a step that mounts or
+    downloads it gets the file's path, as in Azure ML, not a folder."""
+    return len(paths) == 1 and len(files) == 1 and is_literal(paths[0]["path"]) and files[0]["path"] == paths[0]["path"]
+
+
 def dataset_root(paths: list[dict[str, str]], files: list[dict[str, Any]]) -> str:
     """The folder the files are relative to (what to_path() lists them from, and a Path column shows); '' for
     none."""
