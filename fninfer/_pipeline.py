@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fninfer._dataset import DatasetConsumptionConfig
+from fninfer._dataset import DatasetConsumptionConfig, FileDataset
 from fninfer._datastore import Datastore
 from fninfer._exceptions import UserErrorException
 from fninfer._step import PipelineStep, flatten
@@ -111,6 +111,16 @@ class PipelineData:
         self, input_name: str | None = None, path_on_compute: str | None = None, overwrite: bool | None = None
     ) -> DatasetConsumptionConfig:
         return DatasetConsumptionConfig(input_name or self.name, self, "download", path_on_compute)
+
+    def create_input_binding(
+        self,
+        input_name: str | None = None,
+        mode: str | None = None,
+        path_on_compute: str | None = None,
+        overwrite: bool | None = None,
+    ) -> DatasetConsumptionConfig:
+        """This data as a later step's input (Azure ML's InputPortBinding: a name, a mode, a local path)."""
+        return DatasetConsumptionConfig(input_name or self.name, self, mode or "mount", path_on_compute)
 
     def as_dataset(self) -> PipelineData:
         """Azure ML's PipelineOutputFileDataset: here the same data, which `as_named_input(name)`,
@@ -363,15 +373,44 @@ def _with_closure(steps: list[PipelineStep]) -> list[PipelineStep]:
 
 
 class PortDataReference:
-    """Mirrors `azureml.pipeline.core.PortDataReference`: a step run's output on its datastore."""
+    """Mirrors `azureml.pipeline.core.PortDataReference`: a step run's output on its datastore, which a later
+    pipeline's step can take as an input (`as_input`, `as_mount`, `as_download`: its folder)."""
 
-    def __init__(self, workspace: Workspace, output: dict[str, Any]) -> None:
+    def __init__(self, workspace: Workspace, output: dict[str, Any], pipeline_run_id: str | None = None) -> None:
         self.workspace = workspace
         self._output = output
         self.name: str = output["name"]
+        self.data_reference_name: str = output["name"]
         self.datastore_name: str = output["datastore"]
         self.path_on_datastore: str = output["prefix"]
+        self.pipeline_run_id = pipeline_run_id
         self._container: str = output["container"]
+
+    def _dataset(self) -> FileDataset:
+        folder = {"datastore": self.datastore_name, "path": self.path_on_datastore.rstrip("/")}
+        return FileDataset(self.workspace, {"kind": "file", "paths": [folder], "partition_format": None}, {})
+
+    def create_input_binding(
+        self,
+        input_name: str | None = None,
+        mode: str | None = None,
+        path_on_compute: str | None = None,
+        overwrite: bool | None = None,
+    ) -> DatasetConsumptionConfig:
+        """The output folder as a step's input (its files, downloaded before the step runs)."""
+        named = input_name or self.data_reference_name
+        return DatasetConsumptionConfig(named, self._dataset(), mode or "mount", path_on_compute)
+
+    def as_input(self, input_name: str) -> DatasetConsumptionConfig:
+        return self.create_input_binding(input_name)
+
+    def as_mount(self, input_name: str | None = None) -> DatasetConsumptionConfig:
+        return self.create_input_binding(input_name, "mount")
+
+    def as_download(
+        self, input_name: str | None = None, path_on_compute: str | None = None, overwrite: bool | None = None
+    ) -> DatasetConsumptionConfig:
+        return self.create_input_binding(input_name, "download", path_on_compute)
 
     def download(self, local_path: str | os.PathLike[str], overwrite: bool = False, show_progress: bool = True) -> str:
         """Download the output folder under `local_path` (keeping `azureml/<step run id>/<name>/`); returns it."""

@@ -113,6 +113,11 @@ def partitioned_upload_folder(target_folder: str, upload_id: str) -> str:
     return "/".join(filter(None, [target_folder.strip("/"), validate_name("upload", upload_id)]))
 
 
+def converted_dataset_folder(upload_id: str) -> str:
+    """Where `TabularDataset.to_csv_files()` / `to_parquet_files()` write the rows, on the dataset's datastore."""
+    return f"fninfer-converted/{validate_name('upload', upload_id)}"
+
+
 def partition_file(upload_folder: str, values: list[str]) -> str:
     """One partition's Parquet file, `<upload folder>/<value>/.../part-00000.parquet` (Hive-less, as Azure ML
     writes them: `partition_format` reads the values back)."""
