@@ -204,3 +204,56 @@ def test_partition_key_columns_come_last_everywhere(ws: Workspace, tmp_path: Pat
     assert lines == ["w1 10 1000 dominicks", "w1 20 1000 tropicana", "w1 30 1001 tropicana"]
     logs = "".join(step_run.get_details_with_logs()["logFiles"].values())
     assert "columns: ['week', 'quantity', 'Store', 'Brand']" in logs
+
+
+def test_pipeline_building_members(ws: Workspace, tmp_path: Path, code: Path, unique: str) -> None:
+    datastore = ws.get_default_datastore()
+    folder = tmp_path / "rows"
+    folder.mkdir()
+    pd.DataFrame({"store": ["a", "b", "a"], "quantity": [1, 2, 3]}).to_csv(folder / "rows.csv", index=False)
+    datastore.upload(str(folder), target_path=f"members-{unique}", show_progress=False)
+    rows = Dataset.Tabular.from_delimited_files(path=(datastore, f"members-{unique}/*.csv"))
+    only_a = rows.filter(rows["store"] == "a").register(ws, f"only-a-{unique}")  # a filter cuts into mini-batches
+
+    config = ParallelRunConfig(
+        source_directory=str(code),
+        entry_script="score_rows.py",
+        mini_batch_size="1KB",
+        error_threshold=0,
+        output_action="append_row",
+        environment=v1_environment(f"yaml-env-{unique}"),
+        compute_target="cpu-cluster",
+        node_count=1,
+    )
+    config.save_to_yaml(tmp_path / "prs.yml")
+    loaded = ParallelRunConfig.load_yaml(ws, tmp_path / "prs.yml")
+    assert loaded.mini_batch_size == 1024 and loaded.entry_script == "score_rows.py"
+    assert loaded.environment.python.conda_dependencies.requirements() == (
+        config.environment.python.conda_dependencies.requirements()
+    )
+    scored = PipelineData("scored", datastore=datastore)
+    step = ParallelRunStep(
+        name="Score A", parallel_run_config=loaded, inputs=[only_a.as_named_input("rows")], output=scored
+    )
+    assert step.step_type == "ParallelRunStep" and not step.running_on_windows and step.run_after_steps == []
+    first = Experiment(ws, f"members-{unique}").submit(Pipeline(workspace=ws, steps=[step]))
+    assert first.wait_for_completion(show_output=False) == "Finished"
+
+    # an earlier run's output as a later pipeline's input (PortDataReference), its file read by a script step
+    output = first.find_step_run("Score A")[0].get_output_data("scored")
+    assert output.data_reference_name == "scored" and output.path_on_datastore.endswith("/scored/")
+    evaluate = PythonScriptStep(
+        name="Read Earlier Output",
+        script_name="read_folder.py",
+        arguments=["--input_data", output.as_download("earlier")],
+        source_directory=str(code),
+    )
+    PythonScriptStep.validate_arguments(evaluate.arguments, evaluate.inputs, evaluate.outputs)
+    resolved, described = PythonScriptStep.resolve_input_arguments(evaluate.arguments, evaluate.inputs, [], {})
+    assert described[1] == {"kind": "input", "name": "earlier"} and resolved[0] == "--input_data"
+    with pytest.raises(ValueError, match="not in the input/output lists"):
+        PythonScriptStep.validate_arguments([scored], [], [])
+    second = Experiment(ws, f"members-{unique}").submit(Pipeline(workspace=ws, steps=[evaluate]))
+    assert second.wait_for_completion(show_output=False) == "Finished"
+    log = second.find_step_run("Read Earlier Output")[0].get_details_with_logs()["logFiles"]
+    assert "read_folder: parallel_run_step.txt: a 1" in log["azureml-logs/70_driver_log.txt"]
