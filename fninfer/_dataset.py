@@ -277,8 +277,9 @@ class FileDataset(AbstractDataset):
         overwrite: bool = False,
         ignore_not_found: bool = False,
     ) -> list[str]:
-        """Download the matched files under `target_path` (keeping their layout); returns the local paths."""
-        target = Path(target_path or ".")
+        """Download the matched files under `target_path` (keeping their layout; without one, a new temporary
+        folder, as in Azure ML); returns the local paths."""
+        target = Path(target_path) if target_path is not None else Path(tempfile.mkdtemp(prefix="fninfer-dataset-"))
         storage = self.workspace.storage
         files = self._files()  # listed once, so the paths and the content describe the same files
         stores = by_name(storage)
