@@ -239,7 +239,8 @@ def update_dataset(storage: Storage, name: str, version: int, request: dict[str,
     description = request.get("description", record.get("description"))
     if description is not None and not isinstance(description, str):
         raise InvalidInput("'description' must be a string", field="description")
-    updated = {**record, "description": description, "tags": _tags(request.get("tags", record.get("tags") or {}))}
+    tags = _tags(request["tags"] or {}) if "tags" in request else record.get("tags") or {}  # null or [] is none
+    updated = {**record, "description": description, "tags": tags}
     storage.replace_json(layout.REGISTRY_CONTAINER, path, updated, etag)  # ConcurrencyConflict: changed meanwhile
     return updated
 

@@ -237,7 +237,7 @@ BODIES: dict[str, dict[str, Any]] = {
         },
         required=["paths"],
     ),
-    "UpdateDataset": record({"description": NULLABLE_TEXT, "tags": or_empty(STRINGS)}),
+    "UpdateDataset": record({"description": NULLABLE_TEXT, "tags": or_empty(STRINGS)}, required=[]),
     "DeployService": record(
         {
             "models": array(TEXT),
