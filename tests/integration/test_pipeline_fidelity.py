@@ -196,8 +196,16 @@ def test_partition_key_columns_come_last_everywhere(ws: Workspace, tmp_path: Pat
         output=output,
         allow_reuse=False,
     )
-    run = Experiment(ws, f"partitions-{unique}").submit(Pipeline(workspace=ws, steps=[step]))
+    script = PythonScriptStep(
+        name="Print Columns",
+        script_name="print_columns.py",
+        inputs=[dataset.as_named_input("sales")],
+        source_directory=str(code),
+    )
+    run = Experiment(ws, f"partitions-{unique}").submit(Pipeline(workspace=ws, steps=[step, script]))
     assert run.wait_for_completion(show_output=False) == "Finished"
+    script_log = run.find_step_run("Print Columns")[0].get_details_with_logs()["logFiles"]
+    assert "script columns: ['week', 'quantity', 'Store', 'Brand']" in script_log["azureml-logs/70_driver_log.txt"]
     (step_run,) = run.find_step_run("Score Partitions")
     local = step_run.get_output_data("scored").download(tmp_path / "scored")
     lines = sorted((Path(local) / "parallel_run_step.txt").read_text().splitlines())
