@@ -143,7 +143,11 @@ class AbstractDataset:
 
     def __getitem__(self, key: str) -> ColumnExpression:
         """A column, to build a filter expression: `dataset.filter(dataset['age'] > 30)`."""
-        return ColumnExpression({"column": str(key)})
+        if not isinstance(key, str):
+            raise TypeError(f"a dataset's columns are indexed by name, not {key!r}")
+        return ColumnExpression({"column": key})
+
+    __iter__ = None  # indexing builds expressions; it does not make a dataset a sequence
 
     def _files(self) -> list[dict[str, Any]]:
         return resolve_files(self.workspace.storage, self._paths)
