@@ -155,15 +155,7 @@ def environment_log(environment: dict[str, Any] | None) -> list[str]:
     """A step's log lines on its environment (what the app does not meet of it, as a service's log has them)."""
     if environment is None or not environment["requirements"]:
         return []
-    report = check_environment(environment["requirements"], check_mode())
-    lines = report.log_lines()
-    if report.warnings:  # the service's note speaks of deployments; a step's says the same for steps
-        lines = [line for line in lines if "deployed anyway" not in line]
-        lines.append(
-            f"INFO:fninfer.environment:environment {environment['name']!r}: the step runs on the Function App's own "
-            f"packages ({ENVIRONMENT_CHECK}=warn); set {ENVIRONMENT_CHECK}=strict to refuse such steps"
-        )
-    return lines
+    return check_environment(environment["requirements"], check_mode(), for_step=True).log_lines()
 
 
 #: How a step's output folder is written (OutputFileDatasetConfig's as_mount / as_upload): on Functions both mean a

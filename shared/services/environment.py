@@ -117,8 +117,9 @@ def check_mode(mode: str | None = None) -> str:
     return chosen
 
 
-def check_environment(requirements: list[str], mode: str | None = None) -> EnvironmentReport:
-    """Compare `requirements` with this Python environment, in `mode` (see the module docstring)."""
+def check_environment(requirements: list[str], mode: str | None = None, for_step: bool = False) -> EnvironmentReport:
+    """Compare `requirements` with this Python environment, in `mode` (see the module docstring); `for_step`: a
+    pipeline step's environment (its notes speak of the step, not of a deployment)."""
     report = EnvironmentReport(check_mode(mode))
     lenient = report.mode == "warn"
     unmet = report.warnings if lenient else report.problems
@@ -154,7 +155,10 @@ def check_environment(requirements: list[str], mode: str | None = None) -> Envir
             unmet.append(f"package {requirement.name!r} {requirement.specifier} is requested; the app has {installed}")
     if lenient and report.warnings:
         report.notes.append(
-            "deployed anyway (environment_check='warn'); set environment_check='strict' in the deployment "
+            f"the step runs on the Function App's own packages ({ENVIRONMENT_CHECK}=warn); set "
+            f"{ENVIRONMENT_CHECK}=strict to refuse such steps"
+            if for_step
+            else "deployed anyway (environment_check='warn'); set environment_check='strict' in the deployment "
             "configuration to make these fail the deployment"
         )
     if mapped:
