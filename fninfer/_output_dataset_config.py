@@ -13,7 +13,7 @@ import copy
 import uuid
 from typing import Any
 
-from fninfer._dataset import DatasetConsumptionConfig, _types
+from fninfer._dataset import DatasetConsumptionConfig, _names, _types
 from fninfer._datastore import Datastore
 from fninfer._step_data import _DataOrigin
 from fninfer.data.dataset_type_definitions import PromoteHeadersBehavior
@@ -44,6 +44,16 @@ class OutputFileDatasetConfig:
         self._mode = "mount"
         self._registration: dict[str, Any] | None = None
         self._origin = _DataOrigin()
+
+    @property
+    def mode(self) -> str:
+        """How the step writes it: "mount" or "upload" (the same on Functions: a local folder uploaded at the end)."""
+        return self._mode
+
+    @property
+    def arg_val(self) -> str:
+        """How Azure ML refers to the output in a step's arguments (replaced by its local folder when it runs)."""
+        return f"DatasetOutputConfig:{self.name}"
 
     def _copy(self, **changes: Any) -> OutputFileDatasetConfig:
         other = copy.copy(self)  # the same _origin: the same output
@@ -132,8 +142,38 @@ class OutputTabularDatasetConfig:
         self.name = output.name
         self._origin = output._origin
 
+    @property
+    def mode(self) -> str:
+        return self._output.mode
+
+    @property
+    def arg_val(self) -> str:
+        return self._output.arg_val
+
     def as_input(self, name: str | None = None) -> DatasetConsumptionConfig:
         return DatasetConsumptionConfig(name or self.name, self, "direct")
+
+    def _with(self, **transform: Any) -> OutputTabularDatasetConfig:
+        spec = {**self._spec, "transforms": [*self._spec["transforms"], transform]}
+        return OutputTabularDatasetConfig(_output=self._output, _spec=tabular.parse_spec(spec))
+
+    def keep_columns(self, columns: str | list[str]) -> OutputTabularDatasetConfig:
+        """The table with these columns only, as the steps that read it see it."""
+        return self._with(op="keep_columns", columns=_names(columns), validate=False)
+
+    def drop_columns(self, columns: str | list[str]) -> OutputTabularDatasetConfig:
+        return self._with(op="drop_columns", columns=_names(columns))
+
+    def random_split(
+        self, percentage: float, seed: int | None = None
+    ) -> tuple[OutputTabularDatasetConfig, OutputTabularDatasetConfig]:
+        """About `percentage` of the rows, at random (reproducibly: `seed`), and the rest: for script steps (a
+        ParallelRunStep cuts its input into mini-batches, which a split of the whole table cannot be)."""
+        if not 0 < percentage < 1:
+            raise InvalidInput("percentage must be between 0 and 1", field="percentage")
+        seed = int(seed if seed is not None else uuid.uuid4().int % 2**31)
+        first = self._with(op="random_split", percentage=float(percentage), seed=seed, part=0)
+        return first, self._with(op="random_split", percentage=float(percentage), seed=seed, part=1)
 
     def as_mount(self) -> OutputTabularDatasetConfig:
         return self

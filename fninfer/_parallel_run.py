@@ -7,14 +7,18 @@ import os
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from fninfer._compute import AmlCompute
 from fninfer._environment import Environment
+from fninfer._exceptions import UserErrorException
 from fninfer._model import Model
 from fninfer._pipeline import REFERENCE, PipelineData, PipelineParameter
 from fninfer._snapshot import snapshot
 from fninfer._step import PipelineStep
 from fninfer._step_data import consumption, input_spec, output_spec, produced_by
 from fninfer._workspace import Workspace
+from shared import layout
 from shared.errors import InvalidInput
 from shared.pipelines.definition import OUTPUT_ACTIONS, mini_batch_size
 
@@ -122,6 +126,64 @@ class ParallelRunConfig:
             where = f"in {self.source_directory}" if self.source_directory else "a file"
             raise InvalidInput(f"entry script {entry_script!r} is not {where}", field="entry_script")
 
+    def save_to_yaml(self, path: str | os.PathLike[str]) -> None:
+        """Write the configuration as Azure ML's YAML (`parallel_run_config:` with the same keys), which
+        `ParallelRunConfig.load_yaml` reads back."""
+        environment = self.environment
+        config = {
+            "mini_batch_size": _default(self.mini_batch_size),
+            "partition_keys": _partition_keys(self.partition_keys),
+            "error_threshold": self.error_threshold,
+            "output_action": self.output_action,
+            "logging_level": _default(self.logging_level),
+            "compute_target_name": _compute_name(self.compute_target),
+            "node_count": _default(self.node_count),
+            "process_count_per_node": _default(self.process_count_per_node),
+            "entry_script": self.entry_script,
+            "source_directory": self.source_directory,
+            "description": self.description,
+            "run_invocation_timeout": _default(self.run_invocation_timeout),
+            "run_max_try": _default(self.run_max_try),
+            "append_row_file_name": self.append_row_file_name,
+            "allowed_failed_count": self.allowed_failed_count,
+            "allowed_failed_percent": self.allowed_failed_percent,
+            "environment": None if environment is None else {"name": environment.name, **environment._definition()},
+            "environment_variables": self.environment_variables,
+        }
+        with open(path, "w") as handle:
+            yaml.safe_dump({"parallel_run_config": config}, handle, sort_keys=False)
+
+    @staticmethod
+    def load_yaml(workspace: Workspace, path: str | os.PathLike[str]) -> ParallelRunConfig:
+        """A ParallelRunConfig from a YAML file `save_to_yaml` (fninfer's or Azure ML's) wrote; its environment is
+        the one written in it, or the registered one it names (`environment_name`)."""
+        with open(path) as handle:
+            document = yaml.safe_load(handle)
+        config = document.get("parallel_run_config") if isinstance(document, dict) else None
+        if not isinstance(config, dict):
+            raise UserErrorException(f"{path} has no 'parallel_run_config' section")
+        mini_batch_size = config.get("mini_batch_size")
+        return ParallelRunConfig(
+            environment=_environment_of(config, workspace),
+            entry_script=config.get("entry_script"),
+            error_threshold=config.get("error_threshold"),
+            output_action=config.get("output_action"),
+            compute_target=config.get("compute_target_name"),
+            node_count=config.get("node_count"),
+            process_count_per_node=config.get("process_count_per_node"),
+            mini_batch_size=None if mini_batch_size is None else str(mini_batch_size),
+            source_directory=config.get("source_directory"),
+            description=config.get("description"),
+            logging_level=config.get("logging_level") or "INFO",
+            run_invocation_timeout=config.get("run_invocation_timeout") or 60,
+            run_max_try=config.get("run_max_try") or 3,
+            append_row_file_name=config.get("append_row_file_name"),
+            allowed_failed_count=config.get("allowed_failed_count"),
+            allowed_failed_percent=config.get("allowed_failed_percent"),
+            partition_keys=config.get("partition_keys"),
+            environment_variables=config.get("environment_variables"),
+        )
+
     def _config(self) -> dict[str, Any]:
         variables = {**(self.environment.environment_variables if self.environment else {})}
         variables.update(self.environment_variables)
@@ -152,6 +214,33 @@ class ParallelRunConfig:
         }
 
 
+def _default(value: Any) -> Any:
+    """A setting as YAML keeps it: a PipelineParameter's default value."""
+    return value.default_value if isinstance(value, PipelineParameter) else value
+
+
+def _partition_keys(value: Any) -> Any:
+    return json.loads(str(value.default_value)) if isinstance(value, PipelineParameter) else value
+
+
+def _compute_name(target: Any) -> str | None:
+    return target if target is None or isinstance(target, str) else str(getattr(target, "name", target))
+
+
+def _environment_of(config: dict[str, Any], workspace: Workspace) -> Environment | None:
+    serialized = config.get("environment")
+    if isinstance(serialized, str):  # a path to the environment's own YAML, as Azure ML allows
+        with open(serialized) as handle:
+            serialized = yaml.safe_load(handle)
+    if isinstance(serialized, dict):
+        name = str(serialized.get("name") or "environment")
+        definition = {key: value for key, value in serialized.items() if key not in ("name", "version")}
+        return Environment._from_record({"name": name, "version": serialized.get("version"), "definition": definition})
+    if config.get("environment_name"):
+        return Environment.get(workspace, name=config["environment_name"])
+    raise ValueError("Parameter error: an environment must be provided")
+
+
 class ParallelRunStep(PipelineStep):
     """Mirrors `azureml.pipeline.steps.ParallelRunStep` (also importable from `fninfer.contrib.pipeline.steps`). Its
     input is a dataset, or another step's output (a PipelineData, an OutputFileDatasetConfig, or its
@@ -178,7 +267,7 @@ class ParallelRunStep(PipelineStep):
         self.name = name
         self.parallel_run_config = parallel_run_config
         self.inputs = list(inputs)
-        self.output = output or PipelineData(f"{name}_output")
+        self.output = output or PipelineData(layout.derived_name(f"{name}_output"))
         self.arguments = list(arguments or [])
         self.allow_reuse = allow_reuse
         self.models = list(models or [])
@@ -187,6 +276,14 @@ class ParallelRunStep(PipelineStep):
 
     def _step_inputs(self) -> list[Any]:
         return list(self.inputs)
+
+    @property
+    def running_on_windows(self) -> bool:
+        """Azure ML runs a Windows environment's step on Windows nodes; a Function App runs Linux, always."""
+        return False
+
+    def _environment(self) -> Any:
+        return self.parallel_run_config.environment
 
     def _spec(self, workspace: Workspace) -> dict[str, Any]:
         config = self.parallel_run_config
@@ -248,6 +345,7 @@ class ContribParallelRunConfig(ParallelRunConfig):
             run_invocation_timeout=run_invocation_timeout or 60,
             append_row_file_name=append_row_file_name,
         )
+        self.input_format = input_format
 
 
 class ContribParallelRunStep(ParallelRunStep):

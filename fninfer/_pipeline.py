@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fninfer._dataset import DatasetConsumptionConfig
+from fninfer._dataset import DatasetConsumptionConfig, FileDataset
 from fninfer._datastore import Datastore
+from fninfer._exceptions import UserErrorException
 from fninfer._step import PipelineStep, flatten
 from fninfer._step_data import _DataOrigin
 from fninfer._workspace import Workspace
@@ -17,6 +19,8 @@ from shared.errors import InvalidInput
 if TYPE_CHECKING:
     from fninfer._pipeline_run import PipelineRun
     from fninfer._published import PublishedPipeline
+
+log = logging.getLogger("fninfer.pipeline")
 
 #: How a step's spec refers to a parameter (see shared/pipelines/parameters.py).
 REFERENCE = "$parameter"
@@ -108,6 +112,16 @@ class PipelineData:
     ) -> DatasetConsumptionConfig:
         return DatasetConsumptionConfig(input_name or self.name, self, "download", path_on_compute)
 
+    def create_input_binding(
+        self,
+        input_name: str | None = None,
+        mode: str | None = None,
+        path_on_compute: str | None = None,
+        overwrite: bool | None = None,
+    ) -> DatasetConsumptionConfig:
+        """This data as a later step's input (Azure ML's InputPortBinding: a name, a mode, a local path)."""
+        return DatasetConsumptionConfig(input_name or self.name, self, mode or "mount", path_on_compute)
+
     def as_dataset(self) -> PipelineData:
         """Azure ML's PipelineOutputFileDataset: here the same data, which `as_named_input(name)`,
         `as_mount()` and `as_download()` make a step input."""
@@ -143,7 +157,9 @@ class Pipeline:
         default_datastore: Datastore | None = None,
         default_source_directory: str | None = None,
         resolve_closure: bool = True,
-        **_: Any,
+        _workflow_provider: Any = None,
+        _service_endpoint: Any = None,
+        **kwargs: Any,
     ) -> None:
         self.workspace = workspace
         self.steps = _with_closure(flatten(steps)) if resolve_closure else flatten(steps)
@@ -151,10 +167,49 @@ class Pipeline:
             raise InvalidInput("a pipeline needs at least one step", field="steps")
         self.description = description
         self.default_datastore = default_datastore
+        self.default_source_directory = default_source_directory
+        unknown = sorted(set(kwargs) - {"enable_email_notification"})
+        if unknown:
+            raise ValueError(f"parameter {unknown[0]} is not recognized for Pipeline ")
+        self._enable_email_notification = kwargs.get("enable_email_notification")
+        # What Azure ML's Pipeline keeps, which real code reads: its name (the description until an experiment
+        # names it) and the experiment it was last submitted to.
+        self._name = description
+        self._experiment_name: str | None = None
 
-    def _definition(self, continue_on_step_failure: bool | None = None) -> dict[str, Any]:
+    def _set_experiment_name(self, name: str) -> None:
+        """Azure ML's: the experiment the pipeline is submitted to names it when it has no description."""
+        self._experiment_name = name
+        if self._name is None:
+            self._name = name
+
+    @property
+    def graph(self) -> PipelineGraph:
+        """The pipeline's steps and parameters, as fninfer builds its definition (Azure ML's Graph of module
+        nodes has no counterpart: the app runs the JSON definition)."""
+        return PipelineGraph(self)
+
+    def service_endpoint(self) -> str:
+        """Where the pipeline is submitted: the app's API."""
+        return str(self.workspace.config.api_url)
+
+    @staticmethod
+    def load_yaml(
+        workspace: Workspace, filename: str, _workflow_provider: Any = None, _service_endpoint: Any = None
+    ) -> Pipeline:
+        """Azure ML's pipeline YAML describes ModuleSteps (modules published in the workspace); fninfer runs
+        PythonScriptSteps and ParallelRunSteps built in Python, so there is no module to load."""
+        raise UserErrorException(
+            "Pipeline.load_yaml is not supported: its YAML describes ModuleSteps, which fninfer does not have; build "
+            "the steps as PythonScriptStep / ParallelRunStep objects"
+        )
+
+    def _definition(
+        self, continue_on_step_failure: bool | None = None, register_environments: bool = True
+    ) -> dict[str, Any]:
         """The JSON definition the app runs (uploading each step's source_directory snapshot), its
-        PipelineParameters declared once and referred to where they are used."""
+        PipelineParameters declared once and referred to where they are used. Submitting or publishing registers
+        the steps' environments, as Azure ML does (`register_environments`)."""
         declared: dict[str, dict[str, Any]] = {}
         steps = []
         for step in self.steps:
@@ -164,7 +219,26 @@ class Pipeline:
         definition: dict[str, Any] = {"parameters": declared, "steps": steps}
         if continue_on_step_failure is not None:
             definition["continue_on_step_failure"] = bool(continue_on_step_failure)
+        if register_environments:
+            self._register_environments()
         return definition
+
+    def _register_environments(self) -> None:
+        """Register each step's environment that asks for packages (the same definition again is the same version),
+        as Azure ML registers an environment when a run uses it: `fninfer package --from-environments` and `fninfer
+        install --from-environments` then bring its packages to the app. Curated `AzureML-` ones are Azure ML's."""
+        seen: list[Any] = []
+        for step in self.steps:
+            environment = step._environment()
+            if environment is None or any(environment is other for other in seen):
+                continue
+            seen.append(environment)
+            name = getattr(environment, "name", None)
+            if name and not name.startswith("AzureML-") and environment.python.conda_dependencies.requirements():
+                try:
+                    environment.register(self.workspace)
+                except InvalidInput as exc:  # a name the registry refuses: the step still runs, unregistered
+                    log.warning("environment %r of step %r is not registered: %s", name, step.name, exc.message)
 
     def submit(
         self,
@@ -179,6 +253,7 @@ class Pipeline:
         """Start a run in experiment `experiment_name`: `Experiment(ws, experiment_name).submit(pipeline, ...)`."""
         from fninfer._experiment import Experiment
 
+        self._set_experiment_name(experiment_name)
         experiment = Experiment(self.workspace, experiment_name)
         return experiment.submit(
             self,
@@ -194,7 +269,7 @@ class Pipeline:
         from shared.pipelines.submit import check_template
 
         try:
-            check_template(self.workspace.storage, self._definition())
+            check_template(self.workspace.storage, self._definition(register_environments=False))
         except InvalidInput as exc:
             return [exc.message]
         return []
@@ -224,6 +299,60 @@ class Pipeline:
         return f"Pipeline(steps={[step.name for step in self.steps]})"
 
 
+class PipelineGraph:
+    """What `pipeline.graph` shows: the steps (in the order they are listed, upstream ones first), the pipeline
+    parameters they use, and `validate()`."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self._pipeline = pipeline
+
+    @property
+    def name(self) -> str | None:
+        return self._pipeline._name
+
+    @property
+    def nodes(self) -> list[PipelineStep]:
+        return list(self._pipeline.steps)
+
+    @property
+    def module_nodes(self) -> list[PipelineStep]:
+        return self.nodes
+
+    @property
+    def params(self) -> dict[str, PipelineParameter]:
+        found: dict[str, PipelineParameter] = {}
+        visited: set[int] = set()
+
+        def collect(value: Any) -> None:
+            if id(value) in visited:
+                return
+            visited.add(id(value))
+            if isinstance(value, PipelineParameter):
+                found.setdefault(value.name, value)
+            elif isinstance(value, dict):
+                for item in value.values():
+                    collect(item)
+            elif isinstance(value, list | tuple):
+                for item in value:
+                    collect(item)
+            elif isinstance(value, DatasetConsumptionConfig):
+                collect(value.dataset)
+            elif hasattr(value, "__dict__") and not isinstance(value, type):
+                for key, item in vars(value).items():
+                    if not key.startswith("_") and key not in ("workspace", "datastore"):
+                        collect(item)
+
+        for step in self._pipeline.steps:
+            collect(step)
+        return found
+
+    def validate(self) -> list[str]:
+        return self._pipeline.validate()
+
+    def __repr__(self) -> str:
+        return f"PipelineGraph(nodes={[step.name for step in self.nodes]})"
+
+
 def _with_closure(steps: list[PipelineStep]) -> list[PipelineStep]:
     """The steps, with those upstream of them (writers of their inputs, run_after) added before them."""
     found: list[PipelineStep] = []
@@ -244,15 +373,44 @@ def _with_closure(steps: list[PipelineStep]) -> list[PipelineStep]:
 
 
 class PortDataReference:
-    """Mirrors `azureml.pipeline.core.PortDataReference`: a step run's output on its datastore."""
+    """Mirrors `azureml.pipeline.core.PortDataReference`: a step run's output on its datastore, which a later
+    pipeline's step can take as an input (`as_input`, `as_mount`, `as_download`: its folder)."""
 
-    def __init__(self, workspace: Workspace, output: dict[str, Any]) -> None:
+    def __init__(self, workspace: Workspace, output: dict[str, Any], pipeline_run_id: str | None = None) -> None:
         self.workspace = workspace
         self._output = output
         self.name: str = output["name"]
+        self.data_reference_name: str = output["name"]
         self.datastore_name: str = output["datastore"]
         self.path_on_datastore: str = output["prefix"]
+        self.pipeline_run_id = pipeline_run_id
         self._container: str = output["container"]
+
+    def _dataset(self) -> FileDataset:
+        folder = {"datastore": self.datastore_name, "path": self.path_on_datastore.rstrip("/")}
+        return FileDataset(self.workspace, {"kind": "file", "paths": [folder], "partition_format": None}, {})
+
+    def create_input_binding(
+        self,
+        input_name: str | None = None,
+        mode: str | None = None,
+        path_on_compute: str | None = None,
+        overwrite: bool | None = None,
+    ) -> DatasetConsumptionConfig:
+        """The output folder as a step's input (its files, downloaded before the step runs)."""
+        named = input_name or self.data_reference_name
+        return DatasetConsumptionConfig(named, self._dataset(), mode or "mount", path_on_compute)
+
+    def as_input(self, input_name: str) -> DatasetConsumptionConfig:
+        return self.create_input_binding(input_name)
+
+    def as_mount(self, input_name: str | None = None) -> DatasetConsumptionConfig:
+        return self.create_input_binding(input_name, "mount")
+
+    def as_download(
+        self, input_name: str | None = None, path_on_compute: str | None = None, overwrite: bool | None = None
+    ) -> DatasetConsumptionConfig:
+        return self.create_input_binding(input_name, "download", path_on_compute)
 
     def download(self, local_path: str | os.PathLike[str], overwrite: bool = False, show_progress: bool = True) -> str:
         """Download the output folder under `local_path` (keeping `azureml/<step run id>/<name>/`); returns it."""

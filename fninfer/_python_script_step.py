@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fninfer._dataset import DatasetConsumptionConfig
+from fninfer._datastore import DataReference
 from fninfer._pipeline import REFERENCE, PipelineParameter
 from fninfer._runconfig import RunConfiguration
 from fninfer._snapshot import snapshot
@@ -74,6 +75,8 @@ class PythonScriptStep(PipelineStep):
         known_inputs = {source.name for source in self.inputs}
         known_outputs = {output.name for output in self.outputs}
         for value in self.arguments:
+            if isinstance(value, DataReference):
+                value = consumption(value)
             if isinstance(value, DatasetConsumptionConfig) and value.name not in known_inputs:
                 self.inputs.append(value)
                 known_inputs.add(value.name)
@@ -93,6 +96,8 @@ class PythonScriptStep(PipelineStep):
             return value
         if isinstance(value, DatasetConsumptionConfig):
             return {DATA_REFERENCE: value.name}
+        if isinstance(value, DataReference):
+            return {DATA_REFERENCE: value.data_reference_name}
         if is_step_data(value):
             return {DATA_REFERENCE: value.name}
         if isinstance(value, str | int | float | bool):
@@ -101,6 +106,9 @@ class PythonScriptStep(PipelineStep):
             f"argument {value!r} must be a string, a number, a PipelineParameter, or an input or output of the step",
             field="arguments",
         )
+
+    def _environment(self) -> Any:
+        return self.runconfig.environment if self.runconfig is not None else None
 
     def _runconfig(self) -> dict[str, Any]:
         runconfig = self.runconfig

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from fninfer._exceptions import UserErrorException
 from shared.errors import InvalidInput
 
 
@@ -29,6 +31,81 @@ class PipelineStep:
     def _init_step(self) -> None:
         self._run_after: list[PipelineStep] = []
 
+    @property
+    def run_after_steps(self) -> list[PipelineStep]:
+        """The steps given to run_after, as Azure ML lists them."""
+        return list(self._run_after)
+
+    @property
+    def step_type(self) -> str:
+        """The step's kind, as Azure ML names it ("PythonScriptStep", "ParallelRunStep")."""
+        return type(self).__name__.removeprefix("Contrib")
+
+    def get_source_directory(self, context: Any, source_directory: str | None, script_name: str) -> tuple[str, list]:
+        """The step's source directory (the context's default_source_directory without one), after checking that
+        the script is in it; and the paths hashed for reuse (the whole folder, as fninfer hashes it)."""
+        directory = source_directory or getattr(context, "default_source_directory", None) or "."
+        if not (Path(directory) / script_name).is_file():
+            raise ValueError(f"Step [{self.name}]: script not found at: {Path(directory) / script_name}")
+        return directory, [directory]
+
+    @staticmethod
+    def validate_arguments(arguments: list[Any] | None, inputs: list[Any], outputs: list[Any]) -> None:
+        """Each input or output named in `arguments` is in `inputs` or `outputs`; ValueError names one that is
+        not, as Azure ML's does."""
+        for argument in arguments or []:
+            if _is_data(argument) and _find(argument, [*inputs, *outputs]) is None:
+                name = getattr(argument, "name", None) or getattr(argument, "data_reference_name", argument)
+                raise ValueError(f"Input/Output {name} appears in arguments list but is not in the input/output lists")
+
+    @staticmethod
+    def resolve_input_arguments(
+        arguments: list[Any], inputs: list[Any], outputs: list[Any], params: Any
+    ) -> tuple[list[Any], list[dict[str, Any]]]:
+        """Azure ML's pair: the arguments with each input or output replaced by the one of `inputs` / `outputs` it
+        matches, and each argument described ({"kind": "input" | "output" | "parameter" | "string", ...})."""
+        resolved: list[Any] = []
+        described: list[dict[str, Any]] = []
+        for argument in arguments:
+            match = _find(argument, inputs) if _is_data(argument) else None
+            if match is not None:
+                resolved.append(match)
+                described.append({"kind": "input", "name": _data_name(match)})
+            elif _is_data(argument) and (match := _find(argument, outputs)) is not None:
+                resolved.append(match)
+                described.append({"kind": "output", "name": _data_name(match)})
+            elif type(argument).__name__ == "PipelineParameter":
+                resolved.append(argument)
+                described.append({"kind": "parameter", "name": argument.name})
+            else:
+                resolved.append(argument)
+                described.append({"kind": "string", "value": str(argument)})
+        return resolved, described
+
+    def create_node(self, graph: Any, default_datastore: Any, context: Any) -> Any:
+        raise _builder_internal("create_node")
+
+    def create_module_def(
+        self,
+        execution_type: str,
+        input_bindings: list[Any],
+        output_bindings: list[Any],
+        param_defs: list[Any] | None = None,
+        create_sequencing_ports: bool = True,
+        allow_reuse: bool = True,
+        version: str | None = None,
+        module_type: str | None = None,
+        arguments: list[Any] | None = None,
+        runconfig: Any = None,
+        cloud_settings: Any = None,
+    ) -> Any:
+        raise _builder_internal("create_module_def")
+
+    def create_input_output_bindings(
+        self, inputs: list[Any], outputs: list[Any], default_datastore: Any, resource_inputs: list[Any] | None = None
+    ) -> Any:
+        raise _builder_internal("create_input_output_bindings")
+
     def run_after(self, step: PipelineStep) -> None:
         """Run this step only after `step` has finished (in addition to what its inputs require)."""
         if not isinstance(step, PipelineStep):
@@ -51,6 +128,41 @@ class PipelineStep:
 
     def _spec(self, workspace: Any) -> dict[str, Any]:
         raise NotImplementedError
+
+    def _environment(self) -> Any:
+        """The step's Environment (None: the app's own)."""
+        return None
+
+
+def _builder_internal(method: str) -> UserErrorException:
+    return UserErrorException(
+        f"PipelineStep.{method} builds Azure ML's module graph (modules, nodes, port bindings), which fninfer does "
+        "not have: a fninfer pipeline is a JSON definition the app runs, built by Pipeline.submit / publish"
+    )
+
+
+def _is_data(value: Any) -> bool:
+    """An input or output a step's arguments can name (a dataset input, step data, a DataReference...)."""
+    return hasattr(value, "_origin") or type(value).__name__ in (
+        "DatasetConsumptionConfig",
+        "DataReference",
+        "PortDataReference",
+    )
+
+
+def _data_name(value: Any) -> str:
+    return str(getattr(value, "name", None) or getattr(value, "data_reference_name", ""))
+
+
+def _find(argument: Any, candidates: list[Any]) -> Any:
+    """The candidate that is `argument`, or what it is made from (a consumption config of it), or has its name."""
+    for candidate in candidates:
+        if candidate is argument or getattr(candidate, "dataset", None) is argument:
+            return candidate
+    for candidate in candidates:
+        if _is_data(candidate) and _data_name(candidate) == _data_name(argument):
+            return candidate
+    return None
 
 
 class StepSequence:

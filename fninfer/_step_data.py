@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from fninfer._dataset import AbstractDataset, DatasetConsumptionConfig
+from fninfer._dataset import AbstractDataset, DatasetConsumptionConfig, FileDataset
+from fninfer._datastore import DataReference
 from shared.errors import InvalidInput
 
 
@@ -38,18 +39,39 @@ def is_step_data(value: object) -> bool:
 
 
 def consumption(value: Any, default_name: str | None = None) -> DatasetConsumptionConfig:
-    """What a step's `inputs` entry means: a dataset or step data as a named input."""
+    """What a step's `inputs` entry means: a dataset, a DataReference or step data as a named input."""
     if isinstance(value, DatasetConsumptionConfig):
         return value
+    if isinstance(value, DataReference):
+        return data_reference_input(value)
     if isinstance(value, AbstractDataset):
         return value.as_named_input(value.name or default_name or "input")
     if is_step_data(value):
         return DatasetConsumptionConfig(value.name, value, "mount")
     raise InvalidInput(
-        f"a step input must be a dataset (dataset.as_named_input(name)), a PipelineData or an "
+        f"a step input must be a dataset (dataset.as_named_input(name)), a DataReference, a PipelineData or an "
         f"OutputFileDatasetConfig, not {type(value).__name__}",
         field="inputs",
     )
+
+
+def data_reference_input(reference: DataReference) -> DatasetConsumptionConfig:
+    """A DataReference as a script step's input named after it: its path as a file dataset, mounted ("mount":
+    downloaded, and what the script writes there uploaded back), downloaded, or an empty folder uploaded
+    ("upload")."""
+    dataset = FileDataset(reference.datastore.workspace, _file_definition(reference), {})
+    mode = "download" if reference.mode == "download" else "mount"
+    named = DatasetConsumptionConfig(reference.data_reference_name or "input", dataset, mode, reference.path_on_compute)
+    named._reference_mode = reference.mode
+    return named
+
+
+def _file_definition(reference: DataReference) -> dict[str, Any]:
+    return {
+        "kind": "file",
+        "paths": [{"datastore": reference.datastore.name, "path": reference._pattern()}],
+        "partition_format": None,
+    }
 
 
 def input_spec(named: DatasetConsumptionConfig, reference: str) -> dict[str, Any]:

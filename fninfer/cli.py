@@ -124,6 +124,68 @@ def package(
         click.echo(line)
 
 
+@main.command()
+@click.option(
+    "--from-environments",
+    is_flag=True,
+    help="Install every registered environment's packages (with the app's own, in one resolve).",
+)
+@click.option(
+    "--app-dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="The Functions app folder (its pyproject.toml's dependencies are kept satisfied).",
+)
+@click.option(
+    "--storage", default=None, metavar="CONNECTION_STRING", help="The registry to read (default: the workspace)."
+)
+@click.option(
+    "--python",
+    "python",
+    default=None,
+    metavar="PATH",
+    help="The interpreter whose environment gets the packages (default: this one, which `fninfer start` runs).",
+)
+@click.option("--find-links", multiple=True, metavar="DIR", help="Also take wheels from this folder (pip's option).")
+@click.option("--no-index", is_flag=True, help="Take wheels from --find-links only.")
+@click.option("--dry-run", is_flag=True, help="Print the requirements and the pip command; install nothing.")
+def install(
+    from_environments: bool,
+    app_dir: Path,
+    storage: str | None,
+    python: str | None,
+    find_links: tuple[str, ...],
+    no_index: bool,
+    dry_run: bool,
+) -> None:
+    """Install packages into the local environment `fninfer start` runs, as `fninfer package` builds them into the
+    app: a script step or service that imports a package of its environment then runs locally too."""
+    from fninfer_cli.install import install_plan, run_install
+    from shared.errors import FninferError
+    from shared.storage import Storage
+
+    if not from_environments:
+        raise click.UsageError("say what to install: --from-environments (the registered environments' packages)")
+    try:
+        if storage is not None:
+            registry = Storage.from_connection_string(storage)
+        else:
+            from fninfer._workspace import Workspace
+
+            registry = Workspace.from_config().storage
+        plan = install_plan(app_dir, registry, python, find_links, no_index)
+    except FninferError as exc:
+        raise click.ClickException(exc.message) from None
+    if dry_run:
+        for note in plan.notes:
+            click.echo(f"note: {note}")
+        click.echo("\n".join(plan.requirements))
+        click.echo(" ".join(plan.command))
+        return
+    sys.exit(run_install(plan, click.echo))
+
+
 # The migration commands live in the command's own package (fninfer_cli): `fninfer check`, `fninfer migrate`,
 # `fninfer ml ...` (Azure ML's v1 `az ml` commands).
 main.add_command(check_command)

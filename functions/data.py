@@ -25,6 +25,13 @@ def get_datastore(req: func.HttpRequest) -> object:
     return datastores.get_datastore(app_storage(), req.route_params["name"])
 
 
+@bp.route(route="datastores/{name}", methods=["DELETE"])
+@json_endpoint()
+def unregister_datastore(req: func.HttpRequest) -> object:
+    datastores.unregister_datastore(app_storage(), req.route_params["name"])
+    return {"deleted": req.route_params["name"]}
+
+
 @bp.route(route="workspace/defaultdatastore", methods=["GET"])
 @json_endpoint()
 def get_default_datastore(req: func.HttpRequest) -> object:

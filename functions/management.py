@@ -93,6 +93,21 @@ def get_dataset(req: func.HttpRequest) -> object:
     return datasets.get_dataset(app_storage(), req.route_params["name"], int_param(req, "version"))
 
 
+@bp.route(route="datasets/{name}/{version}", methods=["PATCH"])
+@json_endpoint()
+def update_dataset(req: func.HttpRequest) -> object:
+    version = int_param(req, "version")
+    assert version is not None
+    return datasets.update_dataset(app_storage(), req.route_params["name"], version, json_body(req))
+
+
+@bp.route(route="datasets/{name}", methods=["DELETE"])
+@json_endpoint()
+def unregister_dataset(req: func.HttpRequest) -> object:
+    count = datasets.unregister_dataset(app_storage(), req.route_params["name"])
+    return {"deleted": f"{req.route_params['name']} ({count} versions)"}
+
+
 @bp.route(route="datasets/{name}/{version}/files", methods=["GET"])
 @json_endpoint()
 def dataset_files(req: func.HttpRequest) -> object:

@@ -16,7 +16,7 @@ from typing import Any
 
 from shared import layout, tabular, versioned
 from shared.datastores import by_name, find_datastore, list_blobs
-from shared.errors import Conflict, InvalidInput
+from shared.errors import Conflict, InvalidInput, NotFound
 from shared.storage import Storage
 
 KINDS = ("file", "tabular")
@@ -60,7 +60,13 @@ def parse_paths(paths: object) -> list[dict[str, str]]:
         if not isinstance(item, dict) or not isinstance(item.get("path"), str):
             raise InvalidInput("each entry of 'paths' needs a 'datastore' and a non-empty 'path'", field="paths")
         pattern = layout.validate_datastore_path(item["path"])
-        parsed.append({"datastore": layout.validate_name("datastore", item.get("datastore")), "path": pattern})
+        entry: dict[str, Any] = {"datastore": layout.validate_name("datastore", item.get("datastore")), "path": pattern}
+        only = item.get("only")
+        if only is not None:  # a file dataset's take/skip/filter/...: the files chosen among what the pattern matched
+            if not isinstance(only, list) or not all(isinstance(name, str) for name in only):
+                raise InvalidInput("'only' must be a list of file paths", field="paths")
+            entry["only"] = [layout.validate_datastore_path(name) for name in only]
+        parsed.append(entry)
     return parsed
 
 
@@ -70,10 +76,11 @@ def is_literal(pattern: str) -> bool:
 
 
 def resolve_files(
-    storage: Storage, paths: list[dict[str, str]], stores: Mapping[str, Record] | None = None
+    storage: Storage, paths: list[dict[str, Any]], stores: Mapping[str, Record] | None = None
 ) -> list[dict[str, Any]]:
-    """Every blob matching the dataset's patterns: [{datastore, container, path, size}], sorted, without
-    duplicates. `stores`: the datastores by name, when the caller keeps them."""
+    """Every blob matching the dataset's patterns (among a pattern's `only` files, when it has them): [{datastore,
+    container, path, size}], sorted, without duplicates. `stores`: the datastores by name, when the caller keeps
+    them."""
     found: dict[tuple[str, str, str], dict[str, Any]] = {}
     stores = by_name(storage) if stores is None else stores
     for item in paths:
@@ -82,7 +89,10 @@ def resolve_files(
         datastore = stores[item["datastore"]]
         container = datastore["container_name"]
         matcher = glob_to_regex(item["path"])
+        only = set(item["only"]) if "only" in item else None
         for name, size in list_blobs(storage, datastore, literal_prefix(item["path"])):
+            if only is not None and name not in only:
+                continue
             if matcher.fullmatch(name) or (is_literal(item["path"]) and name.startswith(item["path"] + "/")):
                 key = (str(datastore.get("account_name") or ""), container, name)
                 found[key] = {"datastore": item["datastore"], "container": container, "path": name, "size": size}
@@ -129,7 +139,8 @@ def definition_of(record: dict[str, Any]) -> dict[str, Any]:
         "kind": record.get("kind", "file"),
         "paths": record["paths"],
         "partition_format": record.get("partition_format"),
-        **({"tabular": record["tabular"]} if record.get("kind") == "tabular" else {}),
+        # re-read, so a record written before a setting existed compares equal to the same definition made now
+        **({"tabular": tabular.parse_spec(record["tabular"])} if record.get("kind") == "tabular" else {}),
     }
 
 
@@ -147,6 +158,12 @@ def relative_paths(paths: list[dict[str, str]], files: list[dict[str, str]]) -> 
         folders.append(pattern if folder_pattern else posixpath.dirname(literal_prefix(pattern)))
     root = posixpath.commonpath(folders) if folders else ""
     return ["/" + posixpath.relpath(item["path"], root or ".") for item in files]
+
+
+def single_file(paths: list[dict[str, str]], files: list[dict[str, Any]]) -> bool:
+    """Whether the dataset is one file named by its path (not a folder, not a pattern): a step that mounts or
+    downloads it gets the file's path, as in Azure ML, not a folder."""
+    return len(paths) == 1 and len(files) == 1 and is_literal(paths[0]["path"]) and files[0]["path"] == paths[0]["path"]
 
 
 def dataset_root(paths: list[dict[str, str]], files: list[dict[str, Any]]) -> str:
@@ -202,6 +219,42 @@ def register_dataset(storage: Storage, name: str, request: dict[str, Any]) -> Re
     return versioned.create_next_version(
         storage, record, latest_version, lambda version: layout.dataset_record(name, version)
     )
+
+
+def _tags(value: object) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise InvalidInput("'tags' must be an object of string values", field="tags")
+    return {str(k): v for k, v in value.items()}
+
+
+def update_dataset(storage: Storage, name: str, version: int, request: dict[str, Any]) -> Record:
+    """Change a version's description and tags in place (its definition never changes), as Azure ML's
+    `dataset.update` / `add_tags` / `remove_tags` do; an absent field is kept."""
+    layout.validate_name("dataset", name)
+    path = layout.dataset_record(name, version)
+    record, etag = storage.try_read_json(layout.REGISTRY_CONTAINER, path)
+    if record is None or etag is None:
+        get_dataset(storage, name, version)  # NotFound names the versions there are
+        raise NotFound(f"dataset {name!r} has no version {version}", dataset=name)
+    description = request.get("description", record.get("description"))
+    if description is not None and not isinstance(description, str):
+        raise InvalidInput("'description' must be a string", field="description")
+    tags = _tags(request["tags"] or {}) if "tags" in request else record.get("tags") or {}  # null or [] is none
+    updated = {**record, "description": description, "tags": tags}
+    storage.replace_json(layout.REGISTRY_CONTAINER, path, updated, etag)  # ConcurrencyConflict: changed meanwhile
+    return updated
+
+
+def unregister_dataset(storage: Storage, name: str) -> int:
+    """Remove every version of a dataset's registration (its files stay, as in Azure ML); how many there were. Its
+    version numbers are never given again."""
+    versions = list_versions(storage, layout.validate_name("dataset", name))
+    if not versions:
+        raise NotFound(f"dataset {name!r} is not registered", dataset=name)
+    versioned.retire(storage, lambda v: layout.dataset_record(name, v), versions[-1])
+    for version in versions:
+        storage.delete_blob(layout.REGISTRY_CONTAINER, layout.dataset_record(name, version))
+    return len(versions)
 
 
 def list_datasets(storage: Storage) -> list[Record]:

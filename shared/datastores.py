@@ -142,6 +142,17 @@ def register_blob_container(storage: Storage, name: str, request: dict[str, Any]
     return record
 
 
+def unregister_datastore(storage: Storage, name: str) -> None:
+    """Remove datastore `name`'s registration (its container and blobs stay, as in Azure ML). The built-in one
+    cannot be removed; when the removed one was the workspace's default, the built-in one is the default again."""
+    if name == layout.DEFAULT_DATASTORE_NAME:
+        raise Conflict(f"{name!r} is the workspace's built-in datastore: it cannot be unregistered", datastore=name)
+    find_datastore(storage, name)  # NotFound names the datastores there are
+    if default_name(storage) == name:
+        storage.delete_blob(layout.REGISTRY_CONTAINER, layout.DEFAULT_DATASTORE_RECORD)
+    storage.delete_blob(layout.REGISTRY_CONTAINER, layout.datastore_record(name))
+
+
 def _definition(record: Record) -> tuple[Any, ...]:
     return record["container_name"], record.get("account_name"), record.get("credential_setting")
 

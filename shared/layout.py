@@ -53,6 +53,24 @@ def validate_name(kind: str, name: object) -> str:
     return name
 
 
+def validate_display_name(kind: str, name: object) -> str:
+    """Accept a name that is only shown (a pipeline step's name): any non-empty text, as Azure ML accepts it. Such
+    a name never becomes a storage path or an id as it is; `derived_name` makes one from it."""
+    if not isinstance(name, str) or not name:
+        raise InvalidInput(f"{kind} name {name!r} is not valid: give a non-empty string", field="name")
+    return name
+
+
+def derived_name(display_name: str) -> str:
+    """A name `validate_name` accepts, made from free text (a step's display name): each run of other characters
+    becomes '_', and one that does not start with a letter or digit is prefixed. The one place fninfer derives a
+    storage-safe name from a shown one."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", display_name.strip()).replace("..", "_")
+    if not name or not name[0].isalnum():
+        name = "n" + name
+    return name[:255]
+
+
 def validate_relative_path(path: object) -> str:
     """Accept a relative blob path inside a prefix (no leading '/', no '..' segments, no backslashes)."""
     if (
@@ -93,6 +111,11 @@ def validate_datastore_path(path: object, field: str = "path", allow_empty: bool
 def partitioned_upload_folder(target_folder: str, upload_id: str) -> str:
     """Where `partition_by` writes a dataset's partitions on its target datastore folder: a new folder per call."""
     return "/".join(filter(None, [target_folder.strip("/"), validate_name("upload", upload_id)]))
+
+
+def converted_dataset_folder(upload_id: str) -> str:
+    """Where `TabularDataset.to_csv_files()` / `to_parquet_files()` write the rows, on the dataset's datastore."""
+    return f"fninfer-converted/{validate_name('upload', upload_id)}"
 
 
 def partition_file(upload_folder: str, values: list[str]) -> str:

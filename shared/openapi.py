@@ -61,7 +61,10 @@ def record(properties: dict[str, Any], required: Iterable[str] | None = None) ->
 VERSION_LABEL = {"type": ["string", "integer"]}
 RUN_TAGS = {"type": "object", "additionalProperties": {"type": ["string", "null"]}}
 FILE = record({"path": TEXT, "size": {"type": "integer", "minimum": 0}, "sha256": SHA256})
-DATA_PATH = record({"datastore": NAME, "path": {"type": "string", "minLength": 1}})
+DATA_PATH = record(
+    {"datastore": NAME, "path": {"type": "string", "minLength": 1}, "only": {"type": "array", "items": TEXT}},
+    required=["datastore", "path"],
+)
 SCHEMAS: dict[str, dict[str, Any]] = {
     "Error": record(
         {"error": record({"code": TEXT, "message": TEXT, "details": OBJECT}, required=["code", "message"])}
@@ -234,6 +237,7 @@ BODIES: dict[str, dict[str, Any]] = {
         },
         required=["paths"],
     ),
+    "UpdateDataset": record({"description": NULLABLE_TEXT, "tags": or_empty(STRINGS)}, required=[]),
     "DeployService": record(
         {
             "models": array(TEXT),
@@ -390,6 +394,9 @@ OPERATIONS: dict[str, Operation] = {
         "RegisterDatastore",
     ),
     "get_datastore": Operation("A datastore", ("200", ref("Datastore")), NOT_FOUND),
+    "unregister_datastore": Operation(
+        "Remove a datastore's registration (its container stays)", ("200", ref("Deleted")), ("400", "404", "409")
+    ),
     "get_default_datastore": Operation("The workspace's default datastore", ("200", ref("Datastore"))),
     "set_default_datastore": Operation(
         "Make a datastore the workspace's default",
@@ -411,6 +418,15 @@ OPERATIONS: dict[str, Operation] = {
         "Register a file dataset definition", ("201", ref("Dataset")), ("400", "404", "409", "413"), "RegisterDataset"
     ),
     "get_dataset": Operation("A dataset version (the latest without one)", ("200", ref("Dataset")), NOT_FOUND),
+    "update_dataset": Operation(
+        "Change a dataset version's description and tags",
+        ("200", ref("Dataset")),
+        ("400", "404", "409", "413"),
+        "UpdateDataset",
+    ),
+    "unregister_dataset": Operation(
+        "Remove every version of a dataset's registration (its files stay)", ("200", ref("Deleted")), NOT_FOUND
+    ),
     "dataset_files": Operation(
         "The files a dataset version resolves to now", ("200", array(ref("DatasetFile"))), NOT_FOUND
     ),

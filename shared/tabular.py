@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import io
 import json
+import operator
 import re
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from shared.errors import InvalidInput
@@ -37,6 +39,8 @@ HEADERS = ("ALL_FILES_HAVE_SAME_HEADERS", "ONLY_FIRST_FILE_HAS_HEADERS", "COMBIN
 TYPES = ("string", "int", "float", "bool", "datetime")
 INFERENCE_ROWS = 200
 PATH_COLUMN = "Path"
+#: The separator that makes each line one value (one column).
+LINE_SEPARATOR = "\n"
 #: How far past a slice's end a reader looks at once for the end of its last row.
 READ_AHEAD = 64 * 1024
 TRUE_WORDS, FALSE_WORDS = {"true", "True", "TRUE"}, {"false", "False", "FALSE"}
@@ -78,8 +82,8 @@ def parse_spec(spec: object) -> Spec:
     if not isinstance(spec, dict) or spec.get("format") not in FORMATS:
         raise InvalidInput(f"'tabular' must be an object whose 'format' is one of {list(FORMATS)}", field="tabular")
     separator = spec.get("separator", ",")
-    if not isinstance(separator, str) or len(separator) != 1 or separator in '\r\n"':
-        raise InvalidInput(f"separator {separator!r} must be one character (not a quote or line break)")
+    if not isinstance(separator, str) or len(separator) != 1 or separator in '\r"':
+        raise InvalidInput(f"separator {separator!r} must be one character (not a quote or carriage return)")
     encoding = str(spec.get("encoding") or "utf8")
     try:
         "".encode(encoding)
@@ -104,18 +108,97 @@ def parse_spec(spec: object) -> Spec:
         "set_column_types": {str(k): column_type(v) for k, v in (spec.get("set_column_types") or {}).items()},
         "invalid_lines": "drop" if spec.get("invalid_lines") == "drop" else "error",
         "transforms": [_transform(t) for t in transforms],
+        "timestamp_columns": _timestamp_columns(spec.get("timestamp_columns")),
     }
 
 
-#: Transformations that keep or drop columns apply to any slice; the others count rows of the whole dataset.
-COLUMN_TRANSFORMS = ("keep_columns", "drop_columns")
-ROW_TRANSFORMS = ("take", "skip", "random_split")
+def _timestamp_columns(value: object) -> list[str | None]:
+    """`with_timestamp_columns(timestamp, partition_timestamp)`: [timestamp, partition timestamp], each or None."""
+    if value is None:
+        return [None, None]
+    if not isinstance(value, list) or len(value) != 2 or not all(v is None or isinstance(v, str) for v in value):
+        raise InvalidInput("'timestamp_columns' must be [timestamp, partition_timestamp]", field="timestamp_columns")
+    return list(value)
+
+
+#: Transformations that apply to any slice, row by row or column by column (a mini-batch can have them); the others
+#: count rows of the whole dataset.
+COLUMN_TRANSFORMS = ("keep_columns", "drop_columns", "filter")
+ROW_TRANSFORMS = ("take", "skip", "random_split", "take_sample")
 
 
 def _transform(transform: object) -> dict[str, Any]:
     if not isinstance(transform, dict) or transform.get("op") not in COLUMN_TRANSFORMS + ROW_TRANSFORMS:
         raise InvalidInput(f"unknown transformation {transform!r}", field="transforms")
+    if transform["op"] == "filter":
+        check_expression(transform.get("expression"))
     return dict(transform)
+
+
+# -- filter expressions ------------------------------------------------------------------------------------------
+#
+# `dataset['col'] > 5`, `dataset['name'].starts_with('a')`, `(a) & (b)`, as JSON: {"column": name} (a file
+# dataset's {"metadata": name}), {"value": literal}, {"datetime": iso}, and {"op": ..., "args": [...]}.
+
+COMPARISONS = ("eq", "ne", "lt", "le", "gt", "ge")
+LOGICAL = ("and", "or", "not")
+STRING_TESTS = ("starts_with", "ends_with", "contains")
+NULL_TESTS = ("is_null", "is_error")
+
+
+def check_expression(tree: object) -> None:
+    """A filter expression as stored (InvalidInput names what is wrong)."""
+    if not isinstance(tree, dict):
+        raise InvalidInput(f"filter expression {tree!r} is not an expression", field="transforms")
+    if "op" in tree:
+        arity = 1 if tree["op"] in ("not", *NULL_TESTS) else 2
+        if tree["op"] not in COMPARISONS + LOGICAL + STRING_TESTS + NULL_TESTS:
+            raise InvalidInput(f"unknown filter operation {tree['op']!r}", field="transforms")
+        args = tree.get("args")
+        if not isinstance(args, list) or len(args) != arity:
+            raise InvalidInput(f"filter operation {tree['op']!r} takes {arity} operands", field="transforms")
+        for arg in args:
+            check_expression(arg)
+    elif not ({"column", "metadata", "value", "datetime"} & set(tree)) or len(tree) != 1:
+        raise InvalidInput(f"filter expression {tree!r} is not an expression", field="transforms")
+
+
+def evaluate(tree: dict[str, Any], frame: pd.DataFrame) -> Any:
+    """An expression over `frame`'s rows: a Series (or a scalar for a literal)."""
+    if "column" in tree or "metadata" in tree:
+        name = tree.get("column", tree.get("metadata"))
+        if name not in frame.columns:
+            raise InvalidInput(f"filter: no column {name!r}; the dataset has {list(frame.columns)}", field="expression")
+        return frame[name]
+    if "value" in tree:
+        return tree["value"]
+    if "datetime" in tree:
+        return pd.Timestamp(tree["datetime"])
+    op, args = tree["op"], [evaluate(arg, frame) for arg in tree["args"]]
+    if op in COMPARISONS:
+        left, right = args
+        compared = getattr(operator, op)(left, right)
+        return compared.fillna(False) if isinstance(compared, pd.Series) else compared
+    if op == "and":
+        return _truth(args[0], frame) & _truth(args[1], frame)
+    if op == "or":
+        return _truth(args[0], frame) | _truth(args[1], frame)
+    if op == "not":
+        return ~_truth(args[0], frame)
+    if op == "is_null":
+        return args[0].isna() if isinstance(args[0], pd.Series) else pd.Series(args[0] is None, index=frame.index)
+    if op == "is_error":  # a value that does not convert is null here (on_error='null'): no error values
+        return pd.Series(False, index=frame.index)
+    text = args[0].astype("string") if isinstance(args[0], pd.Series) else pd.Series(str(args[0]), index=frame.index)
+    method = {"starts_with": "startswith", "ends_with": "endswith"}.get(op)
+    found = getattr(text.str, method)(str(args[1])) if method else text.str.contains(str(args[1]), regex=False)
+    return found.fillna(False).astype(bool)
+
+
+def _truth(value: Any, frame: pd.DataFrame) -> pd.Series:
+    if isinstance(value, pd.Series):
+        return value.fillna(False).astype(bool)
+    return pd.Series(bool(value), index=frame.index)
 
 
 def splittable(spec: Spec) -> bool:
@@ -166,6 +249,8 @@ def _line_error(where: str, text: str, line: int, reason: str) -> ParseError:
 def header_columns(spec: Spec, line: bytes, where: str) -> list[str]:
     """The column names of a header line (or Column1..N for a file without headers)."""
     text = line.decode(spec["encoding"]).rstrip("\r\n")
+    if spec["separator"] == LINE_SEPARATOR:  # one value per line: the line is the one column's name
+        return ["Column1"] if spec["header"] == "NO_HEADERS" or not text else [text]
     try:
         names = next(iter(pd.read_csv(io.StringIO(text), sep=spec["separator"], header=None, dtype=str).values))
     except (pd.errors.ParserError, pd.errors.EmptyDataError, StopIteration) as exc:
@@ -182,6 +267,8 @@ def parse_delimited(spec: Spec, data: bytes, columns: list[str], where: str, ski
         text = text.split("\n", 1)[1] if "\n" in text else ""
     if not text.strip():
         return pd.DataFrame({column: pd.Series([], dtype=object) for column in columns})
+    if spec["separator"] == LINE_SEPARATOR:
+        return _lines(spec, text, columns)
     try:
         frame = pd.read_csv(
             io.StringIO(text),
@@ -203,6 +290,15 @@ def parse_delimited(spec: Spec, data: bytes, columns: list[str], where: str, ski
     if not spec["empty_as_string"]:
         frame = frame.replace("", None)
     return frame
+
+
+def _lines(spec: Spec, text: str, columns: list[str]) -> pd.DataFrame:
+    """separator='\\n': each line is one value, taken as it is (quotes and commas included), as Azure ML reads one
+    request body per line for Model.profile."""
+    values = [line.removesuffix("\r") for line in text.split("\n")]
+    values = [value for value in values if value]  # blank lines are skipped, as for any separator
+    frame = pd.DataFrame({columns[0]: pd.Series(values, dtype=object)})
+    return frame if spec["empty_as_string"] else frame.replace("", None)
 
 
 def parse_json_lines(spec: Spec, data: bytes, where: str) -> pd.DataFrame:
@@ -297,15 +393,41 @@ def convert(frame: pd.DataFrame, types: dict[str, dict[str, Any]], where: str, o
 
 
 def column_transforms(frame: pd.DataFrame, spec: Spec) -> pd.DataFrame:
+    """The transformations a slice can have on its own (COLUMN_TRANSFORMS), in order: a mini-batch's."""
     for transform in spec["transforms"]:
-        if transform["op"] == "keep_columns":
-            missing = [c for c in transform["columns"] if c not in frame.columns]
-            if missing and transform.get("validate"):
-                raise InvalidInput(f"keep_columns: no columns {missing}; the dataset has {list(frame.columns)}")
-            frame = frame[[c for c in transform["columns"] if c in frame.columns]]
-        elif transform["op"] == "drop_columns":
-            frame = frame.drop(columns=[c for c in transform["columns"] if c in frame.columns])
+        if transform["op"] in COLUMN_TRANSFORMS:
+            frame = transform_frame(frame, transform)
     return frame
+
+
+def transform(frame: pd.DataFrame, spec: Spec) -> pd.DataFrame:
+    """Every transformation, in order, on the whole dataset's rows (as `to_pandas_dataframe` reads it)."""
+    for step in spec["transforms"]:
+        frame = transform_frame(frame, step)
+    return frame.reset_index(drop=True)
+
+
+def transform_frame(frame: pd.DataFrame, transform: dict[str, Any]) -> pd.DataFrame:
+    """One transformation applied to `frame` (the whole dataset's rows for the row ones)."""
+    op = transform["op"]
+    if op == "keep_columns":
+        missing = [c for c in transform["columns"] if c not in frame.columns]
+        if missing and transform.get("validate"):
+            raise InvalidInput(f"keep_columns: no columns {missing}; the dataset has {list(frame.columns)}")
+        return frame[[c for c in transform["columns"] if c in frame.columns]]
+    if op == "drop_columns":
+        return frame.drop(columns=[c for c in transform["columns"] if c in frame.columns])
+    if op == "filter":
+        return frame[_truth(evaluate(transform["expression"], frame), frame).to_numpy()]
+    if op == "take":
+        return frame.head(transform["count"])
+    if op == "skip":
+        return frame.iloc[transform["count"] :]
+    draws = np.random.default_rng(transform["seed"]).random(len(frame))  # reproducible: the same seed, the same rows
+    if op == "take_sample":
+        return frame[draws < transform["probability"]]
+    chosen = draws < transform["percentage"]  # random_split: part 0 about `percentage` of the rows, part 1 the rest
+    return frame[chosen if transform["part"] == 0 else ~chosen]
 
 
 # -- partition_format ------------------------------------------------------------------------------------------------

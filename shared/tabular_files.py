@@ -127,18 +127,21 @@ def read_piece(
     partition_format: str | None = None,
     root: str = "",
     on_error: str = "null",
+    transformed: bool = True,
 ) -> pd.DataFrame:
-    """One piece as a typed DataFrame, with the Path and partition columns asked for."""
+    """One piece as a typed DataFrame, with the Path and partition columns asked for (and, when `transformed`, the
+    transformations a piece can have on its own). As in Azure ML, the partition
+    key columns come last, after the file's own columns, in partition_format's order (a file that has a column of
+    the same name keeps its values, moved there)."""
     stores = datastores.by_name(storage) if stores is None else stores
     frame = _raw_piece(storage, spec, piece, file_shape["columns"], stores, bool(piece.get("first_file")))
-    frame = tabular.convert(frame, file_shape["column_types"], _where(piece), on_error)
     if partition_format:
         for name, value in (tabular.partition_values(partition_format, piece["path"]) or {}).items():
-            if name not in frame.columns:
-                frame[name] = value
+            frame[name] = frame.pop(name) if name in frame.columns else value
+    frame = tabular.convert(frame, file_shape["column_types"], _where(piece), on_error)
     if spec["include_path"]:
         frame.insert(0, tabular.PATH_COLUMN, "/" + posixpath.relpath(piece["path"], root or "."))
-    return tabular.column_transforms(frame, spec)
+    return tabular.column_transforms(frame, spec) if transformed else frame
 
 
 def whole_files(files: list[dict[str, Any]]) -> list[Piece]:
@@ -178,12 +181,14 @@ def read_frame(
     root: str = "",
     on_error: str = "null",
     stores: Mapping[str, Any] | None = None,
+    transformed: bool = True,
 ) -> pd.DataFrame:
     """Pieces as one DataFrame, in order (columns united by name, as COMBINE_ALL_FILES_HEADERS asks). `stores`: the
-    datastores by name, when the caller has them."""
+    datastores by name, when the caller has them; `transformed`: see read_piece."""
     stores = datastores.by_name(storage) if stores is None else stores
     frames = [
-        read_piece(storage, spec, piece, file_shape, stores, partition_format, root, on_error) for piece in file_pieces
+        read_piece(storage, spec, piece, file_shape, stores, partition_format, root, on_error, transformed)
+        for piece in file_pieces
     ]
     frames = [frame for frame in frames if len(frame.columns)]
     if not frames:

@@ -1,5 +1,5 @@
 """`fninfer.data.datapath`, mirroring `azureml.data.datapath`."""
 
-from fninfer._datastore import DataPath
+from fninfer._datastore import DataPath, DataPathComputeBinding
 
-__all__ = ["DataPath"]
+__all__ = ["DataPath", "DataPathComputeBinding"]

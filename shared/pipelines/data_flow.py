@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import posixpath
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,20 +42,58 @@ def _download(container: Any, blob_name: str, destination: Path) -> None:
 
 
 def download_inputs(storage: Storage, step: dict[str, Any], folder: Path) -> dict[str, str]:
-    """Each file input's local folder, by input name (tabular inputs are read from the dataset instead)."""
+    """Each file input's local folder, by input name (tabular inputs are read from the dataset instead); for a
+    dataset that is one file, the file's local path, as Azure ML mounts or downloads it."""
     local: dict[str, str] = {}
     for source in step["inputs"]:
         if source["kind"] == "tabular":
             continue
         target = folder / layout.validate_relative_path(source.get("path_on_compute") or source["name"])
         target.mkdir(parents=True, exist_ok=True)
+        if source.get("data_reference_mode") == "upload":  # an empty folder, uploaded at the end
+            local[source["name"]] = str(target)
+            continue
         files = datasets.resolve_files(storage, source["paths"])
         root = datasets.dataset_root(source["paths"], files)
         for item in files:
             relative = layout.validate_relative_path(posixpath.relpath(item["path"], root or "."))
             _download(_container(storage, item["datastore"]), item["path"], target / relative)
         local[source["name"]] = str(target)
+        if source.get("data") is None and datasets.single_file(source["paths"], files):
+            local[source["name"]] = str(target / posixpath.basename(files[0]["path"]))
     return local
+
+
+@dataclass
+class WriteBack:
+    """A DataReference input mounted ("mount") or uploaded ("upload"): what the script writes in its folder goes
+    back to its path on the datastore when the script exits 0, as writes to an Azure ML blob mount do."""
+
+    datastore: str
+    prefix: str  # the blob name prefix of the reference's folder ('' for the datastore's root)
+    folder: Path
+    before: dict[str, tuple[int, int]]  # the downloaded files (relative path: size, mtime): unchanged ones stay
+
+
+def _state(folder: Path) -> dict[str, tuple[int, int]]:
+    return {relative: (path.stat().st_size, path.stat().st_mtime_ns) for relative, path in _files(folder)}
+
+
+def write_backs(step: dict[str, Any], local: dict[str, str]) -> list[WriteBack]:
+    """The write-back data reference inputs, with the state of their folders now (after the download)."""
+    found = []
+    for source in step["inputs"]:
+        if source.get("data_reference_mode") not in ("mount", "upload"):
+            continue
+        pattern = source["paths"][0]["path"]
+        folder = Path(local[source["name"]])
+        if folder.is_file():  # a reference to one file: the script may rewrite it
+            prefix, folder = posixpath.dirname(pattern), folder.parent
+        else:
+            prefix = datasets.literal_prefix(pattern).rstrip("/")
+        prefix = f"{prefix}/" if prefix else ""
+        found.append(WriteBack(source["paths"][0]["datastore"], prefix, folder, _state(folder)))
+    return found
 
 
 def output_folders(step: dict[str, Any], folder: Path) -> dict[str, str]:
@@ -86,13 +125,25 @@ def clear_unfinished(storage: Storage, record: Record) -> None:
     storage.delete_blob(layout.RUNS_CONTAINER, path)
 
 
-def publish(storage: Storage, record: Record, outputs: dict[str, str], run_outputs: Path, attempt: int) -> None:
-    """Upload the try's output folders to their places and its ./outputs to the step run's files, once."""
+def publish(
+    storage: Storage,
+    record: Record,
+    outputs: dict[str, str],
+    run_outputs: Path,
+    attempt: int,
+    written_back: list[WriteBack] | None = None,
+) -> None:
+    """Upload the try's output folders to their places, what it wrote in its write-back data references (new or
+    changed files), and its ./outputs to the step run's files, once."""
     step = record["step"]
     uploads = []
     for output in step["outputs"]:
         for relative, path in _files(Path(outputs[output["name"]])):
             uploads.append((output["datastore"], output["prefix"] + relative, path))
+    for reference in written_back or []:
+        for relative, path in _files(reference.folder):
+            if reference.before.get(relative) != (path.stat().st_size, path.stat().st_mtime_ns):
+                uploads.append((reference.datastore, reference.prefix + relative, path))
     run_files = [(f"{RUN_OUTPUTS_FOLDER}/{relative}", path) for relative, path in _files(run_outputs)]
     intent = {
         "attempt": attempt,

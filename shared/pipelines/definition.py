@@ -32,8 +32,9 @@ from typing import Any
 from shared import layout, tabular
 from shared.datasets import parse_definition
 from shared.errors import InvalidInput
-from shared.services.environment import check_requirements
+from shared.services.environment import check_environment, check_mode
 from shared.services.snapshots import validate_manifest
+from shared.settings import ENVIRONMENT_CHECK
 
 OUTPUT_ACTIONS = ("append_row", "summary_only")
 DEFAULT_OUTPUT_FILE = "parallel_run_step.txt"
@@ -61,6 +62,9 @@ CONFIG_DEFAULTS: dict[str, Any] = {
 DEFAULT_FILES_PER_BATCH = 10
 DEFAULT_BYTES_PER_BATCH = 1024 * 1024
 INPUT_MODES = ("direct", "mount", "download")
+#: A DataReference input's modes (a PythonScriptStep's): "mount" downloads the path and uploads back what the script
+#: wrote there, "download" only downloads, "upload" starts empty and uploads.
+DATA_REFERENCE_MODES = ("mount", "download", "upload")
 
 
 _SIZE = re.compile(r"^(\d+)\s*([kKmMgG][bB])?$")
@@ -135,13 +139,23 @@ def validate_environment(environment: object) -> dict[str, Any] | None:
     if not isinstance(environment, dict) or not isinstance(environment.get("requirements", []), list):
         raise InvalidInput("'environment' must be {name, requirements: [...]}", field="environment")
     requirements = [str(r) for r in environment.get("requirements", [])]
-    problems = check_requirements(requirements)
-    if problems:
-        raise InvalidInput(
-            f"environment {environment.get('name')!r} cannot run in this Function App: {'; '.join(problems)}",
-            field="environment",
-        )
+    if check_mode() == "strict":  # else ("warn") the step runs and its log lists the differences (environment_log)
+        problems = check_environment(requirements, "strict").problems
+        if problems:
+            raise InvalidInput(
+                f"environment {environment.get('name')!r} cannot run in this Function App: {'; '.join(problems)} "
+                f"(the app setting {ENVIRONMENT_CHECK}=strict refuses it; with 'warn', the default, the step runs on "
+                "the app's environment and its log lists each difference)",
+                field="environment",
+            )
     return {"name": str(environment.get("name") or ""), "requirements": requirements}
+
+
+def environment_log(environment: dict[str, Any] | None) -> list[str]:
+    """A step's log lines on its environment (what the app does not meet of it, as a service's log has them)."""
+    if environment is None or not environment["requirements"]:
+        return []
+    return check_environment(environment["requirements"], check_mode(), for_step=True).log_lines()
 
 
 #: How a step's output folder is written (OutputFileDatasetConfig's as_mount / as_upload): on Functions both mean a
@@ -235,13 +249,21 @@ def validate_dataset_input(source: dict[str, Any]) -> dict[str, Any]:
             "a TabularDataset input is consumed directly (as_mount/as_download are for FileDatasets), as in Azure ML",
             field="inputs",
         )
-    return {
+    checked = {
         "name": layout.validate_name("input", source.get("name")),
         "dataset": dataset,
         **defined,
         "mode": mode,
         "path_on_compute": path_on_compute,
     }
+    reference_mode = source.get("data_reference_mode")
+    if reference_mode is not None:  # a DataReference (see data_flow.py for what each mode does)
+        if reference_mode not in DATA_REFERENCE_MODES or defined["kind"] != "file" or len(defined["paths"]) != 1:
+            raise InvalidInput(
+                f"a data reference input has one path and a mode of {list(DATA_REFERENCE_MODES)}", field="inputs"
+            )
+        checked["data_reference_mode"] = reference_mode
+    return checked
 
 
 def _input(source: object) -> dict[str, Any]:
@@ -279,7 +301,7 @@ def validate_run_after(step: dict[str, Any]) -> list[str]:
     run_after = step.get("run_after") or []
     if not isinstance(run_after, list):
         raise InvalidInput("'run_after' must be a list of step names", field="run_after")
-    return [layout.validate_name("step", name) for name in run_after]
+    return [layout.validate_display_name("step", name) for name in run_after]
 
 
 def validate_partitions(step_input: dict[str, Any], config: dict[str, Any]) -> None:
@@ -319,7 +341,7 @@ def _parallel_run_step(step: dict[str, Any]) -> dict[str, Any]:
         config["mini_batch_size"] = DEFAULT_BYTES_PER_BATCH if tabular_input else DEFAULT_FILES_PER_BATCH
     return {
         "type": "ParallelRunStep",
-        "name": layout.validate_name("step", step.get("name")),
+        "name": layout.validate_display_name("step", step.get("name")),
         "snapshot": snapshot,
         "entry_script": entry_script,
         "arguments": [str(a) for a in arguments],

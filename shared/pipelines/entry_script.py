@@ -50,7 +50,9 @@ from shared.entry_scripts import install as _install_capture
 from shared.errors import EntryScriptFailed, NotFound
 from shared.model_cache import cached_model_path
 from shared.models import deployed_models, get_model
+from shared.pipelines.definition import environment_log
 from shared.pipelines.runs import TERMINAL, Record, RunStatus, get_run
+from shared.services.environment import missing_module_hint
 from shared.services.snapshots import materialize
 from shared.storage import Storage
 
@@ -206,6 +208,7 @@ def _import(storage: Storage, run: Record, context: ScriptContext, init_log: io.
         cached_model_path(storage, get_model(storage, name, int(version)))
     sys.argv = [str(folder / step["entry_script"]), *step["arguments"]]
     os.environ.update(step["config"]["environment_variables"])
+    init_log.write("".join(f"{line}\n" for line in environment_log(step["environment"])))
     _current.context = context
     try:
         with (
@@ -214,6 +217,12 @@ def _import(storage: Storage, run: Record, context: ScriptContext, init_log: io.
         ):
             context.run = active
             return load_script(folder, step["entry_script"], f"fninfer_entry_{run['id']}", init_log)
+    except EntryScriptFailed as exc:
+        if not isinstance(exc.__cause__, ModuleNotFoundError) or not exc.__cause__.name:
+            raise
+        requirements = (step["environment"] or {}).get("requirements")
+        hint = missing_module_hint(exc.__cause__.name, requirements)
+        raise EntryScriptFailed(f"{exc.message}: {hint}", **exc.details) from exc.__cause__
     finally:
         _current.context = None
 

@@ -95,7 +95,7 @@ def validate_script_step(step: dict[str, Any]) -> dict[str, Any]:
         raise InvalidInput("'arguments' must be a list", field="arguments")
     return {
         "type": "PythonScriptStep",
-        "name": layout.validate_name("step", step.get("name")),
+        "name": layout.validate_display_name("step", step.get("name")),
         "snapshot": snapshot,
         "script_name": script_name,
         "arguments": [_argument(a, set(names)) for a in arguments],

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -39,10 +40,12 @@ from typing import Any
 from shared import layout, run_context
 from shared.errors import InvalidInput, NotFound
 from shared.pipelines import data_flow, leases
+from shared.pipelines.definition import environment_log
 from shared.pipelines.reuse import remember
 from shared.pipelines.runs import TERMINAL, Record, RunStatus, get_run, transition
 from shared.pipelines.script_host import PARENT_PID_VARIABLE
 from shared.pipelines.step_start import SCRIPT_ITEM
+from shared.services.environment import missing_module_hint
 from shared.services.snapshots import COMPLETE, materialize
 from shared.storage import Storage
 
@@ -53,6 +56,8 @@ MAX_TRIES = 3
 MAX_TIMEOUT = 25 * 60
 #: How often a running script's step run is read, to notice a cancel.
 CANCEL_CHECK_SECONDS = 2.0
+#: What Python prints when an import finds no module (the last such line of a failed script's log).
+MISSING_MODULE = re.compile(r"^ModuleNotFoundError: No module named '([^']+)'", re.MULTILINE)
 #: How much of the log's end a failed step's error keeps.
 ERROR_LOG_TAIL = 8192
 
@@ -135,12 +140,14 @@ def _attempt(storage: Storage, record: Record, tries: int, owner: str) -> Outcom
             folders = data_flow.download_inputs(storage, step, root / "inputs")
         except (InvalidInput, NotFound) as exc:  # an input that is not there will not be there on another try
             return Outcome(None, f"cannot download the step's inputs: {exc.message}", "")
+        written_back = data_flow.write_backs(step, folders)
         outputs = data_flow.output_folders(step, root / "outputs")
         folders.update(outputs)
         command = [sys.executable, "-m", "shared.pipelines.script_host", step["script_name"]]
         command += _arguments(step, folders)
         timeout = min(int(step["timeout"] or MAX_TIMEOUT), MAX_TIMEOUT)
         log_path = root / "driver.log"
+        log_path.write_text("".join(f"{line}\n" for line in environment_log(step["environment"])))
         with run_context.activate(
             storage, record["id"], record["experiment"], record["parent"], record["name"]
         ) as context:
@@ -155,9 +162,14 @@ def _attempt(storage: Storage, record: Record, tries: int, owner: str) -> Outcom
         if stopped == "timeout":
             return Outcome(exit_code, f"the script ran past timeout={timeout} s and was stopped", log)
         if exit_code != 0:
-            return Outcome(exit_code, f"the script {step['script_name']!r} exited with status {exit_code}", log)
+            error = f"the script {step['script_name']!r} exited with status {exit_code}"
+            missing = MISSING_MODULE.findall(log)
+            if missing:  # as in a service's init(): say which package the app lacks and how to add it
+                requirements = (step["environment"] or {}).get("requirements")
+                error += f": {missing_module_hint(missing[-1], requirements)}"
+            return Outcome(exit_code, error, log)
         leases.update(storage, record["id"], SCRIPT_ITEM, owner)  # LeaseLost: another instance has the step now
-        data_flow.publish(storage, record, outputs, code / data_flow.RUN_OUTPUTS_FOLDER, tries)
+        data_flow.publish(storage, record, outputs, code / data_flow.RUN_OUTPUTS_FOLDER, tries, written_back)
         return Outcome(0, None, log)
 
 
@@ -171,7 +183,7 @@ def _run(
     timeout: int,
 ) -> tuple[int, str | None]:
     """Run the script to its end, its timeout or a cancel: (exit status, None | "timeout" | "canceled")."""
-    with log_path.open("wb") as log:
+    with log_path.open("ab") as log:
         process = subprocess.Popen(
             command,
             cwd=cwd,

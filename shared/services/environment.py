@@ -9,6 +9,10 @@ packages: it can only compare what the entry script asks for with what is there.
   and init() is the real test (a package it imports that is missing fails it with ModuleNotFoundError).
 - "strict": each of those fails the deployment, naming the package.
 
+Pipeline steps (PythonScriptStep, ParallelRunStep) follow the same check with the app setting's mode: "warn" runs the
+step on the app's environment with each difference listed in its log, "strict" refuses the pipeline at submission.
+A package the app lacks then fails at the script's import, with `missing_module_hint` saying how to add it.
+
 In both, the Azure ML serving packages (`azureml-defaults`, `azureml-core`, any `azureml-*`, `inference-schema`) are
 met by fninfer itself, and conda's own tools (`pip`, `setuptools`, ...) by the app. The mode is the deployment's
 `environment_check` setting, else the app setting FNINFER_ENVIRONMENT_CHECK, else "warn".
@@ -31,8 +35,30 @@ CHECKS = ("warn", "strict")
 DEFAULT_CHECK = "warn"
 #: Satisfied by the app itself: the Azure ML serving stack fninfer replaces, and the tools conda lists.
 PROVIDED = {"python", "pip", "setuptools", "wheel", "azureml-defaults", "azureml-core", "inference-schema", "fninfer"}
-#: Conda package names that differ from the distribution's name on PyPI.
-CONDA_TO_PIP = {"pytorch": "torch", "py-xgboost": "xgboost", "tensorflow-cpu": "tensorflow", "pyyaml": "PyYAML"}
+#: Conda package names that differ from the distribution's name on PyPI, and `sklearn`, the PyPI name v1
+#: environments used for scikit-learn (now a package that refuses to install, pointing at scikit-learn).
+CONDA_TO_PIP = {
+    "pytorch": "torch",
+    "py-xgboost": "xgboost",
+    "tensorflow-cpu": "tensorflow",
+    "pyyaml": "PyYAML",
+    "sklearn": "scikit-learn",
+}
+#: Modules whose distribution has another name, for the hint a missing import gets.
+MODULE_TO_DISTRIBUTION = {
+    "sklearn": "scikit-learn",
+    "cv2": "opencv-python",
+    "PIL": "Pillow",
+    "yaml": "PyYAML",
+    "skimage": "scikit-image",
+    "bs4": "beautifulsoup4",
+    "dateutil": "python-dateutil",
+    "google.protobuf": "protobuf",
+    "attr": "attrs",
+    "Crypto": "pycryptodome",
+    "dotenv": "python-dotenv",
+    "jwt": "PyJWT",
+}
 
 
 def normalize(name: str) -> str:
@@ -91,8 +117,9 @@ def check_mode(mode: str | None = None) -> str:
     return chosen
 
 
-def check_environment(requirements: list[str], mode: str | None = None) -> EnvironmentReport:
-    """Compare `requirements` with this Python environment, in `mode` (see the module docstring)."""
+def check_environment(requirements: list[str], mode: str | None = None, for_step: bool = False) -> EnvironmentReport:
+    """Compare `requirements` with this Python environment, in `mode` (see the module docstring); `for_step`: a
+    pipeline step's environment (its notes speak of the step, not of a deployment)."""
     report = EnvironmentReport(check_mode(mode))
     lenient = report.mode == "warn"
     unmet = report.warnings if lenient else report.problems
@@ -128,7 +155,10 @@ def check_environment(requirements: list[str], mode: str | None = None) -> Envir
             unmet.append(f"package {requirement.name!r} {requirement.specifier} is requested; the app has {installed}")
     if lenient and report.warnings:
         report.notes.append(
-            "deployed anyway (environment_check='warn'); set environment_check='strict' in the deployment "
+            f"the step runs on the Function App's own packages ({ENVIRONMENT_CHECK}=warn); set "
+            f"{ENVIRONMENT_CHECK}=strict to refuse such steps"
+            if for_step
+            else "deployed anyway (environment_check='warn'); set environment_check='strict' in the deployment "
             "configuration to make these fail the deployment"
         )
     if mapped:
@@ -137,8 +167,32 @@ def check_environment(requirements: list[str], mode: str | None = None) -> Envir
 
 
 def check_requirements(requirements: list[str]) -> list[str]:
-    """The strict check's problems (what batch pipeline steps are held to): empty when every requirement is met."""
+    """The strict check's problems: empty when every requirement is met."""
     return check_environment(requirements, "strict").problems
+
+
+def missing_module_hint(module: str, requirements: list[str] | None = None) -> str:
+    """What to do when a script's import finds no module `module` (its top-level package is what is missing):
+    name the distribution (the one the environment asks for, when it does) and how to add it to the app."""
+    top = module.split(".")[0]
+    distribution = MODULE_TO_DISTRIBUTION.get(module) or MODULE_TO_DISTRIBUTION.get(top) or top
+    asked = None
+    for raw in requirements or []:
+        try:
+            requirement = Requirement(to_pip_requirement(raw))
+        except InvalidRequirement:
+            continue
+        if normalize(requirement.name) in (normalize(distribution), normalize(top)):
+            asked, distribution = raw, requirement.name
+            break
+    why = f"the environment asks for {asked!r}, " if asked else ""
+    return (
+        f"the Function App has no module {top!r} (package {distribution!r}): {why}and a Function App's packages are "
+        "fixed when it is built, so they are not installed per step or service. Add it to the app: on Azure, "
+        "`fninfer package --from-environments` builds the app with the registered environments' packages (or add "
+        f"{distribution!r} to the app's pyproject.toml); under `fninfer start`, `fninfer install --from-environments` "
+        "installs them into the local environment (then start the host again)"
+    )
 
 
 def _fninfer_version() -> str:

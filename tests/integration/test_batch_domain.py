@@ -475,7 +475,8 @@ def test_allow_reuse_takes_the_earlier_output(storage: Storage) -> None:
     assert step_of(storage, submit.start_run(storage, "tests", without))["status"] == "NotStarted"
 
 
-def test_definitions_are_checked_naming_the_problem(storage: Storage) -> None:
+def test_definitions_are_checked_naming_the_problem(storage: Storage, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FNINFER_ENVIRONMENT_CHECK", "strict")  # the default, warn, runs the step and logs it
     folder = put_inputs(storage, names(1))
     good = definition(storage, folder)
     cases: list[tuple[Callable[[dict[str, Any]], None], str]] = [

@@ -348,7 +348,7 @@ def test_rows_partitioned_by_column(ws: Workspace, here: Path, unique: str) -> N
     batch_output.download(local_path=target_dir)
     result_file = os.path.join(target_dir, batch_output.path_on_datastore, parallel_run_config.append_row_file_name)
     df = pd.read_csv(result_file, delimiter=" ", header=None)
-    df.columns = ["Store", "Brand", "INCOME", "total_income"]
+    df.columns = ["INCOME", "Store", "Brand", "total_income"]  # as the notebook's: the keys after the file's columns
     totals = {(int(s), b): t for s, b, t in zip(df["Store"], df["Brand"], df["total_income"], strict=True)}
     assert totals == {(1000, "tropicana"): 6.0, (1000, "dominicks"): 2.0, (1001, "tropicana"): 8.0}
     assert len(df) == 5 and pipeline_run.get_details()["properties"]["total_mini_batches"] == 3

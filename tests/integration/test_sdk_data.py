@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from fninfer.core import Dataset, Datastore, Workspace
+from fninfer.data.data_reference import DataReference
 from shared.errors import Conflict, InvalidInput, NotFound
 
 
@@ -21,13 +22,18 @@ def test_datastore_upload_and_download(ws: Workspace, tmp_path: Path, unique: st
     assert default_ds.name == "workspaceblobstore" and "workspaceblobstore" in ws.datastores
     write_csvs(tmp_path / "src" / "nested", 3)
     written = default_ds.upload(src_dir=str(tmp_path / "src"), target_path=unique, show_progress=False)
-    assert sorted(written) == [f"{unique}/nested/{i}.csv" for i in (1, 2, 3)]
+    # as in Azure ML, a DataReference to the target path, which a dataset takes as its path
+    assert isinstance(written, DataReference) and written.path_on_datastore == unique
+    assert written.datastore.name == "workspaceblobstore" and str(written).startswith("$AZUREML_DATAREFERENCE_")
+    assert Dataset.File.from_files(path=written).to_path() == [f"/nested/{i}.csv" for i in (1, 2, 3)]
     (tmp_path / "src" / "nested" / "1.csv").write_text("changed\n")
-    assert default_ds.upload(src_dir=str(tmp_path / "src"), target_path=unique, show_progress=False) == []
-    assert (
-        len(default_ds.upload_files([str(tmp_path / "src" / "nested" / "1.csv")], target_path=unique, overwrite=True))
-        == 1
+    default_ds.upload(src_dir=str(tmp_path / "src"), target_path=unique, show_progress=False)  # kept: no overwrite
+    assert default_ds.download(tmp_path / "kept", prefix=f"{unique}/nested/1.csv", show_progress=False) == 1
+    assert (tmp_path / "kept" / unique / "nested" / "1.csv").read_text() == "0,2.3,4.1,2.0\n"
+    reference = default_ds.upload_files(
+        [str(tmp_path / "src" / "nested" / "1.csv")], target_path=unique, overwrite=True
     )
+    assert reference.path_on_datastore == unique  # one file: it keeps its name only (its folder is the root)
     assert default_ds.download(tmp_path / "down", prefix=unique, show_progress=False) == 4
     assert (tmp_path / "down" / unique / "1.csv").read_text() == "changed\n"
     with pytest.raises(InvalidInput, match="is not a folder"):

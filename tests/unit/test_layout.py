@@ -106,3 +106,12 @@ def test_sdk_written_datastore_and_run_file_names() -> None:
     with pytest.raises(InvalidInput, match="partition value"):
         layout.partition_file("out/u1", ["../x"])
     assert layout.run_image_name("roc", "abcd1234", ".png") == "images/roc-abcd1234.png"
+
+
+def test_display_names_are_free_text_and_names_derived_from_them_are_safe() -> None:
+    assert layout.validate_display_name("step", "Evaluate Model ") == "Evaluate Model "
+    with pytest.raises(InvalidInput):
+        layout.validate_display_name("step", "")
+    for shown, derived in [("Train Model", "Train_Model"), (" Évaluer/../x ", "n_valuer___x"), ("..", "n_")]:
+        assert layout.derived_name(shown) == derived
+        assert layout.validate_name("output", layout.derived_name(shown))

@@ -12,6 +12,7 @@ from shared.services.environment import (
     check_environment,
     check_mode,
     check_requirements,
+    missing_module_hint,
     to_pip_requirement,
     validate_check,
 )
@@ -75,3 +76,17 @@ def test_the_mode_comes_from_the_deployment_then_the_app_setting(monkeypatch: py
         check_mode(None)
     with pytest.raises(InvalidInput, match="environment_check must be one of"):
         validate_check("sometimes")
+
+
+def test_a_step_s_report_speaks_of_the_step() -> None:
+    (note, _) = check_environment(["scikit-learn==0.22.1", "azureml-core"], "warn", for_step=True).notes
+    assert "the step runs on the Function App's own packages (FNINFER_ENVIRONMENT_CHECK=warn)" in note
+
+
+def test_a_missing_module_names_its_package_and_how_to_add_it() -> None:
+    hint = missing_module_hint("sklearn.linear_model", ["python=3.7", "scikit-learn==0.22.2"])
+    assert "no module 'sklearn' (package 'scikit-learn')" in hint
+    assert "the environment asks for 'scikit-learn==0.22.2'" in hint
+    assert "fninfer package --from-environments" in hint and "fninfer install --from-environments" in hint
+    assert "no module 'cv2' (package 'opencv-python'): and" in missing_module_hint("cv2")  # asked by no environment
+    assert to_pip_requirement("sklearn") == "scikit-learn"  # v1 environments' name for it

@@ -88,6 +88,35 @@ def test_definitions_are_checked() -> None:
         tabular.parse_spec({"format": "delimited", "encoding": "no-such-codec"})
 
 
+def test_filter_expressions_and_transformations_in_order() -> None:
+    frame = pd.DataFrame({"n": [1, 2, 3, 4], "s": ["ab", "b", None, "ac"]})
+    both = {"op": "and", "args": [
+        {"op": "gt", "args": [{"column": "n"}, {"value": 1}]},
+        {"op": "starts_with", "args": [{"column": "s"}, {"value": "a"}]},
+    ]}  # fmt: skip
+    spec = tabular.parse_spec({"format": "delimited", "transforms": [{"op": "filter", "expression": both}]})
+    assert tabular.transform(frame, spec)["n"].tolist() == [4]
+    missing = {"op": "is_null", "args": [{"column": "s"}]}
+    assert tabular.transform_frame(frame, {"op": "filter", "expression": missing})["n"].tolist() == [3]
+    at_least_2 = {"op": "ge", "args": [{"column": "n"}, {"value": 2}]}
+    ordered = [{"op": "take", "count": 2}, {"op": "filter", "expression": at_least_2}]  # take first, then filter
+    spec = tabular.parse_spec({"format": "delimited", "transforms": ordered})
+    assert tabular.transform(frame, spec)["n"].tolist() == [2]
+    unknown = [{"op": "filter", "expression": {"op": "xor", "args": []}}]
+    with pytest.raises(InvalidInput, match="unknown filter operation"):
+        tabular.parse_spec({"format": "delimited", "transforms": unknown})
+
+
+def test_one_value_per_line() -> None:
+    spec = tabular.parse_spec({"format": "delimited", "separator": "\n", "header": "NO_HEADERS"})
+    data = b'{"data": [[1, 2]]}\n{"a": "x,y"}\r\n\n'
+    assert tabular.header_columns(spec, data.split(b"\n")[0], "f") == ["Column1"]
+    assert tabular.parse_delimited(spec, data, ["Column1"], "f", False)["Column1"].tolist() == [
+        '{"data": [[1, 2]]}',
+        '{"a": "x,y"}',
+    ]
+
+
 def test_partition_formats() -> None:
     fmt = "dataset_partition_test/{user}/{season}/{genres}.wav"
     assert tabular.partition_values(fmt, "dataset_partition_test/user1/fall/piano.wav") == {

@@ -1,0 +1,1 @@
+"""`fninfer._restclient.models`, standing for `azureml._restclient.models` (see fninfer/_restclient)."""
