@@ -190,6 +190,20 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     ),
     #: name -> a value, or the list of values logged under it (or, recursive, run id -> such a map).
     "Metrics": {"type": "object", "additionalProperties": ANY},
+    "RunProperties": STRINGS,
+    "WorkspaceDetails": record(
+        {
+            "id": TEXT,
+            "friendly_name": NULLABLE_TEXT,
+            "description": NULLABLE_TEXT,
+            "tags": STRINGS,
+            "image_build_compute": NULLABLE_TEXT,
+            "connections": OBJECT,
+        }
+    ),
+    "Experiment": record(
+        {"name": NAME, "id": TEXT, "created_time": TIME, "tags": RUN_TAGS, "archived_time": NULLABLE_TIME}
+    ),
     "RunTags": RUN_TAGS,
     "Logged": record({"logged": {"type": "integer", "minimum": 0}}),
     "Schedule": record(
@@ -311,6 +325,44 @@ BODIES: dict[str, dict[str, Any]] = {
     ),
     "SetTags": record({"tags": {**RUN_TAGS, "propertyNames": {"minLength": 1, "maxLength": 255, "pattern": "\\S"}}}),
     "RemoveTags": record({"keys": array(TEXT)}),
+    "CreateRun": record(
+        {
+            "experiment": NAME,
+            "run_id": NAME,
+            "parent_run_id": NAME,
+            "name": NULLABLE_TEXT,
+            "display_name": NULLABLE_TEXT,
+            "description": NULLABLE_TEXT,
+            "status": {"enum": ["NotStarted", "Running"]},
+            "tags": RUN_TAGS,
+            "properties": STRINGS,
+        },
+        required=["experiment"],
+    ),
+    "UpdateRun": record({"display_name": TEXT, "description": TEXT, "snapshot_id": TEXT}, required=[]),
+    "RunStatus": record(
+        {
+            "action": {"enum": ["start", "complete", "fail", "cancel", "error"]},
+            "error": record({"message": TEXT, "code": NULLABLE_TEXT}, required=["message"]),
+        },
+        required=["action"],
+    ),
+    "AddProperties": record({"properties": STRINGS}),
+    "RenameEndpoint": record({"name": NAME}),
+    "UpdateWorkspace": record(
+        {
+            "friendly_name": TEXT,
+            "description": TEXT,
+            "tags": STRINGS,
+            "image_build_compute": TEXT,
+            "set_connection": record({"name": NAME, "category": TEXT, "target": TEXT, "authType": TEXT, "value": TEXT}),
+            "delete_connection": TEXT,
+        },
+        required=[],
+    ),
+    "ChangeExperiment": record(
+        {"set_tags": RUN_TAGS, "remove_tags": array(TEXT), "archived": {"type": "boolean"}}, required=[]
+    ),
     "RegisterRunModel": record(
         {"model_name": NAME, "model_path": TEXT, "tags": STRINGS, "properties": STRINGS},
         required=["model_name"],
@@ -556,6 +608,12 @@ OPERATIONS: dict[str, Operation] = {
     "set_endpoint_default": Operation(
         "Set the default version", ("200", ref("PipelineEndpoint")), ("400", "404", "413"), "SetEndpointDefault"
     ),
+    "rename_endpoint": Operation(
+        "Rename a pipeline endpoint (its id and URL stay)",
+        ("200", ref("PipelineEndpoint")),
+        ("400", "404", "409", "413"),
+        "RenameEndpoint",
+    ),
     "enable_endpoint": Operation("Enable a pipeline endpoint", ("200", ref("PipelineEndpoint")), NOT_FOUND),
     "disable_endpoint": Operation("Disable a pipeline endpoint", ("200", ref("PipelineEndpoint")), NOT_FOUND),
     "submit_endpoint": Operation(
@@ -573,6 +631,52 @@ OPERATIONS: dict[str, Operation] = {
     "get_run_children": Operation(
         "A run's child runs (a pipeline run's steps)", ("200", array(ref("RunDetails"))), NOT_FOUND
     ),
+    "list_history_runs": Operation(
+        "An experiment's runs, newest first",
+        ("200", array(ref("RunDetails"))),
+        ("400",),
+        query=(query("experiment", NAME), query("include_children", BOOLEAN_QUERY)),
+    ),
+    "create_history_run": Operation(
+        "Start a run in the run history (Experiment.start_logging, run.child_run)",
+        ("201", ref("RunDetails")),
+        ("400", "404", "409", "413"),
+        "CreateRun",
+    ),
+    "update_history_run": Operation(
+        "Set a run's display name, description or snapshot",
+        ("200", ref("RunDetails")),
+        ("400", "404", "413"),
+        "UpdateRun",
+    ),
+    "set_run_status": Operation(
+        "Start, complete, fail or cancel a run; or record its error",
+        ("200", ref("RunDetails")),
+        ("400", "404", "409", "413"),
+        "RunStatus",
+    ),
+    "add_run_properties": Operation(
+        "Add immutable properties", ("200", ref("RunProperties")), ("400", "404", "409", "413"), "AddProperties"
+    ),
+    "get_workspace_details": Operation("The workspace's record", ("200", ref("WorkspaceDetails"))),
+    "update_workspace_details": Operation(
+        "Change the workspace's friendly name, description, tags or connections",
+        ("200", ref("WorkspaceDetails")),
+        ("400", "404", "413"),
+        "UpdateWorkspace",
+    ),
+    "list_experiments": Operation("Every experiment", ("200", array(ref("Experiment")))),
+    "get_experiment": Operation("An experiment", ("200", ref("Experiment")), NOT_FOUND),
+    "ensure_experiment": Operation("An experiment, created when new", ("200", ref("Experiment")), ("400",)),
+    "change_experiment": Operation(
+        "Tag, archive or reactivate an experiment",
+        ("200", ref("Experiment")),
+        ("400", "413"),
+        "ChangeExperiment",
+    ),
+    "delete_experiment": Operation(
+        "Delete an experiment and its runs' history", ("200", record({"deleted": NAME})), ("400", "404", "409")
+    ),
     "get_run_details": Operation(
         "A run: status, times, experiment, parent run, tags", ("200", ref("RunDetails")), NOT_FOUND
     ),
@@ -580,7 +684,11 @@ OPERATIONS: dict[str, Operation] = {
         "The run's metrics, as Run.get_metrics() shows them",
         ("200", ref("Metrics")),
         NOT_FOUND,
-        query=(query("name", TEXT), query("recursive", TEXT, "'true': {run id: metrics} for the run and its steps")),
+        query=(
+            query("name", TEXT),
+            query("recursive", BOOLEAN_QUERY, "'true': {run id: metrics} for the run and its children"),
+            query("populate", BOOLEAN_QUERY, "'true': JSON metrics (confusion matrix, ...) as their content"),
+        ),
     ),
     "log_run_metrics": Operation("Log metric values", ("200", ref("Logged")), ("400", "404", "413"), "LogMetrics"),
     "get_run_tags": Operation("The run's tags", ("200", ref("RunTags")), NOT_FOUND),
