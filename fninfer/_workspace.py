@@ -315,16 +315,44 @@ class Workspace:
     # -- what an Azure resource has and a Function App has not -------------------------------------------------------
 
     @staticmethod
-    def create(name: str, auth: Any = None, subscription_id: str | None = None, **kwargs: Any) -> Workspace:
+    def create(
+        name: str,
+        auth: Any = None,
+        subscription_id: str | None = None,
+        resource_group: str | None = None,
+        location: str | None = None,
+        create_resource_group: bool = True,
+        sku: str = "basic",
+        tags: dict[str, str] | None = None,
+        friendly_name: str | None = None,
+        storage_account: str | None = None,
+        key_vault: str | None = None,
+        app_insights: str | None = None,
+        container_registry: str | None = None,
+        adb_workspace: str | None = None,
+        primary_user_assigned_identity: str | None = None,
+        cmk_keyvault: str | None = None,
+        resource_cmk_uri: str | None = None,
+        hbi_workspace: bool = False,
+        default_cpu_compute_target: Any = None,
+        default_gpu_compute_target: Any = None,
+        private_endpoint_config: Any = None,
+        private_endpoint_auto_approval: bool = True,
+        exist_ok: bool = False,
+        show_output: bool = True,
+        user_assigned_identity_for_cmk_encryption: str | None = None,
+        system_datastores_auth_mode: str = "accessKey",
+        v1_legacy_mode: bool | None = None,
+    ) -> Workspace:
         """An Azure ML workspace is not created here: the app is the workspace (deploy it with infra/main.bicep,
         or run `fninfer start`). With exist_ok=True the configured workspace is returned, as Azure ML returns the
         existing one."""
-        if not kwargs.get("exist_ok", False):
+        if not exist_ok:
             raise WorkspaceException(
                 f"Workspace.create({name!r}): fninfer does not create Azure ML workspaces; the workspace is the "
                 "Function App (deploy infra/main.bicep, or run `fninfer start`). Pass exist_ok=True to use it."
             )
-        return Workspace(subscription_id, kwargs.get("resource_group"), name, auth=auth)
+        return Workspace(subscription_id, resource_group, name, auth=auth, sku=sku)
 
     def delete(self, delete_dependent_resources: bool = False, no_wait: bool = False) -> None:
         raise WorkspaceException(
@@ -379,7 +407,14 @@ class Workspace:
             checks["storageAccount"] = f"Failed: {exc.message}"
         return {"value": checks}
 
-    def add_private_endpoint(self, private_endpoint_config: Any, **kwargs: Any) -> None:
+    def add_private_endpoint(
+        self,
+        private_endpoint_config: Any,
+        private_endpoint_auto_approval: bool = True,
+        location: str | None = None,
+        show_output: bool = True,
+        tags: dict[str, str] | None = None,
+    ) -> None:
         raise WorkspaceException(
             "private endpoints are the Function App's and its storage account's networking: set them in Azure "
             "(infra/main.bicep), not from the SDK"
