@@ -1,10 +1,13 @@
-"""`Run`: a run's identity, metrics, tags, files and models registered from it, as `azureml.core.Run`.
+"""`Run`: a run's identity, status, metrics, tags, properties, files, child runs and models registered from it, as
+`azureml.core.Run`.
 
 Inside fninfer (an entry script's `init()`/`run()`, a script step) `Run.get_context()` is the run the engine
-activated around the code (`shared/run_context.py`), and it writes straight to the app's storage through
-`shared/run_history.py`. Outside, `Run(experiment, run_id)` and `Run.get(ws, run_id)` read and write the same history
-through the app's API (files go straight to storage, as model and datastore uploads do), and `Run.get_context()`
-returns an `_OfflineRun` that prints what it would have logged, as Azure ML's does.
+activated around the code (`shared/run_context.py`): a submitted run, as Azure ML's `_SubmittedRun` (its status is
+the system's), writing straight to the app's storage through `shared/run_history.py`; its `experiment.workspace` is
+the app itself (`fninfer._config.app_config`), and its `parent` a PipelineRun. Outside, `Run(experiment, run_id)`,
+`Run.get(ws, run_id)` and `Experiment.start_logging()` read and write the same history through the app's API (files
+go straight to storage, as model and datastore uploads do), and `Run.get_context()` returns an `_OfflineRun` that
+prints what it would have logged, as Azure ML's does.
 """
 
 from __future__ import annotations
