@@ -57,6 +57,19 @@ def record(properties: dict[str, Any], required: Iterable[str] | None = None) ->
     return {"type": "object", "properties": properties, "required": list(properties if required is None else required)}
 
 
+def closed(properties: dict[str, Any], required: Iterable[str] = ()) -> dict[str, Any]:
+    """An object of these properties only (the handler refuses others); those in `required` must be there."""
+    return {**record(properties, required=list(required)), "additionalProperties": False}
+
+
+NULLABLE_NAME = {"anyOf": [NAME, {"type": "null"}]}
+RUN_ERROR = record({"message": TEXT, "code": NULLABLE_TEXT}, required=["message"])
+#: Run and experiment tags as the app takes them: names of 1-255 characters, not all blank; values text or null.
+TAG_MAP = {
+    "type": "object",
+    "additionalProperties": {"type": ["string", "null"]},
+    "propertyNames": {"minLength": 1, "maxLength": 255, "pattern": "\\S"},
+}
 #: A pipeline endpoint's version label, "0", "1", ... (a number is read as its label).
 VERSION_LABEL = {"type": ["string", "integer"]}
 RUN_TAGS = {"type": "object", "additionalProperties": {"type": ["string", "null"]}}
@@ -328,40 +341,57 @@ BODIES: dict[str, dict[str, Any]] = {
     "CreateRun": record(
         {
             "experiment": NAME,
-            "run_id": NAME,
-            "parent_run_id": NAME,
+            "run_id": NULLABLE_NAME,
+            "parent_run_id": NULLABLE_NAME,
             "name": NULLABLE_TEXT,
             "display_name": NULLABLE_TEXT,
             "description": NULLABLE_TEXT,
-            "status": {"enum": ["NotStarted", "Running"]},
-            "tags": RUN_TAGS,
-            "properties": STRINGS,
+            "status": {"enum": ["NotStarted", "Running", None]},
+            "tags": {"anyOf": [TAG_MAP, {"type": "null"}]},
+            "properties": {"anyOf": [STRINGS, {"type": "null"}]},
         },
         required=["experiment"],
     ),
-    "UpdateRun": record({"display_name": TEXT, "description": TEXT, "snapshot_id": TEXT}, required=[]),
-    "RunStatus": record(
-        {
-            "action": {"enum": ["start", "complete", "fail", "cancel", "error"]},
-            "error": record({"message": TEXT, "code": NULLABLE_TEXT}, required=["message"]),
-        },
-        required=["action"],
-    ),
+    "UpdateRun": closed({"display_name": NULLABLE_TEXT, "description": NULLABLE_TEXT, "snapshot_id": NULLABLE_TEXT}),
+    "RunStatus": {
+        "anyOf": [
+            record(
+                {
+                    "action": {"enum": ["start", "complete", "fail", "cancel"]},
+                    "error": {"anyOf": [RUN_ERROR, {"type": "null"}]},
+                },
+                required=["action"],
+            ),
+            record({"action": {"const": "error"}, "error": RUN_ERROR}),
+        ]
+    },
     "AddProperties": record({"properties": STRINGS}),
     "RenameEndpoint": record({"name": NAME}),
-    "UpdateWorkspace": record(
+    "UpdateWorkspace": closed(
         {
-            "friendly_name": TEXT,
-            "description": TEXT,
-            "tags": STRINGS,
-            "image_build_compute": TEXT,
-            "set_connection": record({"name": NAME, "category": TEXT, "target": TEXT, "authType": TEXT, "value": TEXT}),
-            "delete_connection": TEXT,
-        },
-        required=[],
+            "friendly_name": NULLABLE_TEXT,
+            "description": NULLABLE_TEXT,
+            "tags": {"anyOf": [STRINGS, {"type": "null"}]},
+            "image_build_compute": NULLABLE_TEXT,
+            "set_connection": {
+                "anyOf": [
+                    closed(
+                        {"name": NAME, "category": TEXT, "target": TEXT, "authType": TEXT, "value": TEXT},
+                        required=["name", "category", "target", "authType", "value"],
+                    ),
+                    {"type": "null"},
+                ]
+            },
+            "delete_connection": NULLABLE_TEXT,
+        }
     ),
     "ChangeExperiment": record(
-        {"set_tags": RUN_TAGS, "remove_tags": array(TEXT), "archived": {"type": "boolean"}}, required=[]
+        {
+            "set_tags": {"anyOf": [TAG_MAP, {"type": "null"}]},
+            "remove_tags": {"anyOf": [array(TEXT), {"type": "null"}]},
+            "archived": {"type": ["boolean", "null"]},
+        },
+        required=[],
     ),
     "RegisterRunModel": record(
         {"model_name": NAME, "model_path": TEXT, "tags": STRINGS, "properties": STRINGS},
@@ -635,7 +665,7 @@ OPERATIONS: dict[str, Operation] = {
         "An experiment's runs, newest first",
         ("200", array(ref("RunDetails"))),
         ("400",),
-        query=(query("experiment", NAME), query("include_children", BOOLEAN_QUERY)),
+        query=({**query("experiment", NAME), "required": True}, query("include_children", BOOLEAN_QUERY)),
     ),
     "create_history_run": Operation(
         "Start a run in the run history (Experiment.start_logging, run.child_run)",

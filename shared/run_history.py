@@ -84,15 +84,17 @@ def create_run(storage: Storage, experiment: object, request: dict[str, Any]) ->
     """A run that lives in the run history only (`Experiment.start_logging`, `run.child_run`, `create_children`):
     Running unless `status` is NotStarted; `run_id` chosen by the caller or made here."""
     name = layout.validate_name("experiment", experiment)
-    run_id = request.get("run_id") or uuid.uuid4().hex
-    layout.validate_name("run", run_id)
+    run_id = request.get("run_id")
+    run_id = uuid.uuid4().hex if run_id is None else layout.validate_name("run", run_id)
+    if _engine_record(storage, run_id) is not None:
+        raise Conflict(f"run {run_id!r} already exists (a pipeline or step run)", run=run_id)
     parent = request.get("parent_run_id")
     if parent is not None:
         require_run(storage, parent)
     status = request.get("status") or "Running"
     if status not in ("NotStarted", "Running"):
         raise InvalidInput("a new run's status is NotStarted or Running", field="status")
-    for field in ("display_name", "description"):
+    for field in ("name", "display_name", "description"):
         if request.get(field) is not None and not isinstance(request[field], str):
             raise InvalidInput(f"'{field}' must be a string", field=field)
     created = now()
@@ -157,7 +159,7 @@ def set_status(storage: Storage, run_id: str, action: object, error: object = No
     """Start, complete, fail or cancel a run that lives in the run history only; a run in a terminal status keeps
     it (as Run History does). A pipeline or step run's status is the engine's: refused here, naming why."""
     require_run(storage, run_id)
-    if action not in STATUS_ACTIONS:
+    if not isinstance(action, str) or action not in STATUS_ACTIONS:
         raise InvalidInput(f"'action' must be one of {sorted(STATUS_ACTIONS)}", field="action")
     if _engine_record(storage, run_id) is not None:
         raise Conflict(
@@ -165,7 +167,8 @@ def set_status(storage: Storage, run_id: str, action: object, error: object = No
             "ML's is by its backend (cancel it with PipelineRun.cancel)",
             run=run_id,
         )
-    target = STATUS_ACTIONS[str(action)]
+    target = STATUS_ACTIONS[action]
+    checked = None if error is None else _error(error)
 
     def change(record: Record) -> None:
         current = record.get("status") or ACTIVATED_STATUS
@@ -176,17 +179,21 @@ def set_status(storage: Storage, run_id: str, action: object, error: object = No
             record["start_time"] = now()
         if target in HISTORY_TERMINAL:
             record["end_time"] = now()
-        if target == "Failed" and error is not None:
-            record["error"] = _error(error)
+        if target == "Failed" and checked is not None:
+            record["error"] = checked
 
     _change_info(storage, run_id, change)
     return describe(storage, run_id)
 
 
 def _error(error: object) -> Record:
-    if not isinstance(error, dict) or not isinstance(error.get("message", ""), str):
-        raise InvalidInput("'error' must be an object {message, code}", field="error")
-    return {"message": str(error.get("message") or ""), "code": error.get("code")}
+    if (
+        not isinstance(error, dict)
+        or not isinstance(error.get("message"), str)
+        or not isinstance(error.get("code"), str | None)
+    ):
+        raise InvalidInput("'error' must be an object {message: text, code: text or null}", field="error")
+    return {"message": error["message"], "code": error.get("code")}
 
 
 def record_error(storage: Storage, run_id: str, error: object) -> Record:
@@ -201,6 +208,8 @@ def record_error(storage: Storage, run_id: str, error: object) -> Record:
 def add_properties(storage: Storage, run_id: str, properties: object) -> dict[str, str]:
     """Add properties; they are immutable, as Azure ML's: setting one again to another value is refused."""
     require_run(storage, run_id)
+    if not isinstance(properties, dict):
+        raise InvalidInput("'properties' must be an object of string values", field="properties")
     added = _string_map("properties", properties)
 
     def change(record: Record) -> None:
@@ -597,10 +606,12 @@ def change_experiment(storage: Storage, name: object, change: object) -> Record:
     if not isinstance(change, dict):
         raise InvalidInput("the change must be an object", field="change")
     set_tags_to = _checked_tags(change.get("set_tags") or {})
-    removed = change.get("remove_tags") or []
+    removed = [] if change.get("remove_tags") is None else change["remove_tags"]
     if not isinstance(removed, list) or not all(isinstance(key, str) for key in removed):
         raise InvalidInput("'remove_tags' must be a list of tag names", field="remove_tags")
     archived = change.get("archived")
+    if change.get("set_tags") is not None and not isinstance(change["set_tags"], dict):
+        raise InvalidInput("'set_tags' must be an object of tags", field="set_tags")
     if archived is not None and not isinstance(archived, bool):
         raise InvalidInput("'archived' must be true or false", field="archived")
 

@@ -69,7 +69,8 @@ def update(storage: Storage, changes: object) -> Record:
         if not isinstance(connection, dict) or set(connection) != set(CONNECTION_FIELDS):
             raise InvalidInput(f"a connection has exactly {list(CONNECTION_FIELDS)}", field="set_connection")
         for field in CONNECTION_FIELDS:
-            _string(field, connection[field])
+            if not isinstance(connection[field], str):
+                raise InvalidInput(f"a connection's '{field}' must be a string", field=field)
         layout.validate_name("connection", connection["name"])
     removed = _string("delete_connection", changes.get("delete_connection"))
     get_details(storage)
