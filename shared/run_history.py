@@ -288,8 +288,17 @@ def describe(storage: Storage, run_id: str) -> Record:
         "properties": {**_properties(record, info), **(info.get("properties") or {})},
         "error": source.get("error") or info.get("error"),
         "snapshotId": info.get("snapshot_id") or (source.get("step") or {}).get("snapshot"),
-        "target": "local" if record is None else "fninfer",
+        "target": _target(record),
     }
+
+
+def _target(record: Record | None) -> str:
+    """Where the run ran, as Azure ML's `target`: a ParallelRunStep's compute target, else the app ("local" for a
+    run that lives in the run history only: the caller's own process)."""
+    if record is None:
+        return "local"
+    config = (record.get("step") or {}).get("config") or {}
+    return str(config.get("compute_target") or "fninfer")
 
 
 def list_runs(storage: Storage, experiment: object, include_children: bool = False) -> list[Record]:

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from fninfer._config import app_config
-from fninfer.core import Dataset, Experiment, Model, Workspace
+from fninfer.core import Dataset, Experiment, Model, Run, Workspace
 from fninfer.core.compute import AmlCompute, ComputeTarget
 from fninfer.core.model import InferenceConfig
 from fninfer.core.webservice import AciWebservice
@@ -118,6 +118,8 @@ def test_a_parallel_run_entry_script_reaches_its_workspace(ws: Workspace, regist
     step_run.get_output_data("lines").download(local_path=str(target))
     lines = [line for path in target.rglob("*.txt") for line in path.read_text().splitlines()]
     assert lines == [f"{ROWS} [1]"] * ROWS
+    on_cluster = Run.list_by_compute(ws.compute_targets["inside-app-cluster"])
+    assert step_run.id in [r.id for r in on_cluster]  # Run.list_by_compute: the steps that named the cluster
     logged = step_run.get_metrics()["model_path_exists"]
     assert logged is True or (isinstance(logged, list) and all(logged))
 
