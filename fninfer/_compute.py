@@ -184,3 +184,8 @@ class AksCompute(ComputeTarget):
     @staticmethod
     def provisioning_configuration(**settings: Any) -> ProvisioningConfiguration:
         return ProvisioningConfiguration("AksCompute", **settings)
+
+
+# Azure ML's Workspace defaults for its cpu-cluster and gpu-cluster (here: _workspace.py cannot import this module).
+Workspace.DEFAULT_CPU_CLUSTER_CONFIGURATION = AmlCompute.provisioning_configuration(vm_size="STANDARD_DS2_V2")
+Workspace.DEFAULT_GPU_CLUSTER_CONFIGURATION = AmlCompute.provisioning_configuration(vm_size="STANDARD_NC6")

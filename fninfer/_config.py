@@ -18,22 +18,35 @@ the local admin key and connection string.
 `Workspace(subscription_id, resource_group, workspace_name)` and `Workspace.get(name)` resolve to the same config
 (`resolve_config`): a local config ("local" names) stands in for whatever workspace v1 code names; a config for an
 app in Azure answers only to its own names.
+
+Code running inside the app (a script step, a ParallelRunStep or scoring entry script) has no config file: its
+workspace is the app itself (`app_config`), at the address the platform gives every instance in WEBSITE_HOSTNAME
+(`fninfer start` sets it as Core Tools does), authenticated with the app's own admin key or, without one, with its
+managed identity; its storage is the app's own connection.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from fninfer._exceptions import WorkspaceException
+from fninfer.host.options import HostConfigError, load_host_options
+from shared import layout
 from shared.errors import InvalidInput
+from shared.settings import ADMIN_KEY, ENTRA_AUDIENCE, STORAGE_CONNECTION, get_setting, storage_connection
 
 CONFIG_ENV = "FNINFER_CONFIG"
 STATE_DIR_NAME = ".fninfer"
 CONFIG_FILE_NAME = "config.json"
 LOCAL = "local"
+#: The app's own host name (and port), set by the platform on every instance; locally by `fninfer start`.
+APP_HOSTNAME = "WEBSITE_HOSTNAME"
+#: Host names an app is served on without TLS: the local host's.
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 @dataclass(frozen=True)
@@ -84,6 +97,45 @@ class WorkspaceConfig:
             raise InvalidInput(f"workspace config {path} has no 'endpoint'")
         known = set(cls.__dataclass_fields__)
         return cls(**{key: value for key, value in document.items() if key in known})
+
+
+def app_config(environ: Mapping[str, str] | None = None) -> WorkspaceConfig | None:
+    """The workspace code running inside the app sees: the app at its own address (https, or http on the local
+    host), with the app's admin key, or (no key set) an Entra ID token for the app's audience from its managed
+    identity. None outside the app (no WEBSITE_HOSTNAME or no app storage connection)."""
+    env = os.environ if environ is None else environ
+    hostname = get_setting(APP_HOSTNAME, environ=env)
+    if not hostname:
+        return None
+    try:
+        connection = storage_connection(environ=env)
+    except InvalidInput:
+        return None
+    host = hostname.rsplit(":", 1)[0] if hostname.count(":") == 1 else hostname
+    scheme = "http" if host.strip("[]") in _LOOPBACK_HOSTS else "https"
+    try:
+        route_prefix = load_host_options(layout.app_root(), env).route_prefix
+    except HostConfigError as exc:
+        raise InvalidInput(f"the app's host.json cannot be read for its route prefix: {exc}") from exc
+    admin_key = get_setting(ADMIN_KEY, environ=env)
+    audience = get_setting(ENTRA_AUDIENCE, environ=env)
+    if not admin_key and not audience:
+        raise InvalidInput(
+            f"code inside the app cannot call the app: neither {ADMIN_KEY} nor {ENTRA_AUDIENCE} is set",
+            setting=ADMIN_KEY,
+        )
+    return WorkspaceConfig(
+        endpoint=f"{scheme}://{hostname}",
+        route_prefix=route_prefix,
+        admin_key=admin_key,
+        storage=connection.connection_string,
+        auth_scope=None if admin_key else f"{audience.rstrip('/')}/.default",  # type: ignore[union-attr]
+    )
+
+
+def app_identity_client_id(environ: Mapping[str, str] | None = None) -> str | None:
+    """The client id of the app's user-assigned identity (the one its storage connection names), if any."""
+    return get_setting(f"{STORAGE_CONNECTION}__clientId", environ=environ)
 
 
 def find_config(path: str | os.PathLike[str] | None = None) -> Path:

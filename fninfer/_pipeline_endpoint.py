@@ -212,16 +212,49 @@ class PipelineEndpoint(RecordView):
         pipeline_version: str | None = None,
     ) -> PipelineRun:
         """Start a run of the default version (or `pipeline_version`), as a POST to the endpoint does."""
+        tags = {"azureml.parentRunId": parent_run_id} if parent_run_id is not None else None
+        return self._submit_with_tags(
+            self._workspace, experiment_name, pipeline_parameters, pipeline_version=pipeline_version, tags=tags
+        )
+
+    def _submit_with_tags(
+        self,
+        workspace: Workspace,
+        experiment_name: str,
+        pipeline_parameters: dict[str, Any] | None,
+        continue_on_step_failure: bool | None = None,
+        pipeline_version: str | None = None,
+        tags: dict[str, str | None] | None = None,
+    ) -> PipelineRun:
+        """What `Experiment.submit(pipeline_endpoint, tags=...)` sends: the tags go with the run as it starts."""
         from fninfer._experiment import _assignment
 
         assignments = {name: _assignment(value) for name, value in (pipeline_parameters or {}).items()}
         body: dict[str, Any] = {"ExperimentName": experiment_name, "ParameterAssignments": assignments}
         if pipeline_version is not None:
             body["PipelineVersion"] = str(pipeline_version)
-        if parent_run_id is not None:
-            body["tags"] = {"azureml.parentRunId": parent_run_id}
+        if continue_on_step_failure is not None:
+            body["ContinueRunOnStepFailure"] = continue_on_step_failure
+        if tags:
+            body["Tags"] = tags
         answer = self._workspace.client.request("POST", f"pipelines/endpoints/{self.id}/submit", json=body)
         return PipelineRun(Experiment(self._workspace, experiment_name), answer["Id"])
+
+    # -- name and archive ----------------------------------------------------------------------------------------
+
+    def set_name(self, name: str) -> None:
+        """Rename the endpoint (its id and its URL stay)."""
+        self._update("name", {"name": name})
+
+    def archive(self) -> None:
+        """Azure ML's archive: the endpoint starts no runs (as disable())."""
+        self.disable()
+
+    def reactivate(self, name: str) -> None:
+        """Azure ML's reactivate: enable the archived endpoint again, under `name`."""
+        if name != self.name:
+            self.set_name(name)
+        self.enable()
 
     def __repr__(self) -> str:
         versions = [(item.version, item.pipeline_id) for item in self.pipeline_version_list]

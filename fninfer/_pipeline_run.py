@@ -3,6 +3,7 @@ objects only cache it)."""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -10,9 +11,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import yaml
 
 from fninfer._datastore import Datastore
-from fninfer._exceptions import ActivityFailedException
+from fninfer._exceptions import ActivityFailedException, UserErrorException
 from fninfer._pipeline import PortDataReference
 from fninfer._run import Run, _ApiHistory
 from fninfer._workspace import Workspace
@@ -95,6 +97,62 @@ def _prs_properties(steps: list[dict[str, Any]]) -> dict[str, Any]:
     return totals
 
 
+class PipelineGraph:
+    """The steps of a pipeline as it ran or was published (Azure ML's `Graph`, read-only): `nodes` in the
+    pipeline's order, each {name, type, inputs, outputs}, and `params`, its parameters with their defaults."""
+
+    def __init__(self, definition: dict[str, Any]) -> None:
+        self._definition = definition
+
+    @property
+    def nodes(self) -> list[dict[str, Any]]:
+        found = []
+        for step in self._definition.get("steps") or []:
+            outputs = [step["output"]] if "output" in step else list(step.get("outputs") or [])
+            found.append(
+                {
+                    "name": step.get("name"),
+                    "type": step.get("type"),
+                    "inputs": [source.get("name") for source in step.get("inputs") or []],
+                    "outputs": [output.get("name") for output in outputs],
+                }
+            )
+        return found
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {name: p.get("default") for name, p in (self._definition.get("parameters") or {}).items()}
+
+    def _serialize_to_dict(self) -> dict[str, Any]:
+        return {"pipeline": {"parameters": self.params, "steps": {node["name"]: node for node in self.nodes}}}
+
+    def save(self, path: str | os.PathLike[str] | None = None) -> str:
+        """The graph as YAML at `path` (a folder: its pipeline.yml; default: ./pipeline.yml)."""
+        target = Path(path) if path else Path.cwd()
+        if target.is_dir():
+            target = target / "pipeline.yml"
+        target.write_text(yaml.safe_dump(self._serialize_to_dict(), sort_keys=False))
+        return str(target)
+
+    def __repr__(self) -> str:
+        return f"PipelineGraph(nodes={[node['name'] for node in self.nodes]})"
+
+
+class StepRunOutput:
+    """One output of a step run (Azure ML's `StepRunOutput`): its data as a PortDataReference."""
+
+    def __init__(self, step_run: StepRun, name: str, output: dict[str, Any]) -> None:
+        self.step_run = step_run
+        self.name = name
+        self._output = output
+
+    def get_port_data_reference(self) -> PortDataReference:
+        return PortDataReference(self.step_run.pipeline_run.workspace, self._output)
+
+    def __repr__(self) -> str:
+        return f"StepRunOutput(name={self.name!r}, step={self.step_run.name!r})"
+
+
 class PipelineRun(Run):
     """Mirrors `azureml.pipeline.core.PipelineRun`: a run of a pipeline, whose children are its step runs. It is a
     Run too (metrics, tags, files of the pipeline run)."""
@@ -134,9 +192,13 @@ class PipelineRun(Run):
         return str(self._refresh()["status"])
 
     def get_details(self) -> dict[str, Any]:
+        """The run's history (properties added, description, snapshot) with its record's status, times, error,
+        tags (those it was submitted with and set since, from anywhere) and its ParallelRunSteps' figures."""
         record = self._refresh()
+        history = self._history.details(self._run_id)
         steps = list((record.get("steps") or {}).values())
         return {
+            **history,
             "runId": record["id"],
             "status": record["status"],
             "startTimeUtc": record["start_time"],
@@ -145,11 +207,64 @@ class PipelineRun(Run):
             "warnings": _warnings(record),
             "tags": dict(record.get("tags") or {}),
             "properties": {
+                **(history.get("properties") or {}),
                 "azureml.runsource": "azureml.PipelineRun",
                 "experiment": record["experiment"],
                 **_prs_properties(steps),
             },
         }
+
+    def get_tags(self) -> dict[str, str | None]:
+        return self._history.tags(self._run_id)
+
+    def complete(self, _set_status: bool = True) -> None:
+        """Not supported for pipelines, as in Azure ML: the engine ends a pipeline run."""
+        raise NotImplementedError("Complete is unsupported for Pipeline run.")
+
+    def fail(self, error_details: Any = None, error_code: str | None = None, _set_status: bool = True) -> None:
+        """Not supported for pipelines, as in Azure ML: the engine ends a pipeline run (cancel() stops it)."""
+        raise NotImplementedError("Fail is unsupported for Pipeline run.")
+
+    def child_run(self, name: str | None = None, run_id: str | None = None, outputs: Any = None) -> Run:
+        raise NotImplementedError("Child run is unsupported for Pipeline run.")
+
+    def get_graph(self) -> PipelineGraph:
+        """The pipeline this run ran: its steps and parameters."""
+        return PipelineGraph(self._refresh().get("definition") or {})
+
+    def save(self, path: str | os.PathLike[str] | None = None) -> None:
+        """Save the pipeline's graph as YAML (a folder: its pipeline.yml; default: the current folder)."""
+        self.get_graph().save(path)
+
+    def get_pipeline_output(self, pipeline_output_name: str) -> PortDataReference:
+        """The data of the output of that name, from the step that wrote it."""
+        names = []
+        for step in self.get_children():
+            for output in step._outputs():
+                if output["name"] == pipeline_output_name:
+                    return PortDataReference(self.workspace, output)
+                names.append(output["name"])
+        raise UserErrorException(f"pipeline run {self.id!r} has the outputs {names}, not {pipeline_output_name!r}")
+
+    @staticmethod
+    def get_pipeline_runs(workspace: Workspace, pipeline_id: str, _service_endpoint: Any = None) -> list[PipelineRun]:
+        """The runs started from a published pipeline (its endpoint, submit, a schedule, a pipeline endpoint)."""
+        from fninfer._experiment import Experiment
+
+        found = workspace.client.request("GET", "pipelines/runs")
+        return [
+            PipelineRun(Experiment(workspace, record["experiment"]), record["id"])
+            for record in found
+            if (record.get("tags") or {}).get("azureml.pipelineid") == pipeline_id
+        ]
+
+    @staticmethod
+    def get(workspace: Workspace, run_id: str, _service_endpoint: Any = None) -> PipelineRun:  # type: ignore[override]
+        """The pipeline run with this id, whichever experiment it is in."""
+        from fninfer._experiment import Experiment
+
+        record = _read_run(workspace, run_id)
+        return PipelineRun(Experiment(workspace, record["experiment"]), run_id, _record=record)
 
     def get_children(
         self,
@@ -241,6 +356,52 @@ class StepRun(Run):
         return str(self._record["name"])
 
     @property
+    def pipeline_run_id(self) -> str:
+        return self.pipeline_run.id
+
+    def complete(self, _set_status: bool = True) -> None:
+        """Not supported for step runs, as in Azure ML: the step's script ending decides its status."""
+        raise NotImplementedError("Complete is unsupported for Step run.")
+
+    def fail(self, error_details: Any = None, error_code: str | None = None, _set_status: bool = True) -> None:
+        raise NotImplementedError("Fail is unsupported for Step run.")
+
+    def child_run(self, name: str | None = None, run_id: str | None = None, outputs: Any = None) -> Run:
+        raise NotImplementedError("Child run is unsupported for Step run.")
+
+    def get_environment(self) -> Any:
+        """The environment the step declared: the registered one of that name, else one with its requirements."""
+        from fninfer._environment import Environment
+
+        declared = self._step.get("environment") or (self._step.get("config") or {}).get("environment")
+        if not declared:
+            raise UserErrorException("There is no run definition or environment specified for the run.")
+        try:
+            return Environment.get(self.pipeline_run.workspace, declared["name"])
+        except NotFound:
+            environment = Environment(declared["name"])
+            environment.python.conda_dependencies.set_pip_requirements(list(declared.get("requirements") or []))
+            return environment
+
+    def get_outputs(self) -> dict[str, StepRunOutput]:
+        """The step's outputs, by name."""
+        return {output["name"]: StepRunOutput(self, output["name"], output) for output in self._outputs()}
+
+    def get_job_log(self) -> str:
+        """The step's log: a script step's output (stdout and stderr as written), a ParallelRunStep's mini-batch
+        logs one after the other."""
+        return "".join(self._log_files().values())
+
+    def get_stdout_log(self) -> str:
+        """What the step printed. A script's stdout and stderr go to one log, in the order written, so this and
+        get_stderr_log are the same text."""
+        return self.get_job_log()
+
+    def get_stderr_log(self) -> str:
+        """See get_stdout_log: the step's one log, stdout and stderr interleaved as written."""
+        return self.get_job_log()
+
+    @property
     def _step(self) -> dict[str, Any]:
         return dict(self._record["step"])
 
@@ -279,17 +440,19 @@ class StepRun(Run):
                 total_items=plan.get("total_items"),
                 **(record.get("counts") or {}),
             )
+        history = self._history.details(self._run_id)
         return {
+            **history,
             "runId": self._run_id,
             "name": self.name,
             "parentRunId": self.pipeline_run.id,
             "status": record["status"],
             "startTimeUtc": record["start_time"],
             "endTimeUtc": record["end_time"],
-            "error": record["error"],
+            "error": record["error"] or history.get("error"),
             "warnings": _warnings(record),
-            "tags": self._history.tags(self._run_id),
-            "properties": properties,
+            "tags": history.get("tags") or {},
+            "properties": {**(history.get("properties") or {}), **properties},
         }
 
     def wait_for_completion(

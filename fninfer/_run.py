@@ -1,26 +1,40 @@
-"""`Run`: a run's identity, metrics, tags, files and models registered from it, as `azureml.core.Run`.
+"""`Run`: a run's identity, status, metrics, tags, properties, files, child runs and models registered from it, as
+`azureml.core.Run`.
 
 Inside fninfer (an entry script's `init()`/`run()`, a script step) `Run.get_context()` is the run the engine
-activated around the code (`shared/run_context.py`), and it writes straight to the app's storage through
-`shared/run_history.py`. Outside, `Run(experiment, run_id)` and `Run.get(ws, run_id)` read and write the same history
-through the app's API (files go straight to storage, as model and datastore uploads do), and `Run.get_context()`
-returns an `_OfflineRun` that prints what it would have logged, as Azure ML's does.
+activated around the code (`shared/run_context.py`): a submitted run, as Azure ML's `_SubmittedRun` (its status is
+the system's), writing straight to the app's storage through `shared/run_history.py`; its `experiment.workspace` is
+the app itself (`fninfer._config.app_config`), and its `parent` a PipelineRun. Outside, `Run(experiment, run_id)`,
+`Run.get(ws, run_id)` and `Experiment.start_logging()` read and write the same history through the app's API (files
+go straight to storage, as model and datastore uploads do), and `Run.get_context()` returns an `_OfflineRun` that
+prints what it would have logged, as Azure ML's does.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import logging
 import os
+import shutil
+import tempfile
+import time
 import uuid
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
-from fninfer._exceptions import RunEnvironmentException
+from fninfer._exceptions import (
+    ActivityFailedException,
+    RunEnvironmentException,
+    UserErrorException,
+)
+from fninfer._record_view import RunPortal, docs_url
 from shared import layout, run_context, run_history
-from shared.errors import InvalidInput
-from shared.settings import ADMIN_KEY, get_setting, storage_connection
+from shared.errors import InvalidInput, NotFound
+from shared.pipelines import submit
+from shared.settings import storage_connection
 from shared.storage import Storage, app_storage
 
 if TYPE_CHECKING:
@@ -38,7 +52,7 @@ class _History(Protocol):
 
     def log(self, run_id: str, entries: list[dict[str, Any]]) -> None: ...
 
-    def metrics(self, run_id: str, name: str | None, recursive: bool) -> dict[str, Any]: ...
+    def metrics(self, run_id: str, name: str | None, recursive: bool, populate: bool = False) -> dict[str, Any]: ...
 
     def set_tags(self, run_id: str, tags: dict[str, str | None]) -> dict[str, str | None]: ...
 
@@ -49,6 +63,16 @@ class _History(Protocol):
     def register_model(self, run_id: str, request: dict[str, Any]) -> dict[str, Any]: ...
 
     def children(self, run_id: str) -> list[dict[str, Any]]: ...
+
+    def create_run(self, experiment: str, request: dict[str, Any]) -> dict[str, Any]: ...
+
+    def set_status(self, run_id: str, action: str, error: dict[str, Any] | None = None) -> dict[str, Any]: ...
+
+    def add_properties(self, run_id: str, properties: dict[str, str]) -> dict[str, str]: ...
+
+    def update(self, run_id: str, changes: dict[str, Any]) -> dict[str, Any]: ...
+
+    def list_runs(self, experiment: str, include_children: bool) -> list[dict[str, Any]]: ...
 
 
 class _StorageHistory:
@@ -63,8 +87,8 @@ class _StorageHistory:
     def log(self, run_id: str, entries: list[dict[str, Any]]) -> None:
         run_history.log_metrics(self.storage, run_id, entries)
 
-    def metrics(self, run_id: str, name: str | None, recursive: bool) -> dict[str, Any]:
-        return run_history.metrics(self.storage, run_id, name, recursive)
+    def metrics(self, run_id: str, name: str | None, recursive: bool, populate: bool = False) -> dict[str, Any]:
+        return run_history.metrics(self.storage, run_id, name, recursive, populate)
 
     def set_tags(self, run_id: str, tags: dict[str, str | None]) -> dict[str, str | None]:
         return run_history.set_tags(self.storage, run_id, tags)
@@ -81,6 +105,25 @@ class _StorageHistory:
     def children(self, run_id: str) -> list[dict[str, Any]]:
         return [run_history.describe(self.storage, child) for child in run_history.child_ids(self.storage, run_id)]
 
+    def create_run(self, experiment: str, request: dict[str, Any]) -> dict[str, Any]:
+        return run_history.create_run(self.storage, experiment, request)
+
+    def set_status(self, run_id: str, action: str, error: dict[str, Any] | None = None) -> dict[str, Any]:
+        if action == "cancel":
+            return submit.cancel(self.storage, run_id)
+        if action == "error":
+            return run_history.record_error(self.storage, run_id, error)
+        return run_history.set_status(self.storage, run_id, action, error)
+
+    def add_properties(self, run_id: str, properties: dict[str, str]) -> dict[str, str]:
+        return run_history.add_properties(self.storage, run_id, properties)
+
+    def update(self, run_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        return run_history.update_run(self.storage, run_id, changes)
+
+    def list_runs(self, experiment: str, include_children: bool) -> list[dict[str, Any]]:
+        return run_history.list_runs(self.storage, experiment, include_children)
+
 
 class _ApiHistory:
     """Outside the app: the app's `runs/<id>/...` API; files straight to the workspace's storage."""
@@ -92,48 +135,63 @@ class _ApiHistory:
     def storage(self) -> Storage:
         return self.workspace.storage
 
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self.workspace.client.request(method, path, **kwargs)
+
     def details(self, run_id: str) -> dict[str, Any]:
-        return dict(self.workspace.client.request("GET", f"runs/{run_id}"))
+        return dict(self._request("GET", f"runs/{run_id}"))
 
     def log(self, run_id: str, entries: list[dict[str, Any]]) -> None:
-        self.workspace.client.request("POST", f"runs/{run_id}/metrics", json={"metrics": entries})
+        self._request("POST", f"runs/{run_id}/metrics", json={"metrics": entries})
 
-    def metrics(self, run_id: str, name: str | None, recursive: bool) -> dict[str, Any]:
-        params = {"recursive": str(recursive).lower(), **({"name": name} if name is not None else {})}
-        return dict(self.workspace.client.request("GET", f"runs/{run_id}/metrics", params=params))
+    def metrics(self, run_id: str, name: str | None, recursive: bool, populate: bool = False) -> dict[str, Any]:
+        params = {"recursive": str(recursive).lower(), "populate": str(populate).lower()}
+        if name is not None:
+            params["name"] = name
+        return dict(self._request("GET", f"runs/{run_id}/metrics", params=params))
 
     def set_tags(self, run_id: str, tags: dict[str, str | None]) -> dict[str, str | None]:
-        return dict(self.workspace.client.request("POST", f"runs/{run_id}/tags", json={"tags": tags}))
+        return dict(self._request("POST", f"runs/{run_id}/tags", json={"tags": tags}))
 
     def remove_tags(self, run_id: str, keys: list[str]) -> dict[str, str | None]:
-        return dict(self.workspace.client.request("POST", f"runs/{run_id}/tags/remove", json={"keys": keys}))
+        return dict(self._request("POST", f"runs/{run_id}/tags/remove", json={"keys": keys}))
 
     def tags(self, run_id: str) -> dict[str, str | None]:
-        return dict(self.workspace.client.request("GET", f"runs/{run_id}/tags"))
+        return dict(self._request("GET", f"runs/{run_id}/tags"))
 
     def register_model(self, run_id: str, request: dict[str, Any]) -> dict[str, Any]:
         from fninfer._model import REGISTER_TIMEOUT
 
-        answer = self.workspace.client.request("POST", f"runs/{run_id}/models", json=request, timeout=REGISTER_TIMEOUT)
-        return dict(answer)
+        return dict(self._request("POST", f"runs/{run_id}/models", json=request, timeout=REGISTER_TIMEOUT))
 
     def children(self, run_id: str) -> list[dict[str, Any]]:
-        return list(self.workspace.client.request("GET", f"runs/{run_id}/children"))
+        return list(self._request("GET", f"runs/{run_id}/children"))
+
+    def create_run(self, experiment: str, request: dict[str, Any]) -> dict[str, Any]:
+        return dict(self._request("POST", "runs", json={**request, "experiment": experiment}))
+
+    def set_status(self, run_id: str, action: str, error: dict[str, Any] | None = None) -> dict[str, Any]:
+        body = {"action": action, **({"error": error} if error is not None else {})}
+        return dict(self._request("POST", f"runs/{run_id}/status", json=body))
+
+    def add_properties(self, run_id: str, properties: dict[str, str]) -> dict[str, str]:
+        return dict(self._request("POST", f"runs/{run_id}/properties", json={"properties": properties}))
+
+    def update(self, run_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        return dict(self._request("PATCH", f"runs/{run_id}", json=changes))
+
+    def list_runs(self, experiment: str, include_children: bool) -> list[dict[str, Any]]:
+        params = {"experiment": experiment, "include_children": str(include_children).lower()}
+        return list(self._request("GET", "runs", params=params))
 
 
-def _app_workspace(storage: Storage) -> Workspace:
-    """The workspace code running inside the app sees as `run.experiment.workspace`: the config beside it (the local
-    host writes one), else the app itself, with the storage the run's history is in."""
-    from fninfer._config import WorkspaceConfig
+def _app_workspace() -> Workspace:
+    """The workspace code running inside the app sees as `run.experiment.workspace`: the app itself (its own
+    address, key or identity, and storage); in a process outside the app that activated a run context itself (a
+    test, a tool), the workspace config beside it."""
     from fninfer._workspace import Workspace
 
-    try:
-        return Workspace.from_config()
-    except InvalidInput:
-        hostname = os.environ.get("WEBSITE_HOSTNAME", "localhost")
-        workspace = Workspace(WorkspaceConfig(endpoint=f"https://{hostname}", admin_key=get_setting(ADMIN_KEY)))
-        workspace.__dict__["storage"] = storage  # the cached property, preset: the app's identity or key
-        return workspace
+    return Workspace._of_app() or Workspace.from_config()
 
 
 def _context_from_environment() -> run_context.RunContext | None:
@@ -163,9 +221,35 @@ def _json_scalar(value: Any) -> Any:
     return value
 
 
-class Run:
+log = logging.getLogger("fninfer.run")
+
+#: Azure ML's run statuses that are over, for history runs and for pipeline and step runs.
+TERMINAL_STATUSES = ("Completed", "Finished", "Failed", "Canceled")
+#: What one `create_children` call may make, as Azure ML.
+MAX_CHILDREN = 100
+#: The metrics Azure ML stores as JSON artifacts, by their schema_type.
+_ARTIFACT_METRICS = {
+    "confusion_matrix": "log_confusion_matrix",
+    "accuracy_table": "log_accuracy_table",
+    "residuals": "log_residuals",
+    "predictions": "log_predictions",
+}
+
+
+def _error_details(error_details: Any, error_code: str | None) -> dict[str, Any]:
+    """Azure ML's error dictionary of `run.fail()`: the message of a string or an exception, and the code."""
+    if isinstance(error_details, BaseException):
+        message = f"{type(error_details).__name__}: {error_details}"
+    else:
+        message = "" if error_details is None else str(error_details)
+    return {"message": message, "code": error_code}
+
+
+class Run(RunPortal):
     """Mirrors `azureml.core.Run`. Metrics: a value logged once reads back as that value, logged again as a list of
     every value; `log_list` values are lists; `log_row` and `log_table` build {column: [values]} tables."""
+
+    _run_source_initializers: dict[str, Any] = {}
 
     def __init__(self, experiment: Experiment, run_id: str, outputs: Any = None, **kwargs: Any) -> None:
         self._experiment: Experiment | None = experiment
@@ -174,13 +258,43 @@ class Run:
         self._history: _History = _ApiHistory(experiment.workspace)
         self._details: dict[str, Any] = kwargs.get("_details") or self._history.details(run_id)
         self._parent_run_id: str | None = self._details.get("parentRunId")
+        self._outputs = outputs
+
+    @classmethod
+    def _bound(
+        cls, experiment: Experiment | None, experiment_name: str, history: _History, details: dict[str, Any]
+    ) -> Run:
+        """A run of this class over `history`, from details already read (no request)."""
+        run = cls.__new__(cls)
+        run._experiment, run._experiment_name = experiment, experiment_name
+        run._run_id, run._history, run._details = details["runId"], history, details
+        run._parent_run_id = details.get("parentRunId")
+        run._outputs = None
+        return run
+
+    def _rehydrated(self, details: dict[str, Any]) -> Run:
+        """Another run of this run's experiment as the class its type calls for (Azure ML's `_rehydrate_runs`): a
+        pipeline run a PipelineRun, a step run a StepRun, a type with a provider (`add_type_provider`) what that
+        makes, anything else a Run."""
+        from fninfer._pipeline_run import PipelineRun, StepRun
+
+        run_type = (details.get("properties") or {}).get("azureml.runsource")
+        factory = Run._run_source_initializers.get(run_type or "")
+        if factory is not None:
+            return factory(self.experiment, details)  # type: ignore[no-any-return]
+        if run_type == "azureml.PipelineRun":
+            return PipelineRun(self.experiment, details["runId"])
+        if run_type == "azureml.StepRun" and details.get("parentRunId"):
+            return StepRun(PipelineRun(self.experiment, details["parentRunId"]), details["runId"])
+        return Run._bound(self._experiment, self._experiment_name, self._history, details)
 
     # -- finding runs ---------------------------------------------------------------------------------------------
 
     @classmethod
     def get_context(cls, allow_offline: bool = True, used_for_context_manager: bool = False, **kwargs: Any) -> Any:
-        """The run the code runs in: inside fninfer the step or entry script's run; elsewhere an offline run that
-        prints what it is given (or RunEnvironmentException with allow_offline=False)."""
+        """The run the code runs in: inside fninfer the step or entry script's run (a submitted run, as Azure ML's:
+        its status is the system's); elsewhere an offline run that prints what it is given (or
+        RunEnvironmentException with allow_offline=False)."""
         context = run_context.current() or _context_from_environment()
         if context is None:
             if allow_offline:
@@ -194,22 +308,82 @@ class Run:
             from fninfer._workspace import Workspace
 
             history = _ApiHistory(Workspace.from_config())
-        run = cls.__new__(cls)
-        run._experiment = None
-        run._experiment_name = context.experiment_name
-        run._run_id = context.run_id
-        run._history = history
-        run._parent_run_id = context.parent_run_id
-        run._details = {"runId": context.run_id, "status": run_history.ACTIVATED_STATUS, "name": context.name}
-        return run
+        details = {
+            "runId": context.run_id,
+            "status": run_history.ACTIVATED_STATUS,
+            "name": context.name,
+            "parentRunId": context.parent_run_id,
+        }
+        return _SubmittedRun._bound(None, context.experiment_name, history, details)
+
+    @classmethod
+    def get_submitted_run(cls, **kwargs: Any) -> Any:
+        """Deprecated in Azure ML for `get_context`."""
+        log.warning("Run.get_submitted_run() is deprecated, use Run.get_context() instead")
+        return cls.get_context(allow_offline=False, **kwargs)
 
     @staticmethod
     def get(workspace: Workspace, run_id: str) -> Run:
-        """The run with this id, whichever experiment it is in."""
+        """The run with this id, whichever experiment it is in, as the class its type calls for."""
         from fninfer._experiment import Experiment
 
-        details = _ApiHistory(workspace).details(run_id)
-        return Run(Experiment(workspace, details["experiment"]), run_id, _details=details)
+        history = _ApiHistory(workspace)
+        details = history.details(run_id)
+        experiment = Experiment(workspace, details["experiment"])
+        return Run._bound(experiment, experiment.name, history, details)._rehydrated(details)
+
+    @staticmethod
+    def list(
+        experiment: Experiment,
+        type: str | None = None,
+        tags: Any = None,
+        properties: Any = None,
+        status: str | None = None,
+        include_children: bool = False,
+        _rehydrate_runs: bool = True,
+    ) -> Iterator[Run]:
+        """The experiment's runs, newest first, filtered by type, tags and properties (a name, or {name: value})
+        and status; with include_children their child runs too."""
+        from fninfer._pipeline_run import _matches
+
+        history = _ApiHistory(experiment.workspace)
+        found = history.list_runs(experiment.name, include_children)
+        base = Run._bound(experiment, experiment.name, history, {"runId": ""})
+        for details in found:
+            if _matches(details, tags, properties, type, status):
+                yield (
+                    base._rehydrated(details)
+                    if _rehydrate_runs
+                    else Run._bound(experiment, experiment.name, history, details)
+                )
+
+    @staticmethod
+    def list_by_compute(
+        compute: Any,
+        type: str | None = None,
+        tags: Any = None,
+        properties: Any = None,
+        status: str | None = None,
+    ) -> Iterator[Run]:
+        """The runs on a compute target: the ParallelRunSteps that named it, in every experiment."""
+        from fninfer._experiment import Experiment
+
+        workspace, name = compute.workspace, compute.name
+        for experiment in Experiment.list(workspace):
+            for run in Run.list(experiment, type, tags, properties, status, include_children=True):
+                if run._details.get("target") == name:
+                    yield run
+
+    @staticmethod
+    def add_type_provider(runtype: str, run_factory: Any) -> None:
+        """Make `run_factory(experiment, details)` build the runs of type `runtype` that listings return."""
+        if Run._run_source_initializers.get(runtype) is not None:
+            raise ValueError(f"RunType {runtype} already has a factory, can't add another")
+        Run._run_source_initializers[runtype] = run_factory
+
+    @classmethod
+    def get_docs_url(cls) -> str:
+        return docs_url(cls)
 
     # -- who the run is -------------------------------------------------------------------------------------------
 
@@ -223,7 +397,33 @@ class Run:
 
     @property
     def display_name(self) -> str | None:
-        return self._details.get("name") or self._run_id
+        return self._details.get("displayName") or self._details.get("name") or self._run_id
+
+    @display_name.setter
+    def display_name(self, display_name: str) -> None:
+        self._details = self._history.update(self._run_id, {"display_name": display_name})
+
+    @property
+    def description(self) -> str | None:
+        return self._details.get("description")
+
+    @description.setter
+    def description(self, description: str) -> None:
+        self._details = self._history.update(self._run_id, {"description": description})
+
+    @property
+    def type(self) -> str | None:
+        """How the run was made: azureml.PipelineRun, azureml.StepRun, azureml.scriptrun (a script's run), or
+        None for one started with Experiment.start_logging."""
+        return (self._details.get("properties") or {}).get("azureml.runsource")
+
+    @property
+    def number(self) -> int:
+        """The run's place in its experiment, in the order runs were made (1 for the first)."""
+        log.warning("Run Number's semantics may be modified in the future")
+        runs = self._history.list_runs(self._experiment_name, include_children=True)
+        ordered = sorted(runs, key=lambda run: run.get("createdTimeUtc") or "")
+        return next(index for index, run in enumerate(ordered, start=1) if run["runId"] == self._run_id)
 
     @property
     def experiment(self) -> Experiment:
@@ -231,23 +431,23 @@ class Run:
             from fninfer._experiment import Experiment
 
             history = self._history
-            workspace = history.workspace if isinstance(history, _ApiHistory) else _app_workspace(history.storage)
+            workspace = history.workspace if isinstance(history, _ApiHistory) else _app_workspace()
             self._experiment = Experiment(workspace, self._experiment_name)
         return self._experiment
 
+    def _portal_workspace(self) -> Workspace:
+        return self.experiment.workspace
+
+    def get_portal_url(self) -> str:
+        """There is no portal: the app's URL of this run's record."""
+        return f"{self.portal_url}{self.RUN_PATH.format(self._run_id)}"
+
     @property
     def parent(self) -> Run | None:
-        """The parent run (a step run's pipeline run), or None."""
+        """The parent run: a step's PipelineRun, a child run's parent; None for a top-level run."""
         if self._parent_run_id is None:
             return None
-        parent = Run.__new__(Run)
-        parent._experiment = self._experiment
-        parent._experiment_name = self._experiment_name
-        parent._run_id = self._parent_run_id
-        parent._history = self._history
-        parent._details = self._history.details(self._parent_run_id)
-        parent._parent_run_id = parent._details.get("parentRunId")
-        return parent
+        return self._rehydrated(self._history.details(self._parent_run_id))
 
     @property
     def status(self) -> str:
@@ -265,6 +465,10 @@ class Run:
         self._details = self._history.details(self._run_id)
         return str(self._details["status"])
 
+    def get_detailed_status(self) -> dict[str, Any]:
+        """The status, and what it waits for (nothing is ever queued for a node here: None)."""
+        return {"status": self.get_status(), "details": None}
+
     def get_details(self) -> dict[str, Any]:
         """runId, status, startTimeUtc, endTimeUtc, tags, properties, and the experiment and parent run."""
         self._details = self._history.details(self._run_id)
@@ -279,19 +483,16 @@ class Run:
         status: str | None = None,
         _rehydrate_runs: bool = True,
     ) -> Iterator[Run]:
-        """The run's child runs (a pipeline run's step runs), filtered by tags and properties (a name, or
-        {name: value}), type ('azureml.StepRun') and status; recursive: their children too."""
+        """The run's child runs (a pipeline run's step runs, runs made with child_run), filtered by tags and
+        properties (a name, or {name: value}), type ('azureml.StepRun') and status; recursive: theirs too."""
         from fninfer._pipeline_run import _matches
 
         found = []
         for details in self._history.children(self._run_id):
-            child = Run.__new__(Run)
-            child._experiment, child._experiment_name = self._experiment, self._experiment_name
-            child._run_id, child._history, child._details = details["runId"], self._history, details
-            child._parent_run_id = self._run_id
-            found.append(child)
+            child = Run._bound(self._experiment, self._experiment_name, self._history, details)
+            found.append(child._rehydrated(details) if _rehydrate_runs else child)
             if recursive:
-                found.extend(child.get_children(recursive=True))
+                found.extend(child.get_children(recursive=True, _rehydrate_runs=_rehydrate_runs))
         return iter([run for run in found if _matches(run._details, tags, properties, type, status)])
 
     @property
@@ -307,6 +508,196 @@ class Run:
             )
             for source in inputs
         }
+
+    def get_environment(self) -> Any:
+        """The environment the run ran in: a step's, by name (registered, or as the step declared it)."""
+        raise UserErrorException("There is no run definition or environment specified for the run.")
+
+    def get_snapshot_id(self) -> str | None:
+        """The run's code snapshot (a step's, or one taken with take_snapshot)."""
+        return self.get_details().get("snapshotId")
+
+    # -- status ---------------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Mark the run started (a run created NotStarted, by create_children)."""
+        self._details = self._history.set_status(self._run_id, "start")
+
+    def complete(self, _set_status: bool = True) -> None:
+        """Mark the run Completed (everything logged is already written)."""
+        if _set_status:
+            self._details = self._history.set_status(self._run_id, "complete")
+
+    def fail(self, error_details: Any = None, error_code: str | None = None, _set_status: bool = True) -> None:
+        """Mark the run Failed, with `error_details` (a message or an exception) and `error_code` as its error."""
+        error = _error_details(error_details, error_code)
+        action = "fail" if _set_status else "error"
+        self._details = self._history.set_status(self._run_id, action, error)
+
+    def cancel(self) -> None:
+        """Cancel the run: a pipeline run with its running steps, a step run (its pipeline run fails unless
+        continue_on_step_failure), any other run marked Canceled. A run that is over stays as it is."""
+        self._details = self._history.set_status(self._run_id, "cancel")
+
+    def wait_for_completion(
+        self, show_output: bool = False, wait_post_processing: bool = False, raise_on_error: bool = True
+    ) -> dict[str, Any]:
+        """Wait until the run is over; its details. A Failed run raises ActivityFailedException with raise_on_error."""
+        pause = 0.2
+        while self.get_status() not in TERMINAL_STATUSES:
+            time.sleep(pause)
+            pause = min(pause * 1.5, 2.0)
+        details = self.get_details()
+        if show_output:
+            print(f"RunId: {self._run_id}\\nStatus: {details['status']}", flush=True)
+        if details["status"] == "Failed" and raise_on_error:
+            error = details.get("error") or "Detailed error not set on the Run. Please check the logs for details."
+            raise ActivityFailedException(json.dumps(error, indent=4), run=self._run_id)
+        return details
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, exit_type: Any, value: Any, traceback: Any) -> None:
+        """Leaving `with run:` completes the run, or fails it with the exception that ended the block."""
+        if value is not None:
+            self.fail(error_details=value)
+        else:
+            self.complete()
+
+    # -- child runs -----------------------------------------------------------------------------------------------
+
+    def child_run(self, name: str | None = None, run_id: str | None = None, outputs: Any = None) -> Run:
+        """A new Running child of this run, in its experiment (its metrics, tags and files are its own)."""
+        request = {"run_id": run_id, "parent_run_id": self._run_id, "name": name, "status": "Running"}
+        details = self._history.create_run(self._experiment_name, request)
+        child = Run._bound(self._experiment, self._experiment_name, self._history, details)
+        child._outputs = outputs
+        return child
+
+    def create_children(
+        self, count: int | None = None, tag_key: str | None = None, tag_values: list[Any] | None = None
+    ) -> list[Run]:
+        """`count` child runs (tagged azureml.batch_child_number 0, 1, ...) or one per value of tag_values, tagged
+        `tag_key`; each started."""
+        if tag_key is None and tag_values is None and count is None:
+            raise UserErrorException("Either count or tag_key and tag_values must be set")
+        if tag_key is not None or tag_values is not None:
+            if tag_key is None:
+                raise UserErrorException("tag_key must not be null when tag_values is set")
+            if tag_values is None:
+                raise UserErrorException("tag_values must not be null when tag_key is set")
+            if count is not None:
+                raise UserErrorException("count can not be set when tag_key and tag_values are set")
+            if len(tag_values) > MAX_CHILDREN:
+                raise UserErrorException("create_children can not create more than 100 runs")
+        if count is not None:
+            if count > MAX_CHILDREN:
+                raise UserErrorException("create_children can not create more than 100 runs")
+            tag_key, tag_values = "azureml.batch_child_number", list(range(count))
+        children = []
+        for value in tag_values or []:
+            request = {"parent_run_id": self._run_id, "status": "Running", "tags": {str(tag_key): str(value)}}
+            details = self._history.create_run(self._experiment_name, request)
+            children.append(Run._bound(self._experiment, self._experiment_name, self._history, details))
+        return children
+
+    def submit_child(self, config: Any, tags: dict[str, str] | None = None, **kwargs: Any) -> Any:
+        """Submit `config` (a pipeline, published pipeline or endpoint) in this run's experiment, as its child."""
+        return self.experiment.submit(config, tags=tags, _parent_run_id=self._run_id, **kwargs)
+
+    # -- properties ---------------------------------------------------------------------------------------------
+
+    def add_properties(self, properties: dict[str, str]) -> None:
+        """Add immutable properties (setting one again to another value is refused, as in Azure ML)."""
+        if properties:
+            values = {str(key): str(value) for key, value in properties.items()}
+            self._details["properties"] = self._history.add_properties(self._run_id, values)
+
+    def get_properties(self) -> dict[str, str]:
+        return dict(self.get_details().get("properties") or {})
+
+    # -- secrets --------------------------------------------------------------------------------------------------
+
+    def get_secret(self, name: str) -> str:
+        """A secret of the workspace's key vault: on fninfer an app setting (a Key Vault reference in Azure)."""
+        return str(self.experiment.workspace.get_default_keyvault().get_secret(name))
+
+    def get_secrets(self, secrets: list[str]) -> dict[str, str | None]:
+        return dict(self.experiment.workspace.get_default_keyvault().get_secrets(secrets))
+
+    # -- logs, snapshots, clean up --------------------------------------------------------------------------------
+
+    def get_details_with_logs(self) -> dict[str, Any]:
+        """get_details() with `logFiles`: the run's log files (its files under logs/ or azureml-logs/) and their
+        text."""
+        details = self.get_details()
+        logs = {}
+        for name in self.get_file_names():
+            if name.startswith(("logs/", "azureml-logs/", "user_logs/", "system_logs/")):
+                target = Path(tempfile.mkdtemp(prefix="fninfer-log-")) / Path(name).name
+                run_history.download_file(self._history.storage, self._run_id, name, target)
+                logs[name] = target.read_text(errors="replace")
+                shutil.rmtree(target.parent, ignore_errors=True)
+        return {**details, "logFiles": logs}
+
+    def get_all_logs(self, destination: str | os.PathLike[str] | None = None) -> list[str]:
+        """Write every log of get_details_with_logs() under `destination` (default: ./assets/<run id>)."""
+        if destination is not None:
+            folder = Path(destination)
+            if folder.exists() and not folder.is_dir():
+                raise UserErrorException(f"{destination} exists and is not a directory.")
+        else:
+            folder = Path("assets") / self._run_id
+        folder.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name, text in self.get_details_with_logs()["logFiles"].items():
+            target = folder / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+            written.append(str(target))
+        return written
+
+    def take_snapshot(self, file_or_folder_path: str | os.PathLike[str]) -> str:
+        """Store the file or folder as the run's code snapshot; its id."""
+        from fninfer._snapshot import folder_files, snapshot
+
+        path = Path(file_or_folder_path)
+        if path.is_file():
+            taken = snapshot(self.experiment.workspace, None, str(path))
+        elif path.is_dir():
+            files = folder_files(path)
+            if not files:
+                raise UserErrorException(f"{path} has no files to snapshot")
+            taken = snapshot(self.experiment.workspace, str(path), files[0][0])
+        else:
+            raise UserErrorException(f"{path} is not a file or a folder")
+        self._details = self._history.update(self._run_id, {"snapshot_id": taken.manifest["id"]})
+        return str(taken.manifest["id"])
+
+    def restore_snapshot(self, snapshot_id: str | None = None, path: str | os.PathLike[str] | None = None) -> str:
+        """The snapshot (the run's own by default) as a zip file at `path` (default: ./<snapshot id>.zip)."""
+        snapshot_id = snapshot_id or self.get_snapshot_id()
+        if not snapshot_id:
+            raise UserErrorException(f"run {self._run_id!r} has no snapshot")
+        storage = self._history.storage
+        prefix = layout.snapshot_prefix(snapshot_id)
+        names = storage.list_names(layout.SNAPSHOTS_CONTAINER, prefix)
+        if not names:
+            raise NotFound(f"snapshot {snapshot_id!r} does not exist", snapshot=snapshot_id)
+        target = Path(path) if path is not None else Path(f"{snapshot_id}.zip")
+        if target.is_dir():
+            target = target / f"{snapshot_id}.zip"
+        container = storage.container(layout.SNAPSHOTS_CONTAINER)
+        with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name in names:
+                archive.writestr(name[len(prefix) :], container.download_blob(name).readall())
+        return str(target)
+
+    def clean(self) -> list[str]:
+        """Nothing is left to clean: a step's working folder is removed when its script ends."""
+        log.info("Run.clean: run %s left no files on a compute target (step folders are removed as they end)", self.id)
+        return []
 
     # -- metrics ----------------------------------------------------------------------------------------------------
 
@@ -352,12 +743,41 @@ class Run:
         run_history.upload_file(self._history.storage, self._run_id, file_name, source)
         self._log(name, "image", file_name, description)
 
+    def _log_artifact(self, name: str, schema_type: str, value: str | dict[str, Any], description: str) -> None:
+        """A JSON metric (confusion matrix, accuracy table, residuals, predictions) stored among the run's files as
+        Azure ML stores it in its artifact store; get_metrics names the file, get_metrics(populate=True) reads it."""
+        document = json.loads(value) if isinstance(value, str) else value
+        if not isinstance(document, dict) or "data" not in document:
+            raise UserErrorException(f"{_ARTIFACT_METRICS[schema_type]} takes JSON with schema_type and data")
+        if document.get("schema_type", schema_type) != schema_type:
+            raise UserErrorException(
+                f"{_ARTIFACT_METRICS[schema_type]} takes schema_type {schema_type!r}, not {document['schema_type']!r}"
+            )
+        document = {"schema_type": schema_type, **document}
+        file_name = layout.run_artifact_name(name, uuid.uuid4().hex[:8])
+        payload = io.BytesIO(json.dumps(document).encode())
+        run_history.upload_file(self._history.storage, self._run_id, file_name, payload)
+        self._log(name, "artifact", file_name, description)
+
+    def log_confusion_matrix(self, name: str, value: str | dict[str, Any], description: str = "") -> None:
+        """{"schema_type": "confusion_matrix", "schema_version": "1.0.0", "data": {"class_labels", "matrix"}}."""
+        self._log_artifact(name, "confusion_matrix", value, description)
+
+    def log_accuracy_table(self, name: str, value: str | dict[str, Any], description: str = "") -> None:
+        self._log_artifact(name, "accuracy_table", value, description)
+
+    def log_residuals(self, name: str, value: str | dict[str, Any], description: str = "") -> None:
+        self._log_artifact(name, "residuals", value, description)
+
+    def log_predictions(self, name: str, value: str | dict[str, Any], description: str = "") -> None:
+        self._log_artifact(name, "predictions", value, description)
+
     def get_metrics(
         self, name: str | None = None, recursive: bool = False, run_type: str | None = None, populate: bool = False
     ) -> dict[str, Any]:
         """The metrics logged to the run (only `name`'s when given); recursive: {run id: metrics} for the run and
-        its step runs."""
-        return self._history.metrics(self._run_id, name, recursive)
+        its children. populate: JSON metrics (confusion matrices, ...) as their content rather than their file."""
+        return self._history.metrics(self._run_id, name, recursive, populate)
 
     def flush(self, timeout_seconds: int = 300) -> None:
         """Every log call is written when it returns: nothing is left to flush."""
@@ -373,8 +793,10 @@ class Run:
         self._details["tags"] = self._history.set_tags(self._run_id, mapping)
 
     def get_tags(self) -> dict[str, str | None]:
-        self._details["tags"] = self._history.tags(self._run_id)
-        return dict(self._details["tags"])
+        """The run's tags as the app has them now (a pipeline run's: those submitted and set since, from anywhere)."""
+        tags = self._history.tags(self._run_id)
+        self._details["tags"] = tags
+        return dict(tags)
 
     def remove_tags(self, tags: list[str]) -> None:
         self._details["tags"] = self._history.remove_tags(self._run_id, list(tags))
@@ -478,6 +900,25 @@ class Run:
 
     def __repr__(self) -> str:
         return f"Run(Experiment: {self._experiment_name}, Id: {self._run_id}, Status: {self.status})"
+
+
+class _SubmittedRun(Run):
+    """What `Run.get_context()` is in a script step or an entry script, as Azure ML's `_SubmittedRun`: the run's
+    status is the system's (the script's exit decides it), so complete() only flushes, fail() records the error
+    without changing the status, and cancel() does nothing. To stop the pipeline, cancel it: `run.parent.cancel()`."""
+
+    def complete(self, _set_status: bool = True) -> None:
+        log.info("complete is not setting status for submitted runs.")
+
+    def fail(self, error_details: Any = None, error_code: str | None = None, _set_status: bool = True) -> None:
+        log.info("fail is not setting status for submitted runs.")
+        super().fail(error_details, error_code, _set_status=False)
+
+    def cancel(self) -> None:
+        log.warning("cancel is not supported for submitted runs.")
+
+    def __exit__(self, exit_type: Any, value: Any, traceback: Any) -> None:
+        self.complete()
 
 
 def _dataset_id(dataset: Any) -> str:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from enum import Enum
 from typing import Any
+
+import yaml
 
 from fninfer._datastore import Datastore
 from fninfer._experiment import Experiment
@@ -12,12 +15,11 @@ from fninfer._pipeline_run import PipelineRun
 from fninfer._record_view import RecordView
 from fninfer._workspace import Workspace
 from shared.errors import InvalidInput
-from shared.schedules.recurrence import WINDOWS_ZONES, Recurrence
+from shared.schedules.recurrence import TIME_ZONES, Recurrence
 
-#: Azure ML's time zones (Windows names); `ScheduleRecurrence` also takes IANA names such as "Europe/Berlin".
-TimeZone = Enum(  # type: ignore[misc]
-    "TimeZone", {name.replace(" ", "").replace(".", ""): name for name in WINDOWS_ZONES}, type=str
-)
+#: Azure ML's 131 time zones, named as its TimeZone names them, valued with their Windows names (each fires in the
+#: IANA zone CLDR maps it to); `ScheduleRecurrence` also takes IANA names such as "Europe/Berlin".
+TimeZone = Enum("TimeZone", [(name, windows) for name, windows, _ in TIME_ZONES], type=str)  # type: ignore[misc]
 
 
 _RECURRENCE_FIELDS = (
@@ -29,6 +31,21 @@ _RECURRENCE_FIELDS = (
     "minutes",
     "week_days",
     "time_of_day",
+)
+
+
+#: The keys of a `Schedule:` YAML section, as Azure ML reads them.
+_SCHEDULE_YAML_KEYS = (
+    "description",
+    "pipeline_parameters",
+    "wait_for_provisioning",
+    "wait_timeout",
+    "datastore_name",
+    "polling_interval",
+    "data_path_parameter_name",
+    "continue_on_step_failure",
+    "path_on_datastore",
+    "recurrence",
 )
 
 
@@ -247,6 +264,36 @@ class Schedule(RecordView):
         }
         changes = {key: value for key, value in body.items() if value is not None}
         self._record = self.workspace.client.request("PATCH", f"schedules/{self.id}", json=changes)
+
+    @staticmethod
+    def load_yaml(
+        workspace: Workspace,
+        filename: str | os.PathLike[str],
+        _workflow_provider: Any = None,
+        _service_endpoint: Any = None,
+    ) -> dict[str, Any]:
+        """A schedule's settings from Azure ML's YAML (a `Schedule:` section): its description, pipeline_parameters,
+        datastore_name (as a Datastore), polling_interval, ... and recurrence (as a ScheduleRecurrence), for
+        Schedule.create."""
+        with open(filename) as handle:
+            document = yaml.safe_load(handle)
+        if not isinstance(document, dict) or "Schedule" not in document:
+            raise ValueError('Schedule Yaml file must have a "Schedule:" section')
+        section = document["Schedule"] or {}
+        found: dict[str, Any] = {}
+        for key in _SCHEDULE_YAML_KEYS:
+            if key not in section:
+                continue
+            value = section[key]
+            if key == "datastore_name" and value is not None:
+                value = Datastore(workspace, value)
+            elif key == "recurrence" and value is not None:
+                settings = {field: value.get(field) for field in _RECURRENCE_FIELDS if field in value}
+                if settings.get("time_zone") is not None:
+                    settings["time_zone"] = TimeZone(settings["time_zone"])
+                value = ScheduleRecurrence(**settings)
+            found[key] = value
+        return found
 
     @staticmethod
     def get(workspace: Workspace, id: str, **_: Any) -> Schedule:

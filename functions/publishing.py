@@ -224,6 +224,12 @@ def set_endpoint_default(req: func.HttpRequest) -> object:
     return endpoints.set_default_version(app_storage(), req.route_params["endpoint"], version)
 
 
+@bp.route(route="pipelines/endpoints/{endpoint}/name", methods=["POST"])
+@json_endpoint()
+def rename_endpoint(req: func.HttpRequest) -> object:
+    return endpoints.rename(app_storage(), req.route_params["endpoint"], json_body(req).get("name"))
+
+
 @bp.route(route="pipelines/endpoints/{endpoint}/enable", methods=["POST"])
 @json_endpoint()
 def enable_endpoint(req: func.HttpRequest) -> object:

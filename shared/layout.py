@@ -11,6 +11,9 @@ through these functions, never by hand; `tests/unit/test_layout.py` pins them, s
         versioncounters/<kind>s/<name>.json   the highest version ever given to a name (never reused after a delete)
         workspace/default-datastore.json      which datastore `get_default_datastore()` returns, once set
         computetargets/<name>.json            compute targets as v1 code creates them (records: no provisioning)
+        experiments/<name>.json               an experiment: its id, tags, archived time
+        experimentruns/<name>/<run id>        one empty marker per run recorded in the run history (Run.list)
+        workspace/details.json                the workspace's friendly name, description, tags and connections
     fninfer-models/                           model content, written once by the SDK, never overwritten
         <name>/<upload id>/<relative path>
     fninfer-datastore/                        the default datastore, `workspaceblobstore`
@@ -433,6 +436,7 @@ def pipeline_endpoint_name(name: str) -> str:
 #    fninfer-runhistory/<run id>/tags.json               tags set with run.tag / set_tags
 #    fninfer-runhistory/<run id>/metrics/<part>.jsonl    append blobs: one JSON line per run.log* call, in call order
 #    fninfer-runhistory/<run id>/files/<name>            files uploaded with run.upload_file / upload_folder
+#    fninfer-runhistory/<run id>/children/<child run id> markers of its child runs (run.child_run, create_children)
 #
 # Keyed by the same run ids as pipeline runs and their step runs, so PipelineRun and StepRun can show them.
 
@@ -459,12 +463,45 @@ def run_metrics_part(run_id: str, part: int) -> str:
     return f"{run_metrics_prefix(run_id)}{part:06d}.jsonl"
 
 
+def run_children_prefix(run_id: str) -> str:
+    return f"{run_history_prefix(run_id)}children/"
+
+
+def run_child_marker(run_id: str, child_run_id: str) -> str:
+    """An empty marker listing a child run (`run.child_run()`) under its parent."""
+    return f"{run_children_prefix(run_id)}{validate_name('run', child_run_id)}"
+
+
 def run_files_prefix(run_id: str) -> str:
     return f"{run_history_prefix(run_id)}files/"
 
 
 def run_file(run_id: str, name: str) -> str:
     return f"{run_files_prefix(run_id)}{validate_relative_path(name)}"
+
+
+EXPERIMENTS_PREFIX = "experiments/"
+EXPERIMENT_RUNS_PREFIX = "experimentruns/"
+WORKSPACE_DETAILS_RECORD = "workspace/details.json"
+
+
+def experiment_record(name: str) -> str:
+    """An experiment's record, in the registry container."""
+    return f"{EXPERIMENTS_PREFIX}{validate_name('experiment', name)}.json"
+
+
+def experiment_runs_prefix(name: str) -> str:
+    return f"{EXPERIMENT_RUNS_PREFIX}{validate_name('experiment', name)}/"
+
+
+def experiment_run_marker(name: str, run_id: str) -> str:
+    """The marker that lists a run (recorded in the run history) under its experiment, in the registry container."""
+    return f"{experiment_runs_prefix(name)}{validate_name('run', run_id)}"
+
+
+def run_artifact_name(name: str, artifact_id: str) -> str:
+    """The file `run.log_confusion_matrix` and its kin upload the metric's JSON under, among the run's files."""
+    return f"artifacts/{name}-{artifact_id}.json"
 
 
 def run_image_name(name: str, image_id: str, suffix: str) -> str:

@@ -57,6 +57,19 @@ def record(properties: dict[str, Any], required: Iterable[str] | None = None) ->
     return {"type": "object", "properties": properties, "required": list(properties if required is None else required)}
 
 
+def closed(properties: dict[str, Any], required: Iterable[str] = ()) -> dict[str, Any]:
+    """An object of these properties only (the handler refuses others); those in `required` must be there."""
+    return {**record(properties, required=list(required)), "additionalProperties": False}
+
+
+NULLABLE_NAME = {"anyOf": [NAME, {"type": "null"}]}
+RUN_ERROR = record({"message": TEXT, "code": NULLABLE_TEXT}, required=["message"])
+#: Run and experiment tags as the app takes them: names of 1-255 characters, not all blank; values text or null.
+TAG_MAP = {
+    "type": "object",
+    "additionalProperties": {"type": ["string", "null"]},
+    "propertyNames": {"minLength": 1, "maxLength": 255, "pattern": "\\S"},
+}
 #: A pipeline endpoint's version label, "0", "1", ... (a number is read as its label).
 VERSION_LABEL = {"type": ["string", "integer"]}
 RUN_TAGS = {"type": "object", "additionalProperties": {"type": ["string", "null"]}}
@@ -193,6 +206,20 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     ),
     #: name -> a value, or the list of values logged under it (or, recursive, run id -> such a map).
     "Metrics": {"type": "object", "additionalProperties": ANY},
+    "RunProperties": STRINGS,
+    "WorkspaceDetails": record(
+        {
+            "id": TEXT,
+            "friendly_name": NULLABLE_TEXT,
+            "description": NULLABLE_TEXT,
+            "tags": STRINGS,
+            "image_build_compute": NULLABLE_TEXT,
+            "connections": OBJECT,
+        }
+    ),
+    "Experiment": record(
+        {"name": NAME, "id": TEXT, "created_time": TIME, "tags": RUN_TAGS, "archived_time": NULLABLE_TIME}
+    ),
     "RunTags": RUN_TAGS,
     "Logged": record({"logged": {"type": "integer", "minimum": 0}}),
     "Schedule": record(
@@ -315,6 +342,61 @@ BODIES: dict[str, dict[str, Any]] = {
     ),
     "SetTags": record({"tags": {**RUN_TAGS, "propertyNames": {"minLength": 1, "maxLength": 255, "pattern": "\\S"}}}),
     "RemoveTags": record({"keys": array(TEXT)}),
+    "CreateRun": record(
+        {
+            "experiment": NAME,
+            "run_id": NULLABLE_NAME,
+            "parent_run_id": NULLABLE_NAME,
+            "name": NULLABLE_TEXT,
+            "display_name": NULLABLE_TEXT,
+            "description": NULLABLE_TEXT,
+            "status": {"enum": ["NotStarted", "Running", None]},
+            "tags": {"anyOf": [TAG_MAP, {"type": "null"}]},
+            "properties": {"anyOf": [STRINGS, {"type": "null"}]},
+        },
+        required=["experiment"],
+    ),
+    "UpdateRun": closed({"display_name": NULLABLE_TEXT, "description": NULLABLE_TEXT, "snapshot_id": NULLABLE_TEXT}),
+    "RunStatus": {
+        "anyOf": [
+            record(
+                {
+                    "action": {"enum": ["start", "complete", "fail", "cancel"]},
+                    "error": {"anyOf": [RUN_ERROR, {"type": "null"}]},
+                },
+                required=["action"],
+            ),
+            record({"action": {"const": "error"}, "error": RUN_ERROR}),
+        ]
+    },
+    "AddProperties": record({"properties": STRINGS}),
+    "RenameEndpoint": record({"name": NAME}),
+    "UpdateWorkspace": closed(
+        {
+            "friendly_name": NULLABLE_TEXT,
+            "description": NULLABLE_TEXT,
+            "tags": {"anyOf": [STRINGS, {"type": "null"}]},
+            "image_build_compute": NULLABLE_TEXT,
+            "set_connection": {
+                "anyOf": [
+                    closed(
+                        {"name": NAME, "category": TEXT, "target": TEXT, "authType": TEXT, "value": TEXT},
+                        required=["name", "category", "target", "authType", "value"],
+                    ),
+                    {"type": "null"},
+                ]
+            },
+            "delete_connection": NULLABLE_TEXT,
+        }
+    ),
+    "ChangeExperiment": record(
+        {
+            "set_tags": {"anyOf": [TAG_MAP, {"type": "null"}]},
+            "remove_tags": {"anyOf": [array(TEXT), {"type": "null"}]},
+            "archived": {"type": ["boolean", "null"]},
+        },
+        required=[],
+    ),
     "RegisterRunModel": record(
         {"model_name": NAME, "model_path": TEXT, "tags": STRINGS, "properties": STRINGS},
         required=["model_name"],
@@ -572,6 +654,12 @@ OPERATIONS: dict[str, Operation] = {
     "set_endpoint_default": Operation(
         "Set the default version", ("200", ref("PipelineEndpoint")), ("400", "404", "413"), "SetEndpointDefault"
     ),
+    "rename_endpoint": Operation(
+        "Rename a pipeline endpoint (its id and URL stay)",
+        ("200", ref("PipelineEndpoint")),
+        ("400", "404", "409", "413"),
+        "RenameEndpoint",
+    ),
     "enable_endpoint": Operation("Enable a pipeline endpoint", ("200", ref("PipelineEndpoint")), NOT_FOUND),
     "disable_endpoint": Operation("Disable a pipeline endpoint", ("200", ref("PipelineEndpoint")), NOT_FOUND),
     "submit_endpoint": Operation(
@@ -589,6 +677,52 @@ OPERATIONS: dict[str, Operation] = {
     "get_run_children": Operation(
         "A run's child runs (a pipeline run's steps)", ("200", array(ref("RunDetails"))), NOT_FOUND
     ),
+    "list_history_runs": Operation(
+        "An experiment's runs, newest first",
+        ("200", array(ref("RunDetails"))),
+        ("400",),
+        query=({**query("experiment", NAME), "required": True}, query("include_children", BOOLEAN_QUERY)),
+    ),
+    "create_history_run": Operation(
+        "Start a run in the run history (Experiment.start_logging, run.child_run)",
+        ("201", ref("RunDetails")),
+        ("400", "404", "409", "413"),
+        "CreateRun",
+    ),
+    "update_history_run": Operation(
+        "Set a run's display name, description or snapshot",
+        ("200", ref("RunDetails")),
+        ("400", "404", "413"),
+        "UpdateRun",
+    ),
+    "set_run_status": Operation(
+        "Start, complete, fail or cancel a run; or record its error",
+        ("200", ref("RunDetails")),
+        ("400", "404", "409", "413"),
+        "RunStatus",
+    ),
+    "add_run_properties": Operation(
+        "Add immutable properties", ("200", ref("RunProperties")), ("400", "404", "409", "413"), "AddProperties"
+    ),
+    "get_workspace_details": Operation("The workspace's record", ("200", ref("WorkspaceDetails"))),
+    "update_workspace_details": Operation(
+        "Change the workspace's friendly name, description, tags or connections",
+        ("200", ref("WorkspaceDetails")),
+        ("400", "404", "413"),
+        "UpdateWorkspace",
+    ),
+    "list_experiments": Operation("Every experiment", ("200", array(ref("Experiment")))),
+    "get_experiment": Operation("An experiment", ("200", ref("Experiment")), NOT_FOUND),
+    "ensure_experiment": Operation("An experiment, created when new", ("200", ref("Experiment")), ("400",)),
+    "change_experiment": Operation(
+        "Tag, archive or reactivate an experiment",
+        ("200", ref("Experiment")),
+        ("400", "413"),
+        "ChangeExperiment",
+    ),
+    "delete_experiment": Operation(
+        "Delete an experiment and its runs' history", ("200", record({"deleted": NAME})), ("400", "404", "409")
+    ),
     "get_run_details": Operation(
         "A run: status, times, experiment, parent run, tags", ("200", ref("RunDetails")), NOT_FOUND
     ),
@@ -596,7 +730,11 @@ OPERATIONS: dict[str, Operation] = {
         "The run's metrics, as Run.get_metrics() shows them",
         ("200", ref("Metrics")),
         NOT_FOUND,
-        query=(query("name", TEXT), query("recursive", TEXT, "'true': {run id: metrics} for the run and its steps")),
+        query=(
+            query("name", TEXT),
+            query("recursive", BOOLEAN_QUERY, "'true': {run id: metrics} for the run and its children"),
+            query("populate", BOOLEAN_QUERY, "'true': JSON metrics (confusion matrix, ...) as their content"),
+        ),
     ),
     "log_run_metrics": Operation("Log metric values", ("200", ref("Logged")), ("400", "404", "413"), "LogMetrics"),
     "get_run_tags": Operation("The run's tags", ("200", ref("RunTags")), NOT_FOUND),

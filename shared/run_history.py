@@ -36,13 +36,19 @@ if TYPE_CHECKING:
 
 Record = dict[str, Any]
 
-METRIC_KINDS = ("scalar", "list", "row", "table", "image")
+METRIC_KINDS = ("scalar", "list", "row", "table", "image", "artifact")
 #: One logged value, as a JSON line; an append block takes 4 MiB.
 MAX_METRIC_BYTES = 1024 * 1024
 #: What one run.log*() request may carry (the SDK batches what it has not sent yet).
 MAX_METRICS_PER_REQUEST = 1000
 #: The status of a run known only from its history (activated around user code, no engine record yet).
 ACTIVATED_STATUS = "Running"
+#: The statuses of a run that lives only in the run history (Experiment.start_logging, child runs), as Azure ML's
+#: Run History spells them; the terminal ones never change.
+HISTORY_STATUSES = ("NotStarted", "Running", "Completed", "Failed", "Canceled")
+HISTORY_TERMINAL = ("Completed", "Failed", "Canceled")
+#: What each status action moves a history run to.
+STATUS_ACTIONS = {"start": "Running", "complete": "Completed", "fail": "Failed", "cancel": "Canceled"}
 
 
 def now() -> str:
@@ -53,7 +59,8 @@ def now() -> str:
 
 
 def record_run(storage: Storage, context: RunContext) -> None:
-    """Record the run once (If-None-Match): the first activation writes it, later ones find it."""
+    """Record the run once (If-None-Match): the first activation writes it (and lists it under its experiment),
+    later ones find it."""
     record = {
         "id": context.run_id,
         "experiment": context.experiment_name,
@@ -61,8 +68,177 @@ def record_run(storage: Storage, context: RunContext) -> None:
         "name": context.name,
         "created_time": now(),
     }
-    with contextlib.suppress(ConcurrencyConflict):
+    try:
         storage.create_json(layout.RUN_HISTORY_CONTAINER, layout.run_info(context.run_id), record)
+    except ConcurrencyConflict:
+        return
+    _list_under_experiment(storage, context.experiment_name, context.run_id)
+
+
+def _list_under_experiment(storage: Storage, experiment: str, run_id: str) -> None:
+    ensure_experiment(storage, experiment)
+    storage.put_json(layout.REGISTRY_CONTAINER, layout.experiment_run_marker(experiment, run_id), {})
+
+
+def create_run(storage: Storage, experiment: object, request: dict[str, Any]) -> Record:
+    """A run that lives in the run history only (`Experiment.start_logging`, `run.child_run`, `create_children`):
+    Running unless `status` is NotStarted; `run_id` chosen by the caller or made here."""
+    name = layout.validate_name("experiment", experiment)
+    run_id = request.get("run_id")
+    run_id = uuid.uuid4().hex if run_id is None else layout.validate_name("run", run_id)
+    if _engine_record(storage, run_id) is not None:
+        raise Conflict(f"run {run_id!r} already exists (a pipeline or step run)", run=run_id)
+    parent = request.get("parent_run_id")
+    if parent is not None:
+        require_run(storage, parent)
+    status = request.get("status") or "Running"
+    if status not in ("NotStarted", "Running"):
+        raise InvalidInput("a new run's status is NotStarted or Running", field="status")
+    for field in ("name", "display_name", "description"):
+        if request.get(field) is not None and not isinstance(request[field], str):
+            raise InvalidInput(f"'{field}' must be a string", field=field)
+    created = now()
+    record = {
+        "id": run_id,
+        "experiment": name,
+        "parent_run_id": parent,
+        "name": request.get("name"),
+        "display_name": request.get("display_name"),
+        "description": request.get("description"),
+        "created_time": created,
+        "start_time": created if status == "Running" else None,
+        "end_time": None,
+        "status": status,
+        "properties": _string_map("properties", request.get("properties")),
+        "history_only": True,
+    }
+    tags = _checked_tags(request.get("tags") or {})
+    try:
+        storage.create_json(layout.RUN_HISTORY_CONTAINER, layout.run_info(run_id), record)
+    except ConcurrencyConflict as exc:
+        raise Conflict(f"run {run_id!r} already exists", run=run_id) from exc
+    if tags:
+        _change_tags(storage, run_id, lambda current: {**current, **tags})
+    if parent is not None:
+        storage.put_json(layout.RUN_HISTORY_CONTAINER, layout.run_child_marker(parent, run_id), {})
+    _list_under_experiment(storage, name, run_id)
+    return describe(storage, run_id)
+
+
+def _change_info(storage: Storage, run_id: str, change: Any) -> Record:
+    """Read-modify-write the run's history record (created for a run the engine knows but the history does not
+    yet: a pipeline run that was never activated)."""
+    path = layout.run_info(run_id)
+    for _ in range(20):
+        current, etag = storage.try_read_json(layout.RUN_HISTORY_CONTAINER, path)
+        if current is None:
+            engine = _engine_record(storage, run_id)
+            if engine is None:
+                raise NotFound(f"run {run_id!r} does not exist", run=run_id)
+            current = {
+                "id": run_id,
+                "experiment": engine.get("experiment"),
+                "parent_run_id": engine.get("parent"),
+                "name": engine.get("name"),
+                "created_time": engine.get("created_time"),
+            }
+        updated = dict(current)
+        change(updated)
+        try:
+            if etag is None:
+                storage.create_json(layout.RUN_HISTORY_CONTAINER, path, updated)
+            else:
+                storage.replace_json(layout.RUN_HISTORY_CONTAINER, path, updated, etag)
+            return updated
+        except ConcurrencyConflict:
+            continue
+    raise ConcurrencyConflict(f"the record of run {run_id!r} kept changing; gave up")
+
+
+def set_status(storage: Storage, run_id: str, action: object, error: object = None) -> Record:
+    """Start, complete, fail or cancel a run that lives in the run history only; a run in a terminal status keeps
+    it (as Run History does). A pipeline or step run's status is the engine's: refused here, naming why."""
+    require_run(storage, run_id)
+    if not isinstance(action, str) or action not in STATUS_ACTIONS:
+        raise InvalidInput(f"'action' must be one of {sorted(STATUS_ACTIONS)}", field="action")
+    if _engine_record(storage, run_id) is not None:
+        raise Conflict(
+            f"run {run_id!r} is a pipeline or step run: its status is managed by the pipeline engine, as Azure "
+            "ML's is by its backend (cancel it with PipelineRun.cancel)",
+            run=run_id,
+        )
+    target = STATUS_ACTIONS[action]
+    checked = None if error is None else _error(error)
+
+    def change(record: Record) -> None:
+        current = record.get("status") or ACTIVATED_STATUS
+        if current in HISTORY_TERMINAL:
+            return
+        record["status"] = target
+        if target == "Running" and not record.get("start_time"):
+            record["start_time"] = now()
+        if target in HISTORY_TERMINAL:
+            record["end_time"] = now()
+        if target == "Failed" and checked is not None:
+            record["error"] = checked
+
+    _change_info(storage, run_id, change)
+    return describe(storage, run_id)
+
+
+def _error(error: object) -> Record:
+    if (
+        not isinstance(error, dict)
+        or not isinstance(error.get("message"), str)
+        or not isinstance(error.get("code"), str | None)
+    ):
+        raise InvalidInput("'error' must be an object {message: text, code: text or null}", field="error")
+    return {"message": error["message"], "code": error.get("code")}
+
+
+def record_error(storage: Storage, run_id: str, error: object) -> Record:
+    """Set the run's error without changing its status: what `run.fail()` does in a script Azure ML runs (a
+    submitted run's status is the system's: the script's exit decides it)."""
+    require_run(storage, run_id)
+    checked = _error(error)
+    _change_info(storage, run_id, lambda record: record.update(error=checked))
+    return describe(storage, run_id)
+
+
+def add_properties(storage: Storage, run_id: str, properties: object) -> dict[str, str]:
+    """Add properties; they are immutable, as Azure ML's: setting one again to another value is refused."""
+    require_run(storage, run_id)
+    if not isinstance(properties, dict):
+        raise InvalidInput("'properties' must be an object of string values", field="properties")
+    added = _string_map("properties", properties)
+
+    def change(record: Record) -> None:
+        current = dict(record.get("properties") or {})
+        for key, value in added.items():
+            if key in current and current[key] != value:
+                raise Conflict(
+                    f"run property {key!r} is already {current[key]!r}: properties are immutable", property=key
+                )
+        record["properties"] = {**current, **added}
+
+    _change_info(storage, run_id, change)
+    return describe(storage, run_id)["properties"]
+
+
+def update_run(storage: Storage, run_id: str, changes: object) -> Record:
+    """Set the run's display name, description or snapshot id."""
+    require_run(storage, run_id)
+    if not isinstance(changes, dict):
+        raise InvalidInput("the changes must be an object", field="changes")
+    allowed = {"display_name", "description", "snapshot_id"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise InvalidInput(f"a run's {sorted(unknown)} cannot be changed; only {sorted(allowed)}", field="changes")
+    for key, value in changes.items():
+        if value is not None and not isinstance(value, str):
+            raise InvalidInput(f"'{key}' must be a string", field=key)
+    _change_info(storage, run_id, lambda record: record.update(changes))
+    return describe(storage, run_id)
 
 
 def _engine_record(storage: Storage, run_id: str) -> Record | None:
@@ -80,9 +256,9 @@ def _step_ids(pipeline_run: Record) -> list[str]:
     return [step["id"]] if isinstance(step, dict) and step.get("id") else []
 
 
-def _properties(record: Record | None) -> dict[str, str]:
+def _properties(record: Record | None, info: Record) -> dict[str, str]:
     if record is None:
-        return {}
+        return {} if info.get("history_only") else {"azureml.runsource": "azureml.scriptrun"}
     if record.get("parent"):
         return {"azureml.runsource": "azureml.StepRun", "StepType": str(record.get("type") or "")}
     return {"azureml.runsource": "azureml.PipelineRun"}
@@ -90,7 +266,7 @@ def _properties(record: Record | None) -> dict[str, str]:
 
 def describe(storage: Storage, run_id: str) -> Record:
     """The run as `Run.get_details()` shows it. The engine's record (a pipeline run's or a step run's) gives the
-    status and times; a run known only from its history is Running."""
+    status and times; a run that lives in the history only has its own; a run only activated is Running."""
     layout.validate_name("run", run_id)
     info, _ = storage.try_read_json(layout.RUN_HISTORY_CONTAINER, layout.run_info(run_id))
     record = _engine_record(storage, run_id)
@@ -102,19 +278,57 @@ def describe(storage: Storage, run_id: str) -> Record:
         "experiment": source.get("experiment") or info.get("experiment"),
         "parentRunId": source.get("parent") or info.get("parent_run_id"),
         "name": source.get("name") or info.get("name"),
-        "status": source.get("status") or ACTIVATED_STATUS,
-        "startTimeUtc": source.get("start_time") or info.get("created_time"),
-        "endTimeUtc": source.get("end_time"),
-        "tags": get_tags(storage, run_id),
-        "properties": _properties(record),
-        "error": source.get("error"),
+        "displayName": info.get("display_name") or source.get("name") or info.get("name"),
+        "description": info.get("description"),
+        "status": source.get("status") or info.get("status") or ACTIVATED_STATUS,
+        "createdTimeUtc": source.get("created_time") or info.get("created_time"),
+        "startTimeUtc": source.get("start_time") or info.get("start_time") or info.get("created_time"),
+        "endTimeUtc": source.get("end_time") or info.get("end_time"),
+        "tags": _tags(storage, run_id, record),
+        "properties": {**_properties(record, info), **(info.get("properties") or {})},
+        "error": source.get("error") or info.get("error"),
+        "snapshotId": info.get("snapshot_id") or (source.get("step") or {}).get("snapshot"),
+        "target": _target(record),
     }
 
 
+def _target(record: Record | None) -> str:
+    """Where the run ran, as Azure ML's `target`: a ParallelRunStep's compute target, else the app ("local" for a
+    run that lives in the run history only: the caller's own process)."""
+    if record is None:
+        return "local"
+    config = (record.get("step") or {}).get("config") or {}
+    return str(config.get("compute_target") or "fninfer")
+
+
+def list_runs(storage: Storage, experiment: object, include_children: bool = False) -> list[Record]:
+    """An experiment's runs, newest first: those recorded in the run history and the pipeline runs (with their
+    step runs when include_children); top-level runs only unless include_children."""
+    name = layout.validate_name("experiment", experiment)
+    ids = [
+        path.rsplit("/", 1)[1]
+        for path in storage.list_names(layout.REGISTRY_CONTAINER, layout.experiment_runs_prefix(name))
+    ]
+    for engine in storage.read_all_json(layout.REGISTRY_CONTAINER, layout.PIPELINE_RUNS_PREFIX):
+        if engine.get("experiment") == name:
+            ids.append(engine["id"])
+    found: dict[str, Record] = {}
+    for run_id in ids:
+        if run_id in found:
+            continue
+        with contextlib.suppress(NotFound):
+            found[run_id] = describe(storage, run_id)
+    runs = [run for run in found.values() if include_children or not run["parentRunId"]]
+    return sorted(runs, key=lambda run: run.get("createdTimeUtc") or "", reverse=True)
+
+
 def child_ids(storage: Storage, run_id: str) -> list[str]:
-    """The step runs of a pipeline run (none for other runs)."""
+    """The run's children: a pipeline run's step runs, and the child runs made with `run.child_run()`."""
     record = _engine_record(storage, run_id)
-    return _step_ids(record) if record and not record.get("parent") else []
+    steps = _step_ids(record) if record and not record.get("parent") else []
+    prefix = layout.run_children_prefix(run_id)
+    made = [path[len(prefix) :] for path in storage.list_names(layout.RUN_HISTORY_CONTAINER, prefix)]
+    return steps + made
 
 
 def require_run(storage: Storage, run_id: str) -> None:
@@ -145,7 +359,7 @@ def metric_entry(document: object) -> Record:
         raise InvalidInput(f"metric name {name!r} is not valid: 1-255 printable characters", field="name")
     if kind not in METRIC_KINDS:
         raise InvalidInput(f"metric {name!r}: kind must be one of {list(METRIC_KINDS)}", field="kind")
-    if kind in ("scalar", "image"):
+    if kind in ("scalar", "image", "artifact"):
         value = _scalar(name, value)
     elif kind == "list":
         if not isinstance(value, list):
@@ -255,17 +469,33 @@ def fold(entries: Iterable[Record]) -> dict[str, Any]:
     return folded
 
 
-def metrics(storage: Storage, run_id: str, name: str | None = None, recursive: bool = False) -> dict[str, Any]:
-    """The run's metrics (only `name`'s when given); recursive: {run id: metrics} for it and its step runs."""
+def metrics(
+    storage: Storage, run_id: str, name: str | None = None, recursive: bool = False, populate: bool = False
+) -> dict[str, Any]:
+    """The run's metrics (only `name`'s when given); recursive: {run id: metrics} for it and its child runs.
+    A confusion matrix, accuracy table, residuals or predictions metric is the name of its JSON file among the
+    run's files, or with `populate` that JSON itself (Azure ML's `get_metrics(populate=True)`)."""
     require_run(storage, run_id)
 
     def one(run: str) -> dict[str, Any]:
-        folded = fold(metric_entries(storage, run))
+        entries = metric_entries(storage, run)
+        if populate:
+            entries = [_populated(storage, run, entry) for entry in entries]
+        folded = fold(entries)
         return {key: value for key, value in folded.items() if name is None or key == name}
 
     if recursive:
         return {run: one(run) for run in [run_id, *child_ids(storage, run_id)]}
     return one(run_id)
+
+
+def _populated(storage: Storage, run_id: str, entry: Record) -> Record:
+    if entry["kind"] != "artifact":
+        return entry
+    path = layout.run_file(run_id, entry["value"])
+    with storage_errors(f"file {entry['value']!r} of run {run_id!r}"):
+        content = storage.container(layout.RUN_HISTORY_CONTAINER).download_blob(path).readall()
+    return {**entry, "value": json.loads(content)}
 
 
 # -- tags -----------------------------------------------------------------------------------------------------------
@@ -298,11 +528,23 @@ def _change_tags(storage: Storage, run_id: str, change: Any) -> dict[str, str | 
     raise ConcurrencyConflict(f"the tags of run {run_id!r} kept changing; gave up")
 
 
+def _change_engine_tags(storage: Storage, run_id: str, change: Any) -> None:
+    """A pipeline or step run's tags live in its record, beside what it was submitted with."""
+
+    def apply(record: Record) -> None:
+        record["tags"] = change(dict(record.get("tags") or {}))
+
+    storage.update_json(layout.REGISTRY_CONTAINER, layout.pipeline_run_record(run_id), apply, attempts=100)
+
+
 def set_tags(storage: Storage, run_id: str, tags: object) -> dict[str, str | None]:
     """Add or change tags (others are left as they are); returns every tag of the run."""
     require_run(storage, run_id)
     checked = _checked_tags(tags)
-    _change_tags(storage, run_id, lambda current: {**current, **checked})
+    if _engine_record(storage, run_id) is not None:
+        _change_engine_tags(storage, run_id, lambda current: {**current, **checked})
+    else:
+        _change_tags(storage, run_id, lambda current: {**current, **checked})
     return get_tags(storage, run_id)
 
 
@@ -310,15 +552,103 @@ def remove_tags(storage: Storage, run_id: str, keys: object) -> dict[str, str | 
     require_run(storage, run_id)
     if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys):
         raise InvalidInput("'keys' must be a list of tag names", field="keys")
-    _change_tags(storage, run_id, lambda current: {k: v for k, v in current.items() if k not in keys})
+
+    def without(current: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in current.items() if k not in keys}
+
+    if _engine_record(storage, run_id) is not None:
+        _change_engine_tags(storage, run_id, without)
+    _change_tags(storage, run_id, without)
     return get_tags(storage, run_id)
 
 
 def get_tags(storage: Storage, run_id: str) -> dict[str, str | None]:
-    """The run's tags: a pipeline run's own (set when it was submitted), then those set on it since."""
-    pipeline = _engine_record(storage, run_id) or {}
+    """The run's tags: for a pipeline or step run, those in its record (set when it was submitted, and since)."""
+    return _tags(storage, run_id, _engine_record(storage, run_id))
+
+
+def _tags(storage: Storage, run_id: str, engine: Record | None) -> dict[str, str | None]:
     tags, _ = storage.try_read_json(layout.RUN_HISTORY_CONTAINER, layout.run_tags(run_id))
-    return {**(pipeline.get("tags") or {}), **(tags or {})}
+    return {**(tags or {}), **((engine or {}).get("tags") or {})}
+
+
+# -- experiments ------------------------------------------------------------------------------------------------------
+
+
+def ensure_experiment(storage: Storage, name: object) -> Record:
+    """The experiment's record, created the first time it is named (as Azure ML's `Experiment(ws, name)` does)."""
+    checked = layout.validate_name("experiment", name)
+    path = layout.experiment_record(checked)
+    record, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, path)
+    if record is not None:
+        return record
+    fresh = {"name": checked, "id": str(uuid.uuid4()), "created_time": now(), "tags": {}, "archived_time": None}
+    with contextlib.suppress(ConcurrencyConflict):
+        storage.create_json(layout.REGISTRY_CONTAINER, path, fresh)
+        return fresh
+    record, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, path)
+    return record or fresh
+
+
+def get_experiment(storage: Storage, name: object) -> Record:
+    checked = layout.validate_name("experiment", name)
+    record, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, layout.experiment_record(checked))
+    if record is None:
+        raise NotFound(f"experiment {checked!r} does not exist", experiment=checked)
+    return record
+
+
+def list_experiments(storage: Storage) -> list[Record]:
+    """Every experiment, by name: those recorded, and any a pipeline run names that has no record yet."""
+    found = {r["name"]: r for r in storage.read_all_json(layout.REGISTRY_CONTAINER, layout.EXPERIMENTS_PREFIX)}
+    for engine in storage.read_all_json(layout.REGISTRY_CONTAINER, layout.PIPELINE_RUNS_PREFIX):
+        name = engine.get("experiment")
+        if name and name not in found and not engine.get("parent"):
+            found[name] = ensure_experiment(storage, name)
+    return [found[name] for name in sorted(found)]
+
+
+def change_experiment(storage: Storage, name: object, change: object) -> Record:
+    """Tags (set or removed), archive, reactivate: {"set_tags": {...}} | {"remove_tags": [...]} |
+    {"archived": true|false}."""
+    record = ensure_experiment(storage, name)
+    if not isinstance(change, dict):
+        raise InvalidInput("the change must be an object", field="change")
+    set_tags_to = _checked_tags(change.get("set_tags") or {})
+    removed = [] if change.get("remove_tags") is None else change["remove_tags"]
+    if not isinstance(removed, list) or not all(isinstance(key, str) for key in removed):
+        raise InvalidInput("'remove_tags' must be a list of tag names", field="remove_tags")
+    archived = change.get("archived")
+    if change.get("set_tags") is not None and not isinstance(change["set_tags"], dict):
+        raise InvalidInput("'set_tags' must be an object of tags", field="set_tags")
+    if archived is not None and not isinstance(archived, bool):
+        raise InvalidInput("'archived' must be true or false", field="archived")
+
+    def apply(current: Record) -> Record:
+        tags = {k: v for k, v in {**(current.get("tags") or {}), **set_tags_to}.items() if k not in removed}
+        current["tags"] = tags
+        if archived is True and not current.get("archived_time"):
+            current["archived_time"] = now()
+        elif archived is False:
+            current["archived_time"] = None
+        return current
+
+    return storage.update_json(layout.REGISTRY_CONTAINER, layout.experiment_record(record["name"]), apply)
+
+
+def delete_experiment(storage: Storage, name: object) -> None:
+    """Delete an experiment and the history of its runs; refused while one of its runs is not over."""
+    record = get_experiment(storage, name)
+    runs = list_runs(storage, record["name"], include_children=True)
+    running = [run["runId"] for run in runs if run["status"] not in (*HISTORY_TERMINAL, "Finished")]
+    if running:
+        raise Conflict(f"experiment {record['name']!r} has runs that are not over: {running[:10]}", runs=running)
+    for run in runs:
+        for path in storage.list_names(layout.RUN_HISTORY_CONTAINER, layout.run_history_prefix(run["runId"])):
+            storage.delete_blob(layout.RUN_HISTORY_CONTAINER, path)
+        storage.delete_blob(layout.REGISTRY_CONTAINER, layout.experiment_run_marker(record["name"], run["runId"]))
+        storage.delete_blob(layout.REGISTRY_CONTAINER, layout.pipeline_run_record(run["runId"]))
+    storage.delete_blob(layout.REGISTRY_CONTAINER, layout.experiment_record(record["name"]))
 
 
 # -- files ------------------------------------------------------------------------------------------------------------

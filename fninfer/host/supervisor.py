@@ -26,7 +26,7 @@ from typing import Any
 from azure.core.exceptions import AzureError
 from azure.storage.blob import BlobServiceClient
 
-from fninfer._config import CONFIG_FILE_NAME, STATE_DIR_NAME, WorkspaceConfig
+from fninfer._config import APP_HOSTNAME, CONFIG_FILE_NAME, STATE_DIR_NAME, WorkspaceConfig
 from fninfer.host.azurite import Azurite, AzuriteError, start_azurite
 from fninfer.host.indexing import SCRIPT_FILE_NAME
 from fninfer.host.instance import READY_LINE, RESTART_EXIT_CODE
@@ -172,6 +172,7 @@ class Supervisor:
             check_storage(settings[STORAGE_CONNECTION])
         settings[ADMIN_KEY] = admin_key(settings, self.state_dir)
         settings["AZURE_FUNCTIONS_ENVIRONMENT"] = "Development"
+        settings[APP_HOSTNAME] = f"127.0.0.1:{self.port}"  # as Core Tools does: code inside the app can call it
         settings["PYTHONUNBUFFERED"] = "1"
         return settings
 

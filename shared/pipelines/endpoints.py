@@ -109,6 +109,18 @@ def _change(storage: Storage, id_or_name: str, change: Any) -> Record:
     return storage.update_json(layout.REGISTRY_CONTAINER, layout.pipeline_endpoint_record(endpoint_id), apply)
 
 
+def rename(storage: Storage, id_or_name: str, name: object) -> Record:
+    """Give the endpoint a new (unique) name; its id, URL and versions stay. The old name is free again."""
+    new_name = layout.validate_name("pipeline endpoint", name)
+    record = get_endpoint(storage, id_or_name)
+    if record["name"] == new_name:
+        return record
+    _claim_name(storage, new_name, record["id"])
+    updated = _change(storage, record["id"], lambda current: current.update(name=new_name))
+    storage.delete_blob(layout.REGISTRY_CONTAINER, layout.pipeline_endpoint_name(record["name"]))
+    return updated
+
+
 def add(storage: Storage, id_or_name: str, pipeline_id: object, make_default: bool = False) -> Record:
     """Add a published pipeline as the next version (and make it the default); a pipeline already there keeps its
     version."""

@@ -142,7 +142,22 @@ def start(
 
 
 def describe(record: Record) -> dict[str, Any]:
-    """The record without its definition (what lists show)."""
+    """The record without its definition (what lists show): its parameters, whether its runs continue on a step's
+    failure, and its graph (each step's name, type, inputs and outputs, in the pipeline's order)."""
+    definition = record["definition"]
+    steps = []
+    for step in definition.get("steps") or []:
+        outputs = [step["output"]] if "output" in step else list(step.get("outputs") or [])
+        steps.append(
+            {
+                "name": step.get("name"),
+                "type": step.get("type"),
+                "inputs": [{"name": source.get("name")} for source in step.get("inputs") or []],
+                "outputs": [{"name": output.get("name")} for output in outputs],
+            }
+        )
     return {key: value for key, value in record.items() if key != "definition"} | {
-        "parameters": record["definition"].get("parameters") or {}
+        "parameters": definition.get("parameters") or {},
+        "continue_on_step_failure": definition.get("continue_on_step_failure"),
+        "graph": {"parameters": definition.get("parameters") or {}, "steps": steps},
     }

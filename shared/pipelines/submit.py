@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from shared import compute, layout
+from shared import compute, layout, run_history
 from shared.datastores import find_datastore
 from shared.errors import ConcurrencyConflict, InvalidInput
 from shared.pipelines import dag, definition, parameters
@@ -142,3 +142,15 @@ def describe(storage: Storage, run_id: str) -> dict[str, Any]:
         step, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, layout.pipeline_run_record(state["id"]))
         state.update({"name": name, "status": None} if step is None else _summary(storage, step))
     return record
+
+
+def cancel(storage: Storage, run_id: str) -> dict[str, Any]:
+    """Cancel any run, as `Run.cancel()` does: a pipeline run with its running steps, a step run (its pipeline
+    run fails unless continue_on_step_failure), or a run that lives in the run history only. A run that is over
+    is left as it is."""
+    record, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, layout.pipeline_run_record(run_id))
+    if record is not None:
+        dag.cancel(storage, run_id)
+    else:
+        run_history.set_status(storage, run_id, "cancel")
+    return run_history.describe(storage, run_id)

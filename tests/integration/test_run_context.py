@@ -18,6 +18,13 @@ from shared import layout, models, run_context
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.hashing import CHUNK_SIZE, combined_sha256, sha256_file
 from shared.storage import Storage
+from tests.hosting import RunningHost
+
+
+@pytest.fixture
+def beside_the_app(app_host: RunningHost, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run context activated in this process (not inside the app): its workspace is the config beside it."""
+    monkeypatch.setenv("FNINFER_CONFIG", str(app_host.config_path))
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +36,7 @@ def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_a_step_logs_tags_uploads_and_registers_from_its_context(
-    storage: Storage, model_file: Path, tmp_path: Path, unique: str
+    storage: Storage, model_file: Path, tmp_path: Path, unique: str, beside_the_app: None
 ) -> None:
     pipeline_id, step_id = f"pipe-{unique}", f"step-{unique}"
     with run_context.activate(storage, pipeline_id, "exp"):
@@ -155,7 +162,9 @@ def test_a_runs_history_through_the_api(
         run.register_model("bad/name", "outputs/model.pkl")
 
 
-def test_a_pipeline_runs_tags_and_status_come_from_its_record(ws: Workspace, storage: Storage, unique: str) -> None:
+def test_a_pipeline_runs_tags_and_status_come_from_its_record(
+    ws: Workspace, storage: Storage, unique: str, beside_the_app: None
+) -> None:
     run_id, step_id = f"pipeline-{unique}", f"step-{unique}"
     record = {
         "id": run_id,
