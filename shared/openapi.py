@@ -60,6 +60,8 @@ def record(properties: dict[str, Any], required: Iterable[str] | None = None) ->
 #: A pipeline endpoint's version label, "0", "1", ... (a number is read as its label).
 VERSION_LABEL = {"type": ["string", "integer"]}
 RUN_TAGS = {"type": "object", "additionalProperties": {"type": ["string", "null"]}}
+#: Tags or properties as a client may send them: any values, stored as strings (shared/tags.py).
+ANY_TAGS = {"type": "object"}
 FILE = record({"path": TEXT, "size": {"type": "integer", "minimum": 0}, "sha256": SHA256})
 DATA_PATH = record({"datastore": NAME, "path": {"type": "string", "minLength": 1}})
 SCHEMAS: dict[str, dict[str, Any]] = {
@@ -71,8 +73,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "name": NAME,
             "version": {"type": "integer", "minimum": 1},
             "description": NULLABLE_TEXT,
-            "tags": STRINGS,
-            "properties": STRINGS,
+            "tags": RUN_TAGS,
+            "properties": RUN_TAGS,
             "created_time": TIME,
             "files": array(FILE),
             "single_file": {"type": "boolean"},
@@ -220,10 +222,20 @@ BODIES: dict[str, dict[str, Any]] = {
             "files": {**array(FILE), "minItems": 1},
             "single_file": {"type": "boolean"},
             "description": NULLABLE_TEXT,
-            "tags": or_empty(STRINGS),
-            "properties": or_empty(STRINGS),
+            "tags": or_empty(ANY_TAGS),
+            "properties": or_empty(ANY_TAGS),
         },
         required=["upload_id", "files"],
+    ),
+    "UpdateModel": record(
+        {
+            "tags": ANY_TAGS,
+            "add_tags": or_empty(ANY_TAGS),
+            "remove_tags": {"anyOf": [TEXT, array(TEXT), {"type": "null"}]},
+            "add_properties": or_empty(ANY_TAGS),
+            "description": NULLABLE_TEXT,
+        },
+        required=[],
     ),
     "RegisterDataset": record(
         {
@@ -381,6 +393,12 @@ OPERATIONS: dict[str, Operation] = {
         "Register a staged upload as the next version", ("201", ref("Model")), ("400", "409", "413"), "RegisterModel"
     ),
     "get_model": Operation("A model version (the latest without one)", ("200", ref("Model")), NOT_FOUND),
+    "update_model": Operation(
+        "Change a version's tags, properties, description or datasets (Model.update, add_tags, ...)",
+        ("200", ref("Model")),
+        ("400", "404", "413"),
+        "UpdateModel",
+    ),
     "delete_model": Operation("Delete a model version", ("200", ref("Deleted")), NOT_FOUND),
     "list_datastores": Operation("List datastores", ("200", array(ref("Datastore")))),
     "register_datastore": Operation(
