@@ -3,15 +3,23 @@ type, versions as strings, in-place updates, serialize/deserialize, SAS links), 
 
 from __future__ import annotations
 
+import json
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 
-from fninfer.core import Dataset, Model, Workspace
-from fninfer.exceptions import WebserviceException
+from fninfer.core import Dataset, Environment, Model, Webservice, Workspace
+from fninfer.core.databricks import PyPiLibrary
+from fninfer.core.environment import RGitHubPackage, RSection, SparkPackage
+from fninfer.core.model import InferenceConfig
+from fninfer.core.webservice import AciWebservice, AksWebservice, LocalWebservice
+from fninfer.exceptions import UserErrorException, WebserviceException
 from shared.errors import InvalidInput
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "services"
 
 
 @pytest.fixture
@@ -116,3 +124,137 @@ def test_print_configuration(
     model = Model.register(ws, model_path=model_folder, model_name=f"cfg_{unique}")
     Model.print_configuration([model], None, None, None)
     assert f"Models: ['{model.id}']" in capsys.readouterr().out
+
+
+def _source(tmp_path: Path) -> Path:
+    folder = tmp_path / "src"
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(FIXTURES / "flaky.py", folder / "score.py")
+    return folder
+
+
+def test_service_tags_settings_and_members(
+    ws: Workspace, model_folder: Path, tmp_path: Path, unique: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = Model.register(ws, model_path=model_folder, model_name=f"svc_{unique}")
+    inference = InferenceConfig(entry_script="score.py", source_directory=_source(tmp_path))
+    config = AksWebservice.deploy_configuration(
+        tags={"mse": 3021.5, "team": "ml"},
+        properties={"rows": 12},
+        num_replicas=3,
+        cpu_cores=0.5,
+        scoring_timeout_ms=30000,
+        namespace="scoring",
+        token_auth_enabled=True,
+        auth_enabled=False,
+    )
+    name = f"aks-{unique}"
+    Webservice.check_for_existing_webservice(ws, name)  # nothing by that name yet
+    service = Model.deploy(ws, name, [model], inference, config)
+    with pytest.raises(WebserviceException, match="already exists"):
+        Webservice.check_for_existing_webservice(ws, name)
+    Webservice.check_for_existing_webservice(ws, name, overwrite=True)
+    service.wait_for_deployment(timeout_sec=90)
+    assert isinstance(service, AksWebservice)
+    assert service.tags == {"mse": "3021.5", "team": "ml"} and service.properties == {"rows": "12"}
+    assert [m.id for m in service.models] == [model.id] and service.environment is None
+    assert (service.num_replicas, service.scoring_timeout_ms, service.namespace) == (3, 30000, "scoring")
+    assert service.autoscaler.autoscale_enabled is False  # num_replicas given: Azure ML's default
+    assert service.container_resource_requirements.cpu == 0.5
+    assert service.max_concurrent_requests_per_container == 1 and service.image is None
+
+    token = service.get_access_token()
+    assert token.token_type == "Bearer" and token.expiry_on is not None and token.refresh_after < token.expiry_on
+    assert service.run(json.dumps({"data": 1})) is not None
+
+    service.add_tags({"team": "data", "epoch": 3})
+    assert "Replacing tag team -> ml with team -> data" in capsys.readouterr().out
+    service.remove_tags("mse")
+    service.add_properties({"source": "test"})
+    fresh = Webservice(ws, name)
+    assert fresh.tags == {"team": "data", "epoch": "3"}
+    assert fresh.properties == {"rows": "12", "source": "test"}
+    service.update(tags={"only": 1})
+    assert Webservice(ws, name).tags == {"only": "1"}
+
+    payload = fresh.serialize()
+    assert payload["computeType"] == "AKS" and payload["numReplicas"] == 3 and payload["tags"] == fresh.tags
+    assert AksWebservice.deserialize(ws, payload).name == name
+    with pytest.raises(WebserviceException, match="computeType is not ACI"):
+        AciWebservice.deserialize(ws, payload)
+    with pytest.raises(WebserviceException, match="no container images"):
+        Webservice.deploy_from_image(ws, f"img-{unique}", image=None)
+    service.delete()
+
+
+def test_image_era_deployment_runs_as_model_deploy(
+    ws: Workspace, model_folder: Path, tmp_path: Path, unique: str
+) -> None:
+    """`Webservice.deploy_from_model(ws, name, models, image_config)`: the image configuration's entry script and
+    conda file become the inference config."""
+    source = _source(tmp_path)
+
+    class ImageConfig:  # the attributes ContainerImage.image_configuration(...) sets
+        execution_script = str(source / "score.py")
+        runtime = "python"
+        conda_file = None
+
+    model = Model.register(ws, model_path=model_folder, model_name=f"img_{unique}")
+    with pytest.warns(DeprecationWarning):
+        service = Webservice.deploy_from_model(ws, f"img-{unique}", [model], ImageConfig())
+    service.wait_for_deployment(timeout_sec=90)
+    assert isinstance(service, AciWebservice) and service.state == "Healthy"
+    assert service.ssl_enabled is False and service.public_fqdn == "127.0.0.1"
+    assert service.container_resource_requirements.cpu == 0.1  # Azure ML's default
+    local = Webservice.deploy_local_from_model(ws, f"loc-{unique}", [model], ImageConfig(), wait=True)
+    assert local.state == LocalWebservice.STATE_RUNNING
+    for each in (service, local):
+        each.delete()
+
+
+def test_environment_sections_register_and_come_back(
+    ws: Workspace, tmp_path: Path, unique: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 21, behaviour 12: Environment.spark and the other sections, recorded with the environment."""
+    env = Environment(f"sections-{unique}")
+    env.spark.packages = [SparkPackage("com.microsoft.ml.spark", "mmlspark_2.11", "0.15")]
+    env.databricks.pypi_libraries = [PyPiLibrary(package="fuzzywuzzy")]
+    env.r = RSection()
+    env.r.r_version = "4.1.0"
+    github = RGitHubPackage()
+    github.repository, github.auth_token = "user/repo", "secret-token"
+    env.r.github_packages = [github]
+    env.docker.base_image = "myacr.azurecr.io/base:1"
+    env.docker.base_image_registry.address = "myacr.azurecr.io"
+    env.docker.base_image_registry.password = "registry-password"
+    env.docker.shm_size = "4g"
+    env.environment_variables = {"WORKERS": 4}
+    registered = env.register(ws)
+    back = Environment.get(ws, env.name, version=registered.version)
+    assert [(p.group, p.artifact) for p in back.spark.packages] == [("com.microsoft.ml.spark", "mmlspark_2.11")]
+    assert [library.package for library in back.databricks.pypi_libraries] == ["fuzzywuzzy"]
+    assert back.r is not None and back.r.r_version == "4.1.0" and back.r.github_packages[0].repository == "user/repo"
+    assert back.docker.base_image == "myacr.azurecr.io/base:1" and back.docker.shm_size == "4g"
+    assert back.docker.base_image_registry.address == "myacr.azurecr.io" and back.environment_variables == {
+        "WORKERS": "4"
+    }
+    stored = json.dumps(ws.client.request("GET", f"environments/{env.name}"))
+    assert "secret-token" not in stored and "registry-password" not in stored  # secrets are not registered
+
+    assert env.build(ws).wait_for_completion(show_output=False).status == "Succeeded"
+    details = back.get_image_details(ws)
+    assert details.image_exist is False and details.interpreter_path
+    back.build_local(ws)
+    assert f"Environment {env.name}:{registered.version}" in capsys.readouterr().out
+    with pytest.raises(UserErrorException, match="is not registered"):
+        Environment(f"never-{unique}").build_local(ws)
+    with pytest.raises(UserErrorException, match="labels are not supported"):
+        Environment.label(ws, env.name, registered.version, ["prod"])
+
+    wheel = tmp_path / f"private_{unique}-1.0-py3-none-any.whl"
+    wheel.write_bytes(b"PK wheel bytes")
+    url = Environment.add_private_pip_wheel(ws, wheel)
+    assert url.endswith(f"azureml-private-packages/{wheel.name}")
+    with pytest.raises(UserErrorException, match="already exists"):
+        Environment.add_private_pip_wheel(ws, wheel)
+    assert Environment.add_private_pip_wheel(ws, wheel, exist_ok=True) == url
