@@ -273,8 +273,16 @@ BODIES: dict[str, dict[str, Any]] = {
     ),
     "SetDefaultDatastore": record({"name": NAME}),
     "CreateComputeTarget": record(
-        {"type": {"enum": ["AmlCompute", "AksCompute", "ComputeInstance"]}, "settings": or_empty(OBJECT)},
+        {
+            "type": {"enum": ["AmlCompute", "AksCompute", "ComputeInstance"]},
+            "settings": or_empty(OBJECT),
+            "tags": or_empty(ANY_TAGS),
+            "attached": {"type": "boolean"},
+        },
         required=["type"],
+    ),
+    "UpdateComputeTarget": record(
+        {"scale_settings": OBJECT, "identity": NULLABLE_OBJECT, "settings": or_empty(OBJECT)}, required=[]
     ),
     "SubmitRun": record(
         {"experiment": NAME, "pipeline": record({"steps": array(OBJECT)}), "tags": or_empty(STRINGS)},
@@ -423,6 +431,12 @@ OPERATIONS: dict[str, Operation] = {
         "CreateComputeTarget",
     ),
     "get_compute_target": Operation("A compute target", ("200", ref("ComputeTarget")), NOT_FOUND),
+    "update_compute_target": Operation(
+        "Change a compute target's scale settings, identity or settings (AmlCompute.update, add_identity, ...)",
+        ("200", ref("ComputeTarget")),
+        ("400", "404", "413"),
+        "UpdateComputeTarget",
+    ),
     "delete_compute_target": Operation("Delete a compute target record", ("200", ref("Deleted")), NOT_FOUND),
     "list_datasets": Operation("The latest version of every dataset", ("200", array(ref("Dataset")))),
     "register_dataset": Operation(

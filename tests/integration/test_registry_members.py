@@ -12,11 +12,13 @@ import httpx
 import pytest
 
 from fninfer.core import Dataset, Environment, Model, Webservice, Workspace
+from fninfer.core.compute import AksCompute, AmlCompute, ComputeTarget
+from fninfer.core.compute.aks import AksUpdateConfiguration
 from fninfer.core.databricks import PyPiLibrary
 from fninfer.core.environment import RGitHubPackage, RSection, SparkPackage
 from fninfer.core.model import InferenceConfig
 from fninfer.core.webservice import AciWebservice, AksWebservice, LocalWebservice
-from fninfer.exceptions import UserErrorException, WebserviceException
+from fninfer.exceptions import ComputeTargetException, UserErrorException, WebserviceException
 from shared.errors import InvalidInput
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "services"
@@ -258,3 +260,70 @@ def test_environment_sections_register_and_come_back(
     with pytest.raises(UserErrorException, match="already exists"):
         Environment.add_private_pip_wheel(ws, wheel)
     assert Environment.add_private_pip_wheel(ws, wheel, exist_ok=True) == url
+
+
+def test_aml_compute_members(ws: Workspace, unique: str, capsys: pytest.CaptureFixture[str]) -> None:
+    name = f"cpu-{unique}"
+    config = AmlCompute.provisioning_configuration(
+        vm_size="STANDARD_D2_V2",
+        max_nodes=4,
+        tags={"cost-center": 42},
+        description="training",
+        identity_type="UserAssigned",
+        identity_id=["/subscriptions/s/resourceGroups/r/providers/Microsoft.ManagedIdentity/userAssignedIdentities/a"],
+        admin_username="azureuser",
+        admin_user_password="never-kept",
+    )
+    target = ComputeTarget.create(ws, name, config)
+    assert isinstance(target, AmlCompute) and target.provisioning_errors is None
+    assert target.tags == {"cost-center": "42"} and target.description == "training"
+    assert target.identity_type == "UserAssigned" and len(target.identity_id) == 1
+    assert target.admin_username == "azureuser" and target.admin_user_password is None
+    assert "never-kept" not in json.dumps(ws.client.request("GET", f"computetargets/{name}"))
+
+    target.update(max_nodes=2, idle_seconds_before_scaledown=600)
+    fresh = ComputeTarget(ws, name)
+    assert (fresh.scale_settings.minimum_node_count, fresh.scale_settings.maximum_node_count) == (0, 2)
+    assert fresh.scale_settings.idle_seconds_before_scaledown == 600
+    assert fresh.get_status().scale_settings.maximum_node_count == 2
+    with pytest.raises(ComputeTargetException, match="min_nodes <= max_nodes"):
+        fresh.update(min_nodes=3)
+    target.remove_identity()
+    target.add_identity("SystemAssigned")
+    assert ComputeTarget(ws, name).identity_type == "SystemAssigned"
+    with pytest.raises(ComputeTargetException, match="required for a UserAssigned"):
+        target.add_identity("UserAssigned")
+    with pytest.raises(ComputeTargetException, match="Detach is not supported"):
+        target.detach()
+
+    assert target.list_nodes() == [] and AmlCompute.supported_vmsizes(ws) == []
+    assert list(target.get_active_runs()) == []
+    payload = target.serialize()
+    assert payload["properties"]["properties"]["scaleSettings"]["maxNodeCount"] == 2
+    assert type(ComputeTarget.deserialize(ws, payload)) is AmlCompute
+    target.delete()
+    assert name not in ws.compute_targets
+
+
+def test_aks_compute_members(ws: Workspace, unique: str) -> None:
+    """Issue 21, behaviour 12: AksCompute.provisioning_errors, and the rest of AksCompute."""
+    created = ComputeTarget.create(
+        ws, f"aks-{unique}", AksCompute.provisioning_configuration(agent_count=2, cluster_purpose="DevTest")
+    )
+    assert created.provisioning_errors is None and created.get_status() == "Succeeded"
+    assert (created.agent_count, created.cluster_purpose, created.load_balancer_type) == (2, "DevTest", "PublicIp")
+    created.update(AksUpdateConfiguration(load_balancer_type="InternalLoadBalancer", load_balancer_subnet="snet"))
+    created.refresh_state()
+    assert (created.load_balancer_type, created.load_balancer_subnet) == ("InternalLoadBalancer", "snet")
+    with pytest.raises(ComputeTargetException, match="no Kubernetes cluster"):
+        created.get_credentials()
+    with pytest.raises(ComputeTargetException, match="created, not attached"):
+        created.detach()
+
+    attached = ComputeTarget.attach(
+        ws, f"att-{unique}", AksCompute.attach_configuration(resource_group="rg", cluster_name="cluster")
+    )
+    assert isinstance(attached, AksCompute) and attached.is_attached
+    attached.detach()
+    assert f"att-{unique}" not in ws.compute_targets
+    created.delete()
