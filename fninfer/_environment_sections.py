@@ -71,7 +71,9 @@ class SparkPackage(Section):
     FIELDS = (("group", None), ("artifact", None), ("version", None))
 
     def __init__(self, group: str | None = None, artifact: str | None = None, version: str | None = None) -> None:
-        self.group, self.artifact, self.version = group, artifact, version
+        self.group = group
+        self.artifact = artifact
+        self.version = version
 
 
 class SparkSection(Section):
@@ -89,21 +91,25 @@ class MavenLibrary(Section):
     FIELDS = (("coordinates", None), ("repo", None), ("exclusions", None))
 
     def __init__(self, coordinates: str | None = None, repo: str | None = None, exclusions: Any = None) -> None:
-        self.coordinates, self.repo, self.exclusions = coordinates, repo, exclusions
+        self.coordinates = coordinates
+        self.repo = repo
+        self.exclusions = exclusions
 
 
 class PyPiLibrary(Section):
     FIELDS = (("package", None), ("repo", None))
 
     def __init__(self, package: str | None = None, repo: str | None = None) -> None:
-        self.package, self.repo = package, repo
+        self.package = package
+        self.repo = repo
 
 
 class RCranLibrary(Section):
     FIELDS = (("package", None), ("repo", None))
 
     def __init__(self, package: str | None = None, repo: str | None = None) -> None:
-        self.package, self.repo = package, repo
+        self.package = package
+        self.repo = repo
 
 
 class JarLibrary(Section):
@@ -137,6 +143,16 @@ class DatabricksSection(Section):
         self.rcran_libraries: list[RCranLibrary] = []
         self.jar_libraries: list[JarLibrary] = []
         self.egg_libraries: list[EggLibrary] = []
+        self._cluster: Any = None
+
+    @property
+    def cluster(self) -> Any:
+        """The Databricks cluster settings (recorded only)."""
+        return self._cluster
+
+    @cluster.setter
+    def cluster(self, value: Any) -> None:
+        self._cluster = value
 
 
 class RCranPackage(Section):

@@ -46,7 +46,6 @@ from fninfer._service_settings import (
     LivenessProbeRequirements,
     VnetConfiguration,
 )
-from fninfer._snapshot import snapshot
 from fninfer._workspace import Workspace
 from shared.errors import FninferError, NotFound, error_from_body
 from shared.tags import key_list, string_map
@@ -90,13 +89,7 @@ def _auth_mode(auth_enabled: bool | None, token_auth_enabled: bool | None, defau
 
 
 def _code_spec(workspace: Workspace, inference_config: InferenceConfig) -> dict[str, Any]:
-    code = snapshot(workspace, inference_config.source_directory, inference_config.entry_script)
-    return {
-        "snapshot": code.manifest,
-        "entry_script": code.entry_script,
-        "requirements": inference_config.requirements(),
-        "environment_name": inference_config.environment.name if inference_config.environment else None,
-    }
+    return inference_config._code_spec(workspace)
 
 
 def _request(workspace: Workspace, method: str, *path: str | int, context: str | None = None, **kwargs: Any) -> Any:

@@ -16,6 +16,7 @@ from fninfer.core.environment import (
     RSection,
     SparkPackage,
 )
+from fninfer.core.runconfig import DockerConfiguration, PyTorchConfiguration, RunConfiguration
 from fninfer.exceptions import UserErrorException
 
 SAVED_BY_AZUREML = Path(__file__).resolve().parents[1] / "fixtures" / "azureml_environment" / "saved"
@@ -108,3 +109,45 @@ def test_an_existing_conda_environment_needs_conda(capsys: pytest.CaptureFixture
     monkeypatch.setenv("PATH", "")
     assert Environment.from_existing_conda_environment("x", "base") is None
     assert "Conda" in capsys.readouterr().out
+
+
+SAVED_RUNCONFIG = Path(__file__).resolve().parents[1] / "fixtures" / "azureml_runconfig"
+
+
+def test_a_run_configuration_saved_by_azureml_loads() -> None:
+    """tests/fixtures/azureml_runconfig/.azureml/train: what azureml-core's RunConfiguration.save wrote."""
+    config = RunConfiguration.load(SAVED_RUNCONFIG, "train")
+    assert (config.script, config.arguments, config.target) == ("train.py", ["--a", 1], "cpu-cluster")
+    assert config.environment_variables["X"] == "1"
+    assert config.environment.python.conda_dependencies.pip_packages == ["azureml-defaults"]
+    assert (config.docker.shm_size, config.pytorch.communication_backend, config.mpi.node_count) == ("2g", "nccl", 1)
+    assert config.history.directories_to_watch == ["logs"]
+
+
+def test_a_run_configuration_round_trips(tmp_path: Path) -> None:
+    config = RunConfiguration(script="score.py", arguments=["--rows", 10])
+    config.target = "gpu-cluster"
+    config.docker = DockerConfiguration(use_docker=True, arguments=["--ipc=host"])
+    config.pytorch = PyTorchConfiguration(process_count=4, node_count=2)
+    config.environment.python.conda_dependencies.add_pip_package("torch==2.3.0")
+    config.environment_variables = {"EPOCHS": "3"}
+    config.max_run_duration_seconds = 600
+    config.save(tmp_path, "train")
+    assert sorted(p.name for p in (tmp_path / ".azureml").iterdir()) == ["conda_dependencies.yml", "train"]
+    back = RunConfiguration.load(tmp_path, "train")
+    assert (back.script, back.arguments, back.target, back.max_run_duration_seconds) == (
+        "score.py",
+        ["--rows", 10],
+        "gpu-cluster",
+        600,
+    )
+    assert back.docker == config.docker and back.pytorch == config.pytorch
+    assert "torch==2.3.0" in back.environment.python.conda_dependencies.pip_packages
+    assert back.environment_variables == {"EPOCHS": "3"}
+    config.save(tmp_path / "single.runconfig")
+    assert RunConfiguration.load(tmp_path / "single.runconfig").target == "gpu-cluster"
+    RunConfiguration.delete(tmp_path, "train")
+    with pytest.raises(UserErrorException, match="not found"):
+        RunConfiguration.delete(tmp_path, "train")
+    with pytest.raises(UserErrorException, match="needs a name"):
+        RunConfiguration().save(tmp_path)
