@@ -32,10 +32,12 @@ class Audience(Enum):
 
 
 class AbstractAuthentication:
-    """What every authentication does: a bearer header for the app a workspace config describes."""
+    """What every authentication does: a bearer header for the app a workspace config describes. `cloud` (Azure
+    ML's sovereign cloud name) is kept: the app's own endpoint says where it is."""
 
-    def __init__(self) -> None:
+    def __init__(self, cloud: str | None = None) -> None:
         self._credential: Any = None
+        self._cloud = cloud
 
     def _make_credential(self) -> Any:
         raise NotImplementedError
@@ -77,7 +79,7 @@ class InteractiveLoginAuthentication(AbstractAuthentication):
     """Mirrors `azureml.core.authentication.InteractiveLoginAuthentication`: a developer's own sign-in."""
 
     def __init__(self, force: bool = False, tenant_id: str | None = None, cloud: str | None = None) -> None:
-        super().__init__()
+        super().__init__(cloud)
         self.tenant_id = tenant_id
 
     def _make_credential(self) -> Any:
@@ -92,7 +94,7 @@ class AzureCliAuthentication(AbstractAuthentication):
     """Mirrors `azureml.core.authentication.AzureCliAuthentication`: the account `az login` signed in."""
 
     def __init__(self, cloud: str | None = None) -> None:
-        super().__init__()
+        super().__init__(cloud)
 
     def _make_credential(self) -> Any:
         from azure.identity import AzureCliCredential
@@ -105,7 +107,7 @@ class TokenAuthentication(AbstractAuthentication):
     `get_token_for_audience(audience) -> str`; fninfer passes it the app's auth_scope."""
 
     def __init__(self, get_token_for_audience: Any, cloud: str | None = None) -> None:
-        super().__init__()
+        super().__init__(cloud)
         if not callable(get_token_for_audience):
             raise InvalidInput("TokenAuthentication needs a function get_token_for_audience(audience) -> token")
         self._get_token_for_audience = get_token_for_audience

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from enum import Enum
 from typing import Any, ClassVar, Self
 
 log = logging.getLogger("fninfer.environment")
@@ -23,15 +24,15 @@ def camel(name: str) -> str:
 
 
 class Section:
-    """A settings section: `FIELDS` lists (attribute, element) pairs, where element is None for a plain value (or
+    """A settings section: `_FIELDS` lists (attribute, element) pairs, where element is None for a plain value (or
     a list of plain values), a Section class for a nested section, or a one-item list `[SectionClass]` for a list
     of them. Serialized with Azure ML's keys; equal when their serializations are."""
 
-    FIELDS: ClassVar[tuple[tuple[str, Any], ...]] = ()
+    _FIELDS: ClassVar[tuple[tuple[str, Any], ...]] = ()
 
     def _serialize(self) -> dict[str, Any]:
         document = {}
-        for attribute, element in self.FIELDS:
+        for attribute, element in self._FIELDS:
             value = getattr(self, attribute)
             if isinstance(element, list) and value is not None:
                 value = [item._serialize() if isinstance(item, Section) else item for item in value]
@@ -45,7 +46,7 @@ class Section:
     @classmethod
     def _deserialize(cls, document: dict[str, Any] | None) -> Self:
         section = cls()
-        for attribute, element in cls.FIELDS:
+        for attribute, element in cls._FIELDS:
             key = camel(attribute)
             if not document or key not in document:
                 continue
@@ -63,12 +64,12 @@ class Section:
     __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
 
     def __repr__(self) -> str:
-        fields = ", ".join(f"{attribute}={getattr(self, attribute)!r}" for attribute, _ in self.FIELDS)
+        fields = ", ".join(f"{attribute}={getattr(self, attribute)!r}" for attribute, _ in self._FIELDS)
         return f"{type(self).__name__}({fields})"
 
 
 class SparkPackage(Section):
-    FIELDS = (("group", None), ("artifact", None), ("version", None))
+    _FIELDS = (("group", None), ("artifact", None), ("version", None))
 
     def __init__(self, group: str | None = None, artifact: str | None = None, version: str | None = None) -> None:
         self.group = group
@@ -79,7 +80,7 @@ class SparkPackage(Section):
 class SparkSection(Section):
     """Mirrors `azureml.core.environment.SparkSection` (recorded only: the app runs no Spark)."""
 
-    FIELDS = (("repositories", None), ("packages", [SparkPackage]), ("precache_packages", None))
+    _FIELDS = (("repositories", None), ("packages", [SparkPackage]), ("precache_packages", None))
 
     def __init__(self, **kwargs: Any) -> None:
         self.repositories: list[str] = []
@@ -88,7 +89,7 @@ class SparkSection(Section):
 
 
 class MavenLibrary(Section):
-    FIELDS = (("coordinates", None), ("repo", None), ("exclusions", None))
+    _FIELDS = (("coordinates", None), ("repo", None), ("exclusions", None))
 
     def __init__(self, coordinates: str | None = None, repo: str | None = None, exclusions: Any = None) -> None:
         self.coordinates = coordinates
@@ -97,7 +98,7 @@ class MavenLibrary(Section):
 
 
 class PyPiLibrary(Section):
-    FIELDS = (("package", None), ("repo", None))
+    _FIELDS = (("package", None), ("repo", None))
 
     def __init__(self, package: str | None = None, repo: str | None = None) -> None:
         self.package = package
@@ -105,7 +106,7 @@ class PyPiLibrary(Section):
 
 
 class RCranLibrary(Section):
-    FIELDS = (("package", None), ("repo", None))
+    _FIELDS = (("package", None), ("repo", None))
 
     def __init__(self, package: str | None = None, repo: str | None = None) -> None:
         self.package = package
@@ -113,14 +114,14 @@ class RCranLibrary(Section):
 
 
 class JarLibrary(Section):
-    FIELDS = (("library", None),)
+    _FIELDS = (("library", None),)
 
     def __init__(self, library: str | None = None) -> None:
         self.library = library
 
 
 class EggLibrary(Section):
-    FIELDS = (("library", None),)
+    _FIELDS = (("library", None),)
 
     def __init__(self, library: str | None = None) -> None:
         self.library = library
@@ -129,7 +130,7 @@ class EggLibrary(Section):
 class DatabricksSection(Section):
     """Mirrors `azureml.core.databricks.DatabricksSection` (recorded only: the app runs on no Databricks cluster)."""
 
-    FIELDS = (
+    _FIELDS = (
         ("maven_libraries", [MavenLibrary]),
         ("pypi_libraries", [PyPiLibrary]),
         ("rcran_libraries", [RCranLibrary]),
@@ -156,7 +157,7 @@ class DatabricksSection(Section):
 
 
 class RCranPackage(Section):
-    FIELDS = (("name", None), ("version", None), ("repository", None))
+    _FIELDS = (("name", None), ("version", None), ("repository", None))
 
     def __init__(self) -> None:
         self.name: str | None = None
@@ -165,7 +166,7 @@ class RCranPackage(Section):
 
 
 class RGitHubPackage(Section):
-    FIELDS = (("repository", None), ("auth_token", None))
+    _FIELDS = (("repository", None), ("auth_token", None))
 
     def __init__(self) -> None:
         self.repository: str | None = None
@@ -175,7 +176,7 @@ class RGitHubPackage(Section):
 class RSection(Section):
     """Mirrors `azureml.core.environment.RSection` (recorded only: the app runs Python)."""
 
-    FIELDS = (
+    _FIELDS = (
         ("r_version", None),
         ("user_managed", None),
         ("rscript_path", None),
@@ -198,7 +199,7 @@ class RSection(Section):
 
 
 class DockerImagePlatform(Section):
-    FIELDS = (("os", None), ("architecture", None))
+    _FIELDS = (("os", None), ("architecture", None))
 
     def __init__(self) -> None:
         self.os = "Linux"
@@ -208,12 +209,16 @@ class DockerImagePlatform(Section):
 class DockerBuildContext(Section):
     """Mirrors `azureml.core.environment.DockerBuildContext` (recorded only: no image is built)."""
 
-    FIELDS = (("location_type", None), ("location", None), ("dockerfile_path", None))
+    _FIELDS = (("location_type", None), ("location", None), ("dockerfile_path", None))
+
+    class LocationType(Enum):
+        Git = "git"
+        StorageAccount = "storageAccount"
 
     def __init__(
-        self, location_type: str | None = None, location: str | None = None, dockerfile_path: str = "Dockerfile"
+        self, location_type: Any = None, location: str | None = None, dockerfile_path: str = "Dockerfile"
     ) -> None:
-        self.location_type = location_type
+        self.location_type = location_type.value if isinstance(location_type, Enum) else location_type
         self.location = location
         self.dockerfile_path = dockerfile_path or "Dockerfile"
 
@@ -228,7 +233,7 @@ class DockerBuildContext(Section):
 
 
 class RegistryIdentity(Section):
-    FIELDS = (("resource_id", None), ("client_id", None))
+    _FIELDS = (("resource_id", None), ("client_id", None))
 
     def __init__(self) -> None:
         self.resource_id: str | None = None
@@ -239,7 +244,7 @@ class ContainerRegistry(Section):
     """Mirrors `azureml.core.container_registry.ContainerRegistry` (recorded only: no image is pulled). Its
     password is kept on this object, never registered."""
 
-    FIELDS = (("address", None), ("username", None), ("password", None), ("registry_identity", RegistryIdentity))
+    _FIELDS = (("address", None), ("username", None), ("password", None), ("registry_identity", RegistryIdentity))
 
     def __init__(self) -> None:
         self.address: str | None = None

@@ -32,7 +32,7 @@ CONDA_DEPENDENCIES_FILE = "conda_dependencies.yml"
 class DockerConfiguration(Section):
     """Mirrors azureml's (recorded: the app runs no container of yours)."""
 
-    FIELDS = (("use_docker", None), ("shared_volumes", None), ("arguments", None), ("shm_size", None))
+    _FIELDS = (("use_docker", None), ("shared_volumes", None), ("arguments", None), ("shm_size", None))
 
     def __init__(
         self,
@@ -48,7 +48,7 @@ class DockerConfiguration(Section):
 
 
 class HistoryConfiguration(Section):
-    FIELDS = (("output_collection", None), ("snapshot_project", None), ("directories_to_watch", None))
+    _FIELDS = (("output_collection", None), ("snapshot_project", None), ("directories_to_watch", None))
 
     def __init__(self) -> None:
         self.output_collection = True
@@ -57,21 +57,21 @@ class HistoryConfiguration(Section):
 
 
 class SparkConfiguration(Section):
-    FIELDS = (("configuration", None),)
+    _FIELDS = (("configuration", None),)
 
     def __init__(self) -> None:
         self.configuration = {"spark.app.name": "Azure ML Experiment", "spark.yarn.maxAppAttempts": 1}
 
 
 class HdiConfiguration(Section):
-    FIELDS = (("yarn_deploy_mode", None),)
+    _FIELDS = (("yarn_deploy_mode", None),)
 
     def __init__(self) -> None:
         self.yarn_deploy_mode = "cluster"
 
 
 class TensorflowConfiguration(Section):
-    FIELDS = (("worker_count", None), ("parameter_server_count", None))
+    _FIELDS = (("worker_count", None), ("parameter_server_count", None))
 
     def __init__(self, worker_count: int = 1, parameter_server_count: int = 1) -> None:
         self.worker_count = worker_count
@@ -79,7 +79,7 @@ class TensorflowConfiguration(Section):
 
 
 class MpiConfiguration(Section):
-    FIELDS = (("process_count_per_node", None), ("node_count", None))
+    _FIELDS = (("process_count_per_node", None), ("node_count", None))
 
     def __init__(self, process_count_per_node: int = 1, node_count: int = 1) -> None:
         self.process_count_per_node = process_count_per_node
@@ -87,7 +87,7 @@ class MpiConfiguration(Section):
 
 
 class PyTorchConfiguration(Section):
-    FIELDS = (("communication_backend", None), ("process_count", None), ("node_count", None))
+    _FIELDS = (("communication_backend", None), ("process_count", None), ("node_count", None))
 
     def __init__(
         self, communication_backend: str = "Nccl", process_count: int | None = None, node_count: int = 1
@@ -98,7 +98,7 @@ class PyTorchConfiguration(Section):
 
 
 class ParallelTaskConfiguration(Section):
-    FIELDS = (("max_retries_per_worker", None), ("worker_count_per_node", None), ("terminal_exit_codes", None))
+    _FIELDS = (("max_retries_per_worker", None), ("worker_count_per_node", None), ("terminal_exit_codes", None))
 
     def __init__(self) -> None:
         self.max_retries_per_worker = 0
@@ -109,7 +109,7 @@ class ParallelTaskConfiguration(Section):
 class AmlComputeConfiguration(Section):
     """Mirrors azureml's: a run-created cluster's settings (recorded: the compute is the Function App)."""
 
-    FIELDS = (
+    _FIELDS = (
         ("vm_size", None),
         ("vm_priority", None),
         ("retain_cluster", None),
@@ -126,7 +126,7 @@ class AmlComputeConfiguration(Section):
 
 
 class KubernetesComputeConfiguration(Section):
-    FIELDS = (("instance_type", None),)
+    _FIELDS = (("instance_type", None),)
 
     def __init__(self) -> None:
         self.instance_type: str | None = None

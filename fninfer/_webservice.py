@@ -169,6 +169,12 @@ def _matches_pairs(values: dict[str, str], wanted: list[Any] | None) -> bool:
     return True
 
 
+def _request_body(input_data: str | bytes | None, input: str | bytes | None) -> str | bytes:
+    if (input_data is None) == (input is None):
+        raise invalid("run() takes the request as input_data (or input), once")
+    return input_data if input_data is not None else input  # type: ignore[return-value]
+
+
 #: A lazily read attribute not read yet (None is a value it can have).
 _UNREAD = object()
 
@@ -502,10 +508,11 @@ class Webservice:
         self._credential = header
         return header
 
-    def run(self, input_data: str | bytes) -> Any:
+    def run(self, input_data: str | bytes | None = None, input: str | bytes | None = None) -> Any:
         """Call the service as a client would. As Azure ML's `Webservice.run`: the parsed JSON body of a 200 answer
-        (what the body holds is the app's response format: see the README), WebserviceException otherwise."""
-        return self._call(input_data)
+        (what the body holds is the app's response format: see the README), WebserviceException otherwise. The
+        request is `input_data` (the ACI/AKS/Local services' name) or `input` (the base class's)."""
+        return self._call(_request_body(input_data, input))
 
     def _call(self, input_data: str | bytes) -> Any:
         for attempt in range(2):
@@ -885,10 +892,10 @@ class LocalWebservice(Webservice):
         endpoint = urlparse(self.workspace.config.endpoint)
         return endpoint.port or (443 if endpoint.scheme == "https" else 80)
 
-    def run(self, input_data: str | bytes) -> Any:
+    def run(self, input_data: str | bytes | None = None, input: str | bytes | None = None) -> Any:
         if self.state == "Transitioning":  # as Azure ML's local service: a call waits for the deployment
             self.wait_for_deployment()
-        return self._call(input_data)
+        return self._call(_request_body(input_data, input))
 
     def update_deployment_state(self, must_exist: bool = False) -> None:
         super().update_deployment_state()

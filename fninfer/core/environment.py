@@ -8,7 +8,6 @@ from fninfer._environment import (
     DockerImageDetails,
     DockerSection,
     Environment,
-    ImageBuildDetails,
     PythonSection,
 )
 from fninfer._environment_sections import (
@@ -35,7 +34,6 @@ __all__ = [
     "DockerImagePlatform",
     "DockerSection",
     "Environment",
-    "ImageBuildDetails",
     "PythonSection",
     "RCranPackage",
     "RGitHubPackage",
