@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared import layout
-from shared.errors import Conflict, InvalidInput, NotFound
+from shared.errors import Conflict, FninferError, InvalidInput, NotFound
 from shared.storage import Storage
 from shared.tags import string_map
 
@@ -35,16 +35,38 @@ def _count(settings: dict[str, Any], key: str, default: int) -> int:
     return number
 
 
-def _scale(settings: dict[str, Any], current: Record | None = None) -> Record:
+SCALE_FIELDS = ("min_nodes", "max_nodes", "idle_seconds_before_scaledown")
+
+
+def _scale(
+    settings: dict[str, Any], current: Record | None = None, refusal: type[FninferError] = InvalidInput
+) -> Record:
     """An AmlCompute's scale settings: min_nodes, max_nodes and idle_seconds_before_scaledown (what is not given
-    stays as it is, else takes Azure ML's default)."""
+    stays as it is, else takes Azure ML's default); `refusal` is raised for a max_nodes below 1 or min_nodes."""
     current = current or {}
     min_nodes = _count(settings, "min_nodes", int(current.get("min_nodes", 0)))
     max_nodes = _count(settings, "max_nodes", int(current.get("max_nodes", 4)))
     idle = _count(settings, "idle_seconds_before_scaledown", int(current.get("idle_seconds_before_scaledown") or 1800))
     if max_nodes < 1 or min_nodes > max_nodes:
-        raise InvalidInput(f"need 0 <= min_nodes <= max_nodes and max_nodes >= 1, not {min_nodes}..{max_nodes}")
+        raise refusal(f"need 0 <= min_nodes <= max_nodes and max_nodes >= 1, not {min_nodes}..{max_nodes}")
     return {"min_nodes": min_nodes, "max_nodes": max_nodes, "idle_seconds_before_scaledown": idle}
+
+
+def _scale_change(value: object) -> Record | None:
+    """An update's scale settings: whole numbers (or their digits) for the fields given."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) - set(SCALE_FIELDS):
+        raise InvalidInput(f"'scale_settings' must be an object of {list(SCALE_FIELDS)}", field="scale_settings")
+    for key, number in value.items():
+        digits = isinstance(number, str) and number.isascii() and number.isdigit()
+        if (
+            number is not None
+            and not digits
+            and (isinstance(number, bool) or not isinstance(number, int) or number < 0)
+        ):
+            raise InvalidInput(f"{key} must be a whole number, not {number!r}", field=key)
+    return value
 
 
 def _identity(value: object) -> Record | None:
@@ -54,7 +76,8 @@ def _identity(value: object) -> Record | None:
         return None
     if not isinstance(value, dict) or value.get("type") not in IDENTITY_TYPES:
         raise InvalidInput(f"identity must be {{type: one of {list(IDENTITY_TYPES)}, ...}}", field="identity")
-    ids = value.get("user_assigned") or []
+    ids = value.get("user_assigned")
+    ids = [] if ids is None else ids
     if not isinstance(ids, list) or not all(isinstance(item, str) for item in ids):
         raise InvalidInput("identity user_assigned must be a list of identity resource ids", field="identity")
     if value["type"] == "UserAssigned" and not ids:
@@ -76,6 +99,9 @@ def create(storage: Storage, name: str, request: dict[str, Any]) -> Record:
     settings = request.get("settings") or {}
     if not isinstance(settings, dict):
         raise InvalidInput("'settings' must be an object", field="settings")
+    attached = request.get("attached", False)
+    if not isinstance(attached, bool):
+        raise InvalidInput("'attached' must be true or false", field="attached")
     now = datetime.now(UTC).isoformat()
     description, location = settings.get("description"), settings.get("location")
     record: Record = {
@@ -85,10 +111,10 @@ def create(storage: Storage, name: str, request: dict[str, Any]) -> Record:
         "created_time": now,
         "modified_time": now,
         "settings": _scalars(settings),
-        "tags": string_map(request.get("tags"), "tags"),
+        "tags": string_map(request.get("tags") or None, "tags"),
         "description": description if isinstance(description, str) else None,
         "location": location if isinstance(location, str) else None,
-        "is_attached": bool(request.get("attached", False)),
+        "is_attached": attached,
         "identity": _identity(request.get("identity")),
     }
     if kind == "AmlCompute":
@@ -108,10 +134,8 @@ def update(storage: Storage, name: str, request: dict[str, Any]) -> Record:
     unknown = sorted(set(request) - {"scale_settings", "identity", "settings"})
     if unknown:
         raise InvalidInput(f"a compute target update takes scale_settings, identity or settings, not {unknown}")
-    scale = request.get("scale_settings")
+    scale = _scale_change(request.get("scale_settings"))
     settings = request.get("settings") or {}
-    if scale is not None and not isinstance(scale, dict):
-        raise InvalidInput("'scale_settings' must be an object", field="scale_settings")
     if not isinstance(settings, dict):
         raise InvalidInput("'settings' must be an object", field="settings")
     identity = _identity(request["identity"]) if "identity" in request else None
@@ -120,8 +144,8 @@ def update(storage: Storage, name: str, request: dict[str, Any]) -> Record:
     def change(record: Record) -> Record:
         if scale is not None:
             if record["type"] != "AmlCompute":
-                raise InvalidInput(f"{record['type']} {name!r} has no scale settings", field="scale_settings")
-            record.update(_scale(scale, record))
+                raise Conflict(f"{record['type']} {name!r} has no scale settings", field="scale_settings")
+            record.update(_scale(scale, record, refusal=Conflict))
         if "identity" in request:
             record["identity"] = identity
         record["settings"] = {**record.get("settings", {}), **_scalars(settings)}

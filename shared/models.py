@@ -136,8 +136,8 @@ def _metadata(storage: Storage, request: dict[str, Any]) -> Record:
         samples[field] = None if value is None else _dataset_id(storage, value, field)
     return {
         "description": _optional_string(request, "description"),
-        "tags": string_map(request.get("tags"), "tags"),
-        "properties": string_map(request.get("properties"), "properties"),
+        "tags": string_map(request.get("tags") or None, "tags"),
+        "properties": string_map(request.get("properties") or None, "properties"),
         "model_framework": framework,
         "model_framework_version": framework_version,
         "datasets": _datasets(storage, request),

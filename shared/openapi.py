@@ -57,11 +57,19 @@ def record(properties: dict[str, Any], required: Iterable[str] | None = None) ->
     return {"type": "object", "properties": properties, "required": list(properties if required is None else required)}
 
 
+#: A ResourceConfiguration's fields.
+RESOURCES = ("cpu", "memory_in_gb", "gpu")
+#: A count given as a number or as its digits (v1 code passes os.environ values).
+WHOLE_NUMBER = {"anyOf": [{"type": ["integer", "null"], "minimum": 0}, {"type": "string", "pattern": "^[0-9]+$"}]}
+
 #: A pipeline endpoint's version label, "0", "1", ... (a number is read as its label).
 VERSION_LABEL = {"type": ["string", "integer"]}
 RUN_TAGS = {"type": "object", "additionalProperties": {"type": ["string", "null"]}}
 #: Tags or properties as a client may send them: any values, stored as strings (shared/tags.py).
-ANY_TAGS = {"type": "object"}
+ANY_TAGS = {"type": "object", "propertyNames": {"minLength": 1}}
+NULLABLE_TAGS = {"anyOf": [ANY_TAGS, {"type": "null"}]}
+#: A registered dataset's id, 'name:version'.
+DATASET_ID = {"type": "string", "pattern": NAME["pattern"][:-1] + ":[0-9]+$"}
 FILE = record({"path": TEXT, "size": {"type": "integer", "minimum": 0}, "sha256": SHA256})
 DATA_PATH = record({"datastore": NAME, "path": {"type": "string", "minLength": 1}})
 SCHEMAS: dict[str, dict[str, Any]] = {
@@ -227,16 +235,36 @@ BODIES: dict[str, dict[str, Any]] = {
         },
         required=["upload_id", "files"],
     ),
-    "UpdateModel": record(
-        {
-            "tags": ANY_TAGS,
-            "add_tags": or_empty(ANY_TAGS),
-            "remove_tags": {"anyOf": [TEXT, array(TEXT), {"type": "null"}]},
-            "add_properties": or_empty(ANY_TAGS),
-            "description": NULLABLE_TEXT,
-        },
-        required=[],
-    ),
+    "UpdateModel": {
+        **record(
+            {
+                "tags": NULLABLE_TAGS,
+                "add_tags": NULLABLE_TAGS,
+                "remove_tags": {"anyOf": [TEXT, array(TEXT), {"type": "null"}]},
+                "add_properties": NULLABLE_TAGS,
+                "description": NULLABLE_TEXT,
+                "add_datasets": {
+                    "anyOf": [
+                        array(record({"scenario": {"type": "string", "minLength": 1}, "dataset": DATASET_ID})),
+                        {"type": "null"},
+                    ]
+                },
+                "sample_input_dataset": {"anyOf": [DATASET_ID, {"type": "null"}]},
+                "sample_output_dataset": {"anyOf": [DATASET_ID, {"type": "null"}]},
+                "resource_configuration": {
+                    "anyOf": [
+                        {
+                            **record({key: {"type": ["number", "null"], "minimum": 0} for key in RESOURCES}, []),
+                            "additionalProperties": False,
+                        },
+                        {"type": "null"},
+                    ]
+                },
+            },
+            required=[],
+        ),
+        "additionalProperties": False,
+    },
     "RegisterDataset": record(
         {
             "paths": {**array(DATA_PATH), "minItems": 1},
@@ -281,9 +309,43 @@ BODIES: dict[str, dict[str, Any]] = {
         },
         required=["type"],
     ),
-    "UpdateComputeTarget": record(
-        {"scale_settings": OBJECT, "identity": NULLABLE_OBJECT, "settings": or_empty(OBJECT)}, required=[]
-    ),
+    "UpdateComputeTarget": {
+        **record(
+            {
+                "scale_settings": {
+                    "anyOf": [
+                        {
+                            **record(
+                                {
+                                    key: WHOLE_NUMBER
+                                    for key in ("min_nodes", "max_nodes", "idle_seconds_before_scaledown")
+                                },
+                                [],
+                            ),
+                            "additionalProperties": False,
+                        },
+                        {"type": "null"},
+                    ]
+                },
+                "identity": {
+                    "anyOf": [
+                        {"type": "null"},
+                        record(
+                            {
+                                "type": {"const": "SystemAssigned"},
+                                "user_assigned": {"anyOf": [array(TEXT), {"type": "null"}]},
+                            },
+                            ["type"],
+                        ),
+                        record({"type": {"const": "UserAssigned"}, "user_assigned": {**array(TEXT), "minItems": 1}}),
+                    ]
+                },
+                "settings": or_empty(OBJECT),
+            },
+            required=[],
+        ),
+        "additionalProperties": False,
+    },
     "SubmitRun": record(
         {"experiment": NAME, "pipeline": record({"steps": array(OBJECT)}), "tags": or_empty(STRINGS)},
         required=["experiment", "pipeline"],
@@ -404,7 +466,7 @@ OPERATIONS: dict[str, Operation] = {
     "update_model": Operation(
         "Change a version's tags, properties, description or datasets (Model.update, add_tags, ...)",
         ("200", ref("Model")),
-        ("400", "404", "413"),
+        ("400", "404", "409", "413"),
         "UpdateModel",
     ),
     "delete_model": Operation("Delete a model version", ("200", ref("Deleted")), NOT_FOUND),
@@ -434,7 +496,7 @@ OPERATIONS: dict[str, Operation] = {
     "update_compute_target": Operation(
         "Change a compute target's scale settings, identity or settings (AmlCompute.update, add_identity, ...)",
         ("200", ref("ComputeTarget")),
-        ("400", "404", "413"),
+        ("400", "404", "409", "413"),
         "UpdateComputeTarget",
     ),
     "delete_compute_target": Operation("Delete a compute target record", ("200", ref("Deleted")), NOT_FOUND),

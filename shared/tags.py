@@ -44,6 +44,6 @@ def key_list(value: object, field: str = "tags") -> list[str]:
     if value is None:
         return []
     items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list | tuple | set):
-        raise InvalidInput(f"'{field}' must be a list of keys, not {type(value).__name__}", field=field)
-    return [str(item) for item in items]
+    if not isinstance(items, list | tuple | set) or not all(isinstance(item, str) for item in items):
+        raise InvalidInput(f"'{field}' must be a key or a list of keys, not {value!r}", field=field)
+    return list(items)
