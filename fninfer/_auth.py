@@ -10,17 +10,34 @@ from __future__ import annotations
 
 import os
 import time
+from enum import Enum
 from typing import Any
+
+import httpx
 
 from fninfer._config import WorkspaceConfig, find_config, last_loaded_config
 from shared.errors import FninferError, InvalidInput
 
+#: Azure Resource Manager's token audience (Audience.ARM).
+ARM_RESOURCE = "https://management.core.windows.net/"
+#: Azure ML's token audience, used when no workspace config names the app's own scope (Audience.AZUREML).
+AZUREML_RESOURCE = "https://ml.azure.com/"
+
+
+class Audience(Enum):
+    """Mirrors azureml's: the audiences `TokenAuthentication.get_token` takes."""
+
+    ARM = "ARM"
+    AZUREML = "AZUREML"
+
 
 class AbstractAuthentication:
-    """What every authentication does: a bearer header for the app a workspace config describes."""
+    """What every authentication does: a bearer header for the app a workspace config describes. `cloud` (Azure
+    ML's sovereign cloud name) is kept: the app's own endpoint says where it is."""
 
-    def __init__(self) -> None:
+    def __init__(self, cloud: str | None = None) -> None:
         self._credential: Any = None
+        self._cloud = cloud
 
     def _make_credential(self) -> Any:
         raise NotImplementedError
@@ -48,20 +65,21 @@ class AbstractAuthentication:
         """The header for the app, as Azure ML's `auth.get_authentication_header()`: pass it to
         `requests.post(endpoint, headers=...)`. The app is the one `config_path` names, else the nearest config
         (`Workspace.from_config`'s search), else the workspace this process loaded last."""
-        try:
-            path = find_config(config_path)
-        except InvalidInput:
-            if config_path is not None or last_loaded_config() is None:
-                raise
-            path = last_loaded_config()
-        return self.header_for(WorkspaceConfig.read(path))
+        return self.header_for(_config(config_path))
+
+    def signed_session(self, session: Any = None) -> Any:
+        """`session` (anything with a `headers` mapping: a requests Session, an httpx Client), or a new httpx
+        Client, with the app's Authorization header on every request it sends, as Azure ML's does."""
+        session = session if session is not None else httpx.Client()
+        session.headers.update(self.get_authentication_header())
+        return session
 
 
 class InteractiveLoginAuthentication(AbstractAuthentication):
     """Mirrors `azureml.core.authentication.InteractiveLoginAuthentication`: a developer's own sign-in."""
 
     def __init__(self, force: bool = False, tenant_id: str | None = None, cloud: str | None = None) -> None:
-        super().__init__()
+        super().__init__(cloud)
         self.tenant_id = tenant_id
 
     def _make_credential(self) -> Any:
@@ -76,7 +94,7 @@ class AzureCliAuthentication(AbstractAuthentication):
     """Mirrors `azureml.core.authentication.AzureCliAuthentication`: the account `az login` signed in."""
 
     def __init__(self, cloud: str | None = None) -> None:
-        super().__init__()
+        super().__init__(cloud)
 
     def _make_credential(self) -> Any:
         from azure.identity import AzureCliCredential
@@ -89,13 +107,26 @@ class TokenAuthentication(AbstractAuthentication):
     `get_token_for_audience(audience) -> str`; fninfer passes it the app's auth_scope."""
 
     def __init__(self, get_token_for_audience: Any, cloud: str | None = None) -> None:
-        super().__init__()
+        super().__init__(cloud)
         if not callable(get_token_for_audience):
             raise InvalidInput("TokenAuthentication needs a function get_token_for_audience(audience) -> token")
         self._get_token_for_audience = get_token_for_audience
 
     def _make_credential(self) -> Any:
         return _CallbackCredential(self._get_token_for_audience)
+
+    def get_token(self, audience: Any = Audience.ARM, *scopes: str, **kwargs: Any) -> Any:
+        """With an `Audience` (Azure ML's use): your function's token for it, a string; AZUREML means the app's
+        auth_scope when a workspace config names one. With scopes (an azure-identity caller): an AccessToken."""
+        if isinstance(audience, Audience):
+            if audience is Audience.ARM:
+                return str(self._get_token_for_audience(ARM_RESOURCE))
+            try:
+                scope = _config(None).auth_scope
+            except InvalidInput:
+                scope = None
+            return str(self._get_token_for_audience(scope or AZUREML_RESOURCE))
+        return super().get_token(audience, *scopes, **kwargs)
 
 
 class _CallbackCredential:
@@ -152,6 +183,17 @@ class TokenCredentialAuthentication(AbstractAuthentication):
                 f"get_token), not {type(credential).__name__}"
             )
         self._credential = credential
+
+
+def _config(config_path: str | os.PathLike[str] | None) -> WorkspaceConfig:
+    """The workspace config `config_path` names, else the nearest, else the one this process loaded last."""
+    try:
+        path = find_config(config_path)
+    except InvalidInput:
+        if config_path is not None or last_loaded_config() is None:
+            raise
+        path = last_loaded_config()
+    return WorkspaceConfig.read(path)
 
 
 def as_authentication(auth: Any) -> AbstractAuthentication:

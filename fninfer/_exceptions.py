@@ -10,18 +10,40 @@ with an HTTP meaning also derive from the matching class (`UserErrorException` i
 from __future__ import annotations
 
 import functools
+import sys
+import traceback
 from typing import Any
 
 from shared.errors import FninferError, InvalidInput, NotFound, Unauthorized
 
 
 class AzureMLException(FninferError):
-    """Mirrors `azureml.exceptions.AzureMLException`: the root of the SDK's own errors."""
+    """Mirrors `azureml.exceptions.AzureMLException`: the root of the SDK's own errors. `inner_exception` is the
+    error this one was raised from (given, or its `__cause__`)."""
 
-    def __init__(self, exception_message: str = "", **kwargs: Any) -> None:
+    def __init__(self, exception_message: str = "", inner_exception: Any = None, **kwargs: Any) -> None:
         # azureml's constructors take `logger=` and similar plumbing; only data worth showing is kept as details.
         details = {key: value for key, value in kwargs.items() if key != "logger" and value is not None}
         super().__init__(str(exception_message), **details)
+        self._inner_exception = inner_exception
+        self._exc_info = sys.exc_info()
+
+    @property
+    def inner_exception(self) -> Any:
+        return self._inner_exception if self._inner_exception is not None else self.__cause__
+
+    @inner_exception.setter
+    def inner_exception(self, value: Any) -> None:
+        self._inner_exception = value
+
+    def print_stacktrace(self) -> None:
+        """Print where this error (or the one being handled when it was made) was raised, as Azure ML's does."""
+        if self.__traceback__ is not None:
+            traceback.print_exception(type(self), self, self.__traceback__)
+        elif self._exc_info[0] is not None:
+            traceback.print_exception(*self._exc_info)
+        else:
+            traceback.print_exception(type(self), self, None)
 
 
 class AzureMLAggregatedException(AzureMLException):
@@ -103,7 +125,14 @@ class DatasetTimestampMissingError(AzureMLException):
 
 
 class ParallelRunException(AzureMLException):
-    pass
+    """Mirrors azureml's: raised by an entry script to ask for a retry behaviour (`code`: "Retry.NoRetry",
+    "Retry.StopProcess", "Retry.RestartProcess" or "Retry.Sleep") after `delay_seconds`. The codes are kept on the
+    error; fninfer's mini-batch runner retries a failed mini-batch by its own rules."""
+
+    def __init__(self, exception_message: str = "", code: str | None = None, delay_seconds: float = 0, **kwargs: Any):
+        super().__init__(exception_message, **kwargs)
+        self.code = code or "Retry.Sleep"  # type: ignore[misc]
+        self.delay_seconds = delay_seconds
 
 
 class ActivityFailedException(AzureMLException):
@@ -114,7 +143,16 @@ class ActivityFailedException(AzureMLException):
 
 
 class ServiceException(AzureMLException):
-    """An HTTP answer from the service (the app) that was an error."""
+    """An HTTP answer from the service (the app) that was an error: `status_code`, `response` (an httpx response
+    when there was one) and `error` (the answered error body), as Azure ML's has them."""
+
+    def __init__(self, error_response_exception: Any = "", **kwargs: Any) -> None:
+        response = getattr(error_response_exception, "response", None)
+        status_code = kwargs.pop("status_code", getattr(response, "status_code", None))
+        super().__init__(str(error_response_exception), inner_exception=error_response_exception, **kwargs)
+        self.response = response
+        self.status_code = status_code
+        self.error = getattr(error_response_exception, "error", None)
 
 
 @functools.cache

@@ -35,6 +35,8 @@ class ModelPackage:
         self.id = operation_id
         self.environment = environment
         self.location: str | None = None
+        self.generate_dockerfile = False  # no Dockerfile: the package is a Functions zip
+        self.package_build_log_uri: str | None = None  # the build's log is get_logs(), kept in this process
         self.state = "NotStarted"
         self.created_time = datetime.now(UTC)
         self.error: str | None = None

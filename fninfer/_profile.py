@@ -89,6 +89,9 @@ class ModelProfile:
         self.description: str | None = None
         self.created_time = datetime.now(UTC)
         self.id = uuid.uuid4().hex
+        # Azure ML's operation ids: the measurement runs in this process, so its id is the profile's own.
+        self.create_operation_id = self.id
+        self.parent_request_id: str | None = None
         self.state = "NotStarted"
         self.model_ids: list[str] = []
         self.requested_cpu: float | None = None

@@ -16,21 +16,39 @@ Every call raises `WebserviceException` on failure, as Azure ML's do; it is also
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
+import warnings
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import httpx
+import jwt
 
 from fninfer._client import api_path, check_name
 from fninfer._compute import ComputeTarget
+from fninfer._environment import Environment
 from fninfer._exceptions import WebserviceException, invalid, webservice_error
 from fninfer._inference_config import InferenceConfig
-from fninfer._snapshot import snapshot
+from fninfer._model import Model
+from fninfer._service_settings import (
+    DEFAULT_MAX_CONCURRENT_REQUESTS,
+    DEFAULT_MAX_REQUEST_WAIT_MS,
+    DEFAULT_SCORING_TIMEOUT_MS,
+    AksServiceAccessToken,
+    AutoScaler,
+    ContainerResourceRequirements,
+    DataCollection,
+    EncryptionProperties,
+    LivenessProbeRequirements,
+    VnetConfiguration,
+)
 from fninfer._workspace import Workspace
 from shared.errors import FninferError, NotFound, error_from_body
+from shared.tags import key_list, string_map
 
 #: Keyword arguments whose values are secrets: sent in the request's `keys`, never among the recorded settings.
 KEY_SETTINGS = ("primary_key", "secondary_key")
@@ -47,6 +65,9 @@ class DeploymentConfiguration:
         check = settings.get("environment_check")
         if check is not None and check not in ENVIRONMENT_CHECKS:
             raise invalid(f"environment_check must be one of {ENVIRONMENT_CHECKS}, not {check!r}")
+        for field in ("tags", "properties"):  # any values, kept as strings, as Azure ML keeps them
+            if settings.get(field) is not None:
+                settings[field] = string_map(settings[field], field)
         self.settings = {key: value for key, value in settings.items() if value is not None}
 
     def to_spec(self) -> dict[str, Any]:
@@ -68,13 +89,7 @@ def _auth_mode(auth_enabled: bool | None, token_auth_enabled: bool | None, defau
 
 
 def _code_spec(workspace: Workspace, inference_config: InferenceConfig) -> dict[str, Any]:
-    code = snapshot(workspace, inference_config.source_directory, inference_config.entry_script)
-    return {
-        "snapshot": code.manifest,
-        "entry_script": code.entry_script,
-        "requirements": inference_config.requirements(),
-        "environment_name": inference_config.environment.name if inference_config.environment else None,
-    }
+    return inference_config._code_spec(workspace)
 
 
 def _request(workspace: Workspace, method: str, *path: str | int, context: str | None = None, **kwargs: Any) -> Any:
@@ -154,6 +169,45 @@ def _matches_pairs(values: dict[str, str], wanted: list[Any] | None) -> bool:
     return True
 
 
+def _request_body(input_data: str | bytes | None, input: str | bytes | None) -> str | bytes:
+    if (input_data is None) == (input is None):
+        raise invalid("run() takes the request as input_data (or input), once")
+    return input_data if input_data is not None else input  # type: ignore[return-value]
+
+
+#: A lazily read attribute not read yet (None is a value it can have).
+_UNREAD = object()
+
+
+def _refuse_local(deployment_config: DeploymentConfiguration | None) -> None:
+    if deployment_config is not None and deployment_config.compute_type == "Local":
+        raise WebserviceException(
+            "This method does not support local deployment configuration. Please use deploy_local_from_model for "
+            "local deployment."
+        )
+
+
+def _inference_config_of(image_config: Any) -> InferenceConfig:
+    """An image configuration of Azure ML's image era (`ContainerImage.image_configuration(execution_script=...,
+    runtime=..., conda_file=...)`) as the InferenceConfig it amounts to; an InferenceConfig as it is."""
+    if isinstance(image_config, InferenceConfig):
+        return image_config
+    entry_script = getattr(image_config, "execution_script", None)
+    if not entry_script:
+        raise invalid(
+            "image_config must be an InferenceConfig or an image configuration with an execution_script, not "
+            f"{type(image_config).__name__}",
+            field="image_config",
+        )
+    return InferenceConfig(
+        entry_script=entry_script,
+        runtime=getattr(image_config, "runtime", None),
+        conda_file=getattr(image_config, "conda_file", None),
+        source_directory=getattr(image_config, "source_directory", None),
+        description=getattr(image_config, "description", None),
+    )
+
+
 class Webservice:
     """Mirrors `azureml.core.webservice.Webservice`: `Webservice(ws, name)` finds a deployed service."""
 
@@ -196,12 +250,19 @@ class Webservice:
         self.compute_type: str = deployment.get("compute_type", "ACI")
         self.auth_enabled = record["auth_mode"] == "key"
         self.token_auth_enabled = record["auth_mode"] == "token"
-        self.models: list[str] = record["models"]
-        self.tags: dict[str, str] = dict(deployment.get("tags") or {})
-        self.properties: dict[str, str] = dict(deployment.get("properties") or {})
+        self._model_ids: list[str] = list(record["models"])
+        self._models: list[Model] | None = None
+        self.tags: dict[str, str | None] = dict(deployment.get("tags") or {})
+        self.properties: dict[str, str | None] = dict(deployment.get("properties") or {})
         self.description: str | None = deployment.get("description")
-        self.environment: str | None = record.get("environment_name")
-        self.image_id: str | None = None  # no container image: the Function App serves the code
+        self._environment_name: str | None = record.get("environment_name")
+        self._environment: Any = _UNREAD
+        # No container image: the Function App serves the code.
+        self.image_id: str | None = None
+        self.image: Any = None
+        self.image_digest: str | None = None
+        # Who deployed a service is not recorded: the app sees an admin key or a token, not a user.
+        self.created_by: dict[str, str] | None = record.get("created_by")
         self.scoring_uri = f"{workspace.config.api_url}/{record['scoring_path']}"
         self.swagger_uri = f"{workspace.config.api_url}/services/{self.name}/swagger.json"
         self.created_time: str = record["created_time"]
@@ -210,8 +271,31 @@ class Webservice:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(workspace={self.workspace!r}, name={self.name!r}, state={self.state!r})"
 
+    @property
+    def models(self) -> list[Model]:
+        """The models deployed with the service, as Model objects (read on first use), as in Azure ML."""
+        if self._models is None:
+            self._models = [Model(self.workspace, id=model_id) for model_id in self._model_ids]
+        return self._models
+
+    @models.setter
+    def models(self, value: list[Model]) -> None:
+        self._models = list(value)
+        self._model_ids = [model.id for model in self._models]
+
+    @property
+    def environment(self) -> Environment | None:
+        """The registered environment the service was deployed with (read on first use); None when it was
+        deployed without one, or with one that was never registered."""
+        if self._environment is _UNREAD:
+            self._environment = None
+            if self._environment_name:
+                with contextlib.suppress(FninferError):
+                    self._environment = Environment.get(self.workspace, self._environment_name)
+        return self._environment  # type: ignore[no-any-return]
+
     def serialize(self) -> dict[str, Any]:
-        """The service as Azure ML's `serialize()` describes one."""
+        """The service as Azure ML's `serialize()` describes one (plus `swaggerUri` and the model ids)."""
         return {
             "name": self.name,
             "description": self.description,
@@ -224,10 +308,170 @@ class Webservice:
             "computeType": self.compute_type,
             "workspaceName": self.workspace.name,
             "imageId": self.image_id,
+            "imageDigest": self.image_digest,
+            "imageDetails": None,
             "scoringUri": self.scoring_uri,
             "swaggerUri": self.swagger_uri,
-            "models": self.models,
+            "createdBy": self.created_by,
+            "models": list(self._model_ids),
         }
+
+    @classmethod
+    def deserialize(cls, workspace: Workspace, webservice_payload: dict[str, Any]) -> Webservice:
+        """The service a `serialize()` payload describes, read from `workspace`: as in Azure ML, the payload needs
+        a computeType (the class's own, for a subclass), and the service must be in that workspace."""
+        kind = webservice_payload.get("computeType")
+        if kind is None:
+            raise WebserviceException(f"Invalid payload for webservice, missing computeType:\n{webservice_payload}")
+        wanted = _COMPUTE_TYPES.get(cls)
+        if wanted is not None and kind != wanted:
+            raise WebserviceException(
+                f"Invalid payload for {wanted} webservice, computeType is not {wanted}:\n{webservice_payload}"
+            )
+        return Webservice(workspace, webservice_payload.get("name"))
+
+    @staticmethod
+    def check_for_existing_webservice(
+        workspace: Workspace,
+        name: str,
+        overwrite: bool = False,
+        request_func: Any = None,
+        check_func: Any = None,
+    ) -> None:
+        """Raise WebserviceException when a service called `name` exists (unless `overwrite`), as Azure ML checks
+        before deploying. `request_func()` fetches what to check and `check_func(content)` returns an error message
+        or None, as in Azure ML; by default they look the name up in the app."""
+        if overwrite:
+            return
+        if request_func is None:
+
+            def request_func() -> Any:
+                try:
+                    return _request(workspace, "GET", "services", check_name("service", name))
+                except NotFound:
+                    return None
+
+        if check_func is None:
+
+            def check_func(content: Any) -> str | None:
+                return (
+                    f"Service {name} with the same name already exists, please use a different service name, "
+                    "or pass overwrite=True to replace it"
+                    if content
+                    else None
+                )
+
+        content = request_func()
+        if not content:
+            return
+        error = check_func(content)
+        if error:
+            raise WebserviceException(error)
+
+    @staticmethod
+    def deploy(
+        workspace: Workspace,
+        name: str,
+        model_paths: list[str],
+        image_config: Any,
+        deployment_config: DeploymentConfiguration | None = None,
+        deployment_target: ComputeTarget | None = None,
+        overwrite: bool = False,
+    ) -> Webservice:
+        """Azure ML's image-era deployment: register each path as a model (named after the file or folder), then
+        `deploy_from_model`."""
+        check_name("service", name)
+        _refuse_local(deployment_config)
+        models = [Model.register(workspace, path, Path(str(path).rstrip("/\\")).name[:30]) for path in model_paths]
+        return Webservice.deploy_from_model(
+            workspace, name, models, image_config, deployment_config, deployment_target, overwrite
+        )
+
+    @staticmethod
+    def deploy_from_model(
+        workspace: Workspace,
+        name: str,
+        models: list[Model],
+        image_config: Any,
+        deployment_config: DeploymentConfiguration | None = None,
+        deployment_target: ComputeTarget | None = None,
+        overwrite: bool = False,
+    ) -> Webservice:
+        """Azure ML's deprecated image-era deployment, as `Model.deploy` with the image configuration's entry script
+        and conda file (there is no image to build: the Function App serves the code)."""
+        warnings.warn(
+            "deploy_from_model has been deprecated: use Model.deploy with an InferenceConfig",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        _refuse_local(deployment_config)
+        return deploy(
+            workspace, name, models, _inference_config_of(image_config), deployment_config, deployment_target, overwrite
+        )
+
+    @staticmethod
+    def deploy_from_image(
+        workspace: Workspace,
+        name: str,
+        image: Any,
+        deployment_config: DeploymentConfiguration | None = None,
+        deployment_target: ComputeTarget | None = None,
+        overwrite: bool = False,
+    ) -> Webservice:
+        """Refused: Azure ML's container images (azureml.core.image, retired there too) do not exist on fninfer,
+        whose services run their code on the Function App."""
+        raise WebserviceException(
+            "deploy_from_image: fninfer builds no container images (Azure ML retired them too); deploy the models "
+            "with Model.deploy(workspace, name, models, inference_config, deployment_config)"
+        )
+
+    @staticmethod
+    def deploy_local_from_model(
+        workspace: Workspace,
+        name: str,
+        models: list[Model],
+        image_config: Any,
+        deployment_config: DeploymentConfiguration | None = None,
+        wait: bool = False,
+    ) -> Webservice:
+        """A LocalWebservice from the image configuration's entry script (no Docker: the local host serves it)."""
+        check_name("service", name)
+        config = deployment_config or LocalWebservice.deploy_configuration()
+        if config.compute_type != "Local":
+            raise invalid("deploy_local_from_model takes a LocalWebservice.deploy_configuration()")
+        service = deploy(workspace, name, models, _inference_config_of(image_config), config, overwrite=True)
+        if wait:
+            service.wait_for_deployment()
+        return service
+
+    def _change_tags(self, change: dict[str, Any]) -> None:
+        self._load(self.workspace, _request(self.workspace, "PATCH", "services", self.name, json=change))
+
+    def add_tags(self, tags: dict[str, Any]) -> None:
+        """Add (or replace) tags; values that are not strings are kept as strings, as in Azure ML."""
+        added = string_map(tags, "tags")
+        for key, value in added.items():
+            if key in self.tags:
+                print(f"Replacing tag {key} -> {self.tags[key]} with {key} -> {value}")
+        self._change_tags({"add_tags": added})
+        print("Webservice tag add operation complete.")
+
+    def remove_tags(self, tags: list[str] | str) -> None:
+        removed = key_list(tags, "tags")
+        for key in removed:
+            if key not in self.tags:
+                print(f"Tag with key {key} not found.")
+        self._change_tags({"remove_tags": removed})
+        print("Webservice tag remove operation complete.")
+
+    def add_properties(self, properties: dict[str, Any]) -> None:
+        """Add (or replace) properties, as Azure ML's services allow."""
+        added = string_map(properties, "properties")
+        for key, value in added.items():
+            if key in self.properties:
+                print(f"Replacing tag {key} -> {self.properties[key]} with {key} -> {value}")
+        self._change_tags({"add_properties": added})
+        print("Webservice property add operation complete.")
 
     def update_deployment_state(self) -> None:
         self._load(self.workspace, _request(self.workspace, "GET", "services", self.name))
@@ -264,10 +508,11 @@ class Webservice:
         self._credential = header
         return header
 
-    def run(self, input_data: str | bytes) -> Any:
+    def run(self, input_data: str | bytes | None = None, input: str | bytes | None = None) -> Any:
         """Call the service as a client would. As Azure ML's `Webservice.run`: the parsed JSON body of a 200 answer
-        (what the body holds is the app's response format: see the README), WebserviceException otherwise."""
-        return self._call(input_data)
+        (what the body holds is the app's response format: see the README), WebserviceException otherwise. The
+        request is `input_data` (the ACI/AKS/Local services' name) or `input` (the base class's)."""
+        return self._call(_request_body(input_data, input))
 
     def _call(self, input_data: str | bytes) -> Any:
         for attempt in range(2):
@@ -340,6 +585,9 @@ class Webservice:
         for ignored in ("image", "image_config", "wait"):
             settings.pop(ignored, None)  # no images on Functions; `wait` is handled by LocalWebservice.update
         deployment = {key: value for key, value in settings.items() if value is not None and key not in KEY_SETTINGS}
+        for field in ("tags", "properties"):
+            if field in deployment:
+                deployment[field] = string_map(deployment[field], field)
         if deployment_config is not None:
             if deployment_config.compute_type != self.compute_type:
                 raise invalid(
@@ -419,6 +667,43 @@ def _common_settings(
 
 
 class AciWebservice(Webservice):
+    """Mirrors `azureml.core.webservice.AciWebservice`. Its container settings (CPU, memory, SSL, virtual network,
+    encryption) are recorded and read back as Azure ML describes them; the Function App's own settings apply."""
+
+    def _load(self, workspace: Workspace, record: dict[str, Any]) -> None:
+        super()._load(workspace, record)
+        settings = record["deployment"]
+        endpoint = urlparse(self.scoring_uri)
+        self.container_resource_requirements = ContainerResourceRequirements.from_settings(settings)
+        self.enable_app_insights = bool(settings.get("enable_app_insights", False))
+        self.location: str | None = settings.get("location")
+        self.encryption_properties = EncryptionProperties.from_settings(settings)
+        self.vnet_configuration = VnetConfiguration.from_settings(settings)
+        # The service is the app's endpoint: its host name and TLS are the app's (Azure's certificate in Azure).
+        self.public_fqdn: str | None = endpoint.hostname
+        self.public_ip: str | None = None
+        self.ssl_enabled = endpoint.scheme == "https"
+        self.cname: str | None = settings.get("ssl_cname")
+        self.ssl_certificate: str | None = None
+        self.ssl_key: str | None = None
+
+    def serialize(self) -> dict[str, Any]:
+        return {
+            **super().serialize(),
+            "containerResourceRequirements": self.container_resource_requirements.serialize(),
+            "location": self.location,
+            "authEnabled": self.auth_enabled,
+            "sslEnabled": self.ssl_enabled,
+            "appInsightsEnabled": self.enable_app_insights,
+            "sslCertificate": self.ssl_certificate,
+            "sslKey": self.ssl_key,
+            "cname": self.cname,
+            "publicIp": self.public_ip,
+            "publicFqdn": self.public_fqdn,
+            "encryptionProperties": self.encryption_properties.serialize() if self.encryption_properties else None,
+            "vnetConfiguration": self.vnet_configuration.serialize() if self.vnet_configuration else None,
+        }
+
     @staticmethod
     def deploy_configuration(
         cpu_cores: float | None = None,
@@ -451,6 +736,63 @@ class AciWebservice(Webservice):
 
 
 class AksWebservice(Webservice):
+    """Mirrors `azureml.core.webservice.AksWebservice`. `scoring_timeout_ms`, `max_concurrent_requests_per_container`
+    and `max_request_wait_time` apply (see the module docstring); replicas, autoscale, probes and resources are
+    recorded and read back as Azure ML describes them."""
+
+    def _load(self, workspace: Workspace, record: dict[str, Any]) -> None:
+        super()._load(workspace, record)
+        settings = record["deployment"]
+        self.autoscaler = AutoScaler.from_settings(settings)
+        self.compute_name: str | None = record.get("compute_target")
+        self.container_resource_requirements = ContainerResourceRequirements.from_settings(settings)
+        self.liveness_probe_requirements = LivenessProbeRequirements.from_settings(settings)
+        self.data_collection = DataCollection(False, bool(settings.get("collect_model_data", False)))
+        self.enable_app_insights = bool(settings.get("enable_app_insights", False))
+        self.max_concurrent_requests_per_container: int = settings.get(
+            "replica_max_concurrent_requests", DEFAULT_MAX_CONCURRENT_REQUESTS
+        )
+        self.max_request_wait_time: int = settings.get("max_request_wait_time", DEFAULT_MAX_REQUEST_WAIT_MS)
+        self.num_replicas: int | None = settings.get("num_replicas")
+        self.scoring_timeout_ms: int = settings.get("scoring_timeout_ms", DEFAULT_SCORING_TIMEOUT_MS)
+        self.namespace: str | None = settings.get("namespace")
+        self.deployment_status: str = self.state
+        # Endpoint versions (AksEndpoint) have these; a plain AKS service has none, as in Azure ML.
+        self.is_default: bool | None = None
+        self.traffic_percentile: float | None = None
+        self.version_type: str | None = None
+
+    def serialize(self) -> dict[str, Any]:
+        return {
+            **super().serialize(),
+            "appInsightsEnabled": self.enable_app_insights,
+            "authEnabled": self.auth_enabled,
+            "autoScaler": self.autoscaler.serialize(),
+            "computeName": self.compute_name,
+            "containerResourceRequirements": self.container_resource_requirements.serialize(),
+            "dataCollection": self.data_collection.serialize(),
+            "maxConcurrentRequestsPerContainer": self.max_concurrent_requests_per_container,
+            "maxQueueWaitMs": self.max_request_wait_time,
+            "livenessProbeRequirements": self.liveness_probe_requirements.serialize(),
+            "numReplicas": self.num_replicas,
+            "deploymentStatus": self.deployment_status,
+            "scoringTimeoutMs": self.scoring_timeout_ms,
+            "aadAuthEnabled": self.token_auth_enabled,
+            "isDefault": self.is_default,
+            "trafficPercentile": self.traffic_percentile,
+            "versionType": self.version_type,
+        }
+
+    def get_access_token(self) -> AksServiceAccessToken:
+        """A token for a service deployed with token_auth_enabled (WebserviceException otherwise, as the app
+        answers)."""
+        token = _request(self.workspace, "GET", "services", self.name, "token")
+        claims = jwt.decode(token["accessToken"], options={"verify_signature": False})
+        expiry = datetime.fromtimestamp(claims["exp"], UTC) if "exp" in claims else None
+        return AksServiceAccessToken(
+            token["accessToken"], "Bearer", datetime.fromtimestamp(token["refreshAfter"], UTC), expiry
+        )
+
     @staticmethod
     def deploy_configuration(
         autoscale_enabled: bool | None = None,
@@ -481,7 +823,17 @@ class AksWebservice(Webservice):
 
 
 class LocalWebservice(Webservice):
-    """A service for local testing: on fninfer it is served by the same app (the local host), on its port."""
+    """A service for local testing: on fninfer it is served by the same app (the local host), on its port. Its
+    `state` uses the same names as other services ('Transitioning', 'Healthy', ...); the STATE_ constants name
+    those states, so `service.state == LocalWebservice.STATE_RUNNING` means what it does in Azure ML."""
+
+    #: Azure ML's Docker network for local services; no container runs here, it is named for code that reads it.
+    NETWORK_NAME = "azureml-local"
+    STATE_DELETED = "Deleted"
+    STATE_DEPLOYING = "Transitioning"
+    STATE_FAILED = "Failed"
+    STATE_RUNNING = "Healthy"
+    STATE_UNKNOWN = "Unhealthy"
 
     def __new__(
         cls, workspace: Workspace | None = None, name: str | None = None, must_exist: bool = True
@@ -495,6 +847,9 @@ class LocalWebservice(Webservice):
         service = object.__new__(cls)
         service.workspace, service.name, service.state, service.error = workspace, str(name), "Deleted", None
         service.models, service._record = [], {}
+        service._environment_name, service._environment = None, None
+        service.tags, service.properties, service.description = {}, {}, None
+        service.image_id = service.image = service.image_digest = service.created_by = None
         return service
 
     def __init__(self, workspace: Workspace | None = None, name: str | None = None, must_exist: bool = True) -> None:
@@ -537,10 +892,10 @@ class LocalWebservice(Webservice):
         endpoint = urlparse(self.workspace.config.endpoint)
         return endpoint.port or (443 if endpoint.scheme == "https" else 80)
 
-    def run(self, input_data: str | bytes) -> Any:
+    def run(self, input_data: str | bytes | None = None, input: str | bytes | None = None) -> Any:
         if self.state == "Transitioning":  # as Azure ML's local service: a call waits for the deployment
             self.wait_for_deployment()
-        return self._call(input_data)
+        return self._call(_request_body(input_data, input))
 
     def update_deployment_state(self, must_exist: bool = False) -> None:
         super().update_deployment_state()
@@ -594,3 +949,7 @@ class LocalWebservice(Webservice):
         workspace: Workspace, model_name: str | None = None, model_id: str | None = None, all: bool | None = None
     ) -> list[Webservice]:
         return Webservice.list(workspace, compute_type="Local", model_name=model_name, model_id=model_id)
+
+
+#: Each service class's compute type, as Azure ML's payloads name it.
+_COMPUTE_TYPES: dict[type[Webservice], str] = {AciWebservice: "ACI", AksWebservice: "AKS", LocalWebservice: "Local"}

@@ -65,6 +65,12 @@ def get_compute_target(req: func.HttpRequest) -> object:
     return compute.get(app_storage(), req.route_params["name"])
 
 
+@bp.route(route="computetargets/{name}", methods=["PATCH"])
+@json_endpoint()
+def update_compute_target(req: func.HttpRequest) -> object:
+    return compute.update(app_storage(), req.route_params["name"], json_body(req))
+
+
 @bp.route(route="computetargets/{name}", methods=["DELETE"])
 @json_endpoint()
 def delete_compute_target(req: func.HttpRequest) -> object:

@@ -60,6 +60,14 @@ def get_model(req: func.HttpRequest) -> object:
     return models.get_model(app_storage(), req.route_params["name"], int_param(req, "version"))
 
 
+@bp.route(route="models/{name}/{version}", methods=["PATCH"])
+@json_endpoint()
+def update_model(req: func.HttpRequest) -> object:
+    version = int_param(req, "version")
+    assert version is not None
+    return models.update_model(app_storage(), req.route_params["name"], version, json_body(req))
+
+
 @bp.route(route="models/{name}/{version}", methods=["DELETE"])
 @json_endpoint()
 def delete_model(req: func.HttpRequest) -> object:

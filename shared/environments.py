@@ -14,6 +14,7 @@ from typing import Any
 from shared import layout, versioned
 from shared.errors import InvalidInput
 from shared.storage import Storage
+from shared.tags import string_map
 
 Record = dict[str, Any]
 
@@ -40,11 +41,9 @@ def parse_definition(document: dict[str, Any]) -> dict[str, Any]:
     docker = document.get("docker") or {}
     if not isinstance(docker, dict):
         raise InvalidInput("'docker' must be an object", field="docker")
-    variables = document.get("environment_variables") or {}
-    if not isinstance(variables, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in variables.items()
-    ):
-        raise InvalidInput("'environment_variables' must be an object of strings", field="environment_variables")
+    variables = string_map(document.get("environment_variables"), "environment_variables")
+    if any(value is None for value in variables.values()):
+        raise InvalidInput("each of 'environment_variables' needs a value", field="environment_variables")
     stack = document.get("inferencing_stack_version")
     if stack is not None and not isinstance(stack, str):
         raise InvalidInput("'inferencing_stack_version' must be a string", field="inferencing_stack_version")
@@ -55,6 +54,12 @@ def parse_definition(document: dict[str, Any]) -> dict[str, Any]:
     for key in docker_strings:
         if docker.get(key) is not None and not isinstance(docker[key], str):
             raise InvalidInput(f"'docker.{key}' must be a string", field=key)
+    # Recorded as given (Azure ML's keys), used by nothing: the app runs no Docker, Spark, Databricks or R.
+    recorded = {"platform": docker.get("platform"), "build_context": docker.get("build_context")}
+    sections = {key: document.get(key) for key in ("spark", "databricks", "r")}
+    for key, value in {**recorded, **sections}.items():
+        if value is not None and not isinstance(value, dict):
+            raise InvalidInput(f"'{key}' must be an object", field=key)
     return {
         "python": {
             "conda_dependencies": {
@@ -71,9 +76,12 @@ def parse_definition(document: dict[str, Any]) -> dict[str, Any]:
             "enabled": bool(docker.get("enabled", False)),
             **{key: docker.get(key) for key in docker_strings},
             "arguments": _strings(docker.get("arguments"), "arguments"),
+            "shared_volumes": bool(docker.get("shared_volumes", True)),
+            **recorded,
         },
         "environment_variables": dict(variables),
         "inferencing_stack_version": stack,
+        **sections,
     }
 
 

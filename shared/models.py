@@ -24,6 +24,7 @@ from shared.errors import ConcurrencyConflict, Conflict, InvalidInput, NotFound
 from shared.hashing import combined_sha256, is_sha256, sha256_chunks
 from shared.settings import MODEL_DIR_SETTING
 from shared.storage import Storage, app_storage, storage_errors
+from shared.tags import key_list, string_map
 
 Record = dict[str, Any]
 
@@ -74,13 +75,6 @@ def _verify_staged(storage: Storage, prefix: str, files: list[dict[str, Any]]) -
 
 #: Azure ML's `Model.Framework` constants; other strings are kept as given (Azure ML accepts any).
 FRAMEWORKS = ("Custom", "TensorFlow", "ScikitLearn", "Onnx", "TfKeras", "PyTorch", "Multi")
-
-
-def _string_map(request: dict[str, Any], field: str) -> dict[str, str]:
-    value = request.get(field) or {}
-    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-        raise InvalidInput(f"'{field}' must be an object of string values", field=field)
-    return value
 
 
 def _optional_string(request: dict[str, Any], field: str) -> str | None:
@@ -142,14 +136,15 @@ def _metadata(storage: Storage, request: dict[str, Any]) -> Record:
         samples[field] = None if value is None else _dataset_id(storage, value, field)
     return {
         "description": _optional_string(request, "description"),
-        "tags": _string_map(request, "tags"),
-        "properties": _string_map(request, "properties"),
+        "tags": string_map(request.get("tags") or None, "tags"),
+        "properties": string_map(request.get("properties") or None, "properties"),
         "model_framework": framework,
         "model_framework_version": framework_version,
         "datasets": _datasets(storage, request),
         **samples,
         "resource_configuration": _resource_configuration(request),
         "run_id": _optional_string(request, "run_id"),
+        "experiment_name": _optional_string(request, "experiment_name"),
     }
 
 
@@ -187,6 +182,63 @@ def get_model(storage: Storage, name: str, version: int | None = None) -> Record
     """The record of `name` at `version` (the latest when None); NotFound names the versions that exist."""
     prefix = layout.model_versions_prefix(name)
     return versioned.read_version(storage, "model", name, prefix, lambda v: layout.model_record(name, v), version)
+
+
+#: What `update_model` changes, as Azure ML's Model.update / update_tags_properties / add_dataset_references do.
+UPDATE_FIELDS = (
+    "tags",
+    "add_tags",
+    "remove_tags",
+    "add_properties",
+    "description",
+    "add_datasets",
+    "sample_input_dataset",
+    "sample_output_dataset",
+    "resource_configuration",
+)
+
+
+def update_model(storage: Storage, name: str, version: int, request: dict[str, Any]) -> Record:
+    """Change a version's metadata in place, as Azure ML's registry does (its content never changes): `tags`
+    replaces the tags, `add_tags` / `remove_tags` change some, `add_properties` adds properties (which, as in Azure
+    ML, cannot change once set), `add_datasets` adds [{scenario, dataset}], and `description`, the sample datasets
+    and `resource_configuration` replace theirs. Applied with If-Match, so concurrent updates all land."""
+    unknown = sorted(set(request) - set(UPDATE_FIELDS))
+    if unknown:
+        raise InvalidInput(f"a model update takes {list(UPDATE_FIELDS)}, not {unknown}", field=unknown[0])
+    replace_tags = string_map(request["tags"], "tags") if "tags" in request else None
+    add_tags = string_map(request.get("add_tags"), "add_tags")
+    remove_tags = key_list(request.get("remove_tags"), "remove_tags")
+    add_properties = string_map(request.get("add_properties"), "add_properties")
+    added_datasets = _datasets(storage, {"datasets": request.get("add_datasets")})
+    changes: Record = {}
+    if "description" in request:
+        changes["description"] = _optional_string(request, "description")
+    for field in ("sample_input_dataset", "sample_output_dataset"):
+        if request.get(field) is not None:
+            changes[field] = _dataset_id(storage, request[field], field)
+    if request.get("resource_configuration") is not None:
+        changes["resource_configuration"] = _resource_configuration(request)
+    get_model(storage, name, version)  # NotFound names the versions that exist
+
+    def change(record: Record) -> Record:
+        properties = dict(record.get("properties") or {})
+        duplicates = sorted(key for key in add_properties if key in properties)
+        if duplicates:
+            raise InvalidInput(
+                f"properties are immutable, as in Azure ML: {duplicates} cannot be added or changed",
+                field="add_properties",
+            )
+        tags = dict(record.get("tags") or {}) if replace_tags is None else dict(replace_tags)
+        tags.update(add_tags)
+        for key in remove_tags:
+            tags.pop(key, None)
+        record.update(changes, tags=tags, properties={**properties, **add_properties})
+        record["datasets"] = [*(record.get("datasets") or []), *added_datasets]
+        return record
+
+    updated: Record = storage.update_json(layout.REGISTRY_CONTAINER, layout.model_record(name, version), change)
+    return updated
 
 
 def _matches_pairs(values: dict[str, str], wanted: list[Any] | None, field: str) -> bool:

@@ -70,9 +70,19 @@ TAG_MAP = {
     "additionalProperties": {"type": ["string", "null"]},
     "propertyNames": {"minLength": 1, "maxLength": 255, "pattern": "\\S"},
 }
+#: A ResourceConfiguration's fields.
+RESOURCES = ("cpu", "memory_in_gb", "gpu")
+#: A count given as a number or as its digits (v1 code passes os.environ values).
+WHOLE_NUMBER = {"anyOf": [{"type": ["integer", "null"], "minimum": 0}, {"type": "string", "pattern": "^[0-9]+$"}]}
+
 #: A pipeline endpoint's version label, "0", "1", ... (a number is read as its label).
 VERSION_LABEL = {"type": ["string", "integer"]}
 RUN_TAGS = {"type": "object", "additionalProperties": {"type": ["string", "null"]}}
+#: Tags or properties as a client may send them: any values, stored as strings (shared/tags.py).
+ANY_TAGS = {"type": "object", "propertyNames": {"minLength": 1}}
+NULLABLE_TAGS = {"anyOf": [ANY_TAGS, {"type": "null"}]}
+#: A registered dataset's id, 'name:version'.
+DATASET_ID = {"type": "string", "pattern": NAME["pattern"][:-1] + ":[0-9]+$"}
 FILE = record({"path": TEXT, "size": {"type": "integer", "minimum": 0}, "sha256": SHA256})
 DATA_PATH = record(
     {"datastore": NAME, "path": {"type": "string", "minLength": 1}, "only": {"type": "array", "items": TEXT}},
@@ -87,8 +97,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "name": NAME,
             "version": {"type": "integer", "minimum": 1},
             "description": NULLABLE_TEXT,
-            "tags": STRINGS,
-            "properties": STRINGS,
+            "tags": RUN_TAGS,
+            "properties": RUN_TAGS,
             "created_time": TIME,
             "files": array(FILE),
             "single_file": {"type": "boolean"},
@@ -250,11 +260,41 @@ BODIES: dict[str, dict[str, Any]] = {
             "files": {**array(FILE), "minItems": 1},
             "single_file": {"type": "boolean"},
             "description": NULLABLE_TEXT,
-            "tags": or_empty(STRINGS),
-            "properties": or_empty(STRINGS),
+            "tags": or_empty(ANY_TAGS),
+            "properties": or_empty(ANY_TAGS),
         },
         required=["upload_id", "files"],
     ),
+    "UpdateModel": {
+        **record(
+            {
+                "tags": NULLABLE_TAGS,
+                "add_tags": NULLABLE_TAGS,
+                "remove_tags": {"anyOf": [TEXT, array(TEXT), {"type": "null"}]},
+                "add_properties": NULLABLE_TAGS,
+                "description": NULLABLE_TEXT,
+                "add_datasets": {
+                    "anyOf": [
+                        array(record({"scenario": {"type": "string", "minLength": 1}, "dataset": DATASET_ID})),
+                        {"type": "null"},
+                    ]
+                },
+                "sample_input_dataset": {"anyOf": [DATASET_ID, {"type": "null"}]},
+                "sample_output_dataset": {"anyOf": [DATASET_ID, {"type": "null"}]},
+                "resource_configuration": {
+                    "anyOf": [
+                        {
+                            **record({key: {"type": ["number", "null"], "minimum": 0} for key in RESOURCES}, []),
+                            "additionalProperties": False,
+                        },
+                        {"type": "null"},
+                    ]
+                },
+            },
+            required=[],
+        ),
+        "additionalProperties": False,
+    },
     "RegisterDataset": record(
         {
             "paths": {**array(DATA_PATH), "minItems": 1},
@@ -292,9 +332,51 @@ BODIES: dict[str, dict[str, Any]] = {
     ),
     "SetDefaultDatastore": record({"name": NAME}),
     "CreateComputeTarget": record(
-        {"type": {"enum": ["AmlCompute", "AksCompute", "ComputeInstance"]}, "settings": or_empty(OBJECT)},
+        {
+            "type": {"enum": ["AmlCompute", "AksCompute", "ComputeInstance"]},
+            "settings": or_empty(OBJECT),
+            "tags": or_empty(ANY_TAGS),
+            "attached": {"type": "boolean"},
+        },
         required=["type"],
     ),
+    "UpdateComputeTarget": {
+        **record(
+            {
+                "scale_settings": {
+                    "anyOf": [
+                        {
+                            **record(
+                                {
+                                    key: WHOLE_NUMBER
+                                    for key in ("min_nodes", "max_nodes", "idle_seconds_before_scaledown")
+                                },
+                                [],
+                            ),
+                            "additionalProperties": False,
+                        },
+                        {"type": "null"},
+                    ]
+                },
+                "identity": {
+                    "anyOf": [
+                        {"type": "null"},
+                        record(
+                            {
+                                "type": {"const": "SystemAssigned"},
+                                "user_assigned": {"anyOf": [array(TEXT), {"type": "null"}]},
+                            },
+                            ["type"],
+                        ),
+                        record({"type": {"const": "UserAssigned"}, "user_assigned": {**array(TEXT), "minItems": 1}}),
+                    ]
+                },
+                "settings": or_empty(OBJECT),
+            },
+            required=[],
+        ),
+        "additionalProperties": False,
+    },
     "SubmitRun": record(
         {"experiment": NAME, "pipeline": record({"steps": array(OBJECT)}), "tags": or_empty(STRINGS)},
         required=["experiment", "pipeline"],
@@ -467,6 +549,12 @@ OPERATIONS: dict[str, Operation] = {
         "Register a staged upload as the next version", ("201", ref("Model")), ("400", "409", "413"), "RegisterModel"
     ),
     "get_model": Operation("A model version (the latest without one)", ("200", ref("Model")), NOT_FOUND),
+    "update_model": Operation(
+        "Change a version's tags, properties, description or datasets (Model.update, add_tags, ...)",
+        ("200", ref("Model")),
+        ("400", "404", "409", "413"),
+        "UpdateModel",
+    ),
     "delete_model": Operation("Delete a model version", ("200", ref("Deleted")), NOT_FOUND),
     "list_datastores": Operation("List datastores", ("200", array(ref("Datastore")))),
     "register_datastore": Operation(
@@ -494,6 +582,12 @@ OPERATIONS: dict[str, Operation] = {
         "CreateComputeTarget",
     ),
     "get_compute_target": Operation("A compute target", ("200", ref("ComputeTarget")), NOT_FOUND),
+    "update_compute_target": Operation(
+        "Change a compute target's scale settings, identity or settings (AmlCompute.update, add_identity, ...)",
+        ("200", ref("ComputeTarget")),
+        ("400", "404", "409", "413"),
+        "UpdateComputeTarget",
+    ),
     "delete_compute_target": Operation("Delete a compute target record", ("200", ref("Deleted")), NOT_FOUND),
     "list_datasets": Operation("The latest version of every dataset", ("200", array(ref("Dataset")))),
     "register_dataset": Operation(

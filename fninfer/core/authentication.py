@@ -2,6 +2,7 @@
 
 from fninfer._auth import (
     AbstractAuthentication,
+    Audience,
     AzureCliAuthentication,
     InteractiveLoginAuthentication,
     MsiAuthentication,
@@ -11,6 +12,7 @@ from fninfer._auth import (
 
 __all__ = [
     "AbstractAuthentication",
+    "Audience",
     "AzureCliAuthentication",
     "InteractiveLoginAuthentication",
     "MsiAuthentication",

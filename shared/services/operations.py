@@ -20,6 +20,7 @@ from shared.services.environment import validate_check
 from shared.services.records import ServiceState, create_service, get_service, now, update_service
 from shared.services.snapshots import validate_manifest, verify_uploaded
 from shared.storage import Storage
+from shared.tags import key_list, string_map
 
 AUTH_MODES = ("none", "key", "token")
 COMPUTE_TYPES = ("ACI", "AKS", "Local")
@@ -66,7 +67,21 @@ def _deployment(config: object) -> dict[str, Any]:
         value = config.get(key)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
             raise InvalidInput(f"{key} must be a positive integer", field="deployment")
-    return dict(config)
+    checked = dict(config)
+    for field in ("tags", "properties"):  # any values, kept as strings, as Azure ML keeps them
+        if field in checked:
+            checked[field] = string_map(checked[field], field)
+    return checked
+
+
+def _apply_tag_changes(deployment: dict[str, Any], changes: dict[str, Any]) -> None:
+    """Webservice.add_tags / remove_tags / add_properties, applied to the stored record (so concurrent changes
+    all land)."""
+    tags = {**(deployment.get("tags") or {}), **changes["add_tags"]}
+    for key in changes["remove_tags"]:
+        tags.pop(key, None)
+    deployment["tags"] = tags
+    deployment["properties"] = {**(deployment.get("properties") or {}), **changes["add_properties"]}
 
 
 def enqueue_deployment(storage: Storage, name: str, code_version: int) -> None:
@@ -113,17 +128,25 @@ def update(storage: Storage, name: str, spec: dict[str, Any]) -> dict[str, Any]:
     settings = spec.get("deployment") or {}
     if not isinstance(settings, dict):
         raise InvalidInput("'deployment' must be an object", field="deployment")
-    if not changes and not settings and not spec.get("keys"):
-        raise InvalidInput("an update needs 'models', the code ('snapshot', 'entry_script') or 'deployment' settings")
+    tag_changes = {
+        "add_tags": string_map(spec.get("add_tags"), "add_tags"),
+        "remove_tags": key_list(spec.get("remove_tags"), "remove_tags"),
+        "add_properties": string_map(spec.get("add_properties"), "add_properties"),
+    }
+    if not changes and not settings and not spec.get("keys") and not any(tag_changes.values()):
+        raise InvalidInput(
+            "an update needs 'models', the code ('snapshot', 'entry_script'), 'deployment' settings or tag changes"
+        )
     current = get_service(storage, name)["deployment"]
     if settings.get("compute_type", current.get("compute_type")) != current.get("compute_type"):
         raise InvalidInput("an update cannot move a service to another compute type", field="deployment")
-    _deployment({**current, **settings})  # the merged settings are valid
+    settings = {key: value for key, value in _deployment({**current, **settings}).items() if key in settings}
     chosen = choose_keys(name, spec.get("keys"))
 
     def change(record: dict[str, Any]) -> int | None:
         record["auth"]["chosen"] = {**(record["auth"].get("chosen") or {}), **chosen}
         record["deployment"] = {**record["deployment"], **settings}
+        _apply_tag_changes(record["deployment"], tag_changes)
         record["auth"]["mode"] = record["deployment"].get("auth", "none")
         if not changes:
             return None

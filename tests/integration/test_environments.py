@@ -83,14 +83,16 @@ def test_environments_register_get_and_list_as_versions(ws: Workspace, tmp_path:
     (tmp_path / "requirements.txt").write_text("--extra-index-url https://example.invalid/simple\nnumpy>=1\n")
     pip_env = Environment.from_pip_requirements(f"pip-env-{unique}", tmp_path / "requirements.txt", pip_version="23.0")
     back = Environment.get(ws, pip_env.register(ws).name)
-    assert back.python.conda_dependencies.pip_packages == ["azureml-defaults", "numpy>=1"]
+    assert back.python.conda_dependencies.pip_packages == ["numpy>=1"]  # the file's list, as Azure ML's
     assert back.python.conda_dependencies.pip_options == ["--extra-index-url https://example.invalid/simple"]
     assert "pip=23.0" in back.python.conda_dependencies.conda_packages
 
     with pytest.raises(NotFound, match="has no version 9"):
         Environment.get(ws, name, version=9)
-    with pytest.raises(InvalidInput, match="'environment_variables' must be"):
-        ws.client.request("POST", f"environments/{name}", json={"environment_variables": {"A": 1}})
+    with pytest.raises(InvalidInput, match="'environment_variables' needs a value"):
+        ws.client.request("POST", f"environments/{name}", json={"environment_variables": {"A": None}})
+    numbered = ws.client.request("POST", f"environments/{name}", json={"environment_variables": {"A": 1}})
+    assert numbered["definition"]["environment_variables"] == {"A": "1"}  # kept as a string, as Azure ML keeps it
     config = RunConfiguration(conda_dependencies=CondaDependencies.create(pip_packages=["joblib"]))
     config.environment.docker.enabled = True
     assert "joblib" in config.environment.python.conda_dependencies.pip_packages

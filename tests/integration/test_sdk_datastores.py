@@ -111,7 +111,11 @@ def test_compute_targets_as_the_learn_how_to_creates_them(
     compute_target = ComputeTarget.create(ws, compute_name, config)
     compute_target.wait_for_completion(show_output=True, min_node_count=None, timeout_in_minutes=20)
     assert "Succeeded" in capsys.readouterr().out
-    assert compute_target.get_status().serialize()["scaleSettings"] == {"minNodeCount": 0, "maxNodeCount": 2}
+    assert compute_target.get_status().serialize()["scaleSettings"] == {
+        "minNodeCount": 0,
+        "maxNodeCount": 2,
+        "nodeIdleTimeBeforeScaleDown": "PT1800S",
+    }
     found = ws.compute_targets[compute_name]
     assert type(found) is AmlCompute and found.scale_settings.maximum_node_count == 2
     assert type(ComputeTarget(ws, compute_name)) is AmlCompute

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -128,11 +129,15 @@ def test_bad_model_paths_and_names(ws: Workspace, tmp_path: Path) -> None:
 
 def test_a_refused_registration_removes_its_upload(ws: Workspace, model_file: Path, unique: str) -> None:
     name = f"refused_{unique}"
-    with pytest.raises(InvalidInput, match="'tags' must be an object of string values"):
-        Model.register(ws, model_path=model_file, model_name=name, tags={"epochs": 3})  # type: ignore[dict-item]
+    with pytest.raises(NotFound, match="not registered"):  # the app refuses it after the upload
+        Model.register(ws, model_path=model_file, model_name=name, sample_input_dataset=_Unregistered())
     with pytest.raises(NotFound):
         Model(ws, name)
     assert ws.storage.list_names(layout.MODELS_CONTAINER, f"{name}/") == []
+
+
+class _Unregistered:
+    id = f"never-registered-{uuid.uuid4().hex}:1"
 
 
 def test_models_placed_under_azureml_model_dir_need_no_storage(

@@ -131,7 +131,8 @@ def test_model_keywords_are_kept_on_the_record_and_filter_lists(
     )
     again = Model(ws, name)
     assert [f["path"] for f in again.serialize()["files"]] == ["keep/a.txt"]
-    assert again.datasets == {"training": [dataset.id]} and again.sample_input_dataset == dataset.id
+    assert {scenario: [d.id for d in found] for scenario, found in again.datasets.items()} == {"training": [dataset.id]}
+    assert again.sample_input_dataset.id == dataset.id
     assert again.model_framework == "Custom"
     assert iris_model.resource_configuration is not None and iris_model.resource_configuration.cpu == 1
     assert Model(ws, iris_model.name).model_framework_version == "1.5"

@@ -109,5 +109,5 @@ def test_seed_section_7_1(ws: Workspace, tmp_path: Path, unique: str, monkeypatc
     local.update(models=[newer])
     assert local.state == "Transitioning"
     local.wait_for_deployment()
-    assert (local.state, local.models) == ("Healthy", [newer.id])
+    assert (local.state, [m.id for m in local.models]) == ("Healthy", [newer.id])
     assert json.loads(local.run(input_data=json_data)) == [p + 100 for p in expected]

@@ -11,7 +11,12 @@ import pytest
 
 from fninfer._config import WorkspaceConfig
 from fninfer._workspace import Workspace
-from fninfer.core.authentication import InteractiveLoginAuthentication, ServicePrincipalAuthentication
+from fninfer.core.authentication import (
+    Audience,
+    InteractiveLoginAuthentication,
+    ServicePrincipalAuthentication,
+    TokenAuthentication,
+)
 from shared.errors import FninferError, InvalidInput
 
 AZURE = WorkspaceConfig(
@@ -55,3 +60,20 @@ def test_what_cannot_authenticate_is_named() -> None:
         Workspace(AZURE, auth="my-password")
     with pytest.raises(FninferError, match="neither an admin_key nor an auth_scope"):
         Workspace(WorkspaceConfig(endpoint="http://x")).client.auth_header()
+
+
+def test_signed_sessions_and_token_audiences(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    local = WorkspaceConfig(endpoint="http://127.0.0.1:7071", admin_key="k")
+    local.write(tmp_path / "config.json")
+    monkeypatch.chdir(tmp_path)
+    session = InteractiveLoginAuthentication().signed_session()
+    assert session.headers["Authorization"] == "Bearer k"
+    given = SimpleNamespace(headers={})
+    assert InteractiveLoginAuthentication().signed_session(given) is given and given.headers == {
+        "Authorization": "Bearer k"
+    }
+    asked: list[str] = []
+    auth = TokenAuthentication(lambda audience: asked.append(audience) or f"t-{len(asked)}")
+    assert auth.get_token(Audience.ARM) == "t-1" and asked[-1] == "https://management.core.windows.net/"
+    assert auth.get_token(Audience.AZUREML) == "t-2" and asked[-1] == "https://ml.azure.com/"  # no auth_scope here
+    assert auth.get_token("api://app/.default").token == "t-3"  # as an azure-identity credential

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from types import SimpleNamespace
 
 import azure.functions as func
 import httpx
@@ -141,3 +142,24 @@ def test_the_sdks_azureml_exceptions_are_one_class_each() -> None:
     assert ComputeTargetException is exceptions.ComputeTargetException
     assert ActivityFailedException is exceptions.ActivityFailedException
     assert str(ActivityFailedException("step failed")) == "Activity Failed:\nstep failed"
+
+
+def test_azureml_exception_members(capsys: pytest.CaptureFixture[str]) -> None:
+    from fninfer.exceptions import AzureMLException, ParallelRunException, ServiceException
+
+    try:
+        try:
+            raise KeyError("inner")
+        except KeyError as exc:
+            raise UserErrorException("outer") from exc
+    except UserErrorException as caught:
+        assert caught.message == "outer" and isinstance(caught.inner_exception, KeyError)
+        caught.print_stacktrace()
+    assert "UserErrorException: outer" in capsys.readouterr().err
+    given = AzureMLException("with inner", inner_exception="previous error")
+    assert given.inner_exception == "previous error"
+    retry = ParallelRunException("skip this batch", code="Retry.NoRetry", delay_seconds=2.5)
+    assert (retry.code, retry.delay_seconds, retry.message) == ("Retry.NoRetry", 2.5, "skip this batch")
+    answered = SimpleNamespace(response=SimpleNamespace(status_code=503), error={"message": "busy"})
+    service = ServiceException(answered)
+    assert (service.status_code, service.error, service.inner_exception) == (503, {"message": "busy"}, answered)

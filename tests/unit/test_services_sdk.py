@@ -44,7 +44,9 @@ def test_environments_carry_their_conda_dependencies(tmp_path: Path) -> None:
     assert env.python.conda_dependencies.requirements() == ["scikit-learn", "joblib"]
     (tmp_path / "requirements.txt").write_text("numpy>=1  # arrays\n\nscipy\n")
     pip_env = Environment.from_pip_requirements("pip-env", tmp_path / "requirements.txt")
-    assert pip_env.python.conda_dependencies.pip_packages == ["azureml-defaults", "numpy>=1", "scipy"]
+    # As Azure ML's: the file's packages replace the pip list, and pip itself is added.
+    assert pip_env.python.conda_dependencies.pip_packages == ["numpy>=1", "scipy"]
+    assert "pip" in pip_env.python.conda_dependencies.conda_packages
 
 
 def test_inference_config_reads_its_conda_file_from_the_source_directory(tmp_path: Path) -> None:
