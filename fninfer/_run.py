@@ -12,12 +12,14 @@ from __future__ import annotations
 import io
 import json
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
-from fninfer._exceptions import RunEnvironmentException
+from fninfer import _waiting
+from fninfer._exceptions import ActivityFailedException, RunEnvironmentException
 from shared import layout, run_context, run_history
 from shared.errors import InvalidInput
 from shared.settings import ADMIN_KEY, get_setting, storage_connection
@@ -27,6 +29,14 @@ if TYPE_CHECKING:
     from fninfer._experiment import Experiment
     from fninfer._model import Model
     from fninfer._workspace import Workspace
+
+
+#: The statuses a run ends in (Azure ML's `Completed` too, for a history that holds one).
+RUN_TERMINAL = ("Finished", "Completed", "Failed", "Canceled")
+
+
+def _run_ended(details: dict[str, Any]) -> bool:
+    return details["status"] in RUN_TERMINAL
 
 
 class _History(Protocol):
@@ -268,6 +278,31 @@ class Run:
     def get_details(self) -> dict[str, Any]:
         """runId, status, startTimeUtc, endTimeUtc, tags, properties, and the experiment and parent run."""
         self._details = self._history.details(self._run_id)
+        return dict(self._details)
+
+    def wait_for_completion(
+        self, show_output: bool = False, wait_post_processing: bool = False, raise_on_error: bool = True
+    ) -> dict[str, Any]:
+        """Wait until the run is Finished, Failed or Canceled and return its details, as Azure ML's; a Failed run
+        raises ActivityFailedException with raise_on_error. Returns within a moment of the end: the app answers a
+        waiting request as soon as the run's record changes (`wait_post_processing`: nothing runs after a run)."""
+        web_view = f"{self.experiment.workspace.config.api_url}/runs/{self._run_id}"
+        if show_output:
+            print(f"RunId: {self._run_id}\nWeb View: {web_view}", flush=True)
+        if isinstance(self._history, _ApiHistory):
+            client = self._history.workspace.client
+            self._details = _waiting.watch(client, f"runs/{self._run_id}", _run_ended)[0]
+        else:  # inside the app: the history is storage itself
+            while self.get_status() not in RUN_TERMINAL:
+                time.sleep(1.0)
+        if show_output:
+            print(f"\nExecution Summary\n=================\nRunId: {self._run_id}\nWeb View: {web_view}", flush=True)
+        if self._details["status"] == "Failed":
+            error = self._details.get("error") or "Detailed error not set on the Run. Please check the logs."
+            if raise_on_error:
+                raise ActivityFailedException(json.dumps(error, indent=4), run=self._run_id)
+            if show_output:
+                print(f"\nError:\n{json.dumps(error, indent=4)}", flush=True)
         return dict(self._details)
 
     def get_children(
