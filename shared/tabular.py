@@ -22,11 +22,15 @@ import io
 import json
 import re
 from collections.abc import Callable
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from shared.errors import InvalidInput
+from shared.lazy_modules import lazy
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = lazy("pandas")  # imported by the first tabular read, not by the app's start
 
 Spec = dict[str, Any]
 #: A source of bytes: (offset, length or None for the rest) -> bytes.
