@@ -13,6 +13,7 @@ from functions import (
     schedules,
     scoring,
     services,
+    warmup,
 )
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
@@ -29,6 +30,7 @@ BLUEPRINTS = (
     schedules.bp,
     run_history.bp,
     drops.bp,
+    warmup.bp,
 )
 for bp in BLUEPRINTS:
     app.register_functions(bp)
