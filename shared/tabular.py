@@ -226,6 +226,14 @@ def parse_json_lines(spec: Spec, data: bytes, where: str) -> pd.DataFrame:
 
 def parse_parquet(data: bytes, where: str) -> pd.DataFrame:
     try:
+        import pyarrow  # noqa: F401  (whether the engine pandas reads Parquet with is there: an optional extra)
+    except ImportError as exc:
+        raise ParseError(
+            f"{where} is a Parquet file, and reading Parquet needs pyarrow, which this app does not have: "
+            "`fninfer package` puts it in only when something registered reads Parquet, or with `--with parquet` "
+            "(rebuild and deploy the zip; locally, pip install 'fninfer[parquet]')"
+        ) from exc
+    try:
         return pd.read_parquet(io.BytesIO(data))
     except Exception as exc:  # pyarrow raises several types for a damaged file
         raise ParseError(f"{where} is not a readable Parquet file: {exc}") from exc
