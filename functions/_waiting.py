@@ -45,14 +45,14 @@ async def watched(
 ) -> func.HttpResponse:
     """Answer a GET of the document `read` makes, waiting first when the request says `?wait=` (see above).
     `primary`: the blobs its status comes from; `secondary`: the others it shows."""
-    wait = req.params.get("wait")
+    wait, timeout = req.params.get("wait"), _timeout(req)
     if wait is None:
         document = await asyncio.to_thread(read)
     else:
         if not wait.strip():
             raise InvalidInput("'wait' must be an ETag (as the ETag header gives it) or a status", field="wait")
         until = Until.parse(wait, status_key)
-        document = await long_poll(app_storage(), read, primary, until, _timeout(req), secondary)
+        document = await long_poll(app_storage(), read, primary, until, timeout, secondary)
     return func.HttpResponse(
         json.dumps(document), status_code=200, mimetype="application/json", headers={"ETag": etag_of(document)}
     )
