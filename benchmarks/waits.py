@@ -4,9 +4,10 @@ against polling (the waits before long polls, reimplemented here), side by side 
     .venv/bin/python benchmarks/waits.py [--rounds 5] [--instances 2] [--latency-ms 20]
 
 Two things are waited for, each `--rounds` times with each method, interleaved:
-  - a one-file ParallelRunStep pipeline whose run() sleeps `--run-seconds`: `wait_for_completion(show_output=False)`
-    against a loop reading the run every 0.1 s growing by 1.5x to 2 s (the old `_wait`);
-  - a service whose init() sleeps `--run-seconds`, deployed again each round: `wait_for_deployment()` against a loop
+  - a one-file ParallelRunStep pipeline whose run() sleeps 1-2x `--run-seconds` (at random):
+    `wait_for_completion(show_output=False)` against a loop reading the run every 0.1 s growing by 1.5x to 2 s
+    (the old `_wait`);
+  - a service whose init() sleeps as long, deployed again each round: `wait_for_deployment()` against a loop
     reading the service every 0.5 s (the old wait_for_deployment).
 Printed per kind and method: the median lag from the end (the run record's `end_time`, or the service record's
 `updated_time` when it became Healthy, both stamped by the host on this machine's clock) to the wait's return, its
@@ -45,8 +46,12 @@ from fninfer.pipeline.core import Pipeline, PipelineData  # noqa: E402
 from fninfer.pipeline.steps import ParallelRunConfig, ParallelRunStep  # noqa: E402
 from fninfer.testing import run_host  # noqa: E402
 
-BATCH_SCRIPT = "import time\n\n\ndef init():\n    pass\n\n\ndef run(mini_batch):\n    time.sleep({s})\n    return [1]\n"
-SERVICE_SCRIPT = "import time\n\n\ndef init():\n    time.sleep({s})\n\n\ndef run(raw_data):\n    return [1]\n"
+#: The work lasts between `s` and 2 `s` seconds, a different time each round: a polling wait's lag depends on where
+#: the end falls between two of its reads, so one fixed length would favour or penalise it by chance.
+SLEEP = "    time.sleep({s} * (1 + random.random()))\n"
+HEADER = "import random\nimport time\n\n\n"
+BATCH_SCRIPT = HEADER + "def init():\n    pass\n\n\ndef run(batch):\n" + SLEEP + "    return [1]\n"
+SERVICE_SCRIPT = HEADER + "def init():\n" + SLEEP + "\n\ndef run(raw_data):\n    return [1]\n"
 TERMINAL = ("Finished", "Failed", "Canceled")
 
 
@@ -113,7 +118,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--instances", type=int, default=2)
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay per storage request (a proxy)")
-    parser.add_argument("--run-seconds", type=float, default=1.0, help="how long run() or init() sleeps")
+    parser.add_argument("--run-seconds", type=float, default=1.0, help="run() or init() sleeps 1-2x this")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="fninfer-waits-bench-"))
     azurite = start_azurite(ROOT)
@@ -178,7 +183,8 @@ def main() -> None:
     latency = f"{args.latency_ms:g} ms per storage request" if args.latency_ms else "plain Azurite"
     print(
         f"\nwaits: {args.rounds} rounds, {args.instances} host instance(s), {latency}, run()/init() "
-        f"{args.run_seconds:g} s; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}"
+        f"{args.run_seconds:g}-{2 * args.run_seconds:g} s; {os.cpu_count()} cores, "
+        f"load average {os.getloadavg()[0]:.2f}"
     )
     print(f"{'':20}{'method':>11}{'lag after the end, ms':>28}{'requests':>10}{'lag vs polling':>16}")
     for kind in ("pipeline run", "service deployment"):
