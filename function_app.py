@@ -13,6 +13,7 @@ from functions import (
     schedules,
     scoring,
     services,
+    warmup,
     workspace,
 )
 
@@ -31,6 +32,7 @@ BLUEPRINTS = (
     run_history.bp,
     drops.bp,
     workspace.bp,
+    warmup.bp,
 )
 for bp in BLUEPRINTS:
     app.register_functions(bp)

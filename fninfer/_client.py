@@ -69,6 +69,13 @@ class AppClient:
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         """Send a request to `<api>/<path>`; the JSON answer, or the domain error its body describes."""
+        return self._exchange(method, path, **kwargs)[0]
+
+    def get_with_etag(self, path: str, params: dict[str, str] | None = None) -> tuple[Any, str | None]:
+        """GET `<api>/<path>`: the JSON answer and its ETag (what `?wait=` takes, see fninfer/_waiting.py)."""
+        return self._exchange("GET", path, params=params)
+
+    def _exchange(self, method: str, path: str, **kwargs: Any) -> tuple[Any, str | None]:
         check_path(path)
         try:
             response = self._http.request(method, path, headers=self.auth_header(), **kwargs)
@@ -81,7 +88,7 @@ class AppClient:
             body = response.text
         if response.is_error:
             raise error_from_body(response.status_code, body)
-        return body
+        return body, response.headers.get("etag")
 
     def close(self) -> None:
         self._http.close()

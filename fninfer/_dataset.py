@@ -12,9 +12,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-
 from fninfer._dataset_expression import ColumnExpression, expression_tree
 from fninfer._datastore import DataPath, DataReference, Datastore
 from fninfer._exceptions import DatasetTimestampMissingError, UserErrorException
@@ -22,11 +19,17 @@ from shared import layout, tabular, tabular_files
 from shared.datasets import dataset_root, definition_of, literal_prefix, partitioned, relative_paths, resolve_files
 from shared.datastores import by_name, container_client
 from shared.errors import InvalidInput
+from shared.lazy_modules import lazy
 from shared.storage import Storage, storage_errors
 
 if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
     from fninfer._pipeline import PipelineParameter
     from fninfer._workspace import Workspace
+else:  # imported when a dataset is read, not by `import fninfer.core`
+    np, pd = lazy("numpy"), lazy("pandas")
 
 PathSpec = tuple[Datastore, str] | DataPath | DataReference
 

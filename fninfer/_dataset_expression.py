@@ -6,12 +6,16 @@ the app like any other."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from fninfer._exceptions import UserErrorException
+from shared.lazy_modules import lazy
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+else:  # imported when an expression is evaluated, not by `import fninfer.core`
+    np, pd = lazy("numpy"), lazy("pandas")
 
 
 def _operand(value: Any) -> dict[str, Any]:

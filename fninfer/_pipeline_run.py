@@ -10,15 +10,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import yaml
 
+from fninfer import _waiting
 from fninfer._datastore import Datastore
 from fninfer._exceptions import ActivityFailedException, UserErrorException
 from fninfer._pipeline import PortDataReference
 from fninfer._run import Run, _ApiHistory
 from fninfer._workspace import Workspace
-from shared.errors import FninferError, InvalidInput, NotFound
+from shared.errors import InvalidInput, NotFound
 from shared.storage import storage_errors
 
 if TYPE_CHECKING:
@@ -26,44 +26,39 @@ if TYPE_CHECKING:
     from fninfer._published import PublishedPipeline
 
 TERMINAL = ("Finished", "Failed", "Canceled")
-POLL_SECONDS = 0.5
-#: wait_for_completion polls quickly at first, then every 2 s: each poll reads the run's progress shards, and a long
-#: run should not spend storage requests on being watched.
-MAX_POLL_SECONDS = 2.0
-READ_TRIES = 3
 
 
 def _read_run(workspace: Workspace, run_id: str) -> dict[str, Any]:
-    """A pipeline run's or step run's record from the app, read again when a pooled connection to a host instance
-    that went away is reset (reading is safe to repeat)."""
-    for _ in range(READ_TRIES - 1):
-        try:
-            return dict(workspace.client.request("GET", f"pipelines/runs/{run_id}"))
-        except FninferError as exc:
-            if not isinstance(exc.__cause__, httpx.TransportError):
-                raise
-            time.sleep(POLL_SECONDS)
-    return dict(workspace.client.request("GET", f"pipelines/runs/{run_id}"))
+    """A pipeline run's or step run's record from the app (read again after a reset connection)."""
+    return _waiting.read(workspace.client, f"pipelines/runs/{run_id}")[0]
 
 
 def _wait(
-    read: Any, printer: _ProgressPrinter | None, timeout_seconds: float, raise_on_error: bool, run_id: str
-) -> str:
+    workspace: Workspace,
+    run_id: str,
+    printer: _ProgressPrinter | None,
+    timeout_seconds: float,
+    raise_on_error: bool,
+) -> dict[str, Any]:
+    """Follow the run until it ends (a long poll on the app: see fninfer/_waiting.py) or `timeout_seconds` pass,
+    printing as it goes with a printer; returns the last record. As Azure ML's: a timeout returns the status it
+    had (printing that it timed out), a failure raises ActivityFailedException with raise_on_error."""
     started = time.monotonic()
-    pause = 0.1
-    while True:
-        record = read()
-        if printer is not None:
-            printer.show(record)
-        if record["status"] in TERMINAL or time.monotonic() - started > timeout_seconds:
-            break
-        time.sleep(pause)
-        pause = min(pause * 1.5, MAX_POLL_SECONDS)
+    record, timed_out = _waiting.watch(
+        workspace.client,
+        f"pipelines/runs/{run_id}",
+        settled=lambda document: document["status"] in TERMINAL,
+        timeout=None if timeout_seconds >= sys.maxsize else timeout_seconds,
+        on_document=None if printer is None else printer.show,
+        any_change=printer is not None,
+    )
     if printer is not None:
+        if timed_out:
+            print("Timed out of waiting. Elapsed time:", time.monotonic() - started, flush=True)
         printer.summary(record)
     if record["status"] == "Failed" and raise_on_error:
         raise ActivityFailedException(_failure_text(record), run=run_id)
-    return str(record["status"])
+    return record
 
 
 def _matches(details: dict[str, Any], tags: Any, properties: Any, type: str | None, status: str | None) -> bool:
@@ -330,9 +325,13 @@ class PipelineRun(Run):
     ) -> str:
         """Wait until the run is Finished, Failed or Canceled, printing each step's progress; returns the status. On
         failure the failing step's error is printed (for a ParallelRunStep the failing mini-batch's error, traceback
-        and log; for a script step the end of its log), and raised with raise_on_error."""
-        printer = _ProgressPrinter(self.id) if show_output else None
-        return _wait(self._refresh, printer, timeout_seconds, raise_on_error, self.id)
+        and log; for a script step the end of its log), and raised with raise_on_error. Returns within a moment of
+        the run's end (the app answers a waiting request as soon as the run's record changes)."""
+        print("PipelineRunId:", self.id)
+        print("Link to Azure Machine Learning Portal:", self.get_portal_url(), flush=True)
+        printer = _ProgressPrinter(self.workspace, pipeline=True) if show_output else None
+        self._record = _wait(self.workspace, self.id, printer, timeout_seconds, raise_on_error)
+        return self.status
 
     def __repr__(self) -> str:
         return f"PipelineRun(experiment={self.experiment.name!r}, id={self.id!r}, status={self._record['status']!r})"
@@ -458,8 +457,13 @@ class StepRun(Run):
     def wait_for_completion(
         self, show_output: bool = True, timeout_seconds: float = sys.maxsize, raise_on_error: bool = True
     ) -> str:
-        printer = _ProgressPrinter(self._run_id) if show_output else None
-        return _wait(self._refresh, printer, timeout_seconds, raise_on_error, self._run_id)
+        """Wait until the step run ends, as PipelineRun.wait_for_completion does; returns the status."""
+        workspace = self.pipeline_run.workspace
+        print("StepRunId:", self._run_id)
+        print("Link to Azure Machine Learning Portal:", f"{workspace.config.api_url}/pipelines/runs/{self._run_id}")
+        printer = _ProgressPrinter(workspace, pipeline=False) if show_output else None
+        self._record = _wait(workspace, self._run_id, printer, timeout_seconds, raise_on_error)
+        return self.status
 
     def _outputs(self) -> list[dict[str, Any]]:
         step = self._step
@@ -591,31 +595,62 @@ def _failure_text(record: dict[str, Any]) -> str:
 
 
 class _ProgressPrinter:
-    """Live progress, one line per change: a ParallelRunStep's mini-batches done of total, items failed, rate, time
-    left; a script step's status. A pipeline of several steps shows a line per step."""
+    """What wait_for_completion(show_output=True) prints, in the shape of Azure ML's: the pipeline run's status as it
+    changes; for each step, once it starts, its run id and its status as it changes, with a ParallelRunStep's
+    progress (mini-batches done of total, items failed, rate, time left: where Azure ML streams the step's driver
+    log), then once it ends a script step's log (kept when the script ends) and the step's execution summary; last
+    the run's execution summary, with the failing step's error."""
 
-    def __init__(self, run_id: str) -> None:
+    def __init__(self, workspace: Workspace, pipeline: bool) -> None:
+        self.workspace = workspace
+        self.pipeline = pipeline
         self.started = time.monotonic()
-        self.last: dict[str, str] = {}
-        print(f"RunId: {run_id}", flush=True)
+        self.status: str | None = None
+        self.last: dict[str, str] = {}  # step run id -> its last line
+        self.announced: set[str] = set()
+        self.ended: set[str] = set()
 
     def show(self, record: dict[str, Any]) -> None:
-        steps = list((record.get("steps") or {}).values()) if "steps" in record else [record]
+        if not self.pipeline:
+            self.step(record, several=False)
+            return
+        if record["status"] != self.status and record["status"] not in TERMINAL:  # the summary says how it ended
+            print("PipelineRun Status:", record["status"], flush=True)
+            self.status = record["status"]
+        steps = [step for step in (record.get("steps") or {}).values() if step.get("status")]
         for step in steps:
-            line = self.line(step if step.get("status") else {**step, "status": record["status"]})
-            if len(steps) > 1:
-                line = f"Step {step.get('name')!r}: {line}"
-            key = str(step.get("name"))
-            if line != self.last.get(key):
-                print(line, flush=True)
-                self.last[key] = line
+            self.step(step, several=len(record.get("steps") or {}) > 1)
+
+    def step(self, step: dict[str, Any], several: bool) -> None:
+        run_id, name = str(step.get("id")), step.get("name")
+        if self.pipeline and run_id not in self.announced:
+            self.announced.add(run_id)
+            print(f"\n\nStepRunId: {run_id}", flush=True)
+            print(f"Link to Azure Machine Learning Portal: {self.workspace.config.api_url}/pipelines/runs/{run_id}")
+        line = f"StepRun( {name} ) Status: {step['status']}"
+        if step.get("type") == "ParallelRunStep" or step.get("reused_from"):
+            line = self.line(step)
+            line = f"StepRun( {name} ) {line}" if several else line
+        if line != self.last.get(run_id):
+            print(line, flush=True)
+            self.last[run_id] = line
+        if step["status"] in TERMINAL and run_id not in self.ended:
+            self.ended.add(run_id)
+            if step.get("type") == "PythonScriptStep" and not step.get("reused_from"):
+                self.stream_log(run_id)
+            title = f"StepRun({name}) Execution Summary"
+            print(f"\n{title}\n{'=' * len(title)}\nStepRun( {name} ) Status: {step['status']}", flush=True)
+
+    def stream_log(self, step_run_id: str) -> None:
+        tries = self.workspace.client.request("GET", f"pipelines/runs/{step_run_id}/script-logs")
+        if tries:
+            name = "azureml-logs/70_driver_log.txt"
+            print(f"\nStreaming {name}\n{'=' * (len(name) + 10)}\n\n{str(tries[-1]['log']).rstrip()}", flush=True)
 
     def line(self, step: dict[str, Any]) -> str:
         status = step["status"]
         if step.get("reused_from"):
             return f"{status}: reused the output of run {step['reused_from']} (allow_reuse)"
-        if step.get("type") != "ParallelRunStep":
-            return str(status)
         if step.get("total_mini_batches") is None:
             return f"{status}: planning mini-batches"
         done, total = int(step.get("batches_done") or 0), int(step["total_mini_batches"])
@@ -629,6 +664,9 @@ class _ProgressPrinter:
         )
 
     def summary(self, record: dict[str, Any]) -> None:
-        print(f"\nPipelineRun Execution Summary\n{'=' * 29}\nPipelineRun Status: {record['status']}", flush=True)
+        if self.pipeline:
+            title = "PipelineRun Execution Summary"
+            print(f"\n{title}\n{'=' * len(title)}\nPipelineRun Status: {record['status']}", flush=True)
         if record["status"] == "Failed":
             print(_failure_text(record), flush=True)
+        print("", flush=True)

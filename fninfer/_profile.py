@@ -21,14 +21,19 @@ import uuid
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-import numpy as np
 
 from fninfer._client import check_name
 from fninfer._exceptions import UserErrorException, WebserviceException
 from fninfer._workspace import Workspace
+from shared.lazy_modules import lazy
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy("numpy")  # imported when figures are computed, not by `import fninfer.core`
 
 MAX_ROWS = 10_000
 DETAIL_KEYS_SUCCESS = (

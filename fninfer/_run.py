@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
+from fninfer import _waiting
 from fninfer._exceptions import (
     ActivityFailedException,
     RunEnvironmentException,
@@ -41,6 +42,14 @@ if TYPE_CHECKING:
     from fninfer._experiment import Experiment
     from fninfer._model import Model
     from fninfer._workspace import Workspace
+
+
+#: The statuses a run ends in (Azure ML's `Completed` too, for a history that holds one).
+RUN_TERMINAL = ("Finished", "Completed", "Failed", "Canceled")
+
+
+def _run_ended(details: dict[str, Any]) -> bool:
+    return details["status"] in RUN_TERMINAL
 
 
 class _History(Protocol):
@@ -474,6 +483,31 @@ class Run(RunPortal):
         self._details = self._history.details(self._run_id)
         return dict(self._details)
 
+    def wait_for_completion(
+        self, show_output: bool = False, wait_post_processing: bool = False, raise_on_error: bool = True
+    ) -> dict[str, Any]:
+        """Wait until the run is Finished, Failed or Canceled and return its details, as Azure ML's; a Failed run
+        raises ActivityFailedException with raise_on_error. Returns within a moment of the end: the app answers a
+        waiting request as soon as the run's record changes (`wait_post_processing`: nothing runs after a run)."""
+        web_view = f"{self.experiment.workspace.config.api_url}/runs/{self._run_id}"
+        if show_output:
+            print(f"RunId: {self._run_id}\nWeb View: {web_view}", flush=True)
+        if isinstance(self._history, _ApiHistory):
+            client = self._history.workspace.client
+            self._details = _waiting.watch(client, f"runs/{self._run_id}", _run_ended)[0]
+        else:  # inside the app: the history is storage itself
+            while self.get_status() not in RUN_TERMINAL:
+                time.sleep(1.0)
+        if show_output:
+            print(f"\nExecution Summary\n=================\nRunId: {self._run_id}\nWeb View: {web_view}", flush=True)
+        if self._details["status"] == "Failed":
+            error = self._details.get("error") or "Detailed error not set on the Run. Please check the logs."
+            if raise_on_error:
+                raise ActivityFailedException(json.dumps(error, indent=4), run=self._run_id)
+            if show_output:
+                print(f"\nError:\n{json.dumps(error, indent=4)}", flush=True)
+        return dict(self._details)
+
     def get_children(
         self,
         recursive: bool = False,
@@ -538,22 +572,6 @@ class Run(RunPortal):
         """Cancel the run: a pipeline run with its running steps, a step run (its pipeline run fails unless
         continue_on_step_failure), any other run marked Canceled. A run that is over stays as it is."""
         self._details = self._history.set_status(self._run_id, "cancel")
-
-    def wait_for_completion(
-        self, show_output: bool = False, wait_post_processing: bool = False, raise_on_error: bool = True
-    ) -> dict[str, Any]:
-        """Wait until the run is over; its details. A Failed run raises ActivityFailedException with raise_on_error."""
-        pause = 0.2
-        while self.get_status() not in TERMINAL_STATUSES:
-            time.sleep(pause)
-            pause = min(pause * 1.5, 2.0)
-        details = self.get_details()
-        if show_output:
-            print(f"RunId: {self._run_id}\\nStatus: {details['status']}", flush=True)
-        if details["status"] == "Failed" and raise_on_error:
-            error = details.get("error") or "Detailed error not set on the Run. Please check the logs for details."
-            raise ActivityFailedException(json.dumps(error, indent=4), run=self._run_id)
-        return details
 
     def __enter__(self) -> Run:
         return self

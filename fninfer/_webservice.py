@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import time
+import sys
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +28,7 @@ from urllib.parse import urlparse
 import httpx
 import jwt
 
+from fninfer import _waiting
 from fninfer._client import api_path, check_name
 from fninfer._compute import ComputeTarget
 from fninfer._environment import Environment
@@ -53,6 +54,10 @@ from shared.tags import key_list, string_map
 #: Keyword arguments whose values are secrets: sent in the request's `keys`, never among the recorded settings.
 KEY_SETTINGS = ("primary_key", "secondary_key")
 ENVIRONMENT_CHECKS = ("warn", "strict")
+#: The deployment operation's state, as Azure ML's wait_for_deployment prints it, for each service state.
+OPERATION_STATES = {"Transitioning": "Running", "Healthy": "Succeeded", "Failed": "Failed", "Unhealthy": "Succeeded"}
+#: With show_output, a dot per this many seconds without news (Azure ML polls and prints one every 5 s).
+DOT_SECONDS = 5.0
 
 
 class DeploymentConfiguration:
@@ -477,23 +482,58 @@ class Webservice:
         self._load(self.workspace, _request(self.workspace, "GET", "services", self.name))
 
     def wait_for_deployment(self, show_output: bool = False, timeout_sec: float | None = None) -> None:
-        """Wait until the service is Healthy or Failed; a failure raises WebserviceException with the reason."""
-        deadline = None if timeout_sec is None else time.monotonic() + timeout_sec
-        last = None
-        while True:
-            self.update_deployment_state()
-            if show_output and self.state != last:
-                print(f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S}+00:00 {self.name}: {self.state}", flush=True)
-                last = self.state
-            if self.state in ("Healthy", "Failed", "Unhealthy"):
-                break
-            if deadline is not None and time.monotonic() > deadline:
-                raise WebserviceException(f"service {self.name!r} was still {self.state} after {timeout_sec} s")
-            time.sleep(0.5)
+        """Wait until the deployment ends: Healthy, or Failed (WebserviceException with the reason), as Azure ML's
+        does, printing the operation's state with show_output; past `timeout_sec`, WebserviceException. Returns
+        within a moment of the end: the app answers a waiting request as soon as the service's record changes."""
+        self._await_deployment(show_output, timeout_sec)
+        operation = OPERATION_STATES.get(self.state, self.state)
+        print(f'{self.compute_type} service creation operation finished, operation "{operation}"', flush=True)
+
+    def _await_deployment(self, show_output: bool, timeout_sec: float | None) -> None:
+        if show_output:
+            print(
+                "Tips: You can try get_logs(): https://aka.ms/debugimage#dockerlog or local deployment: "
+                "https://aka.ms/debugimage#debug-locally to debug if deployment takes longer than 10 minutes."
+            )
+        shown: list[str] = []
+
+        def show(record: dict[str, Any]) -> None:
+            operation = OPERATION_STATES.get(record["state"], record["state"])
+            if not shown:
+                sys.stdout.write(operation)
+            elif operation != shown[-1]:
+                sys.stdout.write(f"\n{operation}\n")
+            else:
+                sys.stdout.write(".")
+            sys.stdout.flush()
+            shown.append(operation)
+
+        try:
+            record, timed_out = _waiting.watch(
+                self.workspace.client,
+                api_path("services", self.name),
+                settled=lambda document: document["state"] != "Transitioning",
+                timeout=None if timeout_sec is None else float(timeout_sec),
+                on_document=show if show_output else None,
+                status_key="state",
+                poll_seconds=DOT_SECONDS if show_output else _waiting.LONG_POLL_SECONDS,
+            )
+        except FninferError as exc:
+            raise webservice_error(exc, "WebserviceNotFound" if isinstance(exc, NotFound) else None) from exc
+        self._load(self.workspace, record)
+        if show_output:
+            print(flush=True)
+        if timed_out:
+            raise WebserviceException(
+                f"Deployment polling exceeded timeout override of {timeout_sec}s. Current status: {self.state}\n"
+                "Deployment may be transitioning or unhealthy, use update_deployment_state() to fetch the latest "
+                "status of the webservice"
+            )
         if self.state == "Failed":
-            if show_output:
-                print(f"Deployment failed: {self.error}\n{self.get_logs()}", flush=True)
-            raise WebserviceException(f"service {self.name!r} deployment failed: {self.error}")
+            raise WebserviceException(
+                f"Service deployment polling reached non-successful terminal state, current service state: "
+                f"{self.state}\nMore information can be found using '.get_logs()'\nError:\n{self.error}"
+            )
 
     def _auth_header(self, refresh: bool = False) -> dict[str, str]:
         """The service's credential, fetched once and again only after a 401 (a regenerated key, an old token)."""
@@ -863,6 +903,11 @@ class LocalWebservice(Webservice):
         """Delete the service (no container, image or volume exists to keep)."""
         super().delete()
         self.state = "Deleted"
+
+    def wait_for_deployment(self, show_output: bool = False, timeout_sec: float | None = None) -> None:
+        """As Webservice.wait_for_deployment, ending as Azure ML's local service does ("Local webservice is ...")."""
+        self._await_deployment(show_output, timeout_sec)
+        print(f"Local webservice is {self.state} at {self.workspace.config.endpoint}", flush=True)
 
     def reload(self, wait: bool = False) -> None:
         """Take the entry script's folder as it is now, as Azure ML's local service does; the next run() waits for

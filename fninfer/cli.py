@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 try:
     import click
@@ -13,6 +14,9 @@ except ModuleNotFoundError:  # the command is part of the `local` extra, not of 
 from fninfer.host.supervisor import StartError
 from fninfer.host.supervisor import start as start_host
 from fninfer_cli.commands import check_command, migrate_command, ml
+
+if TYPE_CHECKING:
+    from shared.storage import Storage
 
 
 @click.group()
@@ -77,6 +81,13 @@ def start(app_dir: Path, port: int, instances: int, storage: str | None) -> None
     is_flag=True,
     help="Add every registered environment's packages to the app's dependencies; conflicting pins fail the build.",
 )
+@click.option(
+    "--with",
+    "extras",
+    multiple=True,
+    metavar="EXTRA",
+    help="Include this extra of the app's (e.g. parquet: pyarrow, for Parquet files) whatever the registry needs.",
+)
 def package(
     app_dir: Path,
     output: Path | None,
@@ -87,6 +98,7 @@ def package(
     find_links: tuple[str, ...],
     no_index: bool,
     from_environments: bool,
+    extras: tuple[str, ...],
 ) -> None:
     """Build the zip Azure Functions runs as it is: the app, its dependencies for Linux, and optionally models and
     services, so nothing is built or downloaded on Azure."""
@@ -103,6 +115,8 @@ def package(
             from fninfer._workspace import Workspace
 
             registry = Workspace.from_config().storage
+        else:
+            registry = _workspace_registry()  # to see whether something registered needs an optional feature
         wanted = None
         if from_environments:
             from fninfer.packaging.environments import environment_requirements
@@ -116,6 +130,7 @@ def package(
             services=services,
             storage=registry,
             requirements=wanted,
+            extras=extras,
         )
         report = build_package(request)
     except FninferError as exc:
@@ -191,3 +206,14 @@ def install(
 main.add_command(check_command)
 main.add_command(migrate_command)
 main.add_command(ml)
+
+
+def _workspace_registry() -> Storage | None:
+    """The workspace's registry when a workspace config is found here, else None."""
+    from fninfer._workspace import Workspace
+    from shared.errors import FninferError
+
+    try:
+        return Workspace.from_config().storage
+    except FninferError:
+        return None

@@ -15,7 +15,7 @@ import hmac
 import json
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import azure.functions as func
@@ -108,6 +108,44 @@ def json_endpoint(admin: bool = True) -> Callable[[Handler], Handler]:
             if isinstance(result, tuple):
                 return json_response(result[0], result[1])
             return json_response(200, result)
+
+        return endpoint
+
+    return decorate
+
+
+def _response(result: Any) -> func.HttpResponse:
+    if isinstance(result, func.HttpResponse):
+        return result
+    if isinstance(result, tuple):
+        return json_response(result[0], result[1])
+    return json_response(200, result)
+
+
+def _failure(handler: Callable[..., Any], exc: Exception) -> func.HttpResponse:
+    if isinstance(exc, FninferError):
+        return json_response(exc.status, exc.to_dict())
+    reference = uuid.uuid4().hex
+    log.error("Unhandled error in %s (reference %s)", handler.__name__, reference, exc_info=exc)
+    return json_response(500, {"error": {"code": "internal", "message": f"internal error; reference {reference}"}})
+
+
+AsyncHandler = Callable[[func.HttpRequest], Awaitable[Any]]
+
+
+def async_json_endpoint(admin: bool = True) -> Callable[[AsyncHandler], AsyncHandler]:
+    """json_endpoint for an `async def` handler (one that waits without holding a thread of the instance)."""
+
+    def decorate(handler: AsyncHandler) -> AsyncHandler:
+        @functools.wraps(handler)
+        async def endpoint(req: func.HttpRequest) -> func.HttpResponse:
+            try:
+                if admin:
+                    require_admin(req)
+                result = await handler(req)
+            except Exception as exc:
+                return _failure(handler, exc)
+            return _response(result)
 
         return endpoint
 

@@ -11,11 +11,13 @@ import uuid
 
 import azure.functions as func
 
-from functions._http import bool_param, json_body, json_endpoint
+from functions._http import async_json_endpoint, bool_param, json_body, json_endpoint
+from functions._waiting import watched
 from shared import layout
 from shared.errors import InvalidInput
 from shared.pipelines import dag, fanin, logs, minibatch, runs, script_step, submit, sweeper
 from shared.storage import app_storage
+from shared.watch import Blob
 
 bp = func.Blueprint()
 
@@ -54,9 +56,18 @@ def list_runs(req: func.HttpRequest) -> object:
 
 
 @bp.route(route="pipelines/runs/{run_id}", methods=["GET"])
-@json_endpoint()
-def get_run(req: func.HttpRequest) -> object:
-    return submit.describe(app_storage(), req.route_params["run_id"])
+@async_json_endpoint()
+async def get_run(req: func.HttpRequest) -> object:
+    """The run as the SDK shows it; `?wait=` waits for a change first (functions/_waiting.py)."""
+    run_id = req.route_params["run_id"]
+    record = Blob(layout.REGISTRY_CONTAINER, layout.pipeline_run_record(run_id))
+    return await watched(req, lambda: submit.describe(app_storage(), run_id), [record], secondary=_step_records)
+
+
+def _step_records(document: dict[str, object]) -> list[Blob]:
+    steps = document.get("steps")
+    ids = [state["id"] for state in steps.values() if state.get("id")] if isinstance(steps, dict) else []
+    return [Blob(layout.REGISTRY_CONTAINER, layout.pipeline_run_record(step_id)) for step_id in ids]
 
 
 @bp.route(route="pipelines/runs/{run_id}/logs", methods=["GET"])

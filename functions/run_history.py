@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from functions._http import bool_param, json_body, json_endpoint
-from shared import run_history
+from functions._http import async_json_endpoint, bool_param, json_body, json_endpoint
+from functions._waiting import watched
+from shared import layout, run_history
 from shared.pipelines import submit
 from shared.storage import app_storage
+from shared.watch import Blob
 
 bp = func.Blueprint()
 
@@ -29,9 +31,16 @@ def create_history_run(req: func.HttpRequest) -> object:
 
 
 @bp.route(route="runs/{run_id}", methods=["GET"])
-@json_endpoint()
-def get_run_details(req: func.HttpRequest) -> object:
-    return run_history.describe(app_storage(), req.route_params["run_id"])
+@async_json_endpoint()
+async def get_run_details(req: func.HttpRequest) -> object:
+    """The run's details; `?wait=<status>` waits for it to move on first (functions/_waiting.py)."""
+    run_id = req.route_params["run_id"]
+    engine = Blob(layout.REGISTRY_CONTAINER, layout.pipeline_run_record(run_id))
+    info = Blob(layout.RUN_HISTORY_CONTAINER, layout.run_info(run_id))
+    tags = Blob(layout.RUN_HISTORY_CONTAINER, layout.run_tags(run_id))
+    return await watched(
+        req, lambda: run_history.describe(app_storage(), run_id), [engine, info], secondary=lambda _: [tags]
+    )
 
 
 @bp.route(route="runs/{run_id}", methods=["PATCH"])

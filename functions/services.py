@@ -6,12 +6,14 @@ import json
 
 import azure.functions as func
 
-from functions._http import json_body, json_endpoint
+from functions._http import async_json_endpoint, json_body, json_endpoint
+from functions._waiting import watched
 from functions.scoring import runtime
 from shared import layout
 from shared.services import auth, operations, records
 from shared.services.logs import read_logs
 from shared.storage import app_storage
+from shared.watch import Blob
 
 bp = func.Blueprint()
 
@@ -29,9 +31,14 @@ def deploy_service(req: func.HttpRequest) -> object:
 
 
 @bp.route(route="services/{name}", methods=["GET"])
-@json_endpoint()
-def get_service(req: func.HttpRequest) -> object:
-    return operations.public_view(records.get_service(app_storage(), req.route_params["name"]))
+@async_json_endpoint()
+async def get_service(req: func.HttpRequest) -> object:
+    """The service; `?wait=Transitioning` waits for the deployment's outcome first (functions/_waiting.py)."""
+    name = req.route_params["name"]
+    record = Blob(layout.REGISTRY_CONTAINER, layout.service_record(name))
+    return await watched(
+        req, lambda: operations.public_view(records.get_service(app_storage(), name)), [record], status_key="state"
+    )
 
 
 @bp.route(route="services/{name}", methods=["PATCH"])

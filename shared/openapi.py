@@ -538,6 +538,12 @@ TAGS_QUERY = {
     },
 }
 
+# A GET of a run or a service waits first when asked (functions/_waiting.py); its answer carries the ETag to ask with.
+WAIT_QUERIES = (
+    query("wait", TEXT, "an ETag (answer once the document changes) or a status (once the status is another)"),
+    query("timeout", {"anyOf": [{"type": "number", "minimum": 0, "maximum": 60}, {"const": ""}]}, "seconds (20)"),
+)
+
 OPERATIONS: dict[str, Operation] = {
     "list_models": Operation(
         "List model versions",
@@ -614,7 +620,7 @@ OPERATIONS: dict[str, Operation] = {
         ("400", "404", "409", "413"),
         "DeployService",
     ),
-    "get_service": Operation("A service and its state", ("200", ref("Service")), NOT_FOUND),
+    "get_service": Operation("A service and its state", ("200", ref("Service")), NOT_FOUND, query=WAIT_QUERIES),
     "update_service": Operation(
         "Update models, code or settings (also how reload works)",
         ("202", ref("Service")),
@@ -666,6 +672,7 @@ OPERATIONS: dict[str, Operation] = {
         "A pipeline run (each step's status and progress) or a step run (plan, counts live while it runs)",
         ("200", ref("Run")),
         NOT_FOUND,
+        query=WAIT_QUERIES,
     ),
     "get_script_logs": Operation(
         "A script step run's stdout and stderr, one log per try",
@@ -818,7 +825,7 @@ OPERATIONS: dict[str, Operation] = {
         "Delete an experiment and its runs' history", ("200", record({"deleted": NAME})), ("400", "404", "409")
     ),
     "get_run_details": Operation(
-        "A run: status, times, experiment, parent run, tags", ("200", ref("RunDetails")), NOT_FOUND
+        "A run: status, times, experiment, parent run, tags", ("200", ref("RunDetails")), NOT_FOUND, query=WAIT_QUERIES
     ),
     "get_run_metrics": Operation(
         "The run's metrics, as Run.get_metrics() shows them",

@@ -130,6 +130,38 @@ class Faults(Protocol):
     def after(self, request: HttpRequest, response: HttpResponse) -> None: ...
 
 
+#: Callbacks by blob URL, called with the blob's new ETag (None: deleted) when this process writes it (see
+#: watch_writes).
+_write_watchers: dict[str, list[Callable[[str | None], None]]] = {}
+_write_watchers_lock = threading.Lock()
+
+
+def watch_writes(blob_url: str, callback: Callable[[str | None], None]) -> Callable[[], None]:
+    """Call `callback` with the new ETag (None once deleted) whenever this process writes the blob at `blob_url`
+    through a Storage; a long poll waiting on that blob answers at once instead of at its next check (see
+    shared/watch.py). Returns the unwatch function."""
+    with _write_watchers_lock:
+        _write_watchers.setdefault(blob_url, []).append(callback)
+
+    def unwatch() -> None:
+        with _write_watchers_lock, suppress(ValueError, KeyError):
+            callbacks = _write_watchers[blob_url]
+            callbacks.remove(callback)
+            if not callbacks:
+                del _write_watchers[blob_url]
+
+    return unwatch
+
+
+def _wrote(blob_url: str, etag: str | None) -> None:
+    if not _write_watchers:
+        return
+    with _write_watchers_lock:
+        callbacks = list(_write_watchers.get(blob_url, ()))
+    for callback in callbacks:
+        callback(etag)
+
+
 class _Transport(RequestsTransport):
     """requests with a pool of POOL_CONNECTIONS connections per host (no retries of its own: the SDK's retry policy
     retries), counting each request when given a counter, failing those `faults` chooses."""
@@ -293,14 +325,16 @@ class Storage:
         """Create the record only if nothing is there yet (If-None-Match: *); ConcurrencyConflict otherwise.
         `metadata` is stored with it, for listings to show (see list_with_metadata)."""
         blob = self.container(container).get_blob_client(path)
-        return _upload_once(blob, f"{container}/{path}", _dumps(record), metadata, overwrite=False)
+        etag = _upload_once(blob, f"{container}/{path}", _dumps(record), metadata, overwrite=False)
+        _wrote(blob.url, etag)
+        return etag
 
     def replace_json(
         self, container: str, path: str, record: Any, etag: str, metadata: dict[str, str] | None = None
     ) -> str:
         """Replace the record only if it still has `etag` (If-Match); ConcurrencyConflict otherwise."""
         blob = self.container(container).get_blob_client(path)
-        return _upload_once(
+        new_etag = _upload_once(
             blob,
             f"{container}/{path}",
             _dumps(record),
@@ -309,13 +343,16 @@ class Storage:
             etag=etag,
             match_condition=MatchConditions.IfNotModified,
         )
+        _wrote(blob.url, new_etag)
+        return new_etag
 
     def put_json(self, container: str, path: str, record: Any) -> str:
         """Write the record unconditionally (for records with a single writer)."""
         with storage_errors(f"{container}/{path}"):
             blob = self.container(container).get_blob_client(path)
             result = blob.upload_blob(_dumps(record), overwrite=True, content_settings=JSON_CONTENT)
-            return str(result["etag"])
+        _wrote(blob.url, str(result["etag"]))
+        return str(result["etag"])
 
     def update_json(self, container: str, path: str, change: Callable[[Any], T], attempts: int = 20) -> T:
         """Read-modify-write with If-Match, retried on conflict. `change` mutates the record in place and
@@ -341,9 +378,31 @@ class Storage:
                     client.delete_blob(
                         delete_snapshots="include", etag=etag, match_condition=MatchConditions.IfNotModified
                     )
-                return True
             except ResourceNotFoundError:
                 return False
+        _wrote(client.url, None)
+        return True
+
+    def blob_url(self, container: str, path: str) -> str:
+        """The blob's URL, which names it for watch_writes."""
+        return str(self.blobs.get_blob_client(container, path).url)
+
+    def etag(self, container: str, path: str, known: str | None = None) -> str | None:
+        """The blob's ETag, None when it does not exist: one HEAD request. With `known`, the request is conditional
+        (If-None-Match): while the blob still has that ETag storage answers 304, without the blob's properties, and
+        `known` is returned."""
+        client = self.blobs.get_blob_client(container, path)
+        with storage_errors(f"{container}/{path}"):
+            try:
+                if known is None:
+                    return str(client.get_blob_properties().etag)
+                return str(client.get_blob_properties(etag=known, match_condition=MatchConditions.IfModified).etag)
+            except ResourceNotFoundError:
+                return None
+            except HttpResponseError as exc:
+                if exc.status_code == 304:  # the SDK raises "not modified" as a failed condition
+                    return known
+                raise
 
     def list_names(self, container: str, prefix: str) -> list[str]:
         """Names of the blobs under `prefix`, in lexicographic order."""

@@ -23,12 +23,16 @@ import json
 import operator
 import re
 from collections.abc import Callable
-from typing import Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from shared.errors import InvalidInput
+from shared.lazy_modules import lazy
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+else:  # imported by the first tabular read, not by the app's start
+    np, pd = lazy("numpy"), lazy("pandas")
 
 Spec = dict[str, Any]
 #: A source of bytes: (offset, length or None for the rest) -> bytes.
@@ -317,6 +321,14 @@ def parse_json_lines(spec: Spec, data: bytes, where: str) -> pd.DataFrame:
 
 
 def parse_parquet(data: bytes, where: str) -> pd.DataFrame:
+    try:
+        import pyarrow  # noqa: F401  (whether the engine pandas reads Parquet with is there: an optional extra)
+    except ImportError as exc:
+        raise ParseError(
+            f"{where} is a Parquet file, and reading Parquet needs pyarrow, which this app does not have: "
+            "`fninfer package` puts it in only when something registered reads Parquet, or with `--with parquet` "
+            "(rebuild and deploy the zip; locally, pip install 'fninfer[parquet]')"
+        ) from exc
     try:
         return pd.read_parquet(io.BytesIO(data))
     except Exception as exc:  # pyarrow raises several types for a damaged file

@@ -12,12 +12,16 @@ import posixpath
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from shared import datastores, tabular
+from shared.lazy_modules import lazy
 from shared.storage import Storage, storage_errors
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = lazy("pandas")  # imported by the first tabular read, not by the app's start
 
 Piece = dict[str, Any]
 Shape = dict[str, Any]

@@ -3,11 +3,16 @@
 `POST /admin/functions/<name>` with `{"input": "..."}` answers 202 at once and runs the invocation in the background:
 a queue function gets an in-memory message with that body (nothing is enqueued), a timer function runs with
 `past_due` false, a blob function gets the blob `container/name` read from storage.
+
+`GET|POST /admin/warmup` runs the app's warmup-triggered function (named `warmup`), once per instance process, and
+answers 200 when it has ended (later calls answer at once): what Azure calls on a Premium or Dedicated plan's new
+instance before it routes requests to it, and what Core Tools leaves to the developer to call, as here.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -18,6 +23,7 @@ from typing import Any
 import azure.functions as func
 from azure.functions.blob import InputStream
 from azure.functions.timer import TimerRequest
+from azure.functions.warmup import WarmUpContext
 
 from fninfer.host.bindings import ExtensionBundle
 from fninfer.host.indexing import IndexedFunction
@@ -55,6 +61,7 @@ class AdminApi:
         self.instance_index = instance_index
         self.started = time.monotonic()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._warmup: asyncio.Task[None] | None = None
 
     async def handle(self, method: str, path: str, body: bytes) -> Response:
         parts = [part for part in path.split("/") if part][1:]  # after "admin"
@@ -62,6 +69,9 @@ class AdminApi:
         if lowered == ["host", "status"] and method == "GET":
             return json_response(200, self.status())
         if lowered == ["host", "ping"] and method in ("GET", "POST"):
+            return 200, [], b""
+        if lowered == ["warmup"] and method in ("GET", "POST"):
+            await self.warm_up()
             return 200, [], b""
         if lowered == ["functions"] and method == "GET":
             return json_response(200, [self.describe(f) for f in self.functions.values()])
@@ -74,6 +84,20 @@ class AdminApi:
             if method == "POST":
                 return self.invoke(function, body)
         return 404, [], b""
+
+    async def warm_up(self) -> None:
+        """Run the warmup function once per process; a caller while it runs waits for the same run."""
+        function = next((f for f in self.functions.values() if f.trigger_type == "warmupTrigger"), None)
+        if function is None:
+            return
+        if self._warmup is None:
+            self._warmup = asyncio.ensure_future(self._invoke_warmup(function))
+        await asyncio.shield(self._warmup)
+
+    async def _invoke_warmup(self, function: IndexedFunction) -> None:
+        # A failure is logged by the invoker; as in Azure, the instance serves anyway.
+        with contextlib.suppress(InvocationFailed, FunctionTimeout):
+            await self.invoker.invoke_async(function, WarmUpContext(), ADMIN_REASON)
 
     def status(self) -> dict[str, Any]:
         bundle = self.extension_bundle

@@ -20,7 +20,7 @@ RECOMMENDED_VERSION = "[4.*, 5.0.0)"
 LOWEST_MAJOR = 2
 
 #: Built into the Functions host: no extension needed.
-BUILT_IN = frozenset({"httpTrigger", "http", "timerTrigger"})
+BUILT_IN = frozenset({"httpTrigger", "http", "timerTrigger", "warmupTrigger"})
 #: What the extension bundle provides (Storage, Event Hubs, Service Bus, Event Grid, Cosmos DB, Durable Functions,
 #: SignalR, SendGrid, Twilio, Kafka, RabbitMQ, SQL, Dapr), by the binding type names function metadata uses.
 BUNDLE = frozenset(

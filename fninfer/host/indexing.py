@@ -37,7 +37,8 @@ class IndexedFunction:
 
     @property
     def trigger_type(self) -> str:
-        """`httpTrigger`, `queueTrigger`, `timerTrigger` or `blobTrigger` (others are refused at indexing)."""
+        """`httpTrigger`, `queueTrigger`, `timerTrigger`, `blobTrigger` or `warmupTrigger` (others are refused at
+        indexing)."""
         return str(self.trigger["type"])
 
     @property
@@ -55,7 +56,7 @@ class IndexedFunction:
         return "context" in inspect.signature(self.callable).parameters
 
 
-SUPPORTED_TRIGGERS = ("httpTrigger", "queueTrigger", "timerTrigger", "blobTrigger")
+SUPPORTED_TRIGGERS = ("httpTrigger", "queueTrigger", "timerTrigger", "blobTrigger", "warmupTrigger")
 
 
 def load_function_app(app_dir: Path) -> func.FunctionApp:

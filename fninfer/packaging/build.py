@@ -6,7 +6,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fninfer.packaging import archive, baking, dependencies, files
+from packaging.requirements import Requirement
+
+from fninfer.packaging import archive, baking, dependencies, features, files
 from fninfer.packaging.dependencies import PackagingError, Target
 from shared import layout
 from shared.storage import Storage
@@ -23,6 +25,7 @@ class PackageRequest:
     services: tuple[str, ...] = ()  # deployed services to bake in (their code and models)
     storage: Storage | None = None  # where the registry is, when baking
     requirements: tuple[str, ...] | None = None  # instead of the app's declared ones (--from-environments)
+    extras: tuple[str, ...] = ()  # the app's extras to include whatever the registry needs (--with)
 
 
 @dataclass
@@ -33,6 +36,7 @@ class PackageReport:
     distributions: list[tuple[str, str]] = field(default_factory=list)
     models: list[str] = field(default_factory=list)
     services: list[str] = field(default_factory=list)
+    features: list[str] = field(default_factory=list)  # optional features included or left out, and why
 
     def lines(self) -> list[str]:
         """What `fninfer package` prints: the package's size and what is in it."""
@@ -40,6 +44,7 @@ class PackageReport:
         for section, (count, size) in self.sections.items():
             out.append(f"  {section:<28} {count:>6} files  {size / 1e6:>9.1f} MB")
         out.append(f"  dependencies: {', '.join(f'{n}=={v}' for n, v in self.distributions) or 'none'}")
+        out += [f"  {line}" for line in self.features]
         if self.models:
             out.append(f"  models baked in: {', '.join(self.models)}")
         if self.services:
@@ -73,13 +78,16 @@ def build_package(request: PackageRequest) -> PackageReport:
     with tempfile.TemporaryDirectory(prefix="fninfer-package-") as scratch_name:
         scratch = Path(scratch_name)
         site_packages = scratch / "site-packages"
-        wanted = request.requirements
-        report.distributions = dependencies.install(
-            list(wanted) if wanted is not None else dependencies.project_dependencies(app_dir),
-            site_packages,
-            request.target,
-            scratch,
+        wanted = (
+            list(request.requirements)
+            if request.requirements is not None
+            else dependencies.project_dependencies(app_dir)
         )
+        chosen = features.choose(app_dir, request.extras, request.storage)
+        report.features = chosen.lines
+        names = {Requirement(line).name.lower() for line in wanted}
+        wanted += [line for line in chosen.requirements if Requirement(line).name.lower() not in names]
+        report.distributions = dependencies.install(wanted, site_packages, request.target, scratch)
         for relative in files.app_files(app_dir):
             add(relative, app_dir / relative)
         requirements = scratch / "requirements.txt"

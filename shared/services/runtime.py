@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import itertools
 import json
 import logging
@@ -61,7 +62,7 @@ from shared.services.calling import (
 from shared.services.environment import check_environment
 from shared.services.gate import Gate
 from shared.services.logs import ServiceLogs
-from shared.services.records import ServiceState, get_service, transition
+from shared.services.records import ServiceState, get_service, list_services, transition
 from shared.services.snapshots import materialize
 from shared.settings import RESPONSE_ENCODING_SETTING, get_setting
 from shared.storage import Storage
@@ -315,6 +316,19 @@ class Runtime:
         if record["state"] == ServiceState.UNHEALTHY:
             transition(self.storage, name, ServiceState.HEALTHY, None, version)
             self._plans.pop(name, None)
+        return loaded
+
+    async def preload(self) -> list[str]:
+        """Load every service's serving version now (the app's warm-up), as its first call would: the first calls
+        then find them loaded. Returns the services loaded; one that cannot load is Unhealthy, as on a call."""
+        loaded = []
+        for record in await asyncio.to_thread(list_services, self.storage):
+            if not record.get("serving"):
+                continue
+            plan = self._plans[record["name"]] = Plan.of(record, self.clock())
+            with contextlib.suppress(FninferError):
+                await self._served(plan)
+                loaded.append(record["name"])
         return loaded
 
     # -- scoring ----------------------------------------------------------------------------------------------

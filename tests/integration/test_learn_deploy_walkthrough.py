@@ -114,7 +114,7 @@ def test_deploy_walkthrough(
         overwrite=True,
     )
     service.wait_for_deployment(show_output=True)
-    assert f"{service_name}: Healthy" in capsys.readouterr().out
+    assert f"Local webservice is Healthy at {ws.config.endpoint}" in capsys.readouterr().out
     print(service.get_logs())
     assert "This is init" in service.get_logs()
 

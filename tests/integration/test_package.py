@@ -14,17 +14,21 @@ import zipfile
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
 from fninfer.cli import main
-from fninfer.core import Model, Workspace
+from fninfer.core import Dataset, Environment, Model, Workspace
+from fninfer.core.conda_dependencies import CondaDependencies
 from fninfer.core.model import InferenceConfig
 from fninfer.core.webservice import AciWebservice
 from fninfer.host.azurite import Azurite
 from fninfer.packaging.build import PackageRequest, build_package
 from fninfer.packaging.dependencies import PackagingError, Target
-from shared import layout
+from shared import layout, tabular
+from shared.storage import Storage
+from shared.tabular import ParseError
 from tests.hosting import run_host
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -188,6 +192,74 @@ def test_baked_services_load_their_code_from_the_package(app: Path, ws: Workspac
     service.delete()
 
 
+# -- optional features: in the zip only when something registered needs them ------------------------------------
+
+
+def with_parquet_extra(app: Path) -> None:
+    """The app's pyproject with a `parquet` extra, as fninfer's own has (a hand-made wheel stands for pyarrow)."""
+    make_wheel(app.parent / "wheels", "tinyarrow")
+    (app / "pyproject.toml").write_text(
+        '[project]\nname = "app"\nversion = "1"\ndependencies = ["tinydep>=1"]\n'
+        '[project.optional-dependencies]\nparquet = ["tinyarrow>=1"]\ndev = ["pytest"]\n'
+    )
+
+
+def test_an_optional_feature_nothing_needs_is_left_out_and_said_so(app: Path, tmp_path: Path) -> None:
+    with_parquet_extra(app)
+    report = build_package(offline(app, tmp_path / "app.zip"))
+    assert report.distributions == [("tinydep", "1.0")]
+    assert report.features == [
+        "left out parquet: tinyarrow (Parquet files of tabular datasets): the registry was not checked (no --storage "
+        "and no workspace config); `--with parquet` puts it in"
+    ]
+    assert any(line.strip() == report.features[0] for line in report.lines())
+    asked = build_package(offline(app, tmp_path / "asked.zip", extras=("parquet",)))
+    assert asked.distributions == [("tinyarrow", "1.0"), ("tinydep", "1.0")]
+    assert asked.features == ["with parquet: tinyarrow>=1 (asked for)"]
+    assert "tinyarrow==1.0" in zipfile.ZipFile(asked.output).read("requirements.txt").decode()
+    with pytest.raises(PackagingError, match=r"--with arrow: the app has no such extra \(its extras: dev, parquet\)"):
+        build_package(offline(app, tmp_path / "unknown.zip", extras=("arrow",)))
+    wheels = str(tmp_path / "wheels")
+    args = ["package", "--app-dir", str(app), "-o", str(tmp_path / "cli.zip"), "--find-links", wheels, "--no-index"]
+    result = CliRunner().invoke(main, [*args, "--with", "parquet"])
+    assert result.exit_code == 0, result.output
+    assert "with parquet: tinyarrow>=1 (asked for)" in result.output
+
+
+def test_an_optional_feature_is_in_when_the_registry_needs_it(
+    app: Path, ws: Workspace, lone_azurite: Azurite, tmp_path: Path, unique: str
+) -> None:
+    with_parquet_extra(app)
+    empty = Storage.from_connection_string(lone_azurite.connection_string)
+    report = build_package(offline(app, tmp_path / "empty.zip", storage=empty))
+    assert report.distributions == [("tinydep", "1.0")]
+    assert report.features[0].startswith("left out parquet: tinyarrow (Parquet files of tabular datasets): nothing")
+
+    frame = pd.DataFrame({"x": [1, 2]})
+    folder = tmp_path / "pq"
+    folder.mkdir()
+    frame.to_parquet(folder / "rows.parquet", index=False)
+    datastore = ws.get_default_datastore()
+    datastore.upload(src_dir=str(folder), target_path=f"pq-{unique}", overwrite=True, show_progress=False)
+    Dataset.Tabular.from_parquet_files(path=(datastore, f"pq-{unique}/*.parquet")).register(ws, f"pq-{unique}")
+    report = build_package(offline(app, tmp_path / "registry.zip", storage=ws.storage))
+    assert ("tinyarrow", "1.0") in report.distributions
+    assert report.features[0].startswith("with parquet: tinyarrow>=1, because ")
+    assert f"dataset 'pq-{unique}' (version 1) reads Parquet files" in report.features[0]
+
+    environment = Environment(f"arrow-{unique}")
+    environment.python.conda_dependencies = CondaDependencies.create(pip_packages=["tinyarrow==1.0"])
+    environment.register(ws)
+    needed = build_package(offline(app, tmp_path / "env.zip", storage=ws.storage)).features[0]
+    assert f"environment 'arrow-{unique}' asks for 'tinyarrow==1.0'" in needed
+
+
+def test_a_parquet_read_without_pyarrow_says_how_to_package_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # as in a zip built without the parquet extra
+    with pytest.raises(ParseError, match=r"reading Parquet needs pyarrow.*`--with parquet`"):
+        tabular.parse_parquet(b"PAR1", "file workspaceblobstore/x.parquet")
+
+
 def test_a_real_linux_wheel_from_the_index(app: Path, tmp_path: Path) -> None:
     reachable = subprocess.run(
         [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(tmp_path / "probe"), "markupsafe"],
@@ -264,6 +336,8 @@ print(len(functions), json.dumps(sorted(roots)))
     requirements = (real_package / "requirements.txt").read_text()
     assert "azure-functions==" in requirements and "azure-functions-worker" not in requirements
     assert not {"uvicorn", "click"} & {line.split("==")[0] for line in requirements.splitlines()}
+    # Parquet is an optional feature nothing asked for here: no pyarrow, and the app and the SDK import without it.
+    assert "pyarrow" not in requirements and not (real_package / layout.PACKAGED_SITE_PACKAGES / "pyarrow").exists()
 
 
 def ws_function_names() -> list[str]:
@@ -303,7 +377,8 @@ def test_the_installed_wheel_is_fninfer_alone(tmp_path: Path) -> None:
     empty.mkdir()
     code = """
 import fninfer.core, fninfer.pipeline.steps, fninfer.pipeline.core
-from fninfer.core import Model, Workspace
+from fninfer.core import Dataset, Environment, Model, Workspace
+from fninfer.core.conda_dependencies import CondaDependencies
 loaded = sorted({name.split(".")[0] for name in sys.modules} & {"shared", "functions", "function_app"})
 print(fninfer.core.__file__, loaded)
 """

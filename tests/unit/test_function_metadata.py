@@ -70,7 +70,7 @@ def resolves(connection: str, binding_type: str, settings: dict[str, str]) -> st
 
 def test_the_app_has_functions_of_each_trigger_it_relies_on() -> None:
     triggers = {function.trigger_type for function in functions()}
-    assert triggers == {"httpTrigger", "queueTrigger", "timerTrigger", "blobTrigger"}
+    assert triggers == {"httpTrigger", "queueTrigger", "timerTrigger", "blobTrigger", "warmupTrigger"}
 
 
 def test_every_binding_type_is_built_in_or_in_the_declared_bundle() -> None:
