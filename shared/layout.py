@@ -270,6 +270,30 @@ def service_log(name: str, instance: str) -> str:
     return f"{service_logs_prefix(name)}{validate_name('instance', instance)}.log"
 
 
+# Calls to every service, per minute, written by each host instance in the background (shared/services/metrics.py):
+#
+#    fninfer-logs/metrics/services/now/<instance>.json                the instance's current minute (overwritten)
+#    fninfer-logs/metrics/services/minutes/<YYYYmmddHH>/<instance>.jsonl  its completed minutes, a line each (append)
+
+SERVICE_METRICS_NOW_PREFIX = "metrics/services/now/"
+SERVICE_METRICS_MINUTES_PREFIX = "metrics/services/minutes/"
+
+
+def service_metrics_now(instance: str) -> str:
+    return f"{SERVICE_METRICS_NOW_PREFIX}{validate_name('instance', instance)}.json"
+
+
+def service_metrics_hour_prefix(hour: str) -> str:
+    """The completed minutes of hour `hour` (UTC, `YYYYmmddHH`), every instance's."""
+    if len(hour) != 10 or not hour.isdigit():
+        raise InvalidInput(f"hour {hour!r} must be YYYYmmddHH", field="hour")
+    return f"{SERVICE_METRICS_MINUTES_PREFIX}{hour}/"
+
+
+def service_metrics_minutes(hour: str, instance: str) -> str:
+    return f"{service_metrics_hour_prefix(hour)}{validate_name('instance', instance)}.jsonl"
+
+
 # -- batch pipelines (ParallelRunStep) ------------------------------------------------------------------------------
 #
 #    fninfer-registry/pipelineruns/<run id>.json      the pipeline run: status, definition, step, plan, final counts

@@ -106,3 +106,10 @@ def test_sdk_written_datastore_and_run_file_names() -> None:
     with pytest.raises(InvalidInput, match="partition value"):
         layout.partition_file("out/u1", ["../x"])
     assert layout.run_image_name("roc", "abcd1234", ".png") == "images/roc-abcd1234.png"
+
+
+def test_service_metrics_paths() -> None:
+    assert layout.service_metrics_now("i0-123") == "metrics/services/now/i0-123.json"
+    assert layout.service_metrics_minutes("2026120508", "i0-123") == "metrics/services/minutes/2026120508/i0-123.jsonl"
+    with pytest.raises(InvalidInput):
+        layout.service_metrics_hour_prefix("2026-12-05")
