@@ -330,6 +330,23 @@ def active_run_marker(run_id: str) -> str:
     return f"{ACTIVE_RUNS_PREFIX}{validate_name('run', run_id)}"
 
 
+#    fninfer-runs/runindex/<inverted created time>-<run id>   every pipeline run (not its step runs), newest first,
+#                                                             its summary in the blob's metadata (run_index.py)
+#    fninfer-runs/runindex-complete.json                      written once the runs before the index are in it
+RUN_INDEX_PREFIX = "runindex/"
+RUN_INDEX_COMPLETE = "runindex-complete.json"
+#: Microseconds since the epoch are subtracted from this, so that later runs sort first (17 digits until year 5138).
+RUN_INDEX_EPOCH_LIMIT = 10**17 - 1
+
+
+def run_index_entry(created_microseconds: int, run_id: str) -> str:
+    return f"{RUN_INDEX_PREFIX}{RUN_INDEX_EPOCH_LIMIT - created_microseconds:017d}-{validate_name('run', run_id)}"
+
+
+def run_from_index_entry(name: str) -> str:
+    return name[len(RUN_INDEX_PREFIX) :].split("-", 1)[1]
+
+
 def reuse_record(fingerprint: str) -> str:
     return f"reuse/{validate_name('fingerprint', fingerprint)}.json"
 
