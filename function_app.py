@@ -13,12 +13,14 @@ from functions import (
     schedules,
     scoring,
     services,
+    studio,
 )
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 # The app's surface, in one explicit list. Routes are matched in registration order, as the Functions host does.
-BLUEPRINTS = (
+# The API (described by /api/openapi.json), then the studio's pages, which are HTML for people, not part of it.
+API_BLUEPRINTS = (
     management.bp,
     data.bp,
     environments.bp,
@@ -30,5 +32,6 @@ BLUEPRINTS = (
     run_history.bp,
     drops.bp,
 )
+BLUEPRINTS = (*API_BLUEPRINTS, studio.bp)
 for bp in BLUEPRINTS:
     app.register_functions(bp)
