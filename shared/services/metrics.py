@@ -20,10 +20,10 @@ service's log and in the answer's `x-request-id`.
 
 from __future__ import annotations
 
+import bisect
 import collections
 import contextlib
 import json
-import math
 import sys
 import threading
 import time
@@ -56,11 +56,13 @@ CLEANUP_SECONDS = 3600.0
 Failure = tuple[str, int, str]
 
 
+#: The upper bound (ms) of each latency bucket: bucket b holds durations up to MIN_MS x BUCKET_RATIO^b.
+BOUNDS = [MIN_MS * BUCKET_RATIO**index for index in range(MAX_BUCKET + 1)]
+
+
 def bucket(milliseconds: float) -> int:
-    """The latency bucket of a duration: bucket b holds durations up to MIN_MS x BUCKET_RATIO^b."""
-    if milliseconds <= MIN_MS:
-        return 0
-    return min(MAX_BUCKET, math.ceil(math.log(milliseconds / MIN_MS) / math.log(BUCKET_RATIO)))
+    """The latency bucket of a duration (the last bucket holds everything longer)."""
+    return min(bisect.bisect_left(BOUNDS, milliseconds), MAX_BUCKET)
 
 
 def percentile(latency: collections.Counter[int], fraction: float) -> float | None:
@@ -89,7 +91,8 @@ class Minute:
 
     def count(self, at: float, seconds: float, status: int, request_id: str) -> None:
         self.calls += 1
-        self.latency[bucket(seconds * 1000)] += 1
+        index = bisect.bisect_left(BOUNDS, seconds * 1000, hi=MAX_BUCKET)
+        self.latency[index] = self.latency.get(index, 0) + 1
         if status >= 400:
             if status >= 500:
                 self.errors += 1
@@ -181,14 +184,19 @@ class CallMetrics:
                 self._clean()
 
     def _fold(self) -> set[int]:
+        """Count what arrived into its minute and service; the minutes that changed."""
         changed: set[int] = set()
+        take, minutes = self._arrived.popleft, self._minutes
         while True:
             try:
-                service, at, seconds, status, request_id = self._arrived.popleft()
+                service, at, seconds, status, request_id = take()
             except IndexError:
                 return changed
-            minute = minute_of(at)
-            self._minutes.setdefault(minute, {}).setdefault(service, Minute()).count(at, seconds, status, request_id)
+            minute = int(at // 60) * 60
+            calls = minutes.setdefault(minute, {}).get(service)
+            if calls is None:
+                calls = minutes[minute][service] = Minute()
+            calls.count(at, seconds, status, request_id)
             changed.add(minute)
 
     def _append(self, minute: int, services: dict[str, Minute]) -> bool:
