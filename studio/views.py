@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from shared.pipelines.runs import TERMINAL, RunStatus
 from shared.schedules import records as schedule_records
 from shared.schedules.recurrence import WEEK_DAYS, Recurrence
 from shared.services import operations
-from shared.services.logs import read_logs
+from shared.services.logs import tail_logs
 from shared.services.metrics import WINDOW_MINUTES, Minute, ServiceCalls, percentile, service_calls
 from shared.services.records import get_service
 from shared.storage import Storage
@@ -168,9 +167,6 @@ def services_page(storage: Storage, page: int = 1, now: datetime | None = None) 
     return {"services": rows, "page": page, "pages": pages, "service_count": len(listed)}
 
 
-_REQUEST_ID = re.compile(r"request id ([^\s)]+)")
-
-
 def call_chart(calls: ServiceCalls) -> dict[str, Chart]:
     labels = [minute.strftime("%H:%M") for minute, _ in calls.minutes]
     per_minute = [float(m.calls) for _, m in calls.minutes]
@@ -206,12 +202,11 @@ def service_live(storage: Storage, name: str, now: datetime) -> dict[str, Any]:
     """The service page's live part: its state, calls over the last hour, latest log lines and failures."""
     record = get_service(storage, name)
     calls = service_calls(storage, now).get(name) or _no_calls(now)
-    lines = read_logs(storage, name).splitlines()
+    lines = tail_logs(storage, name)
     failures = []
     for time_, status, request_id in reversed(calls.total.failures):
         logged = [line for line in lines if request_id in line][-3:]
         failures.append({"time": time_, "status": status, "request_id": request_id, "log": logged})
-    logged_failures = [line for line in lines if _REQUEST_ID.search(line) and " ERROR" in line.upper()][-5:]
     return {
         "state": record["state"],
         "error": record.get("error"),
@@ -219,7 +214,6 @@ def service_live(storage: Storage, name: str, now: datetime) -> dict[str, Any]:
         "charts": call_chart(calls),
         "log_lines": lines[-LOG_LINES:],
         "failures": failures,
-        "logged_failures": logged_failures,
         "now": now,
     }
 
