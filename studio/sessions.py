@@ -81,7 +81,7 @@ def entra_viewer(id_token: str | None) -> Viewer | None:
     ID is not configured; Unauthorized naming the problem for a token that does not check out."""
     if not id_token or not entra_configured():
         return None
-    claims = validate_entra_token(id_token)
+    claims = validate_entra_token(id_token, client_id_too=True)
     subject = str(claims.get("oid") or claims.get("sub") or "")
     shown = str(claims.get("preferred_username") or claims.get("name") or subject)
     return Viewer(subject=f"entra:{subject}", shown=f"signed in as {shown}")
