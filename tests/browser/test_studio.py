@@ -21,7 +21,14 @@ from playwright.sync_api import Page, expect
 from fninfer.core import Dataset, Environment, Experiment, Model, Workspace
 from fninfer.core.model import InferenceConfig
 from fninfer.core.webservice import AciWebservice
-from fninfer.pipeline.core import Pipeline, PipelineData, PipelineRun, Schedule, ScheduleRecurrence
+from fninfer.pipeline.core import (
+    Pipeline,
+    PipelineData,
+    PipelineEndpoint,
+    PipelineRun,
+    Schedule,
+    ScheduleRecurrence,
+)
 from fninfer.pipeline.steps import ParallelRunConfig, ParallelRunStep, PythonScriptStep
 from tests.browser.browsing import NARROW, Studio
 from tests.hosting import RunningHost
@@ -68,6 +75,7 @@ def test_nothing_is_readable_without_signing_in(studio: Studio, studio_host: Run
         assert client.get("/api/studio", headers=bearer).status_code == 200  # what the API accepts, scripts may use
         assert "/api/studio" not in json.dumps(client.get("/api/openapi.json").json()["paths"])  # not the API's
 
+    assert f"Studio: {studio_host.base_url}/api/studio " in studio_host.logs()  # what `fninfer start` prints
     page = studio.page(signed_in=False)
     page.goto("/api/studio/runs")
     expect(page).to_have_url(re.compile(r"/api/studio/signin\?next=%2Fapi%2Fstudio%2Fruns"))
@@ -329,6 +337,17 @@ def test_a_published_pipeline_is_submitted_from_its_form(studio: Studio, studio_
     submitted = PipelineRun(Experiment(studio_ws, "studio-form"), run_id)
     assert submitted.get_tags()["azureml.pipelineid"] == published.id
     expect(page.locator("#run-status")).to_contain_text(re.compile("NotStarted|Running|Failed"))
+
+    endpoint = PipelineEndpoint.publish(studio_ws, "studio-endpoint", "the steps, by a stable URL", published)
+    page.get_by_role("link", name="Pipelines").click()
+    page.get_by_role("link", name="studio-endpoint").click()
+    expect(page.locator("tr[data-version='0']")).to_contain_text("default")
+    expect(page.get_by_label("Version")).to_have_value("0")
+    page.get_by_label("Experiment").fill("studio-endpoint-form")
+    page.get_by_role("button", name="Submit").click()
+    expect(page).to_have_url(re.compile(r"/api/studio/runs/[0-9a-f]{32}$"))
+    tags = PipelineRun(Experiment(studio_ws, "studio-endpoint-form"), page.url.rsplit("/", 1)[1]).get_tags()
+    assert tags["azureml.pipelineendpointid"] == endpoint.id
 
 
 def test_a_schedule_page_shows_the_next_five_times_and_turns_off(
