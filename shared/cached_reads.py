@@ -11,7 +11,7 @@ import concurrent.futures
 import threading
 from typing import Any
 
-from shared.storage import Listed, Storage
+from shared.storage import Listed, Storage, same_etag
 
 READ_THREADS = 8
 #: Records kept per process, at most; past it the cache starts again empty.
@@ -31,7 +31,7 @@ class RecordCache:
         """{name: record} for the listed blobs, in their order; one deleted since it was listed is left out."""
         with self._lock:
             known = {blob.name: self._records.get((container, blob.name)) for blob in listed}
-        stale = [blob for blob in listed if known[blob.name] is None or known[blob.name][0] != blob.etag]  # type: ignore[index]
+        stale = [blob for blob in listed if known[blob.name] is None or known[blob.name][0] != same_etag(blob.etag)]  # type: ignore[index]
         if stale:
             with concurrent.futures.ThreadPoolExecutor(min(READ_THREADS, len(stale))) as pool:
                 fresh = list(pool.map(lambda blob: storage.try_read_json(container, blob.name), stale))
@@ -39,9 +39,9 @@ class RecordCache:
                 if len(self._records) + len(fresh) > MAX_RECORDS:
                     self._records.clear()
                 for blob, (record, etag) in zip(stale, fresh, strict=True):
-                    known[blob.name] = None if record is None else (str(etag), record)
+                    known[blob.name] = None if record is None else (same_etag(etag), record)
                     if record is not None:
-                        self._records[(container, blob.name)] = (str(etag), record)
+                        self._records[(container, blob.name)] = (same_etag(etag), record)
         return {name: entry[1] for name, entry in known.items() if entry is not None}
 
     def records(self, storage: Storage, container: str, prefix: str) -> dict[str, Any]:
