@@ -37,7 +37,7 @@ from azure.core.exceptions import AzureError, ResourceExistsError
 from shared import layout
 from shared.errors import FninferError
 from shared.services.logs import instance_name
-from shared.storage import Storage, storage_errors
+from shared.storage import Storage, same_etag, storage_errors
 
 FLUSH_INTERVAL = 2.0
 #: The span the studio shows: the last hour, a point per minute.
@@ -105,8 +105,17 @@ class Minute:
         self.calls += other.calls
         self.errors += other.errors
         self.refused += other.refused
-        self.latency.update(other.latency)
-        self.failures = sorted([*self.failures, *other.failures])[-MAX_FAILURES:]
+        latency = self.latency
+        for index, count in other.latency.items():
+            latency[index] = latency.get(index, 0) + count
+        if other.failures:
+            self.failures = sorted([*self.failures, *other.failures])[-MAX_FAILURES:]
+
+    def plus(self, other: Minute) -> Minute:
+        """A new Minute holding both (neither is changed: parsed minutes are shared by the readers' cache)."""
+        both = Minute(self.calls, self.errors, self.refused, collections.Counter(self.latency), list(self.failures))
+        both.add(other)
+        return both
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -274,15 +283,23 @@ def _listed(storage: Storage, prefix: str) -> list[Any]:
         return list(storage.container(layout.LOGS_CONTAINER).list_blobs(name_starts_with=prefix))
 
 
+#: A line as read: its minute and each service's calls in it (parsed once, then shared: never changed).
+Line = tuple[int, dict[str, Minute]]
+
+
+def _parsed(document: dict[str, Any]) -> Line:
+    return int(document["minute"]), {name: Minute.from_json(calls) for name, calls in document["services"].items()}
+
+
 class _Lines:
     """The lines of append blobs read so far, per process: a blob that grew is read from where it was left."""
 
     def __init__(self) -> None:
-        self._read: dict[str, tuple[int, list[dict[str, Any]]]] = {}
+        self._read: dict[str, tuple[int, list[Line]]] = {}
         self._lock = threading.Lock()
 
-    def of(self, storage: Storage, blobs: Iterable[Any]) -> dict[str, list[dict[str, Any]]]:
-        found: dict[str, list[dict[str, Any]]] = {}
+    def of(self, storage: Storage, blobs: Iterable[Any]) -> dict[str, list[Line]]:
+        found: dict[str, list[Line]] = {}
         container = storage.container(layout.LOGS_CONTAINER)
         for blob in blobs:
             with self._lock:
@@ -290,7 +307,7 @@ class _Lines:
             if blob.size > size:
                 with storage_errors(f"{layout.LOGS_CONTAINER}/{blob.name}"):
                     data = container.download_blob(blob.name, offset=size, length=blob.size - size).readall()
-                lines = lines + [json.loads(line) for line in data.splitlines() if line.strip()]
+                lines = lines + [_parsed(json.loads(line)) for line in data.splitlines() if line.strip()]
                 with self._lock:
                     self._read[blob.name] = (blob.size, lines)
             found[blob.name] = lines
@@ -302,19 +319,19 @@ class _Lines:
 
 
 _lines = _Lines()
-_current: dict[str, tuple[str, dict[str, Any]]] = {}  # `now` blob name -> (ETag, content) as last read
+_current: dict[str, tuple[str, Line]] = {}  # `now` blob name -> (ETag, its line) as last read
 
 
-def _currents(storage: Storage) -> list[tuple[str, dict[str, Any]]]:
+def _currents(storage: Storage) -> list[tuple[str, Line]]:
     """Every instance's `now` blob, each read again only when it changed."""
     found = []
     for blob in storage.list_with_metadata(layout.LOGS_CONTAINER, layout.SERVICE_METRICS_NOW_PREFIX):
         known = _current.get(blob.name)
-        if known is None or known[0] != blob.etag:
+        if known is None or known[0] != same_etag(blob.etag):
             document, etag = storage.try_read_json(layout.LOGS_CONTAINER, blob.name)
             if document is None:
                 continue
-            known = _current[blob.name] = (str(etag), document)
+            known = _current[blob.name] = (same_etag(etag), _parsed(document))
         found.append((blob.name, known[1]))
     return found
 
@@ -330,28 +347,31 @@ def service_calls(storage: Storage, now: datetime | None = None) -> dict[str, Se
     by_minute: dict[int, dict[str, Minute]] = collections.defaultdict(dict)
     written: set[tuple[str, int]] = set()  # (instance, minute) that have a line
 
-    def take(minute: int, services: dict[str, Any]) -> None:
+    def take(minute: int, services: dict[str, Minute]) -> None:
         if first <= minute <= last:
-            for name, document in services.items():
-                by_minute[minute].setdefault(name, Minute()).add(Minute.from_json(document))
+            slot = by_minute[minute]
+            for name, calls in services.items():
+                known = slot.get(name)
+                slot[name] = calls if known is None else known.plus(calls)
 
     for name, lines in _lines.of(storage, listed).items():
         instance = name.rsplit("/", 1)[1].removesuffix(".jsonl")
-        for line in lines:
-            written.add((instance, int(line["minute"])))
-            take(int(line["minute"]), line["services"])
-    for listed_now, current in _currents(storage):
-        instance = listed_now.rsplit("/", 1)[1].removesuffix(".json")
-        if (instance, int(current["minute"])) not in written:
-            take(int(current["minute"]), current["services"])
-    services = {name for minute in by_minute.values() for name in minute}
+        for minute, services in lines:
+            written.add((instance, minute))
+            take(minute, services)
+    for listed_now, (minute, services) in _currents(storage):
+        if (listed_now.rsplit("/", 1)[1].removesuffix(".json"), minute) not in written:
+            take(minute, services)
+    minutes = [(datetime.fromtimestamp(minute, UTC), minute) for minute in range(first, last + 60, 60)]
+    nothing = Minute()  # shared by every empty minute: never changed
     found = {}
-    for service in sorted(services):
+    for service in sorted({name for slot in by_minute.values() for name in slot}):
         series = []
         total = Minute()
-        for minute in range(first, last + 60, 60):
-            calls = by_minute.get(minute, {}).get(service) or Minute()
-            series.append((datetime.fromtimestamp(minute, UTC), calls))
-            total.add(calls)
+        for moment, minute in minutes:
+            calls = by_minute[minute].get(service, nothing) if minute in by_minute else nothing
+            series.append((moment, calls))
+            if calls is not nothing:
+                total.add(calls)
         found[service] = ServiceCalls(series, total)
     return found
