@@ -30,6 +30,8 @@ from studio.charts import Chart, Graph, Series, line_chart, step_graph
 Record = dict[str, Any]
 
 PAGE_SIZE = 25
+#: The overview counts the latest runs by status (one listing), not every run.
+LATEST_RUNS_COUNTED = 100
 LOG_LINES = 60
 MAX_FAILURES_SHOWN = 20
 MAX_TEXT = 20_000  # characters of a traceback or log shown inline
@@ -89,9 +91,11 @@ def activity(storage: Storage, now: datetime) -> dict[str, Any]:
     failures = sorted(((failure, name) for name, c in calls.items() for failure in c.total.failures), reverse=True)[
         :MAX_FAILURES_SHOWN
     ]
+    recent, since = run_index.latest_counts(storage, LATEST_RUNS_COUNTED)
     return {
         "latest_runs": run_index.page(storage, size=8).runs,
-        "runs_today": run_index.count_since(storage, now - timedelta(days=1)),
+        "recent_runs": recent,
+        "recent_since": since,
         "calls": {
             "total": total.calls,
             "errors": total.errors,

@@ -225,19 +225,10 @@ def backfill(storage: Storage) -> bool:
     return True
 
 
-def count_since(storage: Storage, since: datetime, limit: int = 1000) -> dict[str, int]:
-    """How many pipeline runs were created since `since`, by status (at most `limit` runs are counted)."""
+def latest_counts(storage: Storage, count: int = 100) -> tuple[dict[str, int], str | None]:
+    """The latest `count` pipeline runs by status (one listing), and when the oldest of them was created."""
+    latest = page(storage, size=count).runs
     counts: dict[str, int] = {}
-    marker: str | None = None
-    seen = 0
-    while seen < limit:
-        listed = page(storage, size=min(SCAN_PAGE, limit - seen), marker=marker)
-        for summary in listed.runs:
-            if _time(summary.created_time) < since:
-                return counts
-            counts[summary.status] = counts.get(summary.status, 0) + 1
-        seen += len(listed.runs)
-        if listed.next_marker is None:
-            break
-        marker = listed.next_marker
-    return counts
+    for summary in latest:
+        counts[summary.status] = counts.get(summary.status, 0) + 1
+    return counts, latest[-1].created_time if latest else None

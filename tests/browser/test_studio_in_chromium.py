@@ -31,7 +31,7 @@ from fninfer.pipeline.core import (
 )
 from fninfer.pipeline.steps import ParallelRunConfig, ParallelRunStep, PythonScriptStep
 from tests.browser.browsing import NARROW, Studio
-from tests.hosting import RunningHost
+from tests.hosting import RunningHost, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -350,8 +350,8 @@ def test_a_published_pipeline_is_submitted_from_its_form(studio: Studio, studio_
     assert tags["azureml.pipelineendpointid"] == endpoint.id
 
 
-def test_a_schedule_page_shows_the_next_five_times_and_turns_off(
-    studio: Studio, studio_ws: Workspace, published: Any
+def test_a_schedule_page_shows_the_next_five_times_its_runs_and_turns_off(
+    studio: Studio, studio_ws: Workspace, studio_host: RunningHost, published: Any
 ) -> None:
     recurrence = ScheduleRecurrence(
         frequency="Day", interval=1, hours=[9, 17], minutes=[30], time_zone="W. Europe Standard Time"
@@ -387,6 +387,26 @@ def test_a_schedule_page_shows_the_next_five_times_and_turns_off(
     page.get_by_role("button", name="Enable this schedule").click()
     expect(page.locator("#next-times li")).to_have_count(5)
     schedule.disable()
+
+    weekly = Schedule.create(  # a plain weekly recurrence fires as it is created, then every week
+        studio_ws,
+        name="Studio weekly",
+        pipeline_id=published.id,
+        experiment_name="studio-weekly",
+        recurrence=ScheduleRecurrence(frequency="Week", interval=1),
+    )
+    try:
+        with httpx.Client(base_url=studio_host.base_url) as client:  # the schedules timer, now
+            assert client.post("/admin/functions/run_schedules", json={"input": ""}).status_code == 202
+        fired = eventually(weekly.get_last_pipeline_run, timeout=90)
+        page.goto(f"/api/studio/schedules/{weekly.id}")
+        expect(page.locator(f"tr[data-run='{fired.id}']")).to_contain_text("studio-weekly")
+        expect(page.locator(f"tr[data-run='{fired.id}']")).to_contain_text("schedule")
+        expect(page.locator("#recurrence-words")).to_have_text("Every week (UTC)")
+        following = datetime.fromisoformat(page.locator("#next-times time").first.get_attribute("datetime") or "")
+        assert timedelta(days=6, hours=23) < following - datetime.now(UTC) <= timedelta(weeks=1)
+    finally:
+        weekly.disable()
 
 
 def test_the_overview_counts_and_is_usable_by_keyboard(studio: Studio, service: Any, published: Any) -> None:
