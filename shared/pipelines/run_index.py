@@ -2,12 +2,12 @@
 
 Each pipeline run (not its step runs) has an index entry (shared/layout.py, "runindex"): an empty blob whose name
 sorts the newest run first and whose metadata summarises the run (experiment, status, times, and the published
-pipeline, endpoint or schedule that started it). runs.py writes it when the run is created and at each transition,
-so one listing answers a page of runs, filtered by experiment or status.
+pipeline, endpoint or schedule that started it). runs.py writes it when the run is created and when it ends, so one
+listing answers a page of runs, filtered by experiment or status.
 
-The metadata is a hint while a run is not over: two transitions close together can land their metadata out of order.
-A terminal status is final, though (it is written after the run became terminal, and terminal runs never change), so
-only the entries that do not say Finished, Failed or Canceled are checked against their records. Runs recorded
+The metadata says whether a run is over. A terminal status is final (it is written after the run became terminal,
+and terminal runs never change); the entries that do not say Finished, Failed or Canceled are read from their
+records, which say how far the run has got. Runs recorded
 before the index existed are added by `backfill`, once per workspace.
 """
 
@@ -124,9 +124,11 @@ def add(storage: Storage, record: Record) -> None:
 
 
 def update(storage: Storage, record: Record) -> None:
-    """The run's entry after a transition (created when the run predates the index). Storage trouble is logged,
-    not raised: the transition stands, and an entry left saying the run is not over is checked against the record."""
-    if not _is_pipeline_run(record):
+    """The run's entry once it is over (created when the run predates the index). A move between statuses that are
+    not terminal is not written: such an entry is checked against the run's record anyway, and a submit saves the
+    request. Storage trouble is logged, not raised: the transition stands, and an entry left saying the run is not
+    over is checked against the record."""
+    if not _is_pipeline_run(record) or record["status"] not in TERMINAL:
         return
     name, metadata = entry_name(record), RunSummary.of(record).metadata()
     blob = storage.container(layout.RUNS_CONTAINER).get_blob_client(name)
@@ -219,6 +221,7 @@ def backfill(storage: Storage) -> bool:
     with concurrent.futures.ThreadPoolExecutor(READ_THREADS) as pool:
         for record in pool.map(lambda run_id: _read_record(storage, run_id), run_ids):
             if record is not None:
+                add(storage, record)  # an entry made since (its run ended meanwhile) is left as it is
                 update(storage, record)
     with contextlib.suppress(ConcurrencyConflict):
         storage.create_json(layout.RUNS_CONTAINER, layout.RUN_INDEX_COMPLETE, {"runs": len(run_ids)})
