@@ -4,6 +4,8 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# Debian's chromium, which the studio's browser tests drive (see its rule below).
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: install demo test lint unit integration bench package clean aml-server-venv
 
@@ -36,7 +38,7 @@ demo: install
 
 # The parity test compares fninfer's scoring answers with Azure ML's own server's, so `make test` builds that server's
 # venv too (below): in CI the comparison runs, it is not skipped.
-test: install lint aml-server-venv
+test: install lint aml-server-venv $(CHROMIUM)
 	$(PY) -m pytest
 
 lint: install $(DOCTOR)/.installed
@@ -49,8 +51,9 @@ lint: install $(DOCTOR)/.installed
 unit: install
 	$(PY) -m pytest -m "not integration"
 
-integration: install
+integration: install $(CHROMIUM)
 	$(PY) -m pytest -m integration
+
 
 # Speed, side by side in one run (see each script's docstring). Real-time: fninfer vs a minimal FastAPI app
 # (benchmark-only dependency) and Azure ML's own scoring server (its venv, below), and mlflow when MLFLOW_PYTHON
@@ -69,6 +72,13 @@ package: install
 
 clean:
 	rm -rf $(VENV) $(AML_SERVER_VENV) node_modules .fninfer .pytest_cache .ruff_cache *.egg-info
+
+# The studio's browser tests (tests/browser) drive Debian's chromium with Playwright (a dev dependency). CI starts
+# from a clean machine and runs as root, so the tests' targets install chromium when it is missing; never
+# `playwright install`, which downloads a browser of its own.
+$(CHROMIUM):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 # Azure ML's own scoring server in a venv of its own (not a dependency of fninfer), for
 # tests/integration/test_aml_server_parity.py, which compares fninfer's scoring answers with its answers.

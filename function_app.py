@@ -13,6 +13,7 @@ from functions import (
     schedules,
     scoring,
     services,
+    studio,
     warmup,
     workspace,
 )
@@ -20,7 +21,8 @@ from functions import (
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 # The app's surface, in one explicit list. Routes are matched in registration order, as the Functions host does.
-BLUEPRINTS = (
+# The API (described by /api/openapi.json), then the studio's pages, which are HTML for people, not part of it.
+API_BLUEPRINTS = (
     management.bp,
     data.bp,
     environments.bp,
@@ -34,5 +36,6 @@ BLUEPRINTS = (
     workspace.bp,
     warmup.bp,
 )
+BLUEPRINTS = (*API_BLUEPRINTS, studio.bp)
 for bp in BLUEPRINTS:
     app.register_functions(bp)

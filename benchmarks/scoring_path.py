@@ -10,7 +10,13 @@ tasks at once, as uvicorn would hand them over. Printed per service: CPU microse
 thread: the event loop and the scoring threads), the same for run() called directly in a loop, and the difference,
 which is the host's and the app's own work per call (routing, the invocation, the key check, the scoring thread's hop,
 the response). benchmarks/realtime.py measures the whole server under an HTTP client; this one moves about half as
-much from run to run, so it is the one to compare a change to the scoring path with (run it before and after).
+much from run to run, so it is the one to compare a change to the scoring path with.
+
+    .venv/bin/python benchmarks/scoring_path.py --baseline <git revision>
+
+compares a change with that revision side by side in one run: the revision's app (function_app.py, functions/,
+shared/, exported with `git archive`) and the working tree's are driven by child processes in turn, round by round,
+on the same host and services, and each one's own work is printed with the ratio.
 """
 
 from __future__ import annotations
@@ -43,10 +49,21 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=12_000, help="per service and round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--callers", type=int, default=8, help="calls in flight at once")
+    parser.add_argument("--baseline", metavar="REVISION", help="also measure the app at this git revision")
     parser.add_argument("--drive", nargs=2, metavar=("MODEL_PATH", "ROUNDS"), help=argparse.SUPPRESS)
+    parser.add_argument("--app-dir", type=Path, default=ROOT, help=argparse.SUPPRESS)
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.drive:
-        drive(Path(arguments.drive[0]), arguments.calls, int(arguments.drive[1]), arguments.callers)
+        sys.path.insert(0, str(arguments.app_dir))  # its function_app, functions/ and shared/ before the tree's
+        drive(
+            Path(arguments.drive[0]),
+            arguments.calls,
+            int(arguments.drive[1]),
+            arguments.callers,
+            arguments.app_dir,
+            arguments.json,
+        )
         return
 
     import joblib
@@ -83,21 +100,67 @@ def main() -> None:
                 if "=" in line
             )
             command = [sys.executable, __file__, "--calls", str(arguments.calls), "--callers", str(arguments.callers)]
-            command += ["--drive", str(model_path), str(arguments.rounds)]
-            subprocess.run(command, env=environ, cwd=os.readlink(f"/proc/{instance}/cwd"), check=True)
+            cwd = os.readlink(f"/proc/{instance}/cwd")
+            if arguments.baseline is None:
+                command += ["--drive", str(model_path), str(arguments.rounds)]
+                subprocess.run(command, env=environ, cwd=cwd, check=True)
+            else:
+                baseline = _export(arguments.baseline, scratch / "baseline")
+                compare(command, environ, cwd, model_path, arguments, baseline)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def drive(model_path: Path, calls: int, rounds: int, callers: int) -> None:
+def _export(revision: str, target: Path) -> Path:
+    """The app at `revision` (function_app.py, host.json, functions/, shared/) in `target`."""
+    target.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", revision, "function_app.py", "host.json", "functions", "shared"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
+
+
+def compare(
+    command: list[str], environ: dict[str, str], cwd: str, model_path: Path, arguments: Any, baseline: Path
+) -> None:
+    """Both apps, a round each in turn (which goes first alternates), then their medians side by side."""
+    apps = {f"at {arguments.baseline}": baseline, "working tree": ROOT}
+    results: dict[str, list[dict[str, dict[str, float]]]] = {label: [] for label in apps}
+    for round_number in range(arguments.rounds):
+        order = list(apps) if round_number % 2 == 0 else list(apps)[::-1]
+        for label in order:
+            child = [*command, "--drive", str(model_path), "1", "--app-dir", str(apps[label]), "--json"]
+            answer = subprocess.run(child, env=environ, cwd=cwd, check=True, capture_output=True, text=True).stdout
+            results[label].append(json.loads(answer.splitlines()[-1]))
+    calls, callers, rounds = arguments.calls, arguments.callers, arguments.rounds
+    print(f"CPU us per call: medians of {rounds} rounds of {calls} calls, {callers} at once, {os.cpu_count()} CPUs;")
+    print("the two apps' rounds interleaved, each in a child process of its own")
+    labels = list(apps)
+    print(f"{'service':<8}{'run()':>8}" + "".join(f"{'own, ' + label:>26}" for label in labels) + f"{'ratio':>8}")
+    for service in results[labels[0]][0]:
+        alone = statistics.median(r[service]["run"] for label in labels for r in results[label])
+        own = [statistics.median(r[service]["own"] for r in results[label]) for label in labels]
+        print(f"{service:<8}{alone:>8.0f}" + "".join(f"{value:>26.0f}" for value in own) + f"{own[1] / own[0]:>8.2f}")
+
+
+def drive(model_path: Path, calls: int, rounds: int, callers: int, app_dir: Path, as_json: bool) -> None:
     """In the child: build the instance's HTTP side and measure (see the module docstring)."""
+    runs = {"no-op": lambda: [1, 2], "iris": _iris_run(model_path)}
+    through = asyncio.run(_through_app(list(runs), calls, rounds, callers, app_dir))
+    alone = {
+        service: statistics.median(_cpu_per_call(run, calls) for _ in range(rounds)) for service, run in runs.items()
+    }
+    if as_json:
+        figures = {s: {"run": alone[s], "own": through[s] - alone[s]} for s in runs}
+        print(json.dumps(figures))
+        return
     print(f"CPU us per call: medians of {rounds} rounds of {calls} calls, {callers} at once, {os.cpu_count()} CPUs")
     print(f"{'service':<8}{'fninfer':>10}{'run()':>10}{'fninfer own':>14}")
-    runs = {"no-op": lambda: [1, 2], "iris": _iris_run(model_path)}
-    through = asyncio.run(_through_app(list(runs), calls, rounds, callers))
-    for service, run in runs.items():
-        alone = statistics.median(_cpu_per_call(run, calls) for _ in range(rounds))
-        print(f"{service:<8}{through[service]:>10.0f}{alone:>10.0f}{through[service] - alone:>14.0f}")
+    for service in runs:
+        print(f"{service:<8}{through[service]:>10.0f}{alone[service]:>10.0f}{through[service] - alone[service]:>14.0f}")
 
 
 def _iris_run(model_path: Path) -> Callable[[], Any]:
@@ -122,7 +185,7 @@ def _cpu_per_call(function: Callable[[], Any], calls: int) -> float:
     return (time.process_time() - started) / calls * 1e6
 
 
-async def _through_app(services: list[str], calls: int, rounds: int, callers: int) -> dict[str, float]:
+async def _through_app(services: list[str], calls: int, rounds: int, callers: int, app_dir: Path) -> dict[str, float]:
     """Each service's median CPU per call through one instance's HTTP app, built once."""
     from fninfer.host.admin import AdminApi
     from fninfer.host.http_server import HttpApp
@@ -131,11 +194,11 @@ async def _through_app(services: list[str], calls: int, rounds: int, callers: in
     from fninfer.host.logs import configure_logging
     from fninfer.host.options import load_host_options
 
-    options = load_host_options(ROOT)
+    options = load_host_options(app_dir)
     configure_logging(options.log_levels).stream = io.StringIO()  # the host's lines are made, then dropped
-    functions = index_functions(ROOT)
+    functions = index_functions(app_dir)
     invoker = Invoker(
-        asyncio.get_running_loop(), str(ROOT), options.function_timeout, lambda: None, log_levels=options.log_levels
+        asyncio.get_running_loop(), str(app_dir), options.function_timeout, lambda: None, log_levels=options.log_levels
     )
     app = HttpApp(functions, options, invoker, AdminApi(functions, invoker, "benchmark", 0, options.extension_bundle))
     statuses: list[int] = []

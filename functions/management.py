@@ -125,12 +125,13 @@ def dataset_files(req: func.HttpRequest) -> object:
 
 @functools.cache
 def http_functions() -> list[tuple[str, str, list[str] | None]]:
-    """(name, route, methods) of every HTTP function, as azure.functions indexes them for the Functions host. A
-    FunctionApp indexes only once (names must be new to it), so a fresh one indexes the same blueprints."""
-    from function_app import BLUEPRINTS  # imported by then: it is what registered this function
+    """(name, route, methods) of every HTTP function of the API (the studio's pages are not part of it), as
+    azure.functions indexes them for the Functions host. A FunctionApp indexes only once (names must be new to it),
+    so a fresh one indexes the same blueprints."""
+    from function_app import API_BLUEPRINTS  # imported by then: it is what registered this function
 
     app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
-    for blueprint in BLUEPRINTS:
+    for blueprint in API_BLUEPRINTS:
         app.register_functions(blueprint)
     found = []
     for function in app.get_functions():

@@ -36,17 +36,20 @@ def looks_like_entra_token(presented: str) -> bool:
         return False
 
 
-def validate_entra_token(presented: str) -> dict[str, object]:
-    """The token's claims; Unauthorized naming the problem when it is not a valid token for this app."""
+def validate_entra_token(presented: str, client_id_too: bool = False) -> dict[str, object]:
+    """The token's claims; Unauthorized naming the problem when it is not a valid token for this app. With
+    `client_id_too`, an audience that is the app registration's client id is accepted as well, when the configured
+    audience is its Application ID URI `api://<client id>`: the audience of an ID token (the studio's sign-in)."""
     issuer, audience = get_setting(ENTRA_ISSUER), get_setting(ENTRA_AUDIENCE)
     if not issuer or not audience:
         raise Unauthorized(f"Entra ID tokens are not accepted: set {ENTRA_ISSUER} and {ENTRA_AUDIENCE}")
+    audiences = [audience, audience.removeprefix("api://")] if client_id_too else [audience]
     uri = _jwks_uri(issuer)
     with _lock:
         client = _clients.setdefault(uri, jwt.PyJWKClient(uri, cache_keys=True, lifespan=3600))
     try:
         key = client.get_signing_key_from_jwt(presented)
-        return jwt.decode(presented, key.key, algorithms=["RS256"], audience=audience, issuer=issuer)
+        return jwt.decode(presented, key.key, algorithms=["RS256"], audience=audiences, issuer=issuer)
     except jwt.ExpiredSignatureError as exc:
         raise Unauthorized("the Entra ID token has expired") from exc
     except jwt.PyJWTError as exc:

@@ -296,6 +296,30 @@ def service_log(name: str, instance: str) -> str:
     return f"{service_logs_prefix(name)}{validate_name('instance', instance)}.log"
 
 
+# Calls to every service, per minute, written by each host instance in the background (shared/services/metrics.py):
+#
+#    fninfer-logs/metrics/services/now/<instance>.json                the instance's current minute (overwritten)
+#    fninfer-logs/metrics/services/minutes/<YYYYmmddHH>/<instance>.jsonl  its completed minutes, a line each (append)
+
+SERVICE_METRICS_NOW_PREFIX = "metrics/services/now/"
+SERVICE_METRICS_MINUTES_PREFIX = "metrics/services/minutes/"
+
+
+def service_metrics_now(instance: str) -> str:
+    return f"{SERVICE_METRICS_NOW_PREFIX}{validate_name('instance', instance)}.json"
+
+
+def service_metrics_hour_prefix(hour: str) -> str:
+    """The completed minutes of hour `hour` (UTC, `YYYYmmddHH`), every instance's."""
+    if len(hour) != 10 or not hour.isdigit():
+        raise InvalidInput(f"hour {hour!r} must be YYYYmmddHH", field="hour")
+    return f"{SERVICE_METRICS_MINUTES_PREFIX}{hour}/"
+
+
+def service_metrics_minutes(hour: str, instance: str) -> str:
+    return f"{service_metrics_hour_prefix(hour)}{validate_name('instance', instance)}.jsonl"
+
+
 # -- batch pipelines (ParallelRunStep) ------------------------------------------------------------------------------
 #
 #    fninfer-registry/pipelineruns/<run id>.json      the pipeline run: status, definition, step, plan, final counts
@@ -330,6 +354,23 @@ def pipeline_run_record(run_id: str) -> str:
 
 def active_run_marker(run_id: str) -> str:
     return f"{ACTIVE_RUNS_PREFIX}{validate_name('run', run_id)}"
+
+
+#    fninfer-runs/runindex/<inverted created time>-<run id>   every pipeline run (not its step runs), newest first,
+#                                                             its summary in the blob's metadata (run_index.py)
+#    fninfer-runs/runindex-complete.json                      written once the runs before the index are in it
+RUN_INDEX_PREFIX = "runindex/"
+RUN_INDEX_COMPLETE = "runindex-complete.json"
+#: Microseconds since the epoch are subtracted from this, so that later runs sort first (17 digits until year 5138).
+RUN_INDEX_EPOCH_LIMIT = 10**17 - 1
+
+
+def run_index_entry(created_microseconds: int, run_id: str) -> str:
+    return f"{RUN_INDEX_PREFIX}{RUN_INDEX_EPOCH_LIMIT - created_microseconds:017d}-{validate_name('run', run_id)}"
+
+
+def run_from_index_entry(name: str) -> str:
+    return name[len(RUN_INDEX_PREFIX) :].split("-", 1)[1]
 
 
 def reuse_record(fingerprint: str) -> str:

@@ -450,6 +450,11 @@ def _upload_once(blob: BlobClient, what: str, data: bytes, metadata: dict[str, s
         return str(properties.etag)
 
 
+def same_etag(etag: object) -> str:
+    """An ETag as listings write it: a listing gives `0x8D...`, a read's properties `"0x8D..."`."""
+    return str(etag).strip('"')
+
+
 def _dumps(record: Any) -> bytes:
     return json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
 

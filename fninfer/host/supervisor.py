@@ -279,6 +279,11 @@ class Supervisor:
                 raise StartError(f"the host does not answer on port {self.port}: {exc}") from exc
             for line in lines:
                 self.say(line)
+            prefix = load_host_options(self.app_dir).route_prefix
+            studio = f"http://127.0.0.1:{self.port}{'/' + prefix if prefix else ''}/studio"
+            if any(line.endswith(f" {studio}") for line in lines):  # fninfer's own app (not any app) has one
+                config = self.state_dir / CONFIG_FILE_NAME
+                self.say(f"\nStudio: {studio} (sign in with the admin key: admin_key in {config})")
             self.say(f"\nfninfer host running at http://127.0.0.1:{self.port} ({self.count} instance(s)); Ctrl-C stops")
             while not self.stopping.wait(0.5):
                 self._replace_dead(environment)

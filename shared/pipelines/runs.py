@@ -25,6 +25,7 @@ from typing import Any
 
 from shared import layout
 from shared.errors import ConcurrencyConflict, Conflict, NotFound
+from shared.pipelines import run_index
 from shared.storage import Storage
 
 Record = dict[str, Any]
@@ -56,6 +57,7 @@ def create_run(storage: Storage, record: Record) -> Record:
     if RunStatus(record["status"]) not in TERMINAL:
         storage.put_json(layout.RUNS_CONTAINER, layout.active_run_marker(record["id"]), {"run": record["id"]})
     storage.create_json(layout.REGISTRY_CONTAINER, layout.pipeline_run_record(record["id"]), record)
+    run_index.add(storage, record)
     return record
 
 
@@ -100,10 +102,11 @@ def transition(
     in `only_from` when that is given. A move the table does not allow raises Conflict. A step run that ends hands
     its pipeline run on (see `_step_over`)."""
     parent: str | None = None
+    changed: Record = {}
 
     def change(record: Record) -> None:
-        nonlocal parent
-        parent = record.get("parent")
+        nonlocal parent, changed
+        parent, changed = record.get("parent"), record
         current = RunStatus(record["status"])
         if current in TERMINAL or (only_from is not None and current != only_from):
             raise _Unchanged
@@ -123,6 +126,7 @@ def transition(
         return False
     except NotFound as exc:  # name the run, rather than a blob path
         raise NotFound(f"pipeline run {run_id!r} does not exist", run=run_id) from exc
+    run_index.update(storage, changed)
     if status in TERMINAL:
         with contextlib.suppress(ConcurrencyConflict):
             forget_active(storage, run_id)

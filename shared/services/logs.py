@@ -20,7 +20,7 @@ from azure.core.exceptions import AzureError, ResourceExistsError
 
 from shared import layout
 from shared.entry_scripts import capturing
-from shared.storage import Storage
+from shared.storage import Storage, storage_errors
 
 FLUSH_INTERVAL = 1.0
 
@@ -105,6 +105,22 @@ class ServiceLogs:
         while True:
             time.sleep(FLUSH_INTERVAL)
             self.flush()
+
+
+def tail_logs(storage: Storage, service: str, max_bytes: int = 64 * 1024) -> list[str]:
+    """The last lines of every instance's log for `service` (at most `max_bytes` of each, whole lines), merged in
+    time order: what a page shows without reading a long log whole."""
+    lines: list[str] = []
+    container = storage.container(layout.LOGS_CONTAINER)
+    with storage_errors(f"the logs of service {service!r}"):
+        for blob in container.list_blobs(name_starts_with=layout.service_logs_prefix(service)):
+            if not blob.size:
+                continue
+            start = max(0, int(blob.size) - max_bytes)
+            text = container.download_blob(blob.name, offset=start).readall().decode(errors="replace")
+            found = text.splitlines()
+            lines.extend(found[1:] if start else found)  # the first line read mid-way is cut: left out
+    return sorted(lines, key=lambda line: line[:27])
 
 
 def read_logs(storage: Storage, service: str) -> str:

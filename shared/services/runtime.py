@@ -62,6 +62,7 @@ from shared.services.calling import (
 from shared.services.environment import check_environment
 from shared.services.gate import Gate
 from shared.services.logs import ServiceLogs
+from shared.services.metrics import CallMetrics
 from shared.services.records import ServiceState, get_service, list_services, transition
 from shared.services.snapshots import materialize
 from shared.settings import RESPONSE_ENCODING_SETTING, get_setting
@@ -146,12 +147,13 @@ class LoadedService:
 
 @dataclass
 class Runtime:
-    """Per-process state: loaded entry scripts, cached records, and the log collector."""
+    """Per-process state: loaded entry scripts, cached records, the log collector and the call metrics."""
 
     storage: Storage
     #: Monotonic seconds: when a cached record is due to be read again (tests pass a clock they move).
     clock: Callable[[], float] = time.monotonic
     logs: ServiceLogs = field(init=False)
+    calls: CallMetrics = field(init=False)
     _loaded: dict[tuple[str, int], LoadedService] = field(default_factory=dict)
     _loading: dict[tuple[str, int], threading.Lock] = field(default_factory=dict)
     _attempts: dict[tuple[str, int], itertools.count[int]] = field(default_factory=dict)
@@ -163,6 +165,8 @@ class Runtime:
     def __post_init__(self) -> None:
         self.logs = ServiceLogs(self.storage)
         self.logs.install()
+        self.calls = CallMetrics(self.storage, self.logs.instance)
+        self.calls.install()
 
     # -- loading ----------------------------------------------------------------------------------------------
 
@@ -335,8 +339,20 @@ class Runtime:
 
     async def score(self, name: str, request: ScoringRequest) -> Reply:
         """Answer one call to the service's scoring URI. FninferErrors (401, 403, 404, 413, 503) are fninfer's
-        own answers; everything Azure ML's server would answer is a Reply as that server writes it."""
+        own answers; everything Azure ML's server would answer is a Reply as that server writes it. Every call to
+        a service that exists is counted (metrics.py), whatever its answer."""
+        started = time.perf_counter()
         request_id = _request_id(request)
+        try:
+            reply = await self._score(name, request, request_id)
+        except Exception as exc:
+            if not isinstance(exc, NotFound):  # a name that is no service's is not counted (anyone may call it)
+                self.calls.record(name, started, exc.status if isinstance(exc, FninferError) else 500, request_id)
+            raise
+        self.calls.record(name, started, reply.status, request_id)
+        return reply
+
+    async def _score(self, name: str, request: ScoringRequest, request_id: str) -> Reply:
         plan = await self._authenticated(name, request.headers.get("Authorization"))
         if len(request.body) > plan.max_body:
             raise PayloadTooLarge(

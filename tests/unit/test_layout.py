@@ -115,3 +115,16 @@ def test_display_names_are_free_text_and_names_derived_from_them_are_safe() -> N
     for shown, derived in [("Train Model", "Train_Model"), (" Évaluer/../x ", "n_valuer___x"), ("..", "n_")]:
         assert layout.derived_name(shown) == derived
         assert layout.validate_name("output", layout.derived_name(shown))
+
+
+def test_service_metrics_paths() -> None:
+    assert layout.service_metrics_now("i0-123") == "metrics/services/now/i0-123.json"
+    assert layout.service_metrics_minutes("2026120508", "i0-123") == "metrics/services/minutes/2026120508/i0-123.jsonl"
+    with pytest.raises(InvalidInput):
+        layout.service_metrics_hour_prefix("2026-12-05")
+
+
+def test_run_index_paths_sort_the_newest_first() -> None:
+    older, newer = layout.run_index_entry(1_000, "r1"), layout.run_index_entry(2_000, "r2")
+    assert older == "runindex/99999999999998999-r1" and newer < older
+    assert layout.run_from_index_entry(newer) == "r2"

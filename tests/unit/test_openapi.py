@@ -23,8 +23,11 @@ def document() -> dict[str, Any]:
 
 
 def registered_operations() -> set[tuple[str, str]]:
+    """The API's operations: every HTTP function's but the studio's pages (HTML for people, under studio/)."""
     operations = set()
     for _, trigger in http_triggers():
+        if trigger.route.split("/")[0] == "studio":
+            continue
         segments = []
         for segment in trigger.route.strip("/").split("/"):
             optional = re.fullmatch(r"\{([A-Za-z_]\w*)(?::[^}]*)?\?\}", segment)

@@ -1,0 +1,80 @@
+"""The run index (shared/pipelines/run_index.py): pipeline runs newest first a page at a time from one listing,
+filtered, kept up to date by runs.py's create and transitions, and filled in for runs recorded before it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from fninfer.host.azurite import Azurite
+from shared import layout
+from shared.pipelines import run_index, runs
+from shared.pipelines.runs import RunStatus
+from shared.storage import Storage
+
+START = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def record(number: int, experiment: str = "exp", **fields: object) -> dict[str, object]:
+    return {
+        "id": f"run{number:04d}",
+        "experiment": experiment,
+        "tags": {},
+        "created_time": (START + timedelta(seconds=number)).isoformat(),
+        "start_time": None,
+        "end_time": None,
+        "status": RunStatus.NOT_STARTED.value,
+        "error": None,
+        **fields,
+    }
+
+
+def ids(page: run_index.RunPage) -> list[str]:
+    return [summary.id for summary in page.runs]
+
+
+def test_runs_come_newest_first_a_page_at_a_time_and_filtered(lone_azurite: Azurite) -> None:
+    storage = Storage.from_connection_string(lone_azurite.connection_string)
+    for number in range(30):
+        tags = {"azureml.scheduleid": "s1"} if number % 10 == 0 else {}
+        runs.create_run(storage, record(number, "even" if number % 2 == 0 else "odd", tags=tags))
+    # a step run is not a pipeline run: not indexed
+    runs.create_run(storage, record(99, parent="run0001", status=RunStatus.NOT_STARTED.value))
+    for number in range(0, 30, 3):
+        runs.transition(storage, f"run{number:04d}", RunStatus.RUNNING)
+        runs.transition(storage, f"run{number:04d}", RunStatus.FAILED if number % 9 == 0 else RunStatus.FINISHED)
+
+    first = run_index.page(storage, size=12)
+    assert ids(first) == [f"run{n:04d}" for n in range(29, 17, -1)]
+    second = run_index.page(storage, size=12, marker=first.next_marker)
+    third = run_index.page(storage, size=12, marker=second.next_marker)
+    assert ids(second) + ids(third) == [f"run{n:04d}" for n in range(17, -1, -1)]
+    assert third.next_marker is None
+    finished = run_index.page(storage, size=50, status="Finished")
+    assert ids(finished) == [f"run{n:04d}" for n in (24, 21, 15, 12, 6, 3)]
+    assert all(summary.end_time and summary.start_time for summary in finished.runs)
+    assert ids(run_index.page(storage, size=50, status="Failed")) == ["run0027", "run0018", "run0009", "run0000"]
+    assert len(ids(run_index.page(storage, size=50, experiment="odd"))) == 15
+    assert ids(run_index.page(storage, size=50, source=("schedule", "s1"))) == ["run0020", "run0010", "run0000"]
+    counts, since = run_index.latest_counts(storage, 5)  # runs 29..25
+    assert counts == {"NotStarted": 4, "Failed": 1} and since == (START + timedelta(seconds=25)).isoformat()
+
+
+def test_an_entry_behind_its_run_is_read_from_the_record_and_older_runs_are_backfilled(
+    lone_azurite: Azurite,
+) -> None:
+    storage = Storage.from_connection_string(lone_azurite.connection_string)
+    runs.create_run(storage, record(1))
+    # the record moves on without its entry (a transition whose index write was lost)
+    path = layout.pipeline_run_record("run0001")
+    storage.update_json(layout.REGISTRY_CONTAINER, path, lambda r: r.update(status="Finished"))
+    assert [(s.id, s.status) for s in run_index.page(storage).runs] == [("run0001", "Finished")]
+    # runs recorded before the index existed (no entries at all)
+    for number in (2, 3):
+        storage.create_json(layout.REGISTRY_CONTAINER, layout.pipeline_run_record(f"run{number:04d}"), record(number))
+    assert ids(run_index.page(storage)) == ["run0001"]
+    assert run_index.backfill(storage) is True
+    assert ids(run_index.page(storage)) == ["run0003", "run0002", "run0001"]
+    assert run_index.backfill(storage) is False  # once per workspace
+    # a run deleted since it was indexed is left out
+    storage.delete_blob(layout.REGISTRY_CONTAINER, layout.pipeline_run_record("run0002"))
+    assert ids(run_index.page(storage)) == ["run0003", "run0001"]
