@@ -21,27 +21,28 @@ def verdicts(source: str) -> dict[tuple[int, str], str]:
 
 def test_imports_calls_and_attributes_on_what_they_bind() -> None:
     found = verdicts(
-        "from azureml.core import Workspace, Model\n"
+        "from azureml.core import Environment, Workspace, Model\n"
         "from azureml.core.webservice import AciWebservice\n"
         "ws = Workspace.from_config()\n"
         "model = Model(ws, 'classification_model')\n"
         "print(model.version, ws.models)\n"
         "config = AciWebservice.deploy_configuration(cpu_cores=1, auth_enabled=True)\n"
-        "ws.get_details()\n"
-        "model.add_tags({'a': 'b'})\n"
+        "from azureml.core import get_run\n"
+        "Environment.get(ws, 'e', label='x')\n"
         "Model.register(ws, model_path='m.pkl', model_name='m', no_such_option=1)\n"
     )
     assert found == {
         (1, "azureml.core.Workspace"): "differs",  # a config's workspace, whatever its names
         (1, "azureml.core.Model"): "runs",
+        (1, "azureml.core.Environment"): "runs",
         (2, "azureml.core.webservice.AciWebservice"): "runs",
         (3, "azureml.core.Workspace.from_config"): "runs",
         (4, "azureml.core.Model"): "runs",
         (5, "azureml.core.model.Model.version"): "runs",  # `model` is a Model: fninfer's annotations say so
         (5, "azureml.core.workspace.Workspace.models"): "runs",
         (6, "azureml.core.webservice.AciWebservice.deploy_configuration"): "differs",  # cpu_cores: recorded only
-        (7, "azureml.core.workspace.Workspace.get_details"): "unsupported",  # fninfer lacks it
-        (8, "azureml.core.model.Model.add_tags"): "unsupported",  # the differences say so
+        (7, "azureml.core.get_run"): "unsupported",  # fninfer lacks it
+        (8, "azureml.core.Environment.get"): "unsupported",  # the differences say so
         (9, "azureml.core.Model.register"): "unsupported",  # a keyword neither takes
     }
 
