@@ -32,7 +32,7 @@ from typing import Any, Literal
 from inference_schema.schema_util import is_schema_decorated
 
 from shared.errors import InvalidInput, UnsupportedMediaType
-from shared.services.raw_http import AMLRequest, AMLResponse, Headers, MultiDict, wants_raw_http
+from shared.services.raw_http import AMLRequest, AMLResponse, Headers, MultiDict, query_values, wants_raw_http
 
 log = logging.getLogger("fninfer.app")
 
@@ -77,7 +77,7 @@ class ScoringRequest:
         return self.headers.get("Content-Type", "")
 
     def query(self) -> MultiDict:
-        return AMLRequest(self.method, self.url, self.path, self.query_string, self.headers, b"").args
+        return query_values(self.query_string)
 
 
 def _parse_value(text: str) -> Any:
@@ -154,7 +154,7 @@ class RunSignature:
     def _inputs(self, request: ScoringRequest) -> dict[str, Any]:
         first = self.parameters[0].name
         if self.kind == "raw":
-            raw = AMLRequest(
+            raw = AMLRequest.of(
                 request.method, request.url, request.path, request.query_string, request.headers, request.body
             )
             return {first: raw}
@@ -208,11 +208,13 @@ def reply_for(result: Any, encoding: str) -> Reply:
     """The answer for what run() returned (see the module docstring); raises what encoding raised (TypeError,
     ValueError) for the caller to log and answer 500."""
     if isinstance(result, AMLResponse):
-        headers = dict(result.headers.items())
-        content_type = headers.pop("Content-Type", result.mimetype)
+        headers = Headers()
+        for name, value in result.headers.items():
+            headers.add(name, value)
+        content_type = headers.pop("Content-Type", result.mimetype or "text/html; charset=utf-8")
         if result.status_code >= 500:
             headers["X-Ms-Run-Function-Failed"] = "True"
-        return Reply(result.status_code, result.body, content_type, headers)
+        return Reply(result.status_code, result.get_data(), content_type, dict(headers.items()))
     body = encode_result(result, encoding).encode()
     return Reply(200, body, "application/json", {"x-ms-run-function-failed": "False"})
 

@@ -1,22 +1,24 @@
 """Raw HTTP access in `run()`, as `azureml.contrib.services` has it: `@rawhttp`, `AMLRequest`, `AMLResponse`.
 
-A `run` decorated with `@rawhttp` gets the request itself (an `AMLRequest`: the parts of Flask's request that scoring
-scripts use) for every method the scoring URI takes (GET, POST, OPTIONS), and may return an `AMLResponse` to set the
-status, body, headers and content type; Azure ML's server answers those as they are, and so does fninfer. Azure ML's
-`rawhttp` flags the whole process (one script per container); fninfer marks the function, as several services share
-a process. Users import these as `fninfer.contrib.services.aml_request` / `aml_response`.
+A `run` decorated with `@rawhttp` gets the request itself (an `AMLRequest`: Flask's request, as Werkzeug's) for every
+method the scoring URI takes (GET, POST, OPTIONS), and may return an `AMLResponse` to set the status, body, headers
+and content type; Azure ML's server answers those as they are, and so does fninfer. Azure ML's `rawhttp` flags the
+whole process (one script per container); fninfer marks the function, as several services share a process. Users
+import these as `fninfer.contrib.services.aml_request` / `aml_response`.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import sys
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
-from email.parser import BytesParser
-from email.policy import HTTP
 from io import BytesIO
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_to_bytes, urlsplit
+
+from werkzeug.routing import Rule
+from werkzeug.wrappers import Request, Response
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -79,7 +81,7 @@ class Headers(MutableMapping[str, str]):
 
 
 class MultiDict(dict[str, str]):
-    """Query or form values: `[key]` / `.get(key)` give the first value, `.getlist(key)` all (Werkzeug's API)."""
+    """Query values: `[key]` / `.get(key)` give the first value, `.getlist(key)` all (Werkzeug's API)."""
 
     def __init__(self, pairs: list[tuple[str, str]]) -> None:
         super().__init__()
@@ -92,164 +94,109 @@ class MultiDict(dict[str, str]):
         return list(self._lists.get(key, []))
 
 
-class FileStorage:
-    """One uploaded file of a multipart/form-data body (Werkzeug's `FileStorage` API, in memory)."""
-
-    def __init__(self, data: bytes, filename: str | None, name: str, content_type: str | None) -> None:
-        self.stream = BytesIO(data)
-        self.filename = filename
-        self.name = name
-        self.content_type = content_type
-        self.mimetype = (content_type or "").split(";")[0].strip()
-
-    def read(self, size: int = -1) -> bytes:
-        return self.stream.read(size)
-
-    def save(self, destination: str) -> None:
-        with open(destination, "wb") as handle:
-            handle.write(self.stream.getvalue())
+def query_values(query_string: bytes) -> MultiDict:
+    return MultiDict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
 
 
-class AMLRequest:
-    """The request as `run(request)` gets it under `@rawhttp`: Flask's attributes and methods that scoring scripts
-    use (`method`, `headers`, `args`, `get_data`, `data`, `get_json`, `json`, `is_json`, `files`, `form`, `path`,
-    `full_path`, `url`, `content_type`, `mimetype`, `query_string`)."""
+def wsgi_environ(
+    method: str, url: str, path: str, query_string: bytes, headers: Headers, body: bytes
+) -> dict[str, Any]:
+    """The WSGI environ Azure ML's Flask server would have made for this request (PEP 3333)."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": method.upper(),
+        "SCRIPT_NAME": "",
+        "PATH_INFO": unquote_to_bytes(path).decode("latin-1"),
+        "QUERY_STRING": query_string.decode("latin-1"),
+        "SERVER_NAME": parts.hostname or "localhost",
+        "SERVER_PORT": str(port),
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": parts.scheme or "http",
+        "wsgi.input": BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+    for name, value in headers.items():
+        key = name.upper().replace("-", "_")
+        environ[key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{key}"] = value
+    environ.setdefault("HTTP_HOST", parts.netloc)
+    return environ
 
-    def __init__(self, method: str, url: str, path: str, query_string: bytes, headers: Headers, body: bytes) -> None:
-        self.method = method.upper()
-        self.url = url
-        self.path = path
-        self.query_string = query_string
-        self.headers = headers
-        self._body = body
-        self._length = len(body)
-        self.args = MultiDict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
-        self._form: tuple[MultiDict, dict[str, FileStorage]] | None = None
 
-    @property
-    def full_path(self) -> str:
-        return f"{self.path}?{self.query_string.decode('latin-1')}"
+#: The route Azure ML's server matched for a scoring call (azureml_inference_server_http/server/routes.py).
+SCORE_ENDPOINT = "main.handle_score"
+SCORE_RULE = Rule("/score", methods=["GET", "POST", "OPTIONS"], endpoint=SCORE_ENDPOINT)
 
-    @property
-    def content_type(self) -> str | None:
-        return self.headers.get("Content-Type")
 
-    @property
-    def mimetype(self) -> str:
-        return (self.content_type or "").split(";")[0].strip().lower()
+class AMLRequest(Request):
+    """The request as `run(request)` gets it under `@rawhttp`. Azure ML's AMLRequest is Flask's request: Werkzeug's
+    (here, the Functions worker's own dependency) with Flask's routing attributes, which say what Azure ML's server
+    matched: its `main` blueprint's /score route."""
 
-    @property
-    def content_length(self) -> int:
-        return self._length
+    url_rule: Rule | None = SCORE_RULE
+    view_args: dict[str, Any] | None = None
+    routing_exception: Exception | None = None
+    json_module: Any = json
 
-    @property
-    def is_json(self) -> bool:
-        mimetype = self.mimetype
-        return mimetype == "application/json" or (mimetype.startswith("application/") and mimetype.endswith("+json"))
-
-    def get_data(self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False) -> Any:
-        """The body; as in Werkzeug, reading it with `cache=False` consumes it (later reads get nothing)."""
-        body = self._body
-        if not cache:
-            self._body = b""
-        return body.decode("utf-8", "replace") if as_text else body
+    @classmethod
+    def of(cls, method: str, url: str, path: str, query_string: bytes, headers: Headers, body: bytes) -> AMLRequest:
+        request = cls(wsgi_environ(method, url, path, query_string, headers, body))
+        request.view_args = {}  # the /score route has no variables
+        return request
 
     @property
-    def data(self) -> bytes:
-        return bytes(self.get_data())
-
-    def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
-        """The body as JSON (None when it is not JSON and `silent`); only for a JSON content type unless `force`."""
-        if not (force or self.is_json):
-            if silent:
-                return None
-            raise ValueError(f"the request's content type is {self.content_type!r}, not JSON")
-        try:
-            return json.loads(self.get_data())
-        except (ValueError, RecursionError):
-            if silent:
-                return None
-            raise
+    def endpoint(self) -> str | None:
+        return SCORE_ENDPOINT
 
     @property
-    def json(self) -> Any:
-        return self.get_json()
+    def blueprint(self) -> str | None:
+        return "main"
 
     @property
-    def form(self) -> MultiDict:
-        return self._parse_form()[0]
-
-    @property
-    def files(self) -> dict[str, FileStorage]:
-        return self._parse_form()[1]
-
-    def _parse_form(self) -> tuple[MultiDict, dict[str, FileStorage]]:
-        if self._form is None:
-            fields: list[tuple[str, str]] = []
-            files: dict[str, FileStorage] = {}
-            body = bytes(self.get_data())
-            if self.mimetype == "application/x-www-form-urlencoded":
-                fields = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
-            elif self.mimetype == "multipart/form-data":
-                head = f"Content-Type: {self.content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
-                message = BytesParser(policy=HTTP).parsebytes(head + body)
-                for part in message.iter_parts():
-                    name = part.get_param("name", header="content-disposition")
-                    payload = part.get_payload(decode=True) or b""
-                    if part.get_filename() is not None:
-                        files[str(name)] = FileStorage(payload, part.get_filename(), str(name), part.get_content_type())
-                    else:
-                        fields.append((str(name), payload.decode(part.get_content_charset() or "utf-8", "replace")))
-            self._form = (MultiDict(fields), files)
-        return self._form
-
-    def __repr__(self) -> str:
-        return f"<AMLRequest {self.url!r} [{self.method}]>"
+    def blueprints(self) -> list[str]:
+        return ["main"]
 
 
-class AMLResponse:
-    """What `run` returns to answer with its own status, headers and body; Azure ML's constructor:
+class AMLResponse(Response):
+    """What `run` returns to answer with its own status, headers and body: Azure ML's AMLResponse, a Flask response
+    (here Werkzeug's, with Flask's defaults) made by its constructor:
     `AMLResponse(message, status_code, response_headers={}, json_str=False, run_function_failed=False)`.
 
     With `json_str`, the body is `json.dumps(message)` as application/json; else `message` (str or bytes) as it is,
-    text/html unless `response_headers` name a Content-Type (Flask's default); a None message is `{}` as JSON. A
-    header value with commas is that header given once per value (Azure ML splits them)."""
+    text/html unless `response_headers` name a Content-Type; a None message is `{}` as JSON. A header value with commas
+    is that header given once per value (Azure ML splits them)."""
+
+    default_mimetype = "text/html"  # Flask's
+    autocorrect_location_header = False  # Flask's
+    json_module: Any = json
 
     def __init__(
         self,
         message: Any,
         status_code: int,
-        response_headers: Mapping[str, str] | None = None,
+        response_headers: Mapping[str, Any] | None = None,
         json_str: bool = False,
         run_function_failed: bool = False,
     ) -> None:
-        self.status_code = int(status_code)
-        self.headers = Headers()
+        response_headers = response_headers or {}
         if message is None:
-            self.body, self.mimetype = b"{}", "application/json"
+            super().__init__(json.dumps({}), status=int(status_code), mimetype="application/json")
         elif json_str:
-            self.body, self.mimetype = json.dumps(message).encode(), "application/json"
+            super().__init__(json.dumps(message), status=int(status_code), mimetype="application/json")
         else:
-            self.body = message if isinstance(message, bytes) else str(message).encode()
-            self.mimetype = "text/html; charset=utf-8"
+            super().__init__(message, status=int(status_code))
+            if any(name.lower() == "content-type" for name in response_headers):
+                self.headers.remove("Content-Type")
         self.headers["x-ms-run-function-failed"] = str(bool(run_function_failed))
-        for header, value in (response_headers or {}).items():
+        for header, value in response_headers.items():
             for part in str(value).split(","):
-                self.headers.add(header, part.strip())
-        if "Content-Type" not in self.headers:
-            self.headers["Content-Type"] = self.mimetype
+                self.headers.add_header(header, part.strip())
 
     @property
-    def content_type(self) -> str:
-        return self.headers["Content-Type"]
-
-    def get_data(self, as_text: bool = False) -> Any:
-        return self.body.decode("utf-8", "replace") if as_text else self.body
-
-    @property
-    def data(self) -> bytes:
-        return self.body
-
-    @property
-    def status(self) -> str:
-        return str(self.status_code)
+    def max_cookie_size(self) -> int:
+        return 4093  # Flask's default (its app config's MAX_COOKIE_SIZE)

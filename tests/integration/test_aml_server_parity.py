@@ -113,6 +113,22 @@ RAWHTTP = [
     Case("post_json", query="mode=json", body=b'{"x": [1, 2]}'),
     Case("post_headers", query="mode=headers", body=b"{}", headers=(("X-Test", "yes"),)),
     Case("post_plain", query="mode=plain", body=b"some text", content_type="text/plain"),
+    Case(
+        "post_form",
+        query="mode=form",
+        body=(
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n"
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n"
+            b"Content-Type: image/png\r\n\r\n\x89PNG\x00\x01\r\n--XyZ--\r\n"
+        ),
+        content_type="multipart/form-data; boundary=XyZ",
+    ),
+    Case(
+        "post_werkzeug",
+        query="mode=werkzeug&tag=a&tag=b",
+        body=b"{}",
+        headers=(("Cookie", "session=abc; theme=dark"), ("Accept", "application/json"), ("User-Agent", "ci/1.0")),
+    ),
     Case("options", method="OPTIONS", content_type=None),
 ]
 HEADERS = [Case("request_headers", body=b'{"a": 1}', headers=(("X-Test", "yes"),))]
