@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/batch.py [--files 600] [--mini-batch-size 10] [--processes 2] [--instances 2]
                                          [--latency-ms 20] [--repeat 1]
+    .venv/bin/python benchmarks/batch.py --scale 1,4 [--latency-ms 20] ...   scale-out: the same files on 1 and on
+                                                                               4 instances, one host after the other
 
 `--files` one-row CSV files like the seeds' are scored with the seeds' batch scoring script:
   - the pipeline on `fninfer start` with `--instances` host instances (node_count = instances,
@@ -14,8 +16,11 @@ also counts the requests of each run by kind, so the benchmark prints the storag
 the input downloads.
 
 Printed: files/s for each, the ratio to the loop from storage, and the fixed latency of a one-file run (submit ->
-its first run() call, submit -> Finished). Pipeline times are the run's own record, from submission to Finished (the
-output file written); the first run() call is stamped by the entry script (a wrapper of the seeds' script).
+its first run() call, submit -> Finished). Pipeline times are what the user waits: from the SDK's submit call to
+wait_for_completion's return; beside them, the run's own record, from creation to Finished (the output file
+written). The first run() call is stamped by the entry script (a wrapper of the seeds' script). With `--scale`, the
+run on each number of instances (node_count the same), as the user waits, the ratio to the first, and how many
+mini-batches each instance ran (from the host's log).
 """
 
 from __future__ import annotations
@@ -78,7 +83,8 @@ def run(mini_batch):
 
 @dataclass
 class PipelineRunTimes:
-    seconds: float  # submit -> Finished, from the run record
+    waited: float  # the SDK's submit call -> wait_for_completion returned
+    seconds: float  # created -> Finished, from the run record
     first_run: float  # submit -> the first run() call
     batches: int
     requests: Counter[str]  # storage requests between submit and Finished, by kind (with a proxy)
@@ -140,6 +146,7 @@ def pipeline_run(
     submitted = time.time()
     run = Experiment(ws, "batch-benchmark").submit(pipeline)
     assert run.wait_for_completion(show_output=False) == "Finished", run.get_details()
+    waited = time.time() - submitted
     requests = sum((proxy.kinds for proxy in proxies), Counter()) - before
     record = ws.client.request("GET", f"pipelines/runs/{run.id}")
     seconds = (
@@ -148,7 +155,7 @@ def pipeline_run(
     first_run = float(marker.read_text()) - submitted
     step_run = run.find_step_run("batch-score")[0]  # the ParallelRunStep's run holds the plan
     batches = int(ws.client.request("GET", f"pipelines/runs/{step_run.id}")["plan"]["total_batches"])
-    return PipelineRunTimes(seconds, first_run, batches, requests)
+    return PipelineRunTimes(waited, seconds, first_run, batches, requests)
 
 
 def loop_from_storage(storage: Storage, names: list[str], script: ModuleType, scratch: Path) -> float:
@@ -185,12 +192,55 @@ def spread(values: list[float]) -> str:
     return f"{statistics.median(values):.2f} (min {min(values):.2f}, max {max(values):.2f}, n={len(values)})"
 
 
+def instance_counts(logs: str) -> list[int]:
+    """How many mini-batch invocations each instance ran, from the host's console (lines prefixed [i<n>])."""
+    counts: Counter[int] = Counter()
+    for line in logs.splitlines():
+        if "Executing 'Functions.process_minibatch'" in line or "Executing 'Functions.plan_run'" in line:
+            counts[int(line[2 : line.index("]")]) if line.startswith("[i") else 0] += 1
+    return [counts[index] for index in range(max(counts, default=-1) + 1)]
+
+
+@dataclass
+class HostTimes:
+    instances: int
+    one_file: list[PipelineRunTimes]
+    runs: list[PipelineRunTimes]
+    invocations: list[int]  # per instance: planning and mini-batch invocations
+
+
+def on_host(
+    connection: str, work: Path, instances: int, args: argparse.Namespace, proxies: list[LatencyProxy], first: bool
+) -> HostTimes:
+    """Start a host of `instances` instances and time the one-file and the whole run on it (after a warm-up)."""
+    model_path, source, markers = work / "model.pkl", work / "source", work / "markers"
+    env = {"FNINFER_MODEL_CACHE": str(work / f"models-{instances}")}
+    with run_host(ROOT, work / f"host-{instances}", storage=connection, instances=instances, env=env) as host:
+        ws = Workspace.from_config(host.config_path)
+        if first:
+            Model.register(workspace=ws, model_name="classification_model", model_path=str(model_path))
+            Datastore.register_azure_blob_container(ws, DATASTORE, CONTAINER)
+
+        def measure(pattern: str) -> PipelineRunTimes:
+            return pipeline_run(ws, source, pattern, instances, args.mini_batch_size, args.processes, markers, proxies)
+
+        measure("batch-data/1?.csv")  # warm: imports, caches
+        times = HostTimes(instances, [], [], [])
+        logged = len(host.logs())
+        for _ in range(args.repeat):
+            times.one_file.append(measure("batch-data/1.csv"))
+            times.runs.append(measure("batch-data/*.csv"))
+        times.invocations = instance_counts(host.logs()[logged:])
+        return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--files", type=int, default=600)
     parser.add_argument("--mini-batch-size", type=int, default=10)
     parser.add_argument("--processes", type=int, default=2, help="process_count_per_node (lanes per instance)")
     parser.add_argument("--instances", type=int, default=2, help="host instances (and node_count)")
+    parser.add_argument("--scale", default="", help="instance counts to compare, e.g. 1,4 (instead of the loops)")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay per storage request (a proxy)")
     parser.add_argument("--repeat", type=int, default=1, help="measure the pipeline and the loop this many times")
     args = parser.parse_args()
@@ -205,71 +255,76 @@ def main() -> None:
         }
         proxies = list(by_service.values())
         connection = proxied_connection_string(connection, by_service)
-    pipeline_times: list[PipelineRunTimes] = []
-    one_file: list[PipelineRunTimes] = []
+    hosts: list[HostTimes] = []
     loops: list[float] = []
     floors: list[float] = []
     try:
-        model_path = train(work / "model.pkl")
+        train(work / "model.pkl")
         paths = write_batch_files(work / "batch-data", count=args.files)
         direct = Storage.from_connection_string(azurite.connection_string)  # setup is not measured: no proxy
         upload(direct, work / "batch-data", "batch-data")
-        source = timed_source(work / "source")
-        markers = work / "markers"
-        markers.mkdir()
-        env = {"FNINFER_MODEL_CACHE": str(work / "models")}
-        with run_host(ROOT, work / "host", storage=connection, instances=args.instances, env=env) as host:
-            ws = Workspace.from_config(host.config_path)
-            Model.register(workspace=ws, model_name="classification_model", model_path=str(model_path))
-            Datastore.register_azure_blob_container(ws, DATASTORE, CONTAINER)
-
-            def measure(pattern: str) -> PipelineRunTimes:
-                return pipeline_run(
-                    ws, source, pattern, args.instances, args.mini_batch_size, args.processes, markers, proxies
-                )
-
-            measure("batch-data/1?.csv")  # warm: imports, caches
+        timed_source(work / "source")
+        (work / "markers").mkdir()
+        counts = [int(n) for n in args.scale.split(",")] if args.scale else [args.instances]
+        for number, instances in enumerate(counts):
+            hosts.append(on_host(connection, work, instances, args, proxies, first=number == 0))
+        if not args.scale:
+            script = seeds_script(connection, work / "models-loop")
+            storage = Storage.from_connection_string(connection)
+            names = [f"batch-data/{path.name}" for path in paths]
+            scratch = work / "scratch"
+            scratch.mkdir()
             for _ in range(args.repeat):
-                one_file.append(measure("batch-data/1.csv"))
-                pipeline_times.append(measure("batch-data/*.csv"))
-        script = seeds_script(connection, work / "models-loop")
-        storage = Storage.from_connection_string(connection)
-        names = [f"batch-data/{path.name}" for path in paths]
-        scratch = work / "scratch"
-        scratch.mkdir()
-        for _ in range(args.repeat):
-            loops.append(loop_from_storage(storage, names, script, scratch))
-            floors.append(loop_local(paths, script))
+                loops.append(loop_from_storage(storage, names, script, scratch))
+                floors.append(loop_local(paths, script))
     finally:
         for proxy in proxies:
             proxy.stop()
         azurite.stop()
         shutil.rmtree(work, ignore_errors=True)
 
-    batches = pipeline_times[0].batches
+    batches = hosts[0].runs[0].batches
     latency = f"{args.latency_ms:g} ms injected per storage request" if args.latency_ms else "plain Azurite"
+    shape = f"{args.files} files, mini_batch_size={args.mini_batch_size} ({batches} mini-batches)"
+    machine = f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}"
+    if args.scale:
+        print(f"\nscale-out: {shape}, process_count_per_node={args.processes}, {latency}; {machine}\n")
+        base = statistics.median(t.waited for t in hosts[0].runs)
+        print(f"{'':30} {'waited s':>9} {'record s':>9} {'files/s':>8} {'vs first':>9}   invocations per instance")
+        for host in hosts:
+            waited = statistics.median(t.waited for t in host.runs)
+            record = statistics.median(t.seconds for t in host.runs)
+            label = f"{host.instances} instance(s), node_count={host.instances}"
+            print(
+                f"{label:30} {waited:9.2f} {record:9.2f} {args.files / waited:8.0f} {base / waited:8.2f}x   "
+                f"{host.invocations}"
+            )
+        return
+    (host,) = hosts
     print(
-        f"\n{args.files} files, mini_batch_size={args.mini_batch_size} ({batches} mini-batches), "
-        f"{args.instances} instance(s), node_count={args.instances}, process_count_per_node={args.processes}, "
-        f"{latency}; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}\n"
+        f"\n{shape}, {args.instances} instance(s), node_count={args.instances}, "
+        f"process_count_per_node={args.processes}, {latency}; {machine}\n"
     )
     loop = statistics.median(loops)
     rows = {
-        f"pipeline, {args.instances} instance(s)": [t.seconds for t in pipeline_times],
+        f"pipeline, {args.instances} instance(s), as waited": [t.waited for t in host.runs],
+        f"pipeline, {args.instances} instance(s), its record": [t.seconds for t in host.runs],
         "sequential loop from storage": loops,
         "sequential loop, local files": floors,
     }
-    print(f"{'':34} {'seconds':>8} {'files/s':>9} {'vs loop from storage':>21}")
+    print(f"{'':44} {'seconds':>8} {'files/s':>9} {'vs loop from storage':>21}")
     for label, values in rows.items():
         seconds = statistics.median(values)
-        print(f"{label:34} {seconds:8.2f} {args.files / seconds:9.0f} {loop / seconds:20.2f}x")
-    ratios = [loop_seconds / t.seconds for loop_seconds, t in zip(loops, pipeline_times, strict=True)]
-    print(f"\npipeline vs loop, each repetition side by side: {spread(ratios)}x")
-    print(f"one-file run, submit -> first run() call: {spread([t.first_run for t in one_file])} s")
-    print(f"one-file run, submit -> Finished:          {spread([t.seconds for t in one_file])} s")
-    print(f"{args.files}-file run, submit -> first run() call: {spread([t.first_run for t in pipeline_times])} s")
+        print(f"{label:44} {seconds:8.2f} {args.files / seconds:9.0f} {loop / seconds:20.2f}x")
+    ratios = [loop_seconds / t.waited for loop_seconds, t in zip(loops, host.runs, strict=True)]
+    print(f"\npipeline (as waited) vs loop, each repetition side by side: {spread(ratios)}x")
+    print(f"one-file run, submit -> first run() call:          {spread([t.first_run for t in host.one_file])} s")
+    print(f"one-file run, submit -> wait_for_completion returns: {spread([t.waited for t in host.one_file])} s")
+    print(f"one-file run, its record (created -> Finished):     {spread([t.seconds for t in host.one_file])} s")
+    print(f"{args.files}-file run, submit -> first run() call: {spread([t.first_run for t in host.runs])} s")
+    print(f"invocations (planning, mini-batches) per instance: {host.invocations}")
     if proxies:
-        requests = pipeline_times[-1].requests
+        requests = host.runs[-1].requests
         downloads = requests.get(f"GET {CONTAINER}", 0)
         print(
             f"\nstorage requests during the {args.files}-file run (host instances and SDK, submit -> Finished): "
