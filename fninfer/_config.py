@@ -34,7 +34,6 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from fninfer._exceptions import WorkspaceException
-from fninfer.host.options import HostConfigError, load_host_options
 from shared import layout
 from shared.errors import InvalidInput
 from shared.settings import ADMIN_KEY, ENTRA_AUDIENCE, STORAGE_CONNECTION, get_setting, storage_connection
@@ -99,6 +98,25 @@ class WorkspaceConfig:
         return cls(**{key: value for key, value in document.items() if key in known})
 
 
+#: An app setting that overrides host.json's routePrefix, as the Functions host reads it.
+_ROUTE_PREFIX_OVERRIDE = "AzureFunctionsJobHost__extensions__http__routePrefix"
+
+
+def _route_prefix(host_json: Path, env: Mapping[str, str]) -> str:
+    """host.json's extensions.http.routePrefix ("api" when unset), read here rather than through the local host's
+    parser: the deployed app, which has no local host, runs this too."""
+    if _ROUTE_PREFIX_OVERRIDE in env:
+        return env[_ROUTE_PREFIX_OVERRIDE].strip("/")
+    try:
+        document = json.loads(host_json.read_text())
+    except FileNotFoundError:
+        return "api"
+    except (OSError, ValueError) as exc:
+        raise InvalidInput(f"the app's host.json cannot be read for its route prefix: {exc}") from exc
+    http = (document.get("extensions") or {}).get("http") or {} if isinstance(document, dict) else {}
+    return str(http.get("routePrefix", "api")).strip("/")
+
+
 def app_config(environ: Mapping[str, str] | None = None) -> WorkspaceConfig | None:
     """The workspace code running inside the app sees: the app at its own address (https, or http on the local
     host), with the app's admin key, or (no key set) an Entra ID token for the app's audience from its managed
@@ -113,10 +131,7 @@ def app_config(environ: Mapping[str, str] | None = None) -> WorkspaceConfig | No
         return None
     host = hostname.rsplit(":", 1)[0] if hostname.count(":") == 1 else hostname
     scheme = "http" if host.strip("[]") in _LOOPBACK_HOSTS else "https"
-    try:
-        route_prefix = load_host_options(layout.app_root(), env).route_prefix
-    except HostConfigError as exc:
-        raise InvalidInput(f"the app's host.json cannot be read for its route prefix: {exc}") from exc
+    route_prefix = _route_prefix(layout.app_root() / "host.json", env)
     admin_key = get_setting(ADMIN_KEY, environ=env)
     audience = get_setting(ENTRA_AUDIENCE, environ=env)
     if not admin_key and not audience:
