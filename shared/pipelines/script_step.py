@@ -40,10 +40,10 @@ from typing import Any
 from shared import layout, run_context
 from shared.errors import InvalidInput, NotFound
 from shared.pipelines import data_flow, leases
-from shared.pipelines.definition import environment_log
 from shared.pipelines.reuse import remember
 from shared.pipelines.runs import TERMINAL, Record, RunStatus, get_run, transition
 from shared.pipelines.script_host import PARENT_PID_VARIABLE
+from shared.pipelines.step_parts import environment_log
 from shared.pipelines.step_start import SCRIPT_ITEM
 from shared.services.environment import missing_module_hint
 from shared.services.snapshots import COMPLETE, materialize
