@@ -153,8 +153,10 @@ def advance_parent_of(storage: Any, step_run_id: str) -> None:
     the watch, as in `advance_parent`."""
     try:
         record = get_run(storage, step_run_id)
-    except Exception:  # gone, or storage failing: the watch covers it
-        log.exception("Step run %s: reading it to advance its pipeline run failed; the watch will", step_run_id)
+    except NotFound:
+        return
+    except Exception:  # the watch covers any failure, as in advance_parent
+        log.exception("Step run %s: reading it to advance its pipeline run failed; its watch will", step_run_id)
         return
     if record.get("parent") and RunStatus(record["status"]) in TERMINAL:
         advance_parent(storage, Moved(True, pipeline_run=record["parent"]))
