@@ -44,6 +44,9 @@ test: install lint aml-server-venv $(CHROMIUM)
 lint: install $(DOCTOR)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	# the import graph: layers and no cycles (pyproject.toml, [tool.importlinter]; tests/unit/test_import_graph.py)
+	$(VENV)/bin/lint-imports
+	$(PY) -m pytest -q tests/unit/test_import_graph.py
 	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(DOCTOR)/bin/azure-functions-doctor doctor --profile full \
 		--hosting-plan flex-consumption --deployment-mode local-prebuilt --summary-json $(VENV)/doctor-summary.json
 	$(PY) -c 'import json, sys; s = json.load(open("$(VENV)/doctor-summary.json")); sys.exit(f"doctor: {s}" if s.get("failed") or s.get("warned") else 0)'

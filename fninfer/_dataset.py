@@ -1206,3 +1206,9 @@ def _deprecated(member: str, instead: str | None = None) -> UserErrorException:
 
 AbstractDataset.File = _FileDatasetFactory  # type: ignore[attr-defined]
 AbstractDataset.Tabular = _TabularDatasetFactory  # type: ignore[attr-defined]
+
+
+def script_dataset(storage: Storage, record: dict[str, Any]) -> AbstractDataset:
+    """A dataset as the app hands it to an entry script (a mini-batch's `mini_batch_context.dataset`): the SDK's own
+    class, as Azure ML hands azureml.core's, reading the app's storage (registering from it is refused)."""
+    return AbstractDataset._from_record(_AppWorkspace(storage), record)

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import functools
-import json
-
 import azure.functions as func
 
-from functions._http import bool_param, int_param, json_body, json_endpoint, json_response
+from functions._http import bool_param, int_param, json_body, json_endpoint
 from shared import datasets, datastores, models
 from shared.errors import InvalidInput
 from shared.jsonbody import parse_json
-from shared.openapi import openapi_document
 from shared.storage import app_storage
 
 bp = func.Blueprint()
@@ -121,28 +117,3 @@ def unregister_dataset(req: func.HttpRequest) -> object:
 def dataset_files(req: func.HttpRequest) -> object:
     record = datasets.get_dataset(app_storage(), req.route_params["name"], int_param(req, "version"))
     return datasets.resolve_files(app_storage(), record["paths"])
-
-
-@functools.cache
-def http_functions() -> list[tuple[str, str, list[str] | None]]:
-    """(name, route, methods) of every HTTP function of the API (the studio's pages are not part of it), as
-    azure.functions indexes them for the Functions host. A FunctionApp indexes only once (names must be new to it),
-    so a fresh one indexes the same blueprints."""
-    from function_app import API_BLUEPRINTS  # imported by then: it is what registered this function
-
-    app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
-    for blueprint in API_BLUEPRINTS:
-        app.register_functions(blueprint)
-    found = []
-    for function in app.get_functions():
-        trigger = function.get_trigger()
-        if trigger is not None and trigger.get_binding_name() == "httpTrigger":
-            binding = json.loads(function.get_function_json())["bindings"][0]
-            name = str(function.get_function_name())
-            found.append((name, str(binding.get("route") or name), binding.get("methods")))
-    return found
-
-
-@bp.route(route="openapi.json", methods=["GET"])
-def openapi(req: func.HttpRequest) -> func.HttpResponse:
-    return json_response(200, openapi_document(http_functions()))

@@ -11,13 +11,14 @@ names one; `get_model_path` prefers such a copy, without reaching storage, once 
 record (a copy that does not is skipped). Building that root is `cached_model_path(storage, record, root)`.
 
 `AZUREML_MODEL_DIR` has a second meaning, Azure ML's: inside a service's or a batch step's code it is the folder of
-the models deployed with it (`deployment_model_dir`, entered by `shared.models.deployed_models`). The two never mix:
+the models deployed with it (`deployment_model_dir`, entered by `deployed_models`). The two never mix:
 this module reads the app setting from the process environment (`scoped_environ.process_environ`), never a
 deployment's own value, and a deployment's folder holds links named `<name>/<version>/<file>`, without record files.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -26,17 +27,18 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shared import layout
+from shared import layout, scoped_environ
 from shared.errors import FninferError, IntegrityError, InvalidInput
 from shared.hashing import combined_sha256, folder_matches, sha256_chunks
-from shared.models import content_blob, get_model
+from shared.models import content_blob, deployed_versions, get_model
 from shared.scoped_environ import process_environ
 from shared.settings import MODEL_CACHE_DIR, MODEL_DIR_SETTING, get_setting
-from shared.storage import Storage, storage_errors
+from shared.storage import Storage, app_storage, storage_errors
 
 log = logging.getLogger("fninfer.models")
 
@@ -236,3 +238,42 @@ def deployment_model_dir(storage: Callable[[], Storage], versions: Mapping[str, 
         (name, version), _ = next(iter(folders.items()))
         return root / name / str(version)
     return root
+
+
+@dataclass(frozen=True)
+class _Deployment:
+    """What code deployed with a set of models sees: their versions, and its environment (`AZUREML_MODEL_DIR`)."""
+
+    versions: dict[str, int]
+    environ: dict[str, str]
+
+
+#: Deployments prepared in this process, by their model ids (preparing places the models once; entering is cheap).
+_prepared: dict[tuple[str, ...], _Deployment] = {}
+_prepared_lock = threading.Lock()
+
+
+def _prepare(model_ids: tuple[str, ...], storage: Storage | None) -> _Deployment:
+    versions = {}
+    for model_id in model_ids:
+        name, _, version = model_id.partition(":")
+        versions[name] = int(version)
+    environ = {}
+    if versions:
+        environ[MODEL_DIR_SETTING] = str(deployment_model_dir(lambda: storage or app_storage(), versions))
+    scoped_environ.install()
+    with _prepared_lock:  # two first uses at once place the same folders (atomically): either result will do
+        return _prepared.setdefault(model_ids, _Deployment(versions, environ))
+
+
+@contextlib.contextmanager
+def deployed_models(model_ids: Iterable[str], storage: Storage | None = None) -> Iterator[None]:
+    """Run the block as code deployed with `model_ids` ('name:version') runs: `deployed_version(name)` answers from
+    them, and `os.environ['AZUREML_MODEL_DIR']` is their folder with Azure ML's layout (one model: its
+    `<name>/<version>` folder holding its files; several: the folder holding `<name>/<version>/...` of each). The
+    value is this block's own (a contextvar), so services called at once each see theirs. The first use in a process
+    places the models from the verified model cache (downloading from `storage`, else the app's, when needed)."""
+    key = tuple(model_ids)
+    deployment = _prepared.get(key) or _prepare(key, storage)
+    with deployed_versions(deployment.versions), scoped_environ.scoped(deployment.environ):
+        yield

@@ -12,18 +12,15 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import threading
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from shared import layout, scoped_environ, versioned
+from shared import layout, versioned
 from shared.datasets import get_dataset
 from shared.errors import ConcurrencyConflict, Conflict, InvalidInput, NotFound
 from shared.hashing import combined_sha256, is_sha256, sha256_chunks
-from shared.settings import MODEL_DIR_SETTING
-from shared.storage import Storage, app_storage, storage_errors
+from shared.storage import Storage, storage_errors
 from shared.tags import key_list, string_map
 
 Record = dict[str, Any]
@@ -310,47 +307,12 @@ _deployed: contextvars.ContextVar[dict[str, int] | None] = contextvars.ContextVa
 )
 
 
-@dataclass(frozen=True)
-class _Deployment:
-    """What code deployed with a set of models sees: their versions, and its environment (`AZUREML_MODEL_DIR`)."""
-
-    versions: dict[str, int]
-    environ: dict[str, str]
-
-
-#: Deployments prepared in this process, by their model ids (preparing places the models once; entering is cheap).
-_prepared: dict[tuple[str, ...], _Deployment] = {}
-_prepared_lock = threading.Lock()
-
-
-def _prepare(model_ids: tuple[str, ...], storage: Storage | None) -> _Deployment:
-    from shared.model_cache import deployment_model_dir  # imported here: the model cache imports this module
-
-    versions = {}
-    for model_id in model_ids:
-        name, _, version = model_id.partition(":")
-        versions[name] = int(version)
-    environ = {}
-    if versions:
-        environ[MODEL_DIR_SETTING] = str(deployment_model_dir(lambda: storage or app_storage(), versions))
-    scoped_environ.install()
-    with _prepared_lock:  # two first uses at once place the same folders (atomically): either result will do
-        return _prepared.setdefault(model_ids, _Deployment(versions, environ))
-
-
 @contextlib.contextmanager
-def deployed_models(model_ids: Iterable[str], storage: Storage | None = None) -> Iterator[None]:
-    """Run the block as code deployed with `model_ids` ('name:version') runs: `deployed_version(name)` answers from
-    them, and `os.environ['AZUREML_MODEL_DIR']` is their folder with Azure ML's layout (one model: its
-    `<name>/<version>` folder holding its files; several: the folder holding `<name>/<version>/...` of each). The
-    value is this block's own (a contextvar), so services called at once each see theirs. The first use in a process
-    places the models from the verified model cache (downloading from `storage`, else the app's, when needed)."""
-    key = tuple(model_ids)
-    deployment = _prepared.get(key) or _prepare(key, storage)
-    token = _deployed.set(deployment.versions)
+def deployed_versions(versions: dict[str, int]) -> Iterator[None]:
+    """Within the block, `deployed_version(name)` answers from `versions` (this block's own: a contextvar)."""
+    token = _deployed.set(versions)
     try:
-        with scoped_environ.scoped(deployment.environ):
-            yield
+        yield
     finally:
         _deployed.reset(token)
 

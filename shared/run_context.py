@@ -57,7 +57,7 @@ def activate(
         name=name,
         storage=storage,
     )
-    run_history.record_run(storage, context)
+    run_history.record_run(storage, context.run_id, context.experiment_name, context.parent_run_id, context.name)
     token = _current.set(context)
     try:
         yield context

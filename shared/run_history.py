@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
@@ -30,9 +30,6 @@ from shared import layout, models
 from shared.errors import ConcurrencyConflict, Conflict, FninferError, InvalidInput, NotFound, PayloadTooLarge
 from shared.hashing import sha256_chunks
 from shared.storage import Storage, storage_errors
-
-if TYPE_CHECKING:
-    from shared.run_context import RunContext
 
 Record = dict[str, Any]
 
@@ -58,21 +55,21 @@ def now() -> str:
 # -- who the run is -------------------------------------------------------------------------------------------------
 
 
-def record_run(storage: Storage, context: RunContext) -> None:
-    """Record the run once (If-None-Match): the first activation writes it (and lists it under its experiment),
-    later ones find it."""
+def record_run(storage: Storage, run_id: str, experiment: str, parent_run_id: str | None, name: str | None) -> None:
+    """Record the run once (If-None-Match): the first activation (run_context.py) writes it (and lists it under its
+    experiment), later ones find it."""
     record = {
-        "id": context.run_id,
-        "experiment": context.experiment_name,
-        "parent_run_id": context.parent_run_id,
-        "name": context.name,
+        "id": run_id,
+        "experiment": experiment,
+        "parent_run_id": parent_run_id,
+        "name": name,
         "created_time": now(),
     }
     try:
-        storage.create_json(layout.RUN_HISTORY_CONTAINER, layout.run_info(context.run_id), record)
+        storage.create_json(layout.RUN_HISTORY_CONTAINER, layout.run_info(run_id), record)
     except ConcurrencyConflict:
         return
-    _list_under_experiment(storage, context.experiment_name, context.run_id)
+    _list_under_experiment(storage, experiment, run_id)
 
 
 def _list_under_experiment(storage: Storage, experiment: str, run_id: str) -> None:

@@ -7,7 +7,9 @@ when no step is running and none can start.
                or was Canceled fails the run, and the steps still running are canceled, unless
                continue_on_step_failure, when only the steps downstream of it never start. Nothing running and
                nothing left to start: Finished when every step Finished, else Failed, naming the step.
-    step over  a step run's terminal transition advances its pipeline run at once (runs.transition)
+    step over  whoever ends a step run advances its pipeline run at once: the transition names it
+               (runs.Moved) and the caller hands it to `advance_parent`; the batch engine's queue functions
+               advance it when their work is done (`advance_parent_of`)
     watch      a queue message per active pipeline run that comes back every WATCH_SECONDS and advances it: the
                safety net for an instance that died between a step's end and its advance. Its lease is the
                sweeper's to re-enqueue if the message itself is lost with an instance.
@@ -21,25 +23,20 @@ the pipeline run's record lists the steps' ids.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 from typing import Any
 
 from shared import layout
 from shared.errors import NotFound
 from shared.pipelines import leases
-from shared.pipelines.runs import TERMINAL, Record, RunStatus, get_run, transition
+from shared.pipelines.runs import TERMINAL, Moved, Record, RunStatus, get_run, transition
+from shared.pipelines.step_start import ensure_dispatched, start_step
 
 log = logging.getLogger("fninfer.batch")
 
 WATCH_ITEM = "steps"
 #: How often an active pipeline run is advanced even when no step has told it anything.
 WATCH_SECONDS = 30
-
-
-def step_run_id(run_id: str, step_name: str) -> str:
-    """The step's run id in this pipeline run: the same whoever starts the step, so it is started once."""
-    return hashlib.sha256(f"{run_id}/{step_name}".encode()).hexdigest()[:32]
 
 
 def step_ids(run: Record) -> dict[str, str]:
@@ -90,8 +87,6 @@ def _failure(name: str, record: Record) -> dict[str, Any]:
 
 def advance(storage: Any, run_id: str) -> None:
     """Start what can start; end the run when nothing runs and nothing can start (see the module's docstring)."""
-    from shared.pipelines.step_start import ensure_dispatched, start_step  # step_start builds on runs and dag
-
     run = get_run(storage, run_id)
     if RunStatus(run["status"]) in TERMINAL:
         return
@@ -140,6 +135,33 @@ def advance(storage: Any, run_id: str) -> None:
 _UNSUCCESSFUL = (RunStatus.FAILED.value, RunStatus.CANCELED.value)
 
 
+def advance_parent(storage: Any, moved: Moved) -> None:
+    """Advance the pipeline run whose step run a transition ended (`moved`; nothing when it ended none). Whatever
+    goes wrong here is left to the pipeline run's watch, which advances it again within WATCH_SECONDS: the step's own
+    transition has happened and must stand."""
+    if moved.pipeline_run is None:
+        return
+    try:
+        advance(storage, moved.pipeline_run)
+    except Exception:  # the watch covers any failure; the caller's work is done
+        log.exception("Pipeline run %s: advancing after a step ended failed; its watch will retry", moved.pipeline_run)
+
+
+def advance_parent_of(storage: Any, step_run_id: str) -> None:
+    """A queue function's work on a step run is done: when the step run has ended, advance its pipeline run. For the
+    batch engine (planning, mini-batches, fan-in), whose transitions happen deep in its work; failures are left to
+    the watch, as in `advance_parent`."""
+    try:
+        record = get_run(storage, step_run_id)
+    except NotFound:
+        return
+    except Exception:  # the watch covers any failure, as in advance_parent
+        log.exception("Step run %s: reading it to advance its pipeline run failed; its watch will", step_run_id)
+        return
+    if record.get("parent") and RunStatus(record["status"]) in TERMINAL:
+        advance_parent(storage, Moved(True, pipeline_run=record["parent"]))
+
+
 def stop_steps(storage: Any, run: Record) -> None:
     """Cancel the run's steps that are still running (the run itself failed or was canceled)."""
     for step_id in step_ids(run).values():
@@ -151,7 +173,7 @@ def cancel(storage: Any, run_id: str) -> Record:
     """Cancel a run that is not over yet, and its running steps (a terminal run is left as it is, as Azure ML
     does). A step run's id cancels that step, which fails its pipeline run unless continue_on_step_failure."""
     run = get_run(storage, run_id)
-    transition(storage, run_id, RunStatus.CANCELED)
+    advance_parent(storage, transition(storage, run_id, RunStatus.CANCELED))
     if "steps" in run:
         stop_steps(storage, get_run(storage, run_id))
     return get_run(storage, run_id)

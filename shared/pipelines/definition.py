@@ -2,7 +2,8 @@
 
 A definition is plain JSON, so it can be stored, published and submitted from an HTTP endpoint or a timer without the
 SDK objects that built it: a list of steps, each a ParallelRunStep or a PythonScriptStep (script_definition.py),
-and `continue_on_step_failure`. Steps pass data by name: a step's output (PipelineData, OutputFileDatasetConfig) is
+and `continue_on_step_failure`; what both step types declare alike (environment, inputs, outputs, run_after) is
+checked in step_parts.py. Steps pass data by name: a step's output (PipelineData, OutputFileDatasetConfig) is
 an input of later steps, which is how the order is inferred (graph.py), with `run_after` for order without data.
 
     {"continue_on_step_failure": false,
@@ -30,11 +31,17 @@ import re
 from typing import Any
 
 from shared import layout, tabular
-from shared.datasets import parse_definition
 from shared.errors import InvalidInput
-from shared.services.environment import check_environment, check_mode
+from shared.pipelines import graph
+from shared.pipelines.script_definition import validate_script_step
+from shared.pipelines.step_parts import (
+    validate_data_input,
+    validate_dataset_input,
+    validate_environment,
+    validate_output,
+    validate_run_after,
+)
 from shared.services.snapshots import validate_manifest
-from shared.settings import ENVIRONMENT_CHECK
 
 OUTPUT_ACTIONS = ("append_row", "summary_only")
 DEFAULT_OUTPUT_FILE = "parallel_run_step.txt"
@@ -61,10 +68,6 @@ CONFIG_DEFAULTS: dict[str, Any] = {
 #: Azure ML's defaults for mini_batch_size: 10 files of a FileDataset, 1 MB of a TabularDataset.
 DEFAULT_FILES_PER_BATCH = 10
 DEFAULT_BYTES_PER_BATCH = 1024 * 1024
-INPUT_MODES = ("direct", "mount", "download")
-#: A DataReference input's modes (a PythonScriptStep's): "mount" downloads the path and uploads back what the script
-#: wrote there, "download" only downloads, "upload" starts empty and uploads.
-DATA_REFERENCE_MODES = ("mount", "download", "upload")
 
 
 _SIZE = re.compile(r"^(\d+)\s*([kKmMgG][bB])?$")
@@ -133,139 +136,6 @@ def validate_config(config: object) -> dict[str, Any]:
     return merged
 
 
-def validate_environment(environment: object) -> dict[str, Any] | None:
-    if environment is None:
-        return None
-    if not isinstance(environment, dict) or not isinstance(environment.get("requirements", []), list):
-        raise InvalidInput("'environment' must be {name, requirements: [...]}", field="environment")
-    requirements = [str(r) for r in environment.get("requirements", [])]
-    if check_mode() == "strict":  # else ("warn") the step runs and its log lists the differences (environment_log)
-        problems = check_environment(requirements, "strict").problems
-        if problems:
-            raise InvalidInput(
-                f"environment {environment.get('name')!r} cannot run in this Function App: {'; '.join(problems)} "
-                f"(the app setting {ENVIRONMENT_CHECK}=strict refuses it; with 'warn', the default, the step runs on "
-                "the app's environment and its log lists each difference)",
-                field="environment",
-            )
-    return {"name": str(environment.get("name") or ""), "requirements": requirements}
-
-
-def environment_log(environment: dict[str, Any] | None) -> list[str]:
-    """A step's log lines on its environment (what the app does not meet of it, as a service's log has them)."""
-    if environment is None or not environment["requirements"]:
-        return []
-    return check_environment(environment["requirements"], check_mode(), for_step=True).log_lines()
-
-
-#: How a step's output folder is written (OutputFileDatasetConfig's as_mount / as_upload): on Functions both mean a
-#: local folder uploaded when the step ends.
-OUTPUT_MODES = ("mount", "upload")
-#: The placeholders Azure ML fills in an OutputFileDatasetConfig destination path.
-DESTINATION_PLACEHOLDERS = ("{run-id}", "{output-name}")
-
-
-def validate_output(output: object, field: str = "output") -> dict[str, Any]:
-    """A step output: PipelineData(name, datastore) or OutputFileDatasetConfig(name, destination=(datastore, path)),
-    optionally registered as a file dataset when the step finishes (`register_on_complete`).
-
-        {"name", "datastore", "destination": "path/{run-id}" | absent (azureml/<step run id>/<name>/),
-         "mode": "mount" | "upload" (absent: mount), "register": {"name", "description", "tags"} | absent}
-    """
-    if not isinstance(output, dict):
-        raise InvalidInput(f"'{field}' must be an object: PipelineData(name, datastore)", field=field)
-    checked: dict[str, Any] = {
-        "name": layout.validate_name("output", output.get("name")),
-        "datastore": layout.validate_name("datastore", output.get("datastore") or layout.DEFAULT_DATASTORE_NAME),
-    }
-    destination = output.get("destination")
-    if destination is not None:
-        filled = str(destination)
-        for placeholder in DESTINATION_PLACEHOLDERS:
-            filled = filled.replace(placeholder, "x")
-        layout.validate_datastore_path(filled, "destination")
-        if any(c in filled for c in "*?{}"):
-            raise InvalidInput(f"destination {destination!r} is a folder, not a pattern", field="destination")
-        checked["destination"] = str(destination).strip("/")
-    mode = output.get("mode") or "mount"
-    if mode not in OUTPUT_MODES:
-        raise InvalidInput(f"output mode must be one of {list(OUTPUT_MODES)}, not {mode!r}", field=field)
-    if mode != "mount":
-        checked["mode"] = mode
-    register = output.get("register")
-    if register is not None:
-        if not isinstance(register, dict):
-            raise InvalidInput("'register' must be {name, description, tags}", field="register")
-        tags = register.get("tags") or {}
-        if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
-            raise InvalidInput("register_on_complete tags must be an object of strings", field="register")
-        checked["register"] = {
-            "name": layout.validate_name("dataset", register.get("name")),
-            "description": None if register.get("description") is None else str(register["description"]),
-            "tags": tags,
-        }
-    return checked
-
-
-def validate_data_input(source: dict[str, Any]) -> dict[str, Any]:
-    """An input that is another step's output (`{"name", "data": <output name>, ...}`): how this step reads it."""
-    mode = source.get("mode") or "mount"
-    if mode not in INPUT_MODES:
-        raise InvalidInput(f"input mode must be one of {list(INPUT_MODES)}, not {mode!r}", field="inputs")
-    kind = source.get("kind") or "file"
-    if kind not in ("file", "tabular"):
-        raise InvalidInput(f"input kind must be 'file' or 'tabular', not {kind!r}", field="inputs")
-    path_on_compute = source.get("path_on_compute")
-    if path_on_compute is not None:
-        path_on_compute = layout.validate_datastore_path(path_on_compute, "path_on_compute")
-    checked: dict[str, Any] = {
-        "name": layout.validate_name("input", source.get("name")),
-        "data": layout.validate_name("output", source.get("data")),
-        "kind": kind,
-        "mode": mode,
-        "path_on_compute": path_on_compute,
-    }
-    if kind == "tabular":
-        checked["tabular"] = tabular.parse_spec(source.get("tabular"))
-    return checked
-
-
-def validate_dataset_input(source: dict[str, Any]) -> dict[str, Any]:
-    """An input that is a dataset (`dataset.as_named_input(name)`, optionally `.as_mount()` / `.as_download()`)."""
-    dataset = source.get("dataset")
-    if dataset is not None and not (
-        isinstance(dataset, dict) and isinstance(dataset.get("name"), str) and isinstance(dataset.get("version"), int)
-    ):
-        raise InvalidInput("input 'dataset' must be {name, version} or null", field="inputs")
-    mode = source.get("mode") or "direct"
-    if mode not in INPUT_MODES:
-        raise InvalidInput(f"input mode must be one of {list(INPUT_MODES)}, not {mode!r}", field="inputs")
-    path_on_compute = source.get("path_on_compute")
-    if path_on_compute is not None:
-        path_on_compute = layout.validate_datastore_path(path_on_compute, "path_on_compute")
-    defined = parse_definition(source)
-    if defined["kind"] == "tabular" and mode != "direct":
-        raise InvalidInput(
-            "a TabularDataset input is consumed directly (as_mount/as_download are for FileDatasets), as in Azure ML",
-            field="inputs",
-        )
-    checked = {
-        "name": layout.validate_name("input", source.get("name")),
-        "dataset": dataset,
-        **defined,
-        "mode": mode,
-        "path_on_compute": path_on_compute,
-    }
-    reference_mode = source.get("data_reference_mode")
-    if reference_mode is not None:  # a DataReference (see data_flow.py for what each mode does)
-        if reference_mode not in DATA_REFERENCE_MODES or defined["kind"] != "file" or len(defined["paths"]) != 1:
-            raise InvalidInput(
-                f"a data reference input has one path and a mode of {list(DATA_REFERENCE_MODES)}", field="inputs"
-            )
-        checked["data_reference_mode"] = reference_mode
-    return checked
-
-
 def _input(source: object) -> dict[str, Any]:
     if not isinstance(source, dict):
         raise InvalidInput("the step needs one input: dataset.as_named_input(name)", field="inputs")
@@ -295,13 +165,6 @@ def validate_models(models: object) -> list[str]:
         if not version.isdigit():
             raise InvalidInput(f"model id {model!r} needs a numeric version", field="models")
     return list(models)
-
-
-def validate_run_after(step: dict[str, Any]) -> list[str]:
-    run_after = step.get("run_after") or []
-    if not isinstance(run_after, list):
-        raise InvalidInput("'run_after' must be a list of step names", field="run_after")
-    return [layout.validate_display_name("step", name) for name in run_after]
 
 
 def validate_partitions(step_input: dict[str, Any], config: dict[str, Any]) -> None:
@@ -363,8 +226,6 @@ def validate_step(step: object) -> dict[str, Any]:
         raise InvalidInput("each step must be an object", field="steps")
     kind = step.get("type", "ParallelRunStep")
     if kind == "PythonScriptStep":
-        from shared.pipelines.script_definition import validate_script_step
-
         return validate_script_step(step)
     if kind != "ParallelRunStep":
         raise InvalidInput(f"step type {kind!r} is not supported; fninfer runs {' and '.join(STEP_TYPES)}")
@@ -374,8 +235,6 @@ def validate_step(step: object) -> dict[str, Any]:
 def validate(definition: object) -> dict[str, Any]:
     """The definition, checked and with every default filled in, each step with the steps it depends on
     (`depends_on`); InvalidInput names the first problem."""
-    from shared.pipelines import graph
-
     if not isinstance(definition, dict):
         raise InvalidInput("'pipeline' must be an object with 'steps'", field="pipeline")
     steps = definition.get("steps")

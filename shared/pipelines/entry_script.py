@@ -48,10 +48,10 @@ from shared.entry_scripts import MAX_CAPTURE, CaptureBuffer, contained, load_scr
 from shared.entry_scripts import capture as _capture
 from shared.entry_scripts import install as _install_capture
 from shared.errors import EntryScriptFailed, NotFound
-from shared.model_cache import cached_model_path
-from shared.models import deployed_models, get_model
-from shared.pipelines.definition import environment_log
+from shared.model_cache import cached_model_path, deployed_models
+from shared.models import get_model
 from shared.pipelines.runs import TERMINAL, Record, RunStatus, get_run
+from shared.pipelines.step_parts import environment_log
 from shared.services.environment import missing_module_hint
 from shared.services.snapshots import materialize
 from shared.storage import Storage

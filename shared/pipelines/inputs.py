@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from fninfer._dataset import script_dataset
 from shared import blob_reads, datastores, layout, tabular_files
 from shared.pipelines.runs import Record
 from shared.storage import Storage
@@ -81,7 +82,7 @@ def read_table(storage: Storage, run: Record, items: list[dict[str, Any]]) -> An
 class MiniBatchContext:
     """Mirrors the `mini_batch_context` Azure ML passes as run()'s second argument: `partition_key_value` (the
     partition's values of `partition_keys`, {} when the input is not partitioned) and `dataset` (the mini-batch's
-    part of the input, as a FileDataset or TabularDataset)."""
+    part of the input, as the SDK's own FileDataset or TabularDataset: the one import of the SDK in shared/)."""
 
     def __init__(self, storage: Storage, run: Record, batch: dict[str, Any]) -> None:
         values = batch.get("partition") or {}
@@ -96,9 +97,6 @@ class MiniBatchContext:
     @property
     def dataset(self) -> Any:
         if self._dataset is None:
-            # The SDK's own dataset classes, bound to the app's storage: a script reads it as it would anywhere.
-            from fninfer._dataset import AbstractDataset, _AppWorkspace
-
             reference = self._source.get("dataset") or {}
             record = {
                 **self._source,
@@ -107,7 +105,7 @@ class MiniBatchContext:
                 "paths": [{"datastore": i["datastore"], "path": i["path"]} for i in self._items]
                 or self._source["paths"],
             }
-            self._dataset = AbstractDataset._from_record(_AppWorkspace(self._storage), record)
+            self._dataset = script_dataset(self._storage, record)
         return self._dataset
 
     def __repr__(self) -> str:

@@ -11,14 +11,16 @@ there first). A run that is not terminal has a marker under `active/`, which is 
 
 A pipeline run and each of its step runs have a record here; a step run's record names its pipeline run (`parent`)
 and is what the step's engine works on (a ParallelRunStep's `step` and `plan`, see planning.py; a script step's, see
-script_step.py). When a step run ends, `transition` tells its pipeline run (dag.py), which starts the steps that
-were waiting for it, or ends.
+script_step.py). When a step run ends, `transition` says so to its caller (`Moved.pipeline_run`), which advances
+that pipeline run (dag.py): it starts the steps that were waiting for it, or ends. Run state never calls up into the
+orchestration.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -91,16 +93,28 @@ def forget_active(storage: Storage, run_id: str) -> None:
     storage.delete_blob(layout.RUNS_CONTAINER, layout.active_run_marker(run_id))
 
 
+@dataclass(frozen=True)
+class Moved:
+    """What `transition` did: true when it changed the run. `pipeline_run` names the pipeline run whose step run it
+    ended, for the caller to advance (dag.advance_parent)."""
+
+    changed: bool
+    pipeline_run: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.changed
+
+
 class _Unchanged(Exception):
     """Raised inside an update to leave the record as it is (nothing is written)."""
 
 
 def transition(
     storage: Storage, run_id: str, status: RunStatus, only_from: RunStatus | None = None, **fields: Any
-) -> bool:
-    """Move the run to `status`, setting `fields`; False (and nothing written) when it is already terminal, or not
-    in `only_from` when that is given. A move the table does not allow raises Conflict. A step run that ends hands
-    its pipeline run on (see `_step_over`)."""
+) -> Moved:
+    """Move the run to `status`, setting `fields`; false (and nothing written) when it is already terminal, or not
+    in `only_from` when that is given. A move the table does not allow raises Conflict. When it ends a step run, the
+    answer names its pipeline run, which the caller advances (dag.advance_parent)."""
     parent: str | None = None
     changed: Record = {}
 
@@ -123,16 +137,15 @@ def transition(
     try:
         storage.update_json(layout.REGISTRY_CONTAINER, path, change, attempts=100)
     except _Unchanged:
-        return False
+        return Moved(False)
     except NotFound as exc:  # name the run, rather than a blob path
         raise NotFound(f"pipeline run {run_id!r} does not exist", run=run_id) from exc
     run_index.update(storage, changed)
-    if status in TERMINAL:
-        with contextlib.suppress(ConcurrencyConflict):
-            forget_active(storage, run_id)
-        if parent is not None:
-            _step_over(storage, parent)
-    return True
+    if status not in TERMINAL:
+        return Moved(True)
+    with contextlib.suppress(ConcurrencyConflict):
+        forget_active(storage, run_id)
+    return Moved(True, pipeline_run=parent)
 
 
 def warn(storage: Storage, run_id: str, kind: str, message: str) -> int:
@@ -151,14 +164,3 @@ def warn(storage: Storage, run_id: str, kind: str, message: str) -> int:
     storage.update_json(layout.REGISTRY_CONTAINER, layout.pipeline_run_record(run_id), change, attempts=100)
     log.warning("Run %s: %s", run_id, message)
     return count
-
-
-def _step_over(storage: Storage, pipeline_run_id: str) -> None:
-    """A step run ended: advance its pipeline run now. Whatever goes wrong here is left to the pipeline run's watch,
-    which advances it again within dag.WATCH_SECONDS: the step's own transition has happened and must stand."""
-    from shared.pipelines import dag  # dag builds on this module
-
-    try:
-        dag.advance(storage, pipeline_run_id)
-    except Exception:  # the safety net above covers any failure; the caller's work is done
-        log.exception("Pipeline run %s: advancing after a step ended failed; its watch will retry", pipeline_run_id)

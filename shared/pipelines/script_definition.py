@@ -5,7 +5,7 @@ outputs, params, source_directory, allow_reuse, ...)`):
      "arguments": ["--rows", "10", {"$data": "prepared"}, {"$data": "raw"}],   $data: an input's or output's folder
      "inputs": [{"name": "raw", "dataset": ..., "kind", "paths", ..., "mode": "mount"},     a dataset
                 {"name": "scores", "data": "scores", "mode": "mount"}],                     another step's output
-     "outputs": [{"name": "prepared", "datastore": "workspaceblobstore", ...}],     see definition.validate_output
+     "outputs": [{"name": "prepared", "datastore": "workspaceblobstore", ...}],     see step_parts.validate_output
      "params": {"threshold": "0.5"},                                      AML_PARAMETER_<name> variables
      "environment": {...} | null, "environment_variables": {...}, "timeout": 3600 | null,
      "allow_reuse": true, "run_after": ["other-step"]}
@@ -20,7 +20,7 @@ from typing import Any
 
 from shared import layout
 from shared.errors import InvalidInput
-from shared.pipelines.definition import (
+from shared.pipelines.step_parts import (
     validate_data_input,
     validate_dataset_input,
     validate_environment,

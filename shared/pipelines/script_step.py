@@ -39,11 +39,11 @@ from typing import Any
 
 from shared import layout, run_context
 from shared.errors import InvalidInput, NotFound
-from shared.pipelines import data_flow, leases
-from shared.pipelines.definition import environment_log
+from shared.pipelines import dag, data_flow, leases
 from shared.pipelines.reuse import remember
 from shared.pipelines.runs import TERMINAL, Record, RunStatus, get_run, transition
 from shared.pipelines.script_host import PARENT_PID_VARIABLE
+from shared.pipelines.step_parts import environment_log
 from shared.pipelines.step_start import SCRIPT_ITEM
 from shared.services.environment import missing_module_hint
 from shared.services.snapshots import COMPLETE, materialize
@@ -90,12 +90,16 @@ def run_step(storage: Storage, step_run_id: str, owner: str) -> None:
             except leases.LeaseLost:
                 return  # the step was taken over (this instance looked dead): its new owner finishes it
     if outcome.exit_code == 0:
-        if transition(storage, step_run_id, RunStatus.FINISHED, exit_code=0):
+        moved = transition(storage, step_run_id, RunStatus.FINISHED, exit_code=0)
+        dag.advance_parent(storage, moved)
+        if moved:
             remember(storage, get_run(storage, step_run_id))
         data_flow.forget(storage, record)
     elif outcome.error is not None:
         error = {"message": outcome.error, "log": outcome.log[-ERROR_LOG_TAIL:]}
-        transition(storage, step_run_id, RunStatus.FAILED, error=error, exit_code=outcome.exit_code)
+        dag.advance_parent(
+            storage, transition(storage, step_run_id, RunStatus.FAILED, error=error, exit_code=outcome.exit_code)
+        )
     leases.release(storage, step_run_id, SCRIPT_ITEM)
 
 

@@ -14,18 +14,24 @@ step run recorded (once), and its first work put on a queue.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from shared import layout
 from shared.datastores import find_datastore
 from shared.errors import ConcurrencyConflict, NotFound
-from shared.pipelines import dag, leases, reuse
+from shared.pipelines import leases, reuse
 from shared.pipelines.graph import producers
 from shared.pipelines.planning import PLAN_ITEM
 from shared.pipelines.runs import Record, RunStatus, create_run, get_run, now
 from shared.storage import Storage
 
 SCRIPT_ITEM = "script"
+
+
+def step_run_id(run_id: str, step_name: str) -> str:
+    """The step's run id in this pipeline run: the same whoever starts the step, so it is started once."""
+    return hashlib.sha256(f"{run_id}/{step_name}".encode()).hexdigest()[:32]
 
 
 def locate_output(storage: Storage, step_run_id: str, output: dict[str, Any]) -> dict[str, Any]:
@@ -125,7 +131,7 @@ def _reused(storage: Storage, base: Record, step: dict[str, Any], fingerprint: s
 def start_step(storage: Storage, run: Record, spec: dict[str, Any], records: dict[str, Record | None]) -> Record:
     """Start `spec` in `run` (`records`: the step runs as the caller just read them, this one not among them) and
     dispatch it. A step started by another advance at the same moment is returned as that one recorded it."""
-    step_id = dag.step_run_id(run["id"], spec["name"])
+    step_id = step_run_id(run["id"], spec["name"])
     step = concrete_step(spec, run["graph"]["steps"], records)
     fingerprint = reuse.fingerprint(step)
     base = _base(run, spec, step_id)

@@ -18,6 +18,7 @@ from shared.pipelines import dag, definition, parameters
 from shared.pipelines.graph import outputs_of
 from shared.pipelines.lanes import counts
 from shared.pipelines.runs import TERMINAL, Record, RunStatus, create_run, get_run, now
+from shared.pipelines.step_start import step_run_id
 from shared.services.snapshots import verify_uploaded
 from shared.storage import Storage
 
@@ -96,7 +97,7 @@ def start_run(
         "parameters": values,
         "graph": graph,
         "steps": {
-            spec["name"]: {"id": dag.step_run_id(new_id, spec["name"]), "type": spec["type"]} for spec in graph["steps"]
+            spec["name"]: {"id": step_run_id(new_id, spec["name"]), "type": spec["type"]} for spec in graph["steps"]
         },
     }
     try:

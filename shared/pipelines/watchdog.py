@@ -92,7 +92,9 @@ def examine(storage: Storage, run: Record) -> str | None:
     restarts = sum(1 for warning in run.get("warnings") or () if warning["kind"] == "stalled")
     if restarts >= MAX_RESTARTS:
         message = f"{waited} after {restarts} restarts of what was stuck: {stuck}"
-        transition(storage, run["id"], RunStatus.FAILED, error={"message": message, "stalled": True})
+        dag.advance_parent(
+            storage, transition(storage, run["id"], RunStatus.FAILED, error={"message": message, "stalled": True})
+        )
         forget(run["id"])
         return message
     warn(storage, run["id"], "stalled", f"{waited}: {stuck}; restarting it")

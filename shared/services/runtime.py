@@ -43,7 +43,7 @@ from shared.errors import (
     ServiceUnavailable,
 )
 from shared.ids import random_uuid
-from shared.models import deployed_models
+from shared.model_cache import deployed_models
 from shared.services import swagger
 from shared.services.auth import authenticate
 from shared.services.calling import (

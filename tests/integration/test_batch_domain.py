@@ -454,7 +454,7 @@ def test_cancel_stops_dispatching_and_never_changes_again(storage: Storage) -> N
     run = drain(storage, run_id)
     assert run["status"] == "Canceled"
     assert recorded(storage, run_id) == [first[0]["index"]]
-    assert runs.transition(storage, run_id, runs.RunStatus.FINISHED) is False
+    assert not runs.transition(storage, run_id, runs.RunStatus.FINISHED)
     assert runs.get_run(storage, run_id)["status"] == "Canceled"
     assert run_id not in runs.active_run_ids(storage)
 
