@@ -90,8 +90,8 @@ def run_step(storage: Storage, step_run_id: str, owner: str) -> None:
             except leases.LeaseLost:
                 return  # the step was taken over (this instance looked dead): its new owner finishes it
     if outcome.exit_code == 0:
-        if transition(storage, step_run_id, RunStatus.FINISHED, exit_code=0):
-            remember(storage, get_run(storage, step_run_id))
+        if transition(storage, step_run_id, RunStatus.FINISHED, exit_code=0) and record["step"].get("fingerprint"):
+            remember(storage, get_run(storage, step_run_id))  # a script run (script_run.py) has none: not reused
         data_flow.forget(storage, record)
     elif outcome.error is not None:
         error = {"message": outcome.error, "log": outcome.log[-ERROR_LOG_TAIL:]}
