@@ -7,8 +7,8 @@
 
 The script trains scikit-learn's ridge regression on its bundled diabetes data (read through a tabular dataset
 argument), logs metrics and writes outputs/model.pkl; the model registered from the run predicts. A failing script
-fails its run with the traceback in the details; a `python <script>` command and a RunConfiguration run too; a
-running script is canceled.
+fails its run with the traceback in the details; a `python <script>` command, a RunConfiguration and resume_from
+(a checkpoint folder on the datastore) run too; a running script is canceled.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from sklearn.datasets import load_diabetes
 
 from fninfer.core import Dataset, Environment, Experiment, Model, Run, ScriptRun, ScriptRunConfig, Workspace
 from fninfer.core.runconfig import RunConfiguration
+from fninfer.data.datapath import DataPath
 from fninfer.exceptions import ActivityFailedException
 
 TRAIN = """
@@ -167,6 +168,9 @@ def test_a_command_and_a_run_configuration_run_and_a_running_script_is_canceled(
         run = Run.get_context()
         run.log("argv", " ".join(sys.argv[1:]))
         run.log("greeting", os.environ.get("GREETING", "none"))
+        if "--resume-from" in sys.argv:
+            checkpoint = sys.argv[sys.argv.index("--resume-from") + 1]
+            run.log("resumed", open(os.path.join(checkpoint, "state.txt")).read())
         if "--sleep" in sys.argv:
             time.sleep(120)
         """,
@@ -183,10 +187,21 @@ def test_a_command_and_a_run_configuration_run_and_a_running_script_is_canceled(
     configured.wait_for_completion()
     assert configured.get_metrics() == {"argv": "--from runconfig", "greeting": "hello"}
 
+    checkpoint = tmp_path / "checkpoint"
+    checkpoint.mkdir()
+    (checkpoint / "state.txt").write_text("epoch=7")
+    datastore = ws.get_default_datastore()
+    datastore.upload(src_dir=str(checkpoint), target_path=f"ckpt-{unique}", overwrite=True, show_progress=False)
+    resume_from = DataPath(datastore, f"ckpt-{unique}")
+    resumed = ScriptRunConfig(source, "echo.py", arguments=["--n", 1], resume_from=resume_from)
+    resumed_run = experiment.submit(resumed)
+    resumed_run.wait_for_completion()
+    assert resumed_run.get_metrics()["resumed"] == "epoch=7"
+
     sleeping = experiment.submit(ScriptRunConfig(source, "echo.py", arguments=["--sleep"]))
     deadline = time.monotonic() + 60
     while sleeping.get_status() != "Running" and time.monotonic() < deadline:
         time.sleep(0.5)
     sleeping.cancel()
     assert sleeping.wait_for_completion()["status"] == "Canceled"
-    assert {run.id for run in experiment.get_runs()} == {command.id, configured.id, sleeping.id}
+    assert {run.id for run in experiment.get_runs()} == {command.id, configured.id, resumed_run.id, sleeping.id}
