@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fninfer._experiment import Experiment
+from typing import TYPE_CHECKING
+
+from fninfer import _experiment
 from fninfer._runconfig import (
     DockerConfiguration,
     MpiConfiguration,
@@ -12,7 +14,9 @@ from fninfer._runconfig import (
 )
 from fninfer._script_run import ScriptRun
 from fninfer._script_run_config import ScriptRunConfig, get_run_config_from_script_run
-from fninfer._workspace import Workspace
+
+if TYPE_CHECKING:  # (not a name of this module: azureml.core.script_run_config has none of that name)
+    from fninfer._workspace import Workspace
 
 
 def submit(
@@ -26,7 +30,7 @@ def submit(
     """Submit the script run in the experiment of that name, as `Experiment(workspace, experiment_name).submit`
     does (credential_passthrough is kept in the run configuration: the script runs with the app's identity)."""
     script_run_config.run_config.credential_passthrough = credential_passthrough
-    experiment = Experiment(workspace, experiment_name)
+    experiment = _experiment.Experiment(workspace, experiment_name)
     return experiment.submit(script_run_config, run_id=run_id, _parent_run_id=_parent_run_id)  # type: ignore[return-value]
 
 
