@@ -26,6 +26,8 @@ from fninfer.core import Dataset, Environment, Experiment, Model, Run, ScriptRun
 from fninfer.core.runconfig import RunConfiguration
 from fninfer.data.datapath import DataPath
 from fninfer.exceptions import ActivityFailedException
+from shared.storage import Storage
+from studio import views
 
 TRAIN = """
 import argparse
@@ -75,7 +77,7 @@ def diabetes_dataset(ws: Workspace, tmp_path: Path, unique: str) -> Dataset:
 
 
 def test_a_script_run_trains_logs_and_registers_its_model(
-    ws: Workspace, tmp_path: Path, unique: str, capsys: pytest.CaptureFixture[str]
+    ws: Workspace, storage: Storage, tmp_path: Path, unique: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     source = write(tmp_path / "src", "train.py", TRAIN)
     dataset = diabetes_dataset(ws, tmp_path, unique)
@@ -122,6 +124,10 @@ def test_a_script_run_trains_logs_and_registers_its_model(
     regressor = joblib.load(folder if folder.is_file() else folder / "model.pkl")
     features, _ = load_diabetes(return_X_y=True, as_frame=True)
     assert regressor.predict(pd.DataFrame(features.iloc[:3])).shape == (3,)
+
+    page = views.run_live(storage, run.id)  # the studio shows it as one run, not a pipeline
+    assert not page["is_pipeline"] and [step["status"] for step in page["steps"]] == ["Finished"]
+    assert "outputs/model.pkl" in [file.path for file in page["files"][run.id][0]]
 
     listed = list(experiment.get_runs())
     assert [type(r) for r in listed] == [ScriptRun] and listed[0].id == run.id
