@@ -1,5 +1,6 @@
-"""`Experiment`: a named group of runs; `submit(pipeline)` starts a pipeline run, `start_logging()` an interactive
-run, `get_runs()` lists them. Its record (id, tags, archived time) is made the first time the app hears of it."""
+"""`Experiment`: a named group of runs; `submit(pipeline)` starts a pipeline run, `submit(ScriptRunConfig)` a script
+run, `start_logging()` an interactive run, `get_runs()` lists them. Its record (id, tags, archived time) is made the
+first time the app hears of it."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from fninfer._pipeline import Pipeline
 from fninfer._pipeline_run import PipelineRun
 from fninfer._record_view import ExperimentPortal, docs_url
 from fninfer._run import Run, _ApiHistory
+from fninfer._script_run import ScriptRun
+from fninfer._script_run_config import ScriptRunConfig
 from fninfer._workspace import Workspace
 from shared import layout
 from shared.errors import InvalidInput
@@ -127,8 +130,9 @@ class Experiment(ExperimentPortal):
         pipeline_parameters: dict[str, Any] | None = None,
         continue_on_step_failure: bool | None = None,
         **kwargs: Any,
-    ) -> PipelineRun:
-        """Start a run of `config`: a Pipeline, a PublishedPipeline or a PipelineEndpoint, with `tags`.
+    ) -> PipelineRun | ScriptRun:
+        """Start a run of `config`: a ScriptRunConfig (a ScriptRun: docs/script-runs.md), a Pipeline, a
+        PublishedPipeline or a PipelineEndpoint, with `tags`.
         `pipeline_parameters` sets its PipelineParameters for this run (a dataset parameter takes a dataset,
         registered or not); `regenerate_outputs=True` runs every step even when allow_reuse would take an earlier
         output; `continue_on_step_failure=True` lets the steps that do not depend on a failed step go on;
@@ -137,9 +141,13 @@ class Experiment(ExperimentPortal):
         run_tags = {str(k): None if v is None else str(v) for k, v in (tags or {}).items()}
         if parent_run_id is not None:
             run_tags[PARENT_RUN_TAG] = str(parent_run_id)
+        if isinstance(config, ScriptRunConfig):
+            return config._submit(self, run_tags, run_id=kwargs.get("run_id"))
         if not isinstance(config, Pipeline):  # a PublishedPipeline or a PipelineEndpoint: submitted as its own
             if not hasattr(config, "_submit_with_tags"):
-                raise InvalidInput("an Experiment submits a Pipeline, a PublishedPipeline or a PipelineEndpoint")
+                raise InvalidInput(
+                    "an Experiment submits a ScriptRunConfig, a Pipeline, a PublishedPipeline or a PipelineEndpoint"
+                )
             pipeline_parameters = pipeline_parameters or kwargs.get("pipeline_params")
             return config._submit_with_tags(
                 self.workspace,

@@ -37,6 +37,7 @@ from shared.errors import InvalidInput, NotFound
 from shared.pipelines import submit
 from shared.settings import storage_connection
 from shared.storage import Storage, app_storage
+from shared.tags import string_map
 
 if TYPE_CHECKING:
     from fninfer._experiment import Experiment
@@ -906,8 +907,8 @@ class Run(RunPortal):
         request = {
             "model_name": model_name,
             "model_path": model_path,
-            "tags": tags,
-            "properties": properties,
+            "tags": None if tags is None else string_map(tags),
+            "properties": None if properties is None else string_map(properties, "properties"),
             "model_framework": model_framework,
             "model_framework_version": model_framework_version,
             "description": description,

@@ -18,7 +18,7 @@ import yaml
 
 from fninfer._environment import CondaDependencies, Environment
 from fninfer._environment_sections import Section
-from fninfer._exceptions import UserErrorException
+from fninfer._exceptions import RunConfigurationException, UserErrorException
 
 log = logging.getLogger("fninfer.runconfig")
 
@@ -86,13 +86,21 @@ class MpiConfiguration(Section):
         self.node_count = node_count
 
 
+#: PyTorchConfiguration's communication backends (Azure ML's SUPPORTED_PYTORCH_BACKENDS).
+PYTORCH_BACKENDS = ("nccl", "gloo")
+
+
 class PyTorchConfiguration(Section):
     _FIELDS = (("communication_backend", None), ("process_count", None), ("node_count", None))
 
     def __init__(
         self, communication_backend: str = "Nccl", process_count: int | None = None, node_count: int = 1
     ) -> None:
-        self.communication_backend = communication_backend
+        if communication_backend.lower() not in PYTORCH_BACKENDS:
+            raise RunConfigurationException(
+                f"{communication_backend} is not a supported backend. 'communication_backend' must be 'Nccl' or 'Gloo'."
+            )
+        self.communication_backend = communication_backend.lower()  # as Azure ML keeps it
         self.process_count = process_count
         self.node_count = node_count
 

@@ -15,7 +15,7 @@ from functions._http import async_json_endpoint, bool_param, json_body, json_end
 from functions._waiting import watched
 from shared import layout
 from shared.errors import InvalidInput
-from shared.pipelines import dag, fanin, logs, minibatch, runs, script_step, submit, sweeper
+from shared.pipelines import dag, fanin, logs, minibatch, runs, script_run, script_step, submit, sweeper
 from shared.storage import app_storage
 from shared.watch import Blob
 
@@ -45,6 +45,16 @@ def submit_run(req: func.HttpRequest) -> object:
     body = json_body(req)
     return 201, submit.start_run(
         app_storage(), body.get("experiment"), body.get("pipeline"), body.get("tags"), body.get("parameters")
+    )
+
+
+@bp.route(route="experiments/{name}/startrun", methods=["POST"])
+@json_endpoint()
+def start_script_run(req: func.HttpRequest) -> object:
+    """A script run (Experiment.submit(ScriptRunConfig)): one script step of its own, with no pipeline."""
+    body = json_body(req)
+    return 201, script_run.start_script_run(
+        app_storage(), req.route_params["name"], body.get("script"), body.get("tags"), body.get("run_id")
     )
 
 

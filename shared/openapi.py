@@ -381,6 +381,9 @@ BODIES: dict[str, dict[str, Any]] = {
         {"experiment": NAME, "pipeline": record({"steps": array(OBJECT)}), "tags": or_empty(STRINGS)},
         required=["experiment", "pipeline"],
     ),
+    "StartScriptRun": record(
+        {"script": OBJECT, "tags": or_empty(STRINGS), "run_id": NULLABLE_NAME}, required=["script"]
+    ),
     "PublishPipeline": record(
         {"pipeline": record({"steps": array(OBJECT)}), "name": TEXT, "description": TEXT, "version": TEXT},
         required=["pipeline", "name"],
@@ -661,6 +664,12 @@ OPERATIONS: dict[str, Operation] = {
     ),
     "submit_run": Operation(
         "Submit a pipeline run (one ParallelRunStep)", ("201", ref("Run")), ("400", "404", "413"), "SubmitRun"
+    ),
+    "start_script_run": Operation(
+        "Start a script run (a ScriptRunConfig submitted to the experiment): one script step, no pipeline",
+        ("201", ref("Run")),
+        ("400", "404", "409", "413"),
+        "StartScriptRun",
     ),
     "list_runs": Operation(
         "List pipeline runs, newest first (with include_children, their step runs too)",

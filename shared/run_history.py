@@ -44,6 +44,9 @@ ACTIVATED_STATUS = "Running"
 #: Run History spells them; the terminal ones never change.
 HISTORY_STATUSES = ("NotStarted", "Running", "Completed", "Failed", "Canceled")
 HISTORY_TERMINAL = ("Completed", "Failed", "Canceled")
+#: The run type of a script's run (Azure ML's `ScriptRun.RUN_TYPE`): a run submitted from a ScriptRunConfig, whose
+#: engine record says so (`run_type`, shared/pipelines/script_run.py), or a run only activated around a script.
+SCRIPT_RUN_TYPE = "azureml.scriptrun"
 #: What each status action moves a history run to.
 STATUS_ACTIONS = {"start": "Running", "complete": "Completed", "fail": "Failed", "cancel": "Canceled"}
 
@@ -160,8 +163,8 @@ def set_status(storage: Storage, run_id: str, action: object, error: object = No
         raise InvalidInput(f"'action' must be one of {sorted(STATUS_ACTIONS)}", field="action")
     if _engine_record(storage, run_id) is not None:
         raise Conflict(
-            f"run {run_id!r} is a pipeline or step run: its status is managed by the pipeline engine, as Azure "
-            "ML's is by its backend (cancel it with PipelineRun.cancel)",
+            f"run {run_id!r} is a pipeline, step or script run: its status is managed by the engine, as Azure "
+            "ML's is by its backend (cancel it with run.cancel())",
             run=run_id,
         )
     target = STATUS_ACTIONS[action]
@@ -255,7 +258,9 @@ def _step_ids(pipeline_run: Record) -> list[str]:
 
 def _properties(record: Record | None, info: Record) -> dict[str, str]:
     if record is None:
-        return {} if info.get("history_only") else {"azureml.runsource": "azureml.scriptrun"}
+        return {} if info.get("history_only") else {"azureml.runsource": SCRIPT_RUN_TYPE}
+    if record.get("run_type") == SCRIPT_RUN_TYPE:
+        return {"azureml.runsource": SCRIPT_RUN_TYPE}
     if record.get("parent"):
         return {"azureml.runsource": "azureml.StepRun", "StepType": str(record.get("type") or "")}
     return {"azureml.runsource": "azureml.PipelineRun"}
@@ -294,8 +299,8 @@ def _target(record: Record | None) -> str:
     run that lives in the run history only: the caller's own process)."""
     if record is None:
         return "local"
-    config = (record.get("step") or {}).get("config") or {}
-    return str(config.get("compute_target") or "fninfer")
+    step = record.get("step") or {}
+    return str((step.get("config") or {}).get("compute_target") or step.get("compute_target") or "fninfer")
 
 
 def list_runs(storage: Storage, experiment: object, include_children: bool = False) -> list[Record]:

@@ -8,6 +8,8 @@ from fninfer._experiment import Experiment
 from fninfer._model import Model
 from fninfer._run import Run
 from fninfer._runconfig import RunConfiguration
+from fninfer._script_run import ScriptRun
+from fninfer._script_run_config import ScriptRunConfig
 from fninfer._version import VERSION
 from fninfer._webservice import Webservice
 from fninfer._workspace import Workspace
@@ -24,6 +26,8 @@ __all__ = [
     "Model",
     "Run",
     "RunConfiguration",
+    "ScriptRun",
+    "ScriptRunConfig",
     "Webservice",
     "Workspace",
 ]

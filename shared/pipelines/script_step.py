@@ -92,8 +92,8 @@ def run_step(storage: Storage, step_run_id: str, owner: str) -> None:
     if outcome.exit_code == 0:
         moved = transition(storage, step_run_id, RunStatus.FINISHED, exit_code=0)
         dag.advance_parent(storage, moved)
-        if moved:
-            remember(storage, get_run(storage, step_run_id))
+        if moved and record["step"].get("fingerprint"):
+            remember(storage, get_run(storage, step_run_id))  # a script run (script_run.py) has none: not reused
         data_flow.forget(storage, record)
     elif outcome.error is not None:
         error = {"message": outcome.error, "log": outcome.log[-ERROR_LOG_TAIL:]}
