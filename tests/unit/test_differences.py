@@ -21,6 +21,12 @@ def test_the_docs_table_is_the_records() -> None:
         assert record.todo in block
 
 
+def test_the_readme_points_to_the_table() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert "docs/differences.md" in readme
+    assert BEGIN not in readme, "the table lives in docs/differences.md only"
+
+
 def test_every_record_applies_to_names_the_real_sdk_has() -> None:
     for record in differences():
         for name, keyword in record.targets():
