@@ -117,8 +117,8 @@ RAWHTTP = [
         "post_form",
         query="mode=form",
         body=(
-            b"--XyZ\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n"
-            b"--XyZ\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n"
+            b'--XyZ\r\nContent-Disposition: form-data; name="note"\r\n\r\nhello\r\n'
+            b'--XyZ\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n'
             b"Content-Type: image/png\r\n\r\n\x89PNG\x00\x01\r\n--XyZ--\r\n"
         ),
         content_type="multipart/form-data; boundary=XyZ",
