@@ -50,6 +50,7 @@ lint: install $(DOCTOR)/.installed
 	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(DOCTOR)/bin/azure-functions-doctor doctor --profile full \
 		--hosting-plan flex-consumption --deployment-mode local-prebuilt --summary-json $(VENV)/doctor-summary.json
 	$(PY) -c 'import json, sys; s = json.load(open("$(VENV)/doctor-summary.json")); sys.exit(f"doctor: {s}" if s.get("failed") or s.get("warned") else 0)'
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
 unit: install
 	$(PY) -m pytest -m "not integration"
@@ -69,7 +70,7 @@ bench: install aml-server-venv
 	$(PY) benchmarks/scoring_path.py
 	$(PY) benchmarks/batch.py
 
-# The zip Azure Functions runs (see the README, "Deploy to Azure"); pass options with ARGS="--include-model m:1".
+# The zip Azure Functions runs (see docs/deploying.md); pass options with ARGS="--include-model m:1".
 package: install
 	$(VENV)/bin/fninfer package $(ARGS)
 

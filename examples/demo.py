@@ -68,7 +68,7 @@ def main() -> None:
             runtime="python", source_directory=str(service_files), entry_script="score.py", conda_file="env.yml"
         )
         # AKS: key auth. The seeds' clients decode the answer twice (`json.loads(service.run(...))`): ask for that body
-        # (Azure ML's server, fninfer's default, answers the list itself; see the README, "Real-time services").
+        # (Azure ML's server, fninfer's default, answers the list itself; see docs/services.md).
         deploy_config = AksWebservice.deploy_configuration(cpu_cores=1, memory_gb=1, response_encoding="json-string")
         service = Model.deploy(
             ws, "classifier-service", [classification_model], inference_config, deploy_config, overwrite=True

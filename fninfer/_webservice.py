@@ -550,7 +550,7 @@ class Webservice:
 
     def run(self, input_data: str | bytes | None = None, input: str | bytes | None = None) -> Any:
         """Call the service as a client would. As Azure ML's `Webservice.run`: the parsed JSON body of a 200 answer
-        (what the body holds is the app's response format: see the README), WebserviceException otherwise. The
+        (what the body holds is the app's response format: see docs/services.md), WebserviceException otherwise. The
         request is `input_data` (the ACI/AKS/Local services' name) or `input` (the base class's)."""
         return self._call(_request_body(input_data, input))
 

@@ -6,7 +6,8 @@ from them (`ws = Workspace.from_config()` makes `ws` a Workspace: fninfer's retu
 returns). Each use gets a verdict:
 
 - `runs`: fninfer has it, and a call's arguments bind to fninfer's signature;
-- `differs`: it runs, and data/differences.toml (the README's "What differs from Azure ML" table) says how it differs;
+- `differs`: it runs, and data/differences.toml (docs/differences.md's "What differs from Azure ML" table) says how
+  it differs;
 - `unsupported`: it fails on fninfer (fninfer lacks the name or a keyword, or the differences say so), with why and
   what to use instead.
 

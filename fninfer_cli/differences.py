@@ -1,6 +1,7 @@
-"""What differs from Azure ML: the records of data/differences.toml, for `fninfer check` and the README's table.
+"""What differs from Azure ML: the records of data/differences.toml, for `fninfer check` and the docs' table
+(docs/differences.md, the "What differs from Azure ML" page).
 
-python -m fninfer_cli.differences          # rewrite the README's table from the records
+python -m fninfer_cli.differences          # rewrite docs/differences.md's table from the records
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from pathlib import Path
 from fninfer_cli.surface import canonical
 
 DIFFERENCES_FILE = Path(__file__).parent / "data" / "differences.toml"
+#: The page that shows the table, from the project's root (the default of `python -m fninfer_cli.differences`).
+DIFFERENCES_PAGE = Path("docs") / "differences.md"
 VERDICTS = ("differs", "unsupported")
-#: The README's table sits between these lines.
+#: The docs page's table sits between these lines.
 BEGIN = "<!-- differences: generated from fninfer_cli/data/differences.toml; python -m fninfer_cli.differences -->"
 END = "<!-- end of differences -->"
 _APPLIES = re.compile(r"^(azureml(?:_user)?(?:\.\w+)+)(?:\((\w+)\))?$")
@@ -68,7 +71,7 @@ def _cell(text: str) -> str:
 
 
 def table() -> str:
-    """The README's table, one row per record, in the file's order."""
+    """The docs page's table, one row per record, in the file's order."""
     lines = ["| Azure ML | in fninfer | what to do |", "|---|---|---|"]
     for record in differences():
         how = record.how if record.verdict == "differs" else f"**Not supported.** {record.how}"
@@ -76,18 +79,18 @@ def table() -> str:
     return "\n".join(lines)
 
 
-def readme_block() -> str:
+def table_block() -> str:
     return f"{BEGIN}\n{table()}\n{END}"
 
 
-def replace_block(readme: str) -> str:
-    start, end = readme.index(BEGIN), readme.index(END) + len(END)
-    return readme[:start] + readme_block() + readme[end:]
+def replace_block(page: str) -> str:
+    start, end = page.index(BEGIN), page.index(END) + len(END)
+    return page[:start] + table_block() + page[end:]
 
 
 def main(argv: list[str]) -> int:
-    readme = Path(argv[0]) if argv else Path("README.md")
-    readme.write_text(replace_block(readme.read_text()))
+    page = Path(argv[0]) if argv else DIFFERENCES_PAGE
+    page.write_text(replace_block(page.read_text()))
     return 0
 
 

@@ -173,7 +173,7 @@ class RunSignature:
         except UnicodeDecodeError as exc:
             raise InvalidInput(f"Input cannot be decoded as UTF-8: {exc}") from None
         if not request.content_type or _is_json(request.content_type):
-            decode_json(request.body)  # fninfer answers 400 for a body that claims JSON and is not (see README)
+            decode_json(request.body)  # a body claiming JSON that is not: 400 (see docs/differences.md)
         return {first: text}
 
     def _named(self, body: Mapping[str, Any]) -> dict[str, Any]:

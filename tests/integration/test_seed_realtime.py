@@ -49,7 +49,7 @@ def test_seed_section_7_1(ws: Workspace, tmp_path: Path, unique: str, monkeypatc
     production_cluster = ComputeTarget.create(ws, cluster_name, compute_config)
     production_cluster.wait_for_completion(show_output=True)
     # The seeds' clients decode the answer twice (`json.loads(service.run(...))`, `json.loads(response.json())`): the
-    # seeds' body, which the README shows next to this snippet (Azure ML's own server answers the list itself).
+    # seeds' body, which docs/services.md shows next to this snippet (Azure ML's own server answers the list itself).
     classifier_deploy_config = AksWebservice.deploy_configuration(
         cpu_cores=1, memory_gb=1, response_encoding="json-string"
     )
