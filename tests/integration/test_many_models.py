@@ -36,6 +36,7 @@ import os
 import shutil
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +45,8 @@ import pytest
 
 from fninfer.core import Workspace
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "many_models"
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures" / "many_models"
 BRANDS = ("dominicks", "tropicana")
 
 
@@ -84,9 +86,18 @@ def notebook_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "repo"
 
 
-def test_many_models_custom_script_flow(ws: Workspace, notebook_dir: Path) -> None:
-    base = 1000 + uuid.uuid4().int % 9000 * 10  # store numbers of this run
-    stores = [base, base + 1]
+@pytest.fixture
+def stores() -> Iterator[list[int]]:
+    """Store numbers unique to this run. forecast.py downloads each model into its working directory, which is the
+    host's app folder (docs/differences.md, "entry-script-working-directory"): those files are removed after."""
+    base = 1000 + uuid.uuid4().int % 9000 * 10
+    yield [base, base + 1]
+    for store in (base, base + 1):
+        for leftover in ROOT.glob(f"lr_Store{store}_*"):
+            leftover.unlink()
+
+
+def test_many_models_custom_script_flow(ws: Workspace, notebook_dir: Path, stores: list[int]) -> None:
 
     # == 00_Setup_AML_Workspace (its workspace is the local host's: `ws`) =====================================
     ws.get_details()
