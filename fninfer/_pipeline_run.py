@@ -38,11 +38,10 @@ def _wait(
     run_id: str,
     printer: _ProgressPrinter | None,
     timeout_seconds: float,
-    raise_on_error: bool,
 ) -> dict[str, Any]:
     """Follow the run until it ends (a long poll on the app: see fninfer/_waiting.py) or `timeout_seconds` pass,
     printing as it goes with a printer; returns the last record. As Azure ML's: a timeout returns the status it
-    had (printing that it timed out), a failure raises ActivityFailedException with raise_on_error."""
+    had (printing that it timed out); `_raise_if_failed` raises for a failure."""
     started = time.monotonic()
     record, timed_out = _waiting.watch(
         workspace.client,
@@ -56,9 +55,12 @@ def _wait(
         if timed_out:
             print("Timed out of waiting. Elapsed time:", time.monotonic() - started, flush=True)
         printer.summary(record)
+    return record
+
+
+def _raise_if_failed(record: dict[str, Any], run_id: str, raise_on_error: bool) -> None:
     if record["status"] == "Failed" and raise_on_error:
         raise ActivityFailedException(_failure_text(record), run=run_id)
-    return record
 
 
 def _matches(details: dict[str, Any], tags: Any, properties: Any, type: str | None, status: str | None) -> bool:
@@ -330,7 +332,8 @@ class PipelineRun(Run):
         print("PipelineRunId:", self.id)
         print("Link to Azure Machine Learning Portal:", self.get_portal_url(), flush=True)
         printer = _ProgressPrinter(self.workspace, pipeline=True) if show_output else None
-        self._record = _wait(self.workspace, self.id, printer, timeout_seconds, raise_on_error)
+        self._record = _wait(self.workspace, self.id, printer, timeout_seconds)
+        _raise_if_failed(self._record, self.id, raise_on_error)  # after the record is kept: status says Failed
         return self.status
 
     def __repr__(self) -> str:
@@ -462,7 +465,8 @@ class StepRun(Run):
         print("StepRunId:", self._run_id)
         print("Link to Azure Machine Learning Portal:", f"{workspace.config.api_url}/pipelines/runs/{self._run_id}")
         printer = _ProgressPrinter(workspace, pipeline=False) if show_output else None
-        self._record = _wait(workspace, self._run_id, printer, timeout_seconds, raise_on_error)
+        self._record = _wait(workspace, self._run_id, printer, timeout_seconds)
+        _raise_if_failed(self._record, self._run_id, raise_on_error)  # after the record is kept: status says Failed
         return self.status
 
     def _outputs(self) -> list[dict[str, Any]]:

@@ -124,7 +124,10 @@ def test_step_run_and_run_waits(ws: Workspace, tmp_path: Path, capsys: pytest.Ca
     out = capsys.readouterr().out
     assert f"StepRunId: {step.id}" in out
 
-    generic = Run.get(ws, failing.id)
+    assert (
+        Run.get(ws, failing.id).wait_for_completion(raise_on_error=False) == "Failed"
+    )  # a PipelineRun, as in Azure ML
+    generic = Run(failing.experiment, failing.id)  # the base class's wait: details, not a status
     with pytest.raises(ActivityFailedException, match="allowed_failed_count"):
         generic.wait_for_completion()
     details = generic.wait_for_completion(show_output=True, raise_on_error=False)
