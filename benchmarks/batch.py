@@ -224,13 +224,17 @@ def on_host(
         def measure(pattern: str) -> PipelineRunTimes:
             return pipeline_run(ws, source, pattern, instances, args.mini_batch_size, args.processes, markers, proxies)
 
-        measure("batch-data/1?.csv")  # warm: imports, caches
+        # Warm: imports, caches, the entry script's init(); with --scale on every instance (the whole input spreads
+        # over them), so that more instances are not charged the first use of each.
+        measure("batch-data/*.csv" if args.scale else "batch-data/1?.csv")
         times = HostTimes(instances, [], [], [])
         logged = len(host.logs())
         for _ in range(args.repeat):
             times.one_file.append(measure("batch-data/1.csv"))
             times.runs.append(measure("batch-data/*.csv"))
         times.invocations = instance_counts(host.logs()[logged:])
+        if args.host_log:
+            Path(f"{args.host_log}-{instances}.log").write_text(host.logs())
         return times
 
 
@@ -243,6 +247,7 @@ def main() -> None:
     parser.add_argument("--scale", default="", help="instance counts to compare, e.g. 1,4 (instead of the loops)")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay per storage request (a proxy)")
     parser.add_argument("--repeat", type=int, default=1, help="measure the pipeline and the loop this many times")
+    parser.add_argument("--host-log", default="", help="write each host's console to <this>-<instances>.log")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="fninfer-batch-bench-"))
     azurite = start_azurite(ROOT)
