@@ -15,10 +15,12 @@ delays each direction by N/2 ms (benchmarks/latency_proxy.py): Azure Storage's l
 also counts the requests of each run by kind, so the benchmark prints the storage requests per mini-batch besides
 the input downloads.
 
-Printed: files/s for each, the ratio to the loop from storage, and the fixed latency of a one-file run (submit ->
-its first run() call, submit -> Finished). Pipeline times are what the user waits: from the SDK's submit call to
-wait_for_completion's return; beside them, the run's own record, from creation to Finished (the output file
-written). The first run() call is stamped by the entry script (a wrapper of the seeds' script). With `--scale`, the
+Printed: files/s for each, the ratio to the loop from storage, the share of the machine's cores busy while each
+run was waited for (every process: the host instances, Azurite, the proxy, and whatever else runs on the machine),
+and the fixed latency of a one-file run (submit -> its first run() call, submit -> Finished). Pipeline times are
+what the user waits: from the SDK's submit call to wait_for_completion's return; beside them, the run's own
+record, from creation to Finished (the output file written).
+The first run() call is stamped by the entry script (a wrapper of the seeds' script). With `--scale`, the
 run on each number of instances (node_count the same), as the user waits, the ratio to the first, and how many
 mini-batches each instance ran (from the host's log).
 """
@@ -88,6 +90,14 @@ class PipelineRunTimes:
     first_run: float  # submit -> the first run() call
     batches: int
     requests: Counter[str]  # storage requests between submit and Finished, by kind (with a proxy)
+    cpu_busy: float  # the machine's cores busy while the user waited, as a share of all of them (every process)
+
+
+def cpu_ticks() -> tuple[int, int]:
+    """(busy, total) clock ticks of all cores since boot (Linux /proc/stat)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return sum(fields) - idle, sum(fields)
 
 
 def seeds_script(connection_string: str, model_cache: Path) -> ModuleType:
@@ -143,10 +153,13 @@ def pipeline_run(
     )
     pipeline = Pipeline(workspace=ws, steps=[step])
     before = sum((proxy.kinds for proxy in proxies), Counter())
+    busy_before, total_before = cpu_ticks()
     submitted = time.time()
     run = Experiment(ws, "batch-benchmark").submit(pipeline)
     assert run.wait_for_completion(show_output=False) == "Finished", run.get_details()
     waited = time.time() - submitted
+    busy_after, total_after = cpu_ticks()
+    cpu_busy = (busy_after - busy_before) / max(1, total_after - total_before)
     requests = sum((proxy.kinds for proxy in proxies), Counter()) - before
     record = ws.client.request("GET", f"pipelines/runs/{run.id}")
     seconds = (
@@ -155,7 +168,7 @@ def pipeline_run(
     first_run = float(marker.read_text()) - submitted
     step_run = run.find_step_run("batch-score")[0]  # the ParallelRunStep's run holds the plan
     batches = int(ws.client.request("GET", f"pipelines/runs/{step_run.id}")["plan"]["total_batches"])
-    return PipelineRunTimes(waited, seconds, first_run, batches, requests)
+    return PipelineRunTimes(waited, seconds, first_run, batches, requests, cpu_busy)
 
 
 def loop_from_storage(storage: Storage, names: list[str], script: ModuleType, scratch: Path) -> float:
@@ -295,13 +308,18 @@ def main() -> None:
     if args.scale:
         print(f"\nscale-out: {shape}, process_count_per_node={args.processes}, {latency}; {machine}\n")
         base = statistics.median(t.waited for t in hosts[0].runs)
-        print(f"{'':30} {'waited s':>9} {'record s':>9} {'files/s':>8} {'vs first':>9}   invocations per instance")
+        print(
+            f"{'':30} {'waited s':>9} {'record s':>9} {'files/s':>8} {'vs first':>9} {'CPU busy':>9}   "
+            "invocations per instance"
+        )
         for host in hosts:
             waited = statistics.median(t.waited for t in host.runs)
             record = statistics.median(t.seconds for t in host.runs)
+            busy = statistics.median(t.cpu_busy for t in host.runs)
             label = f"{host.instances} instance(s), node_count={host.instances}"
             print(
-                f"{label:30} {waited:9.2f} {record:9.2f} {args.files / waited:8.0f} {base / waited:8.2f}x   "
+                f"{label:30} {waited:9.2f} {record:9.2f} {args.files / waited:8.0f} {base / waited:8.2f}x "
+                f"{busy:8.0%}   "
                 f"{host.invocations}"
             )
         return
@@ -328,6 +346,10 @@ def main() -> None:
     print(f"one-file run, its record (created -> Finished):     {spread([t.seconds for t in host.one_file])} s")
     print(f"{args.files}-file run, submit -> first run() call: {spread([t.first_run for t in host.runs])} s")
     print(f"invocations (planning, mini-batches) per instance: {host.invocations}")
+    print(
+        f"the machine's cores busy while the {args.files}-file run was waited for: "
+        f"{spread([t.cpu_busy * 100 for t in host.runs])} %"
+    )
     if proxies:
         requests = host.runs[-1].requests
         downloads = requests.get(f"GET {CONTAINER}", 0)
