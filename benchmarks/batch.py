@@ -4,6 +4,9 @@
                                          [--latency-ms 20] [--repeat 1]
     .venv/bin/python benchmarks/batch.py --scale 1,4 [--latency-ms 20] ...   scale-out: the same files on 1 and on
                                                                                4 instances, one host after the other
+    .venv/bin/python benchmarks/batch.py --scale 1,4 --run-wait-ms 100 ...   the same, run() also waiting 100 ms
+                                                      per mini-batch off the CPU (a GPU, a remote model): what more
+                                                      instances give when the work is not this machine's two cores
 
 `--files` one-row CSV files like the seeds' are scored with the seeds' batch scoring script:
   - the pipeline on `fninfer start` with `--instances` host instances (node_count = instances,
@@ -79,6 +82,7 @@ def run(mini_batch):
     if marker and not os.path.exists(marker):
         with open(marker, "w") as handle:
             handle.write(repr(time.time()))
+    time.sleep(float(os.environ.get("RUN_WAIT_MS", "0")) / 1000)
     return seeds.run(mini_batch)
 """
 
@@ -128,6 +132,7 @@ def pipeline_run(
     processes: int,
     markers: Path,
     proxies: list[LatencyProxy],
+    run_wait_ms: float = 0.0,
 ) -> PipelineRunTimes:
     datastore = Datastore.get(ws, DATASTORE)
     dataset = Dataset.File.from_files(path=(datastore, dataset_path))
@@ -142,7 +147,7 @@ def pipeline_run(
         compute_target="local-host",
         node_count=instances,
         process_count_per_node=processes,
-        environment_variables={"FIRST_RUN_MARKER": str(marker)},
+        environment_variables={"FIRST_RUN_MARKER": str(marker), "RUN_WAIT_MS": str(run_wait_ms)},
     )
     step = ParallelRunStep(
         name="batch-score",
@@ -235,7 +240,9 @@ def on_host(
             Datastore.register_azure_blob_container(ws, DATASTORE, CONTAINER)
 
         def measure(pattern: str) -> PipelineRunTimes:
-            return pipeline_run(ws, source, pattern, instances, args.mini_batch_size, args.processes, markers, proxies)
+            return pipeline_run(
+                ws, source, pattern, instances, args.mini_batch_size, args.processes, markers, proxies, args.run_wait_ms
+            )
 
         # Warm: imports, caches, the entry script's init(); with --scale on every instance (the whole input spreads
         # over them), so that more instances are not charged the first use of each.
@@ -259,6 +266,12 @@ def main() -> None:
     parser.add_argument("--instances", type=int, default=2, help="host instances (and node_count)")
     parser.add_argument("--scale", default="", help="instance counts to compare, e.g. 1,4 (instead of the loops)")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay per storage request (a proxy)")
+    parser.add_argument(
+        "--run-wait-ms",
+        type=float,
+        default=0.0,
+        help="run() also waits this long per mini-batch, off this machine's CPU (a GPU, a remote model)",
+    )
     parser.add_argument("--repeat", type=int, default=1, help="measure the pipeline and the loop this many times")
     parser.add_argument("--host-log", default="", help="write each host's console to <this>-<instances>.log")
     args = parser.parse_args()
@@ -303,6 +316,8 @@ def main() -> None:
 
     batches = hosts[0].runs[0].batches
     latency = f"{args.latency_ms:g} ms injected per storage request" if args.latency_ms else "plain Azurite"
+    if args.run_wait_ms:
+        latency += f", run() waiting {args.run_wait_ms:g} ms per mini-batch"
     shape = f"{args.files} files, mini_batch_size={args.mini_batch_size} ({batches} mini-batches)"
     machine = f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}"
     if args.scale:
