@@ -4,6 +4,9 @@
                                          [--latency-ms 20] [--repeat 1]
     .venv/bin/python benchmarks/batch.py --scale 1,4 [--latency-ms 20] ...   scale-out: the same files on 1 and on
                                                                                4 instances, one host after the other
+    .venv/bin/python benchmarks/batch.py --scale 1,4 --run-wait-ms 100 ...   the same, run() also waiting 100 ms
+                                                      per mini-batch off the CPU (a GPU, a remote model): what more
+                                                      instances give when the work is not this machine's two cores
 
 `--files` one-row CSV files like the seeds' are scored with the seeds' batch scoring script:
   - the pipeline on `fninfer start` with `--instances` host instances (node_count = instances,
@@ -15,10 +18,12 @@ delays each direction by N/2 ms (benchmarks/latency_proxy.py): Azure Storage's l
 also counts the requests of each run by kind, so the benchmark prints the storage requests per mini-batch besides
 the input downloads.
 
-Printed: files/s for each, the ratio to the loop from storage, and the fixed latency of a one-file run (submit ->
-its first run() call, submit -> Finished). Pipeline times are what the user waits: from the SDK's submit call to
-wait_for_completion's return; beside them, the run's own record, from creation to Finished (the output file
-written). The first run() call is stamped by the entry script (a wrapper of the seeds' script). With `--scale`, the
+Printed: files/s for each, the ratio to the loop from storage, the share of the machine's cores busy while each
+run was waited for (every process: the host instances, Azurite, the proxy, and whatever else runs on the machine),
+and the fixed latency of a one-file run (submit -> its first run() call, submit -> Finished). Pipeline times are
+what the user waits: from the SDK's submit call to wait_for_completion's return; beside them, the run's own
+record, from creation to Finished (the output file written).
+The first run() call is stamped by the entry script (a wrapper of the seeds' script). With `--scale`, the
 run on each number of instances (node_count the same), as the user waits, the ratio to the first, and how many
 mini-batches each instance ran (from the host's log).
 """
@@ -77,6 +82,7 @@ def run(mini_batch):
     if marker and not os.path.exists(marker):
         with open(marker, "w") as handle:
             handle.write(repr(time.time()))
+    time.sleep(float(os.environ.get("RUN_WAIT_MS", "0")) / 1000)
     return seeds.run(mini_batch)
 """
 
@@ -88,6 +94,14 @@ class PipelineRunTimes:
     first_run: float  # submit -> the first run() call
     batches: int
     requests: Counter[str]  # storage requests between submit and Finished, by kind (with a proxy)
+    cpu_busy: float  # the machine's cores busy while the user waited, as a share of all of them (every process)
+
+
+def cpu_ticks() -> tuple[int, int]:
+    """(busy, total) clock ticks of all cores since boot (Linux /proc/stat)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return sum(fields) - idle, sum(fields)
 
 
 def seeds_script(connection_string: str, model_cache: Path) -> ModuleType:
@@ -118,6 +132,7 @@ def pipeline_run(
     processes: int,
     markers: Path,
     proxies: list[LatencyProxy],
+    run_wait_ms: float = 0.0,
 ) -> PipelineRunTimes:
     datastore = Datastore.get(ws, DATASTORE)
     dataset = Dataset.File.from_files(path=(datastore, dataset_path))
@@ -132,7 +147,7 @@ def pipeline_run(
         compute_target="local-host",
         node_count=instances,
         process_count_per_node=processes,
-        environment_variables={"FIRST_RUN_MARKER": str(marker)},
+        environment_variables={"FIRST_RUN_MARKER": str(marker), "RUN_WAIT_MS": str(run_wait_ms)},
     )
     step = ParallelRunStep(
         name="batch-score",
@@ -143,10 +158,13 @@ def pipeline_run(
     )
     pipeline = Pipeline(workspace=ws, steps=[step])
     before = sum((proxy.kinds for proxy in proxies), Counter())
+    busy_before, total_before = cpu_ticks()
     submitted = time.time()
     run = Experiment(ws, "batch-benchmark").submit(pipeline)
     assert run.wait_for_completion(show_output=False) == "Finished", run.get_details()
     waited = time.time() - submitted
+    busy_after, total_after = cpu_ticks()
+    cpu_busy = (busy_after - busy_before) / max(1, total_after - total_before)
     requests = sum((proxy.kinds for proxy in proxies), Counter()) - before
     record = ws.client.request("GET", f"pipelines/runs/{run.id}")
     seconds = (
@@ -155,7 +173,7 @@ def pipeline_run(
     first_run = float(marker.read_text()) - submitted
     step_run = run.find_step_run("batch-score")[0]  # the ParallelRunStep's run holds the plan
     batches = int(ws.client.request("GET", f"pipelines/runs/{step_run.id}")["plan"]["total_batches"])
-    return PipelineRunTimes(waited, seconds, first_run, batches, requests)
+    return PipelineRunTimes(waited, seconds, first_run, batches, requests, cpu_busy)
 
 
 def loop_from_storage(storage: Storage, names: list[str], script: ModuleType, scratch: Path) -> float:
@@ -222,15 +240,21 @@ def on_host(
             Datastore.register_azure_blob_container(ws, DATASTORE, CONTAINER)
 
         def measure(pattern: str) -> PipelineRunTimes:
-            return pipeline_run(ws, source, pattern, instances, args.mini_batch_size, args.processes, markers, proxies)
+            return pipeline_run(
+                ws, source, pattern, instances, args.mini_batch_size, args.processes, markers, proxies, args.run_wait_ms
+            )
 
-        measure("batch-data/1?.csv")  # warm: imports, caches
+        # Warm: imports, caches, the entry script's init(); with --scale on every instance (the whole input spreads
+        # over them), so that more instances are not charged the first use of each.
+        measure("batch-data/*.csv" if args.scale else "batch-data/1?.csv")
         times = HostTimes(instances, [], [], [])
         logged = len(host.logs())
         for _ in range(args.repeat):
             times.one_file.append(measure("batch-data/1.csv"))
             times.runs.append(measure("batch-data/*.csv"))
         times.invocations = instance_counts(host.logs()[logged:])
+        if args.host_log:
+            Path(f"{args.host_log}-{instances}.log").write_text(host.logs())
         return times
 
 
@@ -242,7 +266,14 @@ def main() -> None:
     parser.add_argument("--instances", type=int, default=2, help="host instances (and node_count)")
     parser.add_argument("--scale", default="", help="instance counts to compare, e.g. 1,4 (instead of the loops)")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay per storage request (a proxy)")
+    parser.add_argument(
+        "--run-wait-ms",
+        type=float,
+        default=0.0,
+        help="run() also waits this long per mini-batch, off this machine's CPU (a GPU, a remote model)",
+    )
     parser.add_argument("--repeat", type=int, default=1, help="measure the pipeline and the loop this many times")
+    parser.add_argument("--host-log", default="", help="write each host's console to <this>-<instances>.log")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="fninfer-batch-bench-"))
     azurite = start_azurite(ROOT)
@@ -285,18 +316,25 @@ def main() -> None:
 
     batches = hosts[0].runs[0].batches
     latency = f"{args.latency_ms:g} ms injected per storage request" if args.latency_ms else "plain Azurite"
+    if args.run_wait_ms:
+        latency += f", run() waiting {args.run_wait_ms:g} ms per mini-batch"
     shape = f"{args.files} files, mini_batch_size={args.mini_batch_size} ({batches} mini-batches)"
     machine = f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}"
     if args.scale:
         print(f"\nscale-out: {shape}, process_count_per_node={args.processes}, {latency}; {machine}\n")
         base = statistics.median(t.waited for t in hosts[0].runs)
-        print(f"{'':30} {'waited s':>9} {'record s':>9} {'files/s':>8} {'vs first':>9}   invocations per instance")
+        print(
+            f"{'':30} {'waited s':>9} {'record s':>9} {'files/s':>8} {'vs first':>9} {'CPU busy':>9}   "
+            "invocations per instance"
+        )
         for host in hosts:
             waited = statistics.median(t.waited for t in host.runs)
             record = statistics.median(t.seconds for t in host.runs)
+            busy = statistics.median(t.cpu_busy for t in host.runs)
             label = f"{host.instances} instance(s), node_count={host.instances}"
             print(
-                f"{label:30} {waited:9.2f} {record:9.2f} {args.files / waited:8.0f} {base / waited:8.2f}x   "
+                f"{label:30} {waited:9.2f} {record:9.2f} {args.files / waited:8.0f} {base / waited:8.2f}x "
+                f"{busy:8.0%}   "
                 f"{host.invocations}"
             )
         return
@@ -323,6 +361,10 @@ def main() -> None:
     print(f"one-file run, its record (created -> Finished):     {spread([t.seconds for t in host.one_file])} s")
     print(f"{args.files}-file run, submit -> first run() call: {spread([t.first_run for t in host.runs])} s")
     print(f"invocations (planning, mini-batches) per instance: {host.invocations}")
+    print(
+        f"the machine's cores busy while the {args.files}-file run was waited for: "
+        f"{spread([t.cpu_busy * 100 for t in host.runs])} %"
+    )
     if proxies:
         requests = host.runs[-1].requests
         downloads = requests.get(f"GET {CONTAINER}", 0)

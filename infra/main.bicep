@@ -192,6 +192,9 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
           }
         }
       }
+      // A batch run's node_count x process_count_per_node lanes run at once only on node_count instances: keep
+      // maximumInstanceCount at least the largest node_count. host.json's queue settings (batchSize 1,
+      // newBatchThreshold, maxPollingInterval) spread the lanes over instances: docs/batch-scale-out.md.
       scaleAndConcurrency: {
         maximumInstanceCount: maximumInstanceCount
         instanceMemoryMB: instanceMemoryMB

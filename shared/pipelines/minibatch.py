@@ -244,8 +244,9 @@ _lanes_lock = threading.Lock()
 
 @contextlib.contextmanager
 def _lane_slot(run_id: str, per_node: int) -> Iterator[bool]:
-    """One of this process's `per_node` lane slots for the run, if one is free. (The host queue listener takes up to
-    batchSize messages at once: without this, one instance would take every lane and leave the others idle.)"""
+    """One of this process's `per_node` lane slots for the run, if one is free. (The host's queue listener runs up to
+    batchSize + newBatchThreshold messages at once; host.json keeps that at per_node, docs/batch-scale-out.md. Where
+    it is more, a message past the slots goes back to the queue rather than one instance running every lane.)"""
     with _lanes_lock:
         granted = _lanes.get(run_id, 0) < per_node
         if granted:

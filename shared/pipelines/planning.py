@@ -14,7 +14,9 @@ carry (run, index) only, far under the 64 KiB limit.
 In flight: node_count x process_count_per_node lanes (process_count_per_node defaults to the cores of the planning
 instance, as Azure ML defaults it to the node's), and process_count_per_node on one host instance, as on one Azure
 ML node (see minibatch.py). Mini-batch i runs in lane i % cap (lanes.py). Planning creates each lane's record and
-puts its first mini-batch on the queue, or, for the lanes the planning instance has slots for, takes them itself.
+puts its first mini-batch on the queue, or, when the planning instance has slots for every lane, takes them all
+itself. Lane messages are spread over instances by their queue listeners: host.json's batchSize and
+newBatchThreshold keep an instance from taking more lanes than it has slots (docs/batch-scale-out.md).
 A redelivered planning message re-creates only lanes that are missing.
 """
 
@@ -84,7 +86,8 @@ def cut(step: dict[str, Any], files: list[dict[str, Any]]) -> list[MiniBatch]:
 
 
 def plan(storage: Storage, run_id: str, owner: str, take: int = 0) -> list[lanes.Lane]:
-    """Plan the run (once) and put its lanes in flight; returns the lanes `owner` took (up to `take`) to run."""
+    """Plan the run (once) and put its lanes in flight; returns the lanes `owner` took to run: all of them when they
+    are no more than `take`, else none."""
     run = get_run(storage, run_id)
     status = RunStatus(run["status"])
     if status in TERMINAL:
@@ -113,6 +116,9 @@ def plan(storage: Storage, run_id: str, owner: str, take: int = 0) -> list[lanes
             return []
         if not transition(storage, run_id, RunStatus.RUNNING, only_from=RunStatus.NOT_STARTED, plan=planned):
             return []  # canceled meanwhile, or another planner won: its plan stands
+    # The planner runs the lanes itself only when it can run all of them: a lane it took would not count against its
+    # queue listener's concurrency, which would then take lanes it has no slot for while other instances idle.
+    take = take if lanes.lane_count(planned) <= take else 0
     taken = dispatch_lanes(storage, {**run, "status": RunStatus.RUNNING.value, "plan": planned}, owner, take)
     leases.release(storage, run_id, PLAN_ITEM)
     return taken

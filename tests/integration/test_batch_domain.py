@@ -220,6 +220,22 @@ def test_bookkeeping_costs_less_than_one_storage_request_per_mini_batch(storage:
     assert (spent[1000] - spent[100]) / 90 <= 0.5, spent
 
 
+def test_the_planner_runs_the_lanes_itself_only_when_it_has_a_slot_for_each(storage: Storage) -> None:
+    """A lane the planning function ran itself would not count against its instance's queue listener, which would
+    then take lane messages it has no slot for while other instances idle: with more lanes than the planner's
+    slots, every lane goes on the queue; with as many, the planner runs them all and queues none."""
+    spread = start(storage, names(40), mini_batch_size=10, node_count=2, process_count_per_node=2)
+    minibatch.plan_and_start(storage, spread, "planner")
+    assert runs.get_run(storage, spread)["status"] == "Running"
+    assert sorted(body["index"] for body in receive(storage, layout.MINIBATCH_QUEUE)) == [0, 1, 2, 3]
+    assert all(state.owner is None for state in lanes.survey(storage, spread).values())
+
+    fits = start(storage, names(40), mini_batch_size=10, node_count=1, process_count_per_node=2)
+    minibatch.plan_and_start(storage, fits, "planner")
+    assert runs.get_run(storage, fits)["status"] == "Finished"
+    assert receive(storage, layout.MINIBATCH_QUEUE) == []
+
+
 def test_a_submit_costs_a_fixed_few_requests_until_its_step_is_on_the_planning_queue(
     storage: Storage, own_azurite: Azurite
 ) -> None:
