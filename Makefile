@@ -4,10 +4,14 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# pytest-xdist workers, each with its own Azurite and hosts (tests/conftest.py). worksteal hands each worker a
+# contiguous half of the files (module fixtures start once) and lets an idle worker take over the tail of a long one.
+TEST_WORKERS ?= 2
+PYTEST := $(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal
 # Debian's chromium, which the studio's browser tests drive (see its rule below).
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install demo test lint unit integration bench package clean aml-server-venv
+.PHONY: install demo test lint unit quick integration bench package clean aml-server-venv
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -39,7 +43,7 @@ demo: install
 # The parity test compares fninfer's scoring answers with Azure ML's own server's, so `make test` builds that server's
 # venv too (below): in CI the comparison runs, it is not skipped.
 test: install lint aml-server-venv $(CHROMIUM)
-	$(PY) -m pytest
+	$(PYTEST) --durations=25
 
 lint: install $(DOCTOR)/.installed
 	$(PY) -m ruff check .
@@ -52,11 +56,16 @@ lint: install $(DOCTOR)/.installed
 	$(PY) -c 'import json, sys; s = json.load(open("$(VENV)/doctor-summary.json")); sys.exit(f"doctor: {s}" if s.get("failed") or s.get("warned") else 0)'
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
+# The inner loop: `make unit` (no Azurite) and `make quick` (everything but the long trials marked `slow`: kills,
+# faults, chaos, schemathesis, parity with Azure ML's server, packaging, the browser), which `make test` and CI run.
 unit: install
-	$(PY) -m pytest -m "not integration"
+	$(PYTEST) -m "not integration and not slow"
+
+quick: install
+	$(PYTEST) -m "not slow" --durations=10
 
 integration: install $(CHROMIUM)
-	$(PY) -m pytest -m integration
+	$(PYTEST) -m integration --durations=25
 
 
 # Speed, side by side in one run (see each script's docstring). Real-time: fninfer vs a minimal FastAPI app

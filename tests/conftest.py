@@ -1,4 +1,4 @@
-"""Test world: one real Azurite per test session, fresh names per test.
+"""Test world: one real Azurite per test session (per worker under pytest-xdist), fresh names per test.
 
 Integration tests talk to a real Azurite (started from node_modules on free ports, in memory) and, where they need
 one, a real local host (`fninfer start`) over loopback; nothing in storage is mocked.
@@ -29,12 +29,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
+@pytest.fixture(scope="session")
+def _session_caches(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Model and snapshot caches of this session's own (of this worker's, under pytest-xdist): by default they are
+    ~/.cache/fninfer/models and $TMPDIR/fninfer-snapshots, folders a developer's runs and other test sessions share,
+    where one session's `name:version` would replace another's."""
+    root = tmp_path_factory.mktemp("caches")
+    return {"FNINFER_MODEL_CACHE": str(root / "models"), "FNINFER_SNAPSHOT_CACHE": str(root / "snapshots")}
+
+
 @pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test sees a developer's storage or workspace settings."""
+def _clean_environment(monkeypatch: pytest.MonkeyPatch, _session_caches: dict[str, str]) -> None:
+    """No test sees a developer's storage or workspace settings, nor shares caches with another session."""
     for name in list(os.environ):
         if name.startswith(("AzureWebJobs", "FNINFER_", "AzureFunctionsJobHost", "AZUREML_")):
             monkeypatch.delenv(name, raising=False)
+    for name, value in _session_caches.items():
+        monkeypatch.setenv(name, value)
 
 
 @pytest.fixture(scope="session")

@@ -33,7 +33,8 @@ from fninfer.pipeline.steps import ParallelRunConfig, ParallelRunStep, PythonScr
 from tests.browser.browsing import NARROW, Studio
 from tests.hosting import RunningHost, eventually
 
-pytestmark = pytest.mark.integration
+# A real browser on its own host: `make test` and CI run it, the inner loop does not.
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "studio"

@@ -25,6 +25,9 @@ from fninfer.core.model import InferenceConfig, Model
 from fninfer.core.webservice import AciWebservice
 from tests.hosting import RunningHost, eventually, free_port
 
+# Starts Azure ML's own scoring server (its venv) beside fninfer: `make test` and CI run it, the inner loop does not.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 PARITY = ROOT / "tests" / "fixtures" / "services" / "parity"
 VENV = Path(os.environ.get("AML_SERVER_VENV", ROOT / ".venv-aml-server"))

@@ -28,6 +28,9 @@ from fninfer.pipeline.core import Pipeline, PipelineData, PipelineEndpoint, Sche
 from fninfer.pipeline.steps import ParallelRunConfig, ParallelRunStep
 from tests.hosting import RunningHost, run_host
 
+# schemathesis fuzzes every operation for minutes: `make test` and CI run it, the inner loop does not.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "tests" / "schemathesis.toml"
 #: Cases per operation and phase, and the seed: the run is bounded and repeatable.

@@ -149,6 +149,7 @@ def two_instances(lone_azurite: Azurite, tmp_path: Path) -> Iterator[RunningHost
         yield host
 
 
+@pytest.mark.slow  # kills instances: `make test` and CI run it, the inner loop does not
 @pytest.mark.parametrize("kind", ["files", "tabular"])
 def test_killed_instance_and_duplicates_leave_each_row_once(
     two_instances: RunningHost, tmp_path: Path, kind: str

@@ -19,6 +19,9 @@ from fninfer.pipeline.core import Pipeline, PipelineData
 from fninfer.pipeline.steps import ParallelRunConfig, ParallelRunStep
 from tests.hosting import RunningHost, run_host
 
+# A long trial (a large CSV through two host instances): `make test` and CI run it, the inner loop does not.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "tests" / "fixtures" / "batch"
 PAD = "abcdefghij" * 6

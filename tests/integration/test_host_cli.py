@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from fninfer._config import WorkspaceConfig
 from fninfer.host.azurite import Azurite
@@ -152,6 +153,7 @@ def running(pid: int) -> bool:
         return False
 
 
+@pytest.mark.slow  # kills instances: `make test` and CI run it, the inner loop does not
 def test_instances_and_azurite_die_with_a_supervisor_killed_with_sigkill(tmp_path: Path) -> None:
     with run_host(APP, tmp_path, instances=2) as host:
         children = [int(pid) for pid in subprocess.check_output(["pgrep", "-P", str(host.process.pid)]).split()]

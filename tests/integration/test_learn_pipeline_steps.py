@@ -299,6 +299,7 @@ def _holder(ws: Workspace, step_run_id: str, during: str) -> int | None:
     return None
 
 
+@pytest.mark.slow  # kills instances: `make test` and CI run it, the inner loop does not
 @pytest.mark.parametrize("during", ["script", "parallel"])
 def test_a_killed_instance_leaves_every_output_once(
     two_instances: RunningHost, tmp_path: Path, unique: str, during: str

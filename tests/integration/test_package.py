@@ -31,6 +31,9 @@ from shared.storage import Storage
 from shared.tabular import ParseError
 from tests.hosting import run_host
 
+# Builds wheels and deployment zips and runs them: `make test` and CI run it, the inner loop does not.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 APP_PARTS = ["function_app.py", "host.json", ".funcignore", "shared", "functions", "fninfer"]
 
