@@ -122,20 +122,18 @@ class TimerListener:
             self._fire(past_due=False, scheduled=None, reason="RunOnStartup")
         last = self._catch_up()
         while not stop.is_set():
+            # Re-armed from the instant the last run recorded (its start, or its slot when it started early), as
+            # the host re-arms from the status' `Next`: an overrun fires once at once, and a run that woke late
+            # does not fire again for the slot it woke in.
             due = self._next_after(last)
-            if due <= self.now():
-                # The previous invocation overran this slot: fire once now, then resume from the clock, so an
-                # overrun costs one extra run rather than one per missed slot.
-                self._fire(past_due=False, scheduled=due)
-                last = self.now()
-                continue
             while (remaining := (due - self.now()).total_seconds()) > 0:
                 if self.wait(stop, min(remaining, self.lease.period / 3)):
                     return
                 if not self.lease.held:
                     return  # the lease was lost: another instance may own the timer now
-            self._fire(past_due=False, scheduled=due)
-            last = due
+            if not self.lease.held:
+                return
+            last = self._fire(past_due=False, scheduled=due)
 
     def _next_after(self, moment: datetime) -> datetime:
         return self.schedule.next_occurrence(moment).astimezone(UTC)
@@ -166,8 +164,7 @@ class TimerListener:
             self._write_status(last=_parse(status.get("Last")), next_time=self._next_after(now), updated=now)
             return now
         if now > stored_next:
-            self._fire(past_due=True, scheduled=stored_next, reason="IsPastDue")
-            return max(stored_next, now)
+            return self._fire(past_due=True, scheduled=stored_next, reason="IsPastDue")
         return reference
 
     def _read_status(self) -> dict[str, Any] | None:
@@ -190,7 +187,9 @@ class TimerListener:
 
     # -- one invocation -------------------------------------------------------------------------------------
 
-    def _fire(self, past_due: bool, scheduled: datetime | None, reason: str | None = None) -> None:
+    def _fire(self, past_due: bool, scheduled: datetime | None, reason: str | None = None) -> datetime:
+        """Run the function once; returns the instant the run counts as (its start, or its slot if it started
+        early), from which the status' `Next` and the next occurrence are reckoned."""
         started = self.now()
         status = (self._read_status() or {}) if self.use_monitor else {}
         request = TimerRequest(
@@ -202,9 +201,10 @@ class TimerListener:
         # A failure is logged by the invoker and does not stop the schedule.
         with contextlib.suppress(InvocationFailed, FunctionTimeout):
             self.invoker.invoke(self.function, request, f"Timer fired at {started.isoformat()}", details)
+        last = max(started, scheduled) if scheduled else started
         if self.use_monitor:
-            last = max(started, scheduled) if scheduled else started
             self._write_status(last=last, next_time=self._next_after(last), updated=last)
+        return last
 
 
 def _parse(value: object) -> datetime | None:

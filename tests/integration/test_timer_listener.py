@@ -105,6 +105,35 @@ def test_an_overrun_fires_once_at_once_not_once_per_missed_slot(
     assert minutes == ["09:05:00", "09:17:00", "09:20:00"]
 
 
+def test_a_listener_that_wakes_late_fires_once_and_never_reports_a_slot_twice(
+    storage: Storage, invoker: Invoker, unique: str
+) -> None:
+    """A machine that stalls past the next slot (the wait returns ten minutes late): the late run counts from its
+    start, as the host's status does, so the slot it woke in is not fired again and each run sees a later `Next`."""
+    clock = FakeClock(T0, end=T0 + timedelta(minutes=21))
+    stalled = False
+
+    def wait(stop: threading.Event, seconds: float) -> bool:
+        nonlocal stalled
+        if not stalled:
+            stalled = True
+            clock.advance(600)
+        return clock.wait(stop, seconds)
+
+    calls: list[func.TimerRequest] = []
+    fired: list[datetime] = []
+
+    def handle(timer: func.TimerRequest) -> None:
+        calls.append(timer)
+        fired.append(clock.now())
+
+    function = timer_function("late", "0 */5 * * * *", handle, useMonitor=True)
+    TimerListener(function, storage, unique, invoker, lock_period=15, now=clock.now, wait=wait).run(threading.Event())
+    assert [moment.strftime("%H:%M:%S") for moment in fired] == ["09:10:35", "09:15:00", "09:20:00"]
+    slots = [datetime.fromisoformat(timer.schedule_status["Next"]).strftime("%H:%M") for timer in calls]
+    assert slots == ["09:05", "09:15", "09:20"]
+
+
 def test_run_on_startup_fires_at_once(storage: Storage, invoker: Invoker, unique: str) -> None:
     calls: list[func.TimerRequest] = []
     function = timer_function("yearly", "0 0 0 1 1 *", recording(calls), runOnStartup=True)
