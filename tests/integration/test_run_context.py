@@ -174,9 +174,21 @@ def test_a_pipeline_runs_tags_and_status_come_from_its_record(
         "created_time": "2026-01-01T00:00:00+00:00",
         "start_time": "2026-01-01T00:00:01+00:00",
         "end_time": "2026-01-01T00:00:09+00:00",
+        "error": None,
         "steps": {"batch-score": {"id": step_id, "type": "ParallelRunStep"}},
     }
-    step_record = {**record, "id": step_id, "parent": run_id, "name": "batch-score", "tags": {}, "step": {}}
+    step_record = {
+        **record,
+        "id": step_id,
+        "parent": run_id,
+        "name": "batch-score",
+        "type": "ParallelRunStep",
+        "tags": {},
+        "step": {},
+        "error": None,
+        "plan": None,
+        "counts": None,
+    }  # as shared/pipelines/step_start.py writes a step run
     storage.create_json(layout.REGISTRY_CONTAINER, layout.pipeline_run_record(run_id), record)
     storage.create_json(layout.REGISTRY_CONTAINER, layout.pipeline_run_record(step_id), step_record)
     with run_context.activate(storage, step_id, "Batch_Prediction", parent_run_id=run_id):
