@@ -6,10 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fninfer._experiment import Experiment
 from fninfer._pipeline import Pipeline
 from fninfer._pipeline_run import PipelineRun
-from fninfer._published import PublishedPipeline
+from fninfer._published import PublishedPipeline, _submit_pipeline
 from fninfer._record_view import RecordView
 from fninfer._workspace import Workspace
 from shared.errors import InvalidInput
@@ -227,18 +226,15 @@ class PipelineEndpoint(RecordView):
         tags: dict[str, str | None] | None = None,
     ) -> PipelineRun:
         """What `Experiment.submit(pipeline_endpoint, tags=...)` sends: the tags go with the run as it starts."""
-        from fninfer._experiment import _assignment
-
-        assignments = {name: _assignment(value) for name, value in (pipeline_parameters or {}).items()}
-        body: dict[str, Any] = {"ExperimentName": experiment_name, "ParameterAssignments": assignments}
-        if pipeline_version is not None:
-            body["PipelineVersion"] = str(pipeline_version)
-        if continue_on_step_failure is not None:
-            body["ContinueRunOnStepFailure"] = continue_on_step_failure
-        if tags:
-            body["Tags"] = tags
-        answer = self._workspace.client.request("POST", f"pipelines/endpoints/{self.id}/submit", json=body)
-        return PipelineRun(Experiment(self._workspace, experiment_name), answer["Id"])
+        return _submit_pipeline(
+            self._workspace,
+            f"pipelines/endpoints/{self.id}/submit",
+            experiment_name,
+            pipeline_parameters,
+            continue_on_step_failure,
+            pipeline_version,
+            tags,
+        )
 
     # -- name and archive ----------------------------------------------------------------------------------------
 

@@ -116,17 +116,42 @@ class PublishedPipeline(RecordView, WorkspacePortal):
         tags: dict[str, str | None] | None = None,
     ) -> PipelineRun:
         """What `Experiment.submit(published_pipeline, tags=...)` sends: the tags go with the run as it starts."""
-        assignments = {name: _assignment(value) for name, value in (pipeline_parameters or {}).items()}
-        body = {
-            "ExperimentName": experiment_name,
-            "ParameterAssignments": assignments,
-            "ContinueRunOnStepFailure": continue_on_step_failure,
-            "Tags": tags or {},
-        }
-        answer = workspace.client.request("POST", f"pipelines/published/{self.id}/submit", json=body)
-        return PipelineRun(Experiment(workspace, experiment_name), answer["Id"])
+        return _submit_pipeline(
+            workspace,
+            f"pipelines/published/{self.id}/submit",
+            experiment_name,
+            pipeline_parameters,
+            continue_on_step_failure,
+            pipeline_version,
+            tags,
+        )
 
     def __repr__(self) -> str:
         return (
             f"PublishedPipeline(name={self.name!r}, version={self.version!r}, id={self.id!r}, status={self.status!r})"
         )
+
+
+def _submit_pipeline(
+    workspace: Workspace,
+    path: str,
+    experiment_name: str,
+    pipeline_parameters: dict[str, Any] | None,
+    continue_on_step_failure: bool | None,
+    pipeline_version: str | None,
+    tags: dict[str, str | None] | None,
+) -> PipelineRun:
+    """Submit a published pipeline or an endpoint's (Azure ML's PipelineSubmit body; `PipelineVersion` picks an
+    endpoint's version); the answer is the run."""
+    body: dict[str, Any] = {
+        "ExperimentName": experiment_name,
+        "ParameterAssignments": {name: _assignment(value) for name, value in (pipeline_parameters or {}).items()},
+    }
+    if pipeline_version is not None:
+        body["PipelineVersion"] = str(pipeline_version)
+    if continue_on_step_failure is not None:
+        body["ContinueRunOnStepFailure"] = continue_on_step_failure
+    if tags:
+        body["Tags"] = tags
+    answer = workspace.client.request("POST", path, json=body)
+    return PipelineRun(Experiment(workspace, experiment_name), answer["Id"])
