@@ -800,6 +800,7 @@ def register_model(storage: Storage, run_id: str, request: dict[str, Any]) -> Re
                 "description": request.get("description"),
                 "tags": tags,
                 "properties": {**properties, **extra},
+                "run_id": run_id,
             },
         )
     except FninferError as exc:

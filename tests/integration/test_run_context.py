@@ -77,6 +77,10 @@ def test_a_step_logs_tags_uploads_and_registers_from_its_context(
     assert (model.version, record["version"], record["single_file"]) == (1, 1, True)
     assert record["sha256"] == combined_sha256([("model.pkl", sha256_file(model_file)[0])])
     assert record["properties"]["azureml.runId"] == step_id and record["description"] == "A model"
+    assert model.run_id == step_id  # as Azure ML's Run.register_model: the model names its run
+    assert [
+        m.version for m in Model.list(run.experiment.workspace, f"classification_model_{unique}", run_id=step_id)
+    ] == [1]
     assert len(storage.list_names(layout.MODELS_CONTAINER, f"classification_model_{unique}/")) == 1
 
 
