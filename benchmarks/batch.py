@@ -55,10 +55,10 @@ from latency_proxy import LatencyProxy, endpoint_port, proxied_connection_string
 from train_model import train, write_batch_files  # noqa: E402
 
 from fninfer.core import Dataset, Datastore, Environment, Experiment, Model, Workspace  # noqa: E402
-from fninfer.host.azurite import start_azurite  # noqa: E402
 from fninfer.pipeline.core import Pipeline, PipelineData  # noqa: E402
 from fninfer.pipeline.steps import ParallelRunConfig, ParallelRunStep  # noqa: E402
-from fninfer.testing import run_host  # noqa: E402
+from fninfer_host.azurite import start_azurite  # noqa: E402
+from fninfer_host.testing import run_host  # noqa: E402
 from shared.settings import MODEL_CACHE_DIR, STORAGE_CONNECTION  # noqa: E402
 from shared.storage import Storage  # noqa: E402
 

@@ -45,8 +45,8 @@ from realtime import BODY, process_tree  # noqa: E402
 from fninfer.core import Model, Workspace  # noqa: E402
 from fninfer.core.model import InferenceConfig  # noqa: E402
 from fninfer.core.webservice import AciWebservice  # noqa: E402
-from fninfer.host.azurite import start_azurite  # noqa: E402
-from fninfer.testing import free_port, run_host  # noqa: E402
+from fninfer_host.azurite import start_azurite  # noqa: E402
+from fninfer_host.testing import free_port, run_host  # noqa: E402
 
 SERVICES = ["seed", "seed-2", "seed-3", "seed-4", "seed-5"]
 HEAVY = ("pandas", "pyarrow", "numpy", "scipy", "sklearn", "httpx", "cryptography", "inference_schema")
@@ -119,7 +119,7 @@ def fresh_instance(tree: Path, work: Path, connection: str, scoring: dict[str, s
                 pass
             time.sleep(0.01)
         found["start -> ready s"] = time.perf_counter() - started
-        instance = process_tree(host.process.pid, only="fninfer.host.instance")[-1]
+        instance = process_tree(host.process.pid, only="fninfer_host.instance")[-1]
         if warm:
             warming = time.perf_counter()
             assert httpx.post(f"{host.base_url}/admin/warmup", timeout=300).status_code == 200
@@ -146,7 +146,7 @@ def idle_instance(tree: Path, work: Path, connection: str) -> float:
         while httpx.get(f"{host.base_url}/admin/host/status", timeout=30).status_code != 200:
             time.sleep(0.05)
         time.sleep(1.0)
-        memory = rss_mb(process_tree(host.process.pid, only="fninfer.host.instance")[-1])
+        memory = rss_mb(process_tree(host.process.pid, only="fninfer_host.instance")[-1])
     shutil.rmtree(caches, ignore_errors=True)
     return memory
 

@@ -30,7 +30,7 @@ from fninfer.core import Dataset, Datastore, Environment, Model, Workspace  # no
 from fninfer.data.dataset_consumption_config import DatasetConsumptionConfig  # noqa: E402
 from fninfer.pipeline.core import Pipeline, PipelineData, PipelineParameter, PipelineRun, Schedule  # noqa: E402
 from fninfer.pipeline.steps import ParallelRunConfig, ParallelRunStep  # noqa: E402
-from fninfer.testing import run_host  # noqa: E402
+from fninfer_host.testing import run_host  # noqa: E402
 from shared import layout  # noqa: E402
 
 

@@ -56,8 +56,8 @@ sys.path.insert(0, str(ROOT))
 from fninfer.core import Model, Workspace  # noqa: E402
 from fninfer.core.model import InferenceConfig  # noqa: E402
 from fninfer.core.webservice import AciWebservice  # noqa: E402
-from fninfer.packaging.baking import bake_model  # noqa: E402
-from fninfer.testing import free_port, run_host  # noqa: E402
+from fninfer_cli.packaging.baking import bake_model  # noqa: E402
+from fninfer_host.testing import free_port, run_host  # noqa: E402
 from shared import layout  # noqa: E402
 
 BODY = json.dumps({"data": [[0.1, 2.3, 4.1, 2.0], [0.2, 1.8, 3.9, 2.1]]}).encode()
@@ -300,7 +300,7 @@ def main() -> None:
             service.wait_for_deployment()
             # The model as `fninfer package --include-model` bakes it, for the cold start with a baked model.
             bake_model(ws.storage, f"{model.name}:{model.version}", scratch / "app-copy")
-            fninfer_pids = process_tree(host.process.pid, only="fninfer.host.instance")
+            fninfer_pids = process_tree(host.process.pid, only="fninfer_host.instance")
             targets = {"fninfer": Target(service.scoring_uri, {}, BODY, fninfer_pids)}
 
             port = free_port()

@@ -73,7 +73,7 @@ def main() -> None:
     from fninfer.core import Model, Workspace
     from fninfer.core.model import InferenceConfig
     from fninfer.core.webservice import AciWebservice
-    from fninfer.testing import free_port, run_host
+    from fninfer_host.testing import free_port, run_host
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from realtime import process_tree
@@ -93,7 +93,7 @@ def main() -> None:
             for name, source in (("iris", iris_source), ("no-op", no_op_source)):
                 config = InferenceConfig("score.py", source_directory=source)
                 Model.deploy(ws, name, [model], config, AciWebservice.deploy_configuration()).wait_for_deployment()
-            instance = process_tree(host.process.pid, only="fninfer.host.instance")[-1]
+            instance = process_tree(host.process.pid, only="fninfer_host.instance")[-1]
             environ = dict(
                 line.split("=", 1)
                 for line in Path(f"/proc/{instance}/environ").read_bytes().decode().split("\0")
@@ -187,12 +187,12 @@ def _cpu_per_call(function: Callable[[], Any], calls: int) -> float:
 
 async def _through_app(services: list[str], calls: int, rounds: int, callers: int, app_dir: Path) -> dict[str, float]:
     """Each service's median CPU per call through one instance's HTTP app, built once."""
-    from fninfer.host.admin import AdminApi
-    from fninfer.host.http_server import HttpApp
-    from fninfer.host.indexing import index_functions
-    from fninfer.host.invoker import Invoker
-    from fninfer.host.logs import configure_logging
-    from fninfer.host.options import load_host_options
+    from fninfer_host.admin import AdminApi
+    from fninfer_host.http_server import HttpApp
+    from fninfer_host.indexing import index_functions
+    from fninfer_host.invoker import Invoker
+    from fninfer_host.logs import configure_logging
+    from fninfer_host.options import load_host_options
 
     options = load_host_options(app_dir)
     configure_logging(options.log_levels).stream = io.StringIO()  # the host's lines are made, then dropped

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from fninfer.core import Model, Workspace  # noqa: E402
-from fninfer.testing import run_host  # noqa: E402
+from fninfer_host.testing import run_host  # noqa: E402
 from shared.pipelines import runs  # noqa: E402
 from shared.services import records  # noqa: E402
 from shared.services.auth import new_nonces  # noqa: E402

@@ -41,10 +41,10 @@ from latency_proxy import LatencyProxy, endpoint_port, proxied_connection_string
 from fninfer.core import Dataset, Environment, Experiment, Workspace  # noqa: E402
 from fninfer.core.model import InferenceConfig, Model  # noqa: E402
 from fninfer.core.webservice import AciWebservice  # noqa: E402
-from fninfer.host.azurite import start_azurite  # noqa: E402
 from fninfer.pipeline.core import Pipeline, PipelineData  # noqa: E402
 from fninfer.pipeline.steps import ParallelRunConfig, ParallelRunStep  # noqa: E402
-from fninfer.testing import run_host  # noqa: E402
+from fninfer_host.azurite import start_azurite  # noqa: E402
+from fninfer_host.testing import run_host  # noqa: E402
 
 #: The work lasts between `s` and 2 `s` seconds, a different time each round: a polling wait's lag depends on where
 #: the end falls between two of its reads, so one fixed length would favour or penalise it by chance.

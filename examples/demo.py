@@ -25,7 +25,7 @@ from fninfer.core import Dataset, Model, Workspace  # noqa: E402
 from fninfer.core.conda_dependencies import CondaDependencies  # noqa: E402
 from fninfer.core.model import InferenceConfig  # noqa: E402
 from fninfer.core.webservice import AksWebservice  # noqa: E402
-from fninfer.testing import run_host  # noqa: E402
+from fninfer_host.testing import run_host  # noqa: E402
 
 
 def step(title: str) -> None:

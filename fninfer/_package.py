@@ -92,9 +92,9 @@ def start_package(
     image_label: str | None = None,
 ) -> ModelPackage:
     """Check the request, then build in the background; `wait_for_creation()` waits for the zip."""
-    from fninfer.packaging.build import PackageRequest, build_package
-    from fninfer.packaging.dependencies import Target, project_dependencies
-    from fninfer.packaging.environments import union
+    from fninfer_cli.packaging.build import PackageRequest, build_package
+    from fninfer_cli.packaging.dependencies import Target, project_dependencies
+    from fninfer_cli.packaging.environments import union
 
     if generate_dockerfile:
         raise invalid("generate_dockerfile: fninfer packages a zip for Azure Functions, there is no Dockerfile")

@@ -1,4 +1,4 @@
-"""`fninfer check`, `fninfer migrate` and `fninfer ml`: the click commands fninfer/cli.py registers."""
+"""`fninfer check`, `fninfer migrate` and `fninfer ml`: the click commands fninfer_cli/main.py registers."""
 
 from __future__ import annotations
 

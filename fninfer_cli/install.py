@@ -3,7 +3,7 @@ environment that `fninfer start` runs (the interpreter of the `fninfer` command)
 locally as they will on Azure. `fninfer package --from-environments` is the same union for the deployed app.
 
 The requirements are the app's own (its pyproject.toml) and every registered environment's latest version, merged
-as the package command merges them (fninfer.packaging.environments): conda specs become pip requirements, the Azure
+as the package command merges them (fninfer_cli.packaging.environments): conda specs become pip requirements, the Azure
 ML serving packages and Python pins are left out (a Python pin this interpreter does not meet is a note), and two
 pins no version satisfies stop the install, naming both sides. Environments a pipeline step or a deployment used
 are registered when they are submitted (as in Azure ML), so they are in the union. pip installs them all in one
@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fninfer.packaging.dependencies import PackagingError, project_dependencies
-from fninfer.packaging.environments import registered_environments, union
+from fninfer_cli.packaging.dependencies import PackagingError, project_dependencies
+from fninfer_cli.packaging.environments import registered_environments, union
 from shared.storage import Storage
 
 

@@ -1,6 +1,6 @@
 """Every container, blob path and queue name fninfer uses, in one place.
 
-The app (`functions/`, `shared/`), the SDK (`fninfer/`) and the local host (`fninfer/host/`) all build storage names
+The app (`functions/`, `shared/`), the SDK (`fninfer/`) and the local host (`fninfer_host/`) all build storage names
 through these functions, never by hand; `tests/unit/test_layout.py` pins them, so a rename is a deliberate diff.
 
     fninfer-registry/                         JSON records (the registry's truth)

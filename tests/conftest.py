@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from fninfer.host.azurite import Azurite, start_azurite
+from fninfer_host.azurite import Azurite, start_azurite
 from shared.storage import Storage
 
 ROOT = Path(__file__).resolve().parents[1]

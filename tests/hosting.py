@@ -1,4 +1,4 @@
-"""Test helpers: the real local host (`fninfer.testing`, re-exported under the names the tests use), polling, and
+"""Test helpers: the real local host (`fninfer_host.testing`, re-exported under the names the tests use), polling, and
 calls made at the same moment."""
 
 import threading
@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from fninfer.testing import RunningHost, free_port, run_host
+from fninfer_host.testing import RunningHost, free_port, run_host
 
 __all__ = ["RunningHost", "at_once", "eventually", "free_port", "run_host"]
 

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser, sync_playwright
 
 from fninfer._workspace import Workspace
-from fninfer.host.azurite import start_azurite
+from fninfer_host.azurite import start_azurite
 from tests.browser.browsing import CHROMIUM_ARGS, ROOT, Studio
 from tests.hosting import RunningHost, run_host
 

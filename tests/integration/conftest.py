@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from fninfer._workspace import Workspace
-from fninfer.host.azurite import Azurite
-from fninfer.host.invoker import Invoker
+from fninfer_host.azurite import Azurite
+from fninfer_host.invoker import Invoker
 from tests.hosting import RunningHost, run_host
 
 ROOT = Path(__file__).resolve().parents[2]

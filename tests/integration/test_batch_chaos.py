@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from fninfer.core import Experiment, Workspace
-from fninfer.host.azurite import Azurite, start_azurite
 from fninfer.pipeline.core import Pipeline, PipelineRun
+from fninfer_host.azurite import Azurite, start_azurite
 from shared import layout
 from shared.errors import FninferError
 from tests.batching import ROOT, output_rows, pipeline_for, tabular_pipeline_for

@@ -17,7 +17,7 @@ import pytest
 
 from fninfer._snapshot import snapshot
 from fninfer._workspace import Workspace
-from fninfer.host.azurite import Azurite, start_azurite
+from fninfer_host.azurite import Azurite, start_azurite
 from shared import datastores, layout
 from shared.errors import InvalidInput, NotFound
 from shared.pipelines import dag, fanin, lanes, leases, logs, minibatch, planning, runs, submit

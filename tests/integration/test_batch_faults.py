@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from fninfer.host.azurite import Azurite, start_azurite
+from fninfer_host.azurite import Azurite, start_azurite
 from shared import layout
 from shared.pipelines import dag, lanes, leases, planning, runs, sweeper, watchdog
 from shared.settings import WATCHDOG_SETTING

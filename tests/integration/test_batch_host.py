@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from fninfer.core import Dataset, Experiment, Workspace
-from fninfer.host.azurite import Azurite
 from fninfer.pipeline.core import ActivityFailedException
+from fninfer_host.azurite import Azurite
 from shared import layout
 from shared.errors import InvalidInput, NotFound
 from shared.pipelines import lanes

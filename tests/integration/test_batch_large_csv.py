@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from fninfer.core import Dataset, Environment, Experiment, Workspace
-from fninfer.host.azurite import Azurite
 from fninfer.pipeline.core import Pipeline, PipelineData
 from fninfer.pipeline.steps import ParallelRunConfig, ParallelRunStep
+from fninfer_host.azurite import Azurite
 from tests.hosting import RunningHost, run_host
 
 # A long trial (a large CSV through two host instances): `make test` and CI run it, the inner loop does not.

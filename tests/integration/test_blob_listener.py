@@ -11,12 +11,12 @@ from typing import Any
 import azure.functions as func
 import pytest
 
-from fninfer.host.azurite import Azurite
-from fninfer.host.blobs import BlobPattern
-from fninfer.host.indexing import IndexedFunction
-from fninfer.host.invoker import Invoker
-from fninfer.host.listeners import build_listeners
-from fninfer.host.options import BlobOptions, HostOptions, QueueOptions
+from fninfer_host.azurite import Azurite
+from fninfer_host.blobs import BlobPattern
+from fninfer_host.indexing import IndexedFunction
+from fninfer_host.invoker import Invoker
+from fninfer_host.listeners import build_listeners
+from fninfer_host.options import BlobOptions, HostOptions, QueueOptions
 from shared import layout
 from shared.storage import Storage
 from tests.hosting import eventually

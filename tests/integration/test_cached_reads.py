@@ -3,7 +3,7 @@ it, however the listing and the read spell the ETag."""
 
 from __future__ import annotations
 
-from fninfer.host.azurite import Azurite
+from fninfer_host.azurite import Azurite
 from shared.cached_reads import RecordCache
 from shared.storage import RequestCounter, Storage
 

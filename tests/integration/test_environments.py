@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from fninfer.cli import main
 from fninfer.core import Environment, Model, Workspace
 from fninfer.core.conda_dependencies import CondaDependencies
 from fninfer.core.model import InferenceConfig
 from fninfer.core.runconfig import DEFAULT_CPU_IMAGE, RunConfiguration
 from fninfer.core.webservice import AciWebservice, WebserviceException
-from fninfer.host.azurite import Azurite, start_azurite
+from fninfer_cli.main import main
+from fninfer_host.azurite import Azurite, start_azurite
 from shared.environments import register_environment
 from shared.errors import InvalidInput, NotFound
 from shared.storage import Storage

@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from fninfer._config import WorkspaceConfig
-from fninfer.host.azurite import Azurite
-from fninfer.host.instance import bind_shared_socket
+from fninfer_host.azurite import Azurite
+from fninfer_host.instance import bind_shared_socket
 from shared import layout
 from shared.storage import Storage
 from tests.hosting import free_port, run_host
@@ -26,7 +26,7 @@ APP = Path(__file__).resolve().parents[1] / "apps" / "http_app"
 
 def start_and_fail(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "fninfer", "start", *args],
+        [sys.executable, "-m", "fninfer_cli", "start", *args],
         cwd=cwd,
         capture_output=True,
         text=True,

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from fninfer.host.azurite import Azurite
+from fninfer_host.azurite import Azurite
 from shared.storage import Storage
 from tests.hosting import RunningHost, eventually, run_host
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from fninfer.host.azurite import Azurite
-from fninfer.host.ncrontab import parse_schedule
-from fninfer.host.options import compute_host_id
+from fninfer_host.azurite import Azurite
+from fninfer_host.ncrontab import parse_schedule
+from fninfer_host.options import compute_host_id
 from shared import layout
 from shared.storage import Storage
 from tests.hosting import RunningHost, eventually, run_host

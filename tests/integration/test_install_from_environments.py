@@ -11,10 +11,10 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from fninfer.cli import main
 from fninfer.core import Environment
 from fninfer.core.conda_dependencies import CondaDependencies
-from fninfer.host.azurite import Azurite
+from fninfer_cli.main import main
+from fninfer_host.azurite import Azurite
 from shared.environments import register_environment
 from shared.storage import Storage
 from tests.integration.test_package import make_wheel
@@ -50,7 +50,7 @@ def test_install_from_environments_into_a_local_environment(lone_azurite: Azurit
     assert planned.output.splitlines()[1:4] == ["tinydep>=1", "envdep>=2", "stepdep==3.1"]
 
     installed = subprocess.run(
-        [sys.executable, "-m", "fninfer", "install", "--from-environments", *options],
+        [sys.executable, "-m", "fninfer_cli", "install", "--from-environments", *options],
         capture_output=True,
         text=True,
         check=False,

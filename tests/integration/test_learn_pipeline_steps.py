@@ -25,7 +25,6 @@ from sklearn.linear_model import LogisticRegression
 from fninfer.core import Dataset, Environment, Experiment, Model, Run, Workspace
 from fninfer.core.runconfig import RunConfiguration
 from fninfer.data import OutputFileDatasetConfig
-from fninfer.host.azurite import Azurite
 from fninfer.pipeline.core import (
     Pipeline,
     PipelineData,
@@ -37,6 +36,7 @@ from fninfer.pipeline.core import (
 )
 from fninfer.pipeline.core.graph import PipelineParameter
 from fninfer.pipeline.steps import ParallelRunConfig, ParallelRunStep, PythonScriptStep
+from fninfer_host.azurite import Azurite
 from shared import layout
 from shared.errors import InvalidInput
 from shared.pipelines import lanes

@@ -45,7 +45,7 @@ class Az:
 
     def __call__(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
-            [sys.executable, "-m", "fninfer", "ml", *args],
+            [sys.executable, "-m", "fninfer_cli", "ml", *args],
             cwd=self.cwd,
             env=self.env,
             capture_output=True,

@@ -18,14 +18,14 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from fninfer.cli import main
 from fninfer.core import Dataset, Environment, Model, Workspace
 from fninfer.core.conda_dependencies import CondaDependencies
 from fninfer.core.model import InferenceConfig
 from fninfer.core.webservice import AciWebservice
-from fninfer.host.azurite import Azurite
-from fninfer.packaging.build import PackageRequest, build_package
-from fninfer.packaging.dependencies import PackagingError, Target
+from fninfer_cli.main import main
+from fninfer_cli.packaging.build import PackageRequest, build_package
+from fninfer_cli.packaging.dependencies import PackagingError, Target
+from fninfer_host.azurite import Azurite
 from shared import layout, tabular
 from shared.storage import Storage
 from shared.tabular import ParseError
@@ -321,7 +321,7 @@ from fninfer.core import Model  # what an entry script calls inside the app
 assert callable(Model.get_model_path)
 import shared.models, fninfer._model
 assert fninfer._model.deployed_version is shared.models.deployed_version  # one copy of the domain
-for left_out in ("uvicorn", "click", "fninfer.host", "fninfer.packaging", "fninfer.cli"):
+for left_out in ("uvicorn", "click", "fninfer_host", "fninfer_cli"):
     try:
         __import__(left_out)
     except ImportError:
@@ -345,7 +345,7 @@ print(len(functions), json.dumps(sorted(roots)))
 
 def ws_function_names() -> list[str]:
     """The functions fninfer's app registers, as its local host indexes them."""
-    from fninfer.host.indexing import index_functions
+    from fninfer_host.indexing import index_functions
 
     return [function.name for function in index_functions(ROOT)]
 

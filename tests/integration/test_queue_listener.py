@@ -10,8 +10,8 @@ from collections.abc import Callable
 import azure.functions as func
 from azure.storage.queue import QueueMessage
 
-from fninfer.host.options import QueueOptions
-from fninfer.host.queues import Backoff, QueueListener
+from fninfer_host.options import QueueOptions
+from fninfer_host.queues import Backoff, QueueListener
 from shared import layout
 from shared.storage import Storage
 from tests.hosting import eventually

@@ -13,7 +13,7 @@ from typing import Any
 import azure.functions as func
 import pytest
 
-from fninfer.host.azurite import Azurite
+from fninfer_host.azurite import Azurite
 from shared import layout
 from shared.storage import Storage
 from tests.declared import http_triggers

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from fninfer.host.azurite import Azurite
+from fninfer_host.azurite import Azurite
 from shared import layout
 from shared.pipelines import run_index, runs
 from shared.pipelines.runs import RunStatus

@@ -17,8 +17,8 @@ from sklearn.linear_model import LogisticRegression
 
 from fninfer._config import WorkspaceConfig
 from fninfer.core import Dataset, Model, Workspace
-from fninfer.host.azurite import Azurite
-from fninfer.host.routing import build_routes, match_route
+from fninfer_host.azurite import Azurite
+from fninfer_host.routing import build_routes, match_route
 from shared.errors import FninferError, NotFound
 from tests.declared import http_triggers
 

@@ -15,7 +15,7 @@ from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
 from fninfer.core import Model, Workspace
-from fninfer.host.azurite import Azurite
+from fninfer_host.azurite import Azurite
 from shared import layout
 from shared.errors import Conflict, IntegrityError, InvalidInput, NotFound
 from shared.hashing import CHUNK_SIZE, combined_sha256, sha256_file

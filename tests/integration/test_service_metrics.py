@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from fninfer.host.azurite import Azurite
+from fninfer_host.azurite import Azurite
 from shared import layout
 from shared.services import metrics
 from shared.services.metrics import CallMetrics, Minute, bucket, percentile, service_calls

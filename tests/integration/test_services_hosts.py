@@ -18,8 +18,8 @@ import pytest
 from fninfer.core import Workspace
 from fninfer.core.model import InferenceConfig, Model
 from fninfer.core.webservice import AciWebservice, AksWebservice, Webservice, WebserviceException
-from fninfer.host.azurite import Azurite
-from fninfer.host.supervisor import INSTANCES_FILE_NAME
+from fninfer_host.azurite import Azurite
+from fninfer_host.supervisor import INSTANCES_FILE_NAME
 from shared.services.calling import RUN_FAILED
 from tests.hosting import RunningHost, eventually, run_host
 

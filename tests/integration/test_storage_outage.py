@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from fninfer.core import Model, Workspace
-from fninfer.host.azurite import start_azurite
+from fninfer_host.azurite import start_azurite
 from shared.errors import StorageUnavailable
 from shared.storage import RETRY
 from tests.hosting import run_host

@@ -15,9 +15,9 @@ from typing import Any
 import azure.functions as func
 import pytest
 
-from fninfer.host.indexing import IndexedFunction
-from fninfer.host.invoker import Invoker
-from fninfer.host.timers import TimerListener
+from fninfer_host.indexing import IndexedFunction
+from fninfer_host.invoker import Invoker
+from fninfer_host.timers import TimerListener
 from shared import layout
 from shared.storage import Storage
 from tests.hosting import eventually

@@ -11,7 +11,7 @@ import httpx
 from fninfer.core import Workspace
 from fninfer.core.model import InferenceConfig, Model
 from fninfer.core.webservice import AciWebservice
-from fninfer.host.azurite import Azurite
+from fninfer_host.azurite import Azurite
 from tests.hosting import run_host
 
 ROOT = Path(__file__).resolve().parents[2]

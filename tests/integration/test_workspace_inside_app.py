@@ -18,9 +18,9 @@ from fninfer.core import Dataset, Experiment, Model, Run, Workspace
 from fninfer.core.compute import AmlCompute, ComputeTarget
 from fninfer.core.model import InferenceConfig
 from fninfer.core.webservice import AciWebservice
-from fninfer.host.azurite import Azurite
 from fninfer.pipeline.core import Pipeline, PipelineData
 from fninfer.pipeline.steps import ParallelRunConfig, ParallelRunStep, PythonScriptStep
+from fninfer_host.azurite import Azurite
 from shared.errors import InvalidInput
 
 ROWS = 7

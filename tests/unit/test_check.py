@@ -8,8 +8,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from fninfer.cli import main
 from fninfer_cli.check import Finding, check, check_python
+from fninfer_cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = ROOT / "tests" / "fixtures" / "v1_project"

@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from fninfer.host.bindings import (
+from fninfer_host.bindings import (
     BUILT_IN,
     BUNDLE,
     BUNDLE_ID,
@@ -23,10 +23,10 @@ from fninfer.host.bindings import (
     invalid_storage_names,
     storage_names,
 )
-from fninfer.host.indexing import IndexedFunction, index_functions
-from fninfer.host.ncrontab import parse_schedule
-from fninfer.host.options import load_host_options
-from fninfer.host.routing import build_routes
+from fninfer_host.indexing import IndexedFunction, index_functions
+from fninfer_host.ncrontab import parse_schedule
+from fninfer_host.options import load_host_options
+from fninfer_host.routing import build_routes
 
 ROOT = Path(__file__).resolve().parents[2]
 BICEP = ROOT / "infra" / "main.bicep"

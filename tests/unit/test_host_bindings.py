@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fninfer.host.bindings import (
+from fninfer_host.bindings import (
     BUNDLE_ID,
     ExtensionBundle,
     ExtensionBundleError,
@@ -12,7 +12,7 @@ from fninfer.host.bindings import (
     missing_extensions,
     storage_names,
 )
-from fninfer.host.bindings import parse_extension_bundle as parse
+from fninfer_host.bindings import parse_extension_bundle as parse
 
 HTTP = [{"type": "httpTrigger", "name": "req"}, {"type": "http", "name": "$return"}]
 QUEUE = [{"type": "queueTrigger", "name": "msg", "queueName": "q"}]

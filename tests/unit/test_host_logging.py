@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from fninfer.host.logs import ConsoleHandler, Invocation, LogLevels, current_invocation, utc_stamp
-from fninfer.host.options import HostConfigError, load_host_options
+from fninfer_host.logs import ConsoleHandler, Invocation, LogLevels, current_invocation, utc_stamp
+from fninfer_host.options import HostConfigError, load_host_options
 
 
 def test_the_longest_configured_prefix_decides_a_categorys_level() -> None:
@@ -56,7 +56,7 @@ def test_lines_are_filtered_by_category_and_attributed_to_their_invocation(
     console: tuple[ConsoleHandler, io.StringIO, logging.Logger],
 ) -> None:
     handler, stream, logger = console
-    host = logging.getLogger("fninfer.host.test")
+    host = logging.getLogger("fninfer_host.test")
     host.propagate, host.handlers = False, [handler]
     host.info("Executing 'Functions.quiet'", extra={"category": "Function.quiet"})  # below Warning: dropped
     host.warning("Executed 'Functions.loud'", extra={"category": "Function.loud"})

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fninfer.host.options import HostConfigError, compute_host_id, load_host_options, parse_timespan
+from fninfer_host.options import HostConfigError, compute_host_id, load_host_options, parse_timespan
 
 
 def write(tmp_path: Path, document: dict[str, object]) -> Path:

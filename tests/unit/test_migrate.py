@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from fninfer.cli import main
+from fninfer_cli.main import main
 from fninfer_cli.migrate import migrate, rewrite_source
 from shared.azureml_alias import target_name
 
@@ -39,7 +39,7 @@ def as_v1(text: str) -> str:
         module = match.group(3).split(" ")[0]
         v1 = f"azureml{match.group(2) or ''}{module}"
         if target_name(v1) != f"fninfer{match.group(2) or ''}{module}":
-            return match.group(0)  # fninfer's own module (fninfer.testing): no azureml counterpart
+            return match.group(0)  # fninfer's own module (fninfer_host.testing): no azureml counterpart
         return f"{match.group(1)}azureml{match.group(2) or ''}{match.group(3)}"
 
     return _FNINFER_IMPORT.sub(spell, text)

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from fninfer.host.ncrontab import IntervalSchedule, ScheduleError, parse_schedule
+from fninfer_host.ncrontab import IntervalSchedule, ScheduleError, parse_schedule
 
 T0 = datetime(2026, 11, 22, 9, 0, 0, tzinfo=UTC)  # a Sunday
 

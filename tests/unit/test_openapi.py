@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from fninfer.host.routing import build_routes, match_route
+from fninfer_host.routing import build_routes, match_route
 from functions.api import http_functions
 from shared.openapi import OPERATIONS, ROUTE_PREFIX, openapi_document, openapi_paths
 from tests.declared import http_triggers

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fninfer.packaging.archive import FIXED_TIME, write_zip
+from fninfer_cli.packaging.archive import FIXED_TIME, write_zip
 
 
 def test_entries_are_sorted_with_fixed_times_and_modes(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fninfer.host.routing import RouteIndex, RouteTemplate, RouteTemplateError, build_routes, match_route
+from fninfer_host.routing import RouteIndex, RouteTemplate, RouteTemplateError, build_routes, match_route
 
 
 @pytest.mark.parametrize(

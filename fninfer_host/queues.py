@@ -27,11 +27,11 @@ from azure.core.exceptions import AzureError, ResourceNotFoundError
 from azure.functions.queue import QueueMessage as TriggerMessage
 from azure.storage.queue import QueueClient, QueueMessage
 
-from fninfer.host.invoker import FunctionTimeout, InvocationFailed
-from fninfer.host.options import QueueOptions
+from fninfer_host.invoker import FunctionTimeout, InvocationFailed
+from fninfer_host.options import QueueOptions
 from shared.storage import Storage, watch_sends
 
-log = logging.getLogger("fninfer.host")
+log = logging.getLogger("fninfer_host")
 
 #: How long a received message stays invisible, renewed at half that while its invocation runs.
 VISIBILITY_WINDOW = 600.0

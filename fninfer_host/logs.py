@@ -116,7 +116,7 @@ def category_of(record: logging.LogRecord, invocation: Invocation | None) -> str
     explicit: str | None = getattr(record, "category", None)
     if explicit is not None:
         return explicit
-    host = record.name == "fninfer.host" or record.name.startswith("fninfer.host.")
+    host = record.name == "fninfer_host" or record.name.startswith("fninfer_host.")
     if invocation is not None and not host:
         return f"{function_category(invocation.function_name)}.User"
     return HOST_CATEGORY if host else CONSOLE_CATEGORY

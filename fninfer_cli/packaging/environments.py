@@ -19,7 +19,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from fninfer.packaging.dependencies import PackagingError, project_dependencies
+from fninfer_cli.packaging.dependencies import PackagingError, project_dependencies
 from shared.environments import list_environments, requirements_of
 from shared.services.environment import is_provided, normalize, to_pip_requirement
 from shared.storage import Storage

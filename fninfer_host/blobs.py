@@ -25,16 +25,16 @@ import azure.functions as func
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
 from azure.functions.blob import InputStream
 
-from fninfer.host.indexing import IndexedFunction
-from fninfer.host.invoker import Invoker
-from fninfer.host.leases import SingletonLease
-from fninfer.host.options import HostOptions, QueueOptions, resolve_app_settings
-from fninfer.host.queues import QueueListener
+from fninfer_host.indexing import IndexedFunction
+from fninfer_host.invoker import Invoker
+from fninfer_host.leases import SingletonLease
+from fninfer_host.options import HostOptions, QueueOptions, resolve_app_settings
+from fninfer_host.queues import QueueListener
 from shared import layout
 from shared.errors import FninferError
 from shared.storage import Storage
 
-log = logging.getLogger("fninfer.host")
+log = logging.getLogger("fninfer_host")
 
 
 class BlobPathError(ValueError):

@@ -9,12 +9,12 @@ import os
 import threading
 from typing import Protocol
 
-from fninfer.host.blobs import BlobScanner, blob_executor
-from fninfer.host.indexing import IndexedFunction
-from fninfer.host.invoker import Invoker
-from fninfer.host.options import HostOptions, resolve_app_settings
-from fninfer.host.queues import QueueListener
-from fninfer.host.timers import TimerListener
+from fninfer_host.blobs import BlobScanner, blob_executor
+from fninfer_host.indexing import IndexedFunction
+from fninfer_host.invoker import Invoker
+from fninfer_host.options import HostOptions, resolve_app_settings
+from fninfer_host.queues import QueueListener
+from fninfer_host.timers import TimerListener
 from shared import layout
 from shared.settings import STORAGE_CONNECTION, storage_connection
 from shared.storage import Storage

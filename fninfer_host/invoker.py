@@ -26,11 +26,11 @@ from typing import Any
 
 import azure.functions as func
 
-from fninfer.host.indexing import IndexedFunction
-from fninfer.host.logs import Invocation, LogLevels, console, current_invocation, function_category
+from fninfer_host.indexing import IndexedFunction
+from fninfer_host.logs import Invocation, LogLevels, console, current_invocation, function_category
 from shared.ids import random_uuid
 
-log = logging.getLogger("fninfer.host")
+log = logging.getLogger("fninfer_host")
 
 
 def _host_line(level: int, category: str, message: str, *args: object, exc_info: BaseException | None = None) -> None:

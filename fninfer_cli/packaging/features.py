@@ -22,7 +22,7 @@ from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from fninfer.packaging.dependencies import PackagingError
+from fninfer_cli.packaging.dependencies import PackagingError
 from shared import layout
 from shared.environments import list_environments, requirements_of
 from shared.errors import FninferError

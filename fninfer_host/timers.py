@@ -21,16 +21,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from azure.functions.timer import TimerRequest
 
-from fninfer.host.indexing import IndexedFunction
-from fninfer.host.invoker import FunctionTimeout, InvocationFailed, Invoker
-from fninfer.host.leases import SingletonLease
-from fninfer.host.ncrontab import CronSchedule, Schedule, parse_schedule
-from fninfer.host.options import resolve_app_settings
+from fninfer_host.indexing import IndexedFunction
+from fninfer_host.invoker import FunctionTimeout, InvocationFailed, Invoker
+from fninfer_host.leases import SingletonLease
+from fninfer_host.ncrontab import CronSchedule, Schedule, parse_schedule
+from fninfer_host.options import resolve_app_settings
 from shared import layout
 from shared.errors import FninferError
 from shared.storage import Storage
 
-log = logging.getLogger("fninfer.host")
+log = logging.getLogger("fninfer_host")
 
 Clock = Callable[[], datetime]
 Wait = Callable[[threading.Event, float], bool]

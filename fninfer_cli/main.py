@@ -11,9 +11,9 @@ try:
 except ModuleNotFoundError:  # the command is part of the `local` extra, not of the SDK
     sys.exit("fninfer's command line (fninfer start, fninfer package) needs its extra: pip install 'fninfer[local]'")
 
-from fninfer.host.supervisor import StartError
-from fninfer.host.supervisor import start as start_host
 from fninfer_cli.commands import check_command, migrate_command, ml
+from fninfer_host.supervisor import StartError
+from fninfer_host.supervisor import start as start_host
 
 if TYPE_CHECKING:
     from shared.storage import Storage
@@ -102,8 +102,8 @@ def package(
 ) -> None:
     """Build the zip Azure Functions runs as it is: the app, its dependencies for Linux, and optionally models and
     services, so nothing is built or downloaded on Azure."""
-    from fninfer.packaging.build import PackageRequest, build_package
-    from fninfer.packaging.dependencies import Target
+    from fninfer_cli.packaging.build import PackageRequest, build_package
+    from fninfer_cli.packaging.dependencies import Target
     from shared.errors import FninferError
     from shared.storage import Storage
 
@@ -119,7 +119,7 @@ def package(
             registry = _workspace_registry()  # to see whether something registered needs an optional feature
         wanted = None
         if from_environments:
-            from fninfer.packaging.environments import environment_requirements
+            from fninfer_cli.packaging.environments import environment_requirements
 
             wanted = environment_requirements(app_dir, registry, python_version, click.echo)
         request = PackageRequest(

@@ -17,13 +17,13 @@ from urllib.parse import parse_qsl
 
 import azure.functions as func
 
-from fninfer.host.admin import AdminApi
-from fninfer.host.indexing import IndexedFunction
-from fninfer.host.invoker import FunctionTimeout, InvocationFailed, Invoker
-from fninfer.host.options import HostOptions
-from fninfer.host.routing import Route, RouteIndex, build_routes
+from fninfer_host.admin import AdminApi
+from fninfer_host.indexing import IndexedFunction
+from fninfer_host.invoker import FunctionTimeout, InvocationFailed, Invoker
+from fninfer_host.options import HostOptions
+from fninfer_host.routing import Route, RouteIndex, build_routes
 
-log = logging.getLogger("fninfer.host")
+log = logging.getLogger("fninfer_host")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-from fninfer.packaging import archive, baking, dependencies, features, files
-from fninfer.packaging.dependencies import PackagingError, Target
+from fninfer_cli.packaging import archive, baking, dependencies, features, files
+from fninfer_cli.packaging.dependencies import PackagingError, Target
 from shared import layout
 from shared.storage import Storage
 

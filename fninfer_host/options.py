@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fninfer.host.bindings import ExtensionBundle, ExtensionBundleError, parse_extension_bundle
-from fninfer.host.logs import LogLevels
+from fninfer_host.bindings import ExtensionBundle, ExtensionBundleError, parse_extension_bundle
+from fninfer_host.logs import LogLevels
 
 OVERRIDE_PREFIX = "AzureFunctionsJobHost__"
 #: Local-host only: seconds between blob container scans (the real host scans every 10 s).

@@ -27,12 +27,12 @@ from azure.core.exceptions import AzureError
 from azure.storage.blob import BlobServiceClient
 
 from fninfer._config import APP_HOSTNAME, CONFIG_FILE_NAME, STATE_DIR_NAME, WorkspaceConfig
-from fninfer.host.azurite import Azurite, AzuriteError, start_azurite
-from fninfer.host.indexing import SCRIPT_FILE_NAME
-from fninfer.host.instance import READY_LINE, RESTART_EXIT_CODE
-from fninfer.host.lifetime import die_with_parent
-from fninfer.host.logs import utc_stamp
-from fninfer.host.options import HostConfigError, load_host_options
+from fninfer_host.azurite import Azurite, AzuriteError, start_azurite
+from fninfer_host.indexing import SCRIPT_FILE_NAME
+from fninfer_host.instance import READY_LINE, RESTART_EXIT_CODE
+from fninfer_host.lifetime import die_with_parent
+from fninfer_host.logs import utc_stamp
+from fninfer_host.options import HostConfigError, load_host_options
 from shared.errors import InvalidInput
 from shared.settings import ADMIN_KEY, STORAGE_CONNECTION, storage_connection
 
@@ -177,7 +177,7 @@ class Supervisor:
         return settings
 
     def spawn(self, index: int, environment: dict[str, str]) -> InstanceProcess:
-        command = [sys.executable, "-m", "fninfer.host.instance", "--app-dir", str(self.app_dir)]
+        command = [sys.executable, "-m", "fninfer_host.instance", "--app-dir", str(self.app_dir)]
         command += ["--port", str(self.port), "--index", str(index)]
         process = subprocess.Popen(
             command,

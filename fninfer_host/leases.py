@@ -19,7 +19,7 @@ from azure.storage.blob import BlobLeaseClient
 from shared import layout
 from shared.storage import Storage
 
-log = logging.getLogger("fninfer.host")
+log = logging.getLogger("fninfer_host")
 
 #: Storage answers these when another instance holds (or has taken over) the lease.
 _CONFLICT = (409, 412)

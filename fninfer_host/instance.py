@@ -23,17 +23,17 @@ from pathlib import Path
 
 import uvicorn
 
-from fninfer.host.admin import AdminApi
-from fninfer.host.bindings import invalid_storage_names, missing_extensions
-from fninfer.host.http_server import HttpApp
-from fninfer.host.indexing import IndexingError, index_functions
-from fninfer.host.invoker import Invoker
-from fninfer.host.lifetime import watch_parent
-from fninfer.host.logs import close_logging, configure_logging
-from fninfer.host.options import HostConfigError, compute_host_id, load_host_options
-from fninfer.host.routing import RouteTemplateError
+from fninfer_host.admin import AdminApi
+from fninfer_host.bindings import invalid_storage_names, missing_extensions
+from fninfer_host.http_server import HttpApp
+from fninfer_host.indexing import IndexingError, index_functions
+from fninfer_host.invoker import Invoker
+from fninfer_host.lifetime import watch_parent
+from fninfer_host.logs import close_logging, configure_logging
+from fninfer_host.options import HostConfigError, compute_host_id, load_host_options
+from fninfer_host.routing import RouteTemplateError
 
-log = logging.getLogger("fninfer.host")
+log = logging.getLogger("fninfer_host")
 
 READY_LINE = "Host started: instance ready"
 RESTART_EXIT_CODE = 3
@@ -118,7 +118,7 @@ class Instance:
         )
         listeners = []
         if any(function.trigger_type != "httpTrigger" for function in functions):
-            from fninfer.host.listeners import build_listeners
+            from fninfer_host.listeners import build_listeners
 
             listeners = build_listeners(functions, host_id, options, invoker)
         sock = bind_shared_socket(self.port)

@@ -25,15 +25,15 @@ from azure.functions.blob import InputStream
 from azure.functions.timer import TimerRequest
 from azure.functions.warmup import WarmUpContext
 
-from fninfer.host.bindings import ExtensionBundle
-from fninfer.host.indexing import IndexedFunction
-from fninfer.host.invoker import FunctionTimeout, InvocationFailed, Invoker
+from fninfer_host.bindings import ExtensionBundle
+from fninfer_host.indexing import IndexedFunction
+from fninfer_host.invoker import FunctionTimeout, InvocationFailed, Invoker
 from shared.errors import FninferError, InvalidInput
 from shared.jsonbody import parse_json
 from shared.settings import STORAGE_CONNECTION, storage_connection
 from shared.storage import Storage, storage_errors
 
-log = logging.getLogger("fninfer.host")
+log = logging.getLogger("fninfer_host")
 
 ADMIN_REASON = "This function was programmatically called via the host APIs."
 HOST_VERSION = "4.0.0-fninfer"

@@ -1,6 +1,6 @@
 """Run a real local host (`fninfer start`) in the background, the way a user does: for tests and CI.
 
-    from fninfer.testing import run_host
+    from fninfer_host.testing import run_host
 
     with run_host(app_dir=Path("."), workdir=tmp_path) as host:
         ws = Workspace.from_config(host.config_path)
@@ -85,7 +85,7 @@ def run_host(
     port = port or free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / "host.log"
-    command = [sys.executable, "-m", "fninfer", "start", "--app-dir", str(app_dir), "--port", str(port)]
+    command = [sys.executable, "-m", "fninfer_cli", "start", "--app-dir", str(app_dir), "--port", str(port)]
     command += ["--instances", str(instances)]
     if storage:
         command += ["--storage", storage]

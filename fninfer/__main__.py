@@ -1,3 +1,0 @@
-from fninfer.cli import main
-
-main()

@@ -1,0 +1,3 @@
+from fninfer_cli.main import main
+
+main()
