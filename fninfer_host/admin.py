@@ -26,12 +26,11 @@ from azure.functions.timer import TimerRequest
 from azure.functions.warmup import WarmUpContext
 
 from fninfer_host.bindings import ExtensionBundle
+from fninfer_host.errors import HostError
 from fninfer_host.indexing import IndexedFunction
 from fninfer_host.invoker import FunctionTimeout, InvocationFailed, Invoker
-from shared.errors import FninferError, InvalidInput
-from shared.jsonbody import parse_json
-from shared.settings import STORAGE_CONNECTION, storage_connection
-from shared.storage import Storage, storage_errors
+from fninfer_host.settings import STORAGE_CONNECTION, storage_connection
+from fninfer_host.storage import HostStorage, storage_errors
 
 log = logging.getLogger("fninfer_host")
 
@@ -118,8 +117,8 @@ class AdminApi:
 
     def invoke(self, function: IndexedFunction, body: bytes) -> Response:
         try:
-            document = parse_json(body) if body else None
-        except InvalidInput:
+            document = json.loads(body) if body else None
+        except (ValueError, RecursionError):
             document = None
         if not isinstance(document, dict) or not isinstance(document.get("input", ""), str):
             return json_response(400, {"error": 'the body must be JSON like {"input": "<string>"}'})
@@ -134,7 +133,7 @@ class AdminApi:
             await self.invoker.invoke_async(function, value, ADMIN_REASON)
         except (InvocationFailed, FunctionTimeout):
             pass  # already logged by the invoker
-        except FninferError as exc:
+        except HostError as exc:
             log.error("Admin invocation of '%s' failed: %s", function.name, exc)
 
     def _run_in_background(self, coroutine: Awaitable[None]) -> None:
@@ -150,7 +149,7 @@ def _trigger_value(function: IndexedFunction, text: str) -> Any:
     if function.trigger_type == "timerTrigger":
         return TimerRequest(past_due=False, schedule_status={}, schedule={"AdjustForDST": True})
     container, _, blob_name = text.partition("/")
-    storage = Storage.from_connection(storage_connection(function.trigger.get("connection") or STORAGE_CONNECTION))
+    storage = HostStorage.from_connection(storage_connection(function.trigger.get("connection") or STORAGE_CONNECTION))
 
     with storage_errors(f"blob {text!r}"):
         blob = storage.blobs.get_blob_client(container, blob_name)

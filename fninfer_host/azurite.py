@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fninfer_host.lifetime import die_with_parent
-from shared.settings import azurite_connection_string
+from fninfer_host.settings import azurite_connection_string
 
 _LISTENING = re.compile(r"Azurite (Blob|Queue|Table) service is successfully listening at https?://[^:]+:(\d+)")
 

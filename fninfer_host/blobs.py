@@ -25,14 +25,14 @@ import azure.functions as func
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
 from azure.functions.blob import InputStream
 
+from fninfer_host import storage_names
+from fninfer_host.errors import HostError
 from fninfer_host.indexing import IndexedFunction
 from fninfer_host.invoker import Invoker
 from fninfer_host.leases import SingletonLease
 from fninfer_host.options import HostOptions, QueueOptions, resolve_app_settings
 from fninfer_host.queues import QueueListener
-from shared import layout
-from shared.errors import FninferError
-from shared.storage import Storage
+from fninfer_host.storage import HostStorage
 
 log = logging.getLogger("fninfer_host")
 
@@ -78,7 +78,7 @@ def quoted_etag(etag: object) -> str:
     return '"' + str(etag).strip('"') + '"'
 
 
-def _account_name(storage: Storage) -> str:
+def _account_name(storage: HostStorage) -> str:
     return str(storage.blobs.account_name or "account")
 
 
@@ -86,7 +86,7 @@ class BlobScanner:
     def __init__(
         self,
         functions: list[IndexedFunction],
-        storage: Storage,
+        storage: HostStorage,
         host_id: str,
         scan_interval: float,
         lock_period: float,
@@ -101,7 +101,7 @@ class BlobScanner:
         self.host_id = host_id
         self.scan_interval = scan_interval
         self.recovery_interval = recovery_interval
-        self.lease = SingletonLease(storage, layout.blob_scan_lock(host_id), lock_period, holder)
+        self.lease = SingletonLease(storage, storage_names.blob_scan_lock(host_id), lock_period, holder)
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -110,7 +110,7 @@ class BlobScanner:
                 continue
             try:
                 self.scan()
-            except (AzureError, FninferError) as exc:
+            except (AzureError, HostError) as exc:
                 log.warning("Blob scan failed: %s", exc)
             stop.wait(self.scan_interval)
         self.lease.release()
@@ -119,8 +119,8 @@ class BlobScanner:
         """One sweep of every watched container; returns how many blob versions it queued."""
         queued = 0
         for container in sorted({pattern.container for _, pattern in self.functions}):
-            info_path = layout.blob_scan_info(self.host_id, _account_name(self.storage), container)
-            info, _ = self.storage.try_read_json(layout.HOSTS_CONTAINER, info_path)
+            info_path = storage_names.blob_scan_info(self.host_id, _account_name(self.storage), container)
+            info = self.storage.read_json(storage_names.HOSTS_CONTAINER, info_path)
             since = datetime.fromisoformat(info["LatestScan"]) if info else None
             client = self.storage.blobs.get_container_client(container)
             newest = since
@@ -138,12 +138,14 @@ class BlobScanner:
             if newest is not None and newest != since:
                 # Stored 1 ms early, as the host does, so a blob written in the same millisecond is seen again.
                 marker = {"LatestScan": (newest - timedelta(milliseconds=1)).isoformat()}
-                self.storage.put_json(layout.HOSTS_CONTAINER, info_path, marker)
+                self.storage.write_json(storage_names.HOSTS_CONTAINER, info_path, marker)
         return queued
 
     def notify(self, function: IndexedFunction, container: str, blob_name: str, etag: str) -> int:
-        receipts = self.storage.container(layout.HOSTS_CONTAINER)
-        receipt = receipts.get_blob_client(layout.blob_receipt(self.host_id, function.name, etag, container, blob_name))
+        receipts = self.storage.container(storage_names.HOSTS_CONTAINER)
+        receipt = receipts.get_blob_client(
+            storage_names.blob_receipt(self.host_id, function.name, etag, container, blob_name)
+        )
         try:
             receipt.upload_blob(b"", overwrite=False, metadata={"Incomplete": "true"})
         except ResourceExistsError:
@@ -152,23 +154,23 @@ class BlobScanner:
             # A scanner died between creating the receipt and queuing: queue it now.
         message = {
             "Type": "BlobTrigger",
-            "FunctionId": f"Host.Functions.{function.name}",
+            "FunctionId": storage_names.function_id(function.name),
             "BlobType": "BlockBlob",
             "ContainerName": container,
             "BlobName": blob_name,
             "ETag": etag,
         }
-        queue = self.storage.queue(layout.blob_trigger_queue(self.host_id))
+        queue = self.storage.queue(storage_names.blob_trigger_queue(self.host_id))
         queue.send_message(base64.b64encode(json.dumps(message).encode()).decode())
         receipt.set_blob_metadata({})
         return 1
 
 
 def blob_executor(
-    functions: list[IndexedFunction], storage: Storage, host_id: str, options: HostOptions, invoker: Invoker
+    functions: list[IndexedFunction], storage: HostStorage, host_id: str, options: HostOptions, invoker: Invoker
 ) -> QueueListener:
     """The listener every instance runs on the shared blob-trigger queue."""
-    by_id = {f"Host.Functions.{function.name}": function for function in functions}
+    by_id = {storage_names.function_id(function.name): function for function in functions}
     parallelism = options.blobs.max_degree_of_parallelism
     batch_size = min(32, parallelism // 2 + 1)
     queue_options = QueueOptions(
@@ -218,8 +220,8 @@ def blob_executor(
     return QueueListener(
         "blob-executor",
         storage,
-        layout.blob_trigger_queue(host_id),
+        storage_names.blob_trigger_queue(host_id),
         handle,
         queue_options,
-        poison_queue=layout.BLOB_POISON_QUEUE,
+        poison_queue=storage_names.BLOB_POISON_QUEUE,
     )

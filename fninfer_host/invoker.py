@@ -21,6 +21,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -28,7 +29,6 @@ import azure.functions as func
 
 from fninfer_host.indexing import IndexedFunction
 from fninfer_host.logs import Invocation, LogLevels, console, current_invocation, function_category
-from shared.ids import random_uuid
 
 log = logging.getLogger("fninfer_host")
 
@@ -143,7 +143,7 @@ class Invoker:
 
         An `async def` function runs in the caller's task, with no task or thread of its own; a sync one on the
         pool. Either way `functionTimeout` is a deadline on this task, not a wrapper task."""
-        invocation_id = random_uuid()
+        invocation_id = str(uuid.uuid4())
         arguments = self._arguments(function, trigger_value, invocation_id)
         # Set in this task's context so log records from the function (async, or sync on the pool through the
         # copied context) name the invocation.

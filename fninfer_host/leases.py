@@ -16,8 +16,8 @@ import time
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError
 from azure.storage.blob import BlobLeaseClient
 
-from shared import layout
-from shared.storage import Storage
+from fninfer_host import storage_names
+from fninfer_host.storage import HostStorage
 
 log = logging.getLogger("fninfer_host")
 
@@ -26,11 +26,11 @@ _CONFLICT = (409, 412)
 
 
 class SingletonLease:
-    def __init__(self, storage: Storage, lock_path: str, period: float, holder: str) -> None:
+    def __init__(self, storage: HostStorage, lock_path: str, period: float, holder: str) -> None:
         # Azure Storage leases last 15-60 s.
         self.period = int(min(60, max(15, period)))
         self.holder = holder
-        self.blob = storage.container(layout.HOSTS_CONTAINER).get_blob_client(lock_path)
+        self.blob = storage.container(storage_names.HOSTS_CONTAINER).get_blob_client(lock_path)
         self._lease: BlobLeaseClient | None = None
         self._lock = threading.Lock()
         self._released = threading.Event()

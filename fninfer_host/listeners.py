@@ -9,15 +9,15 @@ import os
 import threading
 from typing import Protocol
 
+from fninfer_host import storage_names
 from fninfer_host.blobs import BlobScanner, blob_executor
 from fninfer_host.indexing import IndexedFunction
 from fninfer_host.invoker import Invoker
 from fninfer_host.options import HostOptions, resolve_app_settings
 from fninfer_host.queues import QueueListener
+from fninfer_host.settings import STORAGE_CONNECTION, storage_connection
+from fninfer_host.storage import HostStorage
 from fninfer_host.timers import TimerListener
-from shared import layout
-from shared.settings import STORAGE_CONNECTION, storage_connection
-from shared.storage import Storage
 
 
 class Listener(Protocol):
@@ -29,12 +29,12 @@ class Listener(Protocol):
 def build_listeners(
     functions: list[IndexedFunction], host_id: str, options: HostOptions, invoker: Invoker
 ) -> list[Listener]:
-    accounts: dict[str, Storage] = {}
+    accounts: dict[str, HostStorage] = {}
 
-    def storage_for(function: IndexedFunction) -> Storage:
+    def storage_for(function: IndexedFunction) -> HostStorage:
         name = str(function.trigger.get("connection") or STORAGE_CONNECTION)
         if name not in accounts:
-            accounts[name] = Storage.from_connection(storage_connection(name))
+            accounts[name] = HostStorage.from_connection(storage_connection(name))
         return accounts[name]
 
     holder = f"{host_id}/{os.getpid()}"
@@ -57,7 +57,7 @@ def build_listeners(
                     queue_name,
                     invoke,
                     options.queues,
-                    poison_queue=layout.poison_queue(queue_name),
+                    poison_queue=storage_names.poison_queue(queue_name),
                 )
             )
         elif function.trigger_type == "timerTrigger":

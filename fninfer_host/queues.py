@@ -2,11 +2,11 @@
 
 One flat loop per queue: stop requested? room for more work? receive up to `batchSize` messages with a 10-minute
 visibility, run each on its own thread, poll again at once while messages come, back off (100 ms, then randomized
-exponential up to `maxPollingInterval`) while they don't. A backoff is cut short when a function of this instance
-sends a message to the queue (shared.storage.watch_sends), as the Functions host does for messages its functions
-write through a queue output binding: a batch run goes from submit to planning to its mini-batches without waiting
-out an idle backoff. Per message: keep it invisible while it runs, delete it on
-success; on failure make it visible again after `visibilityTimeout`, or after `maxDequeueCount` attempts copy it to
+exponential up to `maxPollingInterval`) while they don't. A backoff is cut short when code of this instance sends a
+message to the queue (storage.watch_sends), as the Functions host does for messages its functions write through a
+queue output binding: a batch run goes from submit to planning to its mini-batches without waiting out an idle
+backoff. Per message: keep it invisible while it runs, delete it on success; on failure make it visible again after
+`visibilityTimeout`, or after `maxDequeueCount` attempts copy it to
 `<queue>-poison`. Delivery is at least once: a host that dies mid-message leaves it to reappear after its window.
 """
 
@@ -29,7 +29,7 @@ from azure.storage.queue import QueueClient, QueueMessage
 
 from fninfer_host.invoker import FunctionTimeout, InvocationFailed
 from fninfer_host.options import QueueOptions
-from shared.storage import Storage, watch_sends
+from fninfer_host.storage import HostStorage, watch_sends
 
 log = logging.getLogger("fninfer_host")
 
@@ -74,7 +74,7 @@ class QueueListener:
     def __init__(
         self,
         name: str,
-        storage: Storage,
+        storage: HostStorage,
         queue_name: str,
         handler: Handler,
         options: QueueOptions,

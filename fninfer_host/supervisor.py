@@ -26,15 +26,15 @@ from typing import Any
 from azure.core.exceptions import AzureError
 from azure.storage.blob import BlobServiceClient
 
-from fninfer._config import APP_HOSTNAME, CONFIG_FILE_NAME, STATE_DIR_NAME, WorkspaceConfig
 from fninfer_host.azurite import Azurite, AzuriteError, start_azurite
+from fninfer_host.errors import HostError
 from fninfer_host.indexing import SCRIPT_FILE_NAME
 from fninfer_host.instance import READY_LINE, RESTART_EXIT_CODE
 from fninfer_host.lifetime import die_with_parent
 from fninfer_host.logs import utc_stamp
 from fninfer_host.options import HostConfigError, load_host_options
-from shared.errors import InvalidInput
-from shared.settings import ADMIN_KEY, STORAGE_CONNECTION, storage_connection
+from fninfer_host.settings import ADMIN_KEY, APP_HOSTNAME, CONFIG_ENV, STORAGE_CONNECTION, storage_connection
+from fninfer_host.workspace_config import CONFIG_FILE_NAME, STATE_DIR_NAME, LocalWorkspaceConfig
 
 INSTANCES_FILE_NAME = "instances.json"
 ADMIN_KEY_FILE_NAME = "admin_key"
@@ -151,12 +151,12 @@ class Supervisor:
             raise StartError(str(exc)) from exc
         check_port_free(self.port)
         settings = {**read_local_settings(self.app_dir), **os.environ}
-        settings.pop("FNINFER_CONFIG", None)
+        settings.pop(CONFIG_ENV, None)
         if self.explicit_storage:
             settings[STORAGE_CONNECTION] = self.explicit_storage
         try:
             connection = storage_connection(environ=settings)
-        except InvalidInput:
+        except HostError:
             connection = None
         if connection is None:
             try:
@@ -241,7 +241,7 @@ class Supervisor:
 
     def write_state(self, environment: dict[str, str]) -> None:
         options = load_host_options(self.app_dir)
-        WorkspaceConfig(
+        LocalWorkspaceConfig(
             endpoint=f"http://127.0.0.1:{self.port}",
             route_prefix=options.route_prefix,
             admin_key=environment[ADMIN_KEY],

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from fninfer._config import CONFIG_FILE_NAME, STATE_DIR_NAME, WorkspaceConfig
+from fninfer_host.workspace_config import CONFIG_FILE_NAME, STATE_DIR_NAME, LocalWorkspaceConfig
 
 
 def free_port() -> int:
@@ -45,8 +45,8 @@ class RunningHost:
         return self.workdir / STATE_DIR_NAME / CONFIG_FILE_NAME
 
     @property
-    def config(self) -> WorkspaceConfig:
-        return WorkspaceConfig.read(self.config_path)
+    def config(self) -> LocalWorkspaceConfig:
+        return LocalWorkspaceConfig.read(self.config_path)
 
     @property
     def base_url(self) -> str:

@@ -21,14 +21,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from azure.functions.timer import TimerRequest
 
+from fninfer_host import storage_names
+from fninfer_host.errors import HostError
 from fninfer_host.indexing import IndexedFunction
 from fninfer_host.invoker import FunctionTimeout, InvocationFailed, Invoker
 from fninfer_host.leases import SingletonLease
 from fninfer_host.ncrontab import CronSchedule, Schedule, parse_schedule
 from fninfer_host.options import resolve_app_settings
-from shared import layout
-from shared.errors import FninferError
-from shared.storage import Storage
+from fninfer_host.storage import HostStorage
 
 log = logging.getLogger("fninfer_host")
 
@@ -62,7 +62,7 @@ class TimerListener:
     def __init__(
         self,
         function: IndexedFunction,
-        storage: Storage,
+        storage: HostStorage,
         host_id: str,
         invoker: Invoker,
         lock_period: float = 60.0,
@@ -91,10 +91,10 @@ class TimerListener:
             else not fires_more_than_once_a_minute(self.schedule, self.now())
         )
         self.lease = SingletonLease(
-            storage, layout.timer_listener_lock(host_id, function.name), lock_period, holder or f"{os.getpid()}"
+            storage, storage_names.timer_listener_lock(host_id, function.name), lock_period, holder or f"{os.getpid()}"
         )
         self.recovery_interval = recovery_interval
-        self.status_path = layout.timer_status(host_id, function.name)
+        self.status_path = storage_names.timer_status(host_id, function.name)
 
     # -- the loop ---------------------------------------------------------------------------------------------
 
@@ -168,13 +168,13 @@ class TimerListener:
         return reference
 
     def _read_status(self) -> dict[str, Any] | None:
-        record, _ = self.storage.try_read_json(layout.HOSTS_CONTAINER, self.status_path)
+        record = self.storage.read_json(storage_names.HOSTS_CONTAINER, self.status_path)
         return record if isinstance(record, dict) else None
 
     def _write_status(self, last: datetime | None, next_time: datetime, updated: datetime) -> None:
         try:
-            self.storage.put_json(
-                layout.HOSTS_CONTAINER,
+            self.storage.write_json(
+                storage_names.HOSTS_CONTAINER,
                 self.status_path,
                 {
                     "Last": last.isoformat() if last else None,
@@ -182,7 +182,7 @@ class TimerListener:
                     "LastUpdated": updated.isoformat(),
                 },
             )
-        except FninferError as exc:  # best effort, as in the host
+        except HostError as exc:  # best effort, as in the host
             log.warning("Writing the schedule status of '%s' failed: %s", self.function.name, exc)
 
     # -- one invocation -------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Every container, blob path and queue name fninfer uses, in one place.
 
-The app (`functions/`, `shared/`), the SDK (`fninfer/`) and the local host (`fninfer_host/`) all build storage names
-through these functions, never by hand; `tests/unit/test_layout.py` pins them, so a rename is a deliberate diff.
+The app (`functions/`, `shared/`) and the SDK (`fninfer/`) build storage names through these functions, never by
+hand; `tests/unit/test_layout.py` pins them, so a rename is a deliberate diff.
 
     fninfer-registry/                         JSON records (the registry's truth)
         models/<name>/<version:010d>.json     one record per model version
@@ -17,12 +17,6 @@ through these functions, never by hand; `tests/unit/test_layout.py` pins them, s
     fninfer-models/                           model content, written once by the SDK, never overwritten
         <name>/<upload id>/<relative path>
     fninfer-datastore/                        the default datastore, `workspaceblobstore`
-    azure-webjobs-hosts/                      the Functions host's own state (same paths as the real host)
-        locks/<host id>/<lock name>
-        timers/<host id>/Host.Functions.<function>/status
-        blobreceipts/<host id>/Host.Functions.<function>/<etag>/<container>/<blob>
-        blobscaninfo/<host id>/<account>/<container>/scanInfo
-    queues: azure-webjobs-blobtrigger-<host id>, <queue>-poison, webjobs-blobtrigger-poison
 """
 
 from __future__ import annotations
@@ -38,7 +32,6 @@ REGISTRY_CONTAINER = "fninfer-registry"
 MODELS_CONTAINER = "fninfer-models"
 DEFAULT_DATASTORE_CONTAINER = "fninfer-datastore"
 DEFAULT_DATASTORE_NAME = "workspaceblobstore"
-HOSTS_CONTAINER = "azure-webjobs-hosts"
 
 # -- names users choose ----------------------------------------------------------------------------------------
 
@@ -220,51 +213,6 @@ COMPUTE_TARGETS_PREFIX = "computetargets/"
 
 def compute_target_record(name: str) -> str:
     return f"{COMPUTE_TARGETS_PREFIX}{validate_name('compute target', name)}.json"
-
-
-# -- the Functions host's own state (paths as the real host writes them) ------------------------------------
-
-
-def host_lock(host_id: str, lock_name: str) -> str:
-    return f"locks/{host_id}/{lock_name}"
-
-
-def timer_listener_lock(host_id: str, function_name: str) -> str:
-    return host_lock(host_id, f"Host.Functions.{function_name}.Listener")
-
-
-def blob_scan_lock(host_id: str) -> str:
-    return host_lock(host_id, "WebJobs.Internal.Blobs.Listener")
-
-
-def timer_status(host_id: str, function_name: str) -> str:
-    return f"timers/{host_id}/Host.Functions.{function_name}/status"
-
-
-def blob_receipt(host_id: str, function_name: str, etag: str, container: str, blob_name: str) -> str:
-    return f"blobreceipts/{host_id}/Host.Functions.{function_name}/{etag}/{container}/{blob_name}"
-
-
-def blob_scan_info(host_id: str, account: str, container: str) -> str:
-    return f"blobscaninfo/{host_id}/{account}/{container}/scanInfo"
-
-
-def blob_trigger_queue(host_id: str) -> str:
-    return f"azure-webjobs-blobtrigger-{host_id}"
-
-
-BLOB_POISON_QUEUE = "webjobs-blobtrigger-poison"
-
-#: Queue names are at most 63 characters; the host has no poison queue when `<queue>-poison` would exceed that.
-MAX_QUEUE_NAME = 63
-
-
-def poison_queue(queue_name: str) -> str | None:
-    """`<queue>-poison`, or None when the queue is itself a poison queue or the name would be too long."""
-    if queue_name.endswith("-poison"):
-        return None
-    name = f"{queue_name}-poison"
-    return name if len(name) <= MAX_QUEUE_NAME else None
 
 
 # -- real-time services --------------------------------------------------------------------------------------------

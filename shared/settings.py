@@ -141,13 +141,3 @@ DEVELOPMENT_STORAGE = (
     "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
     "BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;QueueEndpoint=http://127.0.0.1:10001/devstoreaccount1;"
 )
-
-
-def azurite_connection_string(blob_port: int, queue_port: int, host: str = "127.0.0.1") -> str:
-    """The connection string of an Azurite started on the given ports, for its well-known account."""
-    return (
-        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
-        "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
-        f"BlobEndpoint=http://{host}:{blob_port}/devstoreaccount1;"
-        f"QueueEndpoint=http://{host}:{queue_port}/devstoreaccount1;"
-    )

@@ -18,6 +18,7 @@ and the benchmarks count, and a Faults that fails chosen requests: what the faul
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import uuid
 from collections import Counter
@@ -101,23 +102,11 @@ class RequestCounter:
             return sum(self._counts.values())
 
 
-#: Callbacks by queue URL, called when this process sends a message that is visible at once (see watch_sends).
-_send_watchers: dict[str, list[Callable[[], None]]] = {}
-_send_watchers_lock = threading.Lock()
-
-
-def watch_sends(queue_url: str, callback: Callable[[], None]) -> Callable[[], None]:
-    """Call `callback` whenever this process sends a message to the queue at `queue_url` through Storage.send; the
-    local host's queue listeners use it to poll at once instead of waiting out their backoff (as the Functions host
-    does for messages its own functions write through a queue output binding). Returns the unwatch function."""
-    with _send_watchers_lock:
-        _send_watchers.setdefault(queue_url, []).append(callback)
-
-    def unwatch() -> None:
-        with _send_watchers_lock, suppress(ValueError):
-            _send_watchers[queue_url].remove(callback)
-
-    return unwatch
+#: The audit event (sys.audit) Storage.send raises with the queue's URL when it sends a message visible at once. The
+#: local host's queue listeners watch for it (fninfer_host/storage.py) and poll at once instead of waiting out their
+#: backoff, as the Functions host does for messages its functions write through a queue output binding; the app
+#: never imports the host, and nothing listens in Azure.
+QUEUE_SENT_EVENT = "fninfer.queue_sent"
 
 
 class Faults(Protocol):
@@ -297,15 +286,12 @@ class Storage:
         return client
 
     def send(self, queue: str, body: str, delay: int = 0) -> None:
-        """Put a message on `queue`, visible after `delay` seconds (see watch_sends)."""
+        """Put a message on `queue`, visible after `delay` seconds (see QUEUE_SENT_EVENT)."""
         client = self.queue(queue)
         with storage_errors(f"queue {queue!r}"):
             client.send_message(body, visibility_timeout=delay or None)
         if not delay:
-            with _send_watchers_lock:
-                callbacks = list(_send_watchers.get(client.url, ()))
-            for callback in callbacks:
-                callback()
+            sys.audit(QUEUE_SENT_EVENT, client.url)
 
     # -- JSON records ------------------------------------------------------------------------------------------
 

@@ -11,13 +11,13 @@ from typing import Any
 import azure.functions as func
 import pytest
 
+from fninfer_host import storage_names
 from fninfer_host.azurite import Azurite
 from fninfer_host.blobs import BlobPattern
 from fninfer_host.indexing import IndexedFunction
 from fninfer_host.invoker import Invoker
 from fninfer_host.listeners import build_listeners
 from fninfer_host.options import BlobOptions, HostOptions, QueueOptions
-from shared import layout
 from shared.storage import Storage
 from tests.hosting import eventually
 
@@ -74,7 +74,7 @@ def test_each_blob_version_runs_once_and_a_rewrite_runs_again(
     storage.container(container).upload_blob("a/first.txt", b"two", overwrite=True)  # a new ETag
     firsts = eventually(lambda: [r for r in received if r[0] == f"{container}/a/first.txt"][1:] or None)
     assert firsts[0][2] == b"two"
-    receipts = storage.list_names(layout.HOSTS_CONTAINER, f"blobreceipts/host-{unique}/Host.Functions.dropped/")
+    receipts = storage.list_names(storage_names.HOSTS_CONTAINER, f"blobreceipts/host-{unique}/Host.Functions.dropped/")
     assert len([name for name in receipts if name.endswith(f"/{container}/a/first.txt")]) == 2
 
 
@@ -83,7 +83,7 @@ def test_a_failing_blob_goes_to_the_poison_queue_after_the_threshold(
 ) -> None:
     container, received = blob_host
     storage.container(container).upload_blob("bad.txt", b"fail")
-    poison = storage.queue(layout.BLOB_POISON_QUEUE)
+    poison = storage.queue(storage_names.BLOB_POISON_QUEUE)
 
     def poisoned() -> list[dict[str, Any]]:
         documents = [json.loads(base64.b64decode(m.content)) for m in poison.peek_messages(max_messages=32)]

@@ -15,10 +15,10 @@ import httpx
 import pytest
 
 from fninfer._config import WorkspaceConfig
+from fninfer_host import storage_names
 from fninfer_host.azurite import Azurite
 from fninfer_host.instance import bind_shared_socket
-from shared import layout
-from shared.storage import Storage
+from fninfer_host.storage import HostStorage
 from tests.hosting import free_port, run_host
 
 APP = Path(__file__).resolve().parents[1] / "apps" / "http_app"
@@ -105,8 +105,8 @@ def test_an_app_that_fails_to_index_is_a_one_line_error(azurite: Azurite, tmp_pa
 
 def test_ctrl_c_lets_instances_release_their_singleton_leases(azurite: Azurite, tmp_path: Path, unique: str) -> None:
     """Otherwise the next start would wait for the lease to expire before its timers run again."""
-    lock = Storage.from_connection_string(azurite.connection_string).container(layout.HOSTS_CONTAINER)
-    lock_blob = lock.get_blob_client(layout.timer_listener_lock(unique, "yearly"))
+    lock = HostStorage.from_connection_string(azurite.connection_string).container(storage_names.HOSTS_CONTAINER)
+    lock_blob = lock.get_blob_client(storage_names.timer_listener_lock(unique, "yearly"))
     env = {"AzureFunctionsWebHost__hostid": unique}
     with run_host(APP, tmp_path, storage=azurite.connection_string, env=env) as host:
         host.wait_for_log("The next 5 occurrences of the 'yearly' schedule")

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from fninfer_host import storage_names
 from fninfer_host.azurite import Azurite
 from fninfer_host.ncrontab import parse_schedule
 from fninfer_host.options import compute_host_id
-from shared import layout
 from shared.storage import Storage
 from tests.hosting import RunningHost, eventually, run_host
 
@@ -40,7 +40,7 @@ def host_and_storage(
         "Next": schedule.next_occurrence(last).isoformat(),
         "LastUpdated": last.isoformat(),
     }
-    storage.put_json(layout.HOSTS_CONTAINER, layout.timer_status(host_id, "tick"), status)
+    storage.put_json(storage_names.HOSTS_CONTAINER, storage_names.timer_status(host_id, "tick"), status)
     env = {"WORK_QUEUE": "trigger-work", "FNINFER_BLOB_SCAN_INTERVAL": "1"}
     with run_host(
         APP, tmp_path_factory.mktemp("triggers"), storage=azurite.connection_string, instances=2, env=env
@@ -94,7 +94,7 @@ def test_each_blob_version_is_processed_once_and_failures_go_to_poison(
     drops.upload_blob("a/first.txt", b"two", overwrite=True)  # a new version (ETag) triggers again
     eventually(lambda: [r for r in records(storage, "blob") if r["content"] == "two"])
     drops.upload_blob("bad.txt", b"fail", overwrite=True)
-    poison = storage.queue(layout.BLOB_POISON_QUEUE)  # shared by every test on this storage account
+    poison = storage.queue(storage_names.BLOB_POISON_QUEUE)  # shared by every test on this storage account
 
     def poisoned() -> list[dict[str, Any]]:
         documents = [json.loads(base64.b64decode(m.content)) for m in poison.peek_messages(max_messages=32)]
@@ -102,5 +102,5 @@ def test_each_blob_version_is_processed_once_and_failures_go_to_poison(
 
     assert [d["BlobName"] for d in eventually(poisoned)] == ["bad.txt"]
     assert len([r for r in records(storage, "blob") if r["name"] == "drops/bad.txt"]) == 2  # poisonBlobThreshold
-    receipts = storage.list_names(layout.HOSTS_CONTAINER, "blobreceipts/")
+    receipts = storage.list_names(storage_names.HOSTS_CONTAINER, "blobreceipts/")
     assert len([name for name in receipts if name.endswith("/drops/a/first.txt")]) == 2

@@ -8,15 +8,24 @@ import time
 from collections.abc import Callable
 
 import azure.functions as func
+import pytest
 from azure.storage.queue import QueueMessage
 
+from fninfer_host.azurite import Azurite
 from fninfer_host.options import QueueOptions
 from fninfer_host.queues import Backoff, QueueListener
-from shared import layout
+from fninfer_host.storage import HostStorage
+from fninfer_host.storage_names import poison_queue
 from shared.storage import Storage
 from tests.hosting import eventually
 
 FAST = QueueOptions(batch_size=4, new_batch_threshold=2, max_polling_interval=0.2, max_dequeue_count=3)
+
+
+@pytest.fixture
+def storage(azurite: Azurite) -> HostStorage:
+    """The host's own storage access (what its listeners are given), on the session's Azurite."""
+    return HostStorage.from_connection_string(azurite.connection_string)
 
 
 class Listener(QueueListener):
@@ -49,11 +58,11 @@ def encoded(body: bytes) -> str:
     return base64.b64encode(body).decode()
 
 
-def test_a_message_runs_once_with_its_metadata_and_is_deleted(storage: Storage, unique: str) -> None:
+def test_a_message_runs_once_with_its_metadata_and_is_deleted(storage: HostStorage, unique: str) -> None:
     queue_name = f"ok-{unique}"
     storage.queue(queue_name).send_message(encoded(b"hello"))
     seen: list[func.QueueMessage] = []
-    listener = Listener("q", storage, queue_name, seen.append, FAST, layout.poison_queue(queue_name))
+    listener = Listener("q", storage, queue_name, seen.append, FAST, poison_queue(queue_name))
     drain(listener, lambda: seen)
     [message] = seen
     assert (message.get_body(), message.dequeue_count) == (b"hello", 1)
@@ -61,7 +70,7 @@ def test_a_message_runs_once_with_its_metadata_and_is_deleted(storage: Storage, 
     assert list(storage.queue(queue_name).peek_messages()) == []
 
 
-def test_a_failing_message_is_tried_max_dequeue_count_times_then_poisoned(storage: Storage, unique: str) -> None:
+def test_a_failing_message_is_tried_max_dequeue_count_times_then_poisoned(storage: HostStorage, unique: str) -> None:
     queue_name = f"fail-{unique}"
     storage.queue(queue_name).send_message(encoded(b"boom"))
     attempts: list[int] = []
@@ -71,14 +80,14 @@ def test_a_failing_message_is_tried_max_dequeue_count_times_then_poisoned(storag
         raise RuntimeError("always fails")
 
     poison = storage.queue(f"{queue_name}-poison")
-    drain(Listener("q", storage, queue_name, fail, FAST, layout.poison_queue(queue_name)), poison.peek_messages)
+    drain(Listener("q", storage, queue_name, fail, FAST, poison_queue(queue_name)), poison.peek_messages)
     assert attempts == [1, 2, 3]  # visibilityTimeout 0: retried at once, exactly maxDequeueCount times
     poisoned = list(storage.queue(f"{queue_name}-poison").peek_messages())
     assert [m.content for m in poisoned] == [encoded(b"boom")]  # copied still encoded
     assert list(storage.queue(queue_name).peek_messages()) == []
 
 
-def test_undecodable_and_over_counted_messages_go_to_poison_without_running(storage: Storage, unique: str) -> None:
+def test_undecodable_and_over_counted_messages_go_to_poison_without_running(storage: HostStorage, unique: str) -> None:
     queue_name = f"bad-{unique}"
     queue = storage.queue(queue_name)
     # A message already delivered more than maxDequeueCount times (by hosts that died mid-run).
@@ -89,21 +98,21 @@ def test_undecodable_and_over_counted_messages_go_to_poison_without_running(stor
     queue.send_message("not base64 !!")
     ran: list[func.QueueMessage] = []
     poison = storage.queue(f"{queue_name}-poison")
-    listener = Listener("q", storage, queue_name, ran.append, FAST, layout.poison_queue(queue_name))
+    listener = Listener("q", storage, queue_name, ran.append, FAST, poison_queue(queue_name))
     drain(listener, lambda: len(poison.peek_messages(max_messages=5)) == 2)
     assert ran == []
     poisoned = sorted(m.content for m in poison.peek_messages(max_messages=5))
     assert poisoned == sorted(["not base64 !!", encoded(b"tired")])
 
 
-def test_a_missing_queue_is_polled_not_created(storage: Storage, unique: str) -> None:
+def test_a_missing_queue_is_polled_not_created(storage: HostStorage, unique: str) -> None:
     queue_name = f"absent-{unique}"
     listener = Listener("q", storage, queue_name, lambda message: None, FAST, None)
     drain(listener, lambda: listener.polls >= 3)
     assert queue_name not in [queue.name for queue in storage.queues.list_queues(name_starts_with=queue_name)]
 
 
-def test_a_long_invocation_keeps_its_message_invisible(storage: Storage, unique: str) -> None:
+def test_a_long_invocation_keeps_its_message_invisible(storage: HostStorage, unique: str) -> None:
     queue_name = f"long-{unique}"
     calls: list[tuple[str, float]] = []
     options = QueueOptions(batch_size=4, new_batch_threshold=2, max_polling_interval=0.2, max_dequeue_count=5)
@@ -135,6 +144,33 @@ def test_a_long_invocation_keeps_its_message_invisible(storage: Storage, unique:
     for thread in threads:
         thread.join()
     assert len(calls) == 1, calls  # without renewal the message would reappear after 2 s and run again
+
+
+class PatientListener(Listener):
+    """Waits 30 s after every empty poll unless a send cuts the wait short."""
+
+    @staticmethod
+    def _wait(stop: threading.Event, sent: threading.Event, delay: float) -> bool:
+        return QueueListener._wait(stop, sent, 30.0)
+
+
+def test_a_message_the_app_sends_cuts_the_backoff_short(azurite: Azurite, storage: HostStorage, unique: str) -> None:
+    """The app's Storage.send raises the audit event the host's listeners watch (neither imports the other)."""
+    queue_name = f"wake-{unique}"
+    storage.queue(queue_name)
+    seen: list[func.QueueMessage] = []
+    listener = PatientListener("q", storage, queue_name, seen.append, FAST, None)
+    stop = threading.Event()
+    thread = threading.Thread(target=listener.run, args=(stop,))
+    thread.start()
+    try:
+        eventually(lambda: listener.polls >= 1)  # the queue was empty: the listener now waits 30 s
+        Storage.from_connection_string(azurite.connection_string).send(queue_name, encoded(b"wake up"))
+        eventually(lambda: seen, timeout=15)  # long before the 30 s are out
+    finally:
+        stop.set()
+        thread.join()
+    assert [message.get_body() for message in seen] == [b"wake up"]
 
 
 def test_backoff_grows_to_the_cap_and_resets() -> None:

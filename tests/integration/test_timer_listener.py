@@ -15,11 +15,12 @@ from typing import Any
 import azure.functions as func
 import pytest
 
+from fninfer_host import storage_names
+from fninfer_host.azurite import Azurite
 from fninfer_host.indexing import IndexedFunction
 from fninfer_host.invoker import Invoker
+from fninfer_host.storage import HostStorage
 from fninfer_host.timers import TimerListener
-from shared import layout
-from shared.storage import Storage
 from tests.hosting import eventually
 
 T0 = datetime(2026, 11, 22, 9, 0, 30, tzinfo=UTC)
@@ -28,6 +29,12 @@ T0 = datetime(2026, 11, 22, 9, 0, 30, tzinfo=UTC)
 @pytest.fixture(autouse=True)
 def _utc(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WEBSITE_TIME_ZONE", "UTC")
+
+
+@pytest.fixture
+def storage(azurite: Azurite) -> HostStorage:
+    """The host's own storage access (what its listeners are given), on the session's Azurite."""
+    return HostStorage.from_connection_string(azurite.connection_string)
 
 
 class FakeClock:
@@ -64,7 +71,7 @@ def timer_function(
 
 
 def test_missed_occurrences_run_once_with_past_due_then_the_schedule_resumes(
-    storage: Storage, invoker: Invoker, unique: str
+    storage: HostStorage, invoker: Invoker, unique: str
 ) -> None:
     calls: list[func.TimerRequest] = []
     function = timer_function("every5", "0 */5 * * * *", recording(calls))
@@ -75,19 +82,19 @@ def test_missed_occurrences_run_once_with_past_due_then_the_schedule_resumes(
         "Next": (last + timedelta(minutes=5)).isoformat(),
         "LastUpdated": last.isoformat(),
     }
-    storage.put_json(layout.HOSTS_CONTAINER, layout.timer_status(unique, "every5"), status)
+    storage.write_json(storage_names.HOSTS_CONTAINER, storage_names.timer_status(unique, "every5"), status)
     clock = FakeClock(T0, end=T0 + timedelta(minutes=12))
     TimerListener(function, storage, unique, invoker, lock_period=15, now=clock.now, wait=clock.wait).run(
         threading.Event()
     )
     assert [call.past_due for call in calls] == [True, False, False]  # catch-up once, then 09:05 and 09:10
     assert calls[1].schedule_status["Next"] == "2026-11-22T09:05:00+00:00"
-    written, _ = storage.read_json(layout.HOSTS_CONTAINER, layout.timer_status(unique, "every5"))
+    written = storage.read_json(storage_names.HOSTS_CONTAINER, storage_names.timer_status(unique, "every5"))
     assert written["Last"] == "2026-11-22T09:10:00+00:00" and written["Next"] == "2026-11-22T09:15:00+00:00"
 
 
 def test_an_overrun_fires_once_at_once_not_once_per_missed_slot(
-    storage: Storage, invoker: Invoker, unique: str
+    storage: HostStorage, invoker: Invoker, unique: str
 ) -> None:
     clock = FakeClock(T0, end=T0 + timedelta(minutes=24))
     fired: list[datetime] = []
@@ -106,7 +113,7 @@ def test_an_overrun_fires_once_at_once_not_once_per_missed_slot(
 
 
 def test_a_listener_that_wakes_late_fires_once_and_never_reports_a_slot_twice(
-    storage: Storage, invoker: Invoker, unique: str
+    storage: HostStorage, invoker: Invoker, unique: str
 ) -> None:
     """A machine that stalls past the next slot (the wait returns ten minutes late): the late run counts from its
     start, as the host's status does, so the slot it woke in is not fired again and each run sees a later `Next`."""
@@ -134,7 +141,7 @@ def test_a_listener_that_wakes_late_fires_once_and_never_reports_a_slot_twice(
     assert slots == ["09:05", "09:15", "09:20"]
 
 
-def test_run_on_startup_fires_at_once(storage: Storage, invoker: Invoker, unique: str) -> None:
+def test_run_on_startup_fires_at_once(storage: HostStorage, invoker: Invoker, unique: str) -> None:
     calls: list[func.TimerRequest] = []
     function = timer_function("yearly", "0 0 0 1 1 *", recording(calls), runOnStartup=True)
     clock = FakeClock(T0, end=T0 + timedelta(hours=1))
@@ -145,7 +152,7 @@ def test_run_on_startup_fires_at_once(storage: Storage, invoker: Invoker, unique
 
 
 def test_two_listeners_with_one_host_id_fire_each_occurrence_once(
-    storage: Storage, invoker: Invoker, unique: str
+    storage: HostStorage, invoker: Invoker, unique: str
 ) -> None:
     fired: list[tuple[str, int]] = []
 

@@ -19,19 +19,6 @@ def test_registry_paths() -> None:
     assert layout.version_counter(layout.model_record("m", 3)) == "versioncounters/models/m.json"
 
 
-def test_host_paths_match_the_real_host() -> None:
-    assert layout.timer_status("h1", "tick") == "timers/h1/Host.Functions.tick/status"
-    assert layout.timer_listener_lock("h1", "tick") == "locks/h1/Host.Functions.tick.Listener"
-    assert layout.blob_receipt("h1", "f", '"0x1"', "c", "a/b.txt") == 'blobreceipts/h1/Host.Functions.f/"0x1"/c/a/b.txt'
-    assert layout.blob_trigger_queue("h1") == "azure-webjobs-blobtrigger-h1"
-
-
-def test_poison_queue_names() -> None:
-    assert layout.poison_queue("work") == "work-poison"
-    assert layout.poison_queue("work-poison") is None
-    assert layout.poison_queue("q" * 57) is None
-
-
 @pytest.mark.parametrize("bad", ["", "../x", "a/b", "a\\b", ".hidden", "x" * 256, "a..b", None, 3])
 def test_names_with_path_characters_are_refused(bad: object) -> None:
     with pytest.raises(InvalidInput, match="not valid"):

@@ -1,0 +1,165 @@
+"""The host's storage access: the blob and queue clients of one account, and the few operations the host's own state
+and its trigger listeners need (containers and queues made on first use, small JSON blobs read and written whole).
+
+Requests go through one pool of POOL_CONNECTIONS connections per service (queue listeners, blob scans and leases run
+at once) and share RETRY, a budget of about 10 s: past it a listener sees HostError and backs off, as the real host
+does when storage is down, rather than stalling 88 s in the SDK's default retries.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
+from azure.core.pipeline.transport import RequestsTransport
+from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
+from azure.storage.blob import ExponentialRetry as BlobRetry
+from azure.storage.queue import ExponentialRetry as QueueRetry
+from azure.storage.queue import QueueClient, QueueServiceClient
+from urllib3.util.retry import Retry
+
+from fninfer_host.errors import HostError
+from fninfer_host.settings import StorageConnection
+
+POOL_CONNECTIONS = 64
+RETRY = {"initial_backoff": 1, "increment_base": 2, "retry_total": 2, "random_jitter_range": 1}
+CONNECT_SECONDS = 5
+JSON_CONTENT = ContentSettings(content_type="application/json")
+
+
+@contextmanager
+def storage_errors(what: str) -> Iterator[None]:
+    """Azure SDK errors raised inside the block, as HostError naming `what`."""
+    try:
+        yield
+    except ResourceNotFoundError as exc:
+        raise HostError(f"{what} does not exist") from exc
+    except AzureError as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise HostError(f"storage failed while accessing {what}: {first_line}") from exc
+
+
+def _transport() -> RequestsTransport:
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(
+        pool_connections=4,
+        pool_maxsize=POOL_CONNECTIONS,
+        max_retries=Retry(total=False, redirect=False, raise_on_status=False),  # the SDK's retry policy retries
+    )
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return RequestsTransport(session=session, session_owner=True, connection_timeout=CONNECT_SECONDS)
+
+
+@dataclass
+class HostStorage:
+    """One storage account, as the host uses it."""
+
+    blobs: BlobServiceClient
+    queues: QueueServiceClient
+    _ready_containers: set[str] = field(default_factory=set)
+    _ready_queues: set[str] = field(default_factory=set)
+
+    @classmethod
+    def from_connection(cls, connection: StorageConnection, credential: Any = None) -> HostStorage:
+        """Clients for `connection`; an identity-based one authenticates with `credential`, else
+        DefaultAzureCredential (with the connection's user-assigned identity, if any)."""
+        blob_options = {"transport": _transport(), "retry_policy": BlobRetry(**RETRY)}
+        queue_options = {"transport": _transport(), "retry_policy": QueueRetry(**RETRY)}
+        if connection.connection_string is not None:
+            return cls(
+                blobs=BlobServiceClient.from_connection_string(connection.connection_string, **blob_options),
+                queues=QueueServiceClient.from_connection_string(connection.connection_string, **queue_options),
+            )
+        if credential is None:
+            from azure.identity import DefaultAzureCredential  # only with an identity: importing it costs ~40 ms
+
+            credential = DefaultAzureCredential(managed_identity_client_id=connection.client_id)
+        assert connection.blob_service_uri and connection.queue_service_uri
+        return cls(
+            blobs=BlobServiceClient(connection.blob_service_uri, credential=credential, **blob_options),
+            queues=QueueServiceClient(connection.queue_service_uri, credential=credential, **queue_options),
+        )
+
+    @classmethod
+    def from_connection_string(cls, connection_string: str) -> HostStorage:
+        return cls.from_connection(StorageConnection(connection_string=connection_string))
+
+    def container(self, name: str) -> ContainerClient:
+        """The container `name`, created on first use in this process."""
+        client = self.blobs.get_container_client(name)
+        if name not in self._ready_containers:
+            with storage_errors(f"container {name!r}"), suppress(ResourceExistsError):
+                client.create_container()
+            self._ready_containers.add(name)
+        return client
+
+    def queue(self, name: str, create: bool = True) -> QueueClient:
+        """The queue `name`, created on first use in this process unless `create` is false."""
+        client = self.queues.get_queue_client(name)
+        if create and name not in self._ready_queues:
+            with storage_errors(f"queue {name!r}"), suppress(ResourceExistsError):
+                client.create_queue()
+            self._ready_queues.add(name)
+        return client
+
+    def read_json(self, container: str, path: str) -> Any:
+        """The JSON document at `container/path`, or None when there is none."""
+        with storage_errors(f"{container}/{path}"):
+            try:
+                data = self.container(container).get_blob_client(path).download_blob().readall()
+            except ResourceNotFoundError:
+                return None
+        try:
+            return json.loads(data)
+        except ValueError as exc:
+            raise HostError(f"{container}/{path} is not JSON: {exc}") from exc
+
+    def write_json(self, container: str, path: str, document: Any) -> None:
+        """Write the document whole (the host's state blobs each have one writer at a time: the lease holder)."""
+        with storage_errors(f"{container}/{path}"):
+            blob = self.container(container).get_blob_client(path)
+            blob.upload_blob(json.dumps(document).encode(), overwrite=True, content_settings=JSON_CONTENT)
+
+
+#: The audit event the app's storage raises when it sends a message visible at once, with the queue's URL
+#: (shared/storage.py, Storage.send): the host's queue listeners poll at once instead of waiting out their backoff, as
+#: the Functions host does for messages its functions write through a queue output binding.
+QUEUE_SENT_EVENT = "fninfer.queue_sent"
+
+_send_watchers: dict[str, list[Callable[[], None]]] = {}
+_send_watchers_lock = threading.Lock()
+_audit_hook_added = False
+
+
+def _on_audit_event(event: str, args: tuple[Any, ...]) -> None:
+    if event != QUEUE_SENT_EVENT:
+        return
+    with _send_watchers_lock:
+        callbacks = list(_send_watchers.get(str(args[0]), ()))
+    for callback in callbacks:
+        callback()
+
+
+def watch_sends(queue_url: str, callback: Callable[[], None]) -> Callable[[], None]:
+    """Call `callback` whenever code in this process sends a message, visible at once, to the queue at `queue_url`
+    (QUEUE_SENT_EVENT). Returns the unwatch function."""
+    global _audit_hook_added
+    with _send_watchers_lock:
+        if not _audit_hook_added:  # an audit hook cannot be removed: one per process, dispatching to the watchers
+            sys.addaudithook(_on_audit_event)
+            _audit_hook_added = True
+        _send_watchers.setdefault(queue_url, []).append(callback)
+
+    def unwatch() -> None:
+        with _send_watchers_lock, suppress(ValueError):
+            _send_watchers[queue_url].remove(callback)
+
+    return unwatch
