@@ -1,4 +1,6 @@
-"""The `fninfer` command line."""
+"""The `fninfer` command line: start (the local host, fninfer_host), package (packaging/), install, and the migration
+commands (check, migrate, ml; commands.py).
+"""
 
 from __future__ import annotations
 
