@@ -7,7 +7,7 @@ import azure.functions as func
 
 from functions._http import json_body, json_endpoint
 from functions.api_document import Body, operation
-from functions.schemas import ANY_TAGS, NAME, NOT_FOUND, OBJECT, TEXT, array, or_empty, record, ref
+from functions.schemas import ANY_TAGS, NAME, NOT_FOUND, OBJECT, TEXT, array, closed, or_empty, record, ref
 from shared import compute, datastores
 from shared.errors import InvalidInput
 from shared.storage import app_storage
@@ -123,45 +123,32 @@ def get_compute_target(req: func.HttpRequest) -> object:
     errors=(400, 404, 409, 413),
     body=Body(
         "UpdateComputeTarget",
-        {
-            **record(
-                {
-                    "scale_settings": {
-                        "anyOf": [
-                            {
-                                **record(
-                                    {
-                                        key: WHOLE_NUMBER
-                                        for key in ("min_nodes", "max_nodes", "idle_seconds_before_scaledown")
-                                    },
-                                    [],
-                                ),
-                                "additionalProperties": False,
-                            },
-                            {"type": "null"},
-                        ]
-                    },
-                    "identity": {
-                        "anyOf": [
-                            {"type": "null"},
-                            record(
-                                {
-                                    "type": {"const": "SystemAssigned"},
-                                    "user_assigned": {"anyOf": [array(TEXT), {"type": "null"}]},
-                                },
-                                ["type"],
-                            ),
-                            record(
-                                {"type": {"const": "UserAssigned"}, "user_assigned": {**array(TEXT), "minItems": 1}}
-                            ),
-                        ]
-                    },
-                    "settings": or_empty(OBJECT),
+        closed(
+            {
+                "scale_settings": {
+                    "anyOf": [
+                        closed(
+                            {key: WHOLE_NUMBER for key in ("min_nodes", "max_nodes", "idle_seconds_before_scaledown")}
+                        ),
+                        {"type": "null"},
+                    ]
                 },
-                required=[],
-            ),
-            "additionalProperties": False,
-        },
+                "identity": {
+                    "anyOf": [
+                        {"type": "null"},
+                        record(
+                            {
+                                "type": {"const": "SystemAssigned"},
+                                "user_assigned": {"anyOf": [array(TEXT), {"type": "null"}]},
+                            },
+                            ["type"],
+                        ),
+                        record({"type": {"const": "UserAssigned"}, "user_assigned": {**array(TEXT), "minItems": 1}}),
+                    ]
+                },
+                "settings": or_empty(OBJECT),
+            },
+        ),
     ),
 )
 @json_endpoint()

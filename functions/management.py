@@ -18,6 +18,7 @@ from functions.schemas import (
     STRINGS,
     TEXT,
     array,
+    closed,
     or_empty,
     query,
     record,
@@ -125,36 +126,29 @@ def get_model(req: func.HttpRequest) -> object:
     errors=(400, 404, 409, 413),
     body=Body(
         "UpdateModel",
-        {
-            **record(
-                {
-                    "tags": NULLABLE_TAGS,
-                    "add_tags": NULLABLE_TAGS,
-                    "remove_tags": {"anyOf": [TEXT, array(TEXT), {"type": "null"}]},
-                    "add_properties": NULLABLE_TAGS,
-                    "description": NULLABLE_TEXT,
-                    "add_datasets": {
-                        "anyOf": [
-                            array(record({"scenario": {"type": "string", "minLength": 1}, "dataset": DATASET_ID})),
-                            {"type": "null"},
-                        ]
-                    },
-                    "sample_input_dataset": {"anyOf": [DATASET_ID, {"type": "null"}]},
-                    "sample_output_dataset": {"anyOf": [DATASET_ID, {"type": "null"}]},
-                    "resource_configuration": {
-                        "anyOf": [
-                            {
-                                **record({key: {"type": ["number", "null"], "minimum": 0} for key in RESOURCES}, []),
-                                "additionalProperties": False,
-                            },
-                            {"type": "null"},
-                        ]
-                    },
+        closed(
+            {
+                "tags": NULLABLE_TAGS,
+                "add_tags": NULLABLE_TAGS,
+                "remove_tags": {"anyOf": [TEXT, array(TEXT), {"type": "null"}]},
+                "add_properties": NULLABLE_TAGS,
+                "description": NULLABLE_TEXT,
+                "add_datasets": {
+                    "anyOf": [
+                        array(record({"scenario": {"type": "string", "minLength": 1}, "dataset": DATASET_ID})),
+                        {"type": "null"},
+                    ]
                 },
-                required=[],
-            ),
-            "additionalProperties": False,
-        },
+                "sample_input_dataset": {"anyOf": [DATASET_ID, {"type": "null"}]},
+                "sample_output_dataset": {"anyOf": [DATASET_ID, {"type": "null"}]},
+                "resource_configuration": {
+                    "anyOf": [
+                        closed({key: {"type": ["number", "null"], "minimum": 0} for key in RESOURCES}),
+                        {"type": "null"},
+                    ]
+                },
+            },
+        ),
     ),
 )
 @json_endpoint()
