@@ -32,6 +32,9 @@ MAX_JSON_BODY = 1024 * 1024
 
 Handler = Callable[[func.HttpRequest], Any]
 
+#: The endpoints that check the admin key first (the API document marks them so: functions/api_document.py).
+_ADMIN_ENDPOINTS: set[Callable[..., Any]] = set()
+
 
 def json_response(status: int, document: Any) -> func.HttpResponse:
     return func.HttpResponse(json.dumps(document), status_code=status, mimetype="application/json")
@@ -88,6 +91,10 @@ def bool_param(req: func.HttpRequest, name: str, default: bool) -> bool:
     return raw == "true"
 
 
+def needs_admin_key(endpoint: Callable[..., Any]) -> bool:
+    return endpoint in _ADMIN_ENDPOINTS
+
+
 def json_endpoint(admin: bool = True) -> Callable[[Handler], Handler]:
     def decorate(handler: Handler) -> Handler:
         @functools.wraps(handler)
@@ -109,6 +116,8 @@ def json_endpoint(admin: bool = True) -> Callable[[Handler], Handler]:
                 return json_response(result[0], result[1])
             return json_response(200, result)
 
+        if admin:
+            _ADMIN_ENDPOINTS.add(endpoint)
         return endpoint
 
     return decorate
@@ -147,6 +156,8 @@ def async_json_endpoint(admin: bool = True) -> Callable[[AsyncHandler], AsyncHan
                 return _failure(handler, exc)
             return _response(result)
 
+        if admin:
+            _ADMIN_ENDPOINTS.add(endpoint)
         return endpoint
 
     return decorate

@@ -13,6 +13,22 @@ import azure.functions as func
 
 from functions._http import async_json_endpoint, bool_param, json_body, json_endpoint
 from functions._waiting import watched
+from functions.api_document import Body, operation
+from functions.schemas import (
+    BOOLEAN_QUERY,
+    NAME,
+    NOT_FOUND,
+    NULLABLE_NAME,
+    OBJECT,
+    STRINGS,
+    TEXT,
+    WAIT_QUERIES,
+    array,
+    or_empty,
+    query,
+    record,
+    ref,
+)
 from shared import layout
 from shared.errors import InvalidInput
 from shared.pipelines import dag, fanin, logs, minibatch, runs, script_run, script_step, submit, sweeper
@@ -40,6 +56,18 @@ def _int_query(req: func.HttpRequest, name: str, default: int) -> int:
 
 
 @bp.route(route="pipelines/runs", methods=["POST"])
+@operation(
+    "Submit a pipeline run (one ParallelRunStep)",
+    ok=(201, ref("Run")),
+    errors=(400, 404, 413),
+    body=Body(
+        "SubmitRun",
+        record(
+            {"experiment": NAME, "pipeline": record({"steps": array(OBJECT)}), "tags": or_empty(STRINGS)},
+            required=["experiment", "pipeline"],
+        ),
+    ),
+)
 @json_endpoint()
 def submit_run(req: func.HttpRequest) -> object:
     body = json_body(req)
@@ -49,6 +77,15 @@ def submit_run(req: func.HttpRequest) -> object:
 
 
 @bp.route(route="experiments/{name}/startrun", methods=["POST"])
+@operation(
+    "Start a script run (a ScriptRunConfig submitted to the experiment): one script step, no pipeline",
+    ok=(201, ref("Run")),
+    errors=(400, 404, 409, 413),
+    body=Body(
+        "StartScriptRun",
+        record({"script": OBJECT, "tags": or_empty(STRINGS), "run_id": NULLABLE_NAME}, required=["script"]),
+    ),
+)
 @json_endpoint()
 def start_script_run(req: func.HttpRequest) -> object:
     """A script run (Experiment.submit(ScriptRunConfig)): one script step of its own, with no pipeline."""
@@ -59,6 +96,12 @@ def start_script_run(req: func.HttpRequest) -> object:
 
 
 @bp.route(route="pipelines/runs", methods=["GET"])
+@operation(
+    "List pipeline runs, newest first (with include_children, their step runs too)",
+    ok=(200, array(ref("Run"))),
+    errors=(400,),
+    query=(query("experiment", TEXT), query("include_children", BOOLEAN_QUERY)),
+)
 @json_endpoint()
 def list_runs(req: func.HttpRequest) -> object:
     include_children = bool_param(req, "include_children", default=False)
@@ -66,6 +109,12 @@ def list_runs(req: func.HttpRequest) -> object:
 
 
 @bp.route(route="pipelines/runs/{run_id}", methods=["GET"])
+@operation(
+    "A pipeline run (each step's status and progress) or a step run (plan, counts live while it runs)",
+    ok=(200, ref("Run")),
+    errors=NOT_FOUND,
+    query=WAIT_QUERIES,
+)
 @async_json_endpoint()
 async def get_run(req: func.HttpRequest) -> object:
     """The run as the SDK shows it; `?wait=` waits for a change first (functions/_waiting.py)."""
@@ -81,6 +130,15 @@ def _step_records(document: dict[str, object]) -> list[Blob]:
 
 
 @bp.route(route="pipelines/runs/{run_id}/logs", methods=["GET"])
+@operation(
+    "Mini-batch logs, a page at a time",
+    ok=(200, ref("RunLogs")),
+    errors=NOT_FOUND,
+    query=(
+        query("start", {"anyOf": [{"type": "integer", "minimum": 0}, {"const": ""}]}, "first item (0)"),
+        query("count", {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 500}, {"const": ""}]}, "per page"),
+    ),
+)
 @json_endpoint()
 def get_run_logs(req: func.HttpRequest) -> object:
     start, count = _int_query(req, "start", 0), _int_query(req, "count", logs.MAX_PAGE)
@@ -88,12 +146,18 @@ def get_run_logs(req: func.HttpRequest) -> object:
 
 
 @bp.route(route="pipelines/runs/{run_id}/script-logs", methods=["GET"])
+@operation(
+    "A script step run's stdout and stderr, one log per try",
+    ok=(200, array(record({"try": {"type": "integer", "minimum": 1}, "log": TEXT}))),
+    errors=NOT_FOUND,
+)
 @json_endpoint()
 def get_script_logs(req: func.HttpRequest) -> object:
     return script_step.step_logs(app_storage(), req.route_params["run_id"])
 
 
 @bp.route(route="pipelines/runs/{run_id}/cancel", methods=["POST"])
+@operation("Cancel a run and its running steps (a finished one stays as it is)", ok=(200, ref("Run")), errors=NOT_FOUND)
 @json_endpoint()
 def cancel_run(req: func.HttpRequest) -> object:
     return dag.cancel(app_storage(), req.route_params["run_id"])

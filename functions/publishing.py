@@ -11,6 +11,21 @@ from typing import Any
 import azure.functions as func
 
 from functions._http import bool_param, json_body, json_endpoint
+from functions.api_document import Body, operation
+from functions.schemas import (
+    BOOLEAN_QUERY,
+    NAME,
+    NOT_FOUND,
+    NULLABLE_TEXT,
+    OBJECT,
+    STRINGS,
+    TEXT,
+    array,
+    or_empty,
+    query,
+    record,
+    ref,
+)
 from shared.errors import InvalidInput
 from shared.pipelines import endpoints, published
 from shared.pipelines.endpoints import EndpointStatus
@@ -19,8 +34,23 @@ from shared.storage import app_storage
 
 bp = func.Blueprint()
 
+#: A pipeline endpoint's version label, "0", "1", ... (a number is read as its label).
+VERSION_LABEL = {"type": ["string", "integer"]}
+
 
 @bp.route(route="pipelines/published", methods=["POST"])
+@operation(
+    "Publish a pipeline definition",
+    ok=(201, ref("PublishedPipeline")),
+    errors=(400, 404, 413),
+    body=Body(
+        "PublishPipeline",
+        record(
+            {"pipeline": record({"steps": array(OBJECT)}), "name": TEXT, "description": TEXT, "version": TEXT},
+            required=["pipeline", "name"],
+        ),
+    ),
+)
 @json_endpoint()
 def publish_pipeline(req: func.HttpRequest) -> object:
     body = json_body(req)
@@ -36,6 +66,12 @@ def publish_pipeline(req: func.HttpRequest) -> object:
 
 
 @bp.route(route="pipelines/runs/{run_id}/publish", methods=["POST"])
+@operation(
+    "Publish the pipeline a run ran",
+    ok=(201, ref("PublishedPipeline")),
+    errors=(400, 404, 413),
+    body=Body("PublishRun", record({"name": TEXT, "description": TEXT, "version": TEXT}, required=["name"])),
+)
 @json_endpoint()
 def publish_run(req: func.HttpRequest) -> object:
     body = json_body(req)
@@ -52,6 +88,12 @@ def publish_run(req: func.HttpRequest) -> object:
 
 
 @bp.route(route="pipelines/published", methods=["GET"])
+@operation(
+    "Published pipelines, newest first",
+    ok=(200, array(ref("PublishedPipeline"))),
+    errors=(400,),
+    query=(query("active_only", BOOLEAN_QUERY),),
+)
 @json_endpoint()
 def list_published(req: func.HttpRequest) -> object:
     active_only = bool_param(req, "active_only", default=True)
@@ -59,12 +101,14 @@ def list_published(req: func.HttpRequest) -> object:
 
 
 @bp.route(route="pipelines/published/{pipeline_id}", methods=["GET"])
+@operation("A published pipeline", ok=(200, ref("PublishedPipeline")), errors=NOT_FOUND)
 @json_endpoint()
 def get_published(req: func.HttpRequest) -> object:
     return published.describe(published.get_published(app_storage(), req.route_params["pipeline_id"]))
 
 
 @bp.route(route="pipelines/published/{pipeline_id}/enable", methods=["POST"])
+@operation("Enable a published pipeline", ok=(200, ref("PublishedPipeline")), errors=NOT_FOUND)
 @json_endpoint()
 def enable_published(req: func.HttpRequest) -> object:
     record = published.set_status(app_storage(), req.route_params["pipeline_id"], PublishedStatus.ACTIVE)
@@ -72,6 +116,7 @@ def enable_published(req: func.HttpRequest) -> object:
 
 
 @bp.route(route="pipelines/published/{pipeline_id}/disable", methods=["POST"])
+@operation("Disable a published pipeline", ok=(200, ref("PublishedPipeline")), errors=NOT_FOUND)
 @json_endpoint()
 def disable_published(req: func.HttpRequest) -> object:
     record = published.set_status(app_storage(), req.route_params["pipeline_id"], PublishedStatus.DISABLED)
@@ -168,6 +213,23 @@ def run_answer(run: dict[str, Any], pipeline_id: str) -> dict[str, Any]:
 
 
 @bp.route(route="pipelines/published/{pipeline_id}/submit", methods=["POST"])
+@operation(
+    "The published pipeline's endpoint: starts a run",
+    ok=(200, ref("SubmittedRun")),
+    errors=(400, 404, 409, 413),
+    body=Body(
+        "SubmitPublished",
+        record(
+            {
+                "ExperimentName": NAME,
+                "ParameterAssignments": or_empty(OBJECT),
+                "DataSetDefinitionValueAssignments": or_empty(OBJECT),
+                "Tags": or_empty(STRINGS),
+            },
+            required=["ExperimentName"],
+        ),
+    ),
+)
 @json_endpoint()
 def submit_published(req: func.HttpRequest) -> object:
     """The published pipeline's endpoint: `{"ExperimentName": ..., "ParameterAssignments": {...}}` -> `{"Id": ...}`."""
@@ -188,6 +250,15 @@ def submit_published(req: func.HttpRequest) -> object:
 
 
 @bp.route(route="pipelines/endpoints", methods=["POST"])
+@operation(
+    'Publish a pipeline endpoint for a published pipeline (version "0", the default)',
+    ok=(201, ref("PipelineEndpoint")),
+    errors=(400, 404, 409, 413),
+    body=Body(
+        "PublishEndpoint",
+        record({"name": NAME, "description": NULLABLE_TEXT, "pipeline_id": NAME}, required=["name", "pipeline_id"]),
+    ),
+)
 @json_endpoint()
 def publish_endpoint(req: func.HttpRequest) -> object:
     body = json_body(req)
@@ -195,6 +266,12 @@ def publish_endpoint(req: func.HttpRequest) -> object:
 
 
 @bp.route(route="pipelines/endpoints", methods=["GET"])
+@operation(
+    "Pipeline endpoints, newest first",
+    ok=(200, array(ref("PipelineEndpoint"))),
+    errors=(400,),
+    query=(query("active_only", BOOLEAN_QUERY),),
+)
 @json_endpoint()
 def list_endpoints(req: func.HttpRequest) -> object:
     active_only = bool_param(req, "active_only", default=True)
@@ -202,12 +279,21 @@ def list_endpoints(req: func.HttpRequest) -> object:
 
 
 @bp.route(route="pipelines/endpoints/{endpoint}", methods=["GET"])
+@operation("A pipeline endpoint, by id or name", ok=(200, ref("PipelineEndpoint")), errors=NOT_FOUND)
 @json_endpoint()
 def get_endpoint(req: func.HttpRequest) -> object:
     return endpoints.get_endpoint(app_storage(), req.route_params["endpoint"])
 
 
 @bp.route(route="pipelines/endpoints/{endpoint}/versions", methods=["POST"])
+@operation(
+    "Add a published pipeline as the next version",
+    ok=(200, ref("PipelineEndpoint")),
+    errors=(400, 404, 413),
+    body=Body(
+        "AddEndpointVersion", record({"pipeline_id": NAME, "default": {"type": "boolean"}}, required=["pipeline_id"])
+    ),
+)
 @json_endpoint()
 def add_endpoint_version(req: func.HttpRequest) -> object:
     body = json_body(req)
@@ -218,6 +304,12 @@ def add_endpoint_version(req: func.HttpRequest) -> object:
 
 
 @bp.route(route="pipelines/endpoints/{endpoint}/default", methods=["POST"])
+@operation(
+    "Set the default version",
+    ok=(200, ref("PipelineEndpoint")),
+    errors=(400, 404, 413),
+    body=Body("SetEndpointDefault", record({"version": VERSION_LABEL})),
+)
 @json_endpoint()
 def set_endpoint_default(req: func.HttpRequest) -> object:
     version = json_body(req).get("version")
@@ -225,24 +317,50 @@ def set_endpoint_default(req: func.HttpRequest) -> object:
 
 
 @bp.route(route="pipelines/endpoints/{endpoint}/name", methods=["POST"])
+@operation(
+    "Rename a pipeline endpoint (its id and URL stay)",
+    ok=(200, ref("PipelineEndpoint")),
+    errors=(400, 404, 409, 413),
+    body=Body("RenameEndpoint", record({"name": NAME})),
+)
 @json_endpoint()
 def rename_endpoint(req: func.HttpRequest) -> object:
     return endpoints.rename(app_storage(), req.route_params["endpoint"], json_body(req).get("name"))
 
 
 @bp.route(route="pipelines/endpoints/{endpoint}/enable", methods=["POST"])
+@operation("Enable a pipeline endpoint", ok=(200, ref("PipelineEndpoint")), errors=NOT_FOUND)
 @json_endpoint()
 def enable_endpoint(req: func.HttpRequest) -> object:
     return endpoints.set_status(app_storage(), req.route_params["endpoint"], EndpointStatus.ACTIVE)
 
 
 @bp.route(route="pipelines/endpoints/{endpoint}/disable", methods=["POST"])
+@operation("Disable a pipeline endpoint", ok=(200, ref("PipelineEndpoint")), errors=NOT_FOUND)
 @json_endpoint()
 def disable_endpoint(req: func.HttpRequest) -> object:
     return endpoints.set_status(app_storage(), req.route_params["endpoint"], EndpointStatus.DISABLED)
 
 
 @bp.route(route="pipelines/endpoints/{endpoint}/submit", methods=["POST"])
+@operation(
+    "The endpoint's REST endpoint: a published pipeline's submit body plus PipelineVersion (else the default)",
+    ok=(200, ref("SubmittedRun")),
+    errors=(400, 404, 409, 413),
+    body=Body(
+        "SubmitEndpoint",
+        record(
+            {
+                "ExperimentName": NAME,
+                "PipelineVersion": {"type": ["string", "integer", "null"]},  # null or "": the default version
+                "ParameterAssignments": or_empty(OBJECT),
+                "DataSetDefinitionValueAssignments": or_empty(OBJECT),
+                "Tags": or_empty(STRINGS),
+            },
+            required=["ExperimentName"],
+        ),
+    ),
+)
 @json_endpoint()
 def submit_endpoint(req: func.HttpRequest) -> object:
     """The endpoint's stable REST endpoint: Azure ML's body, plus `PipelineVersion` to run another version than the

@@ -10,6 +10,8 @@ from __future__ import annotations
 import azure.functions as func
 
 from functions._http import bool_param, json_body, json_endpoint
+from functions.api_document import Body, operation
+from functions.schemas import ANY, BOOLEAN_QUERY, NAME, NOT_FOUND, OBJECT, TEXT, array, or_empty, query, record, ref
 from shared.schedules import records, runner
 from shared.schedules.records import ScheduleStatus
 from shared.settings import DEFAULT_SCHEDULES_CRON, SCHEDULES_CRON, get_setting
@@ -19,6 +21,29 @@ bp = func.Blueprint()
 
 
 @bp.route(route="schedules", methods=["POST"])
+@operation(
+    "Create a schedule: a recurrence, or a datastore path to watch",
+    ok=(201, ref("Schedule")),
+    errors=(400, 404, 413),
+    body=Body(
+        "CreateSchedule",
+        record(
+            {
+                "name": TEXT,
+                "description": ANY,  # kept when it is a string
+                "pipeline_id": NAME,
+                "experiment_name": NAME,
+                "recurrence": OBJECT,
+                "datastore": NAME,
+                "path_on_datastore": TEXT,
+                "polling_interval": {"type": "integer", "minimum": 1},
+                "data_path_parameter_name": NAME,
+                "pipeline_parameters": or_empty(OBJECT),
+            },
+            required=["name", "pipeline_id", "experiment_name"],
+        ),
+    ),
+)
 @json_endpoint()
 def create_schedule(req: func.HttpRequest) -> object:
     storage = app_storage()
@@ -26,6 +51,12 @@ def create_schedule(req: func.HttpRequest) -> object:
 
 
 @bp.route(route="schedules", methods=["GET"])
+@operation(
+    "Schedules, newest first",
+    ok=(200, array(ref("Schedule"))),
+    errors=(400,),
+    query=(query("active_only", BOOLEAN_QUERY), query("pipeline_id", TEXT)),
+)
 @json_endpoint()
 def list_schedules(req: func.HttpRequest) -> object:
     storage = app_storage()
@@ -40,6 +71,7 @@ def list_schedules(req: func.HttpRequest) -> object:
 
 
 @bp.route(route="schedules/{schedule_id}", methods=["GET"])
+@operation("A schedule, with its last run and last error", ok=(200, ref("Schedule")), errors=NOT_FOUND)
 @json_endpoint()
 def get_schedule(req: func.HttpRequest) -> object:
     storage = app_storage()
@@ -47,6 +79,12 @@ def get_schedule(req: func.HttpRequest) -> object:
 
 
 @bp.route(route="schedules/{schedule_id}", methods=["PATCH"])
+@operation(
+    "Update a schedule: the fields given (and not null) change",
+    ok=(200, ref("Schedule")),
+    errors=(400, 404, 413),
+    body=Body("UpdateSchedule", OBJECT),  # any of CreateSchedule's fields, and status
+)
 @json_endpoint()
 def update_schedule(req: func.HttpRequest) -> object:
     """`Schedule.update`: the fields given (and not null) change."""
@@ -56,6 +94,7 @@ def update_schedule(req: func.HttpRequest) -> object:
 
 
 @bp.route(route="schedules/{schedule_id}/enable", methods=["POST"])
+@operation("Enable a schedule", ok=(200, ref("Schedule")), errors=NOT_FOUND)
 @json_endpoint()
 def enable_schedule(req: func.HttpRequest) -> object:
     storage = app_storage()
@@ -65,6 +104,7 @@ def enable_schedule(req: func.HttpRequest) -> object:
 
 
 @bp.route(route="schedules/{schedule_id}/disable", methods=["POST"])
+@operation("Disable a schedule", ok=(200, ref("Schedule")), errors=NOT_FOUND)
 @json_endpoint()
 def disable_schedule(req: func.HttpRequest) -> object:
     storage = app_storage()

@@ -11,13 +11,12 @@ from urllib.parse import quote, urlencode
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from shared.openapi import ROUTE_PREFIX
-
 FOLDER = Path(__file__).resolve().parent
 TEMPLATES = FOLDER / "templates"
 STATIC = FOLDER / "static"
-#: Where the studio is served: HTTP functions are under the host's routePrefix (host.json), in Azure as locally.
-BASE = f"/{ROUTE_PREFIX}/studio"
+#: Where the studio is served: its routes (functions/studio.py) under the host's routePrefix (host.json), in Azure as
+#: locally; tests/unit/test_openapi.py keeps it equal to functions/api_document.py's ROUTE_PREFIX.
+BASE = "/api/studio"
 
 
 def url(*parts: object, **query: object) -> str:

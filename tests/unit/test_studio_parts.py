@@ -120,7 +120,7 @@ def test_a_submit_form_sets_only_what_it_fills_in() -> None:
 
 
 def test_every_http_function_is_the_apis_or_the_studios() -> None:
-    api = {name for name, _, _ in http_functions()}
+    api = {function.name for function in http_functions()}
     for function, trigger in http_triggers():
         assert (function.get_function_name() in api) != (trigger.route.split("/")[0] == "studio"), trigger.route
     assert url("runs", "abc", status="Failed", marker=None) == "/api/studio/runs/abc?status=Failed"
