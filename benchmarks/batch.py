@@ -59,8 +59,8 @@ from fninfer.pipeline.core import Pipeline, PipelineData  # noqa: E402
 from fninfer.pipeline.steps import ParallelRunConfig, ParallelRunStep  # noqa: E402
 from fninfer_host.azurite import start_azurite  # noqa: E402
 from fninfer_host.testing import run_host  # noqa: E402
-from shared.settings import MODEL_CACHE_DIR, STORAGE_CONNECTION  # noqa: E402
-from shared.storage import Storage  # noqa: E402
+from shared.core.settings import MODEL_CACHE_DIR, STORAGE_CONNECTION  # noqa: E402
+from shared.core.storage import Storage  # noqa: E402
 
 SCRIPTS = ROOT / "examples" / "batch_scripts"
 #: The benchmark's own datastore (a container of the app's account): the default datastore's blob trigger (data

@@ -31,7 +31,7 @@ from fninfer.data.dataset_consumption_config import DatasetConsumptionConfig  # 
 from fninfer.pipeline.core import Pipeline, PipelineData, PipelineParameter, PipelineRun, Schedule  # noqa: E402
 from fninfer.pipeline.steps import ParallelRunConfig, ParallelRunStep  # noqa: E402
 from fninfer_host.testing import run_host  # noqa: E402
-from shared import layout  # noqa: E402
+from shared.core import layout  # noqa: E402
 
 
 def wait_for_new_run(schedule: Schedule, seen: set[str], timeout: float = 300) -> PipelineRun:

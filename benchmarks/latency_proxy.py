@@ -8,7 +8,7 @@ response each wait once: latency, not bandwidth, and connections that overlap th
 (what parallel lanes should gain from on Azure). `proxied_connection_string` rewrites an Azurite connection string
 so every client of the benchmark (host instances, SDK, plain loops) goes through proxies, and `count` tells how many
 requests (connections' request heads) went through, for the benchmark's requests-per-mini-batch figures, and
-`kinds` counts them by method and path (shared.storage.request_kind), to see where they go.
+`kinds` counts them by method and path (shared.core.storage.request_kind), to see where they go.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import threading
 import time
 from collections import Counter, deque
 
-from shared.storage import request_kind
+from shared.core.storage import request_kind
 
 
 class LatencyProxy:
@@ -31,7 +31,7 @@ class LatencyProxy:
         self.delay = one_way_ms / 1000
         self.port = 0
         self.requests = 0  # HTTP request lines seen (client to server), for counting storage requests
-        self.kinds: Counter[str] = Counter()  # the same, by shared.storage.request_kind
+        self.kinds: Counter[str] = Counter()  # the same, by shared.core.storage.request_kind
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="latency-proxy", daemon=True)
         self._server: asyncio.AbstractServer | None = None

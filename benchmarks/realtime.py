@@ -58,7 +58,7 @@ from fninfer.core.model import InferenceConfig  # noqa: E402
 from fninfer.core.webservice import AciWebservice  # noqa: E402
 from fninfer_cli.packaging.baking import bake_model  # noqa: E402
 from fninfer_host.testing import free_port, run_host  # noqa: E402
-from shared import layout  # noqa: E402
+from shared.core import layout  # noqa: E402
 
 BODY = json.dumps({"data": [[0.1, 2.3, 4.1, 2.0], [0.2, 1.8, 3.9, 2.1]]}).encode()
 LEVELS = (1, 8, 32)

@@ -29,11 +29,11 @@ sys.path.insert(0, str(ROOT))
 
 from fninfer.core import Model, Workspace  # noqa: E402
 from fninfer_host.testing import run_host  # noqa: E402
-from shared.pipelines import runs  # noqa: E402
-from shared.services import records  # noqa: E402
+from shared.core.storage import Storage  # noqa: E402
+from shared.runs import run_records  # noqa: E402
+from shared.services import service_records  # noqa: E402
 from shared.services.auth import new_nonces  # noqa: E402
 from shared.services.metrics import CallMetrics  # noqa: E402
-from shared.storage import Storage  # noqa: E402
 
 STATUSES = ["Finished"] * 8 + ["Failed", "Canceled"]
 
@@ -130,8 +130,14 @@ def write_workspace(storage: Storage, runs_count: int, services: int) -> list[st
     now = datetime.now(UTC)
     created = [pipeline_records(number, now) for number in range(runs_count)]
     with concurrent.futures.ThreadPoolExecutor(16) as pool:
-        list(pool.map(lambda record: runs.create_run(storage, record), [r for family in created for r in family]))
-        list(pool.map(lambda n: records.create_service(storage, service_record(n), overwrite=False), range(services)))
+        list(
+            pool.map(lambda record: run_records.create_run(storage, record), [r for family in created for r in family])
+        )
+        list(
+            pool.map(
+                lambda n: service_records.create_service(storage, service_record(n), overwrite=False), range(services)
+            )
+        )
     clock_now = time.time()
     calls = CallMetrics(storage, "bench-instance", clock=lambda: clock_now)
     for minute in range(60):

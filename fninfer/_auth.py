@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from fninfer._config import WorkspaceConfig, find_config, last_loaded_config
-from shared.errors import FninferError, InvalidInput
+from shared.core.errors import FninferError, InvalidInput
 
 #: Azure Resource Manager's token audience (Audience.ARM).
 ARM_RESOURCE = "https://management.core.windows.net/"

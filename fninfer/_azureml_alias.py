@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared import azureml_alias
+from shared.core import azureml_alias
 
 
 def install_as_azureml() -> None:

@@ -1,4 +1,4 @@
-"""The SDK's HTTP client for the app: one httpx client, one auth header, errors rebuilt as `shared.errors`."""
+"""The SDK's HTTP client for the app: one httpx client, one auth header, errors rebuilt as `shared.core.errors`."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import httpx
 from fninfer._auth import AbstractAuthentication, as_authentication
 from fninfer._config import WorkspaceConfig
 from fninfer._exceptions import UserErrorException
-from shared import layout
-from shared.errors import FninferError, InvalidInput, error_from_body
+from shared.core import layout
+from shared.core.errors import FninferError, InvalidInput, error_from_body
 
 TIMEOUT = httpx.Timeout(120.0, connect=10.0)
 
-#: What one segment of a management URL may be: a name as the app accepts it (shared/layout.py) or a version.
+#: What one segment of a management URL may be: a name as the app accepts it (shared/core/layout.py) or a version.
 _SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
 
 
@@ -34,7 +34,7 @@ def check_path(path: str) -> str:
 
 
 def check_name(kind: str, name: object) -> str:
-    """A name the app would accept (shared/layout.py's rule), checked here so the SDK's own error says so."""
+    """A name the app would accept (shared/core/layout.py's rule), checked here so the SDK's own error says so."""
     try:
         return layout.validate_name(kind, name)
     except InvalidInput as exc:

@@ -21,9 +21,9 @@ from typing import Any
 from fninfer._exceptions import ComputeTargetException, azureml_error
 from fninfer._experiment import Experiment
 from fninfer._workspace import Workspace
-from shared import layout
-from shared.errors import FninferError, NotFound
-from shared.tags import string_map
+from shared.core import layout
+from shared.core.errors import FninferError, NotFound
+from shared.core.tags import string_map
 
 log = logging.getLogger("fninfer.compute")
 

@@ -34,9 +34,9 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from fninfer._exceptions import WorkspaceException
-from shared import layout
-from shared.errors import InvalidInput
-from shared.settings import ADMIN_KEY, ENTRA_AUDIENCE, STORAGE_CONNECTION, get_setting, storage_connection
+from shared.core import layout
+from shared.core.errors import InvalidInput
+from shared.core.settings import ADMIN_KEY, ENTRA_AUDIENCE, STORAGE_CONNECTION, get_setting, storage_connection
 
 CONFIG_ENV = "FNINFER_CONFIG"
 STATE_DIR_NAME = ".fninfer"

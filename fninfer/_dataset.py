@@ -15,12 +15,20 @@ from typing import TYPE_CHECKING, Any
 from fninfer._dataset_expression import ColumnExpression, expression_tree
 from fninfer._datastore import DataPath, DataReference, Datastore
 from fninfer._exceptions import DatasetTimestampMissingError, UserErrorException
-from shared import layout, tabular, tabular_files
-from shared.datasets import dataset_root, definition_of, literal_prefix, partitioned, relative_paths, resolve_files
-from shared.datastores import by_name, container_client
-from shared.errors import InvalidInput
-from shared.lazy_modules import lazy
-from shared.storage import Storage, storage_errors
+from shared.core import layout
+from shared.core.errors import InvalidInput
+from shared.core.lazy_modules import lazy
+from shared.core.storage import Storage, storage_errors
+from shared.registry import tabular, tabular_files
+from shared.registry.datasets import (
+    dataset_root,
+    definition_of,
+    literal_prefix,
+    partitioned,
+    relative_paths,
+    resolve_files,
+)
+from shared.registry.datastores import by_name, container_client
 
 if TYPE_CHECKING:
     import numpy as np

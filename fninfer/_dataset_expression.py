@@ -1,6 +1,7 @@
 """Filter expressions, as Azure ML's datasets build them: `dataset['age'] > 30`, `dataset['name'].starts_with('a')`,
 `(a) & (b)`, `~a`, and a file dataset's `dataset.file_metadata('Size') > 1000`. An expression is data (a JSON
-tree, evaluated by shared/tabular.py where the rows are read), so a filtered dataset can be registered and read by
+tree, evaluated by
+shared/registry/tabular.py where the rows are read), so a filtered dataset can be registered and read by
 the app like any other."""
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from fninfer._exceptions import UserErrorException
-from shared.lazy_modules import lazy
+from shared.core.lazy_modules import lazy
 
 if TYPE_CHECKING:
     import numpy as np

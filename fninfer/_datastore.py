@@ -13,9 +13,10 @@ from azure.storage.blob import ContainerClient
 
 from fninfer._exceptions import UserErrorException
 from fninfer._progress import Progress
-from shared import datastores, layout
-from shared.errors import InvalidInput
-from shared.storage import storage_errors
+from shared.core import layout
+from shared.core.errors import InvalidInput
+from shared.core.storage import storage_errors
+from shared.registry import datastores
 
 if TYPE_CHECKING:
     from fninfer._workspace import Workspace

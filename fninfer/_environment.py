@@ -1,7 +1,7 @@
 """`CondaDependencies` and `Environment`, as in azureml.core: what a service's entry script needs installed.
 
 A Function App has one Python environment (built when the app is packaged), so fninfer does not install these: the
-deployment compares them with the app (shared/services/environment.py: warnings by default, failures in strict
+deployment compares them with the app (shared/registry/installed_packages.py: warnings by default, failures in strict
 mode), and `fninfer package --from-environments` builds an app whose environment is the union of the registered ones.
 Environments are registered in the app's registry as versioned records (`Environment.register/get/list`,
 `ws.environments`). Docker settings are recorded with the environment; a Function App runs no container of yours.
@@ -31,9 +31,9 @@ from fninfer._environment_sections import (
     SparkSection,
 )
 from fninfer._exceptions import UserErrorException
-from shared.errors import InvalidInput, NotFound
-from shared.services.environment import check_environment
-from shared.tags import string_map
+from shared.core.errors import InvalidInput, NotFound
+from shared.core.tags import string_map
+from shared.registry.installed_packages import check_environment
 
 if TYPE_CHECKING:
     from fninfer._workspace import Workspace

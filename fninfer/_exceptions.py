@@ -1,4 +1,4 @@
-"""`azureml.exceptions`' classes, placed in fninfer's one error hierarchy (shared/errors.py).
+"""`azureml.exceptions`' classes, placed in fninfer's one error hierarchy (shared/core/errors.py).
 
 v1 code catches `WebserviceException`, `UserErrorException`, `ModelNotFoundException`...; fninfer code and tests
 catch `InvalidInput`, `NotFound`, `FninferError`. Both keep working: every class here is a `FninferError`, the ones
@@ -14,7 +14,7 @@ import sys
 import traceback
 from typing import Any
 
-from shared.errors import FninferError, InvalidInput, NotFound, Unauthorized
+from shared.core.errors import FninferError, InvalidInput, NotFound, Unauthorized
 
 
 class AzureMLException(FninferError):

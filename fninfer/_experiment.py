@@ -18,8 +18,8 @@ from fninfer._run import Run, _ApiHistory
 from fninfer._script_run import ScriptRun
 from fninfer._script_run_config import ScriptRunConfig
 from fninfer._workspace import Workspace
-from shared import layout
-from shared.errors import InvalidInput
+from shared.core import layout
+from shared.core.errors import InvalidInput
 
 #: Azure ML's `ViewType` values for Experiment.list.
 VIEW_TYPES = ("ActiveOnly", "ArchivedOnly", "All")

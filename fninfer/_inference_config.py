@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from fninfer._environment import CondaDependencies, Environment
 from fninfer._exceptions import UserErrorException, invalid
 from fninfer._snapshot import snapshot
-from shared.errors import InvalidInput
+from shared.core.errors import InvalidInput
 
 if TYPE_CHECKING:
     from fninfer._workspace import Workspace

@@ -25,14 +25,14 @@ from fninfer._progress import Progress
 from fninfer._resource_configuration import ResourceConfiguration
 from fninfer._run import Run
 from fninfer._workspace import Workspace
-from shared import layout
-from shared.errors import Conflict, FninferError, InvalidInput, NotFound
-from shared.hashing import CHUNK_SIZE
-from shared.model_cache import cached_model_path, download_verified, preplaced_model_path
-from shared.models import content_blob, deployed_version, get_model
-from shared.settings import storage_connection
-from shared.storage import Storage, app_storage, storage_errors
-from shared.tags import key_list, string_map
+from shared.core import layout
+from shared.core.errors import Conflict, FninferError, InvalidInput, NotFound
+from shared.core.hashing import CHUNK_SIZE
+from shared.core.settings import storage_connection
+from shared.core.storage import Storage, app_storage, storage_errors
+from shared.core.tags import key_list, string_map
+from shared.registry.model_cache import cached_model_path, download_verified, preplaced_model_path
+from shared.registry.models import content_blob, deployed_version, get_model
 
 #: Uploads smaller than this finish too fast for a progress bar to help.
 PROGRESS_THRESHOLD = 8 * 1024 * 1024

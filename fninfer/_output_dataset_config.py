@@ -17,8 +17,9 @@ from fninfer._dataset import DatasetConsumptionConfig, _names, _types
 from fninfer._datastore import Datastore
 from fninfer._step_data import _DataOrigin
 from fninfer.data.dataset_type_definitions import PromoteHeadersBehavior
-from shared import layout, tabular
-from shared.errors import InvalidInput
+from shared.core import layout
+from shared.core.errors import InvalidInput
+from shared.registry import tabular
 
 
 class OutputFileDatasetConfig:

@@ -18,8 +18,8 @@ from typing import Any
 
 from fninfer._exceptions import WebserviceException, invalid
 from fninfer._workspace import Workspace
-from shared import layout
-from shared.errors import FninferError
+from shared.core import layout
+from shared.core.errors import FninferError
 
 
 def _app_dir() -> Path:

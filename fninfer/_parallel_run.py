@@ -18,9 +18,9 @@ from fninfer._snapshot import snapshot
 from fninfer._step import PipelineStep
 from fninfer._step_data import consumption, input_spec, output_spec, produced_by
 from fninfer._workspace import Workspace
-from shared import layout
-from shared.errors import InvalidInput
-from shared.pipelines.definition import OUTPUT_ACTIONS, mini_batch_size
+from shared.core import layout
+from shared.core.errors import InvalidInput
+from shared.pipelines.engine.definition import OUTPUT_ACTIONS, mini_batch_size
 
 #: ParallelRunStep's own command-line arguments, which an entry script's arguments may not reuse (as in Azure ML).
 RESERVED_ARGUMENTS = (

@@ -13,8 +13,8 @@ from fninfer._exceptions import UserErrorException
 from fninfer._step import PipelineStep, flatten
 from fninfer._step_data import _DataOrigin
 from fninfer._workspace import Workspace
-from shared import layout
-from shared.errors import InvalidInput
+from shared.core import layout
+from shared.core.errors import InvalidInput
 
 if TYPE_CHECKING:
     from fninfer._pipeline_run import PipelineRun
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("fninfer.pipeline")
 
-#: How a step's spec refers to a parameter (see shared/pipelines/parameters.py).
+#: How a step's spec refers to a parameter (see shared/pipelines/engine/parameters.py).
 REFERENCE = "$parameter"
 
 
@@ -266,7 +266,7 @@ class Pipeline:
     def validate(self) -> list[str]:
         """The problems the app would refuse this pipeline for (none: an empty list), checked with its parameters'
         defaults, as publishing checks it (Azure ML's validate() returns its graph's errors the same way)."""
-        from shared.pipelines.submit import check_template
+        from shared.pipelines.engine.submit import check_template
 
         try:
             check_template(self.workspace.storage, self._definition(register_environments=False))

@@ -11,7 +11,7 @@ from fninfer._pipeline_run import PipelineRun
 from fninfer._published import PublishedPipeline, _submit_pipeline
 from fninfer._record_view import RecordView
 from fninfer._workspace import Workspace
-from shared.errors import InvalidInput
+from shared.core.errors import InvalidInput
 
 
 class PipelineIdVersion:

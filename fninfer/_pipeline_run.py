@@ -18,8 +18,8 @@ from fninfer._exceptions import ActivityFailedException, UserErrorException
 from fninfer._pipeline import PortDataReference
 from fninfer._run import Run, _ApiHistory
 from fninfer._workspace import Workspace
-from shared.errors import InvalidInput, NotFound
-from shared.storage import storage_errors
+from shared.core.errors import InvalidInput, NotFound
+from shared.core.storage import storage_errors
 
 if TYPE_CHECKING:
     from fninfer._experiment import Experiment

@@ -28,7 +28,7 @@ import httpx
 from fninfer._client import check_name
 from fninfer._exceptions import UserErrorException, WebserviceException
 from fninfer._workspace import Workspace
-from shared.lazy_modules import lazy
+from shared.core.lazy_modules import lazy
 
 if TYPE_CHECKING:
     import numpy as np

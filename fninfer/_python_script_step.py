@@ -1,5 +1,5 @@
 """`PythonScriptStep`, with `azureml.pipeline.steps`' signature and meaning: a script from `source_directory` run as
-`python <script_name> <arguments>` in a step of its own (shared/pipelines/script_step.py runs it)."""
+`python <script_name> <arguments>` in a step of its own (shared/pipelines/scripts/script_step.py runs it)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from fninfer._snapshot import snapshot
 from fninfer._step import PipelineStep
 from fninfer._step_data import consumption, input_spec, is_step_data, output_spec, produced_by
 from fninfer._workspace import Workspace
-from shared.errors import InvalidInput
+from shared.core.errors import InvalidInput
 
 DATA_REFERENCE = "$data"
 

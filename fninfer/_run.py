@@ -2,8 +2,8 @@
 `azureml.core.Run`.
 
 Inside fninfer (an entry script's `init()`/`run()`, a script step) `Run.get_context()` is the run the engine
-activated around the code (`shared/run_context.py`): a submitted run, as Azure ML's `_SubmittedRun` (its status is
-the system's), writing straight to the app's storage through `shared/run_history.py`; its `experiment.workspace` is
+activated around the code (`shared/runs/run_context.py`): a submitted run, as Azure ML's `_SubmittedRun` (its status is
+the system's), writing straight to the app's storage through `shared/runs/run_history.py`; its `experiment.workspace` is
 the app itself (`fninfer._config.app_config`), and its `parent` a PipelineRun. Outside, `Run(experiment, run_id)`,
 `Run.get(ws, run_id)` and `Experiment.start_logging()` read and write the same history through the app's API (files
 go straight to storage, as model and datastore uploads do), and `Run.get_context()` returns an `_OfflineRun` that
@@ -32,12 +32,13 @@ from fninfer._exceptions import (
     UserErrorException,
 )
 from fninfer._record_view import RunPortal, docs_url
-from shared import layout, run_context, run_history
-from shared.errors import InvalidInput, NotFound
-from shared.pipelines import submit
-from shared.settings import storage_connection
-from shared.storage import Storage, app_storage
-from shared.tags import string_map
+from shared.core import layout
+from shared.core.errors import InvalidInput, NotFound
+from shared.core.settings import storage_connection
+from shared.core.storage import Storage, app_storage
+from shared.core.tags import string_map
+from shared.pipelines.engine import submit
+from shared.runs import run_context, run_history
 
 if TYPE_CHECKING:
     from fninfer._experiment import Experiment

@@ -14,7 +14,7 @@ from fninfer._experiment import Experiment
 from fninfer._pipeline_run import PipelineRun
 from fninfer._record_view import RecordView
 from fninfer._workspace import Workspace
-from shared.errors import InvalidInput
+from shared.core.errors import InvalidInput
 from shared.schedules.recurrence import TIME_ZONES, Recurrence
 
 #: Azure ML's 131 time zones, named as its TimeZone names them, valued with their Windows names (each fires in the

@@ -1,6 +1,7 @@
 """`ScriptRun`: the run `Experiment.submit(ScriptRunConfig(...))` returns, as `azureml.core.ScriptRun`.
 
-The app runs the script as a script run of its own (shared/pipelines/script_run.py): the script step's engine, with
+The app runs the script as a script run of its own (shared/pipelines/scripts/script_run.py): the script step's engine,
+with
 no pipeline around it, so the run has no parent. What the script logged, tagged and uploaded (its ./outputs) is the
 run's, read through the run history as for any Run; its status, times, error and log come from the engine's record.
 """
@@ -17,9 +18,9 @@ from fninfer._environment import Environment
 from fninfer._exceptions import ActivityFailedException
 from fninfer._pipeline_run import _read_run, _warnings
 from fninfer._run import Run, _run_ended
-from shared.errors import NotFound
-from shared.pipelines.script_run import run_definition
-from shared.run_history import SCRIPT_RUN_TYPE
+from shared.core.errors import NotFound
+from shared.pipelines.scripts.script_run import run_definition
+from shared.runs.run_history import SCRIPT_RUN_TYPE
 
 if TYPE_CHECKING:
     from fninfer._experiment import Experiment

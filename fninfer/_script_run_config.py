@@ -1,6 +1,6 @@
 """`ScriptRunConfig`, with `azureml.core.ScriptRunConfig`'s signature and meaning: a script (or `python <script>`
 command) from `source_directory`, with its arguments, run configuration, compute target and environment, which
-`Experiment.submit` runs as a script run (shared/pipelines/script_run.py) and answers with a ScriptRun.
+`Experiment.submit` runs as a script run (shared/pipelines/scripts/script_run.py) and answers with a ScriptRun.
 
 On fninfer the script runs as a PythonScriptStep's script does (its engine, with no pipeline around it): `python
 <script> <arguments>` in a fresh folder with the source directory's files, in the Function App's environment (the

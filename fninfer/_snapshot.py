@@ -19,9 +19,9 @@ from typing import Any
 import pathspec
 
 from fninfer._workspace import Workspace
-from shared import layout
-from shared.errors import InvalidInput
-from shared.hashing import combined_sha256, sha256_file
+from shared.core import layout
+from shared.core.errors import InvalidInput
+from shared.core.hashing import combined_sha256, sha256_file
 
 #: Folder names never snapshotted, at any depth (shell patterns).
 EXCLUDED_FOLDERS = (".fninfer", ".git", ".venv*", "node_modules", "__pycache__")

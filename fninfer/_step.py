@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from fninfer._exceptions import UserErrorException
-from shared.errors import InvalidInput
+from shared.core.errors import InvalidInput
 
 
 class PipelineStep:

@@ -1,4 +1,5 @@
-"""How steps name the data they read and write, as the app's definition records it (shared/pipelines/definition.py).
+"""How steps name the data they read and write, as the app's definition records it
+(shared/pipelines/engine/definition.py).
 
 Data passed between steps is a `PipelineData`, an `OutputFileDatasetConfig` or its `read_delimited_files()` /
 `read_parquet_files()` table. The step that lists it in its outputs writes it; a step that lists it (or
@@ -13,7 +14,7 @@ from typing import Any, Protocol
 
 from fninfer._dataset import AbstractDataset, DatasetConsumptionConfig, FileDataset
 from fninfer._datastore import DataReference
-from shared.errors import InvalidInput
+from shared.core.errors import InvalidInput
 
 
 class _DataOrigin:

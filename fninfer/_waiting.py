@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from fninfer._client import AppClient
-from shared.errors import FninferError
+from shared.core.errors import FninferError
 
 Document = dict[str, Any]
 

@@ -6,12 +6,12 @@ Which settings have a Functions meaning: `auth_enabled` / `token_auth_enabled` (
 calls, 503 past it: see shared/services/gate.py), and fninfer's own `max_request_bytes` (413 past it),
 `response_encoding` ("json", Azure ML's scoring server's body, or "json-string", the seeds' double-encoded one; None
 takes the app setting FNINFER_RESPONSE_ENCODING, else "json": see shared/services/calling.py) and
-`environment_check` ("warn" or "strict": see shared/services/environment.py). CPU,
+`environment_check` ("warn" or "strict": see shared/registry/installed_packages.py). CPU,
 memory, replicas, autoscale and ports are recorded on the service but do not change anything: Azure Functions sizes
 and scales the app. Defaults follow Azure ML: ACI and Local services have no auth unless asked, AKS services use keys.
 
 Every call raises `WebserviceException` on failure, as Azure ML's do; it is also the `NotFound` / `InvalidInput` /
-... of shared/errors.py that the app answered (see fninfer/_exceptions.py).
+... of shared/core/errors.py that the app answered (see fninfer/_exceptions.py).
 """
 
 from __future__ import annotations
@@ -48,8 +48,8 @@ from fninfer._service_settings import (
     VnetConfiguration,
 )
 from fninfer._workspace import Workspace
-from shared.errors import FninferError, NotFound, error_from_body
-from shared.tags import key_list, string_map
+from shared.core.errors import FninferError, NotFound, error_from_body
+from shared.core.tags import key_list, string_map
 
 #: Keyword arguments whose values are secrets: sent in the request's `keys`, never among the recorded settings.
 KEY_SETTINGS = ("primary_key", "secondary_key")

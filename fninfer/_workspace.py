@@ -25,10 +25,10 @@ from fninfer._config import (
     resolve_config,
 )
 from fninfer._exceptions import UserErrorException, WorkspaceException
-from shared import layout
-from shared.errors import FninferError, InvalidInput, NotFound
-from shared.settings import StorageConnection
-from shared.storage import Storage, app_storage
+from shared.core import layout
+from shared.core.errors import FninferError, InvalidInput, NotFound
+from shared.core.settings import StorageConnection
+from shared.core.storage import Storage, app_storage
 
 if TYPE_CHECKING:
     from fninfer._compute import ComputeTarget

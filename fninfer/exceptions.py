@@ -1,4 +1,4 @@
-"""`fninfer.exceptions`, mirroring `azureml.exceptions` (every class is also a `shared.errors.FninferError`)."""
+"""`fninfer.exceptions`, mirroring `azureml.exceptions` (every class is also a `shared.core.errors.FninferError`)."""
 
 from fninfer._exceptions import (
     ActivityFailedException,

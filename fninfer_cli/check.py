@@ -38,8 +38,8 @@ from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvide
 from fninfer_cli.differences import Difference, by_target
 from fninfer_cli.sources import code_cells, load_notebook, walk
 from fninfer_cli.surface import canonical, fninfer_object, is_azureml, real_keywords, resolve, returns, signature
-from shared.azureml_alias import ROOTS, target_name
-from shared.services.environment import check_environment
+from shared.core.azureml_alias import ROOTS, target_name
+from shared.registry.installed_packages import check_environment
 
 VERDICTS = ("runs", "differs", "unsupported")
 _INSTANCE = "instance:"

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from fninfer_cli.packaging.dependencies import PackagingError, project_dependencies
 from fninfer_cli.packaging.environments import registered_environments, union
-from shared.storage import Storage
+from shared.core.storage import Storage
 
 
 @dataclass

@@ -18,7 +18,7 @@ from fninfer_host.supervisor import StartError
 from fninfer_host.supervisor import start as start_host
 
 if TYPE_CHECKING:
-    from shared.storage import Storage
+    from shared.core.storage import Storage
 
 
 @click.group()
@@ -106,8 +106,8 @@ def package(
     services, so nothing is built or downloaded on Azure."""
     from fninfer_cli.packaging.build import PackageRequest, build_package
     from fninfer_cli.packaging.dependencies import Target
-    from shared.errors import FninferError
-    from shared.storage import Storage
+    from shared.core.errors import FninferError
+    from shared.core.storage import Storage
 
     registry = None
     try:
@@ -179,8 +179,8 @@ def install(
     """Install packages into the local environment `fninfer start` runs, as `fninfer package` builds them into the
     app: a script step or service that imports a package of its environment then runs locally too."""
     from fninfer_cli.install import install_plan, run_install
-    from shared.errors import FninferError
-    from shared.storage import Storage
+    from shared.core.errors import FninferError
+    from shared.core.storage import Storage
 
     if not from_environments:
         raise click.UsageError("say what to install: --from-environments (the registered environments' packages)")
@@ -213,7 +213,7 @@ main.add_command(ml)
 def _workspace_registry() -> Storage | None:
     """The workspace's registry when a workspace config is found here, else None."""
     from fninfer._workspace import Workspace
-    from shared.errors import FninferError
+    from shared.core.errors import FninferError
 
     try:
         return Workspace.from_config().storage

@@ -24,7 +24,7 @@ import libcst as cst
 from libcst.helpers import get_full_name_for_node
 
 from fninfer_cli.sources import cell_text, load_notebook, mask, unmask, walk
-from shared.azureml_alias import ROOTS, target_name
+from shared.core.azureml_alias import ROOTS, target_name
 
 
 def provided(module: str) -> str | None:

@@ -39,7 +39,7 @@ from fninfer._resource_configuration import ResourceConfiguration
 from fninfer._run import Run
 from fninfer._webservice import AciWebservice, AksWebservice, LocalWebservice, Webservice
 from fninfer._workspace import Workspace
-from shared.errors import FninferError
+from shared.core.errors import FninferError
 
 FORMATS = {"json": format_json, "jsonc": format_json, "table": format_table, "tsv": format_tsv, "yaml": format_yaml}
 _PROJECT_FILE = "project.json"  # beside config.json: the experiment `folder attach` named

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from shared.azureml_alias import target_name
+from shared.core.azureml_alias import target_name
 
 SURFACE_FILE = Path(__file__).parent / "data" / "azureml_surface.json"
 

@@ -1,4 +1,5 @@
-"""The local host's own error type. The app has its own tree (shared/errors.py); the host never raises or catches it.
+"""The local host's own error type. The app has its own tree (shared/core/errors.py); the
+host never raises or catches it.
 
 Functions' own failures are not errors of the host: the invoker reports them (invoker.InvocationFailed,
 invoker.FunctionTimeout).

@@ -1,7 +1,7 @@
 """The app settings the local host reads and sets, by their documented names, and storage connections resolved from
 them as the Functions host resolves them (functions-reference#connections).
 
-The app reads the same settings (shared/settings.py); the names below are the contract between the two, as they are
+The app reads the same settings (shared/core/settings.py); the names below are the contract between the two, as they are
 between an app and the real Functions host. tests/unit/test_host_settings.py checks that both resolve a connection
 alike.
 """

@@ -130,7 +130,8 @@ class HostStorage:
 
 
 #: The audit event the app's storage raises when it sends a message visible at once, with the queue's URL
-#: (shared/storage.py, Storage.send): the host's queue listeners poll at once instead of waiting out their backoff, as
+#: (shared/core/storage.py, Storage.send): the host's queue listeners poll at once instead of waiting out their
+#: backoff, as
 #: the Functions host does for messages its functions write through a queue output binding.
 QUEUE_SENT_EVENT = "fninfer.queue_sent"
 

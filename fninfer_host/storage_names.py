@@ -9,7 +9,7 @@ so a storage account one of them used reads the same to the other.
         blobscaninfo/<host id>/<account>/<container>/scanInfo             a container's scan cursor
     queues: azure-webjobs-blobtrigger-<host id>, <queue>-poison, webjobs-blobtrigger-poison
 
-The app's own names are the app's (shared/layout.py); none of these is one of them.
+The app's own names are the app's (shared/core/layout.py); none of these is one of them.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ import os
 import socket
 from pathlib import Path
 
-from shared.pipelines.entry_script import current_context
+from shared.pipelines.batch.entry_script import current_context
 
 __all__ = ["EntryScript"]
 

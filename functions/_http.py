@@ -20,10 +20,10 @@ from typing import Any
 
 import azure.functions as func
 
-from shared.entra import looks_like_entra_token, validate_entra_token
-from shared.errors import FninferError, InvalidInput, PayloadTooLarge, Unauthorized
-from shared.jsonbody import parse_json
-from shared.settings import ADMIN_KEY, get_setting
+from functions._json_body import parse_json
+from shared.core.entra import looks_like_entra_token, validate_entra_token
+from shared.core.errors import FninferError, InvalidInput, PayloadTooLarge, Unauthorized
+from shared.core.settings import ADMIN_KEY, get_setting
 
 log = logging.getLogger("fninfer.app")
 

@@ -1,4 +1,4 @@
-"""`?wait=` on a GET of a run or a service: the HTTP side of shared/watch.py's long polls.
+"""`?wait=` on a GET of a run or a service: the HTTP side of shared/core/watch.py's long polls.
 
     GET <resource>                          the document now, with its ETag
     GET <resource>?wait=<ETag>[&timeout=s]  once the document's ETag differs from this one (any change)
@@ -18,9 +18,9 @@ from collections.abc import Callable
 
 import azure.functions as func
 
-from shared.errors import InvalidInput
-from shared.storage import app_storage
-from shared.watch import DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS, Blob, Document, Until, etag_of, long_poll
+from shared.core.errors import InvalidInput
+from shared.core.storage import app_storage
+from shared.core.watch import DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS, Blob, Document, Until, etag_of, long_poll
 
 
 def _timeout(req: func.HttpRequest) -> float:

@@ -29,11 +29,14 @@ from functions.schemas import (
     record,
     ref,
 )
-from shared import layout
-from shared.errors import InvalidInput
-from shared.pipelines import dag, fanin, logs, minibatch, runs, script_run, script_step, submit, sweeper
-from shared.storage import app_storage
-from shared.watch import Blob
+from shared.core import layout
+from shared.core.errors import InvalidInput
+from shared.core.storage import app_storage
+from shared.core.watch import Blob
+from shared.pipelines.batch import fanin, minibatch, minibatch_logs, sweeper
+from shared.pipelines.engine import dag, submit
+from shared.pipelines.scripts import script_run, script_step
+from shared.runs import run_records
 
 bp = func.Blueprint()
 
@@ -105,7 +108,9 @@ def start_script_run(req: func.HttpRequest) -> object:
 @json_endpoint()
 def list_runs(req: func.HttpRequest) -> object:
     include_children = bool_param(req, "include_children", default=False)
-    return runs.list_runs(app_storage(), experiment=req.params.get("experiment"), include_children=include_children)
+    return run_records.list_runs(
+        app_storage(), experiment=req.params.get("experiment"), include_children=include_children
+    )
 
 
 @bp.route(route="pipelines/runs/{run_id}", methods=["GET"])
@@ -141,8 +146,8 @@ def _step_records(document: dict[str, object]) -> list[Blob]:
 )
 @json_endpoint()
 def get_run_logs(req: func.HttpRequest) -> object:
-    start, count = _int_query(req, "start", 0), _int_query(req, "count", logs.MAX_PAGE)
-    return logs.mini_batch_logs(app_storage(), req.route_params["run_id"], start, count)
+    start, count = _int_query(req, "start", 0), _int_query(req, "count", minibatch_logs.MAX_PAGE)
+    return minibatch_logs.mini_batch_logs(app_storage(), req.route_params["run_id"], start, count)
 
 
 @bp.route(route="pipelines/runs/{run_id}/script-logs", methods=["GET"])

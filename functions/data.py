@@ -8,9 +8,9 @@ import azure.functions as func
 from functions._http import json_body, json_endpoint
 from functions.api_document import Body, operation
 from functions.schemas import ANY_TAGS, NAME, NOT_FOUND, OBJECT, TEXT, array, closed, or_empty, record, ref
-from shared import compute, datastores
-from shared.errors import InvalidInput
-from shared.storage import app_storage
+from shared.core.errors import InvalidInput
+from shared.core.storage import app_storage
+from shared.registry import compute, datastores
 
 bp = func.Blueprint()
 

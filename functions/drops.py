@@ -13,10 +13,10 @@ import logging
 
 import azure.functions as func
 
-from shared import layout
+from shared.core import layout
+from shared.core.settings import STORAGE_CONNECTION
+from shared.core.storage import app_storage
 from shared.schedules import drops
-from shared.settings import STORAGE_CONNECTION
-from shared.storage import app_storage
 
 bp = func.Blueprint()
 log = logging.getLogger("fninfer.schedules")

@@ -7,8 +7,8 @@ import azure.functions as func
 from functions._http import int_param, json_body, json_endpoint
 from functions.api_document import Body, operation
 from functions.schemas import NOT_FOUND, OBJECT, array, ref
-from shared import environments
-from shared.storage import app_storage
+from shared.core.storage import app_storage
+from shared.registry import environments
 
 bp = func.Blueprint()
 

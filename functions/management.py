@@ -5,6 +5,7 @@ from __future__ import annotations
 import azure.functions as func
 
 from functions._http import bool_param, int_param, json_body, json_endpoint
+from functions._json_body import parse_json
 from functions.api_document import Body, operation
 from functions.schemas import (
     ANY,
@@ -24,10 +25,9 @@ from functions.schemas import (
     record,
     ref,
 )
-from shared import datasets, datastores, models
-from shared.errors import InvalidInput
-from shared.jsonbody import parse_json
-from shared.storage import app_storage
+from shared.core.errors import InvalidInput
+from shared.core.storage import app_storage
+from shared.registry import datasets, datastores, models
 
 bp = func.Blueprint()
 

@@ -26,11 +26,11 @@ from functions.schemas import (
     record,
     ref,
 )
-from shared.errors import InvalidInput
-from shared.pipelines import endpoints, published
-from shared.pipelines.endpoints import EndpointStatus
-from shared.pipelines.published import PublishedStatus
-from shared.storage import app_storage
+from shared.core.errors import InvalidInput
+from shared.core.storage import app_storage
+from shared.pipelines.engine import endpoints, published
+from shared.pipelines.engine.endpoints import EndpointStatus
+from shared.pipelines.engine.published import PublishedStatus
 
 bp = func.Blueprint()
 

@@ -1,6 +1,6 @@
 """A run's history over HTTP (admin key): details, status, properties, metrics, tags, child runs, registering a model
 from its files, and experiments. What `Run` and `Experiment` read and write from outside the app; inside, the same
-`shared/run_history.py` functions run on the app's storage."""
+`shared/runs/run_history.py` functions run on the app's storage."""
 
 from __future__ import annotations
 
@@ -26,10 +26,11 @@ from functions.schemas import (
     record,
     ref,
 )
-from shared import layout, run_history
-from shared.pipelines import submit
-from shared.storage import app_storage
-from shared.watch import Blob
+from shared.core import layout
+from shared.core.storage import app_storage
+from shared.core.watch import Blob
+from shared.pipelines.engine import submit
+from shared.runs import run_history
 
 bp = func.Blueprint()
 

@@ -12,10 +12,10 @@ import azure.functions as func
 from functions._http import bool_param, json_body, json_endpoint
 from functions.api_document import Body, operation
 from functions.schemas import ANY, BOOLEAN_QUERY, NAME, NOT_FOUND, OBJECT, TEXT, array, or_empty, query, record, ref
-from shared.schedules import records, runner
-from shared.schedules.records import ScheduleStatus
-from shared.settings import DEFAULT_SCHEDULES_CRON, SCHEDULES_CRON, get_setting
-from shared.storage import app_storage
+from shared.core.settings import DEFAULT_SCHEDULES_CRON, SCHEDULES_CRON, get_setting
+from shared.core.storage import app_storage
+from shared.schedules import runner, schedule_records
+from shared.schedules.schedule_records import ScheduleStatus
 
 bp = func.Blueprint()
 
@@ -47,7 +47,7 @@ bp = func.Blueprint()
 @json_endpoint()
 def create_schedule(req: func.HttpRequest) -> object:
     storage = app_storage()
-    return 201, records.describe(storage, records.create_schedule(storage, json_body(req)))
+    return 201, schedule_records.describe(storage, schedule_records.create_schedule(storage, json_body(req)))
 
 
 @bp.route(route="schedules", methods=["GET"])
@@ -61,13 +61,13 @@ def create_schedule(req: func.HttpRequest) -> object:
 def list_schedules(req: func.HttpRequest) -> object:
     storage = app_storage()
     active_only = bool_param(req, "active_only", default=True)
-    found = records.list_schedules(
+    found = schedule_records.list_schedules(
         storage,
         active_only=active_only,
         pipeline_id=req.params.get("pipeline_id"),
         pipeline_endpoint_id=req.params.get("pipeline_endpoint_id"),
     )
-    return [records.describe(storage, record) for record in found]
+    return [schedule_records.describe(storage, record) for record in found]
 
 
 @bp.route(route="schedules/{schedule_id}", methods=["GET"])
@@ -75,7 +75,7 @@ def list_schedules(req: func.HttpRequest) -> object:
 @json_endpoint()
 def get_schedule(req: func.HttpRequest) -> object:
     storage = app_storage()
-    return records.describe(storage, records.get_schedule(storage, req.route_params["schedule_id"]))
+    return schedule_records.describe(storage, schedule_records.get_schedule(storage, req.route_params["schedule_id"]))
 
 
 @bp.route(route="schedules/{schedule_id}", methods=["PATCH"])
@@ -89,8 +89,8 @@ def get_schedule(req: func.HttpRequest) -> object:
 def update_schedule(req: func.HttpRequest) -> object:
     """`Schedule.update`: the fields given (and not null) change."""
     storage = app_storage()
-    record = records.update_schedule(storage, req.route_params["schedule_id"], json_body(req))
-    return records.describe(storage, record)
+    record = schedule_records.update_schedule(storage, req.route_params["schedule_id"], json_body(req))
+    return schedule_records.describe(storage, record)
 
 
 @bp.route(route="schedules/{schedule_id}/enable", methods=["POST"])
@@ -98,8 +98,8 @@ def update_schedule(req: func.HttpRequest) -> object:
 @json_endpoint()
 def enable_schedule(req: func.HttpRequest) -> object:
     storage = app_storage()
-    return records.describe(
-        storage, records.set_status(storage, req.route_params["schedule_id"], ScheduleStatus.ACTIVE)
+    return schedule_records.describe(
+        storage, schedule_records.set_status(storage, req.route_params["schedule_id"], ScheduleStatus.ACTIVE)
     )
 
 
@@ -108,8 +108,8 @@ def enable_schedule(req: func.HttpRequest) -> object:
 @json_endpoint()
 def disable_schedule(req: func.HttpRequest) -> object:
     storage = app_storage()
-    record = records.set_status(storage, req.route_params["schedule_id"], ScheduleStatus.DISABLED)
-    return records.describe(storage, record)
+    record = schedule_records.set_status(storage, req.route_params["schedule_id"], ScheduleStatus.DISABLED)
+    return schedule_records.describe(storage, record)
 
 
 @bp.timer_trigger(

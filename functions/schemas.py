@@ -11,7 +11,7 @@ from typing import Any
 
 Schema = dict[str, Any]
 
-#: A model, dataset, service, run, pipeline or schedule name or id (shared/layout.py validate_name): 1-255 letters,
+#: A model, dataset, service, run, pipeline or schedule name or id (shared/core/layout.py validate_name): 1-255 letters,
 #: digits, '_', '-' or '.', starting with a letter or digit, never '..'.
 NAME = {"type": "string", "pattern": r"^[A-Za-z0-9](?:[A-Za-z0-9_-]|\.[A-Za-z0-9_-])*\.?$", "maxLength": 255}
 TEXT = {"type": "string"}
@@ -51,7 +51,7 @@ def closed(properties: dict[str, Any], required: Iterable[str] = ()) -> dict[str
 NULLABLE_NAME = {"anyOf": [NAME, {"type": "null"}]}
 
 RUN_TAGS = {"type": "object", "additionalProperties": {"type": ["string", "null"]}}
-#: Tags or properties as a client may send them: any values, stored as strings (shared/tags.py).
+#: Tags or properties as a client may send them: any values, stored as strings (shared/core/tags.py).
 ANY_TAGS = {"type": "object", "propertyNames": {"minLength": 1}}
 FILE = record({"path": TEXT, "size": {"type": "integer", "minimum": 0}, "sha256": SHA256})
 DATA_PATH = record(

@@ -18,10 +18,10 @@ import azure.functions as func
 from functions._http import json_endpoint
 from functions.api_document import operation
 from functions.schemas import ANY, OBJECT, query, record, ref
+from shared.core.storage import app_storage
 from shared.services.calling import Reply, ScoringRequest
 from shared.services.raw_http import Headers
 from shared.services.runtime import Runtime
-from shared.storage import app_storage
 
 bp = func.Blueprint()
 

@@ -11,11 +11,11 @@ from functions._waiting import watched
 from functions.api_document import Body, operation
 from functions.schemas import FILE, NOT_FOUND, NULLABLE_TEXT, OBJECT, TEXT, WAIT_QUERIES, array, record, ref
 from functions.scoring import runtime
-from shared import layout
-from shared.services import auth, operations, records
-from shared.services.logs import read_logs
-from shared.storage import app_storage
-from shared.watch import Blob
+from shared.core import layout
+from shared.core.storage import app_storage
+from shared.core.watch import Blob
+from shared.services import auth, operations, service_records
+from shared.services.service_logs import read_logs
 
 bp = func.Blueprint()
 
@@ -24,7 +24,7 @@ bp = func.Blueprint()
 @operation("List real-time services", ok=(200, array(ref("Service"))))
 @json_endpoint()
 def list_services(req: func.HttpRequest) -> object:
-    return [operations.public_view(record) for record in records.list_services(app_storage())]
+    return [operations.public_view(record) for record in service_records.list_services(app_storage())]
 
 
 @bp.route(route="services/{name}", methods=["POST"])
@@ -62,7 +62,10 @@ async def get_service(req: func.HttpRequest) -> object:
     name = req.route_params["name"]
     record = Blob(layout.REGISTRY_CONTAINER, layout.service_record(name))
     return await watched(
-        req, lambda: operations.public_view(records.get_service(app_storage(), name)), [record], status_key="state"
+        req,
+        lambda: operations.public_view(service_records.get_service(app_storage(), name)),
+        [record],
+        status_key="state",
     )
 
 
@@ -82,7 +85,7 @@ def update_service(req: func.HttpRequest) -> object:
 @operation("Delete a service", ok=(200, ref("Deleted")), errors=NOT_FOUND)
 @json_endpoint()
 def delete_service(req: func.HttpRequest) -> object:
-    records.delete_service(app_storage(), req.route_params["name"])
+    service_records.delete_service(app_storage(), req.route_params["name"])
     return {"deleted": req.route_params["name"]}
 
 
@@ -90,7 +93,7 @@ def delete_service(req: func.HttpRequest) -> object:
 @operation("The service's keys", ok=(200, ref("Keys")), errors=NOT_FOUND)
 @json_endpoint()
 def get_keys(req: func.HttpRequest) -> object:
-    primary, secondary = auth.keys_of(records.get_service(app_storage(), req.route_params["name"]))
+    primary, secondary = auth.keys_of(service_records.get_service(app_storage(), req.route_params["name"]))
     return {"primaryKey": primary, "secondaryKey": secondary}
 
 
@@ -105,10 +108,10 @@ def get_keys(req: func.HttpRequest) -> object:
 def regenerate_key(req: func.HttpRequest) -> object:
     body = json_body(req)
     key_type, set_key = body.get("keyType"), body.get("setKey")
-    records.update_service(
+    service_records.update_service(
         app_storage(), req.route_params["name"], lambda r: auth.regenerate(r, str(key_type), set_key)
     )
-    primary, secondary = auth.keys_of(records.get_service(app_storage(), req.route_params["name"]))
+    primary, secondary = auth.keys_of(service_records.get_service(app_storage(), req.route_params["name"]))
     return {"primaryKey": primary, "secondaryKey": secondary}
 
 
@@ -116,7 +119,7 @@ def regenerate_key(req: func.HttpRequest) -> object:
 @operation("A short-lived token for token auth", ok=(200, ref("Token")), errors=(400, 404, 409))
 @json_endpoint()
 def get_token(req: func.HttpRequest) -> object:
-    token, refresh_after = auth.issue_token(records.get_service(app_storage(), req.route_params["name"]))
+    token, refresh_after = auth.issue_token(service_records.get_service(app_storage(), req.route_params["name"]))
     return {"accessToken": token, "refreshAfter": refresh_after}
 
 
@@ -125,7 +128,7 @@ def get_token(req: func.HttpRequest) -> object:
 @json_endpoint()
 def get_logs(req: func.HttpRequest) -> object:
     name = req.route_params["name"]
-    records.get_service(app_storage(), name)
+    service_records.get_service(app_storage(), name)
     return func.HttpResponse(read_logs(app_storage(), name), mimetype="text/plain")
 
 

@@ -23,9 +23,10 @@ from http.cookies import CookieError, SimpleCookie
 import azure.functions as func
 
 from functions._http import require_admin
-from shared.errors import FninferError, InvalidInput, PayloadTooLarge, Unauthorized
-from shared.pipelines import outputs, runs
-from shared.storage import app_storage
+from shared.core.errors import FninferError, InvalidInput, PayloadTooLarge, Unauthorized
+from shared.core.storage import app_storage
+from shared.pipelines.engine import outputs
+from shared.runs import run_records
 from studio import sessions, views
 from studio.render import BASE, STATIC, render, url
 from studio.sessions import Viewer
@@ -310,7 +311,7 @@ def _download(name: str, data: bytes) -> func.HttpResponse:
 @page("runs")
 def studio_run_output(req: func.HttpRequest, viewer: Viewer) -> func.HttpResponse:
     storage, path = app_storage(), req.route_params["path"]
-    record = runs.get_run(storage, req.route_params["run_id"])
+    record = run_records.get_run(storage, req.route_params["run_id"])
     return _download(path, outputs.read_output(storage, record, req.route_params["output"], path))
 
 

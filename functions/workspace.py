@@ -8,8 +8,8 @@ import azure.functions as func
 from functions._http import json_body, json_endpoint
 from functions.api_document import Body, operation
 from functions.schemas import NAME, NULLABLE_TEXT, STRINGS, TEXT, closed, ref
-from shared import workspace_details
-from shared.storage import app_storage
+from shared.core.storage import app_storage
+from shared.registry import workspace_details
 
 bp = func.Blueprint()
 

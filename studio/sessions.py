@@ -3,7 +3,8 @@
 Locally the sign-in page takes the admin key (FNINFER_ADMIN_KEY) and sets a session cookie, `<expiry>.<nonce>.<mac>`
 with an HMAC-SHA256 under the admin key: no session is stored anywhere, and changing the admin key signs every
 browser out. In Azure, App Service Authentication (Entra ID) signs users in and passes their ID token in
-`X-MS-TOKEN-AAD-ID-TOKEN`; it is checked as the API checks Entra tokens (shared/entra.py: signature, issuer, audience,
+`X-MS-TOKEN-AAD-ID-TOKEN`; it is checked as the API checks Entra tokens (shared/core/entra.py: signature, issuer,
+audience,
 lifetime), so a forged header is refused. Forms carry a token derived from the signed-in subject, checked on every
 POST (with SameSite=Strict cookies, a second guard against cross-site requests).
 """
@@ -17,9 +18,9 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from shared.entra import validate_entra_token
-from shared.errors import Forbidden, Unauthorized
-from shared.settings import ADMIN_KEY, ENTRA_ISSUER, get_setting
+from shared.core.entra import validate_entra_token
+from shared.core.errors import Forbidden, Unauthorized
+from shared.core.settings import ADMIN_KEY, ENTRA_ISSUER, get_setting
 
 COOKIE = "fninfer_studio"
 SESSION_SECONDS = 8 * 3600

@@ -13,18 +13,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from shared import layout, run_history
-from shared.cached_reads import cache
-from shared.errors import InvalidInput, NotFound
-from shared.pipelines import endpoints, logs, outputs, published, run_index, runs, script_step, submit
-from shared.pipelines.runs import TERMINAL, RunStatus
-from shared.schedules import records as schedule_records
+from shared.core import layout
+from shared.core.cached_reads import cache
+from shared.core.errors import InvalidInput, NotFound
+from shared.core.storage import Storage
+from shared.pipelines.batch import minibatch_logs
+from shared.pipelines.engine import endpoints, outputs, published, submit
+from shared.pipelines.scripts import script_step
+from shared.runs import run_history, run_index, run_records
+from shared.runs.run_records import TERMINAL, RunStatus
+from shared.schedules import schedule_records as schedule_records
 from shared.schedules.recurrence import WEEK_DAYS, Recurrence
 from shared.services import operations
-from shared.services.logs import tail_logs
 from shared.services.metrics import WINDOW_MINUTES, Minute, ServiceCalls, percentile, service_calls
-from shared.services.records import get_service
-from shared.storage import Storage
+from shared.services.service_logs import tail_logs
+from shared.services.service_records import get_service
 from studio.charts import Chart, Graph, Series, line_chart, step_graph
 
 Record = dict[str, Any]
@@ -284,7 +287,7 @@ def _failures(storage: Storage, step: Record, record: Record | None) -> list[dic
         if not (step.get("batches_failed") or step.get("items_failed")):
             return []
         found = []
-        for item in logs.mini_batch_logs(storage, step["id"], 0, logs.MAX_PAGE)["items"]:
+        for item in minibatch_logs.mini_batch_logs(storage, step["id"], 0, minibatch_logs.MAX_PAGE)["items"]:
             if not (item.get("batch_failed") or item.get("failed_items")):
                 continue
             last = (item.get("attempts") or [{}])[-1]
@@ -345,7 +348,7 @@ def run_live(storage: Storage, run_id: str) -> dict[str, Any]:
     steps: list[Record] = []
     graph: Graph | None = None
     if is_pipeline:
-        record = runs.get_run(storage, run_id)
+        record = run_records.get_run(storage, run_id)
         specs = {spec["name"]: spec for spec in record["graph"]["steps"]}
         steps = [  # in the pipeline's order (the record keeps its steps by name)
             {**described["steps"][name], "name": name, "depends_on": spec.get("depends_on", [])}
@@ -364,10 +367,10 @@ def run_live(storage: Storage, run_id: str) -> dict[str, Any]:
                 for s in steps
             ]
         )
-        step_records = {s["id"]: runs.get_run(storage, s["id"]) for s in steps if s.get("status")}
+        step_records = {s["id"]: run_records.get_run(storage, s["id"]) for s in steps if s.get("status")}
     else:
         steps = [described]
-        step_records = {run_id: runs.get_run(storage, run_id)}
+        step_records = {run_id: run_records.get_run(storage, run_id)}
     for step in steps:
         step["progress"] = _progress(step)
         step["failures"] = _failures(storage, step, step_records.get(step["id"])) if step.get("status") else []

@@ -16,9 +16,11 @@ from fninfer._workspace import Workspace
 from fninfer.core import Dataset, Environment
 from fninfer.pipeline.core import Pipeline, PipelineData, PipelineRun
 from fninfer.pipeline.steps import ParallelRunConfig, ParallelRunStep
-from shared import layout
-from shared.pipelines import dag, fanin, minibatch, planning, runs, submit, sweeper
-from shared.storage import Storage
+from shared.core import layout
+from shared.core.storage import Storage
+from shared.pipelines.batch import fanin, minibatch, planning, sweeper
+from shared.pipelines.engine import dag, submit
+from shared.runs import run_records
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "tests" / "fixtures" / "batch"
@@ -67,7 +69,7 @@ def drain(storage: Storage, run_id: str, rounds: int = 500) -> dict[str, Any]:
             for body in receive(storage, queue):
                 handler(storage, body)
                 delivered += 1
-        run = runs.get_run(storage, run_id)
+        run = run_records.get_run(storage, run_id)
         if run["status"] in ("Finished", "Failed", "Canceled") or not delivered:
             return step_of(storage, run) if "steps" in run else run
     raise AssertionError(f"run {run_id} still going after {rounds} rounds")
@@ -108,7 +110,7 @@ def definition(storage: Storage, folder: str, **config: Any) -> dict[str, Any]:
 def step_of(storage: Storage, pipeline_run: dict[str, Any]) -> dict[str, Any]:
     """The step run of a one-step pipeline run: what the batch engine works on."""
     (state,) = pipeline_run["steps"].values()
-    return runs.get_run(storage, state["id"])
+    return run_records.get_run(storage, state["id"])
 
 
 def launch(storage: Storage, pipeline: dict[str, Any]) -> str:
@@ -123,7 +125,7 @@ def start(storage: Storage, contents: dict[str, str], **config: Any) -> str:
 
 def sweep_step(storage: Storage, run_id: str) -> int:
     """The sweeper on the step run only: its pipeline run's watch message, never delivered here, expires too."""
-    return sweeper.sweep_run(storage, runs.get_run(storage, run_id))
+    return sweeper.sweep_run(storage, run_records.get_run(storage, run_id))
 
 
 def output_lines(storage: Storage, run: dict[str, Any]) -> list[str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from fninfer_host.azurite import Azurite, start_azurite
-from shared.storage import Storage
+from shared.core.storage import Storage
 
 ROOT = Path(__file__).resolve().parents[1]
 INTEGRATION_DIR = ROOT / "tests" / "integration"

@@ -1,11 +1,11 @@
-"""Breaking storage on purpose: a shared.storage.Faults that fails chosen requests of a Storage's clients.
+"""Breaking storage on purpose: a shared.core.storage.Faults that fails chosen requests of a Storage's clients.
 
     faults = StorageFaults()
     storage = Storage.from_connection_string(azurite.connection_string, faults=faults, retry=FAST_RETRY)
     ... a run ...                       # faults.seen: every request's kind, in the order they were sent
     faults.arm(("PUT fninfer-runs/lanes", 3), "lost")
 
-The modes, at the chosen request (its kind, shared.storage.request_kind, and its occurrence among that kind):
+The modes, at the chosen request (its kind, shared.core.storage.request_kind, and its occurrence among that kind):
 
     refused     storage is down from that request on, for `down` seconds: nothing reaches it, every try fails
     lost        the request reaches storage, its answer is lost, and storage is down for `down` seconds: the
@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 from azure.core.pipeline.transport import HttpRequest, HttpResponse
 
-from shared.storage import request_kind
+from shared.core.storage import request_kind
 
 FAST_RETRY = {"initial_backoff": 0.05, "increment_base": 0, "retry_total": 2, "random_jitter_range": 0}
 

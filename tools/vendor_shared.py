@@ -20,7 +20,7 @@ from setuptools.command.build_py import build_py
 
 SOURCE = "shared"
 VENDORED = "fninfer._shared"
-#: `from shared import x`, `from shared.errors import X`: the only forms the code base uses.
+#: `from shared import x`, `from shared.core.errors import X`: the only forms the code base uses.
 _FROM_IMPORT = re.compile(r"^(\s*)from shared(\.[\w.]+)? import ", re.MULTILINE)
 #: `import shared` / `import shared.x`: would bind the name `shared`, which rewriting cannot keep; refused.
 _PLAIN_IMPORT = re.compile(r"^\s*import shared\b", re.MULTILINE)

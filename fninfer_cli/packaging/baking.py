@@ -1,5 +1,5 @@
 """Registered models and deployed services copied into the package, in the layout the app looks for first
-(`shared/layout.py`, "a packaged app"): a cold start then loads them from its own files, after checking their
+(`shared/core/layout.py`, "a packaged app"): a cold start then loads them from its own files, after checking their
 sha256, instead of downloading them."""
 
 from __future__ import annotations
@@ -7,13 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from shared import layout
-from shared.errors import InvalidInput
-from shared.model_cache import cached_model_path
-from shared.models import get_model
-from shared.services import snapshots
-from shared.services.records import get_service
-from shared.storage import Storage
+from shared.core import layout
+from shared.core.errors import InvalidInput
+from shared.core.storage import Storage
+from shared.registry import snapshots
+from shared.registry.model_cache import cached_model_path
+from shared.registry.models import get_model
+from shared.services.service_records import get_service
 
 
 def parse_model_id(model_id: str) -> tuple[str, int]:

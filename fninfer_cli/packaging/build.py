@@ -10,8 +10,8 @@ from packaging.requirements import Requirement
 
 from fninfer_cli.packaging import archive, baking, dependencies, features, files
 from fninfer_cli.packaging.dependencies import PackagingError, Target
-from shared import layout
-from shared.storage import Storage
+from shared.core import layout
+from shared.core.storage import Storage
 
 REQUIRED_FILES = ("function_app.py", "host.json")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from shared.errors import InvalidInput
+from shared.core.errors import InvalidInput
 
 #: glibc versions the Functions Linux images provide; pip needs each manylinux tag it may take spelled out.
 MANYLINUX = ["manylinux2014_x86_64"] + [f"manylinux_2_{minor}_x86_64" for minor in range(17, 32)]

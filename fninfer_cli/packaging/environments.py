@@ -20,9 +20,9 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from fninfer_cli.packaging.dependencies import PackagingError, project_dependencies
-from shared.environments import list_environments, requirements_of
-from shared.services.environment import is_provided, normalize, to_pip_requirement
-from shared.storage import Storage
+from shared.core.storage import Storage
+from shared.registry.environments import list_environments, requirements_of
+from shared.registry.installed_packages import is_provided, normalize, to_pip_requirement
 
 APP = "the app (pyproject.toml)"
 

@@ -23,11 +23,11 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 
 from fninfer_cli.packaging.dependencies import PackagingError
-from shared import layout
-from shared.environments import list_environments, requirements_of
-from shared.errors import FninferError
-from shared.services.environment import normalize, to_pip_requirement
-from shared.storage import Storage
+from shared.core import layout
+from shared.core.errors import FninferError
+from shared.core.storage import Storage
+from shared.registry.environments import list_environments, requirements_of
+from shared.registry.installed_packages import normalize, to_pip_requirement
 
 
 @dataclass(frozen=True)

@@ -20,12 +20,20 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from shared import layout
-from shared.datastores import find_datastore
-from shared.errors import ConcurrencyConflict, FninferError, NotFound
-from shared.schedules.records import Record, blob_changes, get_schedule, get_state, iso, list_schedules, watched_prefix
+from shared.core import layout
+from shared.core.errors import ConcurrencyConflict, FninferError, NotFound
+from shared.core.storage import Storage
+from shared.registry.datastores import find_datastore
 from shared.schedules.runner import fire, unseen, waiting
-from shared.storage import Storage
+from shared.schedules.schedule_records import (
+    Record,
+    blob_changes,
+    get_schedule,
+    get_state,
+    iso,
+    list_schedules,
+    watched_prefix,
+)
 
 log = logging.getLogger("fninfer.schedules")
 

@@ -26,10 +26,12 @@ from typing import Any
 
 from azure.storage.blob import BlobProperties
 
-from shared import layout
-from shared.errors import ConcurrencyConflict, Conflict, FninferError, InvalidInput, NotFound
-from shared.pipelines import endpoints, published
-from shared.schedules.records import (
+from shared.core import layout
+from shared.core.errors import ConcurrencyConflict, Conflict, FninferError, InvalidInput, NotFound
+from shared.core.storage import Storage
+from shared.pipelines.engine import endpoints, published
+from shared.schedules.recurrence import Recurrence
+from shared.schedules.schedule_records import (
     Record,
     blob_changes,
     get_state,
@@ -38,8 +40,6 @@ from shared.schedules.records import (
     parse_instant,
     watermark_of,
 )
-from shared.schedules.recurrence import Recurrence
-from shared.storage import Storage
 
 log = logging.getLogger("fninfer.schedules")
 

@@ -4,7 +4,7 @@ Keys are never stored. A key is `<service>.<slot>.<nonce>.<mac>` where mac = HMA
 record keeps only each slot's nonce, so regenerating a key (a new nonce) revokes the old one, a storage leak reveals
 no key, and a valid key for another service is recognised as such (403, not 401). Tokens are JWTs (HS256, audience =
 the service, 1 hour) signed with a key derived from the same secret. In Azure, an Entra ID token for the app
-(shared/entra.py) is accepted too. The secret is app setting FNINFER_SIGNING_KEY,
+(shared/core/entra.py) is accepted too. The secret is app setting FNINFER_SIGNING_KEY,
 else FNINFER_ADMIN_KEY. Comparisons are constant-time.
 
 A key the user chooses (`deploy_configuration(primary_key=...)`, `regen_key(key, set_key=...)`, as Azure ML allows)
@@ -25,9 +25,9 @@ from typing import Any
 import jwt
 from cryptography.fernet import Fernet
 
-from shared.entra import looks_like_entra_token, validate_entra_token
-from shared.errors import Forbidden, InvalidInput, KeyRegenerated, Unauthorized
-from shared.settings import ADMIN_KEY, SIGNING_KEY, get_setting
+from shared.core.entra import looks_like_entra_token, validate_entra_token
+from shared.core.errors import Forbidden, InvalidInput, KeyRegenerated, Unauthorized
+from shared.core.settings import ADMIN_KEY, SIGNING_KEY, get_setting
 
 TOKEN_LIFETIME = 3600
 TOKEN_ISSUER = "fninfer"

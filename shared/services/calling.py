@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 from inference_schema.schema_util import is_schema_decorated
 
-from shared.errors import InvalidInput, UnsupportedMediaType
+from shared.core.errors import InvalidInput, UnsupportedMediaType
 from shared.services.raw_http import AMLRequest, AMLResponse, Headers, MultiDict, query_values, wants_raw_http
 
 log = logging.getLogger("fninfer.app")

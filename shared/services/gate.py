@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from shared.errors import ServiceBusy
+from shared.core.errors import ServiceBusy
 
 T = TypeVar("T")
 

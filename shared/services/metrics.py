@@ -4,7 +4,7 @@ is written to storage on a call's path.
 
 `CallMetrics.record`, on the scoring path, appends one tuple to a deque (thread-safe without a lock). Every
 FLUSH_INTERVAL seconds a background thread folds what arrived into per-minute aggregates per service and writes
-(shared/layout.py, "calls to every service"):
+(shared/core/layout.py, "calls to every service"):
 - the current minute's aggregates to the instance's `now` blob (overwritten; the instance is its only writer), when
   they changed;
 - each completed minute, once, as a line of the instance's append blob for that hour.
@@ -34,10 +34,10 @@ from typing import Any
 
 from azure.core.exceptions import AzureError, ResourceExistsError
 
-from shared import layout
-from shared.errors import FninferError
-from shared.services.logs import instance_name
-from shared.storage import Storage, same_etag, storage_errors
+from shared.core import layout
+from shared.core.errors import FninferError
+from shared.core.storage import Storage, same_etag, storage_errors
+from shared.services.service_logs import instance_name
 
 FLUSH_INTERVAL = 2.0
 #: The span the studio shows: the last hour, a point per minute.

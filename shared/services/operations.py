@@ -11,16 +11,16 @@ import base64
 import json
 from typing import Any
 
-from shared import layout
-from shared.errors import InvalidInput
-from shared.models import get_model
+from shared.core import layout
+from shared.core.errors import InvalidInput
+from shared.core.storage import Storage
+from shared.core.tags import key_list, string_map
+from shared.registry.installed_packages import validate_check
+from shared.registry.models import get_model
+from shared.registry.snapshots import validate_manifest, verify_uploaded
 from shared.services.auth import choose_keys, new_nonces
 from shared.services.calling import RESPONSE_ENCODINGS
-from shared.services.environment import validate_check
-from shared.services.records import ServiceState, create_service, get_service, now, update_service
-from shared.services.snapshots import validate_manifest, verify_uploaded
-from shared.storage import Storage
-from shared.tags import key_list, string_map
+from shared.services.service_records import ServiceState, create_service, get_service, now, update_service
 
 AUTH_MODES = ("none", "key", "token")
 COMPUTE_TYPES = ("ACI", "AKS", "Local")

@@ -32,8 +32,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, TypeVar
 
-from shared.entry_scripts import load_script
-from shared.errors import (
+from shared.core.errors import (
     FninferError,
     InvalidInput,
     KeyRegenerated,
@@ -42,8 +41,13 @@ from shared.errors import (
     ServiceBusy,
     ServiceUnavailable,
 )
-from shared.ids import random_uuid
-from shared.model_cache import deployed_models
+from shared.core.ids import random_uuid
+from shared.core.settings import RESPONSE_ENCODING_SETTING, get_setting
+from shared.core.storage import Storage
+from shared.core.user_scripts import load_script
+from shared.registry.installed_packages import check_environment
+from shared.registry.model_cache import deployed_models
+from shared.registry.snapshots import materialize
 from shared.services import swagger
 from shared.services.auth import authenticate
 from shared.services.calling import (
@@ -59,14 +63,10 @@ from shared.services.calling import (
     reply_for,
     unencodable_hint,
 )
-from shared.services.environment import check_environment
 from shared.services.gate import Gate
-from shared.services.logs import ServiceLogs
 from shared.services.metrics import CallMetrics
-from shared.services.records import ServiceState, get_service, list_services, transition
-from shared.services.snapshots import materialize
-from shared.settings import RESPONSE_ENCODING_SETTING, get_setting
-from shared.storage import Storage
+from shared.services.service_logs import ServiceLogs
+from shared.services.service_records import ServiceState, get_service, list_services, transition
 
 log = logging.getLogger("fninfer.app")
 T = TypeVar("T")

@@ -25,7 +25,7 @@ from inference_schema.schema_util import (
     is_schema_decorated,
 )
 
-from shared.errors import NotFound
+from shared.core.errors import NotFound
 
 log = logging.getLogger("fninfer.app")
 

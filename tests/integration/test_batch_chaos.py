@@ -24,8 +24,8 @@ import pytest
 from fninfer.core import Experiment, Workspace
 from fninfer.pipeline.core import Pipeline, PipelineRun
 from fninfer_host.azurite import Azurite, start_azurite
-from shared import layout
-from shared.errors import FninferError
+from shared.core import layout
+from shared.core.errors import FninferError
 from tests.batching import ROOT, output_rows, pipeline_for, tabular_pipeline_for
 from tests.fault_proxy import FaultProxy, connection_string
 from tests.hosting import RunningHost, run_host

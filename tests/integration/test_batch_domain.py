@@ -18,10 +18,13 @@ import pytest
 from fninfer._snapshot import snapshot
 from fninfer._workspace import Workspace
 from fninfer_host.azurite import Azurite, start_azurite
-from shared import datastores, layout
-from shared.errors import InvalidInput, NotFound
-from shared.pipelines import dag, fanin, lanes, leases, logs, minibatch, planning, runs, submit
-from shared.storage import RequestCounter, Storage
+from shared.core import layout
+from shared.core.errors import InvalidInput, NotFound
+from shared.core.storage import RequestCounter, Storage
+from shared.pipelines.batch import fanin, minibatch, minibatch_logs, planning
+from shared.pipelines.engine import dag, submit
+from shared.registry import datastores
+from shared.runs import lanes, run_records, work_leases
 from tests.batching import (
     HANDLERS,
     ROOT,
@@ -75,7 +78,7 @@ def swept_until(storage: Storage, run_id: str, expected: int, timeout: float = 3
 
 def result_of(storage: Storage, run_id: str, index: int) -> dict[str, Any]:
     """Mini-batch `index`'s result as its log shows it (all but the rows)."""
-    [entry] = logs.mini_batch_logs(storage, run_id, index, 1)["items"]
+    [entry] = minibatch_logs.mini_batch_logs(storage, run_id, index, 1)["items"]
     return entry
 
 
@@ -143,9 +146,9 @@ def test_duplicated_messages_do_not_double_rows(storage: Storage) -> None:
             minibatch.process(storage, body["run"], body["index"], uuid.uuid4().hex)
         for body in receive(storage, layout.FANIN_QUEUE) * 3:
             fanin.finalize(storage, body["run"], uuid.uuid4().hex)
-        if runs.get_run(storage, run_id)["status"] == "Finished":
+        if run_records.get_run(storage, run_id)["status"] == "Finished":
             break
-    run = runs.get_run(storage, run_id)
+    run = run_records.get_run(storage, run_id)
     assert run["status"] == "Finished"
     assert output_lines(storage, run) == [f"f{i:03d}.txt: ok t1" for i in range(7)]
     # a stale message long after the run finished changes nothing
@@ -155,14 +158,14 @@ def test_duplicated_messages_do_not_double_rows(storage: Storage) -> None:
 
 
 def test_a_dead_owner_is_swept_and_its_mini_batch_done_once(storage: Storage, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(leases.LEASE_SETTING, "1")
-    monkeypatch.setattr(leases, "QUEUED_LEASES", 2)  # a queued, never-claimed message is taken for lost after 2 s
+    monkeypatch.setenv(work_leases.LEASE_SETTING, "1")
+    monkeypatch.setattr(work_leases, "QUEUED_LEASES", 2)  # a queued, never-claimed message is taken for lost after 2 s
     run_id = start(storage, names(4))
     drain_one = receive(storage, layout.PLANNING_QUEUE)
     planning.plan(storage, drain_one[0]["run"], "planner")
     lost = receive(storage, layout.MINIBATCH_QUEUE)  # taken by an instance that dies: never processed, never deleted
     assert len(lost) == 2
-    assert isinstance(lanes.claim(storage, runs.get_run(storage, run_id), 0, "dead-instance"), lanes.Lane)
+    assert isinstance(lanes.claim(storage, run_records.get_run(storage, run_id), 0, "dead-instance"), lanes.Lane)
     assert sweep_step(storage, run_id) == 0  # leases still valid
     # The dead owner's lease expires after 1 s, the never-claimed message is taken for lost after 2 s: each once.
     assert swept_until(storage, run_id, 2) == 2
@@ -174,7 +177,7 @@ def test_a_dead_owner_is_swept_and_its_mini_batch_done_once(storage: Storage, mo
 
 def test_fan_in_resumes_after_a_crash_without_doubling(storage: Storage, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fanin, "WINDOW", 2)  # a cursor move every two mini-batches
-    monkeypatch.setenv(leases.LEASE_SETTING, "1")
+    monkeypatch.setenv(work_leases.LEASE_SETTING, "1")
     original = fanin.append_at
     appended: list[int] = []
 
@@ -192,7 +195,7 @@ def test_fan_in_resumes_after_a_crash_without_doubling(storage: Storage, monkeyp
     monkeypatch.setattr(fanin, "append_at", original)
     lease, _ = storage.read_json(layout.RUNS_CONTAINER, layout.work_lease(run_id, "fanin"))
     assert lease["cursor"]["next"] == 4  # two windows recorded; the third landed but was not
-    assert runs.get_run(storage, run_id)["status"] == "Running"
+    assert run_records.get_run(storage, run_id)["status"] == "Running"
     # the fan-in, once its lease expires (the lane running it had recorded all its mini-batches)
     assert swept_until(storage, run_id, 1) == 1
     run = drain(storage, run_id)
@@ -211,7 +214,7 @@ def test_bookkeeping_costs_less_than_one_storage_request_per_mini_batch(storage:
         run_id = start(counted, names(files), mini_batch_size=10, node_count=1, process_count_per_node=2)
         before = counted.requests.counts()
         minibatch.plan_and_start(counted, run_id, "planner")  # the planning function: it runs both lanes itself
-        assert runs.get_run(storage, run_id)["status"] == "Finished"
+        assert run_records.get_run(storage, run_id)["status"] == "Finished"
         counts = counted.requests.counts() - before
         downloads = counts.pop(f"GET {layout.DEFAULT_DATASTORE_CONTAINER}")
         assert downloads == files
@@ -226,13 +229,13 @@ def test_the_planner_runs_the_lanes_itself_only_when_it_has_a_slot_for_each(stor
     slots, every lane goes on the queue; with as many, the planner runs them all and queues none."""
     spread = start(storage, names(40), mini_batch_size=10, node_count=2, process_count_per_node=2)
     minibatch.plan_and_start(storage, spread, "planner")
-    assert runs.get_run(storage, spread)["status"] == "Running"
+    assert run_records.get_run(storage, spread)["status"] == "Running"
     assert sorted(body["index"] for body in receive(storage, layout.MINIBATCH_QUEUE)) == [0, 1, 2, 3]
     assert all(state.owner is None for state in lanes.survey(storage, spread).values())
 
     fits = start(storage, names(40), mini_batch_size=10, node_count=1, process_count_per_node=2)
     minibatch.plan_and_start(storage, fits, "planner")
-    assert runs.get_run(storage, fits)["status"] == "Finished"
+    assert run_records.get_run(storage, fits)["status"] == "Finished"
     assert receive(storage, layout.MINIBATCH_QUEUE) == []
 
 
@@ -276,8 +279,8 @@ def test_advances_at_the_same_moment_start_the_step_once(storage: Storage, monke
     monkeypatch.setattr(dag, "advance", advance)
     (state,) = pipeline_run["steps"].values()
     at_once(lambda: advance(storage, pipeline_run["id"]), count=4)
-    assert runs.get_run(storage, pipeline_run["id"])["status"] == "Running"
-    assert runs.get_run(storage, state["id"])["status"] == "NotStarted"
+    assert run_records.get_run(storage, pipeline_run["id"])["status"] == "Running"
+    assert run_records.get_run(storage, state["id"])["status"] == "NotStarted"
     assert storage.try_read_json(layout.RUNS_CONTAINER, layout.work_lease(state["id"], planning.PLAN_ITEM))[0]
     planned = receive(storage, layout.PLANNING_QUEUE)
     assert 1 <= len(planned) <= 4 and {body["run"] for body in planned} == {state["id"]}
@@ -291,20 +294,20 @@ def test_advances_at_the_same_moment_start_the_step_once(storage: Storage, monke
 def test_a_step_recorded_by_an_advance_that_died_before_dispatching_it_is_dispatched_by_the_next(
     storage: Storage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    dispatch = leases.dispatch
+    dispatch = work_leases.dispatch
 
     def killed(storage: Storage, run_id: str, item: str, *args: Any, **kwargs: Any) -> Any:
         if item == planning.PLAN_ITEM:
             raise SystemExit("instance killed between recording the step run and dispatching it")
         return dispatch(storage, run_id, item, *args, **kwargs)
 
-    monkeypatch.setattr(leases, "dispatch", killed)
+    monkeypatch.setattr(work_leases, "dispatch", killed)
     experiment = f"died-{uuid.uuid4().hex[:8]}"
     with pytest.raises(SystemExit):
         submit.start_run(storage, experiment, definition(storage, put_inputs(storage, names(4))))
-    monkeypatch.setattr(leases, "dispatch", dispatch)
+    monkeypatch.setattr(work_leases, "dispatch", dispatch)
     assert receive(storage, layout.PLANNING_QUEUE) == []
-    [pipeline_run] = runs.list_runs(storage, experiment)
+    [pipeline_run] = run_records.list_runs(storage, experiment)
     dag.watch(storage, pipeline_run["id"])  # the run's watch, when it comes due
     [planned] = receive(storage, layout.PLANNING_QUEUE)
     HANDLERS[layout.PLANNING_QUEUE](storage, planned)
@@ -316,7 +319,7 @@ def test_a_step_recorded_by_an_advance_that_died_before_dispatching_it_is_dispat
 def test_a_lane_that_stops_before_the_fan_in_is_made_good_by_the_sweeper(
     storage: Storage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(leases.LEASE_SETTING, "1")
+    monkeypatch.setenv(work_leases.LEASE_SETTING, "1")
     original = minibatch._finish_if_complete
 
     def killed(storage: Storage, run: dict[str, Any], owner: str, lane: lanes.Lane | None) -> None:
@@ -329,7 +332,7 @@ def test_a_lane_that_stops_before_the_fan_in_is_made_good_by_the_sweeper(
     with pytest.raises(SystemExit):
         drain(storage, run_id)
     monkeypatch.setattr(minibatch, "_finish_if_complete", original)
-    assert runs.get_run(storage, run_id)["status"] == "Running"
+    assert run_records.get_run(storage, run_id)["status"] == "Running"
     assert swept_until(storage, run_id, 1) == 1  # the fan-in nobody took, once the lanes' holds run out
     assert sweep_step(storage, run_id) == 0
     run = drain(storage, run_id)
@@ -470,9 +473,9 @@ def test_cancel_stops_dispatching_and_never_changes_again(storage: Storage) -> N
     run = drain(storage, run_id)
     assert run["status"] == "Canceled"
     assert recorded(storage, run_id) == [first[0]["index"]]
-    assert not runs.transition(storage, run_id, runs.RunStatus.FINISHED)
-    assert runs.get_run(storage, run_id)["status"] == "Canceled"
-    assert run_id not in runs.active_run_ids(storage)
+    assert not run_records.transition(storage, run_id, run_records.RunStatus.FINISHED)
+    assert run_records.get_run(storage, run_id)["status"] == "Canceled"
+    assert run_id not in run_records.active_run_ids(storage)
 
 
 def test_allow_reuse_takes_the_earlier_output(storage: Storage) -> None:
@@ -516,10 +519,10 @@ def test_definitions_are_checked_naming_the_problem(storage: Storage, monkeypatc
 def test_two_holders_of_a_lane_record_each_mini_batch_once(storage: Storage, monkeypatch: pytest.MonkeyPatch) -> None:
     """A holder that stalled past its hold and the one that took the lane over both write the same positions: the
     first chunk stands, the other holder's results for those positions are dropped and it stops."""
-    monkeypatch.setenv(leases.LEASE_SETTING, "1")
+    monkeypatch.setenv(work_leases.LEASE_SETTING, "1")
     run_id = start(storage, names(8), process_count_per_node=1)
     planning.plan(storage, receive(storage, layout.PLANNING_QUEUE)[0]["run"], "planner")
-    run = runs.get_run(storage, run_id)
+    run = run_records.get_run(storage, run_id)
     stalled = lanes.claim(storage, run, 0, "stalled")
     assert isinstance(stalled, lanes.Lane)
     successor = eventually(lambda: lanes.claim(storage, run, 0, "successor"))  # once the stalled hold runs out
@@ -597,9 +600,9 @@ def test_tabular_duplicated_messages_do_not_double_rows(storage: Storage) -> Non
             minibatch.process(storage, body["run"], body["index"], uuid.uuid4().hex, 0)
         for body in receive(storage, layout.FANIN_QUEUE) * 2:
             fanin.finalize(storage, body["run"], uuid.uuid4().hex)
-        if runs.get_run(storage, run_id)["status"] == "Finished":
+        if run_records.get_run(storage, run_id)["status"] == "Finished":
             break
-    run = runs.get_run(storage, run_id)
+    run = run_records.get_run(storage, run_id)
     assert run["status"] == "Finished"
     assert output_lines(storage, run) == [f"{i} ok t1" for i in range(60)]
 
@@ -609,7 +612,9 @@ def test_a_tabular_slice_that_does_not_parse_fails_its_mini_batch_naming_the_lin
     run_id = start_tabular(storage, text, mini_batch_size=400, error_threshold=-1, process_count_per_node=8)
     run = drain(storage, run_id)
     assert run["status"] == "Finished"
-    failed = [entry for entry in logs.mini_batch_logs(storage, run_id, 0, 100)["items"] if entry["batch_failed"]]
+    failed = [
+        entry for entry in minibatch_logs.mini_batch_logs(storage, run_id, 0, 100)["items"] if entry["batch_failed"]
+    ]
     assert len(failed) == 1
     assert "rows.csv (the rows from byte" in failed[0]["attempts"][0]["error"]
     assert "does not parse: expected 2 fields, saw 3: '250,0,extra'" in failed[0]["attempts"][0]["error"]

@@ -20,10 +20,12 @@ from pathlib import Path
 import pytest
 
 from fninfer_host.azurite import Azurite, start_azurite
-from shared import layout
-from shared.pipelines import dag, lanes, leases, planning, runs, sweeper, watchdog
-from shared.settings import WATCHDOG_SETTING
-from shared.storage import Storage
+from shared.core import layout
+from shared.core.settings import WATCHDOG_SETTING
+from shared.core.storage import Storage
+from shared.pipelines.batch import planning, sweeper, watchdog
+from shared.pipelines.engine import dag
+from shared.runs import lanes, run_records, work_leases
 from tests.batching import HANDLERS, ROOT, names, output_lines, receive, start, sweep_step
 from tests.faults import FAST_RETRY, Mode, Point, StorageFaults
 from tests.hosting import eventually
@@ -60,9 +62,9 @@ def faults(clean: Storage) -> StorageFaults:
 @pytest.fixture
 def faulty(own_azurite: Azurite, faults: StorageFaults, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Storage:
     monkeypatch.setenv("FNINFER_SNAPSHOT_CACHE", str(tmp_path / "snapshots"))
-    monkeypatch.setenv(leases.LEASE_SETTING, "1")
+    monkeypatch.setenv(work_leases.LEASE_SETTING, "1")
     monkeypatch.setenv(WATCHDOG_SETTING, "3")  # with run_invocation_timeout=5: a run stalls after 8 s
-    monkeypatch.setattr(leases, "QUEUED_LEASES", 2)
+    monkeypatch.setattr(work_leases, "QUEUED_LEASES", 2)
     monkeypatch.setattr(dag, "WATCH_SECONDS", 1)
     return Storage.from_connection_string(own_azurite.connection_string, faults=faults, retry=FAST_RETRY)
 
@@ -78,8 +80,8 @@ def settle(storage: Storage, clean: Storage, run_id: str) -> dict[str, object] |
                 delivered += 1
                 with contextlib.suppress(Exception):
                     handler(storage, body)
-        step = runs.get_run(clean, run_id)
-        pipeline = runs.get_run(clean, step["parent"])
+        step = run_records.get_run(clean, run_id)
+        pipeline = run_records.get_run(clean, step["parent"])
         if step["status"] in ("Finished", "Failed", "Canceled") and pipeline["status"] != "Running":
             return step
         if not delivered:
@@ -178,7 +180,7 @@ def test_a_lane_held_without_progress_is_taken_back_and_the_run_finishes(
     only the watchdog sees it; it takes the lane back, with a warning on the run, and the run finishes."""
     run_id = submit(clean)
     planning.plan(clean, run_id, "planner")
-    run = runs.get_run(clean, run_id)
+    run = run_records.get_run(clean, run_id)
     wedged = lanes.claim(clean, run, 1, "wedged-instance")
     assert isinstance(wedged, lanes.Lane)
     with wedged.held():  # renewed about every second, for as long as the test lasts
@@ -196,7 +198,7 @@ def test_work_that_never_gets_done_fails_the_run_saying_what_was_stuck(
     naming what never got done; the pipeline run fails with it. Bounded: a few stall times, not forever."""
 
     def crash(storage: Storage, run_id: str, owner: str, take: int = 0) -> list[lanes.Lane]:
-        leases.claim(storage, run_id, planning.PLAN_ITEM, owner)  # taken, and never finished
+        work_leases.claim(storage, run_id, planning.PLAN_ITEM, owner)  # taken, and never finished
         raise RuntimeError("the instance planning the run died")
 
     monkeypatch.setitem(HANDLERS, layout.PLANNING_QUEUE, lambda s, m: crash(s, m["run"], "planner"))
@@ -208,7 +210,7 @@ def test_work_that_never_gets_done_fails_the_run_saying_what_was_stuck(
     message = step["error"]["message"]
     assert message.startswith("no progress for 8 s after 2 restarts of what was stuck: planning is"), message
     assert [w["kind"] for w in step["warnings"]] == ["stalled", "stalled"]
-    assert runs.get_run(clean, step["parent"])["status"] == "Failed"
+    assert run_records.get_run(clean, step["parent"])["status"] == "Failed"
 
 
 def test_a_pipeline_run_left_running_after_its_steps_ended_is_advanced(faulty: Storage, clean: Storage) -> None:
@@ -223,11 +225,11 @@ def test_a_pipeline_run_left_running_after_its_steps_ended_is_advanced(faulty: S
 
     clean.update_json(layout.REGISTRY_CONTAINER, layout.pipeline_run_record(parent), forgotten)
     clean.put_json(layout.RUNS_CONTAINER, layout.active_run_marker(parent), {"run": parent})
-    leases.release(clean, parent, dag.WATCH_ITEM)
+    work_leases.release(clean, parent, dag.WATCH_ITEM)
 
     def finished() -> bool:
         sweeper.sweep(faulty)
-        return runs.get_run(clean, parent)["status"] == "Finished"
+        return run_records.get_run(clean, parent)["status"] == "Finished"
 
     eventually(finished, timeout=30)
-    assert [w["kind"] for w in runs.get_run(clean, parent)["warnings"]] == ["stalled"]
+    assert [w["kind"] for w in run_records.get_run(clean, parent)["warnings"]] == ["stalled"]

@@ -17,9 +17,9 @@ import pytest
 from fninfer.core import Dataset, Experiment, Workspace
 from fninfer.pipeline.core import ActivityFailedException
 from fninfer_host.azurite import Azurite
-from shared import layout
-from shared.errors import InvalidInput, NotFound
-from shared.pipelines import lanes
+from shared.core import layout
+from shared.core.errors import InvalidInput, NotFound
+from shared.runs import lanes
 from tests.batching import output_rows, pipeline_for, tabular_pipeline_for
 from tests.hosting import RunningHost, run_host
 

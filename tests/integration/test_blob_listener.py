@@ -18,7 +18,7 @@ from fninfer_host.indexing import IndexedFunction
 from fninfer_host.invoker import Invoker
 from fninfer_host.listeners import build_listeners
 from fninfer_host.options import BlobOptions, HostOptions, QueueOptions
-from shared.storage import Storage
+from shared.core.storage import Storage
 from tests.hosting import eventually
 
 OPTIONS = HostOptions(

@@ -1,4 +1,5 @@
-"""Batch input reads without the SDK (shared/blob_reads.py) against a real Azurite: the same bytes as the SDK reads,
+"""Batch input reads without the SDK (shared/core/blob_reads.py) against a real
+Azurite: the same bytes as the SDK reads,
 the same errors, and the SDK where nothing authorizes a plain GET. An Entra identity's reads (Azurite takes tokens
 only in its OAuth mode) are checked against a loopback TLS server: the token's header, and when it is fetched."""
 
@@ -24,9 +25,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from shared import blob_reads
-from shared.errors import NotFound, StorageUnavailable
-from shared.storage import RequestCounter, Storage
+from shared.core import blob_reads
+from shared.core.errors import NotFound, StorageUnavailable
+from shared.core.storage import RequestCounter, Storage
 
 CONTAINER = "fninfer-test"
 

@@ -1,11 +1,11 @@
-"""Cached reads (shared/cached_reads.py): a record is read again only when its ETag changed since this process read
+"""Cached reads (shared/core/cached_reads.py): a record is read again only when its ETag changed since this process read
 it, however the listing and the read spell the ETag."""
 
 from __future__ import annotations
 
 from fninfer_host.azurite import Azurite
-from shared.cached_reads import RecordCache
-from shared.storage import RequestCounter, Storage
+from shared.core.cached_reads import RecordCache
+from shared.core.storage import RequestCounter, Storage
 
 
 def test_a_record_is_read_once_per_version(azurite: Azurite, unique: str) -> None:

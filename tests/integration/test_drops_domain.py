@@ -11,9 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared import layout
-from shared.schedules import drops, records, runner
-from shared.storage import Storage
+from shared.core import layout
+from shared.core.storage import Storage
+from shared.schedules import drops, runner, schedule_records
 from tests.integration.test_batch_domain import drain, own_azurite, own_storage, put_inputs, storage
 from tests.integration.test_schedules_domain import no_other_schedules, publish, runs_of
 
@@ -34,7 +34,7 @@ def data_schedule(storage: Storage, folder: str, polling_interval: int = 60) -> 
         "polling_interval": polling_interval,
         "data_path_parameter_name": "input_data",
     }
-    return records.create_schedule(storage, document)
+    return schedule_records.create_schedule(storage, document)
 
 
 def test_a_burst_of_fifty_drops_starts_one_run_that_sees_them_all(storage: Storage) -> None:
@@ -97,10 +97,10 @@ def test_the_poll_defers_to_a_drop_being_settled_and_takes_over_from_a_dead_one(
 def test_drops_in_unwatched_places_start_nothing(storage: Storage) -> None:
     folder = put_inputs(storage, {"before.txt": "ok"})
     schedule = data_schedule(storage, folder)
-    records.set_status(storage, schedule["id"], records.ScheduleStatus.DISABLED)
+    schedule_records.set_status(storage, schedule["id"], schedule_records.ScheduleStatus.DISABLED)
     storage.container(layout.DEFAULT_DATASTORE_CONTAINER).upload_blob(f"{folder}/new.txt", b"ok")
     assert drops.watching(storage, layout.DEFAULT_DATASTORE_CONTAINER, f"{folder}/new.txt") == []
-    records.set_status(storage, schedule["id"], records.ScheduleStatus.ACTIVE)
+    schedule_records.set_status(storage, schedule["id"], schedule_records.ScheduleStatus.ACTIVE)
     assert drops.watching(storage, "another-container", f"{folder}/new.txt") == []
     assert [s["id"] for s in drops.watching(storage, layout.DEFAULT_DATASTORE_CONTAINER, f"{folder}/new.txt")] == [
         schedule["id"]

@@ -15,8 +15,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from functions._http import require_admin
-from shared import entra
-from shared.errors import Unauthorized
+from shared.core import entra
+from shared.core.errors import Unauthorized
 from shared.services.auth import authenticate
 
 ISSUER = "https://login.microsoftonline.com/tenant-id/v2.0"

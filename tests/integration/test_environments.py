@@ -21,9 +21,9 @@ from fninfer.core.runconfig import DEFAULT_CPU_IMAGE, RunConfiguration
 from fninfer.core.webservice import AciWebservice, WebserviceException
 from fninfer_cli.main import main
 from fninfer_host.azurite import Azurite, start_azurite
-from shared.environments import register_environment
-from shared.errors import InvalidInput, NotFound
-from shared.storage import Storage
+from shared.core.errors import InvalidInput, NotFound
+from shared.core.storage import Storage
+from shared.registry.environments import register_environment
 from tests.hosting import eventually
 from tests.integration.test_package import make_wheel
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from fninfer_host.azurite import Azurite
-from shared.storage import Storage
+from shared.core.storage import Storage
 from tests.hosting import RunningHost, eventually, run_host
 
 APP = Path(__file__).resolve().parents[1] / "apps" / "http_app"

@@ -15,7 +15,7 @@ from fninfer_host import storage_names
 from fninfer_host.azurite import Azurite
 from fninfer_host.ncrontab import parse_schedule
 from fninfer_host.options import compute_host_id
-from shared.storage import Storage
+from shared.core.storage import Storage
 from tests.hosting import RunningHost, eventually, run_host
 
 APP = Path(__file__).resolve().parents[1] / "apps" / "triggers"

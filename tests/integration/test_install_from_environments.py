@@ -15,8 +15,8 @@ from fninfer.core import Environment
 from fninfer.core.conda_dependencies import CondaDependencies
 from fninfer_cli.main import main
 from fninfer_host.azurite import Azurite
-from shared.environments import register_environment
-from shared.storage import Storage
+from shared.core.storage import Storage
+from shared.registry.environments import register_environment
 from tests.integration.test_package import make_wheel
 
 

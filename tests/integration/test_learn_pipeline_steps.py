@@ -37,9 +37,9 @@ from fninfer.pipeline.core import (
 from fninfer.pipeline.core.graph import PipelineParameter
 from fninfer.pipeline.steps import ParallelRunConfig, ParallelRunStep, PythonScriptStep
 from fninfer_host.azurite import Azurite
-from shared import layout
-from shared.errors import InvalidInput
-from shared.pipelines import lanes
+from shared.core import layout
+from shared.core.errors import InvalidInput
+from shared.runs import lanes
 from tests.hosting import RunningHost, eventually, run_host
 
 ROOT = Path(__file__).resolve().parents[2]

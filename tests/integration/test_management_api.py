@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from fninfer.core import Workspace
-from shared import layout
+from shared.core import layout
 from tests.hosting import RunningHost
 
 

@@ -26,9 +26,10 @@ from fninfer_cli.main import main
 from fninfer_cli.packaging.build import PackageRequest, build_package
 from fninfer_cli.packaging.dependencies import PackagingError, Target
 from fninfer_host.azurite import Azurite
-from shared import layout, tabular
-from shared.storage import Storage
-from shared.tabular import ParseError
+from shared.core import layout
+from shared.core.storage import Storage
+from shared.registry import tabular
+from shared.registry.tabular import ParseError
 from tests.hosting import run_host
 
 # Builds wheels and deployment zips and runs them: `make test` and CI run it, the inner loop does not.
@@ -89,7 +90,7 @@ def test_the_package_holds_the_app_its_pinned_requirements_and_its_dependencies(
     assert {
         "function_app.py",
         "host.json",
-        "shared/layout.py",
+        "shared/core/layout.py",
         "functions/batch.py",
         "fninfer/core/__init__.py",
     } <= names
@@ -187,7 +188,7 @@ def test_baked_services_load_their_code_from_the_package(app: Path, ws: Workspac
     snapshot = ws.client.request("GET", f"services/{service.name}")["snapshot"]
     assert (unpacked / layout.PACKAGED_SNAPSHOTS_DIR / snapshot["id"] / "score.py").is_file()
     code = (
-        "import json, sys; from shared.services.snapshots import materialize; "
+        "import json, sys; from shared.registry.snapshots import materialize; "
         "print(materialize(None, json.loads(sys.argv[1])))"
     )
     folder = load_in_package(unpacked, code.replace("sys.argv[1]", repr(json.dumps(snapshot))), {})
@@ -319,8 +320,8 @@ import function_app
 functions = function_app.app.get_functions()
 from fninfer.core import Model  # what an entry script calls inside the app
 assert callable(Model.get_model_path)
-import shared.models, fninfer._model
-assert fninfer._model.deployed_version is shared.models.deployed_version  # one copy of the domain
+import shared.registry.models, fninfer._model
+assert fninfer._model.deployed_version is shared.registry.models.deployed_version  # one copy of the domain
 for left_out in ("uvicorn", "click", "fninfer_host", "fninfer_cli"):
     try:
         __import__(left_out)

@@ -13,7 +13,7 @@ import requests
 from fninfer.core import Experiment, Workspace
 from fninfer.pipeline.core import PipelineEndpoint, PipelineRun, PublishedPipeline, Schedule, ScheduleRecurrence
 from fninfer.pipeline.core.graph import PipelineParameter
-from shared.errors import Conflict, InvalidInput, NotFound
+from shared.core.errors import Conflict, InvalidInput, NotFound
 from tests.hosting import RunningHost, eventually
 from tests.integration.test_seed_publish import seed_pipeline, seed_setup
 

@@ -17,8 +17,8 @@ from fninfer.core.runconfig import RunConfiguration
 from fninfer.data.data_reference import DataReference
 from fninfer.pipeline.core import Pipeline, PipelineData
 from fninfer.pipeline.steps import ParallelRunConfig, ParallelRunStep, PythonScriptStep
-from shared.errors import InvalidInput
-from shared.pipelines.step_parts import validate_environment
+from shared.core.errors import InvalidInput
+from shared.pipelines.engine.step_parts import validate_environment
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "fidelity"
 

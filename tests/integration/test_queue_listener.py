@@ -16,7 +16,7 @@ from fninfer_host.options import QueueOptions
 from fninfer_host.queues import Backoff, QueueListener
 from fninfer_host.storage import HostStorage
 from fninfer_host.storage_names import poison_queue
-from shared.storage import Storage
+from shared.core.storage import Storage
 from tests.hosting import eventually
 
 FAST = QueueOptions(batch_size=4, new_batch_threshold=2, max_polling_interval=0.2, max_dequeue_count=3)

@@ -14,8 +14,8 @@ import azure.functions as func
 import pytest
 
 from fninfer_host.azurite import Azurite
-from shared import layout
-from shared.storage import Storage
+from shared.core import layout
+from shared.core.storage import Storage
 from tests.declared import http_triggers
 
 ADMIN_KEY = "adapter-test-key"

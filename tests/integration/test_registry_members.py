@@ -19,7 +19,7 @@ from fninfer.core.environment import RGitHubPackage, RSection, SparkPackage
 from fninfer.core.model import InferenceConfig
 from fninfer.core.webservice import AciWebservice, AksWebservice, LocalWebservice
 from fninfer.exceptions import ComputeTargetException, UserErrorException, WebserviceException
-from shared.errors import InvalidInput
+from shared.core.errors import InvalidInput
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "services"
 

@@ -14,10 +14,12 @@ from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
 from fninfer.core import Experiment, Model, Run, Workspace
-from shared import layout, models, run_context
-from shared.errors import Conflict, InvalidInput, NotFound
-from shared.hashing import CHUNK_SIZE, combined_sha256, sha256_file
-from shared.storage import Storage
+from shared.core import layout
+from shared.core.errors import Conflict, InvalidInput, NotFound
+from shared.core.hashing import CHUNK_SIZE, combined_sha256, sha256_file
+from shared.core.storage import Storage
+from shared.registry import models
+from shared.runs import run_context
 from tests.hosting import RunningHost
 
 
@@ -192,7 +194,7 @@ def test_a_pipeline_runs_tags_and_status_come_from_its_record(
         "error": None,
         "plan": None,
         "counts": None,
-    }  # as shared/pipelines/step_start.py writes a step run
+    }  # as shared/pipelines/engine/step_start.py writes a step run
     storage.create_json(layout.REGISTRY_CONTAINER, layout.pipeline_run_record(run_id), record)
     storage.create_json(layout.REGISTRY_CONTAINER, layout.pipeline_run_record(step_id), step_record)
     with run_context.activate(storage, step_id, "Batch_Prediction", parent_run_id=run_id):

@@ -1,4 +1,4 @@
-"""The run index (shared/pipelines/run_index.py): pipeline runs newest first a page at a time from one listing,
+"""The run index (shared/runs/run_index.py): pipeline runs newest first a page at a time from one listing,
 filtered, kept up to date by runs.py's create and transitions, and filled in for runs recorded before it."""
 
 from __future__ import annotations
@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from fninfer_host.azurite import Azurite
-from shared import layout
-from shared.pipelines import run_index, runs
-from shared.pipelines.runs import RunStatus
-from shared.storage import Storage
+from shared.core import layout
+from shared.core.storage import Storage
+from shared.runs import run_index, run_records
+from shared.runs.run_records import RunStatus
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -36,12 +36,12 @@ def test_runs_come_newest_first_a_page_at_a_time_and_filtered(lone_azurite: Azur
     storage = Storage.from_connection_string(lone_azurite.connection_string)
     for number in range(30):
         tags = {"azureml.scheduleid": "s1"} if number % 10 == 0 else {}
-        runs.create_run(storage, record(number, "even" if number % 2 == 0 else "odd", tags=tags))
+        run_records.create_run(storage, record(number, "even" if number % 2 == 0 else "odd", tags=tags))
     # a step run is not a pipeline run: not indexed
-    runs.create_run(storage, record(99, parent="run0001", status=RunStatus.NOT_STARTED.value))
+    run_records.create_run(storage, record(99, parent="run0001", status=RunStatus.NOT_STARTED.value))
     for number in range(0, 30, 3):
-        runs.transition(storage, f"run{number:04d}", RunStatus.RUNNING)
-        runs.transition(storage, f"run{number:04d}", RunStatus.FAILED if number % 9 == 0 else RunStatus.FINISHED)
+        run_records.transition(storage, f"run{number:04d}", RunStatus.RUNNING)
+        run_records.transition(storage, f"run{number:04d}", RunStatus.FAILED if number % 9 == 0 else RunStatus.FINISHED)
 
     first = run_index.page(storage, size=12)
     assert ids(first) == [f"run{n:04d}" for n in range(29, 17, -1)]
@@ -63,7 +63,7 @@ def test_an_entry_behind_its_run_is_read_from_the_record_and_older_runs_are_back
     lone_azurite: Azurite,
 ) -> None:
     storage = Storage.from_connection_string(lone_azurite.connection_string)
-    runs.create_run(storage, record(1))
+    run_records.create_run(storage, record(1))
     # the record moves on without its entry (a transition whose index write was lost)
     path = layout.pipeline_run_record("run0001")
     storage.update_json(layout.REGISTRY_CONTAINER, path, lambda r: r.update(status="Finished"))

@@ -17,7 +17,7 @@ from fninfer.core.authentication import InteractiveLoginAuthentication
 from fninfer.exceptions import ActivityFailedException, UserErrorException
 from fninfer.pipeline.core import Pipeline, PipelineEndpoint, PipelineRun, PublishedPipeline, StepRun
 from fninfer.pipeline.steps import PythonScriptStep
-from shared.errors import Conflict
+from shared.core.errors import Conflict
 
 
 def script(folder: Path, name: str, text: str) -> str:

@@ -16,7 +16,7 @@ from fninfer.core import Experiment, Run, Workspace
 from fninfer.exceptions import UserErrorException, WorkspaceException
 from fninfer.pipeline.core import Pipeline, PipelineData, PipelineEndpoint, PipelineRun, PublishedPipeline
 from fninfer.pipeline.steps import PythonScriptStep
-from shared.errors import NotFound
+from shared.core.errors import NotFound
 from tests.hosting import RunningHost
 
 CONFUSION = {

@@ -1,6 +1,6 @@
-"""Published pipelines, parameters and schedules (`shared/pipelines/published.py`, `shared/schedules`) against a real
-Azurite of their own, with a clock the tests control: the runner's `fire` and `tick` take the instant, so weeks pass
-in a second, and two threads calling them at once stand for two host instances."""
+"""Published pipelines, parameters and schedules (`shared/pipelines/engine/published.py`, `shared/schedules`) against a
+real Azurite of their own, with a clock the tests control: the runner's `fire` and `tick` take the instant, so weeks
+pass in a second, and two threads calling them at once stand for two host instances."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
-from shared import layout
-from shared.errors import Conflict, InvalidInput, NotFound
-from shared.pipelines import published, runs
-from shared.schedules import records, runner
-from shared.storage import Storage
+from shared.core import layout
+from shared.core.errors import Conflict, InvalidInput, NotFound
+from shared.core.storage import Storage
+from shared.pipelines.engine import published
+from shared.runs import run_records
+from shared.schedules import runner, schedule_records
 from tests.hosting import at_once
 from tests.integration.test_batch_domain import (
     definition,
@@ -34,8 +35,8 @@ T0 = datetime(2026, 11, 2, 9, 15, tzinfo=UTC)
 @pytest.fixture(autouse=True)
 def no_other_schedules(storage: Storage) -> None:
     """Each test sees only its own schedules fire."""
-    for schedule in records.list_schedules(storage, active_only=True):
-        records.set_status(storage, schedule["id"], records.ScheduleStatus.DISABLED)
+    for schedule in schedule_records.list_schedules(storage, active_only=True):
+        schedule_records.set_status(storage, schedule["id"], schedule_records.ScheduleStatus.DISABLED)
 
 
 def publish(storage: Storage, **parameters: dict[str, Any]) -> dict[str, Any]:
@@ -60,11 +61,11 @@ def weekly(storage: Storage, pipeline_id: str, created: datetime = T0, **extra: 
         "recurrence": {"frequency": "Week", "interval": 1},
         **extra,
     }
-    return records.create_schedule(storage, document, now=created)
+    return schedule_records.create_schedule(storage, document, now=created)
 
 
 def runs_of(storage: Storage, schedule_id: str) -> list[dict[str, Any]]:
-    found = runs.list_runs(storage, experiment="Batch_Prediction")
+    found = run_records.list_runs(storage, experiment="Batch_Prediction")
     return [run for run in found if run["tags"].get("azureml.scheduleid") == schedule_id]
 
 
@@ -76,16 +77,16 @@ def test_weekly_schedule_over_four_weeks_and_two_instances_fires_each_week_once(
     schedule = weekly(storage, pipeline["id"])
     moment = T0
     while moment <= T0 + timedelta(weeks=4, hours=12):
-        at_once(lambda at=moment: runner.fire(storage, records.get_schedule(storage, schedule["id"]), at))
+        at_once(lambda at=moment: runner.fire(storage, schedule_records.get_schedule(storage, schedule["id"]), at))
         moment += timedelta(hours=6)
     started = runs_of(storage, schedule["id"])
     occurrences = [T0 + timedelta(weeks=k) for k in range(5)]  # at creation (no start_time), then weekly
     assert sorted(run["id"] for run in started) == sorted(
-        runner.run_id_for(schedule["id"], records.iso(at)) for at in occurrences
+        runner.run_id_for(schedule["id"], schedule_records.iso(at)) for at in occurrences
     )
     assert all(run["tags"]["azureml.pipelineid"] == pipeline["id"] for run in started)
-    described = records.describe(storage, records.get_schedule(storage, schedule["id"]))
-    assert described["last_fired"] == records.iso(occurrences[-1]) and described["last_error"] is None
+    described = schedule_records.describe(storage, schedule_records.get_schedule(storage, schedule["id"]))
+    assert described["last_fired"] == schedule_records.iso(occurrences[-1]) and described["last_error"] is None
 
 
 def test_the_timer_tick_fires_every_due_schedule(storage: Storage) -> None:
@@ -102,7 +103,9 @@ def test_a_down_period_is_caught_up_with_one_run(storage: Storage) -> None:
     runner.tick(storage, T0 + timedelta(minutes=1))
     # The app is down for three weeks and two days: one run on return, for the latest missed occurrence.
     back = T0 + timedelta(weeks=3, days=2)
-    assert runner.tick(storage, back) == [runner.run_id_for(schedule["id"], records.iso(T0 + timedelta(weeks=3)))]
+    assert runner.tick(storage, back) == [
+        runner.run_id_for(schedule["id"], schedule_records.iso(T0 + timedelta(weeks=3)))
+    ]
     for hours in range(1, 24 * 4, 7):
         assert runner.tick(storage, back + timedelta(hours=hours)) == []
     assert len(runner.tick(storage, T0 + timedelta(weeks=4, minutes=1))) == 1
@@ -124,7 +127,7 @@ def test_a_run_decided_but_not_started_is_started_by_the_next_tick(
         runner.tick(storage, T0 + timedelta(minutes=1))
     assert runs_of(storage, schedule["id"]) == []
     monkeypatch.setattr(published, "start", real_start)
-    expected = runner.run_id_for(schedule["id"], records.iso(T0))
+    expected = runner.run_id_for(schedule["id"], schedule_records.iso(T0))
     assert runner.tick(storage, T0 + timedelta(minutes=2)) == [expected]
     assert runner.tick(storage, T0 + timedelta(minutes=3)) == []
     assert [run["id"] for run in runs_of(storage, schedule["id"])] == [expected]
@@ -138,7 +141,7 @@ def test_time_zones_and_daylight_saving_through_the_runner(storage: Storage) -> 
     moment, fired = created, []
     while moment < datetime(2026, 11, 3, tzinfo=UTC):
         if runner.tick(storage, moment):
-            fired.append(records.parse_instant(records.describe(storage, schedule)["last_fired"]))
+            fired.append(schedule_records.parse_instant(schedule_records.describe(storage, schedule)["last_fired"]))
         moment += timedelta(minutes=30)
     # Mondays 09:00 in Berlin: CEST (07:00 UTC) before 25 October 2026, CET (08:00 UTC) after.
     assert fired == [datetime(2026, 10, 26, 8, tzinfo=UTC), datetime(2026, 11, 2, 8, tzinfo=UTC)]
@@ -147,9 +150,11 @@ def test_time_zones_and_daylight_saving_through_the_runner(storage: Storage) -> 
 def test_disabled_schedules_do_not_fire_and_start_again_from_now(storage: Storage) -> None:
     pipeline = publish(storage)
     schedule = weekly(storage, pipeline["id"])
-    records.set_status(storage, schedule["id"], records.ScheduleStatus.DISABLED)
+    schedule_records.set_status(storage, schedule["id"], schedule_records.ScheduleStatus.DISABLED)
     assert runner.tick(storage, T0 + timedelta(weeks=1, hours=1)) == []
-    records.set_status(storage, schedule["id"], records.ScheduleStatus.ACTIVE, now=T0 + timedelta(weeks=1, hours=2))
+    schedule_records.set_status(
+        storage, schedule["id"], schedule_records.ScheduleStatus.ACTIVE, now=T0 + timedelta(weeks=1, hours=2)
+    )
     assert runner.tick(storage, T0 + timedelta(weeks=1, hours=3)) == []  # the missed occurrence is not run
     assert len(runner.tick(storage, T0 + timedelta(weeks=2, hours=1))) == 1
 
@@ -159,7 +164,7 @@ def test_a_disabled_pipeline_is_noted_on_the_schedule_and_skipped(storage: Stora
     schedule = weekly(storage, pipeline["id"])
     published.set_status(storage, pipeline["id"], published.PublishedStatus.DISABLED)
     assert runner.tick(storage, T0 + timedelta(minutes=1)) == []
-    described = records.describe(storage, schedule)
+    described = schedule_records.describe(storage, schedule)
     assert "Disabled" in described["last_error"] and described["last_run_id"] is None
     published.set_status(storage, pipeline["id"], published.PublishedStatus.ACTIVE)
     assert len(runner.tick(storage, T0 + timedelta(weeks=1, minutes=1))) == 1
@@ -169,19 +174,19 @@ def test_schedule_requests_are_checked(storage: Storage) -> None:
     pipeline = publish(storage)
     base = {"name": "s", "pipeline_id": pipeline["id"], "experiment_name": "e"}
     with pytest.raises(NotFound, match="nosuch"):
-        records.create_schedule(storage, {**base, "pipeline_id": "nosuch", "recurrence": {}})
+        schedule_records.create_schedule(storage, {**base, "pipeline_id": "nosuch", "recurrence": {}})
     with pytest.raises(InvalidInput, match="either a recurrence or a datastore"):
-        records.create_schedule(storage, base)
+        schedule_records.create_schedule(storage, base)
     with pytest.raises(InvalidInput, match="interval"):
-        records.create_schedule(storage, {**base, "recurrence": {"frequency": "Week", "interval": -1}})
+        schedule_records.create_schedule(storage, {**base, "recurrence": {"frequency": "Week", "interval": -1}})
     with pytest.raises(InvalidInput, match="unknown pipeline parameters"):
-        records.create_schedule(
+        schedule_records.create_schedule(
             storage, {**base, "recurrence": {"frequency": "Day", "interval": 1}, "pipeline_parameters": {"x": 1}}
         )
     with pytest.raises(NotFound, match="datastore"):
-        records.create_schedule(storage, {**base, "datastore": "nosuch", "path_on_datastore": "in"})
+        schedule_records.create_schedule(storage, {**base, "datastore": "nosuch", "path_on_datastore": "in"})
     with pytest.raises(InvalidInput, match="polling_interval"):
-        records.create_schedule(
+        schedule_records.create_schedule(
             storage, {**base, "datastore": "workspaceblobstore", "path_on_datastore": "in", "polling_interval": 0}
         )
 
@@ -256,7 +261,7 @@ def test_data_schedule_fires_once_per_change_and_not_without_one(storage: Storag
         "data_path_parameter_name": "input_data",
     }
     created = datetime.now(UTC)
-    schedule = records.create_schedule(storage, document, now=created)
+    schedule = schedule_records.create_schedule(storage, document, now=created)
     at = created + timedelta(minutes=5, seconds=1)
     assert runner.tick(storage, at) == []  # nothing new
     container = storage.container(layout.DEFAULT_DATASTORE_CONTAINER)

@@ -26,7 +26,7 @@ from fninfer.core import Dataset, Environment, Experiment, Model, Run, ScriptRun
 from fninfer.core.runconfig import RunConfiguration
 from fninfer.data.datapath import DataPath
 from fninfer.exceptions import ActivityFailedException
-from shared.storage import Storage
+from shared.core.storage import Storage
 from studio import views
 
 TRAIN = """

@@ -8,7 +8,7 @@ import pytest
 
 from fninfer.core import Dataset, Datastore, Workspace
 from fninfer.data.data_reference import DataReference
-from shared.errors import Conflict, InvalidInput, NotFound
+from shared.core.errors import Conflict, InvalidInput, NotFound
 
 
 def write_csvs(folder: Path, count: int) -> None:

@@ -16,7 +16,7 @@ from fninfer.data import FileDataset, TabularDataset
 from fninfer.data.datapath import DataPath, DataPathComputeBinding
 from fninfer.data.dataset_factory import DataType
 from fninfer.exceptions import DatasetTimestampMissingError, UserErrorException
-from shared.errors import NotFound
+from shared.core.errors import NotFound
 
 
 def upload(ws: Workspace, tmp_path: Path, target: str, files: dict[str, str]) -> None:

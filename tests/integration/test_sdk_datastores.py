@@ -12,9 +12,9 @@ from fninfer.core import Dataset, Datastore, Workspace
 from fninfer.core.compute import AksCompute, AmlCompute, ComputeTarget
 from fninfer.core.compute_target import ComputeTargetException
 from fninfer.pipeline.steps import ParallelRunConfig
-from shared import datasets, datastores
-from shared.errors import Conflict, InvalidInput, NotFound
-from shared.storage import Storage
+from shared.core.errors import Conflict, InvalidInput, NotFound
+from shared.core.storage import Storage
+from shared.registry import datasets, datastores
 
 HOSTILE_PATHS = ["../x", "a/../../b", "a\x00b", "a\\..\\..\\b", "new\nline", "bell\x07", "del\x7f"]
 

@@ -19,7 +19,7 @@ from fninfer._config import WorkspaceConfig
 from fninfer.core import Dataset, Model, Workspace
 from fninfer_host.azurite import Azurite
 from fninfer_host.routing import build_routes, match_route
-from shared.errors import FninferError, NotFound
+from shared.core.errors import FninferError, NotFound
 from tests.declared import http_triggers
 
 ADMIN_KEY = "in-process-key"

@@ -16,10 +16,10 @@ from sklearn.linear_model import LogisticRegression
 
 from fninfer.core import Model, Workspace
 from fninfer_host.azurite import Azurite
-from shared import layout
-from shared.errors import Conflict, IntegrityError, InvalidInput, NotFound
-from shared.hashing import CHUNK_SIZE, combined_sha256, sha256_file
-from shared.model_cache import cached_model_path
+from shared.core import layout
+from shared.core.errors import Conflict, IntegrityError, InvalidInput, NotFound
+from shared.core.hashing import CHUNK_SIZE, combined_sha256, sha256_file
+from shared.registry.model_cache import cached_model_path
 
 
 @pytest.fixture(scope="module")

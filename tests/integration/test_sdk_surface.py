@@ -22,8 +22,8 @@ from fninfer.core.resource_configuration import ResourceConfiguration
 from fninfer.core.webservice import AciWebservice, AksWebservice, LocalWebservice
 from fninfer.exceptions import ModelNotFoundException, UserErrorException, WebserviceException, WorkspaceException
 from fninfer.pipeline.core import PipelineRun, PublishedPipeline, Schedule
-from shared import layout
-from shared.errors import InvalidInput, NotFound
+from shared.core import layout
+from shared.core.errors import InvalidInput, NotFound
 from tests.hosting import RunningHost, eventually
 from tests.integration.test_package import make_wheel
 

@@ -11,7 +11,7 @@ import pytest
 from fninfer.core import Dataset, Workspace
 from fninfer.data import DataType, TabularDataset
 from fninfer.data.dataset_type_definitions import PromoteHeadersBehavior
-from shared.errors import Conflict, InvalidInput
+from shared.core.errors import Conflict, InvalidInput
 
 
 def upload(ws: Workspace, tmp_path: Path, target: str, files: dict[str, bytes | str]) -> None:

@@ -167,7 +167,7 @@ def test_seed_weekly_schedule_fires_once_on_two_instances(seed_setup: Workspace,
 
 def test_schedule_errors_are_named(ws: Workspace, tmp_path: Path) -> None:
     from fninfer.pipeline.core import Schedule, ScheduleRecurrence
-    from shared.errors import InvalidInput, NotFound
+    from shared.core.errors import InvalidInput, NotFound
 
     with pytest.raises(InvalidInput, match="frequency"):
         ScheduleRecurrence(frequency="Fortnight", interval=1)

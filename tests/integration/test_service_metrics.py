@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import pytest
 
 from fninfer_host.azurite import Azurite
-from shared import layout
+from shared.core import layout
+from shared.core.storage import RequestCounter, Storage
 from shared.services import metrics
 from shared.services.metrics import CallMetrics, Minute, bucket, percentile, service_calls
-from shared.storage import RequestCounter, Storage
 
 MINUTE = 1_800_000_000 - 1_800_000_000 % 60  # a minute boundary (2027-01-15T08:00:00Z)
 

@@ -13,7 +13,7 @@ import pytest
 from fninfer.core import Workspace
 from fninfer.core.model import InferenceConfig, Model
 from fninfer.core.webservice import AciWebservice, Webservice
-from shared.errors import ServiceUnavailable
+from shared.core.errors import ServiceUnavailable
 from shared.services.calling import ScoringRequest
 from shared.services.raw_http import Headers
 from shared.services.runtime import Runtime

@@ -17,7 +17,7 @@ from fninfer.core.conda_dependencies import CondaDependencies
 from fninfer.core.model import InferenceConfig, Model
 from fninfer.core.webservice import AciWebservice, AksWebservice, LocalWebservice, Webservice, WebserviceException
 from fninfer_host.azurite import Azurite
-from shared.errors import InvalidInput
+from shared.core.errors import InvalidInput
 from shared.services.calling import INTERNAL_ERROR, RUN_FAILED
 from tests.hosting import RunningHost, eventually
 

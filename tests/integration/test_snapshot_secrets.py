@@ -18,7 +18,7 @@ from fninfer.core.model import InferenceConfig, Model
 from fninfer.core.webservice import AciWebservice
 from fninfer.pipeline.core import PipelineData
 from fninfer.pipeline.steps import ParallelRunConfig, ParallelRunStep
-from shared import layout
+from shared.core import layout
 from tests.hosting import RunningHost
 
 SCORE = """

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from shared.errors import ConcurrencyConflict, NotFound, StorageUnavailable
-from shared.storage import Storage
+from shared.core.errors import ConcurrencyConflict, NotFound, StorageUnavailable
+from shared.core.storage import Storage
 
 
 def test_create_is_refused_when_the_record_exists(storage: Storage, unique: str) -> None:

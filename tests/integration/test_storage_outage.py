@@ -11,15 +11,15 @@ import pytest
 
 from fninfer.core import Model, Workspace
 from fninfer_host.azurite import start_azurite
-from shared.errors import StorageUnavailable
-from shared.storage import RETRY
+from shared.core.errors import StorageUnavailable
+from shared.core.storage import RETRY
 from tests.hosting import run_host
 
 # A fault trial (storage stopped under a host): `make test` and CI run it, the inner loop does not.
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-#: Generous for a busy 2-core machine: the app gives up after about 10 s of backoffs (shared/storage.py RETRY); a
+#: Generous for a busy 2-core machine: the app gives up after about 10 s of backoffs (shared/core/storage.py RETRY); a
 #: hang would be the SDK's 120 s timeout or more. This bounds the wait; it is not a speed claim.
 BOUND_SECONDS = 60
 

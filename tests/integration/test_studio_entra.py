@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from functions.studio import studio_activity, viewer_of
-from shared.errors import Unauthorized
+from shared.core.errors import Unauthorized
 from tests.integration.test_entra import jwks, new_key, signing_key, token
 
 __all__ = ["jwks", "signing_key"]  # fixtures, used by name

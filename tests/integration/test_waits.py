@@ -17,9 +17,9 @@ from fninfer.core import Experiment, Run, Workspace
 from fninfer.core.model import InferenceConfig, Model
 from fninfer.core.webservice import AciWebservice, LocalWebservice, WebserviceException
 from fninfer.pipeline.core import ActivityFailedException
-from shared.pipelines.runs import get_run
-from shared.services import records
-from shared.storage import Storage
+from shared.core.storage import Storage
+from shared.runs.run_records import get_run
+from shared.services import service_records
 from tests.hosting import RunningHost
 from tests.integration.test_batch_host import pipeline_for, wait_until
 
@@ -193,7 +193,7 @@ def test_a_long_poll_answers_when_another_process_changes_the_record(
     )
     waiting.start()
     # Written from this process, not the host's: the host's instance hears of it only by asking storage.
-    records.update_service(storage, service.name, lambda r: r["deployment"].update(description="changed"))
+    service_records.update_service(storage, service.name, lambda r: r["deployment"].update(description="changed"))
     waiting.join()
     answer = answers[0]
     assert answer.status_code == 200 and answer.headers["etag"] != etag

@@ -21,7 +21,7 @@ from fninfer.core.webservice import AciWebservice
 from fninfer.pipeline.core import Pipeline, PipelineData
 from fninfer.pipeline.steps import ParallelRunConfig, ParallelRunStep, PythonScriptStep
 from fninfer_host.azurite import Azurite
-from shared.errors import InvalidInput
+from shared.core.errors import InvalidInput
 
 ROWS = 7
 

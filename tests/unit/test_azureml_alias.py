@@ -1,4 +1,5 @@
-"""The azureml import alias (shared/azureml_alias.py): on where no real azureml is installed, off beside a real one;
+"""The azureml import alias (shared/core/azureml_alias.py): on where no real azureml is
+installed, off beside a real one;
 `fninfer.install_as_azureml()` as the client's opt-in. Each case runs in a fresh interpreter: the alias changes
 the process's import system."""
 
@@ -37,7 +38,7 @@ def real_azureml(tmp_path: Path) -> Path:
 def test_without_azureml_the_alias_gives_fninfers_own_modules() -> None:
     done = python(
         """
-        from shared import azureml_alias
+        from shared.core import azureml_alias
         assert azureml_alias.activate()
         from azureml.core.model import Model
         from azureml.core import Run
@@ -65,7 +66,7 @@ def test_without_azureml_the_alias_gives_fninfers_own_modules() -> None:
 def test_beside_a_real_azureml_the_alias_stays_off(real_azureml: Path) -> None:
     done = python(
         """
-        from shared import azureml_alias
+        from shared.core import azureml_alias
         assert not azureml_alias.activate()
         import azureml.core
         assert azureml.core.REAL
@@ -87,7 +88,7 @@ def test_an_entry_script_beside_a_real_azureml_imports_the_real_one(real_azureml
     (tmp_path / "score.py").write_text("from azureml.core import Model\ndef run(data):\n    return Model.__module__\n")
     code = f"""
         from pathlib import Path
-        from shared.entry_scripts import CaptureBuffer, load_script
+        from shared.core.user_scripts import CaptureBuffer, load_script
         module = load_script(Path({str(tmp_path)!r}), "score.py", "entry", CaptureBuffer())
         print(module.run(None))
         """
@@ -99,7 +100,7 @@ def test_a_script_step_keeps_its_azureml_imports(tmp_path: Path) -> None:
     script = tmp_path / "step.py"
     script.write_text("import sys\nfrom azureml.core import Run\nprint(Run.__module__, sys.argv[1:])\n")
     done = subprocess.run(
-        [sys.executable, "-m", "shared.pipelines.script_host", str(script), "--x", "1"],
+        [sys.executable, "-m", "shared.pipelines.scripts.script_host", str(script), "--x", "1"],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -150,7 +151,7 @@ def test_beside_the_real_sdk_the_alias_stays_off() -> None:
         f"""
         import sys
         sys.path.insert(0, {str(ROOT)!r})
-        from shared import azureml_alias
+        from shared.core import azureml_alias
         assert not azureml_alias.activate()
         from azureml.core.model import Model
         from azureml.pipeline.steps import ParallelRunStep

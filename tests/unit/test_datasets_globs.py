@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.datasets import glob_to_regex, literal_prefix, parse_paths
-from shared.errors import InvalidInput
+from shared.core.errors import InvalidInput
+from shared.registry.datasets import glob_to_regex, literal_prefix, parse_paths
 
 NAMES = ["data/1.csv", "data/2.csv", "data/10.csv", "data/a.txt", "data/sub/3.csv", "data/sub/deep/4.csv", "other.csv"]
 

@@ -1,4 +1,4 @@
-"""The one loader and output capture of entry scripts (shared/entry_scripts.py), for services and batch steps."""
+"""The one loader and output capture of entry scripts (shared/core/user_scripts.py), for services and batch steps."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.entry_scripts import MAX_CAPTURE, CaptureBuffer, capturing, load_script
-from shared.errors import EntryScriptFailed, InvalidInput
+from shared.core.errors import EntryScriptFailed, InvalidInput
+from shared.core.user_scripts import MAX_CAPTURE, CaptureBuffer, capturing, load_script
 
 
 def snapshot(root: Path, name: str, files: dict[str, str]) -> Path:

@@ -8,8 +8,8 @@ import pytest
 from fninfer import _config
 from fninfer_host import settings as host
 from fninfer_host.errors import HostError
-from shared import settings as app
-from shared.errors import InvalidInput
+from shared.core import settings as app
+from shared.core.errors import InvalidInput
 
 ENVIRONMENTS = [
     {"AzureWebJobsStorage": "DefaultEndpointsProtocol=http;AccountName=x"},

@@ -6,7 +6,7 @@ import os
 import threading
 import uuid
 
-from shared.ids import random_uuid
+from shared.core.ids import random_uuid
 
 
 def test_ids_are_version_4_uuids_and_never_repeat_across_batches_and_threads() -> None:

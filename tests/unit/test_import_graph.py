@@ -20,11 +20,11 @@ APP_MODULE = "function_app"
 #: The imports placed inside a function in shared/ and functions/, by file and module imported, with why each is not
 #: at the top of its module. Never to dodge a cycle: a cycle is fixed where it is (see the layers in pyproject.toml).
 DEFERRED = {
-    ("shared/storage.py", "azure.identity"): (
+    ("shared/core/storage.py", "azure.identity"): (
         "needed only where the app connects with an identity (in Azure), not with a connection string (Azurite, "
         "tests); importing it costs ~40 ms of every start"
     ),
-    ("shared/tabular.py", "pyarrow"): (
+    ("shared/registry/tabular.py", "pyarrow"): (
         "an optional extra (fninfer[parquet], ~55 MB of the zip): importing it is the check that it is installed, "
         "when a Parquet file is read"
     ),

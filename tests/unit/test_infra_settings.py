@@ -1,4 +1,4 @@
-"""The app settings the code reads, the ones `shared/settings.py` declares, and the ones `infra/main.bicep` gives
+"""The app settings the code reads, the ones `shared/core/settings.py` declares, and the ones `infra/main.bicep` gives
 the Function App are the same lists: a setting added on one side and forgotten on another fails here."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import json
 import re
 from pathlib import Path
 
-from shared import settings
+from shared.core import settings
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_CODE = [
@@ -33,7 +33,7 @@ READERS = {"get_setting", "require_setting", "storage_connection"}
 
 
 def _literal(node: ast.expr) -> str | None:
-    """A setting name given as a string or as a constant of shared/settings.py."""
+    """A setting name given as a string or as a constant of shared/core/settings.py."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value
     name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
@@ -42,7 +42,7 @@ def _literal(node: ast.expr) -> str | None:
 
 
 def settings_read_by_the_code() -> dict[str, str]:
-    """{setting: where} for every setting read through shared.settings or os.environ in the app's code."""
+    """{setting: where} for every setting read through shared.core.settings or os.environ in the app's code."""
     found: dict[str, str] = {}
     for path in APP_CODE:
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
@@ -110,14 +110,14 @@ def test_the_finder_sees_each_kind_of_read() -> None:
     """The scan above would pass vacuously if it found nothing: it must see the app's known reads."""
     read = settings_read_by_the_code()
     assert read[settings.SCHEDULES_CRON].startswith("functions/schedules.py")
-    assert read[settings.LEASE_SETTING].startswith("shared/pipelines/leases.py")
-    assert read["WEBSITE_INSTANCE_ID"].startswith("shared/services/logs.py")
+    assert read[settings.LEASE_SETTING].startswith("shared/runs/work_leases.py")
+    assert read["WEBSITE_INSTANCE_ID"].startswith("shared/services/service_logs.py")
     assert read[settings.STORAGE_CONNECTION].startswith("functions/")  # connection="AzureWebJobsStorage"
 
 
 def test_blob_events_reach_the_drops_function_for_the_default_datastore() -> None:
     """The Event Grid subscription names the container and the function the app really has (functions/drops.py)."""
-    from shared import layout
+    from shared.core import layout
     from tests.declared import declared_functions
 
     text = BICEP.read_text()

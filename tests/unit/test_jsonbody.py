@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from shared.errors import InvalidInput
-from shared.jsonbody import MAX_DEPTH, nesting_depth, parse_json
+from functions._json_body import MAX_DEPTH, nesting_depth, parse_json
+from shared.core.errors import InvalidInput
 
 
 def nested(depth: int) -> str:

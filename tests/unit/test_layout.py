@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared import layout
-from shared.errors import InvalidInput
+from shared.core import layout
+from shared.core.errors import InvalidInput
 
 
 def test_registry_paths() -> None:

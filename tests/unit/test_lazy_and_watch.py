@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.lazy_modules import lazy
-from shared.watch import Until, etag_of
+from shared.core.lazy_modules import lazy
+from shared.core.watch import Until, etag_of
 
 ROOT = Path(__file__).resolve().parents[2]
 

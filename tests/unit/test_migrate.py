@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from fninfer_cli.main import main
 from fninfer_cli.migrate import migrate, rewrite_source
-from shared.azureml_alias import target_name
+from shared.core.azureml_alias import target_name
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = ROOT / "tests" / "fixtures" / "v1_project"

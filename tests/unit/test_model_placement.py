@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.hashing import combined_sha256, sha256_file
-from shared.model_cache import RECORD_FILE, preplaced_model_path
+from shared.core.hashing import combined_sha256, sha256_file
+from shared.registry.model_cache import RECORD_FILE, preplaced_model_path
 
 
 def place(root: Path, name: str, files: dict[str, Path]) -> Path:

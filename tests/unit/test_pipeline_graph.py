@@ -11,9 +11,9 @@ import pytest
 from fninfer.data import OutputFileDatasetConfig
 from fninfer.pipeline.core import Pipeline, PipelineData, StepSequence
 from fninfer.pipeline.steps import PythonScriptStep
-from shared.errors import InvalidInput
-from shared.hashing import combined_sha256
-from shared.pipelines import definition, graph
+from shared.core.errors import InvalidInput
+from shared.core.hashing import combined_sha256
+from shared.pipelines.engine import definition, graph
 
 STEPS = Path(__file__).resolve().parents[1] / "fixtures" / "steps"
 SHA = "b" * 64

@@ -9,13 +9,14 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from shared import layout
-from shared.errors import InvalidInput
-from shared.hashing import combined_sha256
-from shared.pipelines import definition, parameters, reuse
-from shared.pipelines.lanes import Counts, positions
-from shared.pipelines.minibatch import rows_of, threshold_passed
-from shared.pipelines.runs import ALLOWED, TERMINAL, RunStatus
+from shared.core import layout
+from shared.core.errors import InvalidInput
+from shared.core.hashing import combined_sha256
+from shared.pipelines.batch.minibatch import rows_of, threshold_passed
+from shared.pipelines.engine import definition, parameters
+from shared.runs import reuse
+from shared.runs.lanes import Counts, positions
+from shared.runs.run_records import ALLOWED, TERMINAL, RunStatus
 
 SHA = "a" * 64
 SNAPSHOT = {"id": combined_sha256([("score.py", SHA)]), "files": [{"path": "score.py", "size": 10, "sha256": SHA}]}
@@ -184,7 +185,7 @@ def test_config_parameters_take_sizes_and_key_lists() -> None:
 
 
 def test_a_mini_batchs_files_land_by_name_and_same_names_stay_apart() -> None:
-    from shared.pipelines.inputs import local_names
+    from shared.pipelines.batch.inputs import local_names
 
     direct = {"name": "data"}  # a ParallelRunStep's own mode
     assert local_names(direct, "in/", ["in/a/x.csv", "in/b/y.csv"]) == ["x.csv", "y.csv"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from fninfer.pipeline.steps import ParallelRunConfig
-from shared.errors import InvalidInput
+from shared.core.errors import InvalidInput
 
 MODULES = ["fninfer.pipeline.core", "fninfer.pipeline.steps", "fninfer.contrib.pipeline.steps", "fninfer.core"]
 SEEDS = Path(__file__).resolve().parents[3] / "shared" / "seeds"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.datasets import relative_paths
+from shared.registry.datasets import relative_paths
 
 
 def files(*names: str) -> list[dict[str, str]]:

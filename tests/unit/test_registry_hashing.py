@@ -6,7 +6,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from shared.hashing import CHUNK_SIZE, combined_sha256, is_sha256, sha256_chunks, sha256_file
+from shared.core.hashing import CHUNK_SIZE, combined_sha256, is_sha256, sha256_chunks, sha256_file
 
 
 def test_a_file_hash_is_the_sha256_of_its_bytes_across_chunks(tmp_path: Path) -> None:

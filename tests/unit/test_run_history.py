@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from fninfer.core import Run
-from shared import layout
-from shared.errors import InvalidInput
-from shared.run_history import fold, metric_entry
+from shared.core import layout
+from shared.core.errors import InvalidInput
+from shared.runs.run_history import fold, metric_entry
 
 
 def entries(*logged: tuple[str, str, object]) -> list[dict[str, object]]:

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 from azure.storage.blob import BlobProperties
 
-from shared.schedules.records import watermark_of
 from shared.schedules.runner import unseen
+from shared.schedules.schedule_records import watermark_of
 
 SECOND = datetime(2026, 11, 22, 9, 0, 1, tzinfo=UTC)
 

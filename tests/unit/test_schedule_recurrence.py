@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from shared.errors import InvalidInput
+from shared.core.errors import InvalidInput
 from shared.schedules.recurrence import Recurrence
 
 

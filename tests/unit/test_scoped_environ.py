@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from shared import scoped_environ
-from shared.settings import get_setting
+from shared.core import scoped_environ
+from shared.core.settings import get_setting
 
 
 def test_each_context_sees_its_own_value_through_every_way_of_reading(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,7 +17,7 @@ from fninfer.core.authentication import (
     ServicePrincipalAuthentication,
     TokenAuthentication,
 )
-from shared.errors import FninferError, InvalidInput
+from shared.core.errors import FninferError, InvalidInput
 
 AZURE = WorkspaceConfig(
     endpoint="https://fninfer-demo.azurewebsites.net", storage_account="fninferdemo", auth_scope="api://app/.default"

@@ -14,8 +14,8 @@ from fninfer._client import AppClient, api_path, check_path
 from fninfer._config import WorkspaceConfig
 from fninfer._exceptions import UserErrorException, WebserviceException, webservice_error
 from functions._http import json_endpoint
-from shared import errors
-from shared.errors import FninferError, NotFound, error_from_body
+from shared.core import errors
+from shared.core.errors import FninferError, NotFound, error_from_body
 
 #: Every class of the one error tree: each must have its own code, so it comes back as itself.
 ALL_ERRORS = [

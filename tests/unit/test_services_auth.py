@@ -7,7 +7,7 @@ from typing import Any
 import jwt
 import pytest
 
-from shared.errors import Forbidden, InvalidInput, Unauthorized
+from shared.core.errors import Forbidden, InvalidInput, Unauthorized
 from shared.services import auth
 
 

@@ -13,7 +13,7 @@ from inference_schema.schema_decorators import input_schema
 
 from fninfer.contrib.services.aml_request import rawhttp
 from fninfer.contrib.services.aml_response import AMLResponse
-from shared.errors import InvalidInput
+from shared.core.errors import InvalidInput
 from shared.services.calling import RunSignature, ScoringRequest, encode_result, reply_for
 from shared.services.raw_http import Headers
 

@@ -7,8 +7,8 @@ from importlib import metadata
 
 import pytest
 
-from shared.errors import InvalidInput
-from shared.services.environment import (
+from shared.core.errors import InvalidInput
+from shared.registry.installed_packages import (
     check_environment,
     check_mode,
     check_requirements,

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from shared.errors import ServiceBusy
+from shared.core.errors import ServiceBusy
 from shared.services.gate import Gate
 
 

@@ -7,11 +7,11 @@ from typing import Any, cast
 
 import pytest
 
-from shared.errors import Unauthorized
+from shared.core.errors import Unauthorized
+from shared.core.storage import Storage
 from shared.services import auth
 from shared.services import runtime as runtime_module
 from shared.services.runtime import RECORD_CACHE_SECONDS, Plan, Runtime
-from shared.storage import Storage
 
 RECORD: dict[str, Any] = {"name": "svc", "deployment": {"compute_type": "AKS"}}
 

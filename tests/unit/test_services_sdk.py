@@ -11,7 +11,7 @@ from fninfer.core import Environment
 from fninfer.core.conda_dependencies import CondaDependencies
 from fninfer.core.model import InferenceConfig
 from fninfer.core.webservice import AciWebservice, AksWebservice, LocalWebservice
-from shared.errors import InvalidInput
+from shared.core.errors import InvalidInput
 
 
 def test_a_conda_file_round_trips_through_serialize_to_string(tmp_path: Path) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.errors import InvalidInput
-from shared.settings import DEVELOPMENT_STORAGE, get_setting, storage_connection
+from shared.core.errors import InvalidInput
+from shared.core.settings import DEVELOPMENT_STORAGE, get_setting, storage_connection
 
 
 def test_double_underscore_and_colon_are_the_same_setting() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from fninfer._snapshot import MAX_SNAPSHOT_BYTES, folder_files, snapshot
-from shared.errors import InvalidInput
+from shared.core.errors import InvalidInput
 
 
 def make(root: Path, *paths: str) -> None:

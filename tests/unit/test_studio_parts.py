@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from functions.api import http_functions
-from shared.errors import Forbidden, Unauthorized
+from shared.core.errors import Forbidden, Unauthorized
 from studio import sessions
 from studio.charts import Series, layers, line_chart, step_graph
 from studio.render import url

@@ -8,9 +8,9 @@ import random
 import pandas as pd
 import pytest
 
-from shared import tabular, tabular_files
-from shared.errors import InvalidInput
-from shared.pipelines.definition import mini_batch_size
+from shared.core.errors import InvalidInput
+from shared.pipelines.engine.definition import mini_batch_size
+from shared.registry import tabular, tabular_files
 
 SPEC = tabular.parse_spec({"format": "delimited"})
 

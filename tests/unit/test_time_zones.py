@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from fninfer.pipeline.core import Schedule, ScheduleRecurrence, TimeZone
-from shared.errors import InvalidInput
+from shared.core.errors import InvalidInput
 from shared.schedules.recurrence import TIME_ZONES, WINDOWS_ZONES, Recurrence, zone
 
 SURFACE = Path(__file__).resolve().parents[2] / "fninfer_cli" / "data" / "azureml_surface.json"

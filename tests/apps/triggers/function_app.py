@@ -6,7 +6,7 @@ import uuid
 
 import azure.functions as func
 
-from shared.storage import app_storage
+from shared.core.storage import app_storage
 
 RECORDS = "trigger-records"
 

@@ -1,0 +1,455 @@
+"""Azure Storage clients and the few conditional-write primitives the domain is built on.
+
+This is the storage boundary: Azure SDK exceptions are translated here into `shared.core.errors` (chained), so no caller
+catches `azure.core` types. Records are JSON blobs; every state change is a conditional write (If-None-Match: * to
+create, If-Match: <etag> to update), which is how concurrent host instances agree without a lock service.
+
+A conditional write can land while its caller sees a failure: the answer is lost, the SDK tries again, and the
+second try is refused (409/412) because of the first. Each conditional write therefore carries a token of its own in
+the blob's metadata (WRITE_TOKEN); a refused write whose token is the blob's is the caller's own, and succeeds.
+
+Every client of one Storage shares one HTTP transport per service: a connection pool of POOL_CONNECTIONS (the SDK's
+default of 10 is fewer than a host instance's concurrent requests: lanes, their download threads, heartbeats and
+queue listeners, and connections past the pool are opened and discarded per request), and optionally a
+RequestCounter that counts every request sent (retries included), by kind: what the batch tests' request budgets
+and the benchmarks count, and a Faults that fails chosen requests: what the fault-injection tests break storage with.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Protocol, TypeVar
+from urllib.parse import urlsplit
+
+import requests
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    AzureError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.core.pipeline.transport import HttpRequest, HttpResponse, RequestsTransport
+from azure.storage.blob import BlobClient, BlobServiceClient, ContainerClient, ContentSettings
+from azure.storage.blob import ExponentialRetry as BlobRetry
+from azure.storage.queue import ExponentialRetry as QueueRetry
+from azure.storage.queue import QueueServiceClient
+from urllib3.util.retry import Retry
+
+from shared.core.errors import ConcurrencyConflict, FninferError, NotFound, StorageUnavailable
+from shared.core.settings import STORAGE_CONNECTION, StorageConnection, storage_connection
+
+T = TypeVar("T")
+
+JSON_CONTENT = ContentSettings(content_type="application/json")
+#: The metadata key of a conditional write's own token (see the module's docstring).
+WRITE_TOKEN = "write"
+POOL_CONNECTIONS = 64
+#: The retry budget of every request: about 10 s of backoffs (~1, ~3 and ~5 s) between tries, each connection given
+#: CONNECT_SECONDS. The SDK's default (88 s in all against a refused connection) outlasts an HTTP caller's
+#: patience: past this budget an API call answers 503 naming storage (StorageUnavailable), and queue functions fail
+#: and are retried (batch work is taken up again by the sweeper, see shared/pipelines/batch/sweeper.py).
+RETRY = {"initial_backoff": 1, "increment_base": 2, "retry_total": 2, "random_jitter_range": 1}
+CONNECT_SECONDS = 5
+
+
+def request_kind(method: str, path: str) -> str:
+    """What a request is about, for counting: `METHOD container` (or queue), `METHOD container (list)`, and for the
+    batch records `METHOD fninfer-runs/<kind>` (lanes, leases, plan, ...). `path` is path-style
+    (`/<account>/<container>/...`, as Azurite's URLs are) or the URL's path on an account's own host."""
+    path, _, query = path.partition("?")
+    parts = path.strip("/").split("/")
+    if len(parts) > 1 and parts[0].startswith("devstoreaccount"):
+        parts = parts[1:]  # Azurite's path-style URLs name the account first
+    container = parts[0] or "(account)"
+    if container == "fninfer-runs" and len(parts) > 2:
+        return f"{method} {container}/{parts[2]}"
+    if "comp=list" in query:
+        return f"{method} {container} (list)"
+    return f"{method} {container}"
+
+
+class RequestCounter:
+    """Storage requests sent through a Storage's clients, by request_kind; thread-safe."""
+
+    def __init__(self) -> None:
+        self._counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def add(self, method: str, url: str) -> None:
+        split = urlsplit(url)
+        kind = request_kind(method, f"{split.path}?{split.query}")
+        with self._lock:
+            self._counts[kind] += 1
+
+    def counts(self) -> Counter[str]:
+        with self._lock:
+            return Counter(self._counts)
+
+    def total(self) -> int:
+        with self._lock:
+            return sum(self._counts.values())
+
+
+#: The audit event (sys.audit) Storage.send raises with the queue's URL when it sends a message visible at once. The
+#: local host's queue listeners watch for it (fninfer_host/storage.py) and poll at once instead of waiting out their
+#: backoff, as the Functions host does for messages its functions write through a queue output binding; the app
+#: never imports the host, and nothing listens in Azure.
+QUEUE_SENT_EVENT = "fninfer.queue_sent"
+
+
+class Faults(Protocol):
+    """Fails chosen storage requests, for tests that break storage on purpose: `before` may raise instead of sending
+    (nothing reaches storage), `after` may raise once the answer came (storage did it, the caller sees a failure).
+    Raise azure.core's ServiceRequestError / ServiceResponseError, which is what a real network failure raises."""
+
+    def before(self, request: HttpRequest) -> None: ...
+
+    def after(self, request: HttpRequest, response: HttpResponse) -> None: ...
+
+
+#: Callbacks by blob URL, called with the blob's new ETag (None: deleted) when this process writes it (see
+#: watch_writes).
+_write_watchers: dict[str, list[Callable[[str | None], None]]] = {}
+_write_watchers_lock = threading.Lock()
+
+
+def watch_writes(blob_url: str, callback: Callable[[str | None], None]) -> Callable[[], None]:
+    """Call `callback` with the new ETag (None once deleted) whenever this process writes the blob at `blob_url`
+    through a Storage; a long poll waiting on that blob answers at once instead of at its next check (see
+    shared/core/watch.py). Returns the unwatch function."""
+    with _write_watchers_lock:
+        _write_watchers.setdefault(blob_url, []).append(callback)
+
+    def unwatch() -> None:
+        with _write_watchers_lock, suppress(ValueError, KeyError):
+            callbacks = _write_watchers[blob_url]
+            callbacks.remove(callback)
+            if not callbacks:
+                del _write_watchers[blob_url]
+
+    return unwatch
+
+
+def _wrote(blob_url: str, etag: str | None) -> None:
+    if not _write_watchers:
+        return
+    with _write_watchers_lock:
+        callbacks = list(_write_watchers.get(blob_url, ()))
+    for callback in callbacks:
+        callback(etag)
+
+
+class _Transport(RequestsTransport):
+    """requests with a pool of POOL_CONNECTIONS connections per host (no retries of its own: the SDK's retry policy
+    retries), counting each request when given a counter, failing those `faults` chooses."""
+
+    def __init__(self, counter: RequestCounter | None, faults: Faults | None = None) -> None:
+        session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(
+            pool_connections=4,
+            pool_maxsize=POOL_CONNECTIONS,
+            max_retries=Retry(total=False, redirect=False, raise_on_status=False),
+        )
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        super().__init__(session=session, session_owner=True, connection_timeout=CONNECT_SECONDS)
+        self.counter = counter
+        self.faults = faults
+
+    def send(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:  # type: ignore[override]
+        if self.counter is not None:
+            self.counter.add(request.method, request.url)
+        if self.faults is not None:
+            self.faults.before(request)
+        response = super().send(request, **kwargs)
+        if self.faults is not None:
+            self.faults.after(request, response)
+        return response
+
+
+@contextmanager
+def storage_errors(what: str) -> Iterator[None]:
+    """Translate Azure SDK errors raised inside the block into domain errors naming `what`."""
+    try:
+        yield
+    except FninferError:
+        raise
+    except ResourceNotFoundError as exc:
+        raise NotFound(f"{what} does not exist") from exc
+    except (ResourceExistsError, ResourceModifiedError) as exc:
+        raise ConcurrencyConflict(f"{what} was changed by another writer") from exc
+    except (ServiceRequestError, ServiceResponseError) as exc:
+        raise StorageUnavailable(f"storage did not answer while accessing {what}: {exc}") from exc
+    except HttpResponseError as exc:
+        if exc.status_code == 412:
+            raise ConcurrencyConflict(f"{what} was changed by another writer") from exc
+        if exc.status_code == 409:
+            raise ConcurrencyConflict(f"{what} conflicts with its current state: {exc.reason}") from exc
+        raise StorageUnavailable(f"storage failed while accessing {what}: {exc.status_code} {exc.reason}") from exc
+    except AzureError as exc:
+        raise StorageUnavailable(f"storage failed while accessing {what}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A blob as a listing shows it."""
+
+    name: str
+    etag: str
+    metadata: dict[str, str]
+
+
+@dataclass
+class Storage:
+    """One storage account: its blob and queue service clients, and containers/queues known to exist."""
+
+    blobs: BlobServiceClient
+    queues: QueueServiceClient
+    requests: RequestCounter | None = None
+    _ready_containers: set[str] = field(default_factory=set)
+    _ready_queues: set[str] = field(default_factory=set)
+
+    @classmethod
+    def from_connection(
+        cls,
+        connection: StorageConnection,
+        credential: Any = None,
+        counter: RequestCounter | None = None,
+        faults: Faults | None = None,
+        retry: dict[str, float] | None = None,
+    ) -> Storage:
+        """Clients for `connection`; an identity-based one authenticates with `credential` (an azure-identity
+        credential), else DefaultAzureCredential (with the connection's managed identity client id). With
+        `counter`, every request is counted there; with `faults`, requests fail as it decides; `retry` replaces
+        RETRY (tests that fail storage on purpose shorten the backoffs)."""
+        retry = RETRY if retry is None else retry
+        blob_options = {"transport": _Transport(counter, faults), "retry_policy": BlobRetry(**retry)}
+        queue_options = {"transport": _Transport(counter, faults), "retry_policy": QueueRetry(**retry)}
+        if connection.connection_string is not None:
+            return cls(
+                blobs=BlobServiceClient.from_connection_string(connection.connection_string, **blob_options),
+                queues=QueueServiceClient.from_connection_string(connection.connection_string, **queue_options),
+                requests=counter,
+            )
+        if credential is None:
+            from azure.identity import DefaultAzureCredential  # only with an identity: importing it costs ~40 ms
+
+            credential = DefaultAzureCredential(managed_identity_client_id=connection.client_id)
+        assert connection.blob_service_uri and connection.queue_service_uri
+        return cls(
+            blobs=BlobServiceClient(connection.blob_service_uri, credential=credential, **blob_options),
+            queues=QueueServiceClient(connection.queue_service_uri, credential=credential, **queue_options),
+            requests=counter,
+        )
+
+    @classmethod
+    def from_connection_string(
+        cls,
+        connection_string: str,
+        counter: RequestCounter | None = None,
+        faults: Faults | None = None,
+        retry: dict[str, float] | None = None,
+    ) -> Storage:
+        connection = StorageConnection(connection_string=connection_string)
+        return cls.from_connection(connection, counter=counter, faults=faults, retry=retry)
+
+    # -- containers and queues -------------------------------------------------------------------------------
+
+    def container(self, name: str) -> ContainerClient:
+        """The container `name`, created on first use in this process."""
+        client = self.blobs.get_container_client(name)
+        if name not in self._ready_containers:
+            with storage_errors(f"container {name!r}"), suppress(ResourceExistsError):
+                client.create_container()
+            self._ready_containers.add(name)
+        return client
+
+    def queue(self, name: str, create: bool = True):  # -> QueueClient
+        """The queue `name`, created on first use in this process unless `create` is false."""
+        client = self.queues.get_queue_client(name)
+        if create and name not in self._ready_queues:
+            with storage_errors(f"queue {name!r}"), suppress(ResourceExistsError):
+                client.create_queue()
+            self._ready_queues.add(name)
+        return client
+
+    def send(self, queue: str, body: str, delay: int = 0) -> None:
+        """Put a message on `queue`, visible after `delay` seconds (see QUEUE_SENT_EVENT)."""
+        client = self.queue(queue)
+        with storage_errors(f"queue {queue!r}"):
+            client.send_message(body, visibility_timeout=delay or None)
+        if not delay:
+            sys.audit(QUEUE_SENT_EVENT, client.url)
+
+    # -- JSON records ------------------------------------------------------------------------------------------
+
+    def read_json(self, container: str, path: str) -> tuple[Any, str]:
+        """The JSON record at `container/path` and its ETag; NotFound when absent."""
+        with storage_errors(f"{container}/{path}"):
+            downloader = self.container(container).get_blob_client(path).download_blob()
+            return json.loads(downloader.readall()), str(downloader.properties.etag)
+
+    def try_read_json(self, container: str, path: str) -> tuple[Any, str] | tuple[None, None]:
+        try:
+            return self.read_json(container, path)
+        except NotFound:
+            return None, None
+
+    def create_json(self, container: str, path: str, record: Any, metadata: dict[str, str] | None = None) -> str:
+        """Create the record only if nothing is there yet (If-None-Match: *); ConcurrencyConflict otherwise.
+        `metadata` is stored with it, for listings to show (see list_with_metadata)."""
+        blob = self.container(container).get_blob_client(path)
+        etag = _upload_once(blob, f"{container}/{path}", _dumps(record), metadata, overwrite=False)
+        _wrote(blob.url, etag)
+        return etag
+
+    def replace_json(
+        self, container: str, path: str, record: Any, etag: str, metadata: dict[str, str] | None = None
+    ) -> str:
+        """Replace the record only if it still has `etag` (If-Match); ConcurrencyConflict otherwise."""
+        blob = self.container(container).get_blob_client(path)
+        new_etag = _upload_once(
+            blob,
+            f"{container}/{path}",
+            _dumps(record),
+            metadata,
+            overwrite=True,
+            etag=etag,
+            match_condition=MatchConditions.IfNotModified,
+        )
+        _wrote(blob.url, new_etag)
+        return new_etag
+
+    def put_json(self, container: str, path: str, record: Any) -> str:
+        """Write the record unconditionally (for records with a single writer)."""
+        with storage_errors(f"{container}/{path}"):
+            blob = self.container(container).get_blob_client(path)
+            result = blob.upload_blob(_dumps(record), overwrite=True, content_settings=JSON_CONTENT)
+        _wrote(blob.url, str(result["etag"]))
+        return str(result["etag"])
+
+    def update_json(self, container: str, path: str, change: Callable[[Any], T], attempts: int = 20) -> T:
+        """Read-modify-write with If-Match, retried on conflict. `change` mutates the record in place and
+        returns a value; raising from `change` aborts without writing."""
+        for _ in range(attempts):
+            record, etag = self.read_json(container, path)
+            result = change(record)
+            try:
+                self.replace_json(container, path, record, etag)
+                return result
+            except ConcurrencyConflict:
+                continue
+        raise ConcurrencyConflict(f"{container}/{path} kept changing; gave up after {attempts} attempts")
+
+    def delete_blob(self, container: str, path: str, etag: str | None = None) -> bool:
+        """Delete a blob (with its snapshots); False when it was already gone."""
+        with storage_errors(f"{container}/{path}"):
+            client = self.container(container).get_blob_client(path)
+            try:
+                if etag is None:
+                    client.delete_blob(delete_snapshots="include")
+                else:
+                    client.delete_blob(
+                        delete_snapshots="include", etag=etag, match_condition=MatchConditions.IfNotModified
+                    )
+            except ResourceNotFoundError:
+                return False
+        _wrote(client.url, None)
+        return True
+
+    def blob_url(self, container: str, path: str) -> str:
+        """The blob's URL, which names it for watch_writes."""
+        return str(self.blobs.get_blob_client(container, path).url)
+
+    def etag(self, container: str, path: str, known: str | None = None) -> str | None:
+        """The blob's ETag, None when it does not exist: one HEAD request. With `known`, the request is conditional
+        (If-None-Match): while the blob still has that ETag storage answers 304, without the blob's properties, and
+        `known` is returned."""
+        client = self.blobs.get_blob_client(container, path)
+        with storage_errors(f"{container}/{path}"):
+            try:
+                if known is None:
+                    return str(client.get_blob_properties().etag)
+                return str(client.get_blob_properties(etag=known, match_condition=MatchConditions.IfModified).etag)
+            except ResourceNotFoundError:
+                return None
+            except HttpResponseError as exc:
+                if exc.status_code == 304:  # the SDK raises "not modified" as a failed condition
+                    return known
+                raise
+
+    def list_names(self, container: str, prefix: str) -> list[str]:
+        """Names of the blobs under `prefix`, in lexicographic order."""
+        with storage_errors(f"{container}/{prefix}*"):
+            return [b.name for b in self.container(container).list_blobs(name_starts_with=prefix)]
+
+    def list_with_metadata(self, container: str, prefix: str) -> list[Listed]:
+        """The blobs under `prefix` with their ETags and metadata, in lexicographic order: one request per 5,000."""
+        with storage_errors(f"{container}/{prefix}*"):
+            return [
+                Listed(b.name, str(b.etag), dict(b.metadata or {}))
+                for b in self.container(container).list_blobs(name_starts_with=prefix, include=["metadata"])
+            ]
+
+    def read_all_json(self, container: str, prefix: str) -> list[Any]:
+        """Every JSON record under `prefix`, in name order; one deleted between the listing and its read is left
+        out."""
+        found = []
+        for path in self.list_names(container, prefix):
+            record, _ = self.try_read_json(container, path)
+            if record is not None:
+                found.append(record)
+        return found
+
+
+def _upload_once(blob: BlobClient, what: str, data: bytes, metadata: dict[str, str] | None, **conditions: Any) -> str:
+    """A conditional upload (`conditions`: overwrite, etag, match_condition) carrying a token of its own: a refusal
+    caused by this very write, landed on an earlier try whose answer was lost, is no refusal (the token is on the
+    blob). Returns the blob's ETag."""
+    token = uuid.uuid4().hex
+    try:
+        with storage_errors(what):
+            result = blob.upload_blob(
+                data, content_settings=JSON_CONTENT, metadata={**(metadata or {}), WRITE_TOKEN: token}, **conditions
+            )
+        return str(result["etag"])
+    except ConcurrencyConflict:
+        with storage_errors(what):
+            try:
+                properties = blob.get_blob_properties()
+            except ResourceNotFoundError:
+                raise ConcurrencyConflict(f"{what} was changed by another writer") from None
+        if (properties.metadata or {}).get(WRITE_TOKEN) != token:
+            raise
+        return str(properties.etag)
+
+
+def same_etag(etag: object) -> str:
+    """An ETag as listings write it: a listing gives `0x8D...`, a read's properties `"0x8D..."`."""
+    return str(etag).strip('"')
+
+
+def _dumps(record: Any) -> bytes:
+    return json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
+
+
+@lru_cache(maxsize=8)
+def _cached(connection: StorageConnection) -> Storage:
+    return Storage.from_connection(connection)
+
+
+def app_storage(name: str = STORAGE_CONNECTION) -> Storage:
+    """The app's storage account (connection `AzureWebJobsStorage` by default), one client per process."""
+    return _cached(storage_connection(name))

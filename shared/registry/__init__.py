@@ -1,0 +1,1 @@
+"""The registry: models, datasets, datastores, environments, compute, code snapshots, the workspace record."""

@@ -1,0 +1,92 @@
+"""The workspace's own record: its id, friendly name, description, tags, image build compute and connections
+(`Workspace.get_details()`, `update()`, `set_connection()` ...). One record, changed with If-Match."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from shared.core import layout
+from shared.core.errors import InvalidInput, NotFound
+from shared.core.storage import Storage
+
+Record = dict[str, Any]
+
+#: What `Workspace.update` may change.
+UPDATABLE = ("friendly_name", "description", "tags", "image_build_compute")
+#: A workspace connection's fields, as Azure ML's `set_connection` takes them.
+CONNECTION_FIELDS = ("name", "category", "target", "authType", "value")
+
+
+def _fresh() -> Record:
+    return {
+        "id": str(uuid.uuid4()),
+        "friendly_name": None,
+        "description": None,
+        "tags": {},
+        "image_build_compute": None,
+        "connections": {},
+    }
+
+
+def get_details(storage: Storage) -> Record:
+    """The record, made the first time it is read."""
+    record, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, layout.WORKSPACE_DETAILS_RECORD)
+    if record is not None:
+        return record
+    fresh = _fresh()
+    try:
+        storage.create_json(layout.REGISTRY_CONTAINER, layout.WORKSPACE_DETAILS_RECORD, fresh)
+        return fresh
+    except Exception:  # made at the same moment by another caller: theirs stands
+        record, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, layout.WORKSPACE_DETAILS_RECORD)
+        return record or fresh
+
+
+def _string(field: str, value: object) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise InvalidInput(f"'{field}' must be a string", field=field)
+    return value
+
+
+def update(storage: Storage, changes: object) -> Record:
+    """Change the friendly name, description, tags (replaced, as Azure ML's update does) or image build compute;
+    set or delete a connection ({"set_connection": {...}} / {"delete_connection": name})."""
+    if not isinstance(changes, dict):
+        raise InvalidInput("the changes must be an object", field="changes")
+    unknown = set(changes) - {*UPDATABLE, "set_connection", "delete_connection"}
+    if unknown:
+        raise InvalidInput(f"a workspace's {sorted(unknown)} cannot be changed here", field=sorted(unknown)[0])
+    for field in ("friendly_name", "description", "image_build_compute"):
+        _string(field, changes.get(field))
+    tags = changes.get("tags")
+    if tags is not None and (
+        not isinstance(tags, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items())
+    ):
+        raise InvalidInput("'tags' must be an object of string values", field="tags")
+    connection = changes.get("set_connection")
+    if connection is not None:
+        if not isinstance(connection, dict) or set(connection) != set(CONNECTION_FIELDS):
+            raise InvalidInput(f"a connection has exactly {list(CONNECTION_FIELDS)}", field="set_connection")
+        for field in CONNECTION_FIELDS:
+            if not isinstance(connection[field], str):
+                raise InvalidInput(f"a connection's '{field}' must be a string", field=field)
+        layout.validate_name("connection", connection["name"])
+    removed = _string("delete_connection", changes.get("delete_connection"))
+    get_details(storage)
+
+    def apply(record: Record) -> Record:
+        for field in UPDATABLE:
+            if changes.get(field) is not None:
+                record[field] = changes[field]
+        connections = dict(record.get("connections") or {})
+        if connection is not None:
+            connections[connection["name"]] = dict(connection)
+        if removed is not None:
+            if removed not in connections:
+                raise NotFound(f"the workspace has no connection {removed!r}", connection=removed)
+            del connections[removed]
+        record["connections"] = connections
+        return record
+
+    return storage.update_json(layout.REGISTRY_CONTAINER, layout.WORKSPACE_DETAILS_RECORD, apply)

@@ -1,0 +1,291 @@
+"""Schedule records (what the user created) and schedule states (what the runner has done), kept apart: the record
+changes only when the user changes it, the state on every firing, each with If-Match.
+
+    Active <--disable()/enable()--> Disabled
+
+A schedule is either recurring (`recurrence`, see recurrence.py) or on data (`datastore` + `path_on_datastore`,
+polled every `polling_interval` minutes for added or changed blobs, as Azure ML polls).
+
+State: {"checked_until": the instant up to which occurrences are dealt with,
+        "pending": {"run_id", "occurrence", "assignments"} | null,   a run decided on but maybe not started yet,
+        "watermark", "at_watermark": data schedules: the newest blob change seen, and the blobs changed at it
+                                     ({name: ETag}; a list of names in states written before ETags were kept),
+        "polled_at", "last_run_id", "last_fired", "last_error"}
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from azure.storage.blob import BlobProperties
+
+from shared.core import layout
+from shared.core.errors import InvalidInput, NotFound
+from shared.core.storage import Storage, storage_errors
+from shared.pipelines.engine import endpoints
+from shared.pipelines.engine.published import display_name, get_published
+from shared.registry.datastores import find_datastore
+from shared.schedules.recurrence import Recurrence
+
+Record = dict[str, Any]
+#: Azure ML's default polling interval for data schedules, in minutes.
+DEFAULT_POLLING_MINUTES = 5
+
+
+class ScheduleStatus(StrEnum):
+    ACTIVE = "Active"
+    DISABLED = "Disabled"
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+def parse_instant(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def watched_prefix(path_on_datastore: str) -> str:
+    """The blob name prefix a data schedule watches: the folder `path_on_datastore` (everything below it), or the
+    whole container."""
+    return layout.datastore_folder_prefix(path_on_datastore)
+
+
+def blob_changes(storage: Storage, datastore: str, path_on_datastore: str) -> list[BlobProperties]:
+    """The blobs under a data schedule's path."""
+    container = find_datastore(storage, datastore)["container_name"]
+    prefix = watched_prefix(path_on_datastore)
+    with storage_errors(f"{container}/{prefix}*"):
+        return list(storage.container(container).list_blobs(name_starts_with=prefix))
+
+
+def watermark_of(blobs: list[BlobProperties]) -> tuple[str | None, dict[str, str]]:
+    """The newest change among `blobs` and the blobs changed at that instant with their ETags. Storage times have
+    1 s resolution: a blob written in the same second as the last poll is told apart by its name, and a blob
+    rewritten in that second by its ETag."""
+    if not blobs:
+        return None, {}
+    newest = max(blob.last_modified for blob in blobs)
+    return iso(newest), {blob.name: str(blob.etag) for blob in blobs if blob.last_modified == newest}
+
+
+def _data_trigger(storage: Storage, document: dict[str, Any]) -> dict[str, Any]:
+    datastore = layout.validate_name("datastore", document.get("datastore"))
+    find_datastore(storage, datastore)  # NotFound names it
+    path = document.get("path_on_datastore") or ""
+    if not isinstance(path, str):
+        raise InvalidInput("path_on_datastore must be a string", field="path_on_datastore")
+    path = layout.validate_relative_path(path) if path.strip("/") else ""
+    interval = document.get("polling_interval", DEFAULT_POLLING_MINUTES)
+    if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
+        raise InvalidInput(f"polling_interval is in minutes, at least 1, not {interval!r}", field="polling_interval")
+    parameter = document.get("data_path_parameter_name")
+    if parameter is not None:
+        layout.validate_name("data_path_parameter_name", parameter)
+    return {
+        "datastore": datastore,
+        "path_on_datastore": path,
+        "polling_interval": interval,
+        "data_path_parameter_name": parameter,
+    }
+
+
+def declared_parameters(storage: Storage, record: Record) -> dict[str, Any]:
+    """The parameters of what the schedule runs: its published pipeline, or its endpoint's default version."""
+    if record.get("pipeline_endpoint_id"):
+        endpoint = endpoints.get_endpoint(storage, record["pipeline_endpoint_id"])
+        pipeline = get_published(storage, endpoints.pipeline_of(endpoint))
+    else:
+        pipeline = get_published(storage, record["pipeline_id"])
+    return pipeline["definition"].get("parameters") or {}
+
+
+def _check_parameters(storage: Storage, record: Record) -> None:
+    parameters = record["pipeline_parameters"]
+    if not isinstance(parameters, dict):
+        raise InvalidInput("'pipeline_parameters' must be an object", field="pipeline_parameters")
+    declared = declared_parameters(storage, record)
+    unknown = sorted(set(parameters) - set(declared))
+    if unknown:
+        raise InvalidInput(f"unknown pipeline parameters {unknown}; the pipeline declares {sorted(declared)}")
+    name = (record["data"] or {}).get("data_path_parameter_name")
+    if name not in (None, *declared):
+        raise InvalidInput(f"data_path_parameter_name {name!r} is not a parameter of the pipeline")
+
+
+def _continue_on_step_failure(value: object) -> bool | None:
+    if value is not None and not isinstance(value, bool):
+        raise InvalidInput("continue_on_step_failure must be true, false or null", field="continue_on_step_failure")
+    return value
+
+
+def _watermark_state(storage: Storage, data: dict[str, Any], at: datetime) -> Record:
+    """A data schedule's cursor at `at`: the blobs there now are seen, so only later changes fire."""
+    blobs = blob_changes(storage, data["datastore"], data["path_on_datastore"])
+    watermark, at_watermark = watermark_of(blobs)
+    return {"watermark": watermark, "at_watermark": at_watermark, "polled_at": iso(at)}
+
+
+def create_schedule(storage: Storage, document: dict[str, Any], now: datetime | None = None) -> Record:
+    """Check and store a schedule of a published pipeline (`pipeline_id`) or of a pipeline endpoint's default
+    version (`pipeline_endpoint_id`); its state starts at creation (nothing before it fires; a data schedule fires
+    on changes after it)."""
+    created = now or datetime.now(UTC)
+    pipeline_id, endpoint_id = document.get("pipeline_id"), document.get("pipeline_endpoint_id")
+    if (pipeline_id is None) == (endpoint_id is None):
+        raise InvalidInput(
+            "a schedule runs either a published pipeline ('pipeline_id') or a pipeline endpoint "
+            "('pipeline_endpoint_id')",
+            field="pipeline_id",
+        )
+    for field, value in (("pipeline_id", pipeline_id), ("pipeline_endpoint_id", endpoint_id)):
+        if value is not None and not isinstance(value, str):
+            raise InvalidInput(f"'{field}' must be a string", field=field)
+    if endpoint_id is not None:
+        endpoint_id = endpoints.get_endpoint(storage, endpoint_id)["id"]  # a name works too; the id is kept
+    else:
+        get_published(storage, pipeline_id)  # NotFound names it, before the rest is checked
+    recurrence, data = document.get("recurrence"), document.get("datastore")
+    if (recurrence is None) == (data is None):
+        raise InvalidInput("a schedule needs either a recurrence or a datastore to watch", field="recurrence")
+    record: Record = {
+        "id": uuid.uuid4().hex,
+        "name": display_name("schedule", document.get("name")),
+        "description": document.get("description") if isinstance(document.get("description"), str) else None,
+        "pipeline_id": pipeline_id,
+        "pipeline_endpoint_id": endpoint_id,
+        "experiment_name": layout.validate_name("experiment", document.get("experiment_name")),
+        "pipeline_parameters": document.get("pipeline_parameters") or {},
+        "continue_on_step_failure": _continue_on_step_failure(document.get("continue_on_step_failure")),
+        "recurrence": Recurrence.parse(recurrence).document if recurrence is not None else None,
+        "recurrence_since": None,
+        "data": _data_trigger(storage, document) if data is not None else None,
+        "status": ScheduleStatus.ACTIVE.value,
+        "created_time": iso(created),
+    }
+    _check_parameters(storage, record)
+    # Occurrences from the creation instant on are due (one at creation itself, for a plain recurrence without a
+    # start_time), so the cursor starts just before it.
+    state: Record = {
+        "checked_until": iso(created - timedelta(microseconds=1)),
+        "pending": None,
+        "last_run_id": None,
+        "last_fired": None,
+        "last_error": None,
+    }
+    if record["data"] is not None:
+        state.update(_watermark_state(storage, record["data"], created))
+    storage.create_json(layout.RUNS_CONTAINER, layout.schedule_state(record["id"]), state)
+    storage.create_json(layout.REGISTRY_CONTAINER, layout.schedule_record(record["id"]), record)
+    return record
+
+
+def get_schedule(storage: Storage, schedule_id: str) -> Record:
+    layout.validate_name("schedule", schedule_id)
+    record, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, layout.schedule_record(schedule_id))
+    if record is None:
+        raise NotFound(f"schedule {schedule_id!r} does not exist", schedule=schedule_id)
+    return record
+
+
+def get_state(storage: Storage, schedule_id: str) -> tuple[Record, str]:
+    state, etag = storage.read_json(layout.RUNS_CONTAINER, layout.schedule_state(schedule_id))
+    return state, etag
+
+
+def describe(storage: Storage, record: Record) -> Record:
+    """The record with what its state tells a user: the last run, the last firing, the last error."""
+    state, _ = storage.try_read_json(layout.RUNS_CONTAINER, layout.schedule_state(record["id"]))
+    state = state or {}
+    return {**record, **{key: state.get(key) for key in ("last_run_id", "last_fired", "last_error")}}
+
+
+def list_schedules(
+    storage: Storage, active_only: bool = True, pipeline_id: str | None = None, pipeline_endpoint_id: str | None = None
+) -> list[Record]:
+    """Schedules, newest first (only Active ones, one pipeline's or one endpoint's, when asked)."""
+    found = [
+        record
+        for record in storage.read_all_json(layout.REGISTRY_CONTAINER, layout.SCHEDULES_PREFIX)
+        if (not active_only or record["status"] == ScheduleStatus.ACTIVE.value)
+        and (pipeline_id is None or record["pipeline_id"] == pipeline_id)
+        and (pipeline_endpoint_id is None or record.get("pipeline_endpoint_id") == pipeline_endpoint_id)
+    ]
+    return sorted(found, key=lambda r: r["created_time"], reverse=True)
+
+
+def set_status(storage: Storage, schedule_id: str, status: ScheduleStatus, now: datetime | None = None) -> Record:
+    """Enable or disable. Enabling starts counting again from now: occurrences while disabled do not fire."""
+    record = get_schedule(storage, schedule_id)
+    if record["status"] == status.value:
+        return record
+    if status == ScheduleStatus.ACTIVE:
+
+        def restart(state: Record) -> None:
+            state["checked_until"] = iso(now or datetime.now(UTC))
+
+        storage.update_json(layout.RUNS_CONTAINER, layout.schedule_state(schedule_id), restart)
+
+    def change(current: Record) -> Record:
+        current["status"] = status.value
+        return current
+
+    return storage.update_json(layout.REGISTRY_CONTAINER, layout.schedule_record(schedule_id), change)
+
+
+#: What `Schedule.update` may change, by kind of schedule.
+_DATA_FIELDS = ("datastore", "path_on_datastore", "polling_interval", "data_path_parameter_name")
+
+
+def update_schedule(storage: Storage, schedule_id: str, changes: dict[str, Any], now: datetime | None = None) -> Record:
+    """Change what `changes` gives (None leaves a field as it is), as `Schedule.update` does. A new recurrence counts
+    from the update (without a start_time it fires at once, as a new schedule does); a new watched path or datastore
+    starts from the blobs there now; a status change is `set_status`'s."""
+    moment = now or datetime.now(UTC)
+    record = get_schedule(storage, schedule_id)
+    updated = dict(record)
+    if changes.get("name") is not None:
+        updated["name"] = display_name("schedule", changes["name"])
+    if changes.get("description") is not None:
+        if not isinstance(changes["description"], str):
+            raise InvalidInput("description must be a string", field="description")
+        updated["description"] = changes["description"]
+    if changes.get("pipeline_parameters") is not None:
+        updated["pipeline_parameters"] = changes["pipeline_parameters"]
+    if changes.get("continue_on_step_failure") is not None:
+        updated["continue_on_step_failure"] = _continue_on_step_failure(changes["continue_on_step_failure"])
+    if changes.get("recurrence") is not None:
+        if record["recurrence"] is None:
+            raise InvalidInput("this schedule watches a datastore: it cannot take a recurrence", field="recurrence")
+        updated["recurrence"] = Recurrence.parse(changes["recurrence"]).document
+        updated["recurrence_since"] = iso(moment)
+    data_changes = {field: changes[field] for field in _DATA_FIELDS if changes.get(field) is not None}
+    if data_changes:
+        if record["data"] is None:
+            raise InvalidInput("this schedule runs on a recurrence: it cannot watch a datastore", field="datastore")
+        updated["data"] = _data_trigger(storage, {**record["data"], **data_changes})
+    status = changes.get("status")
+    if status is not None and status not in (ScheduleStatus.ACTIVE.value, ScheduleStatus.DISABLED.value):
+        raise InvalidInput(f"status must be 'Active' or 'Disabled', not {status!r}", field="status")
+    _check_parameters(storage, updated)
+    moved = updated["data"] is not None and (
+        updated["data"]["datastore"] != record["data"]["datastore"]
+        or updated["data"]["path_on_datastore"] != record["data"]["path_on_datastore"]
+    )
+    if moved:
+        fresh = _watermark_state(storage, updated["data"], moment)
+        storage.update_json(
+            layout.RUNS_CONTAINER, layout.schedule_state(schedule_id), lambda state: state.update(fresh)
+        )
+
+    def change(current: Record) -> Record:
+        current.update({key: value for key, value in updated.items() if key != "status"})
+        return current
+
+    storage.update_json(layout.REGISTRY_CONTAINER, layout.schedule_record(schedule_id), change)
+    if status is not None:
+        set_status(storage, schedule_id, ScheduleStatus(status), now=moment)
+    return get_schedule(storage, schedule_id)
