@@ -1,6 +1,6 @@
 """Running a service's entry script inside a host instance: load once per code version, then score.
 
-Calls go to the service's serving version (see records.py). Each (service, code version) is imported as its own
+Calls go to the service's serving version (see service_records.py). Each (service, code version) is imported as its own
 module, so two services can both have a `score.py`, and `init()` runs once per instance per version, before the first
 `run()`. How run() is called and what the answer is follow Azure ML's scoring server (calling.py); the Swagger
 document is generated once per version (swagger.py).

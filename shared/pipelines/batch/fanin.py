@@ -2,7 +2,7 @@
 
 The lane that completes the run takes the `fanin` work lease and writes the output in the same invocation (the
 fan-in queue sees the run only if the sweeper finds that writer dead). One writer at a time holds the lease (see
-leases.py), whose record also carries the cursor `{"next": <mini-batch>, "offset": <bytes written>}`. The writer
+work_leases.py), whose record also carries the cursor `{"next": <mini-batch>, "offset": <bytes written>}`. The writer
 reads the lanes' chunks (lanes.py; a few per lane, read ahead concurrently) and takes the mini-batches from `next` on
 in order (mini-batch i is lane i % cap's position i // cap), coalesces their rows into blocks of at most 4 MiB,
 appends each block with `appendpos = offset`, and then moves the cursor (If-Match, owner checked). A writer that

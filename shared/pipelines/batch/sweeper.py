@@ -2,9 +2,9 @@
 
 A timer function calls `sweep` every few seconds on one instance (the timer's singleton lease). It lists the runs
 that are not terminal (`active/` markers; terminal ones left behind by a crash are cleaned up here) and, for each,
-re-enqueues the messages of expired work: planning or the fan-in (leases.py), and lanes of mini-batches whose holder
-is gone or whose message waited too long (lanes.py; one listing of the run's lanes shows them all). Each expiry is
-re-enqueued once (If-Match on the record), and a re-enqueued item that turns out to be alive or done is a harmless
+re-enqueues the messages of expired work: planning or the fan-in (work_leases.py), and lanes of mini-batches whose
+holder is gone or whose message waited too long (lanes.py; one listing of the run's lanes shows them all). Each expiry
+is re-enqueued once (If-Match on the record), and a re-enqueued item that turns out to be alive or done is a harmless
 duplicate. Without the sweeper the work still completes, when the queue makes the lost message visible again
 (10 minutes on the Functions host).
 

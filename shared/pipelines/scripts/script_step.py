@@ -7,7 +7,7 @@ A subprocess is also how Azure ML runs it (`python <script> <arguments>` on a no
 `if __name__ == "__main__":` and argparse behave the same. The run context travels in Azure ML's environment
 variables (`AZUREML_RUN_ID`, ...), so `Run.get_context()` in the script is the step run.
 
-    1. claim the step's `script` lease (leases.py: renewed while the script runs; a killed instance's step is
+    1. claim the step's `script` lease (work_leases.py: renewed while the script runs; a killed instance's step is
        re-enqueued by the sweeper and run again, at most MAX_TRIES times in all)
     2. a fresh working folder with the source_directory's files; inputs downloaded, an empty folder per output
        (data_flow.py); arguments naming an input or output become its folder; params become AML_PARAMETER_<name>
