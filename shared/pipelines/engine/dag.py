@@ -28,6 +28,7 @@ from typing import Any
 
 from shared.core import layout
 from shared.core.errors import NotFound
+from shared.core.storage import Storage
 from shared.pipelines.engine.step_start import ensure_dispatched, start_step
 from shared.runs import work_leases
 from shared.runs.run_records import TERMINAL, Moved, Record, RunStatus, get_run, transition
@@ -43,7 +44,7 @@ def step_ids(run: Record) -> dict[str, str]:
     return {name: state["id"] for name, state in run["steps"].items()}
 
 
-def step_records(storage: Any, run: Record) -> dict[str, Record | None]:
+def step_records(storage: Storage, run: Record) -> dict[str, Record | None]:
     """{step name: its step run's record, or None when it has not started}."""
     found: dict[str, Record | None] = {}
     for name, step_id in step_ids(run).items():
@@ -54,14 +55,14 @@ def step_records(storage: Any, run: Record) -> dict[str, Record | None]:
     return found
 
 
-def start(storage: Any, run: Record) -> None:
+def start(storage: Storage, run: Record) -> None:
     """A new pipeline run: start its watch (due in WATCH_SECONDS: the first advance is this one), then advance it."""
     message = {"run": run["id"]}
     work_leases.dispatch(storage, run["id"], WATCH_ITEM, layout.PIPELINE_STEPS_QUEUE, message, delay=WATCH_SECONDS)
     advance(storage, run["id"])
 
 
-def watch(storage: Any, run_id: str) -> None:
+def watch(storage: Storage, run_id: str) -> None:
     """The watch message's work: advance the run, then come back in WATCH_SECONDS, until the run is over."""
     try:
         run = get_run(storage, run_id)
@@ -85,7 +86,7 @@ def _failure(name: str, record: Record) -> dict[str, Any]:
     return {**error, "message": f"step {name!r} {record['status'].lower()}: {reason}", "step": name}
 
 
-def advance(storage: Any, run_id: str) -> None:
+def advance(storage: Storage, run_id: str) -> None:
     """Start what can start; end the run when nothing runs and nothing can start (see the module's docstring)."""
     run = get_run(storage, run_id)
     if RunStatus(run["status"]) in TERMINAL:
@@ -135,7 +136,7 @@ def advance(storage: Any, run_id: str) -> None:
 _UNSUCCESSFUL = (RunStatus.FAILED.value, RunStatus.CANCELED.value)
 
 
-def advance_parent(storage: Any, moved: Moved) -> None:
+def advance_parent(storage: Storage, moved: Moved) -> None:
     """Advance the pipeline run whose step run a transition ended (`moved`; nothing when it ended none). Whatever
     goes wrong here is left to the pipeline run's watch, which advances it again within WATCH_SECONDS: the step's own
     transition has happened and must stand."""
@@ -147,7 +148,7 @@ def advance_parent(storage: Any, moved: Moved) -> None:
         log.exception("Pipeline run %s: advancing after a step ended failed; its watch will retry", moved.pipeline_run)
 
 
-def advance_parent_of(storage: Any, step_run_id: str) -> None:
+def advance_parent_of(storage: Storage, step_run_id: str) -> None:
     """A queue function's work on a step run is done: when the step run has ended, advance its pipeline run. For the
     batch engine (planning, mini-batches, fan-in), whose transitions happen deep in its work; failures are left to
     the watch, as in `advance_parent`."""
@@ -162,14 +163,14 @@ def advance_parent_of(storage: Any, step_run_id: str) -> None:
         advance_parent(storage, Moved(True, pipeline_run=record["parent"]))
 
 
-def stop_steps(storage: Any, run: Record) -> None:
+def stop_steps(storage: Storage, run: Record) -> None:
     """Cancel the run's steps that are still running (the run itself failed or was canceled)."""
     for step_id in step_ids(run).values():
         with contextlib.suppress(NotFound):
             transition(storage, step_id, RunStatus.CANCELED)
 
 
-def cancel(storage: Any, run_id: str) -> Record:
+def cancel(storage: Storage, run_id: str) -> Record:
     """Cancel a run that is not over yet, and its running steps (a terminal run is left as it is, as Azure ML
     does). A step run's id cancels that step, which fails its pipeline run unless continue_on_step_failure."""
     run = get_run(storage, run_id)
