@@ -627,3 +627,11 @@ def test_a_tabular_input_whose_first_rows_do_not_parse_fails_the_run_naming_them
     run = drain(storage, start_tabular(storage, "id,pause\n1,0\n2,0,oops\n"))
     assert run["status"] == "Failed"
     assert "cannot plan the run" in run["error"]["message"] and "line 3 does not parse" in run["error"]["message"]
+
+
+def test_a_finished_runs_script_thread_ends_with_the_run(storage: Storage) -> None:
+    """The thread that calls run() goes when the run is over: left waiting, it would keep the script and its last
+    mini-batch and result in memory for as long as the host lives, one per run."""
+    run = drain(storage, start(storage, names(4)))
+    assert run["status"] == "Finished"
+    eventually(lambda: not any(thread.name == f"run-{run['id']}" for thread in threading.enumerate()), timeout=10)

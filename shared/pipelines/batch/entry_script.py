@@ -127,25 +127,36 @@ class _RunThread:
         self.models = models
         self.context = context
         self.with_context = _takes_two(module.run)
-        self.calls: queue.SimpleQueue[_Call] = queue.SimpleQueue()
+        self.calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
         self.abandoned = False
         threading.Thread(target=self._serve, name=name, daemon=True).start()
+
+    def stop(self) -> None:
+        """The run is over: end the thread (with the module and context it holds) once its call, if any, returns."""
+        self.abandoned = True
+        self.calls.put(None)
 
     def _serve(self) -> None:
         run_context.bind(self.context.run)
         while not self.abandoned:
             call = self.calls.get()
-            _capture.buffer, _current.context = call.buffer, self.context
-            try:
-                with deployed_models(self.models):
-                    arguments = (call.mini_batch, call.context) if self.with_context else (call.mini_batch,)
-                    call.outcome.result = self.module.run(*arguments)
-            except BaseException as exc:  # SystemExit and KeyboardInterrupt too: a script cannot stop the host
-                call.outcome.error = f"{type(exc).__name__}: {exc}"
-                call.outcome.traceback = traceback.format_exc()
-            finally:
-                _capture.buffer, _current.context = None, None
-                call.done.set()
+            if call is None:
+                return
+            self._call(call)
+            del call  # waiting for the next call, hold no mini-batch or result (they can be tens of MB)
+
+    def _call(self, call: _Call) -> None:
+        _capture.buffer, _current.context = call.buffer, self.context
+        try:
+            with deployed_models(self.models):
+                arguments = (call.mini_batch, call.context) if self.with_context else (call.mini_batch,)
+                call.outcome.result = self.module.run(*arguments)
+        except BaseException as exc:  # SystemExit and KeyboardInterrupt too: a script cannot stop the host
+            call.outcome.error = f"{type(exc).__name__}: {exc}"
+            call.outcome.traceback = traceback.format_exc()
+        finally:
+            _capture.buffer, _current.context = None, None
+            call.done.set()
 
 
 def _takes_two(function: Callable[..., Any]) -> bool:
@@ -243,6 +254,8 @@ def load(storage: Storage, run: Record) -> LoadedScript:
 
 
 def _shutdown(loaded: LoadedScript) -> None:
+    if loaded._thread is not None:
+        loaded._thread.stop()
     shutdown: Callable[[], Any] | None = getattr(loaded.module, "shutdown", None)
     if callable(shutdown):
         _current.context = loaded.context
