@@ -510,5 +510,5 @@ PACKAGED_SITE_PACKAGES = ".python_packages/lib/site-packages"
 
 
 def app_root() -> Path:
-    """The folder of the running app: the one holding `function_app.py` and this package."""
-    return Path(__file__).resolve().parents[1]
+    """The folder of the running app: the one holding `function_app.py` and `shared/` (this module is shared/core/)."""
+    return Path(__file__).resolve().parents[2]

@@ -371,7 +371,7 @@ def test_the_installed_wheel_is_fninfer_alone(tmp_path: Path) -> None:
         "fninfer_user",
         wheel.name.split("-")[0] + "-0.1.0.dist-info",
     }
-    assert "fninfer/_shared/layout.py" in names and "fninfer/core/__init__.py" in names
+    assert "fninfer/_shared/core/layout.py" in names and "fninfer/core/__init__.py" in names
     installed = tmp_path / "installed"
     zipfile.ZipFile(wheel).extractall(installed)
     vendored = [n for n in names if n.endswith(".py") and "from shared" in zipfile.ZipFile(wheel).read(n).decode()]
