@@ -33,7 +33,8 @@ from fninfer_host.storage import HostStorage, watch_sends
 
 log = logging.getLogger("fninfer_host")
 
-#: How long a received message stays invisible, renewed at half that while its invocation runs.
+#: How long a received message stays invisible while its invocation runs; renewed every third of it, counted from
+#: when the last renewal was sent, so a slow round trip to storage eats into the margin rather than the window.
 VISIBILITY_WINDOW = 600.0
 MIN_POLL_DELAY = 0.1
 #: How often a backoff wait looks at the stop event.
@@ -207,19 +208,22 @@ class QueueListener:
             return None
 
     def _keep_invisible(self, in_flight: InFlight, done: threading.Event) -> None:
-        interval = self.visibility_window / 2
-        while not done.wait(interval):
+        interval = self.visibility_window / 3
+        next_renewal = time.monotonic() + interval
+        while not done.wait(max(next_renewal - time.monotonic(), 0.0)):
+            sent = time.monotonic()
             with in_flight.lock:
                 try:
                     receipt = self.queue.update_message(
                         in_flight.message.id, in_flight.pop_receipt, visibility_timeout=int(self.visibility_window)
                     )
                     in_flight.pop_receipt = receipt.pop_receipt
+                    next_renewal = sent + interval
                 except ResourceNotFoundError:
                     return  # deleted or taken by another instance: nothing left to renew
                 except AzureError as exc:
                     log.warning("Renewing message %s failed: %s", in_flight.message.id, exc)
-                    interval = max(interval / 2, 1.0)
+                    next_renewal = time.monotonic() + min(interval / 2, 1.0)
 
     def _delete(self, in_flight: InFlight) -> None:
         try:

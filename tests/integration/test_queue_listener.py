@@ -122,14 +122,14 @@ def test_a_long_invocation_keeps_its_message_invisible(storage: HostStorage, uni
     def slow_handler(name: str) -> Callable[[func.QueueMessage], None]:
         def handle(message: func.QueueMessage) -> None:
             calls.append((name, time.monotonic()))
-            time.sleep(6)  # the workload under test, not a wait: an invocation three 2 s visibility windows long
+            time.sleep(7)  # the workload under test, not a wait: an invocation over two 3 s visibility windows long
             finished.set()
 
         return handle
 
-    # Two consumers (as two host instances would be), each with a 2 s window renewed every second.
+    # Two consumers (as two host instances would be), each with a 3 s window renewed every second.
     listeners = [
-        QueueListener(f"c{i}", storage, queue_name, slow_handler(f"c{i}"), options, None, visibility_window=2)
+        QueueListener(f"c{i}", storage, queue_name, slow_handler(f"c{i}"), options, None, visibility_window=3)
         for i in range(2)
     ]
     storage.queue(queue_name).send_message(base64.b64encode(b"work").decode())
@@ -143,7 +143,7 @@ def test_a_long_invocation_keeps_its_message_invisible(storage: HostStorage, uni
     stop.set()
     for thread in threads:
         thread.join()
-    assert len(calls) == 1, calls  # without renewal the message would reappear after 2 s and run again
+    assert len(calls) == 1, calls  # without renewal the message would reappear after 3 s and run again
 
 
 class PatientListener(Listener):
