@@ -164,6 +164,28 @@ def _item(what: str, held: tuple[work_leases.Lease, str] | None) -> str:
     return f"{what} is {holder} (try {record['tries']})"
 
 
+#: Tries at taking a lane back from a holder that keeps renewing its hold (each renewal changes the record's etag).
+TAKE_BACK_ATTEMPTS = 5
+
+
+def _take_back(storage: Storage, run: Record, state: lanes.LaneState) -> bool:
+    """Re-dispatch a stuck lane, even from a live holder: a holder that renews its hold every second would otherwise
+    win against the state read when the run was examined. False when the lane moved meanwhile (a new chunk, holder
+    or try): that is progress, not a stall."""
+    for _ in range(TAKE_BACK_ATTEMPTS):
+        if lanes.redispatch(storage, run, state):
+            return True
+        fresh = lanes.survey(storage, run["id"], state.lane).get(state.lane)
+        if fresh is None or fresh.etag is None or _moved(state, fresh):
+            return False
+        state = fresh
+    return False
+
+
+def _moved(before: lanes.LaneState, after: lanes.LaneState) -> bool:
+    return (after.end, after.owner, after.tries) != (before.end, before.owner, before.tries)
+
+
 def _repair(storage: Storage, run: Record, work: Work, states: dict[int, lanes.LaneState]) -> str:
     """Put what is stuck back in line; returns what was done."""
     kind = run.get("type")
@@ -177,16 +199,20 @@ def _repair(storage: Storage, run: Record, work: Work, states: dict[int, lanes.L
     if kind == "ParallelRunStep":
         plan = run["plan"]
         cap, total = int(plan["cap"]), int(plan["total_batches"])
-        done = []
+        done, short = [], False
         for k in range(lanes.lane_count(plan)):
             state = states.get(k)
             if state is None or state.etag is None:
                 lanes.dispatch(storage, run, k)
                 done.append(f"lane {k} dispatched")
-            elif state.end < lanes.positions(total, cap, k) and lanes.redispatch(storage, run, state):
-                done.append(f"lane {k} re-dispatched")
+            elif state.end < lanes.positions(total, cap, k):
+                short = True
+                if _take_back(storage, run, state):
+                    done.append(f"lane {k} re-dispatched")
         if done:
             return ", ".join(done)
+        if short:  # its lanes moved on meanwhile: the fan-in's turn has not come
+            return "nothing: its lanes moved on meanwhile"
         message = {"run": run["id"]}
         if FANIN_ITEM in work:
             work_leases.redispatch(storage, run["id"], FANIN_ITEM, *work[FANIN_ITEM])
