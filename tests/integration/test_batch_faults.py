@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -191,33 +192,60 @@ def test_a_lane_held_without_progress_is_taken_back_and_the_run_finishes(
     assert warning["kind"] == "stalled" and "lane 1 at mini-batch 1 (held by wedged-instance" in warning["message"]
 
 
-def test_the_watchdog_takes_a_lane_back_from_a_holder_that_renewed_since_it_looked(
-    clean: Storage, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The wedged holder renews its hold (a new etag) between the watchdog's look and its repair, as it does every
-    third of a lease: the repair still takes the lane back, rather than losing to the renewal and dispatching the
-    fan-in while the lane's work is not done."""
-    run_id = submit(clean)
-    planning.plan(clean, run_id, "planner")
-    run = run_records.get_run(clean, run_id)
-    wedged = lanes.claim(clean, run, 1, "wedged-instance")
-    assert isinstance(wedged, lanes.Lane)
+def examine_while_the_holder_renews(
+    clean: Storage, monkeypatch: pytest.MonkeyPatch, run_id: str, renew: Callable[[], None]
+) -> str | None:
+    """The watchdog's verdict on a stalled run whose wedged holder renews its hold (a new etag) between the
+    watchdog's look and its repair, as it does every third of a lease."""
     warn = watchdog.warn
 
-    def warn_while_the_holder_renews(*args: object) -> int:
-        wedged.written_at = 0.0  # due: the next beat writes the record
-        assert wedged.beat()
-        return warn(*args)  # type: ignore[arg-type]
+    def warn_while_the_holder_renews(*args: Any) -> int:
+        renew()
+        return warn(*args)
 
     monkeypatch.setattr(watchdog, "warn", warn_while_the_holder_renews)
     monkeypatch.setattr(watchdog, "stall_seconds", lambda run: 0.0)
-    assert watchdog.examine(clean, run) is None  # the first look remembers its progress
-    done = watchdog.examine(clean, run_records.get_run(clean, run_id))
+    assert watchdog.examine(clean, run_records.get_run(clean, run_id)) is None  # the first look remembers progress
+    try:
+        return watchdog.examine(clean, run_records.get_run(clean, run_id))
+    finally:
+        watchdog.forget(run_id)
+
+
+def test_the_watchdog_takes_a_lane_back_from_a_holder_that_renewed_since_it_looked(
+    clean: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The repair still takes the lane back, rather than losing to the renewal (and dispatching the fan-in while
+    the lane's work is not done)."""
+    run_id = submit(clean)
+    planning.plan(clean, run_id, "planner")
+    wedged = lanes.claim(clean, run_records.get_run(clean, run_id), 1, "wedged-instance")
+    assert isinstance(wedged, lanes.Lane)
+
+    def renew() -> None:
+        wedged.written_at = 0.0  # due: the next beat writes the record
+        assert wedged.beat()
+
+    done = examine_while_the_holder_renews(clean, monkeypatch, run_id, renew)
     assert done is not None and "lane 1 re-dispatched" in done, done
     wedged.written_at = 0.0
     assert not wedged.beat()  # the holder finds its lane taken
     assert watchdog.FANIN_ITEM not in work_leases.records(clean, run_id)
-    watchdog.forget(run_id)
+
+
+def test_the_watchdog_takes_planning_back_from_a_holder_that_renewed_since_it_looked(
+    clean: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same for a work item (here planning; a script's and a fan-in's are taken back the same way)."""
+    run_id = submit(clean)
+    assert work_leases.claim(clean, run_id, planning.PLAN_ITEM, "wedged-instance") is not None
+
+    def renew() -> None:
+        work_leases.update(clean, run_id, planning.PLAN_ITEM, "wedged-instance")
+
+    assert examine_while_the_holder_renews(clean, monkeypatch, run_id, renew) == f"re-dispatched {planning.PLAN_ITEM}"
+    with pytest.raises(work_leases.LeaseLost):
+        work_leases.update(clean, run_id, planning.PLAN_ITEM, "wedged-instance")
 
 
 def test_work_that_never_gets_done_fails_the_run_saying_what_was_stuck(

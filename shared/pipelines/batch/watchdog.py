@@ -186,14 +186,30 @@ def _moved(before: lanes.LaneState, after: lanes.LaneState) -> bool:
     return (after.end, after.owner, after.tries) != (before.end, before.owner, before.tries)
 
 
+def _take_back_item(storage: Storage, run_id: str, item: str, record: work_leases.Lease, etag: str) -> str:
+    """`_take_back` for a work item (planning, a script, the fan-in, a pipeline's watch); returns what was done."""
+    for _ in range(TAKE_BACK_ATTEMPTS):
+        if work_leases.redispatch(storage, run_id, item, record, etag):
+            return f"re-dispatched {item}"
+        fresh = work_leases.records(storage, run_id).get(item)
+        if fresh is None or _item_moved(record, fresh[0]):
+            return f"nothing: {item} moved on meanwhile"
+        record, etag = fresh
+    return f"nothing: {item}'s holder renewed it at each try"
+
+
+def _item_moved(before: work_leases.Lease, after: work_leases.Lease) -> bool:
+    fields = ("owner", "tries", "cursor")
+    return tuple(after.get(name) for name in fields) != tuple(before.get(name) for name in fields)
+
+
 def _repair(storage: Storage, run: Record, work: Work, states: dict[int, lanes.LaneState]) -> str:
     """Put what is stuck back in line; returns what was done."""
     kind = run.get("type")
     if kind == "PythonScriptStep" or (kind == "ParallelRunStep" and run.get("plan") is None):
         item = SCRIPT_ITEM if kind == "PythonScriptStep" else planning.PLAN_ITEM
         if item in work:
-            work_leases.redispatch(storage, run["id"], item, *work[item])
-            return f"re-dispatched {item}"
+            return _take_back_item(storage, run["id"], item, *work[item])
         ensure_dispatched(storage, run)
         return f"dispatched {item} again"
     if kind == "ParallelRunStep":
@@ -215,13 +231,11 @@ def _repair(storage: Storage, run: Record, work: Work, states: dict[int, lanes.L
             return "nothing: its lanes moved on meanwhile"
         message = {"run": run["id"]}
         if FANIN_ITEM in work:
-            work_leases.redispatch(storage, run["id"], FANIN_ITEM, *work[FANIN_ITEM])
-            return "re-dispatched the fan-in"
+            return _take_back_item(storage, run["id"], FANIN_ITEM, *work[FANIN_ITEM])
         work_leases.dispatch(storage, run["id"], FANIN_ITEM, layout.FANIN_QUEUE, message, cursor=START_CURSOR)
         return "dispatched the fan-in"
     dag.advance(storage, run["id"])
     if dag.WATCH_ITEM in work:
-        work_leases.redispatch(storage, run["id"], dag.WATCH_ITEM, *work[dag.WATCH_ITEM])
-    else:
-        work_leases.dispatch(storage, run["id"], dag.WATCH_ITEM, layout.PIPELINE_STEPS_QUEUE, {"run": run["id"]})
-    return "advanced it and re-dispatched its watch"
+        return "advanced it; " + _take_back_item(storage, run["id"], dag.WATCH_ITEM, *work[dag.WATCH_ITEM])
+    work_leases.dispatch(storage, run["id"], dag.WATCH_ITEM, layout.PIPELINE_STEPS_QUEUE, {"run": run["id"]})
+    return f"advanced it and dispatched {dag.WATCH_ITEM}"
