@@ -47,7 +47,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.core import layout
+from shared.core import clock, layout
 from shared.core.errors import ConcurrencyConflict, NotFound
 from shared.core.storage import Storage
 from shared.runs import work_leases
@@ -119,7 +119,7 @@ class LaneState:
     stranded: list[tuple[int, int]] = field(default_factory=list)  # chunks off the chain
 
     def alive(self) -> bool:
-        return self.until > time.time()
+        return self.until > clock.time()
 
 
 def survey(storage: Storage, run_id: str, lane: int | None = None) -> dict[int, LaneState]:
@@ -175,7 +175,7 @@ def _record(run_id: str, lane: int) -> dict[str, Any]:
 def dispatch(storage: Storage, run: dict[str, Any], lane: int, owner: str | None = None) -> Lane | None:
     """Create the lane's record, unless it exists, and enqueue its message; with `owner`, take the lane at once
     instead (returned). A lane that exists already is left alone: it is held, queued, or the sweeper's."""
-    until = time.time() + (work_leases.lease_seconds() if owner else work_leases.queued_seconds())
+    until = clock.time() + (work_leases.lease_seconds() if owner else work_leases.queued_seconds())
     try:
         etag = storage.create_json(
             layout.RUNS_CONTAINER,
@@ -204,7 +204,7 @@ def claim(storage: Storage, run: dict[str, Any], lane: int, owner: str) -> Lane 
         return None
     if state.owner not in (None, owner):  # its holder stopped while running the position after the chunks
         state.tries, state.at = _stopped_at(state)
-    metadata = _record_metadata(owner, time.time() + work_leases.lease_seconds(), state.at, state.tries)
+    metadata = _record_metadata(owner, clock.time() + work_leases.lease_seconds(), state.at, state.tries)
     try:
         etag = storage.replace_json(
             layout.RUNS_CONTAINER, layout.lane_record(run["id"], lane), _record(run["id"], lane), state.etag, metadata
@@ -223,7 +223,7 @@ def redispatch(storage: Storage, run: dict[str, Any], state: LaneState) -> bool:
     """Re-enqueue a lane whose holder is gone (or whose message was lost), once per expiry (If-Match)."""
     assert state.etag is not None
     tries, at = _stopped_at(state) if state.owner else (state.tries, state.at)
-    metadata = _record_metadata(None, time.time() + work_leases.queued_seconds(), at, tries)
+    metadata = _record_metadata(None, clock.time() + work_leases.queued_seconds(), at, tries)
     try:
         storage.replace_json(
             layout.RUNS_CONTAINER,
@@ -323,7 +323,7 @@ class Lane:
                 chunk = {"start": start, "end": end, "counts": counts.to_dict(), "results": self.pending}
                 metadata = {
                     "end": str(end),
-                    "until": f"{time.time() + work_leases.lease_seconds():.3f}",
+                    "until": f"{clock.time() + work_leases.lease_seconds():.3f}",
                     **counts.metadata(),
                 }
                 try:
@@ -388,7 +388,7 @@ class Lane:
         with self._lock:
             if self.lost:
                 raise LaneLost(f"run {self.run_id}: lane {self.lane} was taken over")
-            metadata = _record_metadata(owner, time.time() + hold, self.at, self.tries)
+            metadata = _record_metadata(owner, clock.time() + hold, self.at, self.tries)
             try:
                 self.etag = self.storage.replace_json(
                     layout.RUNS_CONTAINER,

@@ -18,7 +18,6 @@ import math
 import os
 import uuid
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -26,7 +25,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobBlock
 
-from shared.core import layout
+from shared.core import clock, layout
 from shared.core.errors import ConcurrencyConflict, Conflict, FninferError, InvalidInput, NotFound, PayloadTooLarge
 from shared.core.hashing import sha256_chunks
 from shared.core.storage import Storage, storage_errors
@@ -52,10 +51,6 @@ SCRIPT_RUN_TYPE = "azureml.scriptrun"
 STATUS_ACTIONS = {"start": "Running", "complete": "Completed", "fail": "Failed", "cancel": "Canceled"}
 
 
-def now() -> str:
-    return datetime.now(UTC).isoformat()
-
-
 # -- who the run is -------------------------------------------------------------------------------------------------
 
 
@@ -67,7 +62,7 @@ def record_run(storage: Storage, run_id: str, experiment: str, parent_run_id: st
         "experiment": experiment,
         "parent_run_id": parent_run_id,
         "name": name,
-        "created_time": now(),
+        "created_time": clock.stamp(),
     }
     try:
         storage.create_json(layout.RUN_HISTORY_CONTAINER, layout.run_info(run_id), record)
@@ -98,7 +93,7 @@ def create_run(storage: Storage, experiment: object, request: dict[str, Any]) ->
     for field in ("name", "display_name", "description"):
         if request.get(field) is not None and not isinstance(request[field], str):
             raise InvalidInput(f"'{field}' must be a string", field=field)
-    created = now()
+    created = clock.stamp()
     record = {
         "id": run_id,
         "experiment": name,
@@ -177,9 +172,9 @@ def set_status(storage: Storage, run_id: str, action: object, error: object = No
             return
         record["status"] = target
         if target == "Running" and not record.get("start_time"):
-            record["start_time"] = now()
+            record["start_time"] = clock.stamp()
         if target in HISTORY_TERMINAL:
-            record["end_time"] = now()
+            record["end_time"] = clock.stamp()
         if target == "Failed" and checked is not None:
             record["error"] = checked
 
@@ -382,7 +377,7 @@ def metric_entry(document: object) -> Record:
     description = document.get("description") or ""
     if not isinstance(description, str):
         raise InvalidInput(f"metric {name!r}: description must be a string", field="description")
-    return {"name": name, "kind": kind, "value": value, "description": description, "step": step, "time": now()}
+    return {"name": name, "kind": kind, "value": value, "description": description, "step": step, "time": clock.stamp()}
 
 
 #: The metrics part each run's log continues in, per process (saves a listing per call); forgotten when it grows
@@ -585,7 +580,7 @@ def ensure_experiment(storage: Storage, name: object) -> Record:
     record, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, path)
     if record is not None:
         return record
-    fresh = {"name": checked, "id": str(uuid.uuid4()), "created_time": now(), "tags": {}, "archived_time": None}
+    fresh = {"name": checked, "id": str(uuid.uuid4()), "created_time": clock.stamp(), "tags": {}, "archived_time": None}
     with contextlib.suppress(ConcurrencyConflict):
         storage.create_json(layout.REGISTRY_CONTAINER, path, fresh)
         return fresh
@@ -631,7 +626,7 @@ def change_experiment(storage: Storage, name: object, change: object) -> Record:
         tags = {k: v for k, v in {**(current.get("tags") or {}), **set_tags_to}.items() if k not in removed}
         current["tags"] = tags
         if archived is True and not current.get("archived_time"):
-            current["archived_time"] = now()
+            current["archived_time"] = clock.stamp()
         elif archived is False:
             current["archived_time"] = None
         return current

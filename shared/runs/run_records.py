@@ -21,11 +21,10 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from shared.core import layout
+from shared.core import clock, layout
 from shared.core.errors import ConcurrencyConflict, Conflict, NotFound
 from shared.core.storage import Storage
 from shared.runs import run_index
@@ -48,10 +47,6 @@ ALLOWED: dict[RunStatus, frozenset[RunStatus]] = {
     RunStatus.NOT_STARTED: frozenset({RunStatus.RUNNING, RunStatus.FINISHED, RunStatus.FAILED, RunStatus.CANCELED}),
     RunStatus.RUNNING: frozenset({RunStatus.FINISHED, RunStatus.FAILED, RunStatus.CANCELED}),
 }
-
-
-def now() -> str:
-    return datetime.now(UTC).isoformat()
 
 
 def create_run(storage: Storage, record: Record) -> Record:
@@ -129,9 +124,9 @@ def transition(
         record["status"] = status.value
         record.update(fields)
         if status == RunStatus.RUNNING and not record.get("start_time"):
-            record["start_time"] = now()
+            record["start_time"] = clock.stamp()
         if status in TERMINAL:
-            record["end_time"] = now()
+            record["end_time"] = clock.stamp()
 
     path = layout.pipeline_run_record(layout.validate_name("run", run_id))
     try:
@@ -158,7 +153,7 @@ def warn(storage: Storage, run_id: str, kind: str, message: str) -> int:
         nonlocal count
         warnings = record.setdefault("warnings", [])
         if RunStatus(record["status"]) not in TERMINAL:
-            warnings.append({"kind": kind, "time": now(), "message": message})
+            warnings.append({"kind": kind, "time": clock.stamp(), "message": message})
         count = sum(1 for warning in warnings if warning["kind"] == kind)
 
     storage.update_json(layout.REGISTRY_CONTAINER, layout.pipeline_run_record(run_id), change, attempts=100)

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from shared.core import layout
+from shared.core import clock, layout
 from shared.core.errors import ConcurrencyConflict, FninferError, LeaseLost, NotFound
 from shared.core.settings import LEASE_SETTING, get_setting
 from shared.core.storage import Storage
@@ -69,7 +69,7 @@ def dispatch(
     this call created it."""
     record = {
         "owner": owner,
-        "until": time.time() + (lease_seconds() if owner is not None else queued_seconds()),
+        "until": clock.time() + (lease_seconds() if owner is not None else queued_seconds()),
         "tries": 0 if owner is None else 1,
         "queue": queue,
         "message": message,
@@ -90,7 +90,7 @@ def hand_back(storage: Storage, run_id: str, item: str, delay: int) -> None:
 
     def extend(record: Lease) -> Lease:
         if record["owner"] is None:
-            record["until"] = time.time() + queued_seconds()
+            record["until"] = clock.time() + queued_seconds()
         return dict(record)
 
     try:
@@ -104,9 +104,9 @@ def claim(storage: Storage, run_id: str, item: str, owner: str) -> Lease | None:
     """Take the lease for `owner` and count a try; None when another live owner holds it or it is gone (done)."""
 
     def take(record: Lease) -> Lease | None:
-        if record["owner"] not in (None, owner) and record["until"] > time.time():
+        if record["owner"] not in (None, owner) and record["until"] > clock.time():
             return None
-        record.update(owner=owner, until=time.time() + lease_seconds(), tries=int(record["tries"]) + 1)
+        record.update(owner=owner, until=clock.time() + lease_seconds(), tries=int(record["tries"]) + 1)
         return dict(record)
 
     try:
@@ -121,7 +121,7 @@ def update(storage: Storage, run_id: str, item: str, owner: str, **state: Any) -
     def change(record: Lease) -> Lease:
         if record["owner"] != owner:
             raise LeaseLost(f"run {run_id}: the lease on {item} passed to another owner")
-        record.update(state, until=time.time() + lease_seconds())
+        record.update(state, until=clock.time() + lease_seconds())
         return dict(record)
 
     try:
@@ -219,13 +219,13 @@ def expired(storage: Storage, run_id: str) -> list[tuple[str, Lease, str]]:
     return [
         (item, record, etag)
         for item, (record, etag) in records(storage, run_id).items()
-        if record["until"] <= time.time()
+        if record["until"] <= clock.time()
     ]
 
 
 def redispatch(storage: Storage, run_id: str, item: str, record: Lease, etag: str) -> bool:
     """Re-enqueue an expired work item's message, once per expiry (If-Match on the record we saw)."""
-    renewed = {**record, "owner": None, "until": time.time() + queued_seconds()}
+    renewed = {**record, "owner": None, "until": clock.time() + queued_seconds()}
     try:
         storage.replace_json(layout.RUNS_CONTAINER, layout.work_lease(run_id, item), renewed, etag)
     except (ConcurrencyConflict, NotFound):

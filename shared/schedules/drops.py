@@ -18,9 +18,9 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from shared.core import layout
+from shared.core import clock, layout
 from shared.core.errors import ConcurrencyConflict, FninferError, NotFound
 from shared.core.storage import Storage
 from shared.registry.datastores import find_datastore
@@ -93,7 +93,7 @@ def settle_and_fire(
         try:
             schedule = get_schedule(storage, schedule_id)
             _wait_for_quiet(storage, schedule["data"], settle, sleep)
-            run_id = fire(storage, schedule, datetime.now(UTC), dropped=True)
+            run_id = fire(storage, schedule, clock.now(), dropped=True)
             if run_id is not None:
                 log.info("Schedule %r started run %s for dropped files", schedule["name"], run_id)
                 started.append(run_id)
@@ -113,7 +113,7 @@ def _claim(storage: Storage, schedule_id: str) -> str | None:
     path = layout.schedule_state(schedule_id)
     for _ in range(20):
         state, etag = get_state(storage, schedule_id)
-        now = datetime.now(UTC)
+        now = clock.now()
         if waiting(state, now):
             return None
         token = uuid.uuid4().hex

@@ -26,7 +26,7 @@ from typing import Any
 
 from azure.storage.blob import BlobProperties
 
-from shared.core import layout
+from shared.core import clock, layout
 from shared.core.errors import ConcurrencyConflict, Conflict, FninferError, InvalidInput, NotFound
 from shared.core.storage import Storage
 from shared.pipelines.engine import endpoints, published
@@ -51,7 +51,7 @@ def run_id_for(schedule_id: str, occurrence: str) -> str:
 
 def tick(storage: Storage, now: datetime | None = None) -> list[str]:
     """Fire every Active schedule that is due at `now`; returns the ids of the runs started."""
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    moment = (now or clock.now()).astimezone(UTC)
     started: list[str] = []
     for schedule in list_schedules(storage, active_only=True):
         try:

@@ -22,7 +22,7 @@ from typing import Any
 
 from azure.storage.blob import BlobProperties
 
-from shared.core import layout
+from shared.core import clock, layout
 from shared.core.errors import InvalidInput, NotFound
 from shared.core.storage import Storage, storage_errors
 from shared.pipelines.engine import endpoints
@@ -133,7 +133,7 @@ def create_schedule(storage: Storage, document: dict[str, Any], now: datetime | 
     """Check and store a schedule of a published pipeline (`pipeline_id`) or of a pipeline endpoint's default
     version (`pipeline_endpoint_id`); its state starts at creation (nothing before it fires; a data schedule fires
     on changes after it)."""
-    created = now or datetime.now(UTC)
+    created = now or clock.now()
     pipeline_id, endpoint_id = document.get("pipeline_id"), document.get("pipeline_endpoint_id")
     if (pipeline_id is None) == (endpoint_id is None):
         raise InvalidInput(
@@ -225,7 +225,7 @@ def set_status(storage: Storage, schedule_id: str, status: ScheduleStatus, now: 
     if status == ScheduleStatus.ACTIVE:
 
         def restart(state: Record) -> None:
-            state["checked_until"] = iso(now or datetime.now(UTC))
+            state["checked_until"] = iso(now or clock.now())
 
         storage.update_json(layout.RUNS_CONTAINER, layout.schedule_state(schedule_id), restart)
 
@@ -244,7 +244,7 @@ def update_schedule(storage: Storage, schedule_id: str, changes: dict[str, Any],
     """Change what `changes` gives (None leaves a field as it is), as `Schedule.update` does. A new recurrence counts
     from the update (without a start_time it fires at once, as a new schedule does); a new watched path or datastore
     starts from the blobs there now; a status change is `set_status`'s."""
-    moment = now or datetime.now(UTC)
+    moment = now or clock.now()
     record = get_schedule(storage, schedule_id)
     updated = dict(record)
     if changes.get("name") is not None:

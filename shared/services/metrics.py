@@ -34,7 +34,7 @@ from typing import Any
 
 from azure.core.exceptions import AzureError, ResourceExistsError
 
-from shared.core import layout
+from shared.core import clock, layout
 from shared.core.errors import FninferError
 from shared.core.storage import Storage, same_etag, storage_errors
 from shared.services.service_logs import instance_name
@@ -237,7 +237,7 @@ class CallMetrics:
             for name in self.storage.list_names(layout.LOGS_CONTAINER, layout.SERVICE_METRICS_MINUTES_PREFIX):
                 if name[len(layout.SERVICE_METRICS_MINUTES_PREFIX) :].split("/", 1)[0] < oldest:
                     self.storage.delete_blob(layout.LOGS_CONTAINER, name)
-            limit = datetime.now(UTC) - timedelta(hours=RETENTION_HOURS)
+            limit = clock.now() - timedelta(hours=RETENTION_HOURS)
             for blob in _listed(self.storage, layout.SERVICE_METRICS_NOW_PREFIX):
                 if blob.last_modified < limit:
                     self.storage.delete_blob(layout.LOGS_CONTAINER, blob.name)
@@ -339,7 +339,7 @@ def _currents(storage: Storage) -> list[tuple[str, Line]]:
 def service_calls(storage: Storage, now: datetime | None = None) -> dict[str, ServiceCalls]:
     """Every service called in the last WINDOW_MINUTES (up to `now`), with its calls per minute from every
     instance."""
-    moment = (now or datetime.now(UTC)).timestamp()
+    moment = (now or clock.now()).timestamp()
     last = minute_of(moment)
     first = last - (WINDOW_MINUTES - 1) * 60
     hours = sorted({hour_of(first), hour_of(last)})

@@ -11,7 +11,7 @@ import base64
 import json
 from typing import Any
 
-from shared.core import layout
+from shared.core import clock, layout
 from shared.core.errors import InvalidInput
 from shared.core.storage import Storage
 from shared.core.tags import key_list, string_map
@@ -20,7 +20,7 @@ from shared.registry.models import get_model
 from shared.registry.snapshots import validate_manifest, verify_uploaded
 from shared.services.auth import choose_keys, new_nonces
 from shared.services.calling import RESPONSE_ENCODINGS
-from shared.services.service_records import ServiceState, create_service, get_service, now, update_service
+from shared.services.service_records import ServiceState, create_service, get_service, update_service
 
 AUTH_MODES = ("none", "key", "token")
 COMPUTE_TYPES = ("ACI", "AKS", "Local")
@@ -109,8 +109,8 @@ def deploy(storage: Storage, name: str, spec: dict[str, Any]) -> dict[str, Any]:
         },
         "code_version": 1,
         "serving": None,
-        "created_time": now(),
-        "updated_time": now(),
+        "created_time": clock.stamp(),
+        "updated_time": clock.stamp(),
     }
     create_service(storage, record, overwrite=bool(spec.get("overwrite", False)))
     enqueue_deployment(storage, name, record["code_version"])

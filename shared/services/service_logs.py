@@ -14,11 +14,10 @@ import os
 import sys
 import threading
 import time
-from datetime import UTC, datetime
 
 from azure.core.exceptions import AzureError, ResourceExistsError
 
-from shared.core import layout
+from shared.core import clock, layout
 from shared.core.storage import Storage, storage_errors
 from shared.core.user_scripts import capturing
 
@@ -78,7 +77,7 @@ class ServiceLogs:
         return capturing(self.sink(service))
 
     def add(self, service: str, text: str) -> None:
-        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        stamp = clock.now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         lines = [f"{stamp} {line}" for line in text.splitlines() or [""]]
         with self._lock:
             self._buffers.setdefault(service, []).extend(lines)

@@ -18,11 +18,10 @@ Every change goes through `update_service`, an If-Match read-modify-write, so co
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from shared.core import layout
+from shared.core import clock, layout
 from shared.core.errors import Conflict, NotFound
 from shared.core.storage import Storage
 
@@ -44,10 +43,6 @@ ALLOWED: dict[ServiceState, frozenset[ServiceState]] = {
     ServiceState.UNHEALTHY: frozenset({ServiceState.HEALTHY, ServiceState.UNHEALTHY}),
     ServiceState.FAILED: frozenset({ServiceState.FAILED}),
 }
-
-
-def now() -> str:
-    return datetime.now(UTC).isoformat()
 
 
 def create_service(storage: Storage, record: Record, overwrite: bool) -> Record:
@@ -93,7 +88,7 @@ def update_service(storage: Storage, name: str, change: Callable[[Record], T]) -
 
     def stamped(record: Record) -> T:
         result = change(record)
-        record["updated_time"] = now()
+        record["updated_time"] = clock.stamp()
         return result
 
     return storage.update_json(layout.REGISTRY_CONTAINER, layout.service_record(name), stamped)

@@ -18,7 +18,7 @@ import pytest
 from fninfer._snapshot import snapshot
 from fninfer._workspace import Workspace
 from fninfer_host.azurite import Azurite, start_azurite
-from shared.core import layout
+from shared.core import clock, layout
 from shared.core.errors import InvalidInput, NotFound
 from shared.core.storage import RequestCounter, Storage
 from shared.pipelines.batch import fanin, minibatch, minibatch_logs, planning
@@ -64,16 +64,10 @@ def storage(own_storage: Storage, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     return own_storage
 
 
-def swept_until(storage: Storage, run_id: str, expected: int, timeout: float = 30.0) -> int:
-    """Sweep the step run until `expected` work items in all were taken for lost (as their leases expire)."""
-    swept = [0]
-
-    def sweep() -> bool:
-        swept[0] += sweep_step(storage, run_id)
-        return swept[0] >= expected
-
-    eventually(sweep, timeout)
-    return swept[0]
+def later(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """Move the app's clock `seconds` past now, as the sweeper would see it then (leases expire without a sleep)."""
+    real_time = clock.time
+    monkeypatch.setattr(clock, "time", lambda: real_time() + seconds)
 
 
 def result_of(storage: Storage, run_id: str, index: int) -> dict[str, Any]:
@@ -168,7 +162,10 @@ def test_a_dead_owner_is_swept_and_its_mini_batch_done_once(storage: Storage, mo
     assert isinstance(lanes.claim(storage, run_records.get_run(storage, run_id), 0, "dead-instance"), lanes.Lane)
     assert sweep_step(storage, run_id) == 0  # leases still valid
     # The dead owner's lease expires after 1 s, the never-claimed message is taken for lost after 2 s: each once.
-    assert swept_until(storage, run_id, 2) == 2
+    later(monkeypatch, 1.5)
+    assert sweep_step(storage, run_id) == 1  # the lane, not yet the message
+    later(monkeypatch, 1)
+    assert sweep_step(storage, run_id) == 1
     assert sweep_step(storage, run_id) == 0  # once per expiry
     run = drain(storage, run_id)
     assert run["status"] == "Finished"
@@ -197,7 +194,8 @@ def test_fan_in_resumes_after_a_crash_without_doubling(storage: Storage, monkeyp
     assert lease["cursor"]["next"] == 4  # two windows recorded; the third landed but was not
     assert run_records.get_run(storage, run_id)["status"] == "Running"
     # the fan-in, once its lease expires (the lane running it had recorded all its mini-batches)
-    assert swept_until(storage, run_id, 1) == 1
+    later(monkeypatch, 1.5)
+    assert sweep_step(storage, run_id) == 1
     run = drain(storage, run_id)
     assert run["status"] == "Finished"
     assert output_lines(storage, run) == [f"f{i:03d}.txt: ok t1" for i in range(10)]
@@ -333,7 +331,8 @@ def test_a_lane_that_stops_before_the_fan_in_is_made_good_by_the_sweeper(
         drain(storage, run_id)
     monkeypatch.setattr(minibatch, "_finish_if_complete", original)
     assert run_records.get_run(storage, run_id)["status"] == "Running"
-    assert swept_until(storage, run_id, 1) == 1  # the fan-in nobody took, once the lanes' holds run out
+    later(monkeypatch, 1.5)
+    assert sweep_step(storage, run_id) == 1  # the fan-in nobody took, once the lanes' holds run out
     assert sweep_step(storage, run_id) == 0
     run = drain(storage, run_id)
     assert run["status"] == "Finished"
@@ -525,7 +524,9 @@ def test_two_holders_of_a_lane_record_each_mini_batch_once(storage: Storage, mon
     run = run_records.get_run(storage, run_id)
     stalled = lanes.claim(storage, run, 0, "stalled")
     assert isinstance(stalled, lanes.Lane)
-    successor = eventually(lambda: lanes.claim(storage, run, 0, "successor"))  # once the stalled hold runs out
+    assert lanes.claim(storage, run, 0, "successor") is None  # held...
+    later(monkeypatch, 1.5)
+    successor = lanes.claim(storage, run, 0, "successor")  # ...until the stalled hold runs out
     assert isinstance(successor, lanes.Lane) and successor.tries_used(0) == 1  # the stalled try counts
     assert lanes.claim(storage, run, 0, "third") is None  # the successor holds it now
 

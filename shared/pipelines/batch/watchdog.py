@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from shared.core import layout
+from shared.core import clock, layout
 from shared.core.settings import WATCHDOG_SETTING, get_setting
 from shared.core.storage import Storage
 from shared.pipelines.batch import planning
@@ -160,7 +160,7 @@ def _item(what: str, held: tuple[work_leases.Lease, str] | None) -> str:
     if held is None:
         return f"{what} has no work item in flight"
     record = held[0]
-    holder = f"held by {record['owner']}" if record["owner"] and record["until"] > time.time() else "queued"
+    holder = f"held by {record['owner']}" if record["owner"] and record["until"] > clock.time() else "queued"
     return f"{what} is {holder} (try {record['tries']})"
 
 

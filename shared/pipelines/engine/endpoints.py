@@ -15,11 +15,11 @@ import uuid
 from enum import StrEnum
 from typing import Any
 
-from shared.core import layout
+from shared.core import clock, layout
 from shared.core.errors import ConcurrencyConflict, Conflict, InvalidInput, NotFound
 from shared.core.storage import Storage
 from shared.pipelines.engine import published
-from shared.runs.run_records import Record, now
+from shared.runs.run_records import Record
 
 
 class EndpointStatus(StrEnum):
@@ -68,7 +68,7 @@ def publish(storage: Storage, name: object, description: object, pipeline_id: ob
         "status": EndpointStatus.ACTIVE.value,
         "default_version": "0",
         "versions": [{"version": "0", "pipeline_id": pipeline_id}],
-        "created_time": now(),
+        "created_time": clock.stamp(),
     }
     _claim_name(storage, name, record["id"])
     storage.create_json(layout.REGISTRY_CONTAINER, layout.pipeline_endpoint_record(record["id"]), record)

@@ -13,11 +13,11 @@ import uuid
 from enum import StrEnum
 from typing import Any
 
-from shared.core import layout
+from shared.core import clock, layout
 from shared.core.errors import Conflict, InvalidInput, NotFound
 from shared.core.storage import Storage
 from shared.pipelines.engine import submit
-from shared.runs.run_records import Record, get_run, now
+from shared.runs.run_records import Record, get_run
 
 
 class PublishedStatus(StrEnum):
@@ -64,7 +64,7 @@ def publish(
         "description": _text("description", description),
         "version": _text("version", None if version is None else str(version)),
         "status": PublishedStatus.ACTIVE.value,
-        "created_time": now(),
+        "created_time": clock.stamp(),
         "source_run": source_run,
         "definition": submit.check_template(storage, pipeline),
     }

@@ -17,13 +17,13 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from shared.core import layout
+from shared.core import clock, layout
 from shared.core.errors import ConcurrencyConflict, NotFound
 from shared.core.storage import Storage
 from shared.pipelines.engine.graph import producers
 from shared.registry.datastores import find_datastore
 from shared.runs import reuse, work_leases
-from shared.runs.run_records import Record, RunStatus, create_run, get_run, now
+from shared.runs.run_records import Record, RunStatus, create_run, get_run
 
 #: The work items a step's start dispatches: a ParallelRunStep's planning, a script step's script.
 PLAN_ITEM = "plan"
@@ -100,7 +100,7 @@ def _base(run: Record, spec: dict[str, Any], step_id: str) -> Record:
         "name": spec["name"],
         "type": spec["type"],
         "tags": {},
-        "created_time": now(),
+        "created_time": clock.stamp(),
         "start_time": None,
         "end_time": None,
         "error": None,
@@ -117,7 +117,7 @@ def _reused(storage: Storage, base: Record, step: dict[str, Any], fingerprint: s
         previous = get_run(storage, entry["run"])
     except NotFound:
         return None  # the earlier run's record is gone: compute again
-    at = now()
+    at = clock.stamp()
     return {
         **base,
         "status": RunStatus.FINISHED.value,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from shared.core import layout
+from shared.core import clock, layout
 from shared.core.errors import ConcurrencyConflict, InvalidInput
 from shared.core.storage import Storage
 from shared.pipelines.engine import dag, definition, parameters
@@ -22,7 +22,7 @@ from shared.registry.datastores import find_datastore
 from shared.registry.snapshots import verify_uploaded
 from shared.runs import run_history
 from shared.runs.lanes import counts
-from shared.runs.run_records import TERMINAL, Record, RunStatus, create_run, get_run, now
+from shared.runs.run_records import TERMINAL, Record, RunStatus, create_run, get_run
 
 
 def _template(pipeline: object) -> dict[str, Any]:
@@ -90,7 +90,7 @@ def start_run(
         "id": new_id,
         "experiment": experiment,
         "tags": tags,
-        "created_time": now(),
+        "created_time": clock.stamp(),
         "start_time": None,
         "end_time": None,
         "status": RunStatus.NOT_STARTED.value,

@@ -19,7 +19,7 @@ import time
 import uuid
 from typing import Any
 
-from shared.core import layout
+from shared.core import clock, layout
 from shared.core.errors import ConcurrencyConflict, Conflict, InvalidInput
 from shared.core.storage import Storage
 from shared.pipelines.engine.script_definition import validate_script_step
@@ -28,7 +28,7 @@ from shared.registry.datastores import find_datastore
 from shared.registry.snapshots import verify_uploaded
 from shared.runs import work_leases
 from shared.runs.run_history import SCRIPT_RUN_TYPE
-from shared.runs.run_records import Record, RunStatus, create_run, now
+from shared.runs.run_records import Record, RunStatus, create_run
 
 
 def new_run_id(experiment: str) -> str:
@@ -83,7 +83,7 @@ def start_script_run(
         "name": spec["name"],
         "type": spec["type"],
         "tags": checked_tags,
-        "created_time": now(),
+        "created_time": clock.stamp(),
         "start_time": None,
         "end_time": None,
         "status": RunStatus.NOT_STARTED.value,
