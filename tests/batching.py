@@ -11,12 +11,14 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
+import pytest
+
 from fninfer._snapshot import snapshot
 from fninfer._workspace import Workspace
 from fninfer.core import Dataset, Environment
 from fninfer.pipeline.core import Pipeline, PipelineData, PipelineRun
 from fninfer.pipeline.steps import ParallelRunConfig, ParallelRunStep
-from shared.core import layout
+from shared.core import clock, layout
 from shared.core.storage import Storage
 from shared.pipelines.batch import fanin, minibatch, planning, sweeper
 from shared.pipelines.engine import dag, submit
@@ -121,6 +123,21 @@ def launch(storage: Storage, pipeline: dict[str, Any]) -> str:
 def start(storage: Storage, contents: dict[str, str], **config: Any) -> str:
     folder = put_inputs(storage, contents)
     return launch(storage, definition(storage, folder, **config))
+
+
+class Timeline:
+    """The app's clock, run ahead of the wall by what `advance` added: a test that delivers the messages itself moves
+    it on while nothing is delivered, so leases, queued waits and the watchdog's stall time pass in a fraction of
+    their real time. Queue visibility delays stay Azurite's, in real time."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.ahead = 0.0
+        real_time, real_monotonic = clock.time, clock.monotonic
+        monkeypatch.setattr(clock, "time", lambda: real_time() + self.ahead)
+        monkeypatch.setattr(clock, "monotonic", lambda: real_monotonic() + self.ahead)
+
+    def advance(self, seconds: float) -> None:
+        self.ahead += seconds
 
 
 def sweep_step(storage: Storage, run_id: str) -> int:

@@ -21,13 +21,13 @@ from typing import Any
 import pytest
 
 from fninfer_host.azurite import Azurite, start_azurite
-from shared.core import layout
+from shared.core import clock, layout
 from shared.core.settings import WATCHDOG_SETTING
 from shared.core.storage import Storage
 from shared.pipelines.batch import planning, sweeper, watchdog
 from shared.pipelines.engine import dag
 from shared.runs import lanes, run_records, work_leases
-from tests.batching import HANDLERS, ROOT, names, output_lines, receive, start, sweep_step
+from tests.batching import HANDLERS, ROOT, Timeline, names, output_lines, receive, start, sweep_step
 from tests.faults import FAST_RETRY, Mode, Point, StorageFaults
 from tests.hosting import eventually
 
@@ -70,9 +70,20 @@ def faulty(own_azurite: Azurite, faults: StorageFaults, tmp_path: Path, monkeypa
     return Storage.from_connection_string(own_azurite.connection_string, faults=faults, retry=FAST_RETRY)
 
 
-def settle(storage: Storage, clean: Storage, run_id: str) -> dict[str, object] | None:
+@pytest.fixture
+def timeline(monkeypatch: pytest.MonkeyPatch) -> Timeline:
+    return Timeline(monkeypatch)
+
+
+#: How far the app's clock moves on each time settle finds nothing to deliver: five times the wall's pace, so a 1 s
+#: queue delay (Azurite's, in real time) stays shorter than a run's stall time (8 s here).
+IDLE_STEP = 0.5
+
+
+def settle(storage: Storage, clean: Storage, run_id: str, timeline: Timeline | None = None) -> dict[str, object] | None:
     """Deliver messages and sweep until the step run and its pipeline run are over; None when they are not within
-    TRIAL_SECONDS. Whatever an invocation raises ends that invocation, as on a host."""
+    TRIAL_SECONDS. Whatever an invocation raises ends that invocation, as on a host. With a timeline, the app's clock
+    moves on while nothing is delivered (leases expire and stalls show without waiting for them)."""
     deadline = time.monotonic() + TRIAL_SECONDS
     while time.monotonic() < deadline:
         delivered = 0
@@ -89,6 +100,8 @@ def settle(storage: Storage, clean: Storage, run_id: str) -> dict[str, object] |
             with contextlib.suppress(Exception):
                 sweep_step(storage, run_id)
                 sweeper.sweep(storage)  # the timer's: every active run, and the watchdog
+            if timeline is not None:
+                timeline.advance(IDLE_STEP)
             time.sleep(0.1)
     return None
 
@@ -132,7 +145,7 @@ def submit(clean: Storage) -> str:
 
 
 def write_points(faulty: Storage, clean: Storage, faults: StorageFaults) -> list[Point]:
-    """A run without faults, to list its writes in order."""
+    """A run without faults, to list its writes in order (in real time: no lease runs out in a healthy run)."""
     run_id = submit(clean)
     faults.arm(("none", 0), "refused")
     step = settle(faulty, clean, run_id)
@@ -144,19 +157,19 @@ def write_points(faulty: Storage, clean: Storage, faults: StorageFaults) -> list
 
 @pytest.mark.parametrize("mode", ["refused", "lost", "lost_once"])
 def test_a_failure_at_any_write_leaves_every_row_once(
-    mode: Mode, faulty: Storage, clean: Storage, faults: StorageFaults
+    mode: Mode, faulty: Storage, clean: Storage, faults: StorageFaults, timeline: Timeline
 ) -> None:
     tally = Tally()
     for point in write_points(faulty, clean, faults):
         run_id = submit(clean)
         faults.arm(point, mode)
-        tally.record(point, mode, clean, settle(faulty, clean, run_id))
+        tally.record(point, mode, clean, settle(faulty, clean, run_id, timeline))
     print(f"\n{mode}: {tally.summary()}")
     assert not tally.failures, f"{tally.summary()}:\n" + "\n".join(tally.failures)
 
 
 def test_storage_forgetting_a_record_it_acknowledged_leaves_every_row_once(
-    faulty: Storage, clean: Storage, faults: StorageFaults
+    faulty: Storage, clean: Storage, faults: StorageFaults, timeline: Timeline
 ) -> None:
     """Each blob the run writes to its records (lanes, chunks, leases, plan pages, markers), forgotten by storage a
     few requests after it answered: the lost work runs again or the lost record is made again (the watchdog
@@ -166,7 +179,7 @@ def test_storage_forgetting_a_record_it_acknowledged_leaves_every_row_once(
     for point in points:
         run_id = submit(clean)
         faults.arm(point, "forgotten")
-        tally.record(point, "forgotten", clean, settle(faulty, clean, run_id))
+        tally.record(point, "forgotten", clean, settle(faulty, clean, run_id, timeline))
     print(f"\nforgotten: {tally.summary()}")
     assert not tally.failures, f"{tally.summary()}:\n" + "\n".join(tally.failures)
 
@@ -249,7 +262,7 @@ def test_the_watchdog_takes_planning_back_from_a_holder_that_renewed_since_it_lo
 
 
 def test_work_that_never_gets_done_fails_the_run_saying_what_was_stuck(
-    faulty: Storage, clean: Storage, monkeypatch: pytest.MonkeyPatch
+    faulty: Storage, clean: Storage, monkeypatch: pytest.MonkeyPatch, timeline: Timeline
 ) -> None:
     """Planning that dies every time it is tried: each restart is a warning, and after the last the run fails
     naming what never got done; the pipeline run fails with it. Bounded: a few stall times, not forever."""
@@ -260,17 +273,19 @@ def test_work_that_never_gets_done_fails_the_run_saying_what_was_stuck(
 
     monkeypatch.setitem(HANDLERS, layout.PLANNING_QUEUE, lambda s, m: crash(s, m["run"], "planner"))
     run_id = submit(clean)
-    started = time.monotonic()
-    step = settle(faulty, clean, run_id)
+    started = clock.monotonic()
+    step = settle(faulty, clean, run_id, timeline)
     assert step is not None and step["status"] == "Failed", step
-    assert time.monotonic() - started < (watchdog.MAX_RESTARTS + 2) * 8 + 10  # stall time: 5 + 3 s
+    assert clock.monotonic() - started < (watchdog.MAX_RESTARTS + 2) * 8 + 10  # stall time: 5 + 3 s
     message = step["error"]["message"]
     assert message.startswith("no progress for 8 s after 2 restarts of what was stuck: planning is"), message
     assert [w["kind"] for w in step["warnings"]] == ["stalled", "stalled"]
     assert run_records.get_run(clean, step["parent"])["status"] == "Failed"
 
 
-def test_a_pipeline_run_left_running_after_its_steps_ended_is_advanced(faulty: Storage, clean: Storage) -> None:
+def test_a_pipeline_run_left_running_after_its_steps_ended_is_advanced(
+    faulty: Storage, clean: Storage, timeline: Timeline
+) -> None:
     """The advance after the last step's end, and the pipeline run's watch, both lost (as storage that forgot them
     would leave it): no step is running to watch, so the watchdog advances the pipeline run itself."""
     step = settle(faulty, clean, submit(clean))
@@ -286,6 +301,7 @@ def test_a_pipeline_run_left_running_after_its_steps_ended_is_advanced(faulty: S
 
     def finished() -> bool:
         sweeper.sweep(faulty)
+        timeline.advance(IDLE_STEP)
         return run_records.get_run(clean, parent)["status"] == "Finished"
 
     eventually(finished, timeout=30)

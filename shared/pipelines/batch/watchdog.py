@@ -23,7 +23,6 @@ which delays a verdict by one stall time at most, and costs no storage request w
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,7 +80,7 @@ def examine(storage: Storage, run: Record) -> str | None:
     work = work_leases.records(storage, run["id"])
     states = lanes.survey(storage, run["id"]) if run.get("plan") else {}
     progress = _progress(run, work, states, steps)
-    now = time.monotonic()
+    now = clock.monotonic()
     with _seen_lock:
         seen = _seen.get(run["id"])
         if seen is None or seen.progress != progress:
