@@ -353,6 +353,23 @@ class Storage:
                 continue
         raise ConcurrencyConflict(f"{container}/{path} kept changing; gave up after {attempts} attempts")
 
+    def upsert_json(self, container: str, path: str, change: Callable[[Any], Any], attempts: int = 20) -> Any:
+        """Read-modify-write that creates the record when there is none: `change` gets a copy of the current record
+        (None when there is none) and returns the one to write, which is returned. If-Match or If-None-Match,
+        retried on conflict."""
+        for _ in range(attempts):
+            current, etag = self.try_read_json(container, path)
+            updated = change(None if current is None else dict(current))
+            try:
+                if etag is None:
+                    self.create_json(container, path, updated)
+                else:
+                    self.replace_json(container, path, updated, etag)
+                return updated
+            except ConcurrencyConflict:
+                continue
+        raise ConcurrencyConflict(f"{container}/{path} kept changing; gave up after {attempts} attempts")
+
     def delete_blob(self, container: str, path: str, etag: str | None = None) -> bool:
         """Delete a blob (with its snapshots); False when it was already gone."""
         with storage_errors(f"{container}/{path}"):

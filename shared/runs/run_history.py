@@ -124,9 +124,8 @@ def create_run(storage: Storage, experiment: object, request: dict[str, Any]) ->
 def _change_info(storage: Storage, run_id: str, change: Any) -> Record:
     """Read-modify-write the run's history record (created for a run the engine knows but the history does not
     yet: a pipeline run that was never activated)."""
-    path = layout.run_info(run_id)
-    for _ in range(20):
-        current, etag = storage.try_read_json(layout.RUN_HISTORY_CONTAINER, path)
+
+    def changed(current: Record | None) -> Record:
         if current is None:
             engine = _engine_record(storage, run_id)
             if engine is None:
@@ -138,17 +137,10 @@ def _change_info(storage: Storage, run_id: str, change: Any) -> Record:
                 "name": engine.get("name"),
                 "created_time": engine.get("created_time"),
             }
-        updated = dict(current)
-        change(updated)
-        try:
-            if etag is None:
-                storage.create_json(layout.RUN_HISTORY_CONTAINER, path, updated)
-            else:
-                storage.replace_json(layout.RUN_HISTORY_CONTAINER, path, updated, etag)
-            return updated
-        except ConcurrencyConflict:
-            continue
-    raise ConcurrencyConflict(f"the record of run {run_id!r} kept changing; gave up")
+        change(current)
+        return current
+
+    return storage.upsert_json(layout.RUN_HISTORY_CONTAINER, layout.run_info(run_id), changed)
 
 
 def set_status(storage: Storage, run_id: str, action: object, error: object = None) -> Record:
@@ -511,19 +503,9 @@ def _checked_tags(tags: object) -> dict[str, str | None]:
 
 
 def _change_tags(storage: Storage, run_id: str, change: Any) -> dict[str, str | None]:
-    path = layout.run_tags(run_id)
-    for _ in range(20):
-        current, etag = storage.try_read_json(layout.RUN_HISTORY_CONTAINER, path)
-        updated = change(dict(current or {}))
-        try:
-            if etag is None:
-                storage.create_json(layout.RUN_HISTORY_CONTAINER, path, updated)
-            else:
-                storage.replace_json(layout.RUN_HISTORY_CONTAINER, path, updated, etag)
-            return updated
-        except ConcurrencyConflict:
-            continue
-    raise ConcurrencyConflict(f"the tags of run {run_id!r} kept changing; gave up")
+    return storage.upsert_json(
+        layout.RUN_HISTORY_CONTAINER, layout.run_tags(run_id), lambda current: change(current or {})
+    )
 
 
 def _change_engine_tags(storage: Storage, run_id: str, change: Any) -> None:
