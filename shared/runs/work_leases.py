@@ -25,7 +25,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from shared.core import clock, layout
 from shared.core.errors import ConcurrencyConflict, FninferError, LeaseLost, NotFound
@@ -35,7 +35,16 @@ from shared.core.storage import Storage
 DEFAULT_LEASE_SECONDS = 10.0
 QUEUED_LEASES = 6
 
-Lease = dict[str, Any]
+
+class Lease(TypedDict):
+    """A work item's record (`layout.work_lease`): who holds it and until when, and the message that starts it."""
+
+    owner: str | None  # None: queued, waiting for an instance to claim it
+    until: float  # clock.time() after which the sweeper takes it for lost
+    tries: int  # claims so far
+    queue: str
+    message: dict[str, Any]
+    cursor: NotRequired[dict[str, int]]  # the fan-in's: the next mini-batch to append and the output's offset
 
 
 def lease_seconds() -> float:
