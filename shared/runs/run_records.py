@@ -22,7 +22,7 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict
 
 from shared.core import clock, layout
 from shared.core.errors import ConcurrencyConflict, Conflict, NotFound
@@ -143,6 +143,14 @@ def transition(
     return Moved(True, pipeline_run=parent)
 
 
+class RunWarning(TypedDict):
+    """One of a run's `warnings` (its details list them, as Azure ML's do)."""
+
+    kind: str  # what the engine repaired: "stalled", "results_lost", "output_rewritten"
+    time: str  # clock.stamp()
+    message: str  # what went wrong and what was done about it
+
+
 def warn(storage: Storage, run_id: str, kind: str, message: str) -> int:
     """Add a warning to a run that is not over (Azure ML's run details list `warnings`): what went wrong and what
     was done about it. Returns how many warnings of `kind` the run has now, this one included: the engine's repairs
@@ -153,7 +161,7 @@ def warn(storage: Storage, run_id: str, kind: str, message: str) -> int:
         nonlocal count
         warnings = record.setdefault("warnings", [])
         if RunStatus(record["status"]) not in TERMINAL:
-            warnings.append({"kind": kind, "time": clock.stamp(), "message": message})
+            warnings.append(RunWarning(kind=kind, time=clock.stamp(), message=message))
         count = sum(1 for warning in warnings if warning["kind"] == kind)
 
     storage.update_json(layout.REGISTRY_CONTAINER, layout.pipeline_run_record(run_id), change, attempts=100)
