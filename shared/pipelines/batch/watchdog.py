@@ -168,9 +168,9 @@ TAKE_BACK_ATTEMPTS = 5
 
 
 def _take_back(storage: Storage, run: Record, state: lanes.LaneState) -> bool:
-    """Re-dispatch a stuck lane, even from a live holder: a holder that renews its hold every second would otherwise
-    win against the state read when the run was examined. False when the lane moved meanwhile (a new chunk, holder
-    or try): that is progress, not a stall."""
+    """Re-dispatch a stuck lane, even from a live holder: one that renews its hold (every third of a lease) would
+    otherwise win against the state read when the run was examined. False when the lane moved meanwhile (a new chunk,
+    holder or try): that is progress, not a stall."""
     for _ in range(TAKE_BACK_ATTEMPTS):
         if lanes.redispatch(storage, run, state):
             return True
