@@ -51,6 +51,8 @@ from shared.core.errors import ConcurrencyConflict, FninferError, NotFound, Stor
 from shared.core.settings import STORAGE_CONNECTION, StorageConnection, storage_connection
 
 T = TypeVar("T")
+#: A JSON record as a blob holds it. Each kind's owning module says what its records hold.
+Record = dict[str, Any]
 
 JSON_CONTENT = ContentSettings(content_type="application/json")
 #: The metadata key of a conditional write's own token (see the module's docstring).

@@ -10,15 +10,12 @@ claim and its record leaves a gap, never a reuse.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from shared.core import layout
 from shared.core.errors import ConcurrencyConflict, NotFound
-from shared.core.storage import Storage
+from shared.core.storage import Record, Storage
 
 MAX_VERSION_ATTEMPTS = 100
-
-Record = dict[str, Any]
 
 
 def list_versions(storage: Storage, prefix: str) -> list[int]:

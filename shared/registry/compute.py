@@ -14,10 +14,9 @@ from typing import Any
 
 from shared.core import layout
 from shared.core.errors import Conflict, FninferError, InvalidInput, NotFound
-from shared.core.storage import Storage
+from shared.core.storage import Record, Storage
 from shared.core.tags import string_map
 
-Record = dict[str, Any]
 TYPES = ("AmlCompute", "AksCompute", "ComputeInstance")
 IDENTITY_TYPES = ("SystemAssigned", "UserAssigned")
 

@@ -16,13 +16,11 @@ from typing import Any
 
 from shared.core import layout, versioned
 from shared.core.errors import Conflict, InvalidInput, NotFound
-from shared.core.storage import Storage
+from shared.core.storage import Record, Storage
 from shared.registry import tabular
 from shared.registry.datastores import by_name, find_datastore, list_blobs
 
 KINDS = ("file", "tabular")
-
-Record = dict[str, Any]
 
 
 def glob_to_regex(pattern: str) -> re.Pattern[str]:

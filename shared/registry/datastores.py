@@ -20,9 +20,7 @@ from azure.storage.blob import BlobServiceClient, ContainerClient
 from shared.core import blob_reads, layout
 from shared.core.errors import Conflict, InvalidInput, NotFound
 from shared.core.settings import DATASTORE_CREDENTIAL_PREFIX, get_setting
-from shared.core.storage import Storage
-
-Record = dict[str, Any]
+from shared.core.storage import Record, Storage
 
 #: Container names as Azure Storage allows them.
 _CONTAINER = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")

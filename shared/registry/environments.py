@@ -13,10 +13,8 @@ from typing import Any
 
 from shared.core import layout, versioned
 from shared.core.errors import InvalidInput
-from shared.core.storage import Storage
+from shared.core.storage import Record, Storage
 from shared.core.tags import string_map
-
-Record = dict[str, Any]
 
 
 def _strings(value: object, field: str) -> list[str]:

@@ -19,11 +19,9 @@ from typing import Any
 from shared.core import layout, versioned
 from shared.core.errors import ConcurrencyConflict, Conflict, InvalidInput, NotFound
 from shared.core.hashing import combined_sha256, is_sha256, sha256_chunks
-from shared.core.storage import Storage, storage_errors
+from shared.core.storage import Record, Storage, storage_errors
 from shared.core.tags import key_list, string_map
 from shared.registry.datasets import get_dataset
-
-Record = dict[str, Any]
 
 
 def list_versions(storage: Storage, name: str) -> list[int]:

@@ -4,13 +4,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from shared.core import layout
 from shared.core.errors import InvalidInput, NotFound
-from shared.core.storage import Storage
-
-Record = dict[str, Any]
+from shared.core.storage import Record, Storage
 
 #: What `Workspace.update` may change.
 UPDATABLE = ("friendly_name", "description", "tags", "image_build_compute")

@@ -28,10 +28,8 @@ from azure.storage.blob import BlobBlock
 from shared.core import clock, layout
 from shared.core.errors import ConcurrencyConflict, Conflict, FninferError, InvalidInput, NotFound, PayloadTooLarge
 from shared.core.hashing import sha256_chunks
-from shared.core.storage import Storage, storage_errors
+from shared.core.storage import Record, Storage, storage_errors
 from shared.registry import models
-
-Record = dict[str, Any]
 
 METRIC_KINDS = ("scalar", "list", "row", "table", "image", "artifact")
 #: One logged value, as a JSON line; an append block takes 4 MiB.

@@ -18,13 +18,10 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from shared.core import layout
 from shared.core.errors import ConcurrencyConflict, FninferError, NotFound
-from shared.core.storage import Storage, storage_errors
-
-Record = dict[str, Any]
+from shared.core.storage import Record, Storage, storage_errors
 
 log = logging.getLogger("fninfer.batch")
 

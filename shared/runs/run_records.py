@@ -26,10 +26,8 @@ from typing import Any, TypedDict
 
 from shared.core import clock, layout
 from shared.core.errors import ConcurrencyConflict, Conflict, NotFound
-from shared.core.storage import Storage
+from shared.core.storage import Record, Storage
 from shared.runs import run_index
-
-Record = dict[str, Any]
 
 log = logging.getLogger("fninfer.batch")
 

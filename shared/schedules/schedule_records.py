@@ -24,13 +24,12 @@ from azure.storage.blob import BlobProperties
 
 from shared.core import clock, layout
 from shared.core.errors import InvalidInput, NotFound
-from shared.core.storage import Storage, storage_errors
+from shared.core.storage import Record, Storage, storage_errors
 from shared.pipelines.engine import endpoints
 from shared.pipelines.engine.published import display_name, get_published
 from shared.registry.datastores import find_datastore
 from shared.schedules.recurrence import Recurrence
 
-Record = dict[str, Any]
 #: Azure ML's default polling interval for data schedules, in minutes.
 DEFAULT_POLLING_MINUTES = 5
 

@@ -19,14 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from shared.core import clock, layout
 from shared.core.errors import Conflict, NotFound
-from shared.core.storage import Storage
+from shared.core.storage import Record, Storage
 
 T = TypeVar("T")
-Record = dict[str, Any]
 
 
 class ServiceState(StrEnum):
