@@ -192,12 +192,15 @@ def test_a_lane_held_without_progress_is_taken_back_and_the_run_finishes(
 ) -> None:
     """A holder that keeps its lane's hold alive and runs nothing (a wedged instance): the lease never runs out, so
     only the watchdog sees it; it takes the lane back, with a warning on the run, and the run finishes."""
+    # 3 s leases, renewed every second: a heartbeat up to 2 s late on a loaded machine still holds the lane, so the
+    # sweeper never takes it (that would be a lease running out, not the watchdog's work).
+    monkeypatch.setenv(work_leases.LEASE_SETTING, "3")
     run_id = submit(clean)
     planning.plan(clean, run_id, "planner")
     run = run_records.get_run(clean, run_id)
     wedged = lanes.claim(clean, run, 1, "wedged-instance")
     assert isinstance(wedged, lanes.Lane)
-    with wedged.held():  # renewed about every second, for as long as the test lasts
+    with wedged.held():  # renewed for as long as the test lasts
         step = settle(faulty, clean, run_id)
     assert step is not None and step["status"] == "Finished"
     assert output_lines(clean, step) == EXPECTED
