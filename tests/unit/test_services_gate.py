@@ -50,7 +50,7 @@ def test_a_stuck_service_is_refused_at_once_while_another_answers() -> None:
         with pytest.raises(ServiceBusy) as caught:
             await stuck.call(lambda: None, wait=10, timeout=1)
         # no point waiting: refused at once
-        assert caught.value.details["stuck"] == 2 and time.monotonic() - started < 1
+        assert caught.value.details["stuck"] == 2 and time.monotonic() - started < 5  # not the 10 s it may wait
         assert await healthy.call(lambda: "ok", wait=0.1, timeout=1) == "ok"
 
     asyncio.run(scenario())
@@ -90,7 +90,7 @@ def test_a_slot_comes_back_when_run_returns_after_its_caller_timed_out_or_went_a
         started = time.monotonic()
         with pytest.raises(TimeoutError):
             await gate.call(finish.wait, wait=1, timeout=0.1)
-        assert time.monotonic() - started < 1  # the deadline, not run()'s return, ended the wait
+        assert time.monotonic() - started < 5  # the deadline, not run()'s return (never, here), ended the wait
         with pytest.raises(ServiceBusy):  # run() still holds the one slot
             await gate.call(lambda: None, wait=0.1, timeout=1)
         finish.set()
@@ -121,7 +121,7 @@ def test_a_call_queued_behind_a_stuck_run_gets_a_thread_of_its_own() -> None:
         await asyncio.sleep(0)  # the stuck call has its thread
         started = time.monotonic()
         assert await gate.call(threading.get_ident, wait=1, timeout=5) != threading.get_ident()
-        assert time.monotonic() - started < 1
+        assert time.monotonic() - started < 5  # not behind the stuck call, which never returns here
         assert not stuck.done()
         never.set()
         assert await stuck is True
