@@ -1,8 +1,8 @@
 """A 200 MB CSV scored with mini_batch_size="4MB" on two host instances: one file fans out into ~50 mini-batches
 cut at row boundaries; every row is in the output once, in order. Each instance's peak resident size is printed, not
-asserted: an instance's memory still grows with the file it fans in (one instance alone: ~590 MB peak for 200 MB,
-~710 MB for 400 MB; docs/limits.md), so a fixed bound only held when the work happened to split evenly. Set
-FNINFER_TEST_CSV_MB to change the size (the default is 200)."""
+asserted: it includes the CSV's upload, which the drops function's blob trigger reads whole into an instance
+(docs/limits.md), so it depends on which instance that was. Set FNINFER_TEST_CSV_MB to change the size (the
+default is 200)."""
 
 from __future__ import annotations
 
