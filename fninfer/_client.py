@@ -10,7 +10,7 @@ import httpx
 from fninfer._auth import AbstractAuthentication, as_authentication
 from fninfer._config import WorkspaceConfig
 from fninfer._exceptions import UserErrorException
-from shared.core import layout
+from shared.core import validators
 from shared.core.errors import FninferError, InvalidInput, error_from_body
 
 TIMEOUT = httpx.Timeout(120.0, connect=10.0)
@@ -36,7 +36,7 @@ def check_path(path: str) -> str:
 def check_name(kind: str, name: object) -> str:
     """A name the app would accept (shared/core/layout.py's rule), checked here so the SDK's own error says so."""
     try:
-        return layout.validate_name(kind, name)
+        return validators.validate_name(kind, name)
     except InvalidInput as exc:
         raise UserErrorException(exc.message, **exc.details) from exc
 

@@ -21,9 +21,8 @@ from typing import Any
 from fninfer._exceptions import ComputeTargetException, azureml_error
 from fninfer._experiment import Experiment
 from fninfer._workspace import Workspace
-from shared.core import layout
+from shared.core import validators
 from shared.core.errors import FninferError, NotFound
-from shared.core.tags import string_map
 
 log = logging.getLogger("fninfer.compute")
 
@@ -58,7 +57,7 @@ class ProvisioningConfiguration:
     ) -> None:
         self.compute_type = compute_type
         self.type = compute_type
-        self.tags = string_map(tags, "tags")
+        self.tags = validators.string_map(tags, "tags")
         self.identity = identity
         self.settings = settings
         self.location = settings.get("location")
@@ -191,7 +190,7 @@ class ComputeTarget:
     @staticmethod
     def _get(workspace: Workspace, name: str) -> dict[str, Any]:
         try:
-            layout.validate_name("compute target", name)
+            validators.validate_name("compute target", name)
             return dict(workspace.client.request("GET", f"computetargets/{name}"))
         except NotFound as exc:
             missing = NotFound(f"compute target with name {name!r} not found in workspace", compute=name)
@@ -231,7 +230,7 @@ class ComputeTarget:
     def _put(
         workspace: Workspace, name: str, configuration: ProvisioningConfiguration, attached: bool
     ) -> ComputeTarget:
-        layout.validate_name("compute target", name)  # a URL segment
+        validators.validate_name("compute target", name)  # a URL segment
         body = {
             "type": configuration.compute_type,
             "settings": {k: _value(v) for k, v in configuration.settings.items()},

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from fninfer._dataset_expression import ColumnExpression, expression_tree
 from fninfer._datastore import DataPath, DataReference, Datastore
 from fninfer._exceptions import DatasetTimestampMissingError, UserErrorException
-from shared.core import layout
+from shared.core import layout, validators
 from shared.core.errors import InvalidInput
 from shared.core.lazy_modules import lazy
 from shared.core.storage import Storage, storage_errors
@@ -56,7 +56,7 @@ class DatasetConsumptionConfig:
         mode: str = "direct",
         path_on_compute: str | None = None,
     ) -> None:
-        self.name = layout.validate_name("input", name)
+        self.name = validators.validate_name("input", name)
         self.dataset = dataset
         self.mode = mode
         self.path_on_compute = path_on_compute
@@ -187,7 +187,7 @@ class AbstractDataset:
         tags: dict[str, str] | None = None,
         create_new_version: bool = False,
     ) -> AbstractDataset:
-        layout.validate_name("dataset", name)  # names are URL segments
+        validators.validate_name("dataset", name)  # names are URL segments
         body = {
             **self._definition,
             "description": description,
@@ -671,7 +671,7 @@ class TabularDataset(AbstractDataset):
         if len(set(keys)) != len(keys):
             raise UserErrorException("partition_keys cannot have duplicates")
         datastore, folder = _path_specs(target)[0]
-        folder = layout.validate_datastore_path(folder, "target", allow_empty=True)
+        folder = validators.validate_datastore_path(folder, "target", allow_empty=True)
         frame = self.to_pandas_dataframe()
         missing = [key for key in keys if key not in frame.columns]
         if missing:
@@ -747,7 +747,7 @@ def _path_specs(path: PathSpec | list[PathSpec]) -> list[tuple[Datastore, str]]:
                 "reads datasets from registered datastores, not from URLs",
                 field="path",
             )
-        found.append((spec[0], layout.validate_datastore_path(spec[1])))
+        found.append((spec[0], validators.validate_datastore_path(spec[1])))
     if not found:
         raise InvalidInput("path names no files", field="path")
     return found
@@ -951,7 +951,7 @@ class Dataset:
 
     @staticmethod
     def get_by_name(workspace: Workspace, name: str, version: int | str = "latest") -> AbstractDataset:
-        layout.validate_name("dataset", name)  # a '/' would otherwise read as a version segment of the URL
+        validators.validate_name("dataset", name)  # a '/' would otherwise read as a version segment of the URL
         path = f"datasets/{name}" if version == "latest" else f"datasets/{name}/{int(version)}"
         return AbstractDataset._from_record(workspace, workspace.client.request("GET", path))
 

@@ -13,7 +13,7 @@ from azure.storage.blob import ContainerClient
 
 from fninfer._exceptions import UserErrorException
 from fninfer._progress import Progress
-from shared.core import layout
+from shared.core import validators
 from shared.core.errors import InvalidInput
 from shared.core.storage import storage_errors
 from shared.registry import datastores
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 def _blob_path(target_path: str | None, relative: str) -> str:
-    prefix = layout.validate_datastore_path(target_path or "", "target_path", allow_empty=True)
+    prefix = validators.validate_datastore_path(target_path or "", "target_path", allow_empty=True)
     return f"{prefix}/{relative}" if prefix else relative
 
 
@@ -64,7 +64,7 @@ class DataReference:
         if mode not in DATA_REFERENCE_MODES:
             raise UserErrorException(f"Invalid mode {mode}. Only mount, download, upload are supported")
         if not _is_root(path_on_datastore):
-            layout.validate_datastore_path(str(path_on_datastore).strip("/"), "path_on_datastore")
+            validators.validate_datastore_path(str(path_on_datastore).strip("/"), "path_on_datastore")
 
     def path(self, path: str | None = None, data_reference_name: str | None = None) -> DataReference:
         """A DataReference to `path` below this one."""
@@ -142,7 +142,7 @@ class DataPath:
         if datastore is None:
             raise ValueError("datastore parameter is required.")
         self._datastore = datastore
-        self._path_on_datastore = layout.validate_datastore_path(path_on_datastore or "", allow_empty=True)
+        self._path_on_datastore = validators.validate_datastore_path(path_on_datastore or "", allow_empty=True)
         self._name = name or f"{datastore.name}_{uuid.uuid4().hex[:8]}"
 
     @property
@@ -223,7 +223,7 @@ class Datastore:
         if _record is None and name is None:
             _record = workspace.client.request("GET", "workspace/defaultdatastore")
         if _record is None:
-            layout.validate_name("datastore", name)  # a URL segment
+            validators.validate_name("datastore", name)  # a URL segment
             _record = workspace.client.request("GET", f"datastores/{name}")
         self._record = _record
         self.name: str = _record["name"]
@@ -272,7 +272,7 @@ class Datastore:
         """Register a blob container as a datastore. A container of the app's own storage account is read with the
         app's identity. For another account the key or SAS token never goes into the registry: the app reads it
         from its app setting `FNINFER_DATASTORE_<NAME>`, which must be set first (the error says so)."""
-        layout.validate_name("datastore", datastore_name)  # a URL segment
+        validators.validate_name("datastore", datastore_name)  # a URL segment
         own = account_name in (None, workspace.storage.blobs.account_name)
         body = {
             "container_name": container_name,
@@ -498,7 +498,7 @@ class Datastore:
         self, pairs: list[tuple[str, Path]], target_path: str | None, overwrite: bool, show_progress: bool
     ) -> list[str]:
         # every name is checked before anything is written
-        names = [(layout.validate_datastore_path(_blob_path(target_path, r), "file name"), p) for r, p in pairs]
+        names = [(validators.validate_datastore_path(_blob_path(target_path, r), "file name"), p) for r, p in pairs]
         container = self._container()
         progress = Progress(f"Uploading to {self.name}", sum(p.stat().st_size for _, p in pairs), show_progress)
         written, done = [], 0
@@ -530,7 +530,7 @@ class Datastore:
         progress = Progress(f"Downloading from {self.name}", sum(b.size for b in blobs), show_progress)
         count, done = 0, 0
         for blob in blobs:
-            destination = target / layout.validate_relative_path(blob.name)
+            destination = target / validators.validate_relative_path(blob.name)
             if destination.exists() and not overwrite:
                 continue
             destination.parent.mkdir(parents=True, exist_ok=True)

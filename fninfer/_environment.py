@@ -31,8 +31,8 @@ from fninfer._environment_sections import (
     SparkSection,
 )
 from fninfer._exceptions import UserErrorException
+from shared.core import validators
 from shared.core.errors import InvalidInput, NotFound
-from shared.core.tags import string_map
 from shared.registry.installed_packages import check_environment
 
 if TYPE_CHECKING:
@@ -602,7 +602,7 @@ class Environment:
         return {
             "python": self.python._as_dict(),
             "docker": self.docker._as_dict(),
-            "environment_variables": string_map(self.environment_variables, "environment_variables"),
+            "environment_variables": validators.string_map(self.environment_variables, "environment_variables"),
             "inferencing_stack_version": self.inferencing_stack_version,
             "spark": self.spark._serialize() if self.spark is not None else None,
             "databricks": self.databricks._serialize() if self.databricks is not None else None,

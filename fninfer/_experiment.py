@@ -18,7 +18,7 @@ from fninfer._run import Run, _ApiHistory
 from fninfer._script_run import ScriptRun
 from fninfer._script_run_config import ScriptRunConfig
 from fninfer._workspace import Workspace
-from shared.core import layout
+from shared.core import validators
 from shared.core.errors import InvalidInput
 
 #: Azure ML's `ViewType` values for Experiment.list.
@@ -42,7 +42,7 @@ class Experiment(ExperimentPortal):
         **kwargs: Any,
     ) -> None:
         self._workspace = workspace
-        self._name = layout.validate_name("experiment", name)
+        self._name = validators.validate_name("experiment", name)
         self._record: dict[str, Any] | None = _experiment_dto
 
     # -- who it is -----------------------------------------------------------------------------------------------

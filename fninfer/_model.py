@@ -25,12 +25,11 @@ from fninfer._progress import Progress
 from fninfer._resource_configuration import ResourceConfiguration
 from fninfer._run import Run
 from fninfer._workspace import Workspace
-from shared.core import layout
+from shared.core import layout, validators
 from shared.core.errors import Conflict, FninferError, InvalidInput, NotFound
 from shared.core.hashing import CHUNK_SIZE
 from shared.core.settings import storage_connection
 from shared.core.storage import Storage, app_storage, storage_errors
-from shared.core.tags import key_list, string_map
 from shared.registry.model_cache import cached_model_path, download_verified, preplaced_model_path
 from shared.registry.models import content_blob, deployed_version, get_model
 
@@ -379,7 +378,7 @@ class Model:
         """Replace the given fields of this version in place (the tags all at once), as Azure ML's does."""
         change: dict[str, Any] = {}
         if tags:
-            change["tags"] = string_map(tags, "tags")
+            change["tags"] = validators.string_map(tags, "tags")
         if description:
             change["description"] = description
         if sample_input_dataset:
@@ -404,8 +403,10 @@ class Model:
     ) -> None:
         """Add and remove tags and add properties in one change. As in Azure ML, properties cannot be changed once
         set (WebserviceException naming them), and a tag that is not there is reported, not an error."""
-        added_tags = string_map(add_tags, "add_tags") if add_tags is not None else None
-        added_properties = string_map(add_properties, "add_properties") if add_properties is not None else None
+        added_tags = validators.string_map(add_tags, "add_tags") if add_tags is not None else None
+        added_properties = (
+            validators.string_map(add_properties, "add_properties") if add_properties is not None else None
+        )
         duplicates = sorted(key for key in added_properties or {} if key in self.properties)
         if duplicates:
             raise invalid(
@@ -417,7 +418,7 @@ class Model:
             _print_replacements(self.tags, added_tags)
             change["add_tags"] = added_tags
         if remove_tags is not None:
-            removed = key_list(remove_tags, "remove_tags")
+            removed = validators.key_list(remove_tags, "remove_tags")
             for key in removed:
                 if key not in self.tags and key not in (added_tags or {}):
                     print(f"Tag with key {key} not found.")
@@ -505,8 +506,8 @@ class Model:
             raise invalid("Model framework version cannot be provided without a valid framework")
         metadata = {
             "description": description,
-            "tags": string_map(tags, "tags"),
-            "properties": string_map(properties, "properties"),
+            "tags": validators.string_map(tags, "tags"),
+            "properties": validators.string_map(properties, "properties"),
             "model_framework": model_framework,
             "model_framework_version": model_framework_version,
             "datasets": [

@@ -17,7 +17,7 @@ from fninfer._dataset import DatasetConsumptionConfig, _names, _types
 from fninfer._datastore import Datastore
 from fninfer._step_data import _DataOrigin
 from fninfer.data.dataset_type_definitions import PromoteHeadersBehavior
-from shared.core import layout
+from shared.core import validators
 from shared.core.errors import InvalidInput
 from shared.registry import tabular
 
@@ -34,7 +34,7 @@ class OutputFileDatasetConfig:
         source: str | None = None,
         partition_format: str | None = None,
     ) -> None:
-        self.name = layout.validate_name("output", name or f"output_{uuid.uuid4().hex[:8]}")
+        self.name = validators.validate_name("output", name or f"output_{uuid.uuid4().hex[:8]}")
         if destination is not None and not (
             isinstance(destination, tuple) and len(destination) == 2 and isinstance(destination[1], str)
         ):
@@ -75,7 +75,11 @@ class OutputFileDatasetConfig:
         self, name: str, description: str | None = None, tags: dict[str, str] | None = None
     ) -> OutputFileDatasetConfig:
         """Register the output as a file dataset `name` when the step finishes (a new version each run)."""
-        registration = {"name": layout.validate_name("dataset", name), "description": description, "tags": tags or {}}
+        registration = {
+            "name": validators.validate_name("dataset", name),
+            "description": description,
+            "tags": tags or {},
+        }
         return self._copy(_registration=registration)
 
     def read_delimited_files(

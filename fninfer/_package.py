@@ -18,7 +18,7 @@ from typing import Any
 
 from fninfer._exceptions import WebserviceException, invalid
 from fninfer._workspace import Workspace
-from shared.core import layout
+from shared.core import layout, validators
 from shared.core.errors import FninferError
 
 
@@ -100,9 +100,9 @@ def start_package(
         raise invalid("generate_dockerfile: fninfer packages a zip for Azure Functions, there is no Dockerfile")
     if not models:
         raise invalid("Model.package needs at least one model to bake in", field="models")
-    name = layout.validate_name("package", image_name or f"package-{uuid.uuid4().hex[:8]}")
+    name = validators.validate_name("package", image_name or f"package-{uuid.uuid4().hex[:8]}")
     if image_label:
-        name += f"-{layout.validate_name('image label', image_label)}"
+        name += f"-{validators.validate_name('image label', image_label)}"
     app_dir = _app_dir()
     output = Path.cwd() / ".fninfer" / "packages" / f"{name}.zip"
     package = ModelPackage(workspace, name, getattr(inference_config, "environment", None))

@@ -13,7 +13,7 @@ from fninfer._exceptions import UserErrorException
 from fninfer._step import PipelineStep, flatten
 from fninfer._step_data import _DataOrigin
 from fninfer._workspace import Workspace
-from shared.core import layout
+from shared.core import validators
 from shared.core.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ class PipelineParameter:
     dataset of `DatasetConsumptionConfig(name, PipelineParameter(name, default_value=dataset))`, the step's input."""
 
     def __init__(self, name: str, default_value: Any) -> None:
-        self.name = layout.validate_name("pipeline parameter", name)
+        self.name = validators.validate_name("pipeline parameter", name)
         self.default_value = default_value
 
     def _declaration(self) -> dict[str, Any]:

@@ -32,11 +32,10 @@ from fninfer._exceptions import (
     UserErrorException,
 )
 from fninfer._record_view import RunPortal, docs_url
-from shared.core import layout
+from shared.core import layout, validators
 from shared.core.errors import InvalidInput, NotFound
 from shared.core.settings import storage_connection
 from shared.core.storage import Storage, app_storage
-from shared.core.tags import string_map
 from shared.pipelines.engine import submit
 from shared.runs import run_context, run_history
 
@@ -908,8 +907,8 @@ class Run(RunPortal):
         request = {
             "model_name": model_name,
             "model_path": model_path,
-            "tags": None if tags is None else string_map(tags),
-            "properties": None if properties is None else string_map(properties, "properties"),
+            "tags": None if tags is None else validators.string_map(tags),
+            "properties": None if properties is None else validators.string_map(properties, "properties"),
             "model_framework": model_framework,
             "model_framework_version": model_framework_version,
             "description": description,

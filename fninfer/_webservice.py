@@ -48,8 +48,8 @@ from fninfer._service_settings import (
     VnetConfiguration,
 )
 from fninfer._workspace import Workspace
+from shared.core import validators
 from shared.core.errors import FninferError, NotFound, error_from_body
-from shared.core.tags import key_list, string_map
 
 #: Keyword arguments whose values are secrets: sent in the request's `keys`, never among the recorded settings.
 KEY_SETTINGS = ("primary_key", "secondary_key")
@@ -72,7 +72,7 @@ class DeploymentConfiguration:
             raise invalid(f"environment_check must be one of {ENVIRONMENT_CHECKS}, not {check!r}")
         for field in ("tags", "properties"):  # any values, kept as strings, as Azure ML keeps them
             if settings.get(field) is not None:
-                settings[field] = string_map(settings[field], field)
+                settings[field] = validators.string_map(settings[field], field)
         self.settings = {key: value for key, value in settings.items() if value is not None}
 
     def to_spec(self) -> dict[str, Any]:
@@ -454,7 +454,7 @@ class Webservice:
 
     def add_tags(self, tags: dict[str, Any]) -> None:
         """Add (or replace) tags; values that are not strings are kept as strings, as in Azure ML."""
-        added = string_map(tags, "tags")
+        added = validators.string_map(tags, "tags")
         for key, value in added.items():
             if key in self.tags:
                 print(f"Replacing tag {key} -> {self.tags[key]} with {key} -> {value}")
@@ -462,7 +462,7 @@ class Webservice:
         print("Webservice tag add operation complete.")
 
     def remove_tags(self, tags: list[str] | str) -> None:
-        removed = key_list(tags, "tags")
+        removed = validators.key_list(tags, "tags")
         for key in removed:
             if key not in self.tags:
                 print(f"Tag with key {key} not found.")
@@ -471,7 +471,7 @@ class Webservice:
 
     def add_properties(self, properties: dict[str, Any]) -> None:
         """Add (or replace) properties, as Azure ML's services allow."""
-        added = string_map(properties, "properties")
+        added = validators.string_map(properties, "properties")
         for key, value in added.items():
             if key in self.properties:
                 print(f"Replacing tag {key} -> {self.properties[key]} with {key} -> {value}")
@@ -627,7 +627,7 @@ class Webservice:
         deployment = {key: value for key, value in settings.items() if value is not None and key not in KEY_SETTINGS}
         for field in ("tags", "properties"):
             if field in deployment:
-                deployment[field] = string_map(deployment[field], field)
+                deployment[field] = validators.string_map(deployment[field], field)
         if deployment_config is not None:
             if deployment_config.compute_type != self.compute_type:
                 raise invalid(

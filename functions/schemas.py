@@ -51,7 +51,7 @@ def closed(properties: dict[str, Any], required: Iterable[str] = ()) -> dict[str
 NULLABLE_NAME = {"anyOf": [NAME, {"type": "null"}]}
 
 RUN_TAGS = {"type": "object", "additionalProperties": {"type": ["string", "null"]}}
-#: Tags or properties as a client may send them: any values, stored as strings (shared/core/tags.py).
+#: Tags or properties as a client may send them: any values, stored as strings (validators.string_map).
 ANY_TAGS = {"type": "object", "propertyNames": {"minLength": 1}}
 FILE = record({"path": TEXT, "size": {"type": "integer", "minimum": 0}, "sha256": SHA256})
 DATA_PATH = record(

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from shared.core import layout
+from shared.core import layout, validators
 from shared.core.cached_reads import cache
 from shared.core.errors import InvalidInput, NotFound
 from shared.core.storage import Storage
@@ -234,7 +234,7 @@ def runs_page(
     if status and status not in STATUSES:
         raise InvalidInput(f"status must be one of {STATUSES}, not {status!r}", field="status")
     if experiment:
-        layout.validate_name("experiment", experiment)
+        validators.validate_name("experiment", experiment)
     _ensure_index(storage)
     found = run_index.page(storage, PAGE_SIZE, marker or None, experiment or None, status or None)
     return {

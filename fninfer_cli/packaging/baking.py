@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from shared.core import layout
+from shared.core import layout, validators
 from shared.core.errors import InvalidInput
 from shared.core.storage import Storage
 from shared.registry import snapshots
@@ -20,7 +20,7 @@ def parse_model_id(model_id: str) -> tuple[str, int]:
     name, _, version = model_id.partition(":")
     if not version.isdigit():
         raise InvalidInput(f"--include-model {model_id!r}: give NAME:VERSION, for example classification_model:1")
-    return layout.validate_name("model", name), int(version)
+    return validators.validate_name("model", name), int(version)
 
 
 def bake_model(storage: Storage, model_id: str, app_copy: Path) -> dict[str, Any]:
@@ -34,7 +34,7 @@ def bake_model(storage: Storage, model_id: str, app_copy: Path) -> dict[str, Any
 def bake_service(storage: Storage, name: str, app_copy: Path) -> list[str]:
     """Copy a deployed service's code (the version it serves) and its models into the package; returns the model
     ids baked with it."""
-    record = get_service(storage, layout.validate_name("service", name))
+    record = get_service(storage, validators.validate_name("service", name))
     served = record.get("serving") or record  # the version calls go to (the latest, if none passed its check yet)
     snapshots.download(storage, served["snapshot"], app_copy / layout.PACKAGED_SNAPSHOTS_DIR)
     for model_id in served.get("models") or []:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.core.errors import InvalidInput
-from shared.core.layout import validate_relative_path
+from shared.core.validators import validate_relative_path
 
 CHUNK_SIZE = 4 * 1024 * 1024
 

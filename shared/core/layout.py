@@ -1,7 +1,8 @@
 """Every container, blob path and queue name fninfer uses, in one place.
 
 The app (`functions/`, `shared/`) and the SDK (`fninfer/`) build storage names through these functions, never by
-hand; `tests/unit/test_layout.py` pins them, so a rename is a deliberate diff.
+hand; `tests/unit/test_layout.py` pins them, so a rename is a deliberate diff. The names and paths users give are
+checked by `shared/core/validators.py` before any of them becomes part of a storage name.
 
     fninfer-registry/                         JSON records (the registry's truth)
         models/<name>/<version:010d>.json     one record per model version
@@ -25,6 +26,7 @@ import re
 from pathlib import Path
 
 from shared.core.errors import InvalidInput
+from shared.core.validators import validate_datastore_path, validate_name, validate_relative_path
 
 # -- containers -------------------------------------------------------------------------------------------------
 
@@ -33,28 +35,7 @@ MODELS_CONTAINER = "fninfer-models"
 DEFAULT_DATASTORE_CONTAINER = "fninfer-datastore"
 DEFAULT_DATASTORE_NAME = "workspaceblobstore"
 
-# -- names users choose ----------------------------------------------------------------------------------------
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
-
-
-def validate_name(kind: str, name: object) -> str:
-    """Accept a model/dataset/service name; refuse path characters, '..', empty or over-long names."""
-    if not isinstance(name, str) or not _NAME.fullmatch(name) or ".." in name:
-        raise InvalidInput(
-            f"{kind} name {name!r} is not valid: use 1-255 letters, digits, '-', '_' or '.', "
-            "starting with a letter or digit, with no '/', '\\' or '..'",
-            field="name",
-        )
-    return name
-
-
-def validate_display_name(kind: str, name: object) -> str:
-    """Accept a name that is only shown (a pipeline step's name): any non-empty text, as Azure ML accepts it. Such
-    a name never becomes a storage path or an id as it is; `derived_name` makes one from it."""
-    if not isinstance(name, str) or not name:
-        raise InvalidInput(f"{kind} name {name!r} is not valid: give a non-empty string", field="name")
-    return name
+# -- names made from shown ones (the rules for names users give: shared/core/validators.py) ---------------------
 
 
 def derived_name(display_name: str) -> str:
@@ -65,43 +46,6 @@ def derived_name(display_name: str) -> str:
     if not name or not name[0].isalnum():
         name = "n" + name
     return name[:255]
-
-
-def validate_relative_path(path: object) -> str:
-    """Accept a relative blob path inside a prefix (no leading '/', no '..' segments, no backslashes)."""
-    if (
-        not isinstance(path, str)
-        or not path
-        or _has_control_characters(path)
-        or path.startswith("/")
-        or "\\" in path
-        or any(part in ("", ".", "..") for part in path.split("/"))
-    ):
-        raise InvalidInput(f"path {path!r} is not a valid relative path", field="path")
-    return path
-
-
-def _has_control_characters(text: str) -> bool:
-    return any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text)
-
-
-def validate_datastore_path(path: object, field: str = "path", allow_empty: bool = False) -> str:
-    """The one rule for a path on a datastore (a dataset's pattern, an upload's target, a partition folder), applied
-    by the SDK before any request and again by the app: no NUL or other control characters (a NUL in a blob name
-    poisons every later listing of its folder), no backslashes and no '..' segments. Leading and trailing '/' are
-    dropped; globs are allowed. Returns the path as stored."""
-    if not isinstance(path, str):
-        raise InvalidInput(f"{field} {path!r} must be a string", field=field)
-    if _has_control_characters(path) or "\\" in path or ".." in path.split("/"):
-        raise InvalidInput(
-            f"{field} {path!r} is not a valid datastore path: it must not contain control characters (NUL, newline, "
-            "...), backslashes or '..' segments",
-            field=field,
-        )
-    stripped = path.strip("/")
-    if not stripped and not allow_empty:
-        raise InvalidInput(f"{field} {path!r} is empty: name a file, a folder or a pattern", field=field)
-    return stripped
 
 
 def partitioned_upload_folder(target_folder: str, upload_id: str) -> str:

@@ -12,10 +12,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.core import layout
+from shared.core import layout, validators
 from shared.core.errors import Conflict, FninferError, InvalidInput, NotFound
 from shared.core.storage import Record, Storage
-from shared.core.tags import string_map
 
 TYPES = ("AmlCompute", "AksCompute", "ComputeInstance")
 IDENTITY_TYPES = ("SystemAssigned", "UserAssigned")
@@ -91,7 +90,7 @@ def _scalars(settings: dict[str, Any]) -> Record:
 def create(storage: Storage, name: str, request: dict[str, Any]) -> Record:
     """Create (or return, when it exists with the same type) the compute target `name`; `attached` records one
     attached rather than created (AksCompute.attach)."""
-    layout.validate_name("compute target", name)
+    validators.validate_name("compute target", name)
     kind = request.get("type")
     if kind not in TYPES:
         raise InvalidInput(f"compute type must be one of {list(TYPES)}, not {kind!r}", field="type")
@@ -110,7 +109,7 @@ def create(storage: Storage, name: str, request: dict[str, Any]) -> Record:
         "created_time": now,
         "modified_time": now,
         "settings": _scalars(settings),
-        "tags": string_map(request.get("tags") or None, "tags"),
+        "tags": validators.string_map(request.get("tags") or None, "tags"),
         "description": description if isinstance(description, str) else None,
         "location": location if isinstance(location, str) else None,
         "is_attached": attached,
@@ -156,7 +155,7 @@ def update(storage: Storage, name: str, request: dict[str, Any]) -> Record:
 
 
 def get(storage: Storage, name: str) -> Record:
-    layout.validate_name("compute target", name)
+    validators.validate_name("compute target", name)
     record, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, layout.compute_target_record(name))
     if record is None:
         known = [r["name"] for r in list_targets(storage)]
@@ -178,7 +177,7 @@ def check_node_count(storage: Storage, compute_target: object, node_count: int) 
     if not isinstance(compute_target, str):
         return
     try:
-        layout.validate_name("compute target", compute_target)
+        validators.validate_name("compute target", compute_target)
     except InvalidInput:
         return  # a name fninfer never recorded (e.g. from older code): nothing to check against
     record, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, layout.compute_target_record(compute_target))

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.core import layout, versioned
+from shared.core import layout, validators, versioned
 from shared.core.errors import Conflict, InvalidInput, NotFound
 from shared.core.storage import Record, Storage
 from shared.registry import tabular
@@ -58,13 +58,16 @@ def parse_paths(paths: object) -> list[dict[str, str]]:
     for item in paths:
         if not isinstance(item, dict) or not isinstance(item.get("path"), str):
             raise InvalidInput("each entry of 'paths' needs a 'datastore' and a non-empty 'path'", field="paths")
-        pattern = layout.validate_datastore_path(item["path"])
-        entry: dict[str, Any] = {"datastore": layout.validate_name("datastore", item.get("datastore")), "path": pattern}
+        pattern = validators.validate_datastore_path(item["path"])
+        entry: dict[str, Any] = {
+            "datastore": validators.validate_name("datastore", item.get("datastore")),
+            "path": pattern,
+        }
         only = item.get("only")
         if only is not None:  # a file dataset's take/skip/filter/...: the files chosen among what the pattern matched
             if not isinstance(only, list) or not all(isinstance(name, str) for name in only):
                 raise InvalidInput("'only' must be a list of file paths", field="paths")
-            entry["only"] = [layout.validate_datastore_path(name) for name in only]
+            entry["only"] = [validators.validate_datastore_path(name) for name in only]
         parsed.append(entry)
     return parsed
 
@@ -186,7 +189,7 @@ def get_dataset(storage: Storage, name: str, version: int | None = None) -> Reco
 def register_dataset(storage: Storage, name: str, request: dict[str, Any]) -> Record:
     """Register a definition as Azure ML does: the same definition again returns the existing version; a different
     one needs `create_new_version`, else it is a Conflict."""
-    layout.validate_name("dataset", name)
+    validators.validate_name("dataset", name)
     definition = parse_definition(request)
     for item in definition["paths"]:
         find_datastore(storage, item["datastore"])  # NotFound names the datastores that exist
@@ -229,7 +232,7 @@ def _tags(value: object) -> dict[str, str]:
 def update_dataset(storage: Storage, name: str, version: int, request: dict[str, Any]) -> Record:
     """Change a version's description and tags in place (its definition never changes), as Azure ML's
     `dataset.update` / `add_tags` / `remove_tags` do; an absent field is kept."""
-    layout.validate_name("dataset", name)
+    validators.validate_name("dataset", name)
     path = layout.dataset_record(name, version)
     record, etag = storage.try_read_json(layout.REGISTRY_CONTAINER, path)
     if record is None or etag is None:
@@ -247,7 +250,7 @@ def update_dataset(storage: Storage, name: str, version: int, request: dict[str,
 def unregister_dataset(storage: Storage, name: str) -> int:
     """Remove every version of a dataset's registration (its files stay, as in Azure ML); how many there were. Its
     version numbers are never given again."""
-    versions = list_versions(storage, layout.validate_name("dataset", name))
+    versions = list_versions(storage, validators.validate_name("dataset", name))
     if not versions:
         raise NotFound(f"dataset {name!r} is not registered", dataset=name)
     versioned.retire(storage, lambda v: layout.dataset_record(name, v), versions[-1])

@@ -17,7 +17,7 @@ from typing import Any
 
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
-from shared.core import blob_reads, layout
+from shared.core import blob_reads, layout, validators
 from shared.core.errors import Conflict, InvalidInput, NotFound
 from shared.core.settings import DATASTORE_CREDENTIAL_PREFIX, get_setting
 from shared.core.storage import Record, Storage
@@ -91,7 +91,7 @@ def set_default(storage: Storage, name: str) -> Record:
 def register_blob_container(storage: Storage, name: str, request: dict[str, Any]) -> Record:
     """Register (or with `overwrite`, re-register) a blob container as datastore `name`, as
     `Datastore.register_azure_blob_container` does. The same definition again returns the existing record."""
-    layout.validate_name("datastore", name)
+    validators.validate_name("datastore", name)
     if name == layout.DEFAULT_DATASTORE_NAME:
         raise Conflict(f"{name!r} is the workspace's built-in datastore; choose another name", datastore=name)
     container = request.get("container_name")

@@ -11,10 +11,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.core import layout, versioned
+from shared.core import layout, validators, versioned
 from shared.core.errors import InvalidInput
 from shared.core.storage import Record, Storage
-from shared.core.tags import string_map
 
 
 def _strings(value: object, field: str) -> list[str]:
@@ -39,7 +38,7 @@ def parse_definition(document: dict[str, Any]) -> dict[str, Any]:
     docker = document.get("docker") or {}
     if not isinstance(docker, dict):
         raise InvalidInput("'docker' must be an object", field="docker")
-    variables = string_map(document.get("environment_variables"), "environment_variables")
+    variables = validators.string_map(document.get("environment_variables"), "environment_variables")
     if any(value is None for value in variables.values()):
         raise InvalidInput("each of 'environment_variables' needs a value", field="environment_variables")
     stack = document.get("inferencing_stack_version")
@@ -106,7 +105,7 @@ def get_environment(storage: Storage, name: str, version: int | None = None) -> 
 
 def register_environment(storage: Storage, name: str, document: dict[str, Any]) -> tuple[Record, bool]:
     """Record `document` as the next version of `name`, unless it equals the latest; (record, created)."""
-    layout.validate_name("environment", name)
+    validators.validate_name("environment", name)
     definition = parse_definition(document)
     versions = versioned.list_versions(storage, _prefix(name))
     if versions:

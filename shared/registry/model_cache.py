@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shared.core import layout, scoped_environ
+from shared.core import layout, scoped_environ, validators
 from shared.core.errors import FninferError, IntegrityError, InvalidInput
 from shared.core.hashing import combined_sha256, folder_matches, sha256_chunks
 from shared.core.scoped_environ import process_environ
@@ -169,7 +169,7 @@ def preplaced_model_path(name: str, version: int | None = None) -> Path | None:
 
 def _preplaced(name: str, version: int | None) -> tuple[dict[str, Any], Path] | None:
     """The record and folder of a matching copy of `name` placed beside the code (see `preplaced_model_path`)."""
-    layout.validate_name("model", name)
+    validators.validate_name("model", name)
     for root in preplaced_roots():
         model_folder = root / name
         if not model_folder.is_dir():

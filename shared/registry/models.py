@@ -16,11 +16,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.core import layout, versioned
+from shared.core import layout, validators, versioned
 from shared.core.errors import ConcurrencyConflict, Conflict, InvalidInput, NotFound
 from shared.core.hashing import combined_sha256, is_sha256, sha256_chunks
 from shared.core.storage import Record, Storage, storage_errors
-from shared.core.tags import key_list, string_map
 from shared.registry.datasets import get_dataset
 
 
@@ -36,7 +35,7 @@ def _parse_files(files: object) -> list[dict[str, Any]]:
     for item in files:
         if not isinstance(item, dict):
             raise InvalidInput("each entry of 'files' must be an object", field="files")
-        path = layout.validate_relative_path(item.get("path"))
+        path = validators.validate_relative_path(item.get("path"))
         size, digest = item.get("size"), item.get("sha256")
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise InvalidInput(f"file {path!r}: 'size' must be a non-negative integer", field="files")
@@ -131,8 +130,8 @@ def _metadata(storage: Storage, request: dict[str, Any]) -> Record:
         samples[field] = None if value is None else _dataset_id(storage, value, field)
     return {
         "description": _optional_string(request, "description"),
-        "tags": string_map(request.get("tags") or None, "tags"),
-        "properties": string_map(request.get("properties") or None, "properties"),
+        "tags": validators.string_map(request.get("tags") or None, "tags"),
+        "properties": validators.string_map(request.get("properties") or None, "properties"),
         "model_framework": framework,
         "model_framework_version": framework_version,
         "datasets": _datasets(storage, request),
@@ -145,8 +144,8 @@ def _metadata(storage: Storage, request: dict[str, Any]) -> Record:
 
 def register_model(storage: Storage, name: str, request: dict[str, Any]) -> Record:
     """Verify a staged upload and record it as the next version of model `name`."""
-    layout.validate_name("model", name)
-    upload_id = layout.validate_name("upload", request.get("upload_id"))
+    validators.validate_name("model", name)
+    upload_id = validators.validate_name("upload", request.get("upload_id"))
     files = _parse_files(request.get("files"))
     single_file = request.get("single_file", False)
     if not isinstance(single_file, bool) or (single_file and len(files) != 1):
@@ -201,10 +200,10 @@ def update_model(storage: Storage, name: str, version: int, request: dict[str, A
     unknown = sorted(set(request) - set(UPDATE_FIELDS))
     if unknown:
         raise InvalidInput(f"a model update takes {list(UPDATE_FIELDS)}, not {unknown}", field=unknown[0])
-    replace_tags = string_map(request["tags"], "tags") if "tags" in request else None
-    add_tags = string_map(request.get("add_tags"), "add_tags")
-    remove_tags = key_list(request.get("remove_tags"), "remove_tags")
-    add_properties = string_map(request.get("add_properties"), "add_properties")
+    replace_tags = validators.string_map(request["tags"], "tags") if "tags" in request else None
+    add_tags = validators.string_map(request.get("add_tags"), "add_tags")
+    remove_tags = validators.key_list(request.get("remove_tags"), "remove_tags")
+    add_properties = validators.string_map(request.get("add_properties"), "add_properties")
     added_datasets = _datasets(storage, {"datasets": request.get("add_datasets")})
     changes: Record = {}
     if "description" in request:

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from shared.core import layout
+from shared.core import layout, validators
 from shared.core.errors import IntegrityError, InvalidInput
 from shared.core.hashing import combined_sha256, folder_matches, is_sha256, sha256_chunks
 from shared.core.settings import SNAPSHOT_CACHE_DIR, get_setting
@@ -30,7 +30,11 @@ def validate_manifest(snapshot: object) -> dict[str, Any]:
         if not isinstance(item, dict) or not is_sha256(item.get("sha256")) or not isinstance(item.get("size"), int):
             raise InvalidInput("each snapshot file needs a path, an integer size and a sha256", field="snapshot")
         files.append(
-            {"path": layout.validate_relative_path(item.get("path")), "size": item["size"], "sha256": item["sha256"]}
+            {
+                "path": validators.validate_relative_path(item.get("path")),
+                "size": item["size"],
+                "sha256": item["sha256"],
+            }
         )
     snapshot_id = combined_sha256((f["path"], f["sha256"]) for f in files)
     if snapshot.get("id") != snapshot_id:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from shared.core import layout
+from shared.core import layout, validators
 from shared.core.errors import InvalidInput, NotFound
 from shared.core.storage import Record, Storage
 
@@ -68,7 +68,7 @@ def update(storage: Storage, changes: object) -> Record:
         for field in CONNECTION_FIELDS:
             if not isinstance(connection[field], str):
                 raise InvalidInput(f"a connection's '{field}' must be a string", field=field)
-        layout.validate_name("connection", connection["name"])
+        validators.validate_name("connection", connection["name"])
     removed = _string("delete_connection", changes.get("delete_connection"))
     get_details(storage)
 

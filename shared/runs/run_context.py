@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from shared.core import layout
+from shared.core import validators
 from shared.core.storage import Storage
 from shared.runs import run_history
 
@@ -52,9 +52,9 @@ def activate(
     """Within the block, `current()` is this run, whose history is kept in `storage` (the app's). The run is
     recorded in the history once (whoever activates it first), so `Run(experiment, run_id)` finds it from outside."""
     context = RunContext(
-        run_id=layout.validate_name("run", run_id),
-        experiment_name=layout.validate_name("experiment", experiment_name),
-        parent_run_id=None if parent_run_id is None else layout.validate_name("run", parent_run_id),
+        run_id=validators.validate_name("run", run_id),
+        experiment_name=validators.validate_name("experiment", experiment_name),
+        parent_run_id=None if parent_run_id is None else validators.validate_name("run", parent_run_id),
         name=name,
         storage=storage,
     )

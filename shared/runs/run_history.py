@@ -25,7 +25,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobBlock
 
-from shared.core import clock, layout
+from shared.core import clock, layout, validators
 from shared.core.errors import ConcurrencyConflict, Conflict, FninferError, InvalidInput, NotFound, PayloadTooLarge
 from shared.core.hashing import sha256_chunks
 from shared.core.storage import Record, Storage, storage_errors
@@ -77,9 +77,9 @@ def _list_under_experiment(storage: Storage, experiment: str, run_id: str) -> No
 def create_run(storage: Storage, experiment: object, request: dict[str, Any]) -> Record:
     """A run that lives in the run history only (`Experiment.start_logging`, `run.child_run`, `create_children`):
     Running unless `status` is NotStarted; `run_id` chosen by the caller or made here."""
-    name = layout.validate_name("experiment", experiment)
+    name = validators.validate_name("experiment", experiment)
     run_id = request.get("run_id")
-    run_id = uuid.uuid4().hex if run_id is None else layout.validate_name("run", run_id)
+    run_id = uuid.uuid4().hex if run_id is None else validators.validate_name("run", run_id)
     if _engine_record(storage, run_id) is not None:
         raise Conflict(f"run {run_id!r} already exists (a pipeline or step run)", run=run_id)
     parent = request.get("parent_run_id")
@@ -255,7 +255,7 @@ def _properties(record: Record | None, info: Record) -> dict[str, str]:
 def describe(storage: Storage, run_id: str) -> Record:
     """The run as `Run.get_details()` shows it. The engine's record (a pipeline run's or a step run's) gives the
     status and times; a run that lives in the history only has its own; a run only activated is Running."""
-    layout.validate_name("run", run_id)
+    validators.validate_name("run", run_id)
     info, _ = storage.try_read_json(layout.RUN_HISTORY_CONTAINER, layout.run_info(run_id))
     record = _engine_record(storage, run_id)
     if info is None and record is None:
@@ -292,7 +292,7 @@ def _target(record: Record | None) -> str:
 def list_runs(storage: Storage, experiment: object, include_children: bool = False) -> list[Record]:
     """An experiment's runs, newest first: those recorded in the run history and the pipeline runs (with their
     step runs when include_children); top-level runs only unless include_children."""
-    name = layout.validate_name("experiment", experiment)
+    name = validators.validate_name("experiment", experiment)
     ids = [
         path.rsplit("/", 1)[1]
         for path in storage.list_names(layout.REGISTRY_CONTAINER, layout.experiment_runs_prefix(name))
@@ -321,7 +321,7 @@ def child_ids(storage: Storage, run_id: str) -> list[str]:
 
 def require_run(storage: Storage, run_id: str) -> None:
     """NotFound naming the run unless it exists (in the history, or as a pipeline run)."""
-    layout.validate_name("run", run_id)
+    validators.validate_name("run", run_id)
     info, _ = storage.try_read_json(layout.RUN_HISTORY_CONTAINER, layout.run_info(run_id))
     if info is None and _engine_record(storage, run_id) is None:
         raise NotFound(f"run {run_id!r} does not exist", run=run_id)
@@ -555,7 +555,7 @@ def _tags(storage: Storage, run_id: str, engine: Record | None) -> dict[str, str
 
 def ensure_experiment(storage: Storage, name: object) -> Record:
     """The experiment's record, created the first time it is named (as Azure ML's `Experiment(ws, name)` does)."""
-    checked = layout.validate_name("experiment", name)
+    checked = validators.validate_name("experiment", name)
     path = layout.experiment_record(checked)
     record, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, path)
     if record is not None:
@@ -569,7 +569,7 @@ def ensure_experiment(storage: Storage, name: object) -> Record:
 
 
 def get_experiment(storage: Storage, name: object) -> Record:
-    checked = layout.validate_name("experiment", name)
+    checked = validators.validate_name("experiment", name)
     record, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, layout.experiment_record(checked))
     if record is None:
         raise NotFound(f"experiment {checked!r} does not exist", experiment=checked)
@@ -659,7 +659,7 @@ def delete_files(storage: Storage, run_id: str) -> None:
 def _file_name(name: object) -> str:
     if not isinstance(name, str):
         raise InvalidInput(f"a run's file name must be a string, not {name!r}", field="name")
-    return layout.validate_relative_path(name.replace("\\", "/").lstrip("/"))
+    return validators.validate_relative_path(name.replace("\\", "/").lstrip("/"))
 
 
 def file_names(storage: Storage, run_id: str) -> list[str]:
@@ -736,7 +736,7 @@ def register_model(storage: Storage, run_id: str, request: dict[str, Any]) -> Re
     `model_name`: copied into the model store, then registered exactly as `Model.register` does (the same record,
     versioning and sha256 checks). The record's properties name the run."""
     require_run(storage, run_id)
-    model_name = layout.validate_name("model", request.get("model_name"))
+    model_name = validators.validate_name("model", request.get("model_name"))
     raw_path = request.get("model_path") or model_name
     model_path = _file_name(raw_path.rstrip("/") if isinstance(raw_path, str) else raw_path)
     properties = _string_map("properties", request.get("properties"))

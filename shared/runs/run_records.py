@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypedDict
 
-from shared.core import clock, layout
+from shared.core import clock, layout, validators
 from shared.core.errors import ConcurrencyConflict, Conflict, NotFound
 from shared.core.storage import Record, Storage
 from shared.runs import run_index
@@ -57,7 +57,7 @@ def create_run(storage: Storage, record: Record) -> Record:
 
 
 def get_run(storage: Storage, run_id: str) -> Record:
-    layout.validate_name("run", run_id)
+    validators.validate_name("run", run_id)
     record, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, layout.pipeline_run_record(run_id))
     if record is None:
         raise NotFound(f"pipeline run {run_id!r} does not exist", run=run_id)
@@ -126,7 +126,7 @@ def transition(
         if status in TERMINAL:
             record["end_time"] = clock.stamp()
 
-    path = layout.pipeline_run_record(layout.validate_name("run", run_id))
+    path = layout.pipeline_run_record(validators.validate_name("run", run_id))
     try:
         storage.update_json(layout.REGISTRY_CONTAINER, path, change, attempts=100)
     except _Unchanged:

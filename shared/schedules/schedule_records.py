@@ -22,7 +22,7 @@ from typing import Any
 
 from azure.storage.blob import BlobProperties
 
-from shared.core import clock, layout
+from shared.core import clock, layout, validators
 from shared.core.errors import InvalidInput, NotFound
 from shared.core.storage import Record, Storage, storage_errors
 from shared.pipelines.engine import endpoints
@@ -72,18 +72,18 @@ def watermark_of(blobs: list[BlobProperties]) -> tuple[str | None, dict[str, str
 
 
 def _data_trigger(storage: Storage, document: dict[str, Any]) -> dict[str, Any]:
-    datastore = layout.validate_name("datastore", document.get("datastore"))
+    datastore = validators.validate_name("datastore", document.get("datastore"))
     find_datastore(storage, datastore)  # NotFound names it
     path = document.get("path_on_datastore") or ""
     if not isinstance(path, str):
         raise InvalidInput("path_on_datastore must be a string", field="path_on_datastore")
-    path = layout.validate_relative_path(path) if path.strip("/") else ""
+    path = validators.validate_relative_path(path) if path.strip("/") else ""
     interval = document.get("polling_interval", DEFAULT_POLLING_MINUTES)
     if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
         raise InvalidInput(f"polling_interval is in minutes, at least 1, not {interval!r}", field="polling_interval")
     parameter = document.get("data_path_parameter_name")
     if parameter is not None:
-        layout.validate_name("data_path_parameter_name", parameter)
+        validators.validate_name("data_path_parameter_name", parameter)
     return {
         "datastore": datastore,
         "path_on_datastore": path,
@@ -156,7 +156,7 @@ def create_schedule(storage: Storage, document: dict[str, Any], now: datetime | 
         "description": document.get("description") if isinstance(document.get("description"), str) else None,
         "pipeline_id": pipeline_id,
         "pipeline_endpoint_id": endpoint_id,
-        "experiment_name": layout.validate_name("experiment", document.get("experiment_name")),
+        "experiment_name": validators.validate_name("experiment", document.get("experiment_name")),
         "pipeline_parameters": document.get("pipeline_parameters") or {},
         "continue_on_step_failure": _continue_on_step_failure(document.get("continue_on_step_failure")),
         "recurrence": Recurrence.parse(recurrence).document if recurrence is not None else None,
@@ -183,7 +183,7 @@ def create_schedule(storage: Storage, document: dict[str, Any], now: datetime | 
 
 
 def get_schedule(storage: Storage, schedule_id: str) -> Record:
-    layout.validate_name("schedule", schedule_id)
+    validators.validate_name("schedule", schedule_id)
     record, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, layout.schedule_record(schedule_id))
     if record is None:
         raise NotFound(f"schedule {schedule_id!r} does not exist", schedule=schedule_id)

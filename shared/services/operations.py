@@ -11,10 +11,9 @@ import base64
 import json
 from typing import Any
 
-from shared.core import clock, layout
+from shared.core import clock, layout, validators
 from shared.core.errors import InvalidInput
 from shared.core.storage import Storage
-from shared.core.tags import key_list, string_map
 from shared.registry.installed_packages import validate_check
 from shared.registry.models import get_model
 from shared.registry.snapshots import validate_manifest, verify_uploaded
@@ -42,7 +41,7 @@ def _models(storage: Storage, models: object) -> list[str]:
 def _code(storage: Storage, spec: dict[str, Any]) -> dict[str, Any]:
     snapshot = validate_manifest(spec.get("snapshot"))
     verify_uploaded(storage, snapshot)
-    entry_script = layout.validate_relative_path(spec.get("entry_script"))
+    entry_script = validators.validate_relative_path(spec.get("entry_script"))
     if entry_script not in {item["path"] for item in snapshot["files"]}:
         raise InvalidInput(f"entry script {entry_script!r} is not in source_directory", field="entry_script")
     requirements = spec.get("requirements") or []
@@ -70,7 +69,7 @@ def _deployment(config: object) -> dict[str, Any]:
     checked = dict(config)
     for field in ("tags", "properties"):  # any values, kept as strings, as Azure ML keeps them
         if field in checked:
-            checked[field] = string_map(checked[field], field)
+            checked[field] = validators.string_map(checked[field], field)
     return checked
 
 
@@ -91,7 +90,7 @@ def enqueue_deployment(storage: Storage, name: str, code_version: int) -> None:
 
 
 def deploy(storage: Storage, name: str, spec: dict[str, Any]) -> dict[str, Any]:
-    layout.validate_name("service", name)
+    validators.validate_name("service", name)
     deployment = _deployment(spec.get("deployment", {}))
     record = {
         "name": name,
@@ -129,9 +128,9 @@ def update(storage: Storage, name: str, spec: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(settings, dict):
         raise InvalidInput("'deployment' must be an object", field="deployment")
     tag_changes = {
-        "add_tags": string_map(spec.get("add_tags"), "add_tags"),
-        "remove_tags": key_list(spec.get("remove_tags"), "remove_tags"),
-        "add_properties": string_map(spec.get("add_properties"), "add_properties"),
+        "add_tags": validators.string_map(spec.get("add_tags"), "add_tags"),
+        "remove_tags": validators.key_list(spec.get("remove_tags"), "remove_tags"),
+        "add_properties": validators.string_map(spec.get("add_properties"), "add_properties"),
     }
     if not changes and not settings and not spec.get("keys") and not any(tag_changes.values()):
         raise InvalidInput(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.core import layout
+from shared.core import layout, validators
 from shared.core.errors import InvalidInput
 
 
@@ -22,13 +22,13 @@ def test_registry_paths() -> None:
 @pytest.mark.parametrize("bad", ["", "../x", "a/b", "a\\b", ".hidden", "x" * 256, "a..b", None, 3])
 def test_names_with_path_characters_are_refused(bad: object) -> None:
     with pytest.raises(InvalidInput, match="not valid"):
-        layout.validate_name("model", bad)
+        validators.validate_name("model", bad)
 
 
 @pytest.mark.parametrize("bad", ["", "/abs", "a/../b", "a//b", "a\\b", "./a"])
 def test_relative_paths_are_checked(bad: str) -> None:
     with pytest.raises(InvalidInput):
-        layout.validate_relative_path(bad)
+        validators.validate_relative_path(bad)
 
 
 def test_pipeline_endpoint_and_run_history_paths() -> None:
@@ -96,12 +96,12 @@ def test_sdk_written_datastore_and_run_file_names() -> None:
 
 
 def test_display_names_are_free_text_and_names_derived_from_them_are_safe() -> None:
-    assert layout.validate_display_name("step", "Evaluate Model ") == "Evaluate Model "
+    assert validators.validate_display_name("step", "Evaluate Model ") == "Evaluate Model "
     with pytest.raises(InvalidInput):
-        layout.validate_display_name("step", "")
+        validators.validate_display_name("step", "")
     for shown, derived in [("Train Model", "Train_Model"), (" Évaluer/../x ", "n_valuer___x"), ("..", "n_")]:
         assert layout.derived_name(shown) == derived
-        assert layout.validate_name("output", layout.derived_name(shown))
+        assert validators.validate_name("output", layout.derived_name(shown))
 
 
 def test_service_metrics_paths() -> None:

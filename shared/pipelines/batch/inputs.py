@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fninfer._dataset import script_dataset
-from shared.core import blob_reads, layout
+from shared.core import blob_reads, validators
 from shared.core.storage import Storage
 from shared.registry import datastores, tabular_files
 from shared.runs.run_records import Record
@@ -44,7 +44,7 @@ def local_names(source: dict[str, Any], root: str, paths: list[str]) -> list[str
             return names
         return [f"{position}/{name}" for position, name in enumerate(names)]
     folder = (source.get("path_on_compute") or source["name"]).strip("/")
-    return [layout.validate_relative_path(f"{folder}/{posixpath.relpath(path, root or '.')}") for path in paths]
+    return [validators.validate_relative_path(f"{folder}/{posixpath.relpath(path, root or '.')}") for path in paths]
 
 
 def download(storage: Storage, run: Record, items: list[dict[str, Any]], folder: Path) -> list[str]:

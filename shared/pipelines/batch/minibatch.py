@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shared.core import layout
+from shared.core import layout, validators
 from shared.core.storage import Storage, storage_errors
 from shared.pipelines.batch import inputs, planning, sweeper
 from shared.pipelines.batch.entry_script import EntryScriptError, LoadedScript, load
@@ -69,7 +69,7 @@ def _upload_outputs(storage: Storage, run: Record, script: LoadedScript) -> None
     folder = script.context.output_dir
     with script.lock:
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            name = output["prefix"] + layout.validate_relative_path(path.relative_to(folder).as_posix())
+            name = output["prefix"] + validators.validate_relative_path(path.relative_to(folder).as_posix())
             with path.open("rb") as handle, storage_errors(f"{output['datastore']}/{name}"):
                 storage.container(output["container"]).upload_blob(name, handle, overwrite=True)
             path.unlink()

@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from shared.core import layout
+from shared.core import validators
 from shared.core.errors import InvalidInput
 from shared.pipelines.engine import graph
 from shared.pipelines.engine.script_definition import validate_script_step
@@ -119,7 +119,7 @@ def validate_config(config: object) -> dict[str, Any]:
     if merged["output_action"] not in OUTPUT_ACTIONS:
         raise InvalidInput(f"output_action must be one of {list(OUTPUT_ACTIONS)}", field="output_action")
     if merged["append_row_file_name"] is not None:
-        name = layout.validate_relative_path(merged["append_row_file_name"])
+        name = validators.validate_relative_path(merged["append_row_file_name"])
         if "/" in name:
             raise InvalidInput("append_row_file_name is a file name, not a path", field="append_row_file_name")
     keys = merged["partition_keys"]
@@ -162,7 +162,7 @@ def validate_models(models: object) -> list[str]:
         raise InvalidInput("'models' must be a list of model ids 'name:version'", field="models")
     for model in models:
         name, version = model.split(":")
-        layout.validate_name("model", name)
+        validators.validate_name("model", name)
         if not version.isdigit():
             raise InvalidInput(f"model id {model!r} needs a numeric version", field="models")
     return list(models)
@@ -186,7 +186,7 @@ def validate_partitions(step_input: dict[str, Any], config: dict[str, Any]) -> N
 
 def _parallel_run_step(step: dict[str, Any]) -> dict[str, Any]:
     snapshot = validate_manifest(step.get("snapshot"))
-    entry_script = layout.validate_relative_path(step.get("entry_script"))
+    entry_script = validators.validate_relative_path(step.get("entry_script"))
     if entry_script not in {f["path"] for f in snapshot["files"]}:
         raise InvalidInput(f"entry script {entry_script!r} is not in source_directory", field="entry_script")
     arguments = step.get("arguments") or []
@@ -205,7 +205,7 @@ def _parallel_run_step(step: dict[str, Any]) -> dict[str, Any]:
         config["mini_batch_size"] = DEFAULT_BYTES_PER_BATCH if tabular_input else DEFAULT_FILES_PER_BATCH
     return {
         "type": "ParallelRunStep",
-        "name": layout.validate_display_name("step", step.get("name")),
+        "name": validators.validate_display_name("step", step.get("name")),
         "snapshot": snapshot,
         "entry_script": entry_script,
         "arguments": [str(a) for a in arguments],

@@ -15,7 +15,7 @@ import uuid
 from enum import StrEnum
 from typing import Any
 
-from shared.core import clock, layout
+from shared.core import clock, layout, validators
 from shared.core.errors import ConcurrencyConflict, Conflict, InvalidInput, NotFound
 from shared.core.storage import Storage
 from shared.pipelines.engine import published
@@ -55,7 +55,7 @@ def _claim_name(storage: Storage, name: str, endpoint_id: str) -> None:
 
 def publish(storage: Storage, name: object, description: object, pipeline_id: object) -> Record:
     """A new endpoint `name` whose version "0" (the default) is the published pipeline `pipeline_id`."""
-    name = layout.validate_name("pipeline endpoint", name)
+    name = validators.validate_name("pipeline endpoint", name)
     if description is not None and not isinstance(description, str):
         raise InvalidInput("'description' must be a string", field="description")
     if not isinstance(pipeline_id, str):
@@ -82,7 +82,7 @@ def _read(storage: Storage, endpoint_id: str) -> Record | None:
 
 def get_endpoint(storage: Storage, id_or_name: str) -> Record:
     """The endpoint with this id, or else this name."""
-    layout.validate_name("pipeline endpoint", id_or_name)
+    validators.validate_name("pipeline endpoint", id_or_name)
     record = _read(storage, id_or_name)
     if record is None:
         claim, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, layout.pipeline_endpoint_name(id_or_name))
@@ -111,7 +111,7 @@ def _change(storage: Storage, id_or_name: str, change: Any) -> Record:
 
 def rename(storage: Storage, id_or_name: str, name: object) -> Record:
     """Give the endpoint a new (unique) name; its id, URL and versions stay. The old name is free again."""
-    new_name = layout.validate_name("pipeline endpoint", name)
+    new_name = validators.validate_name("pipeline endpoint", name)
     record = get_endpoint(storage, id_or_name)
     if record["name"] == new_name:
         return record

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from shared.core import layout
+from shared.core import layout, validators
 from shared.core.errors import NotFound, PayloadTooLarge
 from shared.core.storage import Storage, storage_errors
 from shared.pipelines.engine.step_start import outputs_of
@@ -68,7 +68,7 @@ def _read(storage: Storage, container: str, name: str, what: str) -> bytes:
 
 def read_output(storage: Storage, record: Record, output_name: str, path: str) -> bytes:
     """The file `path` of the step run's output `output_name`."""
-    relative = layout.validate_relative_path(path)
+    relative = validators.validate_relative_path(path)
     output: dict[str, Any] | None = next((o for o in outputs_of(record) if o.get("name") == output_name), None)
     if output is None or "container" not in output:
         raise NotFound(f"run {record['id']!r} has no output {output_name!r}", output=output_name)

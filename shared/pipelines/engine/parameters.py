@@ -20,7 +20,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from shared.core import layout
+from shared.core import validators
 from shared.core.errors import InvalidInput
 from shared.core.storage import Storage
 from shared.pipelines.engine.definition import mini_batch_size
@@ -66,7 +66,7 @@ def declared(definition: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         raise InvalidInput("'parameters' must be an object of {kind, default}", field="parameters")
     checked: dict[str, dict[str, Any]] = {}
     for name, declaration in parameters.items():
-        layout.validate_name("pipeline parameter", name)
+        validators.validate_name("pipeline parameter", name)
         if not isinstance(declaration, dict) or "default" not in declaration:
             raise InvalidInput(f"pipeline parameter {name!r} needs a default value", field="parameters")
         kind = declaration.get("kind", "value")

@@ -13,7 +13,7 @@ import uuid
 from enum import StrEnum
 from typing import Any
 
-from shared.core import clock, layout
+from shared.core import clock, layout, validators
 from shared.core.errors import Conflict, InvalidInput, NotFound
 from shared.core.storage import Storage
 from shared.pipelines.engine import submit
@@ -90,7 +90,7 @@ def publish_run(
 
 
 def get_published(storage: Storage, pipeline_id: str) -> Record:
-    layout.validate_name("published pipeline", pipeline_id)
+    validators.validate_name("published pipeline", pipeline_id)
     record, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, layout.published_pipeline_record(pipeline_id))
     if record is None:
         raise NotFound(f"published pipeline {pipeline_id!r} does not exist", pipeline=pipeline_id)

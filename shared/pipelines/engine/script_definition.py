@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.core import layout
+from shared.core import validators
 from shared.core.errors import InvalidInput
 from shared.pipelines.engine.step_parts import (
     validate_data_input,
@@ -37,7 +37,7 @@ def _string_map(field: str, value: object) -> dict[str, str]:
         return {}
     if not isinstance(value, dict):
         raise InvalidInput(f"'{field}' must be an object of names to strings", field=field)
-    return {layout.validate_name(field, str(k)): str(v) for k, v in value.items()}
+    return {validators.validate_name(field, str(k)): str(v) for k, v in value.items()}
 
 
 def _inputs(inputs: object) -> list[dict[str, Any]]:
@@ -78,7 +78,7 @@ def _timeout(value: object) -> int | None:
 
 def validate_script_step(step: dict[str, Any]) -> dict[str, Any]:
     snapshot = validate_manifest(step.get("snapshot"))
-    script_name = layout.validate_relative_path(step.get("script_name"))
+    script_name = validators.validate_relative_path(step.get("script_name"))
     if script_name not in {f["path"] for f in snapshot["files"]}:
         raise InvalidInput(f"script {script_name!r} is not in source_directory", field="script_name")
     inputs = _inputs(step.get("inputs") or [])
@@ -95,7 +95,7 @@ def validate_script_step(step: dict[str, Any]) -> dict[str, Any]:
         raise InvalidInput("'arguments' must be a list", field="arguments")
     return {
         "type": "PythonScriptStep",
-        "name": layout.validate_display_name("step", step.get("name")),
+        "name": validators.validate_display_name("step", step.get("name")),
         "snapshot": snapshot,
         "script_name": script_name,
         "arguments": [_argument(a, set(names)) for a in arguments],

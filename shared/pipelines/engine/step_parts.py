@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.core import layout
+from shared.core import layout, validators
 from shared.core.errors import InvalidInput
 from shared.core.settings import ENVIRONMENT_CHECK
 from shared.registry import tabular
@@ -61,15 +61,15 @@ def validate_output(output: object, field: str = "output") -> dict[str, Any]:
     if not isinstance(output, dict):
         raise InvalidInput(f"'{field}' must be an object: PipelineData(name, datastore)", field=field)
     checked: dict[str, Any] = {
-        "name": layout.validate_name("output", output.get("name")),
-        "datastore": layout.validate_name("datastore", output.get("datastore") or layout.DEFAULT_DATASTORE_NAME),
+        "name": validators.validate_name("output", output.get("name")),
+        "datastore": validators.validate_name("datastore", output.get("datastore") or layout.DEFAULT_DATASTORE_NAME),
     }
     destination = output.get("destination")
     if destination is not None:
         filled = str(destination)
         for placeholder in DESTINATION_PLACEHOLDERS:
             filled = filled.replace(placeholder, "x")
-        layout.validate_datastore_path(filled, "destination")
+        validators.validate_datastore_path(filled, "destination")
         if any(c in filled for c in "*?{}"):
             raise InvalidInput(f"destination {destination!r} is a folder, not a pattern", field="destination")
         checked["destination"] = str(destination).strip("/")
@@ -86,7 +86,7 @@ def validate_output(output: object, field: str = "output") -> dict[str, Any]:
         if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
             raise InvalidInput("register_on_complete tags must be an object of strings", field="register")
         checked["register"] = {
-            "name": layout.validate_name("dataset", register.get("name")),
+            "name": validators.validate_name("dataset", register.get("name")),
             "description": None if register.get("description") is None else str(register["description"]),
             "tags": tags,
         }
@@ -103,10 +103,10 @@ def validate_data_input(source: dict[str, Any]) -> dict[str, Any]:
         raise InvalidInput(f"input kind must be 'file' or 'tabular', not {kind!r}", field="inputs")
     path_on_compute = source.get("path_on_compute")
     if path_on_compute is not None:
-        path_on_compute = layout.validate_datastore_path(path_on_compute, "path_on_compute")
+        path_on_compute = validators.validate_datastore_path(path_on_compute, "path_on_compute")
     checked: dict[str, Any] = {
-        "name": layout.validate_name("input", source.get("name")),
-        "data": layout.validate_name("output", source.get("data")),
+        "name": validators.validate_name("input", source.get("name")),
+        "data": validators.validate_name("output", source.get("data")),
         "kind": kind,
         "mode": mode,
         "path_on_compute": path_on_compute,
@@ -128,7 +128,7 @@ def validate_dataset_input(source: dict[str, Any]) -> dict[str, Any]:
         raise InvalidInput(f"input mode must be one of {list(INPUT_MODES)}, not {mode!r}", field="inputs")
     path_on_compute = source.get("path_on_compute")
     if path_on_compute is not None:
-        path_on_compute = layout.validate_datastore_path(path_on_compute, "path_on_compute")
+        path_on_compute = validators.validate_datastore_path(path_on_compute, "path_on_compute")
     defined = parse_definition(source)
     if defined["kind"] == "tabular" and mode != "direct":
         raise InvalidInput(
@@ -136,7 +136,7 @@ def validate_dataset_input(source: dict[str, Any]) -> dict[str, Any]:
             field="inputs",
         )
     checked = {
-        "name": layout.validate_name("input", source.get("name")),
+        "name": validators.validate_name("input", source.get("name")),
         "dataset": dataset,
         **defined,
         "mode": mode,
@@ -156,4 +156,4 @@ def validate_run_after(step: dict[str, Any]) -> list[str]:
     run_after = step.get("run_after") or []
     if not isinstance(run_after, list):
         raise InvalidInput("'run_after' must be a list of step names", field="run_after")
-    return [layout.validate_display_name("step", name) for name in run_after]
+    return [validators.validate_display_name("step", name) for name in run_after]

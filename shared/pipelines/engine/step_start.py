@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from shared.core import clock, layout
+from shared.core import clock, layout, validators
 from shared.core.errors import ConcurrencyConflict, NotFound
 from shared.core.storage import Storage
 from shared.pipelines.engine.graph import producers
@@ -41,7 +41,7 @@ def locate_output(storage: Storage, step_run_id: str, output: dict[str, Any]) ->
     destination = output.get("destination")
     if destination:
         folder = destination.replace("{run-id}", step_run_id).replace("{output-name}", output["name"])
-        prefix = layout.validate_datastore_path(folder, "destination").strip("/") + "/"
+        prefix = validators.validate_datastore_path(folder, "destination").strip("/") + "/"
     else:
         prefix = layout.step_output_prefix(step_run_id, output["name"])
     return {**output, "container": container, "prefix": prefix}

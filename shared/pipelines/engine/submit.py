@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from shared.core import clock, layout
+from shared.core import clock, layout, validators
 from shared.core.errors import ConcurrencyConflict, InvalidInput
 from shared.core.storage import Storage
 from shared.pipelines.engine import dag, definition, parameters
@@ -62,7 +62,7 @@ def start_run(
     """Start a run of `pipeline` with its parameters set from `assignments` (and continue_on_step_failure, when
     given, over the definition's). A caller that must start a run at most once (a schedule's occurrence) passes its
     own `run_id`: starting it again returns the run already started."""
-    experiment = layout.validate_name("experiment", experiment)
+    experiment = validators.validate_name("experiment", experiment)
     tags = tags or {}
     if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
         raise InvalidInput("'tags' must be an object of string values", field="tags")

@@ -22,7 +22,7 @@ from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
-from shared.core import layout
+from shared.core import layout, validators
 from shared.core.errors import Conflict
 from shared.core.storage import Storage, storage_errors
 from shared.registry import datasets, datastores
@@ -50,7 +50,7 @@ def download_inputs(storage: Storage, step: dict[str, Any], folder: Path) -> dic
     for source in step["inputs"]:
         if source["kind"] == "tabular":
             continue
-        target = folder / layout.validate_relative_path(source.get("path_on_compute") or source["name"])
+        target = folder / validators.validate_relative_path(source.get("path_on_compute") or source["name"])
         target.mkdir(parents=True, exist_ok=True)
         if source.get("data_reference_mode") == "upload":  # an empty folder, uploaded at the end
             local[source["name"]] = str(target)
@@ -58,7 +58,7 @@ def download_inputs(storage: Storage, step: dict[str, Any], folder: Path) -> dic
         files = datasets.resolve_files(storage, source["paths"])
         root = datasets.dataset_root(source["paths"], files)
         for item in files:
-            relative = layout.validate_relative_path(posixpath.relpath(item["path"], root or "."))
+            relative = validators.validate_relative_path(posixpath.relpath(item["path"], root or "."))
             _download(_container(storage, item["datastore"]), item["path"], target / relative)
         local[source["name"]] = str(target)
         if source.get("data") is None and datasets.single_file(source["paths"], files):
@@ -110,7 +110,7 @@ def output_folders(step: dict[str, Any], folder: Path) -> dict[str, str]:
 
 def _files(folder: Path) -> list[tuple[str, Path]]:
     return [
-        (layout.validate_relative_path(path.relative_to(folder).as_posix()), path)
+        (validators.validate_relative_path(path.relative_to(folder).as_posix()), path)
         for path in sorted(folder.rglob("*"))
         if path.is_file()
     ]

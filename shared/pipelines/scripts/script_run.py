@@ -19,7 +19,7 @@ import time
 import uuid
 from typing import Any
 
-from shared.core import clock, layout
+from shared.core import clock, layout, validators
 from shared.core.errors import ConcurrencyConflict, Conflict, InvalidInput
 from shared.core.storage import Storage
 from shared.pipelines.engine.script_definition import validate_script_step
@@ -49,7 +49,7 @@ def start_script_run(
 ) -> Record:
     """Record the script run (NotStarted) and put it on the script queue. `script` is a PythonScriptStep's
     definition (its `name` defaults to the script's); Conflict when `run_id` is taken."""
-    experiment = layout.validate_name("experiment", experiment)
+    experiment = validators.validate_name("experiment", experiment)
     checked_tags = _tags(tags)
     if not isinstance(script, dict):
         raise InvalidInput("'script' must be an object: a script step's definition", field="script")
@@ -62,7 +62,7 @@ def start_script_run(
             field="inputs",
         )
     verify_uploaded(storage, spec["snapshot"])
-    new_id = new_run_id(experiment) if run_id is None else layout.validate_name("run", run_id)
+    new_id = new_run_id(experiment) if run_id is None else validators.validate_name("run", run_id)
     taken, _ = storage.try_read_json(layout.RUN_HISTORY_CONTAINER, layout.run_info(new_id))
     if taken is not None:
         raise Conflict(f"run {new_id!r} already exists", run=new_id)
