@@ -26,6 +26,7 @@ from functions.schemas import (
     record,
     ref,
 )
+from shared.core import validators
 from shared.core.errors import InvalidInput
 from shared.core.storage import app_storage
 from shared.pipelines.engine import endpoints, published
@@ -195,9 +196,8 @@ def submission(body: dict[str, Any]) -> Submission:
     if source is not None:
         if not isinstance(source, str):
             raise InvalidInput("'RunSource' must be a string", field="RunSource")
-        if tags is not None and not isinstance(tags, dict):
-            raise InvalidInput("'tags' must be an object of string values", field="tags")
-        tags = {**(tags or {}), "azureml.runsource": source}
+        # the run's start checks the values
+        tags = {**validators.string_values(tags, "tags", values="unchecked"), "azureml.runsource": source}
     return Submission(body.get("ExperimentName"), assignments, tags, body.get("ContinueRunOnStepFailure"))
 
 

@@ -3,6 +3,11 @@
 The app (`shared/`, behind `functions/`) and the SDK (`fninfer/`) check what a caller gives with these functions, so
 one rule has one wording wherever it applies; each refusal is an `InvalidInput` naming the `field` at fault.
 
+Some rules differ on purpose, because the Azure ML call they stand for differs: tags a model or dataset takes are
+converted to text as Azure ML's SDK converts them (`string_map`), a run's tags may be null (`history_tags`), and the
+app's own JSON fields take strings only (`string_values`). Each difference is a keyword argument a caller chooses,
+never something a function decides for it; `tests/unit/test_validators.py` pins each variant's inputs and wording.
+
 Storage paths built from these names are `shared/core/layout.py`'s.
 """
 
@@ -10,10 +15,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Literal
 
 from shared.core.errors import InvalidInput
 
 TagMap = dict[str, str | None]
+
+#: What stands for "no entries" in a map or list field: None only, anything falsy (`value or {}`: null, "", [], 0),
+#: or nothing (null is refused as any other non-object is).
+Absent = Literal["none", "falsy", "refused"]
+
+
+def _is_absent(value: object, absent: Absent) -> bool:
+    return (absent == "none" and value is None) or (absent == "falsy" and not value)
+
 
 # -- names and paths users choose ---------------------------------------------------------------------------------
 
@@ -37,6 +52,14 @@ def validate_display_name(kind: str, name: object) -> str:
     if not isinstance(name, str) or not name:
         raise InvalidInput(f"{kind} name {name!r} is not valid: give a non-empty string", field="name")
     return name
+
+
+def validate_printable_name(kind: str, value: object) -> str:
+    """A name people read that Azure ML limits to 255 printable characters (a published pipeline's, a schedule's,
+    a metric's): never part of a storage path, so spaces are fine, as in the seeds' 'Weekly Predictions'."""
+    if not isinstance(value, str) or not value.strip() or len(value) > 255 or not value.isprintable():
+        raise InvalidInput(f"{kind} name {value!r} is not valid: 1-255 printable characters", field="name")
+    return value
 
 
 def validate_relative_path(path: object) -> str:
@@ -74,6 +97,16 @@ def validate_datastore_path(path: object, field: str = "path", allow_empty: bool
     if not stripped and not allow_empty:
         raise InvalidInput(f"{field} {path!r} is empty: name a file, a folder or a pattern", field=field)
     return stripped
+
+
+# -- text -----------------------------------------------------------------------------------------------------------
+
+
+def optional_text(value: object, field: str) -> str | None:
+    """A string field that may be left out (null): a description, a display name, a framework."""
+    if value is not None and not isinstance(value, str):
+        raise InvalidInput(f"'{field}' must be a string", field=field)
+    return value
 
 
 # -- tags and properties as Azure ML keeps them -----------------------------------------------------------------------
@@ -116,3 +149,70 @@ def key_list(value: object, field: str = "tags") -> list[str]:
     if not isinstance(items, list | tuple | set) or not all(isinstance(item, str) for item in items):
         raise InvalidInput(f"'{field}' must be a key or a list of keys, not {value!r}", field=field)
     return list(items)
+
+
+def history_tags(value: object) -> TagMap:
+    """A run's or an experiment's tags as Run History takes them: names of 1-255 characters (not blank), each value
+    a string or null (a tag with no value). Nothing is converted: the SDK sent them as Azure ML's does."""
+    if not isinstance(value, dict):
+        raise InvalidInput("'tags' must be an object of tag names to string values (or null)", field="tags")
+    for key, item in value.items():
+        if not isinstance(key, str) or not key.strip() or len(key) > 255:
+            raise InvalidInput(f"tag name {key!r} is not valid: 1-255 characters", field="tags")
+        if item is not None and not isinstance(item, str):
+            raise InvalidInput(f"tag {key!r}: the value must be a string or null, not {item!r}", field="tags")
+    return value
+
+
+# -- JSON objects and lists of strings the app's own API takes ------------------------------------------------------
+
+
+def string_values(
+    value: object,
+    field: str,
+    *,
+    absent: Absent = "none",
+    keys: Literal["any", "strings"] = "any",
+    values: Literal["strings", "unchecked"] = "strings",
+    message: str | None = None,
+) -> dict[str, str]:
+    """A JSON object of string values, given as it is (nothing converted); what is absent (`absent`) is {}.
+
+    `keys="strings"` also refuses a key that is not a string (a caller passing a dict in-process; JSON keys always
+    are). `values="unchecked"` only makes sure it is an object: for a caller that adds its own entries and hands
+    the map on to where the values are checked (a run's start), so the order its refusals come in stays the same.
+    `message` is the refusal in a caller's own words, where its API words it otherwise."""
+    if _is_absent(value, absent):
+        return {}
+    if (
+        not isinstance(value, dict)
+        or (keys == "strings" and not all(isinstance(key, str) for key in value))
+        or (values == "strings" and not all(isinstance(item, str) for item in value.values()))
+    ):
+        raise InvalidInput(message or f"'{field}' must be an object of string values", field=field)
+    return value
+
+
+def named_strings(value: object, field: str) -> dict[str, str]:
+    """A script step's `params` or `environment_variables`: keys that are names (`validate_name`, as they become
+    `AML_PARAMETER_<name>` or variable names), keys and values converted with `str()`; None is {}."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidInput(f"'{field}' must be an object of names to strings", field=field)
+    return {validate_name(field, str(key)): str(item) for key, item in value.items()}
+
+
+def string_list(
+    value: object, field: str, *, described: str, absent: Absent = "none", blank_items: bool = True
+) -> list[str]:
+    """A JSON list of strings (tag names to remove, package specs), given as it is; what is absent is []. A
+    refusal reads "'<field>' must be a list of <described>"; `blank_items=False` also refuses empty or blank
+    items."""
+    if _is_absent(value, absent):
+        return []
+    if not isinstance(value, list) or not all(
+        isinstance(item, str) and (blank_items or item.strip()) for item in value
+    ):
+        raise InvalidInput(f"'{field}' must be a list of {described}", field=field)
+    return list(value)

@@ -193,11 +193,8 @@ def register_dataset(storage: Storage, name: str, request: dict[str, Any]) -> Re
     definition = parse_definition(request)
     for item in definition["paths"]:
         find_datastore(storage, item["datastore"])  # NotFound names the datastores that exist
-    description, tags = request.get("description"), request.get("tags") or {}
-    if description is not None and not isinstance(description, str):
-        raise InvalidInput("'description' must be a string", field="description")
-    if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
-        raise InvalidInput("'tags' must be an object of string values", field="tags")
+    description = validators.optional_text(request.get("description"), "description")
+    tags = validators.string_values(request.get("tags"), "tags", absent="falsy")
     create_new_version = bool(request.get("create_new_version", False))
     versions = list_versions(storage, name)
     if versions:
@@ -223,12 +220,6 @@ def register_dataset(storage: Storage, name: str, request: dict[str, Any]) -> Re
     )
 
 
-def _tags(value: object) -> dict[str, str]:
-    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise InvalidInput("'tags' must be an object of string values", field="tags")
-    return {str(k): v for k, v in value.items()}
-
-
 def update_dataset(storage: Storage, name: str, version: int, request: dict[str, Any]) -> Record:
     """Change a version's description and tags in place (its definition never changes), as Azure ML's
     `dataset.update` / `add_tags` / `remove_tags` do; an absent field is kept."""
@@ -238,10 +229,10 @@ def update_dataset(storage: Storage, name: str, version: int, request: dict[str,
     if record is None or etag is None:
         get_dataset(storage, name, version)  # NotFound names the versions there are
         raise NotFound(f"dataset {name!r} has no version {version}", dataset=name)
-    description = request.get("description", record.get("description"))
-    if description is not None and not isinstance(description, str):
-        raise InvalidInput("'description' must be a string", field="description")
-    tags = _tags(request["tags"] or {}) if "tags" in request else record.get("tags") or {}  # null or [] is none
+    description = validators.optional_text(request.get("description", record.get("description")), "description")
+    tags = record.get("tags") or {}
+    if "tags" in request:  # null or [] is none
+        tags = validators.string_values(request["tags"], "tags", absent="falsy")
     updated = {**record, "description": description, "tags": tags}
     storage.replace_json(layout.REGISTRY_CONTAINER, path, updated, etag)  # ConcurrencyConflict: changed meanwhile
     return updated

@@ -16,14 +16,6 @@ from shared.core.errors import InvalidInput
 from shared.core.storage import Record, Storage
 
 
-def _strings(value: object, field: str) -> list[str]:
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
-        raise InvalidInput(f"'{field}' must be a list of non-empty strings", field=field)
-    return list(value)
-
-
 def parse_definition(document: dict[str, Any]) -> dict[str, Any]:
     """The definition as it will be recorded; a 400 naming the field that is wrong."""
     python = document.get("python") or {}
@@ -42,8 +34,7 @@ def parse_definition(document: dict[str, Any]) -> dict[str, Any]:
     if any(value is None for value in variables.values()):
         raise InvalidInput("each of 'environment_variables' needs a value", field="environment_variables")
     stack = document.get("inferencing_stack_version")
-    if stack is not None and not isinstance(stack, str):
-        raise InvalidInput("'inferencing_stack_version' must be a string", field="inferencing_stack_version")
+    validators.optional_text(stack, "inferencing_stack_version")
     interpreter = python.get("interpreter_path") or "python"
     if not isinstance(interpreter, str):
         raise InvalidInput("'python.interpreter_path' must be a string", field="interpreter_path")
@@ -57,14 +48,16 @@ def parse_definition(document: dict[str, Any]) -> dict[str, Any]:
     for key, value in {**recorded, **sections}.items():
         if value is not None and not isinstance(value, dict):
             raise InvalidInput(f"'{key}' must be an object", field=key)
+    # conda's lists (channels, packages, pip options): each item a non-empty string
+    package_lists = {
+        key: validators.string_list(conda.get(key), key, described="non-empty strings", blank_items=False)
+        for key in ("channels", "dependencies", "pip", "pip_options")
+    }
     return {
         "python": {
             "conda_dependencies": {
                 "name": name,
-                "channels": _strings(conda.get("channels"), "channels"),
-                "dependencies": _strings(conda.get("dependencies"), "dependencies"),
-                "pip": _strings(conda.get("pip"), "pip"),
-                "pip_options": _strings(conda.get("pip_options"), "pip_options"),
+                **package_lists,
             },
             "user_managed_dependencies": bool(python.get("user_managed_dependencies", False)),
             "interpreter_path": interpreter,
@@ -72,7 +65,9 @@ def parse_definition(document: dict[str, Any]) -> dict[str, Any]:
         "docker": {
             "enabled": bool(docker.get("enabled", False)),
             **{key: docker.get(key) for key in docker_strings},
-            "arguments": _strings(docker.get("arguments"), "arguments"),
+            "arguments": validators.string_list(
+                docker.get("arguments"), "arguments", described="non-empty strings", blank_items=False
+            ),
             "shared_volumes": bool(docker.get("shared_volumes", True)),
             **recorded,
         },

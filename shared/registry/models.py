@@ -71,13 +71,6 @@ def _verify_staged(storage: Storage, prefix: str, files: list[dict[str, Any]]) -
 FRAMEWORKS = ("Custom", "TensorFlow", "ScikitLearn", "Onnx", "TfKeras", "PyTorch", "Multi")
 
 
-def _optional_string(request: dict[str, Any], field: str) -> str | None:
-    value = request.get(field)
-    if value is not None and not isinstance(value, str):
-        raise InvalidInput(f"'{field}' must be a string", field=field)
-    return value
-
-
 def _dataset_id(storage: Storage, value: object, field: str) -> str:
     """A registered dataset's id, 'name:version', checked to exist (NotFound names its versions)."""
     name, _, version = str(value).partition(":") if isinstance(value, str) else ("", "", "")
@@ -118,8 +111,8 @@ def _resource_configuration(request: dict[str, Any]) -> dict[str, float | int | 
 
 def _metadata(storage: Storage, request: dict[str, Any]) -> Record:
     """Everything a registration says about the model besides its files, checked before anything is written."""
-    framework = _optional_string(request, "model_framework")
-    framework_version = _optional_string(request, "model_framework_version")
+    framework = validators.optional_text(request.get("model_framework"), "model_framework")
+    framework_version = validators.optional_text(request.get("model_framework_version"), "model_framework_version")
     if framework is None and framework_version is not None:
         raise InvalidInput(
             "model_framework_version needs a model_framework, as in Azure ML", field="model_framework_version"
@@ -129,7 +122,7 @@ def _metadata(storage: Storage, request: dict[str, Any]) -> Record:
         value = request.get(field)
         samples[field] = None if value is None else _dataset_id(storage, value, field)
     return {
-        "description": _optional_string(request, "description"),
+        "description": validators.optional_text(request.get("description"), "description"),
         "tags": validators.string_map(request.get("tags") or None, "tags"),
         "properties": validators.string_map(request.get("properties") or None, "properties"),
         "model_framework": framework,
@@ -137,8 +130,8 @@ def _metadata(storage: Storage, request: dict[str, Any]) -> Record:
         "datasets": _datasets(storage, request),
         **samples,
         "resource_configuration": _resource_configuration(request),
-        "run_id": _optional_string(request, "run_id"),
-        "experiment_name": _optional_string(request, "experiment_name"),
+        "run_id": validators.optional_text(request.get("run_id"), "run_id"),
+        "experiment_name": validators.optional_text(request.get("experiment_name"), "experiment_name"),
     }
 
 
@@ -207,7 +200,7 @@ def update_model(storage: Storage, name: str, version: int, request: dict[str, A
     added_datasets = _datasets(storage, {"datasets": request.get("add_datasets")})
     changes: Record = {}
     if "description" in request:
-        changes["description"] = _optional_string(request, "description")
+        changes["description"] = validators.optional_text(request.get("description"), "description")
     for field in ("sample_input_dataset", "sample_output_dataset"):
         if request.get(field) is not None:
             changes[field] = _dataset_id(storage, request[field], field)

@@ -40,12 +40,6 @@ def get_details(storage: Storage) -> Record:
         return record or fresh
 
 
-def _string(field: str, value: object) -> str | None:
-    if value is not None and not isinstance(value, str):
-        raise InvalidInput(f"'{field}' must be a string", field=field)
-    return value
-
-
 def update(storage: Storage, changes: object) -> Record:
     """Change the friendly name, description, tags (replaced, as Azure ML's update does) or image build compute;
     set or delete a connection ({"set_connection": {...}} / {"delete_connection": name})."""
@@ -55,12 +49,8 @@ def update(storage: Storage, changes: object) -> Record:
     if unknown:
         raise InvalidInput(f"a workspace's {sorted(unknown)} cannot be changed here", field=sorted(unknown)[0])
     for field in ("friendly_name", "description", "image_build_compute"):
-        _string(field, changes.get(field))
-    tags = changes.get("tags")
-    if tags is not None and (
-        not isinstance(tags, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items())
-    ):
-        raise InvalidInput("'tags' must be an object of string values", field="tags")
+        validators.optional_text(changes.get(field), field)
+    validators.string_values(changes.get("tags"), "tags", keys="strings")
     connection = changes.get("set_connection")
     if connection is not None:
         if not isinstance(connection, dict) or set(connection) != set(CONNECTION_FIELDS):
@@ -69,7 +59,7 @@ def update(storage: Storage, changes: object) -> Record:
             if not isinstance(connection[field], str):
                 raise InvalidInput(f"a connection's '{field}' must be a string", field=field)
         validators.validate_name("connection", connection["name"])
-    removed = _string("delete_connection", changes.get("delete_connection"))
+    removed = validators.optional_text(changes.get("delete_connection"), "delete_connection")
     get_details(storage)
 
     def apply(record: Record) -> Record:

@@ -89,8 +89,7 @@ def create_run(storage: Storage, experiment: object, request: dict[str, Any]) ->
     if status not in ("NotStarted", "Running"):
         raise InvalidInput("a new run's status is NotStarted or Running", field="status")
     for field in ("name", "display_name", "description"):
-        if request.get(field) is not None and not isinstance(request[field], str):
-            raise InvalidInput(f"'{field}' must be a string", field=field)
+        validators.optional_text(request.get(field), field)
     created = clock.stamp()
     record = {
         "id": run_id,
@@ -103,10 +102,10 @@ def create_run(storage: Storage, experiment: object, request: dict[str, Any]) ->
         "start_time": created if status == "Running" else None,
         "end_time": None,
         "status": status,
-        "properties": _string_map("properties", request.get("properties")),
+        "properties": validators.string_values(request.get("properties"), "properties", keys="strings"),
         "history_only": True,
     }
-    tags = _checked_tags(request.get("tags") or {})
+    tags = validators.history_tags(request.get("tags") or {})
     try:
         storage.create_json(layout.RUN_HISTORY_CONTAINER, layout.run_info(run_id), record)
     except ConcurrencyConflict as exc:
@@ -194,9 +193,7 @@ def record_error(storage: Storage, run_id: str, error: object) -> Record:
 def add_properties(storage: Storage, run_id: str, properties: object) -> dict[str, str]:
     """Add properties; they are immutable, as Azure ML's: setting one again to another value is refused."""
     require_run(storage, run_id)
-    if not isinstance(properties, dict):
-        raise InvalidInput("'properties' must be an object of string values", field="properties")
-    added = _string_map("properties", properties)
+    added = validators.string_values(properties, "properties", absent="refused", keys="strings")
 
     def change(record: Record) -> None:
         current = dict(record.get("properties") or {})
@@ -221,8 +218,7 @@ def update_run(storage: Storage, run_id: str, changes: object) -> Record:
     if unknown:
         raise InvalidInput(f"a run's {sorted(unknown)} cannot be changed; only {sorted(allowed)}", field="changes")
     for key, value in changes.items():
-        if value is not None and not isinstance(value, str):
-            raise InvalidInput(f"'{key}' must be a string", field=key)
+        validators.optional_text(value, key)
     _change_info(storage, run_id, lambda record: record.update(changes))
     return describe(storage, run_id)
 
@@ -343,8 +339,7 @@ def metric_entry(document: object) -> Record:
     if not isinstance(document, dict):
         raise InvalidInput("each metric must be an object {name, kind, value}", field="metrics")
     name, kind, value = document.get("name"), document.get("kind", "scalar"), document.get("value")
-    if not isinstance(name, str) or not name.strip() or len(name) > 255 or not name.isprintable():
-        raise InvalidInput(f"metric name {name!r} is not valid: 1-255 printable characters", field="name")
+    name = validators.validate_printable_name("metric", name)
     if kind not in METRIC_KINDS:
         raise InvalidInput(f"metric {name!r}: kind must be one of {list(METRIC_KINDS)}", field="kind")
     if kind in ("scalar", "image", "artifact"):
@@ -489,17 +484,6 @@ def _populated(storage: Storage, run_id: str, entry: Record) -> Record:
 # -- tags -----------------------------------------------------------------------------------------------------------
 
 
-def _checked_tags(tags: object) -> dict[str, str | None]:
-    if not isinstance(tags, dict):
-        raise InvalidInput("'tags' must be an object of tag names to string values (or null)", field="tags")
-    for key, value in tags.items():
-        if not isinstance(key, str) or not key.strip() or len(key) > 255:
-            raise InvalidInput(f"tag name {key!r} is not valid: 1-255 characters", field="tags")
-        if value is not None and not isinstance(value, str):
-            raise InvalidInput(f"tag {key!r}: the value must be a string or null, not {value!r}", field="tags")
-    return tags
-
-
 def _change_tags(storage: Storage, run_id: str, change: Any) -> dict[str, str | None]:
     return storage.upsert_json(
         layout.RUN_HISTORY_CONTAINER, layout.run_tags(run_id), lambda current: change(current or {})
@@ -518,7 +502,7 @@ def _change_engine_tags(storage: Storage, run_id: str, change: Any) -> None:
 def set_tags(storage: Storage, run_id: str, tags: object) -> dict[str, str | None]:
     """Add or change tags (others are left as they are); returns every tag of the run."""
     require_run(storage, run_id)
-    checked = _checked_tags(tags)
+    checked = validators.history_tags(tags)
     if _engine_record(storage, run_id) is not None:
         _change_engine_tags(storage, run_id, lambda current: {**current, **checked})
     else:
@@ -528,11 +512,10 @@ def set_tags(storage: Storage, run_id: str, tags: object) -> dict[str, str | Non
 
 def remove_tags(storage: Storage, run_id: str, keys: object) -> dict[str, str | None]:
     require_run(storage, run_id)
-    if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys):
-        raise InvalidInput("'keys' must be a list of tag names", field="keys")
+    removed = validators.string_list(keys, "keys", described="tag names", absent="refused")
 
     def without(current: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in current.items() if k not in keys}
+        return {k: v for k, v in current.items() if k not in removed}
 
     if _engine_record(storage, run_id) is not None:
         _change_engine_tags(storage, run_id, without)
@@ -592,10 +575,8 @@ def change_experiment(storage: Storage, name: object, change: object) -> Record:
     record = ensure_experiment(storage, name)
     if not isinstance(change, dict):
         raise InvalidInput("the change must be an object", field="change")
-    set_tags_to = _checked_tags(change.get("set_tags") or {})
-    removed = [] if change.get("remove_tags") is None else change["remove_tags"]
-    if not isinstance(removed, list) or not all(isinstance(key, str) for key in removed):
-        raise InvalidInput("'remove_tags' must be a list of tag names", field="remove_tags")
+    set_tags_to = validators.history_tags(change.get("set_tags") or {})
+    removed = validators.string_list(change.get("remove_tags"), "remove_tags", described="tag names")
     archived = change.get("archived")
     if change.get("set_tags") is not None and not isinstance(change["set_tags"], dict):
         raise InvalidInput("'set_tags' must be an object of tags", field="set_tags")
@@ -723,14 +704,6 @@ def _selected_files(storage: Storage, run_id: str, model_path: str) -> tuple[lis
     return inside, False
 
 
-def _string_map(field: str, value: object) -> dict[str, str]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-        raise InvalidInput(f"'{field}' must be an object of string values", field=field)
-    return value
-
-
 def register_model(storage: Storage, run_id: str, request: dict[str, Any]) -> Record:
     """Register the run's file or folder `model_path` (default: the model's name) as the next version of model
     `model_name`: copied into the model store, then registered exactly as `Model.register` does (the same record,
@@ -739,17 +712,15 @@ def register_model(storage: Storage, run_id: str, request: dict[str, Any]) -> Re
     model_name = validators.validate_name("model", request.get("model_name"))
     raw_path = request.get("model_path") or model_name
     model_path = _file_name(raw_path.rstrip("/") if isinstance(raw_path, str) else raw_path)
-    properties = _string_map("properties", request.get("properties"))
-    tags = _string_map("tags", request.get("tags"))
+    properties = validators.string_values(request.get("properties"), "properties", keys="strings")
+    tags = validators.string_values(request.get("tags"), "tags", keys="strings")
     extra = {"azureml.runId": run_id}
     for field, key in (
         ("model_framework", "azureml.modelFramework"),
         ("model_framework_version", "azureml.modelFrameworkVersion"),
     ):
-        value = request.get(field)
+        value = validators.optional_text(request.get(field), field)
         if value is not None:
-            if not isinstance(value, str):
-                raise InvalidInput(f"'{field}' must be a string", field=field)
             extra[key] = value
     datasets = request.get("datasets") or []
     if not isinstance(datasets, list):

@@ -26,7 +26,7 @@ from shared.core import clock, layout, validators
 from shared.core.errors import InvalidInput, NotFound
 from shared.core.storage import Record, Storage, storage_errors
 from shared.pipelines.engine import endpoints
-from shared.pipelines.engine.published import display_name, get_published
+from shared.pipelines.engine.published import get_published
 from shared.registry.datastores import find_datastore
 from shared.schedules.recurrence import Recurrence
 
@@ -141,8 +141,7 @@ def create_schedule(storage: Storage, document: dict[str, Any], now: datetime | 
             field="pipeline_id",
         )
     for field, value in (("pipeline_id", pipeline_id), ("pipeline_endpoint_id", endpoint_id)):
-        if value is not None and not isinstance(value, str):
-            raise InvalidInput(f"'{field}' must be a string", field=field)
+        validators.optional_text(value, field)
     if endpoint_id is not None:
         endpoint_id = endpoints.get_endpoint(storage, endpoint_id)["id"]  # a name works too; the id is kept
     else:
@@ -152,7 +151,7 @@ def create_schedule(storage: Storage, document: dict[str, Any], now: datetime | 
         raise InvalidInput("a schedule needs either a recurrence or a datastore to watch", field="recurrence")
     record: Record = {
         "id": uuid.uuid4().hex,
-        "name": display_name("schedule", document.get("name")),
+        "name": validators.validate_printable_name("schedule", document.get("name")),
         "description": document.get("description") if isinstance(document.get("description"), str) else None,
         "pipeline_id": pipeline_id,
         "pipeline_endpoint_id": endpoint_id,
@@ -247,7 +246,7 @@ def update_schedule(storage: Storage, schedule_id: str, changes: dict[str, Any],
     record = get_schedule(storage, schedule_id)
     updated = dict(record)
     if changes.get("name") is not None:
-        updated["name"] = display_name("schedule", changes["name"])
+        updated["name"] = validators.validate_printable_name("schedule", changes["name"])
     if changes.get("description") is not None:
         if not isinstance(changes["description"], str):
             raise InvalidInput("description must be a string", field="description")

@@ -44,9 +44,9 @@ def _code(storage: Storage, spec: dict[str, Any]) -> dict[str, Any]:
     entry_script = validators.validate_relative_path(spec.get("entry_script"))
     if entry_script not in {item["path"] for item in snapshot["files"]}:
         raise InvalidInput(f"entry script {entry_script!r} is not in source_directory", field="entry_script")
-    requirements = spec.get("requirements") or []
-    if not isinstance(requirements, list) or not all(isinstance(r, str) for r in requirements):
-        raise InvalidInput("'requirements' must be a list of package specs", field="requirements")
+    requirements = validators.string_list(
+        spec.get("requirements"), "requirements", described="package specs", absent="falsy"
+    )
     return {"snapshot": snapshot, "entry_script": entry_script, "requirements": requirements}
 
 

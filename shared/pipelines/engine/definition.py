@@ -131,9 +131,12 @@ def validate_config(config: object) -> dict[str, Any]:
             "mini-batches",
             field="partition_keys",
         )
-    variables = merged["environment_variables"]
-    if not isinstance(variables, dict) or not all(isinstance(v, str) for v in variables.values()):
-        raise InvalidInput("environment_variables must be an object of strings", field="environment_variables")
+    validators.string_values(
+        merged["environment_variables"],
+        "environment_variables",
+        absent="refused",
+        message="environment_variables must be an object of strings",
+    )
     return merged
 
 

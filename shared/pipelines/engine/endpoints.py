@@ -56,8 +56,7 @@ def _claim_name(storage: Storage, name: str, endpoint_id: str) -> None:
 def publish(storage: Storage, name: object, description: object, pipeline_id: object) -> Record:
     """A new endpoint `name` whose version "0" (the default) is the published pipeline `pipeline_id`."""
     name = validators.validate_name("pipeline endpoint", name)
-    if description is not None and not isinstance(description, str):
-        raise InvalidInput("'description' must be a string", field="description")
+    validators.optional_text(description, "description")
     if not isinstance(pipeline_id, str):
         raise InvalidInput("'pipeline_id' is required: the published pipeline of version 0", field="pipeline_id")
     published.get_published(storage, pipeline_id)  # NotFound names it
@@ -187,8 +186,7 @@ def start(
             f"pipeline endpoint {record['name']!r} ({record['id']}) is {record['status']}: enable it to start runs",
             endpoint=record["id"],
         )
-    if tags is not None and not isinstance(tags, dict):
-        raise InvalidInput("'tags' must be an object of string values", field="tags")
-    run_tags = {**(tags or {}), ENDPOINT_TAG: record["id"]}
+    # the run's start checks the values, after the version and the experiment's name
+    run_tags = {**validators.string_values(tags, "tags", values="unchecked"), ENDPOINT_TAG: record["id"]}
     pipeline_id = pipeline_of(record, version)
     return published.start(storage, pipeline_id, experiment, assignments, run_tags, run_id, continue_on_step_failure)

@@ -25,22 +25,6 @@ class PublishedStatus(StrEnum):
     DISABLED = "Disabled"
 
 
-def display_name(kind: str, value: object) -> str:
-    """A name people read (a published pipeline's, a schedule's): never part of a storage path, so any printable
-    text up to 255 characters, such as the seeds' 'Weekly Predictions'."""
-    if not isinstance(value, str) or not value.strip() or len(value) > 255 or not value.isprintable():
-        raise InvalidInput(f"{kind} name {value!r} is not valid: 1-255 printable characters", field="name")
-    return value
-
-
-def _text(field: str, value: object, required: bool = False) -> str | None:
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or (required and not value.strip()):
-        raise InvalidInput(f"'{field}' must be a {'non-empty ' if required else ''}string", field=field)
-    return value
-
-
 def publish(
     storage: Storage,
     pipeline: object,
@@ -60,9 +44,9 @@ def publish(
         pipeline = {**pipeline, "continue_on_step_failure": continue_on_step_failure}
     record: Record = {
         "id": uuid.uuid4().hex,
-        "name": display_name("published pipeline", name),
-        "description": _text("description", description),
-        "version": _text("version", None if version is None else str(version)),
+        "name": validators.validate_printable_name("published pipeline", name),
+        "description": validators.optional_text(description, "description"),
+        "version": validators.optional_text(None if version is None else str(version), "version"),
         "status": PublishedStatus.ACTIVE.value,
         "created_time": clock.stamp(),
         "source_run": source_run,
@@ -133,9 +117,8 @@ def start(
         )
     if experiment is None or experiment == "":
         raise InvalidInput("'ExperimentName' is required: the experiment the run belongs to", field="ExperimentName")
-    if tags is not None and not isinstance(tags, dict):
-        raise InvalidInput("'tags' must be an object of string values", field="tags")
-    run_tags = {**(tags or {}), "azureml.pipelineid": pipeline_id}
+    # submit.start_run checks the values, after the experiment's name
+    run_tags = {**validators.string_values(tags, "tags", values="unchecked"), "azureml.pipelineid": pipeline_id}
     return submit.start_run(
         storage, experiment, record["definition"], run_tags, assignments, run_id, continue_on_step_failure
     )

@@ -32,14 +32,6 @@ from shared.registry.snapshots import validate_manifest
 DATA_REFERENCE = "$data"
 
 
-def _string_map(field: str, value: object) -> dict[str, str]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise InvalidInput(f"'{field}' must be an object of names to strings", field=field)
-    return {validators.validate_name(field, str(k)): str(v) for k, v in value.items()}
-
-
 def _inputs(inputs: object) -> list[dict[str, Any]]:
     if not isinstance(inputs, list):
         raise InvalidInput("'inputs' must be a list", field="inputs")
@@ -101,9 +93,9 @@ def validate_script_step(step: dict[str, Any]) -> dict[str, Any]:
         "arguments": [_argument(a, set(names)) for a in arguments],
         "inputs": inputs,
         "outputs": outputs,
-        "params": _string_map("params", step.get("params")),
+        "params": validators.named_strings(step.get("params"), "params"),
         "environment": validate_environment(step.get("environment")),
-        "environment_variables": _string_map("environment_variables", step.get("environment_variables")),
+        "environment_variables": validators.named_strings(step.get("environment_variables"), "environment_variables"),
         "timeout": _timeout(step.get("timeout")),
         "compute_target": None if step.get("compute_target") is None else str(step["compute_target"]),
         "allow_reuse": bool(step.get("allow_reuse", True)),

@@ -82,9 +82,12 @@ def validate_output(output: object, field: str = "output") -> dict[str, Any]:
     if register is not None:
         if not isinstance(register, dict):
             raise InvalidInput("'register' must be {name, description, tags}", field="register")
-        tags = register.get("tags") or {}
-        if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
-            raise InvalidInput("register_on_complete tags must be an object of strings", field="register")
+        tags = validators.string_values(
+            register.get("tags"),
+            "register",
+            absent="falsy",
+            message="register_on_complete tags must be an object of strings",
+        )
         checked["register"] = {
             "name": validators.validate_name("dataset", register.get("name")),
             "description": None if register.get("description") is None else str(register["description"]),

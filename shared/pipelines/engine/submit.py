@@ -63,9 +63,7 @@ def start_run(
     given, over the definition's). A caller that must start a run at most once (a schedule's occurrence) passes its
     own `run_id`: starting it again returns the run already started."""
     experiment = validators.validate_name("experiment", experiment)
-    tags = tags or {}
-    if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
-        raise InvalidInput("'tags' must be an object of string values", field="tags")
+    tags = validators.string_values(tags, "tags", absent="falsy")
     keep_going = _continue_on_step_failure(continue_on_step_failure)
     template = _template(pipeline)
     bound, values = parameters.bind(storage, template, assignments)

@@ -37,20 +37,13 @@ def new_run_id(experiment: str) -> str:
     return run_id if len(run_id) <= 255 else uuid.uuid4().hex
 
 
-def _tags(tags: object) -> dict[str, str]:
-    tags = tags or {}
-    if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
-        raise InvalidInput("'tags' must be an object of string values", field="tags")
-    return tags
-
-
 def start_script_run(
     storage: Storage, experiment: object, script: object, tags: object = None, run_id: object = None
 ) -> Record:
     """Record the script run (NotStarted) and put it on the script queue. `script` is a PythonScriptStep's
     definition (its `name` defaults to the script's); Conflict when `run_id` is taken."""
     experiment = validators.validate_name("experiment", experiment)
-    checked_tags = _tags(tags)
+    checked_tags = validators.string_values(tags, "tags", absent="falsy")
     if not isinstance(script, dict):
         raise InvalidInput("'script' must be an object: a script step's definition", field="script")
     spec = validate_script_step({**script, "name": script.get("name") or script.get("script_name")})
