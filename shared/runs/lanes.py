@@ -45,17 +45,61 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypedDict
 
 from shared.core import clock, layout
 from shared.core.errors import ConcurrencyConflict, NotFound
 from shared.core.storage import Storage
 from shared.runs import work_leases
+from shared.runs.run_records import CountFigures, Plan, RunRecord, plan_of
 
 #: Results held in memory are written once they pass this size.
 FLUSH_BYTES = 1024 * 1024
 
-Result = dict[str, Any]
+
+class Attempt(TypedDict):
+    """One try of a mini-batch: what run() (or loading the entry script, or reading the input) raised, if anything."""
+
+    error: str | None
+    traceback: str | None
+    log: str | None  # what it printed and logged
+
+
+class Result(TypedDict):
+    """A mini-batch's result (shared/pipelines/batch/minibatch.py writes it), kept in a chunk's `results`."""
+
+    index: int  # the mini-batch's
+    items: int  # files, or rows of a tabular input
+    rows: list[str]  # what append_row writes for it
+    failed_items: int
+    batch_failed: bool
+    tries: int
+    attempts: list[Attempt]
+
+
+class LaneRecord(TypedDict):
+    """A lane's record (`layout.lane_record`); its holder, hold and tries are in the blob's metadata."""
+
+    run: str
+    lane: int
+    queue: str  # the mini-batch queue, where its message goes
+
+
+class Chunk(TypedDict):
+    """A lane's results of positions start..end-1 (`layout.lane_chunk`), created once; its metadata has `end`,
+    `until` and its counts too (a listing reads those)."""
+
+    start: int
+    end: int
+    counts: CountFigures
+    results: list[Result]
+
+
+class MiniBatchMessage(TypedDict):
+    """The mini-batch queue's message: the lane of mini-batch `index` is to run from there."""
+
+    run: str
+    index: int
 
 
 def positions(total: int, cap: int, lane: int) -> int:
@@ -63,7 +107,7 @@ def positions(total: int, cap: int, lane: int) -> int:
     return len(range(lane, total, cap))
 
 
-def lane_count(plan: dict[str, Any]) -> int:
+def lane_count(plan: Plan) -> int:
     return min(int(plan["cap"]), int(plan["total_batches"]))
 
 
@@ -73,7 +117,7 @@ class Counts:
     batches_failed: int = 0
     items_failed: int = 0
 
-    def to_dict(self) -> dict[str, int]:
+    def to_dict(self) -> CountFigures:
         return {
             "batches_done": self.batches_done,
             "batches_failed": self.batches_failed,
@@ -155,12 +199,12 @@ def counts(storage: Storage, run_id: str) -> Counts:
     return total
 
 
-def complete(plan: dict[str, Any], states: dict[int, LaneState]) -> bool:
+def complete(plan: Plan, states: dict[int, LaneState]) -> bool:
     cap, total = int(plan["cap"]), int(plan["total_batches"])
     return all(k in states and states[k].end >= positions(total, cap, k) for k in range(lane_count(plan)))
 
 
-def _message(run_id: str, index: int) -> dict[str, Any]:
+def _message(run_id: str, index: int) -> MiniBatchMessage:
     return {"run": run_id, "index": index}
 
 
@@ -168,11 +212,11 @@ def _record_metadata(owner: str | None, until: float, at: int, tries: int) -> di
     return {"owner": owner or "", "until": f"{until:.3f}", "at": str(at), "tries": str(tries)}
 
 
-def _record(run_id: str, lane: int) -> dict[str, Any]:
+def _record(run_id: str, lane: int) -> LaneRecord:
     return {"run": run_id, "lane": lane, "queue": layout.MINIBATCH_QUEUE}
 
 
-def dispatch(storage: Storage, run: dict[str, Any], lane: int, owner: str | None = None) -> Lane | None:
+def dispatch(storage: Storage, run: RunRecord, lane: int, owner: str | None = None) -> Lane | None:
     """Create the lane's record, unless it exists, and enqueue its message; with `owner`, take the lane at once
     instead (returned). A lane that exists already is left alone: it is held, queued, or the sweeper's."""
     until = clock.time() + (work_leases.lease_seconds() if owner else work_leases.queued_seconds())
@@ -191,11 +235,11 @@ def dispatch(storage: Storage, run: dict[str, Any], lane: int, owner: str | None
     return Lane(storage, run, lane, owner, etag, LaneState(lane))
 
 
-def claim(storage: Storage, run: dict[str, Any], lane: int, owner: str) -> Lane | LaneState | None:
+def claim(storage: Storage, run: RunRecord, lane: int, owner: str) -> Lane | LaneState | None:
     """Take the lane for `owner`: the Lane, or the LaneState when the lane is complete already, or None when a live
     holder has it. Taking it from a holder whose hold ran out counts a try of the position it stopped at."""
     state = survey(storage, run["id"], lane).get(lane)
-    plan = run["plan"]
+    plan = plan_of(run)
     if state is None or state.etag is None:
         return None  # not dispatched (yet): its dispatcher enqueues it
     if state.end >= positions(int(plan["total_batches"]), int(plan["cap"]), lane):
@@ -219,7 +263,7 @@ def _stopped_at(state: LaneState) -> tuple[int, int]:
     return (state.tries + 1 if state.at == state.end else 1), state.end
 
 
-def redispatch(storage: Storage, run: dict[str, Any], state: LaneState) -> bool:
+def redispatch(storage: Storage, run: RunRecord, state: LaneState) -> bool:
     """Re-enqueue a lane whose holder is gone (or whose message was lost), once per expiry (If-Match)."""
     assert state.etag is not None
     tries, at = _stopped_at(state) if state.owner else (state.tries, state.at)
@@ -234,7 +278,7 @@ def redispatch(storage: Storage, run: dict[str, Any], state: LaneState) -> bool:
         )
     except (ConcurrencyConflict, NotFound):
         return False  # renewed, claimed or re-enqueued meanwhile
-    index = state.lane + state.end * int(run["plan"]["cap"])
+    index = state.lane + state.end * int(plan_of(run)["cap"])
     work_leases.send(storage, layout.MINIBATCH_QUEUE, _message(run["id"], index))
     return True
 
@@ -251,10 +295,8 @@ class LaneLost(Exception):
 class Lane:
     """A lane held by this process: the chain's end as last seen, and the results not written yet."""
 
-    def __init__(
-        self, storage: Storage, run: dict[str, Any], lane: int, owner: str, etag: str, state: LaneState
-    ) -> None:
-        plan = run["plan"]
+    def __init__(self, storage: Storage, run: RunRecord, lane: int, owner: str, etag: str, state: LaneState) -> None:
+        plan = plan_of(run)
         self.storage = storage
         self.run = run  # the run record as the lane was taken
         self.run_id = run["id"]
@@ -320,7 +362,7 @@ class Lane:
                 for result in self.pending:
                     counts = counts + Counts.of(result)
                 end = start + len(self.pending)
-                chunk = {"start": start, "end": end, "counts": counts.to_dict(), "results": self.pending}
+                chunk: Chunk = {"start": start, "end": end, "counts": counts.to_dict(), "results": self.pending}
                 metadata = {
                     "end": str(end),
                     "until": f"{clock.time() + work_leases.lease_seconds():.3f}",
@@ -339,6 +381,7 @@ class Lane:
     def _adopt(self, start: int) -> None:
         """Another writer's chunk is at `start`: take its end, keep only our results past it, and make sure we still
         hold the lane."""
+        theirs: Chunk
         theirs, _ = self.storage.read_json(layout.RUNS_CONTAINER, layout.lane_chunk(self.run_id, self.lane, start))
         covered = int(theirs["end"]) - start
         self.end = int(theirs["end"])
@@ -407,5 +450,6 @@ class Lane:
 
 
 def read_chunk(storage: Storage, run_id: str, lane: int, start: int) -> list[Result]:
+    chunk: Chunk
     chunk, _ = storage.read_json(layout.RUNS_CONTAINER, layout.lane_chunk(run_id, lane, start))
     return list(chunk["results"])

@@ -13,13 +13,29 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from shared.core import layout
 from shared.core.storage import Storage
-from shared.runs.run_records import Record
+from shared.runs.run_records import RunRecord
 
 NOT_FINGERPRINTED = frozenset({"description", "logging_level", "compute_target"})
+
+
+class ReusedStep(TypedDict):
+    """What a later run of the same step takes from the one it reuses: which step run it was, and its outputs."""
+
+    id: str
+    name: str
+    output: NotRequired[dict[str, Any]]  # a ParallelRunStep's, located (step_start.locate_output)
+    outputs: NotRequired[list[dict[str, Any]]]  # a script step's, located
+
+
+class ReuseEntry(TypedDict):
+    """The latest Finished step run of a fingerprint (`layout.reuse_record`)."""
+
+    run: str  # its id
+    step: ReusedStep
 
 
 def fingerprint(step: dict[str, Any]) -> str:
@@ -74,14 +90,20 @@ def _definition(source: dict[str, Any]) -> Any:
     return {key: source.get(key) for key in ("kind", "paths", "partition_format", "tabular")}
 
 
-def find(storage: Storage, step_fingerprint: str) -> Record | None:
-    """The reuse entry of the latest Finished run with this fingerprint: {run, step}."""
+def find(storage: Storage, step_fingerprint: str) -> ReuseEntry | None:
+    """The reuse entry of the latest Finished run with this fingerprint."""
+    entry: ReuseEntry | None
     entry, _ = storage.try_read_json(layout.RUNS_CONTAINER, layout.reuse_record(step_fingerprint))
     return entry
 
 
-def remember(storage: Storage, run: Record) -> None:
+def remember(storage: Storage, run: RunRecord) -> None:
     """Offer a Finished step run's outputs to later runs of the same step."""
     step = run["step"]
-    entry = {"run": run["id"], "step": {k: step[k] for k in ("id", "name", "output", "outputs") if k in step}}
+    reused = ReusedStep(id=step["id"], name=step["name"])
+    if "output" in step:
+        reused["output"] = step["output"]
+    if "outputs" in step:
+        reused["outputs"] = step["outputs"]
+    entry = ReuseEntry(run=run["id"], step=reused)
     storage.put_json(layout.RUNS_CONTAINER, layout.reuse_record(step["fingerprint"]), entry)

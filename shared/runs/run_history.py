@@ -17,9 +17,9 @@ import json
 import math
 import os
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NotRequired, TypedDict, cast
 
 from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
@@ -30,6 +30,7 @@ from shared.core.errors import ConcurrencyConflict, Conflict, FninferError, Inva
 from shared.core.hashing import sha256_chunks
 from shared.core.storage import Record, Storage, storage_errors
 from shared.registry import models
+from shared.runs.run_records import RunRecord
 
 METRIC_KINDS = ("scalar", "list", "row", "table", "image", "artifact")
 #: One logged value, as a JSON line; an append block takes 4 MiB.
@@ -49,13 +50,91 @@ SCRIPT_RUN_TYPE = "azureml.scriptrun"
 STATUS_ACTIONS = {"start": "Running", "complete": "Completed", "fail": "Failed", "cancel": "Canceled"}
 
 
+class ReportedError(TypedDict):
+    """A run's error as its code reported it (`run.fail()`, a run that lives in the run history only)."""
+
+    message: str
+    code: str | None
+
+
+class RunInfo(TypedDict):
+    """A run's history record (`layout.run_info`): written when the run is first activated or created, or when the
+    history is first changed for a pipeline or step run that was never activated (from its engine record)."""
+
+    id: str
+    experiment: str
+    parent_run_id: str | None
+    name: str | None
+    created_time: str
+    # a run that lives in the run history only (create_run) has these from the start; status and times change
+    display_name: NotRequired[str | None]
+    description: NotRequired[str | None]
+    start_time: NotRequired[str | None]
+    end_time: NotRequired[str | None]
+    status: NotRequired[str]  # one of HISTORY_STATUSES
+    properties: NotRequired[dict[str, str]]
+    history_only: NotRequired[bool]  # true: no engine record will ever say more about the run
+    # set on any run's history (set_status, record_error, update_run)
+    error: NotRequired[ReportedError]
+    snapshot_id: NotRequired[str | None]
+
+
+class RunEdits(TypedDict, total=False):
+    """What `update_run` may change of a run's history record."""
+
+    display_name: str | None
+    description: str | None
+    snapshot_id: str | None
+
+
+class RunDetails(TypedDict):
+    """A run as `Run.get_details()` shows it (`describe`): Azure ML's names, from the history and engine records."""
+
+    runId: str
+    experiment: str | None
+    parentRunId: str | None
+    name: str | None
+    displayName: str | None
+    description: str | None
+    status: str
+    createdTimeUtc: str | None
+    startTimeUtc: str | None
+    endTimeUtc: str | None
+    tags: dict[str, str | None]
+    properties: dict[str, str]
+    error: Any  # the engine's RunError or the history's ReportedError, or None
+    snapshotId: Any  # the history's snapshot id, else the step's snapshot (its manifest) or None
+    target: str
+
+
+class MetricEntry(TypedDict):
+    """One logged value: a JSON line of the run's metrics log (`layout.run_metrics_part`)."""
+
+    name: str
+    kind: str  # one of METRIC_KINDS
+    value: Any  # a scalar, a list of them, or a row or table of them ({column: value or [values]})
+    description: str
+    step: int | None
+    time: str
+
+
+class Experiment(TypedDict):
+    """An experiment's record (`layout.experiment_record`)."""
+
+    name: str
+    id: str
+    created_time: str
+    tags: dict[str, str | None]
+    archived_time: str | None
+
+
 # -- who the run is -------------------------------------------------------------------------------------------------
 
 
 def record_run(storage: Storage, run_id: str, experiment: str, parent_run_id: str | None, name: str | None) -> None:
     """Record the run once (If-None-Match): the first activation (run_context.py) writes it (and lists it under its
     experiment), later ones find it."""
-    record = {
+    record: RunInfo = {
         "id": run_id,
         "experiment": experiment,
         "parent_run_id": parent_run_id,
@@ -74,7 +153,7 @@ def _list_under_experiment(storage: Storage, experiment: str, run_id: str) -> No
     storage.put_json(layout.REGISTRY_CONTAINER, layout.experiment_run_marker(experiment, run_id), {})
 
 
-def create_run(storage: Storage, experiment: object, request: dict[str, Any]) -> Record:
+def create_run(storage: Storage, experiment: object, request: dict[str, Any]) -> RunDetails:
     """A run that lives in the run history only (`Experiment.start_logging`, `run.child_run`, `create_children`):
     Running unless `status` is NotStarted; `run_id` chosen by the caller or made here."""
     name = validators.validate_name("experiment", experiment)
@@ -91,7 +170,7 @@ def create_run(storage: Storage, experiment: object, request: dict[str, Any]) ->
     for field in ("name", "display_name", "description"):
         validators.optional_text(request.get(field), field)
     created = clock.stamp()
-    record = {
+    record: RunInfo = {
         "id": run_id,
         "experiment": name,
         "parent_run_id": parent,
@@ -118,21 +197,21 @@ def create_run(storage: Storage, experiment: object, request: dict[str, Any]) ->
     return describe(storage, run_id)
 
 
-def _change_info(storage: Storage, run_id: str, change: Any) -> Record:
+def _change_info(storage: Storage, run_id: str, change: Callable[[RunInfo], object]) -> RunInfo:
     """Read-modify-write the run's history record (created for a run the engine knows but the history does not
     yet: a pipeline run that was never activated)."""
 
-    def changed(current: Record | None) -> Record:
+    def changed(current: RunInfo | None) -> RunInfo:
         if current is None:
             engine = _engine_record(storage, run_id)
             if engine is None:
                 raise NotFound(f"run {run_id!r} does not exist", run=run_id)
             current = {
                 "id": run_id,
-                "experiment": engine.get("experiment"),
+                "experiment": engine["experiment"],
                 "parent_run_id": engine.get("parent"),
                 "name": engine.get("name"),
-                "created_time": engine.get("created_time"),
+                "created_time": engine["created_time"],
             }
         change(current)
         return current
@@ -140,7 +219,7 @@ def _change_info(storage: Storage, run_id: str, change: Any) -> Record:
     return storage.upsert_json(layout.RUN_HISTORY_CONTAINER, layout.run_info(run_id), changed)
 
 
-def set_status(storage: Storage, run_id: str, action: object, error: object = None) -> Record:
+def set_status(storage: Storage, run_id: str, action: object, error: object = None) -> RunDetails:
     """Start, complete, fail or cancel a run that lives in the run history only; a run in a terminal status keeps
     it (as Run History does). A pipeline or step run's status is the engine's: refused here, naming why."""
     require_run(storage, run_id)
@@ -155,7 +234,7 @@ def set_status(storage: Storage, run_id: str, action: object, error: object = No
     target = STATUS_ACTIONS[action]
     checked = None if error is None else _error(error)
 
-    def change(record: Record) -> None:
+    def change(record: RunInfo) -> None:
         current = record.get("status") or ACTIVATED_STATUS
         if current in HISTORY_TERMINAL:
             return
@@ -171,7 +250,7 @@ def set_status(storage: Storage, run_id: str, action: object, error: object = No
     return describe(storage, run_id)
 
 
-def _error(error: object) -> Record:
+def _error(error: object) -> ReportedError:
     if (
         not isinstance(error, dict)
         or not isinstance(error.get("message"), str)
@@ -181,12 +260,12 @@ def _error(error: object) -> Record:
     return {"message": error["message"], "code": error.get("code")}
 
 
-def record_error(storage: Storage, run_id: str, error: object) -> Record:
+def record_error(storage: Storage, run_id: str, error: object) -> RunDetails:
     """Set the run's error without changing its status: what `run.fail()` does in a script Azure ML runs (a
     submitted run's status is the system's: the script's exit decides it)."""
     require_run(storage, run_id)
     checked = _error(error)
-    _change_info(storage, run_id, lambda record: record.update(error=checked))
+    _change_info(storage, run_id, lambda record: record.update({"error": checked}))
     return describe(storage, run_id)
 
 
@@ -195,7 +274,7 @@ def add_properties(storage: Storage, run_id: str, properties: object) -> dict[st
     require_run(storage, run_id)
     added = validators.string_values(properties, "properties", absent="refused", keys="strings")
 
-    def change(record: Record) -> None:
+    def change(record: RunInfo) -> None:
         current = dict(record.get("properties") or {})
         for key, value in added.items():
             if key in current and current[key] != value:
@@ -208,7 +287,7 @@ def add_properties(storage: Storage, run_id: str, properties: object) -> dict[st
     return describe(storage, run_id)["properties"]
 
 
-def update_run(storage: Storage, run_id: str, changes: object) -> Record:
+def update_run(storage: Storage, run_id: str, changes: object) -> RunDetails:
     """Set the run's display name, description or snapshot id."""
     require_run(storage, run_id)
     if not isinstance(changes, dict):
@@ -219,17 +298,19 @@ def update_run(storage: Storage, run_id: str, changes: object) -> Record:
         raise InvalidInput(f"a run's {sorted(unknown)} cannot be changed; only {sorted(allowed)}", field="changes")
     for key, value in changes.items():
         validators.optional_text(value, key)
-    _change_info(storage, run_id, lambda record: record.update(changes))
+    edits = cast(RunEdits, changes)  # checked above: only RunEdits' keys, each a string or None
+    _change_info(storage, run_id, lambda record: record.update(edits))
     return describe(storage, run_id)
 
 
-def _engine_record(storage: Storage, run_id: str) -> Record | None:
+def _engine_record(storage: Storage, run_id: str) -> RunRecord | None:
     """The engine's record of a pipeline run or of one of its step runs (shared/runs/run_records.py)."""
+    record: RunRecord | None
     record, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, layout.pipeline_run_record(run_id))
     return record
 
 
-def _step_ids(pipeline_run: Record) -> list[str]:
+def _step_ids(pipeline_run: RunRecord) -> list[str]:
     """The step runs a pipeline run's record lists (`steps`; a run recorded before multi-step pipelines, its `step`)."""
     steps = pipeline_run.get("steps")
     if isinstance(steps, dict):
@@ -238,7 +319,7 @@ def _step_ids(pipeline_run: Record) -> list[str]:
     return [step["id"]] if isinstance(step, dict) and step.get("id") else []
 
 
-def _properties(record: Record | None, info: Record) -> dict[str, str]:
+def _properties(record: RunRecord | None, info: Mapping[str, Any]) -> dict[str, str]:
     if record is None:
         return {} if info.get("history_only") else {"azureml.runsource": SCRIPT_RUN_TYPE}
     if record.get("run_type") == SCRIPT_RUN_TYPE:
@@ -248,15 +329,18 @@ def _properties(record: Record | None, info: Record) -> dict[str, str]:
     return {"azureml.runsource": "azureml.PipelineRun"}
 
 
-def describe(storage: Storage, run_id: str) -> Record:
+def describe(storage: Storage, run_id: str) -> RunDetails:
     """The run as `Run.get_details()` shows it. The engine's record (a pipeline run's or a step run's) gives the
     status and times; a run that lives in the history only has its own; a run only activated is Running."""
     validators.validate_name("run", run_id)
-    info, _ = storage.try_read_json(layout.RUN_HISTORY_CONTAINER, layout.run_info(run_id))
+    stored: RunInfo | None
+    stored, _ = storage.try_read_json(layout.RUN_HISTORY_CONTAINER, layout.run_info(run_id))
     record = _engine_record(storage, run_id)
-    if info is None and record is None:
+    if stored is None and record is None:
         raise NotFound(f"run {run_id!r} does not exist", run=run_id)
-    info, source = info or {}, record or {}
+    # Either record may be missing: each field is taken from whichever has it.
+    info: Mapping[str, Any] = stored or {}
+    source: Mapping[str, Any] = record or {}
     return {
         "runId": run_id,
         "experiment": source.get("experiment") or info.get("experiment"),
@@ -276,7 +360,7 @@ def describe(storage: Storage, run_id: str) -> Record:
     }
 
 
-def _target(record: Record | None) -> str:
+def _target(record: RunRecord | None) -> str:
     """Where the run ran, as Azure ML's `target`: a ParallelRunStep's compute target, else the app ("local" for a
     run that lives in the run history only: the caller's own process)."""
     if record is None:
@@ -285,7 +369,7 @@ def _target(record: Record | None) -> str:
     return str((step.get("config") or {}).get("compute_target") or step.get("compute_target") or "fninfer")
 
 
-def list_runs(storage: Storage, experiment: object, include_children: bool = False) -> list[Record]:
+def list_runs(storage: Storage, experiment: object, include_children: bool = False) -> list[RunDetails]:
     """An experiment's runs, newest first: those recorded in the run history and the pipeline runs (with their
     step runs when include_children); top-level runs only unless include_children."""
     name = validators.validate_name("experiment", experiment)
@@ -296,7 +380,7 @@ def list_runs(storage: Storage, experiment: object, include_children: bool = Fal
     for engine in storage.read_all_json(layout.REGISTRY_CONTAINER, layout.PIPELINE_RUNS_PREFIX):
         if engine.get("experiment") == name:
             ids.append(engine["id"])
-    found: dict[str, Record] = {}
+    found: dict[str, RunDetails] = {}
     for run_id in ids:
         if run_id in found:
             continue
@@ -334,7 +418,7 @@ def _scalar(name: str, value: object) -> object:
     raise InvalidInput(f"metric {name!r}: {value!r} is not a number or a string", field="value")
 
 
-def metric_entry(document: object) -> Record:
+def metric_entry(document: object) -> MetricEntry:
     """One logged value, checked: {name, kind, value, description, step}."""
     if not isinstance(document, dict):
         raise InvalidInput("each metric must be an object {name, kind, value}", field="metrics")
@@ -414,9 +498,9 @@ def log_metrics(storage: Storage, run_id: str, documents: object) -> int:
     return len(lines)
 
 
-def metric_entries(storage: Storage, run_id: str) -> list[Record]:
+def metric_entries(storage: Storage, run_id: str) -> list[MetricEntry]:
     """Every logged value of the run, in the order logged."""
-    entries: list[Record] = []
+    entries: list[MetricEntry] = []
     container = storage.container(layout.RUN_HISTORY_CONTAINER)
     for path in storage.list_names(layout.RUN_HISTORY_CONTAINER, layout.run_metrics_prefix(run_id)):
         with storage_errors(f"the metrics of run {run_id!r}"):
@@ -425,11 +509,11 @@ def metric_entries(storage: Storage, run_id: str) -> list[Record]:
     return entries
 
 
-def fold(entries: Iterable[Record]) -> dict[str, Any]:
+def fold(entries: Iterable[MetricEntry]) -> dict[str, Any]:
     """Azure ML's `get_metrics()` view: a value logged once is that value, logged again a list of every value;
     `log_list` values are lists; `log_row` and `log_table` build tables {column: [values]}; images are the names of
     their files among the run's files."""
-    grouped: dict[str, list[Record]] = {}
+    grouped: dict[str, list[MetricEntry]] = {}
     for entry in entries:
         grouped.setdefault(entry["name"], []).append(entry)
     folded: dict[str, Any] = {}
@@ -472,7 +556,7 @@ def metrics(
     return one(run_id)
 
 
-def _populated(storage: Storage, run_id: str, entry: Record) -> Record:
+def _populated(storage: Storage, run_id: str, entry: MetricEntry) -> MetricEntry:
     if entry["kind"] != "artifact":
         return entry
     path = layout.run_file(run_id, entry["value"])
@@ -493,7 +577,7 @@ def _change_tags(storage: Storage, run_id: str, change: Any) -> dict[str, str | 
 def _change_engine_tags(storage: Storage, run_id: str, change: Any) -> None:
     """A pipeline or step run's tags live in its record, beside what it was submitted with."""
 
-    def apply(record: Record) -> None:
+    def apply(record: RunRecord) -> None:
         record["tags"] = change(dict(record.get("tags") or {}))
 
     storage.update_json(layout.REGISTRY_CONTAINER, layout.pipeline_run_record(run_id), apply, attempts=100)
@@ -528,22 +612,29 @@ def get_tags(storage: Storage, run_id: str) -> dict[str, str | None]:
     return _tags(storage, run_id, _engine_record(storage, run_id))
 
 
-def _tags(storage: Storage, run_id: str, engine: Record | None) -> dict[str, str | None]:
+def _tags(storage: Storage, run_id: str, engine: RunRecord | None) -> dict[str, str | None]:
     tags, _ = storage.try_read_json(layout.RUN_HISTORY_CONTAINER, layout.run_tags(run_id))
-    return {**(tags or {}), **((engine or {}).get("tags") or {})}
+    return {**(tags or {}), **((engine.get("tags") if engine is not None else None) or {})}
 
 
 # -- experiments ------------------------------------------------------------------------------------------------------
 
 
-def ensure_experiment(storage: Storage, name: object) -> Record:
+def ensure_experiment(storage: Storage, name: object) -> Experiment:
     """The experiment's record, created the first time it is named (as Azure ML's `Experiment(ws, name)` does)."""
     checked = validators.validate_name("experiment", name)
     path = layout.experiment_record(checked)
+    record: Experiment | None
     record, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, path)
     if record is not None:
         return record
-    fresh = {"name": checked, "id": str(uuid.uuid4()), "created_time": clock.stamp(), "tags": {}, "archived_time": None}
+    fresh: Experiment = {
+        "name": checked,
+        "id": str(uuid.uuid4()),
+        "created_time": clock.stamp(),
+        "tags": {},
+        "archived_time": None,
+    }
     with contextlib.suppress(ConcurrencyConflict):
         storage.create_json(layout.REGISTRY_CONTAINER, path, fresh)
         return fresh
@@ -551,15 +642,16 @@ def ensure_experiment(storage: Storage, name: object) -> Record:
     return record or fresh
 
 
-def get_experiment(storage: Storage, name: object) -> Record:
+def get_experiment(storage: Storage, name: object) -> Experiment:
     checked = validators.validate_name("experiment", name)
+    record: Experiment | None
     record, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, layout.experiment_record(checked))
     if record is None:
         raise NotFound(f"experiment {checked!r} does not exist", experiment=checked)
     return record
 
 
-def list_experiments(storage: Storage) -> list[Record]:
+def list_experiments(storage: Storage) -> list[Experiment]:
     """Every experiment, by name: those recorded, and any a pipeline run names that has no record yet."""
     found = {r["name"]: r for r in storage.read_all_json(layout.REGISTRY_CONTAINER, layout.EXPERIMENTS_PREFIX)}
     for engine in storage.read_all_json(layout.REGISTRY_CONTAINER, layout.PIPELINE_RUNS_PREFIX):
@@ -569,7 +661,7 @@ def list_experiments(storage: Storage) -> list[Record]:
     return [found[name] for name in sorted(found)]
 
 
-def change_experiment(storage: Storage, name: object, change: object) -> Record:
+def change_experiment(storage: Storage, name: object, change: object) -> Experiment:
     """Tags (set or removed), archive, reactivate: {"set_tags": {...}} | {"remove_tags": [...]} |
     {"archived": true|false}."""
     record = ensure_experiment(storage, name)
@@ -583,7 +675,7 @@ def change_experiment(storage: Storage, name: object, change: object) -> Record:
     if archived is not None and not isinstance(archived, bool):
         raise InvalidInput("'archived' must be true or false", field="archived")
 
-    def apply(current: Record) -> Record:
+    def apply(current: Experiment) -> Experiment:
         tags = {k: v for k, v in {**(current.get("tags") or {}), **set_tags_to}.items() if k not in removed}
         current["tags"] = tags
         if archived is True and not current.get("archived_time"):

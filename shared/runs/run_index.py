@@ -18,10 +18,11 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NotRequired, TypedDict
 
 from shared.core import layout
 from shared.core.errors import ConcurrencyConflict, FninferError, NotFound
-from shared.core.storage import Record, Storage, storage_errors
+from shared.core.storage import Storage, storage_errors
 
 log = logging.getLogger("fninfer.batch")
 
@@ -35,6 +36,26 @@ SOURCES = {
 #: Index entries listed per request when a filter may leave most of them out.
 SCAN_PAGE = 200
 READ_THREADS = 8
+
+
+class IndexedRun(TypedDict):
+    """What the index reads of a run's record (`layout.pipeline_run_record`): run_records.RunRecord has these
+    fields and more (declared there; run_records calls this module, so this one cannot name it)."""
+
+    id: str
+    experiment: str
+    tags: dict[str, str | None]
+    created_time: str
+    start_time: str | None
+    end_time: str | None
+    status: str
+    parent: NotRequired[str | None]  # a step run's: step runs are not indexed
+
+
+class IndexComplete(TypedDict):
+    """The marker that the runs recorded before the index are indexed (`layout.RUN_INDEX_COMPLETE`)."""
+
+    runs: int  # how many pipeline run records the backfill read
 
 
 @dataclass(frozen=True)
@@ -58,7 +79,7 @@ class RunSummary:
         return (end - _time(self.start_time)).total_seconds()
 
     @classmethod
-    def of(cls, record: Record) -> RunSummary:
+    def of(cls, record: IndexedRun) -> RunSummary:
         tags = record.get("tags") or {}
         return cls(
             id=record["id"],
@@ -97,16 +118,16 @@ def _time(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-def entry_name(record: Record) -> str:
+def entry_name(record: IndexedRun) -> str:
     created = _time(record["created_time"])
     return layout.run_index_entry(round(created.timestamp() * 1_000_000), record["id"])
 
 
-def _is_pipeline_run(record: Record) -> bool:
+def _is_pipeline_run(record: IndexedRun) -> bool:
     return not record.get("parent")
 
 
-def add(storage: Storage, record: Record) -> None:
+def add(storage: Storage, record: IndexedRun) -> None:
     """Index a new pipeline run (a step run is not indexed); an entry that exists is left as it is. Storage
     trouble is logged, not raised: the run stands, and its next transition writes the entry."""
     if _is_pipeline_run(record):
@@ -120,7 +141,7 @@ def add(storage: Storage, record: Record) -> None:
             log.warning("Pipeline run %s: indexing it failed: %s", record["id"], exc)
 
 
-def update(storage: Storage, record: Record) -> None:
+def update(storage: Storage, record: IndexedRun) -> None:
     """The run's entry once it is over (created when the run predates the index). A move between statuses that are
     not terminal is not written: such an entry is checked against the run's record anyway, and a submit saves the
     request. Storage trouble is logged, not raised: the transition stands, and an entry left saying the run is not
@@ -146,7 +167,7 @@ class RunPage:
     next_marker: str | None
 
 
-def _read_record(storage: Storage, run_id: str) -> Record | None:
+def _read_record(storage: Storage, run_id: str) -> IndexedRun | None:
     record, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, layout.pipeline_run_record(run_id))
     return record
 
@@ -163,8 +184,8 @@ def _current(storage: Storage, summaries: list[RunSummary]) -> list[RunSummary]:
     for summary in summaries:
         if summary.id not in records:
             found.append(summary)
-        elif records[summary.id] is not None:
-            found.append(RunSummary.of(records[summary.id]))  # type: ignore[arg-type]
+        elif (record := records[summary.id]) is not None:
+            found.append(RunSummary.of(record))
     return found
 
 
@@ -221,7 +242,7 @@ def backfill(storage: Storage) -> bool:
                 add(storage, record)  # an entry made since (its run ended meanwhile) is left as it is
                 update(storage, record)
     with contextlib.suppress(ConcurrencyConflict):
-        storage.create_json(layout.RUNS_CONTAINER, layout.RUN_INDEX_COMPLETE, {"runs": len(run_ids)})
+        storage.create_json(layout.RUNS_CONTAINER, layout.RUN_INDEX_COMPLETE, IndexComplete(runs=len(run_ids)))
     return True
 
 

@@ -24,7 +24,7 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NotRequired, TypedDict
 
 from shared.core import clock, layout
@@ -56,7 +56,7 @@ def queued_seconds() -> float:
     return QUEUED_LEASES * lease_seconds()
 
 
-def send(storage: Storage, queue: str, message: dict[str, Any], delay: int = 0) -> None:
+def send(storage: Storage, queue: str, message: Mapping[str, Any], delay: int = 0) -> None:
     """Put a message for a queue-triggered function (the host base64-decodes message bodies), visible after
     `delay` seconds."""
     storage.send(queue, base64.b64encode(json.dumps(message).encode()).decode(), delay=delay)

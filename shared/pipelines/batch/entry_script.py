@@ -54,7 +54,7 @@ from shared.registry.model_cache import cached_model_path, deployed_models
 from shared.registry.models import get_model
 from shared.registry.snapshots import materialize
 from shared.runs import run_context
-from shared.runs.run_records import TERMINAL, Record, RunStatus, get_run
+from shared.runs.run_records import TERMINAL, RunRecord, RunStatus, get_run
 
 MAX_LOG = MAX_CAPTURE
 
@@ -87,7 +87,7 @@ def current_context() -> ScriptContext | None:
     return getattr(_current, "context", None)
 
 
-def _script_context(run: Record) -> ScriptContext:
+def _script_context(run: RunRecord) -> ScriptContext:
     """Per run and process: local working and output folders (what the output folder holds is uploaded to the step's
     output after each mini-batch), and a logger at the step's logging_level."""
     base = Path(tempfile.gettempdir()) / "fninfer-runs" / run["id"] / str(os.getpid())
@@ -211,7 +211,7 @@ _loaded: dict[str, LoadedScript] = {}
 _loaded_lock = threading.Lock()
 
 
-def _import(storage: Storage, run: Record, context: ScriptContext, init_log: io.StringIO) -> ModuleType:
+def _import(storage: Storage, run: RunRecord, context: ScriptContext, init_log: io.StringIO) -> ModuleType:
     step = run["step"]
     folder = materialize(storage, step["snapshot"])
     for model_id in step["models"]:
@@ -238,7 +238,7 @@ def _import(storage: Storage, run: Record, context: ScriptContext, init_log: io.
         _current.context = None
 
 
-def load(storage: Storage, run: Record) -> LoadedScript:
+def load(storage: Storage, run: RunRecord) -> LoadedScript:
     """The run's entry script in this process, imported and init()ed on first use."""
     with _loaded_lock:
         loaded = _loaded.get(run["id"])

@@ -28,7 +28,6 @@ import concurrent.futures
 import contextlib
 from collections import deque
 from collections.abc import Iterator
-from typing import Any
 
 from azure.core import MatchConditions
 from azure.storage.blob import BlobClient
@@ -40,7 +39,7 @@ from shared.pipelines.batch.entry_script import shutdown_run
 from shared.pipelines.engine.definition import output_file_name
 from shared.runs import lanes, work_leases
 from shared.runs.reuse import remember
-from shared.runs.run_records import Record, RunStatus, get_run, transition, warn
+from shared.runs.run_records import RunError, RunRecord, RunStatus, get_run, plan_of, transition, warn
 
 FANIN_ITEM = "fanin"
 START_CURSOR = {"next": 0, "offset": 0}
@@ -60,9 +59,9 @@ class ResultsLost(IntegrityError):
         self.lane, self.position = lane, position
 
 
-def run_complete(storage: Storage, run: Record) -> bool:
+def run_complete(storage: Storage, run: RunRecord) -> bool:
     """Whether every lane has recorded all its mini-batches (one listing)."""
-    return lanes.complete(run["plan"], lanes.survey(storage, run["id"]))
+    return lanes.complete(plan_of(run), lanes.survey(storage, run["id"]))
 
 
 def append_at(blob: BlobClient, data: bytes, offset: int) -> int:
@@ -86,10 +85,10 @@ def append_at(blob: BlobClient, data: bytes, offset: int) -> int:
     return offset
 
 
-def in_order(storage: Storage, run: Record, start: int) -> Iterator[lanes.Result]:
+def in_order(storage: Storage, run: RunRecord, start: int) -> Iterator[lanes.Result]:
     """Every mini-batch's result from `start` on, in mini-batch order, from the lanes' chunks: each lane's chunks are
     read one after another, the next one of each lane while the current ones are consumed."""
-    plan = run["plan"]
+    plan = plan_of(run)
     cap, total = int(plan["cap"]), int(plan["total_batches"])
     states = lanes.survey(storage, run["id"])
     with concurrent.futures.ThreadPoolExecutor(READ_THREADS) as pool:
@@ -140,8 +139,8 @@ class _LaneReader:
         return self.current.popleft()
 
 
-def _write_rows(storage: Storage, run: Record, owner: str, cursor: dict[str, int]) -> None:
-    output, total = run["step"]["output"], int(run["plan"]["total_batches"])
+def _write_rows(storage: Storage, run: RunRecord, owner: str, cursor: dict[str, int]) -> None:
+    output, total = run["step"]["output"], int(plan_of(run)["total_batches"])
     name = output["prefix"] + output_file_name(run["step"]["config"])
     blob = storage.container(output["container"]).get_blob_client(name)
     with contextlib.suppress(ConcurrencyConflict), storage_errors(name):  # it exists: an earlier writer made it
@@ -174,7 +173,7 @@ def finalize(storage: Storage, run_id: str, owner: str) -> None:
         finish(storage, run, owner, lease)
 
 
-def finish(storage: Storage, run: Record, owner: str, lease: work_leases.Lease) -> None:
+def finish(storage: Storage, run: RunRecord, owner: str, lease: work_leases.Lease) -> None:
     """Write the run's output (append_row) from the lease's cursor on, then mark the run Finished; repair what
     storage lost, or fail the run saying what (see the module's docstring)."""
     run_id = run["id"]
@@ -192,36 +191,36 @@ def finish(storage: Storage, run: Record, owner: str, lease: work_leases.Lease) 
                     cursor = _write_again(storage, run, owner, exc)
                     if cursor is None:
                         return
-    counts: dict[str, Any] = lanes.counts(storage, run_id).to_dict()
+    counts = lanes.counts(storage, run_id).to_dict()
     if transition(storage, run_id, RunStatus.FINISHED, counts=counts):
         remember(storage, run)  # its id and step, which finishing does not change
     work_leases.release(storage, run_id, FANIN_ITEM)
     shutdown_run(run_id)
 
 
-def lost_results(storage: Storage, run: Record, lost: ResultsLost) -> bool:
+def lost_results(storage: Storage, run: RunRecord, lost: ResultsLost) -> bool:
     """Results a lane had recorded are gone: note it on the run, to run them again (True); past MAX_REPAIRS, fail
     the run saying what was lost (False)."""
-    first = lost.lane + lost.position * int(run["plan"]["cap"])
+    first = lost.lane + lost.position * int(plan_of(run)["cap"])
     where = f"{layout.RUNS_CONTAINER}/{layout.lane_prefix(run['id'], lost.lane)}"
     message = (
         f"the results of lane {lost.lane} from mini-batch {first} on were recorded, then lost from storage ({where})"
     )
     if warn(storage, run["id"], "results_lost", f"{message}; running them again") <= MAX_REPAIRS:
         return True
-    error = {"message": f"{message}, {MAX_REPAIRS} times; storage does not keep what it acknowledged"}
+    error: RunError = {"message": f"{message}, {MAX_REPAIRS} times; storage does not keep what it acknowledged"}
     transition(storage, run["id"], RunStatus.FAILED, error=error)
     return False
 
 
-def _run_again(storage: Storage, run: Record, lost: ResultsLost) -> None:
+def _run_again(storage: Storage, run: RunRecord, lost: ResultsLost) -> None:
     """Let the fan-in go, so the lane (no longer complete) runs what was lost again and its completion takes the
     fan-in anew (or the run failed, see lost_results)."""
     lost_results(storage, run, lost)
     work_leases.release(storage, run["id"], FANIN_ITEM)
 
 
-def _write_again(storage: Storage, run: Record, owner: str, diverged: IntegrityError) -> dict[str, int] | None:
+def _write_again(storage: Storage, run: RunRecord, owner: str, diverged: IntegrityError) -> dict[str, int] | None:
     """The output does not hold the rows its cursor says were appended (storage lost appends, or something else
     wrote to it): remove it and start over from the first mini-batch (the new cursor); past MAX_REPAIRS, fail the
     run instead (None)."""

@@ -19,7 +19,7 @@ from fninfer._dataset import script_dataset
 from shared.core import blob_reads, validators
 from shared.core.storage import Storage
 from shared.registry import datastores, tabular_files
-from shared.runs.run_records import Record
+from shared.runs.run_records import RunRecord, plan_of
 
 #: Input files downloading at once, shared by the mini-batches of this process (threads are kept, not started per
 #: mini-batch: starting threads under a busy GIL costs milliseconds each). The storage client pools 10 connections.
@@ -27,10 +27,11 @@ DOWNLOAD_THREADS = 16
 _downloads = concurrent.futures.ThreadPoolExecutor(DOWNLOAD_THREADS, thread_name_prefix="minibatch-download")
 
 
-def run_datastores(storage: Storage, run: Record) -> Mapping[str, Record]:
+def run_datastores(storage: Storage, run: RunRecord) -> Mapping[str, dict[str, Any]]:
     """The datastores by name, as planning found them (the plan keeps the input's: a mini-batch reads none); for a
     run planned before plans kept them, each is read by name when first asked for."""
-    planned: Mapping[str, Record] | None = (run.get("plan") or {}).get("datastores")
+    plan = run.get("plan")
+    planned = plan.get("datastores") if plan is not None else None
     return planned if planned else datastores.by_name(storage)
 
 
@@ -47,8 +48,8 @@ def local_names(source: dict[str, Any], root: str, paths: list[str]) -> list[str
     return [validators.validate_relative_path(f"{folder}/{posixpath.relpath(path, root or '.')}") for path in paths]
 
 
-def download(storage: Storage, run: Record, items: list[dict[str, Any]], folder: Path) -> list[str]:
-    source, root = run["step"]["input"], str(run["plan"].get("root") or "")
+def download(storage: Storage, run: RunRecord, items: list[dict[str, Any]], folder: Path) -> list[str]:
+    source, root = run["step"]["input"], str(plan_of(run).get("root") or "")
     stores = run_datastores(storage, run)
     names = local_names(source, root, [item["path"] for item in items])
     for parent in {posixpath.dirname(name) for name in names} - {""}:
@@ -66,9 +67,11 @@ def download(storage: Storage, run: Record, items: list[dict[str, Any]], folder:
     return list(_downloads.map(fetch, range(len(items)), items))
 
 
-def read_table(storage: Storage, run: Record, items: list[dict[str, Any]]) -> Any:
+def read_table(storage: Storage, run: RunRecord, items: list[dict[str, Any]]) -> Any:
     """A tabular mini-batch's rows, as one DataFrame."""
-    source, plan = run["step"]["input"], run["plan"]
+    source, plan = run["step"]["input"], plan_of(run)
+    if plan["shape"] is None:
+        raise RuntimeError(f"run {run['id']}: a tabular input's plan has its shape")
     return tabular_files.read_frame(
         storage,
         source["tabular"],
@@ -85,7 +88,7 @@ class MiniBatchContext:
     partition's values of `partition_keys`, {} when the input is not partitioned) and `dataset` (the mini-batch's
     part of the input, as the SDK's own FileDataset or TabularDataset: the one import of the SDK in shared/)."""
 
-    def __init__(self, storage: Storage, run: Record, batch: dict[str, Any]) -> None:
+    def __init__(self, storage: Storage, run: RunRecord, batch: dict[str, Any]) -> None:
         values = batch.get("partition") or {}
         keys = run["step"]["config"].get("partition_keys") or sorted(values)  # records keep keys sorted
         self.partition_key_value: dict[str, Any] = {key: values[key] for key in keys if key in values}

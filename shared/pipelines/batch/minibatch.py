@@ -35,7 +35,7 @@ from shared.pipelines.batch.fanin import FANIN_ITEM, START_CURSOR, ResultsLost, 
 from shared.pipelines.batch.planning import mini_batch
 from shared.registry.tabular import ParseError
 from shared.runs import lanes, work_leases
-from shared.runs.run_records import TERMINAL, Record, RunStatus, get_run, transition
+from shared.runs.run_records import TERMINAL, RunError, RunRecord, RunStatus, get_run, plan_of, transition
 
 #: How long one invocation keeps processing its lane before handing the next mini-batch to the queue. Going on in
 #: the same invocation saves the queue's polling delay per mini-batch; handing off now and then lets the host spread
@@ -62,7 +62,7 @@ def rows_of(result: Any) -> list[str]:
     return [str(row).replace("\n", " ") for row in result]
 
 
-def _upload_outputs(storage: Storage, run: Record, script: LoadedScript) -> None:
+def _upload_outputs(storage: Storage, run: RunRecord, script: LoadedScript) -> None:
     """Files the script wrote to EntryScript().output_dir go to the step's output folder (then leave the local one).
     The folder is the process's: this holds the script's turn, so no run() of another lane is writing to it."""
     output = run["step"]["output"]
@@ -91,7 +91,7 @@ class Prepared:
             self.scratch = None
 
 
-def prepare(storage: Storage, run: Record, index: int) -> Prepared:
+def prepare(storage: Storage, run: RunRecord, index: int) -> Prepared:
     batch = {**mini_batch(storage, run, index), "index": index}
     if run["step"]["input"].get("kind") == "tabular":
         try:
@@ -107,8 +107,8 @@ def prepare(storage: Storage, run: Record, index: int) -> Prepared:
 
 
 def execute(
-    storage: Storage, run: Record, prepared: Prepared, tries_used: int, record_try: Callable[[int], None]
-) -> dict[str, Any]:
+    storage: Storage, run: RunRecord, prepared: Prepared, tries_used: int, record_try: Callable[[int], None]
+) -> lanes.Result:
     """Run the entry script on a prepared mini-batch: the result record. `tries_used` tries of it were used up
     before (instances that stopped while running it); `record_try(n)` writes down that n tries are used up, before
     another one starts."""
@@ -127,11 +127,15 @@ def execute(
     try:
         script = load(storage, run)
     except EntryScriptError as exc:
-        attempt = {"error": exc.message, "traceback": exc.details.get("traceback"), "log": exc.details.get("log")}
+        attempt: lanes.Attempt = {
+            "error": exc.message,
+            "traceback": exc.details.get("traceback"),
+            "log": exc.details.get("log"),
+        }
         return _failed(index, count, tries, [attempt])
     context = inputs.MiniBatchContext(storage, run, prepared.batch)
     init_log = script.take_init_log()
-    attempts: list[dict[str, Any]] = []
+    attempts: list[lanes.Attempt] = []
     while True:
         mini_batch_input = data.copy() if tabular_input else list(data)  # each try sees the input as read
         outcome = script.call(mini_batch_input, float(config["run_invocation_timeout"]), context)
@@ -161,7 +165,7 @@ def execute(
         tries += 1
 
 
-def _failed(index: int, items: int, tries: int, attempts: list[dict[str, Any]]) -> dict[str, Any]:
+def _failed(index: int, items: int, tries: int, attempts: list[lanes.Attempt]) -> lanes.Result:
     return {
         "index": index,
         "items": items,
@@ -196,7 +200,7 @@ def process(storage: Storage, run_id: str, index: int, owner: str, lane_seconds:
     if RunStatus(run["status"]) in TERMINAL:
         return
     _remember(run)
-    plan = run["plan"]
+    plan = plan_of(run)
     with _lane_slot(run_id, int(plan["per_node"])) as granted:
         if not granted:
             lanes.hand_back(storage, run_id, index, delay=HAND_BACK_SECONDS)
@@ -212,7 +216,7 @@ def plan_and_start(storage: Storage, run_id: str, owner: str, lane_seconds: floa
     """The planning queue function: plan the run, and run the lanes this instance has slots for right here (no
     queue hop between planning and the first mini-batches); the others go on the queue."""
     run = get_run(storage, run_id)
-    per_node = planning.per_node(run["step"]["config"]) if run.get("plan") is None else int(run["plan"]["per_node"])
+    per_node = planning.per_node(run["step"]["config"]) if run.get("plan") is None else int(plan_of(run)["per_node"])
     with _lanes_lock:
         free = max(0, per_node - _lanes.get(run_id, 0))
     taken = planning.plan(storage, run_id, owner, take=free)
@@ -231,8 +235,8 @@ def plan_and_start(storage: Storage, run_id: str, owner: str, lane_seconds: floa
         thread.join()
 
 
-def _run_taken(storage: Storage, run: Record, lane: lanes.Lane, lane_seconds: float) -> None:
-    with _lane_slot(run["id"], int(run["plan"]["per_node"])) as granted:
+def _run_taken(storage: Storage, run: RunRecord, lane: lanes.Lane, lane_seconds: float) -> None:
+    with _lane_slot(run["id"], int(plan_of(run)["per_node"])) as granted:
         if granted:
             _run_lane(storage, run, lane, lane_seconds)
         else:  # another message of the run took the slot meanwhile
@@ -264,18 +268,18 @@ def _lane_slot(run_id: str, per_node: int) -> Iterator[bool]:
 
 # -- the run's status, as this process last read it -----------------------------------------------------------------
 
-_runs: dict[str, tuple[Record, float]] = {}
+_runs: dict[str, tuple[RunRecord, float]] = {}
 _runs_lock = threading.Lock()
 
 
-def _remember(run: Record) -> None:
+def _remember(run: RunRecord) -> None:
     with _runs_lock:
         _runs[run["id"]] = (run, time.monotonic())
         if len(_runs) > 1024:  # forget runs long over
             _runs.pop(next(iter(_runs)))
 
 
-def _current(storage: Storage, run: Record) -> Record:
+def _current(storage: Storage, run: RunRecord) -> RunRecord:
     """The run record, read again when this process's copy is older than RUN_REFRESH_SECONDS (one read per process
     and second, whatever the number of lanes)."""
     with _runs_lock:
@@ -287,7 +291,7 @@ def _current(storage: Storage, run: Record) -> Record:
     return fresh
 
 
-def _run_lane(storage: Storage, run: Record, lane: lanes.Lane, lane_seconds: float) -> None:
+def _run_lane(storage: Storage, run: RunRecord, lane: lanes.Lane, lane_seconds: float) -> None:
     """Run the lane's mini-batches in order until it is done, the run is over, or `lane_seconds` have passed (then
     hand it off); its results are written as the lane decides (lanes.Lane.due) and when it stops."""
     deadline = time.monotonic() + lane_seconds
@@ -349,16 +353,16 @@ def _discard(ahead: tuple[int, concurrent.futures.Future[Prepared]] | None) -> N
         ahead[1].add_done_callback(lambda done: None if done.exception() else done.result().cleanup())
 
 
-def _fail_if_past_threshold(storage: Storage, run: Record, result: dict[str, Any]) -> bool:
+def _fail_if_past_threshold(storage: Storage, run: RunRecord, result: lanes.Result) -> bool:
     """After a mini-batch with failures (written at once, see lanes.Lane.due): fail the run when the failures
     written so far pass a threshold."""
     reason = threshold_passed(
-        run["step"]["config"], lanes.counts(storage, run["id"]), int(run["plan"]["total_batches"])
+        run["step"]["config"], lanes.counts(storage, run["id"]), int(plan_of(run)["total_batches"])
     )
     if reason is None:
         return False
-    last = result["attempts"][-1] if result["attempts"] else {}
-    error = {
+    last = result["attempts"][-1] if result["attempts"] else lanes.Attempt(error=None, traceback=None, log=None)
+    error: RunError = {
         "message": f"{reason}; the run stopped at mini-batch {result['index']}",
         "mini_batch": result["index"],
         "error": last.get("error") or f"run() returned {len(result['rows'])} results for {result['items']} files",
@@ -369,7 +373,7 @@ def _fail_if_past_threshold(storage: Storage, run: Record, result: dict[str, Any
     return True
 
 
-def _finish_if_complete(storage: Storage, run: Record, owner: str, lane: lanes.Lane | None) -> None:
+def _finish_if_complete(storage: Storage, run: RunRecord, owner: str, lane: lanes.Lane | None) -> None:
     """When every lane is complete, take the fan-in and write the output here, rather than wait for a queue hop.
     Each lane checks after writing its last chunk, so the last one to finish sees them all. A `lane` that wrote
     all its positions and finds its chain shorter (storage lost some) hands them back to the queue to run again."""
@@ -381,7 +385,7 @@ def _finish_if_complete(storage: Storage, run: Record, owner: str, lane: lanes.L
                 lane.resume(mine)
                 lane.release()
         return
-    if not lanes.complete(run["plan"], states):
+    if not lanes.complete(plan_of(run), states):
         return
     run = _current(storage, run)
     if RunStatus(run["status"]) != RunStatus.RUNNING:
@@ -397,7 +401,7 @@ _swept: dict[str, float] = {}
 _swept_lock = threading.Lock()
 
 
-def _sweep_if_due(storage: Storage, run: Record) -> None:
+def _sweep_if_due(storage: Storage, run: RunRecord) -> None:
     """Sweep the run for lanes a dead instance left, at most every LANE_SWEEP_SECONDS per process."""
     with _swept_lock:
         due = time.monotonic() - _swept.setdefault(run["id"], time.monotonic()) >= LANE_SWEEP_SECONDS

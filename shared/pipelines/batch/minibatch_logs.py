@@ -23,17 +23,17 @@ def mini_batch_logs(storage: Storage, run_id: str, start: int, count: int) -> di
         raise InvalidInput(f"start must be 0 or more and count between 1 and {MAX_PAGE}", field="count")
     if run.get("type") != "ParallelRunStep":
         return {"items": [], "next": None}  # no mini-batches: a pipeline run (its steps have logs), a script step
-    plan = run["plan"] or {}
-    total = int(plan.get("total_batches", 0)) if not run["step"].get("reused_from") else 0
+    plan = run.get("plan")
+    total = int(plan["total_batches"]) if plan and not run["step"].get("reused_from") else 0
     indices = range(start, min(total, start + count))
     wanted: list[tuple[int, int]] = []  # (lane, chunk start) to read
     if indices:
-        cap = int(plan["cap"])
+        cap = int(plan["cap"]) if plan else 1  # (indices is empty without a plan)
         for state in lanes.survey(storage, run_id).values():
             first, last = len(range(state.lane, indices.start, cap)), len(range(state.lane, indices.stop, cap))
             wanted += [(state.lane, s) for s, e in state.chunks if s < last and e > first]
 
-    def read(chunk: tuple[int, int]) -> list[dict[str, Any]]:
+    def read(chunk: tuple[int, int]) -> list[lanes.Result]:
         return lanes.read_chunk(storage, run_id, *chunk)
 
     with concurrent.futures.ThreadPoolExecutor(READ_THREADS) as pool:

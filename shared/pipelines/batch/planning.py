@@ -37,7 +37,7 @@ from shared.pipelines.engine.step_start import PLAN_ITEM
 from shared.registry import datastores, tabular_files
 from shared.registry.datasets import dataset_root, partitioned, resolve_files
 from shared.runs import lanes, work_leases
-from shared.runs.run_records import TERMINAL, Record, RunStatus, get_run, transition
+from shared.runs.run_records import TERMINAL, Plan, RunRecord, RunStatus, get_run, plan_of, transition
 
 
 def per_node(config: dict[str, Any]) -> int:
@@ -55,20 +55,20 @@ DISPATCH_THREADS = 8
 _dispatching = concurrent.futures.ThreadPoolExecutor(DISPATCH_THREADS, thread_name_prefix="lane-dispatch")
 
 
-def dispatch_lanes(storage: Storage, run: Record, owner: str | None = None, take: int = 0) -> list[lanes.Lane]:
+def dispatch_lanes(storage: Storage, run: RunRecord, owner: str | None = None, take: int = 0) -> list[lanes.Lane]:
     """Create every lane's record that is missing and enqueue its first mini-batch; the first `take` lanes are taken
     by `owner` instead, and returned."""
 
     def dispatch(lane: int) -> lanes.Lane | None:
         return lanes.dispatch(storage, run, lane, owner=owner if lane < take else None)
 
-    return [held for held in _dispatching.map(dispatch, range(lanes.lane_count(run["plan"]))) if held is not None]
+    return [held for held in _dispatching.map(dispatch, range(lanes.lane_count(plan_of(run)))) if held is not None]
 
 
 MiniBatch = dict[str, Any]
 
 
-def cut(step: dict[str, Any], files: list[dict[str, Any]]) -> list[MiniBatch]:
+def cut(step: Mapping[str, Any], files: list[dict[str, Any]]) -> list[MiniBatch]:
     """The input's files as mini-batches, in input order."""
     source, config = step["input"], step["config"]
     tabular_input = source.get("kind") == "tabular"
@@ -125,8 +125,8 @@ def plan(storage: Storage, run_id: str, owner: str, take: int = 0) -> list[lanes
 
 
 def _planned(
-    storage: Storage, step: dict[str, Any], files: list[dict[str, Any]], run_id: str, stores: Mapping[str, Any]
-) -> dict[str, Any]:
+    storage: Storage, step: Mapping[str, Any], files: list[dict[str, Any]], run_id: str, stores: Mapping[str, Any]
+) -> Plan:
     """Cut the input, write the plan's pages, and return the plan record."""
     source = step["input"]
     tabular_input = source.get("kind") == "tabular"
@@ -175,9 +175,9 @@ def _keep_page(key: tuple[str, str, int], batches: Page) -> None:
             _pages.popitem(last=False)
 
 
-def mini_batch(storage: Storage, run: Record, index: int) -> MiniBatch:
+def mini_batch(storage: Storage, run: RunRecord, index: int) -> MiniBatch:
     """Mini-batch `index`: its items (files, or pieces of files), in input order, and its partition."""
-    plan = run["plan"]
+    plan = plan_of(run)
     batch = _page(storage, run["id"], plan["id"], index // layout.PLAN_PAGE_SIZE)[index % layout.PLAN_PAGE_SIZE]
     if isinstance(batch, list):  # planned before mini-batches were records: [[container, path], ...]
         default = run["step"]["input"]["paths"][0]["datastore"]

@@ -26,7 +26,7 @@ from shared.core.storage import Storage
 from shared.pipelines.batch import watchdog
 from shared.pipelines.batch.fanin import FANIN_ITEM, START_CURSOR
 from shared.runs import lanes, work_leases
-from shared.runs.run_records import TERMINAL, Record, RunStatus, active_run_ids, forget_active, get_run
+from shared.runs.run_records import TERMINAL, RunRecord, RunStatus, active_run_ids, forget_active, get_run
 
 log = logging.getLogger("fninfer.batch")
 
@@ -53,7 +53,7 @@ def sweep(storage: Storage) -> int:
     return requeued
 
 
-def sweep_run(storage: Storage, run: Record) -> int:
+def sweep_run(storage: Storage, run: RunRecord) -> int:
     """Re-enqueue the expired work of one run; returns how many items."""
     requeued = 0
     for item, record, etag in work_leases.expired(storage, run["id"]):

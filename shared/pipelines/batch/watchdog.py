@@ -35,7 +35,7 @@ from shared.pipelines.engine import dag
 from shared.pipelines.engine.step_start import SCRIPT_ITEM, ensure_dispatched
 from shared.pipelines.scripts import script_step
 from shared.runs import lanes, work_leases
-from shared.runs.run_records import TERMINAL, Record, RunStatus, transition, warn
+from shared.runs.run_records import TERMINAL, RunRecord, RunStatus, plan_of, transition, warn
 
 DEFAULT_WATCHDOG_SECONDS = 180.0
 #: Repairs of a run that makes no progress before it is failed.
@@ -46,7 +46,7 @@ def margin_seconds() -> float:
     return float(get_setting(WATCHDOG_SETTING) or DEFAULT_WATCHDOG_SECONDS)
 
 
-def stall_seconds(run: Record) -> float:
+def stall_seconds(run: RunRecord) -> float:
     """How long `run` may go without progress before the watchdog looks into it."""
     if run.get("type") == "ParallelRunStep":
         step = float(run["step"]["config"]["run_invocation_timeout"])
@@ -67,7 +67,7 @@ _seen: dict[str, _Seen] = {}
 _seen_lock = threading.Lock()
 
 
-def examine(storage: Storage, run: Record) -> str | None:
+def examine(storage: Storage, run: RunRecord) -> str | None:
     """Look at an active run: remember its progress, and repair it (or fail it) when it has made none for its stall
     time. Returns what was done, if anything."""
     if RunStatus(run["status"]) in TERMINAL:
@@ -117,18 +117,20 @@ def _cursor(work: Work) -> dict[str, int] | None:
 
 
 def _progress(
-    run: Record, work: Work, states: dict[int, lanes.LaneState], steps: dict[str, Record | None]
+    run: RunRecord, work: Work, states: dict[int, lanes.LaneState], steps: dict[str, RunRecord | None]
 ) -> tuple[Any, ...]:
     kind = run.get("type")
     if kind == "ParallelRunStep":
         chains = tuple(sorted((k, s.end, s.at, s.tries) for k, s in states.items()))
-        return (run["status"], (run.get("plan") or {}).get("id"), chains, _cursor(work))
+        return (run["status"], plan["id"] if (plan := run.get("plan")) else None, chains, _cursor(work))
     if kind == "PythonScriptStep":
         return (run["status"], work[SCRIPT_ITEM][0].get("tries") if SCRIPT_ITEM in work else None)
     return (run["status"], tuple(sorted((name, step and step["status"]) for name, step in steps.items())))
 
 
-def _diagnosis(run: Record, work: Work, states: dict[int, lanes.LaneState], steps: dict[str, Record | None]) -> str:
+def _diagnosis(
+    run: RunRecord, work: Work, states: dict[int, lanes.LaneState], steps: dict[str, RunRecord | None]
+) -> str:
     """What the run is waiting for, in words."""
     kind = run.get("type")
     if kind == "ParallelRunStep":
@@ -167,7 +169,7 @@ def _item(what: str, held: tuple[work_leases.Lease, str] | None) -> str:
 TAKE_BACK_ATTEMPTS = 5
 
 
-def _take_back(storage: Storage, run: Record, state: lanes.LaneState) -> bool:
+def _take_back(storage: Storage, run: RunRecord, state: lanes.LaneState) -> bool:
     """Re-dispatch a stuck lane, even from a live holder: one that renews its hold (every third of a lease) would
     otherwise win against the state read when the run was examined. False when the lane moved meanwhile (a new chunk,
     holder or try): that is progress, not a stall."""
@@ -202,7 +204,7 @@ def _item_moved(before: work_leases.Lease, after: work_leases.Lease) -> bool:
     return tuple(after.get(name) for name in fields) != tuple(before.get(name) for name in fields)
 
 
-def _repair(storage: Storage, run: Record, work: Work, states: dict[int, lanes.LaneState]) -> str:
+def _repair(storage: Storage, run: RunRecord, work: Work, states: dict[int, lanes.LaneState]) -> str:
     """Put what is stuck back in line; returns what was done."""
     kind = run.get("type")
     if kind == "PythonScriptStep" or (kind == "ParallelRunStep" and run.get("plan") is None):
@@ -212,7 +214,7 @@ def _repair(storage: Storage, run: Record, work: Work, states: dict[int, lanes.L
         ensure_dispatched(storage, run)
         return f"dispatched {item} again"
     if kind == "ParallelRunStep":
-        plan = run["plan"]
+        plan = plan_of(run)
         cap, total = int(plan["cap"]), int(plan["total_batches"])
         done, short = [], False
         for k in range(lanes.lane_count(plan)):

@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any
 
 from shared.core import layout
 from shared.core.errors import NotFound
 from shared.core.storage import Storage
 from shared.pipelines.engine.step_start import ensure_dispatched, start_step
 from shared.runs import work_leases
-from shared.runs.run_records import TERMINAL, Moved, Record, RunStatus, get_run, transition
+from shared.runs.run_records import TERMINAL, Moved, RunError, RunRecord, RunStatus, get_run, transition
 
 log = logging.getLogger("fninfer.batch")
 
@@ -40,13 +39,13 @@ WATCH_ITEM = "steps"
 WATCH_SECONDS = 30
 
 
-def step_ids(run: Record) -> dict[str, str]:
+def step_ids(run: RunRecord) -> dict[str, str]:
     return {name: state["id"] for name, state in run["steps"].items()}
 
 
-def step_records(storage: Storage, run: Record) -> dict[str, Record | None]:
+def step_records(storage: Storage, run: RunRecord) -> dict[str, RunRecord | None]:
     """{step name: its step run's record, or None when it has not started}."""
-    found: dict[str, Record | None] = {}
+    found: dict[str, RunRecord | None] = {}
     for name, step_id in step_ids(run).items():
         try:
             found[name] = get_run(storage, step_id)
@@ -55,7 +54,7 @@ def step_records(storage: Storage, run: Record) -> dict[str, Record | None]:
     return found
 
 
-def start(storage: Storage, run: Record) -> None:
+def start(storage: Storage, run: RunRecord) -> None:
     """A new pipeline run: start its watch (due in WATCH_SECONDS: the first advance is this one), then advance it."""
     message = {"run": run["id"]}
     work_leases.dispatch(storage, run["id"], WATCH_ITEM, layout.PIPELINE_STEPS_QUEUE, message, delay=WATCH_SECONDS)
@@ -80,10 +79,12 @@ def watch(storage: Storage, run_id: str) -> None:
     work_leases.hand_back(storage, run_id, WATCH_ITEM, delay=WATCH_SECONDS)
 
 
-def _failure(name: str, record: Record) -> dict[str, Any]:
-    error = dict(record.get("error") or {})
-    reason = error.get("message") or record["status"]
-    return {**error, "message": f"step {name!r} {record['status'].lower()}: {reason}", "step": name}
+def _failure(name: str, record: RunRecord) -> RunError:
+    error = record.get("error")
+    failure: RunError = {**error} if error else {"message": ""}
+    failure["message"] = f"step {name!r} {record['status'].lower()}: {(error and error['message']) or record['status']}"
+    failure["step"] = name
+    return failure
 
 
 def advance(storage: Storage, run_id: str) -> None:
@@ -126,7 +127,7 @@ def advance(storage: Storage, run_id: str) -> None:
         transition(storage, run_id, RunStatus.FINISHED)
         return
     failed = [name for name in unsuccessful if records[name] is not None]
-    error = _failure(failed[0], records[failed[0]]) if failed else {"message": "no step could start"}  # type: ignore[arg-type]
+    error: RunError = _failure(failed[0], records[failed[0]]) if failed else {"message": "no step could start"}  # type: ignore[arg-type]
     skipped = [name for name in unsuccessful if records[name] is None]
     if skipped:
         error["not_started"] = skipped
@@ -163,14 +164,14 @@ def advance_parent_of(storage: Storage, step_run_id: str) -> None:
         advance_parent(storage, Moved(True, pipeline_run=record["parent"]))
 
 
-def stop_steps(storage: Storage, run: Record) -> None:
+def stop_steps(storage: Storage, run: RunRecord) -> None:
     """Cancel the run's steps that are still running (the run itself failed or was canceled)."""
     for step_id in step_ids(run).values():
         with contextlib.suppress(NotFound):
             transition(storage, step_id, RunStatus.CANCELED)
 
 
-def cancel(storage: Storage, run_id: str) -> Record:
+def cancel(storage: Storage, run_id: str) -> RunRecord:
     """Cancel a run that is not over yet, and its running steps (a terminal run is left as it is, as Azure ML
     does). A step run's id cancels that step, which fails its pipeline run unless continue_on_step_failure."""
     run = get_run(storage, run_id)

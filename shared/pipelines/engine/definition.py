@@ -28,7 +28,7 @@ is 1048576 here; its default, 1 MB, applies when it is null).
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypedDict
 
 from shared.core import validators
 from shared.core.errors import InvalidInput
@@ -225,6 +225,13 @@ def _parallel_run_step(step: dict[str, Any]) -> dict[str, Any]:
 STEP_TYPES = ("ParallelRunStep", "PythonScriptStep")
 
 
+class Graph(TypedDict):
+    """A checked definition (a pipeline run's `graph`): every default filled in, parameters bound, steps in order."""
+
+    steps: list[dict[str, Any]]  # each with `depends_on`, the steps it waits for (graph.ordered)
+    continue_on_step_failure: bool
+
+
 def validate_step(step: object) -> dict[str, Any]:
     if not isinstance(step, dict):
         raise InvalidInput("each step must be an object", field="steps")
@@ -236,7 +243,7 @@ def validate_step(step: object) -> dict[str, Any]:
     return _parallel_run_step(step)
 
 
-def validate(definition: object) -> dict[str, Any]:
+def validate(definition: object) -> Graph:
     """The definition, checked and with every default filled in, each step with the steps it depends on
     (`depends_on`); InvalidInput names the first problem."""
     if not isinstance(definition, dict):

@@ -12,7 +12,7 @@ from shared.core import layout, validators
 from shared.core.errors import NotFound, PayloadTooLarge
 from shared.core.storage import Storage, storage_errors
 from shared.pipelines.engine.step_start import outputs_of
-from shared.runs.run_records import Record
+from shared.runs.run_records import RunRecord
 
 MAX_LISTED = 100
 MAX_DOWNLOAD = 50 * 1024 * 1024
@@ -41,7 +41,7 @@ def _listed(storage: Storage, container: str, prefix: str) -> tuple[list[StoredF
         return files, pages.continuation_token is not None
 
 
-def step_outputs(storage: Storage, record: Record) -> list[StepOutput]:
+def step_outputs(storage: Storage, record: RunRecord) -> list[StepOutput]:
     """A step run's outputs with their files (none for a step that has not started writing, or for a pipeline
     run, whose steps have the outputs)."""
     if not record.get("parent") or not record.get("step"):
@@ -66,7 +66,7 @@ def _read(storage: Storage, container: str, name: str, what: str) -> bytes:
         return bytes(blob.download_blob().readall())
 
 
-def read_output(storage: Storage, record: Record, output_name: str, path: str) -> bytes:
+def read_output(storage: Storage, record: RunRecord, output_name: str, path: str) -> bytes:
     """The file `path` of the step run's output `output_name`."""
     relative = validators.validate_relative_path(path)
     output: dict[str, Any] | None = next((o for o in outputs_of(record) if o.get("name") == output_name), None)

@@ -11,18 +11,31 @@ from __future__ import annotations
 
 import uuid
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict
 
 from shared.core import clock, layout, validators
 from shared.core.errors import Conflict, InvalidInput, NotFound
 from shared.core.storage import Storage
 from shared.pipelines.engine import submit
-from shared.runs.run_records import Record, get_run
+from shared.runs.run_records import RunRecord, get_run
 
 
 class PublishedStatus(StrEnum):
     ACTIVE = "Active"
     DISABLED = "Disabled"
+
+
+class PublishedPipeline(TypedDict):
+    """A published pipeline's record (`layout.published_pipeline_record`)."""
+
+    id: str
+    name: str  # a display name: any printable text, not unique
+    description: str | None
+    version: str | None  # the publisher's label, free text
+    status: str  # a PublishedStatus value
+    created_time: str
+    source_run: str | None  # the pipeline run it was published from (publish_run)
+    definition: submit.Template  # checked as it would run with its parameters' defaults
 
 
 def publish(
@@ -33,7 +46,7 @@ def publish(
     version: object = None,
     source_run: str | None = None,
     continue_on_step_failure: object = None,
-) -> Record:
+) -> PublishedPipeline:
     """Store `pipeline` (a definition, checked as it would run with its parameters' defaults) as a new pipeline;
     `continue_on_step_failure`, when given, is what its runs do unless a caller says otherwise."""
     if continue_on_step_failure is not None:
@@ -42,7 +55,7 @@ def publish(
         if not isinstance(pipeline, dict):
             raise InvalidInput("'pipeline' must be an object with 'steps'", field="pipeline")
         pipeline = {**pipeline, "continue_on_step_failure": continue_on_step_failure}
-    record: Record = {
+    record: PublishedPipeline = {
         "id": uuid.uuid4().hex,
         "name": validators.validate_printable_name("published pipeline", name),
         "description": validators.optional_text(description, "description"),
@@ -63,7 +76,7 @@ def publish_run(
     description: object,
     version: object,
     continue_on_step_failure: object = None,
-) -> Record:
+) -> PublishedPipeline:
     """Publish the pipeline a run ran (its definition, parameters included)."""
     run = get_run(storage, run_id)
     if "definition" not in run:  # a step run: what it ran is one step of its pipeline run's definition
@@ -73,25 +86,26 @@ def publish_run(
     return publish(storage, run["definition"], name, description, version, run_id, continue_on_step_failure)
 
 
-def get_published(storage: Storage, pipeline_id: str) -> Record:
+def get_published(storage: Storage, pipeline_id: str) -> PublishedPipeline:
     validators.validate_name("published pipeline", pipeline_id)
+    record: PublishedPipeline | None
     record, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, layout.published_pipeline_record(pipeline_id))
     if record is None:
         raise NotFound(f"published pipeline {pipeline_id!r} does not exist", pipeline=pipeline_id)
     return record
 
 
-def list_published(storage: Storage, active_only: bool = True) -> list[Record]:
+def list_published(storage: Storage, active_only: bool = True) -> list[PublishedPipeline]:
     """Published pipelines, newest first."""
-    found = storage.read_all_json(layout.REGISTRY_CONTAINER, layout.PUBLISHED_PIPELINES_PREFIX)
+    found: list[PublishedPipeline] = storage.read_all_json(layout.REGISTRY_CONTAINER, layout.PUBLISHED_PIPELINES_PREFIX)
     found = [record for record in found if not active_only or record["status"] == PublishedStatus.ACTIVE.value]
     return sorted(found, key=lambda r: r["created_time"], reverse=True)
 
 
-def set_status(storage: Storage, pipeline_id: str, status: PublishedStatus) -> Record:
+def set_status(storage: Storage, pipeline_id: str, status: PublishedStatus) -> PublishedPipeline:
     get_published(storage, pipeline_id)  # NotFound names the pipeline
 
-    def change(record: Record) -> Record:
+    def change(record: PublishedPipeline) -> PublishedPipeline:
         record["status"] = status.value
         return record
 
@@ -106,7 +120,7 @@ def start(
     tags: object = None,
     run_id: str | None = None,
     continue_on_step_failure: object = None,
-) -> Record:
+) -> RunRecord:
     """Start a run of the published pipeline (its endpoint, `PublishedPipeline.submit`, a schedule);
     `continue_on_step_failure`, when given, overrides the published default."""
     record = get_published(storage, pipeline_id)
@@ -124,7 +138,7 @@ def start(
     )
 
 
-def describe(record: Record) -> dict[str, Any]:
+def describe(record: PublishedPipeline) -> dict[str, Any]:
     """The record without its definition (what lists show): its parameters, whether its runs continue on a step's
     failure, and its graph (each step's name, type, inputs and outputs, in the pipeline's order)."""
     definition = record["definition"]

@@ -23,7 +23,7 @@ from shared.core.storage import Storage
 from shared.pipelines.engine.graph import producers
 from shared.registry.datastores import find_datastore
 from shared.runs import reuse, work_leases
-from shared.runs.run_records import Record, RunStatus, create_run, get_run
+from shared.runs.run_records import RunRecord, RunStatus, create_run, get_run
 
 #: The work items a step's start dispatches: a ParallelRunStep's planning, a script step's script.
 PLAN_ITEM = "plan"
@@ -47,13 +47,13 @@ def locate_output(storage: Storage, step_run_id: str, output: dict[str, Any]) ->
     return {**output, "container": container, "prefix": prefix}
 
 
-def outputs_of(record: Record) -> list[dict[str, Any]]:
+def outputs_of(record: RunRecord) -> list[dict[str, Any]]:
     """A started step's outputs, located."""
     step = record["step"]
     return [step["output"]] if record["type"] == "ParallelRunStep" else list(step["outputs"])
 
 
-def _upstream_output(records: dict[str, Record | None], writer: str, data: str) -> dict[str, Any]:
+def _upstream_output(records: dict[str, RunRecord | None], writer: str, data: str) -> dict[str, Any]:
     producer = records[writer]
     if producer is None:
         raise NotFound(f"step {writer!r} has not run, so its output {data!r} does not exist")
@@ -78,7 +78,7 @@ def _concrete_input(source: dict[str, Any], output: dict[str, Any]) -> dict[str,
     return concrete
 
 
-def concrete_step(spec: dict[str, Any], graph_steps: list[dict[str, Any]], records: dict[str, Record | None]) -> Any:
+def concrete_step(spec: dict[str, Any], graph_steps: list[dict[str, Any]], records: dict[str, RunRecord | None]) -> Any:
     """The step with its upstream inputs resolved to the upstream outputs' folders."""
     writers = producers(graph_steps)
 
@@ -92,7 +92,7 @@ def concrete_step(spec: dict[str, Any], graph_steps: list[dict[str, Any]], recor
     return {**spec, "inputs": [resolved(source) for source in spec["inputs"]]}
 
 
-def _base(run: Record, spec: dict[str, Any], step_id: str) -> Record:
+def _base(run: RunRecord, spec: dict[str, Any], step_id: str) -> RunRecord:
     return {
         "id": step_id,
         "parent": run["id"],
@@ -103,13 +103,14 @@ def _base(run: Record, spec: dict[str, Any], step_id: str) -> Record:
         "created_time": clock.stamp(),
         "start_time": None,
         "end_time": None,
+        "status": RunStatus.NOT_STARTED.value,  # the caller's says what it is
         "error": None,
         "plan": None,
         "counts": None,
     }
 
 
-def _reused(storage: Storage, base: Record, step: dict[str, Any], fingerprint: str) -> Record | None:
+def _reused(storage: Storage, base: RunRecord, step: dict[str, Any], fingerprint: str) -> RunRecord | None:
     entry = reuse.find(storage, fingerprint)
     if entry is None:
         return None
@@ -129,7 +130,9 @@ def _reused(storage: Storage, base: Record, step: dict[str, Any], fingerprint: s
     }
 
 
-def start_step(storage: Storage, run: Record, spec: dict[str, Any], records: dict[str, Record | None]) -> Record:
+def start_step(
+    storage: Storage, run: RunRecord, spec: dict[str, Any], records: dict[str, RunRecord | None]
+) -> RunRecord:
     """Start `spec` in `run` (`records`: the step runs as the caller just read them, this one not among them) and
     dispatch it. A step started by another advance at the same moment is returned as that one recorded it."""
     step_id = step_run_id(run["id"], spec["name"])
@@ -151,7 +154,7 @@ def start_step(storage: Storage, run: Record, spec: dict[str, Any], records: dic
     return record
 
 
-def _create_once(storage: Storage, record: Record) -> tuple[Record, bool]:
+def _create_once(storage: Storage, record: RunRecord) -> tuple[RunRecord, bool]:
     """(the record, True) once created; (the record another advance created first, False), dispatched if need be:
     that advance may have died before dispatching it."""
     try:
@@ -162,14 +165,14 @@ def _create_once(storage: Storage, record: Record) -> tuple[Record, bool]:
         return existing, False
 
 
-def _work_item(record: Record) -> tuple[str, str]:
+def _work_item(record: RunRecord) -> tuple[str, str]:
     """A NotStarted step run's first work item and its queue."""
     if record["type"] == "ParallelRunStep":
         return PLAN_ITEM, layout.PLANNING_QUEUE
     return SCRIPT_ITEM, layout.SCRIPT_STEPS_QUEUE
 
 
-def ensure_dispatched(storage: Storage, record: Record) -> None:
+def ensure_dispatched(storage: Storage, record: RunRecord) -> None:
     """Put a NotStarted step run's first work on its queue, unless it is in flight already (its lease exists): a
     starter that died between recording the step and dispatching it is made good by the next advance."""
     if record["status"] != RunStatus.NOT_STARTED.value:

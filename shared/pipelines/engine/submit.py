@@ -9,7 +9,8 @@ outputs, allow_reuse) and advances it as steps end.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, NotRequired, TypedDict
 
 from shared.core import clock, layout, validators
 from shared.core.errors import ConcurrencyConflict, InvalidInput
@@ -22,21 +23,30 @@ from shared.registry.datastores import find_datastore
 from shared.registry.snapshots import verify_uploaded
 from shared.runs import run_history
 from shared.runs.lanes import counts
-from shared.runs.run_records import TERMINAL, Record, RunStatus, create_run, get_run
+from shared.runs.run_records import TERMINAL, RunRecord, RunStatus, create_run, get_run
 
 
-def _template(pipeline: object) -> dict[str, Any]:
+class Template(TypedDict):
+    """A definition as stored (a pipeline run's `definition`, a published pipeline's): its steps as given, with
+    their parameter references (parameters.py), and its checked parameters."""
+
+    parameters: dict[str, dict[str, Any]]  # by name: each one's declared type and default (parameters.check)
+    steps: list[Any]  # as given: definition.validate checks them once the parameters are bound
+    continue_on_step_failure: NotRequired[bool]  # only when it was given
+
+
+def _template(pipeline: object) -> Template:
     """The definition as stored: its steps with their parameter references, its checked parameters, and
     continue_on_step_failure when it was given."""
     if not isinstance(pipeline, dict) or "steps" not in pipeline:
         raise InvalidInput("'pipeline' must be an object with 'steps'", field="pipeline")
-    template = {"parameters": parameters.check(pipeline), "steps": pipeline["steps"]}
+    template: Template = {"parameters": parameters.check(pipeline), "steps": pipeline["steps"]}
     if pipeline.get("continue_on_step_failure") is not None:
         template["continue_on_step_failure"] = pipeline["continue_on_step_failure"]
     return template
 
 
-def check_template(storage: Storage, pipeline: object) -> dict[str, Any]:
+def check_template(storage: Storage, pipeline: object) -> Template:
     """A definition to publish: checked as it would run with its parameters' defaults, so a published pipeline
     starts with the defaults whatever its caller leaves unset."""
     template = _template(pipeline)
@@ -58,7 +68,7 @@ def start_run(
     assignments: object = None,
     run_id: str | None = None,
     continue_on_step_failure: object = None,
-) -> Record:
+) -> RunRecord:
     """Start a run of `pipeline` with its parameters set from `assignments` (and continue_on_step_failure, when
     given, over the definition's). A caller that must start a run at most once (a schedule's occurrence) passes its
     own `run_id`: starting it again returns the run already started."""
@@ -84,7 +94,7 @@ def start_run(
         for output in outputs_of(spec):
             find_datastore(storage, output["datastore"])  # NotFound names the datastores there are
     new_id = run_id or uuid.uuid4().hex
-    record: Record = {
+    record: RunRecord = {
         "id": new_id,
         "experiment": experiment,
         "tags": tags,
@@ -108,7 +118,7 @@ def start_run(
     return get_run(storage, new_id)
 
 
-def _summary(storage: Storage, step: Record) -> dict[str, Any]:
+def _summary(storage: Storage, step: Mapping[str, Any]) -> dict[str, Any]:
     """What a step run's progress looks like: its status, times and, for a ParallelRunStep, its mini-batches."""
     plan = step.get("plan") or {}
     figures = step.get("counts")
@@ -132,7 +142,7 @@ def _summary(storage: Storage, step: Record) -> dict[str, Any]:
 def describe(storage: Storage, run_id: str) -> dict[str, Any]:
     """The run as the SDK shows it: a pipeline run with each step's progress (`steps`, in the pipeline's order), or
     a step run with its own (live counts while a ParallelRunStep runs)."""
-    record = get_run(storage, run_id)
+    record: dict[str, Any] = dict(get_run(storage, run_id))  # the record, with what describes it added
     if "steps" not in record:
         summary = _summary(storage, record)
         if summary["batches_done"] is not None:
@@ -145,7 +155,7 @@ def describe(storage: Storage, run_id: str) -> dict[str, Any]:
     return record
 
 
-def cancel(storage: Storage, run_id: str) -> dict[str, Any]:
+def cancel(storage: Storage, run_id: str) -> run_history.RunDetails:
     """Cancel any run, as `Run.cancel()` does: a pipeline run with its running steps, a step run (its pipeline
     run fails unless continue_on_step_failure), or a run that lives in the run history only. A run that is over
     is left as it is."""

@@ -16,18 +16,19 @@ from __future__ import annotations
 
 import contextlib
 import posixpath
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from azure.core.exceptions import ResourceNotFoundError
 
 from shared.core import layout, validators
 from shared.core.errors import Conflict
-from shared.core.storage import Storage, storage_errors
+from shared.core.storage import Record, Storage, storage_errors
 from shared.registry import datasets, datastores
 from shared.runs import run_history
-from shared.runs.run_records import Record
+from shared.runs.run_records import RunRecord
 
 #: The folder (under the script's working directory) whose files become the step run's files, as in Azure ML.
 RUN_OUTPUTS_FOLDER = "outputs"
@@ -43,7 +44,7 @@ def _download(container: Any, blob_name: str, destination: Path) -> None:
         container.get_blob_client(blob_name).download_blob(max_concurrency=1).readinto(handle)
 
 
-def download_inputs(storage: Storage, step: dict[str, Any], folder: Path) -> dict[str, str]:
+def download_inputs(storage: Storage, step: Mapping[str, Any], folder: Path) -> dict[str, str]:
     """Each file input's local folder, by input name (tabular inputs are read from the dataset instead); for a
     dataset that is one file, the file's local path, as Azure ML mounts or downloads it."""
     local: dict[str, str] = {}
@@ -81,7 +82,7 @@ def _state(folder: Path) -> dict[str, tuple[int, int]]:
     return {relative: (path.stat().st_size, path.stat().st_mtime_ns) for relative, path in _files(folder)}
 
 
-def write_backs(step: dict[str, Any], local: dict[str, str]) -> list[WriteBack]:
+def write_backs(step: Mapping[str, Any], local: dict[str, str]) -> list[WriteBack]:
     """The write-back data reference inputs, with the state of their folders now (after the download)."""
     found = []
     for source in step["inputs"]:
@@ -98,7 +99,7 @@ def write_backs(step: dict[str, Any], local: dict[str, str]) -> list[WriteBack]:
     return found
 
 
-def output_folders(step: dict[str, Any], folder: Path) -> dict[str, str]:
+def output_folders(step: Mapping[str, Any], folder: Path) -> dict[str, str]:
     """An empty local folder per output, by output name."""
     local = {}
     for output in step["outputs"]:
@@ -116,11 +117,26 @@ def _files(folder: Path) -> list[tuple[str, Path]]:
     ]
 
 
-def clear_unfinished(storage: Storage, record: Record) -> None:
+class PublishedBlob(TypedDict):
+    datastore: str
+    name: str  # the blob's, in the datastore's container
+
+
+class Publishing(TypedDict):
+    """What a try of a script step is publishing (`layout.script_step_publishing`), written before it uploads
+    anything: a later try deletes it all first, so a step's outputs are one try's."""
+
+    attempt: int
+    blobs: list[PublishedBlob]
+    run_files: list[str]  # names of the files it gives the step run (its ./outputs)
+
+
+def clear_unfinished(storage: Storage, record: RunRecord) -> None:
     """Delete what an earlier try of this step published before it died, and the files it gave the step run."""
     path = layout.script_step_publishing(record["id"])
+    earlier: Publishing | None
     earlier, _ = storage.try_read_json(layout.RUNS_CONTAINER, path)
-    for blob in (earlier or {}).get("blobs", []):
+    for blob in earlier["blobs"] if earlier is not None else []:
         with storage_errors(f"{blob['datastore']}/{blob['name']}"), contextlib.suppress(ResourceNotFoundError):
             _container(storage, blob["datastore"]).delete_blob(blob["name"])
     run_history.delete_files(storage, record["id"])
@@ -129,7 +145,7 @@ def clear_unfinished(storage: Storage, record: Record) -> None:
 
 def publish(
     storage: Storage,
-    record: Record,
+    record: RunRecord,
     outputs: dict[str, str],
     run_outputs: Path,
     attempt: int,
@@ -147,7 +163,7 @@ def publish(
             if reference.before.get(relative) != (path.stat().st_size, path.stat().st_mtime_ns):
                 uploads.append((reference.datastore, reference.prefix + relative, path))
     run_files = [(f"{RUN_OUTPUTS_FOLDER}/{relative}", path) for relative, path in _files(run_outputs)]
-    intent = {
+    intent: Publishing = {
         "attempt": attempt,
         "blobs": [{"datastore": datastore, "name": name} for datastore, name, _ in uploads],
         "run_files": [name for name, _ in run_files],
@@ -180,6 +196,6 @@ def register_output(storage: Storage, output: dict[str, Any]) -> Record:
     return datasets.register_dataset(storage, register["name"], request)
 
 
-def forget(storage: Storage, record: Record) -> None:
+def forget(storage: Storage, record: RunRecord) -> None:
     """The step is Finished: its publishing record has done its job."""
     storage.delete_blob(layout.RUNS_CONTAINER, layout.script_step_publishing(record["id"]))

@@ -28,7 +28,7 @@ from shared.registry.datastores import find_datastore
 from shared.registry.snapshots import verify_uploaded
 from shared.runs import work_leases
 from shared.runs.run_history import SCRIPT_RUN_TYPE
-from shared.runs.run_records import Record, RunStatus, create_run
+from shared.runs.run_records import RunRecord, RunStatus, create_run
 
 
 def new_run_id(experiment: str) -> str:
@@ -39,8 +39,8 @@ def new_run_id(experiment: str) -> str:
 
 def start_script_run(
     storage: Storage, experiment: object, script: object, tags: object = None, run_id: object = None
-) -> Record:
-    """Record the script run (NotStarted) and put it on the script queue. `script` is a PythonScriptStep's
+) -> RunRecord:
+    """RunRecord the script run (NotStarted) and put it on the script queue. `script` is a PythonScriptStep's
     definition (its `name` defaults to the script's); Conflict when `run_id` is taken."""
     experiment = validators.validate_name("experiment", experiment)
     checked_tags = validators.string_values(tags, "tags", absent="falsy")
@@ -68,14 +68,14 @@ def start_script_run(
         "fingerprint": None,  # never offered for reuse (script_step.py remembers fingerprinted runs only)
         "reused_from": None,
     }
-    record: Record = {
+    record: RunRecord = {
         "id": new_id,
         "parent": None,
         "run_type": SCRIPT_RUN_TYPE,
         "experiment": experiment,
         "name": spec["name"],
         "type": spec["type"],
-        "tags": checked_tags,
+        "tags": {**checked_tags},
         "created_time": clock.stamp(),
         "start_time": None,
         "end_time": None,
@@ -93,7 +93,7 @@ def start_script_run(
     return record
 
 
-def run_definition(record: Record) -> dict[str, Any]:
+def run_definition(record: RunRecord) -> dict[str, Any]:
     """What the script run was asked to run, in the shape of Azure ML's `runDefinition` (get_details())."""
     step = record["step"]
     return {

@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,7 @@ from shared.registry.installed_packages import missing_module_hint
 from shared.registry.snapshots import COMPLETE, materialize
 from shared.runs import run_context, work_leases
 from shared.runs.reuse import remember
-from shared.runs.run_records import TERMINAL, Record, RunStatus, get_run, transition
+from shared.runs.run_records import TERMINAL, RunError, RunRecord, RunStatus, get_run, transition
 
 #: Tries in all, counting those that ended with their instance (a script that exits non-zero is not tried again).
 MAX_TRIES = 3
@@ -98,14 +99,14 @@ def run_step(storage: Storage, step_run_id: str, owner: str) -> None:
             remember(storage, get_run(storage, step_run_id))  # a script run (script_run.py) has none: not reused
         data_flow.forget(storage, record)
     elif outcome.error is not None:
-        error = {"message": outcome.error, "log": outcome.log[-ERROR_LOG_TAIL:]}
+        error: RunError = {"message": outcome.error, "log": outcome.log[-ERROR_LOG_TAIL:]}
         dag.advance_parent(
             storage, transition(storage, step_run_id, RunStatus.FAILED, error=error, exit_code=outcome.exit_code)
         )
     work_leases.release(storage, step_run_id, SCRIPT_ITEM)
 
 
-def _arguments(step: dict[str, Any], folders: dict[str, str]) -> list[str]:
+def _arguments(step: Mapping[str, Any], folders: dict[str, str]) -> list[str]:
     """The script's arguments, each input or output reference as its local folder (a tabular input: its name)."""
     resolved = []
     for value in step["arguments"]:
@@ -117,7 +118,7 @@ def _arguments(step: dict[str, Any], folders: dict[str, str]) -> list[str]:
     return resolved
 
 
-def _environment(record: Record, folders: dict[str, str], context: run_context.RunContext) -> dict[str, str]:
+def _environment(record: RunRecord, folders: dict[str, str], context: run_context.RunContext) -> dict[str, str]:
     step = record["step"]
     tabular = [source for source in step["inputs"] if source["kind"] == "tabular"]
     variables = {
@@ -135,7 +136,7 @@ def _environment(record: Record, folders: dict[str, str], context: run_context.R
     return variables
 
 
-def _attempt(storage: Storage, record: Record, tries: int, owner: str) -> Outcome:
+def _attempt(storage: Storage, record: RunRecord, tries: int, owner: str) -> Outcome:
     step = record["step"]
     with tempfile.TemporaryDirectory(prefix="fninfer-step-") as scratch:
         root = Path(scratch)
@@ -181,7 +182,7 @@ def _attempt(storage: Storage, record: Record, tries: int, owner: str) -> Outcom
 
 def _run(
     storage: Storage,
-    record: Record,
+    record: RunRecord,
     command: list[str],
     cwd: Path,
     environment: dict[str, str],
