@@ -5,14 +5,13 @@ sha256, instead of downloading them."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from shared.core import layout, validators
 from shared.core.errors import InvalidInput
 from shared.core.storage import Storage
 from shared.registry import snapshots
 from shared.registry.model_cache import cached_model_path
-from shared.registry.models import get_model
+from shared.registry.models import ModelRecord, get_model
 from shared.services.service_records import get_service
 
 
@@ -23,7 +22,7 @@ def parse_model_id(model_id: str) -> tuple[str, int]:
     return validators.validate_name("model", name), int(version)
 
 
-def bake_model(storage: Storage, model_id: str, app_copy: Path) -> dict[str, Any]:
+def bake_model(storage: Storage, model_id: str, app_copy: Path) -> ModelRecord:
     """Copy a model version into `<app_copy>/azureml-models/<name>/<version>/`, verified; returns its record."""
     name, version = parse_model_id(model_id)
     record = get_model(storage, name, version)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from shared.core.errors import InvalidInput
 from shared.core.validators import validate_relative_path
@@ -37,11 +37,11 @@ def combined_sha256(files: Iterable[tuple[str, str]]) -> str:
     return digest.hexdigest()
 
 
-def is_sha256(value: object) -> bool:
+def is_sha256(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
 
 
-def folder_matches(folder: Path, files: Iterable[dict[str, Any]]) -> bool:
+def folder_matches(folder: Path, files: Iterable[Mapping[str, Any]]) -> bool:
     """Whether each `{path, sha256}` of `files` is a file inside `folder` with that sha256: how a copy placed beside
     the code (a baked model or snapshot) is checked before use. A path leading outside `folder` never matches."""
     for item in files:

@@ -10,12 +10,30 @@ claim and its record leaves a gap, never a reuse.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, TypedDict, TypeVar
 
 from shared.core import layout
 from shared.core.errors import ConcurrencyConflict, NotFound
-from shared.core.storage import Record, Storage
+from shared.core.storage import Storage
 
 MAX_VERSION_ATTEMPTS = 100
+
+
+class Versioned(TypedDict):
+    """What every versioned record holds (each kind's record adds its own fields: models.ModelRecord,
+    datasets.DatasetRecord, environments.EnvironmentRecord)."""
+
+    name: str
+    version: int  # set by create_next_version, never given twice under a name
+
+
+class VersionCounter(TypedDict):
+    """A name's counter (`layout.version_counter`): the highest version number ever given, deleted ones included."""
+
+    version: int
+
+
+V = TypeVar("V", bound=Versioned)
 
 
 def list_versions(storage: Storage, prefix: str) -> list[int]:
@@ -26,8 +44,9 @@ def list_versions(storage: Storage, prefix: str) -> list[int]:
 
 def read_version(
     storage: Storage, kind: str, name: str, prefix: str, record_path: Callable[[int], str], version: int | None
-) -> Record:
-    """The record of `name` at `version` (the latest when None); NotFound names the versions that exist."""
+) -> Any:
+    """The record of `name` at `version` (the latest when None); NotFound names the versions that exist. Its shape
+    is the kind's (the caller's return type says which)."""
     versions = list_versions(storage, prefix)
     if not versions:
         raise NotFound(f"{kind} {name!r} is not registered", **{kind: name})
@@ -42,11 +61,12 @@ def read_version(
 
 def _set_counter(storage: Storage, counter: str, version: int, etag: str | None) -> bool:
     """Write the counter if it is still as read (`etag`; None: absent); False when another writer came first."""
+    issued = VersionCounter(version=version)
     try:
         if etag is None:
-            storage.create_json(layout.REGISTRY_CONTAINER, counter, {"version": version})
+            storage.create_json(layout.REGISTRY_CONTAINER, counter, issued)
         else:
-            storage.replace_json(layout.REGISTRY_CONTAINER, counter, {"version": version}, etag)
+            storage.replace_json(layout.REGISTRY_CONTAINER, counter, issued, etag)
     except ConcurrencyConflict:
         return False
     return True
@@ -55,8 +75,9 @@ def _set_counter(storage: Storage, counter: str, version: int, etag: str | None)
 def _claim_next(storage: Storage, counter: str, latest: int) -> int | None:
     """Claim the number after both `latest` (what is listed) and the counter (what was ever given); None when
     another writer claimed first."""
+    issued: VersionCounter | None
     issued, etag = storage.try_read_json(layout.REGISTRY_CONTAINER, counter)
-    version = max(latest, int(issued["version"]) if issued else 0) + 1
+    version = max(latest, issued["version"] if issued else 0) + 1
     return version if _set_counter(storage, counter, version, etag) else None
 
 
@@ -65,15 +86,16 @@ def retire(storage: Storage, record_path: Callable[[int], str], version: int) ->
     versions created before counters existed)."""
     counter = layout.version_counter(record_path(1))
     for _ in range(MAX_VERSION_ATTEMPTS):
+        issued: VersionCounter | None
         issued, etag = storage.try_read_json(layout.REGISTRY_CONTAINER, counter)
-        if (issued is not None and int(issued["version"]) >= version) or _set_counter(storage, counter, version, etag):
+        if (issued is not None and issued["version"] >= version) or _set_counter(storage, counter, version, etag):
             return
     raise ConcurrencyConflict(f"the version counter {counter} kept changing; the version was not deleted")
 
 
-def create_next_version(storage: Storage, record: Record, latest: int, record_path: Callable[[int], str]) -> Record:
+def create_next_version(storage: Storage, record: V, latest: int, record_path: Callable[[int], str]) -> V:
     """Store `record` as the next version never given before (after `latest`, the highest listed); sets
-    record['version']."""
+    record['version'] (whatever it held: the caller's placeholder)."""
     counter = layout.version_counter(record_path(1))
     for _ in range(MAX_VERSION_ATTEMPTS):
         version = _claim_next(storage, counter, latest)
@@ -85,4 +107,4 @@ def create_next_version(storage: Storage, record: Record, latest: int, record_pa
             return record
         except ConcurrencyConflict:
             latest = version  # a record from before counters existed holds this number
-    raise ConcurrencyConflict(f"could not allocate a version for {record.get('name')!r}: too many concurrent writers")
+    raise ConcurrencyConflict(f"could not allocate a version for {record['name']!r}: too many concurrent writers")

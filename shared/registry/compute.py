@@ -10,14 +10,53 @@ carry; their settings are kept, not used.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from shared.core import layout, validators
 from shared.core.errors import Conflict, FninferError, InvalidInput, NotFound
-from shared.core.storage import Record, Storage
+from shared.core.storage import Storage
+from shared.core.validators import TagMap
 
 TYPES = ("AmlCompute", "AksCompute", "ComputeInstance")
 IDENTITY_TYPES = ("SystemAssigned", "UserAssigned")
+
+#: A setting as recorded: the scalars of what the SDK sent (the rest is dropped).
+Scalar = str | int | float | bool | None
+
+
+class ScaleSettings(TypedDict):
+    """An AmlCompute's node counts (what a ParallelRunStep on it may ask for)."""
+
+    min_nodes: int
+    max_nodes: int
+    idle_seconds_before_scaledown: int
+
+
+class Identity(TypedDict):
+    """A managed identity as Azure ML's compute takes it (recorded: the app's own identity is what it uses)."""
+
+    type: str  # one of IDENTITY_TYPES
+    user_assigned: list[str]  # identity resource ids
+
+
+class ComputeTarget(TypedDict):
+    """A compute target (`layout.compute_target_record`); an AmlCompute's also holds its vm_size and ScaleSettings."""
+
+    name: str
+    type: str  # one of TYPES
+    provisioning_state: str  # always "Succeeded": nothing is provisioned
+    created_time: str  # ISO 8601, UTC
+    modified_time: str
+    settings: dict[str, Scalar]  # the provisioning or attach configuration's scalars, kept, not used
+    tags: TagMap
+    description: str | None
+    location: str | None
+    is_attached: bool  # attached (AksCompute.attach) rather than created
+    identity: Identity | None
+    vm_size: NotRequired[Scalar]  # AmlCompute only, as the SDK gave it
+    min_nodes: NotRequired[int]  # AmlCompute only, with max_nodes and idle_seconds_before_scaledown
+    max_nodes: NotRequired[int]
+    idle_seconds_before_scaledown: NotRequired[int]
 
 
 def _count(settings: dict[str, Any], key: str, default: int) -> int:
@@ -37,20 +76,20 @@ SCALE_FIELDS = ("min_nodes", "max_nodes", "idle_seconds_before_scaledown")
 
 
 def _scale(
-    settings: dict[str, Any], current: Record | None = None, refusal: type[FninferError] = InvalidInput
-) -> Record:
+    settings: dict[str, Any], current: ComputeTarget | None = None, refusal: type[FninferError] = InvalidInput
+) -> ScaleSettings:
     """An AmlCompute's scale settings: min_nodes, max_nodes and idle_seconds_before_scaledown (what is not given
     stays as it is, else takes Azure ML's default); `refusal` is raised for a max_nodes below 1 or min_nodes."""
-    current = current or {}
-    min_nodes = _count(settings, "min_nodes", int(current.get("min_nodes", 0)))
-    max_nodes = _count(settings, "max_nodes", int(current.get("max_nodes", 4)))
-    idle = _count(settings, "idle_seconds_before_scaledown", int(current.get("idle_seconds_before_scaledown") or 1800))
+    now: ComputeTarget | dict[str, int] = current or {}
+    min_nodes = _count(settings, "min_nodes", now.get("min_nodes", 0))
+    max_nodes = _count(settings, "max_nodes", now.get("max_nodes", 4))
+    idle = _count(settings, "idle_seconds_before_scaledown", now.get("idle_seconds_before_scaledown") or 1800)
     if max_nodes < 1 or min_nodes > max_nodes:
         raise refusal(f"need 0 <= min_nodes <= max_nodes and max_nodes >= 1, not {min_nodes}..{max_nodes}")
     return {"min_nodes": min_nodes, "max_nodes": max_nodes, "idle_seconds_before_scaledown": idle}
 
 
-def _scale_change(value: object) -> Record | None:
+def _scale_change(value: object) -> dict[str, Any] | None:
     """An update's scale settings: whole numbers (or their digits) for the fields given."""
     if value is None:
         return None
@@ -67,7 +106,7 @@ def _scale_change(value: object) -> Record | None:
     return value
 
 
-def _identity(value: object) -> Record | None:
+def _identity(value: object) -> Identity | None:
     """A managed identity as Azure ML's compute takes it: {type: SystemAssigned | UserAssigned, user_assigned: [ids]}
     (recorded: the app's own identity is what it uses)."""
     if value is None:
@@ -83,11 +122,11 @@ def _identity(value: object) -> Record | None:
     return {"type": value["type"], "user_assigned": list(ids)}
 
 
-def _scalars(settings: dict[str, Any]) -> Record:
+def _scalars(settings: dict[str, Any]) -> dict[str, Scalar]:
     return {k: v for k, v in settings.items() if isinstance(v, str | int | float | bool) or v is None}
 
 
-def create(storage: Storage, name: str, request: dict[str, Any]) -> Record:
+def create(storage: Storage, name: str, request: dict[str, Any]) -> ComputeTarget:
     """Create (or return, when it exists with the same type) the compute target `name`; `attached` records one
     attached rather than created (AksCompute.attach)."""
     validators.validate_name("compute target", name)
@@ -102,7 +141,7 @@ def create(storage: Storage, name: str, request: dict[str, Any]) -> Record:
         raise InvalidInput("'attached' must be true or false", field="attached")
     now = datetime.now(UTC).isoformat()
     description, location = settings.get("description"), settings.get("location")
-    record: Record = {
+    record: ComputeTarget = {
         "name": name,
         "type": kind,
         "provisioning_state": "Succeeded",
@@ -116,7 +155,9 @@ def create(storage: Storage, name: str, request: dict[str, Any]) -> Record:
         "identity": _identity(request.get("identity")),
     }
     if kind == "AmlCompute":
-        record.update(vm_size=settings.get("vm_size"), **_scale(settings))
+        record["vm_size"] = settings.get("vm_size")
+        record.update(_scale(settings))
+    existing: ComputeTarget | None
     existing, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, layout.compute_target_record(name))
     if existing is not None:
         if existing["type"] != kind:
@@ -126,7 +167,7 @@ def create(storage: Storage, name: str, request: dict[str, Any]) -> Record:
     return record
 
 
-def update(storage: Storage, name: str, request: dict[str, Any]) -> Record:
+def update(storage: Storage, name: str, request: dict[str, Any]) -> ComputeTarget:
     """Change a compute target in place, as Azure ML's update / add_identity / remove_identity do: an AmlCompute's
     `scale_settings`, its `identity` (null removes it), or (AksCompute.update) more `settings`."""
     unknown = sorted(set(request) - {"scale_settings", "identity", "settings"})
@@ -139,7 +180,7 @@ def update(storage: Storage, name: str, request: dict[str, Any]) -> Record:
     identity = _identity(request["identity"]) if "identity" in request else None
     get(storage, name)  # NotFound names the compute targets
 
-    def change(record: Record) -> Record:
+    def change(record: ComputeTarget) -> ComputeTarget:
         if scale is not None:
             if record["type"] != "AmlCompute":
                 raise Conflict(f"{record['type']} {name!r} has no scale settings", field="scale_settings")
@@ -150,12 +191,13 @@ def update(storage: Storage, name: str, request: dict[str, Any]) -> Record:
         record["modified_time"] = datetime.now(UTC).isoformat()
         return record
 
-    updated: Record = storage.update_json(layout.REGISTRY_CONTAINER, layout.compute_target_record(name), change)
+    updated: ComputeTarget = storage.update_json(layout.REGISTRY_CONTAINER, layout.compute_target_record(name), change)
     return updated
 
 
-def get(storage: Storage, name: str) -> Record:
+def get(storage: Storage, name: str) -> ComputeTarget:
     validators.validate_name("compute target", name)
+    record: ComputeTarget | None
     record, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, layout.compute_target_record(name))
     if record is None:
         known = [r["name"] for r in list_targets(storage)]
@@ -163,7 +205,7 @@ def get(storage: Storage, name: str) -> Record:
     return record
 
 
-def list_targets(storage: Storage) -> list[Record]:
+def list_targets(storage: Storage) -> list[ComputeTarget]:
     return storage.read_all_json(layout.REGISTRY_CONTAINER, layout.COMPUTE_TARGETS_PREFIX)
 
 
@@ -180,8 +222,9 @@ def check_node_count(storage: Storage, compute_target: object, node_count: int) 
         validators.validate_name("compute target", compute_target)
     except InvalidInput:
         return  # a name fninfer never recorded (e.g. from older code): nothing to check against
+    record: ComputeTarget | None
     record, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, layout.compute_target_record(compute_target))
-    if record and record["type"] == "AmlCompute" and not 1 <= node_count <= int(record["max_nodes"]):
+    if record and record["type"] == "AmlCompute" and not 1 <= node_count <= record["max_nodes"]:
         raise InvalidInput(
             f"node_count '{node_count}' is not between 1 and max_nodes {record['max_nodes']} of compute target "
             f"{compute_target!r}",

@@ -12,15 +12,40 @@ import posixpath
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from shared.core import layout, validators, versioned
 from shared.core.errors import Conflict, InvalidInput, NotFound
-from shared.core.storage import Record, Storage
+from shared.core.storage import Storage
 from shared.registry import tabular
-from shared.registry.datastores import by_name, find_datastore, list_blobs
+from shared.registry.datastores import DatastoreRecord, by_name, find_datastore, list_blobs
 
 KINDS = ("file", "tabular")
+
+
+class DatasetPath(TypedDict):
+    """One of a dataset's `paths`: a pattern on a datastore."""
+
+    datastore: str
+    path: str  # a blob path relative to the datastore, with `*`, `**` and `?`; a literal one is a file or a folder
+    only: NotRequired[list[str]]  # a file dataset's take/skip/filter/...: the files chosen among what path matched
+
+
+class DatasetDefinition(TypedDict):
+    """What a dataset is (equal definitions are the same version)."""
+
+    kind: str  # one of KINDS; records written before tabular datasets lack it: file datasets (see definition_of)
+    paths: list[DatasetPath]
+    partition_format: str | None  # names columns found in the files' paths (tabular.partition_pattern)
+    tabular: NotRequired[tabular.Spec]  # a tabular dataset's: how to read its files
+
+
+class DatasetRecord(versioned.Versioned, DatasetDefinition):
+    """A dataset version (`layout.dataset_record`): its definition, description and tags."""
+
+    description: str | None
+    tags: dict[str, str]
+    created_time: str  # ISO 8601, UTC
 
 
 def glob_to_regex(pattern: str) -> re.Pattern[str]:
@@ -51,7 +76,7 @@ def literal_prefix(pattern: str) -> str:
     return pattern[:cut]
 
 
-def parse_paths(paths: object) -> list[dict[str, str]]:
+def parse_paths(paths: object) -> list[DatasetPath]:
     if not isinstance(paths, list) or not paths:
         raise InvalidInput("'paths' must be a non-empty list of {datastore, path}", field="paths")
     parsed = []
@@ -59,10 +84,7 @@ def parse_paths(paths: object) -> list[dict[str, str]]:
         if not isinstance(item, dict) or not isinstance(item.get("path"), str):
             raise InvalidInput("each entry of 'paths' needs a 'datastore' and a non-empty 'path'", field="paths")
         pattern = validators.validate_datastore_path(item["path"])
-        entry: dict[str, Any] = {
-            "datastore": validators.validate_name("datastore", item.get("datastore")),
-            "path": pattern,
-        }
+        entry = DatasetPath(datastore=validators.validate_name("datastore", item.get("datastore")), path=pattern)
         only = item.get("only")
         if only is not None:  # a file dataset's take/skip/filter/...: the files chosen among what the pattern matched
             if not isinstance(only, list) or not all(isinstance(name, str) for name in only):
@@ -78,7 +100,7 @@ def is_literal(pattern: str) -> bool:
 
 
 def resolve_files(
-    storage: Storage, paths: list[dict[str, Any]], stores: Mapping[str, Record] | None = None
+    storage: Storage, paths: list[DatasetPath], stores: Mapping[str, DatastoreRecord] | None = None
 ) -> list[dict[str, Any]]:
     """Every blob matching the dataset's patterns (among a pattern's `only` files, when it has them): [{datastore,
     container, path, size}], sorted, without duplicates. `stores`: the datastores by name, when the caller keeps
@@ -96,7 +118,7 @@ def resolve_files(
             if only is not None and name not in only:
                 continue
             if matcher.fullmatch(name) or (is_literal(item["path"]) and name.startswith(item["path"] + "/")):
-                key = (str(datastore.get("account_name") or ""), container, name)
+                key = (datastore["account_name"] or "", container, name)
                 found[key] = {"datastore": item["datastore"], "container": container, "path": name, "size": size}
     return [found[key] for key in sorted(found)]
 
@@ -115,7 +137,7 @@ def partitioned(files: list[dict[str, Any]], partition_format: str, keys: list[s
     return list(groups.values())
 
 
-def parse_definition(request: dict[str, Any]) -> dict[str, Any]:
+def parse_definition(request: dict[str, Any]) -> DatasetDefinition:
     """What a dataset is, checked: kind, paths, partition_format and, for tabular ones, how to read them."""
     kind = request.get("kind") or "file"
     if kind not in KINDS:
@@ -125,28 +147,26 @@ def parse_definition(request: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(partition_format, str):
             raise InvalidInput("partition_format must be a string", field="partition_format")
         tabular.partition_pattern(partition_format)  # InvalidInput names what is wrong with it
-    definition: dict[str, Any] = {
-        "kind": kind,
-        "paths": parse_paths(request.get("paths")),
-        "partition_format": partition_format,
-    }
+    definition = DatasetDefinition(
+        kind=kind, paths=parse_paths(request.get("paths")), partition_format=partition_format
+    )
     if kind == "tabular":
         definition["tabular"] = tabular.parse_spec(request.get("tabular"))
     return definition
 
 
-def definition_of(record: dict[str, Any]) -> dict[str, Any]:
+def definition_of(record: DatasetRecord) -> DatasetDefinition:
     """A record's definition (records written before tabular datasets are file datasets)."""
-    return {
-        "kind": record.get("kind", "file"),
-        "paths": record["paths"],
-        "partition_format": record.get("partition_format"),
+    definition = DatasetDefinition(
+        kind=record.get("kind", "file"), paths=record["paths"], partition_format=record.get("partition_format")
+    )
+    if record.get("kind") == "tabular":
         # re-read, so a record written before a setting existed compares equal to the same definition made now
-        **({"tabular": tabular.parse_spec(record["tabular"])} if record.get("kind") == "tabular" else {}),
-    }
+        definition["tabular"] = tabular.parse_spec(record["tabular"])
+    return definition
 
 
-def relative_paths(paths: list[dict[str, str]], files: list[dict[str, str]]) -> list[str]:
+def relative_paths(paths: list[DatasetPath], files: list[dict[str, str]]) -> list[str]:
     """Each resolved file relative to the dataset's root, with a leading '/', as Azure ML's `to_path()` lists them.
 
     The root is the common folder of the patterns' own folders: a folder pattern is its own folder, a file or a
@@ -162,13 +182,13 @@ def relative_paths(paths: list[dict[str, str]], files: list[dict[str, str]]) -> 
     return ["/" + posixpath.relpath(item["path"], root or ".") for item in files]
 
 
-def single_file(paths: list[dict[str, str]], files: list[dict[str, Any]]) -> bool:
+def single_file(paths: list[DatasetPath], files: list[dict[str, Any]]) -> bool:
     """Whether the dataset is one file named by its path (not a folder, not a pattern): a step that mounts or
     downloads it gets the file's path, as in Azure ML, not a folder."""
     return len(paths) == 1 and len(files) == 1 and is_literal(paths[0]["path"]) and files[0]["path"] == paths[0]["path"]
 
 
-def dataset_root(paths: list[dict[str, str]], files: list[dict[str, Any]]) -> str:
+def dataset_root(paths: list[DatasetPath], files: list[dict[str, Any]]) -> str:
     """The folder the files are relative to (what to_path() lists them from, and a Path column shows); '' for
     none."""
     if not files:
@@ -181,12 +201,15 @@ def list_versions(storage: Storage, name: str) -> list[int]:
     return versioned.list_versions(storage, layout.dataset_versions_prefix(name))
 
 
-def get_dataset(storage: Storage, name: str, version: int | None = None) -> Record:
+def get_dataset(storage: Storage, name: str, version: int | None = None) -> DatasetRecord:
     prefix = layout.dataset_versions_prefix(name)
-    return versioned.read_version(storage, "dataset", name, prefix, lambda v: layout.dataset_record(name, v), version)
+    record: DatasetRecord = versioned.read_version(
+        storage, "dataset", name, prefix, lambda v: layout.dataset_record(name, v), version
+    )
+    return record
 
 
-def register_dataset(storage: Storage, name: str, request: dict[str, Any]) -> Record:
+def register_dataset(storage: Storage, name: str, request: dict[str, Any]) -> DatasetRecord:
     """Register a definition as Azure ML does: the same definition again returns the existing version; a different
     one needs `create_new_version`, else it is a Conflict."""
     validators.validate_name("dataset", name)
@@ -207,12 +230,13 @@ def register_dataset(storage: Storage, name: str, request: dict[str, Any]) -> Re
                 "register with create_new_version=True to add a version",
                 dataset=name,
             )
-    record: Record = {
+    record: DatasetRecord = {
         "name": name,
         "description": description,
         "tags": tags,
         **definition,
         "created_time": datetime.now(UTC).isoformat(),
+        "version": 0,  # create_next_version numbers it
     }
     latest_version = versions[-1] if versions else 0
     return versioned.create_next_version(
@@ -220,11 +244,12 @@ def register_dataset(storage: Storage, name: str, request: dict[str, Any]) -> Re
     )
 
 
-def update_dataset(storage: Storage, name: str, version: int, request: dict[str, Any]) -> Record:
+def update_dataset(storage: Storage, name: str, version: int, request: dict[str, Any]) -> DatasetRecord:
     """Change a version's description and tags in place (its definition never changes), as Azure ML's
     `dataset.update` / `add_tags` / `remove_tags` do; an absent field is kept."""
     validators.validate_name("dataset", name)
     path = layout.dataset_record(name, version)
+    record: DatasetRecord | None
     record, etag = storage.try_read_json(layout.REGISTRY_CONTAINER, path)
     if record is None or etag is None:
         get_dataset(storage, name, version)  # NotFound names the versions there are
@@ -233,7 +258,8 @@ def update_dataset(storage: Storage, name: str, version: int, request: dict[str,
     tags = record.get("tags") or {}
     if "tags" in request:  # null or [] is none
         tags = validators.string_values(request["tags"], "tags", absent="falsy")
-    updated = {**record, "description": description, "tags": tags}
+    updated = record.copy()
+    updated["description"], updated["tags"] = description, tags
     storage.replace_json(layout.REGISTRY_CONTAINER, path, updated, etag)  # ConcurrencyConflict: changed meanwhile
     return updated
 
@@ -250,7 +276,7 @@ def unregister_dataset(storage: Storage, name: str) -> int:
     return len(versions)
 
 
-def list_datasets(storage: Storage) -> list[Record]:
+def list_datasets(storage: Storage) -> list[DatasetRecord]:
     """The latest version of every dataset."""
     paths = layout.latest_records(storage.list_names(layout.REGISTRY_CONTAINER, layout.DATASETS_PREFIX))
     return [storage.read_json(layout.REGISTRY_CONTAINER, path)[0] for path in paths]

@@ -13,18 +13,40 @@ import re
 import threading
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from shared.core import blob_reads, layout, validators
 from shared.core.errors import Conflict, InvalidInput, NotFound
 from shared.core.settings import DATASTORE_CREDENTIAL_PREFIX, get_setting
-from shared.core.storage import Record, Storage
+from shared.core.storage import Storage
 
 #: Container names as Azure Storage allows them.
 _CONTAINER = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")
 _ACCOUNT = re.compile(r"^[a-z0-9]{3,24}$")
+
+
+class DatastoreRecord(TypedDict):
+    """A registered datastore (`layout.datastore_record`), or the built-in one (`default_datastore`, never stored)."""
+
+    name: str
+    container_name: str
+    account_name: str | None  # None: the app's own account
+    credential_setting: str | None  # the app setting holding another account's credential; None: none needed
+    created_time: NotRequired[str]  # ISO 8601; the built-in datastore has none
+
+
+class DatastoreView(DatastoreRecord):
+    """A datastore as the API shows it."""
+
+    is_default: bool  # the workspace's default (`layout.DEFAULT_DATASTORE_RECORD`)
+
+
+class DefaultDatastore(TypedDict):
+    """Which datastore is the workspace's default (`layout.DEFAULT_DATASTORE_RECORD`; absent: the built-in one)."""
+
+    name: str
 
 
 def credential_setting(name: str) -> str:
@@ -32,7 +54,7 @@ def credential_setting(name: str) -> str:
     return DATASTORE_CREDENTIAL_PREFIX + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
 
 
-def default_datastore() -> Record:
+def default_datastore() -> DatastoreRecord:
     return {
         "name": layout.DEFAULT_DATASTORE_NAME,
         "container_name": layout.DEFAULT_DATASTORE_CONTAINER,
@@ -41,26 +63,32 @@ def default_datastore() -> Record:
     }
 
 
-def registered(storage: Storage) -> list[Record]:
+def registered(storage: Storage) -> list[DatastoreRecord]:
     return [default_datastore(), *storage.read_all_json(layout.REGISTRY_CONTAINER, layout.DATASTORES_PREFIX)]
 
 
 def default_name(storage: Storage) -> str:
+    record: DefaultDatastore | None
     record, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, layout.DEFAULT_DATASTORE_RECORD)
-    return str(record["name"]) if record else layout.DEFAULT_DATASTORE_NAME
+    return record["name"] if record else layout.DEFAULT_DATASTORE_NAME
 
 
-def list_datastores(storage: Storage) -> list[Record]:
+def _view(record: DatastoreRecord, is_default: bool) -> DatastoreView:
+    return {**record, "is_default": is_default}
+
+
+def list_datastores(storage: Storage) -> list[DatastoreView]:
     """The built-in datastore, then any registered ones; the workspace's default has `"is_default": true`."""
     default = default_name(storage)
-    return [{**record, "is_default": record["name"] == default} for record in registered(storage)]
+    return [_view(record, record["name"] == default) for record in registered(storage)]
 
 
-def find_datastore(storage: Storage, name: str) -> Record:
+def find_datastore(storage: Storage, name: str) -> DatastoreRecord:
     """Datastore `name`'s record, from one read (none for the built-in one), as the code that reaches its container
     needs it; NotFound names the datastores there are (listing them only then)."""
     if name == layout.DEFAULT_DATASTORE_NAME:
         return default_datastore()
+    record: DatastoreRecord | None
     try:
         path = layout.datastore_record(name)
     except InvalidInput:
@@ -70,25 +98,25 @@ def find_datastore(storage: Storage, name: str) -> Record:
     if record is None:
         names = [datastore["name"] for datastore in registered(storage)]
         raise NotFound(f"datastore {name!r} does not exist; datastores: {names}", datastore=name)
-    return dict(record)
+    return record
 
 
-def get_datastore(storage: Storage, name: str) -> Record:
+def get_datastore(storage: Storage, name: str) -> DatastoreView:
     """Datastore `name` as the API shows it: its record and whether it is the workspace's default."""
-    return {**find_datastore(storage, name), "is_default": name == default_name(storage)}
+    return _view(find_datastore(storage, name), name == default_name(storage))
 
 
-def get_default(storage: Storage) -> Record:
+def get_default(storage: Storage) -> DatastoreView:
     return get_datastore(storage, default_name(storage))
 
 
-def set_default(storage: Storage, name: str) -> Record:
+def set_default(storage: Storage, name: str) -> DatastoreView:
     record = find_datastore(storage, name)  # NotFound names the datastores there are
-    storage.put_json(layout.REGISTRY_CONTAINER, layout.DEFAULT_DATASTORE_RECORD, {"name": name})
-    return {**record, "is_default": True}
+    storage.put_json(layout.REGISTRY_CONTAINER, layout.DEFAULT_DATASTORE_RECORD, DefaultDatastore(name=name))
+    return _view(record, True)
 
 
-def register_blob_container(storage: Storage, name: str, request: dict[str, Any]) -> Record:
+def register_blob_container(storage: Storage, name: str, request: dict[str, Any]) -> DatastoreRecord:
     """Register (or with `overwrite`, re-register) a blob container as datastore `name`, as
     `Datastore.register_azure_blob_container` does. The same definition again returns the existing record."""
     validators.validate_name("datastore", name)
@@ -115,7 +143,7 @@ def register_blob_container(storage: Storage, name: str, request: dict[str, Any]
                 "reference), never in the registry. Set it on the Function App, then register again",
                 field="account_key",
             )
-    record: Record = {
+    record: DatastoreRecord = {
         "name": name,
         "container_name": container,
         "account_name": None if own_account else account,
@@ -124,6 +152,7 @@ def register_blob_container(storage: Storage, name: str, request: dict[str, Any]
     }
     if own_account and request.get("create_if_not_exists"):
         storage.container(container)  # created on first use
+    existing: DatastoreRecord | None
     existing, etag = storage.try_read_json(layout.REGISTRY_CONTAINER, layout.datastore_record(name))
     if existing is not None and etag is not None:
         if _definition(existing) == _definition(record):
@@ -151,8 +180,8 @@ def unregister_datastore(storage: Storage, name: str) -> None:
     storage.delete_blob(layout.REGISTRY_CONTAINER, layout.datastore_record(name))
 
 
-def _definition(record: Record) -> tuple[Any, ...]:
-    return record["container_name"], record.get("account_name"), record.get("credential_setting")
+def _definition(record: DatastoreRecord) -> tuple[str, str | None, str | None]:
+    return record["container_name"], record["account_name"], record["credential_setting"]
 
 
 # -- reaching a datastore's container ------------------------------------------------------------------------------
@@ -172,20 +201,23 @@ def _other_account(account: str, credential: str | None) -> BlobServiceClient:
     return BlobServiceClient(url)  # a public container
 
 
-def provide_credential(datastore: Record, credential: str) -> None:
+def provide_credential(datastore: DatastoreRecord, credential: str) -> None:
     """Use `credential` for the datastore's account in this process (the SDK that registered it with a key or SAS
     token reads with it; the app reads its setting instead)."""
-    key = (datastore["account_name"], datastore.get("credential_setting"))
+    account = datastore["account_name"]
+    if account is None:
+        raise InvalidInput(f"datastore {datastore['name']!r} is on the app's own account: it takes no credential")
+    key = (account, datastore["credential_setting"])
     with _services_lock:
-        _services[key] = _other_account(datastore["account_name"], credential)
+        _services[key] = _other_account(account, credential)
 
 
-def container_client(storage: Storage, datastore: Record) -> ContainerClient:
+def container_client(storage: Storage, datastore: DatastoreRecord) -> ContainerClient:
     """The datastore's container: in the app's account, or in another one with the credential its setting holds."""
-    account = datastore.get("account_name")
+    account = datastore["account_name"]
     if not account:
         return storage.container(datastore["container_name"])
-    setting = datastore.get("credential_setting")
+    setting = datastore["credential_setting"]
     key = (account, setting)
     with _services_lock:
         service = _services.get(key)
@@ -200,21 +232,21 @@ def container_client(storage: Storage, datastore: Record) -> ContainerClient:
     return service.get_container_client(datastore["container_name"])
 
 
-def list_blobs(storage: Storage, datastore: Record, prefix: str) -> list[tuple[str, int]]:
+def list_blobs(storage: Storage, datastore: DatastoreRecord, prefix: str) -> list[tuple[str, int]]:
     """(name, size) of each blob under `prefix` in the datastore, in name order."""
     what = f"datastore {datastore['name']!r} {prefix}*"
     return blob_reads.list_sizes(container_client(storage, datastore), storage.requests, prefix, what)
 
 
-class Datastores(Mapping[str, Record]):
+class Datastores(Mapping[str, DatastoreRecord]):
     """The datastores by name, each read when first asked for (one request), not all listed up front: a run or a
     read names one or two of them. A name that is not a datastore is a KeyError, as in a dict."""
 
     def __init__(self, storage: Storage) -> None:
         self._storage = storage
-        self._found: dict[str, Record] = {}
+        self._found: dict[str, DatastoreRecord] = {}
 
-    def __getitem__(self, name: str) -> Record:
+    def __getitem__(self, name: str) -> DatastoreRecord:
         record = self._found.get(name)
         if record is None:
             try:

@@ -9,14 +9,48 @@ which `fninfer package --from-environments` unions into the app's dependencies.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from shared.core import layout, validators, versioned
 from shared.core.errors import InvalidInput
-from shared.core.storage import Record, Storage
+from shared.core.storage import Storage
 
 
-def parse_definition(document: dict[str, Any]) -> dict[str, Any]:
+class CondaDependencies(TypedDict):
+    name: str
+    channels: list[str]
+    dependencies: list[str]  # conda packages
+    pip: list[str]
+    pip_options: list[str]
+
+
+class PythonSection(TypedDict):
+    conda_dependencies: CondaDependencies
+    user_managed_dependencies: bool  # the user installs everything: the environment asks for nothing
+    interpreter_path: str
+
+
+class EnvironmentDefinition(TypedDict):
+    """An environment as the SDK sent it, checked (equal definitions are the same version)."""
+
+    python: PythonSection
+    docker: dict[str, Any]  # Azure ML's Docker settings, recorded only: the app runs no Docker
+    environment_variables: dict[str, str | None]  # never None: parse_definition refuses a variable without a value
+    inferencing_stack_version: str | None
+    spark: dict[str, Any] | None  # recorded as given, used by nothing
+    databricks: dict[str, Any] | None
+    r: dict[str, Any] | None
+
+
+class EnvironmentRecord(versioned.Versioned):
+    """An environment version (`layout.environment_record`)."""
+
+    definition: EnvironmentDefinition
+    created_time: str  # ISO 8601, UTC
+    requirements: list[str]  # requirements_of(the record): what `fninfer package --from-environments` installs
+
+
+def parse_definition(document: dict[str, Any]) -> EnvironmentDefinition:
     """The definition as it will be recorded; a 400 naming the field that is wrong."""
     python = document.get("python") or {}
     if not isinstance(python, dict):
@@ -73,11 +107,13 @@ def parse_definition(document: dict[str, Any]) -> dict[str, Any]:
         },
         "environment_variables": dict(variables),
         "inferencing_stack_version": stack,
-        **sections,
+        "spark": sections["spark"],
+        "databricks": sections["databricks"],
+        "r": sections["r"],
     }
 
 
-def requirements_of(record: Record) -> list[str]:
+def requirements_of(record: EnvironmentRecord) -> list[str]:
     """The conda and pip packages an environment asks for (a user-managed one asks for nothing: Azure ML installs
     nothing for it either)."""
     python = record["definition"]["python"]
@@ -91,14 +127,15 @@ def _prefix(name: str) -> str:
     return layout.environment_versions_prefix(name)
 
 
-def get_environment(storage: Storage, name: str, version: int | None = None) -> Record:
+def get_environment(storage: Storage, name: str, version: int | None = None) -> EnvironmentRecord:
     """The record of environment `name` at `version` (the latest when None); NotFound names the versions."""
-    return versioned.read_version(
+    record: EnvironmentRecord = versioned.read_version(
         storage, "environment", name, _prefix(name), lambda v: layout.environment_record(name, v), version
     )
+    return record
 
 
-def register_environment(storage: Storage, name: str, document: dict[str, Any]) -> tuple[Record, bool]:
+def register_environment(storage: Storage, name: str, document: dict[str, Any]) -> tuple[EnvironmentRecord, bool]:
     """Record `document` as the next version of `name`, unless it equals the latest; (record, created)."""
     validators.validate_name("environment", name)
     definition = parse_definition(document)
@@ -107,7 +144,13 @@ def register_environment(storage: Storage, name: str, document: dict[str, Any]) 
         latest = get_environment(storage, name, versions[-1])
         if latest["definition"] == definition:
             return latest, False
-    record: Record = {"name": name, "definition": definition, "created_time": datetime.now(UTC).isoformat()}
+    record: EnvironmentRecord = {
+        "name": name,
+        "definition": definition,
+        "created_time": datetime.now(UTC).isoformat(),
+        "requirements": [],  # below, from the definition
+        "version": 0,  # create_next_version numbers it
+    }
     record["requirements"] = requirements_of(record)
     created = versioned.create_next_version(
         storage, record, versions[-1] if versions else 0, lambda v: layout.environment_record(name, v)
@@ -115,10 +158,11 @@ def register_environment(storage: Storage, name: str, document: dict[str, Any]) 
     return created, True
 
 
-def list_environments(storage: Storage) -> list[Record]:
+def list_environments(storage: Storage) -> list[EnvironmentRecord]:
     """The latest version of every registered environment, by name."""
     found = []
     for path in layout.latest_records(storage.list_names(layout.REGISTRY_CONTAINER, layout.ENVIRONMENTS_PREFIX)):
+        record: EnvironmentRecord | None
         record, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, path)
         if record is not None:
             found.append(record)

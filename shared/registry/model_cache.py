@@ -38,7 +38,7 @@ from shared.core.hashing import combined_sha256, folder_matches, sha256_chunks
 from shared.core.scoped_environ import process_environ
 from shared.core.settings import MODEL_CACHE_DIR, MODEL_DIR_SETTING, get_setting
 from shared.core.storage import Storage, app_storage, storage_errors
-from shared.registry.models import content_blob, deployed_versions, get_model
+from shared.registry.models import ModelRecord, content_blob, deployed_versions, get_model
 
 log = logging.getLogger("fninfer.models")
 
@@ -51,14 +51,14 @@ def cache_root() -> Path:
     return Path(configured) if configured else Path.home() / ".cache" / "fninfer" / "models"
 
 
-def model_path(record: dict[str, Any], folder: Path) -> Path:
+def model_path(record: ModelRecord, folder: Path) -> Path:
     """What an entry script gets for a cached model folder: the file itself for a one-file model."""
     if record.get("single_file"):
         return folder / record["files"][0]["path"]
     return folder
 
 
-def download_verified(storage: Storage, record: dict[str, Any], target: Path) -> None:
+def download_verified(storage: Storage, record: ModelRecord, target: Path) -> None:
     """Download every file of `record` into `target` (which must not exist), verifying each sha256."""
     container = storage.container(layout.MODELS_CONTAINER)
     for item in record["files"]:
@@ -85,16 +85,17 @@ def download_verified(storage: Storage, record: dict[str, Any], target: Path) ->
             )
 
 
-def _verified_record(folder: Path) -> dict[str, Any] | None:
+def _verified_record(folder: Path) -> ModelRecord | None:
     """The record a cached version was verified against, or None when the folder is absent or incomplete."""
     try:
         record = json.loads((folder / RECORD_FILE).read_text())
     except (OSError, ValueError):
         return None
-    return record if isinstance(record, dict) and "sha256" in record else None
+    written = isinstance(record, dict) and "sha256" in record  # a ModelRecord, as cached_model_path writes it
+    return record if written else None
 
 
-def cached_model_path(storage: Storage, record: dict[str, Any], root: Path | None = None) -> Path:
+def cached_model_path(storage: Storage, record: ModelRecord, root: Path | None = None) -> Path:
     """The verified local path of a model version, downloading it on first use."""
     folder = (root or cache_root()) / record["name"] / str(record["version"])
     cached = _verified_record(folder)
@@ -145,7 +146,7 @@ _checked: dict[Path, bool] = {}
 _checked_lock = threading.Lock()
 
 
-def content_matches(folder: Path, record: dict[str, Any]) -> bool:
+def content_matches(folder: Path, record: ModelRecord) -> bool:
     """Whether every file of `record` is in `folder` with its recorded sha256 (and the files make up the model's
     recorded sha256): a baked copy that was changed or cut short is not used."""
     with _checked_lock:
@@ -167,7 +168,7 @@ def preplaced_model_path(name: str, version: int | None = None) -> Path | None:
     return model_path(*placed) if placed is not None else None
 
 
-def _preplaced(name: str, version: int | None) -> tuple[dict[str, Any], Path] | None:
+def _preplaced(name: str, version: int | None) -> tuple[ModelRecord, Path] | None:
     """The record and folder of a matching copy of `name` placed beside the code (see `preplaced_model_path`)."""
     validators.validate_name("model", name)
     for root in preplaced_roots():

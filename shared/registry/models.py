@@ -14,13 +14,70 @@ import contextlib
 import contextvars
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from shared.core import layout, validators, versioned
 from shared.core.errors import ConcurrencyConflict, Conflict, InvalidInput, NotFound
 from shared.core.hashing import combined_sha256, is_sha256, sha256_chunks
-from shared.core.storage import Record, Storage, storage_errors
+from shared.core.storage import Storage, storage_errors
+from shared.core.validators import TagMap
 from shared.registry.datasets import get_dataset
+
+
+class ModelFile(TypedDict):
+    """One file of a model version, as declared by the SDK and checked against the staged upload."""
+
+    path: str  # relative to the version's content_prefix
+    size: int
+    sha256: str
+
+
+class DatasetReference(TypedDict):
+    """Azure ML's `datasets=[(scenario, dataset), ...]`: a dataset the model was registered with."""
+
+    scenario: str  # e.g. "training"
+    dataset: str  # a registered dataset's id, 'name:version'
+
+
+class ResourceConfiguration(TypedDict):
+    """Azure ML's ResourceConfiguration (recorded, not used: the app's instances are what they are)."""
+
+    cpu: float | int | None
+    memory_in_gb: float | int | None
+    gpu: float | int | None
+
+
+class ModelMetadata(TypedDict):
+    """What a registration says about the model besides its files; `update_model` changes some of it in place."""
+
+    description: str | None
+    tags: TagMap
+    properties: TagMap  # immutable once set, as in Azure ML
+    model_framework: str | None  # one of FRAMEWORKS, or any string given
+    model_framework_version: str | None
+    datasets: list[DatasetReference]
+    sample_input_dataset: str | None  # a dataset id, 'name:version'
+    sample_output_dataset: str | None
+    resource_configuration: ResourceConfiguration | None
+    run_id: str | None  # the run the model came from (Run.register_model)
+    experiment_name: str | None
+
+
+class ModelRecord(versioned.Versioned, ModelMetadata):
+    """A model version (`layout.model_record`): its metadata and the content written once under
+    `content_prefix` in the models container."""
+
+    created_time: str  # ISO 8601, UTC
+    content_prefix: str  # `layout.model_content_prefix(name, upload_id)`: the blobs of `files` are under it
+    files: list[ModelFile]
+    single_file: bool  # registered from one file, not a folder: get_model_path names the file
+    sha256: str  # combined_sha256 of (path, sha256) of every file
+
+
+class UploadClaim(TypedDict):
+    """The claim of an upload by a registration (`layout.model_upload_claim`): its presence is the claim."""
+
+    name: str
 
 
 def list_versions(storage: Storage, name: str) -> list[int]:
@@ -28,7 +85,7 @@ def list_versions(storage: Storage, name: str) -> list[int]:
     return versioned.list_versions(storage, layout.model_versions_prefix(name))
 
 
-def _parse_files(files: object) -> list[dict[str, Any]]:
+def _parse_files(files: object) -> list[ModelFile]:
     if not isinstance(files, list) or not files:
         raise InvalidInput("'files' must be a non-empty list of {path, size, sha256}", field="files")
     parsed = []
@@ -41,13 +98,13 @@ def _parse_files(files: object) -> list[dict[str, Any]]:
             raise InvalidInput(f"file {path!r}: 'size' must be a non-negative integer", field="files")
         if not is_sha256(digest):
             raise InvalidInput(f"file {path!r}: 'sha256' must be 64 lower-case hex digits", field="files")
-        parsed.append({"path": path, "size": size, "sha256": digest})
+        parsed.append(ModelFile(path=path, size=size, sha256=digest))
     if len({item["path"] for item in parsed}) != len(parsed):
         raise InvalidInput("'files' lists a path twice", field="files")
     return parsed
 
 
-def _verify_staged(storage: Storage, prefix: str, files: list[dict[str, Any]]) -> None:
+def _verify_staged(storage: Storage, prefix: str, files: list[ModelFile]) -> None:
     """Every declared file is staged with the declared size and sha256, and nothing else is."""
     container = storage.container(layout.MODELS_CONTAINER)
     staged = {name[len(prefix) :] for name in storage.list_names(layout.MODELS_CONTAINER, prefix)}
@@ -80,7 +137,7 @@ def _dataset_id(storage: Storage, value: object, field: str) -> str:
     return f"{name}:{int(version)}"
 
 
-def _datasets(storage: Storage, request: dict[str, Any]) -> list[dict[str, str]]:
+def _datasets(storage: Storage, request: dict[str, Any]) -> list[DatasetReference]:
     """Azure ML's `datasets=[(scenario, dataset), ...]`, as [{scenario, dataset id}]."""
     value = request.get("datasets") or []
     if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
@@ -90,11 +147,11 @@ def _datasets(storage: Storage, request: dict[str, Any]) -> list[dict[str, str]]
         scenario = item.get("scenario")
         if not isinstance(scenario, str) or not scenario:
             raise InvalidInput("each of 'datasets' needs a 'scenario' name (e.g. 'training')", field="datasets")
-        found.append({"scenario": scenario, "dataset": _dataset_id(storage, item.get("dataset"), "datasets")})
+        found.append(DatasetReference(scenario=scenario, dataset=_dataset_id(storage, item.get("dataset"), "datasets")))
     return found
 
 
-def _resource_configuration(request: dict[str, Any]) -> dict[str, float | int | None] | None:
+def _resource_configuration(request: dict[str, Any]) -> ResourceConfiguration | None:
     value = request.get("resource_configuration")
     if value is None:
         return None
@@ -106,10 +163,10 @@ def _resource_configuration(request: dict[str, Any]) -> dict[str, float | int | 
     for key, number in value.items():
         if number is not None and (isinstance(number, bool) or not isinstance(number, int | float) or number < 0):
             raise InvalidInput(f"resource_configuration {key} must be a non-negative number", field=key)
-    return {key: value.get(key) for key in ("cpu", "memory_in_gb", "gpu")}
+    return ResourceConfiguration(cpu=value.get("cpu"), memory_in_gb=value.get("memory_in_gb"), gpu=value.get("gpu"))
 
 
-def _metadata(storage: Storage, request: dict[str, Any]) -> Record:
+def _metadata(storage: Storage, request: dict[str, Any]) -> ModelMetadata:
     """Everything a registration says about the model besides its files, checked before anything is written."""
     framework = validators.optional_text(request.get("model_framework"), "model_framework")
     framework_version = validators.optional_text(request.get("model_framework_version"), "model_framework_version")
@@ -121,21 +178,22 @@ def _metadata(storage: Storage, request: dict[str, Any]) -> Record:
     for field in ("sample_input_dataset", "sample_output_dataset"):
         value = request.get(field)
         samples[field] = None if value is None else _dataset_id(storage, value, field)
-    return {
-        "description": validators.optional_text(request.get("description"), "description"),
-        "tags": validators.string_map(request.get("tags") or None, "tags"),
-        "properties": validators.string_map(request.get("properties") or None, "properties"),
-        "model_framework": framework,
-        "model_framework_version": framework_version,
-        "datasets": _datasets(storage, request),
-        **samples,
-        "resource_configuration": _resource_configuration(request),
-        "run_id": validators.optional_text(request.get("run_id"), "run_id"),
-        "experiment_name": validators.optional_text(request.get("experiment_name"), "experiment_name"),
-    }
+    return ModelMetadata(
+        description=validators.optional_text(request.get("description"), "description"),
+        tags=validators.string_map(request.get("tags") or None, "tags"),
+        properties=validators.string_map(request.get("properties") or None, "properties"),
+        model_framework=framework,
+        model_framework_version=framework_version,
+        datasets=_datasets(storage, request),
+        sample_input_dataset=samples["sample_input_dataset"],
+        sample_output_dataset=samples["sample_output_dataset"],
+        resource_configuration=_resource_configuration(request),
+        run_id=validators.optional_text(request.get("run_id"), "run_id"),
+        experiment_name=validators.optional_text(request.get("experiment_name"), "experiment_name"),
+    )
 
 
-def register_model(storage: Storage, name: str, request: dict[str, Any]) -> Record:
+def register_model(storage: Storage, name: str, request: dict[str, Any]) -> ModelRecord:
     """Verify a staged upload and record it as the next version of model `name`."""
     validators.validate_name("model", name)
     upload_id = validators.validate_name("upload", request.get("upload_id"))
@@ -147,10 +205,12 @@ def register_model(storage: Storage, name: str, request: dict[str, Any]) -> Reco
     prefix = layout.model_content_prefix(name, upload_id)
     _verify_staged(storage, prefix, files)
     try:
-        storage.create_json(layout.REGISTRY_CONTAINER, layout.model_upload_claim(name, upload_id), {"name": name})
+        storage.create_json(
+            layout.REGISTRY_CONTAINER, layout.model_upload_claim(name, upload_id), UploadClaim(name=name)
+        )
     except ConcurrencyConflict as exc:
         raise Conflict(f"upload {upload_id!r} of model {name!r} is already registered", field="upload_id") from exc
-    record: Record = {
+    record: ModelRecord = {
         "name": name,
         **metadata,
         "created_time": datetime.now(UTC).isoformat(),
@@ -158,6 +218,7 @@ def register_model(storage: Storage, name: str, request: dict[str, Any]) -> Reco
         "files": files,
         "single_file": single_file,
         "sha256": combined_sha256((item["path"], item["sha256"]) for item in files),
+        "version": 0,  # create_next_version numbers it
     }
     versions = list_versions(storage, name)
     return versioned.create_next_version(
@@ -165,10 +226,22 @@ def register_model(storage: Storage, name: str, request: dict[str, Any]) -> Reco
     )
 
 
-def get_model(storage: Storage, name: str, version: int | None = None) -> Record:
+def get_model(storage: Storage, name: str, version: int | None = None) -> ModelRecord:
     """The record of `name` at `version` (the latest when None); NotFound names the versions that exist."""
     prefix = layout.model_versions_prefix(name)
-    return versioned.read_version(storage, "model", name, prefix, lambda v: layout.model_record(name, v), version)
+    record: ModelRecord = versioned.read_version(
+        storage, "model", name, prefix, lambda v: layout.model_record(name, v), version
+    )
+    return record
+
+
+class ModelChanges(TypedDict, total=False):
+    """The metadata an update replaces (only what the request gives)."""
+
+    description: str | None
+    sample_input_dataset: str | None
+    sample_output_dataset: str | None
+    resource_configuration: ResourceConfiguration | None
 
 
 #: What `update_model` changes, as Azure ML's Model.update / update_tags_properties / add_dataset_references do.
@@ -185,7 +258,7 @@ UPDATE_FIELDS = (
 )
 
 
-def update_model(storage: Storage, name: str, version: int, request: dict[str, Any]) -> Record:
+def update_model(storage: Storage, name: str, version: int, request: dict[str, Any]) -> ModelRecord:
     """Change a version's metadata in place, as Azure ML's registry does (its content never changes): `tags`
     replaces the tags, `add_tags` / `remove_tags` change some, `add_properties` adds properties (which, as in Azure
     ML, cannot change once set), `add_datasets` adds [{scenario, dataset}], and `description`, the sample datasets
@@ -198,17 +271,20 @@ def update_model(storage: Storage, name: str, version: int, request: dict[str, A
     remove_tags = validators.key_list(request.get("remove_tags"), "remove_tags")
     add_properties = validators.string_map(request.get("add_properties"), "add_properties")
     added_datasets = _datasets(storage, {"datasets": request.get("add_datasets")})
-    changes: Record = {}
+    changes: ModelChanges = {}
     if "description" in request:
         changes["description"] = validators.optional_text(request.get("description"), "description")
-    for field in ("sample_input_dataset", "sample_output_dataset"):
-        if request.get(field) is not None:
-            changes[field] = _dataset_id(storage, request[field], field)
+    if request.get("sample_input_dataset") is not None:
+        changes["sample_input_dataset"] = _dataset_id(storage, request["sample_input_dataset"], "sample_input_dataset")
+    if request.get("sample_output_dataset") is not None:
+        changes["sample_output_dataset"] = _dataset_id(
+            storage, request["sample_output_dataset"], "sample_output_dataset"
+        )
     if request.get("resource_configuration") is not None:
         changes["resource_configuration"] = _resource_configuration(request)
     get_model(storage, name, version)  # NotFound names the versions that exist
 
-    def change(record: Record) -> Record:
+    def change(record: ModelRecord) -> ModelRecord:
         properties = dict(record.get("properties") or {})
         duplicates = sorted(key for key in add_properties if key in properties)
         if duplicates:
@@ -220,15 +296,16 @@ def update_model(storage: Storage, name: str, version: int, request: dict[str, A
         tags.update(add_tags)
         for key in remove_tags:
             tags.pop(key, None)
-        record.update(changes, tags=tags, properties={**properties, **add_properties})
+        record.update(changes)
+        record["tags"], record["properties"] = tags, {**properties, **add_properties}
         record["datasets"] = [*(record.get("datasets") or []), *added_datasets]
         return record
 
-    updated: Record = storage.update_json(layout.REGISTRY_CONTAINER, layout.model_record(name, version), change)
+    updated: ModelRecord = storage.update_json(layout.REGISTRY_CONTAINER, layout.model_record(name, version), change)
     return updated
 
 
-def _matches_pairs(values: dict[str, str], wanted: list[Any] | None, field: str) -> bool:
+def _matches_pairs(values: TagMap, wanted: list[Any] | None, field: str) -> bool:
     """Azure ML's filter: each item is a key that must be present, or a [key, value] pair that must match."""
     for item in wanted or []:
         if isinstance(item, str):
@@ -251,7 +328,7 @@ def list_models(
     run_id: str | None = None,
     dataset_id: str | None = None,
     model_framework: str | None = None,
-) -> list[Record]:
+) -> list[ModelRecord]:
     """Records of every version (or only the latest of each model), newest first, filtered as Azure ML does: by
     tags, properties, run, a dataset the version was registered with ('name:version') and framework."""
     prefix = layout.model_versions_prefix(name) if name else layout.MODELS_PREFIX
@@ -260,6 +337,7 @@ def list_models(
         paths = layout.latest_records(paths)
     records = []
     for path in paths:
+        record: ModelRecord
         try:
             record, _ = storage.read_json(layout.REGISTRY_CONTAINER, path)
         except NotFound:
@@ -285,9 +363,9 @@ def delete_model(storage: Storage, name: str, version: int) -> None:
         storage.delete_blob(layout.MODELS_CONTAINER, blob)
 
 
-def content_blob(record: Record, relative_path: str) -> str:
+def content_blob(record: ModelRecord, relative_path: str) -> str:
     """The blob name of one file of a model version."""
-    return str(record["content_prefix"]) + relative_path
+    return record["content_prefix"] + relative_path
 
 
 #: The models deployed with the service whose init() or run() is running here, as {name: version}: inside a service,

@@ -10,7 +10,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from shared.core import layout, validators
 from shared.core.errors import IntegrityError, InvalidInput
@@ -22,27 +22,39 @@ from shared.core.storage import Storage, storage_errors
 COMPLETE = ".complete"
 
 
-def validate_manifest(snapshot: object) -> dict[str, Any]:
+class SnapshotFile(TypedDict):
+    path: str  # relative to the source directory
+    size: int
+    sha256: str
+
+
+class Snapshot(TypedDict):
+    """A source directory's manifest, as service records and step definitions hold it; its files are at
+    `layout.snapshot_prefix(id)` in the snapshots container."""
+
+    id: str  # combined_sha256 of the files' (path, sha256)
+    files: list[SnapshotFile]
+
+
+def validate_manifest(snapshot: object) -> Snapshot:
     if not isinstance(snapshot, dict) or not isinstance(snapshot.get("files"), list) or not snapshot["files"]:
         raise InvalidInput("'snapshot' must be {id, files: [{path, size, sha256}]}", field="snapshot")
-    files = []
+    files: list[SnapshotFile] = []
     for item in snapshot["files"]:
         if not isinstance(item, dict) or not is_sha256(item.get("sha256")) or not isinstance(item.get("size"), int):
             raise InvalidInput("each snapshot file needs a path, an integer size and a sha256", field="snapshot")
         files.append(
-            {
-                "path": validators.validate_relative_path(item.get("path")),
-                "size": item["size"],
-                "sha256": item["sha256"],
-            }
+            SnapshotFile(
+                path=validators.validate_relative_path(item.get("path")), size=item["size"], sha256=item["sha256"]
+            )
         )
     snapshot_id = combined_sha256((f["path"], f["sha256"]) for f in files)
     if snapshot.get("id") != snapshot_id:
         raise InvalidInput("the snapshot id is not the combined sha256 of its files", field="snapshot")
-    return {"id": snapshot_id, "files": files}
+    return Snapshot(id=snapshot_id, files=files)
 
 
-def verify_uploaded(storage: Storage, snapshot: dict[str, Any]) -> None:
+def verify_uploaded(storage: Storage, snapshot: Snapshot) -> None:
     prefix = layout.snapshot_prefix(snapshot["id"])
     present = {name[len(prefix) :] for name in storage.list_names(layout.SNAPSHOTS_CONTAINER, prefix)}
     missing = sorted(f["path"] for f in snapshot["files"] if f["path"] not in present)
@@ -55,7 +67,7 @@ def cache_root() -> Path:
     return Path(configured) if configured else Path(tempfile.gettempdir()) / "fninfer-snapshots"
 
 
-def packaged_snapshot(snapshot: dict[str, Any]) -> Path | None:
+def packaged_snapshot(snapshot: Snapshot) -> Path | None:
     """The snapshot as `fninfer package --include-service` baked it into the app, when every file is there with its
     sha256 (checked once per process); None otherwise."""
     folder = layout.app_root() / layout.PACKAGED_SNAPSHOTS_DIR / snapshot["id"]
@@ -69,13 +81,13 @@ def packaged_snapshot(snapshot: dict[str, Any]) -> Path | None:
 _packaged_ok: dict[Path, bool] = {}
 
 
-def materialize(storage: Storage, snapshot: dict[str, Any]) -> Path:
+def materialize(storage: Storage, snapshot: Snapshot) -> Path:
     """The snapshot as a local folder: the copy baked into the app, else downloaded and verified once per
     instance."""
     return packaged_snapshot(snapshot) or download(storage, snapshot, cache_root())
 
 
-def download(storage: Storage, snapshot: dict[str, Any], root: Path) -> Path:
+def download(storage: Storage, snapshot: Snapshot, root: Path) -> Path:
     """The snapshot as `<root>/<id>/`, downloaded (unless already complete there) and verified file by file."""
     folder = root / snapshot["id"]
     if (folder / COMPLETE).exists():

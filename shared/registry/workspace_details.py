@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import uuid
+from typing import TypedDict, cast
 
 from shared.core import layout, validators
 from shared.core.errors import InvalidInput, NotFound
-from shared.core.storage import Record, Storage
+from shared.core.storage import Storage
 
 #: What `Workspace.update` may change.
 UPDATABLE = ("friendly_name", "description", "tags", "image_build_compute")
@@ -15,7 +16,28 @@ UPDATABLE = ("friendly_name", "description", "tags", "image_build_compute")
 CONNECTION_FIELDS = ("name", "category", "target", "authType", "value")
 
 
-def _fresh() -> Record:
+class Connection(TypedDict):
+    """A workspace connection, as Azure ML's `set_connection` takes it (CONNECTION_FIELDS)."""
+
+    name: str
+    category: str
+    target: str
+    authType: str  # Azure ML's spelling
+    value: str
+
+
+class WorkspaceDetails(TypedDict):
+    """The workspace's one record (`layout.WORKSPACE_DETAILS_RECORD`), made the first time it is read."""
+
+    id: str  # a uuid4, fixed at creation
+    friendly_name: str | None
+    description: str | None
+    tags: dict[str, str]
+    image_build_compute: str | None  # a compute target's name, recorded only
+    connections: dict[str, Connection]  # by name
+
+
+def _fresh() -> WorkspaceDetails:
     return {
         "id": str(uuid.uuid4()),
         "friendly_name": None,
@@ -26,8 +48,9 @@ def _fresh() -> Record:
     }
 
 
-def get_details(storage: Storage) -> Record:
+def get_details(storage: Storage) -> WorkspaceDetails:
     """The record, made the first time it is read."""
+    record: WorkspaceDetails | None
     record, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, layout.WORKSPACE_DETAILS_RECORD)
     if record is not None:
         return record
@@ -40,7 +63,7 @@ def get_details(storage: Storage) -> Record:
         return record or fresh
 
 
-def update(storage: Storage, changes: object) -> Record:
+def update(storage: Storage, changes: object) -> WorkspaceDetails:
     """Change the friendly name, description, tags (replaced, as Azure ML's update does) or image build compute;
     set or delete a connection ({"set_connection": {...}} / {"delete_connection": name})."""
     if not isinstance(changes, dict):
@@ -62,13 +85,20 @@ def update(storage: Storage, changes: object) -> Record:
     removed = validators.optional_text(changes.get("delete_connection"), "delete_connection")
     get_details(storage)
 
-    def apply(record: Record) -> Record:
-        for field in UPDATABLE:
-            if changes.get(field) is not None:
-                record[field] = changes[field]
+    def apply(record: WorkspaceDetails) -> WorkspaceDetails:
+        # UPDATABLE, one by one: a TypedDict's keys are named, not looked up
+        if changes.get("friendly_name") is not None:
+            record["friendly_name"] = changes["friendly_name"]
+        if changes.get("description") is not None:
+            record["description"] = changes["description"]
+        if changes.get("tags") is not None:
+            record["tags"] = changes["tags"]
+        if changes.get("image_build_compute") is not None:
+            record["image_build_compute"] = changes["image_build_compute"]
         connections = dict(record.get("connections") or {})
         if connection is not None:
-            connections[connection["name"]] = dict(connection)
+            # checked above: exactly CONNECTION_FIELDS, each a string (kept in the order the client sent them)
+            connections[connection["name"]] = cast(Connection, dict(connection))
         if removed is not None:
             if removed not in connections:
                 raise NotFound(f"the workspace has no connection {removed!r}", connection=removed)
@@ -76,4 +106,5 @@ def update(storage: Storage, changes: object) -> Record:
         record["connections"] = connections
         return record
 
-    return storage.update_json(layout.REGISTRY_CONTAINER, layout.WORKSPACE_DETAILS_RECORD, apply)
+    updated: WorkspaceDetails = storage.update_json(layout.REGISTRY_CONTAINER, layout.WORKSPACE_DETAILS_RECORD, apply)
+    return updated

@@ -20,7 +20,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from typing import Any
+from typing import NotRequired, TypedDict
 
 import jwt
 from cryptography.fernet import Fernet
@@ -32,6 +32,28 @@ from shared.core.settings import ADMIN_KEY, SIGNING_KEY, get_setting
 TOKEN_LIFETIME = 3600
 TOKEN_ISSUER = "fninfer"
 SLOTS = ("primary", "secondary")
+
+
+class ChosenKey(TypedDict):
+    """A key the user chose for a slot: never stored as it is."""
+
+    mac: str  # HMAC of the key under the secret: what calls are checked against
+    sealed: str  # the key, Fernet-sealed with a key derived from the secret: what get_keys() answers
+
+
+class ServiceAuth(TypedDict):
+    """A service record's `auth` (service_records.ServiceRecord): how calls are checked. Public views leave it out."""
+
+    mode: str  # "none", "key" or "token"
+    nonces: dict[str, str]  # by slot: the nonce its derived key is made from (a new one revokes the old key)
+    chosen: NotRequired[dict[str, ChosenKey]]  # by slot; absent from records written before keys could be chosen
+
+
+class KeyedService(TypedDict):
+    """What this module reads of a service record (service_records.ServiceRecord has these and more)."""
+
+    name: str
+    auth: ServiceAuth
 
 
 def _secret() -> bytes:
@@ -63,7 +85,7 @@ def _chosen_mac(service: str, slot: str, key: str) -> str:
     return _mac(f"chosen-key:{service}.{slot}.{key}")
 
 
-def choose_keys(service: str, keys: object) -> dict[str, dict[str, str]]:
+def choose_keys(service: str, keys: object) -> dict[str, ChosenKey]:
     """Keys given by the user ({"primary": ..., "secondary": ...}) as record['auth']['chosen'] holds them."""
     if keys is None:
         return {}
@@ -73,23 +95,23 @@ def choose_keys(service: str, keys: object) -> dict[str, dict[str, str]]:
     for slot, key in keys.items():
         if not isinstance(key, str) or not key or len(key) > 256 or any(c.isspace() for c in key):
             raise InvalidInput(f"the {slot} key must be 1-256 characters without spaces", field=f"{slot}_key")
-        chosen[slot] = {"mac": _chosen_mac(service, slot, key), "sealed": _sealer().encrypt(key.encode()).decode()}
+        chosen[slot] = ChosenKey(mac=_chosen_mac(service, slot, key), sealed=_sealer().encrypt(key.encode()).decode())
     return chosen
 
 
-def _chosen_key(record: dict[str, Any], slot: str) -> str | None:
+def _chosen_key(record: KeyedService, slot: str) -> str | None:
     sealed = (record["auth"].get("chosen") or {}).get(slot)
     return _sealer().decrypt(sealed["sealed"].encode()).decode() if sealed else None
 
 
-def _is_chosen_key(record: dict[str, Any], presented: str) -> bool:
+def _is_chosen_key(record: KeyedService, presented: str) -> bool:
     return any(
         hmac.compare_digest(sealed["mac"], _chosen_mac(record["name"], slot, presented))
         for slot, sealed in (record["auth"].get("chosen") or {}).items()
     )
 
 
-def keys_of(record: dict[str, Any]) -> tuple[str, str]:
+def keys_of(record: KeyedService) -> tuple[str, str]:
     nonces = record["auth"]["nonces"]
     primary, secondary = (
         _chosen_key(record, slot) or service_key(record["name"], slot, nonces[slot]) for slot in SLOTS
@@ -97,7 +119,7 @@ def keys_of(record: dict[str, Any]) -> tuple[str, str]:
     return primary, secondary
 
 
-def regenerate(record: dict[str, Any], key_type: str, set_key: str | None = None) -> None:
+def regenerate(record: KeyedService, key_type: str, set_key: str | None = None) -> None:
     slot = str(key_type).lower()
     if slot not in SLOTS:
         raise InvalidInput(f"key type {key_type!r} must be 'Primary' or 'Secondary'", field="keyType")
@@ -108,7 +130,7 @@ def regenerate(record: dict[str, Any], key_type: str, set_key: str | None = None
     record["auth"]["nonces"][slot] = secrets.token_hex(8)
 
 
-def issue_token(record: dict[str, Any]) -> tuple[str, int]:
+def issue_token(record: KeyedService) -> tuple[str, int]:
     """A token for the service and the time (epoch seconds) after which to refresh it."""
     issued = int(time.time())
     claims = {"iss": TOKEN_ISSUER, "aud": record["name"], "iat": issued, "exp": issued + TOKEN_LIFETIME}
@@ -120,7 +142,7 @@ def _token_key() -> bytes:
     return hmac.new(_secret(), b"service-tokens", hashlib.sha256).digest()
 
 
-def _check_key(record: dict[str, Any], presented: str) -> None:
+def _check_key(record: KeyedService, presented: str) -> None:
     if _is_chosen_key(record, presented):
         return
     parts = presented.rsplit(".", 3)
@@ -137,7 +159,7 @@ def _check_key(record: dict[str, Any], presented: str) -> None:
         raise KeyRegenerated("the key is not valid (it was regenerated)")
 
 
-def _check_token(record: dict[str, Any], presented: str) -> None:
+def _check_token(record: KeyedService, presented: str) -> None:
     try:
         claims = jwt.decode(
             presented, _token_key(), algorithms=["HS256"], issuer=TOKEN_ISSUER, options={"verify_aud": False}
@@ -150,7 +172,7 @@ def _check_token(record: dict[str, Any], presented: str) -> None:
         raise Forbidden(f"this token was issued for another service, not {record['name']!r}")
 
 
-def authenticate(record: dict[str, Any], authorization: str | None) -> bool:
+def authenticate(record: KeyedService, authorization: str | None) -> bool:
     """Check `Authorization: Bearer <key or token>` against the service's auth mode ('none', 'key' or 'token').
     True when what was presented is one of the record's keys: valid for as long as the record is unchanged (a token
     expires, so it is checked on every call)."""

@@ -9,17 +9,23 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+from typing import Any, TypedDict
 
 from shared.core import clock, layout, validators
 from shared.core.errors import InvalidInput
 from shared.core.storage import Storage
 from shared.registry.installed_packages import validate_check
 from shared.registry.models import get_model
-from shared.registry.snapshots import validate_manifest, verify_uploaded
+from shared.registry.snapshots import Snapshot, validate_manifest, verify_uploaded
 from shared.services.auth import choose_keys, new_nonces
 from shared.services.calling import RESPONSE_ENCODINGS
-from shared.services.service_records import ServiceState, create_service, get_service, update_service
+from shared.services.service_records import (
+    ServiceRecord,
+    ServiceState,
+    create_service,
+    get_service,
+    update_service,
+)
 
 AUTH_MODES = ("none", "key", "token")
 COMPUTE_TYPES = ("ACI", "AKS", "Local")
@@ -38,7 +44,15 @@ def _models(storage: Storage, models: object) -> list[str]:
     return ids
 
 
-def _code(storage: Storage, spec: dict[str, Any]) -> dict[str, Any]:
+class _Code(TypedDict):
+    """A deployment's or an update's code: ServiceRecord's fields of that name."""
+
+    snapshot: Snapshot
+    entry_script: str
+    requirements: list[str]
+
+
+def _code(storage: Storage, spec: dict[str, Any]) -> _Code:
     snapshot = validate_manifest(spec.get("snapshot"))
     verify_uploaded(storage, snapshot)
     entry_script = validators.validate_relative_path(spec.get("entry_script"))
@@ -47,7 +61,7 @@ def _code(storage: Storage, spec: dict[str, Any]) -> dict[str, Any]:
     requirements = validators.string_list(
         spec.get("requirements"), "requirements", described="package specs", absent="falsy"
     )
-    return {"snapshot": snapshot, "entry_script": entry_script, "requirements": requirements}
+    return _Code(snapshot=snapshot, entry_script=entry_script, requirements=requirements)
 
 
 def _deployment(config: object) -> dict[str, Any]:
@@ -92,7 +106,7 @@ def enqueue_deployment(storage: Storage, name: str, code_version: int) -> None:
 def deploy(storage: Storage, name: str, spec: dict[str, Any]) -> dict[str, Any]:
     validators.validate_name("service", name)
     deployment = _deployment(spec.get("deployment", {}))
-    record = {
+    record: ServiceRecord = {
         "name": name,
         "state": ServiceState.TRANSITIONING.value,
         "error": None,
@@ -119,11 +133,8 @@ def deploy(storage: Storage, name: str, spec: dict[str, Any]) -> dict[str, Any]:
 def update(storage: Storage, name: str, spec: dict[str, Any]) -> dict[str, Any]:
     """New models and/or code: the next code version, deployed through the same health check. Deployment settings
     (auth, timeouts, ...) apply at once to the version being served: they are not code."""
-    changes: dict[str, Any] = {}
-    if "models" in spec:
-        changes["models"] = _models(storage, spec["models"])
-    if "snapshot" in spec:
-        changes.update(_code(storage, spec))
+    models = _models(storage, spec["models"]) if "models" in spec else None
+    code = _code(storage, spec) if "snapshot" in spec else None
     settings = spec.get("deployment") or {}
     if not isinstance(settings, dict):
         raise InvalidInput("'deployment' must be an object", field="deployment")
@@ -132,7 +143,7 @@ def update(storage: Storage, name: str, spec: dict[str, Any]) -> dict[str, Any]:
         "remove_tags": validators.key_list(spec.get("remove_tags"), "remove_tags"),
         "add_properties": validators.string_map(spec.get("add_properties"), "add_properties"),
     }
-    if not changes and not settings and not spec.get("keys") and not any(tag_changes.values()):
+    if models is None and code is None and not settings and not spec.get("keys") and not any(tag_changes.values()):
         raise InvalidInput(
             "an update needs 'models', the code ('snapshot', 'entry_script'), 'deployment' settings or tag changes"
         )
@@ -142,18 +153,21 @@ def update(storage: Storage, name: str, spec: dict[str, Any]) -> dict[str, Any]:
     settings = {key: value for key, value in _deployment({**current, **settings}).items() if key in settings}
     chosen = choose_keys(name, spec.get("keys"))
 
-    def change(record: dict[str, Any]) -> int | None:
+    def change(record: ServiceRecord) -> int | None:
         record["auth"]["chosen"] = {**(record["auth"].get("chosen") or {}), **chosen}
         record["deployment"] = {**record["deployment"], **settings}
         _apply_tag_changes(record["deployment"], tag_changes)
         record["auth"]["mode"] = record["deployment"].get("auth", "none")
-        if not changes:
+        if models is None and code is None:
             return None
-        record.update(changes)
+        if models is not None:
+            record["models"] = models
+        if code is not None:
+            record.update(code)
         record["code_version"] += 1
         record["state"] = ServiceState.TRANSITIONING.value
         record["error"] = None
-        return int(record["code_version"])
+        return record["code_version"]
 
     code_version = update_service(storage, name, change)
     if code_version is not None:
@@ -161,7 +175,7 @@ def update(storage: Storage, name: str, spec: dict[str, Any]) -> dict[str, Any]:
     return public_view(get_service(storage, name))
 
 
-def public_view(record: dict[str, Any]) -> dict[str, Any]:
+def public_view(record: ServiceRecord) -> dict[str, Any]:
     """The record as clients see it: everything but the key nonces."""
     view = {key: value for key, value in record.items() if key != "auth"}
     view["auth_mode"] = record["auth"]["mode"]

@@ -66,7 +66,14 @@ from shared.services.calling import (
 from shared.services.gate import Gate
 from shared.services.metrics import CallMetrics
 from shared.services.service_logs import ServiceLogs
-from shared.services.service_records import ServiceState, get_service, list_services, transition
+from shared.services.service_records import (
+    ServedVersion,
+    ServiceRecord,
+    ServiceState,
+    get_service,
+    list_services,
+    transition,
+)
 
 log = logging.getLogger("fninfer.app")
 T = TypeVar("T")
@@ -90,7 +97,7 @@ CONCURRENCY_DEFAULTS = {"AKS": (1, 500), "ACI": (8, 10_000), "Local": (8, 10_000
 class Plan:
     """A service record and what calls need of it, worked out once per read of the record."""
 
-    record: dict[str, Any]
+    record: ServiceRecord
     read_at: float
     encoding: str
     timeout: float
@@ -101,7 +108,7 @@ class Plan:
     accepted: set[str] = field(default_factory=set, compare=False)
 
     @classmethod
-    def of(cls, record: dict[str, Any], read_at: float) -> Plan:
+    def of(cls, record: ServiceRecord, read_at: float) -> Plan:
         deployment = record["deployment"]
         bound, wait_ms = CONCURRENCY_DEFAULTS.get(deployment.get("compute_type", "ACI"), CONCURRENCY_DEFAULTS["ACI"])
         return cls(
@@ -170,11 +177,11 @@ class Runtime:
 
     # -- loading ----------------------------------------------------------------------------------------------
 
-    def load(self, record: dict[str, Any]) -> LoadedService:
-        """The service's entry script at its current code version, imported and initialized (once); raises
-        EntryScriptFailed (whatever the script raised) or another FninferError (the snapshot, a model, run()'s
-        signature)."""
-        key = (record["name"], record["code_version"])
+    def load(self, name: str, version: ServedVersion) -> LoadedService:
+        """Service `name`'s entry script at code version `version` (its record's latest, or the one it serves),
+        imported and initialized (once); raises EntryScriptFailed (whatever the script raised) or another
+        FninferError (the snapshot, a model, run()'s signature)."""
+        key = (name, version["code_version"])
         loaded = self._loaded.get(key)
         if loaded is not None:
             return loaded
@@ -184,19 +191,20 @@ class Runtime:
         with lock:
             if key in self._loaded:
                 return self._loaded[key]
-            name = record["name"]
-            folder = materialize(self.storage, record["snapshot"])
-            models = tuple(record.get("models") or ())
+            folder = materialize(self.storage, version["snapshot"])
+            models = tuple(version.get("models") or ())
             # A retry (after a failed init()) is a module of its own: inference-schema refuses a run() defined twice.
             module_name = "fninfer_service_{}_{}{}".format(
-                re.sub(r"\W", "_", name), record["code_version"], f"_retry{attempt}" if attempt else ""
+                re.sub(r"\W", "_", name), version["code_version"], f"_retry{attempt}" if attempt else ""
             )
             with deployed_models(models, self.storage):
-                module = load_script(folder, record["entry_script"], module_name, self.logs.sink(name), ("init", "run"))
+                module = load_script(
+                    folder, version["entry_script"], module_name, self.logs.sink(name), ("init", "run")
+                )
             with self.logs.capture(name):
                 signature = RunSignature.of(module.run)
                 documents = swagger.swagger_documents(module.run, folder, name, f"/api/services/{name}")
-            loaded = LoadedService(name, module, record["code_version"], signature, documents, models)
+            loaded = LoadedService(name, module, version["code_version"], signature, documents, models)
             self._loaded[key] = loaded
             return loaded
 
@@ -216,7 +224,7 @@ class Runtime:
             transition(self.storage, name, ServiceState.FAILED, "; ".join(report.problems), code_version)
             return
         try:
-            self.load(record)
+            self.load(name, record)
         except FninferError as exc:
             self.logs.flush()
             transition(self.storage, name, ServiceState.FAILED, str(exc), code_version)
@@ -288,11 +296,11 @@ class Runtime:
         return plan
 
     async def _served(self, plan: Plan) -> LoadedService:
-        record = plan.record
-        if not record.get("serving"):
+        record, serving = plan.record, plan.record.get("serving")
+        if not serving:
             reason = f": {record['error']}" if record.get("error") else ""
             raise ServiceUnavailable(f"service {record['name']!r} is {record['state']}{reason}")
-        name, version = record["name"], record["serving"]["code_version"]
+        name, version = record["name"], serving["code_version"]
         loaded = self._loaded.get((name, version))
         if loaded is None or record["state"] == ServiceState.UNHEALTHY:
             loaded = await self._once(("load", name, version), lambda: self._load_for_scoring(record))
@@ -305,13 +313,16 @@ class Runtime:
                         older.gate.close()
         return loaded
 
-    def _load_for_scoring(self, record: dict[str, Any]) -> LoadedService:
+    def _load_for_scoring(self, record: ServiceRecord) -> LoadedService:
         """Load the serving version on this instance; an init() that fails here although the deployment passed
         makes the service Unhealthy (and a later success makes it Healthy again): the state is what the instances
         see. Only the latest version's outcome is recorded: a newer one in transition keeps its own state."""
-        name, version = record["name"], record["serving"]["code_version"]
+        name, serving = record["name"], record["serving"]
+        if serving is None:
+            raise ServiceUnavailable(f"service {name!r} has no version that passed its health check")
+        version = serving["code_version"]
         try:
-            loaded = self.load({"name": name, **record["serving"]})
+            loaded = self.load(name, serving)
         except FninferError as exc:
             reason = f"{exc} (on instance {self.logs.instance})"
             transition(self.storage, name, ServiceState.UNHEALTHY, reason, version)

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from shared.core import clock, layout
 from shared.core.errors import Conflict, NotFound
-from shared.core.storage import Record, Storage
+from shared.core.storage import Storage
+from shared.registry.snapshots import Snapshot
+from shared.services.auth import ServiceAuth
 
 T = TypeVar("T")
 
@@ -44,9 +46,35 @@ ALLOWED: dict[ServiceState, frozenset[ServiceState]] = {
 }
 
 
-def create_service(storage: Storage, record: Record, overwrite: bool) -> Record:
+class ServedVersion(TypedDict):
+    """A code version: what calls to the service run."""
+
+    code_version: int  # grows by one with every update or reload, never reused under a name
+    models: list[str]  # model ids, 'name:version'
+    snapshot: Snapshot
+    entry_script: str  # a path in the snapshot
+
+
+class ServiceRecord(ServedVersion):
+    """A service (`layout.service_record`): its latest code version and how it is deployed and called."""
+
+    name: str
+    state: str  # a ServiceState's value
+    error: str | None  # why it is Failed or Unhealthy
+    requirements: list[str]  # what the environment check compares with the installed packages
+    environment_name: str | None  # recorded only
+    deployment: dict[str, Any]  # the deployment configuration's settings as the SDK sent them, checked
+    compute_target: str | None  # recorded only (e.g. an AksCompute's name)
+    auth: ServiceAuth
+    serving: ServedVersion | None  # the last version that passed its health check: where calls go; None: none yet
+    created_time: str  # clock.stamp()
+    updated_time: str
+
+
+def create_service(storage: Storage, record: ServiceRecord, overwrite: bool) -> ServiceRecord:
     path = layout.service_record(record["name"])
     if overwrite:
+        existing: ServiceRecord | None
         existing, etag = storage.try_read_json(layout.REGISTRY_CONTAINER, path)
         if existing is not None and etag is not None:
             # A code version is never reused under a name: instances cache loaded code by (name, code version).
@@ -63,7 +91,8 @@ def create_service(storage: Storage, record: Record, overwrite: bool) -> Record:
     return record
 
 
-def get_service(storage: Storage, name: str) -> Record:
+def get_service(storage: Storage, name: str) -> ServiceRecord:
+    record: ServiceRecord | None
     record, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, layout.service_record(name))
     if record is None:
         names = [r["name"] for r in list_services(storage)]
@@ -71,30 +100,27 @@ def get_service(storage: Storage, name: str) -> Record:
     return record
 
 
-def list_services(storage: Storage) -> list[Record]:
+def list_services(storage: Storage) -> list[ServiceRecord]:
     paths = storage.list_names(layout.REGISTRY_CONTAINER, layout.SERVICES_PREFIX)
     found = []
     for path in paths:
+        record: ServiceRecord | None
         record, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, path)
         if record is not None:
             found.append(record)
     return found
 
 
-def update_service(storage: Storage, name: str, change: Callable[[Record], T]) -> T:
+def update_service(storage: Storage, name: str, change: Callable[[ServiceRecord], T]) -> T:
     """Apply `change` to the stored record with If-Match, retrying on conflict; NotFound when it is gone."""
     get_service(storage, name)  # a clear NotFound first
 
-    def stamped(record: Record) -> T:
+    def stamped(record: ServiceRecord) -> T:
         result = change(record)
         record["updated_time"] = clock.stamp()
         return result
 
     return storage.update_json(layout.REGISTRY_CONTAINER, layout.service_record(name), stamped)
-
-
-#: What a code version is: calls to the service run this.
-VERSION_FIELDS = ("code_version", "models", "snapshot", "entry_script")
 
 
 def transition(
@@ -104,14 +130,19 @@ def transition(
     record still describes that version (a newer deployment or reload is not overwritten by an older outcome).
     Healthy makes that version the one calls go to. False (nothing written) when the move does not apply."""
 
-    def change(record: Record) -> None:
+    def change(record: ServiceRecord) -> None:
         current = ServiceState(record["state"])
         if (code_version is not None and record.get("code_version") != code_version) or state not in ALLOWED[current]:
             raise _Unchanged
         record["state"] = state.value
         record["error"] = error
         if state == ServiceState.HEALTHY and code_version is not None:
-            record["serving"] = {field: record[field] for field in VERSION_FIELDS}
+            record["serving"] = ServedVersion(
+                code_version=record["code_version"],
+                models=record["models"],
+                snapshot=record["snapshot"],
+                entry_script=record["entry_script"],
+            )
 
     try:
         update_service(storage, name, change)
