@@ -12,6 +12,7 @@ comes back through its lease and the sweeper (leases of 1 s here).
 from __future__ import annotations
 
 import contextlib
+import copy
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -27,7 +28,18 @@ from shared.core.storage import Storage
 from shared.pipelines.batch import planning, sweeper, watchdog
 from shared.pipelines.engine import dag
 from shared.runs import lanes, run_records, work_leases
-from tests.batching import HANDLERS, ROOT, Timeline, names, output_lines, receive, start, sweep_step
+from tests.batching import (
+    HANDLERS,
+    ROOT,
+    Timeline,
+    definition,
+    launch,
+    names,
+    output_lines,
+    put_inputs,
+    receive,
+    sweep_step,
+)
 from tests.faults import FAST_RETRY, Mode, Point, StorageFaults
 from tests.hosting import eventually
 
@@ -49,6 +61,14 @@ def own_azurite() -> Iterator[Azurite]:
 @pytest.fixture
 def clean(own_azurite: Azurite) -> Storage:
     return Storage.from_connection_string(own_azurite.connection_string)
+
+
+@pytest.fixture(scope="module")
+def pipeline(own_azurite: Azurite) -> dict[str, Any]:
+    """The one-step pipeline every trial runs: its inputs and snapshot are uploaded once, on healthy storage."""
+    storage = Storage.from_connection_string(own_azurite.connection_string)
+    folder = put_inputs(storage, names(FILES))
+    return definition(storage, folder, mini_batch_size=1, process_count_per_node=2, run_invocation_timeout=5)
 
 
 @pytest.fixture
@@ -93,8 +113,8 @@ def settle(storage: Storage, clean: Storage, run_id: str, timeline: Timeline | N
                 with contextlib.suppress(Exception):
                     handler(storage, body)
         step = run_records.get_run(clean, run_id)
-        pipeline = run_records.get_run(clean, step["parent"])
-        if step["status"] in ("Finished", "Failed", "Canceled") and pipeline["status"] != "Running":
+        over = step["status"] in ("Finished", "Failed", "Canceled")
+        if over and run_records.get_run(clean, step["parent"])["status"] != "Running":
             return step
         if not delivered:
             with contextlib.suppress(Exception):
@@ -139,14 +159,14 @@ class Tally:
         )
 
 
-def submit(clean: Storage) -> str:
-    """A run submitted (its input uploaded, its planning queued) on healthy storage; the faults are in its run."""
-    return start(clean, names(FILES), mini_batch_size=1, process_count_per_node=2, run_invocation_timeout=5)
+def submit(clean: Storage, pipeline: dict[str, Any]) -> str:
+    """A run submitted (its planning queued) on healthy storage; the faults are in its run."""
+    return launch(clean, copy.deepcopy(pipeline))
 
 
-def write_points(faulty: Storage, clean: Storage, faults: StorageFaults) -> list[Point]:
+def write_points(faulty: Storage, clean: Storage, faults: StorageFaults, pipeline: dict[str, Any]) -> list[Point]:
     """A run without faults, to list its writes in order (in real time: no lease runs out in a healthy run)."""
-    run_id = submit(clean)
+    run_id = submit(clean, pipeline)
     faults.arm(("none", 0), "refused")
     step = settle(faulty, clean, run_id)
     assert step is not None and output_lines(clean, step) == EXPECTED
@@ -155,29 +175,44 @@ def write_points(faulty: Storage, clean: Storage, faults: StorageFaults) -> list
     return points
 
 
+#: Each kind of trial runs as this many tests, each over every SHARDS-th write point, so the trials of one kind
+#: can run on several pytest-xdist workers at once.
+SHARDS = 2
+
+
+@pytest.mark.parametrize("shard", range(SHARDS))
 @pytest.mark.parametrize("mode", ["refused", "lost", "lost_once"])
 def test_a_failure_at_any_write_leaves_every_row_once(
-    mode: Mode, faulty: Storage, clean: Storage, faults: StorageFaults, timeline: Timeline
+    mode: Mode,
+    shard: int,
+    faulty: Storage,
+    clean: Storage,
+    faults: StorageFaults,
+    timeline: Timeline,
+    pipeline: dict[str, Any],
 ) -> None:
     tally = Tally()
-    for point in write_points(faulty, clean, faults):
-        run_id = submit(clean)
+    for point in write_points(faulty, clean, faults, pipeline)[shard::SHARDS]:
+        run_id = submit(clean, pipeline)
         faults.arm(point, mode)
         tally.record(point, mode, clean, settle(faulty, clean, run_id, timeline))
     print(f"\n{mode}: {tally.summary()}")
     assert not tally.failures, f"{tally.summary()}:\n" + "\n".join(tally.failures)
 
 
+@pytest.mark.parametrize("shard", range(SHARDS))
 def test_storage_forgetting_a_record_it_acknowledged_leaves_every_row_once(
-    faulty: Storage, clean: Storage, faults: StorageFaults, timeline: Timeline
+    shard: int, faulty: Storage, clean: Storage, faults: StorageFaults, timeline: Timeline, pipeline: dict[str, Any]
 ) -> None:
     """Each blob the run writes to its records (lanes, chunks, leases, plan pages, markers), forgotten by storage a
     few requests after it answered: the lost work runs again or the lost record is made again (the watchdog
     restarts what nothing else moves on), and the run finishes with every row once."""
     tally = Tally()
-    points = [point for point in write_points(faulty, clean, faults) if point[0].startswith("PUT fninfer-runs")]
-    for point in points:
-        run_id = submit(clean)
+    points = [
+        point for point in write_points(faulty, clean, faults, pipeline) if point[0].startswith("PUT fninfer-runs")
+    ]
+    for point in points[shard::SHARDS]:
+        run_id = submit(clean, pipeline)
         faults.arm(point, "forgotten")
         tally.record(point, "forgotten", clean, settle(faulty, clean, run_id, timeline))
     print(f"\nforgotten: {tally.summary()}")
@@ -188,14 +223,14 @@ def test_storage_forgetting_a_record_it_acknowledged_leaves_every_row_once(
 
 
 def test_a_lane_held_without_progress_is_taken_back_and_the_run_finishes(
-    faulty: Storage, clean: Storage, monkeypatch: pytest.MonkeyPatch
+    faulty: Storage, clean: Storage, monkeypatch: pytest.MonkeyPatch, pipeline: dict[str, Any]
 ) -> None:
     """A holder that keeps its lane's hold alive and runs nothing (a wedged instance): the lease never runs out, so
     only the watchdog sees it; it takes the lane back, with a warning on the run, and the run finishes."""
     # 3 s leases, renewed every second: a heartbeat up to 2 s late on a loaded machine still holds the lane, so the
     # sweeper never takes it (that would be a lease running out, not the watchdog's work).
     monkeypatch.setenv(work_leases.LEASE_SETTING, "3")
-    run_id = submit(clean)
+    run_id = submit(clean, pipeline)
     planning.plan(clean, run_id, "planner")
     run = run_records.get_run(clean, run_id)
     wedged = lanes.claim(clean, run, 1, "wedged-instance")
@@ -229,11 +264,11 @@ def examine_while_the_holder_renews(
 
 
 def test_the_watchdog_takes_a_lane_back_from_a_holder_that_renewed_since_it_looked(
-    clean: Storage, monkeypatch: pytest.MonkeyPatch
+    clean: Storage, monkeypatch: pytest.MonkeyPatch, pipeline: dict[str, Any]
 ) -> None:
     """The repair still takes the lane back, rather than losing to the renewal (and dispatching the fan-in while
     the lane's work is not done)."""
-    run_id = submit(clean)
+    run_id = submit(clean, pipeline)
     planning.plan(clean, run_id, "planner")
     wedged = lanes.claim(clean, run_records.get_run(clean, run_id), 1, "wedged-instance")
     assert isinstance(wedged, lanes.Lane)
@@ -250,10 +285,10 @@ def test_the_watchdog_takes_a_lane_back_from_a_holder_that_renewed_since_it_look
 
 
 def test_the_watchdog_takes_planning_back_from_a_holder_that_renewed_since_it_looked(
-    clean: Storage, monkeypatch: pytest.MonkeyPatch
+    clean: Storage, monkeypatch: pytest.MonkeyPatch, pipeline: dict[str, Any]
 ) -> None:
     """The same for a work item (here planning; a script's and a fan-in's are taken back the same way)."""
-    run_id = submit(clean)
+    run_id = submit(clean, pipeline)
     assert work_leases.claim(clean, run_id, planning.PLAN_ITEM, "wedged-instance") is not None
 
     def renew() -> None:
@@ -265,7 +300,7 @@ def test_the_watchdog_takes_planning_back_from_a_holder_that_renewed_since_it_lo
 
 
 def test_work_that_never_gets_done_fails_the_run_saying_what_was_stuck(
-    faulty: Storage, clean: Storage, monkeypatch: pytest.MonkeyPatch, timeline: Timeline
+    faulty: Storage, clean: Storage, monkeypatch: pytest.MonkeyPatch, timeline: Timeline, pipeline: dict[str, Any]
 ) -> None:
     """Planning that dies every time it is tried: each restart is a warning, and after the last the run fails
     naming what never got done; the pipeline run fails with it. Bounded: a few stall times, not forever."""
@@ -275,7 +310,7 @@ def test_work_that_never_gets_done_fails_the_run_saying_what_was_stuck(
         raise RuntimeError("the instance planning the run died")
 
     monkeypatch.setitem(HANDLERS, layout.PLANNING_QUEUE, lambda s, m: crash(s, m["run"], "planner"))
-    run_id = submit(clean)
+    run_id = submit(clean, pipeline)
     started = clock.monotonic()
     step = settle(faulty, clean, run_id, timeline)
     assert step is not None and step["status"] == "Failed", step
@@ -287,11 +322,11 @@ def test_work_that_never_gets_done_fails_the_run_saying_what_was_stuck(
 
 
 def test_a_pipeline_run_left_running_after_its_steps_ended_is_advanced(
-    faulty: Storage, clean: Storage, timeline: Timeline
+    faulty: Storage, clean: Storage, timeline: Timeline, pipeline: dict[str, Any]
 ) -> None:
     """The advance after the last step's end, and the pipeline run's watch, both lost (as storage that forgot them
     would leave it): no step is running to watch, so the watchdog advances the pipeline run itself."""
-    step = settle(faulty, clean, submit(clean))
+    step = settle(faulty, clean, submit(clean, pipeline))
     assert step is not None and step["status"] == "Finished"
     parent = step["parent"]
 
