@@ -19,7 +19,7 @@ import calendar
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import NotRequired, TypedDict, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.core.errors import InvalidInput
@@ -168,6 +168,21 @@ WINDOWS_ZONES: dict[str, str] = {windows: iana for _, windows, iana in TIME_ZONE
 }
 
 
+class RecurrenceDocument(TypedDict):
+    """A recurrence as the SDK sends it (`ScheduleRecurrence._document`, which leaves out what is not set) and a
+    schedule record keeps it (its `recurrence`), once `Recurrence.parse` has checked it. A raw HTTP caller may send
+    null for an optional key; other keys it sends are kept as sent, and read by nothing."""
+
+    frequency: str  # one of FREQUENCIES
+    interval: int  # at least 1
+    start_time: NotRequired[str | None]  # ISO 8601, with or without an offset
+    time_zone: NotRequired[str | None]  # IANA or Windows name (TIME_ZONES)
+    hours: NotRequired[list[int] | None]
+    minutes: NotRequired[list[int] | None]
+    week_days: NotRequired[list[str] | None]  # WEEK_DAYS names
+    time_of_day: NotRequired[str | None]  # "HH:MM"
+
+
 def zone(name: str | None) -> ZoneInfo:
     """The zone called `name` (IANA, or a Windows name Azure ML uses); UTC when not given."""
     if not name:
@@ -196,9 +211,9 @@ class Recurrence:
     interval: int
     start_time: datetime | None  # aware
     zone: ZoneInfo
+    document: RecurrenceDocument = field(compare=False)  # what was parsed, as it is stored
     times: tuple[time, ...] = ()  # times of day (Day, Week); empty: the anchor's time
     week_days: tuple[int, ...] = ()  # 0 = Monday (Week); empty: the anchor's day
-    document: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @classmethod
     def parse(cls, document: object) -> Recurrence:
@@ -248,7 +263,8 @@ class Recurrence:
             if not isinstance(days, list) or not days or any(d not in WEEK_DAYS for d in days):
                 raise InvalidInput(f"week_days must be a non-empty list of {list(WEEK_DAYS)}", field="week_days")
             week_days = tuple(sorted({WEEK_DAYS.index(d) for d in days}))
-        return cls(frequency, interval, start_time, tz, times, week_days, dict(document))
+        checked = cast(RecurrenceDocument, dict(document))  # frequency and interval checked above, the rest read
+        return cls(frequency, interval, start_time, tz, checked, times, week_days)
 
     @property
     def advanced(self) -> bool:
