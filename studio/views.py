@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import math
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -494,7 +494,7 @@ def recurrence_words(document: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-def next_fire_times(schedule: Record, now: datetime, count: int = 5) -> list[datetime]:
+def next_fire_times(schedule: Mapping[str, Any], now: datetime, count: int = 5) -> list[datetime]:
     """The next `count` occurrences of a recurring schedule after `now`, in its time zone (what the runner would
     fire: within a tick of each)."""
     recurrence = Recurrence.parse(schedule["recurrence"])
@@ -512,7 +512,7 @@ def next_fire_times(schedule: Record, now: datetime, count: int = 5) -> list[dat
     return [moment.astimezone(recurrence.zone) for moment in found[:count]]
 
 
-def _schedule_row(schedule: Record, now: datetime, names: dict[str, str]) -> dict[str, Any]:
+def _schedule_row(schedule: Mapping[str, Any], now: datetime, names: dict[str, str]) -> dict[str, Any]:
     target = schedule.get("pipeline_endpoint_id") or schedule.get("pipeline_id")
     row = {**schedule, "target_name": names.get(target or "", target), "next": [], "words": ""}
     if schedule["recurrence"] is not None:
@@ -566,6 +566,6 @@ def schedule_page(storage: Storage, schedule_id: str, now: datetime | None = Non
     }
 
 
-def set_schedule_status(storage: Storage, schedule_id: str, enable: bool) -> Record:
+def set_schedule_status(storage: Storage, schedule_id: str, enable: bool) -> schedule_records.ScheduleRecord:
     status = schedule_records.ScheduleStatus.ACTIVE if enable else schedule_records.ScheduleStatus.DISABLED
     return schedule_records.set_status(storage, schedule_id, status)

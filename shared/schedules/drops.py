@@ -26,8 +26,11 @@ from shared.core.storage import Storage
 from shared.registry.datastores import find_datastore
 from shared.schedules.runner import fire, unseen, waiting
 from shared.schedules.schedule_records import (
-    Record,
+    DataTrigger,
+    ScheduleRecord,
+    ScheduleState,
     blob_changes,
+    data_trigger,
     get_schedule,
     get_state,
     iso,
@@ -49,7 +52,7 @@ MAX_ROUNDS = 5
 CLAIM_MARGIN_SECONDS = 60.0
 
 
-def watching(storage: Storage, container: str, blob_name: str) -> list[Record]:
+def watching(storage: Storage, container: str, blob_name: str) -> list[ScheduleRecord]:
     """The Active data schedules whose folder holds `container/blob_name`."""
     found = []
     for schedule in list_schedules(storage, active_only=True):
@@ -92,7 +95,7 @@ def settle_and_fire(
             break
         try:
             schedule = get_schedule(storage, schedule_id)
-            _wait_for_quiet(storage, schedule["data"], settle, sleep)
+            _wait_for_quiet(storage, data_trigger(schedule), settle, sleep)
             run_id = fire(storage, schedule, clock.now(), dropped=True)
             if run_id is not None:
                 log.info("Schedule %r started run %s for dropped files", schedule["name"], run_id)
@@ -100,7 +103,7 @@ def settle_and_fire(
         finally:
             _release(storage, schedule_id, token)
         state, _ = get_state(storage, schedule_id)
-        data = schedule["data"]
+        data = data_trigger(schedule)
         if state["pending"] is None and not unseen(
             blob_changes(storage, data["datastore"], data["path_on_datastore"]), state
         ):
@@ -128,15 +131,16 @@ def _claim(storage: Storage, schedule_id: str) -> str | None:
 
 
 def _release(storage: Storage, schedule_id: str, token: str) -> None:
-    def release(state: Record) -> None:
-        if (state.get("waiting") or {}).get("by") == token:
+    def release(state: ScheduleState) -> None:
+        claim = state.get("waiting")
+        if claim is not None and claim["by"] == token:
             state["waiting"] = None
 
     with contextlib.suppress(NotFound):
         storage.update_json(layout.RUNS_CONTAINER, layout.schedule_state(schedule_id), release)
 
 
-def _wait_for_quiet(storage: Storage, data: Record, settle: float, sleep: Callable[[float], None]) -> None:
+def _wait_for_quiet(storage: Storage, data: DataTrigger, settle: float, sleep: Callable[[float], None]) -> None:
     """Return once the folder's blobs (names and versions) have not changed for `settle` seconds, or after
     MAX_WAIT_SECONDS."""
     started = time.monotonic()

@@ -30,14 +30,19 @@ from shared.core import clock, layout
 from shared.core.errors import ConcurrencyConflict, Conflict, FninferError, InvalidInput, NotFound
 from shared.core.storage import Storage
 from shared.pipelines.engine import endpoints, published
+from shared.runs.run_records import RunRecord
 from shared.schedules.recurrence import Recurrence
 from shared.schedules.schedule_records import (
-    Record,
+    PendingRun,
+    ScheduleRecord,
+    ScheduleState,
     blob_changes,
+    data_trigger,
     get_state,
     iso,
     list_schedules,
     parse_instant,
+    published_pipeline_of,
     watermark_of,
 )
 
@@ -64,7 +69,7 @@ def tick(storage: Storage, now: datetime | None = None) -> list[str]:
     return started
 
 
-def unseen(blobs: list[BlobProperties], state: Record) -> list[BlobProperties]:
+def unseen(blobs: list[BlobProperties], state: ScheduleState) -> list[BlobProperties]:
     """The blobs added or changed after a data schedule's watermark."""
     seen_at, at_watermark = state.get("watermark"), state.get("at_watermark") or {}
     seen = at_watermark if isinstance(at_watermark, dict) else dict.fromkeys(at_watermark)  # older states: names
@@ -80,14 +85,14 @@ def unseen(blobs: list[BlobProperties], state: Record) -> list[BlobProperties]:
     ]
 
 
-def waiting(state: Record, now: datetime) -> bool:
+def waiting(state: ScheduleState, now: datetime) -> bool:
     """Whether a drop's run is being settled (`shared/schedules/drops.py`): the poll leaves the schedule to it."""
     claim = state.get("waiting")
     return claim is not None and parse_instant(claim["until"]) > now
 
 
 def _decide(
-    storage: Storage, schedule: Record, state: Record, now: datetime, dropped: bool = False
+    storage: Storage, schedule: ScheduleRecord, state: ScheduleState, now: datetime, dropped: bool = False
 ) -> tuple[str, dict[str, Any]] | None:
     """The occurrence due at `now` and the parameter values for its run, or None; moves `state`'s cursors. A data
     schedule polls every polling_interval, or at once when files were `dropped` (a blob event); while a drop's run is
@@ -100,7 +105,7 @@ def _decide(
         occurrence = recurrence.latest(anchor, after, now)
         state["checked_until"] = iso(max(now, after))
         return (iso(occurrence), assignments) if occurrence is not None else None
-    data = schedule["data"]
+    data = data_trigger(schedule)
     if not dropped and (
         now < parse_instant(state["polled_at"]) + timedelta(minutes=data["polling_interval"]) or waiting(state, now)
     ):
@@ -117,11 +122,12 @@ def _decide(
     return f"{state['watermark']}|{changed}", assignments
 
 
-def fire(storage: Storage, schedule: Record, now: datetime, dropped: bool = False) -> str | None:
+def fire(storage: Storage, schedule: ScheduleRecord, now: datetime, dropped: bool = False) -> str | None:
     """One step of one schedule (see the module's docstring); the run started, if any."""
     path = layout.schedule_state(schedule["id"])
     state, etag = get_state(storage, schedule["id"])
-    if state["pending"] is None:
+    pending = state["pending"]
+    if pending is None:
         polled_before = state.get("polled_at")
         decision = _decide(storage, schedule, state, now, dropped)
         if decision is None:
@@ -129,16 +135,16 @@ def fire(storage: Storage, schedule: Record, now: datetime, dropped: bool = Fals
                 _save_quietly(storage, path, state, etag)
             return None
         occurrence, assignments = decision
-        state["pending"] = {
+        pending = {
             "run_id": run_id_for(schedule["id"], occurrence),
             "occurrence": occurrence,
             "assignments": assignments,
         }
+        state["pending"] = pending
         try:
             etag = storage.replace_json(layout.RUNS_CONTAINER, path, state, etag)
         except ConcurrencyConflict:
             return None  # another instance decided first; it starts the run
-    pending = state["pending"]
     error: str | None = None
     try:
         run = _start(storage, schedule, pending)
@@ -159,19 +165,19 @@ def fire(storage: Storage, schedule: Record, now: datetime, dropped: bool = Fals
     return None if error is not None else pending["run_id"]
 
 
-def _start(storage: Storage, schedule: Record, pending: Record) -> Record:
+def _start(storage: Storage, schedule: ScheduleRecord, pending: PendingRun) -> RunRecord:
     """Start the decided run: of the published pipeline, or of the endpoint's default version at this moment."""
     tags = {"azureml.scheduleid": schedule["id"]}
     experiment, assignments = schedule["experiment_name"], pending["assignments"]
     keep_going = schedule.get("continue_on_step_failure")
-    if schedule.get("pipeline_endpoint_id"):
-        endpoint = schedule["pipeline_endpoint_id"]
+    endpoint = schedule.get("pipeline_endpoint_id")
+    if endpoint:
         return endpoints.start(storage, endpoint, experiment, assignments, tags, None, pending["run_id"], keep_going)
-    pipeline = schedule["pipeline_id"]
+    pipeline = published_pipeline_of(schedule)
     return published.start(storage, pipeline, experiment, assignments, tags, pending["run_id"], keep_going)
 
 
-def _save_quietly(storage: Storage, path: str, state: Record, etag: str) -> None:
+def _save_quietly(storage: Storage, path: str, state: ScheduleState, etag: str) -> None:
     """Write the state unless another instance changed it since we read it (its write stands then)."""
     with contextlib.suppress(ConcurrencyConflict):
         storage.replace_json(layout.RUNS_CONTAINER, path, state, etag)
