@@ -56,7 +56,7 @@ def watching(storage: Storage, container: str, blob_name: str) -> list[ScheduleR
     """The Active data schedules whose folder holds `container/blob_name`."""
     found = []
     for schedule in list_schedules(storage, active_only=True):
-        data = schedule.get("data")
+        data = schedule["data"]
         if data is None or not blob_name.startswith(watched_prefix(data["path_on_datastore"])):
             continue
         try:

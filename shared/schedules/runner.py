@@ -71,17 +71,13 @@ def tick(storage: Storage, now: datetime | None = None) -> list[str]:
 
 def unseen(blobs: list[BlobProperties], state: ScheduleState) -> list[BlobProperties]:
     """The blobs added or changed after a data schedule's watermark."""
-    seen_at, at_watermark = state.get("watermark"), state.get("at_watermark") or {}
-    seen = at_watermark if isinstance(at_watermark, dict) else dict.fromkeys(at_watermark)  # older states: names
+    seen_at, seen = state["watermark"], state["at_watermark"]
     return [
         blob
         for blob in blobs
         if seen_at is None
         or iso(blob.last_modified) > seen_at
-        or (
-            iso(blob.last_modified) == seen_at
-            and (blob.name not in seen or seen[blob.name] not in (None, str(blob.etag)))  # new, or rewritten
-        )
+        or (iso(blob.last_modified) == seen_at and seen.get(blob.name) != str(blob.etag))  # new, or rewritten
     ]
 
 
@@ -101,7 +97,7 @@ def _decide(
     if schedule["recurrence"] is not None:
         recurrence = Recurrence.parse(schedule["recurrence"])
         after = parse_instant(state["checked_until"])
-        anchor = parse_instant(schedule.get("recurrence_since") or schedule["created_time"])
+        anchor = parse_instant(schedule["recurrence_since"] or schedule["created_time"])
         occurrence = recurrence.latest(anchor, after, now)
         state["checked_until"] = iso(max(now, after))
         return (iso(occurrence), assignments) if occurrence is not None else None
@@ -169,8 +165,8 @@ def _start(storage: Storage, schedule: ScheduleRecord, pending: PendingRun) -> R
     """Start the decided run: of the published pipeline, or of the endpoint's default version at this moment."""
     tags = {"azureml.scheduleid": schedule["id"]}
     experiment, assignments = schedule["experiment_name"], pending["assignments"]
-    keep_going = schedule.get("continue_on_step_failure")
-    endpoint = schedule.get("pipeline_endpoint_id")
+    keep_going = schedule["continue_on_step_failure"]
+    endpoint = schedule["pipeline_endpoint_id"]
     if endpoint:
         return endpoints.start(storage, endpoint, experiment, assignments, tags, None, pending["run_id"], keep_going)
     pipeline = published_pipeline_of(schedule)

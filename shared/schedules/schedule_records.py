@@ -183,7 +183,7 @@ def _data_trigger(storage: Storage, document: dict[str, Any]) -> DataTrigger:
 
 def declared_parameters(storage: Storage, record: ScheduleRecord) -> dict[str, Any]:
     """The parameters of what the schedule runs: its published pipeline, or its endpoint's default version."""
-    endpoint_id = record.get("pipeline_endpoint_id")
+    endpoint_id = record["pipeline_endpoint_id"]
     if endpoint_id:
         endpoint = endpoints.get_endpoint(storage, endpoint_id)
         pipeline = get_published(storage, endpoints.pipeline_of(endpoint))
@@ -290,12 +290,13 @@ def describe(storage: Storage, record: ScheduleRecord) -> ScheduleView:
     """The record with what its state tells a user: the last run, the last firing, the last error."""
     state: ScheduleState | None
     state, _ = storage.try_read_json(layout.RUNS_CONTAINER, layout.schedule_state(record["id"]))
-    fired = state or {}
+    if state is None:  # written before the record; gone only if removed by hand
+        return {**record, "last_run_id": None, "last_fired": None, "last_error": None}
     return {
         **record,
-        "last_run_id": fired.get("last_run_id"),
-        "last_fired": fired.get("last_fired"),
-        "last_error": fired.get("last_error"),
+        "last_run_id": state["last_run_id"],
+        "last_fired": state["last_fired"],
+        "last_error": state["last_error"],
     }
 
 
@@ -308,7 +309,7 @@ def list_schedules(
         for record in storage.read_all_json(layout.REGISTRY_CONTAINER, layout.SCHEDULES_PREFIX)
         if (not active_only or record["status"] == ScheduleStatus.ACTIVE.value)
         and (pipeline_id is None or record["pipeline_id"] == pipeline_id)
-        and (pipeline_endpoint_id is None or record.get("pipeline_endpoint_id") == pipeline_endpoint_id)
+        and (pipeline_endpoint_id is None or record["pipeline_endpoint_id"] == pipeline_endpoint_id)
     ]
     return sorted(found, key=lambda r: r["created_time"], reverse=True)
 

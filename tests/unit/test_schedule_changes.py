@@ -26,9 +26,3 @@ def test_a_blob_rewritten_in_the_second_of_the_watermark_is_a_change() -> None:
     assert unseen([rewritten, blob("b.txt", "e1")], state) == [rewritten]
     added = blob("c.txt", "e1")
     assert unseen([blob("a.txt", "e1"), blob("b.txt", "e1"), added], state) == [added]
-
-
-def test_states_written_before_etags_were_kept_still_read() -> None:
-    state = {"watermark": watermark_of([blob("a.txt", "e1")])[0], "at_watermark": ["a.txt"]}
-    assert unseen([blob("a.txt", "e9")], state) == []  # no ETag to compare: as before, the name alone
-    assert len(unseen([blob("z.txt", "e1")], state)) == 1
