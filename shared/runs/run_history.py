@@ -310,13 +310,12 @@ def _engine_record(storage: Storage, run_id: str) -> RunRecord | None:
     return record
 
 
-def _step_ids(pipeline_run: RunRecord) -> list[str]:
-    """The step runs a pipeline run's record lists (`steps`; a run recorded before multi-step pipelines, its `step`)."""
-    steps = pipeline_run.get("steps")
-    if isinstance(steps, dict):
-        return [state["id"] for state in steps.values() if isinstance(state, dict) and state.get("id")]
-    step = pipeline_run.get("step")
-    return [step["id"]] if isinstance(step, dict) and step.get("id") else []
+def _step_ids(record: RunRecord) -> list[str]:
+    """The step runs a pipeline run's record lists (`steps`); a step or script run's record has none."""
+    steps = record.get("steps")
+    if not isinstance(steps, dict):
+        return []
+    return [state["id"] for state in steps.values() if isinstance(state, dict) and state.get("id")]
 
 
 def _properties(record: RunRecord | None, info: Mapping[str, Any]) -> dict[str, str]:
@@ -393,7 +392,7 @@ def list_runs(storage: Storage, experiment: object, include_children: bool = Fal
 def child_ids(storage: Storage, run_id: str) -> list[str]:
     """The run's children: a pipeline run's step runs, and the child runs made with `run.child_run()`."""
     record = _engine_record(storage, run_id)
-    steps = _step_ids(record) if record and not record.get("parent") else []
+    steps = _step_ids(record) if record else []
     prefix = layout.run_children_prefix(run_id)
     made = [path[len(prefix) :] for path in storage.list_names(layout.RUN_HISTORY_CONTAINER, prefix)]
     return steps + made

@@ -26,6 +26,8 @@ from fninfer.core import Dataset, Environment, Experiment, Model, Run, ScriptRun
 from fninfer.core.runconfig import RunConfiguration
 from fninfer.data.datapath import DataPath
 from fninfer.exceptions import ActivityFailedException
+from fninfer.pipeline.core import Pipeline
+from fninfer.pipeline.steps import PythonScriptStep
 from shared.core.storage import Storage
 from studio import views
 
@@ -132,6 +134,26 @@ def test_a_script_run_trains_logs_and_registers_its_model(
     listed = list(experiment.get_runs())
     assert [type(r) for r in listed] == [ScriptRun] and listed[0].id == run.id
     assert isinstance(Run.get(ws, run.id), ScriptRun)
+
+
+def test_a_script_run_is_not_its_own_child(ws: Workspace, tmp_path: Path, unique: str) -> None:
+    source = write(tmp_path / "src", "noop.py", "print('ok')\n")
+    experiment = Experiment(ws, f"childless-{unique}")
+    run = experiment.submit(ScriptRunConfig(source, "noop.py"))
+    assert run.wait_for_completion()["status"] == "Finished"
+    # a ScriptRun has no children in Azure ML; recursive must end, not list the run inside itself forever
+    assert list(run.get_children()) == [] and list(run.get_children(recursive=True)) == []
+    assert list(Run.get(ws, run.id).get_children(recursive=True)) == []
+    assert run.get_metrics(recursive=True) == {run.id: {}}
+
+    step = PythonScriptStep(script_name="noop.py", source_directory=source, name="noop")
+    pipeline_run = experiment.submit(Pipeline(ws, [step]))
+    assert pipeline_run.wait_for_completion(show_output=False) == "Finished"
+    (step_run,) = pipeline_run.get_steps()
+    # the run history still lists a pipeline run's step runs, and a step run has none of its own
+    assert [child.id for child in Run(experiment, pipeline_run.id).get_children()] == [step_run.id]
+    assert [child.id for child in Run(experiment, pipeline_run.id).get_children(recursive=True)] == [step_run.id]
+    assert list(Run(experiment, step_run.id).get_children()) == []
 
 
 def test_a_failing_script_fails_its_run_with_the_traceback(ws: Workspace, tmp_path: Path, unique: str) -> None:
