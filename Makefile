@@ -4,10 +4,9 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-# pytest-xdist workers, each with its own Azurite and hosts (tests/conftest.py). The inner loop (`make unit`,
-# `make quick`, `make integration`) uses worksteal: each worker gets a contiguous half of the files (module fixtures
-# start once) and an idle worker takes over the tail of a long one. `make test` (CI) hands out whole files
-# (loadfile), so each file's module fixtures (an Azurite or hosts of its own) start once.
+# pytest-xdist workers, each with its own Azurite and hosts (tests/conftest.py), with worksteal: each worker gets a
+# contiguous half of the files (module fixtures start once) and an idle worker takes over the tail of a long one, so
+# the shards of the long fault and chaos trials (parameters of their tests) run on both workers at once.
 TEST_WORKERS ?= 2
 PYTEST := $(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal
 # Debian's chromium, which the studio's browser tests drive (see its rule below).
@@ -45,7 +44,7 @@ demo: install
 # The parity test compares fninfer's scoring answers with Azure ML's own server's, so `make test` builds that server's
 # venv too (below): in CI the comparison runs, it is not skipped.
 test: install lint aml-server-venv $(CHROMIUM)
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=25
+	$(PYTEST) --durations=25
 
 lint: install $(DOCTOR)/.installed
 	$(PY) -m ruff check .
