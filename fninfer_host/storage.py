@@ -47,7 +47,11 @@ def storage_errors(what: str) -> Iterator[None]:
 
 
 def _transport() -> RequestsTransport:
+    """A pooled transport that reads the environment's proxy settings once (see _use_proxies_for), not on every
+    request as requests does: that lookup walks the environment and ~/.netrc each time, about as much CPU as the rest
+    of a small request, and the host's listeners poll storage all the time."""
     session = requests.Session()
+    session.trust_env = False
     adapter = requests.adapters.HTTPAdapter(
         pool_connections=4,
         pool_maxsize=POOL_CONNECTIONS,
@@ -58,35 +62,43 @@ def _transport() -> RequestsTransport:
     return RequestsTransport(session=session, session_owner=True, connection_timeout=CONNECT_SECONDS)
 
 
+def _use_proxies_for(transport: RequestsTransport, endpoint: str) -> None:
+    """The environment's proxies for `endpoint` (none when NO_PROXY bypasses it, as it should a local Azurite)."""
+    assert transport.session is not None
+    transport.session.proxies = requests.utils.get_environ_proxies(endpoint)
+
+
 @dataclass
 class HostStorage:
     """One storage account, as the host uses it."""
 
     blobs: BlobServiceClient
     queues: QueueServiceClient
-    _ready_containers: set[str] = field(default_factory=set)
-    _ready_queues: set[str] = field(default_factory=set)
+    # Clients of the containers and queues known to exist, built once (a client costs about a request's CPU to build).
+    _containers: dict[str, ContainerClient] = field(default_factory=dict)
+    _queues: dict[str, QueueClient] = field(default_factory=dict)
 
     @classmethod
     def from_connection(cls, connection: StorageConnection, credential: Any = None) -> HostStorage:
         """Clients for `connection`; an identity-based one authenticates with `credential`, else
         DefaultAzureCredential (with the connection's user-assigned identity, if any)."""
-        blob_options = {"transport": _transport(), "retry_policy": BlobRetry(**RETRY)}
-        queue_options = {"transport": _transport(), "retry_policy": QueueRetry(**RETRY)}
+        blob_transport, queue_transport = _transport(), _transport()
+        blob_options = {"transport": blob_transport, "retry_policy": BlobRetry(**RETRY)}
+        queue_options = {"transport": queue_transport, "retry_policy": QueueRetry(**RETRY)}
         if connection.connection_string is not None:
-            return cls(
-                blobs=BlobServiceClient.from_connection_string(connection.connection_string, **blob_options),
-                queues=QueueServiceClient.from_connection_string(connection.connection_string, **queue_options),
-            )
-        if credential is None:
-            from azure.identity import DefaultAzureCredential  # only with an identity: importing it costs ~40 ms
+            blobs = BlobServiceClient.from_connection_string(connection.connection_string, **blob_options)
+            queues = QueueServiceClient.from_connection_string(connection.connection_string, **queue_options)
+        else:
+            if credential is None:
+                from azure.identity import DefaultAzureCredential  # only with an identity: importing it costs ~40 ms
 
-            credential = DefaultAzureCredential(managed_identity_client_id=connection.client_id)
-        assert connection.blob_service_uri and connection.queue_service_uri
-        return cls(
-            blobs=BlobServiceClient(connection.blob_service_uri, credential=credential, **blob_options),
-            queues=QueueServiceClient(connection.queue_service_uri, credential=credential, **queue_options),
-        )
+                credential = DefaultAzureCredential(managed_identity_client_id=connection.client_id)
+            assert connection.blob_service_uri and connection.queue_service_uri
+            blobs = BlobServiceClient(connection.blob_service_uri, credential=credential, **blob_options)
+            queues = QueueServiceClient(connection.queue_service_uri, credential=credential, **queue_options)
+        _use_proxies_for(blob_transport, blobs.url)
+        _use_proxies_for(queue_transport, queues.url)
+        return cls(blobs=blobs, queues=queues)
 
     @classmethod
     def from_connection_string(cls, connection_string: str) -> HostStorage:
@@ -94,20 +106,24 @@ class HostStorage:
 
     def container(self, name: str) -> ContainerClient:
         """The container `name`, created on first use in this process."""
-        client = self.blobs.get_container_client(name)
-        if name not in self._ready_containers:
+        client = self._containers.get(name)
+        if client is None:
+            client = self.blobs.get_container_client(name)
             with storage_errors(f"container {name!r}"), suppress(ResourceExistsError):
                 client.create_container()
-            self._ready_containers.add(name)
+            self._containers[name] = client
         return client
 
     def queue(self, name: str, create: bool = True) -> QueueClient:
         """The queue `name`, created on first use in this process unless `create` is false."""
-        client = self.queues.get_queue_client(name)
-        if create and name not in self._ready_queues:
+        client = self._queues.get(name)
+        if client is None:
+            client = self.queues.get_queue_client(name)
+            if not create:
+                return client
             with storage_errors(f"queue {name!r}"), suppress(ResourceExistsError):
                 client.create_queue()
-            self._ready_queues.add(name)
+            self._queues[name] = client
         return client
 
     def read_json(self, container: str, path: str) -> Any:

@@ -44,7 +44,7 @@ from azure.core.pipeline.transport import HttpRequest, HttpResponse, RequestsTra
 from azure.storage.blob import BlobClient, BlobServiceClient, ContainerClient, ContentSettings
 from azure.storage.blob import ExponentialRetry as BlobRetry
 from azure.storage.queue import ExponentialRetry as QueueRetry
-from azure.storage.queue import QueueServiceClient
+from azure.storage.queue import QueueClient, QueueServiceClient
 from urllib3.util.retry import Retry
 
 from shared.core.errors import ConcurrencyConflict, FninferError, NotFound, StorageUnavailable
@@ -64,6 +64,9 @@ POOL_CONNECTIONS = 64
 #: and are retried (batch work is taken up again by the sweeper, see shared/pipelines/batch/sweeper.py).
 RETRY = {"initial_backoff": 1, "increment_base": 2, "retry_total": 2, "random_jitter_range": 1}
 CONNECT_SECONDS = 5
+#: How many blob clients a Storage keeps (see Storage.blob), ~32 KB each: the records a process polls and writes again
+#: and again.
+BLOB_CLIENTS = 256
 
 
 def request_kind(method: str, path: str) -> str:
@@ -155,7 +158,11 @@ def _wrote(blob_url: str, etag: str | None) -> None:
 
 class _Transport(RequestsTransport):
     """requests with a pool of POOL_CONNECTIONS connections per host (no retries of its own: the SDK's retry policy
-    retries), counting each request when given a counter, failing those `faults` chooses."""
+    retries), counting each request when given a counter, failing those `faults` chooses.
+
+    The environment's proxy settings (HTTP(S)_PROXY, NO_PROXY) are read once, for the account's endpoint
+    (use_proxies_for), instead of by requests on every request: a lookup that walks the whole environment and
+    ~/.netrc each time costs about as much CPU as the rest of a small request."""
 
     def __init__(self, counter: RequestCounter | None, faults: Faults | None = None) -> None:
         session = requests.Session()
@@ -166,9 +173,14 @@ class _Transport(RequestsTransport):
         )
         session.mount("http://", adapter)
         session.mount("https://", adapter)
+        session.trust_env = False  # proxies: see use_proxies_for
         super().__init__(session=session, session_owner=True, connection_timeout=CONNECT_SECONDS)
         self.counter = counter
         self.faults = faults
+
+    def use_proxies_for(self, endpoint: str) -> None:
+        """The environment's proxies for `endpoint` (none when NO_PROXY bypasses it, as it should a local Azurite)."""
+        self.session.proxies = requests.utils.get_environ_proxies(endpoint)
 
     def send(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:  # type: ignore[override]
         if self.counter is not None:
@@ -220,8 +232,11 @@ class Storage:
     blobs: BlobServiceClient
     queues: QueueServiceClient
     requests: RequestCounter | None = None
-    _ready_containers: set[str] = field(default_factory=set)
-    _ready_queues: set[str] = field(default_factory=set)
+    # Clients of containers and queues known to exist, built once: building one costs about as much CPU as a
+    # small request (a generated client and its serializers each time).
+    _containers: dict[str, ContainerClient] = field(default_factory=dict)
+    _queues: dict[str, QueueClient] = field(default_factory=dict)
+    _blob_clients: dict[tuple[str, str], BlobClient] = field(default_factory=dict)
 
     @classmethod
     def from_connection(
@@ -237,24 +252,23 @@ class Storage:
         `counter`, every request is counted there; with `faults`, requests fail as it decides; `retry` replaces
         RETRY (tests that fail storage on purpose shorten the backoffs)."""
         retry = RETRY if retry is None else retry
-        blob_options = {"transport": _Transport(counter, faults), "retry_policy": BlobRetry(**retry)}
-        queue_options = {"transport": _Transport(counter, faults), "retry_policy": QueueRetry(**retry)}
+        blob_transport, queue_transport = _Transport(counter, faults), _Transport(counter, faults)
+        blob_options = {"transport": blob_transport, "retry_policy": BlobRetry(**retry)}
+        queue_options = {"transport": queue_transport, "retry_policy": QueueRetry(**retry)}
         if connection.connection_string is not None:
-            return cls(
-                blobs=BlobServiceClient.from_connection_string(connection.connection_string, **blob_options),
-                queues=QueueServiceClient.from_connection_string(connection.connection_string, **queue_options),
-                requests=counter,
-            )
-        if credential is None:
-            from azure.identity import DefaultAzureCredential  # only with an identity: importing it costs ~40 ms
+            blobs = BlobServiceClient.from_connection_string(connection.connection_string, **blob_options)
+            queues = QueueServiceClient.from_connection_string(connection.connection_string, **queue_options)
+        else:
+            if credential is None:
+                from azure.identity import DefaultAzureCredential  # only with an identity: importing it costs ~40 ms
 
-            credential = DefaultAzureCredential(managed_identity_client_id=connection.client_id)
-        assert connection.blob_service_uri and connection.queue_service_uri
-        return cls(
-            blobs=BlobServiceClient(connection.blob_service_uri, credential=credential, **blob_options),
-            queues=QueueServiceClient(connection.queue_service_uri, credential=credential, **queue_options),
-            requests=counter,
-        )
+                credential = DefaultAzureCredential(managed_identity_client_id=connection.client_id)
+            assert connection.blob_service_uri and connection.queue_service_uri
+            blobs = BlobServiceClient(connection.blob_service_uri, credential=credential, **blob_options)
+            queues = QueueServiceClient(connection.queue_service_uri, credential=credential, **queue_options)
+        blob_transport.use_proxies_for(blobs.url)
+        queue_transport.use_proxies_for(queues.url)
+        return cls(blobs=blobs, queues=queues, requests=counter)
 
     @classmethod
     def from_connection_string(
@@ -271,20 +285,36 @@ class Storage:
 
     def container(self, name: str) -> ContainerClient:
         """The container `name`, created on first use in this process."""
-        client = self.blobs.get_container_client(name)
-        if name not in self._ready_containers:
+        client = self._containers.get(name)
+        if client is None:
+            client = self.blobs.get_container_client(name)
             with storage_errors(f"container {name!r}"), suppress(ResourceExistsError):
                 client.create_container()
-            self._ready_containers.add(name)
+            self._containers[name] = client
         return client
 
-    def queue(self, name: str, create: bool = True):  # -> QueueClient
+    def queue(self, name: str, create: bool = True) -> QueueClient:
         """The queue `name`, created on first use in this process unless `create` is false."""
-        client = self.queues.get_queue_client(name)
-        if create and name not in self._ready_queues:
+        client = self._queues.get(name)
+        if client is None:
+            client = self.queues.get_queue_client(name)
+            if not create:
+                return client
             with storage_errors(f"queue {name!r}"), suppress(ResourceExistsError):
                 client.create_queue()
-            self._ready_queues.add(name)
+            self._queues[name] = client
+        return client
+
+    def blob(self, container: str, path: str, create_container: bool = True) -> BlobClient:
+        """The blob at `container/path` (its container created on first use unless `create_container` is false);
+        the clients of the last BLOB_CLIENTS blobs are kept, as the containers' are."""
+        if create_container:
+            self.container(container)
+        client = self._blob_clients.get((container, path))
+        if client is None:
+            if len(self._blob_clients) >= BLOB_CLIENTS:
+                self._blob_clients.clear()
+            client = self._blob_clients[container, path] = self.blobs.get_blob_client(container, path)
         return client
 
     def send(self, queue: str, body: str, delay: int = 0) -> None:
@@ -300,7 +330,7 @@ class Storage:
     def read_json(self, container: str, path: str) -> tuple[Any, str]:
         """The JSON record at `container/path` and its ETag; NotFound when absent."""
         with storage_errors(f"{container}/{path}"):
-            downloader = self.container(container).get_blob_client(path).download_blob()
+            downloader = self.blob(container, path).download_blob()
             return json.loads(downloader.readall()), str(downloader.properties.etag)
 
     def try_read_json(self, container: str, path: str) -> tuple[Any, str] | tuple[None, None]:
@@ -312,7 +342,7 @@ class Storage:
     def create_json(self, container: str, path: str, record: Any, metadata: dict[str, str] | None = None) -> str:
         """Create the record only if nothing is there yet (If-None-Match: *); ConcurrencyConflict otherwise.
         `metadata` is stored with it, for listings to show (see list_with_metadata)."""
-        blob = self.container(container).get_blob_client(path)
+        blob = self.blob(container, path)
         etag = _upload_once(blob, f"{container}/{path}", _dumps(record), metadata, overwrite=False)
         _wrote(blob.url, etag)
         return etag
@@ -321,7 +351,7 @@ class Storage:
         self, container: str, path: str, record: Any, etag: str, metadata: dict[str, str] | None = None
     ) -> str:
         """Replace the record only if it still has `etag` (If-Match); ConcurrencyConflict otherwise."""
-        blob = self.container(container).get_blob_client(path)
+        blob = self.blob(container, path)
         new_etag = _upload_once(
             blob,
             f"{container}/{path}",
@@ -337,7 +367,7 @@ class Storage:
     def put_json(self, container: str, path: str, record: Any) -> str:
         """Write the record unconditionally (for records with a single writer)."""
         with storage_errors(f"{container}/{path}"):
-            blob = self.container(container).get_blob_client(path)
+            blob = self.blob(container, path)
             result = blob.upload_blob(_dumps(record), overwrite=True, content_settings=JSON_CONTENT)
         _wrote(blob.url, str(result["etag"]))
         return str(result["etag"])
@@ -375,7 +405,7 @@ class Storage:
     def delete_blob(self, container: str, path: str, etag: str | None = None) -> bool:
         """Delete a blob (with its snapshots); False when it was already gone."""
         with storage_errors(f"{container}/{path}"):
-            client = self.container(container).get_blob_client(path)
+            client = self.blob(container, path)
             try:
                 if etag is None:
                     client.delete_blob(delete_snapshots="include")
@@ -390,13 +420,13 @@ class Storage:
 
     def blob_url(self, container: str, path: str) -> str:
         """The blob's URL, which names it for watch_writes."""
-        return str(self.blobs.get_blob_client(container, path).url)
+        return str(self.blob(container, path, create_container=False).url)
 
     def etag(self, container: str, path: str, known: str | None = None) -> str | None:
         """The blob's ETag, None when it does not exist: one HEAD request. With `known`, the request is conditional
         (If-None-Match): while the blob still has that ETag storage answers 304, without the blob's properties, and
         `known` is returned."""
-        client = self.blobs.get_blob_client(container, path)
+        client = self.blob(container, path, create_container=False)
         with storage_errors(f"{container}/{path}"):
             try:
                 if known is None:

@@ -6,8 +6,11 @@ import threading
 
 import pytest
 
+from fninfer_host.azurite import Azurite
 from shared.core.errors import ConcurrencyConflict, NotFound, StorageUnavailable
 from shared.core.storage import Storage
+from tests.faults import FAST_RETRY
+from tests.hosting import free_port
 
 
 def test_create_is_refused_when_the_record_exists(storage: Storage, unique: str) -> None:
@@ -56,3 +59,20 @@ def test_missing_records_and_dead_storage_are_domain_errors(storage: Storage, un
     dead.blobs._config.retry_policy.total_retries = 0  # fail fast: this test is about translation, not retries
     with pytest.raises(StorageUnavailable):
         dead.read_json("fninfer-test", "x.json")
+
+
+@pytest.mark.parametrize("bypassed", [False, True])
+def test_the_environments_proxy_carries_requests_unless_no_proxy_names_the_endpoint(
+    azurite: Azurite, unique: str, monkeypatch: pytest.MonkeyPatch, bypassed: bool
+) -> None:
+    """Storage reads HTTP(S)_PROXY and NO_PROXY once for its endpoint (not requests' per-request lookup): a proxy
+    that does not answer fails the request, unless NO_PROXY names the endpoint's host."""
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1" if bypassed else "")
+    storage = Storage.from_connection_string(azurite.connection_string, retry=FAST_RETRY)
+    if bypassed:
+        storage.put_json("fninfer-test", f"{unique}/r.json", {"v": 1})
+        assert storage.read_json("fninfer-test", f"{unique}/r.json")[0] == {"v": 1}
+    else:
+        with pytest.raises(StorageUnavailable):
+            storage.put_json("fninfer-test", f"{unique}/r.json", {"v": 1})
