@@ -4,11 +4,12 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-# pytest-xdist workers, each with its own Azurite and hosts (tests/conftest.py), with worksteal: each worker gets a
-# contiguous half of the files (module fixtures start once) and an idle worker takes over the tail of a long one, so
-# the shards of the long fault and chaos trials (parameters of their tests) run on both workers at once.
-TEST_WORKERS ?= 2
-PYTEST := $(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal
+# pytest-xdist workers, each with its own Azurite and hosts (tests/conftest.py). Three on two cores: many tests
+# wait (on a host, a lease, an outage they cause) and a third worker keeps the cores busy meanwhile. loadgroup
+# without reordering: the slow trials first, one test at a time, then the other tests module by module
+# (tests/conftest.py, pytest_collection_modifyitems).
+TEST_WORKERS ?= 3
+PYTEST := $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 # Debian's chromium, which the studio's browser tests drive (see its rule below).
 CHROMIUM := /usr/bin/chromium
 

@@ -1,4 +1,4 @@
-"""`fninfer check`, `fninfer migrate` and `fninfer ml`: the click commands fninfer_cli/main.py registers."""
+"""`fninfer check`, `fninfer migrate` and `fninfer ml`: click commands fninfer_cli/main.py loads when called."""
 
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ commands (check, migrate, ml; commands.py).
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,15 +14,37 @@ try:
 except ModuleNotFoundError:  # the command is part of the `local` extra, not of the SDK
     sys.exit("fninfer's command line (fninfer start, fninfer package) needs its extra: pip install 'fninfer[local]'")
 
-from fninfer_cli.commands import check_command, migrate_command, ml
 from fninfer_host.supervisor import StartError
 from fninfer_host.supervisor import start as start_host
 
 if TYPE_CHECKING:
     from shared.core.storage import Storage
 
+#: The migration commands, in the command's own package, imported when called: `fninfer check`, `fninfer migrate`,
+#: `fninfer ml ...` (Azure ML's v1 `az ml` commands) bring libcst, knack and the SDK, which `fninfer start` and
+#: `fninfer package` (and every host the tests start) do not need.
+LAZY_COMMANDS = {
+    "check": "fninfer_cli.commands:check_command",
+    "migrate": "fninfer_cli.commands:migrate_command",
+    "ml": "fninfer_cli.ml:ml",
+}
 
-@click.group()
+
+class _LazyGroup(click.Group):
+    """A group whose LAZY_COMMANDS are imported when named (click's documented pattern for lazy subcommands)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS:
+            module, _, name = LAZY_COMMANDS[cmd_name].partition(":")
+            command: click.Command = getattr(importlib.import_module(module), name)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_LazyGroup)
 @click.version_option(package_name="fninfer")
 def main() -> None:
     """fninfer: Azure ML inference workflows on Azure Functions, locally on Azurite."""
@@ -201,13 +224,6 @@ def install(
         click.echo(" ".join(plan.command))
         return
     sys.exit(run_install(plan, click.echo))
-
-
-# The migration commands live in the command's own package (fninfer_cli): `fninfer check`, `fninfer migrate`,
-# `fninfer ml ...` (Azure ML's v1 `az ml` commands).
-main.add_command(check_command)
-main.add_command(migrate_command)
-main.add_command(ml)
 
 
 def _workspace_registry() -> Storage | None:

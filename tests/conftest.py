@@ -20,13 +20,22 @@ ROOT = Path(__file__).resolve().parents[1]
 INTEGRATION_DIR = ROOT / "tests" / "integration"
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups set here
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """`integration` marks every test that needs a real Azurite (so `make unit` runs none): all of
-    tests/integration, and any other test that asks for an Azurite fixture, directly or through another."""
+    tests/integration, and any other test that asks for an Azurite fixture, directly or through another.
+
+    And how pytest-xdist shares the tests out (`--dist loadgroup --no-loadscope-reorder`, Makefile): each `slow`
+    test is a unit of its own and they come first, so the long trials start early and on every worker; every other
+    test runs with its module on one worker (its module fixtures start once), as do slow modules that name an
+    `xdist_group` of their own because their module fixture is the expensive part (a zip, a browser, a server)."""
     for item in items:
         needs_storage = bool({"azurite", "lone_azurite"} & set(getattr(item, "fixturenames", ())))
         if needs_storage or INTEGRATION_DIR in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.integration)
+        if not item.get_closest_marker("slow") and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(scope="session")

@@ -34,7 +34,8 @@ from tests.browser.browsing import NARROW, Studio
 from tests.hosting import RunningHost, eventually
 
 # A real browser on its own host: `make test` and CI run it, the inner loop does not.
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+# One xdist worker for the module: the browser and host its module fixtures start are the expensive part.
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "studio"

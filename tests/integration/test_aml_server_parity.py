@@ -26,7 +26,8 @@ from fninfer.core.webservice import AciWebservice
 from tests.hosting import RunningHost, eventually, free_port
 
 # Starts Azure ML's own scoring server (its venv) beside fninfer: `make test` and CI run it, the inner loop does not.
-pytestmark = pytest.mark.slow
+# One xdist worker for the module: Azure ML's server, its module fixture, is the expensive part (tests/conftest.py).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("aml-server-parity")]
 
 ROOT = Path(__file__).resolve().parents[2]
 PARITY = ROOT / "tests" / "fixtures" / "services" / "parity"

@@ -33,7 +33,8 @@ from shared.registry.tabular import ParseError
 from tests.hosting import run_host
 
 # Builds wheels and deployment zips and runs them: `make test` and CI run it, the inner loop does not.
-pytestmark = pytest.mark.slow
+# One xdist worker for the module: the zip its module fixture builds is the expensive part (tests/conftest.py).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("package")]
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_PARTS = ["function_app.py", "host.json", ".funcignore", "shared", "functions", "fninfer"]
