@@ -73,12 +73,13 @@ integration: install $(CHROMIUM)
 # Speed, side by side in one run (see each script's docstring). Real-time: fninfer vs a minimal FastAPI app
 # (benchmark-only dependency) and Azure ML's own scoring server (its venv, below), and mlflow when MLFLOW_PYTHON
 # names an interpreter that has it. Scoring path: fninfer's own work per call vs run() alone, in-process. Batch:
-# the pipeline vs a plain download-and-run loop.
+# the pipeline vs a plain download-and-run loop. Storage: client CPU per request vs the SDK's clients as documented.
 bench: install aml-server-venv
 	$(PY) -m pip install --quiet fastapi
 	$(AML_SERVER_VENV)/bin/python -m pip install --quiet scikit-learn joblib
 	AMLSERVER_PYTHON=$(AML_SERVER_VENV)/bin/python $(PY) benchmarks/realtime.py
 	$(PY) benchmarks/scoring_path.py
+	$(PY) benchmarks/storage_calls.py
 	$(PY) benchmarks/batch.py
 
 # The zip Azure Functions runs (see docs/deploying.md); pass options with ARGS="--include-model m:1".
