@@ -75,8 +75,8 @@ class HostStorage:
     blobs: BlobServiceClient
     queues: QueueServiceClient
     # Clients of the containers and queues known to exist, built once (a client costs about a request's CPU to build).
-    _containers: dict[str, ContainerClient] = field(default_factory=dict)
-    _queues: dict[str, QueueClient] = field(default_factory=dict)
+    _containers: dict[str, ContainerClient] = field(default_factory=dict, repr=False)
+    _queues: dict[str, QueueClient] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_connection(cls, connection: StorageConnection, credential: Any = None) -> HostStorage:

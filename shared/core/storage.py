@@ -234,9 +234,9 @@ class Storage:
     requests: RequestCounter | None = None
     # Clients of containers and queues known to exist, built once: building one costs about as much CPU as a
     # small request (a generated client and its serializers each time).
-    _containers: dict[str, ContainerClient] = field(default_factory=dict)
-    _queues: dict[str, QueueClient] = field(default_factory=dict)
-    _blob_clients: dict[tuple[str, str], BlobClient] = field(default_factory=dict)
+    _containers: dict[str, ContainerClient] = field(default_factory=dict, repr=False)
+    _queues: dict[str, QueueClient] = field(default_factory=dict, repr=False)
+    _blob_clients: dict[tuple[str, str], BlobClient] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_connection(

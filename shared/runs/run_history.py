@@ -30,6 +30,7 @@ from shared.core.errors import ConcurrencyConflict, Conflict, FninferError, Inva
 from shared.core.hashing import sha256_chunks
 from shared.core.storage import Record, Storage, storage_errors
 from shared.registry import models
+from shared.runs import run_index
 from shared.runs.run_records import RunRecord
 
 METRIC_KINDS = ("scalar", "list", "row", "table", "image", "artifact")
@@ -370,21 +371,25 @@ def _target(record: RunRecord | None) -> str:
 
 def list_runs(storage: Storage, experiment: object, include_children: bool = False) -> list[RunDetails]:
     """An experiment's runs, newest first: those recorded in the run history and the pipeline runs (with their
-    step runs when include_children); top-level runs only unless include_children."""
+    step runs when include_children); top-level runs only unless include_children. The pipeline runs come from the
+    run index, so listing one experiment does not read the records of every other experiment's runs."""
     name = validators.validate_name("experiment", experiment)
     ids = [
         path.rsplit("/", 1)[1]
         for path in storage.list_names(layout.REGISTRY_CONTAINER, layout.experiment_runs_prefix(name))
     ]
-    for engine in storage.read_all_json(layout.REGISTRY_CONTAINER, layout.PIPELINE_RUNS_PREFIX):
-        if engine.get("experiment") == name:
-            ids.append(engine["id"])
+    ids += run_index.experiments_runs(storage).get(name, [])
     found: dict[str, RunDetails] = {}
     for run_id in ids:
         if run_id in found:
             continue
         with contextlib.suppress(NotFound):
             found[run_id] = describe(storage, run_id)
+        if include_children and (record := _engine_record(storage, run_id)) is not None:
+            for step_id in _step_ids(record):
+                if step_id not in found:
+                    with contextlib.suppress(NotFound):
+                        found[step_id] = describe(storage, step_id)
     runs = [run for run in found.values() if include_children or not run["parentRunId"]]
     return sorted(runs, key=lambda run: run.get("createdTimeUtc") or "", reverse=True)
 
@@ -653,9 +658,8 @@ def get_experiment(storage: Storage, name: object) -> Experiment:
 def list_experiments(storage: Storage) -> list[Experiment]:
     """Every experiment, by name: those recorded, and any a pipeline run names that has no record yet."""
     found = {r["name"]: r for r in storage.read_all_json(layout.REGISTRY_CONTAINER, layout.EXPERIMENTS_PREFIX)}
-    for engine in storage.read_all_json(layout.REGISTRY_CONTAINER, layout.PIPELINE_RUNS_PREFIX):
-        name = engine.get("experiment")
-        if name and name not in found and not engine.get("parent"):
+    for name in run_index.experiments_runs(storage):
+        if name and name not in found:
             found[name] = ensure_experiment(storage, name)
     return [found[name] for name in sorted(found)]
 
@@ -697,7 +701,9 @@ def delete_experiment(storage: Storage, name: object) -> None:
         for path in storage.list_names(layout.RUN_HISTORY_CONTAINER, layout.run_history_prefix(run["runId"])):
             storage.delete_blob(layout.RUN_HISTORY_CONTAINER, path)
         storage.delete_blob(layout.REGISTRY_CONTAINER, layout.experiment_run_marker(record["name"], run["runId"]))
-        storage.delete_blob(layout.REGISTRY_CONTAINER, layout.pipeline_run_record(run["runId"]))
+        if (engine := _engine_record(storage, run["runId"])) is not None:
+            run_index.remove(storage, engine)
+            storage.delete_blob(layout.REGISTRY_CONTAINER, layout.pipeline_run_record(run["runId"]))
     storage.delete_blob(layout.REGISTRY_CONTAINER, layout.experiment_record(record["name"]))
 
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from fninfer_host.azurite import Azurite
 from shared.core import layout
-from shared.core.storage import Storage
-from shared.runs import run_index, run_records
+from shared.core.storage import RequestCounter, Storage
+from shared.runs import run_history, run_index, run_records
 from shared.runs.run_records import RunStatus
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
@@ -78,3 +78,25 @@ def test_an_entry_behind_its_run_is_read_from_the_record_and_older_runs_are_back
     # a run deleted since it was indexed is left out
     storage.delete_blob(layout.REGISTRY_CONTAINER, layout.pipeline_run_record("run0002"))
     assert ids(run_index.page(storage)) == ["run0003", "run0001"]
+
+
+def test_an_experiments_runs_are_listed_without_reading_other_experiments_records(lone_azurite: Azurite) -> None:
+    counter = RequestCounter()
+    storage = Storage.from_connection_string(lone_azurite.connection_string, counter=counter)
+    for number in range(40):
+        run_records.create_run(storage, record(number, "other", status=RunStatus.FINISHED.value))
+    run_records.create_run(storage, record(50, "mine", steps={"score": {"id": "run0051"}}))
+    run_records.create_run(storage, record(51, "mine", parent="run0050"))
+    run_records.create_run(storage, record(52, "mine"))
+
+    before = counter.counts()
+    assert [run["runId"] for run in run_history.list_runs(storage, "mine")] == ["run0052", "run0050"]
+    reads = counter.counts() - before
+    assert reads[f"GET {layout.REGISTRY_CONTAINER}"] <= 4, reads  # the two runs' records, none of the other 40
+    with_steps = run_history.list_runs(storage, "mine", include_children=True)
+    assert sorted(run["runId"] for run in with_steps) == ["run0050", "run0051", "run0052"]
+
+    assert {"mine", "other"} <= {experiment["name"] for experiment in run_history.list_experiments(storage)}
+    run_history.delete_experiment(storage, "other")
+    assert "other" not in {experiment["name"] for experiment in run_history.list_experiments(storage)}
+    assert len(run_index.page(storage, size=100).runs) == 2  # the deleted runs left the index too
