@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -39,17 +38,6 @@ LOG_LINES = 60
 MAX_FAILURES_SHOWN = 20
 MAX_TEXT = 20_000  # characters of a traceback or log shown inline
 STATUSES = [status.value for status in RunStatus]
-_backfilled: set[int] = set()
-_backfill_lock = threading.Lock()
-
-
-def _ensure_index(storage: Storage) -> None:
-    """Index runs recorded before the run index existed, once per storage account and process."""
-    with _backfill_lock:
-        if id(storage) in _backfilled:
-            return
-        run_index.backfill(storage)
-        _backfilled.add(id(storage))
 
 
 def _tail(text: str | None, limit: int = MAX_TEXT) -> str:
@@ -62,7 +50,6 @@ def _tail(text: str | None, limit: int = MAX_TEXT) -> str:
 
 def overview(storage: Storage, now: datetime | None = None) -> dict[str, Any]:
     moment = now or datetime.now(UTC)
-    _ensure_index(storage)
     model_paths = [
         p for p in storage.list_names(layout.REGISTRY_CONTAINER, layout.MODELS_PREFIX) if p.endswith(".json")
     ]
@@ -235,7 +222,6 @@ def runs_page(
         raise InvalidInput(f"status must be one of {STATUSES}, not {status!r}", field="status")
     if experiment:
         validators.validate_name("experiment", experiment)
-    _ensure_index(storage)
     found = run_index.page(storage, PAGE_SIZE, marker or None, experiment or None, status or None)
     return {
         "runs": found.runs,

@@ -250,9 +250,7 @@ def active_run_marker(run_id: str) -> str:
 
 #    fninfer-runs/runindex/<inverted created time>-<run id>   every pipeline run (not its step runs), newest first,
 #                                                             its summary in the blob's metadata (run_index.py)
-#    fninfer-runs/runindex-complete.json                      written once the runs before the index are in it
 RUN_INDEX_PREFIX = "runindex/"
-RUN_INDEX_COMPLETE = "runindex-complete.json"
 #: Microseconds since the epoch are subtracted from this, so that later runs sort first (17 digits until year 5138).
 RUN_INDEX_EPOCH_LIMIT = 10**17 - 1
 

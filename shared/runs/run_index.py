@@ -7,14 +7,12 @@ listing answers a page of runs, filtered by experiment or status.
 
 The metadata says whether a run is over. A terminal status is final (it is written after the run became terminal,
 and terminal runs never change); the entries that do not say Finished, Failed or Canceled are read from their
-records, which say how far the run has got. Runs recorded
-before the index existed are added by `backfill`, once per workspace.
+records, which say how far the run has got.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -50,12 +48,6 @@ class IndexedRun(TypedDict):
     end_time: str | None
     status: str
     parent: NotRequired[str | None]  # a step run's: step runs are not indexed
-
-
-class IndexComplete(TypedDict):
-    """The marker that the runs recorded before the index are indexed (`layout.RUN_INDEX_COMPLETE`)."""
-
-    runs: int  # how many pipeline run records the backfill read
 
 
 @dataclass(frozen=True)
@@ -142,7 +134,7 @@ def add(storage: Storage, record: IndexedRun) -> None:
 
 
 def update(storage: Storage, record: IndexedRun) -> None:
-    """The run's entry once it is over (created when the run predates the index). A move between statuses that are
+    """The run's entry once it is over (created if its `add` failed). A move between statuses that are
     not terminal is not written: such an entry is checked against the run's record anyway, and a submit saves the
     request. Storage trouble is logged, not raised: the transition stands, and an entry left saying the run is not
     over is checked against the record."""
@@ -241,24 +233,6 @@ def experiments_runs(storage: Storage) -> dict[str, list[str]]:
         experiment = listed.metadata.get("experiment", "")
         found.setdefault(experiment, []).append(layout.run_from_index_entry(listed.name))
     return found
-
-
-def backfill(storage: Storage) -> bool:
-    """Index the pipeline runs recorded before the index existed (once: then RUN_INDEX_COMPLETE says so); True when
-    it had to. Every pipeline run record is read, so the first call on an older workspace takes a while."""
-    done, _ = storage.try_read_json(layout.RUNS_CONTAINER, layout.RUN_INDEX_COMPLETE)
-    if done is not None:
-        return False
-    names = storage.list_names(layout.REGISTRY_CONTAINER, layout.PIPELINE_RUNS_PREFIX)
-    run_ids = [name[len(layout.PIPELINE_RUNS_PREFIX) :].removesuffix(".json") for name in names]
-    with concurrent.futures.ThreadPoolExecutor(READ_THREADS) as pool:
-        for record in pool.map(lambda run_id: _read_record(storage, run_id), run_ids):
-            if record is not None:
-                add(storage, record)  # an entry made since (its run ended meanwhile) is left as it is
-                update(storage, record)
-    with contextlib.suppress(ConcurrencyConflict):
-        storage.create_json(layout.RUNS_CONTAINER, layout.RUN_INDEX_COMPLETE, IndexComplete(runs=len(run_ids)))
-    return True
 
 
 def latest_counts(storage: Storage, count: int = 100) -> tuple[dict[str, int], str | None]:
