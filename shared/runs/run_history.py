@@ -333,9 +333,13 @@ def describe(storage: Storage, run_id: str) -> RunDetails:
     """The run as `Run.get_details()` shows it. The engine's record (a pipeline run's or a step run's) gives the
     status and times; a run that lives in the history only has its own; a run only activated is Running."""
     validators.validate_name("run", run_id)
+    return _details(storage, run_id, _engine_record(storage, run_id))
+
+
+def _details(storage: Storage, run_id: str, record: RunRecord | None) -> RunDetails:
+    """describe() of a run whose engine record (None: it has none) was read already."""
     stored: RunInfo | None
     stored, _ = storage.try_read_json(layout.RUN_HISTORY_CONTAINER, layout.run_info(run_id))
-    record = _engine_record(storage, run_id)
     if stored is None and record is None:
         raise NotFound(f"run {run_id!r} does not exist", run=run_id)
     # Either record may be missing: each field is taken from whichever has it.
@@ -383,9 +387,10 @@ def list_runs(storage: Storage, experiment: object, include_children: bool = Fal
     for run_id in ids:
         if run_id in found:
             continue
+        record = _engine_record(storage, run_id)
         with contextlib.suppress(NotFound):
-            found[run_id] = describe(storage, run_id)
-        if include_children and (record := _engine_record(storage, run_id)) is not None:
+            found[run_id] = _details(storage, run_id, record)
+        if include_children and record is not None:
             for step_id in _step_ids(record):
                 if step_id not in found:
                     with contextlib.suppress(NotFound):
