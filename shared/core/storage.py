@@ -17,12 +17,13 @@ and the benchmarks count, and a Faults that fails chosen requests: what the faul
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import sys
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -67,6 +68,8 @@ CONNECT_SECONDS = 5
 #: How many blob clients a Storage keeps (see Storage.blob), ~32 KB each: the records a process polls and writes again
 #: and again.
 BLOB_CLIENTS = 256
+#: Records read at once by read_many_json.
+READ_THREADS = 8
 
 
 def request_kind(method: str, path: str) -> str:
@@ -455,12 +458,21 @@ class Storage:
     def read_all_json(self, container: str, prefix: str) -> list[Any]:
         """Every JSON record under `prefix`, in name order; one deleted between the listing and its read is left
         out."""
-        found = []
-        for path in self.list_names(container, prefix):
-            record, _ = self.try_read_json(container, path)
-            if record is not None:
-                found.append(record)
-        return found
+        return self.read_many_json(container, self.list_names(container, prefix))
+
+    def read_many_json(self, container: str, paths: Sequence[str]) -> list[Any]:
+        """The JSON records at `paths`, in their order, READ_THREADS read at once; one that does not exist is left
+        out."""
+
+        def read(path: str) -> Any:
+            return self.try_read_json(container, path)[0]
+
+        if len(paths) < 2:
+            records = [read(path) for path in paths]
+        else:
+            with concurrent.futures.ThreadPoolExecutor(min(READ_THREADS, len(paths))) as pool:
+                records = list(pool.map(read, paths))
+        return [record for record in records if record is not None]
 
 
 def _upload_once(blob: BlobClient, what: str, data: bytes, metadata: dict[str, str] | None, **conditions: Any) -> str:

@@ -160,14 +160,24 @@ def get_run(storage: Storage, run_id: str) -> RunRecord:
 
 
 def list_runs(storage: Storage, experiment: str | None = None, include_children: bool = False) -> list[RunRecord]:
-    """Pipeline runs, newest first (optionally of one experiment), and with `include_children` their step runs."""
-    found: list[RunRecord] = storage.read_all_json(layout.REGISTRY_CONTAINER, layout.PIPELINE_RUNS_PREFIX)
-    found = [
-        record
-        for record in found
-        if (experiment is None or record["experiment"] == experiment) and (include_children or not record.get("parent"))
-    ]
+    """Pipeline runs, newest first (optionally of one experiment), and with `include_children` their step runs. The
+    runs are found in the run index (run_index.py), so only their own records are read, not every run's."""
+    by_experiment = run_index.experiments_runs(storage)
+    ids = (
+        by_experiment.get(experiment, [])
+        if experiment is not None
+        else [i for ids in by_experiment.values() for i in ids]
+    )
+    found: list[RunRecord] = _read_runs(storage, ids)
+    if include_children:
+        found += _read_runs(
+            storage, [state["id"] for record in found for state in (record.get("steps") or {}).values()]
+        )
     return sorted(found, key=lambda r: r["created_time"], reverse=True)
+
+
+def _read_runs(storage: Storage, run_ids: list[str]) -> list[RunRecord]:
+    return storage.read_many_json(layout.REGISTRY_CONTAINER, [layout.pipeline_run_record(i) for i in run_ids])
 
 
 def plan_of(run: RunRecord) -> Plan:

@@ -95,3 +95,32 @@ def test_an_experiments_runs_are_listed_without_reading_other_experiments_record
     run_history.delete_experiment(storage, "other")
     assert "other" not in {experiment["name"] for experiment in run_history.list_experiments(storage)}
     assert len(run_index.page(storage, size=100).runs) == 2  # the deleted runs left the index too
+
+
+def test_pipeline_runs_are_listed_from_the_index_without_reading_other_records(lone_azurite: Azurite) -> None:
+    """GET /api/pipelines/runs (run_records.list_runs): an experiment's pipeline runs read their own records only,
+    and without a filter every pipeline run is listed but no step run's record is read unless asked for."""
+    counter = RequestCounter()
+    storage = Storage.from_connection_string(lone_azurite.connection_string, counter=counter)
+    for number in range(30):
+        steps = {"score": {"id": f"run{100 + number:04d}"}}
+        run_records.create_run(storage, record(number, "other", status=RunStatus.FINISHED.value, steps=steps))
+        run_records.create_run(storage, record(100 + number, "other", parent=f"run{number:04d}"))
+    run_records.create_run(storage, record(50, "mine", steps={"score": {"id": "run0051"}}))
+    run_records.create_run(storage, record(51, "mine", parent="run0050"))
+    run_records.create_run(storage, record(52, "mine"))
+
+    before = counter.counts()
+    assert [run["id"] for run in run_records.list_runs(storage, "mine")] == ["run0052", "run0050"]
+    reads = counter.counts() - before
+    assert reads[f"GET {layout.REGISTRY_CONTAINER}"] == 2, reads  # the two runs' records, none of the other 60
+    with_steps = run_records.list_runs(storage, "mine", include_children=True)
+    assert [run["id"] for run in with_steps] == ["run0052", "run0051", "run0050"]
+    assert run_records.list_runs(storage, "nobody") == []
+
+    before = counter.counts()
+    everything = run_records.list_runs(storage)
+    assert [run["id"] for run in everything] == ["run0052", "run0050"] + [f"run{n:04d}" for n in range(29, -1, -1)]
+    reads = counter.counts() - before
+    assert reads[f"GET {layout.REGISTRY_CONTAINER}"] == 32, reads  # no step run's record
+    assert len(run_records.list_runs(storage, include_children=True)) == 63
