@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import posixpath
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +24,6 @@ from shared.runs.run_records import RunRecord, plan_of
 #: mini-batch: starting threads under a busy GIL costs milliseconds each). The storage client pools 10 connections.
 DOWNLOAD_THREADS = 16
 _downloads = concurrent.futures.ThreadPoolExecutor(DOWNLOAD_THREADS, thread_name_prefix="minibatch-download")
-
-
-def run_datastores(storage: Storage, run: RunRecord) -> Mapping[str, dict[str, Any]]:
-    """The datastores by name, as planning found them (the plan keeps the input's: a mini-batch reads none); for a
-    run planned before plans kept them, each is read by name when first asked for."""
-    plan = run.get("plan")
-    planned = plan.get("datastores") if plan is not None else None
-    return planned if planned else datastores.by_name(storage)
 
 
 def local_names(source: dict[str, Any], root: str, paths: list[str]) -> list[str]:
@@ -50,7 +41,7 @@ def local_names(source: dict[str, Any], root: str, paths: list[str]) -> list[str
 
 def download(storage: Storage, run: RunRecord, items: list[dict[str, Any]], folder: Path) -> list[str]:
     source, root = run["step"]["input"], str(plan_of(run).get("root") or "")
-    stores = run_datastores(storage, run)
+    stores = plan_of(run)["datastores"]
     names = local_names(source, root, [item["path"] for item in items])
     for parent in {posixpath.dirname(name) for name in names} - {""}:
         (folder / parent).mkdir(parents=True, exist_ok=True)
@@ -79,7 +70,7 @@ def read_table(storage: Storage, run: RunRecord, items: list[dict[str, Any]]) ->
         plan["shape"],
         source.get("partition_format"),
         str(plan.get("root") or ""),
-        stores=run_datastores(storage, run),
+        stores=plan["datastores"],
     )
 
 

@@ -179,8 +179,4 @@ def mini_batch(storage: Storage, run: RunRecord, index: int) -> MiniBatch:
     """Mini-batch `index`: its items (files, or pieces of files), in input order, and its partition."""
     plan = plan_of(run)
     batch = _page(storage, run["id"], plan["id"], index // layout.PLAN_PAGE_SIZE)[index % layout.PLAN_PAGE_SIZE]
-    if isinstance(batch, list):  # planned before mini-batches were records: [[container, path], ...]
-        default = run["step"]["input"]["paths"][0]["datastore"]
-        items = [{"datastore": default, "container": c, "path": p} for c, p in batch]
-        return {"items": items, "partition": None}
     return dict(batch)
