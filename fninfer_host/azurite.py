@@ -12,11 +12,12 @@ import shutil
 import subprocess
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from fninfer_host.lifetime import die_with_parent
-from fninfer_host.settings import azurite_connection_string
+from fninfer_host.settings import AZURITE_ACCOUNT, AZURITE_KEY, azurite_connection_string
 
 _LISTENING = re.compile(r"Azurite (Blob|Queue|Table) service is successfully listening at https?://[^:]+:(\d+)")
 
@@ -47,10 +48,17 @@ class Azurite:
     blob_port: int
     queue_port: int
     output: list[str] = field(default_factory=list)
+    #: The storage account `connection_string` names (see for_account).
+    account: str = AZURITE_ACCOUNT
 
     @property
     def connection_string(self) -> str:
-        return azurite_connection_string(self.blob_port, self.queue_port)
+        return azurite_connection_string(self.blob_port, self.queue_port, account=self.account)
+
+    def for_account(self, account: str) -> Azurite:
+        """The same Azurite, seen through another of the `accounts` it was started with: storage of its own
+        (containers and queues belong to an account) without a process of its own."""
+        return replace(self, account=account)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -66,8 +74,11 @@ def start_azurite(
     project_dir: Path,
     data_dir: Path | None = None,
     timeout: float = 30.0,
+    accounts: Sequence[str] = (),
 ) -> Azurite:
-    """Start Azurite on free ports. `data_dir` keeps data across restarts; None keeps it in memory only."""
+    """Start Azurite on free ports. `data_dir` keeps data across restarts; None keeps it in memory only. `accounts`
+    are storage accounts besides the well-known one, with its key (Azure's rules for names: 3-24 lower-case
+    letters and digits)."""
     if shutil.which("node") is None:
         raise AzuriteError("Node.js is not installed: fninfer's local storage (Azurite) needs `node` on PATH")
     binary = find_azurite(project_dir)
@@ -87,7 +98,7 @@ def start_azurite(
         # Its own process group, so a Ctrl-C meant for the caller reaches Azurite only through stop().
         start_new_session=True,
         preexec_fn=die_with_parent(),  # and it stops when its starter dies, even by SIGKILL
-        env={**os.environ, "AZURITE_SKIP_API_VERSION_CHECK": "true"},
+        env={**os.environ, "AZURITE_SKIP_API_VERSION_CHECK": "true", **_accounts_setting(accounts)},
     )
     ports: dict[str, int] = {}
     output: list[str] = []
@@ -115,3 +126,11 @@ def start_azurite(
         process.kill()
         raise AzuriteError("Azurite exited during start-up: " + " | ".join(output[-5:]))
     return Azurite(process=process, blob_port=ports["Blob"], queue_port=ports["Queue"], output=output)
+
+
+def _accounts_setting(accounts: Sequence[str]) -> dict[str, str]:
+    """AZURITE_ACCOUNTS for `accounts`; the well-known account is listed too, since Azurite drops it when given
+    others."""
+    if not accounts:
+        return {}
+    return {"AZURITE_ACCOUNTS": ";".join(f"{name}:{AZURITE_KEY}" for name in (AZURITE_ACCOUNT, *accounts))}

@@ -74,18 +74,19 @@ def storage_connection(name: str = STORAGE_CONNECTION, environ: Mapping[str, str
     )
 
 
-#: Azurite's well-known development account.
-_AZURITE_ACCOUNT = (
-    "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
-    "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
-)
+#: Azurite's well-known development account and its key.
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
 
-def azurite_connection_string(blob_port: int, queue_port: int, host: str = "127.0.0.1") -> str:
-    """The connection string of an Azurite started on the given ports, for its well-known account."""
+def azurite_connection_string(
+    blob_port: int, queue_port: int, host: str = "127.0.0.1", account: str = AZURITE_ACCOUNT
+) -> str:
+    """The connection string of an Azurite started on the given ports, for its well-known account (or another of
+    its accounts, which share the well-known key: see start_azurite)."""
     return (
-        f"{_AZURITE_ACCOUNT}BlobEndpoint=http://{host}:{blob_port}/devstoreaccount1;"
-        f"QueueEndpoint=http://{host}:{queue_port}/devstoreaccount1;"
+        f"DefaultEndpointsProtocol=http;AccountName={account};AccountKey={AZURITE_KEY};"
+        f"BlobEndpoint=http://{host}:{blob_port}/{account};QueueEndpoint=http://{host}:{queue_port}/{account};"
     )
 
 

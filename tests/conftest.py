@@ -64,11 +64,28 @@ def azurite() -> Iterator[Azurite]:
     server.stop()
 
 
+#: Storage accounts of the session's second Azurite: one for each test that asks for storage of its own.
+LONE_ACCOUNTS = [f"devstoreaccount{number}" for number in range(2, 34)]
+
+
+@pytest.fixture(scope="session")
+def _accounts_azurite() -> Iterator[tuple[Azurite, Iterator[str]]]:
+    server = start_azurite(ROOT, accounts=LONE_ACCOUNTS)
+    yield server, iter(LONE_ACCOUNTS)
+    server.stop()
+
+
 @pytest.fixture
-def lone_azurite() -> Iterator[Azurite]:
-    """An Azurite of the test's own, for a host under test: hosts on one storage share its queues and sweep each
+def lone_azurite(_accounts_azurite: tuple[Azurite, Iterator[str]]) -> Iterator[Azurite]:
+    """Storage of the test's own, for a host under test: hosts on one storage share its queues and sweep each
     other's runs, so the session's host (on the session's Azurite) would take work from it and run that work with
-    its own environment, and kill or memory measurements would be about the wrong processes."""
+    its own environment, and kill or memory measurements would be about the wrong processes. An unused account of
+    the session's second Azurite (an account's containers and queues are its own), else an Azurite of its own."""
+    server, unused = _accounts_azurite
+    account = next(unused, None)
+    if account is not None:
+        yield server.for_account(account)
+        return
     server = start_azurite(ROOT)
     yield server
     server.stop()
