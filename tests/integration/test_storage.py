@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 
 import pytest
+import requests
+from azure.core.exceptions import ServiceResponseError
 
 from fninfer_host.azurite import Azurite
 from shared.core.errors import ConcurrencyConflict, NotFound, StorageUnavailable
@@ -76,3 +79,62 @@ def test_the_environments_proxy_carries_requests_unless_no_proxy_names_the_endpo
     else:
         with pytest.raises(StorageUnavailable):
             storage.put_json("fninfer-test", f"{unique}/r.json", {"v": 1})
+
+
+def test_requests_skip_requests_session_and_answer_as_the_sdk_does(
+    azurite: Azurite, unique: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Storage's requests go to urllib3 directly (requests' Session preparing each one again costs a third of a
+    small request's client CPU: benchmarks/storage_calls.py), and the SDK reads their answers as before: records,
+    conditional writes, listings, queue messages, a download of several chunks."""
+
+    def through_requests(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a storage request went through requests' Session")
+
+    monkeypatch.setattr(requests.Session, "request", through_requests)
+    storage = Storage.from_connection_string(azurite.connection_string)
+    etag = storage.create_json("fninfer-test", f"{unique}/r.json", {"v": 1})
+    with pytest.raises(ConcurrencyConflict):
+        storage.create_json("fninfer-test", f"{unique}/r.json", {"v": 2})
+    storage.replace_json("fninfer-test", f"{unique}/r.json", {"v": 3}, etag)
+    assert storage.read_json("fninfer-test", f"{unique}/r.json")[0] == {"v": 3}
+    assert storage.list_names("fninfer-test", f"{unique}/") == [f"{unique}/r.json"]
+    storage.send(f"q{unique}", "hello")
+    assert [message.content for message in storage.queue(f"q{unique}").receive_messages()] == ["hello"]
+    data = bytes(range(256)) * 40_000  # 10 MB: downloaded in several ranged requests
+    storage.container("fninfer-test").upload_blob(f"{unique}/big.bin", data)
+    assert storage.container("fninfer-test").download_blob(f"{unique}/big.bin", max_concurrency=4).readall() == data
+
+
+def test_a_connection_closed_before_the_answer_is_storage_not_answering(unique: str) -> None:
+    """A storage endpoint that takes the request and closes the connection without answering: the request fails as
+    azure-core's ServiceResponseError (tried again by the SDK), which the domain sees as StorageUnavailable."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    accepted: list[int] = []
+
+    def hang_up() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            connection.recv(65536)
+            accepted.append(1)
+            connection.close()
+
+    threading.Thread(target=hang_up, daemon=True).start()
+    closing = Storage.from_connection_string(
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;"
+        f"BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1;QueueEndpoint=http://127.0.0.1:{port}/devstoreaccount1;",
+        retry=FAST_RETRY,
+    )
+    try:
+        with pytest.raises(StorageUnavailable, match="did not answer") as raised:
+            closing.read_json("fninfer-test", f"{unique}/r.json")
+    finally:
+        listener.close()
+    assert isinstance(raised.value.__cause__, ServiceResponseError)
+    assert len(accepted) == 3  # the first try and FAST_RETRY's two more
