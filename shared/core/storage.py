@@ -169,9 +169,10 @@ class _Transport(RequestsTransport):
     counting each request when given a counter, failing those `faults` chooses.
 
     A request goes straight to urllib3 and its answer comes back as the requests.Response azure-core reads: requests'
-    Session prepares each request again (cookies, hooks, settings merged, the URL parsed anew), a third of a small
-    request's client CPU, none of which a storage request needs. What that path does not cover (a proxy, files,
-    a streamed body, per-request TLS options) goes through requests as azure-core sends it.
+    Session prepares each request again (cookies, hooks, settings merged, the URL parsed anew), about a fifth of a
+    small request's client CPU (benchmarks/storage_calls.py), none of which a storage request needs. What that path
+    does not cover (a proxy, files, a streamed body, per-request TLS options) goes through requests as azure-core
+    sends it.
 
     The environment's proxy settings (HTTP(S)_PROXY, NO_PROXY) are read once, for the account's endpoint
     (use_proxies_for), instead of by requests on every request: a lookup that walks the whole environment and
@@ -259,7 +260,7 @@ class _Transport(RequestsTransport):
         return RequestsTransportResponse(request, answer, config.data_block_size)
 
 
-#: The send options _Transport.send_direct knows; with any other, a request goes through requests.
+#: The send options _Transport._send_direct knows; with any other, a request goes through requests.
 _DIRECT_OPTIONS = frozenset({"stream", "connection_timeout", "read_timeout"})
 
 

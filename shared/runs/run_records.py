@@ -163,12 +163,11 @@ def list_runs(storage: Storage, experiment: str | None = None, include_children:
     """Pipeline runs, newest first (optionally of one experiment), and with `include_children` their step runs. The
     runs are found in the run index (run_index.py), so only their own records are read, not every run's."""
     by_experiment = run_index.experiments_runs(storage)
-    ids = (
-        by_experiment.get(experiment, [])
-        if experiment is not None
-        else [i for ids in by_experiment.values() for i in ids]
-    )
-    found: list[RunRecord] = _read_runs(storage, ids)
+    if experiment is not None:
+        run_ids = by_experiment.get(experiment, [])
+    else:
+        run_ids = [run_id for runs in by_experiment.values() for run_id in runs]
+    found: list[RunRecord] = _read_runs(storage, run_ids)
     if include_children:
         found += _read_runs(
             storage, [state["id"] for record in found for state in (record.get("steps") or {}).values()]
