@@ -183,10 +183,12 @@ class RecurrenceDocument(TypedDict):
     time_of_day: NotRequired[str | None]  # "HH:MM"
 
 
-def zone(name: str | None) -> ZoneInfo:
+def zone(name: object) -> ZoneInfo:
     """The zone called `name` (IANA, or a Windows name Azure ML uses); UTC when not given."""
-    if not name:
+    if name is None or name == "":
         return ZoneInfo("UTC")
+    if not isinstance(name, str):
+        raise InvalidInput(f"time_zone must be a time zone's name, not {name!r}", field="time_zone")
     try:
         return ZoneInfo(WINDOWS_ZONES.get(name, name))
     except (ZoneInfoNotFoundError, ValueError) as exc:

@@ -92,3 +92,12 @@ def test_load_yaml_reads_azure_mls_schedule_file(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("Other: {}\n")
     with pytest.raises(ValueError, match='must have a "Schedule:" section'):
         Schedule.load_yaml(workspace=None, filename=str(tmp_path / "bad.yaml"))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("time_zone", [5, ["UTC"], {"name": "UTC"}, True, 1.5])
+def test_a_time_zone_that_is_not_a_name_is_invalid_input_naming_it(time_zone: object) -> None:
+    """Not a TypeError (a 500 from POST /api/schedules): the 400 names the field."""
+    with pytest.raises(InvalidInput, match="time_zone must be a time zone's name") as raised:
+        Recurrence.parse({"frequency": "Day", "interval": 1, "time_zone": time_zone})
+    assert raised.value.details["field"] == "time_zone"
+    assert Recurrence.parse({"frequency": "Day", "interval": 1, "time_zone": ""}).zone.key == "UTC"
