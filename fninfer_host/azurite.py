@@ -83,7 +83,8 @@ def start_azurite(
         raise AzuriteError("Node.js is not installed: fninfer's local storage (Azurite) needs `node` on PATH")
     binary = find_azurite(project_dir)
     args = [str(binary), "--blobPort", "0", "--queuePort", "0", "--tablePort", "0", "--skipApiVersionCheck"]
-    args += ["--loose", "--disableTelemetry"]
+    # --silent: no access log, a line per request that Azurite writes and this process reads, for nothing
+    args += ["--loose", "--disableTelemetry", "--silent"]
     if data_dir is None:
         args.append("--inMemoryPersistence")
     else:
