@@ -171,8 +171,8 @@ class _Transport(RequestsTransport):
     A request goes straight to urllib3 and its answer comes back as the requests.Response azure-core reads: requests'
     Session prepares each request again (cookies, hooks, settings merged, the URL parsed anew), about a fifth of a
     small request's client CPU (benchmarks/storage_calls.py), none of which a storage request needs. What that path
-    does not cover (a proxy, files, a streamed body, per-request TLS options) goes through requests as azure-core
-    sends it.
+    does not cover (a proxy, files, a body that is not bytes, per-request TLS options) goes through requests as
+    azure-core sends it.
 
     The environment's proxy settings (HTTP(S)_PROXY, NO_PROXY) are read once, for the account's endpoint
     (use_proxies_for), instead of by requests on every request: a lookup that walks the whole environment and
@@ -206,7 +206,7 @@ class _Transport(RequestsTransport):
         direct = (
             not self.session.proxies
             and not request.files
-            and isinstance(request.data, bytes | str | None)
+            and isinstance(request.data, bytes | None)  # a str body: requests' encoding, not urllib3's
             and set(kwargs) <= _DIRECT_OPTIONS
         )
         response = self._send_direct(request, **kwargs) if direct else super().send(request, **kwargs)
