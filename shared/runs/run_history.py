@@ -31,7 +31,7 @@ from shared.core.hashing import sha256_chunks
 from shared.core.storage import Record, Storage, storage_errors
 from shared.registry import models
 from shared.runs import run_index
-from shared.runs.run_records import RunRecord
+from shared.runs.run_records import RunRecord, step_run_ids
 
 METRIC_KINDS = ("scalar", "list", "row", "table", "image", "artifact")
 #: One logged value, as a JSON line; an append block takes 4 MiB.
@@ -311,14 +311,6 @@ def _engine_record(storage: Storage, run_id: str) -> RunRecord | None:
     return record
 
 
-def _step_ids(record: RunRecord) -> list[str]:
-    """The step runs a pipeline run's record lists (`steps`); a step or script run's record has none."""
-    steps = record.get("steps")
-    if not isinstance(steps, dict):
-        return []
-    return [state["id"] for state in steps.values() if isinstance(state, dict) and state.get("id")]
-
-
 def _properties(record: RunRecord | None, info: Mapping[str, Any]) -> dict[str, str]:
     if record is None:
         return {} if info.get("history_only") else {"azureml.runsource": SCRIPT_RUN_TYPE}
@@ -391,7 +383,7 @@ def list_runs(storage: Storage, experiment: object, include_children: bool = Fal
         with contextlib.suppress(NotFound):
             found[run_id] = _details(storage, run_id, record)
         if include_children and record is not None:
-            for step_id in _step_ids(record):
+            for step_id in step_run_ids(record):
                 if step_id not in found:
                     with contextlib.suppress(NotFound):
                         found[step_id] = describe(storage, step_id)
@@ -402,7 +394,7 @@ def list_runs(storage: Storage, experiment: object, include_children: bool = Fal
 def child_ids(storage: Storage, run_id: str) -> list[str]:
     """The run's children: a pipeline run's step runs, and the child runs made with `run.child_run()`."""
     record = _engine_record(storage, run_id)
-    steps = _step_ids(record) if record else []
+    steps = step_run_ids(record) if record else []
     prefix = layout.run_children_prefix(run_id)
     made = [path[len(prefix) :] for path in storage.list_names(layout.RUN_HISTORY_CONTAINER, prefix)]
     return steps + made

@@ -12,7 +12,6 @@ records, which say how far the run has got.
 
 from __future__ import annotations
 
-import concurrent.futures
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,7 +32,6 @@ SOURCES = {
 }
 #: Index entries listed per request when a filter may leave most of them out.
 SCAN_PAGE = 200
-READ_THREADS = 8
 
 
 class IndexedRun(TypedDict):
@@ -159,26 +157,19 @@ class RunPage:
     next_marker: str | None
 
 
-def _read_record(storage: Storage, run_id: str) -> IndexedRun | None:
-    record, _ = storage.try_read_json(layout.REGISTRY_CONTAINER, layout.pipeline_run_record(run_id))
-    return record
-
-
 def _current(storage: Storage, summaries: list[RunSummary]) -> list[RunSummary]:
     """The summaries with the runs that are not over read from their records (see the module's docstring); a run
     deleted since it was indexed is left out."""
-    live = [summary.id for summary in summaries if summary.status not in TERMINAL]
+    live = {summary.id for summary in summaries if summary.status not in TERMINAL}
     if not live:
         return summaries
-    with concurrent.futures.ThreadPoolExecutor(min(READ_THREADS, len(live))) as pool:
-        records = dict(zip(live, pool.map(lambda run_id: _read_record(storage, run_id), live), strict=True))
-    found = []
-    for summary in summaries:
-        if summary.id not in records:
-            found.append(summary)
-        elif (record := records[summary.id]) is not None:
-            found.append(RunSummary.of(record))
-    return found
+    paths = [layout.pipeline_run_record(summary.id) for summary in summaries if summary.id in live]
+    records: dict[str, IndexedRun] = {r["id"]: r for r in storage.read_many_json(layout.REGISTRY_CONTAINER, paths)}
+    return [
+        RunSummary.of(records[summary.id]) if summary.id in live else summary
+        for summary in summaries
+        if summary.id not in live or summary.id in records
+    ]
 
 
 def page(

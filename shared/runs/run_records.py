@@ -169,10 +169,16 @@ def list_runs(storage: Storage, experiment: str | None = None, include_children:
         run_ids = [run_id for runs in by_experiment.values() for run_id in runs]
     found: list[RunRecord] = _read_runs(storage, run_ids)
     if include_children:
-        found += _read_runs(
-            storage, [state["id"] for record in found for state in (record.get("steps") or {}).values()]
-        )
+        found += _read_runs(storage, [step_id for record in found for step_id in step_run_ids(record)])
     return sorted(found, key=lambda r: r["created_time"], reverse=True)
+
+
+def step_run_ids(record: RunRecord) -> list[str]:
+    """The step runs a pipeline run's record lists (`steps`); a step or script run's record has none."""
+    steps = record.get("steps")
+    if not isinstance(steps, dict):
+        return []
+    return [state["id"] for state in steps.values() if isinstance(state, dict) and state.get("id")]
 
 
 def _read_runs(storage: Storage, run_ids: list[str]) -> list[RunRecord]:
