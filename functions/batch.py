@@ -178,34 +178,23 @@ def run_script_step(msg: func.QueueMessage) -> None:
     script_step.run_step(app_storage(), json.loads(msg.get_body())["run"], owner=_owner())
 
 
-# The batch engine's queue functions: when their work ended the step run, its pipeline run is advanced at once.
+# The batch engine's queue functions: whichever of them ends the step run advances its pipeline run at once.
 
 
 @bp.queue_trigger(arg_name="msg", queue_name=layout.PLANNING_QUEUE, connection="AzureWebJobsStorage")
 def plan_run(msg: func.QueueMessage) -> None:
-    storage, run_id = app_storage(), json.loads(msg.get_body())["run"]
-    try:
-        minibatch.plan_and_start(storage, run_id, owner=_owner())
-    finally:
-        dag.advance_parent_of(storage, run_id)
+    minibatch.plan_and_start(app_storage(), json.loads(msg.get_body())["run"], owner=_owner())
 
 
 @bp.queue_trigger(arg_name="msg", queue_name=layout.MINIBATCH_QUEUE, connection="AzureWebJobsStorage")
 def process_minibatch(msg: func.QueueMessage) -> None:
-    storage, message = app_storage(), json.loads(msg.get_body())
-    try:
-        minibatch.process(storage, message["run"], int(message["index"]), owner=_owner())
-    finally:
-        dag.advance_parent_of(storage, message["run"])
+    message = json.loads(msg.get_body())
+    minibatch.process(app_storage(), message["run"], int(message["index"]), owner=_owner())
 
 
 @bp.queue_trigger(arg_name="msg", queue_name=layout.FANIN_QUEUE, connection="AzureWebJobsStorage")
 def finalize_run(msg: func.QueueMessage) -> None:
-    storage, run_id = app_storage(), json.loads(msg.get_body())["run"]
-    try:
-        fanin.finalize(storage, run_id, owner=_owner())
-    finally:
-        dag.advance_parent_of(storage, run_id)
+    fanin.finalize(app_storage(), json.loads(msg.get_body())["run"], owner=_owner())
 
 
 @bp.timer_trigger(schedule=SWEEP_SCHEDULE, arg_name="timer", run_on_startup=False, use_monitor=False)

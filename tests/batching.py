@@ -28,26 +28,11 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "tests" / "fixtures" / "batch"
 
 
-def _then_advance(work: Callable[[Storage, dict[str, Any]], object]) -> Callable[[Storage, dict[str, Any]], None]:
-    """The work, then what the batch engine's queue functions do after it: advance the step's pipeline run if the
-    work ended the step (functions/batch.py)."""
-
-    def handler(storage: Storage, message: dict[str, Any]) -> None:
-        try:
-            work(storage, message)
-        finally:
-            dag.advance_parent_of(storage, message["run"])
-
-    return handler
-
-
-HANDLERS: dict[str, Callable[[Storage, dict[str, Any]], None]] = {
-    layout.PLANNING_QUEUE: _then_advance(lambda s, m: planning.plan(s, m["run"], uuid.uuid4().hex)),
+HANDLERS: dict[str, Callable[[Storage, dict[str, Any]], object]] = {
+    layout.PLANNING_QUEUE: lambda s, m: planning.plan(s, m["run"], uuid.uuid4().hex),
     # one mini-batch per message, so the tests see every hand-off on the queue
-    layout.MINIBATCH_QUEUE: _then_advance(
-        lambda s, m: minibatch.process(s, m["run"], int(m["index"]), uuid.uuid4().hex, 0)
-    ),
-    layout.FANIN_QUEUE: _then_advance(lambda s, m: fanin.finalize(s, m["run"], uuid.uuid4().hex)),
+    layout.MINIBATCH_QUEUE: lambda s, m: minibatch.process(s, m["run"], int(m["index"]), uuid.uuid4().hex, 0),
+    layout.FANIN_QUEUE: lambda s, m: fanin.finalize(s, m["run"], uuid.uuid4().hex),
     layout.PIPELINE_STEPS_QUEUE: lambda s, m: dag.watch(s, m["run"]),
 }
 

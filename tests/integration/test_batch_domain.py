@@ -628,6 +628,25 @@ def test_a_tabular_input_whose_first_rows_do_not_parse_fails_the_run_naming_them
     assert "cannot plan the run" in run["error"]["message"] and "line 3 does not parse" in run["error"]["message"]
 
 
+@pytest.mark.parametrize(
+    ("contents", "config", "status"),
+    [
+        (names(4), {}, "Finished"),  # the fan-in's finish
+        ({**names(4), "f000.txt": "skip", "f001.txt": "skip"}, {"error_threshold": 1}, "Failed"),  # a lane's
+        ({}, {}, "Failed"),  # planning's: the input matches no files
+    ],
+    ids=["fan-in", "threshold", "planning"],
+)
+def test_the_work_that_ends_a_step_ends_its_pipeline_run_at_once(
+    storage: Storage, contents: dict[str, str], config: dict[str, Any], status: str
+) -> None:
+    """Whichever work ends the step run advances its pipeline run there and then, not its watch WATCH_SECONDS
+    later (drain never delivers a watch: it comes due after 30 s)."""
+    run = drain(storage, start(storage, contents, **config))
+    assert run["status"] == status
+    assert run_records.get_run(storage, run["parent"])["status"] == status
+
+
 def test_a_finished_runs_script_thread_ends_with_the_run(storage: Storage) -> None:
     """The thread that calls run() goes when the run is over: left waiting, it would keep the script and its last
     mini-batch and result in memory for as long as the host lives, one per run."""

@@ -36,6 +36,7 @@ from shared.core import layout
 from shared.core.errors import ConcurrencyConflict, IntegrityError, NotFound
 from shared.core.storage import Storage, storage_errors
 from shared.pipelines.batch.entry_script import shutdown_run
+from shared.pipelines.engine import dag
 from shared.pipelines.engine.definition import output_file_name
 from shared.runs import lanes, work_leases
 from shared.runs.reuse import remember
@@ -192,10 +193,12 @@ def finish(storage: Storage, run: RunRecord, owner: str, lease: work_leases.Leas
                     if cursor is None:
                         return
     counts = lanes.counts(storage, run_id).to_dict()
-    if transition(storage, run_id, RunStatus.FINISHED, counts=counts):
+    finished = transition(storage, run_id, RunStatus.FINISHED, counts=counts)
+    if finished:
         remember(storage, run)  # its id and step, which finishing does not change
     work_leases.release(storage, run_id, FANIN_ITEM)
     shutdown_run(run_id)
+    dag.advance_parent(storage, finished)
 
 
 def lost_results(storage: Storage, run: RunRecord, lost: ResultsLost) -> bool:
@@ -209,7 +212,7 @@ def lost_results(storage: Storage, run: RunRecord, lost: ResultsLost) -> bool:
     if warn(storage, run["id"], "results_lost", f"{message}; running them again") <= MAX_REPAIRS:
         return True
     error: RunError = {"message": f"{message}, {MAX_REPAIRS} times; storage does not keep what it acknowledged"}
-    transition(storage, run["id"], RunStatus.FAILED, error=error)
+    dag.advance_parent(storage, transition(storage, run["id"], RunStatus.FAILED, error=error))
     return False
 
 
@@ -228,8 +231,9 @@ def _write_again(storage: Storage, run: RunRecord, owner: str, diverged: Integri
     name = output["prefix"] + output_file_name(run["step"]["config"])
     message = f"{output['datastore']}/{name} did not hold the rows written to it ({diverged.message})"
     if warn(storage, run["id"], "output_rewritten", f"{message}; writing it again") > MAX_REPAIRS:
-        transition(storage, run["id"], RunStatus.FAILED, error={"message": f"{message}, {MAX_REPAIRS} times"})
+        failed = transition(storage, run["id"], RunStatus.FAILED, error={"message": f"{message}, {MAX_REPAIRS} times"})
         work_leases.release(storage, run["id"], FANIN_ITEM)
+        dag.advance_parent(storage, failed)
         return None
     storage.delete_blob(output["container"], name)
     work_leases.update(storage, run["id"], FANIN_ITEM, owner, cursor=START_CURSOR)

@@ -33,6 +33,7 @@ from shared.pipelines.batch import inputs, planning, sweeper
 from shared.pipelines.batch.entry_script import EntryScriptError, LoadedScript, load
 from shared.pipelines.batch.fanin import FANIN_ITEM, START_CURSOR, ResultsLost, finish, lost_results
 from shared.pipelines.batch.planning import mini_batch
+from shared.pipelines.engine import dag
 from shared.registry.tabular import ParseError
 from shared.runs import lanes, work_leases
 from shared.runs.run_records import TERMINAL, RunError, RunRecord, RunStatus, get_run, plan_of, transition
@@ -369,7 +370,7 @@ def _fail_if_past_threshold(storage: Storage, run: RunRecord, result: lanes.Resu
         "traceback": last.get("traceback"),
         "log": (last.get("log") or "")[-8192:],  # the end of what it printed or logged
     }
-    transition(storage, run["id"], RunStatus.FAILED, error=error)
+    dag.advance_parent(storage, transition(storage, run["id"], RunStatus.FAILED, error=error))
     return True
 
 

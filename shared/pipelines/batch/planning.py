@@ -33,6 +33,7 @@ from typing import Any
 from shared.core import layout
 from shared.core.errors import InvalidInput
 from shared.core.storage import Storage
+from shared.pipelines.engine import dag
 from shared.pipelines.engine.step_start import PLAN_ITEM
 from shared.registry import datastores, tabular_files
 from shared.registry.datasets import dataset_root, partitioned, resolve_files
@@ -105,14 +106,20 @@ def plan(storage: Storage, run_id: str, owner: str, take: int = 0) -> list[lanes
         files = resolve_files(storage, step["input"]["paths"], stores)
         if not files:
             paths = [f"{p['datastore']}/{p['path']}" for p in step["input"]["paths"]]
-            transition(storage, run_id, RunStatus.FAILED, error={"message": f"the input matches no files: {paths}"})
+            failed = transition(
+                storage, run_id, RunStatus.FAILED, error={"message": f"the input matches no files: {paths}"}
+            )
             work_leases.release(storage, run_id, PLAN_ITEM)
+            dag.advance_parent(storage, failed)
             return []
         try:
             planned = _planned(storage, step, files, run_id, stores)
         except InvalidInput as exc:  # e.g. a tabular input's first rows do not parse: retrying cannot help
-            transition(storage, run_id, RunStatus.FAILED, error={"message": f"cannot plan the run: {exc.message}"})
+            failed = transition(
+                storage, run_id, RunStatus.FAILED, error={"message": f"cannot plan the run: {exc.message}"}
+            )
             work_leases.release(storage, run_id, PLAN_ITEM)
+            dag.advance_parent(storage, failed)
             return []
         if not transition(storage, run_id, RunStatus.RUNNING, only_from=RunStatus.NOT_STARTED, plan=planned):
             return []  # canceled meanwhile, or another planner won: its plan stands

@@ -8,8 +8,8 @@ when no step is running and none can start.
                continue_on_step_failure, when only the steps downstream of it never start. Nothing running and
                nothing left to start: Finished when every step Finished, else Failed, naming the step.
     step over  whoever ends a step run advances its pipeline run at once: the transition names it
-               (runs.Moved) and the caller hands it to `advance_parent`; the batch engine's queue functions
-               advance it when their work is done (`advance_parent_of`)
+               (runs.Moved) and the caller hands it to `advance_parent` (the script step, the batch engine's
+               planning, lanes, fan-in and watchdog, a cancel)
     watch      a queue message per active pipeline run that comes back every WATCH_SECONDS and advances it: the
                safety net for an instance that died between a step's end and its advance. Its lease is the
                sweeper's to re-enqueue if the message itself is lost with an instance.
@@ -147,21 +147,6 @@ def advance_parent(storage: Storage, moved: Moved) -> None:
         advance(storage, moved.pipeline_run)
     except Exception:  # the watch covers any failure; the caller's work is done
         log.exception("Pipeline run %s: advancing after a step ended failed; its watch will retry", moved.pipeline_run)
-
-
-def advance_parent_of(storage: Storage, step_run_id: str) -> None:
-    """A queue function's work on a step run is done: when the step run has ended, advance its pipeline run. For the
-    batch engine (planning, mini-batches, fan-in), whose transitions happen deep in its work; failures are left to
-    the watch, as in `advance_parent`."""
-    try:
-        record = get_run(storage, step_run_id)
-    except NotFound:
-        return
-    except Exception:  # the watch covers any failure, as in advance_parent
-        log.exception("Step run %s: reading it to advance its pipeline run failed; its watch will", step_run_id)
-        return
-    if record.get("parent") and RunStatus(record["status"]) in TERMINAL:
-        advance_parent(storage, Moved(True, pipeline_run=record["parent"]))
 
 
 def stop_steps(storage: Storage, run: RunRecord) -> None:
