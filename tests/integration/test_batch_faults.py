@@ -38,7 +38,6 @@ from tests.batching import (
     output_lines,
     put_inputs,
     receive,
-    sweep_step,
 )
 from tests.faults import FAST_RETRY, Mode, Point, StorageFaults
 from tests.hosting import eventually
@@ -118,8 +117,7 @@ def settle(storage: Storage, clean: Storage, run_id: str, timeline: Timeline | N
             return step
         if not delivered:
             with contextlib.suppress(Exception):
-                sweep_step(storage, run_id)
-                sweeper.sweep(storage)  # the timer's: every active run, and the watchdog
+                sweeper.sweep(storage)  # the timer's alone, as on a host: every active run, and the watchdog
             if timeline is not None:
                 timeline.advance(IDLE_STEP)
             time.sleep(0.1)
