@@ -251,6 +251,7 @@ def active_run_marker(run_id: str) -> str:
 #    fninfer-runs/runindex/<inverted created time>-<run id>   every pipeline run (not its step runs), newest first,
 #                                                             its summary in the blob's metadata (run_index.py)
 RUN_INDEX_PREFIX = "runindex/"
+REUSE_PREFIX = "reuse/"
 #: Microseconds since the epoch are subtracted from this, so that later runs sort first (17 digits until year 5138).
 RUN_INDEX_EPOCH_LIMIT = 10**17 - 1
 
@@ -264,7 +265,7 @@ def run_from_index_entry(name: str) -> str:
 
 
 def reuse_record(fingerprint: str) -> str:
-    return f"reuse/{validate_name('fingerprint', fingerprint)}.json"
+    return f"{REUSE_PREFIX}{validate_name('fingerprint', fingerprint)}.json"
 
 
 def plan_page(run_id: str, plan_id: str, page: int) -> str:

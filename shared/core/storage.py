@@ -53,6 +53,7 @@ from azure.storage.queue import ExponentialRetry as QueueRetry
 from azure.storage.queue import QueueClient, QueueServiceClient
 from urllib3.util.retry import Retry
 
+from shared.core import layout
 from shared.core.errors import ConcurrencyConflict, FninferError, NotFound, StorageUnavailable
 from shared.core.settings import STORAGE_CONNECTION, StorageConnection, storage_connection
 
@@ -75,19 +76,24 @@ CONNECT_SECONDS = 5
 BLOB_CLIENTS = 256
 #: Records read at once by read_many_json.
 READ_THREADS = 8
+#: The folders of fninfer-runs named by what they hold; the others are named by a run's id, its records' kind next.
+RUNS_FOLDERS = {
+    prefix.rstrip("/") for prefix in (layout.ACTIVE_RUNS_PREFIX, layout.RUN_INDEX_PREFIX, layout.REUSE_PREFIX)
+}
 
 
 def request_kind(method: str, path: str) -> str:
     """What a request is about, for counting: `METHOD container` (or queue), `METHOD container (list)`, and for the
-    batch records `METHOD fninfer-runs/<kind>` (lanes, leases, plan, ...). `path` is path-style
+    run records `METHOD fninfer-runs/<kind>` (a run's lanes, leases, plan, ...; active, runindex, reuse): never a
+    run's id, so a kind means the same in every run. `path` is path-style
     (`/<account>/<container>/...`, as Azurite's URLs are) or the URL's path on an account's own host."""
     path, _, query = path.partition("?")
     parts = path.strip("/").split("/")
     if len(parts) > 1 and parts[0].startswith("devstoreaccount"):
         parts = parts[1:]  # Azurite's path-style URLs name the account first
     container = parts[0] or "(account)"
-    if container == "fninfer-runs" and len(parts) > 2:
-        return f"{method} {container}/{parts[2]}"
+    if container == layout.RUNS_CONTAINER and len(parts) > 2:
+        return f"{method} {container}/{parts[1] if parts[1] in RUNS_FOLDERS else parts[2]}"
     if "comp=list" in query:
         return f"{method} {container} (list)"
     return f"{method} {container}"

@@ -131,11 +131,14 @@ class Tally:
     lost: int = 0
     doubled: int = 0
     hung: int = 0
+    unfired: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
-    def record(self, point: Point, mode: Mode, clean: Storage, step: dict[str, object] | None) -> None:
+    def record(self, point: Point, mode: Mode, clean: Storage, step: dict[str, object] | None, fired: bool) -> None:
         self.trials += 1
         where = f"{mode} at {point[0]} #{point[1]}"
+        if not fired:
+            self.unfired.append(where)
         if step is None:
             self.hung += 1
             self.failures.append(f"{where}: hung")
@@ -153,7 +156,7 @@ class Tally:
     def summary(self) -> str:
         return (
             f"{self.trials} trials, {self.rows} rows checked, {self.lost} lost, {self.doubled} doubled, "
-            f"{self.hung} hung, {len(self.failures)} failed"
+            f"{self.hung} hung, {len(self.failures)} failed, {len(self.unfired)} never fired {self.unfired}"
         )
 
 
@@ -163,15 +166,22 @@ def submit(clean: Storage, pipeline: dict[str, Any]) -> str:
 
 
 def write_points(faulty: Storage, clean: Storage, faults: StorageFaults, pipeline: dict[str, Any]) -> list[Point]:
-    """A run without faults, to list its writes in order (in real time: no lease runs out in a healthy run)."""
-    run_id = submit(clean, pipeline)
-    faults.arm(("none", 0), "refused")
-    step = settle(faulty, clean, run_id)
-    assert step is not None and output_lines(clean, step) == EXPECTED
+    """A run without faults, to list its writes in order (in real time: no lease runs out in a healthy run). It is
+    the second: the first makes what a Storage makes once (queues, containers, the experiment), writes the trials'
+    runs would never make again, so a fault armed there would never fire."""
+    for _ in range(2):
+        run_id = submit(clean, pipeline)
+        faults.arm(("none", 0), "refused")
+        step = settle(faulty, clean, run_id)
+        assert step is not None and output_lines(clean, step) == EXPECTED
     points = faults.points()
     assert len(points) > 30, points  # planning, lanes, chunks, the fan-in, the pipeline run's end
     return points
 
+
+#: Trials of one test whose fault may never fire (a trial that tested nothing): a heartbeat's timing can move a
+#: lease write to another occurrence of its kind than in the run the points were read from.
+UNFIRED_ALLOWED = 2
 
 #: Each kind of trial runs as this many tests, each over every SHARDS-th write point, so the trials of one kind
 #: can run on several pytest-xdist workers at once.
@@ -193,9 +203,10 @@ def test_a_failure_at_any_write_leaves_every_row_once(
     for point in write_points(faulty, clean, faults, pipeline)[shard::SHARDS]:
         run_id = submit(clean, pipeline)
         faults.arm(point, mode)
-        tally.record(point, mode, clean, settle(faulty, clean, run_id, timeline))
+        tally.record(point, mode, clean, settle(faulty, clean, run_id, timeline), faults.fired)
     print(f"\n{mode}: {tally.summary()}")
     assert not tally.failures, f"{tally.summary()}:\n" + "\n".join(tally.failures)
+    assert len(tally.unfired) <= UNFIRED_ALLOWED, tally.summary()
 
 
 @pytest.mark.parametrize("shard", range(SHARDS))
@@ -212,9 +223,10 @@ def test_storage_forgetting_a_record_it_acknowledged_leaves_every_row_once(
     for point in points[shard::SHARDS]:
         run_id = submit(clean, pipeline)
         faults.arm(point, "forgotten")
-        tally.record(point, "forgotten", clean, settle(faulty, clean, run_id, timeline))
+        tally.record(point, "forgotten", clean, settle(faulty, clean, run_id, timeline), faults.fired)
     print(f"\nforgotten: {tally.summary()}")
     assert not tally.failures, f"{tally.summary()}:\n" + "\n".join(tally.failures)
+    assert len(tally.unfired) <= UNFIRED_ALLOWED, tally.summary()
 
 
 # -- the watchdog ---------------------------------------------------------------------------------------------------

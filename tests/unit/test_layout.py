@@ -6,6 +6,7 @@ import pytest
 
 from shared.core import layout, validators
 from shared.core.errors import InvalidInput
+from shared.core.storage import request_kind
 
 
 def test_registry_paths() -> None:
@@ -115,3 +116,21 @@ def test_run_index_paths_sort_the_newest_first() -> None:
     older, newer = layout.run_index_entry(1_000, "r1"), layout.run_index_entry(2_000, "r2")
     assert older == "runindex/99999999999998999-r1" and newer < older
     assert layout.run_from_index_entry(newer) == "r2"
+
+
+def test_a_request_kind_names_what_a_run_record_is_never_which_run() -> None:
+    """Fault trials arm a kind and its occurrence in one run and fire it in another (tests/faults.py): a kind with a
+    run's id in it would never fire there."""
+    paths = {
+        layout.lane_record("r1", 0): "lanes",
+        layout.work_lease("r1", "fanin"): "leases",
+        layout.plan_page("r1", "p1", 0): "plan",
+        layout.active_run_marker("r1"): "active",
+        layout.run_index_entry(1_000, "r1"): "runindex",
+        layout.reuse_record("f1"): "reuse",
+    }
+    for path, kind in paths.items():
+        url = f"/devstoreaccount1/{layout.RUNS_CONTAINER}/{path}"
+        assert request_kind("PUT", url) == f"PUT fninfer-runs/{kind}", path
+        assert request_kind("PUT", url.replace("r1", "r2").replace("f1", "f2")) == f"PUT fninfer-runs/{kind}"
+    assert request_kind("GET", f"/{layout.RUNS_CONTAINER}?restype=container&comp=list") == "GET fninfer-runs (list)"
