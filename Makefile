@@ -53,8 +53,10 @@ lint: install $(DOCTOR)/.installed
 	# the import graph: layers and no cycles (pyproject.toml, [tool.importlinter]; tests/unit/test_import_graph.py)
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q tests/unit/test_import_graph.py
-	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(DOCTOR)/bin/azure-functions-doctor doctor --profile full \
-		--hosting-plan flex-consumption --deployment-mode local-prebuilt --summary-json $(VENV)/doctor-summary.json
+	$(PY) tools/doctor_copy.py $(VENV)/doctor-app
+	cd $(VENV)/doctor-app && VIRTUAL_ENV=$(CURDIR)/$(VENV) $(CURDIR)/$(DOCTOR)/bin/azure-functions-doctor doctor \
+		--profile full --hosting-plan flex-consumption --deployment-mode local-prebuilt \
+		--summary-json $(CURDIR)/$(VENV)/doctor-summary.json
 	$(PY) -c 'import json, sys; s = json.load(open("$(VENV)/doctor-summary.json")); sys.exit(f"doctor: {s}" if s.get("failed") or s.get("warned") else 0)'
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pathspec
@@ -23,22 +24,27 @@ ALWAYS_LEFT_OUT = [
 ]
 
 
-def left_out(app_dir: Path) -> pathspec.GitIgnoreSpec:
-    lines = list(ALWAYS_LEFT_OUT)
+def _funcignore(app_dir: Path) -> list[str]:
     ignore_file = app_dir / FUNCIGNORE
-    if ignore_file.is_file():
-        lines += ignore_file.read_text().splitlines()
-    return pathspec.GitIgnoreSpec.from_lines(lines)
+    return ignore_file.read_text().splitlines() if ignore_file.is_file() else []
+
+
+def left_out(app_dir: Path) -> pathspec.GitIgnoreSpec:
+    return pathspec.GitIgnoreSpec.from_lines([*ALWAYS_LEFT_OUT, *_funcignore(app_dir)])
 
 
 def app_files(app_dir: Path) -> list[str]:
-    """The app's files to package, as sorted POSIX paths relative to `app_dir` (symbolic links are followed)."""
+    """The app's files to package, as sorted POSIX paths relative to `app_dir` (a symbolic link to a file is taken;
+    one to a folder is not entered). A folder left out is not walked (.venv and node_modules hold most files), unless
+    .funcignore has a negation, which may take back a file inside it."""
     spec = left_out(app_dir)
+    negated = any(line.strip().startswith("!") for line in _funcignore(app_dir))
+    never = pathspec.GitIgnoreSpec.from_lines(ALWAYS_LEFT_OUT)
     found = []
-    for path in sorted(app_dir.rglob("*")):
-        relative = path.relative_to(app_dir).as_posix()
-        if path.is_dir():
-            continue
-        if not spec.match_file(relative):
-            found.append(relative)
-    return found
+    for folder, folders, files in os.walk(app_dir):
+        base = Path(folder).relative_to(app_dir)
+        folders[:] = [
+            name for name in folders if not (never if negated else spec).match_file(f"{(base / name).as_posix()}/")
+        ]
+        found += [relative for name in files if not spec.match_file(relative := (base / name).as_posix())]
+    return sorted(found)
