@@ -1,6 +1,10 @@
 # Two commands do all the set-up: `make demo` and `make test`. Everything they need is installed here, into
 # .venv (Python, from pyproject.toml) and node_modules (Azurite, from package.json / package-lock.json).
 
+# The installs (.venv, node_modules, the doctor's and Azure ML server's venvs, chromium) wait on the network and on
+# unpacking more than on the cores: they run side by side. Each recipe's own lines still run in order.
+MAKEFLAGS += --jobs=4
+
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
