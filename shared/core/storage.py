@@ -58,6 +58,7 @@ from shared.core.errors import ConcurrencyConflict, FninferError, NotFound, Stor
 from shared.core.settings import STORAGE_CONNECTION, StorageConnection, storage_connection
 
 T = TypeVar("T")
+Item = TypeVar("Item")
 #: A JSON record as a blob holds it. Each kind's owning module says what its records hold.
 Record = dict[str, Any]
 
@@ -538,15 +539,17 @@ class Storage:
         """The JSON records at `paths`, in their order, READ_THREADS read at once; one that does not exist is left
         out."""
 
-        def read(path: str) -> Any:
-            return self.try_read_json(container, path)[0]
-
-        if len(paths) < 2:
-            records = [read(path) for path in paths]
-        else:
-            with concurrent.futures.ThreadPoolExecutor(min(READ_THREADS, len(paths))) as pool:
-                records = list(pool.map(read, paths))
+        records = read_at_once(lambda path: self.try_read_json(container, path)[0], paths)
         return [record for record in records if record is not None]
+
+
+def read_at_once(read: Callable[[Item], T], items: Sequence[Item]) -> list[T]:
+    """`read(item)` for each item, in their order, READ_THREADS at once: reads whose time is mostly waiting on
+    storage. The first exception raised is raised here."""
+    if len(items) < 2:
+        return [read(item) for item in items]
+    with concurrent.futures.ThreadPoolExecutor(min(READ_THREADS, len(items))) as pool:
+        return list(pool.map(read, items))
 
 
 def _upload_once(blob: BlobClient, what: str, data: bytes, metadata: dict[str, str] | None, **conditions: Any) -> str:

@@ -28,7 +28,7 @@ from azure.storage.blob import BlobBlock
 from shared.core import clock, layout, validators
 from shared.core.errors import ConcurrencyConflict, Conflict, FninferError, InvalidInput, NotFound, PayloadTooLarge
 from shared.core.hashing import sha256_chunks
-from shared.core.storage import Record, Storage, storage_errors
+from shared.core.storage import Record, Storage, read_at_once, storage_errors
 from shared.registry import models
 from shared.runs import run_index
 from shared.runs.run_records import RunRecord, step_run_ids
@@ -375,18 +375,26 @@ def list_runs(storage: Storage, experiment: object, include_children: bool = Fal
         for path in storage.list_names(layout.REGISTRY_CONTAINER, layout.experiment_runs_prefix(name))
     ]
     ids += run_index.experiments_runs(storage).get(name, [])
-    found: dict[str, RunDetails] = {}
-    for run_id in ids:
-        if run_id in found:
-            continue
+    ids = list(dict.fromkeys(ids))
+
+    def read(run_id: str) -> tuple[RunDetails | None, RunRecord | None]:
         record = _engine_record(storage, run_id)
-        with contextlib.suppress(NotFound):
-            found[run_id] = _details(storage, run_id, record)
+        try:
+            return _details(storage, run_id, record), record
+        except NotFound:  # deleted meanwhile
+            return None, record
+
+    found: dict[str, RunDetails] = {}
+    steps: list[str] = []
+    for run_id, (details, record) in zip(ids, read_at_once(read, ids), strict=True):
+        if details is not None:
+            found[run_id] = details
         if include_children and record is not None:
-            for step_id in step_run_ids(record):
-                if step_id not in found:
-                    with contextlib.suppress(NotFound):
-                        found[step_id] = describe(storage, step_id)
+            steps += step_run_ids(record)
+    steps = [step_id for step_id in dict.fromkeys(steps) if step_id not in found]
+    for step_id, (details, _) in zip(steps, read_at_once(read, steps), strict=True):
+        if details is not None:
+            found[step_id] = details
     runs = [run for run in found.values() if include_children or not run["parentRunId"]]
     return sorted(runs, key=lambda run: run.get("createdTimeUtc") or "", reverse=True)
 
