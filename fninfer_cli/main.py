@@ -14,9 +14,6 @@ try:
 except ModuleNotFoundError:  # the command is part of the `local` extra, not of the SDK
     sys.exit("fninfer's command line (fninfer start, fninfer package) needs its extra: pip install 'fninfer[local]'")
 
-from fninfer_host.supervisor import StartError
-from fninfer_host.supervisor import start as start_host
-
 if TYPE_CHECKING:
     from shared.core.storage import Storage
 
@@ -71,6 +68,10 @@ def main() -> None:
 )
 def start(app_dir: Path, port: int, instances: int, storage: str | None) -> None:
     """Run the app's local Functions host (like `func start`), starting Azurite when no storage is configured."""
+    # Imported here, as each command's own modules are: `fninfer ml ...` and the rest do not start a host.
+    from fninfer_host.supervisor import StartError
+    from fninfer_host.supervisor import start as start_host
+
     try:
         code = start_host(app_dir, port, instances, storage)
     except StartError as exc:
