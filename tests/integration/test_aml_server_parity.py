@@ -13,7 +13,8 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -205,6 +206,36 @@ def azure_ml_server(script: str, service: str, workdir: Path) -> Iterator[str]:
         log.close()
 
 
+@dataclass(frozen=True)
+class Pair:
+    """A script served twice under one name: by fninfer (a deployed service) and by Azure ML's server."""
+
+    name: str
+    fninfer: str
+    azure_ml: str
+
+
+@pytest.fixture(scope="module")
+def served(
+    venv_server: Path, app_host: RunningHost, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[str], Pair]]:
+    """Each script's Pair, made the first time a test asks for it and kept for the module's other tests of that
+    script: a deployment and an Azure ML server start are most of a test's time."""
+    ws = Workspace.from_config(app_host.config_path)
+    pairs: dict[str, Pair] = {}
+    with contextlib.ExitStack() as servers:
+
+        def pair(script: str) -> Pair:
+            if script not in pairs:
+                workdir = tmp_path_factory.mktemp("parity")
+                name = f"parity-{Path(script).stem}-{uuid.uuid4().hex[:8]}"
+                fninfer = deploy_script(ws, script, name, workdir)
+                pairs[script] = Pair(name, fninfer, servers.enter_context(azure_ml_server(script, name, workdir)))
+            return pairs[script]
+
+        yield pair
+
+
 def _healthy(url: str) -> bool:
     try:
         return httpx.get(url + "/", timeout=5).status_code == 200
@@ -250,13 +281,9 @@ def compare(script: str, fninfer: str, azure_ml: str, prefix: str) -> list[str]:
 
 
 @pytest.mark.parametrize("script", sorted(SCRIPTS))
-def test_answers_match_azure_mls_scoring_server(
-    script: str, venv_server: Path, ws: Workspace, app_host: RunningHost, tmp_path: Path, unique: str
-) -> None:
-    name = f"parity-{Path(script).stem}-{unique}"
-    fninfer = deploy_script(ws, script, name, tmp_path)
-    with azure_ml_server(script, name, tmp_path) as azure_ml:
-        rows = compare(script, fninfer, azure_ml, f"/api/services/{name}")
+def test_answers_match_azure_mls_scoring_server(script: str, served: Callable[[str], Pair]) -> None:
+    pair = served(script)
+    rows = compare(script, pair.fninfer, pair.azure_ml, f"/api/services/{pair.name}")
     print("\n".join(rows))
     assert not [row for row in rows if row.startswith("MISMATCH")], "\n".join(rows)
 
@@ -264,17 +291,13 @@ def test_answers_match_azure_mls_scoring_server(
 @pytest.mark.parametrize(
     ("script", "version"), [("schema.py", v) for v in (None, "2", "3", "3.1", "4")] + [("results.py", None)]
 )
-def test_swagger_documents_match_azure_mls(
-    script: str, version: str | None, venv_server: Path, ws: Workspace, tmp_path: Path, unique: str
-) -> None:
-    name = f"swagger-{Path(script).stem}-{unique}"
-    fninfer = deploy_script(ws, script, name, tmp_path)
+def test_swagger_documents_match_azure_mls(script: str, version: str | None, served: Callable[[str], Pair]) -> None:
+    pair = served(script)
     query = {"version": version} if version else {}
-    ours = httpx.get(f"{fninfer}/swagger.json", params=query, timeout=30)
-    with azure_ml_server(script, name, tmp_path) as azure_ml:
-        theirs = httpx.get(f"{azure_ml}/swagger.json", params=query, timeout=30)
+    ours = httpx.get(f"{pair.fninfer}/swagger.json", params=query, timeout=30)
+    theirs = httpx.get(f"{pair.azure_ml}/swagger.json", params=query, timeout=30)
     assert ours.status_code == theirs.status_code
     expected = theirs.json()
     if theirs.status_code == 200:
-        expected["paths"].pop(f"/api/services/{name}/")  # the health check fninfer does not serve
+        expected["paths"].pop(f"/api/services/{pair.name}/")  # the health check fninfer does not serve
     assert ours.json() == expected
