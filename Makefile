@@ -86,6 +86,7 @@ bench: install aml-server-venv
 	AMLSERVER_PYTHON=$(AML_SERVER_VENV)/bin/python $(PY) benchmarks/realtime.py
 	$(PY) benchmarks/scoring_path.py
 	$(PY) benchmarks/storage_calls.py
+	$(PY) benchmarks/run_listing.py
 	$(PY) benchmarks/batch.py
 
 # The zip Azure Functions runs (see docs/deploying.md); pass options with ARGS="--include-model m:1".
