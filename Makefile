@@ -80,6 +80,7 @@ integration: install $(CHROMIUM)
 # (benchmark-only dependency) and Azure ML's own scoring server (its venv, below), and mlflow when MLFLOW_PYTHON
 # names an interpreter that has it. Scoring path: fninfer's own work per call vs run() alone, in-process. Batch:
 # the pipeline vs a plain download-and-run loop. Storage: client CPU per request vs the SDK's clients as documented.
+# Listing runs: an experiment's runs with storage 10 ms away vs reading them one after the other.
 bench: install aml-server-venv
 	$(PY) -m pip install --quiet fastapi
 	$(AML_SERVER_VENV)/bin/python -m pip install --quiet scikit-learn joblib
