@@ -11,7 +11,20 @@ import azure.functions as func
 
 from functions._http import bool_param, json_body, json_endpoint
 from functions.api_document import Body, operation
-from functions.schemas import ANY, BOOLEAN_QUERY, NAME, NOT_FOUND, OBJECT, TEXT, array, or_empty, query, record, ref
+from functions.schemas import (
+    ANY,
+    BOOLEAN_QUERY,
+    NAME,
+    NOT_FOUND,
+    NULLABLE_RECURRENCE,
+    OBJECT,
+    TEXT,
+    array,
+    or_empty,
+    query,
+    record,
+    ref,
+)
 from shared.core.settings import DEFAULT_SCHEDULES_CRON, SCHEDULES_CRON, get_setting
 from shared.core.storage import app_storage
 from shared.schedules import runner, schedule_records
@@ -33,7 +46,7 @@ bp = func.Blueprint()
                 "description": ANY,  # kept when it is a string
                 "pipeline_id": NAME,
                 "experiment_name": NAME,
-                "recurrence": OBJECT,
+                "recurrence": NULLABLE_RECURRENCE,
                 "datastore": NAME,
                 "path_on_datastore": TEXT,
                 "polling_interval": {"type": "integer", "minimum": 1},

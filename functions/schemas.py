@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from shared.schedules.recurrence import FREQUENCIES, WEEK_DAYS
+
 Schema = dict[str, Any]
 
 #: A model, dataset, service, run, pipeline or schedule name or id (shared/core/layout.py validate_name): 1-255 letters,
@@ -49,6 +51,28 @@ def closed(properties: dict[str, Any], required: Iterable[str] = ()) -> dict[str
 
 
 NULLABLE_NAME = {"anyOf": [NAME, {"type": "null"}]}
+
+
+def nullable_list(items: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [{"type": "array", "items": items, "minItems": 1}, {"type": "null"}]}
+
+
+#: Azure ML's ScheduleRecurrence as the SDK sends it (shared/schedules/recurrence.py RecurrenceDocument); which fields
+#: go with which frequency (hours for Day and Week, week_days for Week) is the handler's to check.
+RECURRENCE = record(
+    {
+        "frequency": {"enum": list(FREQUENCIES)},
+        "interval": {"type": "integer", "minimum": 1},
+        "start_time": NULLABLE_TEXT,
+        "time_zone": NULLABLE_TEXT,
+        "hours": nullable_list({"type": "integer", "minimum": 0, "maximum": 23}),
+        "minutes": nullable_list({"type": "integer", "minimum": 0, "maximum": 59}),
+        "week_days": nullable_list({"enum": list(WEEK_DAYS)}),
+        "time_of_day": NULLABLE_TEXT,
+    },
+    required=["frequency", "interval"],
+)
+NULLABLE_RECURRENCE = {"anyOf": [RECURRENCE, {"type": "null"}]}
 
 RUN_TAGS = {"type": "object", "additionalProperties": {"type": ["string", "null"]}}
 #: Tags or properties as a client may send them: any values, stored as strings (validators.string_map).
@@ -210,7 +234,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "pipeline_id": NAME,
             "experiment_name": NAME,
             "pipeline_parameters": OBJECT,
-            "recurrence": NULLABLE_OBJECT,
+            "recurrence": NULLABLE_RECURRENCE,
             "data": NULLABLE_OBJECT,
             "status": {"enum": ["Active", "Disabled"]},
             "created_time": TIME,

@@ -232,6 +232,8 @@ class Recurrence:
         start = document.get("start_time")
         start_time: datetime | None = None
         if start is not None:
+            if not isinstance(start, str):
+                raise InvalidInput(f"start_time must be an ISO 8601 string, not {start!r}", field="start_time")
             try:
                 start_time = datetime.fromisoformat(str(start))
             except ValueError as exc:
@@ -253,6 +255,8 @@ class Recurrence:
             raise InvalidInput("give time_of_day or hours/minutes, not both", field="time_of_day")
         times: tuple[time, ...] = ()
         if time_of_day is not None:
+            if not isinstance(time_of_day, str):
+                raise InvalidInput(f"time_of_day must be a string 'HH:MM', not {time_of_day!r}", field="time_of_day")
             try:
                 parsed = time.fromisoformat(str(time_of_day))
             except ValueError as exc:

@@ -131,6 +131,9 @@ def test_a_start_time_in_the_future_waits_for_it() -> None:
         ({"frequency": "Day", "interval": 1, "time_of_day": "09:00", "hours": [9]}, "not both"),
         ({"frequency": "Day", "interval": 1, "time_zone": "Mars/Olympus"}, "time zone"),
         ({"frequency": "Day", "interval": 1, "start_time": "next tuesday"}, "start_time"),
+        # the API document's types: a number is no time, though Python would read 1230 as 12:30
+        ({"frequency": "Day", "interval": 1, "start_time": 20261207}, "start_time must be an ISO 8601 string"),
+        ({"frequency": "Day", "interval": 1, "time_of_day": 1230}, "time_of_day must be a string"),
     ],
 )
 def test_bad_recurrences_name_the_problem(document: dict[str, Any], named: str) -> None:
