@@ -24,27 +24,19 @@ ALWAYS_LEFT_OUT = [
 ]
 
 
-def _funcignore(app_dir: Path) -> list[str]:
-    ignore_file = app_dir / FUNCIGNORE
-    return ignore_file.read_text().splitlines() if ignore_file.is_file() else []
-
-
-def left_out(app_dir: Path) -> pathspec.GitIgnoreSpec:
-    return pathspec.GitIgnoreSpec.from_lines([*ALWAYS_LEFT_OUT, *_funcignore(app_dir)])
-
-
 def app_files(app_dir: Path) -> list[str]:
     """The app's files to package, as sorted POSIX paths relative to `app_dir` (a symbolic link to a file is taken;
-    one to a folder is not entered). A folder left out is not walked (.venv and node_modules hold most files), unless
-    .funcignore has a negation, which may take back a file inside it."""
-    spec = left_out(app_dir)
-    negated = any(line.strip().startswith("!") for line in _funcignore(app_dir))
-    never = pathspec.GitIgnoreSpec.from_lines(ALWAYS_LEFT_OUT)
+    one to a folder is not entered)."""
+    ignore_file = app_dir / FUNCIGNORE
+    ignored = ignore_file.read_text().splitlines() if ignore_file.is_file() else []
+    spec = pathspec.GitIgnoreSpec.from_lines([*ALWAYS_LEFT_OUT, *ignored])
+    # A folder left out is not walked (.venv and node_modules hold most files), unless a negation in .funcignore may
+    # take back a file inside it: then only what is never packaged is skipped whole.
+    negated = any(line.strip().startswith("!") for line in ignored)
+    skipped = pathspec.GitIgnoreSpec.from_lines(ALWAYS_LEFT_OUT) if negated else spec
     found = []
     for folder, folders, files in os.walk(app_dir):
         base = Path(folder).relative_to(app_dir)
-        folders[:] = [
-            name for name in folders if not (never if negated else spec).match_file(f"{(base / name).as_posix()}/")
-        ]
+        folders[:] = [name for name in folders if not skipped.match_file(f"{(base / name).as_posix()}/")]
         found += [relative for name in files if not spec.match_file(relative := (base / name).as_posix())]
     return sorted(found)
