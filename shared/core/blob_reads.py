@@ -6,7 +6,7 @@ with a read SAS of the container about 0.4 ms. On a busy instance that CPU, not 
 (benchmarks/batch.py), and on Azure it is what a Consumption plan bills.
 
 A reader exists for a container whose client holds an account key (a connection string, Azurite's included: a read
-SAS of the container is signed here, valid for SAS_LIFETIME and signed again well before it ends), is addressed with
+SAS of the container is signed, valid for an hour and signed again well before it ends), is addressed with
 a SAS, or authenticates with an Entra identity (the app on Azure: the token the SDK would send, fetched from the
 same credential, in the Authorization header); an anonymous client (a public container) reads through the SDK.
 Errors mean what the SDK's mean: a 404 is NotFound, no answer within the retry budget is StorageUnavailable; any
@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import IO
 from urllib.parse import quote, unquote, urlencode
 from xml.etree import ElementTree
@@ -27,18 +27,12 @@ import urllib3
 from azure.storage.blob import ContainerClient, ContainerSasPermissions, generate_container_sas
 
 from shared.core.errors import NotFound, StorageUnavailable
-from shared.core.storage import CONNECT_SECONDS, POOL_CONNECTIONS, RequestCounter, storage_errors
+from shared.core.storage import CONNECT_SECONDS, LIST_PAGE, POOL_CONNECTIONS, RequestCounter, storage_errors
+from shared.core.storage_requests import Authorization
 
 log = logging.getLogger("fninfer.storage")
 
-SAS_LIFETIME = timedelta(hours=1)
-#: A SAS is signed again, or a token fetched again, when less than this is left of it (a read that started with it
-#: still has time).
-SAS_MARGIN = timedelta(minutes=15)
-TOKEN_SCOPE = "https://storage.azure.com/.default"
 READ_SECONDS = 60
-#: Blobs per listing request (Azure's most).
-LIST_PAGE = 5000
 #: The retry budget of a read, as the SDK's (shared/core/storage.py): backoffs of about 1 and 2 s between three tries.
 RETRY = urllib3.Retry(total=2, backoff_factor=1.0, status_forcelist=(500, 502, 503, 504), raise_on_status=False)
 
@@ -56,42 +50,23 @@ class BlobReader:
     def __init__(self, container: ContainerClient, counter: RequestCounter | None) -> None:
         self.container = container
         self.counter = counter
-        self.base, _, query = container.url.partition("?")
+        self.base = container.url.partition("?")[0]
         self.version = container.api_version
-        self._key = getattr(container.credential, "account_key", None)
-        self._tokens = container.credential if self._key is None and not query else None
-        self._sas, self._renew_at = query, datetime.max.replace(tzinfo=UTC)
-        self._token = ""
-        self._lock = threading.Lock()
+        self.authorization = Authorization.of(container, self._sign)
+
+    def _sign(self, key: str, expiry: datetime) -> str:
+        return generate_container_sas(
+            self.container.account_name,
+            self.container.container_name,
+            account_key=key,
+            permission=ContainerSasPermissions(read=True, list=True),
+            expiry=expiry,
+        )
 
     def _authorized(self, url: str) -> tuple[str, dict[str, str]]:
         """The URL and headers of a GET of `url`, with what authorizes it (signed again when it nears its end)."""
         headers = {"x-ms-version": self.version}
-        joiner = "&" if "?" in url else "?"
-        if self._key is None and self._tokens is None:
-            return f"{url}{joiner}{self._sas}", headers  # the client's own SAS: it ends when its owner says
-        now = datetime.now(UTC)
-        with self._lock:
-            if now >= self._renew_at or not (self._sas or self._token):
-                self._renew(now)
-            if self._tokens is not None:
-                return url, {**headers, "Authorization": f"Bearer {self._token}"}
-            return f"{url}{joiner}{self._sas}", headers
-
-    def _renew(self, now: datetime) -> None:
-        if self._tokens is not None:  # the same token the SDK's own requests carry
-            token = self._tokens.get_token(TOKEN_SCOPE)
-            self._token = token.token
-            self._renew_at = datetime.fromtimestamp(token.expires_on, UTC) - SAS_MARGIN
-            return
-        self._sas = generate_container_sas(
-            self.container.account_name,
-            self.container.container_name,
-            account_key=self._key,
-            permission=ContainerSasPermissions(read=True, list=True),
-            expiry=now + SAS_LIFETIME,
-        )
-        self._renew_at = now + SAS_LIFETIME - SAS_MARGIN
+        return self.authorization.apply(url, headers), headers
 
     def read_into(self, name: str, handle: IO[bytes], what: str) -> None:
         """Write blob `name` into `handle`; `what` names it in errors."""

@@ -26,13 +26,15 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from typing import Any, Protocol, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit
+from xml.etree import ElementTree
+from xml.sax.saxutils import escape
 
 import requests
 import urllib3
-from azure.core import MatchConditions
 from azure.core.exceptions import (
     AzureError,
     HttpResponseError,
@@ -47,7 +49,14 @@ from azure.core.exceptions import (
 from azure.core.pipeline._tools import handle_non_stream_rest_response, is_rest
 from azure.core.pipeline.transport import HttpRequest, HttpResponse, RequestsTransport, RequestsTransportResponse
 from azure.core.rest._requests_basic import RestRequestsTransportResponse
-from azure.storage.blob import BlobClient, BlobServiceClient, ContainerClient, ContentSettings
+from azure.storage.blob import (
+    AccountSasPermissions,
+    BlobServiceClient,
+    ContainerClient,
+    ContentSettings,
+    ResourceTypes,
+    generate_account_sas,
+)
 from azure.storage.blob import ExponentialRetry as BlobRetry
 from azure.storage.queue import ExponentialRetry as QueueRetry
 from azure.storage.queue import QueueClient, QueueServiceClient
@@ -56,6 +65,7 @@ from urllib3.util.retry import Retry
 from shared.core import layout
 from shared.core.errors import ConcurrencyConflict, FninferError, NotFound, StorageUnavailable
 from shared.core.settings import STORAGE_CONNECTION, StorageConnection, storage_connection
+from shared.core.storage_requests import Authorization, Retrying, StorageAnswer, StorageRequest, failure
 
 T = TypeVar("T")
 Item = TypeVar("Item")
@@ -63,6 +73,7 @@ Item = TypeVar("Item")
 Record = dict[str, Any]
 
 JSON_CONTENT = ContentSettings(content_type="application/json")
+XML_DECLARATION = "<?xml version='1.0' encoding='utf-8'?>\n"
 #: The metadata key of a conditional write's own token (see the module's docstring).
 WRITE_TOKEN = "write"
 POOL_CONNECTIONS = 64
@@ -72,9 +83,8 @@ POOL_CONNECTIONS = 64
 #: and are retried (batch work is taken up again by the sweeper, see shared/pipelines/batch/sweeper.py).
 RETRY = {"initial_backoff": 1, "increment_base": 2, "retry_total": 2, "random_jitter_range": 1}
 CONNECT_SECONDS = 5
-#: How many blob clients a Storage keeps (see Storage.blob), ~32 KB each: the records a process polls and writes again
-#: and again.
-BLOB_CLIENTS = 256
+#: Blobs per listing request (Azure's most).
+LIST_PAGE = 5000
 #: Records read at once by read_many_json.
 READ_THREADS = 8
 #: The folders of fninfer-runs named by what they hold; the others are named by a run's id, its records' kind next.
@@ -129,14 +139,25 @@ class RequestCounter:
 QUEUE_SENT_EVENT = "fninfer.queue_sent"
 
 
+class Sent(Protocol):
+    """A request as a Faults sees it: the SDK's (azure-core's HttpRequest) or a plain one (StorageRequest)."""
+
+    method: str
+    url: str
+
+
+class Answered(Protocol):
+    status_code: int
+
+
 class Faults(Protocol):
     """Fails chosen storage requests, for tests that break storage on purpose: `before` may raise instead of sending
     (nothing reaches storage), `after` may raise once the answer came (storage did it, the caller sees a failure).
     Raise azure.core's ServiceRequestError / ServiceResponseError, which is what a real network failure raises."""
 
-    def before(self, request: HttpRequest) -> None: ...
+    def before(self, request: Sent) -> None: ...
 
-    def after(self, request: HttpRequest, response: HttpResponse) -> None: ...
+    def after(self, request: Sent, response: Answered) -> None: ...
 
 
 #: Callbacks by blob URL, called with the blob's new ETag (None: deleted) when this process writes it (see
@@ -198,12 +219,41 @@ class _Transport(RequestsTransport):
         super().__init__(session=session, session_owner=True, connection_timeout=CONNECT_SECONDS)
         # requests' CA bundle (certifi), so both paths trust the same authorities
         self.pool = urllib3.PoolManager(num_pools=4, maxsize=POOL_CONNECTIONS, ca_certs=requests.certs.where())
+        self.plain_pool: urllib3.PoolManager = self.pool  # exchange's: through the endpoint's proxy, if it has one
         self.counter = counter
         self.faults = faults
 
     def use_proxies_for(self, endpoint: str) -> None:
         """The environment's proxies for `endpoint` (none when NO_PROXY bypasses it, as it should a local Azurite)."""
         self.session.proxies = requests.utils.get_environ_proxies(endpoint)
+        proxy = self.session.proxies.get(urlsplit(endpoint).scheme)
+        if proxy:
+            self.plain_pool = urllib3.ProxyManager(
+                proxy, num_pools=4, maxsize=POOL_CONNECTIONS, ca_certs=requests.certs.where()
+            )
+
+    def exchange(self, request: StorageRequest) -> StorageAnswer:
+        """Send a plain request (shared/core/storage_requests.py) once: counted, failed as `faults` decides, its
+        answer read whole."""
+        if self.counter is not None:
+            self.counter.add(request.method, request.url)
+        if self.faults is not None:
+            self.faults.before(request)
+        config = self.connection_config
+        with _no_answer():
+            raw = self.plain_pool.urlopen(
+                request.method,
+                request.url,
+                body=request.body,
+                headers=request.headers,
+                redirect=False,
+                retries=False,
+                timeout=urllib3.Timeout(connect=config.timeout, read=config.read_timeout),
+            )
+        answer = StorageAnswer(raw.status, raw.headers, raw.data)
+        if self.faults is not None:
+            self.faults.after(request, answer)
+        return answer
 
     def send(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:  # type: ignore[override]
         if self.counter is not None:
@@ -227,7 +277,7 @@ class _Transport(RequestsTransport):
         config = self.connection_config
         connect = kwargs.get("connection_timeout", config.timeout)
         timeout = urllib3.Timeout(connect=connect, read=kwargs.get("read_timeout", config.read_timeout))
-        try:
+        with _no_answer():
             raw = self.pool.urlopen(
                 request.method,
                 request.url,
@@ -239,16 +289,6 @@ class _Transport(RequestsTransport):
                 preload_content=False,
                 decode_content=False,
             )
-        except urllib3.exceptions.NewConnectionError as exc:
-            raise ServiceRequestError(exc, error=exc) from exc
-        except urllib3.exceptions.ConnectTimeoutError as exc:
-            raise ServiceRequestTimeoutError(exc, error=exc) from exc
-        except urllib3.exceptions.ReadTimeoutError as exc:
-            raise ServiceResponseTimeoutError(exc, error=exc) from exc
-        except urllib3.exceptions.ProtocolError as exc:  # the connection broke while the answer was awaited
-            raise ServiceResponseError(exc, error=exc) from exc
-        except urllib3.exceptions.HTTPError as exc:
-            raise ServiceRequestError(exc, error=exc) from exc
         raw.enforce_content_length = True
         answer = requests.Response()
         answer.status_code = raw.status
@@ -269,6 +309,23 @@ class _Transport(RequestsTransport):
 
 #: The send options _Transport._send_direct knows; with any other, a request goes through requests.
 _DIRECT_OPTIONS = frozenset({"stream", "connection_timeout", "read_timeout"})
+
+
+@contextmanager
+def _no_answer() -> Iterator[None]:
+    """urllib3's failures to get an answer, raised as the azure-core errors requests' would become."""
+    try:
+        yield
+    except urllib3.exceptions.NewConnectionError as exc:
+        raise ServiceRequestError(exc, error=exc) from exc
+    except urllib3.exceptions.ConnectTimeoutError as exc:
+        raise ServiceRequestTimeoutError(exc, error=exc) from exc
+    except urllib3.exceptions.ReadTimeoutError as exc:
+        raise ServiceResponseTimeoutError(exc, error=exc) from exc
+    except urllib3.exceptions.ProtocolError as exc:  # the connection broke while the answer was awaited
+        raise ServiceResponseError(exc, error=exc) from exc
+    except urllib3.exceptions.HTTPError as exc:
+        raise ServiceRequestError(exc, error=exc) from exc
 
 
 @contextmanager
@@ -304,17 +361,48 @@ class Listed:
 
 
 @dataclass
+class _Plain:
+    """A service's plain requests (shared/core/storage_requests.py): sent on its SDK client's transport, authorized
+    as its client is, tried again as its client's retry policy says, with its API version."""
+
+    transport: _Transport
+    authorization: Authorization
+    retrying: Retrying
+    version: str
+
+    def send(
+        self, method: str, url: str, what: str, headers: dict[str, str] | None = None, body: bytes | None = None
+    ) -> StorageAnswer:
+        headers = {"x-ms-version": self.version, **(headers or {})}
+        target = self.authorization.apply(url, headers)
+        request = StorageRequest(method, target, headers, body)
+        with storage_errors(what):  # a token that cannot be had is the SDK's error too
+            return self.retrying.send(self.transport.exchange, request, what)
+
+    @classmethod
+    def of(cls, client: BlobServiceClient | QueueServiceClient, transport: _Transport, retry: Any) -> _Plain:
+        return cls(
+            transport,
+            Authorization.of(client, _account_sas(client.account_name)),
+            Retrying(retry),
+            str(client.api_version),
+        )
+
+
+@dataclass
 class Storage:
-    """One storage account: its blob and queue service clients, and containers/queues known to exist."""
+    """One storage account: its blob and queue service clients, and containers/queues known to exist. The JSON
+    records and queue messages go as plain requests (shared/core/storage_requests.py), the rest through the SDK."""
 
     blobs: BlobServiceClient
     queues: QueueServiceClient
+    _plain_blobs: _Plain = field(repr=False)
+    _plain_queues: _Plain = field(repr=False)
     requests: RequestCounter | None = None
     # Clients of containers and queues known to exist, built once: building one costs about as much CPU as a
     # small request (a generated client and its serializers each time).
     _containers: dict[str, ContainerClient] = field(default_factory=dict, repr=False)
     _queues: dict[str, QueueClient] = field(default_factory=dict, repr=False)
-    _blob_clients: dict[tuple[str, str], BlobClient] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_connection(
@@ -331,8 +419,9 @@ class Storage:
         RETRY (tests that fail storage on purpose shorten the backoffs)."""
         retry = RETRY if retry is None else retry
         blob_transport, queue_transport = _Transport(counter, faults), _Transport(counter, faults)
-        blob_options = {"transport": blob_transport, "retry_policy": BlobRetry(**retry)}
-        queue_options = {"transport": queue_transport, "retry_policy": QueueRetry(**retry)}
+        blob_retry, queue_retry = BlobRetry(**retry), QueueRetry(**retry)
+        blob_options = {"transport": blob_transport, "retry_policy": blob_retry}
+        queue_options = {"transport": queue_transport, "retry_policy": queue_retry}
         if connection.connection_string is not None:
             blobs = BlobServiceClient.from_connection_string(connection.connection_string, **blob_options)
             queues = QueueServiceClient.from_connection_string(connection.connection_string, **queue_options)
@@ -346,7 +435,13 @@ class Storage:
             queues = QueueServiceClient(connection.queue_service_uri, credential=credential, **queue_options)
         blob_transport.use_proxies_for(blobs.url)
         queue_transport.use_proxies_for(queues.url)
-        return cls(blobs=blobs, queues=queues, requests=counter)
+        return cls(
+            blobs=blobs,
+            queues=queues,
+            _plain_blobs=_Plain.of(blobs, blob_transport, blob_retry),
+            _plain_queues=_Plain.of(queues, queue_transport, queue_retry),
+            requests=counter,
+        )
 
     @classmethod
     def from_connection_string(
@@ -383,23 +478,15 @@ class Storage:
             self._queues[name] = client
         return client
 
-    def blob(self, container: str, path: str, create_container: bool = True) -> BlobClient:
-        """The blob at `container/path` (its container created on first use unless `create_container` is false);
-        the clients of the last BLOB_CLIENTS blobs are kept, as the containers' are."""
-        if create_container:
-            self.container(container)
-        client = self._blob_clients.get((container, path))
-        if client is None:
-            if len(self._blob_clients) >= BLOB_CLIENTS:
-                self._blob_clients.clear()
-            client = self._blob_clients[container, path] = self.blobs.get_blob_client(container, path)
-        return client
-
     def send(self, queue: str, body: str, delay: int = 0) -> None:
         """Put a message on `queue`, visible after `delay` seconds (see QUEUE_SENT_EVENT)."""
         client = self.queue(queue)
-        with storage_errors(f"queue {queue!r}"):
-            client.send_message(body, visibility_timeout=delay or None)
+        url = f"{client.url.partition('?')[0]}/messages" + (f"?visibilitytimeout={delay}" if delay else "")
+        message = f"{XML_DECLARATION}<QueueMessage><MessageText>{escape(body)}</MessageText></QueueMessage>"
+        what = f"queue {queue!r}"
+        answer = self._plain_queues.send("POST", url, what, {"Content-Type": "application/xml"}, message.encode())
+        if answer.status_code != 201:
+            raise failure(answer, what)
         if not delay:
             sys.audit(QUEUE_SENT_EVENT, client.url)
 
@@ -407,48 +494,67 @@ class Storage:
 
     def read_json(self, container: str, path: str) -> tuple[Any, str]:
         """The JSON record at `container/path` and its ETag; NotFound when absent."""
-        with storage_errors(f"{container}/{path}"):
-            downloader = self.blob(container, path).download_blob()
-            return json.loads(downloader.readall()), str(downloader.properties.etag)
+        record, etag = self.try_read_json(container, path)
+        if etag is None:
+            raise NotFound(f"{container}/{path} does not exist")
+        return record, etag
 
     def try_read_json(self, container: str, path: str) -> tuple[Any, str] | tuple[None, None]:
-        try:
-            return self.read_json(container, path)
-        except NotFound:
+        what = f"{container}/{path}"
+        answer = self._plain_blobs.send("GET", self._blob_url(container, path), what)
+        if answer.status_code == 404:
             return None, None
+        if answer.status_code != 200:
+            raise failure(answer, what)
+        return json.loads(answer.body), answer.headers["ETag"]
 
     def create_json(self, container: str, path: str, record: Any, metadata: dict[str, str] | None = None) -> str:
         """Create the record only if nothing is there yet (If-None-Match: *); ConcurrencyConflict otherwise.
         `metadata` is stored with it, for listings to show (see list_with_metadata)."""
-        blob = self.blob(container, path)
-        etag = _upload_once(blob, f"{container}/{path}", _dumps(record), metadata, overwrite=False)
-        _wrote(blob.url, etag)
-        return etag
+        return self._write_once(container, path, record, metadata, {"If-None-Match": "*"})
 
     def replace_json(
         self, container: str, path: str, record: Any, etag: str, metadata: dict[str, str] | None = None
     ) -> str:
         """Replace the record only if it still has `etag` (If-Match); ConcurrencyConflict otherwise."""
-        blob = self.blob(container, path)
-        new_etag = _upload_once(
-            blob,
-            f"{container}/{path}",
-            _dumps(record),
-            metadata,
-            overwrite=True,
-            etag=etag,
-            match_condition=MatchConditions.IfNotModified,
-        )
-        _wrote(blob.url, new_etag)
-        return new_etag
+        return self._write_once(container, path, record, metadata, {"If-Match": etag})
 
     def put_json(self, container: str, path: str, record: Any) -> str:
         """Write the record unconditionally (for records with a single writer)."""
-        with storage_errors(f"{container}/{path}"):
-            blob = self.blob(container, path)
-            result = blob.upload_blob(_dumps(record), overwrite=True, content_settings=JSON_CONTENT)
-        _wrote(blob.url, str(result["etag"]))
-        return str(result["etag"])
+        return self._put(container, path, _dumps(record), {})
+
+    def _put(self, container: str, path: str, data: bytes, headers: dict[str, str]) -> str:
+        """PUT a JSON blob with `headers` (metadata, conditions); its new ETag, or the error storage's answer is."""
+        url, what = self._blob_url(container, path), f"{container}/{path}"
+        headers = {"x-ms-blob-type": "BlockBlob", "Content-Type": JSON_CONTENT.content_type, **headers}
+        answer = self._plain_blobs.send("PUT", url, what, headers, data)
+        if answer.status_code != 201:
+            raise failure(answer, what)
+        etag = answer.headers["ETag"]
+        _wrote(url, etag)
+        return etag
+
+    def _write_once(
+        self, container: str, path: str, record: Any, metadata: dict[str, str] | None, condition: dict[str, str]
+    ) -> str:
+        """A conditional PUT carrying a token of its own: a refusal caused by this very write, landed on an earlier
+        try whose answer was lost, is no refusal (the token is on the blob). Returns the blob's ETag."""
+        token = uuid.uuid4().hex
+        headers = {f"x-ms-meta-{key}": value for key, value in {**(metadata or {}), WRITE_TOKEN: token}.items()}
+        try:
+            return self._put(container, path, _dumps(record), {**headers, **condition})
+        except ConcurrencyConflict:
+            what = f"{container}/{path}"
+            answer = self._plain_blobs.send("HEAD", self._blob_url(container, path), what)
+            if answer.status_code == 404:
+                raise ConcurrencyConflict(f"{what} was changed by another writer") from None
+            if answer.status_code != 200:
+                raise failure(answer, what) from None
+            if answer.headers.get(f"x-ms-meta-{WRITE_TOKEN}") != token:
+                raise
+            etag = answer.headers["ETag"]
+            _wrote(self.blob_url(container, path), etag)
+            return etag
 
     def update_json(self, container: str, path: str, change: Callable[[Any], T], attempts: int = 20) -> T:
         """Read-modify-write with If-Match, retried on conflict. `change` mutates the record in place and
@@ -482,53 +588,80 @@ class Storage:
 
     def delete_blob(self, container: str, path: str, etag: str | None = None) -> bool:
         """Delete a blob (with its snapshots); False when it was already gone."""
-        with storage_errors(f"{container}/{path}"):
-            client = self.blob(container, path)
-            try:
-                if etag is None:
-                    client.delete_blob(delete_snapshots="include")
-                else:
-                    client.delete_blob(
-                        delete_snapshots="include", etag=etag, match_condition=MatchConditions.IfNotModified
-                    )
-            except ResourceNotFoundError:
-                return False
-        _wrote(client.url, None)
+        url, what = self._blob_url(container, path), f"{container}/{path}"
+        headers = {"x-ms-delete-snapshots": "include"} | ({} if etag is None else {"If-Match": etag})
+        answer = self._plain_blobs.send("DELETE", url, what, headers)
+        if answer.status_code == 404:
+            return False
+        if answer.status_code != 202:
+            raise failure(answer, what)
+        _wrote(url, None)
         return True
 
     def blob_url(self, container: str, path: str) -> str:
         """The blob's URL, which names it for watch_writes."""
-        return str(self.blob(container, path, create_container=False).url)
+        return f"{self._container_url(container)}/{quote(path, safe='~/')}"
+
+    def _container_url(self, container: str) -> str:
+        return f"{self.blobs.url.partition('?')[0].rstrip('/')}/{quote(container)}"
+
+    def _blob_url(self, container: str, path: str) -> str:
+        """The blob's URL, its container created on first use in this process."""
+        self.container(container)
+        return self.blob_url(container, path)
 
     def etag(self, container: str, path: str, known: str | None = None) -> str | None:
         """The blob's ETag, None when it does not exist: one HEAD request. With `known`, the request is conditional
         (If-None-Match): while the blob still has that ETag storage answers 304, without the blob's properties, and
         `known` is returned."""
-        client = self.blob(container, path, create_container=False)
-        with storage_errors(f"{container}/{path}"):
-            try:
-                if known is None:
-                    return str(client.get_blob_properties().etag)
-                return str(client.get_blob_properties(etag=known, match_condition=MatchConditions.IfModified).etag)
-            except ResourceNotFoundError:
-                return None
-            except HttpResponseError as exc:
-                if exc.status_code == 304:  # the SDK raises "not modified" as a failed condition
-                    return known
-                raise
+        what = f"{container}/{path}"
+        headers = None if known is None else {"If-None-Match": known}
+        answer = self._plain_blobs.send("HEAD", self.blob_url(container, path), what, headers)
+        if answer.status_code == 404:
+            return None
+        if answer.status_code == 304:
+            return known
+        if answer.status_code != 200:
+            raise failure(answer, what)
+        return answer.headers["ETag"]
 
     def list_names(self, container: str, prefix: str) -> list[str]:
         """Names of the blobs under `prefix`, in lexicographic order."""
-        with storage_errors(f"{container}/{prefix}*"):
-            return [b.name for b in self.container(container).list_blobs(name_starts_with=prefix)]
+        return [listed.name for listed in self._list(container, prefix, metadata=False)]
 
     def list_with_metadata(self, container: str, prefix: str) -> list[Listed]:
         """The blobs under `prefix` with their ETags and metadata, in lexicographic order: one request per 5,000."""
-        with storage_errors(f"{container}/{prefix}*"):
-            return [
-                Listed(b.name, str(b.etag), dict(b.metadata or {}))
-                for b in self.container(container).list_blobs(name_starts_with=prefix, include=["metadata"])
-            ]
+        return self._list(container, prefix, metadata=True)
+
+    def _list(self, container: str, prefix: str, metadata: bool) -> list[Listed]:
+        what = f"{container}/{prefix}*"
+        self.container(container)
+        url = self._container_url(container)
+        query = {"restype": "container", "comp": "list", "maxresults": str(LIST_PAGE)}
+        query |= {"prefix": prefix} if prefix else {}
+        query |= {"include": "metadata"} if metadata else {}
+        found: list[Listed] = []
+        marker = ""
+        while True:
+            page_query = query | {"marker": marker} if marker else query
+            answer = self._plain_blobs.send("GET", f"{url}?{urlencode(page_query, quote_via=quote)}", what)
+            if answer.status_code != 200:
+                raise failure(answer, what)
+            page = ElementTree.fromstring(answer.body)
+            for blob in page.iter("Blob"):
+                name = blob.find("Name")
+                assert name is not None, "a listed blob has a name"
+                text = name.text or ""
+                found.append(
+                    Listed(
+                        unquote(text) if name.get("Encoded") == "true" else text,
+                        blob.findtext("Properties/Etag", ""),
+                        {entry.tag: entry.text or "" for entry in blob.iterfind("Metadata/*")},
+                    )
+                )
+            marker = page.findtext("NextMarker") or ""
+            if not marker:
+                return found
 
     def read_all_json(self, container: str, prefix: str) -> list[Any]:
         """Every JSON record under `prefix`, in name order; one deleted between the listing and its read is left
@@ -552,31 +685,28 @@ def read_at_once(read: Callable[[Item], T], items: Sequence[Item]) -> list[T]:
         return list(pool.map(read, items))
 
 
-def _upload_once(blob: BlobClient, what: str, data: bytes, metadata: dict[str, str] | None, **conditions: Any) -> str:
-    """A conditional upload (`conditions`: overwrite, etag, match_condition) carrying a token of its own: a refusal
-    caused by this very write, landed on an earlier try whose answer was lost, is no refusal (the token is on the
-    blob). Returns the blob's ETag."""
-    token = uuid.uuid4().hex
-    try:
-        with storage_errors(what):
-            result = blob.upload_blob(
-                data, content_settings=JSON_CONTENT, metadata={**(metadata or {}), WRITE_TOKEN: token}, **conditions
-            )
-        return str(result["etag"])
-    except ConcurrencyConflict:
-        with storage_errors(what):
-            try:
-                properties = blob.get_blob_properties()
-            except ResourceNotFoundError:
-                raise ConcurrencyConflict(f"{what} was changed by another writer") from None
-        if (properties.metadata or {}).get(WRITE_TOKEN) != token:
-            raise
-        return str(properties.etag)
-
-
 def same_etag(etag: object) -> str:
     """An ETag as listings write it: a listing gives `0x8D...`, a read's properties `"0x8D..."`."""
     return str(etag).strip('"')
+
+
+def _account_sas(account: str) -> Callable[[str, datetime], str]:
+    """Signs an account SAS for the records' requests with an account key: every operation on containers, blobs and
+    queue messages, blob and queue services."""
+
+    def sign(key: str, expiry: datetime) -> str:
+        return generate_account_sas(
+            account,
+            key,
+            ResourceTypes(service=True, container=True, object=True),
+            AccountSasPermissions(
+                read=True, write=True, delete=True, list=True, add=True, create=True, update=True, process=True
+            ),
+            expiry,
+            services="bq",
+        )
+
+    return sign
 
 
 def _dumps(record: Any) -> bytes:

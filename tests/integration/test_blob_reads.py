@@ -28,6 +28,7 @@ from cryptography.x509.oid import NameOID
 from shared.core import blob_reads
 from shared.core.errors import NotFound, StorageUnavailable
 from shared.core.storage import RequestCounter, Storage
+from shared.core.storage_requests import TOKEN_SCOPE
 
 CONTAINER = "fninfer-test"
 
@@ -108,12 +109,12 @@ def test_a_refused_read_goes_through_the_sdk_which_names_the_status(storage: Sto
     container = storage.container(CONTAINER)
     reader = blob_reads.reader(container, None)
     assert reader is not None
-    reader._sas_renew_at = datetime.now(UTC) + timedelta(hours=1)
-    reader._sas = "sv=2020-08-04&sr=c&sp=r&se=2000-01-01T00:00:00Z&sig=bm90IGEgc2lnbmF0dXJl"  # expired, forged
+    reader.authorization._renew_at = datetime.now(UTC) + timedelta(hours=1)
+    reader.authorization._signed = "sv=2020-08-04&sr=c&sp=r&se=2000-01-01T00:00:00Z&sig=bm90IGEgc2lnbmF0dXJl"  # forged
     try:
         assert read(container, f"{unique}/f.csv") == b"x"  # the SDK, with the account key, reads it
     finally:
-        reader._sas = ""  # signed again on the next read
+        reader.authorization._signed = ""  # signed again on the next read
 
 
 def test_a_client_without_key_or_sas_reads_through_the_sdk(storage: Storage, unique: str, azurite: Any) -> None:
@@ -211,7 +212,7 @@ def test_an_entra_identity_reads_with_its_token_fetched_again_before_it_ends(
         assert isinstance(blob_reads.reader(container, None), blob_reads.BlobReader)
         assert read(container, "a/f 1.csv") == b"/account/inputs/a/f%201.csv"
         assert read(container, "a/f 1.csv") == b"/account/inputs/a/f%201.csv"
-    assert long_lived.fetched == [(blob_reads.TOKEN_SCOPE,)]  # once for both reads
+    assert long_lived.fetched == [(TOKEN_SCOPE,)]  # once for both reads
     assert len(short_lived.fetched) == 2
     authorizations = [request["authorization"] for request in seen]
     assert authorizations == ["Bearer token-1", "Bearer token-1", "Bearer token-1", "Bearer token-2"]

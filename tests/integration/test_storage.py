@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import socket
 import threading
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
 from azure.core.exceptions import ServiceResponseError
+from azure.storage.blob import AccountSasPermissions, ResourceTypes, generate_account_sas
 
 from fninfer_host.azurite import Azurite
+from fninfer_host.settings import AZURITE_ACCOUNT, AZURITE_KEY
 from shared.core.errors import ConcurrencyConflict, NotFound, StorageUnavailable
-from shared.core.storage import Storage
-from tests.faults import FAST_RETRY
+from shared.core.storage import Storage, same_etag
+from tests.faults import FAST_RETRY, StorageFaults
 from tests.hosting import free_port
 
 
@@ -138,3 +141,91 @@ def test_a_connection_closed_before_the_answer_is_storage_not_answering(unique: 
         listener.close()
     assert isinstance(raised.value.__cause__, ServiceResponseError)
     assert len(accepted) == 3  # the first try and FAST_RETRY's two more
+
+
+def test_records_and_messages_sent_plainly_are_what_the_sdk_reads(storage: Storage, unique: str) -> None:
+    """The records and queue messages go as plain requests (shared/core/storage_requests.py): the SDK reads back the
+    same bytes, ETags, metadata and message text, and the conditions refuse what they should."""
+    path = f"{unique}/r.json"
+    etag = storage.create_json("fninfer-test", path, {"v": 1}, metadata={"state": "Running"})
+    sdk_blob = storage.container("fninfer-test").get_blob_client(path)
+    properties = sdk_blob.get_blob_properties()
+    assert (str(properties.etag), properties.content_settings.content_type) == (etag, "application/json")
+    assert sdk_blob.download_blob().readall() == b'{"v":1}'
+    [listed] = storage.list_with_metadata("fninfer-test", f"{unique}/")
+    assert listed.metadata["state"] == "Running"
+    assert storage.etag("fninfer-test", path) == etag
+    assert storage.etag("fninfer-test", path, known=etag) == etag  # 304: not modified
+    assert storage.etag("fninfer-test", f"{unique}/absent.json") is None
+    newer = storage.put_json("fninfer-test", path, {"v": 2})
+    assert storage.etag("fninfer-test", path, known=etag) == newer
+    with pytest.raises(ConcurrencyConflict, match="changed by another writer"):
+        storage.delete_blob("fninfer-test", path, etag=etag)
+    assert storage.read_json("fninfer-test", path) == ({"v": 2}, newer)
+    assert storage.delete_blob("fninfer-test", path, etag=newer) is True
+    assert storage.delete_blob("fninfer-test", path) is False
+
+    text = '<run id="a&b"> ünïcode \' ]]>'
+    storage.send(f"q{unique}", text)
+    storage.send(f"q{unique}", "later", delay=60)
+    assert [message.content for message in storage.queue(f"q{unique}").receive_messages(max_messages=5)] == [text]
+
+
+def test_a_shared_access_signature_connection_string_authorizes_the_plain_requests(
+    azurite: Azurite, unique: str
+) -> None:
+    """A connection string with a SAS instead of a key (BlobEndpoint=...;SharedAccessSignature=...): the records and
+    messages carry that SAS; one that does not allow writes makes a write fail naming storage's refusal."""
+
+    def with_sas(permission: AccountSasPermissions) -> Storage:
+        sas = generate_account_sas(
+            AZURITE_ACCOUNT,
+            AZURITE_KEY,
+            ResourceTypes(service=True, container=True, object=True),
+            permission,
+            expiry=datetime.now(UTC) + timedelta(hours=1),
+            services="bq",
+        )
+        endpoints = azurite.connection_string.split("AccountKey=")[1].split(";", 1)[1]
+        return Storage.from_connection_string(f"{endpoints}SharedAccessSignature={sas}", retry=FAST_RETRY)
+
+    everything = with_sas(AccountSasPermissions(read=True, write=True, create=True, add=True, process=True, list=True))
+    etag = everything.create_json("fninfer-test", f"{unique}/r.json", {"v": 1})
+    assert everything.read_json("fninfer-test", f"{unique}/r.json") == ({"v": 1}, etag)
+    everything.send(f"q{unique}", "hello")
+    assert [message.content for message in everything.queue(f"q{unique}").receive_messages()] == ["hello"]
+    reader = with_sas(AccountSasPermissions(read=True, list=True, create=True))  # creates, never overwrites
+    assert reader.read_json("fninfer-test", f"{unique}/r.json")[0] == {"v": 1}
+    with pytest.raises(StorageUnavailable, match="403 AuthorizationPermissionMismatch"):
+        reader.put_json("fninfer-test", f"{unique}/r.json", {"v": 2})
+
+
+def test_a_conditional_write_whose_answer_was_lost_is_the_writers_own(
+    azurite: Azurite, storage: Storage, unique: str
+) -> None:
+    """A create whose first try landed but whose answer was lost is tried again and refused (409): the write token on
+    the blob says the refusal was caused by this very write, so the create succeeds; another writer's is refused."""
+    faults = StorageFaults()
+    losing = Storage.from_connection_string(azurite.connection_string, faults=faults, retry=FAST_RETRY)
+    losing.container("fninfer-test")
+    faults.arm(("PUT fninfer-test", 1), "lost_once")
+    etag = losing.create_json("fninfer-test", f"{unique}/r.json", {"v": 1})
+    assert faults.fired
+    assert faults.seen == ["PUT fninfer-test", "PUT fninfer-test", "HEAD fninfer-test"]
+    assert storage.read_json("fninfer-test", f"{unique}/r.json") == ({"v": 1}, etag)
+    with pytest.raises(ConcurrencyConflict):
+        losing.create_json("fninfer-test", f"{unique}/r.json", {"v": 2})
+
+
+def test_listings_page_and_keep_names_as_written(
+    storage: Storage, unique: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Listings are plain GETs too, a page at a time: names with spaces, '+', '%' and non-ASCII come back as written,
+    in order, with their ETags (a listing's form: unquoted) and metadata."""
+    monkeypatch.setattr("shared.core.storage.LIST_PAGE", 2)
+    names = [f"{unique}/a b.json", f"{unique}/a+b%20.json", f"{unique}/é/ü.json", f"{unique}/z.json", f"{unique}z.json"]
+    etags = [storage.create_json("fninfer-test", name, {}, metadata={"n": str(i)}) for i, name in enumerate(names)]
+    assert storage.list_names("fninfer-test", f"{unique}/") == sorted(names[:4])
+    listed = storage.list_with_metadata("fninfer-test", f"{unique}/a ")
+    assert [(one.name, one.etag, one.metadata["n"]) for one in listed] == [(names[0], same_etag(etags[0]), "0")]
+    assert storage.list_names("fninfer-test", f"{unique}/nothing/") == []
