@@ -1,7 +1,8 @@
 """CPU per storage request on the client side: fninfer's Storage beside the Azure SDK's clients used as its samples
 use them, in the same run, against one local Azurite.
 
-Every record read, write and queue poll of the app, the host and the SDK goes through shared/core/storage.py, so the
+Every record read, write, listing, message and queue poll of the app, the host and the SDK goes through
+shared/core/storage.py (records, listings and messages as plain requests, shared/core/storage_requests.py), so the
 Python CPU a request costs the caller is paid hundreds of thousands of times by a batch run and by the test suite.
 The baseline is the SDK's documented way: a BlobServiceClient from the connection string, `get_blob_client` per
 call, and requests' default session (which reads the environment's proxy settings on each request). Rounds
@@ -63,9 +64,19 @@ def main() -> None:
                 lambda i: fninfer.put_json(CONTAINER, f"w/{i % 20}.json", {"i": i}),
                 lambda i: sdk_blobs.get_blob_client(CONTAINER, f"w/{i % 20}.json").upload_blob(body, overwrite=True),
             ),
+            "list 20 records": (
+                lambda i: fninfer.list_with_metadata(CONTAINER, "w/"),
+                lambda i: list(
+                    sdk_blobs.get_container_client(CONTAINER).list_blobs(name_starts_with="w/", include=["metadata"])
+                ),
+            ),
             "poll an empty queue": (
                 lambda i: list(fninfer.queue(QUEUE).receive_messages(max_messages=32)),
                 lambda i: list(sdk_queue.receive_messages(max_messages=32)),
+            ),
+            "send a message": (
+                lambda i: fninfer.send(QUEUE, "{}", delay=600),
+                lambda i: sdk_queue.send_message("{}", visibility_timeout=600),
             ),
         }
         for name, (ours, baseline) in operations.items():
