@@ -39,11 +39,10 @@ HANDLERS: dict[str, Callable[[Storage, dict[str, Any]], object]] = {
 
 def receive(storage: Storage, queue: str) -> list[dict[str, Any]]:
     """Take every visible message off `queue` (deleting them) and return their bodies."""
-    client = storage.queue(queue)
     bodies = []
-    for message in client.receive_messages(max_messages=32, visibility_timeout=60):
+    for message in storage.receive(queue, visibility=60):
         bodies.append(json.loads(base64.b64decode(message.content)))
-        client.delete_message(message)
+        storage.delete_message(queue, message)
     return bodies
 
 

@@ -360,6 +360,16 @@ class Listed:
     metadata: dict[str, str]
 
 
+@dataclass(frozen=True)
+class Message:
+    """A queue message as received: its text as sent, and the receipt that deletes it."""
+
+    id: str
+    pop_receipt: str
+    content: str
+    dequeue_count: int
+
+
 @dataclass
 class _Plain:
     """A service's plain requests (shared/core/storage_requests.py): sent on its SDK client's transport, authorized
@@ -481,7 +491,7 @@ class Storage:
     def send(self, queue: str, body: str, delay: int = 0) -> None:
         """Put a message on `queue`, visible after `delay` seconds (see QUEUE_SENT_EVENT)."""
         client = self.queue(queue)
-        url = f"{client.url.partition('?')[0]}/messages" + (f"?visibilitytimeout={delay}" if delay else "")
+        url = f"{self._queue_url(queue)}/messages" + (f"?visibilitytimeout={delay}" if delay else "")
         message = f"{XML_DECLARATION}<QueueMessage><MessageText>{escape(body)}</MessageText></QueueMessage>"
         what = f"queue {queue!r}"
         answer = self._plain_queues.send("POST", url, what, {"Content-Type": "application/xml"}, message.encode())
@@ -489,6 +499,39 @@ class Storage:
             raise failure(answer, what)
         if not delay:
             sys.audit(QUEUE_SENT_EVENT, client.url)
+
+    def receive(self, queue: str, count: int = 32, visibility: int = 30) -> list[Message]:
+        """Take up to `count` visible messages off `queue`, invisible to others for `visibility` seconds (until
+        deleted with delete_message, or seen again after)."""
+        url = f"{self._queue_url(queue)}/messages?numofmessages={count}&visibilitytimeout={visibility}"
+        what = f"queue {queue!r}"
+        answer = self._plain_queues.send("GET", url, what)
+        if answer.status_code != 200:
+            raise failure(answer, what)
+        return [
+            Message(
+                element.findtext("MessageId", ""),
+                element.findtext("PopReceipt", ""),
+                element.findtext("MessageText", ""),
+                int(element.findtext("DequeueCount", "0")),
+            )
+            for element in ElementTree.fromstring(answer.body).iterfind("QueueMessage")
+        ]
+
+    def delete_message(self, queue: str, message: Message) -> bool:
+        """Delete a received message; False when it is gone, or was received again since (its receipt is stale)."""
+        url = f"{self._queue_url(queue)}/messages/{quote(message.id)}?popreceipt={quote(message.pop_receipt, safe='')}"
+        what = f"message {message.id} of queue {queue!r}"
+        answer = self._plain_queues.send("DELETE", url, what)
+        if answer.status_code == 404 or answer.error_code == "PopReceiptMismatch":
+            return False
+        if answer.status_code != 204:
+            raise failure(answer, what)
+        return True
+
+    def _queue_url(self, queue: str) -> str:
+        """The queue's URL, the queue created on first use in this process."""
+        return self.queue(queue).url.partition("?")[0]
 
     # -- JSON records ------------------------------------------------------------------------------------------
 

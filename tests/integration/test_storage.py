@@ -16,7 +16,7 @@ from fninfer_host.settings import AZURITE_ACCOUNT, AZURITE_KEY
 from shared.core.errors import ConcurrencyConflict, NotFound, StorageUnavailable
 from shared.core.storage import Storage, same_etag
 from tests.faults import FAST_RETRY, StorageFaults
-from tests.hosting import free_port
+from tests.hosting import eventually, free_port
 
 
 def test_create_is_refused_when_the_record_exists(storage: Storage, unique: str) -> None:
@@ -229,3 +229,20 @@ def test_listings_page_and_keep_names_as_written(
     listed = storage.list_with_metadata("fninfer-test", f"{unique}/a ")
     assert [(one.name, one.etag, one.metadata["n"]) for one in listed] == [(names[0], same_etag(etags[0]), "0")]
     assert storage.list_names("fninfer-test", f"{unique}/nothing/") == []
+
+
+def test_messages_are_received_hidden_for_their_window_and_deleted_with_their_receipt(
+    storage: Storage, unique: str
+) -> None:
+    queue = f"q{unique}"
+    storage.queue(queue).send_message("from the sdk <&>")
+    storage.send(queue, "sent plainly")
+    first = storage.receive(queue, visibility=1)
+    assert sorted(message.content for message in first) == ["from the sdk <&>", "sent plainly"]
+    assert storage.receive(queue) == []  # hidden while their window lasts
+    again = eventually(lambda: storage.receive(queue, count=1, visibility=30), timeout=10)
+    assert [message.dequeue_count for message in again] == [2]
+    [stale] = [message for message in first if message.id == again[0].id]
+    assert storage.delete_message(queue, stale) is False  # received again since: its first receipt is no good
+    assert storage.delete_message(queue, again[0]) is True
+    assert storage.delete_message(queue, again[0]) is False
