@@ -30,7 +30,9 @@ from tests.batching import ROOT, output_rows, pipeline_for, tabular_pipeline_for
 from tests.fault_proxy import FaultProxy, connection_string
 from tests.hosting import RunningHost, run_host
 
-pytestmark = pytest.mark.slow
+# One worker runs the trials one after another on one module fixture (an Azurite on disk, a two-instance host, two
+# proxies): started once, not once per worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("batch-chaos")]
 
 SEED = int(os.environ.get("FNINFER_CHAOS_SEED", "2026"))
 #: A run not over by then counts as hung (a healthy one takes a few seconds; recovery from a 10 s outage, a few more).
