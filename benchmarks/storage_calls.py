@@ -71,7 +71,7 @@ def main() -> None:
                 ),
             ),
             "poll an empty queue": (
-                lambda i: list(fninfer.queue(QUEUE).receive_messages(max_messages=32)),
+                lambda i: fninfer.receive(QUEUE),
                 lambda i: list(sdk_queue.receive_messages(max_messages=32)),
             ),
             "send a message": (
