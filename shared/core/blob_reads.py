@@ -20,15 +20,14 @@ import shutil
 import threading
 from datetime import datetime
 from typing import IO
-from urllib.parse import quote, unquote, urlencode
-from xml.etree import ElementTree
+from urllib.parse import quote
 
 import urllib3
 from azure.storage.blob import ContainerClient, ContainerSasPermissions, generate_container_sas
 
 from shared.core.errors import NotFound, StorageUnavailable
-from shared.core.storage import CONNECT_SECONDS, LIST_PAGE, POOL_CONNECTIONS, RequestCounter, storage_errors
-from shared.core.storage_requests import Authorization
+from shared.core.storage import CONNECT_SECONDS, POOL_CONNECTIONS, RequestCounter, storage_errors
+from shared.core.storage_requests import LIST_PAGE, Authorization, list_query, listed_blobs
 
 log = logging.getLogger("fninfer.storage")
 
@@ -100,8 +99,7 @@ class BlobReader:
         found: list[tuple[str, int]] = []
         marker = ""
         while True:
-            query = {"restype": "container", "comp": "list", "prefix": prefix, "maxresults": str(LIST_PAGE)}
-            url = f"{self.base}?{urlencode({**query, 'marker': marker} if marker else query)}"
+            url = f"{self.base}?{list_query(prefix, marker, LIST_PAGE)}"
             if self.counter is not None:
                 self.counter.add("GET", url)
             with storage_errors(what):
@@ -112,15 +110,15 @@ class BlobReader:
                 raise StorageUnavailable(f"storage did not answer while listing {what}: {exc}") from exc
             if response.status != 200:
                 return None
-            page = ElementTree.fromstring(response.data)
-            for blob in page.iter("Blob"):
-                name = blob.find("Name")
-                size = blob.find("Properties/Content-Length")
-                if name is None or size is None:
-                    return None  # not the listing this reads: the SDK's parser knows more shapes
-                text = name.text or ""
-                found.append((unquote(text) if name.get("Encoded") == "true" else text, int(size.text or 0)))
-            marker = page.findtext("NextMarker") or ""
+            try:
+                blobs, marker = listed_blobs(response.data)
+            except ValueError:
+                return None  # not the listing this reads: the SDK's parser knows more shapes
+            for name, blob in blobs:
+                size = blob.findtext("Properties/Content-Length")
+                if size is None:
+                    return None  # likewise
+                found.append((name, int(size or 0)))
             if not marker:
                 return found
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, Protocol, TypeVar
-from urllib.parse import quote, unquote, urlencode, urlsplit
+from urllib.parse import quote, urlsplit
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
@@ -65,7 +65,16 @@ from urllib3.util.retry import Retry
 from shared.core import layout
 from shared.core.errors import ConcurrencyConflict, FninferError, NotFound, StorageUnavailable
 from shared.core.settings import STORAGE_CONNECTION, StorageConnection, storage_connection
-from shared.core.storage_requests import Authorization, Retrying, StorageAnswer, StorageRequest, failure
+from shared.core.storage_requests import (
+    LIST_PAGE,
+    Authorization,
+    Retrying,
+    StorageAnswer,
+    StorageRequest,
+    failure,
+    list_query,
+    listed_blobs,
+)
 
 T = TypeVar("T")
 Item = TypeVar("Item")
@@ -83,8 +92,6 @@ POOL_CONNECTIONS = 64
 #: and are retried (batch work is taken up again by the sweeper, see shared/pipelines/batch/sweeper.py).
 RETRY = {"initial_backoff": 1, "increment_base": 2, "retry_total": 2, "random_jitter_range": 1}
 CONNECT_SECONDS = 5
-#: Blobs per listing request (Azure's most).
-LIST_PAGE = 5000
 #: Records read at once by read_many_json.
 READ_THREADS = 8
 #: The folders of fninfer-runs named by what they hold; the others are named by a run's id, its records' kind next.
@@ -491,7 +498,7 @@ class Storage:
     def send(self, queue: str, body: str, delay: int = 0) -> None:
         """Put a message on `queue`, visible after `delay` seconds (see QUEUE_SENT_EVENT)."""
         client = self.queue(queue)
-        url = f"{self._queue_url(queue)}/messages" + (f"?visibilitytimeout={delay}" if delay else "")
+        url = f"{client.url.partition('?')[0]}/messages" + (f"?visibilitytimeout={delay}" if delay else "")
         message = f"{XML_DECLARATION}<QueueMessage><MessageText>{escape(body)}</MessageText></QueueMessage>"
         what = f"queue {queue!r}"
         answer = self._plain_queues.send("POST", url, what, {"Content-Type": "application/xml"}, message.encode())
@@ -680,29 +687,17 @@ class Storage:
         what = f"{container}/{prefix}*"
         self.container(container)
         url = self._container_url(container)
-        query = {"restype": "container", "comp": "list", "maxresults": str(LIST_PAGE)}
-        query |= {"prefix": prefix} if prefix else {}
-        query |= {"include": "metadata"} if metadata else {}
         found: list[Listed] = []
         marker = ""
         while True:
-            page_query = query | {"marker": marker} if marker else query
-            answer = self._plain_blobs.send("GET", f"{url}?{urlencode(page_query, quote_via=quote)}", what)
+            query = list_query(prefix, marker, LIST_PAGE, include="metadata" if metadata else "")
+            answer = self._plain_blobs.send("GET", f"{url}?{query}", what)
             if answer.status_code != 200:
                 raise failure(answer, what)
-            page = ElementTree.fromstring(answer.body)
-            for blob in page.iter("Blob"):
-                name = blob.find("Name")
-                assert name is not None, "a listed blob has a name"
-                text = name.text or ""
-                found.append(
-                    Listed(
-                        unquote(text) if name.get("Encoded") == "true" else text,
-                        blob.findtext("Properties/Etag", ""),
-                        {entry.tag: entry.text or "" for entry in blob.iterfind("Metadata/*")},
-                    )
-                )
-            marker = page.findtext("NextMarker") or ""
+            blobs, marker = listed_blobs(answer.body)
+            for name, blob in blobs:
+                entries = {entry.tag: entry.text or "" for entry in blob.iterfind("Metadata/*")}
+                found.append(Listed(name, blob.findtext("Properties/Etag", ""), entries))
             if not marker:
                 return found
 

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import formatdate
 from typing import Any
+from urllib.parse import quote, unquote, urlencode
+from xml.etree import ElementTree
 
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 
@@ -34,6 +36,8 @@ SAS_LIFETIME = timedelta(hours=1)
 #: it still has time).
 SAS_MARGIN = timedelta(minutes=15)
 TOKEN_SCOPE = "https://storage.azure.com/.default"
+#: Blobs per listing request (Azure's most).
+LIST_PAGE = 5000
 #: The error codes of a conditional write refused because another writer got there first.
 LOST_RACE = frozenset({"BlobAlreadyExists", "ConditionNotMet", "TargetConditionNotMet"})
 
@@ -160,3 +164,26 @@ def failure(answer: StorageAnswer, what: str) -> FninferError:
     if status == 409:
         return ConcurrencyConflict(f"{what} conflicts with its current state: {code}")
     return StorageUnavailable(f"storage failed while accessing {what}: {status} {code}".rstrip())
+
+
+def list_query(prefix: str, marker: str, page_size: int, include: str = "") -> str:
+    """The query string of one page of a List Blobs request."""
+    query = {"restype": "container", "comp": "list", "maxresults": str(page_size)}
+    query |= {"prefix": prefix} if prefix else {}
+    query |= {"include": include} if include else {}
+    query |= {"marker": marker} if marker else {}
+    return urlencode(query, quote_via=quote)
+
+
+def listed_blobs(body: bytes) -> tuple[list[tuple[str, ElementTree.Element]], str]:
+    """The blobs of one page of a List Blobs answer, each as its name (as written: an encoded name decoded) and its
+    element, and the next page's marker ("" after the last). ValueError for a blob without a name."""
+    page = ElementTree.fromstring(body)
+    blobs = []
+    for blob in page.iter("Blob"):
+        name = blob.find("Name")
+        if name is None:
+            raise ValueError("a listed blob has no name")
+        text = name.text or ""
+        blobs.append((unquote(text) if name.get("Encoded") == "true" else text, blob))
+    return blobs, page.findtext("NextMarker") or ""
