@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from fninfer._config import WorkspaceConfig, find_config, last_loaded_config
+from fninfer._http import tls_context
 from shared.core.errors import FninferError, InvalidInput
 
 #: Azure Resource Manager's token audience (Audience.ARM).
@@ -70,7 +71,7 @@ class AbstractAuthentication:
     def signed_session(self, session: Any = None) -> Any:
         """`session` (anything with a `headers` mapping: a requests Session, an httpx Client), or a new httpx
         Client, with the app's Authorization header on every request it sends, as Azure ML's does."""
-        session = session if session is not None else httpx.Client()
+        session = session if session is not None else httpx.Client(verify=tls_context())
         session.headers.update(self.get_authentication_header())
         return session
 

@@ -10,6 +10,7 @@ import httpx
 from fninfer._auth import AbstractAuthentication, as_authentication
 from fninfer._config import WorkspaceConfig
 from fninfer._exceptions import UserErrorException
+from fninfer._http import tls_context
 from shared.core import validators
 from shared.core.errors import FninferError, InvalidInput, error_from_body
 
@@ -62,7 +63,9 @@ class AppClient:
     ) -> None:
         self.config = config
         self.auth: AbstractAuthentication = as_authentication(auth)
-        self._http = httpx.Client(base_url=config.api_url + "/", timeout=TIMEOUT, transport=transport)
+        self._http = httpx.Client(
+            base_url=config.api_url + "/", timeout=TIMEOUT, transport=transport, verify=tls_context()
+        )
 
     def auth_header(self) -> dict[str, str]:
         return self.auth.header_for(self.config)

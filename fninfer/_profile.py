@@ -27,6 +27,7 @@ import httpx
 
 from fninfer._client import check_name
 from fninfer._exceptions import UserErrorException, WebserviceException
+from fninfer._http import tls_context
 from fninfer._workspace import Workspace
 from shared.core.lazy_modules import lazy
 
@@ -178,7 +179,7 @@ class ModelProfile:
         latencies, successes = [], 0
         headers = {"Content-Type": "application/json"}
         started = time.perf_counter()
-        with httpx.Client(timeout=120) as client:
+        with httpx.Client(timeout=120, verify=tls_context()) as client:
             for row in rows:
                 sent = time.perf_counter()
                 response = client.post(service.scoring_uri, content=row.encode(), headers=headers)

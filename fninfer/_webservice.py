@@ -33,6 +33,7 @@ from fninfer._client import api_path, check_name
 from fninfer._compute import ComputeTarget
 from fninfer._environment import Environment
 from fninfer._exceptions import WebserviceException, invalid, webservice_error
+from fninfer._http import tls_context
 from fninfer._inference_config import InferenceConfig
 from fninfer._model import Model
 from fninfer._service_settings import (
@@ -558,7 +559,9 @@ class Webservice:
         for attempt in range(2):
             headers = {"Content-Type": "application/json", **self._auth_header(refresh=attempt > 0)}
             try:
-                response = httpx.post(self.scoring_uri, content=input_data, headers=headers, timeout=120)
+                response = httpx.post(
+                    self.scoring_uri, content=input_data, headers=headers, timeout=120, verify=tls_context()
+                )
             except httpx.TransportError as exc:
                 raise WebserviceException(f"service {self.name!r} at {self.scoring_uri} did not answer: {exc}") from exc
             if response.status_code != 401 or not (self.auth_enabled or self.token_auth_enabled):

@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from fninfer._http import tls_context
 from fninfer.core import Workspace
 from fninfer.core.model import InferenceConfig, Model
 from fninfer.core.webservice import AciWebservice
@@ -238,7 +239,7 @@ def served(
 
 def _healthy(url: str) -> bool:
     try:
-        return httpx.get(url + "/", timeout=5).status_code == 200
+        return httpx.get(url + "/", timeout=5, verify=tls_context()).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -248,7 +249,9 @@ def send(base: str, path: str, case: Case) -> Answer:
     if case.content_type is not None:
         headers["Content-Type"] = case.content_type
     url = f"{base}{path}" + (f"?{case.query}" if case.query else "")
-    return Answer.of(httpx.request(case.method, url, content=case.body, headers=headers, timeout=60))
+    return Answer.of(
+        httpx.request(case.method, url, content=case.body, headers=headers, timeout=60, verify=tls_context())
+    )
 
 
 def deploy_script(ws: Workspace, script: str, name: str, tmp_path: Path) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from fninfer._http import tls_context
 from fninfer_host.azurite import Azurite
 from shared.core.storage import Storage
 from tests.hosting import RunningHost, eventually, run_host
@@ -77,7 +78,7 @@ def serving_instances(host: RunningHost) -> set[int]:
     seen: set[int] = set()
     deadline = time.monotonic() + 20
     while len(seen) < 2 and time.monotonic() < deadline:
-        with httpx.Client(base_url=host.base_url) as fresh:
+        with httpx.Client(base_url=host.base_url, verify=tls_context()) as fresh:
             seen.add(fresh.get("/admin/host/status").json()["instance"])
     return seen
 

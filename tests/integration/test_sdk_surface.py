@@ -15,6 +15,7 @@ import pytest
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
+from fninfer._http import tls_context
 from fninfer.core import Dataset, Environment, Experiment, Model, Webservice, Workspace
 from fninfer.core.conda_dependencies import CondaDependencies
 from fninfer.core.model import InferenceConfig
@@ -178,7 +179,9 @@ def test_keys_the_user_chooses_are_honoured_and_never_stored_in_clear(
 
     def status_with(key: str) -> int:
         headers = {"Authorization": f"Bearer {key}"}
-        return httpx.post(service.scoring_uri, json={"data": 1}, headers=headers, timeout=30).status_code
+        return httpx.post(
+            service.scoring_uri, json={"data": 1}, headers=headers, timeout=30, verify=tls_context()
+        ).status_code
 
     eventually(lambda: status_with(primary) == 401)  # the record is re-read within a second
     assert status_with(f"rotated-{unique}-0123456789") == 200

@@ -10,6 +10,7 @@ import httpx
 import pytest
 import requests
 
+from fninfer._http import tls_context
 from fninfer.core import Environment, Experiment, Workspace
 from fninfer.data.dataset_consumption_config import DatasetConsumptionConfig
 from fninfer.pipeline.core import Pipeline, PipelineData, PipelineParameter, PipelineRun, PublishedPipeline
@@ -148,7 +149,7 @@ def test_seed_weekly_schedule_fires_once_on_two_instances(seed_setup: Workspace,
         # The schedules timer, invoked on the host at once from several callers (the admin API, as `func`'s
         # "programmatically called" invocations), alongside its own every-minute firing.
         def tick() -> int:
-            with httpx.Client(base_url=app_host.base_url) as client:
+            with httpx.Client(base_url=app_host.base_url, verify=tls_context()) as client:
                 return client.post("/admin/functions/run_schedules", json={"input": ""}).status_code
 
         with concurrent.futures.ThreadPoolExecutor(4) as pool:

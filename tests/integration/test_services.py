@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from fninfer._http import tls_context
 from fninfer.core import Environment, Workspace
 from fninfer.core.conda_dependencies import CondaDependencies
 from fninfer.core.model import InferenceConfig, Model
@@ -70,7 +71,7 @@ def post(service: Webservice, body: object, token: str | None = None, raw: bytes
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
     content = raw if raw is not None else json.dumps(body).encode()
-    return httpx.post(service.scoring_uri, content=content, headers=headers, timeout=30)
+    return httpx.post(service.scoring_uri, content=content, headers=headers, timeout=30, verify=tls_context())
 
 
 def test_auth_matrix(services: dict[str, Webservice]) -> None:

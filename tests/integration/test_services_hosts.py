@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from fninfer._http import tls_context
 from fninfer.core import Workspace
 from fninfer.core.model import InferenceConfig, Model
 from fninfer.core.webservice import AciWebservice, AksWebservice, Webservice, WebserviceException
@@ -57,7 +58,9 @@ def deploy(ws: Workspace, name: str, script: str, config: object, tmp_path: Path
 def post(service: Webservice, body: object, key: str | None = None, timeout: float = 30) -> httpx.Response:
     """One call on a new connection, so that calls spread over the instances."""
     headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})}
-    return httpx.post(service.scoring_uri, content=json.dumps(body).encode(), headers=headers, timeout=timeout)
+    return httpx.post(
+        service.scoring_uri, content=json.dumps(body).encode(), headers=headers, timeout=timeout, verify=tls_context()
+    )
 
 
 def pids(answers: list[httpx.Response]) -> set[int]:
