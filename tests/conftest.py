@@ -20,6 +20,18 @@ ROOT = Path(__file__).resolve().parents[1]
 INTEGRATION_DIR = ROOT / "tests" / "integration"
 
 
+#: The thread-count settings of the BLAS libraries numpy and scikit-learn load (OpenBLAS, or MKL through OpenMP).
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One BLAS thread per process, set before a test module imports numpy and inherited by every process the suite
+    starts (xdist workers, hosts and their instances, scripts): the suite runs many processes on few cores, where
+    OpenBLAS' extra threads spin while they wait for work, and a scikit-learn fit costs many times its CPU."""
+    for name in BLAS_THREADS:
+        os.environ.setdefault(name, "1")
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups set here
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """`integration` marks every test that needs a real Azurite (so `make unit` runs none): all of
