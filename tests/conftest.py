@@ -69,34 +69,32 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, _session_caches: dict[st
         monkeypatch.setenv(name, value)
 
 
-@pytest.fixture(scope="session")
-def azurite() -> Iterator[Azurite]:
-    server = start_azurite(ROOT)
-    yield server
-    server.stop()
-
-
-#: Storage accounts of the session's second Azurite: one for each test that asks for storage of its own.
+#: Storage accounts of the session's Azurite besides the well-known one: one for each test that asks for storage of
+#: its own.
 LONE_ACCOUNTS = [f"devstoreaccount{number}" for number in range(2, 34)]
 
 
 @pytest.fixture(scope="session")
-def _accounts_azurite() -> Iterator[tuple[Azurite, Iterator[str]]]:
+def azurite() -> Iterator[Azurite]:
     server = start_azurite(ROOT, accounts=LONE_ACCOUNTS)
-    yield server, iter(LONE_ACCOUNTS)
+    yield server
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def _unused_accounts() -> Iterator[str]:
+    return iter(LONE_ACCOUNTS)
+
+
 @pytest.fixture
-def lone_azurite(_accounts_azurite: tuple[Azurite, Iterator[str]]) -> Iterator[Azurite]:
+def lone_azurite(azurite: Azurite, _unused_accounts: Iterator[str]) -> Iterator[Azurite]:
     """Storage of the test's own, for a host under test: hosts on one storage share its queues and sweep each
-    other's runs, so the session's host (on the session's Azurite) would take work from it and run that work with
-    its own environment, and kill or memory measurements would be about the wrong processes. An unused account of
-    the session's second Azurite (an account's containers and queues are its own), else an Azurite of its own."""
-    server, unused = _accounts_azurite
-    account = next(unused, None)
+    other's runs, so the session's host (on the session's storage account) would take work from it and run that work
+    with its own environment, and kill or memory measurements would be about the wrong processes. An unused account
+    of the session's Azurite (an account's containers and queues are its own), else an Azurite of its own."""
+    account = next(_unused_accounts, None)
     if account is not None:
-        yield server.for_account(account)
+        yield azurite.for_account(account)
         return
     server = start_azurite(ROOT)
     yield server
