@@ -6,6 +6,10 @@
 MAKEFLAGS += --jobs=4
 
 PYTHON ?= python3
+# Python writes its compiled modules (__pycache__, git-ignored; snapshots and zips leave them out) even where the
+# environment says not to: the suite starts hundreds of Python processes (hosts, instances, scripts, commands) that
+# would each compile the app and the SDK again, and pytest's workers would rewrite every test module again.
+unexport PYTHONDONTWRITEBYTECODE
 VENV := .venv
 PY := $(VENV)/bin/python
 # pytest-xdist workers, each with its own Azurite and hosts (tests/conftest.py). Four on two cores: many tests
