@@ -85,6 +85,7 @@ integration: install $(CHROMIUM)
 # (benchmark-only dependency) and Azure ML's own scoring server (its venv, below), and mlflow when MLFLOW_PYTHON
 # names an interpreter that has it. Scoring path: fninfer's own work per call vs run() alone, in-process. Batch:
 # the pipeline vs a plain download-and-run loop. Storage: client CPU per request vs the SDK's clients as documented.
+# SDK calls: Webservice.run vs requests.post, as Azure ML's run sends it.
 # Listing runs: an experiment's runs with storage 10 ms away vs reading them one after the other.
 bench: install aml-server-venv
 	$(PY) -m pip install --quiet fastapi
@@ -92,6 +93,7 @@ bench: install aml-server-venv
 	AMLSERVER_PYTHON=$(AML_SERVER_VENV)/bin/python $(PY) benchmarks/realtime.py
 	$(PY) benchmarks/scoring_path.py
 	$(PY) benchmarks/storage_calls.py
+	$(PY) benchmarks/sdk_calls.py
 	$(PY) benchmarks/run_listing.py
 	$(PY) benchmarks/batch.py
 
