@@ -194,9 +194,8 @@ def write_points(faulty: Storage, clean: Storage, faults: StorageFaults, pipelin
 UNFIRED_ALLOWED = 2
 
 
-def trial(
-    tally: Tally,
-    point: Point,
+def trials(
+    points: list[Point],
     mode: Mode,
     faulty: Storage,
     clean: Storage,
@@ -204,17 +203,22 @@ def trial(
     timeline: Timeline,
     pipeline: dict[str, Any],
 ) -> None:
-    """A run with `mode` armed at `point`, recorded in `tally`. A run the fault never met tested nothing (its writes
-    fell otherwise than in the run the points were read from): it runs once more, and counts as unfired only if the
-    second misses too; the first's outcome is still checked, as a healthy run's."""
-    for attempt in range(2):
-        run_id = submit(clean, pipeline)
-        faults.arm(point, mode)
-        step = settle(faulty, clean, run_id, timeline)
-        if faults.fired or attempt == 1:
-            tally.record(point, mode, clean, step, faults.fired)
-            return
-        tally.record(point, mode, clean, step, faults.fired, checked_only=True)
+    """A run per point with `mode` armed there; each must end Finished with every row once. A run the fault never met
+    tested nothing (its writes fell otherwise than in the run the points were read from): it runs once more, and
+    counts as unfired only if the second misses too; the first's outcome is still checked, as a healthy run's."""
+    tally = Tally()
+    for point in points:
+        for attempt in range(2):
+            run_id = submit(clean, pipeline)
+            faults.arm(point, mode)
+            step = settle(faulty, clean, run_id, timeline)
+            if faults.fired or attempt == 1:
+                tally.record(point, mode, clean, step, faults.fired)
+                break
+            tally.record(point, mode, clean, step, faults.fired, checked_only=True)
+    print(f"\n{mode}: {tally.summary()}")
+    assert not tally.failures, f"{tally.summary()}:\n" + "\n".join(tally.failures)
+    assert len(tally.unfired) <= UNFIRED_ALLOWED, tally.summary()
 
 
 #: Each kind of trial runs as this many tests, each over every SHARDS-th write point, so the trials of one kind
@@ -233,12 +237,8 @@ def test_a_failure_at_any_write_leaves_every_row_once(
     timeline: Timeline,
     pipeline: dict[str, Any],
 ) -> None:
-    tally = Tally()
-    for point in write_points(faulty, clean, faults, pipeline)[shard::SHARDS]:
-        trial(tally, point, mode, faulty, clean, faults, timeline, pipeline)
-    print(f"\n{mode}: {tally.summary()}")
-    assert not tally.failures, f"{tally.summary()}:\n" + "\n".join(tally.failures)
-    assert len(tally.unfired) <= UNFIRED_ALLOWED, tally.summary()
+    points = write_points(faulty, clean, faults, pipeline)
+    trials(points[shard::SHARDS], mode, faulty, clean, faults, timeline, pipeline)
 
 
 @pytest.mark.parametrize("shard", range(SHARDS))
@@ -248,15 +248,10 @@ def test_storage_forgetting_a_record_it_acknowledged_leaves_every_row_once(
     """Each blob the run writes to its records (lanes, chunks, leases, plan pages, markers), forgotten by storage a
     few requests after it answered: the lost work runs again or the lost record is made again (the watchdog
     restarts what nothing else moves on), and the run finishes with every row once."""
-    tally = Tally()
     points = [
         point for point in write_points(faulty, clean, faults, pipeline) if point[0].startswith("PUT fninfer-runs")
     ]
-    for point in points[shard::SHARDS]:
-        trial(tally, point, "forgotten", faulty, clean, faults, timeline, pipeline)
-    print(f"\nforgotten: {tally.summary()}")
-    assert not tally.failures, f"{tally.summary()}:\n" + "\n".join(tally.failures)
-    assert len(tally.unfired) <= UNFIRED_ALLOWED, tally.summary()
+    trials(points[shard::SHARDS], "forgotten", faulty, clean, faults, timeline, pipeline)
 
 
 # -- the watchdog ---------------------------------------------------------------------------------------------------
