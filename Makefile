@@ -37,9 +37,9 @@ $(VENV)/.installed: pyproject.toml
 
 # azure-functions-doctor, an outside judge of the app as the real Functions host sees it, in its own venv (its
 # dependencies are not the app's). What it checks and which warnings are accepted, with why: pyproject.toml,
-# [tool.azure-functions-doctor].
-DOCTOR := $(VENV)/doctor
-$(DOCTOR)/.installed: $(VENV)/.installed
+# [tool.azure-functions-doctor]. Beside .venv rather than in it, so the two install at once.
+DOCTOR := .venv-doctor
+$(DOCTOR)/.installed:
 	$(PYTHON) -m venv $(DOCTOR)
 	$(DOCTOR)/bin/python -m pip install --quiet 'azure-functions-doctor==0.23.1'
 	touch $@
@@ -102,7 +102,7 @@ package: install
 	$(VENV)/bin/fninfer package $(ARGS)
 
 clean:
-	rm -rf $(VENV) $(AML_SERVER_VENV) node_modules .fninfer .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(DOCTOR) $(AML_SERVER_VENV) node_modules .fninfer .pytest_cache .ruff_cache *.egg-info
 
 # The studio's browser tests (tests/browser) drive Debian's chromium with Playwright (a dev dependency). CI starts
 # from a clean machine and runs as root, so the tests' targets install chromium when it is missing; never
