@@ -8,6 +8,7 @@ masked as comments while the cell is read or rewritten, then put back as they we
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,14 +24,22 @@ _MASKED = re.compile(r"^# fninfer-masked-line (\d+)$")
 
 
 def walk(paths: list[Path]) -> Iterator[Path]:
-    """Every file under `paths` (files as given), in a stable order, skipping virtualenvs, VCS and cache folders."""
+    """Every file under `paths` (files as given), in a stable order, skipping virtualenvs (the folders named so, and
+    any holding a pyvenv.cfg), VCS and cache folders, which are not even walked: a project's .venv alone holds tens
+    of thousands of files."""
     for path in paths:
         if path.is_file():
             yield path
             continue
-        for child in sorted(path.rglob("*")):
-            if child.is_file() and not SKIPPED_DIRS.intersection(child.relative_to(path).parts[:-1]):
-                yield child
+        found: list[Path] = []
+        for folder, folders, files in os.walk(path):
+            folders[:] = [
+                name
+                for name in folders
+                if name not in SKIPPED_DIRS and not os.path.isfile(os.path.join(folder, name, "pyvenv.cfg"))
+            ]
+            found.extend(file for name in files if (file := Path(folder, name)).is_file())
+        yield from sorted(found)
 
 
 @dataclass

@@ -81,6 +81,23 @@ def test_a_package_is_rewritten_in_place_and_twice_is_once(tmp_path: Path) -> No
     assert {p: p.read_text() for p in before} == after
 
 
+def test_virtualenvs_are_left_alone_whatever_their_name(tmp_path: Path) -> None:
+    """A folder holding a pyvenv.cfg is a virtualenv (`.venv-tools`, `py311`), as are the usual names: neither
+    `migrate` nor `check` rewrites or reads the packages installed there."""
+    v1 = "from azureml.core import Model\n"
+    (tmp_path / "score.py").write_text(v1)
+    for venv in (".venv", "py311", ".venv-tools"):
+        site = tmp_path / venv / "lib" / "site-packages"
+        site.mkdir(parents=True)
+        (site / "uses_azureml.py").write_text(v1)
+    (tmp_path / "py311" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (tmp_path / ".venv-tools" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    result = CliRunner().invoke(main, ["migrate", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "fninfer" in (tmp_path / "score.py").read_text()
+    assert [p.read_text() for p in sorted(tmp_path.rglob("uses_azureml.py"))] == [v1, v1, v1]
+
+
 def test_a_notebook_changes_in_its_import_lines_only(tmp_path: Path) -> None:
     notebook = shutil.copy(PROJECT / "deploy.ipynb", tmp_path / "deploy.ipynb")
     before = Path(notebook).read_text()
