@@ -165,6 +165,8 @@ class Runtime:
     _loading: dict[tuple[str, int], threading.Lock] = field(default_factory=dict)
     _attempts: dict[tuple[str, int], itertools.count[int]] = field(default_factory=dict)
     _plans: dict[str, Plan] = field(default_factory=dict)
+    #: Bumped each time a service's cached plan is dropped: a read that began before cannot cache what it read.
+    _plan_drops: dict[str, int] = field(default_factory=dict)
     _serving: dict[str, int] = field(default_factory=dict)
     _inflight: dict[Any, concurrent.futures.Future[Any]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -230,8 +232,11 @@ class Runtime:
             transition(self.storage, name, ServiceState.FAILED, str(exc), code_version)
             return
         self.logs.flush()
+        # This instance serves the new version at once (others within a second): from here on a call reads the
+        # record again, and once it says Healthy no call of this instance keeps a copy read before.
+        self._drop_plan(name)
         transition(self.storage, name, ServiceState.HEALTHY, None, code_version)
-        self._plans.pop(name, None)  # this instance serves the new version at once; others within a second
+        self._drop_plan(name)
 
     # -- shared blocking work ---------------------------------------------------------------------------------
 
@@ -260,13 +265,22 @@ class Runtime:
             future.set_exception(error)
 
     def read_plan(self, name: str) -> Plan:
+        drops = self._plan_drops.get(name, 0)
         try:
             record = get_service(self.storage, name)
         except NotFound as exc:
             # Scoring is open to anyone: unlike the admin API, do not name the services that exist.
             raise NotFound(f"service {name!r} does not exist", service=name) from exc
-        plan = self._plans[name] = Plan.of(record, self.clock())
+        plan = Plan.of(record, self.clock())
+        if self._plan_drops.get(name, 0) == drops:  # else the record read may predate the change that dropped it
+            self._plans[name] = plan
         return plan
+
+    def _drop_plan(self, name: str) -> None:
+        """Forget the cached record after this instance changed it: the next call reads it again, and a read that
+        was under way (which may have read the record before the change) does not cache it."""
+        self._plan_drops[name] = self._plan_drops.get(name, 0) + 1
+        self._plans.pop(name, None)
 
     async def _plan(self, name: str) -> Plan:
         plan = self._plans.get(name)
@@ -326,11 +340,11 @@ class Runtime:
         except FninferError as exc:
             reason = f"{exc} (on instance {self.logs.instance})"
             transition(self.storage, name, ServiceState.UNHEALTHY, reason, version)
-            self._plans.pop(name, None)
+            self._drop_plan(name)
             raise ServiceUnavailable(f"service {name!r} is Unhealthy: {reason}") from exc
         if record["state"] == ServiceState.UNHEALTHY:
             transition(self.storage, name, ServiceState.HEALTHY, None, version)
-            self._plans.pop(name, None)
+            self._drop_plan(name)
         return loaded
 
     async def preload(self) -> list[str]:
