@@ -272,15 +272,17 @@ class Runtime:
             # Scoring is open to anyone: unlike the admin API, do not name the services that exist.
             raise NotFound(f"service {name!r} does not exist", service=name) from exc
         plan = Plan.of(record, self.clock())
-        if self._plan_drops.get(name, 0) == drops:  # else the record read may predate the change that dropped it
-            self._plans[name] = plan
+        with self._lock:
+            if self._plan_drops.get(name, 0) == drops:  # else the record read may predate the change that dropped it
+                self._plans[name] = plan
         return plan
 
     def _drop_plan(self, name: str) -> None:
         """Forget the cached record after this instance changed it: the next call reads it again, and a read that
         was under way (which may have read the record before the change) does not cache it."""
-        self._plan_drops[name] = self._plan_drops.get(name, 0) + 1
-        self._plans.pop(name, None)
+        with self._lock:
+            self._plan_drops[name] = self._plan_drops.get(name, 0) + 1
+            self._plans.pop(name, None)
 
     async def _plan(self, name: str) -> Plan:
         plan = self._plans.get(name)
