@@ -175,18 +175,19 @@ def submit(clean: Storage, pipeline: dict[str, Any]) -> str:
     return launch(clean, copy.deepcopy(pipeline))
 
 
-def write_points(faulty: Storage, clean: Storage, faults: StorageFaults, pipeline: dict[str, Any]) -> list[Point]:
-    """A run without faults, to list its writes in order (in real time: no lease runs out in a healthy run). It is
-    the second: the first makes what a Storage makes once (queues, containers, the experiment), writes the trials'
-    runs would never make again, so a fault armed there would never fire."""
+@pytest.fixture
+def points(faulty: Storage, clean: Storage, faults: StorageFaults, pipeline: dict[str, Any]) -> list[Point]:
+    """The writes of a run without faults, in order (in real time: no lease runs out in a healthy run). It is the
+    second: the first makes what a Storage makes once (queues, containers, the experiment), writes the trials' runs
+    would never make again, so a fault armed there would never fire."""
     for _ in range(2):
         run_id = submit(clean, pipeline)
         faults.arm(("none", 0), "refused")
         step = settle(faulty, clean, run_id)
         assert step is not None and output_lines(clean, step) == EXPECTED
-    points = faults.points()
-    assert len(points) > 30, points  # planning, lanes, chunks, the fan-in, the pipeline run's end
-    return points
+    written = faults.points()
+    assert len(written) > 30, written  # planning, lanes, chunks, the fan-in, the pipeline run's end
+    return written
 
 
 #: Trials of one test whose fault may never fire, tried twice (a trial that tested nothing): a heartbeat's timing can
@@ -194,31 +195,31 @@ def write_points(faulty: Storage, clean: Storage, faults: StorageFaults, pipelin
 UNFIRED_ALLOWED = 2
 
 
+@pytest.fixture
 def trials(
-    points: list[Point],
-    mode: Mode,
-    faulty: Storage,
-    clean: Storage,
-    faults: StorageFaults,
-    timeline: Timeline,
-    pipeline: dict[str, Any],
-) -> None:
-    """A run per point with `mode` armed there; each must end Finished with every row once. A run the fault never met
-    tested nothing (its writes fell otherwise than in the run the points were read from): it runs once more, and
-    counts as unfired only if the second misses too; the first's outcome is still checked, as a healthy run's."""
-    tally = Tally()
-    for point in points:
-        for attempt in range(2):
-            run_id = submit(clean, pipeline)
-            faults.arm(point, mode)
-            step = settle(faulty, clean, run_id, timeline)
-            if faults.fired or attempt == 1:
-                tally.record(point, mode, clean, step, faults.fired)
-                break
-            tally.record(point, mode, clean, step, faults.fired, checked_only=True)
-    print(f"\n{mode}: {tally.summary()}")
-    assert not tally.failures, f"{tally.summary()}:\n" + "\n".join(tally.failures)
-    assert len(tally.unfired) <= UNFIRED_ALLOWED, tally.summary()
+    faulty: Storage, clean: Storage, faults: StorageFaults, timeline: Timeline, pipeline: dict[str, Any]
+) -> Callable[[list[Point], Mode], None]:
+    """Runs a trial per point with a mode armed there; each must end Finished with every row once. A run the fault
+    never met tested nothing (its writes fell otherwise than in the run the points were read from): it runs once
+    more, and counts as unfired only if the second misses too; the first's outcome is still checked, as a healthy
+    run's."""
+
+    def run_trials(at: list[Point], mode: Mode) -> None:
+        tally = Tally()
+        for point in at:
+            for attempt in range(2):
+                run_id = submit(clean, pipeline)
+                faults.arm(point, mode)
+                step = settle(faulty, clean, run_id, timeline)
+                if faults.fired or attempt == 1:
+                    tally.record(point, mode, clean, step, faults.fired)
+                    break
+                tally.record(point, mode, clean, step, faults.fired, checked_only=True)
+        print(f"\n{mode}: {tally.summary()}")
+        assert not tally.failures, f"{tally.summary()}:\n" + "\n".join(tally.failures)
+        assert len(tally.unfired) <= UNFIRED_ALLOWED, tally.summary()
+
+    return run_trials
 
 
 #: Each kind of trial runs as this many tests, each over every SHARDS-th write point, so the trials of one kind
@@ -229,29 +230,20 @@ SHARDS = 2
 @pytest.mark.parametrize("shard", range(SHARDS))
 @pytest.mark.parametrize("mode", ["refused", "lost", "lost_once"])
 def test_a_failure_at_any_write_leaves_every_row_once(
-    mode: Mode,
-    shard: int,
-    faulty: Storage,
-    clean: Storage,
-    faults: StorageFaults,
-    timeline: Timeline,
-    pipeline: dict[str, Any],
+    mode: Mode, shard: int, points: list[Point], trials: Callable[[list[Point], Mode], None]
 ) -> None:
-    points = write_points(faulty, clean, faults, pipeline)
-    trials(points[shard::SHARDS], mode, faulty, clean, faults, timeline, pipeline)
+    trials(points[shard::SHARDS], mode)
 
 
 @pytest.mark.parametrize("shard", range(SHARDS))
 def test_storage_forgetting_a_record_it_acknowledged_leaves_every_row_once(
-    shard: int, faulty: Storage, clean: Storage, faults: StorageFaults, timeline: Timeline, pipeline: dict[str, Any]
+    shard: int, points: list[Point], trials: Callable[[list[Point], Mode], None]
 ) -> None:
     """Each blob the run writes to its records (lanes, chunks, leases, plan pages, markers), forgotten by storage a
     few requests after it answered: the lost work runs again or the lost record is made again (the watchdog
     restarts what nothing else moves on), and the run finishes with every row once."""
-    points = [
-        point for point in write_points(faulty, clean, faults, pipeline) if point[0].startswith("PUT fninfer-runs")
-    ]
-    trials(points[shard::SHARDS], "forgotten", faulty, clean, faults, timeline, pipeline)
+    records = [point for point in points if point[0].startswith("PUT fninfer-runs")]
+    trials(records[shard::SHARDS], "forgotten")
 
 
 # -- the watchdog ---------------------------------------------------------------------------------------------------
