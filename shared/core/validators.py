@@ -109,6 +109,14 @@ def optional_text(value: object, field: str) -> str | None:
     return value
 
 
+def optional_flag(value: object, field: str) -> bool | None:
+    """A true/false field that may be left out (null): `overwrite`, `archived`, `continue_on_step_failure`. JSON's
+    true and false only; "true", 1 or an object are refused rather than read as truthy."""
+    if value is not None and not isinstance(value, bool):
+        raise InvalidInput(f"'{field}' must be true or false", field=field)
+    return value
+
+
 # -- tags and properties as Azure ML keeps them -----------------------------------------------------------------------
 #
 # Azure ML takes any value and gives it back as a string: its SDK converts every value that is not a string (or None)

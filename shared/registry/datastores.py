@@ -120,6 +120,10 @@ def register_blob_container(storage: Storage, name: str, request: dict[str, Any]
     """Register (or with `overwrite`, re-register) a blob container as datastore `name`, as
     `Datastore.register_azure_blob_container` does. The same definition again returns the existing record."""
     validators.validate_name("datastore", name)
+    has_credential, create, overwrite = (
+        validators.optional_flag(request.get(field), field)
+        for field in ("has_credential", "create_if_not_exists", "overwrite")
+    )
     if name == layout.DEFAULT_DATASTORE_NAME:
         raise Conflict(f"{name!r} is the workspace's built-in datastore; choose another name", datastore=name)
     container = request.get("container_name")
@@ -134,7 +138,7 @@ def register_blob_container(storage: Storage, name: str, request: dict[str, Any]
         raise InvalidInput(f"account_name {account!r} is not a storage account name", field="account_name")
     own_account = account is None or account == storage.blobs.account_name
     setting = None
-    if not own_account and request.get("has_credential"):
+    if not own_account and has_credential:
         setting = credential_setting(name)
         if get_setting(setting) is None:
             raise InvalidInput(
@@ -150,14 +154,14 @@ def register_blob_container(storage: Storage, name: str, request: dict[str, Any]
         "credential_setting": setting,
         "created_time": datetime.now(UTC).isoformat(),
     }
-    if own_account and request.get("create_if_not_exists"):
+    if own_account and create:
         storage.container(container)  # created on first use
     existing: DatastoreRecord | None
     existing, etag = storage.try_read_json(layout.REGISTRY_CONTAINER, layout.datastore_record(name))
     if existing is not None and etag is not None:
         if _definition(existing) == _definition(record):
             return existing
-        if not request.get("overwrite"):
+        if not overwrite:
             raise Conflict(
                 f"datastore {name!r} is registered with another container or account; pass overwrite=True to "
                 "replace it",

@@ -677,11 +677,9 @@ def change_experiment(storage: Storage, name: object, change: object) -> Experim
         raise InvalidInput("the change must be an object", field="change")
     set_tags_to = validators.history_tags(change.get("set_tags") or {})
     removed = validators.string_list(change.get("remove_tags"), "remove_tags", described="tag names")
-    archived = change.get("archived")
+    archived = validators.optional_flag(change.get("archived"), "archived")
     if change.get("set_tags") is not None and not isinstance(change["set_tags"], dict):
         raise InvalidInput("'set_tags' must be an object of tags", field="set_tags")
-    if archived is not None and not isinstance(archived, bool):
-        raise InvalidInput("'archived' must be true or false", field="archived")
 
     def apply(current: Experiment) -> Experiment:
         tags = {k: v for k, v in {**(current.get("tags") or {}), **set_tags_to}.items() if k not in removed}

@@ -205,10 +205,8 @@ def _check_parameters(storage: Storage, record: ScheduleRecord) -> None:
         raise InvalidInput(f"data_path_parameter_name {name!r} is not a parameter of the pipeline")
 
 
-def _continue_on_step_failure(value: object) -> bool | None:
-    if value is not None and not isinstance(value, bool):
-        raise InvalidInput("continue_on_step_failure must be true, false or null", field="continue_on_step_failure")
-    return value
+def _keep_going(value: object) -> bool | None:
+    return validators.optional_flag(value, "continue_on_step_failure")
 
 
 def _watermark_state(storage: Storage, data: DataTrigger, at: datetime) -> DataCursor:
@@ -247,7 +245,7 @@ def create_schedule(storage: Storage, document: dict[str, Any], now: datetime | 
         "pipeline_endpoint_id": endpoint_id,
         "experiment_name": validators.validate_name("experiment", document.get("experiment_name")),
         "pipeline_parameters": document.get("pipeline_parameters") or {},
-        "continue_on_step_failure": _continue_on_step_failure(document.get("continue_on_step_failure")),
+        "continue_on_step_failure": _keep_going(document.get("continue_on_step_failure")),
         "recurrence": Recurrence.parse(recurrence).document if recurrence is not None else None,
         "recurrence_since": None,
         "data": _data_trigger(storage, document) if data is not None else None,
@@ -357,7 +355,7 @@ def update_schedule(
     if changes.get("pipeline_parameters") is not None:
         updated["pipeline_parameters"] = changes["pipeline_parameters"]
     if changes.get("continue_on_step_failure") is not None:
-        updated["continue_on_step_failure"] = _continue_on_step_failure(changes["continue_on_step_failure"])
+        updated["continue_on_step_failure"] = _keep_going(changes["continue_on_step_failure"])
     if changes.get("recurrence") is not None:
         if record["recurrence"] is None:
             raise InvalidInput("this schedule watches a datastore: it cannot take a recurrence", field="recurrence")

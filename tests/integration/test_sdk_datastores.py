@@ -63,6 +63,19 @@ def test_register_a_container_and_make_it_the_default(ws: Workspace, tmp_path: P
         Datastore.register_azure_blob_container(ws, f"bad_{unique}", "Not_A_Container")
 
 
+@pytest.mark.parametrize("field", ["has_credential", "create_if_not_exists", "overwrite"])
+def test_a_flag_that_is_not_true_or_false_is_refused_and_nothing_is_registered(
+    ws: Workspace, unique: str, field: str
+) -> None:
+    name = f"flag_{unique}"
+    body = {"container_name": f"flag-{unique}", field: {"yes": True}}
+    with pytest.raises(InvalidInput, match=f"'{field}' must be true or false") as caught:
+        ws.client.request("POST", f"datastores/{name}", json=body)
+    assert caught.value.details == {"field": field}
+    with pytest.raises(NotFound):
+        Datastore.get(ws, name)
+
+
 def test_another_accounts_credential_is_an_app_setting_never_a_record(
     storage: Storage, monkeypatch: pytest.MonkeyPatch, unique: str, azurite: object
 ) -> None:

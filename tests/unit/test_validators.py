@@ -54,6 +54,16 @@ def test_optional_text_takes_a_string_or_null() -> None:
     )
 
 
+def test_optional_flag_takes_true_false_or_null_and_nothing_truthy() -> None:
+    assert validators.optional_flag(None, "overwrite") is None
+    assert validators.optional_flag(False, "overwrite") is False
+    for bad in ("true", 1, {}, []):
+        assert refusal(validators.optional_flag, bad, "overwrite") == (
+            "'overwrite' must be true or false",
+            {"field": "overwrite"},
+        )
+
+
 # -- Azure ML's tags and properties ------------------------------------------------------------------------------
 
 

@@ -54,12 +54,6 @@ def check_template(storage: Storage, pipeline: object) -> Template:
     return template
 
 
-def _continue_on_step_failure(value: object) -> bool | None:
-    if value is not None and not isinstance(value, bool):
-        raise InvalidInput("continue_on_step_failure must be true or false", field="continue_on_step_failure")
-    return value
-
-
 def start_run(
     storage: Storage,
     experiment: object,
@@ -74,7 +68,7 @@ def start_run(
     own `run_id`: starting it again returns the run already started."""
     experiment = validators.validate_name("experiment", experiment)
     tags = validators.string_values(tags, "tags", absent="falsy")
-    keep_going = _continue_on_step_failure(continue_on_step_failure)
+    keep_going = validators.optional_flag(continue_on_step_failure, "continue_on_step_failure")
     template = _template(pipeline)
     bound, values = parameters.bind(storage, template, assignments)
     graph = definition.validate(bound)
