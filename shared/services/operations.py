@@ -105,6 +105,7 @@ def enqueue_deployment(storage: Storage, name: str, code_version: int) -> None:
 
 def deploy(storage: Storage, name: str, spec: dict[str, Any]) -> dict[str, Any]:
     validators.validate_name("service", name)
+    overwrite = validators.optional_flag(spec.get("overwrite"), "overwrite")
     deployment = _deployment(spec.get("deployment", {}))
     record: ServiceRecord = {
         "name": name,
@@ -125,7 +126,7 @@ def deploy(storage: Storage, name: str, spec: dict[str, Any]) -> dict[str, Any]:
         "created_time": clock.stamp(),
         "updated_time": clock.stamp(),
     }
-    create_service(storage, record, overwrite=bool(spec.get("overwrite", False)))
+    create_service(storage, record, overwrite=bool(overwrite))
     enqueue_deployment(storage, name, record["code_version"])
     return public_view(record)
 

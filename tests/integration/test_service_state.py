@@ -13,7 +13,7 @@ import pytest
 from fninfer.core import Workspace
 from fninfer.core.model import InferenceConfig, Model
 from fninfer.core.webservice import AciWebservice, Webservice
-from shared.core.errors import ServiceUnavailable
+from shared.core.errors import InvalidInput, NotFound, ServiceUnavailable
 from shared.services.calling import ScoringRequest
 from shared.services.raw_http import Headers
 from shared.services.runtime import Runtime
@@ -60,6 +60,16 @@ def test_an_instance_that_cannot_init_makes_the_service_unhealthy_until_one_can(
     marker.unlink()  # the instance recovers: the next call loads, and the service is Healthy again
     assert call(second, service.name) == "ok"
     assert Webservice(ws, service.name).state == "Healthy"
+
+
+def test_an_overwrite_that_is_not_true_or_false_is_refused_before_anything_is_written(
+    ws: Workspace, unique: str
+) -> None:
+    body = {"snapshot": {"id": "none", "files": []}, "entry_script": "score.py", "overwrite": "false"}
+    with pytest.raises(InvalidInput, match="'overwrite' must be true or false"):
+        ws.client.request("POST", f"services/flag-{unique}", json=body)
+    with pytest.raises(NotFound):
+        ws.client.request("GET", f"services/flag-{unique}")
 
 
 def test_a_deployment_whose_service_was_deleted_meanwhile_is_dropped(ws: Workspace, unique: str) -> None:
