@@ -12,12 +12,12 @@ PYTHON ?= python3
 unexport PYTHONDONTWRITEBYTECODE
 VENV := .venv
 PY := $(VENV)/bin/python
-# pytest-xdist workers, each with its own Azurite and hosts (tests/conftest.py). Four on two cores: many tests
-# wait (on a host, a lease, an outage they cause) and the other workers keep the cores busy meanwhile (on this
-# 2-core machine the suite took 466 s on three, ~425 s on four, 524 s on five). loadgroup without reordering: the
-# slow trials first, one test at a time, then the other tests module by module (tests/conftest.py,
-# pytest_collection_modifyitems).
-TEST_WORKERS ?= 4
+# pytest-xdist workers, each with its own Azurite and hosts (tests/conftest.py). Five on two cores: many tests
+# wait (on a host, a lease, an outage they cause) and the other workers keep the cores busy meanwhile. With four,
+# the cores sat ~30% idle for over a minute while every worker waited in a chaos or kill trial; a sixth worker costs
+# more CPU than it fills (benchmarks/README.md, The test suite). loadgroup without reordering: the slow trials first,
+# one test at a time, then the other tests module by module (tests/conftest.py, pytest_collection_modifyitems).
+TEST_WORKERS ?= 5
 PYTEST := $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 # Debian's chromium, which the studio's browser tests drive (see its rule below).
 CHROMIUM := /usr/bin/chromium
