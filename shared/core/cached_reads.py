@@ -2,7 +2,8 @@
 versions, schedules, published pipelines).
 
 A listing gives each blob's ETag; a record is read only when this process has not read that version of it yet, and
-those reads run in parallel. Records are shared between callers: treat them as read-only.
+those reads run in parallel. Records are shared between callers: treat them as read-only. They are kept by URL: one
+process may speak to several storage accounts (the tests do), with the same container and blob names in each.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ MAX_RECORDS = 50_000
 
 class RecordCache:
     def __init__(self) -> None:
-        self._records: dict[tuple[str, str], tuple[str, Any]] = {}
+        self._records: dict[str, tuple[str, Any]] = {}
         self._lock = threading.Lock()
 
     def listed(self, storage: Storage, container: str, prefix: str) -> list[Listed]:
@@ -30,7 +31,8 @@ class RecordCache:
     def read(self, storage: Storage, container: str, listed: list[Listed]) -> dict[str, Any]:
         """{name: record} for the listed blobs, in their order; one deleted since it was listed is left out."""
         with self._lock:
-            known = {blob.name: self._records.get((container, blob.name)) for blob in listed}
+            urls = {blob.name: storage.blob_url(container, blob.name) for blob in listed}
+            known = {blob.name: self._records.get(urls[blob.name]) for blob in listed}
         stale = [blob for blob in listed if known[blob.name] is None or known[blob.name][0] != same_etag(blob.etag)]  # type: ignore[index]
         if stale:
             with concurrent.futures.ThreadPoolExecutor(min(READ_THREADS, len(stale))) as pool:
@@ -41,7 +43,7 @@ class RecordCache:
                 for blob, (record, etag) in zip(stale, fresh, strict=True):
                     known[blob.name] = None if record is None else (same_etag(etag), record)
                     if record is not None:
-                        self._records[(container, blob.name)] = (same_etag(etag), record)
+                        self._records[urls[blob.name]] = (same_etag(etag), record)
         return {name: entry[1] for name, entry in known.items() if entry is not None}
 
     def records(self, storage: Storage, container: str, prefix: str) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from typing import Any, NotRequired, TypedDict
 from azure.storage.blob import BlobProperties
 
 from shared.core import clock, layout, validators
+from shared.core.cached_reads import cache
 from shared.core.errors import InvalidInput, NotFound
 from shared.core.storage import Storage, storage_errors
 from shared.pipelines.engine import endpoints
@@ -301,10 +302,12 @@ def describe(storage: Storage, record: ScheduleRecord) -> ScheduleView:
 def list_schedules(
     storage: Storage, active_only: bool = True, pipeline_id: str | None = None, pipeline_endpoint_id: str | None = None
 ) -> list[ScheduleRecord]:
-    """Schedules, newest first (only Active ones, one pipeline's or one endpoint's, when asked)."""
+    """Schedules, newest first (only Active ones, one pipeline's or one endpoint's, when asked). Read through the
+    process's record cache: the schedules timer lists them every tick, and a record is read again only once it
+    changed. The records are shared: callers copy before they change one."""
     found: list[ScheduleRecord] = [
         record
-        for record in storage.read_all_json(layout.REGISTRY_CONTAINER, layout.SCHEDULES_PREFIX)
+        for record in cache.records(storage, layout.REGISTRY_CONTAINER, layout.SCHEDULES_PREFIX).values()
         if (not active_only or record["status"] == ScheduleStatus.ACTIVE.value)
         and (pipeline_id is None or record["pipeline_id"] == pipeline_id)
         and (pipeline_endpoint_id is None or record["pipeline_endpoint_id"] == pipeline_endpoint_id)

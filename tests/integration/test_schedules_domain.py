@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
+from fninfer_host.azurite import Azurite
 from shared.core import layout
 from shared.core.errors import Conflict, InvalidInput, NotFound
-from shared.core.storage import Storage
+from shared.core.storage import RequestCounter, Storage
 from shared.pipelines.engine import published
 from shared.runs import run_records
 from shared.schedules import runner, schedule_records
@@ -95,6 +96,25 @@ def test_the_timer_tick_fires_every_due_schedule(storage: Storage) -> None:
     assert len(runner.tick(storage, T0 + timedelta(days=2))) == 2
     assert runner.tick(storage, T0 + timedelta(days=3)) == []
     assert [len(runs_of(storage, s["id"])) for s in (first, second)] == [1, 1]
+
+
+def test_a_tick_reads_again_only_the_schedules_that_changed(storage: Storage, own_azurite: Azurite) -> None:
+    pipeline = publish(storage)
+    first, second = weekly(storage, pipeline["id"]), weekly(storage, pipeline["id"])
+    counter = RequestCounter()
+    counted = Storage.from_connection_string(own_azurite.connection_string, counter=counter)
+
+    def schedule_reads(at: datetime) -> int:
+        before = counter.counts()[f"GET {layout.REGISTRY_CONTAINER}"]
+        runner.tick(counted, at)
+        return counter.counts()[f"GET {layout.REGISTRY_CONTAINER}"] - before
+
+    schedule_reads(T0 + timedelta(minutes=1))  # the first tick of this process reads them all
+    assert schedule_reads(T0 + timedelta(minutes=2)) == 0  # listed, none changed: none read
+    schedule_records.set_status(storage, second["id"], schedule_records.ScheduleStatus.DISABLED)
+    assert schedule_reads(T0 + timedelta(minutes=3)) == 1  # the changed one only, and it no longer fires
+    assert [len(runs_of(storage, s["id"])) for s in (first, second)] == [1, 1]
+    assert len(runner.tick(counted, T0 + timedelta(weeks=1, minutes=1))) == 1
 
 
 def test_a_down_period_is_caught_up_with_one_run(storage: Storage) -> None:
