@@ -13,10 +13,10 @@ unexport PYTHONDONTWRITEBYTECODE
 VENV := .venv
 PY := $(VENV)/bin/python
 # pytest-xdist workers, each with its own Azurite and hosts (tests/conftest.py). Five on two cores: many tests
-# wait (on a host, a lease, an outage they cause) and the other workers keep the cores busy meanwhile. With four,
-# the cores sat ~30% idle for over a minute while every worker waited in a chaos or kill trial; a sixth worker costs
-# more CPU than it fills (benchmarks/README.md, The test suite). loadgroup without reordering: the slow trials first,
-# one test at a time, then the other tests module by module (tests/conftest.py, pytest_collection_modifyitems).
+# wait (on a host, a lease, an outage they cause) and the other workers keep the cores busy meanwhile; with four the
+# cores sat idle while every worker waited in a trial, and a sixth costs more than it fills (benchmarks/README.md,
+# The test suite). loadgroup without reordering: the slow trials first, one test at a time, then the other tests
+# module by module (tests/conftest.py, pytest_collection_modifyitems).
 TEST_WORKERS ?= 5
 PYTEST := $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 # Debian's chromium, which the studio's browser tests drive (see its rule below).
@@ -26,8 +26,8 @@ CHROMIUM := /usr/bin/chromium
 
 install: $(VENV)/.installed node_modules/.installed
 
-# uv installs the venvs' packages (from PyPI, as pip would, same versions): on a clean clone pip spent ~30 s of CPU
-# resolving and unpacking .venv alone, uv ~3 s. It lives in .venv, which the other venvs' rules wait for. The venvs
+# uv installs the venvs' packages (from PyPI, the versions pip would pick) in a fraction of pip's time on a clean
+# clone (benchmarks/README.md, The test suite). It lives in .venv, which the other venvs' rules wait for. The venvs
 # themselves come from `python -m venv`, pip included: the tests and `fninfer package` run pip.
 UV := $(VENV)/bin/uv
 UV_INSTALL := $(UV) pip install --quiet --python
@@ -65,8 +65,8 @@ test: install lint collect aml-server-venv $(CHROMIUM)
 	$(PYTEST) --durations=25
 
 # The suite collected once before its workers start, which writes the compiled test modules (assertion-rewritten)
-# and the modules they import: on a clean clone each worker compiled them all again at once (~9 s of CPU per
-# worker, ~3 s with them written). Needs no Azurite, so it runs while npm ci does.
+# and the modules they import: on a clean clone every worker would compile them all at once. Needs no Azurite, so it
+# runs while npm ci does.
 collect: $(VENV)/.installed
 	$(PY) -m pytest --collect-only -q > /dev/null
 
