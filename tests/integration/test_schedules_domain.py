@@ -109,7 +109,7 @@ def test_a_tick_reads_again_only_the_schedules_that_changed(storage: Storage, ow
         runner.tick(counted, at)
         return counter.counts()[f"GET {layout.REGISTRY_CONTAINER}"] - before
 
-    schedule_reads(T0 + timedelta(minutes=1))  # the first tick of this process reads them all
+    schedule_reads(T0 + timedelta(minutes=1))  # reads the versions this process has not read yet, and fires both
     assert schedule_reads(T0 + timedelta(minutes=2)) == 0  # listed, none changed: none read
     schedule_records.set_status(storage, second["id"], schedule_records.ScheduleStatus.DISABLED)
     assert schedule_reads(T0 + timedelta(minutes=3)) == 1  # the changed one only, and it no longer fires
