@@ -30,8 +30,8 @@ class RecordCache:
 
     def read(self, storage: Storage, container: str, listed: list[Listed]) -> dict[str, Any]:
         """{name: record} for the listed blobs, in their order; one deleted since it was listed is left out."""
+        urls = {blob.name: storage.blob_url(container, blob.name) for blob in listed}
         with self._lock:
-            urls = {blob.name: storage.blob_url(container, blob.name) for blob in listed}
             known = {blob.name: self._records.get(urls[blob.name]) for blob in listed}
         stale = [blob for blob in listed if known[blob.name] is None or known[blob.name][0] != same_etag(blob.etag)]  # type: ignore[index]
         if stale:
