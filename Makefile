@@ -28,7 +28,8 @@ install: $(VENV)/.installed node_modules/.installed
 
 # uv installs the venvs' packages (from PyPI, the versions pip would pick) in a fraction of pip's time on a clean
 # clone (benchmarks/README.md, The test suite). It lives in .venv, which the other venvs' rules wait for. The venvs
-# themselves come from `python -m venv`, pip included: the tests and `fninfer package` run pip.
+# themselves come from `python -m venv`: .venv's with pip (the tests and `fninfer package` run it), the others without
+# (nothing runs pip in them; installing it costs more CPU than uv takes to install their packages).
 UV := $(VENV)/bin/uv
 UV_INSTALL := $(UV) pip install --quiet --python
 
@@ -132,6 +133,6 @@ AML_SERVER_VENV := .venv-aml-server
 aml-server-venv: $(AML_SERVER_VENV)/.installed
 
 $(AML_SERVER_VENV)/.installed: $(UV)
-	$(PYTHON) -m venv $(AML_SERVER_VENV)
+	$(PYTHON) -m venv --without-pip $(AML_SERVER_VENV)
 	$(UV_INSTALL) $(AML_SERVER_VENV)/bin/python azureml-inference-server-http==1.5.1 azureml-contrib-services inference-schema numpy pandas
 	touch $@
