@@ -90,6 +90,7 @@ class QueueListener:
         self.poison_queue = poison_queue
         self.visibility_window = visibility_window
         self.queue: QueueClient = storage.queue(queue_name, create=False)
+        self.receiver = storage.receiver(queue_name)
         self.pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=options.batch_size + options.new_batch_threshold, thread_name_prefix=f"queue-{queue_name}"
         )
@@ -141,13 +142,7 @@ class QueueListener:
 
     def receive(self) -> list[QueueMessage]:
         try:
-            return list(
-                self.queue.receive_messages(
-                    messages_per_page=self.options.batch_size,
-                    max_messages=self.options.batch_size,
-                    visibility_timeout=int(self.visibility_window),
-                )
-            )
+            return self.receiver.receive(self.options.batch_size, int(self.visibility_window))
         except ResourceNotFoundError:
             return []  # the queue does not exist (yet): back off and look again, as the host does
         except AzureError as exc:

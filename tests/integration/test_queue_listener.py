@@ -6,18 +6,21 @@ import base64
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import azure.functions as func
 import pytest
-from azure.storage.queue import QueueMessage
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError, ServiceRequestError
+from azure.storage.queue import AccountSasPermissions, QueueMessage, ResourceTypes, generate_account_sas
 
 from fninfer_host.azurite import Azurite
 from fninfer_host.options import QueueOptions
 from fninfer_host.queues import Backoff, QueueListener
+from fninfer_host.settings import AZURITE_ACCOUNT, AZURITE_KEY, azurite_connection_string
 from fninfer_host.storage import HostStorage
 from fninfer_host.storage_names import poison_queue
 from shared.core.storage import Storage
-from tests.hosting import eventually
+from tests.hosting import eventually, free_port
 
 FAST = QueueOptions(batch_size=4, new_batch_threshold=2, max_polling_interval=0.2, max_dequeue_count=3)
 
@@ -179,3 +182,53 @@ def test_backoff_grows_to_the_cap_and_resets() -> None:
     assert delays[0] == 0.1 and delays[-1] == 2.0 and delays == sorted(delays)
     backoff.reset()
     assert backoff.next_delay() == 0.1
+
+
+# -- Get Messages as the listeners send it (fninfer_host/storage.py, MessageReceiver) -------------------------------
+
+
+def test_a_received_message_carries_what_the_sdk_would_give(storage: HostStorage, unique: str) -> None:
+    queue_name = f"recv-{unique}"
+    text = '<run id="a&b"> ünïcode \' ]]>'
+    storage.queue(queue_name).send_message(text)
+    before = datetime.now(UTC) - timedelta(seconds=5)
+    [message] = storage.receiver(queue_name).receive(count=4, visibility_timeout=30)
+    assert (message.content, message.dequeue_count) == (text, 1)
+    assert before <= message.inserted_on <= datetime.now(UTC) < message.expires_on
+    assert message.next_visible_on >= before + timedelta(seconds=30)
+    assert storage.receiver(queue_name).receive(count=4, visibility_timeout=30) == []  # invisible for 30 s
+    storage.queue(queue_name).delete_message(message.id, message.pop_receipt)  # the pop receipt is the real one
+    assert list(storage.queue(queue_name).peek_messages()) == []
+
+
+def test_a_shared_access_signature_connection_string_receives_with_its_own_sas(
+    azurite: Azurite, storage: HostStorage, unique: str
+) -> None:
+    def with_sas(permission: AccountSasPermissions) -> HostStorage:
+        sas = generate_account_sas(
+            AZURITE_ACCOUNT,
+            AZURITE_KEY,
+            ResourceTypes(service=True, container=True, object=True),
+            permission,
+            expiry=datetime.now(UTC) + timedelta(hours=1),
+            services="bq",
+        )
+        endpoints = azurite.connection_string.split("AccountKey=")[1].split(";", 1)[1]
+        return HostStorage.from_connection_string(f"{endpoints}SharedAccessSignature={sas}")
+
+    queue_name = f"sas-{unique}"
+    storage.queue(queue_name).send_message("hello")
+    with pytest.raises(HttpResponseError, match="403"):
+        with_sas(AccountSasPermissions(read=True, list=True)).receiver(queue_name).receive(1, 30)
+    [message] = with_sas(AccountSasPermissions(process=True)).receiver(queue_name).receive(1, 30)
+    assert message.content == "hello"
+
+
+def test_a_missing_queue_or_unreachable_storage_raise_the_sdks_errors(storage: HostStorage, unique: str) -> None:
+    with pytest.raises(ResourceNotFoundError, match="404 QueueNotFound"):
+        storage.receiver(f"absent-{unique}").receive(1, 30)
+    nowhere = HostStorage.from_connection_string(
+        azurite_connection_string(blob_port=free_port(), queue_port=free_port())
+    )
+    with pytest.raises(ServiceRequestError, match="no answer"):
+        nowhere.receiver(f"absent-{unique}").receive(1, 30)
