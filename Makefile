@@ -22,7 +22,7 @@ PYTEST := $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reo
 # Debian's chromium, which the studio's browser tests drive (see its rule below).
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install demo test lint collect unit quick integration bench package clean aml-server-venv
+.PHONY: install demo test lint lint-code lint-doctor lint-docs collect unit quick integration bench package clean aml-server-venv
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -71,18 +71,25 @@ test: install lint collect aml-server-venv $(CHROMIUM)
 collect: $(VENV)/.installed
 	$(PY) -m pytest --collect-only -q > /dev/null
 
-# Lint needs no Azurite: on a clean clone it runs while npm ci still installs it.
-lint: $(VENV)/.installed $(DOCTOR)/.installed
+# Lint needs no Azurite: on a clean clone it runs while npm ci still installs it. Its three parts run side by side
+# (each is one process at a time, and the doctor's first run compiles its own venv's modules).
+lint: lint-code lint-doctor lint-docs
+
+lint-code: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	# the import graph: layers and no cycles (pyproject.toml, [tool.importlinter]; tests/unit/test_import_graph.py)
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q tests/unit/test_import_graph.py
+
+lint-doctor: $(VENV)/.installed $(DOCTOR)/.installed
 	$(PY) tools/doctor_copy.py $(VENV)/doctor-app
 	cd $(VENV)/doctor-app && VIRTUAL_ENV=$(CURDIR)/$(VENV) $(CURDIR)/$(DOCTOR)/bin/azure-functions-doctor doctor \
 		--profile full --hosting-plan flex-consumption --deployment-mode local-prebuilt \
 		--summary-json $(CURDIR)/$(VENV)/doctor-summary.json
 	$(PY) -c 'import json, sys; s = json.load(open("$(VENV)/doctor-summary.json")); sys.exit(f"doctor: {s}" if s.get("failed") or s.get("warned") else 0)'
+
+lint-docs: $(VENV)/.installed
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
 # The inner loop: `make unit` (no Azurite) and `make quick` (everything but the long trials marked `slow`: kills,
