@@ -1,9 +1,11 @@
 # Two commands do all the set-up: `make demo` and `make test`. Everything they need is installed here, into
 # .venv (Python, from pyproject.toml) and node_modules (Azurite, from package.json / package-lock.json).
 
-# The installs (.venv, node_modules, the doctor's and Azure ML server's venvs, chromium) wait on the network and on
-# unpacking more than on the cores: they run side by side. Each recipe's own lines still run in order.
-MAKEFLAGS += --jobs=4
+# Everything `make test` does before pytest runs side by side: the installs (.venv, node_modules, the doctor's and
+# Azure ML server's venvs, chromium), then lint's three parts and the collection, as soon as .venv is there. Enough
+# jobs for all of them at once: with fewer, the collection waited for a free slot and then ran alone on one core.
+# Each recipe's own lines still run in order.
+MAKEFLAGS += --jobs=8
 
 PYTHON ?= python3
 # Python writes its compiled modules (__pycache__, git-ignored; snapshots and zips leave them out) even where the
