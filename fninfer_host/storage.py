@@ -175,7 +175,7 @@ class HostStorage:
 class MessageReceiver:
     """Get Messages on one queue: the listeners' poll, most of what an idle host sends. With an account key (a
     connection string's, Azurite's included) or a connection string's SAS it is a plain GET with a SAS, on the queue
-    clients' pooled session: about a third of the CPU the SDK's client spends on it (a policy pipeline and its
+    clients' pooled session, for a fraction of the CPU the SDK's client spends on it (a policy pipeline and its
     objects per request, every header deserialized). With an Entra identity it is the SDK's call, which gets and
     renews the token. Either way a failure raises the SDK's errors: ResourceNotFoundError for a missing queue,
     another AzureError otherwise."""

@@ -11,16 +11,17 @@ from datetime import UTC, datetime, timedelta
 import azure.functions as func
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError, ServiceRequestError
-from azure.storage.queue import AccountSasPermissions, QueueMessage, ResourceTypes, generate_account_sas
+from azure.storage.blob import AccountSasPermissions
+from azure.storage.queue import QueueMessage
 
 from fninfer_host.azurite import Azurite
 from fninfer_host.options import QueueOptions
 from fninfer_host.queues import Backoff, QueueListener
-from fninfer_host.settings import AZURITE_ACCOUNT, AZURITE_KEY, azurite_connection_string
+from fninfer_host.settings import azurite_connection_string
 from fninfer_host.storage import HostStorage
 from fninfer_host.storage_names import poison_queue
 from shared.core.storage import Storage
-from tests.hosting import eventually, free_port
+from tests.hosting import eventually, free_port, sas_connection_string
 
 FAST = QueueOptions(batch_size=4, new_batch_threshold=2, max_polling_interval=0.2, max_dequeue_count=3)
 
@@ -205,16 +206,7 @@ def test_a_shared_access_signature_connection_string_receives_with_its_own_sas(
     azurite: Azurite, storage: HostStorage, unique: str
 ) -> None:
     def with_sas(permission: AccountSasPermissions) -> HostStorage:
-        sas = generate_account_sas(
-            AZURITE_ACCOUNT,
-            AZURITE_KEY,
-            ResourceTypes(service=True, container=True, object=True),
-            permission,
-            expiry=datetime.now(UTC) + timedelta(hours=1),
-            services="bq",
-        )
-        endpoints = azurite.connection_string.split("AccountKey=")[1].split(";", 1)[1]
-        return HostStorage.from_connection_string(f"{endpoints}SharedAccessSignature={sas}")
+        return HostStorage.from_connection_string(sas_connection_string(azurite, permission))
 
     queue_name = f"sas-{unique}"
     storage.queue(queue_name).send_message("hello")

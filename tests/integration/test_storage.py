@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import socket
 import threading
-from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
 from azure.core.exceptions import ServiceResponseError
-from azure.storage.blob import AccountSasPermissions, ResourceTypes, generate_account_sas
+from azure.storage.blob import AccountSasPermissions
 
 from fninfer_host.azurite import Azurite
-from fninfer_host.settings import AZURITE_ACCOUNT, AZURITE_KEY
 from shared.core.errors import ConcurrencyConflict, NotFound, StorageUnavailable
 from shared.core.storage import Storage, same_etag
 from tests.faults import FAST_RETRY, StorageFaults
-from tests.hosting import eventually, free_port
+from tests.hosting import eventually, free_port, sas_connection_string
 
 
 def test_create_is_refused_when_the_record_exists(storage: Storage, unique: str) -> None:
@@ -178,16 +176,7 @@ def test_a_shared_access_signature_connection_string_authorizes_the_plain_reques
     messages carry that SAS; one that does not allow writes makes a write fail naming storage's refusal."""
 
     def with_sas(permission: AccountSasPermissions) -> Storage:
-        sas = generate_account_sas(
-            AZURITE_ACCOUNT,
-            AZURITE_KEY,
-            ResourceTypes(service=True, container=True, object=True),
-            permission,
-            expiry=datetime.now(UTC) + timedelta(hours=1),
-            services="bq",
-        )
-        endpoints = azurite.connection_string.split("AccountKey=")[1].split(";", 1)[1]
-        return Storage.from_connection_string(f"{endpoints}SharedAccessSignature={sas}", retry=FAST_RETRY)
+        return Storage.from_connection_string(sas_connection_string(azurite, permission), retry=FAST_RETRY)
 
     everything = with_sas(AccountSasPermissions(read=True, write=True, create=True, add=True, process=True, list=True))
     etag = everything.create_json("fninfer-test", f"{unique}/r.json", {"v": 1})
