@@ -182,7 +182,7 @@ def points(faulty: Storage, clean: Storage, faults: StorageFaults, pipeline: dic
     experiment), writes the trials' runs would never make again; and a write only one of two healthy runs makes
     (a heartbeat's or the sweeper's, whose count depends on timing) is one a trial's run may not make either, so a
     fault armed there would never fire."""
-    runs = []
+    runs: list[list[Point]] = []
     for _ in range(3):
         run_id = submit(clean, pipeline)
         faults.arm(("none", 0), "refused")
