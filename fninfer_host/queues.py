@@ -89,8 +89,8 @@ class QueueListener:
         self.options = options
         self.poison_queue = poison_queue
         self.visibility_window = visibility_window
-        self.queue: QueueClient = storage.queue(queue_name, create=False)
         self.receiver = storage.receiver(queue_name)
+        self.queue: QueueClient = self.receiver.client  # renewals, deletes and releases, through the SDK
         self.pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=options.batch_size + options.new_batch_threshold, thread_name_prefix=f"queue-{queue_name}"
         )

@@ -96,7 +96,7 @@ class HostStorage:
     blobs: BlobServiceClient
     queues: QueueServiceClient
     #: The queue clients' pooled session (their transport's), which MessageReceiver's plain requests share.
-    queue_session: requests.Session | None = None
+    queue_session: requests.Session
     # Clients of the containers and queues known to exist, built once (a client costs about a request's CPU to build).
     _containers: dict[str, ContainerClient] = field(default_factory=dict, repr=False)
     _queues: dict[str, QueueClient] = field(default_factory=dict, repr=False)
@@ -121,6 +121,7 @@ class HostStorage:
             queues = QueueServiceClient(connection.queue_service_uri, credential=credential, **queue_options)
         _use_proxies_for(blob_transport, blobs.url)
         _use_proxies_for(queue_transport, queues.url)
+        assert queue_transport.session is not None  # _transport() gives it one
         return cls(blobs=blobs, queues=queues, queue_session=queue_transport.session)
 
     @classmethod
@@ -180,7 +181,7 @@ class MessageReceiver:
     renews the token. Either way a failure raises the SDK's errors: ResourceNotFoundError for a missing queue,
     another AzureError otherwise."""
 
-    def __init__(self, client: QueueClient, session: requests.Session | None) -> None:
+    def __init__(self, client: QueueClient, session: requests.Session) -> None:
         self.client = client
         self.session = session
         base, _, query = client.url.partition("?")
@@ -190,7 +191,7 @@ class MessageReceiver:
         self.sas_renewal = datetime.min.replace(tzinfo=UTC)
 
     def receive(self, count: int, visibility_timeout: int) -> list[QueueMessage]:
-        if self.session is None or not (self.account_key or self.sas):
+        if not (self.account_key or self.sas):
             pages = self.client.receive_messages(
                 messages_per_page=count, max_messages=count, visibility_timeout=visibility_timeout
             )
