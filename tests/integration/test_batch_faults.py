@@ -94,9 +94,11 @@ def timeline(monkeypatch: pytest.MonkeyPatch) -> Timeline:
     return Timeline(monkeypatch)
 
 
-#: How far the app's clock moves on each time settle finds nothing to deliver: five times the wall's pace, so a 1 s
-#: queue delay (Azurite's, in real time) stays shorter than a run's stall time (8 s here).
-IDLE_STEP = 0.5
+#: How long settle waits when it found nothing to deliver, and how far the app's clock moves meanwhile: five times
+#: the wall's pace, so a 1 s queue delay (Azurite's, in real time) stays shorter than a run's stall time (8 s here).
+#: Each idle round asks every queue and the sweeper again, so a longer wait is fewer requests for the same progress.
+IDLE_WAIT = 0.2
+IDLE_STEP = 5 * IDLE_WAIT
 
 
 def settle(storage: Storage, clean: Storage, run_id: str, timeline: Timeline | None = None) -> dict[str, object] | None:
@@ -120,7 +122,7 @@ def settle(storage: Storage, clean: Storage, run_id: str, timeline: Timeline | N
                 sweeper.sweep(storage)  # the timer's alone, as on a host: every active run, and the watchdog
             if timeline is not None:
                 timeline.advance(IDLE_STEP)
-            time.sleep(0.1)
+            time.sleep(IDLE_WAIT)
     return None
 
 
