@@ -40,14 +40,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     And how pytest-xdist shares the tests out (`--dist loadgroup --no-loadscope-reorder`, Makefile): each `slow`
     test is a unit of its own and they come first, so the long trials start early and on every worker; every other
     test runs with its module on one worker (its module fixtures start once), as do slow modules that name an
-    `xdist_group` of their own because their module fixture is the expensive part (a zip, a browser, a server)."""
+    `xdist_group` of their own because their module fixture is the expensive part (a zip, a browser, a server).
+    Those slow groups come before the slow tests on their own: each runs its tests one after another on one worker,
+    the longest stretches of the suite, which would otherwise start late and end it with the other workers idle."""
     for item in items:
         needs_storage = bool({"azurite", "lone_azurite"} & set(getattr(item, "fixturenames", ())))
         if needs_storage or INTEGRATION_DIR in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.integration)
         if not item.get_closest_marker("slow") and not item.get_closest_marker("xdist_group"):
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    items.sort(key=lambda item: (item.get_closest_marker("slow") is None, not _slow_group(item)))
+
+
+def _slow_group(item: pytest.Item) -> bool:
+    return item.get_closest_marker("slow") is not None and item.get_closest_marker("xdist_group") is not None
 
 
 @pytest.fixture(scope="session")
