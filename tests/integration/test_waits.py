@@ -100,7 +100,9 @@ def test_show_output_prints_azure_mls_shape_and_progress(
 
 
 def test_a_wait_times_out_as_azure_mls_does(ws: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    run = ws_experiment(ws).submit(pipeline_for(ws, tmp_path, {"a.txt": "sleep 20"}, process_count_per_node=1))
+    # Long enough to outlast both waits; short, because cancelling does not stop a run() already sleeping: its
+    # invocation goes on, and a host stopping waits for it (5 s at most).
+    run = ws_experiment(ws).submit(pipeline_for(ws, tmp_path, {"a.txt": "sleep 6"}, process_count_per_node=1))
     try:
         status = run.wait_for_completion(show_output=True, timeout_seconds=1)
         assert status in ("NotStarted", "Running")
