@@ -4,9 +4,9 @@ sees a failure), or lands with its answer lost once (the SDK's next try meets th
 must end Finished with every row exactly once, in order, within its bound: no state in which work is recorded done
 while its results are not in storage, and no run left waiting.
 
-The run is driven in-process (tests/batching.py) on an Azurite of its own, with a Storage whose requests go through
-tests/faults.py; a failed invocation is dropped with its message, as a crashed instance's would be, and the work
-comes back through its lease and the sweeper (leases of 1 s here).
+The run is driven in-process (tests/batching.py) on storage of its own (`lone_azurite`: no host listens to it), with
+a Storage whose requests go through tests/faults.py; a failed invocation is dropped with its message, as a crashed
+instance's would be, and the work comes back through its lease and the sweeper (leases of 1 s here).
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from __future__ import annotations
 import contextlib
 import copy
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from fninfer_host.azurite import Azurite, start_azurite
+from fninfer_host.azurite import Azurite
 from shared.core import clock, layout
 from shared.core.settings import WATCHDOG_SETTING
 from shared.core.storage import Storage
@@ -30,7 +30,6 @@ from shared.pipelines.engine import dag
 from shared.runs import lanes, run_records, work_leases
 from tests.batching import (
     HANDLERS,
-    ROOT,
     Timeline,
     definition,
     launch,
@@ -50,43 +49,35 @@ EXPECTED = [f"f{i:03d}.txt: ok t1" for i in range(FILES)]
 TRIAL_SECONDS = 45.0
 
 
-@pytest.fixture(scope="module")
-def own_azurite() -> Iterator[Azurite]:
-    server = start_azurite(ROOT)
-    yield server
-    server.stop()
+@pytest.fixture
+def clean(lone_azurite: Azurite) -> Storage:
+    return Storage.from_connection_string(lone_azurite.connection_string)
 
 
 @pytest.fixture
-def clean(own_azurite: Azurite) -> Storage:
-    return Storage.from_connection_string(own_azurite.connection_string)
-
-
-@pytest.fixture(scope="module")
-def pipeline(own_azurite: Azurite) -> dict[str, Any]:
+def pipeline(clean: Storage) -> dict[str, Any]:
     """The one-step pipeline every trial runs: its inputs and snapshot are uploaded once, on healthy storage."""
-    storage = Storage.from_connection_string(own_azurite.connection_string)
-    folder = put_inputs(storage, names(FILES))
-    return definition(storage, folder, mini_batch_size=1, process_count_per_node=2, run_invocation_timeout=5)
+    folder = put_inputs(clean, names(FILES))
+    return definition(clean, folder, mini_batch_size=1, process_count_per_node=2, run_invocation_timeout=5)
 
 
 @pytest.fixture
-def faults(clean: Storage) -> StorageFaults:
+def faults(clean: Storage, lone_azurite: Azurite) -> StorageFaults:
     def forget(url: str) -> None:
-        container, _, path = url.split("/devstoreaccount1/", 1)[1].partition("/")
+        container, _, path = url.split(f"/{lone_azurite.account}/", 1)[1].partition("/")
         clean.delete_blob(container, path)
 
     return StorageFaults(forget)
 
 
 @pytest.fixture
-def faulty(own_azurite: Azurite, faults: StorageFaults, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Storage:
+def faulty(lone_azurite: Azurite, faults: StorageFaults, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Storage:
     monkeypatch.setenv("FNINFER_SNAPSHOT_CACHE", str(tmp_path / "snapshots"))
     monkeypatch.setenv(work_leases.LEASE_SETTING, "1")
     monkeypatch.setenv(WATCHDOG_SETTING, "3")  # with run_invocation_timeout=5: a run stalls after 8 s
     monkeypatch.setattr(work_leases, "QUEUED_LEASES", 2)
     monkeypatch.setattr(dag, "WATCH_SECONDS", 1)
-    return Storage.from_connection_string(own_azurite.connection_string, faults=faults, retry=FAST_RETRY)
+    return Storage.from_connection_string(lone_azurite.connection_string, faults=faults, retry=FAST_RETRY)
 
 
 @pytest.fixture
