@@ -30,17 +30,19 @@ install: $(VENV)/.installed node_modules/.installed
 
 # uv installs the venvs' packages (from PyPI, the versions pip would pick) in a fraction of pip's time on a clean
 # clone (benchmarks/README.md, The test suite). It lives in .venv, which the other venvs' rules wait for. The venvs
-# themselves come from `python -m venv`: .venv's with pip (the tests and `fninfer package` run it), the others without
-# (nothing runs pip in them; installing it costs more CPU than uv takes to install their packages).
+# come from `python -m venv` without pip: ensurepip costs more CPU than uv takes to install a venv's packages. uv
+# itself is installed into .venv by the pip of the Python making it (`pip --python`), or, where that Python has no
+# pip, by ensurepip's; .venv then gets pip from uv (the tests and `fninfer package` run it).
 UV := $(VENV)/bin/uv
 UV_INSTALL := $(UV) pip install --quiet --python
 
 $(UV):
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet 'uv==0.13.10'
+	$(PYTHON) -m venv --without-pip $(VENV)
+	$(PYTHON) -m pip --python $(PY) install --quiet 'uv==0.13.10' \
+		|| { $(PY) -m ensurepip --default-pip && $(PY) -m pip install --quiet 'uv==0.13.10'; }
 
 $(VENV)/.installed: pyproject.toml $(UV)
-	$(UV_INSTALL) $(PY) -e '.[dev]'
+	$(UV_INSTALL) $(PY) -e '.[dev]' pip
 	# The project folder is the app folder (function_app.py, functions/, shared/): on the dev venv's path, as the
 	# Functions host puts the app's folder on its. The installed wheel has no top-level shared/functions.
 	$(PY) -c 'import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()["purelib"], "fninfer-app.pth").write_text("$(CURDIR)\n")'
