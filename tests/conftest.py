@@ -49,11 +49,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
         if not item.get_closest_marker("slow") and not item.get_closest_marker("xdist_group"):
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))
-    items.sort(key=lambda item: (item.get_closest_marker("slow") is None, not _slow_group(item)))
-
-
-def _slow_group(item: pytest.Item) -> bool:
-    return item.get_closest_marker("slow") is not None and item.get_closest_marker("xdist_group") is not None
+    # Stable: slow groups, then slow tests, then the rest (each with its module's group by now), in collection order.
+    items.sort(key=lambda item: (not item.get_closest_marker("slow"), not item.get_closest_marker("xdist_group")))
 
 
 @pytest.fixture(scope="session")
