@@ -56,7 +56,7 @@ def clean(lone_azurite: Azurite) -> Storage:
 
 @pytest.fixture
 def pipeline(clean: Storage) -> dict[str, Any]:
-    """The one-step pipeline every trial runs: its inputs and snapshot are uploaded once, on healthy storage."""
+    """The one-step pipeline each trial of a test runs: its inputs and snapshot uploaded once, on healthy storage."""
     folder = put_inputs(clean, names(FILES))
     return definition(clean, folder, mini_batch_size=1, process_count_per_node=2, run_invocation_timeout=5)
 
