@@ -6,6 +6,7 @@ one, a real local host (`fninfer start`) over loopback; nothing in storage is mo
 
 from __future__ import annotations
 
+import itertools
 import os
 import uuid
 from collections.abc import Iterator
@@ -37,20 +38,47 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """`integration` marks every test that needs a real Azurite (so `make unit` runs none): all of
     tests/integration, and any other test that asks for an Azurite fixture, directly or through another.
 
-    And how pytest-xdist shares the tests out (`--dist loadgroup --no-loadscope-reorder`, Makefile): each `slow`
-    test is a unit of its own and they come first, so the long trials start early and on every worker; every other
-    test runs with its module on one worker (its module fixtures start once), as do slow modules that name an
-    `xdist_group` of their own because their module fixture is the expensive part (a zip, a browser, a server).
-    Those slow groups come before the slow tests on their own: each runs its tests one after another on one worker,
-    the longest stretches of the suite, which would otherwise start late and end it with the other workers idle."""
+    And how pytest-xdist shares the tests out (`--dist loadgroup --no-loadscope-reorder`, Makefile): it hands each
+    worker its next unit as it frees up, in the order of the items. Each `slow` test is a unit of its own, so the
+    long trials start early and on every worker; every other test runs with its module on one worker (its module
+    fixtures start once), as do slow modules that name an `xdist_group` of their own because their module fixture
+    is the expensive part (a zip, a browser, a server). The order is `_dispatch_order`'s."""
     for item in items:
         needs_storage = bool({"azurite", "lone_azurite"} & set(getattr(item, "fixturenames", ())))
         if needs_storage or INTEGRATION_DIR in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.integration)
         if not item.get_closest_marker("slow") and not item.get_closest_marker("xdist_group"):
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))
-    # Stable: slow groups, then slow tests, then the rest (each with its module's group by now), in collection order.
-    items.sort(key=lambda item: (not item.get_closest_marker("slow"), not item.get_closest_marker("xdist_group")))
+    order = {unit: position for position, unit in enumerate(_dispatch_order(items))}
+    items.sort(key=lambda item: order[_unit(item)])
+
+
+def _unit(item: pytest.Item) -> str:
+    """What pytest-xdist hands a worker with the item: its group, or the item alone."""
+    group = item.get_closest_marker("xdist_group")
+    return str(group.args[0]) if group else item.nodeid
+
+
+def _dispatch_order(items: list[pytest.Item]) -> list[str]:
+    """The slow groups first: each runs its tests one after another on one worker, the longest stretches of the
+    suite, which started late ended it with the other workers idle. Then the slow tests, each followed by a group of
+    the rest: the trials mostly wait (for leases, outages, killed instances), and run together they left the cores
+    idle while the computing tests queued behind them. Collection order otherwise."""
+    slow_groups: dict[str, None] = {}
+    slow_tests: dict[str, None] = {}
+    groups: dict[str, None] = {}
+    for item in items:
+        if item.get_closest_marker("slow") is None:
+            groups[_unit(item)] = None
+        elif item.get_closest_marker("xdist_group") is not None:
+            slow_groups[_unit(item)] = None
+        else:
+            slow_tests[_unit(item)] = None
+    order = list(slow_groups)
+    rest = iter(groups)
+    for test in slow_tests:
+        order += [test, *itertools.islice(rest, 1)]
+    return [*order, *rest]
 
 
 @pytest.fixture(scope="session")
