@@ -61,7 +61,7 @@ def _unit(item: pytest.Item) -> str:
 
 def _dispatch_order(items: list[pytest.Item]) -> list[str]:
     """The slow groups first: each runs its tests one after another on one worker, the longest stretches of the
-    suite, which started late ended it with the other workers idle. Then the slow tests, each followed by a group of
+    suite, which, started late, ended it with the other workers idle. Then the slow tests, each followed by a group of
     the rest: the trials mostly wait (for leases, outages, killed instances), and run together they left the cores
     idle while the computing tests queued behind them. Collection order otherwise."""
     slow_groups: dict[str, None] = {}
