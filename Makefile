@@ -76,7 +76,7 @@ collect: $(VENV)/.installed
 	$(PY) -m pytest --collect-only -q > /dev/null
 
 # Lint needs no Azurite: on a clean clone it runs while npm ci still installs it. Its three parts run side by side
-# (each is one process at a time, and the doctor's first run compiles its own venv's modules).
+# (each is one process at a time, and the doctor alone takes ~6 s: it parses each of the zip's files once per check).
 lint: lint-code lint-doctor lint-docs
 
 lint-code: $(VENV)/.installed
